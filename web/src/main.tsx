@@ -1,0 +1,115 @@
+import { render } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import './style.css';
+import { locale, onLocale, setLocale, t } from './i18n';
+import { S, boot, cancelDlp, changed, confirmDlp, isAdminOnly, totalUnread, updateTitle, useStore } from './store';
+import { ForcedPassword, ForcedTotp, LockScreen, Login } from './auth';
+import { ChatView, ConversationList, NewGroup, SearchResults } from './chat';
+import { OrgTree } from './directory';
+import { Profile } from './profile';
+import { AdminConsole, hasAdmin } from './admin';
+import { WatermarkGuard, startIdleLock, stopIdleLock } from './security';
+import { Avatar, Modal, fmtDate } from './ui';
+
+function App() {
+  const s = useStore();
+  const [, force] = useState(0);
+  useEffect(() => onLocale(() => { updateTitle(); force((x) => x + 1); }), []);
+  useEffect(() => { document.documentElement.lang = locale; }, []);
+  let body;
+  if (s.phase === 'boot') body = <div class="boot">{t('loading')}</div>;
+  else if (s.phase === 'login') body = <Login />;
+  else if (s.phase === 'password') body = <ForcedPassword />;
+  else if (s.phase === 'totp') body = <ForcedTotp />;
+  else body = <Shell />;
+  return (
+    <>
+      {body}
+      {s.toast && <div class={'toast ' + (s.toast.kind || '')} role="status" data-testid="toast">{s.toast.text}</div>}
+    </>
+  );
+}
+
+function Shell() {
+  const s = useStore();
+  const me = s.me!;
+  const shell = useRef<HTMLDivElement>(null);
+  const [q, setQ] = useState('');
+  const [newGroup, setNewGroup] = useState(false);
+  const admin = hasAdmin(me.roles || []);
+  const adminOnly = isAdminOnly(me);
+
+  useEffect(() => { if (adminOnly) { S.tab = 'admin'; changed(); } }, []);
+  // Watermark: viewer's real name, employee number and date over every view.
+  useEffect(() => {
+    const text = `${me.name} ${me.employee_no || me.username} ${fmtDate()}`;
+    const g = new WatermarkGuard(shell.current!, text);
+    const day = setInterval(() => g.setText(`${me.name} ${me.employee_no || me.username} ${fmtDate()}`), 60000);
+    return () => { clearInterval(day); g.destroy(); };
+  }, [me.id, me.name, me.employee_no]);
+  useEffect(() => { startIdleLock(); return stopIdleLock; }, []);
+
+  const tab = s.tab;
+  const go = (x: typeof S.tab) => { S.tab = x; changed(); };
+  const unread = totalUnread();
+  const searching = q.trim().length > 0;
+  return (
+    <div class={'shell tab-' + tab} ref={shell} data-testid="app-shell">
+      <nav class="rail" aria-label="main">
+        <div class="rail-me" title={me.name}><Avatar name={me.name} id={me.id} size={36} /></div>
+        <button class={'rail-btn' + (tab === 'chats' ? ' active' : '')} data-testid="nav-chats" onClick={() => go('chats')} title={t('chats')}>
+          <span class="ico">💬</span><span class="lbl">{t('chats')}</span>{unread > 0 && <span class="rail-badge" data-testid="total-unread">{unread > 99 ? '99+' : unread}</span>}
+        </button>
+        <button class={'rail-btn' + (tab === 'contacts' ? ' active' : '')} data-testid="nav-contacts" onClick={() => go('contacts')} title={t('contacts')}><span class="ico">👥</span><span class="lbl">{t('contacts')}</span></button>
+        <button class={'rail-btn' + (tab === 'me' ? ' active' : '')} data-testid="nav-me" onClick={() => go('me')} title={t('me')}><span class="ico">👤</span><span class="lbl">{t('me')}</span></button>
+        {admin && <button class={'rail-btn' + (tab === 'admin' ? ' active' : '')} data-testid="nav-admin" onClick={() => go('admin')} title={t('admin')}><span class="ico">🛡</span><span class="lbl">{t('admin')}</span></button>}
+        <div class="rail-spacer" />
+        <button class="rail-btn small" data-testid="lang-switch" onClick={() => setLocale(locale === 'en' ? 'zh-CN' : 'en')}>{locale === 'en' ? '中' : 'EN'}</button>
+      </nav>
+      <aside class="sidebar">
+        <div class="side-head">
+          <input class="search" type="search" data-testid="directory-search" placeholder={t('search_people')} value={q} onInput={(e) => setQ(e.currentTarget.value)}
+            onKeyDown={(e) => { if (e.key === 'Escape') setQ(''); }} />
+          {!adminOnly && <button class="icon-btn plus" title={t('new_group')} data-testid="new-group" onClick={() => setNewGroup(true)}>＋</button>}
+        </div>
+        <div class="side-body">
+          {searching ? <SearchResults q={q} onDone={() => setQ('')} /> : tab === 'contacts' ? <OrgTree /> : <ConversationList />}
+        </div>
+      </aside>
+      <main class="content">
+        {s.conn !== 'online' && (
+          <div class={'conn-banner ' + s.conn} data-testid="connection-status" role="status">{s.conn === 'reconnecting' ? t('reconnecting') : t('connecting')}</div>
+        )}
+        {tab === 'me' ? <Profile /> : tab === 'admin' ? <AdminConsole /> : <ChatView />}
+      </main>
+      {newGroup && <NewGroup onClose={() => setNewGroup(false)} />}
+      {s.dlp && <DlpDialog />}
+      {s.locked && <LockScreen />}
+    </div>
+  );
+}
+
+function DlpDialog() {
+  const d = S.dlp!;
+  const label = (det: string) => { const k = 'dlp_detector_' + det; const v = t(k); return v === k ? det : v; };
+  return (
+    <Modal title={d.kind === 'blocked' ? t('dlp_blocked_title') : t('dlp_confirm_title')} onClose={() => cancelDlp()} testid="dlp-dialog">
+      <p class="dlp-msg" data-testid="dlp-message">{d.message}</p>
+      {d.kind === 'confirm' && <p class="hint">{t('dlp_confirm_hint')}</p>}
+      {d.findings.length > 0 && (
+        <ul class="dlp-findings">
+          {d.findings.map((f: any) => (
+            <li data-testid="dlp-finding"><b>{label(String(f.detector ?? f.type ?? ''))}</b> <code>{String(f.masked ?? '')}</code> {f.action ? <span class="muted">({String(f.action)})</span> : null}</li>
+          ))}
+        </ul>
+      )}
+      <div class="row-end">
+        <button data-testid="dlp-cancel" onClick={() => cancelDlp()}>{d.kind === 'blocked' ? t('ok') : t('cancel')}</button>
+        {d.kind === 'confirm' && <button class="danger" data-testid="dlp-confirm" onClick={() => confirmDlp()}>{t('dlp_send_anyway')}</button>}
+      </div>
+    </Modal>
+  );
+}
+
+render(<App />, document.getElementById('app')!);
+boot();
