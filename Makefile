@@ -1,0 +1,52 @@
+# Mixun: `make run` to try it, `make test` to check it. Everything installs into the repository.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DATA ?= var
+export MIXUN_DATA_DIR ?= $(abspath $(DATA))
+
+.PHONY: install install-python install-web install-browser run test test-fast lint bench clean
+
+install: install-python install-web
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+install-python: $(BIN)/python
+	$(BIN)/pip install -q -e ".[test]"
+
+install-web:
+	@if [ -f web/package.json ]; then \
+	  cd web && (npm ci --no-audit --no-fund --loglevel=error || npm install --no-audit --no-fund --loglevel=error) \
+	  && npm run build --silent; \
+	else echo "no web client source"; fi
+
+# Debian's Chromium for the browser tests (never a browser download) and ClamAV for the scanner tests.
+install-browser:
+	@if [ ! -x /usr/bin/chromium ] || ! command -v clamd >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium clamav-daemon clamav >/dev/null; \
+	  else echo "chromium/clamav missing and not root: those tests will skip"; fi; \
+	fi
+
+run: install
+	$(BIN)/mixun init
+	$(BIN)/mixun demo
+	$(BIN)/mixun serve --host 127.0.0.1 --port 8300
+
+test: install install-browser
+	$(BIN)/ruff check src tests bench
+	$(BIN)/python -m pytest -q
+
+test-fast: install-python
+	$(BIN)/python -m pytest -q -m "not e2e"
+
+lint:
+	$(BIN)/ruff check src tests bench
+
+bench: install
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) web/node_modules src/mixun/web/dist

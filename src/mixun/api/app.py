@@ -1,0 +1,244 @@
+"""The ASGI application: routes, the hub, the bus, security headers, body limits, the web client."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mixun.api import errors
+from mixun.api.responses import ORJSONResponse
+from mixun.api.routes import admin, auth, conversations, me
+from mixun.api.ws import websocket_endpoint
+from mixun.bus import make_bus
+from mixun.config import Settings
+from mixun.db.engine import Database
+from mixun.errors import error_body
+from mixun.keystore import KeyStore
+from mixun.realtime.hub import Hub
+from mixun.realtime.presence import LocalPresence, RedisPresence
+from mixun.realtime.ratelimit import RedisWindow, TokenBucket
+from mixun.services import events
+from mixun.services.runtime import Ctx, Runtime
+
+log = logging.getLogger("mixun.app")
+WEB_DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+       "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+       "form-action 'self'")
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+]
+UPLOAD_SUFFIXES = ("/images", "/files")
+
+
+class EdgeMiddleware:
+    """Security headers on every response; request bodies capped before they are read."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        limit = self.settings.max_body_bytes
+        if path.endswith(UPLOAD_SUFFIXES):
+            limit = self.settings.max_image_bytes + 64 * 1024
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await _send_error(send, 413, "body_too_large", scope)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _TooLarge
+            return message
+
+        started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + SECURITY_HEADERS
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, send_with_headers)
+        except _TooLarge:
+            if not started:
+                await _send_error(send, 413, "body_too_large", scope)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _send_error(send: Send, status: int, code: str, scope: Scope) -> None:
+    import orjson
+
+    accept = dict(scope["headers"]).get(b"accept-language", b"").decode()
+    body = orjson.dumps(error_body(code, "en" if accept.lower().startswith("en") else "zh-CN"))
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), *SECURITY_HEADERS]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    rt = Runtime(settings=settings, db=Database(settings.database_url), keys=KeyStore(settings.key_file))
+    redis_url = settings.bus_url if settings.bus_url.startswith("redis") else None
+    rt.extras["presence"] = RedisPresence(redis_url) if redis_url else LocalPresence()
+    rt.extras["rate_limiter"] = (RedisWindow(redis_url, settings.send_rate_per_minute, settings.send_burst)
+                                 if redis_url else TokenBucket(settings.send_rate_per_minute, settings.send_burst))
+    install_dlp(rt)
+    return rt
+
+
+def install_dlp(rt: Runtime) -> None:
+    """Wire the DLP engine into the send path when it is available."""
+    try:
+        from mixun.services.dlp import make_hook
+    except ImportError:
+        return
+    rt.extras["dlp"] = make_hook(rt)
+
+
+def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
+    rt = runtime or build_runtime(settings)
+    bus = make_bus(settings.bus_url)
+    hub = Hub(Ctx(rt=rt), rt.extras["presence"], settings.ws_queue_limit)
+    rt.extras["hub"] = hub
+
+    def notify(msg: dict[str, Any]) -> None:
+        import orjson
+
+        bus.publish(orjson.dumps(msg))
+
+    rt.notify = notify
+
+    def on_presence(user_id: int, online: bool) -> None:
+        async def fan_out() -> None:
+            def contacts() -> list[int]:
+                from mixun.services.conversations import contacts_of
+
+                with rt.db.read() as s:
+                    return contacts_of(s, user_id)
+
+            try:
+                ids = await asyncio.to_thread(contacts)
+                from mixun.db.models import User
+
+                def status() -> str:
+                    with rt.db.read() as s:
+                        u = s.get(User, user_id)
+                        return u.work_status if u else "available"
+
+                ws = await asyncio.to_thread(status)
+                from mixun.services.directory import presence_status
+
+                events.ephemeral(Ctx(rt=rt), [*ids, user_id], "presence.changed",
+                                 {"user_id": user_id, "status": presence_status(ws, online)})
+            except Exception:
+                log.exception("presence fan-out failed")
+
+        asyncio.get_running_loop().create_task(fan_out())
+
+    hub.on_presence = on_presence
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        await bus.start(loop, hub.on_bus)
+        sweeper = loop.create_task(_sweep(hub, rt))
+        yield
+        sweeper.cancel()
+        await bus.stop()
+        presence = rt.extras.get("presence")
+        if hasattr(presence, "close"):
+            presence.close()
+        rt.db.dispose()
+
+    app = FastAPI(title="Mixun 密讯 API", version="1", openapi_url="/api/v1/openapi.json", docs_url=None,
+                  redoc_url=None, lifespan=lifespan, default_response_class=ORJSONResponse)
+    app.state.runtime = rt
+    errors.install(app)
+    for module in (auth, me, conversations, admin):
+        app.include_router(module.router)
+    app.add_api_websocket_route("/api/v1/ws", websocket_endpoint)
+    _mount_web(app)
+    app.add_middleware(EdgeMiddleware, settings=settings)
+    return app
+
+
+async def _sweep(hub: Hub, rt: Runtime) -> None:
+    """Close live connections whose session ended or expired; keep shared presence fresh."""
+    from mixun.services import auth as auth_service
+
+    while True:
+        await asyncio.sleep(20)
+        try:
+            rt.extras["presence"].refresh()
+            for sid in list(hub.by_session):
+                alive = await asyncio.to_thread(auth_service.session_alive, Ctx(rt=rt), sid)
+                if not alive:
+                    for conn in list(hub.by_session.get(sid, ())):
+                        hub.drop(conn, 4001, "session ended")
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("sweep failed")
+
+
+def _mount_web(app: FastAPI) -> None:
+    from mixun.domain.roles import Perm
+
+    index = WEB_DIST / "index.html"
+    assets = (WEB_DIST / "assets").resolve()
+
+    def page() -> Any:
+        if index.is_file():
+            return FileResponse(index, headers={"Cache-Control": "no-cache"})
+        return HTMLResponse("<!doctype html><meta charset=utf-8><title>Mixun 密讯</title>"
+                            "<p>Web client not built: run <code>make install</code>.</p>")
+
+    async def asset(name: str) -> Any:
+        target = (assets / name).resolve()
+        if not str(target).startswith(str(assets) + "/") or not target.is_file():
+            from mixun.errors import MixunError
+
+            raise MixunError("not_found")
+        return FileResponse(target, headers={"Cache-Control": "public, max-age=31536000, immutable"})
+
+    async def spa(path: str, request: Request) -> Any:
+        from mixun.errors import MixunError
+
+        if request.method != "GET" or path.startswith("api/") or "." in path.rsplit("/", 1)[-1]:
+            raise MixunError("not_found")
+        return page()
+
+    for fn in (page, asset, spa):
+        fn.permission = Perm.PUBLIC  # type: ignore[attr-defined]
+    app.add_api_route("/", page, include_in_schema=False)
+    app.add_api_route("/assets/{name:path}", asset, include_in_schema=False)
+    app.add_api_route("/{path:path}", spa, include_in_schema=False,
+                      methods=["GET", "POST", "PUT", "PATCH", "DELETE"])

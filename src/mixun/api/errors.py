@@ -1,0 +1,58 @@
+"""The one renderer of errors: {"error": {"code", "message", ...}}, never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mixun.api.responses import ORJSONResponse
+from mixun.errors import MixunError, error_body
+
+log = logging.getLogger("mixun.api")
+
+_HTTP_CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 413: "body_too_large", 415: "unsupported_media", 422: "validation_failed",
+               429: "rate_limited"}
+
+
+def _locale(request: Request) -> str:
+    loc = getattr(request.state, "locale", None)
+    if loc:
+        return loc
+    accept = request.headers.get("accept-language", "")
+    return "en" if accept.lower().startswith("en") else request.app.state.runtime.settings.locale
+
+
+def render(request: Request, code: str, **details: object) -> ORJSONResponse:
+    body = error_body(code, _locale(request), **details)
+    err = MixunError(code)
+    return ORJSONResponse(body, status_code=err.status)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(MixunError)
+    async def _mixun(request: Request, exc: MixunError) -> ORJSONResponse:
+        body = {"error": {"code": exc.code, "message": exc.message_for(_locale(request)), **exc.details}}
+        return ORJSONResponse(body, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> ORJSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return render(request, "invalid_json")
+        fields = [{"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "problem": e.get("type")}
+                  for e in errors][:20]
+        return render(request, "validation_failed", fields=fields)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+        return render(request, _HTTP_CODES.get(exc.status_code, "bad_request"))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> ORJSONResponse:
+        log.error("unhandled error on %s %s: %s", request.method, request.url.path, type(exc).__name__,
+                  exc_info=exc)
+        return render(request, "internal_error")

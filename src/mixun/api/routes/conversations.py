@@ -1,0 +1,135 @@
+"""Conversations, members, messages, read receipts and images."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
+from fastapi.responses import JSONResponse
+
+from mixun.api.deps import MAX_ID, Id, Limit, gate
+from mixun.api.schemas import (
+    AdminIn,
+    ConversationCreate,
+    ConversationUpdate,
+    MembersIn,
+    MessageCreate,
+    MessageUpdate,
+    ReadIn,
+    UserIdIn,
+)
+from mixun.domain.roles import Perm
+from mixun.services import attachments, conversations, messages
+from mixun.services.runtime import Ctx
+
+router = APIRouter(prefix="/api/v1", tags=["conversations"])
+Chat = Annotated[Ctx, Depends(gate(Perm.CHAT))]
+Seq = Annotated[int | None, Query(ge=0, le=MAX_ID)]
+
+
+@router.post("/conversations", status_code=201)
+def create(body: ConversationCreate, ctx: Chat) -> dict[str, Any]:
+    return conversations.create_conversation(ctx, body.kind, body.members, body.name)
+
+
+@router.get("/conversations")
+def list_(ctx: Chat) -> dict[str, Any]:
+    return conversations.list_conversations(ctx)
+
+
+@router.get("/conversations/{conversation_id}")
+def get(conversation_id: Id, ctx: Chat) -> dict[str, Any]:
+    return conversations.get_conversation(ctx, conversation_id)
+
+
+@router.patch("/conversations/{conversation_id}")
+def rename(conversation_id: Id, body: ConversationUpdate, ctx: Chat) -> dict[str, Any]:
+    return conversations.rename(ctx, conversation_id, body.name)
+
+
+@router.post("/conversations/{conversation_id}/members")
+def add_members(conversation_id: Id, body: MembersIn, ctx: Chat) -> dict[str, Any]:
+    return conversations.add_members(ctx, conversation_id, body.user_ids)
+
+
+@router.delete("/conversations/{conversation_id}/members/{user_id}")
+def remove_member(conversation_id: Id, user_id: Id, ctx: Chat) -> dict[str, Any]:
+    return conversations.remove_member(ctx, conversation_id, user_id)
+
+
+@router.post("/conversations/{conversation_id}/leave", status_code=204)
+def leave(conversation_id: Id, ctx: Chat) -> Response:
+    conversations.leave(ctx, conversation_id)
+    return Response(status_code=204)
+
+
+@router.post("/conversations/{conversation_id}/owner")
+def transfer(conversation_id: Id, body: UserIdIn, ctx: Chat) -> dict[str, Any]:
+    return conversations.transfer_owner(ctx, conversation_id, body.user_id)
+
+
+@router.post("/conversations/{conversation_id}/admins")
+def set_admin(conversation_id: Id, body: AdminIn, ctx: Chat) -> dict[str, Any]:
+    return conversations.set_admin(ctx, conversation_id, body.user_id, body.admin)
+
+
+@router.post("/conversations/{conversation_id}/messages", status_code=201)
+def send(conversation_id: Id, body: MessageCreate, ctx: Chat) -> JSONResponse:
+    view, _created = messages.send_message(ctx, conversation_id, body.text, client_id=body.client_id,
+                                           urgent=body.urgent, confirm=body.confirm, reply_to=body.reply_to)
+    return JSONResponse(view, status_code=201)
+
+
+@router.get("/conversations/{conversation_id}/messages")
+def history(conversation_id: Id, ctx: Chat, after_seq: Seq = None, before_seq: Seq = None,
+            limit: Limit = 50) -> dict[str, Any]:
+    return {"messages": messages.list_messages(ctx, conversation_id, after_seq, before_seq, limit)}
+
+
+@router.post("/conversations/{conversation_id}/read", status_code=204)
+def read(conversation_id: Id, body: ReadIn, ctx: Chat) -> Response:
+    messages.mark_read(ctx, conversation_id, body.seq)
+    return Response(status_code=204)
+
+
+@router.post("/conversations/{conversation_id}/images", status_code=201)
+def upload_image(conversation_id: Id, ctx: Chat, file: Annotated[UploadFile, File()],
+                 client_id: Annotated[str | None, Form(max_length=64)] = None) -> JSONResponse:
+    data = file.file.read(ctx.rt.settings.max_image_bytes + 1)
+    view = attachments.send_image(ctx, conversation_id, data, file.filename or "image", client_id)
+    return JSONResponse(view, status_code=201)
+
+
+@router.get("/attachments/{attachment_id}")
+def download(attachment_id: Id, ctx: Chat) -> Response:
+    data, mime, name = attachments.read_attachment(ctx, attachment_id, thumbnail=False)
+    return _bytes(data, mime, name)
+
+
+@router.get("/attachments/{attachment_id}/thumbnail")
+def thumbnail(attachment_id: Id, ctx: Chat) -> Response:
+    data, mime, name = attachments.read_attachment(ctx, attachment_id, thumbnail=True)
+    return _bytes(data, mime, name)
+
+
+def _bytes(data: bytes, mime: str, name: str) -> Response:
+    from urllib.parse import quote
+
+    return Response(data, media_type=mime, headers={
+        "Content-Disposition": f"inline; filename*=UTF-8''{quote(name)}",
+        "Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"})
+
+
+@router.patch("/messages/{message_id}")
+def edit(message_id: Id, body: MessageUpdate, ctx: Chat) -> dict[str, Any]:
+    return messages.edit_message(ctx, message_id, body.text, body.confirm)
+
+
+@router.post("/messages/{message_id}/recall")
+def recall(message_id: Id, ctx: Chat) -> dict[str, Any]:
+    return messages.recall_message(ctx, message_id)
+
+
+@router.get("/messages/{message_id}/receipts")
+def receipts(message_id: Id, ctx: Chat) -> dict[str, Any]:
+    return messages.receipts(ctx, message_id)

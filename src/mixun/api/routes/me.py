@@ -1,0 +1,67 @@
+"""The caller's own account, work status and login alerts; the directory; client settings."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from mixun.api.deps import Id, Limit, Offset, gate
+from mixun.api.schemas import StatusIn
+from mixun.domain.roles import Perm
+from mixun.services import auth, directory, users
+from mixun.services.runtime import Ctx
+
+router = APIRouter(prefix="/api/v1", tags=["me", "directory"])
+
+
+@router.get("/me")
+def me(ctx: Annotated[Ctx, Depends(gate(Perm.SESSION))]) -> dict[str, Any]:
+    return auth.me(ctx)
+
+
+@router.patch("/me")
+def set_status(body: StatusIn, ctx: Annotated[Ctx, Depends(gate(Perm.ACCOUNT))]) -> dict[str, Any]:
+    directory.set_work_status(ctx, body.status)
+    return auth.me(ctx)
+
+
+@router.get("/me/login-alerts")
+def my_alerts(ctx: Annotated[Ctx, Depends(gate(Perm.ACCOUNT))]) -> dict[str, Any]:
+    return {"alerts": auth.login_alerts(ctx, ctx.user_id)}
+
+
+@router.get("/directory/users")
+def search(ctx: Annotated[Ctx, Depends(gate(Perm.DIRECTORY_READ))],
+           q: Annotated[str, Query(max_length=100)] = "", unit_id: Annotated[int | None, Query(ge=1)] = None,
+           limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
+    return directory.search_users(ctx, q, unit_id, limit, offset)
+
+
+@router.get("/directory/users/{user_id}")
+def person(user_id: Id, ctx: Annotated[Ctx, Depends(gate(Perm.DIRECTORY_READ))]) -> dict[str, Any]:
+    return directory.get_person(ctx, user_id)
+
+
+@router.get("/directory/units")
+def units(ctx: Annotated[Ctx, Depends(gate(Perm.DIRECTORY_READ))]) -> dict[str, Any]:
+    return {"units": users.list_units(ctx)}
+
+
+@router.get("/client-config")
+def client_config(ctx: Annotated[Ctx, Depends(gate(Perm.PUBLIC))]) -> dict[str, Any]:
+    s = ctx.rt.settings
+    return {"idle_lock_minutes": s.idle_lock_minutes, "locale": s.locale,
+            "max_message_length": s.max_message_length, "max_image_bytes": s.max_image_bytes}
+
+
+@router.get("/health")
+def health(ctx: Annotated[Ctx, Depends(gate(Perm.PUBLIC))]) -> dict[str, Any]:
+    from sqlalchemy import text
+
+    with ctx.rt.db.read() as s:
+        s.execute(text("SELECT 1"))
+    hub = ctx.rt.extras.get("hub")
+    return {"status": "ok", "database": "sqlite" if ctx.rt.db.is_sqlite else "postgresql",
+            "bus": ctx.rt.settings.bus_url.split("://")[0], "connections": hub.connection_count() if hub else 0,
+            "antivirus": ctx.rt.extras.get("antivirus_status", "unavailable")}

@@ -1,0 +1,96 @@
+"""Request bodies. Strict types: a number where text belongs is a 422, not a guess."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class LoginIn(_In):
+    username: str = Field(max_length=200)
+    password: str = Field(max_length=1000)
+    otp: str | None = Field(default=None, max_length=64)
+
+
+class PasswordChangeIn(_In):
+    old_password: str = Field(max_length=1000)
+    new_password: str = Field(max_length=1000)
+
+
+class PasswordIn(_In):
+    password: str = Field(max_length=1000)
+
+
+class OtpIn(_In):
+    otp: str = Field(max_length=64)
+
+
+class StatusIn(_In):
+    status: str = Field(max_length=16)
+
+
+class ConversationCreate(_In):
+    kind: str = Field(max_length=16)
+    members: list[int] = Field(max_length=2000)
+    name: str | None = Field(default=None, max_length=200)
+
+
+class ConversationUpdate(_In):
+    name: str = Field(max_length=200)
+
+
+class MembersIn(_In):
+    user_ids: list[int] = Field(min_length=1, max_length=2000)
+
+
+class UserIdIn(_In):
+    user_id: int = Field(ge=1)
+
+
+class AdminIn(_In):
+    user_id: int = Field(ge=1)
+    admin: bool
+
+
+class MessageCreate(_In):
+    text: str
+    client_id: str | None = None
+    urgent: bool = False
+    confirm: bool = False
+    reply_to: int | None = Field(default=None, ge=1)
+
+
+class MessageUpdate(_In):
+    text: str
+    confirm: bool = False
+
+
+class ReadIn(_In):
+    seq: int = Field(ge=0)
+
+
+class AdminUserCreate(_In):
+    username: str = Field(max_length=64)
+    name: str = Field(max_length=100)
+    unit_path: str = Field(max_length=500)
+    password: str = Field(max_length=1000)
+    phone: str | None = Field(default=None, max_length=32)
+    position: str = Field(default="", max_length=100)
+    employee_no: str | None = Field(default=None, max_length=32)
+    roles: list[str] = Field(default_factory=lambda: ["employee"], max_length=10)
+
+
+class AdminUserUpdate(_In):
+    disabled: bool | None = None
+    roles: list[str] | None = Field(default=None, max_length=10)
+    unit_id: int | None = Field(default=None, ge=1)
+    position: str | None = Field(default=None, max_length=100)
+    phone: str | None = Field(default=None, max_length=32)
+
+
+class UnitCreate(_In):
+    name: str = Field(max_length=100)
+    parent_id: int | None = Field(default=None, ge=1)

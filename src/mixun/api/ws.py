@@ -1,0 +1,92 @@
+"""The WebSocket endpoint: authenticate, say hello, then resume and live delivery through the hub."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import orjson
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from mixun.api.deps import COOKIE, client_ip, locale_of
+from mixun.domain.roles import Perm
+from mixun.errors import MixunError
+from mixun.realtime.hub import Connection, Hub
+from mixun.services import access, auth
+from mixun.services.runtime import Ctx, Runtime
+
+HOLD_SECONDS = 0.3  # how long live events wait for the client's resume before flowing
+WS_PERMISSION = Perm.ACCOUNT
+
+
+async def websocket_endpoint(ws: WebSocket) -> None:
+    rt: Runtime = ws.app.state.runtime
+    hub: Hub = rt.extras["hub"]
+    peer = ws.client.host if ws.client else ""
+    ctx = Ctx(rt=rt, ip=client_ip(rt, peer, ws.headers.get("x-forwarded-for")),
+              client=ws.headers.get("user-agent", "")[:300],
+              locale=locale_of(ws.headers.get("accept-language"), rt.settings.locale))
+    token = ws.query_params.get("token") or ws.cookies.get(COOKIE, "")
+    try:
+        principal = await asyncio.to_thread(auth.authenticate, ctx, token)
+        access.require(principal, WS_PERMISSION)
+    except MixunError as exc:
+        await ws.close(code=4001 if exc.status == 401 else 4003, reason=exc.code)
+        return
+    await ws.accept()
+    last = await asyncio.to_thread(hub.last_seq, principal.user_id)
+    conn = Connection(hub, ws, principal.user_id, principal.session_id or 0, last + 1)
+    conn.catching_up = True  # hold live events until the client resumes (or doesn't)
+    hub.add(conn)
+    conn.send_now(orjson.dumps({"type": "hello", "user_id": principal.user_id, "last_event_seq": last}).decode())
+    loop = asyncio.get_running_loop()
+    released = False
+
+    def release() -> None:
+        nonlocal released
+        if released or conn.closed:
+            return
+        released = True
+        conn.catching_up = False
+        if conn.live_max >= conn.next_seq:
+            conn.start_catchup()
+
+    timer = loop.call_later(HOLD_SECONDS, release)
+    try:
+        while True:
+            raw = await ws.receive()
+            if raw["type"] == "websocket.disconnect":
+                break
+            text = raw.get("text") or (raw.get("bytes") or b"").decode("utf-8", "replace")
+            try:
+                msg = orjson.loads(text)
+                kind = msg.get("type") if isinstance(msg, dict) else None
+            except orjson.JSONDecodeError:
+                kind = None
+            if kind == "resume":
+                after = msg.get("after_event_seq")
+                if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+                    conn.send_now('{"type":"error","code":"validation_failed","field":"after_event_seq"}')
+                    continue
+                if after + 1 < conn.next_seq:
+                    conn.next_seq = after + 1
+                    conn.live_max = max(conn.live_max, last)
+                if released:
+                    conn.start_catchup()
+                else:
+                    timer.cancel()
+                    release()
+            elif kind == "ping":
+                conn.send_now('{"type":"pong"}')
+                if not released:
+                    timer.cancel()
+                    release()
+            else:
+                conn.send_now('{"type":"error","code":"bad_request"}')
+    except WebSocketDisconnect:
+        pass
+    finally:
+        timer.cancel()
+        hub.remove(conn)
+        with contextlib.suppress(Exception):
+            await ws.close()

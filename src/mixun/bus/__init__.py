@@ -1,0 +1,137 @@
+"""Cross-process wake-ups: in-process by default, Redis pub/sub or NATS when MIXUN_BUS_URL says so.
+
+The bus only wakes; the database rows are the truth. ``publish`` is thread-safe and never blocks the
+caller (services run in worker threads, after their commit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+log = logging.getLogger("mixun.bus")
+CHANNEL = "mixun.events"
+Handler = Callable[[bytes], None]
+
+
+class Bus(Protocol):
+    async def start(self, loop: asyncio.AbstractEventLoop, handler: Handler) -> None: ...
+    def publish(self, data: bytes) -> None: ...
+    async def stop(self) -> None: ...
+
+
+class MemoryBus:
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._handler: Handler | None = None
+
+    async def start(self, loop: asyncio.AbstractEventLoop, handler: Handler) -> None:
+        self._loop, self._handler = loop, handler
+
+    def publish(self, data: bytes) -> None:
+        if self._loop is None or self._handler is None or self._loop.is_closed():
+            return
+        self._loop.call_soon_threadsafe(self._handler, data)
+
+    async def stop(self) -> None:
+        self._handler = None
+
+
+class RedisBus:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._client = None
+        self._pubsub = None
+
+    async def start(self, loop: asyncio.AbstractEventLoop, handler: Handler) -> None:
+        import redis.asyncio as aioredis
+
+        self._loop = loop
+        self._client = aioredis.from_url(self.url)
+        self._pubsub = self._client.pubsub()
+        await self._pubsub.subscribe(CHANNEL)
+        self._task = loop.create_task(self._listen(handler))
+
+    async def _listen(self, handler: Handler) -> None:
+        assert self._pubsub is not None
+        while True:
+            try:
+                async for msg in self._pubsub.listen():
+                    if msg.get("type") == "message":
+                        handler(msg["data"])
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # reconnects: the rows stay the truth, resume fills any gap
+                log.exception("redis bus listener failed; retrying")
+                await asyncio.sleep(0.5)
+                with contextlib.suppress(Exception):  # the next loop retries
+                    await self._pubsub.subscribe(CHANNEL)
+
+    def publish(self, data: bytes) -> None:
+        if self._loop is None or self._client is None or self._loop.is_closed():
+            return
+        asyncio.run_coroutine_threadsafe(self._safe_publish(data), self._loop)
+
+    async def _safe_publish(self, data: bytes) -> None:
+        try:
+            assert self._client is not None
+            await self._client.publish(CHANNEL, data)
+        except Exception:
+            log.exception("redis publish failed")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+        if self._pubsub is not None:
+            await self._pubsub.aclose()
+        if self._client is not None:
+            await self._client.aclose()
+
+
+class NatsBus:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._nc = None
+
+    async def start(self, loop: asyncio.AbstractEventLoop, handler: Handler) -> None:
+        import nats
+
+        self._loop = loop
+        self._nc = await nats.connect(self.url, max_reconnect_attempts=-1)
+
+        async def on_msg(msg: object) -> None:
+            handler(msg.data)  # type: ignore[attr-defined]
+
+        await self._nc.subscribe(CHANNEL, cb=on_msg)
+
+    def publish(self, data: bytes) -> None:
+        if self._loop is None or self._nc is None or self._loop.is_closed():
+            return
+        asyncio.run_coroutine_threadsafe(self._safe_publish(data), self._loop)
+
+    async def _safe_publish(self, data: bytes) -> None:
+        try:
+            assert self._nc is not None
+            await self._nc.publish(CHANNEL, data)
+        except Exception:
+            log.exception("nats publish failed")
+
+    async def stop(self) -> None:
+        if self._nc is not None:
+            await self._nc.drain()
+
+
+def make_bus(url: str) -> Bus:
+    if url.startswith("redis://") or url.startswith("rediss://"):
+        return RedisBus(url)
+    if url.startswith("nats://"):
+        return NatsBus(url)
+    if url in ("", "memory://"):
+        return MemoryBus()
+    raise ValueError(f"unsupported MIXUN_BUS_URL {url!r}")

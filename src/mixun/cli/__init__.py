@@ -1,0 +1,1 @@
+"""The `mixun` command line."""

@@ -1,0 +1,165 @@
+"""`mixun init | serve | demo | user add | dlp scan | audit verify | ...` — administration from the shell.
+
+The CLI acts as the local operator (it can read the master key), calls services only, and records
+what it does in the audit trail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from mixun.config import Settings, load_settings
+from mixun.services.runtime import Ctx, Runtime
+
+
+def _runtime(settings: Settings) -> Runtime:
+    from mixun.api.app import build_runtime
+
+    return build_runtime(settings)
+
+
+def _cli_ctx(rt: Runtime) -> Ctx:
+    import getpass
+    import os
+
+    who = os.environ.get("SUDO_USER") or getpass.getuser()
+    return Ctx(rt=rt, ip="127.0.0.1", client=f"mixun-cli ({who})")
+
+
+def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
+    from mixun.services.setup import initialise
+
+    rt_created = initialise(settings)
+    for username, password in rt_created:
+        print(f"administrator {username}: one-time password {password}")
+    if rt_created:
+        print("These passwords are shown once. Each administrator must change it and enrol two-factor "
+              "at first login.")
+    print(f"Mixun is initialised in {settings.data_dir} ({'SQLite' if settings.is_sqlite else 'PostgreSQL'}).")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from mixun.api.app import create_app
+    from mixun.services.setup import initialise
+
+    initialise(settings, create_admins=False)
+    app = create_app(settings)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, loop="uvloop",
+                http="httptools", ws="websockets", ws_ping_interval=20, ws_ping_timeout=20,
+                ws_max_size=1_048_576, proxy_headers=False, server_header=False, access_log=False)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from mixun.services.demo import load_demo
+    from mixun.services.setup import initialise
+
+    initialise(settings, create_admins=False)
+    rt = _runtime(settings)
+    summary = load_demo(_cli_ctx(rt))
+    print(summary)
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
+    from mixun.errors import MixunError
+    from mixun.services import users
+    from mixun.services.setup import initialise
+
+    initialise(settings, create_admins=False)
+    rt = _runtime(settings)
+    try:
+        user = users.create_user(_cli_ctx(rt), username=args.username, name=args.name, unit=args.unit,
+                                 password=args.password, phone=args.phone, position=args.position or "",
+                                 roles=args.role or ["employee"], employee_no=args.employee_no,
+                                 allow_reserved_roles=True)
+    except MixunError as exc:
+        print(f"error: {exc.code}: {exc.message_for('en')} {exc.details or ''}".rstrip(), file=sys.stderr)
+        return 2
+    print(f"created user {user.username} (id {user.id}); the password must be changed at first login")
+    return 0
+
+
+def cmd_user_reset(args: argparse.Namespace, settings: Settings) -> int:
+    from mixun.services import users
+
+    rt = _runtime(settings)
+    ctx = _cli_ctx(rt)
+    with rt.db.read() as s:
+        user = users.find_user_by_username(s, args.username)
+    if user is None:
+        print(f"error: no user {args.username}", file=sys.stderr)
+        return 2
+    password = users.admin_reset_password(ctx, user.id)
+    print(f"{user.username}: one-time password {password}")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from mixun.services import audit_read
+
+    rt = _runtime(settings)
+    report = audit_read.verify(_cli_ctx(rt))
+    if report.ok:
+        print(f"audit trail intact: {report.count} records, last id {report.last_id}, head {report.last_hash[:16]}")
+        return 0
+    print(f"audit trail BROKEN at record {report.first_bad_id}: {report.reason} "
+          f"({report.count} records verified before it)")
+    return 1
+
+
+def cmd_dlp_scan(args: argparse.Namespace, settings: Settings) -> int:
+    from mixun.cli.dlp import scan_command
+
+    return scan_command(args.file, sys.stdout)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mixun", description="Mixun (密讯) intranet messaging for banks")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("init", help="create or migrate the schema, the master key and the administrators"
+                   ).set_defaults(fn=cmd_init)
+    sp = sub.add_parser("serve", help="serve the API, the WebSocket and the web client")
+    sp.add_argument("--host", default="127.0.0.1")
+    sp.add_argument("--port", type=int, default=8300)
+    sp.add_argument("--log-level", default="warning")
+    sp.set_defaults(fn=cmd_serve)
+    sub.add_parser("demo", help="load the demo bank (idempotent)").set_defaults(fn=cmd_demo)
+    up = sub.add_parser("user", help="manage accounts").add_subparsers(dest="user_command", required=True)
+    ua = up.add_parser("add", help="create an active account")
+    ua.add_argument("--username", required=True)
+    ua.add_argument("--name", required=True)
+    ua.add_argument("--unit", required=True, help="unit path such as 总行/信息技术部")
+    ua.add_argument("--password", required=True)
+    ua.add_argument("--phone")
+    ua.add_argument("--position")
+    ua.add_argument("--employee-no")
+    ua.add_argument("--role", action="append")
+    ua.set_defaults(fn=cmd_user_add)
+    ur = up.add_parser("reset-password", help="issue a new one-time password")
+    ur.add_argument("username")
+    ur.set_defaults(fn=cmd_user_reset)
+    dp = sub.add_parser("dlp", help="data-loss prevention").add_subparsers(dest="dlp_command", required=True)
+    ds = dp.add_parser("scan", help="scan a text or document file (stdin when omitted)")
+    ds.add_argument("file", nargs="?")
+    ds.set_defaults(fn=cmd_dlp_scan)
+    ap = sub.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_command", required=True)
+    ap.add_parser("verify", help="check the hash chain end to end").set_defaults(fn=cmd_audit_verify)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    return int(args.fn(args, load_settings()) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Settings: the only place that reads MIXUN_* variables.
+
+A config file (``MIXUN_CONFIG``, or ``mixun.env`` in the data dir) may set the same variables;
+an environment variable always wins over the file.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+
+DEFAULT_NETWORKS = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip()] = value.strip().strip('"').strip("'")
+    return values
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    bus_url: str = "memory://"
+    allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    password_max_age_days: int = 90
+    password_history: int = 5
+    lockout_threshold: int = 5
+    lockout_minutes: float = 15
+    session_idle_minutes: float = 30
+    session_absolute_hours: float = 12
+    idle_lock_minutes: float = 10
+    max_message_length: int = 10_000
+    max_body_bytes: int = 1_000_000
+    max_image_bytes: int = 10 * 1024 * 1024
+    edit_window_minutes: float = 60 * 24
+    recall_window_minutes: float = 2
+    send_rate_per_minute: int = 120
+    send_burst: int = 30
+    totp_required_for_all: bool = False
+    work_hours: tuple[int, int] = (7, 21)
+    work_timezone_offset_hours: int = 8
+    ws_queue_limit: int = 1000
+    locale: str = "zh-CN"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key_file(self) -> Path:
+        return self.data_dir / "keys" / "master.key"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def with_overrides(self, **kwargs: object) -> Settings:
+        return replace(self, **kwargs)  # type: ignore[arg-type]
+
+
+def _networks(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip())
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the plain ``postgresql://`` form of INTERFACE.md and pick our driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+    data_dir = Path(env.get("MIXUN_DATA_DIR", "./var")).resolve()
+    config_file = Path(env.get("MIXUN_CONFIG", str(data_dir / "mixun.env")))
+    merged = {**_read_env_file(config_file), **{k: v for k, v in env.items() if k.startswith("MIXUN_")}}
+
+    def get(name: str, default: str) -> str:
+        return merged.get(f"MIXUN_{name}", default)
+
+    def num(name: str, default: float) -> float:
+        return float(get(name, str(default)))
+
+    db_url = get("DATABASE_URL", "") or f"sqlite:///{data_dir / 'mixun.db'}"
+    hours = get("WORK_HOURS", "7-21").split("-")
+    return Settings(
+        data_dir=data_dir,
+        database_url=normalise_database_url(db_url),
+        bus_url=get("BUS_URL", "memory://"),
+        allowed_networks=_networks(get("ALLOWED_NETWORKS", DEFAULT_NETWORKS)),
+        trusted_proxies=_networks(get("TRUSTED_PROXIES", "")),
+        password_max_age_days=int(num("PASSWORD_MAX_AGE_DAYS", 90)),
+        password_history=int(num("PASSWORD_HISTORY", 5)),
+        lockout_threshold=int(num("LOCKOUT_THRESHOLD", 5)),
+        lockout_minutes=num("LOCKOUT_MINUTES", 15),
+        session_idle_minutes=num("SESSION_IDLE_MINUTES", 30),
+        session_absolute_hours=num("SESSION_ABSOLUTE_HOURS", 12),
+        idle_lock_minutes=num("IDLE_LOCK_MINUTES", 10),
+        max_message_length=int(num("MAX_MESSAGE_LENGTH", 10_000)),
+        max_body_bytes=int(num("MAX_BODY_BYTES", 1_000_000)),
+        max_image_bytes=int(num("MAX_IMAGE_BYTES", 10 * 1024 * 1024)),
+        edit_window_minutes=num("EDIT_WINDOW_MINUTES", 60 * 24),
+        recall_window_minutes=num("RECALL_WINDOW_MINUTES", 2),
+        send_rate_per_minute=int(num("SEND_RATE_PER_MINUTE", 120)),
+        send_burst=int(num("SEND_BURST", 30)),
+        totp_required_for_all=get("TOTP_REQUIRED_FOR_ALL", "false").lower() in ("1", "true", "yes"),
+        work_hours=(int(hours[0]), int(hours[1])),
+        ws_queue_limit=int(num("WS_QUEUE_LIMIT", 1000)),
+        locale=get("LOCALE", "zh-CN"),
+        extra={k: v for k, v in merged.items() if k.startswith("MIXUN_")},
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,278 @@
+"""The schema. Live tables serve the product; archive and audit tables are append-only.
+
+Append-only tables (message_versions, membership_log, audit_log) have database triggers that refuse
+UPDATE and DELETE; only the retention job (a later migration's function) may remove expired rows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from mixun.db.types import BigId, UTCDateTime, utcnow
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Unit(Base):
+    __tablename__ = "units"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    path: Mapped[str] = mapped_column(String(1000), unique=True)
+    sort: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    name_pinyin: Mapped[str] = mapped_column(String(500), default="")
+    name_initials: Mapped[str] = mapped_column(String(200), default="")
+    employee_no: Mapped[str | None] = mapped_column(String(32), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    position: Mapped[str] = mapped_column(String(100), default="")
+    work_status: Mapped[str] = mapped_column(String(16), default="available")
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    totp_last_step: Mapped[int] = mapped_column(Integer, default=0)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    hr_verified: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SearchKey(Base):
+    """Directory search keys (name and its suffixes, pinyin, initials, username, number, position):
+    every lookup is an indexed prefix range, so search stays fast at 50,000 people."""
+
+    __tablename__ = "user_search_keys"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    key: Mapped[str] = mapped_column(String(200), index=True)
+    rank: Mapped[int] = mapped_column(Integer, default=5)
+
+
+class PasswordHistory(Base):
+    __tablename__ = "password_history"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RecoveryCode(Base):
+    __tablename__ = "recovery_codes"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Session(Base):
+    __tablename__ = "sessions"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class KnownClient(Base):
+    """(user, address, client) pairs seen at successful logins: a new one is an unusual login."""
+
+    __tablename__ = "known_clients"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = (UniqueConstraint("user_id", "fingerprint"),)
+
+
+class LoginAlert(Base):
+    __tablename__ = "login_alerts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # direct | group
+    name: Mapped[str] = mapped_column(String(100), default="")
+    direct_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    classification: Mapped[str] = mapped_column(String(16), default="internal")
+
+
+class Member(Base):
+    """Per-recipient state of a conversation: role and read position."""
+
+    __tablename__ = "conversation_members"
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(16), default="member")  # owner | admin | member
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    joined_seq: Mapped[int] = mapped_column(Integer, default=0)
+    read_seq: Mapped[int] = mapped_column(Integer, default=0)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Message(Base):
+    """A message as users currently see it; every version lives in message_versions."""
+
+    __tablename__ = "messages"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    sender_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16), default="text")  # text | image | file
+    text: Mapped[str] = mapped_column(Text, default="")
+    reply_to_id: Mapped[int | None] = mapped_column(BigId)
+    mentions: Mapped[list[int]] = mapped_column(JSON, default=list)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    recalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    recalled_by: Mapped[int | None] = mapped_column(BigId)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    dlp_action: Mapped[str | None] = mapped_column(String(16))
+    dlp_findings: Mapped[list[dict[str, object]] | None] = mapped_column(JSON)
+    classification: Mapped[str] = mapped_column(String(16), default="internal")
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "seq"),
+        UniqueConstraint("sender_id", "client_id"),
+    )
+
+
+class MessageVersion(Base):
+    """Archive: every version of every message. Append-only (triggers refuse UPDATE/DELETE)."""
+
+    __tablename__ = "message_versions"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    message_id: Mapped[int] = mapped_column(BigId, index=True)
+    conversation_id: Mapped[int] = mapped_column(BigId, index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))  # created | edited | recalled | hidden
+    sender_id: Mapped[int] = mapped_column(BigId)
+    actor_id: Mapped[int] = mapped_column(BigId)
+    text: Mapped[str] = mapped_column(Text, default="")
+    original_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # DLP-masked original, encrypted
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class Attachment(Base):
+    __tablename__ = "attachments"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    message_id: Mapped[int | None] = mapped_column(BigId, index=True)
+    conversation_id: Mapped[int] = mapped_column(BigId, index=True)
+    uploader_id: Mapped[int] = mapped_column(BigId)
+    kind: Mapped[str] = mapped_column(String(16))  # image | file
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    mime: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    blob_key: Mapped[str] = mapped_column(String(100))
+    thumb_key: Mapped[str | None] = mapped_column(String(100))
+    data_key_wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    scan_status: Mapped[str] = mapped_column(String(16), default="clean")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MembershipLog(Base):
+    """Archive: every membership change. Append-only."""
+
+    __tablename__ = "membership_log"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(BigId, index=True)
+    user_id: Mapped[int] = mapped_column(BigId)
+    action: Mapped[str] = mapped_column(String(32))  # joined | left | removed | role_changed | renamed
+    actor_id: Mapped[int] = mapped_column(BigId)
+    detail: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EventCounter(Base):
+    """Each user's last event_seq; locked in user-id order when events are allocated."""
+
+    __tablename__ = "event_counters"
+    user_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class EventPayload(Base):
+    """An event serialised once, shared by all its recipients."""
+
+    __tablename__ = "event_payloads"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    type: Mapped[str] = mapped_column(String(48))
+    body: Mapped[str] = mapped_column(Text)  # JSON without event_seq
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UserEvent(Base):
+    __tablename__ = "user_events"
+    user_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payload_id: Mapped[int] = mapped_column(BigId)
+
+
+class AuditLog(Base):
+    """Security events, hash-chained. Append-only (triggers refuse UPDATE/DELETE)."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    at: Mapped[str] = mapped_column(String(40), index=True)  # ISO 8601 UTC, hashed as written
+    actor_id: Mapped[int | None] = mapped_column(BigId)
+    actor_role: Mapped[str] = mapped_column(String(64), default="")
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    client: Mapped[str] = mapped_column(String(300), default="")
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str] = mapped_column(String(200), default="")
+    outcome: Mapped[str] = mapped_column(String(16), default="success")
+    details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+Index("ix_messages_conv_created", Message.conversation_id, Message.created_at)
+Index("ix_user_events_payload", UserEvent.payload_id)
+
+APPEND_ONLY_TABLES = ("message_versions", "membership_log", "audit_log")

@@ -1,0 +1,75 @@
+"""Roles, permissions and who holds which: the data behind the single permission gate.
+
+三员分立: sysadmin, secadmin and auditor are separate accounts with disjoint powers, none of which
+can alter or erase the audit trail.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    EMPLOYEE = "employee"
+    UNIT_HEAD = "unit_head"
+    HR = "hr"
+    SYSADMIN = "sysadmin"
+    SECADMIN = "secadmin"
+    AUDITOR = "auditor"
+    COMPLIANCE = "compliance"
+
+
+ADMIN_ROLES = frozenset({Role.SYSADMIN, Role.SECADMIN, Role.AUDITOR})
+# Roles that may only be granted by `mixun init` / the CLI, never through the API.
+RESERVED_ROLES = ADMIN_ROLES
+# Roles for which two-factor login is mandatory.
+TOTP_REQUIRED_ROLES = frozenset({Role.SYSADMIN, Role.SECADMIN, Role.AUDITOR, Role.COMPLIANCE})
+
+
+class Perm(StrEnum):
+    PUBLIC = "public"  # no login at all
+    SESSION = "session"  # any logged-in session, even one that must change its password first
+    TOTP_SETUP = "totp.setup"  # a session past the password change, enrolling its two-factor
+    ACCOUNT = "account"  # an active, fully set-up session: own sessions, own two-factor
+    DIRECTORY_READ = "directory.read"
+    CHAT = "chat.use"
+    ADMIN_USERS = "admin.users"
+    ADMIN_UNITS = "admin.units"
+    ADMIN_SESSIONS = "admin.sessions"
+    SECURITY_ALERTS = "security.alerts"
+    AUDIT_READ = "audit.read"
+    DLP_MANAGE = "dlp.manage"
+    ARCHIVE_SEARCH = "archive.search"
+
+
+_STAFF = {Perm.ACCOUNT, Perm.DIRECTORY_READ, Perm.CHAT}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
+    Role.EMPLOYEE: frozenset(_STAFF),
+    Role.UNIT_HEAD: frozenset(_STAFF),
+    Role.HR: frozenset(_STAFF | {Perm.ADMIN_UNITS}),
+    Role.COMPLIANCE: frozenset(_STAFF | {Perm.ARCHIVE_SEARCH}),
+    Role.SYSADMIN: frozenset({Perm.ACCOUNT, Perm.DIRECTORY_READ, Perm.ADMIN_USERS, Perm.ADMIN_UNITS,
+                              Perm.ADMIN_SESSIONS}),
+    Role.SECADMIN: frozenset({Perm.ACCOUNT, Perm.DIRECTORY_READ, Perm.ADMIN_SESSIONS, Perm.SECURITY_ALERTS,
+                              Perm.DLP_MANAGE}),
+    Role.AUDITOR: frozenset({Perm.ACCOUNT, Perm.AUDIT_READ}),
+}
+
+
+def permissions_for(roles: list[str] | tuple[str, ...] | frozenset[str] | set[str]) -> frozenset[Perm]:
+    perms: set[Perm] = {Perm.PUBLIC, Perm.SESSION}
+    for name in roles:
+        try:
+            perms |= ROLE_PERMISSIONS[Role(name)]
+        except ValueError:
+            continue
+    return frozenset(perms)
+
+
+def valid_role(name: str) -> bool:
+    return name in Role._value2member_map_
+
+
+def needs_totp(roles: list[str] | frozenset[str] | set[str], required_for_all: bool = False) -> bool:
+    return required_for_all or any(r in TOTP_REQUIRED_ROLES for r in roles)

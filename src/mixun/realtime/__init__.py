@@ -1,0 +1,1 @@
+"""Live delivery: the WebSocket hub, resume and presence."""

@@ -1,0 +1,190 @@
+"""The WebSocket hub: pushes each user's events in event_seq order, exactly once per connection.
+
+Wake-ups from the bus carry (user, event_seq) pairs and the payload serialised once. A connection
+delivers an event when it is the next one it expects; on a gap (a missed wake-up, a resume) it reads
+the rows from the database until it has caught up. A connection whose queue passes the limit is
+closed (4008) so a slow client never slows the others or grows memory; it reconnects and resumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from starlette.websockets import WebSocket
+
+from mixun.realtime.presence import LocalPresence
+from mixun.services import events
+from mixun.services.runtime import Ctx
+
+log = logging.getLogger("mixun.hub")
+CATCHUP_BATCH = 500
+
+
+def frame(seq: int, payload: str) -> str:
+    if seq <= 0:
+        return payload
+    return f'{{"event_seq":{seq},{payload[1:]}'
+
+
+class Connection:
+    __slots__ = ("ws", "user_id", "session_id", "next_seq", "queue", "writer", "catching_up", "live_max",
+                 "closed", "hub")
+
+    def __init__(self, hub: Hub, ws: WebSocket, user_id: int, session_id: int, next_seq: int) -> None:
+        self.hub = hub
+        self.ws = ws
+        self.user_id = user_id
+        self.session_id = session_id
+        self.next_seq = next_seq
+        self.queue: deque[str] = deque()
+        self.writer: asyncio.Task[None] | None = None
+        self.catching_up = False
+        self.live_max = 0
+        self.closed = False
+
+    def offer(self, seq: int, payload: str) -> None:
+        if self.closed:
+            return
+        if seq <= 0:
+            self._enqueue(payload)
+            return
+        if self.catching_up:
+            self.live_max = max(self.live_max, seq)
+            return
+        if seq < self.next_seq:
+            return
+        if seq == self.next_seq:
+            self.next_seq += 1
+            self._enqueue(frame(seq, payload))
+            return
+        self.live_max = max(self.live_max, seq)
+        self.start_catchup()
+
+    def send_now(self, text: str) -> None:
+        self._enqueue(text)
+
+    def _enqueue(self, text: str) -> None:
+        if len(self.queue) >= self.hub.queue_limit:
+            self.hub.drop(self, 4008, "too slow")
+            return
+        self.queue.append(text)
+        if self.writer is None:
+            self.writer = asyncio.get_running_loop().create_task(self._write())
+
+    async def _write(self) -> None:
+        try:
+            while self.queue and not self.closed:
+                await self.ws.send_text(self.queue.popleft())
+        except Exception:
+            self.hub.drop(self, 1011, "send failed")
+        finally:
+            self.writer = None
+
+    def start_catchup(self) -> None:
+        if self.catching_up or self.closed:
+            return
+        self.catching_up = True
+        asyncio.get_running_loop().create_task(self._catchup())
+
+    async def _catchup(self) -> None:
+        try:
+            while not self.closed:
+                while len(self.queue) > self.hub.queue_limit // 2 and not self.closed:
+                    await asyncio.sleep(0.02)
+                rows = await asyncio.to_thread(self.hub.read_events, self.user_id, self.next_seq - 1)
+                for seq, payload in rows:
+                    if seq >= self.next_seq:
+                        self.next_seq = seq + 1
+                        self._enqueue(frame(seq, payload))
+                if len(rows) < CATCHUP_BATCH and self.live_max < self.next_seq:
+                    break
+                if not rows:  # a wake-up named an event we cannot read yet; look again shortly
+                    await asyncio.sleep(0.05)
+        except Exception:
+            log.exception("catch-up failed")
+            self.hub.drop(self, 1011, "catch-up failed")
+        finally:
+            self.catching_up = False
+
+
+class Hub:
+    def __init__(self, ctx: Ctx, presence: LocalPresence, queue_limit: int = 1000) -> None:
+        self.ctx = ctx
+        self.presence = presence
+        self.queue_limit = queue_limit
+        self.by_user: dict[int, set[Connection]] = {}
+        self.by_session: dict[int, set[Connection]] = {}
+        self.on_presence: Callable[[int, bool], None] | None = None
+
+    def read_events(self, user_id: int, after: int) -> list[tuple[int, str]]:
+        with self.ctx.rt.db.read() as s:
+            return events.read_events(s, user_id, after, CATCHUP_BATCH)
+
+    def last_seq(self, user_id: int) -> int:
+        with self.ctx.rt.db.read() as s:
+            return events.last_seq(s, user_id)
+
+    def add(self, conn: Connection) -> None:
+        self.by_user.setdefault(conn.user_id, set()).add(conn)
+        self.by_session.setdefault(conn.session_id, set()).add(conn)
+        if self.presence.connected(conn.user_id) and self.on_presence:
+            self.on_presence(conn.user_id, True)
+
+    def remove(self, conn: Connection) -> None:
+        conn.closed = True
+        conns = self.by_user.get(conn.user_id)
+        if conns and conn in conns:
+            conns.discard(conn)
+            if not conns:
+                del self.by_user[conn.user_id]
+            sess = self.by_session.get(conn.session_id)
+            if sess:
+                sess.discard(conn)
+                if not sess:
+                    del self.by_session[conn.session_id]
+            if self.presence.disconnected(conn.user_id) and self.on_presence:
+                self.on_presence(conn.user_id, False)
+
+    def drop(self, conn: Connection, code: int, reason: str) -> None:
+        if conn.closed:
+            return
+        self.remove(conn)
+        conn.queue.clear()
+        with contextlib.suppress(Exception):
+            asyncio.get_running_loop().create_task(self._close(conn, code, reason))
+
+    @staticmethod
+    async def _close(conn: Connection, code: int, reason: str) -> None:
+        with contextlib.suppress(Exception):
+            await conn.ws.close(code=code, reason=reason)
+
+    def on_bus(self, data: bytes) -> None:
+        """Called on the event loop for every wake-up from any process."""
+        try:
+            msg: dict[str, Any] = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return
+        control = msg.get("control")
+        if control == "sessions_revoked":
+            for sid in msg.get("session_ids", []):
+                for conn in list(self.by_session.get(sid, ())):
+                    self.drop(conn, 4001, "session ended")
+            return
+        payload = msg.get("payload")
+        if not isinstance(payload, str):
+            return
+        by_user = self.by_user
+        for uid, seq in msg.get("recipients", []):
+            conns = by_user.get(uid)
+            if conns:
+                for conn in tuple(conns):
+                    conn.offer(seq, payload)
+
+    def connection_count(self) -> int:
+        return sum(len(c) for c in self.by_user.values())

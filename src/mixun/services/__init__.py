@@ -1,0 +1,1 @@
+"""Use cases: one transaction per call, the single permission gate, audit and event rows."""

@@ -1,0 +1,40 @@
+"""Writes to the hash-chained audit trail, inside the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from mixun.db.models import AuditLog
+from mixun.domain.audit_chain import GENESIS, chain_hash
+from mixun.services.runtime import Ctx
+
+_AUDIT_LOCK_KEY = 0x6D69786E  # "mixn": serialises audit appends on PostgreSQL
+
+
+def record(session: Session, ctx: Ctx, action: str, target: str = "", outcome: str = "success",
+           actor_id: int | None = None, **details: Any) -> None:
+    """Append one audit record. Never pass raw secrets or sensitive values in ``details``."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK_KEY})
+    last = session.execute(select(AuditLog.id, AuditLog.hash).order_by(AuditLog.id.desc()).limit(1)).first()
+    prev_id, prev_hash = (last[0], last[1]) if last else (0, GENESIS)
+    row: dict[str, Any] = {
+        "id": prev_id + 1,
+        "at": datetime.now(UTC).isoformat(),
+        "actor_id": actor_id if actor_id is not None else (ctx.principal.user_id if ctx.principal else None),
+        "actor_role": ctx.role_label,
+        "ip": ctx.ip,
+        "client": ctx.client[:300],
+        "action": action,
+        "target": target[:200],
+        "outcome": outcome,
+        "details": details,
+    }
+    row["prev_hash"] = prev_hash
+    row["hash"] = chain_hash(prev_hash, row)
+    session.add(AuditLog(**row))
+    session.flush()

@@ -1,0 +1,58 @@
+"""Reading and verifying the audit trail (the auditor's side); reads are themselves audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from mixun.db.models import AuditLog
+from mixun.domain.audit_chain import ChainReport, verify_chain
+from mixun.services import audit
+from mixun.services.runtime import Ctx
+
+
+def _view(r: AuditLog) -> dict[str, Any]:
+    return {"id": r.id, "at": r.at, "actor_id": r.actor_id, "actor_role": r.actor_role, "ip": r.ip,
+            "client": r.client, "action": r.action, "target": r.target, "outcome": r.outcome,
+            "details": r.details, "hash": r.hash}
+
+
+def search(ctx: Ctx, action: str | None, actor: int | None, limit: int, offset: int) -> dict[str, Any]:
+    with ctx.rt.db.read() as s:
+        stmt = select(AuditLog).order_by(AuditLog.id.desc())
+        if action:
+            stmt = stmt.where(AuditLog.action.startswith(action))
+        if actor:
+            stmt = stmt.where(AuditLog.actor_id == actor)
+        rows = list(s.execute(stmt.offset(offset).limit(limit + 1)).scalars())
+    with ctx.rt.db.write() as s:
+        audit.record(s, ctx, "audit.searched", action_filter=action or "", actor_filter=actor)
+    return {"records": [_view(r) for r in rows[:limit]], "next_offset": offset + limit if len(rows) > limit else None}
+
+
+def verify(ctx: Ctx, batch: int = 5000) -> ChainReport:
+    """Walk the whole trail in id order, in batches, with constant memory."""
+    from mixun.domain.audit_chain import GENESIS
+
+    prev_hash, prev_id, total = GENESIS, None, 0
+    fields = [AuditLog.id, AuditLog.at, AuditLog.actor_id, AuditLog.actor_role, AuditLog.ip, AuditLog.client,
+              AuditLog.action, AuditLog.target, AuditLog.outcome, AuditLog.details, AuditLog.prev_hash,
+              AuditLog.hash]
+    with ctx.rt.db.read() as s:
+        while True:
+            stmt = select(*fields).order_by(AuditLog.id).limit(batch)
+            if prev_id is not None:
+                stmt = stmt.where(AuditLog.id > prev_id)
+            rows = [dict(r._mapping) for r in s.execute(stmt).all()]
+            if not rows:
+                break
+            if prev_id is None and rows[0]["id"] != 1:
+                return ChainReport(False, 0, None, prev_hash, rows[0]["id"], "the first records were removed")
+            report = verify_chain(rows, prev_hash, prev_id)
+            total += report.count
+            if not report.ok:
+                return ChainReport(False, total, report.last_id, report.last_hash, report.first_bad_id,
+                                   report.reason)
+            prev_hash, prev_id = report.last_hash, report.last_id
+    return ChainReport(True, total, prev_id, prev_hash)

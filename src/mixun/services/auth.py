@@ -1,0 +1,422 @@
+"""Login, sessions, passwords and two-factor.
+
+Tokens are random and stored only as their SHA-256. A failed attempt's counter and audit record are
+committed before the error goes back, so a client cannot roll back its own failures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import ipaddress
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pyotp
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from mixun.db.models import KnownClient, LoginAlert, PasswordHistory, RecoveryCode, User
+from mixun.db.models import Session as DbSession
+from mixun.domain.passwords import password_rule_failures
+from mixun.domain.roles import ADMIN_ROLES, Role, needs_totp, permissions_for
+from mixun.errors import MixunError
+from mixun.services import audit, events
+from mixun.services.runtime import Ctx, Principal
+from mixun.services.users import find_user_by_username, get_user, unit_path
+
+_DUMMY_HASH: str | None = None
+
+
+def _sha(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def network_allowed(ctx: Ctx) -> bool:
+    try:
+        addr = ipaddress.ip_address(ctx.ip)
+    except ValueError:
+        return False
+    return any(addr in net for net in ctx.rt.settings.allowed_networks)
+
+
+@dataclass
+class LoginResult:
+    token: str
+    user: dict[str, Any]
+    must_change_password: bool
+    must_enroll_totp: bool
+
+
+def _verify_password(ctx: Ctx, password_hash: str, password: str) -> bool:
+    try:
+        return ctx.rt.hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _fail(ctx: Ctx, code: str, username: str, user: User | None, reason: str, **details: Any) -> MixunError:
+    """Record a failed login in its own committed transaction and return the error to raise."""
+    with ctx.rt.db.write() as s:
+        locked_now = False
+        if user is not None and reason in ("bad_password", "bad_otp"):
+            u = s.get(User, user.id)
+            assert u is not None
+            u.failed_logins += 1
+            if u.failed_logins >= ctx.rt.settings.lockout_threshold:
+                u.locked_until = datetime.now(UTC) + timedelta(minutes=ctx.rt.settings.lockout_minutes)
+                u.failed_logins = 0
+                locked_now = True
+                audit.record(s, ctx, "auth.account_locked", target=f"user:{u.id}", outcome="success",
+                             actor_id=u.id, minutes=ctx.rt.settings.lockout_minutes)
+        audit.record(s, ctx, "auth.login_failed", target=f"user:{user.id}" if user else "",
+                     outcome="failure", actor_id=user.id if user else None, username=username[:64], reason=reason)
+    if locked_now:
+        details["locked"] = True
+    return MixunError(code, **details)
+
+
+def login(ctx: Ctx, username: str, password: str, otp: str | None) -> LoginResult:
+    global _DUMMY_HASH
+    settings = ctx.rt.settings
+    if not network_allowed(ctx):
+        with ctx.rt.db.write() as s:
+            audit.record(s, ctx, "auth.login_refused", outcome="failure", username=username[:64],
+                         reason="network_not_allowed")
+        raise MixunError("network_not_allowed")
+    now = datetime.now(UTC)
+    with ctx.rt.db.read() as s:
+        user = find_user_by_username(s, username)
+        if user is not None:
+            s.expunge(user)
+    if user is None:
+        if _DUMMY_HASH is None:
+            _DUMMY_HASH = ctx.rt.hasher.hash(secrets.token_hex(8))
+        _verify_password(ctx, _DUMMY_HASH, password)  # same cost as a real user: no username probing
+        raise _fail(ctx, "invalid_credentials", username, None, "unknown_user")
+    if user.locked_until and user.locked_until > now:
+        raise _fail(ctx, "account_locked", username, user, "locked",
+                    locked_until=user.locked_until.isoformat())
+    if not _verify_password(ctx, user.password_hash, password):
+        raise _fail(ctx, "invalid_credentials", username, user, "bad_password")
+    if user.disabled:
+        raise _fail(ctx, "account_disabled", username, user, "disabled")
+    if user.totp_enabled:
+        if not otp:
+            raise MixunError("otp_required")
+        if not _check_otp_or_recovery(ctx, user, otp):
+            raise _fail(ctx, "otp_required", username, user, "bad_otp")
+
+    token = secrets.token_urlsafe(32)
+    with ctx.rt.db.write() as s:
+        u = get_user(s, user.id)
+        had_failures = u.failed_logins > 0
+        u.failed_logins = 0
+        u.locked_until = None
+        u.last_login_at = now
+        if ctx.rt.hasher.check_needs_rehash(u.password_hash):
+            u.password_hash = ctx.rt.hasher.hash(password)
+        expired = u.password_changed_at + timedelta(days=settings.password_max_age_days) < now
+        if expired:
+            u.must_change_password = True
+        sess = DbSession(user_id=u.id, token_hash=_sha(token), created_at=now, last_seen_at=now,
+                         expires_at=now + timedelta(hours=settings.session_absolute_hours),
+                         ip=ctx.ip, user_agent=ctx.client[:300])
+        s.add(sess)
+        s.flush()
+        ctx_user = Ctx(rt=ctx.rt, ip=ctx.ip, client=ctx.client, locale=ctx.locale,
+                       principal=_principal(u, sess.id, settings.totp_required_for_all))
+        reasons = _unusual_login_reasons(s, ctx, u, had_failures, now)
+        audit.record(s, ctx_user, "auth.login_succeeded", target=f"user:{u.id}", session_id=sess.id,
+                     password_expired=expired)
+        if reasons:
+            alert = LoginAlert(user_id=u.id, ip=ctx.ip, user_agent=ctx.client[:300], reasons=reasons)
+            s.add(alert)
+            s.flush()
+            audit.record(s, ctx_user, "auth.login_flagged", target=f"user:{u.id}", reasons=reasons)
+            body = {"alert": {"id": alert.id, "user_id": u.id, "username": u.username, "name": u.name,
+                              "ip": ctx.ip, "reasons": reasons, "created_at": now.isoformat()}}
+            secadmins = [uid for uid, roles in s.execute(select(User.id, User.roles)).all()
+                         if Role.SECADMIN.value in roles]
+            events.emit(s, ctx_user, set(secadmins) | {u.id}, "security.login_flagged", body)
+        principal = _principal(u, sess.id, settings.totp_required_for_all)
+        view = me_view(s, u, principal)
+    return LoginResult(token=token, user=view, must_change_password=principal.must_change_password,
+                       must_enroll_totp=principal.must_enroll_totp)
+
+
+def _unusual_login_reasons(s: Session, ctx: Ctx, u: User, had_failures: bool, now: datetime) -> list[str]:
+    reasons: list[str] = []
+    fingerprint = _sha(f"{ctx.ip}|{ctx.client}")
+    known = s.execute(select(KnownClient.fingerprint).where(KnownClient.user_id == u.id)).scalars().all()
+    if fingerprint not in known:
+        if known:  # the very first login of an account is not "unusual"
+            reasons.append("new_client")
+        s.add(KnownClient(user_id=u.id, fingerprint=fingerprint))
+    settings = ctx.rt.settings
+    local_hour = (now + timedelta(hours=settings.work_timezone_offset_hours)).hour
+    start, end = settings.work_hours
+    if not (start <= local_hour < end):
+        reasons.append("outside_working_hours")
+    if had_failures:
+        reasons.append("after_failures")
+    return reasons
+
+
+def _check_otp_or_recovery(ctx: Ctx, user: User, otp: str) -> bool:
+    code = otp.strip().replace(" ", "")
+    secret = ctx.rt.keys.decrypt_small(user.totp_secret_enc, "totp").decode() if user.totp_secret_enc else ""
+    if secret and code.isdigit() and len(code) == 6:
+        totp = pyotp.TOTP(secret)
+        now = datetime.now(UTC)
+        for offset in (-1, 0, 1):
+            at = now + timedelta(seconds=30 * offset)
+            step = int(at.timestamp()) // 30
+            if step > user.totp_last_step and secrets.compare_digest(totp.at(at), code):
+                with ctx.rt.db.write() as s:  # a code is good once (no replay)
+                    s.execute(update(User).where(User.id == user.id).values(totp_last_step=step))
+                return True
+        return False
+    with ctx.rt.db.write() as s:
+        row = s.execute(select(RecoveryCode).where(RecoveryCode.user_id == user.id,
+                                                   RecoveryCode.code_hash == _sha(code.lower()),
+                                                   RecoveryCode.used_at.is_(None))).scalar_one_or_none()
+        if row is None:
+            return False
+        row.used_at = datetime.now(UTC)
+        audit.record(s, ctx, "auth.recovery_code_used", target=f"user:{user.id}", actor_id=user.id)
+        return True
+
+
+def _principal(u: User, session_id: int | None, totp_for_all: bool) -> Principal:
+    roles = tuple(u.roles)
+    return Principal(
+        user_id=u.id, username=u.username, name=u.name, roles=roles, perms=permissions_for(roles),
+        session_id=session_id, must_change_password=u.must_change_password,
+        must_enroll_totp=needs_totp(list(roles), totp_for_all) and not u.totp_enabled,
+    )
+
+
+def authenticate(ctx: Ctx, token: str) -> Principal:
+    """The principal behind a bearer token or session cookie; 401 when missing, expired or revoked."""
+    if not token:
+        raise MixunError("not_authenticated")
+    settings = ctx.rt.settings
+    now = datetime.now(UTC)
+    with ctx.rt.db.read() as s:
+        row = s.execute(select(DbSession, User).join(User, User.id == DbSession.user_id)
+                        .where(DbSession.token_hash == _sha(token))).first()
+    if row is None:
+        raise MixunError("not_authenticated")
+    sess, user = row
+    idle = timedelta(minutes=settings.session_idle_minutes)
+    if sess.revoked_at is not None or user.disabled:
+        raise MixunError("session_expired")
+    if sess.expires_at <= now or sess.last_seen_at + idle <= now:
+        with ctx.rt.db.write() as s:
+            s.execute(update(DbSession).where(DbSession.id == sess.id, DbSession.revoked_at.is_(None))
+                      .values(revoked_at=now))
+            audit.record(s, ctx, "session.expired", target=f"session:{sess.id}", actor_id=user.id)
+        raise MixunError("session_expired")
+    if (now - sess.last_seen_at).total_seconds() > 30:
+        with ctx.rt.db.write() as s:
+            s.execute(update(DbSession).where(DbSession.id == sess.id).values(last_seen_at=now))
+    return _principal(user, sess.id, settings.totp_required_for_all)
+
+
+def session_alive(ctx: Ctx, session_id: int) -> bool:
+    """For live connections: is this session still valid (not revoked, not past its lifetimes)?"""
+    now = datetime.now(UTC)
+    with ctx.rt.db.read() as s:
+        sess = s.get(DbSession, session_id)
+        return not (sess is None or sess.revoked_at is not None or sess.expires_at <= now)
+
+
+def logout(ctx: Ctx) -> None:
+    assert ctx.principal is not None
+    with ctx.rt.db.write() as s:
+        _revoke(s, ctx, [ctx.principal.session_id or 0], "logout")
+        audit.record(s, ctx, "auth.logout", target=f"session:{ctx.principal.session_id}")
+
+
+def _revoke(s: Session, ctx: Ctx, session_ids: list[int], reason: str) -> list[int]:
+    now = datetime.now(UTC)
+    ids = list(s.execute(update(DbSession).where(DbSession.id.in_(session_ids), DbSession.revoked_at.is_(None))
+                         .values(revoked_at=now).returning(DbSession.id)).scalars())
+    if ids:
+        notify = ctx.rt.notify
+        from mixun.db.engine import on_commit
+
+        on_commit(s, lambda: notify({"control": "sessions_revoked", "session_ids": ids}))
+    return ids
+
+
+def revoke_user_sessions_txn(s: Session, ctx: Ctx, user_id: int, reason: str,
+                             keep: int | None = None) -> list[int]:
+    ids = list(s.execute(select(DbSession.id).where(DbSession.user_id == user_id,
+                                                    DbSession.revoked_at.is_(None))).scalars())
+    return _revoke(s, ctx, [i for i in ids if i != keep], reason)
+
+
+def logout_all(ctx: Ctx) -> int:
+    assert ctx.principal is not None
+    with ctx.rt.db.write() as s:
+        ids = revoke_user_sessions_txn(s, ctx, ctx.user_id, "logout_all")
+        audit.record(s, ctx, "auth.logout_all", target=f"user:{ctx.user_id}", sessions=len(ids))
+    return len(ids)
+
+
+def list_sessions(ctx: Ctx, user_id: int | None = None) -> list[dict[str, Any]]:
+    now = datetime.now(UTC)
+    idle = timedelta(minutes=ctx.rt.settings.session_idle_minutes)
+    with ctx.rt.db.read() as s:
+        stmt = select(DbSession, User.username, User.name).join(User, User.id == DbSession.user_id).where(
+            DbSession.revoked_at.is_(None), DbSession.expires_at > now, DbSession.last_seen_at > now - idle)
+        if user_id is not None:
+            stmt = stmt.where(DbSession.user_id == user_id)
+        rows = s.execute(stmt.order_by(DbSession.id.desc()).limit(200)).all()
+    current = ctx.principal.session_id if ctx.principal else None
+    return [{"id": r[0].id, "user_id": r[0].user_id, "username": r[1], "name": r[2],
+             "created_at": r[0].created_at.isoformat(), "last_seen_at": r[0].last_seen_at.isoformat(),
+             "ip": r[0].ip, "user_agent": r[0].user_agent, "current": r[0].id == current} for r in rows]
+
+
+def end_own_session(ctx: Ctx, session_id: int) -> None:
+    with ctx.rt.db.write() as s:
+        sess = s.get(DbSession, session_id)
+        if sess is None or sess.user_id != ctx.user_id:
+            raise MixunError("not_found")
+        _revoke(s, ctx, [session_id], "ended_by_user")
+        audit.record(s, ctx, "session.ended", target=f"session:{session_id}")
+
+
+def change_password(ctx: Ctx, old_password: str, new_password: str) -> None:
+    settings = ctx.rt.settings
+    with ctx.rt.db.read() as s:
+        user = get_user(s, ctx.user_id)
+        s.expunge(user)
+    if not _verify_password(ctx, user.password_hash, old_password):
+        with ctx.rt.db.write() as s:
+            audit.record(s, ctx, "auth.password_change_failed", target=f"user:{user.id}", outcome="failure",
+                         reason="bad_old_password")
+        raise MixunError("invalid_credentials", "原密码不正确")
+    failures = password_rule_failures(new_password, user.username)
+    with ctx.rt.db.read() as s:
+        history = s.execute(select(PasswordHistory.password_hash).where(PasswordHistory.user_id == user.id)
+                            .order_by(PasswordHistory.id.desc()).limit(settings.password_history)).scalars().all()
+    if any(_verify_password(ctx, h, new_password) for h in history):
+        failures.append("reused")
+    if failures:
+        raise MixunError("weak_password", rules=failures)
+    new_hash = ctx.rt.hasher.hash(new_password)
+    with ctx.rt.db.write() as s:
+        u = get_user(s, user.id)
+        u.password_hash = new_hash
+        u.password_changed_at = datetime.now(UTC)
+        u.must_change_password = False
+        s.add(PasswordHistory(user_id=u.id, password_hash=new_hash))
+        revoke_user_sessions_txn(s, ctx, u.id, "password_changed", keep=ctx.principal.session_id
+                                 if ctx.principal else None)
+        audit.record(s, ctx, "auth.password_changed", target=f"user:{u.id}")
+
+
+def verify_own_password(ctx: Ctx, password: str) -> None:
+    with ctx.rt.db.read() as s:
+        user = get_user(s, ctx.user_id)
+        ok = _verify_password(ctx, user.password_hash, password)
+    if not ok:
+        raise _fail(ctx, "invalid_credentials", ctx.principal.username if ctx.principal else "",
+                    user, "bad_password")
+    with ctx.rt.db.write() as s:
+        audit.record(s, ctx, "auth.screen_unlocked", target=f"user:{ctx.user_id}")
+
+
+# --- two-factor -----------------------------------------------------------------------------------
+
+def totp_enroll(ctx: Ctx) -> dict[str, str]:
+    import qrcode
+    import qrcode.image.svg
+
+    secret = pyotp.random_base32()
+    with ctx.rt.db.write() as s:
+        u = get_user(s, ctx.user_id)
+        if u.totp_enabled:
+            raise MixunError("conflict", "双因素认证已启用")
+        u.totp_secret_enc = ctx.rt.keys.encrypt_small(secret.encode(), "totp")
+        audit.record(s, ctx, "auth.totp_enrollment_started", target=f"user:{u.id}")
+        uri = pyotp.TOTP(secret).provisioning_uri(name=u.username, issuer_name="Mixun 密讯")
+    img = qrcode.make(uri, image_factory=qrcode.image.svg.SvgPathImage)
+    buf = io.BytesIO()
+    img.save(buf)
+    return {"secret": secret, "otpauth_uri": uri, "qr_svg": buf.getvalue().decode()}
+
+
+def totp_verify(ctx: Ctx, otp: str) -> list[str]:
+    with ctx.rt.db.read() as s:
+        u = get_user(s, ctx.user_id)
+        s.expunge(u)
+    if u.totp_enabled or not u.totp_secret_enc:
+        raise MixunError("conflict", "请先开始启用双因素认证")
+    secret = ctx.rt.keys.decrypt_small(u.totp_secret_enc, "totp").decode()
+    if not pyotp.TOTP(secret).verify(otp.strip(), valid_window=1):
+        raise MixunError("invalid_otp")
+    codes = [secrets.token_hex(5) for _ in range(10)]
+    with ctx.rt.db.write() as s:
+        user = get_user(s, u.id)
+        user.totp_enabled = True
+        user.totp_last_step = int(datetime.now(UTC).timestamp()) // 30
+        for old in s.execute(select(RecoveryCode).where(RecoveryCode.user_id == u.id)).scalars():
+            s.delete(old)
+        for c in codes:
+            s.add(RecoveryCode(user_id=u.id, code_hash=_sha(c)))
+        audit.record(s, ctx, "auth.totp_enabled", target=f"user:{u.id}")
+    return codes
+
+
+def totp_disable(ctx: Ctx, password: str) -> None:
+    assert ctx.principal is not None
+    if needs_totp(list(ctx.principal.roles), ctx.rt.settings.totp_required_for_all):
+        raise MixunError("forbidden", "管理员角色必须启用双因素认证")
+    with ctx.rt.db.read() as s:
+        u = get_user(s, ctx.user_id)
+        ok = _verify_password(ctx, u.password_hash, password)
+    if not ok:
+        raise MixunError("invalid_credentials", "密码不正确")
+    with ctx.rt.db.write() as s:
+        user = get_user(s, ctx.user_id)
+        user.totp_enabled = False
+        user.totp_secret_enc = None
+        audit.record(s, ctx, "auth.totp_disabled", target=f"user:{user.id}")
+
+
+# --- views ----------------------------------------------------------------------------------------
+
+def me_view(s: Session, u: User, principal: Principal | None = None) -> dict[str, Any]:
+    return {
+        "id": u.id, "username": u.username, "name": u.name, "employee_no": u.employee_no, "phone": u.phone,
+        "unit": unit_path(s, u.unit_id), "unit_id": u.unit_id, "position": u.position,
+        "status": u.work_status, "work_status": u.work_status, "roles": list(u.roles),
+        "is_admin": any(r in ADMIN_ROLES for r in u.roles), "hr_verified": u.hr_verified,
+        "totp_enabled": u.totp_enabled,
+        "must_change_password": principal.must_change_password if principal else u.must_change_password,
+        "must_enroll_totp": principal.must_enroll_totp if principal else False,
+    }
+
+
+def me(ctx: Ctx) -> dict[str, Any]:
+    with ctx.rt.db.read() as s:
+        return me_view(s, get_user(s, ctx.user_id), ctx.principal)
+
+
+def login_alerts(ctx: Ctx, user_id: int | None, limit: int = 50) -> list[dict[str, Any]]:
+    with ctx.rt.db.read() as s:
+        stmt = select(LoginAlert, User.username, User.name).join(User, User.id == LoginAlert.user_id)
+        if user_id is not None:
+            stmt = stmt.where(LoginAlert.user_id == user_id)
+        rows = s.execute(stmt.order_by(LoginAlert.id.desc()).limit(limit)).all()
+    return [{"id": a.id, "user_id": a.user_id, "username": un, "name": nm, "ip": a.ip,
+             "user_agent": a.user_agent, "reasons": list(a.reasons), "created_at": a.created_at.isoformat()}
+            for a, un, nm in rows]

@@ -1,0 +1,328 @@
+"""Conversations and their members: direct (one per pair) and group, with owners and admins."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from mixun.db.models import Conversation, Member, MembershipLog, Message, User
+from mixun.errors import MixunError
+from mixun.services import audit, events
+from mixun.services.runtime import Ctx
+
+MAX_GROUP_MEMBERS = 2000
+
+
+def access_conversation(s: Session, ctx: Ctx, conversation_id: int, *, lock: bool = False
+                        ) -> tuple[Conversation, Member]:
+    """The conversation and the caller's membership; 404 alike for missing and not-a-member."""
+    stmt = select(Member).where(Member.conversation_id == conversation_id, Member.user_id == ctx.user_id)
+    member = s.execute(stmt).scalar_one_or_none()
+    if member is None:
+        raise MixunError("not_found")
+    conv = s.get(Conversation, conversation_id, with_for_update=lock)
+    if conv is None:
+        raise MixunError("not_found")
+    return conv, member
+
+
+def member_ids(s: Session, conversation_id: int) -> list[int]:
+    return list(s.execute(select(Member.user_id).where(Member.conversation_id == conversation_id)).scalars())
+
+
+def _check_users(s: Session, ids: list[int]) -> list[int]:
+    ids = list(dict.fromkeys(int(i) for i in ids))
+    if not ids:
+        return ids
+    found = set(s.execute(select(User.id).where(User.id.in_(ids), User.disabled.is_(False))).scalars())
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise MixunError("invalid_members", "成员不存在或已停用", user_ids=missing)
+    return ids
+
+
+def _log(s: Session, conv_id: int, user_id: int, action: str, actor: int, detail: str = "") -> None:
+    s.add(MembershipLog(conversation_id=conv_id, user_id=user_id, action=action, actor_id=actor, detail=detail))
+
+
+def create_conversation(ctx: Ctx, kind: str, members: list[int], name: str | None) -> dict[str, Any]:
+    me = ctx.user_id
+    if kind == "direct":
+        others = [m for m in dict.fromkeys(members) if m != me]
+        if len(others) != 1 or len(members) != 1:
+            raise MixunError("invalid_members", "单聊必须且只能指定一位对方成员")
+        other = others[0]
+        key = f"{min(me, other)}:{max(me, other)}"
+        with ctx.rt.db.read() as s:
+            existing = s.execute(select(Conversation.id).where(Conversation.direct_key == key)).scalar()
+        if existing is None:
+            try:
+                with ctx.rt.db.write() as s:
+                    _check_users(s, [other])
+                    conv = Conversation(kind="direct", name="", direct_key=key, created_by=me)
+                    s.add(conv)
+                    s.flush()
+                    for uid in (me, other):
+                        s.add(Member(conversation_id=conv.id, user_id=uid, role="member"))
+                        _log(s, conv.id, uid, "joined", me)
+                    s.flush()
+                    view = conversation_view(s, ctx, conv, me)
+                    events.emit(s, ctx, [me, other], "conversation.created",
+                                {"conversation": _public(view)})
+                    return {**view, "created": True}
+            except IntegrityError:  # the same pair created it concurrently
+                pass
+        with ctx.rt.db.read() as s:
+            conv_id = s.execute(select(Conversation.id).where(Conversation.direct_key == key)).scalar_one()
+            conv = s.get(Conversation, conv_id)
+            assert conv is not None
+            return {**conversation_view(s, ctx, conv, me), "created": False}
+    if kind != "group":
+        raise MixunError("validation_failed", "kind 只能是 direct 或 group", field="kind")
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise MixunError("validation_failed", "群名称为 1–100 个字符", field="name")
+    with ctx.rt.db.write() as s:
+        ids = _check_users(s, [m for m in members if m != me])
+        if len(ids) + 1 > MAX_GROUP_MEMBERS:
+            raise MixunError("invalid_members", "群成员过多")
+        conv = Conversation(kind="group", name=name, created_by=me)
+        s.add(conv)
+        s.flush()
+        s.add(Member(conversation_id=conv.id, user_id=me, role="owner"))
+        _log(s, conv.id, me, "joined", me, "owner")
+        for uid in ids:
+            s.add(Member(conversation_id=conv.id, user_id=uid, role="member"))
+            _log(s, conv.id, uid, "joined", me)
+        s.flush()
+        view = conversation_view(s, ctx, conv, me)
+        events.emit(s, ctx, [me, *ids], "conversation.created", {"conversation": _public(view)})
+        return {**view, "created": True}
+
+
+def _public(view: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a conversation view that are the same for every member."""
+    return {k: view[k] for k in ("id", "kind", "name", "members", "last_seq", "created_at", "updated_at")}
+
+
+def conversation_view(s: Session, ctx: Ctx, conv: Conversation, viewer: int,
+                      member_rows: list[tuple[int, str, str]] | None = None) -> dict[str, Any]:
+    if member_rows is None:
+        member_rows = [(r[0], r[1], r[2]) for r in s.execute(
+            select(Member.user_id, User.name, Member.role).join(User, User.id == Member.user_id)
+            .where(Member.conversation_id == conv.id).order_by(Member.joined_at, Member.user_id)).all()]
+    members = [{"id": uid, "name": nm, "role": role} for uid, nm, role in member_rows]
+    my_role = next((m["role"] for m in members if m["id"] == viewer), None)
+    name = conv.name
+    if conv.kind == "direct":
+        other = next((m for m in members if m["id"] != viewer), None)
+        name = other["name"] if other else conv.name
+    return {"id": conv.id, "kind": conv.kind, "name": name, "members": members, "my_role": my_role,
+            "last_seq": conv.last_seq, "created_at": conv.created_at.isoformat(),
+            "updated_at": conv.updated_at.isoformat(), "classification": conv.classification}
+
+
+def list_conversations(ctx: Ctx, limit: int = 200) -> dict[str, Any]:
+    from mixun.services.messages import message_views
+
+    me = ctx.user_id
+    with ctx.rt.db.read() as s:
+        rows = s.execute(select(Conversation, Member).join(Member, Member.conversation_id == Conversation.id)
+                         .where(Member.user_id == me).order_by(Conversation.updated_at.desc())
+                         .limit(limit)).all()
+        if not rows:
+            return {"conversations": []}
+        conv_ids = [c.id for c, _ in rows]
+        mrows: dict[int, list[tuple[int, str, str]]] = {}
+        for cid, uid, nm, role in s.execute(
+                select(Member.conversation_id, Member.user_id, User.name, Member.role)
+                .join(User, User.id == Member.user_id).where(Member.conversation_id.in_(conv_ids))
+                .order_by(Member.joined_at, Member.user_id)).all():
+            mrows.setdefault(cid, []).append((uid, nm, role))
+        unread: dict[int, list[int]] = {cid: [0, 0, 0] for cid in conv_ids}
+        read_of = {c.id: m.read_seq for c, m in rows}
+        for cid, mentions, urgent in s.execute(
+                select(Message.conversation_id, Message.mentions, Message.urgent)
+                .join(Member, (Member.conversation_id == Message.conversation_id) & (Member.user_id == me))
+                .where(Message.conversation_id.in_(conv_ids), Message.seq > Member.read_seq,
+                       Message.sender_id != me, Message.recalled_at.is_(None)).limit(20000)).all():
+            u = unread[cid]
+            u[0] += 1
+            if mentions and me in mentions:
+                u[1] += 1
+            if urgent:
+                u[2] += 1
+        pairs = [(c.id, c.last_seq) for c, _ in rows if c.last_seq > 0]
+        lasts: dict[int, dict[str, Any]] = {}
+        if pairs:
+            msgs = s.execute(select(Message).where(tuple_(Message.conversation_id, Message.seq).in_(pairs))
+                             ).scalars().all()
+            for view in message_views(s, ctx, list(msgs), me):
+                lasts[view["conversation_id"]] = view
+        out = []
+        for conv, _member in rows:
+            view = conversation_view(s, ctx, conv, me, mrows.get(conv.id, []))
+            u = unread[conv.id]
+            view.update({"unread_count": u[0], "mention_count": u[1], "urgent_unread": u[2],
+                         "read_seq": read_of[conv.id], "last_message": lasts.get(conv.id)})
+            out.append(view)
+        return {"conversations": out}
+
+
+def get_conversation(ctx: Ctx, conversation_id: int) -> dict[str, Any]:
+    with ctx.rt.db.read() as s:
+        conv, member = access_conversation(s, ctx, conversation_id)
+        view = conversation_view(s, ctx, conv, ctx.user_id)
+        view["read_seq"] = member.read_seq
+        return view
+
+
+def _require_group_admin(conv: Conversation, member: Member) -> None:
+    if conv.kind != "group":
+        raise MixunError("not_a_group")
+    if member.role not in ("owner", "admin"):
+        raise MixunError("forbidden", "只有群主或群管理员可以执行此操作")
+
+
+def _touch(s: Session, conv: Conversation) -> None:
+    conv.updated_at = datetime.now(UTC)
+
+
+def _changed(s: Session, ctx: Ctx, conv: Conversation, type_: str, extra_recipients: list[int],
+             **body: Any) -> dict[str, Any]:
+    s.flush()
+    view = conversation_view(s, ctx, conv, ctx.user_id)
+    recipients = member_ids(s, conv.id) + extra_recipients
+    events.emit(s, ctx, recipients, type_, {"conversation": _public(view), **body})
+    return view
+
+
+def rename(ctx: Ctx, conversation_id: int, name: str) -> dict[str, Any]:
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise MixunError("validation_failed", "群名称为 1–100 个字符", field="name")
+    with ctx.rt.db.write() as s:
+        conv, me = access_conversation(s, ctx, conversation_id, lock=True)
+        _require_group_admin(conv, me)
+        old = conv.name
+        conv.name = name
+        _touch(s, conv)
+        _log(s, conv.id, ctx.user_id, "renamed", ctx.user_id, f"{old} -> {name}"[:200])
+        return _changed(s, ctx, conv, "conversation.updated", [])
+
+
+def add_members(ctx: Ctx, conversation_id: int, user_ids: list[int]) -> dict[str, Any]:
+    with ctx.rt.db.write() as s:
+        conv, me = access_conversation(s, ctx, conversation_id, lock=True)
+        _require_group_admin(conv, me)
+        ids = _check_users(s, user_ids)
+        present = set(member_ids(s, conv.id))
+        new = [i for i in ids if i not in present]
+        if len(present) + len(new) > MAX_GROUP_MEMBERS:
+            raise MixunError("invalid_members", "群成员过多")
+        for uid in new:
+            s.add(Member(conversation_id=conv.id, user_id=uid, role="member", joined_seq=conv.last_seq,
+                         read_seq=conv.last_seq))
+            _log(s, conv.id, uid, "joined", ctx.user_id)
+        _touch(s, conv)
+        return _changed(s, ctx, conv, "conversation.member_added", [], user_ids=new)
+
+
+def remove_member(ctx: Ctx, conversation_id: int, user_id: int) -> dict[str, Any]:
+    with ctx.rt.db.write() as s:
+        conv, me = access_conversation(s, ctx, conversation_id, lock=True)
+        _require_group_admin(conv, me)
+        target = s.get(Member, (conv.id, user_id))
+        if target is None:
+            raise MixunError("not_found")
+        if target.role == "owner" or (target.role == "admin" and me.role != "owner"):
+            raise MixunError("forbidden", "不能移除群主或其他管理员")
+        s.delete(target)
+        _log(s, conv.id, user_id, "removed", ctx.user_id)
+        _touch(s, conv)
+        return _changed(s, ctx, conv, "conversation.member_removed", [user_id], user_ids=[user_id])
+
+
+def leave(ctx: Ctx, conversation_id: int) -> None:
+    with ctx.rt.db.write() as s:
+        conv, me = access_conversation(s, ctx, conversation_id, lock=True)
+        if conv.kind != "group":
+            raise MixunError("not_a_group")
+        if me.role == "owner" and len(member_ids(s, conv.id)) > 1:
+            raise MixunError("owner_must_transfer")
+        s.execute(delete(Member).where(Member.conversation_id == conv.id, Member.user_id == ctx.user_id))
+        _log(s, conv.id, ctx.user_id, "left", ctx.user_id)
+        _touch(s, conv)
+        _changed(s, ctx, conv, "conversation.member_removed", [ctx.user_id], user_ids=[ctx.user_id])
+
+
+def transfer_owner(ctx: Ctx, conversation_id: int, user_id: int) -> dict[str, Any]:
+    with ctx.rt.db.write() as s:
+        conv, me = access_conversation(s, ctx, conversation_id, lock=True)
+        if conv.kind != "group":
+            raise MixunError("not_a_group")
+        if me.role != "owner":
+            raise MixunError("forbidden", "只有群主可以转让群主")
+        target = s.get(Member, (conv.id, user_id))
+        if target is None or user_id == ctx.user_id:
+            raise MixunError("invalid_members", "新群主必须是本群其他成员")
+        me.role = "admin"
+        target.role = "owner"
+        _log(s, conv.id, user_id, "role_changed", ctx.user_id, "owner")
+        _log(s, conv.id, ctx.user_id, "role_changed", ctx.user_id, "admin")
+        _touch(s, conv)
+        return _changed(s, ctx, conv, "conversation.updated", [])
+
+
+def set_admin(ctx: Ctx, conversation_id: int, user_id: int, admin: bool) -> dict[str, Any]:
+    with ctx.rt.db.write() as s:
+        conv, me = access_conversation(s, ctx, conversation_id, lock=True)
+        if conv.kind != "group":
+            raise MixunError("not_a_group")
+        if me.role != "owner":
+            raise MixunError("forbidden", "只有群主可以设置管理员")
+        target = s.get(Member, (conv.id, user_id))
+        if target is None or target.role == "owner":
+            raise MixunError("invalid_members")
+        target.role = "admin" if admin else "member"
+        _log(s, conv.id, user_id, "role_changed", ctx.user_id, target.role)
+        _touch(s, conv)
+        return _changed(s, ctx, conv, "conversation.updated", [])
+
+
+def contacts_of(s: Session, user_id: int) -> list[int]:
+    mine = select(Member.conversation_id).where(Member.user_id == user_id)
+    return list(s.execute(select(Member.user_id).where(Member.conversation_id.in_(mine),
+                                                       Member.user_id != user_id).distinct()).scalars())
+
+
+def remove_from_all_groups_txn(s: Session, ctx: Ctx, user_id: int) -> int:
+    """For departures: the person leaves every group (ownership passes to the longest-standing admin)."""
+    convs = list(s.execute(select(Conversation).join(Member, Member.conversation_id == Conversation.id)
+                           .where(Member.user_id == user_id, Conversation.kind == "group")).scalars())
+    for conv in convs:
+        m = s.get(Member, (conv.id, user_id))
+        assert m is not None
+        if m.role == "owner":
+            heir = s.execute(select(Member).where(Member.conversation_id == conv.id, Member.user_id != user_id)
+                             .order_by((Member.role == "admin").desc(), Member.joined_at)).scalars().first()
+            if heir is not None:
+                heir.role = "owner"
+                _log(s, conv.id, heir.user_id, "role_changed", ctx.user_id, "owner")
+        s.delete(m)
+        _log(s, conv.id, user_id, "removed", ctx.user_id, "departure")
+        _changed(s, ctx, conv, "conversation.member_removed", [user_id], user_ids=[user_id])
+    audit.record(s, ctx, "account.removed_from_groups", target=f"user:{user_id}", groups=len(convs))
+    return len(convs)
+
+
+def unread_total(s: Session, user_id: int) -> int:
+    return int(s.execute(select(func.count()).select_from(Message)
+                         .join(Member, (Member.conversation_id == Message.conversation_id) & (Member.user_id == user_id))
+                         .where(Message.seq > Member.read_seq, Message.sender_id != user_id)).scalar_one())
+
+

@@ -1,0 +1,82 @@
+"""Per-user event streams: every event a user receives gets that user's next gap-free event_seq.
+
+An event is serialised once (event_payloads) and referenced by one small row per recipient
+(user_events). After commit, one wake-up naming (user, event_seq) pairs and carrying the payload goes
+to the bus; processes push straight from it, and read the rows when they see a gap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from mixun.db.engine import on_commit
+from mixun.db.models import EventCounter, EventPayload, UserEvent
+from mixun.services.runtime import Ctx
+
+
+def allocate_seqs(session: Session, user_ids: Iterable[int]) -> dict[int, int]:
+    """Next event_seq for each user, locking counters in id order so concurrent writers never deadlock."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(EventCounter.user_id).where(EventCounter.user_id.in_(ids))
+                        .order_by(EventCounter.user_id).with_for_update())
+    rows = session.execute(
+        update(EventCounter).where(EventCounter.user_id.in_(ids))
+        .values(last_seq=EventCounter.last_seq + 1)
+        .returning(EventCounter.user_id, EventCounter.last_seq)
+    ).all()
+    seqs = {r[0]: r[1] for r in rows}
+    missing = [uid for uid in ids if uid not in seqs]
+    if missing:  # users created before their counter row (should not happen; heal it)
+        session.execute(insert(EventCounter), [{"user_id": uid, "last_seq": 1} for uid in missing])
+        seqs.update({uid: 1 for uid in missing})
+    return seqs
+
+
+def emit(session: Session, ctx: Ctx, recipients: Iterable[int], type_: str, body: dict[str, Any]) -> None:
+    """Persist one event for every recipient and wake their connections after commit."""
+    seqs = allocate_seqs(session, recipients)
+    if not seqs:
+        return
+    payload = orjson.dumps({"type": type_, **body}).decode()
+    payload_id = session.execute(
+        insert(EventPayload).values(type=type_, body=payload).returning(EventPayload.id)
+    ).scalar_one()
+    session.execute(insert(UserEvent), [
+        {"user_id": uid, "event_seq": seq, "payload_id": payload_id} for uid, seq in seqs.items()
+    ])
+    wake = {"recipients": [[uid, seq] for uid, seq in seqs.items()], "payload": payload}
+    notify = ctx.rt.notify
+    on_commit(session, lambda: notify(wake))
+
+
+def read_events(session: Session, user_id: int, after_seq: int, limit: int = 500) -> list[tuple[int, str]]:
+    """(event_seq, payload json) for one user after ``after_seq``, in order."""
+    rows = session.execute(
+        select(UserEvent.event_seq, EventPayload.body)
+        .join(EventPayload, EventPayload.id == UserEvent.payload_id)
+        .where(UserEvent.user_id == user_id, UserEvent.event_seq > after_seq)
+        .order_by(UserEvent.event_seq)
+        .limit(limit)
+    ).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+def last_seq(session: Session, user_id: int) -> int:
+    value = session.execute(select(EventCounter.last_seq).where(EventCounter.user_id == user_id)).scalar()
+    return int(value or 0)
+
+
+def ephemeral(ctx: Ctx, recipients: Iterable[int], type_: str, body: dict[str, Any]) -> None:
+    """A live-only notice (no event_seq, not replayed), e.g. connection-driven presence."""
+    ids = list(set(recipients))
+    if ids:
+        ctx.rt.notify({"recipients": [[uid, 0] for uid in ids],
+                       "payload": orjson.dumps({"type": type_, **body}).decode()})

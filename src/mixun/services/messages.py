@@ -1,0 +1,286 @@
+"""Sending, reading, editing and recalling messages; read receipts.
+
+A send is one transaction: permission gate, idempotency by client_id, the DLP verdict, the next
+gap-free seq (the conversation row's counter, locked), the message, its first archive version and one
+event per member. The 201 goes back only after the commit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from mixun.db.models import Attachment, Conversation, Member, Message, MessageVersion, User
+from mixun.errors import MixunError
+from mixun.services import events
+from mixun.services.conversations import access_conversation, member_ids
+from mixun.services.runtime import Ctx
+
+MAX_PAGE = 200
+
+
+@dataclass
+class DlpOutcome:
+    """What the DLP hook decided for a text: the text recipients see, and what to keep and record."""
+
+    action: str = "allow"  # allow | warn | mask | block | hold
+    deliver_text: str = ""
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    original_enc: bytes | None = None
+
+
+# (session, ctx, text, channel, confirm) -> DlpOutcome; raises MixunError for block/confirm.
+DlpHook = Callable[[Session, Ctx, str, str, bool], DlpOutcome]
+
+
+def _dlp(s: Session, ctx: Ctx, text: str, channel: str, confirm: bool) -> DlpOutcome:
+    hook: DlpHook | None = ctx.rt.extras.get("dlp")
+    if hook is None or not text:
+        return DlpOutcome(deliver_text=text)
+    return hook(s, ctx, text, channel, confirm)
+
+
+def _check_text(ctx: Ctx, text: str, allow_empty: bool = False) -> str:
+    if not isinstance(text, str):
+        raise MixunError("validation_failed", field="text")
+    if len(text) > ctx.rt.settings.max_message_length:
+        raise MixunError("message_too_long", limit=ctx.rt.settings.max_message_length)
+    if not text.strip() and not allow_empty:
+        raise MixunError("empty_message")
+    return text
+
+
+def _mentions(s: Session, conv_id: int, text: str) -> list[int]:
+    if "@" not in text:
+        return []
+    names = s.execute(select(Member.user_id, User.name, User.username).join(User, User.id == Member.user_id)
+                      .where(Member.conversation_id == conv_id)).all()
+    return [uid for uid, name, uname in names if f"@{name}" in text or re.search(rf"@{re.escape(uname)}\b", text)]
+
+
+def _next_seq(s: Session, conv_id: int) -> int:
+    now = datetime.now(UTC)
+    return int(s.execute(update(Conversation).where(Conversation.id == conv_id)
+                         .values(last_seq=Conversation.last_seq + 1, updated_at=now)
+                         .returning(Conversation.last_seq)).scalar_one())
+
+
+def send_message(ctx: Ctx, conversation_id: int, text: str, *, client_id: str | None = None,
+                 urgent: bool = False, confirm: bool = False, reply_to: int | None = None,
+                 attachment_ids: list[int] | None = None, kind: str = "text") -> tuple[dict[str, Any], bool]:
+    """(message view, created). A repeated client_id returns the first message with created=False."""
+    text = _check_text(ctx, text, allow_empty=bool(attachment_ids))
+    if client_id is not None and (not isinstance(client_id, str) or not 0 < len(client_id) <= 64):
+        raise MixunError("validation_failed", "client_id 为 1–64 个字符", field="client_id")
+    limiter = ctx.rt.extras.get("rate_limiter")
+    if limiter is not None and not limiter.allow(ctx.user_id):
+        raise MixunError("rate_limited")
+    if client_id:
+        with ctx.rt.db.read() as s:
+            existing = s.execute(select(Message).where(Message.sender_id == ctx.user_id,
+                                                       Message.client_id == client_id)).scalar_one_or_none()
+            if existing is not None:
+                access_conversation(s, ctx, existing.conversation_id)
+                return message_views(s, ctx, [existing], ctx.user_id)[0], False
+    with ctx.rt.db.write() as s:
+        conv, _me = access_conversation(s, ctx, conversation_id)
+        if reply_to is not None:
+            parent = s.get(Message, reply_to)
+            if parent is None or parent.conversation_id != conv.id:
+                raise MixunError("validation_failed", "被回复的消息不存在", field="reply_to")
+        outcome = _dlp(s, ctx, text, "group" if conv.kind == "group" else "direct", confirm)
+        seq = _next_seq(s, conv.id)
+        now = datetime.now(UTC)
+        msg = Message(conversation_id=conv.id, seq=seq, sender_id=ctx.user_id, client_id=client_id or None,
+                      kind=kind, text=outcome.deliver_text, reply_to_id=reply_to,
+                      mentions=_mentions(s, conv.id, outcome.deliver_text), urgent=bool(urgent),
+                      created_at=now, dlp_action=None if outcome.action == "allow" else outcome.action,
+                      dlp_findings=outcome.findings or None)
+        s.add(msg)
+        s.flush()
+        if attachment_ids:
+            s.execute(update(Attachment).where(Attachment.id.in_(attachment_ids),
+                                               Attachment.uploader_id == ctx.user_id)
+                      .values(message_id=msg.id))
+        s.add(MessageVersion(message_id=msg.id, conversation_id=conv.id, version=1, kind="created",
+                             sender_id=ctx.user_id, actor_id=ctx.user_id, text=outcome.deliver_text,
+                             original_enc=outcome.original_enc, created_at=now))
+        s.execute(update(Member).where(Member.conversation_id == conv.id, Member.user_id == ctx.user_id)
+                  .values(read_seq=seq, read_at=now))
+        recipients = member_ids(s, conv.id)
+        if outcome.action == "hold":  # held for review: only the sender hears of it until approved
+            recipients = [ctx.user_id]
+        view = message_views(s, ctx, [msg], None)[0]
+        events.emit(s, ctx, recipients, "message.created", {"conversation_id": conv.id, "message": view})
+        mine = message_views(s, ctx, [msg], ctx.user_id)[0]
+    return mine, True
+
+
+def message_views(s: Session, ctx: Ctx, msgs: list[Message], viewer: int | None) -> list[dict[str, Any]]:
+    """Public views; ``viewer`` adds read state and, for an urgent sender, the recipients' phones."""
+    if not msgs:
+        return []
+    sender_ids = {m.sender_id for m in msgs}
+    names = dict(s.execute(select(User.id, User.name).where(User.id.in_(sender_ids))).all())
+    conv_ids = {m.conversation_id for m in msgs}
+    reads: dict[int, list[tuple[int, int]]] = {}
+    for cid, uid, rs in s.execute(select(Member.conversation_id, Member.user_id, Member.read_seq)
+                                  .where(Member.conversation_id.in_(conv_ids))).all():
+        reads.setdefault(cid, []).append((uid, rs))
+    atts: dict[int, list[dict[str, Any]]] = {}
+    ids_with_atts = [m.id for m in msgs if m.kind != "text"]
+    if ids_with_atts:
+        for a in s.execute(select(Attachment).where(Attachment.message_id.in_(ids_with_atts))).scalars():
+            atts.setdefault(a.message_id or 0, []).append(
+                {"id": a.id, "kind": a.kind, "mime": a.mime, "size": a.size, "width": a.width,
+                 "height": a.height, "filename": a.filename, "scan_status": a.scan_status})
+    out = []
+    for m in msgs:
+        others = [(uid, rs) for uid, rs in reads.get(m.conversation_id, []) if uid != m.sender_id]
+        read_count = sum(1 for _, rs in others if rs >= m.seq) if viewer is not None else 0
+        recalled = m.recalled_at is not None
+        view: dict[str, Any] = {
+            "id": m.id, "conversation_id": m.conversation_id, "seq": m.seq,
+            "sender": {"id": m.sender_id, "name": names.get(m.sender_id, "")},
+            "kind": m.kind, "text": "" if recalled else m.text,
+            "created_at": m.created_at.isoformat(), "edited": m.edited_at is not None,
+            "edited_at": m.edited_at.isoformat() if m.edited_at else None,
+            "recalled": recalled, "urgent": m.urgent, "reply_to": m.reply_to_id,
+            "mentions": list(m.mentions or []), "attachments": [] if recalled else atts.get(m.id, []),
+            "read_count": read_count, "recipient_count": len(others),
+            "client_id": m.client_id if viewer == m.sender_id else None,
+        }
+        if m.dlp_action and viewer == m.sender_id:
+            view["dlp"] = {"action": m.dlp_action, "findings": m.dlp_findings or []}
+        elif m.dlp_action == "mask":
+            view["dlp"] = {"action": "mask"}
+        if viewer == m.sender_id and m.urgent:
+            ids = [uid for uid, _ in others]
+            people = dict(s.execute(select(User.id, User.name).where(User.id.in_(ids))).all())
+            phones = dict(s.execute(select(User.id, User.phone).where(User.id.in_(ids))).all())
+            view["urgent_recipients"] = [{"id": uid, "name": people.get(uid, ""), "phone": phones.get(uid),
+                                          "read": rs >= m.seq} for uid, rs in others]
+        out.append(view)
+    return out
+
+
+def list_messages(ctx: Ctx, conversation_id: int, after_seq: int | None, before_seq: int | None,
+                  limit: int) -> list[dict[str, Any]]:
+    limit = max(1, min(limit, MAX_PAGE))
+    with ctx.rt.db.read() as s:
+        conv, me = access_conversation(s, ctx, conversation_id)
+        stmt = select(Message).where(Message.conversation_id == conv.id, Message.seq > me.joined_seq)
+        if before_seq is not None:
+            stmt = stmt.where(Message.seq < before_seq)
+            if after_seq is not None:
+                stmt = stmt.where(Message.seq > after_seq)
+            rows = list(s.execute(stmt.order_by(Message.seq.desc()).limit(limit)).scalars())[::-1]
+        else:
+            stmt = stmt.where(Message.seq > (after_seq or 0))
+            rows = list(s.execute(stmt.order_by(Message.seq).limit(limit)).scalars())
+        if any(r.dlp_action == "hold" for r in rows):
+            rows = [r for r in rows if r.dlp_action != "hold" or r.sender_id == ctx.user_id]
+        return message_views(s, ctx, rows, ctx.user_id)
+
+
+def _access_message(s: Session, ctx: Ctx, message_id: int) -> tuple[Message, Conversation, Member]:
+    msg = s.get(Message, message_id)
+    if msg is None:
+        raise MixunError("not_found")
+    conv, member = access_conversation(s, ctx, msg.conversation_id)
+    if msg.seq <= member.joined_seq:
+        raise MixunError("not_found")
+    return msg, conv, member
+
+
+def edit_message(ctx: Ctx, message_id: int, text: str, confirm: bool = False) -> dict[str, Any]:
+    text = _check_text(ctx, text)
+    with ctx.rt.db.write() as s:
+        msg, conv, _member = _access_message(s, ctx, message_id)
+        if msg.sender_id != ctx.user_id:
+            raise MixunError("forbidden", "只能编辑自己发送的消息")
+        if msg.recalled_at is not None:
+            raise MixunError("message_recalled")
+        now = datetime.now(UTC)
+        if now - msg.created_at > timedelta(minutes=ctx.rt.settings.edit_window_minutes):
+            raise MixunError("edit_window_passed")
+        outcome = _dlp(s, ctx, text, "group" if conv.kind == "group" else "direct", confirm)
+        msg.text = outcome.deliver_text
+        msg.edited_at = now
+        msg.version += 1
+        msg.mentions = _mentions(s, conv.id, outcome.deliver_text)
+        if outcome.action != "allow":
+            msg.dlp_action, msg.dlp_findings = outcome.action, outcome.findings or None
+        s.add(MessageVersion(message_id=msg.id, conversation_id=conv.id, version=msg.version, kind="edited",
+                             sender_id=msg.sender_id, actor_id=ctx.user_id, text=outcome.deliver_text,
+                             original_enc=outcome.original_enc, created_at=now))
+        s.flush()
+        view = message_views(s, ctx, [msg], None)[0]
+        events.emit(s, ctx, member_ids(s, conv.id), "message.edited", {"conversation_id": conv.id, "message": view})
+        return message_views(s, ctx, [msg], ctx.user_id)[0]
+
+
+def recall_message(ctx: Ctx, message_id: int) -> dict[str, Any]:
+    with ctx.rt.db.write() as s:
+        msg, conv, member = _access_message(s, ctx, message_id)
+        if msg.recalled_at is not None:
+            raise MixunError("message_recalled")
+        now = datetime.now(UTC)
+        group_admin = conv.kind == "group" and member.role in ("owner", "admin")
+        if msg.sender_id == ctx.user_id:
+            if now - msg.created_at > timedelta(minutes=ctx.rt.settings.recall_window_minutes) and not group_admin:
+                raise MixunError("recall_window_passed")
+        elif not group_admin:
+            raise MixunError("forbidden", "只能撤回自己发送的消息")
+        msg.recalled_at = now
+        msg.recalled_by = ctx.user_id
+        msg.version += 1
+        s.add(MessageVersion(message_id=msg.id, conversation_id=conv.id, version=msg.version, kind="recalled",
+                             sender_id=msg.sender_id, actor_id=ctx.user_id, text="", created_at=now))
+        s.flush()
+        view = message_views(s, ctx, [msg], None)[0]
+        events.emit(s, ctx, member_ids(s, conv.id), "message.recalled",
+                    {"conversation_id": conv.id, "message": view, "recalled_by": ctx.user_id})
+        return view
+
+
+def mark_read(ctx: Ctx, conversation_id: int, seq: int) -> None:
+    """Advance the caller's read position; tell the caller's devices and the senders whose counts changed."""
+    with ctx.rt.db.write() as s:
+        conv, member = access_conversation(s, ctx, conversation_id)
+        seq = min(int(seq), conv.last_seq)
+        if seq <= member.read_seq:
+            return
+        old = member.read_seq
+        now = datetime.now(UTC)
+        s.execute(update(Member).where(Member.conversation_id == conv.id, Member.user_id == ctx.user_id,
+                                       Member.read_seq < seq).values(read_seq=seq, read_at=now))
+        senders = set(s.execute(select(Message.sender_id).where(
+            Message.conversation_id == conv.id, Message.seq > old, Message.seq <= seq).distinct().limit(500)
+        ).scalars())
+        events.emit(s, ctx, senders | {ctx.user_id}, "conversation.read",
+                    {"conversation_id": conv.id, "user_id": ctx.user_id, "seq": seq})
+
+
+def receipts(ctx: Ctx, message_id: int) -> dict[str, Any]:
+    with ctx.rt.db.read() as s:
+        msg, conv, member = _access_message(s, ctx, message_id)
+        if msg.sender_id != ctx.user_id and member.role not in ("owner", "admin"):
+            raise MixunError("forbidden", "只有发送者可以查看回执")
+        rows = s.execute(select(Member.user_id, User.name, User.phone, Member.read_seq, Member.read_at)
+                         .join(User, User.id == Member.user_id)
+                         .where(Member.conversation_id == conv.id, Member.user_id != msg.sender_id)).all()
+        read = [{"user_id": uid, "name": nm, "read_at": ra.isoformat() if ra else None}
+                for uid, nm, _ph, rs, ra in rows if rs >= msg.seq]
+        unread = [{"user_id": uid, "name": nm} for uid, nm, _ph, rs, _ra in rows if rs < msg.seq]
+        out: dict[str, Any] = {"message_id": msg.id, "read": read, "unread": unread}
+        if msg.urgent:
+            out["urgent_phones"] = [{"user_id": uid, "name": nm, "phone": ph, "read": rs >= msg.seq}
+                                    for uid, nm, ph, rs, _ra in rows]
+        return out
