@@ -79,8 +79,7 @@ class Database:
         try:
             yield session
         finally:
-            session.rollback()
-            session.close()
+            session.close()  # ends the read transaction; loaded objects stay usable (not expired)
 
     def dispose(self) -> None:
         self.write_engine.dispose()
