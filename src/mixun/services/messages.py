@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from mixun.db.models import Attachment, Conversation, Member, Message, MessageVersion, User
+from mixun.db.models import Attachment, Conversation, Member, Message, MessageVersion, Unit, User
 from mixun.errors import MixunError
-from mixun.services import events
+from mixun.services import audit, events
 from mixun.services.conversations import access_conversation, member_ids
 from mixun.services.runtime import Ctx
 
@@ -27,23 +27,32 @@ MAX_PAGE = 200
 
 @dataclass
 class DlpOutcome:
-    """What the DLP hook decided for a text: the text recipients see, and what to keep and record."""
+    """What the DLP step decided for a text: the text recipients see, and what to keep and record."""
 
-    action: str = "allow"  # allow | warn | mask | block | hold
+    action: str = "allow"  # allow | warn (confirmed) | mask | hold
     deliver_text: str = ""
     findings: list[dict[str, Any]] = field(default_factory=list)
     original_enc: bytes | None = None
+    audit_summary: list[dict[str, Any]] = field(default_factory=list)
 
 
-# (session, ctx, text, channel, confirm) -> DlpOutcome; raises MixunError for block/confirm.
-DlpHook = Callable[[Session, Ctx, str, str, bool], DlpOutcome]
+# (ctx, text, channel, confirm, sender unit path, audit target) -> DlpOutcome; raises for block/confirm.
+DlpHook = Callable[[Ctx, str, str, bool, str, str], DlpOutcome]
 
 
-def _dlp(s: Session, ctx: Ctx, text: str, channel: str, confirm: bool) -> DlpOutcome:
+def _dlp(ctx: Ctx, text: str, channel: str, confirm: bool, target: str) -> DlpOutcome:
     hook: DlpHook | None = ctx.rt.extras.get("dlp")
     if hook is None or not text:
         return DlpOutcome(deliver_text=text)
-    return hook(s, ctx, text, channel, confirm)
+    with ctx.rt.db.read() as s:
+        unit = s.execute(select(Unit.path).join(User, User.unit_id == Unit.id)
+                         .where(User.id == ctx.user_id)).scalar() or ""
+    return hook(ctx, text, channel, confirm, unit, target)
+
+
+def _record_dlp(s: Session, ctx: Ctx, outcome: DlpOutcome, target: str) -> None:
+    if outcome.action != "allow" and outcome.audit_summary:
+        audit.record(s, ctx, "dlp.hit", target=target, dlp_action=outcome.action, findings=outcome.audit_summary)
 
 
 def _check_text(ctx: Ctx, text: str, allow_empty: bool = False) -> str:
@@ -81,20 +90,23 @@ def send_message(ctx: Ctx, conversation_id: int, text: str, *, client_id: str | 
     limiter = ctx.rt.extras.get("rate_limiter")
     if limiter is not None and not limiter.allow(ctx.user_id):
         raise MixunError("rate_limited")
-    if client_id:
-        with ctx.rt.db.read() as s:
+    with ctx.rt.db.read() as s:
+        if client_id:
             existing = s.execute(select(Message).where(Message.sender_id == ctx.user_id,
                                                        Message.client_id == client_id)).scalar_one_or_none()
             if existing is not None:
                 access_conversation(s, ctx, existing.conversation_id)
                 return message_views(s, ctx, [existing], ctx.user_id)[0], False
+        conv_kind = access_conversation(s, ctx, conversation_id)[0].kind
+    target = f"conversation:{conversation_id}"
+    outcome = _dlp(ctx, text, "group" if conv_kind == "group" else "direct", confirm, target)
     with ctx.rt.db.write() as s:
         conv, _me = access_conversation(s, ctx, conversation_id)
         if reply_to is not None:
             parent = s.get(Message, reply_to)
             if parent is None or parent.conversation_id != conv.id:
                 raise MixunError("validation_failed", "被回复的消息不存在", field="reply_to")
-        outcome = _dlp(s, ctx, text, "group" if conv.kind == "group" else "direct", confirm)
+        _record_dlp(s, ctx, outcome, target)
         seq = _next_seq(s, conv.id)
         now = datetime.now(UTC)
         msg = Message(conversation_id=conv.id, seq=seq, sender_id=ctx.user_id, client_id=client_id or None,
@@ -201,6 +213,10 @@ def _access_message(s: Session, ctx: Ctx, message_id: int) -> tuple[Message, Con
 
 def edit_message(ctx: Ctx, message_id: int, text: str, confirm: bool = False) -> dict[str, Any]:
     text = _check_text(ctx, text)
+    with ctx.rt.db.read() as s:
+        conv_kind = _access_message(s, ctx, message_id)[1].kind
+    target = f"message:{message_id}"
+    outcome = _dlp(ctx, text, "group" if conv_kind == "group" else "direct", confirm, target)
     with ctx.rt.db.write() as s:
         msg, conv, _member = _access_message(s, ctx, message_id)
         if msg.sender_id != ctx.user_id:
@@ -210,7 +226,7 @@ def edit_message(ctx: Ctx, message_id: int, text: str, confirm: bool = False) ->
         now = datetime.now(UTC)
         if now - msg.created_at > timedelta(minutes=ctx.rt.settings.edit_window_minutes):
             raise MixunError("edit_window_passed")
-        outcome = _dlp(s, ctx, text, "group" if conv.kind == "group" else "direct", confirm)
+        _record_dlp(s, ctx, outcome, target)
         msg.text = outcome.deliver_text
         msg.edited_at = now
         msg.version += 1
