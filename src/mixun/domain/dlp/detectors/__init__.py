@@ -1,0 +1,1 @@
+"""One module per DLP detector; the numeric ones share the digit-run scanner in `digit_runs`."""

@@ -1,0 +1,38 @@
+"""`classified_marking`: state-secret markings in the GB/T 9704 forms (绝密★长期, 机密★5年, 密级：机密, 【绝密】).
+
+The word 机密 in an ordinary sentence ("不得泄露企业机密信息") is not a marking: only the star form, the
+密级 label, a bracketed level or a level standing alone on its own line count. 秘密 (the lowest level)
+counts in the star and 密级 forms only, where it cannot be the everyday word "secret".
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..types import Candidate
+
+NAME = "classified_marking"
+
+# One inserted symbol or space between the two characters is tolerated ("机*密★5年").
+_GAP = r"[ \t*·._\-]?"
+_HIGH = r"(?:[绝絕]" + _GAP + r"密|[机機]" + _GAP + r"密)"
+_ANY = r"(?:" + _HIGH + r"|秘" + _GAP + r"密)"
+_STAR = r"[★☆*✩✭✮⭐]"
+_PERIOD = r"(?:[长長]期|[0-9一二三四五六七八九十两兩]+[ \t]*(?:年|个月|個月|月|天|日))"
+_FORMS = re.compile(
+    r"(?:" + _ANY + r")[ \t]*" + _STAR + r"(?:[ \t]*" + _PERIOD + r")?"
+    r"|密[ \t]?[级級][ \t]*(?:[:：]|[为為是])?[ \t]*" + _ANY + r"(?:[级級])?"
+    r"|[【\[〔〖「『(（<《][ \t]*" + _HIGH + r"(?:[级級])?[ \t]*[】\]〕〗」』)）>》]"
+    r"|^[ \t]*" + _HIGH + r"(?:[级級])?[ \t]*$",
+    re.MULTILINE,
+)
+
+
+def find(text: str) -> list[Candidate]:
+    out: list[Candidate] = []
+    for m in _FORMS.finditer(text):
+        raw = m.group()
+        start = m.start() + (len(raw) - len(raw.lstrip()))
+        end = m.end() - (len(raw) - len(raw.rstrip()))
+        out.append(Candidate(NAME, start, end, 0.95, raw.strip(), priority=0))
+    return out

@@ -1,0 +1,59 @@
+"""`credential`: a password, 口令 or PIN given in the text. The value is the finding.
+
+A sentence about passwords ("请勿在群里发送密码", "密码至少8位") names no value and is not reported:
+a value must follow the keyword directly (after 是/为/：/= or a short verb like 重置为) and be a token of
+printable ASCII that is not a placeholder, a masked value or a number with a unit.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..masking import mask_secret
+from ..types import Candidate
+
+NAME = "credential"
+
+_CN_KEYWORD = (
+    r"(?:密[码碼]|口令|密令|pin[码碼]|PIN[码碼]|Pin[码碼])"
+)
+_EN_KEYWORD = r"(?<![A-Za-z])(?i:password|passwd|passcode|pwd|pin|pass)"
+_CN_SEP = (
+    r"[ \t]*(?:(?:已|已经|都|统一|暂时|先)?(?:重置|修改|改|设置|设|更改|变更|初始化|换)?"
+    r"(?:成|为|為|是|：|:|=|:=)|)[ \t]*"
+)
+_EN_SEP = r"[ \t]*(?:[:=：]|(?<![A-Za-z])is(?![A-Za-z]))[ \t]*"
+_VALUE = r"([\"'“‘]?)([!-~]{4,64})"
+PATTERN = re.compile(
+    r"(?:" + _CN_KEYWORD + _CN_SEP + r"|" + _EN_KEYWORD + _EN_SEP + r")" + _VALUE
+)
+_PLACEHOLDERS = frozenset(
+    {"xxxx", "xxxxxx", "null", "none", "empty", "required", "your_password", "yourpassword", "password",
+     "changeme_later", "todo", "tbd", "n/a", "same", "****"}
+)
+_UNIT_AFTER = re.compile(r"[ \t]*(?:年|月|日|号|位|个|次|天|小时|分钟|秒|岁|元|块|条|遍|字符|以上|以下)")
+
+
+def _plausible(value: str) -> bool:
+    low = value.lower()
+    if low in _PLACEHOLDERS or set(value) <= {"*", "x", "X", "#", "•", "?", "."}:
+        return False
+    if value.startswith(("{", "<", "${", "%")) and value.endswith(("}", ">", "%")):
+        return False  # template placeholders: {password}, <密码>, ${PWD}
+    return not value.startswith(("http://", "https://"))
+
+
+def find(text: str) -> list[Candidate]:
+    out: list[Candidate] = []
+    for m in PATTERN.finditer(text):
+        quote, value = m.group(1), m.group(2)
+        start = m.start(2)
+        value = value.rstrip("\"'”’") if quote else value.rstrip(",;")
+        if len(value) < 4 or not _plausible(value):
+            continue
+        end = start + len(value)
+        if value.isdigit() and _UNIT_AFTER.match(text, end):
+            continue  # "密码是8位以上" / "密码2024年改过": a number with a unit, not a value
+        conf = 0.85 + (0.1 if any(c.isalpha() for c in value) and any(c.isdigit() for c in value) else 0.0)
+        out.append(Candidate(NAME, start, end, conf, mask_secret(value), priority=5))
+    return out

@@ -1,0 +1,108 @@
+"""The shared scanner for numbers that may be written with spaces, dashes or dots between digit groups.
+
+It finds maximal runs of digit groups, then tries every group-aligned span against the ID, card and
+mobile detectors. Within one run the longest valid span wins, so an ID number is not also reported as
+the mobile number hiding in its middle, while two mobile numbers separated by a space are both found.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..types import Candidate
+from . import bank_card, cn_id_card, cn_mobile
+
+# Up to three separator characters between digits; the look-behinds and look-ahead make each match a
+# maximal run (not the tail of a longer number), and letters glued to it (order IDs like SO2023…) veto it.
+_SEP = r"[ \-.]"
+RUN = re.compile(
+    r"[0-9](?<![0-9A-Za-z][0-9])(?<![0-9]" + _SEP + r"[0-9])(?<![0-9]" + _SEP + r"{2}[0-9])"
+    r"(?<![0-9]" + _SEP + r"{3}[0-9])"
+    r"(?:" + _SEP + r"{0,3}[0-9]){10,}(?:" + _SEP + r"?[Xx])?"
+    r"(?![0-9A-Za-z])(?!" + _SEP + r"{1,3}[0-9])"
+)
+_GROUP = re.compile(r"[0-9]+")
+_IPV4 = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
+_MOBILE_PREFIX = re.compile(r"(?:\(\+?(?:00)?86\)|\+?(?:00)?86)[ \-]?$")
+
+
+def _spans(groups: list[tuple[int, int]], n_digits: list[int]):
+    """Yield (i, j, total) for group spans whose inner groups have at least three digits."""
+    n = len(groups)
+    for i in range(n):
+        total = 0
+        for j in range(i, n):
+            if j > i + 1 and n_digits[j - 1] < 3:
+                break
+            total += n_digits[j]
+            if total > 19:
+                break
+            if total >= 11:
+                yield i, j, total
+
+
+def find(text: str, min_confidence: float) -> list[Candidate]:
+    out: list[Candidate] = []
+    for m in RUN.finditer(text):
+        out.extend(_resolve_run(text, m.start(), m.group(), min_confidence))
+    return out
+
+
+def _evaluate(text: str, value: str, start: int, end: int) -> list[Candidate]:
+    found: list[Candidate] = []
+    c = cn_id_card.evaluate(value, text, start, end)
+    if c:
+        found.append(c)
+    if not value.isdigit():
+        return found
+    c = bank_card.evaluate(value, text, start, end)
+    if c:
+        found.append(c)
+    mstart, prefixed = start, False
+    if len(value) == 11:
+        national = value
+        p = _MOBILE_PREFIX.search(text, max(0, start - 8), start)
+        if p is not None:
+            mstart, prefixed = p.start(), True
+    elif (len(value) == 13 and value.startswith("86")) or (len(value) == 15 and value.startswith("0086")):
+        national, prefixed = value[-11:], True
+        if start > 0 and text[start - 1] == "+":
+            mstart = start - 1
+    else:
+        return found
+    c = cn_mobile.evaluate(national, text, start, end, prefixed=prefixed)
+    if c:
+        c.start = mstart
+        found.append(c)
+    return found
+
+
+def _resolve_run(text: str, base: int, run: str, min_confidence: float) -> list[Candidate]:
+    if "." in run and _IPV4.fullmatch(run):
+        return []  # 192.168.116.35 has eleven digits and a 191 prefix, but it is an address
+    check_x = run[-1] in "Xx"
+    groups = [(base + g.start(), base + g.end()) for g in _GROUP.finditer(run)]
+    if check_x:
+        groups[-1] = (groups[-1][0], base + len(run))
+    n_digits = [e - s for s, e in groups]
+    if check_x:
+        n_digits[-1] = sum(1 for ch in text[groups[-1][0] : groups[-1][1]] if ch not in " -.")
+    if len(groups) > 1 and max(n_digits) == 1:
+        # Digits typed one by one with spaces ("1 3 8 …"): the whole run is one number.
+        groups, n_digits = [(groups[0][0], groups[-1][1])], [sum(n_digits)]
+    cands: list[tuple[int, float, Candidate]] = []
+    for i, j, total in _spans(groups, n_digits):
+        s, e = groups[i][0], groups[j][1]
+        value = "".join(ch for ch in text[s:e] if ch not in " -.")
+        for c in _evaluate(text, value, s, e):
+            if c.confidence >= min_confidence:
+                cands.append((total, c.confidence, c))
+    if not cands:
+        return []
+    # Longest valid span first; then more confident; then detector priority.
+    cands.sort(key=lambda t: (-t[0], -t[1], t[2].priority))
+    taken: list[Candidate] = []
+    for _, _, c in cands:
+        if all(c.end <= t.start or c.start >= t.end for t in taken):
+            taken.append(c)
+    return taken

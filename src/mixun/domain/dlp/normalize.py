@@ -1,0 +1,128 @@
+"""Text normalisation for the DLP detectors, with the offset maps that lead findings back to the original.
+
+Everything here is a pure function of its input; the Traditional→Simplified table is read once from the
+opencc package's own data (read-only package data, no configuration and no user files).
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+# Zero-width and invisible formatting characters that evade matching but show nothing to a reader.
+ZERO_WIDTH = "\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff"
+
+# Full-width ASCII letters, digits and the symbols that matter inside numbers, e-mails and tokens.
+# Chinese sentence punctuation (，：；！？（）) is deliberately left alone: mapping it would make every
+# Chinese message take the slow path, and the detectors accept both forms where it matters.
+_FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF10, 0xFF1A)}
+_FULLWIDTH.update({cp: cp - 0xFEE0 for cp in range(0xFF21, 0xFF3B)})
+_FULLWIDTH.update({cp: cp - 0xFEE0 for cp in range(0xFF41, 0xFF5B)})
+_FULLWIDTH.update({ord(c): ord(c) - 0xFEE0 for c in "＠＋－＊．＿＝＃＄＆％／"})
+_FULLWIDTH.update({0x3000: 0x20, 0x00A0: 0x20, 0x2002: 0x20, 0x2003: 0x20, 0x2009: 0x20, 0x202F: 0x20})
+# Dashes people type inside phone and card numbers.
+_FULLWIDTH.update({cp: 0x2D for cp in (0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x2212, 0xFE63)})
+_WIDTH_TABLE = str.maketrans(_FULLWIDTH)
+
+_NEEDS_NORM = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_FULLWIDTH)) + ZERO_WIDTH + "]")
+_ZERO_WIDTH_RE = re.compile("[" + ZERO_WIDTH + "]")
+
+# Decorative symbols used as interference between the characters of a forbidden term ("赌★博").
+# They become spaces for the lexicon pass, which then drops ASCII punctuation and spaces.
+DECORATIVE = "★☆※·•●○◆◇■□▲△▼▽♂♀♠♣♥♦◎¤§†‡…～〃々〇ˉˇ¨‖"
+_DECORATIVE_RE = re.compile("[" + re.escape(DECORATIVE) + "]")
+_DECORATIVE_TABLE = str.maketrans({c: " " for c in DECORATIVE})
+
+
+class OffsetMap:
+    """Maps positions in a text with some characters deleted back to the text before deletion.
+
+    `deleted` are the original positions that were removed, ascending. A kept character at new
+    position p sits at p + (number of deletions at or before it); bisecting the deletion positions
+    shifted by their rank answers that in O(log n) without materialising a per-character table.
+    """
+
+    __slots__ = ("_adj",)
+
+    def __init__(self, deleted: list[int]) -> None:
+        self._adj = [pos - rank for rank, pos in enumerate(deleted)]
+
+    def start(self, p: int) -> int:
+        return p + bisect_right(self._adj, p)
+
+    def end(self, p: int) -> int:
+        # An exclusive end maps through the last character it covers.
+        return self.start(p - 1) + 1 if p > 0 else 0
+
+
+@dataclass(frozen=True, slots=True)
+class Normalised:
+    """`text` is what detectors see; `offsets` is None when every position equals the original's."""
+
+    text: str
+    offsets: OffsetMap | None
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        if self.offsets is None:
+            return start, end
+        return self.offsets.start(start), self.offsets.end(end)
+
+
+def normalise(text: str) -> Normalised:
+    """Full-width to half-width, odd spaces to ' ', dashes to '-', zero-width characters removed."""
+    if _NEEDS_NORM.search(text) is None:
+        return Normalised(text, None)
+    out = text.translate(_WIDTH_TABLE)
+    deleted = [m.start() for m in _ZERO_WIDTH_RE.finditer(out)]
+    if not deleted:
+        return Normalised(out, None)
+    return Normalised(_ZERO_WIDTH_RE.sub("", out), OffsetMap(deleted))
+
+
+def blank_decorations(text: str) -> str:
+    """Decorative symbols become spaces (same length), so the lexicon pass can skip them."""
+    if _DECORATIVE_RE.search(text) is None:
+        return text
+    return text.translate(_DECORATIVE_TABLE)
+
+
+@lru_cache(maxsize=1)
+def t2s_table() -> dict[str, str]:
+    """Single-character Traditional→Simplified map from OpenCC's TSCharacters dictionary."""
+    table: dict[str, str] = {}
+    data = resources.files("opencc").joinpath("dictionary/TSCharacters.txt").read_text(encoding="utf-8")
+    for line in data.splitlines():
+        trad, _, simp = line.partition("\t")
+        simp = simp.split(" ", 1)[0]
+        if len(trad) == 1 and len(simp) == 1 and trad != simp:
+            table[trad] = simp
+    return table
+
+
+@lru_cache(maxsize=1)
+def _t2s_translate() -> dict[int, str]:
+    return str.maketrans(t2s_table())
+
+
+def to_simplified(text: str) -> str:
+    """Character-by-character Traditional→Simplified; length preserved so offsets stay valid."""
+    return text.translate(_t2s_translate())
+
+
+@lru_cache(maxsize=1)
+def s2t_variants() -> dict[str, tuple[str, ...]]:
+    """For each Simplified character, the Traditional characters that fold onto it."""
+    rev: dict[str, list[str]] = {}
+    for trad, simp in t2s_table().items():
+        rev.setdefault(simp, []).append(trad)
+    return {s: tuple(ts) for s, ts in rev.items()}
+
+
+def fold_term(term: str) -> str:
+    """A lexicon term as the lexicon pass sees text: half-width, Simplified, lower-case, no separators."""
+    t = to_simplified(blank_decorations(term.translate(_WIDTH_TABLE)))
+    t = _ZERO_WIDTH_RE.sub("", t).lower()
+    return re.sub(r"[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f\s]+", "", t)
