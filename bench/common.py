@@ -1,0 +1,307 @@
+"""Shared helpers: a server in its own process, bulk setup in-process, statistics, machine facts.
+
+Every benchmark runs ``mixun serve`` as a separate OS process (the load generator never shares the
+server's interpreter or GIL) on 127.0.0.1, on a fresh data directory and, for PostgreSQL, a fresh
+database that is dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import platform
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+PG_BASE = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
+PASSWORD = "Bench-pass-2024!"
+UNITS = ["总行/信息科技部", "总行/风险管理部", "总行/公司金融部", "总行/零售金融部", "总行/运营管理部",
+         "总行/财务会计部", "总行/人力资源部", "北京分行/营业部", "北京分行/个人金融部",
+         "上海分行/营业部", "上海分行/公司业务部", "深圳分行/营业部"]
+POSITIONS = ["客户经理", "柜员", "风险经理", "产品经理", "系统工程师", "会计", "部门经理", "副行长", "审计员",
+             "理财经理"]
+
+
+def log(*parts: object) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}]", *parts, file=sys.stderr, flush=True)
+
+
+# --- statistics -------------------------------------------------------------------------------------
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    k = min(len(s) - 1, max(0, round(p / 100 * (len(s) - 1))))
+    return s[k]
+
+
+def summary_ms(values: list[float]) -> dict[str, float]:
+    """values in seconds -> p50/p90/p95/p99/max in milliseconds."""
+    s = sorted(values)
+    return {"n": len(s), **{f"p{p}": round(pct(s, p) * 1000, 2) for p in (50, 90, 95, 99)},
+            "max": round(s[-1] * 1000, 2) if s else float("nan")}
+
+
+# --- machine ----------------------------------------------------------------------------------------
+
+def machine() -> dict[str, Any]:
+    model = ""
+    with contextlib.suppress(Exception):
+        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
+            if line.startswith("Model name:"):
+                model = line.split(":", 1)[1].strip()
+    mem_kb = 0
+    with contextlib.suppress(Exception):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    return {"cpu": model, "cores": os.cpu_count(), "mem_gib": round(mem_kb / 1024 / 1024, 1),
+            "python": platform.python_version(), "kernel": platform.release()}
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# --- environment and server -------------------------------------------------------------------------
+
+@dataclass
+class Env:
+    backend: str  # sqlite | postgres
+    data_dir: Path
+    database_url: str
+    pg_db: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def environ(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MIXUN_")}
+        env.update({
+            "MIXUN_DATA_DIR": str(self.data_dir),
+            "MIXUN_DATABASE_URL": self.database_url,
+            "MIXUN_BUS_URL": "memory://",
+            "MIXUN_SEND_RATE_PER_MINUTE": "10000000",
+            "MIXUN_SEND_BURST": "1000000",
+            "MIXUN_SESSION_IDLE_MINUTES": "600",
+            "MIXUN_WORK_HOURS": "0-24",
+            "MIXUN_WS_QUEUE_LIMIT": "100000",
+        })
+        env.update(self.extra)
+        return env
+
+    def settings(self) -> Any:
+        from mixun.config import load_settings
+
+        return load_settings(self.environ())
+
+
+def _pg_admin(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{PG_BASE}/postgres", autocommit=True) as conn:
+        conn.execute(sql)  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def environment(backend: str, name: str, **extra: str) -> Iterator[Env]:
+    """A fresh, initialised data dir (and PostgreSQL database); removed afterwards."""
+    data_dir = Path(tempfile.mkdtemp(prefix=f"mixun-bench-{name}-"))
+    pg_db = None
+    if backend == "postgres":
+        pg_db = f"mixun_bench_{name}_{os.getpid()}"
+        url = f"{PG_BASE}/{pg_db}"
+    else:
+        url = f"sqlite:///{data_dir / 'mixun.db'}"
+    env = Env(backend, data_dir, url, pg_db, dict(extra))
+    try:
+        from mixun.services.setup import initialise
+
+        initialise(env.settings(), create_admins=False)
+        yield env
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+        if pg_db:
+            with contextlib.suppress(Exception):
+                _pg_admin(f'DROP DATABASE IF EXISTS "{pg_db}" WITH (FORCE)')
+
+
+class Server:
+    """``mixun serve`` in its own process."""
+
+    def __init__(self, env: Env, port: int | None = None) -> None:
+        self.env = env
+        self.port = port or free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = env.data_dir / "server.log"
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self) -> Server:
+        out = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [str(VENV_BIN / "mixun"), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=self.env.environ(), stdout=out, stderr=subprocess.STDOUT, cwd=str(ROOT))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.base}/api/v1/openapi.json", timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def errors_in_log(self) -> int:
+        with contextlib.suppress(OSError):
+            return self.log_path.read_text(errors="replace").count("Traceback")
+        return 0
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# --- bulk setup in-process --------------------------------------------------------------------------
+
+_HASH: str | None = None
+
+
+def shared_hash() -> str:
+    global _HASH
+    if _HASH is None:
+        from argon2 import PasswordHasher
+
+        _HASH = PasswordHasher().hash(PASSWORD)
+    return _HASH
+
+
+def runtime(env: Env) -> Any:
+    from mixun.api.app import build_runtime
+
+    return build_runtime(env.settings())
+
+
+def bulk_users(rt: Any, count: int, prefix: str = "u", names: list[str] | None = None,
+               batch: int = 2000) -> list[int]:
+    """Insert ``count`` employees the way create_user_txn does (user row, search keys, event counter),
+    with one shared argon2 hash and without the per-row audit record; returns their ids."""
+    from sqlalchemy import insert, select
+
+    from mixun.db.models import EventCounter, SearchKey, Unit, User
+    from mixun.domain.names import pinyin_keys, search_keys
+    from mixun.services.runtime import Ctx
+    from mixun.services.users import ensure_unit_path
+
+    pw = shared_hash()
+    now = datetime.now(UTC)
+    with rt.db.write() as s:
+        for path in UNITS:
+            ensure_unit_path(s, path)
+    with rt.db.read() as s:
+        unit_ids = {p: i for p, i in s.execute(select(Unit.path, Unit.id)).all()}
+    _ = Ctx(rt=rt)
+    ids: list[int] = []
+    for start in range(0, count, batch):
+        rows = []
+        for i in range(start, min(count, start + batch)):
+            name = names[i] if names else f"测试{i}"
+            full, initials = pinyin_keys(name)
+            rows.append({"username": f"{prefix}{i:06d}", "name": name, "name_pinyin": full,
+                         "name_initials": initials, "employee_no": f"B{prefix.upper()}{i:07d}",
+                         "phone": f"138{i:08d}", "unit_id": unit_ids[UNITS[i % len(UNITS)]],
+                         "position": POSITIONS[(i * 7) % len(POSITIONS)], "roles": ["employee"],
+                         "password_hash": pw, "must_change_password": False, "password_changed_at": now,
+                         "work_status": "available", "created_at": now})
+        with rt.db.write() as s:
+            new_ids = list(s.execute(insert(User).returning(User.id, sort_by_parameter_order=True),
+                                     rows).scalars())
+            keys = []
+            for uid, row in zip(new_ids, rows, strict=True):
+                for k, r in search_keys(row["name"], row["username"], row["employee_no"], row["position"]):
+                    keys.append({"user_id": uid, "key": k, "rank": r})
+            s.execute(insert(SearchKey), keys)
+            s.execute(insert(EventCounter), [{"user_id": uid, "last_seq": 0} for uid in new_ids])
+        ids.extend(new_ids)
+    return ids
+
+
+def bulk_sessions(rt: Any, user_ids: list[int]) -> list[str]:
+    """One live session per user, stored as auth.login stores it (sha256 of the token); returns tokens."""
+    from sqlalchemy import insert
+
+    from mixun.db.models import Session as DbSession
+
+    now = datetime.now(UTC)
+    tokens = [secrets.token_urlsafe(32) for _ in user_ids]
+    rows = [{"user_id": uid, "token_hash": hashlib.sha256(t.encode()).hexdigest(), "created_at": now,
+             "last_seen_at": now, "expires_at": now + timedelta(hours=12), "ip": "127.0.0.1",
+             "user_agent": "mixun-bench"} for uid, t in zip(user_ids, tokens, strict=True)]
+    with rt.db.write() as s:
+        for i in range(0, len(rows), 2000):
+            s.execute(insert(DbSession), rows[i:i + 2000])
+    return tokens
+
+
+def principal_ctx(rt: Any, user_id: int) -> Any:
+    from mixun.db.models import User
+    from mixun.services.auth import _principal
+    from mixun.services.runtime import Ctx
+
+    with rt.db.read() as s:
+        u = s.get(User, user_id)
+        p = _principal(u, None, False)
+    return Ctx(rt=rt, principal=p, ip="127.0.0.1", client="mixun-bench")
+
+
+def make_groups(rt: Any, user_ids: list[int], size: int) -> list[tuple[int, list[int]]]:
+    """Groups of ``size`` consecutive users, created through the conversation service by their first member."""
+    from mixun.services.conversations import create_conversation
+
+    groups = []
+    for g in range(len(user_ids) // size):
+        members = user_ids[g * size:(g + 1) * size]
+        view = create_conversation(principal_ctx(rt, members[0]), "group", members[1:], f"压测群{g}")
+        groups.append((int(view["id"]), members))
+    return groups
