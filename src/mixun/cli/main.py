@@ -119,6 +119,30 @@ def cmd_dlp_scan(args: argparse.Namespace, settings: Settings) -> int:
     return scan_command(args.file, sys.stdout)
 
 
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from mixun.services.backup import backup
+
+    manifest = backup(settings, Path(args.out))
+    print(f"backup written to {args.out}: {len(manifest['files'])} files ({manifest['database']})")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from mixun.services.backup import restore
+
+    try:
+        manifest = restore(settings, Path(args.file))
+    except (RuntimeError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"restored {len(manifest['files'])} files into {settings.data_dir}; run `mixun init` to migrate")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mixun", description="Mixun (密讯) intranet messaging for banks")
     sub = p.add_subparsers(dest="command", required=True)
@@ -150,6 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     ds.set_defaults(fn=cmd_dlp_scan)
     ap = sub.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_command", required=True)
     ap.add_parser("verify", help="check the hash chain end to end").set_defaults(fn=cmd_audit_verify)
+    bp = sub.add_parser("backup", help="online consistent backup of database, files and keys")
+    bp.add_argument("--out", required=True)
+    bp.set_defaults(fn=cmd_backup)
+    rp = sub.add_parser("restore", help="restore a backup into an empty data dir")
+    rp.add_argument("file")
+    rp.set_defaults(fn=cmd_restore)
     return p
 
 

@@ -1,0 +1,126 @@
+"""Online, consistent backups of database, files and keys, and restore into an empty data dir.
+
+SQLite is copied with its online backup API (a consistent snapshot while the server runs); PostgreSQL
+with pg_dump (one MVCC snapshot). The archive is a tar.gz with a manifest of SHA-256 sums that
+restore checks before it writes anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import tarfile
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from mixun.config import Settings
+
+FORMAT = "mixun-backup-1"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _pg_env(url: str) -> tuple[list[str], dict[str, str]]:
+    u = make_url(url)
+    env = dict(os.environ)
+    if u.password:
+        env["PGPASSWORD"] = str(u.password)
+    args = ["-h", u.host or "127.0.0.1", "-p", str(u.port or 5432), "-U", u.username or "postgres"]
+    return args, env
+
+
+def backup(settings: Settings, out: Path) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        stage = Path(tmp)
+        if settings.is_sqlite:
+            src_path = make_url(settings.database_url).database
+            src = sqlite3.connect(str(src_path))
+            dst = sqlite3.connect(str(stage / "database.sqlite"))
+            with dst:
+                src.backup(dst)
+            src.close()
+            dst.close()
+            db_file = "database.sqlite"
+        else:
+            args, env = _pg_env(settings.database_url)
+            db_file = "database.pgdump"
+            subprocess.run(["pg_dump", *args, "-Fc", "-f", str(stage / db_file),  # noqa: S603,S607
+                            make_url(settings.database_url).database or "mixun"], check=True, env=env)
+        files = [(stage / db_file, db_file)]
+        if settings.key_file.exists():
+            files.append((settings.key_file, "keys/master.key"))
+        if settings.blob_dir.exists():
+            for p in sorted(settings.blob_dir.rglob("*")):
+                if p.is_file():
+                    files.append((p, "blobs/" + str(p.relative_to(settings.blob_dir))))
+        manifest = {"format": FORMAT, "created_at": datetime.now(UTC).isoformat(),
+                    "database": "sqlite" if settings.is_sqlite else "postgresql",
+                    "files": {name: {"sha256": _sha256(p), "size": p.stat().st_size} for p, name in files}}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp_out = out.with_suffix(out.suffix + ".partial")
+        with tarfile.open(tmp_out, "w:gz") as tar:
+            data = json.dumps(manifest, ensure_ascii=False, indent=1).encode()
+            info = tarfile.TarInfo("manifest.json")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+            for p, name in files:
+                tar.add(p, arcname=name)
+        os.chmod(tmp_out, 0o600)
+        tmp_out.replace(out)
+    return manifest
+
+
+def restore(settings: Settings, archive: Path) -> dict[str, Any]:
+    data_dir = settings.data_dir
+    if data_dir.exists() and any(p.name != "mixun.env" for p in data_dir.iterdir()):
+        raise RuntimeError(f"refusing to restore into non-empty data dir {data_dir}")
+    with tempfile.TemporaryDirectory() as tmp:
+        stage = Path(tmp)
+        with tarfile.open(archive, "r:gz") as tar:
+            tar.extractall(stage, filter="data")
+        manifest = json.loads((stage / "manifest.json").read_text())
+        if manifest.get("format") != FORMAT:
+            raise RuntimeError("not a Mixun backup")
+        for name, meta in manifest["files"].items():
+            if _sha256(stage / name) != meta["sha256"]:
+                raise RuntimeError(f"backup file {name} is corrupt (checksum mismatch)")
+        data_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(data_dir, 0o700)
+        if (stage / "keys/master.key").exists():
+            settings.key_file.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(settings.key_file.parent, 0o700)
+            shutil.copy2(stage / "keys/master.key", settings.key_file)
+            os.chmod(settings.key_file, 0o600)
+        if (stage / "blobs").exists():
+            shutil.copytree(stage / "blobs", settings.blob_dir, dirs_exist_ok=True)
+        if manifest["database"] == "sqlite":
+            if not settings.is_sqlite:
+                raise RuntimeError("this backup is of a SQLite database; MIXUN_DATABASE_URL points elsewhere")
+            target = Path(str(make_url(settings.database_url).database))
+            shutil.copy2(stage / "database.sqlite", target)
+        else:
+            if settings.is_sqlite:
+                raise RuntimeError("this backup is of a PostgreSQL database; set MIXUN_DATABASE_URL")
+            from mixun.services.setup import _ensure_pg_database
+
+            _ensure_pg_database(settings.database_url)
+            args, env = _pg_env(settings.database_url)
+            subprocess.run(["pg_restore", *args, "--no-owner", "-d",  # noqa: S603,S607
+                            make_url(settings.database_url).database or "mixun",
+                            str(stage / "database.pgdump")], check=True, env=env)
+    return manifest
