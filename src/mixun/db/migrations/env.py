@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+import mixun.db.models_archive  # noqa: F401  (registers the archive tables)
 from mixun.db.models import Base
 
 config = context.config
