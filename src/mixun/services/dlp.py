@@ -6,6 +6,7 @@ audit entry in a transaction of its own and stores nothing else.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from mixun.domain.dlp import DEFAULT_LEXICONS, DEFAULT_POLICY, DlpEngine, Policy, decide
@@ -26,13 +27,14 @@ def make_hook(rt: Runtime):  # noqa: ANN201 - returns the DlpHook callable
     rt.extras["dlp_engine"] = engine
     rt.extras.setdefault("dlp_policy", DEFAULT_POLICY)
 
-    def hook(ctx: Ctx, text: str, channel: str, confirm: bool, unit_path: str, target: str) -> DlpOutcome:
+    def hook(ctx: Ctx, text: str, channel: str, confirm: bool, unit_path: Callable[[], str],
+             target: str) -> DlpOutcome:
         findings = engine.scan(text)
         if not findings:
             return DlpOutcome(deliver_text=text)
         policy: Policy = rt.extras["dlp_policy"]
         roles = ctx.principal.roles if ctx.principal else ()
-        verdict = decide(findings, policy, channel=channel, roles=roles, unit_path=unit_path)
+        verdict = decide(findings, policy, channel=channel, roles=roles, unit_path=unit_path())
         views = _finding_views(verdict)
         if verdict.action == "allow":
             return DlpOutcome(deliver_text=text)

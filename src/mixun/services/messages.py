@@ -36,18 +36,22 @@ class DlpOutcome:
     audit_summary: list[dict[str, Any]] = field(default_factory=list)
 
 
-# (ctx, text, channel, confirm, sender unit path, audit target) -> DlpOutcome; raises for block/confirm.
-DlpHook = Callable[[Ctx, str, str, bool, str, str], DlpOutcome]
+# (ctx, text, channel, confirm, sender's unit path (looked up only when needed), audit target) -> DlpOutcome;
+# raises MixunError for block and confirm-required.
+DlpHook = Callable[[Ctx, str, str, bool, Callable[[], str], str], DlpOutcome]
 
 
 def _dlp(ctx: Ctx, text: str, channel: str, confirm: bool, target: str) -> DlpOutcome:
     hook: DlpHook | None = ctx.rt.extras.get("dlp")
     if hook is None or not text:
         return DlpOutcome(deliver_text=text)
-    with ctx.rt.db.read() as s:
-        unit = s.execute(select(Unit.path).join(User, User.unit_id == Unit.id)
-                         .where(User.id == ctx.user_id)).scalar() or ""
-    return hook(ctx, text, channel, confirm, unit, target)
+
+    def unit_path() -> str:
+        with ctx.rt.db.read() as s:
+            return s.execute(select(Unit.path).join(User, User.unit_id == Unit.id)
+                             .where(User.id == ctx.user_id)).scalar() or ""
+
+    return hook(ctx, text, channel, confirm, unit_path, target)
 
 
 def _record_dlp(s: Session, ctx: Ctx, outcome: DlpOutcome, target: str) -> None:
@@ -128,10 +132,21 @@ def send_message(ctx: Ctx, conversation_id: int, text: str, *, client_id: str | 
         recipients = member_ids(s, conv.id)
         if outcome.action == "hold":  # held for review: only the sender hears of it until approved
             recipients = [ctx.user_id]
-        view = message_views(s, ctx, [msg], None)[0]
-        events.emit(s, ctx, recipients, "message.created", {"conversation_id": conv.id, "message": view})
         mine = message_views(s, ctx, [msg], ctx.user_id)[0]
+        events.emit(s, ctx, recipients, "message.created", {"conversation_id": conv.id, "message": public_view(mine)})
     return mine, True
+
+
+SENDER_ONLY = ("client_id", "dlp", "urgent_recipients")
+
+
+def public_view(view: dict[str, Any]) -> dict[str, Any]:
+    """The same message as every member sees it in an event (no sender-only fields, no read counts)."""
+    out = {k: v for k, v in view.items() if k not in SENDER_ONLY}
+    out["read_count"] = 0
+    if view.get("dlp", {}).get("action") == "mask":
+        out["dlp"] = {"action": "mask"}
+    return out
 
 
 def message_views(s: Session, ctx: Ctx, msgs: list[Message], viewer: int | None) -> list[dict[str, Any]]:
