@@ -1,0 +1,116 @@
+"""Small helpers shared by the API, integration and CLI tests (no fixtures here)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import update
+
+from tests.conftest import Env
+
+ROOT = Path(__file__).resolve().parent.parent
+MIXUN = str(ROOT / ".venv" / "bin" / "mixun")
+
+
+def staff(env: Env, username: str, name: str, role: str, **kw: Any) -> tuple[int, str]:
+    """A person holding ``role``, logged in; roles that require two-factor get it switched on directly
+    (enrolling through the API is covered in test_auth.py and costs a dozen argon2 hashes)."""
+    uid = env.make_user(username, name, roles=[role], **kw)
+    token = env.login(username)
+    enable_totp(env, uid)
+    return uid, token
+
+
+def enable_totp(env: Env, uid: int) -> None:
+    """Mark two-factor as enrolled for roles that require it (the next login then needs a code)."""
+    from mixun.db.models import User
+    from mixun.domain.roles import TOTP_REQUIRED_ROLES
+
+    with env.rt.db.write() as s:
+        user = s.get(User, uid)
+        assert user is not None
+        if any(r in TOTP_REQUIRED_ROLES for r in user.roles):
+            s.execute(update(User).where(User.id == uid).values(totp_enabled=True))
+
+
+def send(env: Env, token: str, conv_id: int, text: str, **extra: Any) -> httpx.Response:
+    return env.client.post(f"/api/v1/conversations/{conv_id}/messages", headers=env.h(token),
+                           json={"text": text, **extra})
+
+
+def direct(env: Env, token: str, other: int) -> int:
+    r = env.client.post("/api/v1/conversations", headers=env.h(token), json={"kind": "direct", "members": [other]})
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+def group(env: Env, token: str, name: str, members: list[int]) -> int:
+    r = env.client.post("/api/v1/conversations", headers=env.h(token),
+                        json={"kind": "group", "name": name, "members": members})
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """A real `mixun serve` subprocess; always stop() it in a finally."""
+
+    def __init__(self, data_dir: Path, database_url: str | None = None, bus_url: str | None = None,
+                 **extra_env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MIXUN_")}
+        env["MIXUN_DATA_DIR"] = str(data_dir)
+        if database_url:
+            env["MIXUN_DATABASE_URL"] = database_url
+        if bus_url:
+            env["MIXUN_BUS_URL"] = bus_url
+        env.update(extra_env)
+        self.log = data_dir.parent / f"serve-{self.port}.log"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._out = self.log.open("wb")
+        self.proc = subprocess.Popen([MIXUN, "serve", "--port", str(self.port)], env=env, stdout=self._out,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait(self, timeout: float = 30) -> Server:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"mixun serve exited {self.proc.returncode}: {self.output()}")
+            try:
+                if httpx.get(self.url + "/api/v1/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"mixun serve did not become healthy: {self.output()}")
+
+    def output(self) -> str:
+        self._out.flush()
+        return self.log.read_text(errors="replace")[-3000:]
+
+    def kill9(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+        self._out.close()
