@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mixun.api import errors
 from mixun.api.responses import ORJSONResponse
-from mixun.api.routes import admin, auth, conversations, me
+from mixun.api.routes import admin, auth, conversations, dlp, me
 from mixun.api.ws import websocket_endpoint
 from mixun.bus import make_bus
 from mixun.config import Settings
@@ -182,7 +182,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
                   redoc_url=None, lifespan=lifespan, default_response_class=ORJSONResponse)
     app.state.runtime = rt
     errors.install(app)
-    for module in (auth, me, conversations, admin):
+    for module in (auth, me, conversations, admin, dlp):
         app.include_router(module.router)
     app.add_api_websocket_route("/api/v1/ws", websocket_endpoint)
     _mount_web(app)

@@ -116,7 +116,57 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_dlp_scan(args: argparse.Namespace, settings: Settings) -> int:
     from mixun.cli.dlp import scan_command
 
-    return scan_command(args.file, sys.stdout)
+    engine = policy = None
+    if settings.database_url.startswith("sqlite") and not settings.key_file.exists():
+        pass  # not initialised here: scan with the built-in defaults
+    else:
+        try:
+            from mixun.services import dlp
+
+            st = dlp.service(_cli_ctx(_runtime(settings))).state()
+            engine, policy = st.engine, st.policy
+        except Exception:  # noqa: BLE001 - an unreachable database still lets the scanner run on defaults
+            engine = policy = None
+    return scan_command(args.file, sys.stdout, engine=engine, policy=policy)
+
+
+def cmd_dlp_policy(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from mixun.errors import MixunError
+    from mixun.services import dlp
+
+    ctx = _cli_ctx(_runtime(settings))
+    try:
+        if args.policy_command == "set":
+            with open(args.file, encoding="utf-8") as fh:
+                body = json.load(fh)
+            dlp.set_policy(ctx, body.get("policy", body), args.note or f"set from {args.file} by the CLI")
+        elif args.policy_command == "reset":
+            dlp.reset_policy(ctx)
+    except (MixunError, OSError, ValueError) as exc:
+        print(f"error: {getattr(exc, 'custom_message', None) or exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(dlp.get_policy(ctx), ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_dlp_lexicon(args: argparse.Namespace, settings: Settings) -> int:
+    from mixun.errors import MixunError
+    from mixun.services import dlp
+
+    ctx = _cli_ctx(_runtime(settings))
+    terms = list(args.terms)
+    if args.file:
+        with open(args.file, encoding="utf-8") as fh:
+            terms += [line.strip() for line in fh if line.strip()]
+    try:
+        fn = dlp.add_terms if args.lexicon_command == "add" else dlp.remove_terms
+        print(fn(ctx, args.category, terms))
+    except MixunError as exc:
+        print(f"error: {exc.custom_message or exc.code}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
@@ -172,8 +222,26 @@ def build_parser() -> argparse.ArgumentParser:
     ds = dp.add_parser("scan", help="scan a text or document file (stdin when omitted)")
     ds.add_argument("file", nargs="?")
     ds.set_defaults(fn=cmd_dlp_scan)
+    dpol = dp.add_parser("policy", help="show, set or reset the DLP policy (recorded in the audit trail)")
+    dpol_sub = dpol.add_subparsers(dest="policy_command", required=True)
+    dpol_sub.add_parser("show").set_defaults(fn=cmd_dlp_policy)
+    dps = dpol_sub.add_parser("set", help="set the policy from a JSON file")
+    dps.add_argument("file")
+    dps.add_argument("--note")
+    dps.set_defaults(fn=cmd_dlp_policy)
+    dpol_sub.add_parser("reset", help="back to the built-in defaults").set_defaults(fn=cmd_dlp_policy)
+    dlex = dp.add_parser("lexicon", help="add or remove prohibited-lexicon terms")
+    dlex_sub = dlex.add_subparsers(dest="lexicon_command", required=True)
+    for name in ("add", "remove"):
+        lx = dlex_sub.add_parser(name)
+        lx.add_argument("category", help="illegal, obscene, violent, gambling, drugs, fraud or advertising")
+        lx.add_argument("terms", nargs="*")
+        lx.add_argument("--file", help="one term per line")
+        lx.set_defaults(fn=cmd_dlp_lexicon)
     ap = sub.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_command", required=True)
-    ap.add_parser("verify", help="check the hash chain end to end").set_defaults(fn=cmd_audit_verify)
+    from mixun.cli.archive import add_commands
+
+    add_commands(sub, ap)  # export, export verify, retention run, audit verify (with signed checkpoints)
     bp = sub.add_parser("backup", help="online consistent backup of database, files and keys")
     bp.add_argument("--out", required=True)
     bp.set_defaults(fn=cmd_backup)

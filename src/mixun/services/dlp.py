@@ -1,59 +1,310 @@
-"""The DLP step of every send path: scan, decide by policy, and record the hit (masked, never raw).
+"""DLP in the service layer: the send-path step, the policy and lexicons secadmin keeps, hits and sanctions.
 
-Runs before the message's write transaction, so a block or a confirm-required answer records its
-audit entry in a transaction of its own and stores nothing else.
+The send-path step runs before the message's write transaction, so a block or a confirm-required
+answer records its audit entry and hits in a transaction of its own and stores nothing else. Policy,
+lexicons and suspensions are cached per process and re-read at most every few seconds, so every
+server process follows a change within that time without a query per message.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mixun.domain.dlp import DEFAULT_LEXICONS, DEFAULT_POLICY, DlpEngine, Policy, decide
+from sqlalchemy import delete, func, select
+
+from mixun.db.models import Unit, User
+from mixun.db.models_dlp import DlpHit, DlpLexiconTerm, DlpPolicyVersion, DlpSanction
+from mixun.domain.dlp import CATEGORIES, CHANNELS, DEFAULT_LEXICONS, DEFAULT_POLICY, DlpEngine, Policy, decide
+from mixun.domain.roles import Role
 from mixun.errors import MixunError
-from mixun.services import audit
+from mixun.services import audit, events
 from mixun.services.messages import DlpOutcome
 from mixun.services.runtime import Ctx, Runtime
 
-
-def _finding_views(verdict: Any) -> list[dict[str, Any]]:
-    return [{"detector": d.finding.detector, "start": d.finding.start, "end": d.finding.end,
-             "masked": d.finding.masked, "action": d.action, "category": d.finding.category}
-            for d in verdict.decisions]
+REFRESH_SECONDS = 3.0
 
 
-def make_hook(rt: Runtime):  # noqa: ANN201 - returns the DlpHook callable
-    engine = DlpEngine(DEFAULT_LEXICONS)
-    rt.extras["dlp_engine"] = engine
-    rt.extras.setdefault("dlp_policy", DEFAULT_POLICY)
+@dataclass
+class DlpState:
+    policy: Policy
+    policy_id: int | None
+    engine: DlpEngine
+    lexicon_stamp: tuple[int, int]
+    suspended: dict[int, datetime] = field(default_factory=dict)
+    loaded_at: float = 0.0
 
-    def hook(ctx: Ctx, text: str, channel: str, confirm: bool, unit_path: Callable[[], str],
-             target: str) -> DlpOutcome:
-        findings = engine.scan(text)
+
+def _escalation(rt: Runtime) -> tuple[int, int, int, float]:
+    """(warning after, unit-head notice after, suspension after) blocked attempts in 30 days; hours."""
+    parts = rt.settings.extra.get("MIXUN_DLP_ESCALATION", "1,3,5").split(",")
+    hours = float(rt.settings.extra.get("MIXUN_DLP_SUSPEND_HOURS", "24"))
+    a, b, c = (int(p) for p in parts[:3])
+    return a, b, c, hours
+
+
+class DlpService:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self._lock = threading.Lock()
+        self._state: DlpState | None = None
+
+    # --- state ------------------------------------------------------------------------------------
+    def state(self) -> DlpState:
+        st = self._state
+        if st is not None and time.monotonic() - st.loaded_at < REFRESH_SECONDS:
+            return st
+        with self._lock:
+            st = self._state
+            if st is not None and time.monotonic() - st.loaded_at < REFRESH_SECONDS:
+                return st
+            self._state = self._load(st)
+            return self._state
+
+    def invalidate(self) -> None:
+        with self._lock:
+            if self._state is not None:
+                self._state.loaded_at = 0.0
+
+    def _load(self, old: DlpState | None) -> DlpState:
+        now = datetime.now(UTC)
+        with self.rt.db.read() as s:
+            row = s.execute(select(DlpPolicyVersion).order_by(DlpPolicyVersion.id.desc()).limit(1)).scalar()
+            stamp_row = s.execute(select(func.coalesce(func.max(DlpLexiconTerm.id), 0), func.count())
+                                  .select_from(DlpLexiconTerm)).one()
+            stamp = (int(stamp_row[0]), int(stamp_row[1]))
+            suspended = {uid: until for uid, until in s.execute(
+                select(DlpSanction.user_id, DlpSanction.suspended_until)
+                .where(DlpSanction.suspended_until > now)).all()}
+            if old is not None and old.lexicon_stamp == stamp:
+                engine = old.engine
+            else:
+                lex: dict[str, list[str]] = {c: list(t) for c, t in DEFAULT_LEXICONS.items()}
+                for cat, term in s.execute(select(DlpLexiconTerm.category, DlpLexiconTerm.term)).all():
+                    lex.setdefault(cat, []).append(term)
+                engine = DlpEngine(lex)
+        policy = Policy.from_dict(row.body) if row is not None else DEFAULT_POLICY
+        return DlpState(policy=policy, policy_id=row.id if row else None, engine=engine, lexicon_stamp=stamp,
+                        suspended=suspended, loaded_at=time.monotonic())
+
+    # --- the send-path step ------------------------------------------------------------------------
+    def check(self, ctx: Ctx, text: str, channel: str, confirm: bool, unit_path: Callable[[], str],
+              target: str) -> DlpOutcome:
+        st = self.state()
+        until = st.suspended.get(ctx.user_id)
+        if until is not None and until > datetime.now(UTC):
+            raise MixunError("sending_suspended", suspended_until=until.isoformat())
+        findings = st.engine.scan(text)
         if not findings:
             return DlpOutcome(deliver_text=text)
-        policy: Policy = rt.extras["dlp_policy"]
         roles = ctx.principal.roles if ctx.principal else ()
-        verdict = decide(findings, policy, channel=channel, roles=roles, unit_path=unit_path())
-        views = _finding_views(verdict)
+        verdict = decide(findings, st.policy, channel=channel, roles=roles, unit_path=unit_path())
         if verdict.action == "allow":
             return DlpOutcome(deliver_text=text)
-        summary = [{k: v for k, v in f.items() if k in ("detector", "masked", "action")} for f in views]
+        views = [{"detector": d.finding.detector, "start": d.finding.start, "end": d.finding.end,
+                  "masked": d.finding.masked, "action": d.action, "category": d.finding.category}
+                 for d in verdict.decisions]
+        summary = [{k: f[k] for k in ("detector", "masked", "action")} for f in views]
         if verdict.action == "block" or (verdict.action == "warn" and not confirm):
             code = "dlp_blocked" if verdict.action == "block" else "dlp_confirm_required"
-            with rt.db.write() as s:
-                audit.record(s, ctx, "dlp.blocked" if code == "dlp_blocked" else "dlp.warned", target=target,
-                             outcome="failure", channel=channel, findings=summary, thresholds=list(verdict.thresholds))
+            with self.rt.db.write() as s:
+                self._record_hits(s, ctx, views, channel, target)
+                audit.record(s, ctx, "dlp.blocked" if verdict.action == "block" else "dlp.warned", target=target,
+                             outcome="failure", channel=channel, findings=summary,
+                             thresholds=list(verdict.thresholds))
+                if verdict.action == "block":
+                    self._escalate(s, ctx)
             raise MixunError(code, findings=views, thresholds=list(verdict.thresholds))
-        original = None
-        deliver = text
+        deliver, original = text, None
         if verdict.action == "mask":
             deliver = verdict.masked_text(text)
-            original = rt.keys.encrypt_small(text.encode(), "dlp-original")
+            original = self.rt.keys.encrypt_small(text.encode(), "dlp-original")
         return DlpOutcome(action=verdict.action, deliver_text=deliver, findings=views, original_enc=original,
-                          audit_summary=summary)
+                          audit_summary=summary, channel=channel)
 
-    return hook
+    def _record_hits(self, s: Any, ctx: Ctx, views: list[dict[str, Any]], channel: str, target: str) -> None:
+        now = datetime.now(UTC)  # one timestamp per attempt: escalation counts attempts, not findings
+        for f in views:
+            s.add(DlpHit(user_id=ctx.user_id, detector=f["detector"], category=f.get("category"),
+                         action=f["action"], channel=channel, target=target[:100], masked=str(f["masked"])[:200],
+                         created_at=now))
+
+    def record_allowed_hits(self, s: Any, ctx: Ctx, outcome: DlpOutcome, target: str) -> None:
+        """Hits of a message that goes through (masked, confirmed warning, hold), in its own transaction."""
+        self._record_hits(s, ctx, outcome.findings, outcome.channel, target)
+
+    def _escalate(self, s: Any, ctx: Ctx) -> None:
+        warn_after, notice_after, suspend_after, hours = _escalation(self.rt)
+        since = datetime.now(UTC) - timedelta(days=30)
+        blocked = s.execute(select(func.count(func.distinct(DlpHit.created_at))).where(
+            DlpHit.user_id == ctx.user_id, DlpHit.action == "block", DlpHit.created_at > since)).scalar_one()
+        sanction = s.get(DlpSanction, ctx.user_id) or DlpSanction(user_id=ctx.user_id, level="none", violations=0)
+        s.add(sanction)
+        sanction.violations = int(blocked)
+        sanction.updated_at = datetime.now(UTC)
+        level = sanction.level
+        if blocked >= suspend_after:
+            level = "suspended"
+            sanction.suspended_until = datetime.now(UTC) + timedelta(hours=hours)
+        elif blocked >= notice_after:
+            level = "unit_notice"
+        elif blocked >= warn_after:
+            level = "warning"
+        if level != sanction.level or level == "suspended":
+            sanction.level = level
+            audit.record(s, ctx, "dlp.escalated", target=f"user:{ctx.user_id}", level=level, violations=blocked)
+            notice = {"user_id": ctx.user_id, "level": level, "violations": int(blocked),
+                      "suspended_until": sanction.suspended_until.isoformat() if sanction.suspended_until else None}
+            recipients = {ctx.user_id}
+            if level in ("unit_notice", "suspended"):
+                recipients |= set(self._unit_heads(s, ctx.user_id))
+            events.emit(s, ctx, recipients, "dlp.violation_notice", notice)
+        self.invalidate()
+
+    @staticmethod
+    def _unit_heads(s: Any, user_id: int) -> list[int]:
+        unit_id = s.execute(select(User.unit_id).where(User.id == user_id)).scalar()
+        if unit_id is None:
+            return []
+        return [uid for uid, roles in s.execute(select(User.id, User.roles).where(User.unit_id == unit_id)).all()
+                if Role.UNIT_HEAD.value in roles and uid != user_id]
 
 
-__all__ = ["make_hook"]
+def make_hook(rt: Runtime) -> Callable[..., DlpOutcome]:
+    svc = DlpService(rt)
+    rt.extras["dlp_service"] = svc
+    return svc.check
+
+
+def service(ctx: Ctx) -> DlpService:
+    svc = ctx.rt.extras.get("dlp_service")
+    if svc is None:
+        svc = DlpService(ctx.rt)
+        ctx.rt.extras["dlp_service"] = svc
+    return svc
+
+
+# --- secadmin: policy, lexicons, scans, hits, sanctions ------------------------------------------------
+
+def get_policy(ctx: Ctx) -> dict[str, Any]:
+    st = service(ctx).state()
+    return {"id": st.policy_id, "policy": st.policy.to_dict(), "default": st.policy_id is None,
+            "channels": list(CHANNELS), "categories": list(CATEGORIES)}
+
+
+def set_policy(ctx: Ctx, body: dict[str, Any], note: str = "") -> dict[str, Any]:
+    try:
+        policy = Policy.from_dict(body)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise MixunError("validation_failed", f"策略不正确: {exc}", field="policy") from exc
+    with ctx.rt.db.write() as s:
+        row = DlpPolicyVersion(body=policy.to_dict(), created_by=ctx.principal.user_id if ctx.principal else None,
+                               note=note[:500])
+        s.add(row)
+        s.flush()
+        audit.record(s, ctx, "dlp.policy_changed", target=f"dlp_policy:{row.id}", note=note[:200],
+                     rules=len(policy.rules))
+    service(ctx).invalidate()
+    return get_policy(ctx)
+
+
+def reset_policy(ctx: Ctx) -> dict[str, Any]:
+    return set_policy(ctx, DEFAULT_POLICY.to_dict(), "reset to defaults")
+
+
+def list_terms(ctx: Ctx, category: str | None, limit: int, offset: int) -> dict[str, Any]:
+    with ctx.rt.db.read() as s:
+        stmt = select(DlpLexiconTerm).order_by(DlpLexiconTerm.id)
+        if category:
+            stmt = stmt.where(DlpLexiconTerm.category == category)
+        rows = list(s.execute(stmt.offset(offset).limit(limit + 1)).scalars())
+    return {"terms": [{"id": r.id, "category": r.category, "term": r.term, "created_at": r.created_at.isoformat()}
+                      for r in rows[:limit]],
+            "builtin_counts": {c: len(t) for c, t in DEFAULT_LEXICONS.items()},
+            "next_offset": offset + limit if len(rows) > limit else None}
+
+
+def _check_terms(category: str, terms: list[str]) -> list[str]:
+    if category not in CATEGORIES:
+        raise MixunError("validation_failed", f"未知词库类别: {category}", field="category")
+    clean = list(dict.fromkeys(t.strip() for t in terms if t and t.strip()))
+    if not clean or any(len(t) > 200 for t in clean):
+        raise MixunError("validation_failed", "词条为 1–200 个字符", field="terms")
+    return clean
+
+
+def add_terms(ctx: Ctx, category: str, terms: list[str]) -> dict[str, int]:
+    clean = _check_terms(category, terms)
+    with ctx.rt.db.write() as s:
+        existing = set(s.execute(select(DlpLexiconTerm.term).where(DlpLexiconTerm.category == category,
+                                                                  DlpLexiconTerm.term.in_(clean))).scalars())
+        new = [t for t in clean if t not in existing]
+        for t in new:
+            s.add(DlpLexiconTerm(category=category, term=t,
+                                 created_by=ctx.principal.user_id if ctx.principal else None))
+        audit.record(s, ctx, "dlp.lexicon_changed", target=f"lexicon:{category}", added=len(new))
+    service(ctx).invalidate()
+    return {"added": len(new)}
+
+
+def remove_terms(ctx: Ctx, category: str, terms: list[str]) -> dict[str, int]:
+    clean = _check_terms(category, terms)
+    with ctx.rt.db.write() as s:
+        n = s.execute(delete(DlpLexiconTerm).where(DlpLexiconTerm.category == category,
+                                                   DlpLexiconTerm.term.in_(clean))).rowcount
+        audit.record(s, ctx, "dlp.lexicon_changed", target=f"lexicon:{category}", removed=int(n or 0))
+    service(ctx).invalidate()
+    return {"removed": int(n or 0)}
+
+
+def try_scan(ctx: Ctx, text: str, channel: str, roles: list[str], unit_path: str) -> dict[str, Any]:
+    if channel not in CHANNELS:
+        raise MixunError("validation_failed", "未知渠道", field="channel")
+    st = service(ctx).state()
+    verdict = decide(st.engine.scan(text), st.policy, channel=channel, roles=roles, unit_path=unit_path)
+    with ctx.rt.db.write() as s:
+        audit.record(s, ctx, "dlp.scan_tried", channel=channel, findings=len(verdict.decisions))
+    return {"action": verdict.action, "thresholds": list(verdict.thresholds),
+            "findings": [{"detector": d.finding.detector, "start": d.finding.start, "end": d.finding.end,
+                          "masked": d.finding.masked, "action": d.action, "confidence": d.finding.confidence,
+                          "category": d.finding.category} for d in verdict.decisions],
+            "masked_text": verdict.masked_text(text)}
+
+
+def list_hits(ctx: Ctx, user_id: int | None, limit: int, offset: int) -> dict[str, Any]:
+    with ctx.rt.db.read() as s:
+        stmt = select(DlpHit, User.name, Unit.path).join(User, User.id == DlpHit.user_id).outerjoin(
+            Unit, Unit.id == User.unit_id).order_by(DlpHit.id.desc())
+        if user_id:
+            stmt = stmt.where(DlpHit.user_id == user_id)
+        rows = s.execute(stmt.offset(offset).limit(limit + 1)).all()
+        per_person = s.execute(select(DlpHit.user_id, User.name, func.count()).join(User, User.id == DlpHit.user_id)
+                               .group_by(DlpHit.user_id, User.name).order_by(func.count().desc()).limit(50)).all()
+        sanctions = {r.user_id: r for r in s.execute(select(DlpSanction)).scalars()}
+    return {
+        "hits": [{"id": h.id, "user_id": h.user_id, "name": nm, "unit": up or "", "detector": h.detector,
+                  "category": h.category, "action": h.action, "channel": h.channel, "target": h.target,
+                  "masked": h.masked, "created_at": h.created_at.isoformat()} for h, nm, up in rows[:limit]],
+        "by_person": [{"user_id": uid, "name": nm, "hits": n,
+                       "level": sanctions[uid].level if uid in sanctions else "none",
+                       "suspended_until": sanctions[uid].suspended_until.isoformat()
+                       if uid in sanctions and sanctions[uid].suspended_until else None}
+                      for uid, nm, n in per_person],
+        "next_offset": offset + limit if len(rows) > limit else None,
+    }
+
+
+def lift_suspension(ctx: Ctx, user_id: int) -> None:
+    with ctx.rt.db.write() as s:
+        sanction = s.get(DlpSanction, user_id)
+        if sanction is None:
+            raise MixunError("not_found")
+        sanction.suspended_until = None
+        sanction.level = "warning"
+        sanction.updated_at = datetime.now(UTC)
+        audit.record(s, ctx, "dlp.suspension_lifted", target=f"user:{user_id}")
+    service(ctx).invalidate()

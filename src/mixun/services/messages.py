@@ -34,6 +34,7 @@ class DlpOutcome:
     findings: list[dict[str, Any]] = field(default_factory=list)
     original_enc: bytes | None = None
     audit_summary: list[dict[str, Any]] = field(default_factory=list)
+    channel: str = ""
 
 
 # (ctx, text, channel, confirm, sender's unit path (looked up only when needed), audit target) -> DlpOutcome;
@@ -57,6 +58,9 @@ def _dlp(ctx: Ctx, text: str, channel: str, confirm: bool, target: str) -> DlpOu
 def _record_dlp(s: Session, ctx: Ctx, outcome: DlpOutcome, target: str) -> None:
     if outcome.action != "allow" and outcome.audit_summary:
         audit.record(s, ctx, "dlp.hit", target=target, dlp_action=outcome.action, findings=outcome.audit_summary)
+        svc = ctx.rt.extras.get("dlp_service")
+        if svc is not None:
+            svc.record_allowed_hits(s, ctx, outcome, target)
 
 
 def _check_text(ctx: Ctx, text: str, allow_empty: bool = False) -> str:
