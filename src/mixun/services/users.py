@@ -236,3 +236,28 @@ def admin_reset_password(ctx: Ctx, user_id: int) -> str:
 def active_session_count(s: Session, user_id: int) -> int:
     return s.execute(select(func.count()).select_from(DbSession)
                      .where(DbSession.user_id == user_id, DbSession.revoked_at.is_(None))).scalar_one()
+
+
+DEPARTURE_REASONS = ("termination", "retirement", "internal_retirement", "resignation", "transfer", "other")
+
+
+def depart(ctx: Ctx, user_id: int, reason: str) -> dict[str, Any]:
+    """A4: the account leaves the org at once — sessions end, live connections close, the person leaves
+    every group — while everything they said stays in the archive."""
+    from mixun.services.auth import revoke_user_sessions_txn
+    from mixun.services.conversations import remove_from_all_groups_txn
+
+    if reason not in DEPARTURE_REASONS:
+        raise MixunError("validation_failed", "离职原因不正确", field="reason", allowed=list(DEPARTURE_REASONS))
+    with ctx.rt.db.write() as s:
+        user = get_user(s, user_id)
+        if any(Role(r) in RESERVED_ROLES for r in user.roles):
+            raise MixunError("reserved_role")
+        if user.disabled:
+            raise MixunError("conflict", "该账号已停用")
+        user.disabled = True
+        sessions = revoke_user_sessions_txn(s, ctx, user.id, reason="departure")
+        groups = remove_from_all_groups_txn(s, ctx, user.id)
+        audit.record(s, ctx, "account.departed", target=f"user:{user.id}", reason=reason,
+                     sessions_ended=len(sessions), groups_left=groups, unit=unit_path(s, user.unit_id))
+        return {"user_id": user.id, "sessions_ended": len(sessions), "groups_left": groups}

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
+from pydantic import Field
 
 from mixun.api.deps import Id, Limit, Offset, gate
-from mixun.api.schemas import AdminUserCreate, AdminUserUpdate, UnitCreate
+from mixun.api.schemas import AdminUserCreate, AdminUserUpdate, UnitCreate, _In
 from mixun.domain.roles import Perm
 from mixun.services import audit_read, auth, users
 from mixun.services.runtime import Ctx
@@ -47,6 +48,15 @@ def unlock(user_id: Id, ctx: UsersAdmin) -> Response:
 @router.post("/users/{user_id}/reset-password")
 def reset_password(user_id: Id, ctx: UsersAdmin) -> dict[str, str]:
     return {"password": users.admin_reset_password(ctx, user_id)}
+
+
+class DepartIn(_In):
+    reason: str = Field(max_length=32)
+
+
+@router.post("/users/{user_id}/depart")
+def depart(user_id: Id, body: DepartIn, ctx: UsersAdmin) -> dict[str, Any]:
+    return users.depart(ctx, user_id, body.reason)
 
 
 @router.get("/units")
