@@ -190,21 +190,26 @@ function Audit() {
   const [actor, setActor] = useState('');
   const [offset, setOffset] = useState(0);
   const [data, setData] = useState<any>(null);
-  const load = () => get<any>(`/admin/audit?action=${encodeURIComponent(action)}&actor=${encodeURIComponent(actor)}&limit=50&offset=${offset}`).then(setData, showError);
+  const load = () => {
+    const qs = new URLSearchParams({ limit: '50', offset: String(offset) });
+    if (action.trim()) qs.set('action', action.trim());
+    if (/^\d+$/.test(actor.trim())) qs.set('actor', actor.trim());
+    return get<any>(`/admin/audit?${qs}`).then(setData, showError);
+  };
   useEffect(() => { load(); }, [offset]);
   const rows: any[] = data?.records || data?.events || data?.audit || data?.items || [];
   return (
     <div data-testid="admin-audit">
       <form class="row gap" onSubmit={(e) => { e.preventDefault(); setOffset(0); load(); }}>
         <input placeholder={t('action')} value={action} onInput={(e) => setAction(e.currentTarget.value)} data-testid="audit-action" />
-        <input placeholder={t('actor')} value={actor} onInput={(e) => setActor(e.currentTarget.value)} data-testid="audit-actor" />
+        <input placeholder={t('actor') + ' ID'} inputMode="numeric" value={actor} onInput={(e) => setActor(e.currentTarget.value)} data-testid="audit-actor" />
         <button type="submit">{t('search')}</button>
       </form>
       <table class="grid">
-        <thead><tr><th>#</th><th>{t('time')}</th><th>{t('actor')}</th><th>{t('action')}</th><th>{t('target')}</th><th>{t('ip')}</th></tr></thead>
+        <thead><tr><th>#</th><th>{t('time')}</th><th>{t('actor')}</th><th>{t('action')}</th><th>{t('target')}</th><th>{t('state')}</th><th>{t('ip')}</th></tr></thead>
         <tbody>{rows.map((r) => (
-          <tr data-testid="audit-row"><td>{r.id ?? r.seq}</td><td>{fmtTime(r.at || r.created_at || r.time, true)}</td><td>{typeof r.actor === 'object' && r.actor ? r.actor.username || r.actor.name : r.actor ?? r.actor_username ?? ''}</td><td>{r.action}</td>
-            <td class="ua">{typeof r.target === 'object' ? JSON.stringify(r.target) : r.target ?? ''}{r.detail || r.details ? ' ' + JSON.stringify(r.detail || r.details) : ''}</td><td>{r.ip}</td></tr>
+          <tr data-testid="audit-row"><td>{r.id ?? r.seq}</td><td>{fmtTime(r.at || r.created_at || r.time, true)}</td><td>{r.actor_id != null ? `#${r.actor_id}` : '—'}{r.actor_role ? ` (${roleName(r.actor_role)})` : ''}</td><td>{r.action}</td>
+            <td class="ua" title={r.details ? JSON.stringify(r.details) : ''}>{typeof r.target === 'object' ? JSON.stringify(r.target) : r.target ?? ''}{r.details ? ' ' + JSON.stringify(r.details) : ''}</td><td>{r.outcome}</td><td>{r.ip}</td></tr>
         ))}</tbody>
       </table>
       <Pager offset={offset} next={data?.next_offset} setOffset={setOffset} size={50} />

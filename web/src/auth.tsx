@@ -194,13 +194,15 @@ export function LockScreen() {
   const [busy, setBusy] = useState(false);
   async function submit(e: Event) {
     e.preventDefault();
+    const submitted = pw;
     setBusy(true); setErr('');
     try {
-      await api('POST', '/auth/unlock', { password: pw });
+      await api('POST', '/auth/unlock', { password: submitted });
       S.locked = false; resetIdle(); changed();
     } catch (e) {
       setErr(e instanceof ApiError ? e.message : t('error_generic'));
-    } finally { setBusy(false); setPw(''); }
+      setPw((cur) => (cur === submitted ? '' : cur));
+    } finally { setBusy(false); }
   }
   return (
     <div class="lock-screen" data-testid="lock-screen">
@@ -209,7 +211,7 @@ export function LockScreen() {
         <h2>{t('locked_title')}</h2>
         <p class="hint">{S.me?.name} · {t('locked_hint')}</p>
         <label>{t('password')}<input data-testid="unlock-password" type="password" autocomplete="current-password" value={pw} onInput={(e) => setPw(e.currentTarget.value)} autoFocus required /></label>
-        {err && <div class="form-error" role="alert">{err}</div>}
+        {err && <div class="form-error" role="alert" data-testid="unlock-error">{err}</div>}
         <button class="primary" type="submit" data-testid="unlock-submit" disabled={busy}>{t('unlock')}</button>
         <button type="button" class="link" onClick={logout}>{t('logout')}</button>
       </form>

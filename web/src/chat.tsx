@@ -99,7 +99,7 @@ export function ChatView() {
         </div>
         {c.kind === 'group' && <button class="ghost" data-testid="group-manage" onClick={() => setPanel('members')}>{t('members')}</button>}
       </header>
-      <MessageList c={c} onReply={(m) => { setEditing(null); setReplyTo(m); }} onEdit={(m) => { setReplyTo(null); setEditing(m); }} />
+      <MessageList key={c.id} c={c} onReply={(m) => { setEditing(null); setReplyTo(m); }} onEdit={(m) => { setReplyTo(null); setEditing(m); }} />
       <Composer c={c} replyTo={replyTo} editing={editing} clear={() => { setReplyTo(null); setEditing(null); }} />
       {panel === 'members' && <MembersPanel c={c} onClose={() => setPanel(null)} />}
       {panel === 'card' && peer && <PersonCard id={peer.id} onClose={() => setPanel(null)} />}
@@ -117,7 +117,7 @@ function MessageList({ c, onReply, onEdit }: { c: Conversation; onReply: (m: Mes
   const [win, setWin] = useState({ start: Math.max(0, len - MAX), end: len });
   const stick = useRef(true);
   const anchor = useRef<{ id: string; top: number } | null>(null);
-  const initial = useRef<{ done: boolean; readSeq: number }>({ done: false, readSeq: c.read_seq ?? 0 });
+  const initial = useRef<{ done: boolean; readSeq: number }>({ done: false, readSeq: S.sepFrom?.id === c.id ? S.sepFrom.seq : (c.read_seq ?? 0) });
   const [preview, setPreview] = useState<number | null>(null);
   const [receipts, setReceipts] = useState<Message | null>(null);
 

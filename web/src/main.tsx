@@ -64,6 +64,7 @@ function Shell() {
         <button class={'rail-btn' + (tab === 'me' ? ' active' : '')} data-testid="nav-me" onClick={() => go('me')} title={t('me')}><span class="ico">👤</span><span class="lbl">{t('me')}</span></button>
         {admin && <button class={'rail-btn' + (tab === 'admin' ? ' active' : '')} data-testid="nav-admin" onClick={() => go('admin')} title={t('admin')}><span class="ico">🛡</span><span class="lbl">{t('admin')}</span></button>}
         <div class="rail-spacer" />
+        <button class="rail-btn small" data-testid="lock-now" title={t('locked_title')} onClick={() => { S.locked = true; changed(); }}>🔒</button>
         <button class="rail-btn small" data-testid="lang-switch" onClick={() => setLocale(locale === 'en' ? 'zh-CN' : 'en')}>{locale === 'en' ? '中' : 'EN'}</button>
       </nav>
       <aside class="sidebar">

@@ -37,6 +37,7 @@ export const S = {
   convs: new Map<number, Conversation>(),
   convsLoaded: false,
   openId: null as number | null,
+  sepFrom: null as { id: number; seq: number } | null,
   threads: new Map<number, Thread>(),
   outbox: [] as Pending[],
   conn: 'connecting' as 'connecting' | 'online' | 'reconnecting',
@@ -169,7 +170,11 @@ export async function openDirect(userId: number) {
 
 export function openConversation(id: number | null) {
   S.openId = id;
-  if (id != null) S.tab = 'chats';
+  if (id != null) {
+    S.tab = 'chats';
+    const c = S.convs.get(id);
+    S.sepFrom = { id, seq: c && c.unread_count ? (c.read_seq ?? 0) : Number.MAX_SAFE_INTEGER };
+  }
   changed();
   if (id != null) {
     const th = thread(id);
@@ -204,7 +209,7 @@ export async function loadLatest(id: number) {
   const c = S.convs.get(id);
   const unread = c ? Math.max(0, (c.last_seq ?? 0) - (c.read_seq ?? 0)) : 0;
   const limit = Math.min(200, Math.max(50, unread + 20));
-  const r = await get<{ messages: Message[] }>(`/conversations/${id}/messages?limit=${limit}` + (c?.last_seq ? `&before_seq=${c.last_seq + 1}` : ''));
+  const r = await get<{ messages: Message[] }>(`/conversations/${id}/messages?limit=${limit}` + `&before_seq=${c?.last_seq ? c.last_seq + 1 : 2147483647}`);
   for (const m of r.messages) insert(th, m);
   if (r.messages.length < limit) th.loadedAll = true;
   th.loaded = true;
@@ -282,8 +287,21 @@ function applyMessage(m: Message, live: boolean, kind: 'created' | 'edited' | 'r
     const p = S.outbox.find((x) => x.conversation_id === id && x.state === 'sending' && x.text === m.text);
     if (p) removePending(p.client_id);
   }
+  if (kind === 'created' && m.sender && m.sender.id !== S.me?.id) {
+    // Sending advances the sender's own read position on the server (without a conversation.read event):
+    // mirror it so our earlier messages show as read by them.
+    onRead({ conversation_id: id, user_id: m.sender.id, seq: m.seq - 1 });
+  }
   if (kind === 'created') {
-    if (!S.convs.has(id)) { ensureConversation(id).then(() => { bumpSummary(m, live); updateTitle(); changed(); }); }
+    if (!S.convs.has(id)) {
+      // A conversation we did not know yet: its server summary already counts this message.
+      ensureConversation(id).then(() => {
+        const c = S.convs.get(id);
+        if (c && (!c.last_message || c.last_message.seq <= m.seq)) { c.last_message = m; c.last_seq = m.seq; }
+        if (live) notify(m);
+        updateTitle(); changed();
+      });
+    }
     else {
       const c = S.convs.get(id)!;
       const isNew = !c.last_message || c.last_message.seq < m.seq;
@@ -315,39 +333,46 @@ export function sendText(conversation_id: number, text: string, urgent: boolean,
 }
 
 let flushing = false;
+let flushAgain = false;
 export async function flushOutbox() {
-  if (flushing) return;
+  if (flushing) { flushAgain = true; return; }
   flushing = true;
   try {
-    for (const p of [...S.outbox]) {
-      if (p.state === 'failed') continue;
-      if (!S.outbox.includes(p)) continue;
-      p.state = 'sending'; changed();
-      try {
-        const body: any = { text: p.text, client_id: p.client_id };
-        if (p.urgent) body.urgent = true;
-        if (p.reply_to) body.reply_to = p.reply_to;
-        if (p.confirm) body.confirm = true;
-        const m = await post<Message>(`/conversations/${p.conversation_id}/messages`, body);
-        removePending(p.client_id);
-        if (m && m.id) applyMessage({ ...m, conversation_id: m.conversation_id ?? p.conversation_id }, false);
-        const c = S.convs.get(p.conversation_id);
-        if (c && m && (!c.last_message || c.last_message.seq <= m.seq)) { c.last_message = m; c.last_seq = m.seq; }
-      } catch (e) {
-        if (e instanceof ApiError && (e.status === 0 || e.status >= 500 || e.status === 429)) {
-          p.state = 'queued'; changed();
-          scheduleRetry();
-          break; // keep order: later messages wait behind this one
+    do {
+      flushAgain = false;
+      for (const p of [...S.outbox]) {
+        if (p.state === 'failed' || !S.outbox.includes(p)) continue;
+        p.state = 'sending'; changed();
+        try {
+          const body: any = { text: p.text, client_id: p.client_id };
+          if (p.urgent) body.urgent = true;
+          if (p.reply_to) body.reply_to = p.reply_to;
+          if (p.confirm) body.confirm = true;
+          const m = await post<Message>(`/conversations/${p.conversation_id}/messages`, body);
+          removePending(p.client_id);
+          if (m && m.id) applyMessage({ ...m, conversation_id: m.conversation_id ?? p.conversation_id }, false);
+          const c = S.convs.get(p.conversation_id);
+          if (c && m && (!c.last_message || c.last_message.seq <= m.seq)) { c.last_message = m; c.last_seq = m.seq; }
+        } catch (e) {
+          if (e instanceof ApiError && (e.status === 0 || e.status >= 500 || e.status === 429)) {
+            // Offline or the server is restarting: keep this and every later message queued, in order,
+            // and resend them with the same client_id (the server deduplicates).
+            for (const q of S.outbox) if (q.state !== 'failed') q.state = 'queued';
+            changed();
+            scheduleRetry();
+            flushAgain = false;
+            return;
+          }
+          p.state = 'failed';
+          p.error = e instanceof ApiError ? e.message : t('send_failed');
+          if (e instanceof ApiError && (e.code === 'dlp_blocked' || e.code === 'dlp_confirm_required')) {
+            S.dlp = { kind: e.code === 'dlp_blocked' ? 'blocked' : 'confirm', message: e.message, findings: e.detail.findings || [], pending: p };
+            if (e.code === 'dlp_blocked') removePending(p.client_id);
+          }
+          changed();
         }
-        p.state = 'failed';
-        p.error = e instanceof ApiError ? e.message : t('send_failed');
-        if (e instanceof ApiError && (e.code === 'dlp_blocked' || e.code === 'dlp_confirm_required')) {
-          S.dlp = { kind: e.code === 'dlp_blocked' ? 'blocked' : 'confirm', message: e.message, findings: e.detail.findings || [], pending: p };
-          if (e.code === 'dlp_blocked') removePending(p.client_id);
-        }
-        changed();
       }
-    }
+    } while (flushAgain);
   } finally {
     flushing = false;
   }
@@ -421,6 +446,10 @@ function onFrame(f: any) {
     backoff = 500;
     const wasOnline = S.everOnline;
     if (S.lastEventSeq == null) S.lastEventSeq = f.last_event_seq ?? 0;
+    else if (typeof f.last_event_seq === 'number' && f.last_event_seq < S.lastEventSeq) {
+      // The server's counter went backwards (e.g. restored data): start over from it, reload by HTTP.
+      S.lastEventSeq = f.last_event_seq;
+    }
     else ws?.send(JSON.stringify({ type: 'resume', after_event_seq: S.lastEventSeq }));
     S.conn = 'online'; S.everOnline = true;
     clearInterval(pingTimer);
