@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mixun.api import errors
 from mixun.api.responses import ORJSONResponse
-from mixun.api.routes import admin, auth, conversations, dlp, me
+from mixun.api.routes import admin, auth, compliance, conversations, dlp, me
 from mixun.api.ws import websocket_endpoint
 from mixun.bus import make_bus
 from mixun.config import Settings
@@ -110,6 +110,9 @@ def build_runtime(settings: Settings) -> Runtime:
     rt.extras["presence"] = RedisPresence(redis_url) if redis_url else LocalPresence()
     rt.extras["rate_limiter"] = (RedisWindow(redis_url, settings.send_rate_per_minute, settings.send_burst)
                                  if redis_url else TokenBucket(settings.send_rate_per_minute, settings.send_burst))
+    from mixun.notify import OutboxNotifier
+
+    rt.extras["notifier"] = OutboxNotifier(settings.data_dir)
     install_dlp(rt)
     return rt
 
@@ -182,7 +185,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
                   redoc_url=None, lifespan=lifespan, default_response_class=ORJSONResponse)
     app.state.runtime = rt
     errors.install(app)
-    for module in (auth, me, conversations, admin, dlp):
+    for module in (auth, me, conversations, admin, dlp, compliance):
         app.include_router(module.router)
     app.add_api_websocket_route("/api/v1/ws", websocket_endpoint)
     _mount_web(app)

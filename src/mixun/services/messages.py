@@ -138,7 +138,29 @@ def send_message(ctx: Ctx, conversation_id: int, text: str, *, client_id: str | 
             recipients = [ctx.user_id]
         mine = message_views(s, ctx, [msg], ctx.user_id)[0]
         events.emit(s, ctx, recipients, "message.created", {"conversation_id": conv.id, "message": public_view(mine)})
+        if msg.urgent and outcome.action != "hold":
+            _notify_offline_urgent(s, ctx, [r for r in recipients if r != ctx.user_id])
     return mine, True
+
+
+def _notify_offline_urgent(s: Session, ctx: Ctx, recipients: list[int]) -> None:
+    """M3: recipients with no live connection are told through the notification gateway, after commit."""
+    from mixun.db.engine import on_commit
+    from mixun.services.directory import online_users
+
+    gateway = ctx.rt.extras.get("notifier")
+    offline = [uid for uid in recipients if uid not in online_users(ctx, recipients)]
+    if gateway is None or not offline:
+        return
+    phones = dict(s.execute(select(User.id, User.phone).where(User.id.in_(offline))).all())
+    sender = ctx.principal.name if ctx.principal else ""
+    text = f"【密讯】{sender}给您发送了一条紧急消息,请尽快登录密讯查看。"
+
+    def deliver() -> None:
+        for uid in offline:
+            gateway.send(uid, phones.get(uid), text)
+
+    on_commit(s, deliver)
 
 
 SENDER_ONLY = ("client_id", "dlp", "urgent_recipients")
