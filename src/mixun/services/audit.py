@@ -8,8 +8,10 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from mixun.db.engine import on_commit
 from mixun.db.models import AuditLog
 from mixun.domain.audit_chain import GENESIS, chain_hash
+from mixun.services.audit_checkpoints import note_head
 from mixun.services.runtime import Ctx
 
 _AUDIT_LOCK_KEY = 0x6D69786E  # "mixn": serialises audit appends on PostgreSQL
@@ -38,3 +40,6 @@ def record(session: Session, ctx: Ctx, action: str, target: str = "", outcome: s
     row["hash"] = chain_hash(prev_hash, row)
     session.add(AuditLog(**row))
     session.flush()
+    # The signed head (keys/audit-head.json) follows every commit, so a cut-off tail is detectable.
+    settings, audit_id, head = ctx.rt.settings, row["id"], row["hash"]
+    on_commit(session, lambda: note_head(settings, audit_id, head))

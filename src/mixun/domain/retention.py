@@ -1,0 +1,93 @@
+"""Retention rules: which policy governs a message, when it expires, and whether a legal hold keeps it.
+
+Policies are scoped 'default', 'kind:direct' / 'kind:group', 'unit:<path>' (covering sub-units) and
+'audit'; the most specific applies (unit over kind over default). The audit trail is never kept less
+than 180 days (Cybersecurity Law art. 21 asks six months).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+DEFAULT_MESSAGES_DAYS = 5 * 365
+DEFAULT_FILES_DAYS = 5 * 365
+DEFAULT_AUDIT_DAYS = 3 * 365
+AUDIT_MIN_DAYS = 180
+MIN_DAYS = 1
+
+
+@dataclass(frozen=True)
+class Policy:
+    scope: str
+    messages_days: int
+    files_days: int
+
+
+@dataclass(frozen=True)
+class Hold:
+    id: int
+    user_id: int | None
+    conversation_id: int | None
+    since: datetime | None
+    until: datetime | None
+
+
+def valid_scope(scope: str) -> bool:
+    return scope in ("default", "audit", "kind:direct", "kind:group") or (
+        scope.startswith("unit:") and len(scope) > 5)
+
+
+def check_days(scope: str, messages_days: int, files_days: int) -> str | None:
+    """An error text, or None when the numbers are acceptable for the scope."""
+    if scope == "audit":
+        if messages_days < AUDIT_MIN_DAYS:
+            return f"审计日志至少保存 {AUDIT_MIN_DAYS} 天"
+        return None
+    if messages_days < MIN_DAYS or files_days < MIN_DAYS:
+        return "保存期限至少 1 天"
+    return None
+
+
+def defaults() -> dict[str, Policy]:
+    return {"default": Policy("default", DEFAULT_MESSAGES_DAYS, DEFAULT_FILES_DAYS),
+            "audit": Policy("audit", DEFAULT_AUDIT_DAYS, DEFAULT_AUDIT_DAYS)}
+
+
+def resolve(policies: dict[str, Policy], conversation_kind: str, unit_path: str) -> Policy:
+    """The most specific policy: the longest matching unit scope, else the kind, else the default."""
+    best: Policy | None = None
+    for scope, p in policies.items():
+        if scope.startswith("unit:"):
+            unit = scope[5:].rstrip("/")
+            if (unit_path == unit or unit_path.startswith(unit + "/")) and (
+                    best is None or len(scope) > len(best.scope)):
+                best = p
+    if best is not None:
+        return best
+    return policies.get(f"kind:{conversation_kind}") or policies.get("default") or defaults()["default"]
+
+
+def audit_days(policies: dict[str, Policy]) -> int:
+    p = policies.get("audit")
+    return max(AUDIT_MIN_DAYS, p.messages_days if p else DEFAULT_AUDIT_DAYS)
+
+
+def expired(created_at: datetime, days: int, now: datetime) -> bool:
+    return created_at < now - timedelta(days=days)
+
+
+def held(holds: list[Hold], sender_id: int, participants: set[int], conversation_id: int,
+         created_at: datetime) -> int | None:
+    """The id of the first active hold covering this message, or None."""
+    for h in holds:
+        if h.user_id is not None and h.user_id != sender_id and h.user_id not in participants:
+            continue
+        if h.conversation_id is not None and h.conversation_id != conversation_id:
+            continue
+        if h.since is not None and created_at < h.since:
+            continue
+        if h.until is not None and created_at > h.until:
+            continue
+        return h.id
+    return None

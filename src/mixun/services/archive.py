@@ -1,0 +1,268 @@
+"""The compliance archive: indexing message versions for Chinese search, searching, and opening a
+conversation in context. Every search and view needs a stated reason and is itself audited.
+
+Indexing is done from message_versions itself (the archive), lazily: each search first indexes the
+versions written since the last one, so the send path needs no hook and nothing can be missed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from mixun.db.models import Conversation, Member, MembershipLog, Message, MessageVersion, Unit, User
+from mixun.db.models_archive import SearchIndexState, SearchTerm
+from mixun.domain.search_terms import TERM_MAX, index_terms, matches, query_terms
+from mixun.errors import MixunError
+from mixun.services import audit
+from mixun.services.runtime import Ctx
+
+MAX_LIMIT = 200
+INDEX_BATCH = 5000
+REASON_MAX = 500
+
+
+# --- indexing ---------------------------------------------------------------------------------------
+
+def _state(s: Session, lock: bool = False) -> SearchIndexState:
+    stmt = select(SearchIndexState).where(SearchIndexState.id == 1)
+    if lock:
+        stmt = stmt.with_for_update()
+    row = s.execute(stmt).scalar_one_or_none()
+    if row is None:
+        row = SearchIndexState(id=1, last_version_id=0)
+        s.add(row)
+        s.flush()
+    return row
+
+
+def index_rows(s: Session, rows: list[tuple[int, str]]) -> int:
+    """Insert the terms of (version id, text) pairs; returns the number of postings written."""
+    postings = [{"term": t, "version_id": vid} for vid, text in rows if text
+                for t in index_terms(text) if len(t) <= TERM_MAX]
+    if postings:
+        s.execute(insert(SearchTerm), postings)
+    return len(postings)
+
+
+def index_pending(s: Session, max_rows: int | None = None) -> int:
+    """Index versions newer than the last indexed one (in the caller's write transaction)."""
+    state = _state(s, lock=True)
+    done = 0
+    while max_rows is None or done < max_rows:
+        rows = [(r[0], r[1]) for r in s.execute(
+            select(MessageVersion.id, MessageVersion.text).where(MessageVersion.id > state.last_version_id)
+            .order_by(MessageVersion.id).limit(INDEX_BATCH)).all()]
+        if not rows:
+            break
+        index_rows(s, rows)
+        state.last_version_id = rows[-1][0]
+        done += len(rows)
+        s.flush()
+    return done
+
+
+def catch_up(ctx: Ctx) -> None:
+    with ctx.rt.db.read() as s:
+        last = s.execute(select(SearchIndexState.last_version_id).where(SearchIndexState.id == 1)).scalar() or 0
+        newest = s.execute(select(func.max(MessageVersion.id))).scalar() or 0
+    if newest > last:
+        with ctx.rt.db.write() as s:
+            index_pending(s)
+
+
+def unindex(s: Session, version_ids: list[int]) -> None:
+    """Drop the postings of destroyed versions (retention)."""
+    for i in range(0, len(version_ids), 500):
+        s.execute(delete(SearchTerm).where(SearchTerm.version_id.in_(version_ids[i : i + 500])))
+
+
+# --- searching --------------------------------------------------------------------------------------
+
+def check_reason(reason: str | None) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise MixunError("validation_failed", "必须说明查询理由", field="reason")
+    return reason[:REASON_MAX]
+
+
+def _unit_sender_ids(s: Session, unit: str) -> list[int]:
+    unit = unit.strip().rstrip("/")
+    return list(s.execute(select(User.id).join(Unit, Unit.id == User.unit_id)
+                          .where(or_(Unit.path == unit, Unit.path.startswith(unit + "/")))).scalars())
+
+
+def _candidates(s: Session, q: str, filters: list[Any], cursor: int | None, n: int) -> list[int]:
+    """Version ids (newest first) whose postings contain every query term and that pass the filters."""
+    bigrams, singles = query_terms(q)
+    if not bigrams and not singles:
+        stmt = select(MessageVersion.id)
+        id_col = MessageVersion.id
+    elif bigrams:
+        t0 = aliased(SearchTerm)
+        stmt = select(t0.version_id).where(t0.term == bigrams[0])
+        for b in bigrams[1:]:
+            tn = aliased(SearchTerm)
+            stmt = stmt.join(tn, and_(tn.term == b, tn.version_id == t0.version_id))
+        id_col = t0.version_id
+        if filters:
+            stmt = stmt.join(MessageVersion, MessageVersion.id == t0.version_id)
+    else:
+        t0 = aliased(SearchTerm)
+        c = singles[0]
+        stmt = select(t0.version_id).where(t0.term >= c, t0.term < c + "\U0010ffff").distinct()
+        id_col = t0.version_id
+        if filters:
+            stmt = stmt.join(MessageVersion, MessageVersion.id == t0.version_id)
+    for f in filters:
+        stmt = stmt.where(f)
+    if cursor is not None:
+        stmt = stmt.where(id_col < cursor)
+    return list(s.execute(stmt.order_by(id_col.desc()).limit(n)).scalars())
+
+
+def _filters(s: Session, sender: int | None, unit: str | None, conversation_id: int | None,
+             since: datetime | None, until: datetime | None, dlp: bool,
+             conversations: list[int] | None = None) -> list[Any]:
+    f: list[Any] = []
+    if sender is not None:
+        f.append(MessageVersion.sender_id == sender)
+    if unit:
+        f.append(MessageVersion.sender_id.in_(_unit_sender_ids(s, unit) or [-1]))
+    if conversation_id is not None:
+        f.append(MessageVersion.conversation_id == conversation_id)
+    if conversations is not None:
+        f.append(MessageVersion.conversation_id.in_(conversations or [-1]))
+    if since is not None:
+        f.append(MessageVersion.created_at >= since)
+    if until is not None:
+        f.append(MessageVersion.created_at <= until)
+    if dlp:
+        f.append(MessageVersion.message_id.in_(select(Message.id).where(Message.dlp_action.is_not(None))))
+    return f
+
+
+def _version_views(s: Session, ids: list[int]) -> list[dict[str, Any]]:
+    if not ids:
+        return []
+    rows = s.execute(
+        select(MessageVersion, Message.seq, Message.dlp_action, User.name, User.username, Unit.path,
+               Conversation.kind, Conversation.name)
+        .join(Message, Message.id == MessageVersion.message_id, isouter=True)
+        .join(User, User.id == MessageVersion.sender_id, isouter=True)
+        .join(Unit, Unit.id == User.unit_id, isouter=True)
+        .join(Conversation, Conversation.id == MessageVersion.conversation_id, isouter=True)
+        .where(MessageVersion.id.in_(ids))).all()
+    by_id = {}
+    for v, seq, dlp_action, name, username, unit_path, ckind, cname in rows:
+        by_id[v.id] = {
+            "version_id": v.id, "message_id": v.message_id, "conversation": {
+                "id": v.conversation_id, "kind": ckind, "name": cname or ""},
+            "seq": seq, "version": v.version, "kind": v.kind, "text": v.text,
+            "sender": {"id": v.sender_id, "name": name or "", "username": username or "", "unit": unit_path or ""},
+            "actor_id": v.actor_id, "created_at": v.created_at.isoformat(),
+            "dlp_action": dlp_action, "has_original": v.original_enc is not None,
+        }
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def search_versions(s: Session, q: str, filters: list[Any], limit: int, cursor: int | None
+                    ) -> tuple[list[dict[str, Any]], int | None]:
+    """Matching versions newest first, and the cursor for the next page (None at the end)."""
+    limit = max(1, min(limit, MAX_LIMIT))
+    found: list[dict[str, Any]] = []
+    batch = max(limit * 2, 50)
+    while len(found) < limit:
+        ids = _candidates(s, q, filters, cursor, batch)
+        if not ids:
+            return found, None
+        for view in _version_views(s, ids):
+            cursor = view["version_id"]
+            if not q.strip() or matches(q, view["text"]):
+                found.append(view)
+                if len(found) == limit:
+                    return found, cursor
+        if len(ids) < batch:
+            return found, None
+        cursor = ids[-1]
+        batch = min(batch * 4, 5000)
+    return found, cursor
+
+
+def search(ctx: Ctx, *, reason: str | None, q: str = "", sender: int | None = None, unit: str | None = None,
+           conversation_id: int | None = None, since: datetime | None = None, until: datetime | None = None,
+           dlp: bool = False, limit: int = 50, cursor: int | None = None) -> dict[str, Any]:
+    """Compliance search across everyone's messages (every version); audited with its reason."""
+    why = check_reason(reason)
+    catch_up(ctx)
+    with ctx.rt.db.read() as s:
+        filters = _filters(s, sender, unit, conversation_id, since, until, dlp)
+        results, next_cursor = search_versions(s, q, filters, limit, cursor)
+    with ctx.rt.db.write() as s:
+        audit.record(s, ctx, "archive.searched", target="archive", reason=why, query_length=len(q),
+                     sender=sender, unit=unit or "", conversation_id=conversation_id,
+                     since=since.isoformat() if since else None, until=until.isoformat() if until else None,
+                     dlp=dlp, results=len(results))
+    return {"results": results, "next_cursor": next_cursor}
+
+
+def search_own(ctx: Ctx, q: str, limit: int = 50, cursor: int | None = None) -> dict[str, Any]:
+    """An employee's search over the conversations they are in (current text versions only)."""
+    if not q.strip():
+        raise MixunError("validation_failed", "请输入搜索内容", field="q")
+    catch_up(ctx)
+    with ctx.rt.db.read() as s:
+        convs = list(s.execute(select(Member.conversation_id).where(Member.user_id == ctx.user_id)).scalars())
+        filters = _filters(s, None, None, None, None, None, False, conversations=convs)
+        # Only what the employee can still see: the message's latest version, not recalled, not held.
+        latest = select(Message.id).where(Message.recalled_at.is_(None),
+                                          or_(Message.dlp_action.is_(None), Message.dlp_action != "hold",
+                                              Message.sender_id == ctx.user_id))
+        filters.append(MessageVersion.message_id.in_(latest))
+        results, next_cursor = search_versions(s, q, filters, limit, cursor)
+    out = [{"message_id": r["message_id"], "conversation_id": r["conversation"]["id"], "seq": r["seq"],
+            "sender": {"id": r["sender"]["id"], "name": r["sender"]["name"]}, "text": r["text"],
+            "created_at": r["created_at"]} for r in results]
+    return {"results": out, "next_cursor": next_cursor}
+
+
+def view_conversation(ctx: Ctx, conversation_id: int, *, reason: str | None, after_version: int = 0,
+                      limit: int = 200, include_originals: bool = False) -> dict[str, Any]:
+    """Open any conversation in context: every version in order, members and the membership log."""
+    why = check_reason(reason)
+    limit = max(1, min(limit, MAX_LIMIT))
+    with ctx.rt.db.read() as s:
+        conv = s.get(Conversation, conversation_id)
+        if conv is None:
+            raise MixunError("not_found")
+        ids = list(s.execute(select(MessageVersion.id).where(MessageVersion.conversation_id == conversation_id,
+                                                             MessageVersion.id > after_version)
+                             .order_by(MessageVersion.id).limit(limit + 1)).scalars())
+        more = len(ids) > limit
+        ids = ids[:limit]
+        versions = _version_views(s, ids)
+        if include_originals:
+            enc = dict(s.execute(select(MessageVersion.id, MessageVersion.original_enc)
+                                 .where(MessageVersion.id.in_(ids), MessageVersion.original_enc.is_not(None))).all())
+            for v in versions:
+                blob = enc.get(v["version_id"])
+                if blob is not None:
+                    v["original_text"] = ctx.rt.keys.decrypt_small(blob, "dlp-original").decode()
+        members = [{"id": uid, "name": name, "role": role} for uid, name, role in s.execute(
+            select(Member.user_id, User.name, Member.role).join(User, User.id == Member.user_id)
+            .where(Member.conversation_id == conversation_id)).all()]
+        log = [{"user_id": r.user_id, "action": r.action, "actor_id": r.actor_id, "detail": r.detail,
+                "at": r.created_at.isoformat()} for r in s.execute(
+            select(MembershipLog).where(MembershipLog.conversation_id == conversation_id)
+            .order_by(MembershipLog.id)).scalars()]
+        view = {"conversation": {"id": conv.id, "kind": conv.kind, "name": conv.name,
+                                 "created_at": conv.created_at.isoformat()},
+                "members": members, "membership_log": log, "versions": versions,
+                "next_after_version": ids[-1] if more and ids else None}
+    with ctx.rt.db.write() as s:
+        audit.record(s, ctx, "archive.viewed", target=f"conversation:{conversation_id}", reason=why,
+                     versions=len(versions), originals=include_originals)
+    return view

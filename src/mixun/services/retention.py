@@ -1,0 +1,267 @@
+"""Retention policies, legal holds and the retention run that destroys what expired (C6).
+
+Only this module deletes from the append-only archive: inside its transaction it opens the permit the
+triggers check (PostgreSQL `SET LOCAL mixun.retention = 'on'`; SQLite a row in retention_permit),
+which ends with the transaction. Files are destroyed by deleting their wrapped data keys (and blobs).
+Before trimming the oldest audit records it stores a signed checkpoint so the trail still verifies.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, select, text
+from sqlalchemy.orm import Session
+
+from mixun.db.engine import on_commit
+from mixun.db.models import (
+    Attachment,
+    AuditLog,
+    Conversation,
+    EventPayload,
+    Member,
+    MembershipLog,
+    Message,
+    MessageVersion,
+    Unit,
+    User,
+    UserEvent,
+)
+from mixun.db.models_archive import (
+    LegalHold,
+    RetentionDestroyed,
+    RetentionPermit,
+    RetentionPolicy,
+    RetentionRun,
+)
+from mixun.domain import retention as rules
+from mixun.errors import MixunError
+from mixun.services import audit
+from mixun.services.archive import check_reason, unindex
+from mixun.services.audit_checkpoints import add_checkpoint
+from mixun.services.runtime import Ctx
+
+BATCH = 2000
+
+
+# --- policies ---------------------------------------------------------------------------------------
+
+def _policies(s: Session) -> dict[str, rules.Policy]:
+    out = rules.defaults()
+    for p in s.execute(select(RetentionPolicy)).scalars():
+        out[p.scope] = rules.Policy(p.scope, p.messages_days, p.files_days)
+    return out
+
+
+def list_policies(ctx: Ctx) -> list[dict[str, Any]]:
+    with ctx.rt.db.read() as s:
+        return [{"scope": p.scope, "messages_days": p.messages_days, "files_days": p.files_days}
+                for p in sorted(_policies(s).values(), key=lambda p: p.scope)]
+
+
+def set_policy(ctx: Ctx, scope: str, messages_days: int, files_days: int) -> dict[str, Any]:
+    if not rules.valid_scope(scope):
+        raise MixunError("validation_failed", "范围应为 default、audit、kind:direct、kind:group 或 unit:<路径>",
+                         field="scope")
+    problem = rules.check_days(scope, messages_days, files_days)
+    if problem:
+        raise MixunError("validation_failed", problem, field="messages_days")
+    with ctx.rt.db.write() as s:
+        row = s.execute(select(RetentionPolicy).where(RetentionPolicy.scope == scope)).scalar_one_or_none()
+        before = (row.messages_days, row.files_days) if row else None
+        if row is None:
+            row = RetentionPolicy(scope=scope, messages_days=messages_days, files_days=files_days)
+            s.add(row)
+        row.messages_days, row.files_days = messages_days, files_days
+        row.updated_by, row.updated_at = ctx.principal.user_id if ctx.principal else None, datetime.now(UTC)
+        audit.record(s, ctx, "retention.policy_changed", target=scope, before=before,
+                     messages_days=messages_days, files_days=files_days)
+    return {"scope": scope, "messages_days": messages_days, "files_days": files_days}
+
+
+# --- legal holds ------------------------------------------------------------------------------------
+
+def _hold_view(h: LegalHold) -> dict[str, Any]:
+    return {"id": h.id, "user_id": h.user_id, "conversation_id": h.conversation_id,
+            "since": h.since.isoformat() if h.since else None, "until": h.until.isoformat() if h.until else None,
+            "reason": h.reason, "placed_by": h.placed_by, "placed_at": h.placed_at.isoformat(),
+            "released_at": h.released_at.isoformat() if h.released_at else None,
+            "released_by": h.released_by, "release_reason": h.release_reason}
+
+
+def place_hold(ctx: Ctx, *, reason: str | None, user_id: int | None = None, conversation_id: int | None = None,
+               since: datetime | None = None, until: datetime | None = None) -> dict[str, Any]:
+    why = check_reason(reason)
+    if user_id is None and conversation_id is None and since is None and until is None:
+        raise MixunError("validation_failed", "须指定人员、会话或时间范围", field="user_id")
+    with ctx.rt.db.write() as s:
+        if user_id is not None and s.get(User, user_id) is None:
+            raise MixunError("not_found")
+        if conversation_id is not None and s.get(Conversation, conversation_id) is None:
+            raise MixunError("not_found")
+        h = LegalHold(user_id=user_id, conversation_id=conversation_id, since=since, until=until, reason=why,
+                      placed_by=ctx.user_id)
+        s.add(h)
+        s.flush()
+        audit.record(s, ctx, "legal_hold.placed", target=f"hold:{h.id}", reason=why, user_id=user_id,
+                     conversation_id=conversation_id, since=since.isoformat() if since else None,
+                     until=until.isoformat() if until else None)
+        return _hold_view(h)
+
+
+def release_hold(ctx: Ctx, hold_id: int, reason: str | None) -> dict[str, Any]:
+    why = check_reason(reason)
+    with ctx.rt.db.write() as s:
+        h = s.get(LegalHold, hold_id, with_for_update=True)
+        if h is None:
+            raise MixunError("not_found")
+        if h.released_at is not None:
+            raise MixunError("conflict", "该保全已解除")
+        h.released_at, h.released_by, h.release_reason = datetime.now(UTC), ctx.user_id, why
+        audit.record(s, ctx, "legal_hold.released", target=f"hold:{h.id}", reason=why)
+        return _hold_view(h)
+
+
+def list_holds(ctx: Ctx, active_only: bool = False) -> list[dict[str, Any]]:
+    with ctx.rt.db.read() as s:
+        stmt = select(LegalHold).order_by(LegalHold.id.desc())
+        if active_only:
+            stmt = stmt.where(LegalHold.released_at.is_(None))
+        return [_hold_view(h) for h in s.execute(stmt).scalars()]
+
+
+# --- the run ----------------------------------------------------------------------------------------
+
+def _permit(s: Session) -> None:
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text("SET LOCAL mixun.retention = 'on'"))
+    else:
+        s.add(RetentionPermit(id=1))
+        s.flush()
+
+
+def _close_permit(s: Session) -> None:
+    if s.get_bind().dialect.name != "postgresql":
+        s.execute(delete(RetentionPermit))
+
+
+def _unlink_later(s: Session, paths: list[Path]) -> None:
+    def unlink() -> None:
+        for p in paths:
+            p.unlink(missing_ok=True)
+
+    if paths:
+        on_commit(s, unlink)
+
+
+def run(ctx: Ctx, *, dry_run: bool = False, now: datetime | None = None) -> dict[str, Any]:
+    """Destroy expired messages, versions, files and audit records unless held; record what went."""
+    now = now or datetime.now(UTC)
+    counts = {"messages": 0, "versions": 0, "attachments": 0, "audit_records": 0, "events": 0, "held": 0}
+    blob_dir = ctx.rt.settings.blob_dir
+    with ctx.rt.db.write() as s:
+        policies = _policies(s)
+        holds = [rules.Hold(h.id, h.user_id, h.conversation_id, h.since, h.until)
+                 for h in s.execute(select(LegalHold).where(LegalHold.released_at.is_(None))).scalars()]
+        shortest = min(min(p.messages_days, p.files_days) for k, p in policies.items() if k != "audit")
+        cutoff = now - timedelta(days=shortest)
+        run_row = RetentionRun(started_at=now, actor=ctx.client or ctx.role_label)
+        s.add(run_row)
+        s.flush()
+        if not dry_run:
+            _permit(s)
+        convs: dict[int, tuple[str, set[int]]] = {}
+        units: dict[int, str] = {}
+        last_id = 0
+        doomed_paths: list[Path] = []
+        while True:
+            msgs = s.execute(select(Message.id, Message.conversation_id, Message.sender_id, Message.created_at)
+                             .where(Message.created_at < cutoff, Message.id > last_id)
+                             .order_by(Message.id).limit(BATCH)).all()
+            if not msgs:
+                break
+            last_id = msgs[-1][0]
+            gone_msgs: list[int] = []
+            file_msgs: list[int] = []
+            for mid, cid, sender, created in msgs:
+                if cid not in convs:
+                    kind = s.execute(select(Conversation.kind).where(Conversation.id == cid)).scalar() or ""
+                    people = set(s.execute(select(Member.user_id).where(Member.conversation_id == cid)).scalars())
+                    people |= set(s.execute(select(MembershipLog.user_id)
+                                            .where(MembershipLog.conversation_id == cid)).scalars())
+                    convs[cid] = (kind, people)
+                if sender not in units:
+                    units[sender] = s.execute(select(Unit.path).join(User, User.unit_id == Unit.id)
+                                              .where(User.id == sender)).scalar() or ""
+                kind, people = convs[cid]
+                policy = rules.resolve(policies, kind, units[sender])
+                msg_exp = rules.expired(created, policy.messages_days, now)
+                file_exp = rules.expired(created, policy.files_days, now)
+                if not (msg_exp or file_exp):
+                    continue
+                if rules.held(holds, sender, people, cid, created) is not None:
+                    counts["held"] += 1
+                    continue
+                if file_exp:
+                    file_msgs.append(mid)
+                if msg_exp:
+                    gone_msgs.append(mid)
+            for att in s.execute(select(Attachment).where(Attachment.message_id.in_(file_msgs or [-1]))).scalars():
+                counts["attachments"] += 1
+                s.add(RetentionDestroyed(run_id=run_row.id, kind="attachment", ref_id=att.id,
+                                         conversation_id=att.conversation_id, created_at=att.created_at))
+                for key in (att.blob_key, att.thumb_key):
+                    if key:
+                        doomed_paths.append(blob_dir / key[:2] / key)
+            versions = s.execute(select(MessageVersion.id, MessageVersion.conversation_id, MessageVersion.created_at)
+                                 .where(MessageVersion.message_id.in_(gone_msgs or [-1]))).all()
+            counts["versions"] += len(versions)
+            counts["messages"] += len(gone_msgs)
+            for mid in gone_msgs:
+                s.add(RetentionDestroyed(run_id=run_row.id, kind="message", ref_id=mid))
+            if dry_run:
+                continue
+            if file_msgs:
+                # The wrapped data key goes with the row: the encrypted blob is unreadable from now on.
+                s.execute(delete(Attachment).where(Attachment.message_id.in_(file_msgs)))
+            if gone_msgs:
+                unindex(s, [v[0] for v in versions])
+                s.execute(delete(MessageVersion).where(MessageVersion.message_id.in_(gone_msgs)))
+                s.execute(delete(Message).where(Message.id.in_(gone_msgs)))
+            s.flush()
+        # Delivery copies of old events (they carry message text) go with the shortest retention.
+        old_payloads = select(EventPayload.id).where(EventPayload.created_at < cutoff)
+        if not dry_run:
+            counts["events"] = s.execute(delete(UserEvent).where(UserEvent.payload_id.in_(old_payloads))).rowcount or 0
+            s.execute(delete(EventPayload).where(EventPayload.created_at < cutoff))
+        audit_cutoff = (now - timedelta(days=rules.audit_days(policies))).isoformat()
+        last_old = s.execute(select(AuditLog.id, AuditLog.hash).where(AuditLog.at < audit_cutoff)
+                             .order_by(AuditLog.id.desc()).limit(1)).first()
+        if last_old is not None:
+            first = s.execute(select(AuditLog.id).order_by(AuditLog.id).limit(1)).scalar() or 0
+            counts["audit_records"] = last_old[0] - first + 1
+            if not dry_run:
+                add_checkpoint(s, ctx.rt.settings, last_old[0], last_old[1], "retention")
+                s.execute(delete(AuditLog).where(AuditLog.id <= last_old[0]))
+        if not dry_run:
+            _close_permit(s)
+            _unlink_later(s, doomed_paths)
+        run_row.finished_at = datetime.now(UTC)
+        run_row.counts = dict(counts, dry_run=int(dry_run))
+        audit.record(s, ctx, "retention.ran", target=f"retention_run:{run_row.id}", dry_run=dry_run, **counts)
+        result = {"run_id": run_row.id, "dry_run": dry_run, "counts": counts}
+        if dry_run:  # nothing destroyed or recorded as destroyed; only the fact of the dry run is audited
+            s.rollback()
+            s.info["after_commit"].clear()
+            audit.record(s, ctx, "retention.ran", target="dry-run", dry_run=True, **counts)
+    return result
+
+
+def list_runs(ctx: Ctx, limit: int = 50) -> list[dict[str, Any]]:
+    with ctx.rt.db.read() as s:
+        return [{"id": r.id, "started_at": r.started_at.isoformat(),
+                 "finished_at": r.finished_at.isoformat() if r.finished_at else None, "actor": r.actor,
+                 "counts": r.counts} for r in s.execute(select(RetentionRun).order_by(RetentionRun.id.desc())
+                                                        .limit(limit)).scalars()]
