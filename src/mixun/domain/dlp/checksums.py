@@ -52,16 +52,12 @@ def is_valid_id15(number: str) -> bool:
     return is_valid_date(1900 + int(number[6:8]), int(number[8:10]), int(number[10:12]))
 
 
+_LUHN_DOUBLE = {str(d): (2 * d - 9 if d > 4 else 2 * d) for d in range(10)}
+
+
 def luhn_ok(digits: str) -> bool:
-    """ISO/IEC 7812 Luhn check over a string of ASCII digits."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
+    """ISO/IEC 7812 Luhn check over a string of ASCII digits (slices keep the loop in C)."""
+    total = sum(map(int, digits[-1::-2])) + sum(map(_LUHN_DOUBLE.__getitem__, digits[-2::-2]))
     return total % 10 == 0
 
 

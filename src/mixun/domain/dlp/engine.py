@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from .detectors import classified_marking, credential, digit_runs, email, prohibited, secret_key, uscc
 from .lexicons import DEFAULT_LEXICONS
 from .normalize import normalise
+from .spans import DisjointSpans
 from .types import Candidate, Finding
 
 # Words whose presence (after folding) means the credential or secret-key regexes are worth running.
@@ -80,8 +81,5 @@ class DlpEngine:
 def _resolve(cands: Iterable[Candidate]) -> list[Candidate]:
     """Where candidates overlap, the most confident wins (then the longer, then detector priority)."""
     ordered = sorted(cands, key=lambda c: (-c.confidence, c.start - c.end, c.priority))
-    kept: list[Candidate] = []
-    for c in ordered:
-        if all(c.end <= k.start or c.start >= k.end for k in kept):
-            kept.append(c)
-    return kept
+    taken = DisjointSpans()
+    return [c for c in ordered if taken.add(c.start, c.end)]

@@ -11,13 +11,12 @@ Chinese sentence punctuation (，。) is kept as a real boundary so two sentence
 from __future__ import annotations
 
 import itertools
-import re
-from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 
 import ahocorasick
 
 from ..normalize import blank_decorations, fold_term, s2t_variants
+from ..spans import DisjointSpans
 from ..types import Candidate
 
 NAME = "prohibited"
@@ -26,7 +25,7 @@ MAX_VARIANTS_PER_TERM = 64
 # Bytes removed before matching: ASCII controls, spaces and punctuation (digits and letters stay).
 _SEP_BYTES = bytes([*range(0x00, 0x30), *range(0x3A, 0x41), *range(0x5B, 0x61), *range(0x7B, 0x80)])
 _LOWER = bytes.maketrans(bytes(range(0x41, 0x5B)), bytes(range(0x61, 0x7B)))
-_SEP_RE = re.compile(b"[" + re.escape(_SEP_BYTES) + b"]")
+_SEP_SET = frozenset(_SEP_BYTES)
 
 _TRIGGER = 0
 _TERM = 1
@@ -41,6 +40,20 @@ def _variants(term: str) -> Iterable[str]:
 
 def _key(s: str) -> str:
     return s.encode("utf-8").decode("latin-1")
+
+
+def _advance(raw: bytes, pos: int, n: int) -> int:
+    """From the kept (not deleted) byte at `pos`, the position of the kept byte `n` kept bytes later.
+
+    Counts kept bytes a slice at a time with bytes.translate, so long stretches cost C time only.
+    """
+    while n > 0:
+        chunk = raw[pos + 1 : pos + 1 + n]
+        pos += len(chunk)
+        n -= len(chunk.translate(None, _SEP_BYTES))
+    while raw[pos] in _SEP_SET:  # the slice may end on deleted bytes after the kept one we want
+        pos -= 1
+    return pos
 
 
 class LexiconMatcher:
@@ -86,24 +99,27 @@ class LexiconMatcher:
     def _to_candidates(text: str, raw: bytes, squeezed: bool, hits: list[tuple[int, int, str]]) -> list[Candidate]:
         # Longest match first, then leftmost; nested and overlapping shorter terms are dropped.
         hits.sort(key=lambda h: (h[0] - h[1], h[0]))
-        kept: list[tuple[int, int, str]] = []
-        for h in hits:
-            if all(h[1] <= k[0] or h[0] >= k[1] for k in kept):
-                kept.append(h)
-        adj: list[int] = []
-        if squeezed:
-            adj = [pos - rank for rank, pos in enumerate(m.start() for m in _SEP_RE.finditer(raw))]
-        def to_raw(p: int) -> int:
-            return p + bisect_right(adj, p) if adj else p
-
-        spans = sorted((to_raw(s), to_raw(e - 1) + 1, cat) for s, e, cat in kept)
+        taken = DisjointSpans()
+        kept = sorted(h for h in hits if taken.add(h[0], h[1]))
         out: list[Candidate] = []
-        byte_pos, cp = 0, 0
-        for bs, be, cat in spans:
-            cp += len(raw[byte_pos:bs].decode("utf-8"))
+        # Walk squeezed positions forward to raw byte positions, then raw bytes to code points. Both
+        # walks move only forward, in C (translate/decode over slices), so the cost is one pass at most.
+        raw_pos = 0
+        while squeezed and raw[raw_pos] in _SEP_SET:
+            raw_pos += 1
+        sq_pos = cp = cp_byte = 0
+        for s_start, s_end, cat in kept:
+            if squeezed:
+                b_start = raw_pos = _advance(raw, raw_pos, s_start - sq_pos)
+                raw_pos = _advance(raw, raw_pos, s_end - 1 - s_start)
+                sq_pos = s_end - 1
+                b_end = raw_pos + 1
+            else:
+                b_start, b_end = s_start, s_end
+            cp += len(raw[cp_byte:b_start].decode("utf-8"))
             start = cp
-            cp += len(raw[bs:be].decode("utf-8"))
-            byte_pos = be
+            cp += len(raw[b_start:b_end].decode("utf-8"))
+            cp_byte = b_end
             masked = text[start] + "*" * (cp - start - 1)
             out.append(Candidate(NAME, start, cp, 0.9, masked, category=cat, priority=45))
         return out
