@@ -300,13 +300,17 @@ def render(res, qm, qp, n_lines, args, pinned, build_ms, build_big_ms, mixed_byt
         "## DLP engine (`bench/bench_dlp.py`)",
         "",
         f"- Machine: {machine()}; {pinned}.",
-        f"- Command: `.venv/bin/{cmd}` (results below from one run; numbers vary a few % between runs).",
+        f"- Command: `.venv/bin/{cmd}` (results below from one run).",
         f"- Engine built once: {build_ms:.0f} ms with the {terms} built-in lexicon terms; "
         f"{build_big_ms:.0f} ms with 50,000 extra terms.",
         "- Inputs are generated and seeded: the labelled corpus of the unit tests "
         f"({n_lines} chat lines, every positive line carries a finding, with hard negatives) and "
         f"{mixed_bytes / 1e6:.1f} MB of everyday work chat (Faker zh_CN sentences, dates, times, amounts; 5% of "
         "lines taken from the labelled corpus).",
+        *([f"- The machine was busy with other work during this run (load average {os.getloadavg()[0]:.1f} on "
+            f"{os.cpu_count()} CPUs): every figure here is pessimistic, and the p99.9/max latencies mostly "
+            "measure preemption, not the engine. Rerun on an idle machine for clean numbers."]
+          if os.getloadavg()[0] > (os.cpu_count() or 1) else []),
         "",
         "### Per-message overhead (full engine: normalise, all detectors, overlap resolution), µs",
         "",

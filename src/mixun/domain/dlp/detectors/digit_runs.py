@@ -86,14 +86,15 @@ def _resolve_run(text: str, base: int, run: str, min_confidence: float) -> list[
         groups[-1] = (groups[-1][0], base + len(run))
     n_digits = [e - s for s, e in groups]
     if check_x:
-        n_digits[-1] = sum(1 for ch in text[groups[-1][0] : groups[-1][1]] if ch not in " -.")
+        last = text[groups[-1][0] : groups[-1][1]]
+        n_digits[-1] = len(last.replace(" ", "").replace("-", "").replace(".", ""))
     if len(groups) > 1 and max(n_digits) == 1:
         # Digits typed one by one with spaces ("1 3 8 …"): the whole run is one number.
         groups, n_digits = [(groups[0][0], groups[-1][1])], [sum(n_digits)]
     cands: list[tuple[int, float, Candidate]] = []
     for i, j, total in _spans(groups, n_digits):
         s, e = groups[i][0], groups[j][1]
-        value = "".join(ch for ch in text[s:e] if ch not in " -.")
+        value = text[s:e].replace(" ", "").replace("-", "").replace(".", "")
         for c in _evaluate(text, value, s, e):
             if c.confidence >= min_confidence:
                 cands.append((total, c.confidence, c))
