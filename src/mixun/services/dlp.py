@@ -119,9 +119,9 @@ class DlpService:
                 if verdict.action == "block":
                     self._escalate(s, ctx)
             raise MixunError(code, findings=views, thresholds=list(verdict.thresholds))
-        deliver, original = text, None
-        if verdict.action == "mask":
-            deliver = verdict.masked_text(text)
+        # Findings ruled `mask` are masked whatever the overall action (a confirmed warning may carry some).
+        deliver, original = verdict.masked_text(text), None
+        if deliver != text:
             original = self.rt.keys.encrypt_small(text.encode(), "dlp-original")
         return DlpOutcome(action=verdict.action, deliver_text=deliver, findings=views, original_enc=original,
                           audit_summary=summary, channel=channel)

@@ -1,0 +1,1 @@
+"""File inspection (type from content, text extraction), secure packing and malware scanning."""
