@@ -237,7 +237,10 @@ def run(ctx: Ctx, *, dry_run: bool = False, now: datetime | None = None) -> dict
             counts["events"] = s.execute(delete(UserEvent).where(UserEvent.payload_id.in_(old_payloads))).rowcount or 0
             s.execute(delete(EventPayload).where(EventPayload.created_at < cutoff))
         audit_cutoff = (now - timedelta(days=rules.audit_days(policies))).isoformat()
-        last_old = s.execute(select(AuditLog.id, AuditLog.hash).where(AuditLog.at < audit_cutoff)
+        # The newest record always stays: the next append chains on it and continues its ids.
+        newest = s.execute(select(AuditLog.id).order_by(AuditLog.id.desc()).limit(1)).scalar() or 0
+        last_old = s.execute(select(AuditLog.id, AuditLog.hash).where(AuditLog.at < audit_cutoff,
+                                                                      AuditLog.id < newest)
                              .order_by(AuditLog.id.desc()).limit(1)).first()
         if last_old is not None:
             first = s.execute(select(AuditLog.id).order_by(AuditLog.id).limit(1)).scalar() or 0
