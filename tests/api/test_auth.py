@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pyotp
+
 from tests.conftest import PASSWORD, Env
 
 
