@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mixun.db.models import Attachment, Conversation, Member, MembershipLog, MessageVersion, Unit, User
@@ -132,26 +132,31 @@ def _load_conv(s: Session, c: _Caches, cid: int) -> tuple[str, str, list[dict[st
 
 
 def _versions(s: Session, f: Filters, scope: list[int] | None) -> Iterator[list[Any]]:
+    """Batches of version rows, conversation by conversation, each in id order (index range scans)."""
     cols = (MessageVersion.id, MessageVersion.message_id, MessageVersion.conversation_id, MessageVersion.version,
             MessageVersion.kind, MessageVersion.sender_id, MessageVersion.actor_id, MessageVersion.text,
             MessageVersion.created_at)
-    last: tuple[int, int] = (-1, -1)
-    while True:
-        stmt = select(*cols).where(or_(MessageVersion.conversation_id > last[0],
-                                       (MessageVersion.conversation_id == last[0]) & (MessageVersion.id > last[1])))
-        if f.conversation_id is not None:
-            stmt = stmt.where(MessageVersion.conversation_id == f.conversation_id)
-        if scope is not None:
-            stmt = stmt.where(MessageVersion.conversation_id.in_(scope or [-1]))
-        if f.since is not None:
-            stmt = stmt.where(MessageVersion.created_at >= f.since)
-        if f.until is not None:
-            stmt = stmt.where(MessageVersion.created_at <= f.until)
-        rows = s.execute(stmt.order_by(MessageVersion.conversation_id, MessageVersion.id).limit(BATCH)).all()
-        if not rows:
-            return
-        yield rows
-        last = (rows[-1][2], rows[-1][0])
+    if f.conversation_id is not None:
+        convs = [f.conversation_id] if scope is None or f.conversation_id in scope else []
+    elif scope is not None:
+        convs = scope
+    else:
+        convs = list(s.execute(select(Conversation.id).order_by(Conversation.id)).scalars())
+    for cid in convs:
+        last = 0
+        while True:
+            stmt = select(*cols).where(MessageVersion.conversation_id == cid, MessageVersion.id > last)
+            if f.since is not None:
+                stmt = stmt.where(MessageVersion.created_at >= f.since)
+            if f.until is not None:
+                stmt = stmt.where(MessageVersion.created_at <= f.until)
+            rows = s.execute(stmt.order_by(MessageVersion.id).limit(BATCH)).all()
+            if not rows:
+                break
+            yield rows
+            last = rows[-1][0]
+            if len(rows) < BATCH:
+                break
 
 
 def _attachments_for(s: Session, message_ids: list[int]) -> dict[int, list[Attachment]]:
@@ -220,9 +225,15 @@ def write_export(s: Session, ctx: Ctx, out: Path, f: Filters, formats: tuple[str
     counts = {"versions": 0, "messages": 0, "conversations": 0, "attachments": 0, "eml_files": 0}
     seen_convs: set[int] = set()
     last_msg = -1
+    has_files: dict[int, bool] = {}
     dumps = orjson.dumps
     for rows in _versions(s, f, scope):
-        att_map = _attachments_for(s, sorted({r[1] for r in rows})) if ("attachments" in formats or jsonl) else {}
+        cid0 = rows[0][2]
+        if cid0 not in has_files:  # one cheap probe per conversation; most batches then skip the lookup
+            has_files.clear()
+            has_files[cid0] = s.execute(select(Attachment.id).where(Attachment.conversation_id == cid0)
+                                        .limit(1)).first() is not None
+        att_map = _attachments_for(s, sorted({r[1] for r in rows})) if has_files[cid0] else {}
         lines: list[bytes] = []
         for vid, mid, cid, version, vkind, sender_id, actor_id, text, created_at in rows:
             ckind, cname, people = _load_conv(s, caches, cid)
