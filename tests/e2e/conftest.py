@@ -81,5 +81,3 @@ def make_page(browser):
     yield _make
     for c in contexts:
         c.close()
-
-

@@ -19,10 +19,15 @@ MIXUN = ROOT / ".venv" / "bin" / "mixun"
 if not MIXUN.exists():
     MIXUN = Path(shutil.which("mixun") or MIXUN)
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
-PASSWORD = "Init#Pass2026"      # what `mixun user add` sets (must be changed at first login)
+PASSWORD = "Init#Pass2026"  # what `mixun user add` sets (must be changed at first login)
 READY_PASSWORD = "Ready#Pass2026"  # what the fixtures change it to
 
 
@@ -68,14 +73,19 @@ class MixunServer:
     def start(self, timeout: float = 30) -> None:
         self.proc = subprocess.Popen(
             [str(MIXUN), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         import httpx
 
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"mixun serve exited with {self.proc.returncode}; see {self.data_dir / 'serve.log'}")
+                raise RuntimeError(
+                    f"mixun serve exited with {self.proc.returncode}; see {self.data_dir / 'serve.log'}"
+                )
             try:
                 if httpx.get(self.base + "/api/v1/client-config", timeout=1).status_code == 200:
                     return
@@ -107,8 +117,16 @@ class MixunServer:
             r.raise_for_status()
             return r.json()["token"]
 
-    def add_user(self, name: str, *, username: str | None = None, ready: bool = True,
-                 unit: str = "总行/信息技术部", phone: str | None = None, position: str | None = "客户经理") -> dict:
+    def add_user(
+        self,
+        name: str,
+        *,
+        username: str | None = None,
+        ready: bool = True,
+        unit: str = "总行/信息技术部",
+        phone: str | None = None,
+        position: str | None = "客户经理",
+    ) -> dict:
         """Creates an employee; with ready=True the first-login password change is done through the API."""
         username = username or "u" + uuid.uuid4().hex[:8]
         args = ["user", "add", "--username", username, "--name", name, "--unit", unit, "--password", PASSWORD]
@@ -145,4 +163,3 @@ def open_direct(page, name: str) -> None:
     page.get_by_test_id("directory-search").fill(name)
     page.get_by_test_id("directory-result").filter(has_text=name).first.click()
     page.get_by_test_id("composer").wait_for()
-

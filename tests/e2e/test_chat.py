@@ -67,5 +67,15 @@ def test_login_with_forced_password_change(server, make_page):
 
     # The old password no longer works, the new one does.
     with server.client() as c:
-        assert c.post("/auth/login", json={"username": carol["username"], "password": carol["password"]}).status_code == 401
-        assert c.post("/auth/login", json={"username": carol["username"], "password": READY_PASSWORD}).status_code == 200
+        assert (
+            c.post(
+                "/auth/login", json={"username": carol["username"], "password": carol["password"]}
+            ).status_code
+            == 401
+        )
+        assert (
+            c.post(
+                "/auth/login", json={"username": carol["username"], "password": READY_PASSWORD}
+            ).status_code
+            == 200
+        )

@@ -35,7 +35,10 @@ def test_delivery_after_server_restart(own_server, make_page):
     # Bob sends through the API while Alice's page may still be reconnecting.
     token = s.login(bob["username"], bob["password"])
     with s.client(token) as c:
-        r = c.post(f"/conversations/{conv_id}/messages", json={"text": "重启后的第一条", "client_id": "bob-after-restart"})
+        r = c.post(
+            f"/conversations/{conv_id}/messages",
+            json={"text": "重启后的第一条", "client_id": "bob-after-restart"},
+        )
         assert r.status_code == 201, r.text
     expect(page.get_by_test_id("connection-status")).to_have_count(0, timeout=20000)
     expect(page.get_by_test_id("message").filter(has_text="重启后的第一条")).to_have_count(1, timeout=15000)
@@ -47,7 +50,9 @@ def test_delivery_after_server_restart(own_server, make_page):
 
     # The queued message reached the server exactly once.
     with s.client(token) as c:
-        msgs = c.get(f"/conversations/{conv_id}/messages", params={"after_seq": 0, "limit": 50}).json()["messages"]
+        msgs = c.get(f"/conversations/{conv_id}/messages", params={"after_seq": 0, "limit": 50}).json()[
+            "messages"
+        ]
     texts = [m["text"] for m in msgs]
     assert texts.count("断线时输入") == 1, texts
     assert texts.count("重启后的第一条") == 1, texts

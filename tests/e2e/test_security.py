@@ -22,11 +22,20 @@ PAYLOADS = [
 
 def tiny_png() -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     raw = b"".join(b"\x00" + b"\xff\x00\x00" * 8 for _ in range(8))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_xss_payloads_stay_inert(server, make_page):
@@ -44,7 +53,10 @@ def test_xss_payloads_stay_inert(server, make_page):
         pm.get_by_test_id("composer").press("Enter")
     # An image whose file name is a payload.
     pm.get_by_test_id("image-input").set_input_files(
-        files=[{"name": "<img src=x onerror=alert('file')>.png", "mimeType": "image/png", "buffer": tiny_png()}])
+        files=[
+            {"name": "<img src=x onerror=alert('file')>.png", "mimeType": "image/png", "buffer": tiny_png()}
+        ]
+    )
 
     pv.get_by_test_id("conversation-item").filter(has_text="恶意").click()
     for p in PAYLOADS:
@@ -59,7 +71,12 @@ def test_xss_payloads_stay_inert(server, make_page):
     for page in (pm, pv):
         assert page.dialogs == [], page.dialogs
         assert page.locator("script:not([src])").count() == 0
-        assert page.locator("[data-testid=message] img[onerror], [data-testid=message] svg, [data-testid=message] a[href^=javascript]").count() == 0
+        assert (
+            page.locator(
+                "[data-testid=message] img[onerror], [data-testid=message] svg, [data-testid=message] a[href^=javascript]"
+            ).count()
+            == 0
+        )
         assert page.evaluate("() => !!window.__xss") is False
 
 
@@ -79,7 +96,9 @@ def test_watermark_present_and_restored(server, make_page):
     expect(page.get_by_test_id("watermark")).to_have_count(1)
     expect(page.get_by_test_id("watermark")).to_contain_text("孙守密")
     # Hidden by restyling: it is rebuilt visible.
-    page.evaluate("() => { const w = document.querySelector('[data-testid=watermark]'); w.style.display = 'none'; }")
+    page.evaluate(
+        "() => { const w = document.querySelector('[data-testid=watermark]'); w.style.display = 'none'; }"
+    )
     expect(page.get_by_test_id("watermark")).to_be_visible()
     # Its text replaced: rebuilt with the real name.
     page.evaluate("() => { document.querySelector('[data-testid=watermark]').textContent = ''; }")
@@ -97,7 +116,9 @@ def test_idle_lock(tmp_path_factory, make_page):
     try:
         with s.client() as c:
             minutes = c.get("/client-config").json().get("idle_lock_minutes")
-        assert minutes == pytest.approx(0.05), f"server ignored MIXUN_IDLE_LOCK_MINUTES: idle_lock_minutes={minutes}"
+        assert minutes == pytest.approx(0.05), (
+            f"server ignored MIXUN_IDLE_LOCK_MINUTES: idle_lock_minutes={minutes}"
+        )
         user = s.add_user("吴锁屏")
         s.add_user("郑同事")
         page = make_page(s.base)

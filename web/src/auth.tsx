@@ -3,7 +3,7 @@ import { api, ApiError, post } from './api';
 import { setLocale, locale, t } from './i18n';
 import { S, afterAuth, changed, logout, reloadMe, showError, toast } from './store';
 import { resetIdle } from './security';
-import { ruleText } from './ui';
+import { Icon, ruleText } from './ui';
 
 function LangSwitch() {
   return (
@@ -207,7 +207,7 @@ export function LockScreen() {
   return (
     <div class="lock-screen" data-testid="lock-screen">
       <form class="auth-card" onSubmit={submit}>
-        <div class="lock-icon" aria-hidden="true">🔒</div>
+        <div class="lock-icon" aria-hidden="true"><Icon name="lock" size={44} /></div>
         <h2>{t('locked_title')}</h2>
         <p class="hint">{S.me?.name} · {t('locked_hint')}</p>
         <label>{t('password')}<input data-testid="unlock-password" type="password" autocomplete="current-password" value={pw} onInput={(e) => setPw(e.currentTarget.value)} autoFocus required /></label>

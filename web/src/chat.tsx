@@ -6,7 +6,7 @@ import {
   openConversation, peerOf, pendingFor, retryPending, sendText, showError, sortedConversations, thread, toast, useStore,
 } from './store';
 import { Person, PersonCard, PersonRow, statusOf, usePeopleSearch } from './directory';
-import { Avatar, Modal, StatusDot, fmtTime } from './ui';
+import { Avatar, Icon, Modal, StatusDot, fmtTime } from './ui';
 
 // ================================================================= conversation list
 export function ConversationList() {
@@ -200,10 +200,11 @@ function MessageList({ c, onReply, onEdit }: { c: Conversation; onReply: (m: Mes
       <div class="msg-top">
         {start > 0 || !th.loadedAll ? (th.loadingOlder ? t('loading') : <button class="link" data-testid="load-older" onClick={() => { if (box.current) box.current.scrollTop = 0; onScroll(); }}>{t('load_more')}</button>) : (th.loaded ? t('beginning') : t('loading'))}
       </div>
-      {visible.map((m) => (
+      {visible.map((m, i) => (
         <>
           {sepSeq === m.seq && <div class="unread-sep" data-testid="unread-separator"><span>{t('unread_separator')}</span></div>}
           <MessageItem key={m.id} m={m} c={c} mine={m.sender.id === me} canModerate={canModerate}
+            cont={i > 0 && sepSeq !== m.seq && visible[i - 1].sender.id === m.sender.id && !m.reply_to && Date.parse(m.created_at) - Date.parse(visible[i - 1].created_at) < 180000}
             onReply={onReply} onEdit={onEdit} onPreview={setPreview} onReceipts={setReceipts} />
         </>
       ))}
@@ -248,7 +249,7 @@ function replyId(m: Message): number | null {
   return typeof r === 'object' ? r.id : r;
 }
 
-function MessageItem(props: { m: Message; c: Conversation; mine: boolean; canModerate: boolean; onReply: (m: Message) => void; onEdit: (m: Message) => void; onPreview: (id: number) => void; onReceipts: (m: Message) => void }) {
+function MessageItem(props: { m: Message; c: Conversation; mine: boolean; canModerate: boolean; cont?: boolean; onReply: (m: Message) => void; onEdit: (m: Message) => void; onPreview: (id: number) => void; onReceipts: (m: Message) => void }) {
   const { m, c, mine } = props;
   const th = thread(c.id);
   const rid = replyId(m);
@@ -261,8 +262,8 @@ function MessageItem(props: { m: Message; c: Conversation; mine: boolean; canMod
   const images = (m.attachments || []).filter((a) => a.kind === 'image' || a.mime?.startsWith('image/'));
   const files = (m.attachments || []).filter((a) => !images.includes(a));
   return (
-    <div class={'msg-row' + (mine ? ' mine' : '') + (m.urgent ? ' urgent' : '')} data-mid={m.id} data-seq={m.seq}>
-      {!mine && <Avatar name={m.sender.name} id={m.sender.id} size={34} />}
+    <div class={'msg-row' + (mine ? ' mine' : '') + (m.urgent ? ' urgent' : '') + (props.cont && !m.urgent ? ' cont' : '')} data-mid={m.id} data-seq={m.seq}>
+      {!mine && (props.cont && !m.urgent ? <span class="avatar-gap" /> : <Avatar name={m.sender.name} id={m.sender.id} size={34} />)}
       <div class="msg-col">
         <div class="msg-meta">
           {!mine && <span class="msg-sender" data-testid="message-sender">{m.sender.name}</span>}
@@ -283,7 +284,7 @@ function MessageItem(props: { m: Message; c: Conversation; mine: boolean; canMod
                   data-testid="message-image" loading="lazy" onClick={() => props.onPreview(a.id)}
                   ref={(el) => { if (el && a.width && a.height) { const w = Math.min(240, a.width); el.style.width = w + 'px'; el.style.aspectRatio = `${a.width} / ${a.height}`; } }} />
               ))}
-              {files.map((a) => <a class="file-chip" href={`/api/v1/attachments/${a.id}`} download={a.name || a.filename || ''}>📄 {a.name || a.filename || t('file_message')}</a>)}
+              {files.map((a) => <a class="file-chip" href={`/api/v1/attachments/${a.id}`} download={a.name || a.filename || ''}><Icon name="file" size={14} /> {a.name || a.filename || t('file_message')}</a>)}
             </>
           )}
         </div>
@@ -293,15 +294,15 @@ function MessageItem(props: { m: Message; c: Conversation; mine: boolean; canMod
         </div>
         {mine && m.urgent && m.urgent_recipients && m.urgent_recipients.length > 0 && (
           <div class="urgent-box" data-testid="urgent-recipients">
-            <div>☎ {t('urgent_recipients')}</div>
+            <div><Icon name="phone" size={14} /> {t('urgent_recipients')}</div>
             {m.urgent_recipients.map((r) => <div class="urgent-r">{r.name} <b>{r.phone || '—'}</b> <span class={r.read ? 'ok' : 'warn'}>{r.read ? t('read') : t('unread')}</span></div>)}
           </div>
         )}
       </div>
       <div class="msg-actions" role="toolbar">
-        {!m.recalled && <button class="icon-btn" title={t('reply')} data-testid="action-reply" onClick={() => props.onReply(m)}>↩</button>}
-        {mine && !m.recalled && !m.attachments?.length && <button class="icon-btn" title={t('edit')} data-testid="action-edit" onClick={() => props.onEdit(m)}>✎</button>}
-        {recallable && <button class="icon-btn" title={t('recall')} data-testid="action-recall" onClick={() => setConfirmRecall(true)}>⟲</button>}
+        {!m.recalled && <button class="icon-btn" title={t('reply')} data-testid="action-reply" onClick={() => props.onReply(m)}><Icon name="reply" size={16} /></button>}
+        {mine && !m.recalled && !m.attachments?.length && <button class="icon-btn" title={t('edit')} data-testid="action-edit" onClick={() => props.onEdit(m)}><Icon name="edit" size={16} /></button>}
+        {recallable && <button class="icon-btn" title={t('recall')} data-testid="action-recall" onClick={() => setConfirmRecall(true)}><Icon name="recall" size={16} /></button>}
       </div>
       {confirmRecall && (
         <Modal title={t('recall')} onClose={() => setConfirmRecall(false)} testid="recall-dialog">
@@ -333,7 +334,7 @@ function ReceiptsModal({ m, onClose }: { m: Message; onClose: () => void }) {
       {!r ? t('loading') : (
         <div class="receipts">
           <div><h4>{t('read')} ({r.read?.length ?? 0})</h4><ul>{(r.read || []).map((x: any) => <li>{x.name} <span class="muted">{fmtTime(x.read_at)}</span></li>)}</ul></div>
-          <div><h4>{t('unread')} ({r.unread?.length ?? 0})</h4><ul>{(r.unread || []).map((x: any) => <li>{x.name}{x.phone ? <span class="muted"> ☎ {x.phone}</span> : null}</li>)}</ul></div>
+          <div><h4>{t('unread')} ({r.unread?.length ?? 0})</h4><ul>{(r.unread || []).map((x: any) => <li>{x.name}{x.phone ? <span class="muted"> {x.phone}</span> : null}</li>)}</ul></div>
           {r.urgent_phones?.length > 0 && <div><h4>{t('urgent_phone_hint')}</h4><ul>{r.urgent_phones.map((x: any) => <li>{typeof x === 'string' ? x : `${x.name ?? ''} ${x.phone ?? ''}`}</li>)}</ul></div>}
         </div>
       )}
@@ -461,7 +462,7 @@ function Composer({ c, replyTo, editing, clear }: { c: Conversation; replyTo: Me
         </ul>
       )}
       <div class="toolbar">
-        <button class="icon-btn" title={t('image')} data-testid="image-button" onClick={() => file.current?.click()}>🖼</button>
+        <button class="icon-btn" title={t('image')} data-testid="image-button" onClick={() => file.current?.click()}><Icon name="image" size={20} /></button>
         <input type="file" accept="image/*" class="hidden" data-testid="image-input" ref={file}
           onChange={(e) => { const f = e.currentTarget.files?.[0]; if (f) upload(f); e.currentTarget.value = ''; }} />
         <label class={'urgent-toggle' + (urgent ? ' on' : '')} title={t('urgent')}>

@@ -9,7 +9,7 @@ import { OrgTree } from './directory';
 import { Profile } from './profile';
 import { AdminConsole, hasAdmin } from './admin';
 import { WatermarkGuard, startIdleLock, stopIdleLock } from './security';
-import { Avatar, Modal, fmtDate } from './ui';
+import { Avatar, Icon, Modal, fmtDate } from './ui';
 
 function App() {
   const s = useStore();
@@ -58,20 +58,20 @@ function Shell() {
       <nav class="rail" aria-label="main">
         <div class="rail-me" title={me.name}><Avatar name={me.name} id={me.id} size={36} /></div>
         <button class={'rail-btn' + (tab === 'chats' ? ' active' : '')} data-testid="nav-chats" onClick={() => go('chats')} title={t('chats')}>
-          <span class="ico">💬</span><span class="lbl">{t('chats')}</span>{unread > 0 && <span class="rail-badge" data-testid="total-unread">{unread > 99 ? '99+' : unread}</span>}
+          <span class="ico"><Icon name="chat" size={22} /></span><span class="lbl">{t('chats')}</span>{unread > 0 && <span class="rail-badge" data-testid="total-unread">{unread > 99 ? '99+' : unread}</span>}
         </button>
-        <button class={'rail-btn' + (tab === 'contacts' ? ' active' : '')} data-testid="nav-contacts" onClick={() => go('contacts')} title={t('contacts')}><span class="ico">👥</span><span class="lbl">{t('contacts')}</span></button>
-        <button class={'rail-btn' + (tab === 'me' ? ' active' : '')} data-testid="nav-me" onClick={() => go('me')} title={t('me')}><span class="ico">👤</span><span class="lbl">{t('me')}</span></button>
-        {admin && <button class={'rail-btn' + (tab === 'admin' ? ' active' : '')} data-testid="nav-admin" onClick={() => go('admin')} title={t('admin')}><span class="ico">🛡</span><span class="lbl">{t('admin')}</span></button>}
+        <button class={'rail-btn' + (tab === 'contacts' ? ' active' : '')} data-testid="nav-contacts" onClick={() => go('contacts')} title={t('contacts')}><span class="ico"><Icon name="users" size={22} /></span><span class="lbl">{t('contacts')}</span></button>
+        <button class={'rail-btn' + (tab === 'me' ? ' active' : '')} data-testid="nav-me" onClick={() => go('me')} title={t('me')}><span class="ico"><Icon name="user" size={22} /></span><span class="lbl">{t('me')}</span></button>
+        {admin && <button class={'rail-btn' + (tab === 'admin' ? ' active' : '')} data-testid="nav-admin" onClick={() => go('admin')} title={t('admin')}><span class="ico"><Icon name="shield" size={22} /></span><span class="lbl">{t('admin')}</span></button>}
         <div class="rail-spacer" />
-        <button class="rail-btn small" data-testid="lock-now" title={t('locked_title')} onClick={() => { S.locked = true; changed(); }}>🔒</button>
+        <button class="rail-btn small" data-testid="lock-now" title={t('locked_title')} onClick={() => { S.locked = true; changed(); }}><Icon name="lock" size={20} /></button>
         <button class="rail-btn small" data-testid="lang-switch" onClick={() => setLocale(locale === 'en' ? 'zh-CN' : 'en')}>{locale === 'en' ? '中' : 'EN'}</button>
       </nav>
       <aside class="sidebar">
         <div class="side-head">
           <input class="search" type="search" data-testid="directory-search" placeholder={t('search_people')} value={q} onInput={(e) => setQ(e.currentTarget.value)}
             onKeyDown={(e) => { if (e.key === 'Escape') setQ(''); }} />
-          {!adminOnly && <button class="icon-btn plus" title={t('new_group')} data-testid="new-group" onClick={() => setNewGroup(true)}>＋</button>}
+          {!adminOnly && <button class="icon-btn plus" title={t('new_group')} data-testid="new-group" onClick={() => setNewGroup(true)}><Icon name="plus" size={20} /></button>}
         </div>
         <div class="side-body">
           {searching ? <SearchResults q={q} onDone={() => setQ('')} /> : tab === 'contacts' ? <OrgTree /> : <ConversationList />}

@@ -57,3 +57,27 @@ export function ruleText(rules: unknown): string[] {
   return rules.map((r) => (typeof r === 'string' ? t('rule_' + r) : String((r as any)?.message ?? (r as any)?.id ?? r)));
 }
 export function roleName(r: string) { const s = t('role_' + r); return s === 'role_' + r ? r : s; }
+
+// Line icons drawn as SVG elements (no icon font, no emoji font needed).
+const ICONS: Record<string, string> = {
+  chat: 'M21 12a8 8 0 0 1-11.6 7.1L4 20l1-4.6A8 8 0 1 1 21 12z',
+  users: 'M16 20v-1.5a3.5 3.5 0 0 0-3.5-3.5h-5A3.5 3.5 0 0 0 4 18.5V20M10 11a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7zM20 20v-1.5a3.5 3.5 0 0 0-2.5-3.3M15.5 4.2a3.5 3.5 0 0 1 0 6.6',
+  user: 'M19 20v-1.5a4 4 0 0 0-4-4H9a4 4 0 0 0-4 4V20M12 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8z',
+  shield: 'M12 21s-8-3.5-8-10V5l8-3 8 3v6c0 6.5-8 10-8 10z',
+  lock: 'M6 11h12v10H6zM8.5 11V7.5a3.5 3.5 0 0 1 7 0V11',
+  image: 'M4 5h16v14H4zM4 16l5-5 4 4 3-3 4 4M15.5 9.5a1.5 1.5 0 1 0 0-.01',
+  reply: 'M10 8 5 12l5 4M5 12h9a5 5 0 0 1 5 5v1',
+  edit: 'M4 20h4L19 9l-4-4L4 16v4zM14 6l4 4',
+  recall: 'M4 10a8 8 0 1 1 1.5 6M4 4v6h6',
+  plus: 'M12 5v14M5 12h14',
+  file: 'M14 3H6v18h12V7zM14 3v4h4',
+  phone: 'M5 4h4l2 5-2.5 1.5a11 11 0 0 0 5 5L15 13l5 2v4a1 1 0 0 1-1 1A16 16 0 0 1 4 5a1 1 0 0 1 1-1z',
+};
+export function Icon(props: { name: keyof typeof ICONS | string; size?: number }) {
+  const s = props.size ?? 18;
+  return (
+    <svg class="icon" width={s} height={s} viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">
+      <path d={ICONS[props.name] || ''} />
+    </svg>
+  );
+}
