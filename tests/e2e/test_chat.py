@@ -79,3 +79,22 @@ def test_login_with_forced_password_change(server, make_page):
             ).status_code
             == 200
         )
+
+
+def test_dlp_confirm_shows_findings_and_resends(server, make_page):
+    sender = server.add_user("蒋合规")
+    server.add_user("韩客户")
+    page = make_page(server.base)
+    login_ready(page, sender)
+    open_direct(page, "韩客户")
+    page.get_by_test_id("composer").fill("客户身份证 11010519491231002X 请核对")
+    page.get_by_test_id("composer").press("Enter")
+    dialog = page.get_by_test_id("dlp-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_test_id("dlp-finding")).to_contain_text("110105********002X")
+    expect(dialog.get_by_test_id("dlp-finding")).to_contain_text("身份证号")
+    dialog.get_by_test_id("dlp-confirm").click()
+    expect(page.get_by_test_id("dlp-dialog")).to_have_count(0)
+    expect(page.locator("[data-testid=message]:not([data-pending])").filter(has_text="请核对")).to_have_count(
+        1
+    )

@@ -4,13 +4,16 @@ import { t } from './i18n';
 import { S, showError, toast, useStore } from './store';
 import { Modal, fmtTime, roleName } from './ui';
 
-type Tab = 'users' | 'units' | 'sessions' | 'alerts' | 'audit';
+type Tab = 'users' | 'units' | 'sessions' | 'alerts' | 'audit' | 'dlp' | 'archive' | 'review';
 const TABS: { id: Tab; roles: string[]; label: string }[] = [
   { id: 'users', roles: ['sysadmin'], label: 'admin_users' },
   { id: 'units', roles: ['sysadmin', 'hr'], label: 'admin_units' },
   { id: 'sessions', roles: ['sysadmin', 'secadmin'], label: 'admin_sessions' },
   { id: 'alerts', roles: ['secadmin'], label: 'admin_alerts' },
   { id: 'audit', roles: ['auditor'], label: 'admin_audit' },
+  { id: 'dlp', roles: ['secadmin'], label: 'admin_dlp' },
+  { id: 'archive', roles: ['compliance'], label: 'admin_archive' },
+  { id: 'review', roles: ['compliance'], label: 'admin_review' },
 ];
 const GRANTABLE = ['hr', 'compliance', 'unit_head'];
 
@@ -35,6 +38,9 @@ export function AdminConsole() {
         {tab === 'sessions' && <Sessions />}
         {tab === 'alerts' && <Alerts />}
         {tab === 'audit' && <Audit />}
+        {tab === 'dlp' && <DlpHits />}
+        {tab === 'archive' && <Archive />}
+        {tab === 'review' && <Review />}
       </div>
     </div>
   );
@@ -47,6 +53,7 @@ function Users() {
   const [creating, setCreating] = useState(false);
   const [oneTime, setOneTime] = useState<{ name: string; password: string } | null>(null);
   const [roles, setRoles] = useState<any | null>(null);
+  const [depart, setDepart] = useState<any | null>(null);
   const load = () => get<any>(`/admin/users?q=${encodeURIComponent(q)}&limit=50&offset=${offset}`).then(setData, showError);
   useEffect(() => { load(); }, [offset]);
   const act = (f: () => Promise<any>) => async () => { try { await f(); toast(t('saved')); load(); } catch (e) { showError(e); } };
@@ -72,6 +79,7 @@ function Users() {
                 <button class="link" data-testid="admin-user-unlock" onClick={act(() => post(`/admin/users/${u.id}/unlock`))}>{t('unlock_account')}</button>
                 <button class="link" data-testid="admin-user-reset" onClick={async () => { try { const r = await post<any>(`/admin/users/${u.id}/reset-password`); setOneTime({ name: u.name, password: r.password }); } catch (e) { showError(e); } }}>{t('reset_password')}</button>
                 <button class="link" data-testid="admin-user-roles" onClick={() => setRoles(u)}>{t('roles')}</button>
+                {!u.departed && <button class="link danger" data-testid="admin-user-depart" onClick={() => setDepart(u)}>{t('depart')}</button>}
               </td>
             </tr>
           ))}
@@ -86,6 +94,7 @@ function Users() {
           <button class="primary" onClick={() => setOneTime(null)}>{t('ok')}</button>
         </Modal>
       )}
+      {depart && <DepartDialog u={depart} onClose={() => setDepart(null)} onDone={() => { setDepart(null); load(); }} />}
       {roles && <RolesDialog u={roles} onClose={() => setRoles(null)} onSaved={() => { setRoles(null); load(); }} />}
     </div>
   );
@@ -223,5 +232,106 @@ function Pager({ offset, next, setOffset, size }: { offset: number; next?: numbe
       <button disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - size))}>{t('prev')}</button>
       <button disabled={next == null} onClick={() => next != null && setOffset(next)}>{t('next')}</button>
     </div>
+  );
+}
+
+function DlpHits() {
+  const [data, setData] = useState<any>(null);
+  useEffect(() => { get<any>('/dlp/hits?limit=100').then(setData, showError); }, []);
+  return (
+    <div data-testid="admin-dlp">
+      <h4>{t('dlp_by_person')}</h4>
+      <table class="grid">
+        <thead><tr><th>{t('name')}</th><th>{t('dlp_hits')}</th><th>{t('state')}</th></tr></thead>
+        <tbody>{(data?.by_person || []).map((p: any) => <tr><td>{p.name}</td><td>{p.hits}</td><td>{p.level}{p.suspended_until ? ` → ${fmtTime(p.suspended_until, true)}` : ''}</td></tr>)}</tbody>
+      </table>
+      <h4>{t('dlp_hits')}</h4>
+      <table class="grid">
+        <thead><tr><th>{t('time')}</th><th>{t('name')}</th><th>{t('unit')}</th><th>{t('dlp_detector')}</th><th>{t('action')}</th><th>{t('dlp_masked')}</th></tr></thead>
+        <tbody>{(data?.hits || []).map((h: any) => (
+          <tr data-testid="dlp-hit-row"><td>{fmtTime(h.created_at, true)}</td><td>{h.name}</td><td>{h.unit}</td><td>{t('dlp_detector_' + h.detector) === 'dlp_detector_' + h.detector ? h.detector : t('dlp_detector_' + h.detector)}</td><td>{h.action}</td><td><code>{h.masked}</code></td></tr>
+        ))}</tbody>
+      </table>
+    </div>
+  );
+}
+
+function Archive() {
+  const [q, setQ] = useState('');
+  const [reason, setReason] = useState('');
+  const [res, setRes] = useState<any[] | null>(null);
+  async function search(e: Event) {
+    e.preventDefault();
+    try {
+      const qs = new URLSearchParams({ reason: reason.trim(), q: q.trim(), limit: '50' });
+      const r = await get<any>(`/compliance/archive/search?${qs}`);
+      setRes(r.results || []);
+    } catch (err) { showError(err); }
+  }
+  return (
+    <div data-testid="admin-archive">
+      <form class="row gap" onSubmit={search}>
+        <input data-testid="archive-q" placeholder={t('archive_query')} value={q} onInput={(e) => setQ(e.currentTarget.value)} />
+        <input data-testid="archive-reason" placeholder={t('archive_reason')} value={reason} onInput={(e) => setReason(e.currentTarget.value)} required />
+        <button class="primary" type="submit" data-testid="archive-search">{t('search')}</button>
+      </form>
+      <p class="hint">{t('archive_hint')}</p>
+      {res && res.length === 0 && <div class="muted pad">{t('no_results')}</div>}
+      {res && res.length > 0 && (
+        <table class="grid">
+          <thead><tr><th>{t('time')}</th><th>{t('name')}</th><th>#</th><th>{t('archive_text')}</th></tr></thead>
+          <tbody>{res.map((r) => (
+            <tr data-testid="archive-row"><td>{fmtTime(r.created_at || r.at, true)}</td><td>{r.sender?.name}</td>
+              <td>{r.conversation?.name || r.conversation?.id || r.conversation_id}:{r.seq}{r.version ? ` v${r.version}` : ''}{r.kind ? ` ${r.kind}` : ''}</td>
+              <td class="wrap">{r.text}</td></tr>
+          ))}</tbody>
+        </table>
+      )}
+    </div>
+  );
+}
+
+function Review() {
+  const [status, setStatus] = useState('open');
+  const [data, setData] = useState<any>(null);
+  const load = () => get<any>(`/compliance/review?status=${status}&limit=50`).then(setData, showError);
+  useEffect(() => { load(); }, [status]);
+  const decide = (id: number, decision: string) => async () => {
+    try { await post(`/compliance/review/${id}/decision`, { decision, note: '' }); toast(t('saved')); load(); } catch (e) { showError(e); }
+  };
+  return (
+    <div data-testid="admin-review">
+      <div class="row gap">
+        <select value={status} onChange={(e) => setStatus(e.currentTarget.value)}>
+          {['open', 'escalated', 'decided'].map((x) => <option value={x}>{x}</option>)}
+        </select>
+      </div>
+      <table class="grid">
+        <thead><tr><th>{t('time')}</th><th>{t('review_kind')}</th><th>{t('name')}</th><th>{t('archive_text')}</th><th>{t('reason')}</th><th>{t('actions')}</th></tr></thead>
+        <tbody>{(data?.items || []).map((i: any) => (
+          <tr data-testid="review-row" class={i.sla_breached ? 'late' : ''}>
+            <td>{fmtTime(i.created_at, true)}</td><td>{i.kind}</td><td>{i.subject?.name}</td><td class="wrap">{i.text}</td><td>{i.reason}</td>
+            <td class="actions">{(i.status === 'open' || i.status === 'escalated') ? ['approve', 'reject', 'violation', 'escalate'].map((d) => (
+              <button class="link" onClick={decide(i.id, d)}>{t('decision_' + d)}</button>
+            )) : `${i.status} ${i.decision_note || ''}`}</td>
+          </tr>
+        ))}</tbody>
+      </table>
+    </div>
+  );
+}
+
+function DepartDialog({ u, onClose, onDone }: { u: any; onClose: () => void; onDone: () => void }) {
+  const [reason, setReason] = useState('termination');
+  return (
+    <Modal title={`${u.name} · ${t('depart')}`} onClose={onClose} testid="depart-dialog">
+      <div class="stack">
+        <p class="hint">{t('depart_hint')}</p>
+        <select value={reason} onChange={(e) => setReason(e.currentTarget.value)}>
+          {['termination', 'retirement', 'internal_retirement', 'other'].map((r) => <option value={r}>{t('depart_' + r)}</option>)}
+        </select>
+        <button class="danger" data-testid="depart-confirm" onClick={async () => { try { await post(`/admin/users/${u.id}/depart`, { reason }); toast(t('saved')); onDone(); } catch (e) { showError(e); } }}>{t('depart')}</button>
+      </div>
+    </Modal>
   );
 }
