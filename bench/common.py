@@ -81,6 +81,16 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """user + system CPU seconds of a process (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_average() -> list[float]:
+    return [round(x, 1) for x in os.getloadavg()]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -177,12 +187,28 @@ class Server:
                 raise RuntimeError(f"server exited: {self.log_path.read_text()[-2000:]}")
             try:
                 with urllib.request.urlopen(f"{self.base}/api/v1/openapi.json", timeout=1):
+                    self._maybe_profile()
                     return self
             except OSError:
                 time.sleep(0.2)
         raise RuntimeError("server did not start")
 
+    def _maybe_profile(self) -> None:
+        """BENCH_PYSPY=/path/prefix: sample the server with py-spy (collapsed stacks) while it runs."""
+        prefix = os.environ.get("BENCH_PYSPY")
+        spy = VENV_BIN / "py-spy"
+        if prefix and spy.exists():
+            self.spy = subprocess.Popen(
+                [str(spy), "record", "-p", str(self.pid), "-r", "50", "--nonblocking", *os.environ.get("BENCH_PYSPY_ARGS", "").split(), "-f", "raw",
+                 "-o", f"{prefix}-{self.env.backend}-{self.port}.txt"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
     def stop(self) -> None:
+        spy = getattr(self, "spy", None)
+        if spy is not None and spy.poll() is None:
+            spy.send_signal(2)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                spy.wait(20)
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:

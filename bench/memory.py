@@ -15,7 +15,7 @@ from typing import Any
 from bench import common
 
 
-async def _connect_all(url: str, tokens: list[str], concurrency: int = 100) -> list[Any]:
+async def _connect_all(url: str, tokens: list[str], concurrency: int = 100, deflate: bool = True) -> list[Any]:
     import websockets
 
     sem = asyncio.Semaphore(concurrency)
@@ -24,7 +24,7 @@ async def _connect_all(url: str, tokens: list[str], concurrency: int = 100) -> l
     async def one(token: str) -> None:
         async with sem:
             ws = await websockets.connect(f"{url}?token={token}", max_size=2**22, ping_interval=None,
-                                          open_timeout=60)
+                                          open_timeout=60, compression="deflate" if deflate else None)
             await asyncio.wait_for(ws.recv(), 30)  # hello
             conns.append(ws)
 
@@ -32,19 +32,19 @@ async def _connect_all(url: str, tokens: list[str], concurrency: int = 100) -> l
     return conns
 
 
-async def _measure(server: common.Server, tokens: list[str], warm: int) -> dict[str, Any]:
+async def _measure(server: common.Server, tokens: list[str], warm: int, deflate: bool) -> dict[str, Any]:
     url = f"ws://127.0.0.1:{server.port}/api/v1/ws"
-    warm_conns = await _connect_all(url, tokens[:warm])
+    warm_conns = await _connect_all(url, tokens[:warm], deflate=deflate)
     await asyncio.sleep(3)
     before = common.rss_kb(server.pid)
     half = warm + (len(tokens) - warm) // 2
     t0 = time.monotonic()
-    conns = await _connect_all(url, tokens[warm:half])
+    conns = await _connect_all(url, tokens[warm:half], deflate=deflate)
     connect_s = time.monotonic() - t0
     await asyncio.sleep(3)
     mid = common.rss_kb(server.pid)
     t0 = time.monotonic()
-    conns += await _connect_all(url, tokens[half:])
+    conns += await _connect_all(url, tokens[half:], deflate=deflate)
     connect_s += time.monotonic() - t0
     samples = []
     for _ in range(5):  # idle: let presence fan-out and buffers settle
@@ -61,7 +61,9 @@ async def _measure(server: common.Server, tokens: list[str], warm: int) -> dict[
             "connect_seconds": round(connect_s, 1), "connect_rate_per_s": round(n / connect_s, 1)}
 
 
-def run(quick: bool = False) -> dict[str, Any]:
+def run(quick: bool = False, deflate: bool = True) -> dict[str, Any]:
+    """``deflate=False``: the clients do not offer permessage-deflate (browsers do; this shows what the
+    server would use with compression switched off)."""
     n = 500 if quick else 2000
     warm = 50
     with common.environment("sqlite", "memory") as env:
@@ -73,8 +75,9 @@ def run(quick: bool = False) -> dict[str, Any]:
         gc.collect()
         with common.Server(env) as server:
             common.log(f"memory: server pid {server.pid}, connecting {n} idle clients (+{warm} warm-up)")
-            res = asyncio.run(_measure(server, tokens, warm))
+            res = asyncio.run(_measure(server, tokens, warm, deflate))
             res["server_tracebacks"] = server.errors_in_log()
-    res.update({"target_kb": 30, "pass": res["per_conn_kb"] <= 30, "backend": "sqlite"})
+    res.update({"target_kb": 30, "pass": res["per_conn_kb"] <= 30, "backend": "sqlite",
+                "client_offers_permessage_deflate": deflate})
     common.log(f"memory: {res}")
     return res

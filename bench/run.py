@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
     results: dict[str, object] = {"machine": common.machine(), "quick": args.quick,
+                                  "load_average_at_start": common.load_average(),
                                   "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     t0 = time.monotonic()
     for name in names:

@@ -1,0 +1,126 @@
+"""Sustained ingest: acknowledged (201) messages per second, many senders into many conversations.
+
+1,000 users in 200 groups of 5; no WebSocket clients (pure ingest: commit + event rows + bus wake-up).
+One generator process (separate from the server) runs CONCURRENCY closed-loop workers, each on its
+own keep-alive HTTP/1.1 connection, written against asyncio streams (pre-encoded requests, status line
+and Content-Length parsed) so the generator's CPU stays small next to the server's on 2 cores. Each
+worker posts as a random member into that member's group; the first WARMUP seconds are not counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing as mp
+import random
+import time
+from typing import Any
+
+from bench import common
+
+CONCURRENCY = 64
+WARMUP = 2.0
+
+
+def _generator(port: int, plan: list[tuple[int, str]], duration: float, conn: Any) -> None:
+    import orjson
+    import uvloop
+
+    async def worker(wid: int, stop_at: float, count_from: float, out: dict[str, Any]) -> None:
+        rnd = random.Random(wid)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        i = 0
+        while time.monotonic() < stop_at:
+            conv, token = plan[rnd.randrange(len(plan))]
+            body = orjson.dumps({"text": f"ingest {wid}-{i} 今天的报表已经上传，请查收。", "client_id": f"i{wid}-{i}"})
+            i += 1
+            req = (f"POST /api/v1/conversations/{conv}/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+                   f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+            t0 = time.monotonic()
+            writer.write(req)
+            status_line = await reader.readline()
+            length = 0
+            while True:
+                line = await reader.readline()
+                if line in (b"\r\n", b""):
+                    break
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            if length:
+                await reader.readexactly(length)
+            t1 = time.monotonic()
+            if t0 < count_from:
+                continue
+            code = status_line.split(b" ", 2)[1].decode() if status_line else "eof"
+            out["status"][code] = out["status"].get(code, 0) + 1
+            if code == "201":
+                out["lat"].append(t1 - t0)
+                sec = int(t1 - count_from)
+                out["per_second"][sec] = out["per_second"].get(sec, 0) + 1
+            if not status_line:
+                break
+        writer.close()
+
+    async def main() -> dict[str, Any]:
+        out: dict[str, Any] = {"status": {}, "lat": [], "per_second": {}}
+        start = time.monotonic()
+        count_from = start + WARMUP
+        stop_at = count_from + duration
+        await asyncio.gather(*(worker(w, stop_at, count_from, out) for w in range(CONCURRENCY)))
+        out["elapsed"] = time.monotonic() - count_from
+        return out
+
+    uvloop.install()
+    conn.send(asyncio.run(main()))
+
+
+def run_backend(backend: str, duration: float) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    with common.environment(backend, "ingest") as env:
+        rt = common.runtime(env)
+        ids = common.bulk_users(rt, 1000, prefix="g")
+        tokens = common.bulk_sessions(rt, ids)
+        groups = common.make_groups(rt, ids, 5)
+        rt.db.dispose()
+        token_of = dict(zip(ids, tokens, strict=True))
+        plan = [(conv, token_of[uid]) for conv, members in groups for uid in members]
+        with common.Server(env) as server:
+            a, b = ctx.Pipe()
+            p = ctx.Process(target=_generator, args=(server.port, plan, duration, b), daemon=True)
+            p.start()
+            cpu0 = common.cpu_seconds(server.pid)
+            if not a.poll(duration + 120):
+                raise TimeoutError("ingest generator did not answer")
+            out = a.recv()
+            cpu = common.cpu_seconds(server.pid) - cpu0
+            p.join(10)
+            tracebacks = server.errors_in_log()
+    ok = out["status"].get("201", 0)
+    per_s = [out["per_second"].get(s, 0) for s in range(int(duration))]
+    res = {
+        "backend": backend, "concurrency": CONCURRENCY, "conversations": len(groups), "members_each": 5,
+        "duration_s": duration, "acknowledged": ok, "status": out["status"],
+        "messages_per_s": round(ok / out["elapsed"], 1),
+        "per_second_median": sorted(per_s)[len(per_s) // 2] if per_s else 0,
+        "per_second_min": min(per_s) if per_s else 0,
+        "ack_latency_ms": common.summary_ms(out["lat"]), "server_tracebacks": tracebacks,
+        "server_cpu_ms_per_message": round(1000 * cpu / max(1, sum(out["status"].values())), 1),
+        "server_cpu_percent": round(100 * cpu / (out["elapsed"] + WARMUP), 0),
+        "load_average": common.load_average(),
+        "target_per_s": 2000,
+    }
+    res["pass"] = res["messages_per_s"] >= 2000
+    common.log(f"ingest[{backend}]: {res}")
+    return res
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    duration = 8.0 if quick else 20.0
+    out: dict[str, Any] = {}
+    for backend in ["postgres"] if quick else ["postgres", "sqlite"]:
+        try:
+            out[backend] = run_backend(backend, duration)
+        except Exception as exc:
+            common.log(f"ingest[{backend}] failed: {exc!r}")
+            out[backend] = {"error": repr(exc)}
+    return out

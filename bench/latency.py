@@ -1,0 +1,231 @@
+"""Send -> deliver latency with 1,000 connected WebSocket clients in 20 groups of 50 at 500 messages/s.
+
+Processes: the server (``mixun serve``), one sender process (asyncio + ``httpx.AsyncClient``, HTTP/1.1
+keep-alive pool, open loop: a send is started every 1/rate s whatever the server does, at most
+MAX_IN_FLIGHT outstanding) and RECEIVERS receiver processes (asyncio + ``websockets``, 1,000 sockets
+split between them). Each message text carries the sender's ``time.monotonic_ns()`` taken just before
+the HTTP request starts (CLOCK_MONOTONIC is system-wide on Linux, so the receivers can subtract it);
+latency = arrival of ``message.created`` at a recipient socket minus that stamp. Every member's socket
+counts as a recipient (50 deliveries per message, the sender's own socket included).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing as mp
+import random
+import time
+from typing import Any
+
+from bench import common
+
+MAX_IN_FLIGHT = 256
+RECEIVERS = 2
+DRAIN_SECONDS = 5.0
+
+
+def _receiver(url: str, tokens: list[str], conn: Any) -> None:
+    import orjson
+    import uvloop
+
+    async def main() -> dict[str, Any]:
+        import websockets
+
+        lat: list[float] = []
+        counts = {"events": 0, "other": 0, "closed": 0}
+        sem = asyncio.Semaphore(50)
+        sockets: list[Any] = []
+
+        async def connect(token: str) -> None:
+            async with sem:
+                ws = await websockets.connect(f"{url}?token={token}", max_size=2**22, ping_interval=None,
+                                              open_timeout=120, max_queue=None)
+                await ws.recv()  # hello
+                await ws.send('{"type":"resume","after_event_seq":0}')
+                sockets.append(ws)
+
+        await asyncio.gather(*(connect(t) for t in tokens))
+        conn.send(("ready", len(sockets)))
+
+        async def reader(ws: Any) -> None:
+            try:
+                async for raw in ws:
+                    now = time.monotonic_ns()
+                    msg = orjson.loads(raw)
+                    if msg.get("type") == "message.created":
+                        text = msg["message"]["text"]
+                        if text.startswith("b:"):
+                            lat.append((now - int(text.split(":", 2)[1])) / 1e9)
+                            counts["events"] += 1
+                            continue
+                    counts["other"] += 1
+            except Exception:
+                counts["closed"] += 1
+
+        tasks = [asyncio.create_task(reader(ws)) for ws in sockets]
+        await asyncio.to_thread(conn.recv)  # "stop"
+        for t in tasks:
+            t.cancel()
+        for ws in sockets:
+            await ws.close()
+        return {"latencies": lat, **counts}
+
+    uvloop.install()
+    conn.send(("done", asyncio.run(main())))
+
+
+def _sender(base: str, plan: list[tuple[int, str]], rate: float, duration: float, start_at: float,
+            conn: Any) -> None:
+    import httpx
+    import uvloop
+
+    async def main() -> dict[str, Any]:
+        limits = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT)
+        http_lat: list[float] = []
+        lag: list[float] = []
+        status: dict[str, int] = {}
+        skipped = 0
+        in_flight = 0
+        rnd = random.Random(5)
+        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60, http2=False) as client:
+            async def send(i: int, conv: int, token: str) -> None:
+                nonlocal in_flight
+                t0 = time.monotonic_ns()
+                try:
+                    r = await client.post(f"/api/v1/conversations/{conv}/messages",
+                                          json={"text": f"b:{t0}:{i}", "client_id": f"b{i}"},
+                                          headers={"Authorization": f"Bearer {token}"})
+                    key = str(r.status_code)
+                except Exception as exc:
+                    key = type(exc).__name__
+                http_lat.append((time.monotonic_ns() - t0) / 1e9)
+                status[key] = status.get(key, 0) + 1
+                in_flight -= 1
+
+            # warm the pool so connection set-up is not measured
+            await asyncio.gather(*(client.get("/api/v1/openapi.json") for _ in range(32)))
+            await asyncio.sleep(max(0.0, start_at - time.monotonic()))
+            t_start = time.monotonic()
+            tasks = set()
+            i = 0
+            total = int(rate * duration)
+            while i < total:
+                due = t_start + i / rate
+                now = time.monotonic()
+                if due > now:
+                    await asyncio.sleep(due - now)
+                    continue
+                while i < total and t_start + i / rate <= time.monotonic():
+                    lag.append(time.monotonic() - (t_start + i / rate))
+                    conv, token = plan[rnd.randrange(len(plan))]
+                    if in_flight >= MAX_IN_FLIGHT:
+                        skipped += 1
+                    else:
+                        in_flight += 1
+                        task = asyncio.create_task(send(i, conv, token))
+                        tasks.add(task)
+                        task.add_done_callback(tasks.discard)
+                    i += 1
+            send_elapsed = time.monotonic() - t_start
+            await asyncio.gather(*tasks)
+        return {"http_latencies": http_lat, "status": status, "skipped": skipped,
+                "send_elapsed": send_elapsed, "schedule_lag": lag, "attempted": total}
+
+    uvloop.install()
+    conn.send(("done", asyncio.run(main())))
+
+
+def _recv(conn: Any, timeout: float) -> Any:
+    if not conn.poll(timeout):
+        raise TimeoutError("generator process did not answer")
+    return conn.recv()
+
+
+def run_backend(backend: str, rate: float, duration: float, clients: int = 1000,
+                group_size: int = 50) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    with common.environment(backend, "latency") as env:
+        rt = common.runtime(env)
+        ids = common.bulk_users(rt, clients, prefix="l")
+        tokens = common.bulk_sessions(rt, ids)
+        groups = common.make_groups(rt, ids, group_size)
+        rt.db.dispose()
+        token_of = dict(zip(ids, tokens, strict=True))
+        plan = [(conv, token_of[uid]) for conv, members in groups for uid in members]
+        with common.Server(env) as server:
+            url = f"ws://127.0.0.1:{server.port}/api/v1/ws"
+            rss_start = common.rss_kb(server.pid)
+            pipes, procs = [], []
+            share = [tokens[i::RECEIVERS] for i in range(RECEIVERS)]
+            t_conn = time.monotonic()
+            for part in share:
+                a, b = ctx.Pipe()
+                p = ctx.Process(target=_receiver, args=(url, part, b), daemon=True)
+                p.start()
+                pipes.append(a)
+                procs.append(p)
+            connected = sum(_recv(a, 300)[1] for a in pipes)
+            connect_s = time.monotonic() - t_conn
+            common.log(f"latency[{backend}]: {connected} sockets connected in {connect_s:.0f} s; "
+                       f"sending {rate:g}/s for {duration:g} s")
+            start_at = time.monotonic() + 1.0
+            sa, sb = ctx.Pipe()
+            sp = ctx.Process(target=_sender, args=(server.base, plan, rate, duration, start_at, sb), daemon=True)
+            sp.start()
+            cpu0 = common.cpu_seconds(server.pid)
+            sent = _recv(sa, duration + 120)[1]
+            cpu1 = common.cpu_seconds(server.pid)
+            time.sleep(DRAIN_SECONDS)
+            rss_end = common.rss_kb(server.pid)
+            results = _stop_receivers(pipes, procs)
+            sp.join(10)
+            tracebacks = server.errors_in_log()
+    lat = [x for r in results for x in r["latencies"]]
+    ok = sent["status"].get("201", 0)
+    expected = ok * group_size
+    res = {
+        "backend": backend, "clients": connected, "groups": len(groups), "group_size": group_size,
+        "target_rate": rate, "duration_s": duration, "connect_seconds": round(connect_s, 1),
+        "attempted": sent["attempted"], "skipped_generator_backlog": sent["skipped"],
+        "status": sent["status"], "achieved_send_rate": round(ok / sent["send_elapsed"], 1),
+        "deliveries": len(lat), "expected_deliveries": expected,
+        "delivered_fraction": round(len(lat) / expected, 4) if expected else 0.0,
+        "deliveries_per_s": round(len(lat) / sent["send_elapsed"], 0),
+        "deliver_latency_ms": common.summary_ms(lat),
+        "http_latency_ms": common.summary_ms(sent["http_latencies"]),
+        "send_schedule_lag_ms": common.summary_ms(sent["schedule_lag"]),
+        "socket_errors": sum(r["closed"] for r in results),
+        "server_cpu_percent": round(100 * (cpu1 - cpu0) / sent["send_elapsed"], 0),
+        "server_cpu_ms_per_message": round(1000 * (cpu1 - cpu0) / max(1, ok), 1),
+        "load_average": common.load_average(),
+        "server_rss_mb": [round(rss_start / 1024), round(rss_end / 1024)], "server_tracebacks": tracebacks,
+        "target_p99_ms": 50,
+    }
+    res["pass"] = bool(lat) and res["deliver_latency_ms"]["p99"] < 50 and res["delivered_fraction"] > 0.999
+    common.log(f"latency[{backend}]: {res}")
+    return res
+
+
+def _stop_receivers(pipes: list[Any], procs: list[Any]) -> list[dict[str, Any]]:
+    for a in pipes:
+        a.send("stop")
+    out = []
+    for a, p in zip(pipes, procs, strict=True):
+        try:
+            out.append(_recv(a, 60)[1])
+        except Exception:
+            out.append({"latencies": [], "events": 0, "other": 0, "closed": 0})
+        p.join(10)
+    return out
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    duration = 10.0 if quick else 25.0
+    for backend in (["sqlite"] if quick else ["sqlite", "postgres"]):
+        try:
+            out[backend] = run_backend(backend, 500.0, duration)
+        except Exception as exc:
+            common.log(f"latency[{backend}] failed: {exc!r}")
+            out[backend] = {"error": repr(exc)}
+    return out
