@@ -26,6 +26,8 @@ PG_ADMIN_URL = os.environ.get("MIXUN_TEST_PG", "postgresql+psycopg://postgres@12
 REDIS_URL = os.environ.get("MIXUN_TEST_REDIS", "redis://127.0.0.1:6379/15")
 REQUIRE = os.environ.get("MIXUN_REQUIRE_SERVICES") == "1"
 PASSWORD = "Str0ng!Pass#2026"
+# Cheaper argon2id parameters for the suite (and every server it starts); production keeps the standard ones.
+os.environ.setdefault("MIXUN_ARGON2_PROFILE", "fast")
 _TEMPLATES: dict[str, str] = {}
 
 

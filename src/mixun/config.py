@@ -54,6 +54,7 @@ class Settings:
     work_timezone_offset_hours: int = 8
     ws_queue_limit: int = 1000
     locale: str = "zh-CN"
+    argon2: tuple[int, int, int] = (3, 65536, 4)  # time cost, memory KiB, parallelism (argon2id)
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -74,6 +75,13 @@ class Settings:
 
 def _networks(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip())
+
+
+def _argon2_profile(name: str) -> tuple[int, int, int]:
+    """`standard` is argon2-cffi's RFC 9106 low-memory profile; `fast` is for test suites only."""
+    if name == "fast":
+        return (1, 8192, 1)
+    return (3, 65536, 4)
 
 
 def normalise_database_url(url: str) -> str:
@@ -123,6 +131,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         work_hours=(int(hours[0]), int(hours[1])),
         ws_queue_limit=int(num("WS_QUEUE_LIMIT", 1000)),
         locale=get("LOCALE", "zh-CN"),
+        argon2=_argon2_profile(get("ARGON2_PROFILE", "standard")),
         extra={k: v for k, v in merged.items() if k.startswith("MIXUN_")},
     )
 

@@ -6,16 +6,17 @@ from typing import Any
 
 from sqlalchemy import select
 
-from mixun.db.models import AuditLog
+from mixun.db.models import AuditLog, User
 from mixun.domain.audit_chain import ChainReport, verify_chain
 from mixun.services import audit
 from mixun.services.runtime import Ctx
 
 
-def _view(r: AuditLog) -> dict[str, Any]:
-    return {"id": r.id, "at": r.at, "actor_id": r.actor_id, "actor_role": r.actor_role, "ip": r.ip,
-            "client": r.client, "action": r.action, "target": r.target, "outcome": r.outcome,
-            "details": r.details, "hash": r.hash}
+def _view(r: AuditLog, names: dict[int, tuple[str, str]]) -> dict[str, Any]:
+    username, name = names.get(r.actor_id or 0, ("", ""))
+    return {"id": r.id, "at": r.at, "actor_id": r.actor_id, "actor_username": username, "actor_name": name,
+            "actor_role": r.actor_role, "ip": r.ip, "client": r.client, "action": r.action, "target": r.target,
+            "outcome": r.outcome, "details": r.details, "hash": r.hash}
 
 
 def search(ctx: Ctx, action: str | None, actor: int | None, limit: int, offset: int) -> dict[str, Any]:
@@ -26,9 +27,13 @@ def search(ctx: Ctx, action: str | None, actor: int | None, limit: int, offset: 
         if actor:
             stmt = stmt.where(AuditLog.actor_id == actor)
         rows = list(s.execute(stmt.offset(offset).limit(limit + 1)).scalars())
+        actor_ids = {r.actor_id for r in rows if r.actor_id}
+        names = {uid: (un, nm) for uid, un, nm in s.execute(
+            select(User.id, User.username, User.name).where(User.id.in_(actor_ids))).all()} if actor_ids else {}
     with ctx.rt.db.write() as s:
         audit.record(s, ctx, "audit.searched", action_filter=action or "", actor_filter=actor)
-    return {"records": [_view(r) for r in rows[:limit]], "next_offset": offset + limit if len(rows) > limit else None}
+    return {"records": [_view(r, names) for r in rows[:limit]],
+            "next_offset": offset + limit if len(rows) > limit else None}
 
 
 def verify(ctx: Ctx, batch: int = 5000) -> ChainReport:

@@ -133,6 +133,8 @@ def send_message(ctx: Ctx, conversation_id: int, text: str, *, client_id: str | 
                              original_enc=outcome.original_enc, created_at=now))
         s.execute(update(Member).where(Member.conversation_id == conv.id, Member.user_id == ctx.user_id)
                   .values(read_seq=seq, read_at=now))
+        if _me.read_seq < seq - 1:  # replying reads what came before: tell those senders
+            _emit_read(s, ctx, conv.id, _me.read_seq, seq, include_self=False)
         recipients = member_ids(s, conv.id)
         if outcome.action == "hold":  # held for review: only the sender hears of it until approved
             recipients = [ctx.user_id]
@@ -318,11 +320,19 @@ def mark_read(ctx: Ctx, conversation_id: int, seq: int) -> None:
         now = datetime.now(UTC)
         s.execute(update(Member).where(Member.conversation_id == conv.id, Member.user_id == ctx.user_id,
                                        Member.read_seq < seq).values(read_seq=seq, read_at=now))
-        senders = set(s.execute(select(Message.sender_id).where(
-            Message.conversation_id == conv.id, Message.seq > old, Message.seq <= seq).distinct().limit(500)
-        ).scalars())
-        events.emit(s, ctx, senders | {ctx.user_id}, "conversation.read",
-                    {"conversation_id": conv.id, "user_id": ctx.user_id, "seq": seq})
+        _emit_read(s, ctx, conv.id, old, seq, include_self=True)
+
+
+def _emit_read(s: Session, ctx: Ctx, conv_id: int, old: int, seq: int, include_self: bool) -> None:
+    """conversation.read to the senders whose messages in (old, seq] are now read (and the reader's devices)."""
+    senders = set(s.execute(select(Message.sender_id).where(
+        Message.conversation_id == conv_id, Message.seq > old, Message.seq <= seq,
+        Message.sender_id != ctx.user_id).distinct().limit(500)).scalars())
+    if include_self:
+        senders.add(ctx.user_id)
+    if senders:
+        events.emit(s, ctx, senders, "conversation.read",
+                    {"conversation_id": conv_id, "user_id": ctx.user_id, "seq": seq})
 
 
 def receipts(ctx: Ctx, message_id: int) -> dict[str, Any]:

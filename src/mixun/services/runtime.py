@@ -30,6 +30,10 @@ class Runtime:
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
     extras: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        t, m, p = self.settings.argon2
+        self.hasher = PasswordHasher(time_cost=t, memory_cost=m, parallelism=p)
+
 
 @dataclass(frozen=True)
 class Principal:
