@@ -115,7 +115,7 @@ def run_backend(backend: str, duration: float) -> dict[str, Any]:
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    duration = 8.0 if quick else 20.0
+    duration = 6.0 if quick else 20.0
     out: dict[str, Any] = {}
     for backend in ["postgres"] if quick else ["postgres", "sqlite"]:
         try:

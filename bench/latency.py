@@ -221,7 +221,7 @@ def _stop_receivers(pipes: list[Any], procs: list[Any]) -> list[dict[str, Any]]:
 
 def run(quick: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    duration = 10.0 if quick else 25.0
+    duration = 6.0 if quick else 25.0
     for backend in (["sqlite"] if quick else ["sqlite", "postgres"]):
         try:
             out[backend] = run_backend(backend, 500.0, duration)
