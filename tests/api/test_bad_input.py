@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from tests.conftest import Env
 from tests.helpers import direct
 
@@ -69,8 +67,6 @@ def test_oversized_body_is_413(env: Env) -> None:
            "Content-Type": "application/json"}, content=big.encode()), 413, "body_too_large")
 
 
-@pytest.mark.xfail(reason="EdgeMiddleware raises _TooLarge from receive(); FastAPI's body parser catches it "
-                          "and answers 400 bad_request instead of 413 (src/mixun/api/app.py)", strict=True)
 def test_oversized_body_without_length_is_413(sqlite_env: Env) -> None:
     """A body sent without Content-Length is cut off at the limit with 413 body_too_large too."""
     env = sqlite_env

@@ -74,8 +74,6 @@ def _call(env: Env, method: str, path: str, headers: dict[str, str]) -> Any:
     return env.client.request(method, url, headers=headers, json={})
 
 
-@pytest.mark.xfail(reason="/api/v1/openapi.json is FastAPI's own route and declares no permission "
-                          "(app.py sets openapi_url; it should be served through a gated route)", strict=True)
 def test_every_route_declares_a_permission(sqlite_env: Env) -> None:
     """No route is reachable without a declared permission: the walk fails on any that has none."""
     missing = [(m, p) for m, p, perm in route_permissions(sqlite_env.app) if perm is None]

@@ -62,36 +62,40 @@ class EdgeMiddleware:
         if length is not None and (not length.isdigit() or int(length) > limit):
             await _send_error(send, 413, "body_too_large", scope)
             return
-        received = 0
+        if length is None and scope.get("method") in ("POST", "PUT", "PATCH", "DELETE"):
+            # No declared length (chunked): read up to the limit here, answer 413 beyond it.
+            chunks: list[bytes] = []
+            size = 0
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    await _send_error(send, 413, "body_too_large", scope)
+                    return
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+            body = b"".join(chunks)
+            delivered = False
 
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise _TooLarge
-            return message
+            async def replay() -> Message:
+                nonlocal delivered
+                if not delivered:
+                    delivered = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                return await receive()
 
-        started = False
+            receive = replay
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal started
             if message["type"] == "http.response.start":
-                started = True
-                message.setdefault("headers", [])
-                message["headers"] = list(message["headers"]) + SECURITY_HEADERS
+                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, send_with_headers)
-        except _TooLarge:
-            if not started:
-                await _send_error(send, 413, "body_too_large", scope)
-
-
-class _TooLarge(Exception):
-    pass
+        await self.app(scope, receive, send_with_headers)
 
 
 async def _send_error(send: Send, status: int, code: str, scope: Scope) -> None:
@@ -107,14 +111,24 @@ async def _send_error(send: Send, status: int, code: str, scope: Scope) -> None:
 def build_runtime(settings: Settings) -> Runtime:
     rt = Runtime(settings=settings, db=Database(settings.database_url), keys=KeyStore(settings.key_file))
     redis_url = settings.bus_url if settings.bus_url.startswith("redis") else None
-    rt.extras["presence"] = RedisPresence(redis_url) if redis_url else LocalPresence()
-    rt.extras["rate_limiter"] = (RedisWindow(redis_url, settings.send_rate_per_minute, settings.send_burst)
+    ns = bus_namespace(settings)
+    rt.extras["presence"] = RedisPresence(redis_url, ns) if redis_url else LocalPresence()
+    rt.extras["rate_limiter"] = (RedisWindow(redis_url, settings.send_rate_per_minute, settings.send_burst, ns)
                                  if redis_url else TokenBucket(settings.send_rate_per_minute, settings.send_burst))
     from mixun.notify import OutboxNotifier
 
     rt.extras["notifier"] = OutboxNotifier(settings.data_dir)
     install_dlp(rt)
     return rt
+
+
+def bus_namespace(settings: Settings) -> str:
+    """Processes on one database share a namespace on the bus; other deployments on the same Redis or
+    NATS server never hear them (MIXUN_BUS_NAMESPACE overrides)."""
+    import hashlib
+
+    explicit = settings.extra.get("MIXUN_BUS_NAMESPACE")
+    return explicit or hashlib.sha256(settings.database_url.encode()).hexdigest()[:12]
 
 
 def install_dlp(rt: Runtime) -> None:
@@ -128,7 +142,7 @@ def install_dlp(rt: Runtime) -> None:
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     rt = runtime or build_runtime(settings)
-    bus = make_bus(settings.bus_url)
+    bus = make_bus(settings.bus_url, bus_namespace(settings))
     hub = Hub(Ctx(rt=rt), rt.extras["presence"], settings.ws_queue_limit)
     rt.extras["hub"] = hub
 
@@ -181,13 +195,14 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
             presence.close()
         rt.db.dispose()
 
-    app = FastAPI(title="Mixun 密讯 API", version="1", openapi_url="/api/v1/openapi.json", docs_url=None,
+    app = FastAPI(title="Mixun 密讯 API", version="1", openapi_url=None, docs_url=None,
                   redoc_url=None, lifespan=lifespan, default_response_class=ORJSONResponse)
     app.state.runtime = rt
     errors.install(app)
     for module in (auth, me, conversations, admin, dlp, compliance):
         app.include_router(module.router)
     app.add_api_websocket_route("/api/v1/ws", websocket_endpoint)
+    _mount_openapi(app)
     _mount_web(app)
     app.add_middleware(EdgeMiddleware, settings=settings)
     return app
@@ -210,6 +225,19 @@ async def _sweep(hub: Hub, rt: Runtime) -> None:
             raise
         except Exception:
             log.exception("sweep failed")
+
+
+def _mount_openapi(app: FastAPI) -> None:
+    """The OpenAPI document, behind the same gate as every other route (public: it holds no data)."""
+    from fastapi import Depends
+
+    from mixun.api.deps import gate
+    from mixun.domain.roles import Perm
+
+    def openapi(_ctx: Any = Depends(gate(Perm.PUBLIC))) -> Any:
+        return ORJSONResponse(app.openapi())
+
+    app.add_api_route("/api/v1/openapi.json", openapi, include_in_schema=False)
 
 
 def _mount_web(app: FastAPI) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 log = logging.getLogger("mixun.bus")
-CHANNEL = "mixun.events"
+CHANNEL = "mixun.events"  # suffixed with the deployment namespace (see make_bus)
 Handler = Callable[[bytes], None]
 
 
@@ -41,8 +41,9 @@ class MemoryBus:
 
 
 class RedisBus:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, channel: str = CHANNEL) -> None:
         self.url = url
+        self.channel = channel
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._client = None
@@ -54,7 +55,7 @@ class RedisBus:
         self._loop = loop
         self._client = aioredis.from_url(self.url)
         self._pubsub = self._client.pubsub()
-        await self._pubsub.subscribe(CHANNEL)
+        await self._pubsub.subscribe(self.channel)
         self._task = loop.create_task(self._listen(handler))
 
     async def _listen(self, handler: Handler) -> None:
@@ -70,7 +71,7 @@ class RedisBus:
                 log.exception("redis bus listener failed; retrying")
                 await asyncio.sleep(0.5)
                 with contextlib.suppress(Exception):  # the next loop retries
-                    await self._pubsub.subscribe(CHANNEL)
+                    await self._pubsub.subscribe(self.channel)
 
     def publish(self, data: bytes) -> None:
         if self._loop is None or self._client is None or self._loop.is_closed():
@@ -80,7 +81,7 @@ class RedisBus:
     async def _safe_publish(self, data: bytes) -> None:
         try:
             assert self._client is not None
-            await self._client.publish(CHANNEL, data)
+            await self._client.publish(self.channel, data)
         except Exception:
             log.exception("redis publish failed")
 
@@ -94,8 +95,9 @@ class RedisBus:
 
 
 class NatsBus:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, channel: str = CHANNEL) -> None:
         self.url = url
+        self.channel = channel
         self._loop: asyncio.AbstractEventLoop | None = None
         self._nc = None
 
@@ -108,7 +110,7 @@ class NatsBus:
         async def on_msg(msg: object) -> None:
             handler(msg.data)  # type: ignore[attr-defined]
 
-        await self._nc.subscribe(CHANNEL, cb=on_msg)
+        await self._nc.subscribe(self.channel, cb=on_msg)
 
     def publish(self, data: bytes) -> None:
         if self._loop is None or self._nc is None or self._loop.is_closed():
@@ -118,7 +120,7 @@ class NatsBus:
     async def _safe_publish(self, data: bytes) -> None:
         try:
             assert self._nc is not None
-            await self._nc.publish(CHANNEL, data)
+            await self._nc.publish(self.channel, data)
         except Exception:
             log.exception("nats publish failed")
 
@@ -127,11 +129,13 @@ class NatsBus:
             await self._nc.drain()
 
 
-def make_bus(url: str) -> Bus:
+def make_bus(url: str, namespace: str = "") -> Bus:
+    """``namespace`` keeps deployments that share one Redis or NATS server apart (one per database)."""
+    channel = f"{CHANNEL}.{namespace}" if namespace else CHANNEL
     if url.startswith("redis://") or url.startswith("rediss://"):
-        return RedisBus(url)
+        return RedisBus(url, channel)
     if url.startswith("nats://"):
-        return NatsBus(url)
+        return NatsBus(url, channel)
     if url in ("", "memory://"):
         return MemoryBus()
     raise ValueError(f"unsupported MIXUN_BUS_URL {url!r}")

@@ -48,13 +48,15 @@ class LocalPresence:
 class RedisPresence(LocalPresence):
     """Each process keeps its own expiring set; a crashed process's users fall offline after the TTL."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, namespace: str = "") -> None:
         super().__init__()
         import redis
 
         self._r = redis.Redis.from_url(url)
+        self._ns = f"mixun:{namespace}:" if namespace else "mixun:"
+        self._procs = f"{self._ns}procs"
         self._proc = f"{os.getpid()}-{secrets.token_hex(4)}"
-        self._key = f"mixun:online:{self._proc}"
+        self._key = f"{self._ns}online:{self._proc}"
         self._last_refresh = 0.0
 
     def connected(self, user_id: int) -> bool:
@@ -62,7 +64,7 @@ class RedisPresence(LocalPresence):
         if first:
             with contextlib.suppress(Exception):
                 self._r.pipeline().sadd(self._key, user_id).expire(self._key, _TTL) \
-                    .sadd("mixun:procs", self._proc).execute()
+                    .sadd(self._procs, self._proc).execute()
         return first
 
     def disconnected(self, user_id: int) -> bool:
@@ -78,7 +80,7 @@ class RedisPresence(LocalPresence):
             pipe = self._r.pipeline().delete(self._key)
             if users:
                 pipe.sadd(self._key, *users)
-            pipe.expire(self._key, _TTL).sadd("mixun:procs", self._proc).execute()
+            pipe.expire(self._key, _TTL).sadd(self._procs, self._proc).execute()
         self._last_refresh = time.monotonic()
 
     def online(self, user_ids: Iterable[int]) -> set[int]:
@@ -88,12 +90,12 @@ class RedisPresence(LocalPresence):
         if not rest:
             return found
         try:
-            procs = [p.decode() for p in self._r.smembers("mixun:procs")]
+            procs = [p.decode() for p in self._r.smembers(self._procs)]
             for proc in procs:
-                key = f"mixun:online:{proc}"
+                key = f"{self._ns}online:{proc}"
                 flags = self._r.smismember(key, rest)
                 if not self._r.exists(key):
-                    self._r.srem("mixun:procs", proc)
+                    self._r.srem(self._procs, proc)
                     continue
                 found |= {u for u, f in zip(rest, flags, strict=True) if f}
         except Exception:  # noqa: S110 - Redis down: fall back to this process's own view
@@ -103,4 +105,4 @@ class RedisPresence(LocalPresence):
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self._r.delete(self._key)
-            self._r.srem("mixun:procs", self._proc)
+            self._r.srem(self._procs, self._proc)

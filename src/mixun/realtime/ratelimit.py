@@ -30,16 +30,17 @@ class TokenBucket:
 class RedisWindow:
     """Fixed one-minute windows shared by every process (burst allowed on top of the per-minute rate)."""
 
-    def __init__(self, url: str, per_minute: int, burst: int) -> None:
+    def __init__(self, url: str, per_minute: int, burst: int, namespace: str = "") -> None:
         import redis
 
+        self._prefix = f"mixun:{namespace}:rl" if namespace else "mixun:rl"
         self._r = redis.Redis.from_url(url)
         self.limit = per_minute + burst
         self._fallback = TokenBucket(per_minute, burst)
 
     def allow(self, key: int) -> bool:
         window = int(time.time() // 60)
-        name = f"mixun:rl:{key}:{window}"
+        name = f"{self._prefix}:{key}:{window}"
         try:
             n, _ = self._r.pipeline().incr(name).expire(name, 120).execute()
         except Exception:
