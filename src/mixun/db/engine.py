@@ -7,8 +7,9 @@ write lock up front avoids the deadlock of two readers upgrading at once.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import create_engine, event
@@ -52,8 +53,13 @@ class Database:
             self.write_engine = _sqlite_engine(url, "BEGIN IMMEDIATE")
             self.read_engine = _sqlite_engine(url, "BEGIN")
         else:
-            self.write_engine = create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+            # No pre-ping round trip on every checkout; a dead connection fails its statement and is
+            # replaced (pool_recycle bounds how long one lives).
+            self.write_engine = create_engine(url, pool_size=20, max_overflow=20, pool_recycle=1800)
             self.read_engine = self.write_engine
+        # SQLite has one writer. Writers wait on this lock (woken the moment it is free) rather than in
+        # SQLite's busy handler, which sleeps in growing steps while the file lock may already be free.
+        self._write_lock: threading.Lock | None = threading.Lock() if self.is_sqlite else None
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
         self._read = sessionmaker(self.read_engine, expire_on_commit=False)
 
@@ -62,14 +68,15 @@ class Database:
         """One write transaction; callbacks queued on the session run only after the commit."""
         session = self._write()
         session.info["after_commit"] = after_commit if after_commit is not None else []
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+        with self._write_lock or nullcontext():
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
         for callback in session.info["after_commit"]:
             callback()
 

@@ -72,7 +72,8 @@ class SearchKey(Base):
     __tablename__ = "user_search_keys"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    key: Mapped[str] = mapped_column(String(200), index=True)
+    # Bytewise order on PostgreSQL too, so a prefix is one index range whatever the database's locale.
+    key: Mapped[str] = mapped_column(String(200).with_variant(String(200, collation="C"), "postgresql"), index=True)
     rank: Mapped[int] = mapped_column(Integer, default=5)
 
 
@@ -274,5 +275,6 @@ class AuditLog(Base):
 
 Index("ix_messages_conv_created", Message.conversation_id, Message.created_at)
 Index("ix_user_events_payload", UserEvent.payload_id)
+Index("ix_user_search_keys_covering", SearchKey.key, SearchKey.rank, SearchKey.user_id)
 
 APPEND_ONLY_TABLES = ("message_versions", "membership_log", "audit_log")

@@ -171,6 +171,11 @@ class Hub:
         except orjson.JSONDecodeError:
             return
         control = msg.get("control")
+        if control:
+            from mixun.services.auth import principal_cache
+
+            cache = principal_cache(self.ctx.rt)
+            cache.forget(session_ids=msg.get("session_ids", ()), user_ids=msg.get("user_ids", ()))
         if control == "sessions_revoked":
             for sid in msg.get("session_ids", []):
                 for conn in list(self.by_session.get(sid, ())):

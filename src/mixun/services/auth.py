@@ -10,6 +10,9 @@ import hashlib
 import io
 import ipaddress
 import secrets
+import threading
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -200,19 +203,76 @@ def _principal(u: User, session_id: int | None, totp_for_all: bool) -> Principal
     )
 
 
+CACHE_SECONDS = 5.0
+
+
+class PrincipalCache:
+    """token hash -> (principal, session id, expires_at, last_seen_at, cached at).
+
+    Saves the session lookup on most requests. Entries live a few seconds; revocations and changes to
+    an account (roles, password, two-factor, disabling) drop them at once in every process through the
+    bus's control messages, so a logout or a disabled account takes effect immediately.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[Principal, datetime, datetime, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> tuple[Principal, datetime, datetime, float] | None:
+        return self._entries.get(key)
+
+    def put(self, key: str, value: tuple[Principal, datetime, datetime, float]) -> None:
+        with self._lock:
+            if len(self._entries) > 50_000:
+                self._entries.clear()
+            self._entries[key] = value
+
+    def forget(self, *, session_ids: Iterable[int] = (), user_ids: Iterable[int] = ()) -> None:
+        sids, uids = set(session_ids), set(user_ids)
+        with self._lock:
+            for key, (p, *_rest) in list(self._entries.items()):
+                if p.session_id in sids or p.user_id in uids:
+                    del self._entries[key]
+
+
+def principal_cache(rt: Any) -> PrincipalCache:
+    cache = rt.extras.get("principal_cache")
+    if cache is None:
+        cache = rt.extras["principal_cache"] = PrincipalCache()
+    return cache
+
+
+def account_changed(s: Session, ctx: Ctx, user_id: int) -> None:
+    """After commit, every process forgets cached sessions of this account."""
+    from mixun.db.engine import on_commit
+
+    notify = ctx.rt.notify
+    cache = principal_cache(ctx.rt)
+    on_commit(s, lambda: (cache.forget(user_ids=[user_id]),
+                          notify({"control": "account_changed", "user_ids": [user_id]})))
+
+
 def authenticate(ctx: Ctx, token: str) -> Principal:
     """The principal behind a bearer token or session cookie; 401 when missing, expired or revoked."""
     if not token:
         raise MixunError("not_authenticated")
     settings = ctx.rt.settings
     now = datetime.now(UTC)
+    key = _sha(token)
+    cache = principal_cache(ctx.rt)
+    idle = timedelta(minutes=settings.session_idle_minutes)
+    hit = cache.get(key)
+    if hit is not None:
+        principal, expires_at, last_seen, cached_at = hit
+        if (time.monotonic() - cached_at < CACHE_SECONDS and expires_at > now and last_seen + idle > now
+                and (now - last_seen).total_seconds() <= 30):
+            return principal
     with ctx.rt.db.read() as s:
         row = s.execute(select(DbSession, User).join(User, User.id == DbSession.user_id)
-                        .where(DbSession.token_hash == _sha(token))).first()
+                        .where(DbSession.token_hash == key)).first()
     if row is None:
         raise MixunError("not_authenticated")
     sess, user = row
-    idle = timedelta(minutes=settings.session_idle_minutes)
     if sess.revoked_at is not None or user.disabled:
         raise MixunError("session_expired")
     if sess.expires_at <= now or sess.last_seen_at + idle <= now:
@@ -221,10 +281,14 @@ def authenticate(ctx: Ctx, token: str) -> Principal:
                       .values(revoked_at=now))
             audit.record(s, ctx, "session.expired", target=f"session:{sess.id}", actor_id=user.id)
         raise MixunError("session_expired")
-    if (now - sess.last_seen_at).total_seconds() > 30:
+    last_seen = sess.last_seen_at
+    if (now - last_seen).total_seconds() > 30:
         with ctx.rt.db.write() as s:
             s.execute(update(DbSession).where(DbSession.id == sess.id).values(last_seen_at=now))
-    return _principal(user, sess.id, settings.totp_required_for_all)
+        last_seen = now
+    principal = _principal(user, sess.id, settings.totp_required_for_all)
+    cache.put(key, (principal, sess.expires_at, last_seen, time.monotonic()))
+    return principal
 
 
 def session_alive(ctx: Ctx, session_id: int) -> bool:
@@ -248,9 +312,11 @@ def _revoke(s: Session, ctx: Ctx, session_ids: list[int], reason: str) -> list[i
                          .values(revoked_at=now).returning(DbSession.id)).scalars())
     if ids:
         notify = ctx.rt.notify
+        cache = principal_cache(ctx.rt)
         from mixun.db.engine import on_commit
 
-        on_commit(s, lambda: notify({"control": "sessions_revoked", "session_ids": ids}))
+        on_commit(s, lambda: (cache.forget(session_ids=ids),
+                              notify({"control": "sessions_revoked", "session_ids": ids})))
     return ids
 
 
@@ -321,6 +387,7 @@ def change_password(ctx: Ctx, old_password: str, new_password: str) -> None:
         revoke_user_sessions_txn(s, ctx, u.id, "password_changed", keep=ctx.principal.session_id
                                  if ctx.principal else None)
         audit.record(s, ctx, "auth.password_changed", target=f"user:{u.id}")
+        account_changed(s, ctx, u.id)
 
 
 def verify_own_password(ctx: Ctx, password: str) -> None:
@@ -373,6 +440,7 @@ def totp_verify(ctx: Ctx, otp: str) -> list[str]:
         for c in codes:
             s.add(RecoveryCode(user_id=u.id, code_hash=_sha(c)))
         audit.record(s, ctx, "auth.totp_enabled", target=f"user:{u.id}")
+        account_changed(s, ctx, u.id)
     return codes
 
 
@@ -390,6 +458,7 @@ def totp_disable(ctx: Ctx, password: str) -> None:
         user.totp_enabled = False
         user.totp_secret_enc = None
         audit.record(s, ctx, "auth.totp_disabled", target=f"user:{user.id}")
+        account_changed(s, ctx, user.id)
 
 
 # --- views ----------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
 from mixun.db.models import SearchKey, Unit, User
@@ -44,6 +44,7 @@ def search_users(ctx: Ctx, q: str, unit_id: int | None, limit: int, offset: int)
     query = normalise_query(q)
     with ctx.rt.db.read() as s:
         base = select(User.id).where(User.disabled.is_(False))
+        sub = None
         if unit_id is not None:
             unit = s.get(Unit, unit_id)
             if unit is None:
@@ -51,20 +52,22 @@ def search_users(ctx: Ctx, q: str, unit_id: int | None, limit: int, offset: int)
             sub = select(Unit.id).where((Unit.id == unit_id) | Unit.path.startswith(unit.path + "/"))
             base = base.where(User.unit_id.in_(sub))
         if not query:
-            stmt = base.add_columns(func.min(0).label("rank")).group_by(User.id).order_by(User.id)
-            ids = [r[0] for r in s.execute(stmt.offset(offset).limit(limit + 1)).all()]
+            ids = [r[0] for r in s.execute(base.order_by(User.id).offset(offset).limit(limit + 1)).all()]
         else:
             hi = query + "\U0010ffff"
+            # Every branch is an index range: search-key prefixes (covering index on key, rank, user_id)
+            # and people of units whose name contains the query (units are few).
             key_hits = (select(SearchKey.user_id.label("uid"), SearchKey.rank.label("rank"))
                         .where(SearchKey.key >= query, SearchKey.key < hi))
-            unit_hits = (select(User.id.label("uid"), func.min(3).label("rank"))
-                         .join(Unit, Unit.id == User.unit_id)
-                         .where(Unit.name.like(f"%{_escape(query)}%", escape="\\"))
-                         .group_by(User.id))
+            matching_units = select(Unit.id).where(Unit.name.like(f"%{_escape(query)}%", escape="\\"))
+            unit_hits = (select(User.id.label("uid"), literal(3).label("rank"))
+                         .where(User.unit_id.in_(matching_units)))
             hits = key_hits.union_all(unit_hits).subquery()
-            stmt = (select(hits.c.uid, func.min(hits.c.rank).label("best"))
-                    .where(hits.c.uid.in_(base))
-                    .group_by(hits.c.uid).order_by("best", hits.c.uid))
+            best = (select(hits.c.uid, func.min(hits.c.rank).label("best")).group_by(hits.c.uid).subquery())
+            stmt = (select(best.c.uid).join(User, User.id == best.c.uid).where(User.disabled.is_(False))
+                    .order_by(best.c.best, best.c.uid))
+            if unit_id is not None:
+                stmt = stmt.where(User.unit_id.in_(sub))
             ids = [r[0] for r in s.execute(stmt.offset(offset).limit(limit + 1)).all()]
         more = len(ids) > limit
         ids = ids[:limit]

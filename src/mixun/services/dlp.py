@@ -92,8 +92,8 @@ class DlpService:
                         suspended=suspended, loaded_at=time.monotonic())
 
     # --- the send-path step ------------------------------------------------------------------------
-    def check(self, ctx: Ctx, text: str, channel: str, confirm: bool, unit_path: Callable[[], str],
-              target: str) -> DlpOutcome:
+    def check(self, ctx: Ctx, text: str, channel_of: Callable[[], str], confirm: bool,
+              unit_path: Callable[[], str], target: str) -> DlpOutcome:
         st = self.state()
         until = st.suspended.get(ctx.user_id)
         if until is not None and until > datetime.now(UTC):
@@ -102,6 +102,7 @@ class DlpService:
         if not findings:
             return DlpOutcome(deliver_text=text)
         roles = ctx.principal.roles if ctx.principal else ()
+        channel = channel_of()
         verdict = decide(findings, st.policy, channel=channel, roles=roles, unit_path=unit_path())
         if verdict.action == "allow":
             return DlpOutcome(deliver_text=text)

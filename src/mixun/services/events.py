@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
 from mixun.db.engine import on_commit
@@ -25,13 +25,17 @@ def allocate_seqs(session: Session, user_ids: Iterable[int]) -> dict[int, int]:
     if not ids:
         return {}
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(EventCounter.user_id).where(EventCounter.user_id.in_(ids))
-                        .order_by(EventCounter.user_id).with_for_update())
-    rows = session.execute(
-        update(EventCounter).where(EventCounter.user_id.in_(ids))
-        .values(last_seq=EventCounter.last_seq + 1)
-        .returning(EventCounter.user_id, EventCounter.last_seq)
-    ).all()
+        # One round trip: lock the counters in id order (no deadlocks), then bump them.
+        rows = session.execute(text(
+            "UPDATE event_counters AS c SET last_seq = c.last_seq + 1 FROM "
+            "(SELECT user_id FROM event_counters WHERE user_id = ANY(:ids) ORDER BY user_id FOR UPDATE) AS l "
+            "WHERE c.user_id = l.user_id RETURNING c.user_id, c.last_seq"), {"ids": ids}).all()
+    else:
+        rows = session.execute(
+            update(EventCounter).where(EventCounter.user_id.in_(ids))
+            .values(last_seq=EventCounter.last_seq + 1)
+            .returning(EventCounter.user_id, EventCounter.last_seq)
+        ).all()
     seqs = {r[0]: r[1] for r in rows}
     missing = [uid for uid in ids if uid not in seqs]
     if missing:  # users created before their counter row (should not happen; heal it)

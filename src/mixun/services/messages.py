@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mixun.db.models import Attachment, Conversation, Member, Message, MessageVersion, Unit, User
@@ -37,15 +38,20 @@ class DlpOutcome:
     channel: str = ""
 
 
-# (ctx, text, channel, confirm, sender's unit path (looked up only when needed), audit target) -> DlpOutcome;
-# raises MixunError for block and confirm-required.
-DlpHook = Callable[[Ctx, str, str, bool, Callable[[], str], str], DlpOutcome]
+# (ctx, text, channel (looked up only when something is found), confirm, sender's unit path (likewise),
+# audit target) -> DlpOutcome; raises MixunError for block and confirm-required.
+DlpHook = Callable[[Ctx, str, Callable[[], str], bool, Callable[[], str], str], DlpOutcome]
 
 
-def _dlp(ctx: Ctx, text: str, channel: str, confirm: bool, target: str) -> DlpOutcome:
+def _dlp(ctx: Ctx, text: str, conversation_id: int, confirm: bool, target: str) -> DlpOutcome:
     hook: DlpHook | None = ctx.rt.extras.get("dlp")
     if hook is None or not text:
         return DlpOutcome(deliver_text=text)
+
+    def channel() -> str:
+        with ctx.rt.db.read() as s:
+            conv, _member = access_conversation(s, ctx, conversation_id)
+            return "group" if conv.kind == "group" else "direct"
 
     def unit_path() -> str:
         with ctx.rt.db.read() as s:
@@ -91,58 +97,105 @@ def _next_seq(s: Session, conv_id: int) -> int:
 def send_message(ctx: Ctx, conversation_id: int, text: str, *, client_id: str | None = None,
                  urgent: bool = False, confirm: bool = False, reply_to: int | None = None,
                  attachment_ids: list[int] | None = None, kind: str = "text") -> tuple[dict[str, Any], bool]:
-    """(message view, created). A repeated client_id returns the first message with created=False."""
+    """(message view, created). A repeated client_id returns the first message with created=False.
+
+    The hot path: DLP scans the text without touching the database (it reads only when it found
+    something), then one write transaction of about ten statements.
+    """
     text = _check_text(ctx, text, allow_empty=bool(attachment_ids))
     if client_id is not None and (not isinstance(client_id, str) or not 0 < len(client_id) <= 64):
         raise MixunError("validation_failed", "client_id 为 1–64 个字符", field="client_id")
     limiter = ctx.rt.extras.get("rate_limiter")
     if limiter is not None and not limiter.allow(ctx.user_id):
         raise MixunError("rate_limited")
-    with ctx.rt.db.read() as s:
-        if client_id:
-            existing = s.execute(select(Message).where(Message.sender_id == ctx.user_id,
-                                                       Message.client_id == client_id)).scalar_one_or_none()
-            if existing is not None:
-                access_conversation(s, ctx, existing.conversation_id)
-                return message_views(s, ctx, [existing], ctx.user_id)[0], False
-        conv_kind = access_conversation(s, ctx, conversation_id)[0].kind
     target = f"conversation:{conversation_id}"
-    outcome = _dlp(ctx, text, "group" if conv_kind == "group" else "direct", confirm, target)
-    with ctx.rt.db.write() as s:
-        conv, _me = access_conversation(s, ctx, conversation_id)
-        if reply_to is not None:
-            parent = s.get(Message, reply_to)
-            if parent is None or parent.conversation_id != conv.id:
+    try:
+        outcome = _dlp(ctx, text, conversation_id, confirm, target)
+    except MixunError:
+        if client_id:  # a resend of a message that was already accepted gets that message back
+            with ctx.rt.db.read() as s:
+                first = _find_by_client_id(s, ctx, client_id)
+            if first is not None:
+                return first, False
+        raise
+    me = ctx.user_id
+    try:
+        with ctx.rt.db.write() as s:
+            row = s.execute(select(Conversation.kind, Member.read_seq)
+                            .join(Member, Member.conversation_id == Conversation.id)
+                            .where(Conversation.id == conversation_id, Member.user_id == me)).first()
+            if row is None:
+                raise MixunError("not_found")
+            _kind, my_read_seq = row
+            if reply_to is not None and s.execute(select(Message.conversation_id).where(
+                    Message.id == reply_to)).scalar() != conversation_id:
                 raise MixunError("validation_failed", "被回复的消息不存在", field="reply_to")
-        _record_dlp(s, ctx, outcome, target)
-        seq = _next_seq(s, conv.id)
-        now = datetime.now(UTC)
-        msg = Message(conversation_id=conv.id, seq=seq, sender_id=ctx.user_id, client_id=client_id or None,
-                      kind=kind, text=outcome.deliver_text, reply_to_id=reply_to,
-                      mentions=_mentions(s, conv.id, outcome.deliver_text), urgent=bool(urgent),
-                      created_at=now, dlp_action=None if outcome.action == "allow" else outcome.action,
-                      dlp_findings=outcome.findings or None)
-        s.add(msg)
-        s.flush()
-        if attachment_ids:
-            s.execute(update(Attachment).where(Attachment.id.in_(attachment_ids),
-                                               Attachment.uploader_id == ctx.user_id)
-                      .values(message_id=msg.id))
-        s.add(MessageVersion(message_id=msg.id, conversation_id=conv.id, version=1, kind="created",
-                             sender_id=ctx.user_id, actor_id=ctx.user_id, text=outcome.deliver_text,
-                             original_enc=outcome.original_enc, created_at=now))
-        s.execute(update(Member).where(Member.conversation_id == conv.id, Member.user_id == ctx.user_id)
-                  .values(read_seq=seq, read_at=now))
-        if _me.read_seq < seq - 1:  # replying reads what came before: tell those senders
-            _emit_read(s, ctx, conv.id, _me.read_seq, seq, include_self=False)
-        recipients = member_ids(s, conv.id)
-        if outcome.action == "hold":  # held for review: only the sender hears of it until approved
-            recipients = [ctx.user_id]
-        mine = message_views(s, ctx, [msg], ctx.user_id)[0]
-        events.emit(s, ctx, recipients, "message.created", {"conversation_id": conv.id, "message": public_view(mine)})
-        if msg.urgent and outcome.action != "hold":
-            _notify_offline_urgent(s, ctx, [r for r in recipients if r != ctx.user_id])
+            _record_dlp(s, ctx, outcome, target)
+            seq = _next_seq(s, conversation_id)
+            now = datetime.now(UTC)
+            recipients = member_ids(s, conversation_id)
+            mentions = _mentions(s, conversation_id, outcome.deliver_text)
+            dlp_action = None if outcome.action == "allow" else outcome.action
+            msg_id = s.execute(insert(Message).values(
+                conversation_id=conversation_id, seq=seq, sender_id=me, client_id=client_id or None, kind=kind,
+                text=outcome.deliver_text, reply_to_id=reply_to, mentions=mentions, urgent=bool(urgent),
+                created_at=now, version=1, dlp_action=dlp_action, dlp_findings=outcome.findings or None,
+                classification="internal").returning(Message.id)).scalar_one()
+            s.execute(insert(MessageVersion).values(
+                message_id=msg_id, conversation_id=conversation_id, version=1, kind="created", sender_id=me,
+                actor_id=me, text=outcome.deliver_text, original_enc=outcome.original_enc, created_at=now))
+            atts: list[dict[str, Any]] = []
+            if attachment_ids:
+                s.execute(update(Attachment).where(Attachment.id.in_(attachment_ids), Attachment.uploader_id == me)
+                          .values(message_id=msg_id))
+                atts = _attachment_views(s, [msg_id]).get(msg_id, [])
+            s.execute(update(Member).where(Member.conversation_id == conversation_id, Member.user_id == me)
+                      .values(read_seq=seq, read_at=now))
+            if my_read_seq < seq - 1:  # replying reads what came before: tell those senders
+                _emit_read(s, ctx, conversation_id, my_read_seq, seq, include_self=False)
+            view: dict[str, Any] = {
+                "id": msg_id, "conversation_id": conversation_id, "seq": seq,
+                "sender": {"id": me, "name": ctx.principal.name if ctx.principal else ""},
+                "kind": kind, "text": outcome.deliver_text, "created_at": now.isoformat(), "edited": False,
+                "edited_at": None, "recalled": False, "urgent": bool(urgent), "reply_to": reply_to,
+                "mentions": mentions, "attachments": atts, "read_count": 0,
+                "recipient_count": len(recipients) - 1,
+            }
+            if dlp_action == "mask":
+                view["dlp"] = {"action": "mask"}
+            delivered_to = [me] if outcome.action == "hold" else recipients  # held: only the sender hears
+            events.emit(s, ctx, delivered_to, "message.created", {"conversation_id": conversation_id,
+                                                                  "message": view})
+            mine = dict(view, client_id=client_id)
+            if dlp_action:
+                mine["dlp"] = {"action": dlp_action, "findings": outcome.findings}
+            if urgent:
+                others = [uid for uid in recipients if uid != me]
+                people = s.execute(select(User.id, User.name, User.phone).where(User.id.in_(others))).all()
+                mine["urgent_recipients"] = [{"id": uid, "name": nm, "phone": ph, "read": False}
+                                             for uid, nm, ph in people]
+                if outcome.action != "hold":
+                    _notify_offline_urgent(s, ctx, others)
+    except IntegrityError:
+        # (sender, client_id) is unique: a resend of an acknowledged message rolls back (its seq with it)
+        # and gets the first message back.
+        if not client_id:
+            raise
+        with ctx.rt.db.read() as s:
+            first = _find_by_client_id(s, ctx, client_id)
+        if first is None:
+            raise
+        return first, False
     return mine, True
+
+
+def _find_by_client_id(s: Session, ctx: Ctx, client_id: str) -> dict[str, Any] | None:
+    existing = s.execute(select(Message).where(Message.sender_id == ctx.user_id,
+                                               Message.client_id == client_id)).scalar_one_or_none()
+    if existing is None:
+        return None
+    access_conversation(s, ctx, existing.conversation_id)
+    return message_views(s, ctx, [existing], ctx.user_id)[0]
 
 
 def _notify_offline_urgent(s: Session, ctx: Ctx, recipients: list[int]) -> None:
@@ -163,6 +216,15 @@ def _notify_offline_urgent(s: Session, ctx: Ctx, recipients: list[int]) -> None:
             gateway.send(uid, phones.get(uid), text)
 
     on_commit(s, deliver)
+
+
+def _attachment_views(s: Session, message_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    atts: dict[int, list[dict[str, Any]]] = {}
+    for a in s.execute(select(Attachment).where(Attachment.message_id.in_(message_ids))).scalars():
+        atts.setdefault(a.message_id or 0, []).append(
+            {"id": a.id, "kind": a.kind, "mime": a.mime, "size": a.size, "width": a.width,
+             "height": a.height, "filename": a.filename, "scan_status": a.scan_status})
+    return atts
 
 
 SENDER_ONLY = ("client_id", "dlp", "urgent_recipients")
@@ -188,13 +250,8 @@ def message_views(s: Session, ctx: Ctx, msgs: list[Message], viewer: int | None)
     for cid, uid, rs in s.execute(select(Member.conversation_id, Member.user_id, Member.read_seq)
                                   .where(Member.conversation_id.in_(conv_ids))).all():
         reads.setdefault(cid, []).append((uid, rs))
-    atts: dict[int, list[dict[str, Any]]] = {}
     ids_with_atts = [m.id for m in msgs if m.kind != "text"]
-    if ids_with_atts:
-        for a in s.execute(select(Attachment).where(Attachment.message_id.in_(ids_with_atts))).scalars():
-            atts.setdefault(a.message_id or 0, []).append(
-                {"id": a.id, "kind": a.kind, "mime": a.mime, "size": a.size, "width": a.width,
-                 "height": a.height, "filename": a.filename, "scan_status": a.scan_status})
+    atts = _attachment_views(s, ids_with_atts) if ids_with_atts else {}
     out = []
     for m in msgs:
         others = [(uid, rs) for uid, rs in reads.get(m.conversation_id, []) if uid != m.sender_id]
@@ -257,9 +314,9 @@ def _access_message(s: Session, ctx: Ctx, message_id: int) -> tuple[Message, Con
 def edit_message(ctx: Ctx, message_id: int, text: str, confirm: bool = False) -> dict[str, Any]:
     text = _check_text(ctx, text)
     with ctx.rt.db.read() as s:
-        conv_kind = _access_message(s, ctx, message_id)[1].kind
+        conv_id = _access_message(s, ctx, message_id)[1].id
     target = f"message:{message_id}"
-    outcome = _dlp(ctx, text, "group" if conv_kind == "group" else "direct", confirm, target)
+    outcome = _dlp(ctx, text, conv_id, confirm, target)
     with ctx.rt.db.write() as s:
         msg, conv, _member = _access_message(s, ctx, message_id)
         if msg.sender_id != ctx.user_id:

@@ -204,6 +204,9 @@ def admin_update_user(ctx: Ctx, user_id: int, changes: dict[str, Any]) -> dict[s
             action = "account.disabled" if user.disabled else "account.enabled"
         if changed:
             audit.record(s, ctx, action, target=f"user:{user.id}", changes=changed)
+            from mixun.services.auth import account_changed
+
+            account_changed(s, ctx, user.id)
         return admin_view(s, user, datetime.now(UTC))
 
 
