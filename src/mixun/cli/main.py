@@ -101,19 +101,6 @@ def cmd_user_reset(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from mixun.services import audit_read
-
-    rt = _runtime(settings)
-    report = audit_read.verify(_cli_ctx(rt))
-    if report.ok:
-        print(f"audit trail intact: {report.count} records, last id {report.last_id}, head {report.last_hash[:16]}")
-        return 0
-    print(f"audit trail BROKEN at record {report.first_bad_id}: {report.reason} "
-          f"({report.count} records verified before it)")
-    return 1
-
-
 def cmd_dlp_scan(args: argparse.Namespace, settings: Settings) -> int:
     from mixun.cli.dlp import scan_command
 

@@ -40,6 +40,7 @@ class Perm(StrEnum):
     AUDIT_READ = "audit.read"
     DLP_MANAGE = "dlp.manage"
     ARCHIVE_SEARCH = "archive.search"
+    REVIEW = "review.decide"  # the review queue: DLP holds and reported messages (C4, D8)
 
 
 _STAFF = {Perm.ACCOUNT, Perm.DIRECTORY_READ, Perm.CHAT}
@@ -48,11 +49,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.EMPLOYEE: frozenset(_STAFF),
     Role.UNIT_HEAD: frozenset(_STAFF),
     Role.HR: frozenset(_STAFF | {Perm.ADMIN_UNITS}),
-    Role.COMPLIANCE: frozenset(_STAFF | {Perm.ARCHIVE_SEARCH}),
+    Role.COMPLIANCE: frozenset(_STAFF | {Perm.ARCHIVE_SEARCH, Perm.REVIEW}),
     Role.SYSADMIN: frozenset({Perm.ACCOUNT, Perm.DIRECTORY_READ, Perm.ADMIN_USERS, Perm.ADMIN_UNITS,
                               Perm.ADMIN_SESSIONS}),
     Role.SECADMIN: frozenset({Perm.ACCOUNT, Perm.DIRECTORY_READ, Perm.ADMIN_SESSIONS, Perm.SECURITY_ALERTS,
-                              Perm.DLP_MANAGE}),
+                              Perm.DLP_MANAGE, Perm.REVIEW}),
     Role.AUDITOR: frozenset({Perm.ACCOUNT, Perm.AUDIT_READ}),
 }
 

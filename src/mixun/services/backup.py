@@ -47,6 +47,11 @@ def _pg_env(url: str) -> tuple[list[str], dict[str, str]]:
 def backup(settings: Settings, out: Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         stage = Path(tmp)
+        # Keys first, then the database: the signed audit head must never be newer than the trail it
+        # vouches for, or a restore would look like a truncated trail.
+        keys_stage = stage / "keys"
+        if settings.key_file.parent.exists():
+            shutil.copytree(settings.key_file.parent, keys_stage)
         if settings.is_sqlite:
             src_path = make_url(settings.database_url).database
             src = sqlite3.connect(str(src_path))
@@ -62,8 +67,9 @@ def backup(settings: Settings, out: Path) -> dict[str, Any]:
             subprocess.run(["pg_dump", *args, "-Fc", "-f", str(stage / db_file),  # noqa: S603,S607
                             make_url(settings.database_url).database or "mixun"], check=True, env=env)
         files = [(stage / db_file, db_file)]
-        if settings.key_file.exists():
-            files.append((settings.key_file, "keys/master.key"))
+        if keys_stage.exists():
+            files += [(p, "keys/" + str(p.relative_to(keys_stage))) for p in sorted(keys_stage.rglob("*"))
+                      if p.is_file()]
         if settings.blob_dir.exists():
             for p in sorted(settings.blob_dir.rglob("*")):
                 if p.is_file():
@@ -101,11 +107,16 @@ def restore(settings: Settings, archive: Path) -> dict[str, Any]:
                 raise RuntimeError(f"backup file {name} is corrupt (checksum mismatch)")
         data_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(data_dir, 0o700)
-        if (stage / "keys/master.key").exists():
-            settings.key_file.parent.mkdir(parents=True, exist_ok=True)
-            os.chmod(settings.key_file.parent, 0o700)
-            shutil.copy2(stage / "keys/master.key", settings.key_file)
-            os.chmod(settings.key_file, 0o600)
+        if (stage / "keys").exists():
+            keys_dir = settings.key_file.parent
+            keys_dir.mkdir(parents=True, exist_ok=True)
+            os.chmod(keys_dir, 0o700)
+            for p in (stage / "keys").rglob("*"):
+                if p.is_file():
+                    target = keys_dir / p.relative_to(stage / "keys")
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(p, target)
+                    os.chmod(target, 0o600)
         if (stage / "blobs").exists():
             shutil.copytree(stage / "blobs", settings.blob_dir, dirs_exist_ok=True)
         if manifest["database"] == "sqlite":

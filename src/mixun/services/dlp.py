@@ -143,36 +143,59 @@ class DlpService:
         since = datetime.now(UTC) - timedelta(days=30)
         blocked = s.execute(select(func.count(func.distinct(DlpHit.created_at))).where(
             DlpHit.user_id == ctx.user_id, DlpHit.action == "block", DlpHit.created_at > since)).scalar_one()
-        sanction = s.get(DlpSanction, ctx.user_id) or DlpSanction(user_id=ctx.user_id, level="none", violations=0)
-        s.add(sanction)
-        sanction.violations = int(blocked)
-        sanction.updated_at = datetime.now(UTC)
-        level = sanction.level
+        sanction = s.get(DlpSanction, ctx.user_id)
+        level = "none"
         if blocked >= suspend_after:
-            level = "suspended"
-            sanction.suspended_until = datetime.now(UTC) + timedelta(hours=hours)
+            level = "suspension"
         elif blocked >= notice_after:
             level = "unit_notice"
         elif blocked >= warn_after:
             level = "warning"
-        if level != sanction.level or level == "suspended":
-            sanction.level = level
-            audit.record(s, ctx, "dlp.escalated", target=f"user:{ctx.user_id}", level=level, violations=blocked)
-            notice = {"user_id": ctx.user_id, "level": level, "violations": int(blocked),
-                      "suspended_until": sanction.suspended_until.isoformat() if sanction.suspended_until else None}
-            recipients = {ctx.user_id}
-            if level in ("unit_notice", "suspended"):
-                recipients |= set(self._unit_heads(s, ctx.user_id))
-            events.emit(s, ctx, recipients, "dlp.violation_notice", notice)
+        if level != "none" and (sanction is None or level != sanction.level or level == "suspension"):
+            apply_sanction_txn(s, ctx, ctx.user_id, level, hours, violations=int(blocked))
         self.invalidate()
 
-    @staticmethod
-    def _unit_heads(s: Any, user_id: int) -> list[int]:
-        unit_id = s.execute(select(User.unit_id).where(User.id == user_id)).scalar()
-        if unit_id is None:
-            return []
-        return [uid for uid, roles in s.execute(select(User.id, User.roles).where(User.unit_id == unit_id)).all()
-                if Role.UNIT_HEAD.value in roles and uid != user_id]
+
+
+def _unit_heads(s: Any, user_id: int) -> list[int]:
+    unit_id = s.execute(select(User.unit_id).where(User.id == user_id)).scalar()
+    if unit_id is None:
+        return []
+    return [uid for uid, roles in s.execute(select(User.id, User.roles).where(User.unit_id == unit_id)).all()
+            if Role.UNIT_HEAD.value in roles and uid != user_id]
+
+
+def apply_sanction_txn(s: Any, ctx: Ctx, user_id: int, level: str, hours: float | None = None,
+                       violations: int | None = None) -> None:
+    """C7 escalation, shared by DLP blocks and review decisions: `warning` tells the person,
+    `unit_notice` also tells the unit head, `suspension` also stops sending for a while."""
+    if hours is None:
+        hours = _escalation(ctx.rt)[3]
+    now = datetime.now(UTC)
+    sanction = s.get(DlpSanction, user_id)
+    if sanction is None:
+        sanction = DlpSanction(user_id=user_id, level="none", violations=0)
+        s.add(sanction)
+    sanction.level = level
+    sanction.updated_at = now
+    if violations is not None:
+        sanction.violations = violations
+    else:
+        sanction.violations = (sanction.violations or 0) + 1
+    if level == "suspension":
+        sanction.suspended_until = now + timedelta(hours=hours)
+    audit.record(s, ctx, "dlp.escalated", target=f"user:{user_id}", level=level, violations=sanction.violations)
+    notice = {"user_id": user_id, "level": level, "violations": sanction.violations,
+              "suspended_until": sanction.suspended_until.isoformat() if sanction.suspended_until else None}
+    recipients = {user_id}
+    if level in ("unit_notice", "suspension"):
+        recipients |= set(_unit_heads(s, user_id))
+    events.emit(s, ctx, recipients, "dlp.violation_notice", notice)
+    svc = ctx.rt.extras.get("dlp_service")
+    if svc is not None:
+        from mixun.db.engine import on_commit
+
+        on_commit(s, svc.invalidate)
 
 
 def make_hook(rt: Runtime) -> Callable[..., DlpOutcome]:

@@ -121,6 +121,9 @@ def decide(ctx: Ctx, item_id: int, decision: str, note: str = "") -> dict[str, A
             level = escalation_level(count)
             s.add(Violation(user_id=item.subject_id, message_id=item.message_id, review_item_id=item.id,
                             note=note[:2000], level=level, recorded_by=ctx.user_id))
+            from mixun.services.dlp import apply_sanction_txn
+
+            apply_sanction_txn(s, ctx, item.subject_id, level, violations=count)
             result = {"violations": count, "level": level}
         item.decided_at, item.decided_by, item.decision_note = now, ctx.user_id, note[:2000]
         audit.record(s, ctx, f"review.{item.status}", target=f"review:{item.id}", message_id=item.message_id,

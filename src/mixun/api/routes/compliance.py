@@ -23,6 +23,7 @@ from mixun.services.runtime import Ctx
 
 router = APIRouter(tags=["compliance"])
 Compliance = Annotated[Ctx, Depends(gate(Perm.ARCHIVE_SEARCH))]
+Reviewer = Annotated[Ctx, Depends(gate(Perm.REVIEW))]
 Staff = Annotated[Ctx, Depends(gate(Perm.CHAT))]
 Auditor = Annotated[Ctx, Depends(gate(Perm.AUDIT_READ))]
 Reason = Annotated[str, Query(min_length=1, max_length=500, description="why you are looking (audited)")]
@@ -102,18 +103,18 @@ def create_export(body: ExportCreate, ctx: Compliance) -> dict[str, Any]:
 
 
 @router.get(f"{P}/review")
-def review_queue(ctx: Compliance, status: Annotated[str | None, Query(max_length=16)] = "open",
+def review_queue(ctx: Reviewer, status: Annotated[str | None, Query(max_length=16)] = "open",
                  limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
     return review.list_queue(ctx, status or None, limit, offset)
 
 
 @router.post(f"{P}/review/{{item_id}}/decision")
-def decide(item_id: Id, body: Decision, ctx: Compliance) -> dict[str, Any]:
+def decide(item_id: Id, body: Decision, ctx: Reviewer) -> dict[str, Any]:
     return review.decide(ctx, item_id, body.decision, body.note)
 
 
 @router.get(f"{P}/violations/{{user_id}}")
-def violations(user_id: Id, ctx: Compliance) -> dict[str, Any]:
+def violations(user_id: Id, ctx: Reviewer) -> dict[str, Any]:
     return {"violations": review.violations_of(ctx, user_id)}
 
 
