@@ -160,6 +160,9 @@ def test_reports_violations_escalate_and_sla_is_flagged(env: Env) -> None:
                             json={"decision": "violation", "note": "发送广告"})
         levels.append(d.json()["level"])
     assert levels == ["warning", "unit_notice", "suspension"]
+    env.rt.extras["dlp_service"].invalidate()
+    stopped = env.client.post(f"/api/v1/conversations/{conv}/messages", headers=env.h(ta), json={"text": "还在吗"})
+    assert stopped.status_code == 403 and stopped.json()["error"]["code"] == "sending_suspended"
     _, tc = env.person("wangwu", "王五")
     assert env.client.post("/api/v1/reports", headers=env.h(tc), json={"message_id": m["id"]}).status_code == 404
     r = env.client.post("/api/v1/reports", headers=env.h(tb), json={"message_id": m["id"], "reason": "再次"})
