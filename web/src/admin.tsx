@@ -3,17 +3,20 @@ import { get, patch, post } from './api';
 import { t } from './i18n';
 import { S, showError, toast, useStore } from './store';
 import { Modal, fmtTime, roleName } from './ui';
+import { DlpHits, DlpLexicons, DlpPolicy } from './admin_dlp';
 
-type Tab = 'users' | 'units' | 'sessions' | 'alerts' | 'audit' | 'dlp' | 'archive' | 'review';
+type Tab = 'users' | 'units' | 'sessions' | 'alerts' | 'audit' | 'dlp-policy' | 'dlp-lexicons' | 'dlp' | 'archive' | 'review';
 const TABS: { id: Tab; roles: string[]; label: string }[] = [
   { id: 'users', roles: ['sysadmin'], label: 'admin_users' },
   { id: 'units', roles: ['sysadmin', 'hr'], label: 'admin_units' },
   { id: 'sessions', roles: ['sysadmin', 'secadmin'], label: 'admin_sessions' },
   { id: 'alerts', roles: ['secadmin'], label: 'admin_alerts' },
   { id: 'audit', roles: ['auditor'], label: 'admin_audit' },
+  { id: 'dlp-policy', roles: ['secadmin'], label: 'admin_dlp_policy' },
+  { id: 'dlp-lexicons', roles: ['secadmin'], label: 'admin_dlp_lexicons' },
   { id: 'dlp', roles: ['secadmin'], label: 'admin_dlp' },
   { id: 'archive', roles: ['compliance'], label: 'admin_archive' },
-  { id: 'review', roles: ['compliance'], label: 'admin_review' },
+  { id: 'review', roles: ['compliance', 'secadmin'], label: 'admin_review' },
 ];
 const GRANTABLE = ['hr', 'compliance', 'unit_head'];
 
@@ -38,6 +41,8 @@ export function AdminConsole() {
         {tab === 'sessions' && <Sessions />}
         {tab === 'alerts' && <Alerts />}
         {tab === 'audit' && <Audit />}
+        {tab === 'dlp-policy' && <DlpPolicy />}
+        {tab === 'dlp-lexicons' && <DlpLexicons />}
         {tab === 'dlp' && <DlpHits />}
         {tab === 'archive' && <Archive />}
         {tab === 'review' && <Review />}
@@ -199,25 +204,45 @@ function Audit() {
   const [actor, setActor] = useState('');
   const [offset, setOffset] = useState(0);
   const [data, setData] = useState<any>(null);
-  const load = () => {
-    const qs = new URLSearchParams({ limit: '50', offset: String(offset) });
-    if (action.trim()) qs.set('action', action.trim());
-    if (/^\d+$/.test(actor.trim())) qs.set('actor', actor.trim());
+  const [verify, setVerify] = useState<any>(null);
+  const [verifying, setVerifying] = useState(false);
+  const load = (a = action, who = actor, off = offset) => {
+    const qs = new URLSearchParams({ limit: '50', offset: String(off) });
+    if (a.trim()) qs.set('action', a.trim());
+    if (/^\d+$/.test(who.trim())) qs.set('actor', who.trim());
     return get<any>(`/admin/audit?${qs}`).then(setData, showError);
   };
   useEffect(() => { load(); }, [offset]);
   const rows: any[] = data?.records || data?.events || data?.audit || data?.items || [];
+  const filterActor = (id: number) => { setActor(String(id)); setOffset(0); load(action, String(id), 0); };
+  const exportHref = '/api/v1/audit/export' + (action.trim() ? '?' + new URLSearchParams({ action: action.trim() }) : '');
   return (
     <div data-testid="admin-audit">
-      <form class="row gap" onSubmit={(e) => { e.preventDefault(); setOffset(0); load(); }}>
-        <input placeholder={t('action')} value={action} onInput={(e) => setAction(e.currentTarget.value)} data-testid="audit-action" />
-        <input placeholder={t('actor') + ' ID'} inputMode="numeric" value={actor} onInput={(e) => setActor(e.currentTarget.value)} data-testid="audit-actor" />
-        <button type="submit">{t('search')}</button>
+      <div class="row gap">
+        <button class="primary" data-testid="audit-verify" disabled={verifying} onClick={async () => {
+          setVerifying(true);
+          try { setVerify(await get<any>('/audit/verify')); } catch (e) { showError(e); } finally { setVerifying(false); }
+        }}>{verifying ? t('loading') : t('audit_verify')}</button>
+        <a class="button" data-testid="audit-export" href={exportHref} download="audit.jsonl">{t('audit_export')}</a>
+      </div>
+      {verify && (
+        <div class={verify.ok ? 'form-ok' : 'form-error'} data-testid="audit-verify-result" data-ok={String(!!verify.ok)} role="status">
+          {verify.ok ? t('audit_verify_ok', { n: verify.count ?? 0, last: verify.last_id ?? 0 })
+            : `${t('audit_verify_bad', { id: verify.first_bad_id ?? '?' })}${verify.reason ? ' — ' + verify.reason : ''}`}
+          {verify.anchored_at ? <div class="muted">{t('audit_anchored', { at: fmtTime(verify.anchored_at, true) })}</div> : null}
+        </div>
+      )}
+      <form class="row gap" onSubmit={(e) => { e.preventDefault(); setOffset(0); load(action, actor, 0); }}>
+        <input placeholder={t('action') + ' (auth. / dlp. / …)'} value={action} onInput={(e) => setAction(e.currentTarget.value)} data-testid="audit-action" />
+        <input placeholder={t('audit_actor_hint')} inputMode="numeric" value={actor} onInput={(e) => setActor(e.currentTarget.value)} data-testid="audit-actor" />
+        <button type="submit" data-testid="audit-search">{t('search')}</button>
+        {(action || actor) && <button type="button" class="link" onClick={() => { setAction(''); setActor(''); setOffset(0); load('', '', 0); }}>{t('audit_clear')}</button>}
       </form>
       <table class="grid">
         <thead><tr><th>#</th><th>{t('time')}</th><th>{t('actor')}</th><th>{t('action')}</th><th>{t('target')}</th><th>{t('state')}</th><th>{t('ip')}</th></tr></thead>
         <tbody>{rows.map((r) => (
-          <tr data-testid="audit-row"><td>{r.id ?? r.seq}</td><td>{fmtTime(r.at || r.created_at || r.time, true)}</td><td>{r.actor_id != null ? `#${r.actor_id}` : '—'}{r.actor_role ? ` (${roleName(r.actor_role)})` : ''}</td><td>{r.action}</td>
+          <tr data-testid="audit-row" data-action={r.action}><td>{r.id ?? r.seq}</td><td>{fmtTime(r.at || r.created_at || r.time, true)}</td>
+            <td>{r.actor_id != null ? <button class="link" data-testid="audit-actor-filter" onClick={() => filterActor(r.actor_id)}>{r.actor_name || r.actor_username || `#${r.actor_id}`}</button> : '—'}{r.actor_role ? ` (${roleName(r.actor_role)})` : ''}</td><td>{r.action}</td>
             <td class="ua" title={r.details ? JSON.stringify(r.details) : ''}>{typeof r.target === 'object' ? JSON.stringify(r.target) : r.target ?? ''}{r.details ? ' ' + JSON.stringify(r.details) : ''}</td><td>{r.outcome}</td><td>{r.ip}</td></tr>
         ))}</tbody>
       </table>
@@ -226,32 +251,11 @@ function Audit() {
   );
 }
 
-function Pager({ offset, next, setOffset, size }: { offset: number; next?: number | null; setOffset: (n: number) => void; size: number }) {
+export function Pager({ offset, next, setOffset, size }: { offset: number; next?: number | null; setOffset: (n: number) => void; size: number }) {
   return (
     <div class="row gap pager">
       <button disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - size))}>{t('prev')}</button>
       <button disabled={next == null} onClick={() => next != null && setOffset(next)}>{t('next')}</button>
-    </div>
-  );
-}
-
-function DlpHits() {
-  const [data, setData] = useState<any>(null);
-  useEffect(() => { get<any>('/dlp/hits?limit=100').then(setData, showError); }, []);
-  return (
-    <div data-testid="admin-dlp">
-      <h4>{t('dlp_by_person')}</h4>
-      <table class="grid">
-        <thead><tr><th>{t('name')}</th><th>{t('dlp_hits')}</th><th>{t('state')}</th></tr></thead>
-        <tbody>{(data?.by_person || []).map((p: any) => <tr><td>{p.name}</td><td>{p.hits}</td><td>{p.level}{p.suspended_until ? ` → ${fmtTime(p.suspended_until, true)}` : ''}</td></tr>)}</tbody>
-      </table>
-      <h4>{t('dlp_hits')}</h4>
-      <table class="grid">
-        <thead><tr><th>{t('time')}</th><th>{t('name')}</th><th>{t('unit')}</th><th>{t('dlp_detector')}</th><th>{t('action')}</th><th>{t('dlp_masked')}</th></tr></thead>
-        <tbody>{(data?.hits || []).map((h: any) => (
-          <tr data-testid="dlp-hit-row"><td>{fmtTime(h.created_at, true)}</td><td>{h.name}</td><td>{h.unit}</td><td>{t('dlp_detector_' + h.detector) === 'dlp_detector_' + h.detector ? h.detector : t('dlp_detector_' + h.detector)}</td><td>{h.action}</td><td><code>{h.masked}</code></td></tr>
-        ))}</tbody>
-      </table>
     </div>
   );
 }
