@@ -5,14 +5,28 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyotp
 import pytest
-from e2e_support import login_ready, open_direct
+from e2e_support import login, login_ready, open_direct
 from playwright.sync_api import expect
-from test_admin import first_login_admin
+from test_admin import NEW_PASSWORD, first_login_admin
 
 pytestmark = pytest.mark.e2e
 
 TERM = "刷单返利群"
+
+
+def first_login_employee_2fa(page, username: str, one_time: str) -> None:
+    """First login of a staff member with a two-factor role: password change, enrolment, then the app."""
+    login(page, username, one_time)
+    page.get_by_test_id("password-old").fill(one_time)
+    page.get_by_test_id("password-new").fill(NEW_PASSWORD)
+    page.get_by_test_id("password-submit").click()
+    secret = page.get_by_test_id("totp-secret").inner_text().strip()
+    page.get_by_test_id("totp-code").fill(pyotp.TOTP(secret).now())
+    page.get_by_test_id("totp-submit").click()
+    page.get_by_test_id("totp-done").click()
+    page.get_by_test_id("app-shell").wait_for()
 
 
 def test_secadmin_dlp_console_lexicon_blocks_employee(own_server, make_page):
@@ -114,3 +128,67 @@ def test_auditor_verifies_filters_and_exports_the_trail(own_server, make_page):
     lines = [json.loads(x) for x in Path(dl.value.path()).read_text(encoding="utf-8").splitlines() if x]
     assert lines and all(x["action"].startswith("audit.verified") for x in lines), lines[:3]
     assert aud.errors == [], aud.errors
+
+
+def test_compliance_holds_retention_and_exports(own_server, make_page):
+    s = own_server
+    s.cli(
+        "user",
+        "add",
+        "--username",
+        "hegui",
+        "--name",
+        "何规",
+        "--unit",
+        "总行/合规部",
+        "--password",
+        "Init#Pass2026",
+        "--role",
+        "compliance",
+    )
+    staff = s.add_user("冯客户经理", username="fengkj")
+    page = make_page(s.base)
+    first_login_employee_2fa(page, "hegui", "Init#Pass2026")
+    page.get_by_test_id("nav-admin").click()
+    for tab in ("archive", "review", "holds", "retention", "exports"):
+        expect(page.get_by_test_id(f"admin-tab-{tab}")).to_be_visible()
+    for tab in ("dlp-policy", "dlp-lexicons", "dlp", "audit", "users"):
+        expect(page.get_by_test_id(f"admin-tab-{tab}")).to_have_count(0)
+
+    # Legal hold: placed on a person by username, with a reason; released with a reason.
+    page.get_by_test_id("admin-tab-holds").click()
+    page.get_by_test_id("hold-user").fill("fengkj")
+    page.get_by_test_id("hold-reason").fill("监管问询 2026-17")
+    page.get_by_test_id("hold-create").click()
+    row = page.get_by_test_id("hold-row").first
+    expect(row).to_have_attribute("data-active", "true")
+    expect(row).to_contain_text(f"#{staff['id']}")
+    expect(row).to_contain_text("监管问询 2026-17")
+    row.get_by_test_id("hold-release").click()
+    page.get_by_test_id("hold-release-reason").fill("问询结束")
+    page.get_by_test_id("hold-release-confirm").click()
+    expect(page.get_by_test_id("hold-row").first).to_have_attribute("data-active", "false")
+
+    # Retention: the audit floor is refused with the server's reason; a valid policy is listed.
+    page.get_by_test_id("admin-tab-retention").click()
+    page.get_by_test_id("retention-scope").fill("audit")
+    page.get_by_test_id("retention-messages-days").fill("90")
+    page.get_by_test_id("retention-set").click()
+    expect(page.get_by_test_id("retention-error")).to_contain_text("180")
+    page.get_by_test_id("retention-scope").fill("kind:group")
+    page.get_by_test_id("retention-messages-days").fill("2000")
+    page.get_by_test_id("retention-set").click()
+    expect(page.locator("[data-testid=retention-policy-row][data-scope='kind:group']")).to_contain_text(
+        "2000"
+    )
+    page.get_by_test_id("retention-dry-run").click()
+    expect(page.get_by_test_id("retention-result")).to_have_attribute("data-dry-run", "true")
+
+    # Export with a filter.
+    page.get_by_test_id("admin-tab-exports").click()
+    page.get_by_test_id("export-reason").fill("稽核抽查")
+    page.get_by_test_id("export-user").fill("fengkj")
+    page.get_by_test_id("export-create").click()
+    expect(page.get_by_test_id("export-row")).to_have_count(1)
+    expect(page.get_by_test_id("export-row")).to_contain_text("fengkj")
+    assert page.errors == [], page.errors

@@ -4,8 +4,9 @@ import { t } from './i18n';
 import { S, showError, toast, useStore } from './store';
 import { Modal, fmtTime, roleName } from './ui';
 import { DlpHits, DlpLexicons, DlpPolicy } from './admin_dlp';
+import { Exports, Holds, Retention } from './admin_compliance';
 
-type Tab = 'users' | 'units' | 'sessions' | 'alerts' | 'audit' | 'dlp-policy' | 'dlp-lexicons' | 'dlp' | 'archive' | 'review';
+type Tab = 'users' | 'units' | 'sessions' | 'alerts' | 'audit' | 'dlp-policy' | 'dlp-lexicons' | 'dlp' | 'archive' | 'review' | 'holds' | 'retention' | 'exports';
 const TABS: { id: Tab; roles: string[]; label: string }[] = [
   { id: 'users', roles: ['sysadmin'], label: 'admin_users' },
   { id: 'units', roles: ['sysadmin', 'hr'], label: 'admin_units' },
@@ -17,6 +18,9 @@ const TABS: { id: Tab; roles: string[]; label: string }[] = [
   { id: 'dlp', roles: ['secadmin'], label: 'admin_dlp' },
   { id: 'archive', roles: ['compliance'], label: 'admin_archive' },
   { id: 'review', roles: ['compliance', 'secadmin'], label: 'admin_review' },
+  { id: 'holds', roles: ['compliance'], label: 'admin_holds' },
+  { id: 'retention', roles: ['compliance'], label: 'admin_retention' },
+  { id: 'exports', roles: ['compliance'], label: 'admin_exports' },
 ];
 const GRANTABLE = ['hr', 'compliance', 'unit_head'];
 
@@ -46,6 +50,9 @@ export function AdminConsole() {
         {tab === 'dlp' && <DlpHits />}
         {tab === 'archive' && <Archive />}
         {tab === 'review' && <Review />}
+        {tab === 'holds' && <Holds />}
+        {tab === 'retention' && <Retention />}
+        {tab === 'exports' && <Exports />}
       </div>
     </div>
   );
