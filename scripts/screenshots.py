@@ -3,7 +3,7 @@
 
 Starts a throw-away server (`mixun init`, `mixun demo` when available, a few accounts of its own added with
 `mixun user add`), drives Debian's Chromium with Playwright and writes:
-login.png, chat.png, group.png, directory.png, profile.png, admin.png, lock.png.
+login.png, chat.png, group.png, directory.png, profile.png, admin.png, admin-dlp.png, lock.png, totp.png.
 Usage: .venv/bin/python scripts/screenshots.py
 """
 
@@ -166,6 +166,29 @@ def shoot(s: MixunServer, sync_playwright, pyotp) -> None:
         ap.get_by_test_id("admin-user-row").first.wait_for()
         time.sleep(0.3)
         ap.screenshot(path=str(OUT / "admin.png"))
+
+        sctx = browser.new_context(locale="zh-CN", viewport={"width": 1440, "height": 1400})
+        sp = sctx.new_page()
+        sp.goto(s.base + "/")
+        login(sp, "secadmin", s.admins["secadmin"])
+        sp.get_by_test_id("password-old").fill(s.admins["secadmin"])
+        sp.get_by_test_id("password-new").fill("Admin#Strong2026")
+        sp.get_by_test_id("password-submit").click()
+        secret = sp.get_by_test_id("totp-secret").inner_text().strip()
+        sp.get_by_test_id("totp-code").fill(pyotp.TOTP(secret).now())
+        sp.get_by_test_id("totp-submit").click()
+        sp.get_by_test_id("totp-done").click()
+        sp.get_by_test_id("admin-tab-dlp-policy").click()
+        sp.get_by_test_id("dlp-rule-row").first.wait_for()
+        sp.get_by_test_id("dlp-try-text").fill(
+            "客户王女士身份证 11010519491231002X，手机 139 1234 5678，请在群里核对开户资料。"
+        )
+        sp.get_by_test_id("dlp-try-channel").select_option("group")
+        sp.get_by_test_id("dlp-try-submit").click()
+        sp.get_by_test_id("dlp-try-result").wait_for()
+        time.sleep(0.3)
+        sp.get_by_test_id("dlp-try-result").scroll_into_view_if_needed()
+        sp.screenshot(path=str(OUT / "admin-dlp.png"))
         browser.close()
 
 
