@@ -19,13 +19,22 @@ def _view(r: AuditLog, names: dict[int, tuple[str, str]]) -> dict[str, Any]:
             "outcome": r.outcome, "details": r.details, "hash": r.hash}
 
 
-def search(ctx: Ctx, action: str | None, actor: int | None, limit: int, offset: int) -> dict[str, Any]:
+def search(ctx: Ctx, action: str | None, actor: int | None, limit: int, offset: int,
+           actor_username: str | None = None, since: str | None = None, until: str | None = None
+           ) -> dict[str, Any]:
+    """Newest first. ``since``/``until`` are ISO 8601 UTC times (records store their time as written)."""
     with ctx.rt.db.read() as s:
         stmt = select(AuditLog).order_by(AuditLog.id.desc())
         if action:
             stmt = stmt.where(AuditLog.action.startswith(action))
         if actor:
             stmt = stmt.where(AuditLog.actor_id == actor)
+        if actor_username:
+            stmt = stmt.where(AuditLog.actor_id.in_(select(User.id).where(User.username == actor_username)))
+        if since:
+            stmt = stmt.where(AuditLog.at >= _iso(since))
+        if until:
+            stmt = stmt.where(AuditLog.at < _iso(until))
         rows = list(s.execute(stmt.offset(offset).limit(limit + 1)).scalars())
         actor_ids = {r.actor_id for r in rows if r.actor_id}
         names = {uid: (un, nm) for uid, un, nm in s.execute(
@@ -34,6 +43,20 @@ def search(ctx: Ctx, action: str | None, actor: int | None, limit: int, offset: 
         audit.record(s, ctx, "audit.searched", action_filter=action or "", actor_filter=actor)
     return {"records": [_view(r, names) for r in rows[:limit]],
             "next_offset": offset + limit if len(rows) > limit else None}
+
+
+def _iso(value: str) -> str:
+    from datetime import UTC, datetime
+
+    from mixun.errors import MixunError
+
+    try:
+        t = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise MixunError("validation_failed", "时间格式应为 ISO 8601", field="since/until") from exc
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
+    return t.astimezone(UTC).isoformat()
 
 
 def verify(ctx: Ctx, batch: int = 5000) -> ChainReport:

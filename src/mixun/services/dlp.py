@@ -19,7 +19,16 @@ from sqlalchemy import delete, func, select
 
 from mixun.db.models import Unit, User
 from mixun.db.models_dlp import DlpHit, DlpLexiconTerm, DlpPolicyVersion, DlpSanction
-from mixun.domain.dlp import CATEGORIES, CHANNELS, DEFAULT_LEXICONS, DEFAULT_POLICY, DlpEngine, Policy, decide
+from mixun.domain.dlp import (
+    CATEGORIES,
+    CHANNELS,
+    DEFAULT_LEXICONS,
+    DEFAULT_POLICY,
+    DETECTORS,
+    DlpEngine,
+    Policy,
+    decide,
+)
 from mixun.domain.roles import Role
 from mixun.errors import MixunError
 from mixun.services import audit, events
@@ -217,7 +226,7 @@ def service(ctx: Ctx) -> DlpService:
 def get_policy(ctx: Ctx) -> dict[str, Any]:
     st = service(ctx).state()
     return {"id": st.policy_id, "policy": st.policy.to_dict(), "default": st.policy_id is None,
-            "channels": list(CHANNELS), "categories": list(CATEGORIES)}
+            "channels": list(CHANNELS), "categories": list(CATEGORIES), "detectors": list(DETECTORS)}
 
 
 def set_policy(ctx: Ctx, body: dict[str, Any], note: str = "") -> dict[str, Any]:

@@ -385,3 +385,17 @@ def verify_export(root: Path) -> VerifyResult:
             problems.append(f"messages.jsonl: {lines} lines but the manifest counts "
                             f"{manifest.get('counts', {}).get('versions')} versions")
     return VerifyResult(not problems, checked, problems)
+
+
+def list_exports(ctx: Ctx, limit: int, offset: int) -> dict[str, Any]:
+    """Exports made so far (newest first), with who made them, the filters and the counts."""
+    from mixun.db.models import User
+
+    with ctx.rt.db.read() as s:
+        rows = s.execute(select(ExportRecord, User.name).outerjoin(User, User.id == ExportRecord.actor_id)
+                         .order_by(ExportRecord.id.desc()).offset(offset).limit(limit + 1)).all()
+    return {"exports": [{"id": r.id, "name": Path(r.path).name, "path": r.path, "actor_id": r.actor_id,
+                         "actor_name": nm or "", "filters": r.filters, "counts": r.counts,
+                         "manifest_sha256": r.manifest_sha256, "created_at": r.created_at.isoformat()}
+                        for r, nm in rows[:limit]],
+            "next_offset": offset + limit if len(rows) > limit else None}

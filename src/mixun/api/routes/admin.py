@@ -82,6 +82,9 @@ def login_alerts(ctx: Annotated[Ctx, Depends(gate(Perm.SECURITY_ALERTS))], limit
 @router.get("/audit")
 def audit_trail(ctx: Annotated[Ctx, Depends(gate(Perm.AUDIT_READ))],
                 action: Annotated[str | None, Query(max_length=64)] = None,
-                actor: Annotated[int | None, Query(ge=1)] = None, limit: Limit = 100,
-                offset: Offset = 0) -> dict[str, Any]:
-    return audit_read.search(ctx, action, actor, limit, offset)
+                actor: Annotated[int | None, Query(ge=1)] = None,
+                actor_username: Annotated[str | None, Query(max_length=64)] = None,
+                since: Annotated[str | None, Query(max_length=40)] = None,
+                until: Annotated[str | None, Query(max_length=40)] = None,
+                limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
+    return audit_read.search(ctx, action, actor, limit, offset, actor_username, since, until)

@@ -84,6 +84,11 @@ def view_conversation(conversation_id: Id, ctx: Compliance, reason: Reason, afte
                                      limit=limit, include_originals=originals)
 
 
+@router.get(f"{P}/exports")
+def list_exports(ctx: Compliance, limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
+    return export.list_exports(ctx, limit, offset)
+
+
 @router.post(f"{P}/exports", status_code=201)
 def create_export(body: ExportCreate, ctx: Compliance) -> dict[str, Any]:
     from datetime import UTC
