@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import bindparam, delete, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,8 +30,12 @@ def access_conversation(s: Session, ctx: Ctx, conversation_id: int, *, lock: boo
     return conv, member
 
 
+_members = Member.__table__
+_SEL_MEMBER_IDS = select(_members.c.user_id).where(_members.c.conversation_id == bindparam("cid"))
+
+
 def member_ids(s: Session, conversation_id: int) -> list[int]:
-    return list(s.execute(select(Member.user_id).where(Member.conversation_id == conversation_id)).scalars())
+    return list(s.connection().execute(_SEL_MEMBER_IDS, {"cid": conversation_id}).scalars())
 
 
 def _check_users(s: Session, ids: list[int]) -> list[int]:

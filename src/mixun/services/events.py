@@ -8,15 +8,26 @@ to the bus; processes push straight from it, and read the rows when they see a g
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from mixun.db.engine import on_commit
 from mixun.db.models import EventCounter, EventPayload, UserEvent
 from mixun.services.runtime import Ctx
+
+_counters = EventCounter.__table__
+_BUMP_COUNTERS = (update(_counters).where(_counters.c.user_id.in_(bindparam("ids", expanding=True)))
+                  .values(last_seq=_counters.c.last_seq + 1).returning(_counters.c.user_id, _counters.c.last_seq))
+_BUMP_COUNTERS_PG = text(
+    "UPDATE event_counters AS c SET last_seq = c.last_seq + 1 FROM "
+    "(SELECT user_id FROM event_counters WHERE user_id = ANY(:ids) ORDER BY user_id FOR UPDATE) AS l "
+    "WHERE c.user_id = l.user_id RETURNING c.user_id, c.last_seq")
+_INS_PAYLOAD = insert(EventPayload.__table__).returning(EventPayload.__table__.c.id)
+_INS_USER_EVENT = insert(UserEvent.__table__)
 
 
 def allocate_seqs(session: Session, user_ids: Iterable[int]) -> dict[int, int]:
@@ -24,22 +35,16 @@ def allocate_seqs(session: Session, user_ids: Iterable[int]) -> dict[int, int]:
     ids = sorted(set(user_ids))
     if not ids:
         return {}
-    if session.get_bind().dialect.name == "postgresql":
+    conn = session.connection()  # Core on the connection: the hot path skips the ORM's statement layers
+    if conn.dialect.name == "postgresql":
         # One round trip: lock the counters in id order (no deadlocks), then bump them.
-        rows = session.execute(text(
-            "UPDATE event_counters AS c SET last_seq = c.last_seq + 1 FROM "
-            "(SELECT user_id FROM event_counters WHERE user_id = ANY(:ids) ORDER BY user_id FOR UPDATE) AS l "
-            "WHERE c.user_id = l.user_id RETURNING c.user_id, c.last_seq"), {"ids": ids}).all()
+        rows = conn.execute(_BUMP_COUNTERS_PG, {"ids": ids}).all()
     else:
-        rows = session.execute(
-            update(EventCounter).where(EventCounter.user_id.in_(ids))
-            .values(last_seq=EventCounter.last_seq + 1)
-            .returning(EventCounter.user_id, EventCounter.last_seq)
-        ).all()
+        rows = conn.execute(_BUMP_COUNTERS, {"ids": ids}).all()
     seqs = {r[0]: r[1] for r in rows}
     missing = [uid for uid in ids if uid not in seqs]
     if missing:  # users created before their counter row (should not happen; heal it)
-        session.execute(insert(EventCounter), [{"user_id": uid, "last_seq": 1} for uid in missing])
+        conn.execute(insert(EventCounter.__table__), [{"user_id": uid, "last_seq": 1} for uid in missing])
         seqs.update({uid: 1 for uid in missing})
     return seqs
 
@@ -50,10 +55,10 @@ def emit(session: Session, ctx: Ctx, recipients: Iterable[int], type_: str, body
     if not seqs:
         return
     payload = orjson.dumps({"type": type_, **body}).decode()
-    payload_id = session.execute(
-        insert(EventPayload).values(type=type_, body=payload).returning(EventPayload.id)
-    ).scalar_one()
-    session.execute(insert(UserEvent), [
+    conn = session.connection()
+    payload_id = conn.execute(_INS_PAYLOAD, {"type": type_, "body": payload, "created_at": datetime.now(UTC)}
+                              ).scalar_one()
+    conn.execute(_INS_USER_EVENT, [
         {"user_id": uid, "event_seq": seq, "payload_id": payload_id} for uid, seq in seqs.items()
     ])
     wake = {"recipients": [[uid, seq] for uid, seq in seqs.items()], "payload": payload}

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,17 @@ from mixun.services.conversations import access_conversation, member_ids
 from mixun.services.runtime import Ctx
 
 MAX_PAGE = 200
+_conv, _mem, _msg, _ver = (Conversation.__table__, Member.__table__, Message.__table__,
+                           MessageVersion.__table__)
+# The send path's statements, built once (their compiled forms are cached by SQLAlchemy).
+_SEL_MEMBERSHIP = (select(_conv.c.kind, _mem.c.read_seq).join(_mem, _mem.c.conversation_id == _conv.c.id)
+                   .where(_conv.c.id == bindparam("cid"), _mem.c.user_id == bindparam("uid")))
+_NEXT_SEQ = (update(_conv).where(_conv.c.id == bindparam("cid"))
+             .values(last_seq=_conv.c.last_seq + 1, updated_at=bindparam("now")).returning(_conv.c.last_seq))
+_INS_MSG = insert(_msg).returning(_msg.c.id)
+_INS_VER = insert(_ver)
+_UPD_READ = (update(_mem).where(_mem.c.conversation_id == bindparam("cid"), _mem.c.user_id == bindparam("uid"))
+             .values(read_seq=bindparam("new_seq"), read_at=bindparam("now")))
 
 
 @dataclass
@@ -121,36 +132,36 @@ def send_message(ctx: Ctx, conversation_id: int, text: str, *, client_id: str | 
     me = ctx.user_id
     try:
         with ctx.rt.db.write() as s:
-            row = s.execute(select(Conversation.kind, Member.read_seq)
-                            .join(Member, Member.conversation_id == Conversation.id)
-                            .where(Conversation.id == conversation_id, Member.user_id == me)).first()
+            conn = s.connection()  # Core on the connection throughout: the ORM's layers cost more than the SQL
+            row = conn.execute(_SEL_MEMBERSHIP, {"cid": conversation_id, "uid": me}).first()
             if row is None:
                 raise MixunError("not_found")
             _kind, my_read_seq = row
-            if reply_to is not None and s.execute(select(Message.conversation_id).where(
-                    Message.id == reply_to)).scalar() != conversation_id:
+            if reply_to is not None and conn.execute(select(_msg.c.conversation_id).where(
+                    _msg.c.id == reply_to)).scalar() != conversation_id:
                 raise MixunError("validation_failed", "被回复的消息不存在", field="reply_to")
             _record_dlp(s, ctx, outcome, target)
-            seq = _next_seq(s, conversation_id)
             now = datetime.now(UTC)
+            seq = int(conn.execute(_NEXT_SEQ, {"cid": conversation_id, "now": now}).scalar_one())
             recipients = member_ids(s, conversation_id)
             mentions = _mentions(s, conversation_id, outcome.deliver_text)
             dlp_action = None if outcome.action == "allow" else outcome.action
-            msg_id = s.execute(insert(Message).values(
-                conversation_id=conversation_id, seq=seq, sender_id=me, client_id=client_id or None, kind=kind,
-                text=outcome.deliver_text, reply_to_id=reply_to, mentions=mentions, urgent=bool(urgent),
-                created_at=now, version=1, dlp_action=dlp_action, dlp_findings=outcome.findings or None,
-                classification="internal").returning(Message.id)).scalar_one()
-            s.execute(insert(MessageVersion).values(
-                message_id=msg_id, conversation_id=conversation_id, version=1, kind="created", sender_id=me,
-                actor_id=me, text=outcome.deliver_text, original_enc=outcome.original_enc, created_at=now))
+            msg_id = conn.execute(_INS_MSG, {
+                "conversation_id": conversation_id, "seq": seq, "sender_id": me, "client_id": client_id or None,
+                "kind": kind, "text": outcome.deliver_text, "reply_to_id": reply_to, "mentions": mentions,
+                "urgent": bool(urgent), "created_at": now, "edited_at": None, "recalled_at": None,
+                "recalled_by": None, "version": 1, "dlp_action": dlp_action,
+                "dlp_findings": outcome.findings or None, "classification": "internal"}).scalar_one()
+            conn.execute(_INS_VER, {
+                "message_id": msg_id, "conversation_id": conversation_id, "version": 1, "kind": "created",
+                "sender_id": me, "actor_id": me, "text": outcome.deliver_text, "original_enc": outcome.original_enc,
+                "created_at": now})
             atts: list[dict[str, Any]] = []
             if attachment_ids:
                 s.execute(update(Attachment).where(Attachment.id.in_(attachment_ids), Attachment.uploader_id == me)
                           .values(message_id=msg_id))
                 atts = _attachment_views(s, [msg_id]).get(msg_id, [])
-            s.execute(update(Member).where(Member.conversation_id == conversation_id, Member.user_id == me)
-                      .values(read_seq=seq, read_at=now))
+            conn.execute(_UPD_READ, {"cid": conversation_id, "uid": me, "new_seq": seq, "now": now})
             if my_read_seq < seq - 1:  # replying reads what came before: tell those senders
                 _emit_read(s, ctx, conversation_id, my_read_seq, seq, include_self=False)
             view: dict[str, Any] = {
