@@ -136,7 +136,6 @@ def send_message(ctx: Ctx, conversation_id: int, text: str, *, client_id: str | 
             row = conn.execute(_SEL_MEMBERSHIP, {"cid": conversation_id, "uid": me}).first()
             if row is None:
                 raise MixunError("not_found")
-            _kind, my_read_seq = row
             if reply_to is not None and conn.execute(select(_msg.c.conversation_id).where(
                     _msg.c.id == reply_to)).scalar() != conversation_id:
                 raise MixunError("validation_failed", "被回复的消息不存在", field="reply_to")
@@ -162,8 +161,8 @@ def send_message(ctx: Ctx, conversation_id: int, text: str, *, client_id: str | 
                           .values(message_id=msg_id))
                 atts = _attachment_views(s, [msg_id]).get(msg_id, [])
             conn.execute(_UPD_READ, {"cid": conversation_id, "uid": me, "new_seq": seq, "now": now})
-            if my_read_seq < seq - 1:  # replying reads what came before: tell those senders
-                _emit_read(s, ctx, conversation_id, my_read_seq, seq, include_self=False)
+            # Sending reads what came before. No separate conversation.read event: every member receives
+            # this message.created, which says the same (its sender has read up to its seq).
             view: dict[str, Any] = {
                 "id": msg_id, "conversation_id": conversation_id, "seq": seq,
                 "sender": {"id": me, "name": ctx.principal.name if ctx.principal else ""},
@@ -388,16 +387,15 @@ def mark_read(ctx: Ctx, conversation_id: int, seq: int) -> None:
         now = datetime.now(UTC)
         s.execute(update(Member).where(Member.conversation_id == conv.id, Member.user_id == ctx.user_id,
                                        Member.read_seq < seq).values(read_seq=seq, read_at=now))
-        _emit_read(s, ctx, conv.id, old, seq, include_self=True)
+        _emit_read(s, ctx, conv.id, old, seq)
 
 
-def _emit_read(s: Session, ctx: Ctx, conv_id: int, old: int, seq: int, include_self: bool) -> None:
+def _emit_read(s: Session, ctx: Ctx, conv_id: int, old: int, seq: int) -> None:
     """conversation.read to the senders whose messages in (old, seq] are now read (and the reader's devices)."""
     senders = set(s.execute(select(Message.sender_id).where(
         Message.conversation_id == conv_id, Message.seq > old, Message.seq <= seq,
         Message.sender_id != ctx.user_id).distinct().limit(500)).scalars())
-    if include_self:
-        senders.add(ctx.user_id)
+    senders.add(ctx.user_id)
     if senders:
         events.emit(s, ctx, senders, "conversation.read",
                     {"conversation_id": conv_id, "user_id": ctx.user_id, "seq": seq})
