@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import pyotp
+import pytest
 
 from tests.conftest import PASSWORD, Env
+from tests.helpers import staff
 
 
 def test_login_returns_token_and_user(env: Env) -> None:
@@ -143,3 +148,64 @@ def test_unusual_login_is_flagged_to_user_and_secadmin(env: Env) -> None:
 
     seen = auth.login_alerts(Ctx(rt=env.rt), None)
     assert any(a["username"] == "zhangsan" for a in seen)
+
+
+def _idle_env(tmp_path: Any, db: str, **overrides: str) -> tuple[Env, Any]:
+    from tests.conftest import build_env
+
+    return build_env(tmp_path, db, **overrides)
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+def test_idle_session_expires_and_is_recorded(tmp_path: Any, db: str) -> None:
+    """A session left unused longer than the idle timeout is over: 401 session_expired, audited."""
+    e, close = _idle_env(tmp_path, db, MIXUN_SESSION_IDLE_MINUTES="0.02")  # 1.2 s
+    try:
+        e.make_user("zhangsan", "张三")
+        token = e.login("zhangsan")
+        assert e.client.get("/api/v1/me", headers=e.h(token)).status_code == 200
+        time.sleep(1.6)
+        r = e.client.get("/api/v1/me", headers=e.h(token))
+        assert r.status_code == 401 and r.json()["error"]["code"] == "session_expired"
+        # Still over on the next try, and a fresh login works.
+        assert e.client.get("/api/v1/me", headers=e.h(token)).status_code == 401
+        assert e.client.get("/api/v1/me", headers=e.h(e.login("zhangsan"))).status_code == 200
+        _a, auditor = staff(e, "aud1", "审计员", "auditor")
+        records = e.client.get("/api/v1/admin/audit", headers=e.h(auditor),
+                               params={"actor_username": "zhangsan"}).json()["records"]
+        assert "session.expired" in {x["action"] for x in records}
+    finally:
+        close()
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+def test_absolute_lifetime_ends_even_a_busy_session(tmp_path: Any, db: str) -> None:
+    """Activity keeps a session from going idle but not past its absolute lifetime."""
+    e, close = _idle_env(tmp_path, db, MIXUN_SESSION_ABSOLUTE_HOURS="0.0005")  # 1.8 s
+    try:
+        e.make_user("zhangsan", "张三")
+        token = e.login("zhangsan")
+        codes = []
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            codes.append(e.client.get("/api/v1/me", headers=e.h(token)).status_code)
+            time.sleep(0.2)
+        assert codes[0] == 200 and codes[-1] == 401
+        first_401 = codes.index(401)
+        assert all(c == 401 for c in codes[first_401:])
+    finally:
+        close()
+
+
+def test_activity_moves_last_seen_in_batches(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Requests mark the session as seen; the list of one's sessions shows the new time."""
+    from mixun.services import auth
+
+    env.make_user("zhangsan", "张三")
+    token = env.login("zhangsan")
+    before = env.client.get("/api/v1/auth/sessions", headers=env.h(token)).json()["sessions"][0]
+    monkeypatch.setattr(auth, "TOUCH_SECONDS", 0.0)
+    time.sleep(0.05)
+    assert env.client.get("/api/v1/me", headers=env.h(token)).status_code == 200
+    after = env.client.get("/api/v1/auth/sessions", headers=env.h(token)).json()["sessions"][0]
+    assert after["id"] == before["id"] and after["last_seen_at"] > before["last_seen_at"]

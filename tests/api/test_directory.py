@@ -84,3 +84,23 @@ def test_directory_never_exposes_secrets(env: Env) -> None:
     for text in bodies:
         for secret in ("password", "argon2", "totp", "secret", "recovery", "hash"):
             assert secret not in text.lower(), (secret, text[:300])
+
+
+def test_disabled_and_departed_people_are_not_found(env: Env) -> None:
+    """A departed or disabled account disappears from search by name, pinyin and unit; re-enabled, it returns."""
+    from tests.helpers import staff
+
+    _adm, tadm = staff(env, "sys1", "系统管理员", "sysadmin")
+    _v, t = env.person("viewer", "查看人", unit="总行/办公室")
+    a = env.make_user("zhaoliu", "赵六", unit="分行/营业部", position="柜员")
+    b = env.make_user("qianqi", "钱七", unit="分行/营业部", position="柜员")
+    assert _names(env, t, "营业部") == {"赵六", "钱七"}
+    assert env.client.post(f"/api/v1/admin/users/{a}/depart", headers=env.h(tadm),
+                           json={"reason": "resignation"}).status_code == 200
+    r = env.client.patch(f"/api/v1/admin/users/{b}", headers=env.h(tadm), json={"disabled": True})
+    assert r.status_code == 200, r.text
+    for q in ("赵六", "zhaoliu", "zl", "钱七", "qianqi", "营业部", "柜员"):
+        assert _names(env, t, q) == set(), q
+    assert "赵六" not in {u["name"] for u in env.client.get("/api/v1/directory/users", headers=env.h(t)).json()["users"]}
+    assert env.client.patch(f"/api/v1/admin/users/{b}", headers=env.h(tadm), json={"disabled": False}).status_code == 200
+    assert _names(env, t, "qianqi") == {"钱七"} and _names(env, t, "营业部") == {"钱七"}

@@ -29,6 +29,7 @@ from mixun.services import events
 from mixun.services.runtime import Ctx, Runtime
 
 log = logging.getLogger("mixun.app")
+TOUCH_FLUSH_SECONDS = 10.0
 WEB_DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
        "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
@@ -187,8 +188,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         loop = asyncio.get_running_loop()
         await bus.start(loop, hub.on_bus)
         sweeper = loop.create_task(_sweep(hub, rt))
+        toucher = loop.create_task(_flush_touches(rt))
         yield
         sweeper.cancel()
+        toucher.cancel()
+        await asyncio.to_thread(_flush_touches_once, rt)
         await bus.stop()
         presence = rt.extras.get("presence")
         if hasattr(presence, "close"):
@@ -217,15 +221,32 @@ async def _sweep(hub: Hub, rt: Runtime) -> None:
         try:
             rt.extras["presence"].refresh()
             await asyncio.to_thread(_index_search, rt)
-            for sid in list(hub.by_session):
-                alive = await asyncio.to_thread(auth_service.session_alive, Ctx(rt=rt), sid)
-                if not alive:
+            live = list(hub.by_session)
+            alive = await asyncio.to_thread(auth_service.sessions_alive, Ctx(rt=rt), live)
+            for sid in live:
+                if sid not in alive:
                     for conn in list(hub.by_session.get(sid, ())):
                         hub.drop(conn, 4001, "session ended")
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("sweep failed")
+
+
+async def _flush_touches(rt: Runtime) -> None:
+    """Every few seconds, write the sessions' last-seen times gathered by authentication in one batch."""
+    while True:
+        await asyncio.sleep(TOUCH_FLUSH_SECONDS)
+        await asyncio.to_thread(_flush_touches_once, rt)
+
+
+def _flush_touches_once(rt: Runtime) -> None:
+    from mixun.services.auth import flush_touches
+
+    try:
+        flush_touches(rt)
+    except Exception:
+        log.exception("writing session activity failed; kept for the next attempt")
 
 
 def _index_search(rt: Runtime) -> None:

@@ -276,5 +276,6 @@ class AuditLog(Base):
 Index("ix_messages_conv_created", Message.conversation_id, Message.created_at)
 Index("ix_user_events_payload", UserEvent.payload_id)
 Index("ix_user_search_keys_covering", SearchKey.key, SearchKey.rank, SearchKey.user_id)
+Index("ix_users_unit_active", User.unit_id, User.disabled, User.id)
 
 APPEND_ONLY_TABLES = ("message_versions", "membership_log", "audit_log")

@@ -203,19 +203,23 @@ def _principal(u: User, session_id: int | None, totp_for_all: bool) -> Principal
     )
 
 
-CACHE_SECONDS = 5.0
+CACHE_SECONDS = 60.0
+TOUCH_SECONDS = 30.0  # a session's last_seen_at moves at most this often
 
 
 class PrincipalCache:
-    """token hash -> (principal, session id, expires_at, last_seen_at, cached at).
+    """token hash -> (principal, expires_at, last_seen_at, cached at), and the sessions seen lately.
 
-    Saves the session lookup on most requests. Entries live a few seconds; revocations and changes to
-    an account (roles, password, two-factor, disabling) drop them at once in every process through the
-    bus's control messages, so a logout or a disabled account takes effect immediately.
+    Saves the session lookup on most requests. Revocations and changes to an account (roles, password,
+    two-factor, disabling) drop entries at once in every process through the bus's control messages, so
+    a logout or a disabled account takes effect immediately; an entry lives a minute at most anyway.
+    Activity ("touches") is kept here and written to ``sessions.last_seen_at`` in one batch every few
+    seconds by ``flush_touches`` instead of one write transaction per active session per request.
     """
 
     def __init__(self) -> None:
         self._entries: dict[str, tuple[Principal, datetime, datetime, float]] = {}
+        self._touches: dict[int, datetime] = {}
         self._lock = threading.Lock()
 
     def get(self, key: str) -> tuple[Principal, datetime, datetime, float] | None:
@@ -227,12 +231,48 @@ class PrincipalCache:
                 self._entries.clear()
             self._entries[key] = value
 
+    def touch(self, key: str, session_id: int, now: datetime) -> None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries[key] = (entry[0], entry[1], now, entry[3])
+            self._touches[session_id] = now
+
+    def pending_touch(self, session_id: int) -> datetime | None:
+        return self._touches.get(session_id)
+
+    def take_touches(self) -> dict[int, datetime]:
+        with self._lock:
+            touches, self._touches = self._touches, {}
+        return touches
+
+    def restore_touches(self, touches: dict[int, datetime]) -> None:
+        with self._lock:
+            for sid, seen in touches.items():
+                if sid not in self._touches or self._touches[sid] < seen:
+                    self._touches[sid] = seen
+
     def forget(self, *, session_ids: Iterable[int] = (), user_ids: Iterable[int] = ()) -> None:
         sids, uids = set(session_ids), set(user_ids)
         with self._lock:
             for key, (p, *_rest) in list(self._entries.items()):
                 if p.session_id in sids or p.user_id in uids:
                     del self._entries[key]
+
+
+def flush_touches(rt: Any) -> int:
+    """Write the sessions' pending last-seen times in one transaction; returns how many."""
+    cache = principal_cache(rt)
+    touches = cache.take_touches()
+    if not touches:
+        return 0
+    try:
+        with rt.db.write() as s:
+            s.execute(update(DbSession), [{"id": sid, "last_seen_at": seen} for sid, seen in touches.items()])
+    except Exception:
+        cache.restore_touches(touches)
+        raise
+    return len(touches)
 
 
 def principal_cache(rt: Any) -> PrincipalCache:
@@ -264,8 +304,9 @@ def authenticate(ctx: Ctx, token: str) -> Principal:
     hit = cache.get(key)
     if hit is not None:
         principal, expires_at, last_seen, cached_at = hit
-        if (time.monotonic() - cached_at < CACHE_SECONDS and expires_at > now and last_seen + idle > now
-                and (now - last_seen).total_seconds() <= 30):
+        if time.monotonic() - cached_at < CACHE_SECONDS and expires_at > now and last_seen + idle > now:
+            if (now - last_seen).total_seconds() > TOUCH_SECONDS:
+                cache.touch(key, principal.session_id or 0, now)
             return principal
     with ctx.rt.db.read() as s:
         row = s.execute(select(DbSession, User).join(User, User.id == DbSession.user_id)
@@ -275,28 +316,32 @@ def authenticate(ctx: Ctx, token: str) -> Principal:
     sess, user = row
     if sess.revoked_at is not None or user.disabled:
         raise MixunError("session_expired")
-    if sess.expires_at <= now or sess.last_seen_at + idle <= now:
+    pending = cache.pending_touch(sess.id)
+    last_seen = max(sess.last_seen_at, pending) if pending is not None else sess.last_seen_at
+    if sess.expires_at <= now or last_seen + idle <= now:
         with ctx.rt.db.write() as s:
             s.execute(update(DbSession).where(DbSession.id == sess.id, DbSession.revoked_at.is_(None))
                       .values(revoked_at=now))
             audit.record(s, ctx, "session.expired", target=f"session:{sess.id}", actor_id=user.id)
         raise MixunError("session_expired")
-    last_seen = sess.last_seen_at
-    if (now - last_seen).total_seconds() > 30:
-        with ctx.rt.db.write() as s:
-            s.execute(update(DbSession).where(DbSession.id == sess.id).values(last_seen_at=now))
-        last_seen = now
     principal = _principal(user, sess.id, settings.totp_required_for_all)
     cache.put(key, (principal, sess.expires_at, last_seen, time.monotonic()))
+    if (now - last_seen).total_seconds() > TOUCH_SECONDS:
+        cache.touch(key, sess.id, now)
     return principal
 
 
-def session_alive(ctx: Ctx, session_id: int) -> bool:
-    """For live connections: is this session still valid (not revoked, not past its lifetimes)?"""
+def sessions_alive(ctx: Ctx, session_ids: Iterable[int]) -> set[int]:
+    """Which of these sessions are still valid: one query per 500 ids, for the live-connection sweep."""
+    ids = list(session_ids)
     now = datetime.now(UTC)
+    alive: set[int] = set()
     with ctx.rt.db.read() as s:
-        sess = s.get(DbSession, session_id)
-        return not (sess is None or sess.revoked_at is not None or sess.expires_at <= now)
+        for i in range(0, len(ids), 500):
+            alive.update(s.execute(select(DbSession.id).where(
+                DbSession.id.in_(ids[i:i + 500]), DbSession.revoked_at.is_(None),
+                DbSession.expires_at > now)).scalars())
+    return alive
 
 
 def logout(ctx: Ctx) -> None:
@@ -336,6 +381,7 @@ def logout_all(ctx: Ctx) -> int:
 
 
 def list_sessions(ctx: Ctx, user_id: int | None = None) -> list[dict[str, Any]]:
+    flush_touches(ctx.rt)
     now = datetime.now(UTC)
     idle = timedelta(minutes=ctx.rt.settings.session_idle_minutes)
     with ctx.rt.db.read() as s:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import bindparam, func, literal, select
 from sqlalchemy.orm import Session
 
 from mixun.db.models import SearchKey, Unit, User
@@ -26,16 +26,52 @@ def online_users(ctx: Ctx, user_ids: list[int]) -> set[int]:
     return presence.online(user_ids) if presence is not None else set()
 
 
-def person_views(ctx: Ctx, s: Session, users: list[User]) -> list[dict[str, Any]]:
-    unit_ids = {u.unit_id for u in users if u.unit_id}
-    paths = dict(s.execute(select(Unit.id, Unit.path).where(Unit.id.in_(unit_ids))).all()) if unit_ids else {}
-    online = online_users(ctx, [u.id for u in users])
+_PERSON = select(User.id, User.username, User.name, User.employee_no, User.unit_id, User.position,
+                 User.work_status, User.phone, User.hr_verified, Unit.path).outerjoin(Unit, Unit.id == User.unit_id)
+_PEOPLE_BY_ID = _PERSON.where(User.id.in_(bindparam("ids", expanding=True)))
+
+
+def _hits(unit_filter: bool) -> Any:
+    """Ids of matching people, best rank first: search-key prefixes (covering index on key, rank,
+    user_id) and people of units whose name contains the query (units are few). Built once per shape,
+    so a search pays no statement construction and SQLAlchemy's compiled cache always hits."""
+    key_hits = (select(SearchKey.user_id.label("uid"), SearchKey.rank.label("rank"))
+                .where(SearchKey.key >= bindparam("lo"), SearchKey.key < bindparam("hi")))
+    matching_units = select(Unit.id).where(Unit.name.like(bindparam("like"), escape="\\"))
+    unit_hits = (select(User.id.label("uid"), literal(3).label("rank"))
+                 .where(User.unit_id.in_(matching_units), User.disabled == False))  # noqa: E712 (indexable)
+    hits = key_hits.union_all(unit_hits).subquery()
+    best = select(hits.c.uid, func.min(hits.c.rank).label("best")).group_by(hits.c.uid).subquery()
+    # Disabled people have no search keys (users.index_user) and the unit branch skips them: no join.
+    stmt = select(best.c.uid)
+    if unit_filter:
+        stmt = stmt.join(User, User.id == best.c.uid).where(User.unit_id.in_(bindparam("units", expanding=True)))
+    return stmt.order_by(best.c.best, best.c.uid).offset(bindparam("off")).limit(bindparam("lim"))
+
+
+_HITS = {False: _hits(False), True: _hits(True)}
+_ALL = (select(User.id).where(User.disabled.is_(False)).order_by(User.id)
+        .offset(bindparam("off")).limit(bindparam("lim")))
+_ALL_IN_UNITS = (select(User.id).where(User.disabled.is_(False), User.unit_id.in_(bindparam("units", expanding=True)))
+                 .order_by(User.id).offset(bindparam("off")).limit(bindparam("lim")))
+
+
+def _views(ctx: Ctx, rows: list[Any]) -> list[dict[str, Any]]:
+    online = online_users(ctx, [r.id for r in rows])
     return [{
-        "id": u.id, "username": u.username, "name": u.name, "employee_no": u.employee_no,
-        "unit": paths.get(u.unit_id, ""), "unit_id": u.unit_id, "position": u.position,
-        "status": presence_status(u.work_status, u.id in online), "phone": u.phone,
-        "hr_verified": u.hr_verified,
-    } for u in users]
+        "id": r.id, "username": r.username, "name": r.name, "employee_no": r.employee_no,
+        "unit": r.path or "", "unit_id": r.unit_id, "position": r.position,
+        "status": presence_status(r.work_status, r.id in online), "phone": r.phone,
+        "hr_verified": r.hr_verified,
+    } for r in rows]
+
+
+def _people(ctx: Ctx, s: Session, ids: list[int]) -> list[dict[str, Any]]:
+    """Directory cards for these people, in this order."""
+    if not ids:
+        return []
+    by_id = {r.id: r for r in s.connection().execute(_PEOPLE_BY_ID, {"ids": ids})}
+    return _views(ctx, [by_id[i] for i in ids if i in by_id])
 
 
 def search_users(ctx: Ctx, q: str, unit_id: int | None, limit: int, offset: int) -> dict[str, Any]:
@@ -43,37 +79,21 @@ def search_users(ctx: Ctx, q: str, unit_id: int | None, limit: int, offset: int)
     offset = max(0, offset)
     query = normalise_query(q)
     with ctx.rt.db.read() as s:
-        base = select(User.id).where(User.disabled.is_(False))
-        sub = None
+        conn = s.connection()
+        params: dict[str, Any] = {"off": offset, "lim": limit + 1}
         if unit_id is not None:
-            unit = s.get(Unit, unit_id)
-            if unit is None:
+            path = conn.execute(select(Unit.path).where(Unit.id == unit_id)).scalar()
+            if path is None:
                 raise MixunError("not_found")
-            sub = select(Unit.id).where((Unit.id == unit_id) | Unit.path.startswith(unit.path + "/"))
-            base = base.where(User.unit_id.in_(sub))
+            params["units"] = list(conn.execute(select(Unit.id).where(
+                (Unit.id == unit_id) | Unit.path.startswith(path + "/"))).scalars())
         if not query:
-            ids = [r[0] for r in s.execute(base.order_by(User.id).offset(offset).limit(limit + 1)).all()]
+            ids = list(conn.execute(_ALL if unit_id is None else _ALL_IN_UNITS, params).scalars())
         else:
-            hi = query + "\U0010ffff"
-            # Every branch is an index range: search-key prefixes (covering index on key, rank, user_id)
-            # and people of units whose name contains the query (units are few).
-            key_hits = (select(SearchKey.user_id.label("uid"), SearchKey.rank.label("rank"))
-                        .where(SearchKey.key >= query, SearchKey.key < hi))
-            matching_units = select(Unit.id).where(Unit.name.like(f"%{_escape(query)}%", escape="\\"))
-            unit_hits = (select(User.id.label("uid"), literal(3).label("rank"))
-                         .where(User.unit_id.in_(matching_units)))
-            hits = key_hits.union_all(unit_hits).subquery()
-            best = (select(hits.c.uid, func.min(hits.c.rank).label("best")).group_by(hits.c.uid).subquery())
-            stmt = (select(best.c.uid).join(User, User.id == best.c.uid).where(User.disabled.is_(False))
-                    .order_by(best.c.best, best.c.uid))
-            if unit_id is not None:
-                stmt = stmt.where(User.unit_id.in_(sub))
-            ids = [r[0] for r in s.execute(stmt.offset(offset).limit(limit + 1)).all()]
+            params.update(lo=query, hi=query + "\U0010ffff", like=f"%{_escape(query)}%")
+            ids = list(conn.execute(_HITS[unit_id is not None], params).scalars())
         more = len(ids) > limit
-        ids = ids[:limit]
-        by_id = {u.id: u for u in s.execute(select(User).where(User.id.in_(ids))).scalars()} if ids else {}
-        users = [by_id[i] for i in ids if i in by_id]
-        return {"users": person_views(ctx, s, users), "next_offset": offset + limit if more else None}
+        return {"users": _people(ctx, s, ids[:limit]), "next_offset": offset + limit if more else None}
 
 
 def _escape(value: str) -> str:
@@ -82,10 +102,10 @@ def _escape(value: str) -> str:
 
 def get_person(ctx: Ctx, user_id: int) -> dict[str, Any]:
     with ctx.rt.db.read() as s:
-        user = s.get(User, user_id)
-        if user is None:
-            raise MixunError("not_found")
-        return person_views(ctx, s, [user])[0]
+        people = _people(ctx, s, [user_id])
+    if not people:
+        raise MixunError("not_found")
+    return people[0]
 
 
 def set_work_status(ctx: Ctx, status: str) -> None:

@@ -102,7 +102,10 @@ def create_user(ctx: Ctx, **kwargs: Any) -> User:
 
 
 def index_user(session: Session, user: User) -> None:
+    """(Re)write a person's directory search keys; a disabled account has none, so search never finds it."""
     session.execute(delete(SearchKey).where(SearchKey.user_id == user.id))
+    if user.disabled:
+        return
     keys = search_keys(user.name, user.username, user.employee_no, user.position)
     session.execute(insert(SearchKey), [{"user_id": user.id, "key": k, "rank": r} for k, r in keys])
 
@@ -192,13 +195,13 @@ def admin_update_user(ctx: Ctx, user_id: int, changes: dict[str, Any]) -> dict[s
             if changes.get(field) is not None and changes[field] != getattr(user, field):
                 changed[field] = True
                 setattr(user, field, changes[field])
-        if "position" in changed:
-            index_user(s, user)
         if changes.get("disabled") is not None and bool(changes["disabled"]) != user.disabled:
             user.disabled = bool(changes["disabled"])
             changed["disabled"] = user.disabled
             if user.disabled:
                 revoke_user_sessions_txn(s, ctx, user.id, reason="account_disabled")
+        if "position" in changed or "disabled" in changed:
+            index_user(s, user)
         action = "account.roles_changed" if "roles" in changed else "account.updated"
         if "disabled" in changed:
             action = "account.disabled" if user.disabled else "account.enabled"
@@ -259,6 +262,7 @@ def depart(ctx: Ctx, user_id: int, reason: str) -> dict[str, Any]:
         if user.disabled:
             raise MixunError("conflict", "该账号已停用")
         user.disabled = True
+        index_user(s, user)
         sessions = revoke_user_sessions_txn(s, ctx, user.id, reason="departure")
         groups = remove_from_all_groups_txn(s, ctx, user.id)
         audit.record(s, ctx, "account.departed", target=f"user:{user.id}", reason=reason,
