@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from mixun.api import errors
 from mixun.api.responses import ORJSONResponse
@@ -42,6 +43,7 @@ SECURITY_HEADERS = [
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
 UPLOAD_SUFFIXES = ("/images", "/files")
+WS_PATH = "/api/v1/ws"
 
 
 class EdgeMiddleware:
@@ -53,6 +55,11 @@ class EdgeMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            if scope["type"] == "websocket" and scope["path"] == WS_PATH:
+                # Straight to the endpoint (it authenticates and checks WS_PERMISSION itself): a live
+                # connection then holds no router, exception-handler or exit-stack frames, ~7 KB less each.
+                await websocket_endpoint(WebSocket(scope, receive, send))
+                return
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
@@ -205,7 +212,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     errors.install(app)
     for module in (auth, me, conversations, admin, dlp, compliance):
         app.include_router(module.router)
-    app.add_api_websocket_route("/api/v1/ws", websocket_endpoint)
+    app.add_api_websocket_route(WS_PATH, websocket_endpoint)  # listed for the route walk; served by EdgeMiddleware
     _mount_openapi(app)
     _mount_web(app)
     app.add_middleware(EdgeMiddleware, settings=settings)

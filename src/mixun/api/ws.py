@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 
 import orjson
+from starlette.datastructures import Headers, QueryParams
+from starlette.requests import cookie_parser
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from mixun.api.deps import COOKIE, client_ip, locale_of
@@ -23,10 +25,16 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     rt: Runtime = ws.app.state.runtime
     hub: Hub = rt.extras["hub"]
     peer = ws.client.host if ws.client else ""
-    ctx = Ctx(rt=rt, ip=client_ip(rt, peer, ws.headers.get("x-forwarded-for")),
-              client=ws.headers.get("user-agent", "")[:300],
-              locale=locale_of(ws.headers.get("accept-language"), rt.settings.locale))
-    token = ws.query_params.get("token") or ws.cookies.get(COOKIE, "")
+    # Read what is needed from the handshake, then let its headers go: an idle connection keeps
+    # nothing of them (memory per connection is a target; see BENCHMARKS.md).
+    headers = Headers(scope=ws.scope)
+    ctx = Ctx(rt=rt, ip=client_ip(rt, peer, headers.get("x-forwarded-for")),
+              client=headers.get("user-agent", "")[:300],
+              locale=locale_of(headers.get("accept-language"), rt.settings.locale))
+    token = (QueryParams(ws.scope.get("query_string", b"")).get("token")
+             or cookie_parser(headers.get("cookie", "")).get(COOKIE, ""))
+    del headers
+    ws.scope["headers"] = []
     try:
         principal = await asyncio.to_thread(auth.authenticate, ctx, token)
         access.require(principal, WS_PERMISSION)

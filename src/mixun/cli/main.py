@@ -45,12 +45,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from mixun.api.app import create_app
+    from mixun.api.wsproto import LeanWebSocketProtocol
     from mixun.services.setup import initialise
 
     initialise(settings, create_admins=False)
     app = create_app(settings)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, loop="uvloop",
-                http="httptools", ws="websockets-sansio", ws_ping_interval=20, ws_ping_timeout=20,
+                http="httptools", ws=LeanWebSocketProtocol, ws_ping_interval=20, ws_ping_timeout=20,
                 ws_per_message_deflate=False,  # ~100 KB per connection for little gain on short JSON frames
                 ws_max_size=1_048_576, proxy_headers=False, server_header=False, access_log=False)
     return 0

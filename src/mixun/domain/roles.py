@@ -6,6 +6,7 @@ can alter or erase the audit trail.
 
 from __future__ import annotations
 
+import functools
 from enum import StrEnum
 
 
@@ -59,6 +60,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
 
 
 def permissions_for(roles: list[str] | tuple[str, ...] | frozenset[str] | set[str]) -> frozenset[Perm]:
+    return _permissions(frozenset(roles))
+
+
+@functools.lru_cache(maxsize=256)
+def _permissions(roles: frozenset[str]) -> frozenset[Perm]:
+    """One shared set per combination of roles (every cached principal points at it)."""
     perms: set[Perm] = {Perm.PUBLIC, Perm.SESSION}
     for name in roles:
         try:

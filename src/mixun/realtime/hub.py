@@ -42,7 +42,7 @@ class Connection:
         self.user_id = user_id
         self.session_id = session_id
         self.next_seq = next_seq
-        self.queue: deque[str] = deque()
+        self.queue: deque[str] | None = None  # made on the first frame, dropped when drained
         self.writer: asyncio.Task[None] | None = None
         self.catching_up = False
         self.live_max = 0
@@ -70,10 +70,13 @@ class Connection:
         self._enqueue(text)
 
     def _enqueue(self, text: str) -> None:
-        if len(self.queue) >= self.hub.queue_limit:
+        queue = self.queue
+        if queue is None:
+            queue = self.queue = deque()
+        elif len(queue) >= self.hub.queue_limit:
             self.hub.drop(self, 4008, "too slow")
             return
-        self.queue.append(text)
+        queue.append(text)
         if self.writer is None:
             self.writer = asyncio.get_running_loop().create_task(self._write())
 
@@ -85,6 +88,8 @@ class Connection:
             self.hub.drop(self, 1011, "send failed")
         finally:
             self.writer = None
+            if not self.queue:
+                self.queue = None
 
     def start_catchup(self) -> None:
         if self.catching_up or self.closed:
@@ -95,7 +100,7 @@ class Connection:
     async def _catchup(self) -> None:
         try:
             while not self.closed:
-                while len(self.queue) > self.hub.queue_limit // 2 and not self.closed:
+                while self.queue and len(self.queue) > self.hub.queue_limit // 2 and not self.closed:
                     await asyncio.sleep(0.02)
                 rows = await asyncio.to_thread(self.hub.read_events, self.user_id, self.next_seq - 1)
                 for seq, payload in rows:
@@ -155,7 +160,7 @@ class Hub:
         if conn.closed:
             return
         self.remove(conn)
-        conn.queue.clear()
+        conn.queue = None
         with contextlib.suppress(Exception):
             asyncio.get_running_loop().create_task(self._close(conn, code, reason))
 
