@@ -45,8 +45,12 @@ test-fast: install-python
 lint:
 	$(BIN)/ruff check src tests bench
 
+# All three harnesses (about 30 minutes): core server, DLP engine (against Presidio), compliance archive.
 bench: install
+	$(BIN)/pip install -q -e ".[test,bench]"
 	$(BIN)/python -m bench.run
+	$(BIN)/python bench/bench_dlp.py
+	BENCH_ARCHIVE_N=$${BENCH_ARCHIVE_N:-200000} $(BIN)/python -m bench.archive
 
 clean:
 	rm -rf $(VENV) web/node_modules src/mixun/web/dist
