@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pyotp
@@ -150,19 +152,23 @@ def test_unusual_login_is_flagged_to_user_and_secadmin(env: Env) -> None:
     assert any(a["username"] == "zhangsan" for a in seen)
 
 
-def _idle_env(tmp_path: Any, db: str, **overrides: str) -> tuple[Env, Any]:
+@contextlib.contextmanager
+def _zhangsan_on(tmp_path: Any, db: str, **overrides: str) -> Iterator[tuple[Env, str]]:
+    """A server with these settings and 张三 logged in."""
     from tests.conftest import build_env
 
-    return build_env(tmp_path, db, **overrides)
+    e, close = build_env(tmp_path, db, **overrides)
+    try:
+        e.make_user("zhangsan", "张三")
+        yield e, e.login("zhangsan")
+    finally:
+        close()
 
 
 @pytest.mark.parametrize("db", ["sqlite", "postgresql"])
 def test_idle_session_expires_and_is_recorded(tmp_path: Any, db: str) -> None:
     """A session left unused longer than the idle timeout is over: 401 session_expired, audited."""
-    e, close = _idle_env(tmp_path, db, MIXUN_SESSION_IDLE_MINUTES="0.02")  # 1.2 s
-    try:
-        e.make_user("zhangsan", "张三")
-        token = e.login("zhangsan")
+    with _zhangsan_on(tmp_path, db, MIXUN_SESSION_IDLE_MINUTES="0.02") as (e, token):  # 1.2 s
         assert e.client.get("/api/v1/me", headers=e.h(token)).status_code == 200
         time.sleep(1.6)
         r = e.client.get("/api/v1/me", headers=e.h(token))
@@ -174,17 +180,12 @@ def test_idle_session_expires_and_is_recorded(tmp_path: Any, db: str) -> None:
         records = e.client.get("/api/v1/admin/audit", headers=e.h(auditor),
                                params={"actor_username": "zhangsan"}).json()["records"]
         assert "session.expired" in {x["action"] for x in records}
-    finally:
-        close()
 
 
 @pytest.mark.parametrize("db", ["sqlite", "postgresql"])
 def test_absolute_lifetime_ends_even_a_busy_session(tmp_path: Any, db: str) -> None:
     """Activity keeps a session from going idle but not past its absolute lifetime."""
-    e, close = _idle_env(tmp_path, db, MIXUN_SESSION_ABSOLUTE_HOURS="0.0005")  # 1.8 s
-    try:
-        e.make_user("zhangsan", "张三")
-        token = e.login("zhangsan")
+    with _zhangsan_on(tmp_path, db, MIXUN_SESSION_ABSOLUTE_HOURS="0.0005") as (e, token):  # 1.8 s
         codes = []
         deadline = time.monotonic() + 3.0
         while time.monotonic() < deadline:
@@ -193,8 +194,6 @@ def test_absolute_lifetime_ends_even_a_busy_session(tmp_path: Any, db: str) -> N
         assert codes[0] == 200 and codes[-1] == 401
         first_401 = codes.index(401)
         assert all(c == 401 for c in codes[first_401:])
-    finally:
-        close()
 
 
 def test_activity_moves_last_seen_in_batches(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -31,6 +31,8 @@ from mixun.services.runtime import Ctx, Runtime
 
 log = logging.getLogger("mixun.app")
 TOUCH_FLUSH_SECONDS = 10.0
+INDEX_EVERY_SECONDS = 2.0
+INDEX_SLICE = 400
 WEB_DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
        "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
@@ -196,9 +198,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         await bus.start(loop, hub.on_bus)
         sweeper = loop.create_task(_sweep(hub, rt))
         toucher = loop.create_task(_flush_touches(rt))
+        indexer = loop.create_task(_index_search_loop(rt))
         yield
         sweeper.cancel()
         toucher.cancel()
+        indexer.cancel()
         await asyncio.to_thread(_flush_touches_once, rt)
         await bus.stop()
         presence = rt.extras.get("presence")
@@ -227,7 +231,6 @@ async def _sweep(hub: Hub, rt: Runtime) -> None:
         await asyncio.sleep(20)
         try:
             rt.extras["presence"].refresh()
-            await asyncio.to_thread(_index_search, rt)
             live = list(hub.by_session)
             alive = await asyncio.to_thread(auth_service.sessions_alive, Ctx(rt=rt), live)
             for sid in live:
@@ -256,12 +259,26 @@ def _flush_touches_once(rt: Runtime) -> None:
         log.exception("writing session activity failed; kept for the next attempt")
 
 
-def _index_search(rt: Runtime) -> None:
-    """Keep the archive's Chinese search index from building a backlog (searches index the rest)."""
+async def _index_search_loop(rt: Runtime) -> None:
+    """Keep the archive's Chinese search index current in small slices (searches index the rest): a few
+    hundred versions every couple of seconds, so indexing never holds the write lock or the interpreter
+    long enough to show in message latency, and a backlog drains slice by slice."""
+    while True:
+        await asyncio.sleep(INDEX_EVERY_SECONDS)
+        try:
+            while await asyncio.to_thread(_index_search, rt) >= INDEX_SLICE:
+                await asyncio.sleep(0.05)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("search indexing failed; retried shortly")
+
+
+def _index_search(rt: Runtime) -> int:
     from mixun.services.archive import index_pending
 
     with rt.db.write() as s:
-        index_pending(s, max_rows=5000)
+        return index_pending(s, max_rows=INDEX_SLICE, batch=INDEX_SLICE)
 
 
 def _mount_openapi(app: FastAPI) -> None:

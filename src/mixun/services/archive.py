@@ -48,14 +48,14 @@ def index_rows(s: Session, rows: list[tuple[int, str]]) -> int:
     return len(postings)
 
 
-def index_pending(s: Session, max_rows: int | None = None) -> int:
+def index_pending(s: Session, max_rows: int | None = None, batch: int = INDEX_BATCH) -> int:
     """Index versions newer than the last indexed one (in the caller's write transaction)."""
     state = _state(s, lock=True)
     done = 0
     while max_rows is None or done < max_rows:
         rows = [(r[0], r[1]) for r in s.execute(
             select(MessageVersion.id, MessageVersion.text).where(MessageVersion.id > state.last_version_id)
-            .order_by(MessageVersion.id).limit(INDEX_BATCH)).all()]
+            .order_by(MessageVersion.id).limit(batch)).all()]
         if not rows:
             break
         index_rows(s, rows)
