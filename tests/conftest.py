@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -165,3 +167,50 @@ def sqlite_env(tmp_path: Path) -> Iterator[Env]:
     e, close = build_env(tmp_path, "sqlite")
     yield e
     close()
+
+
+# ---- ClamAV ---------------------------------------------------------------------------------------
+# Signature downloads are not reachable here, so the tests start clamd with a database holding one
+# signature: the EICAR test file's.
+CLAMD = shutil.which("clamd") or ("/usr/sbin/clamd" if os.path.exists("/usr/sbin/clamd") else None)
+EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+
+
+@pytest.fixture(scope="session")
+def clamd_socket(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The socket of a real clamd started for this test session."""
+    from mixun.files.antivirus import ClamdScanner
+
+    if CLAMD is None:
+        if REQUIRE:
+            pytest.fail("clamd is required in CI (MIXUN_REQUIRE_SERVICES=1): apt-get install clamav-daemon")
+        pytest.skip("clamd is not installed (apt-get install clamav-daemon)")
+    d = tmp_path_factory.mktemp("clamd")
+    db = d / "db"
+    db.mkdir()
+    # An .ndb body signature: name:target(0 = any file):offset(* = anywhere):hex.
+    (db / "eicar.ndb").write_text(f"Mixun.Test.EICAR:0:*:{EICAR.hex()}\n")
+    sock = d / "clamd.sock"
+    conf = d / "clamd.conf"
+    conf.write_text(
+        f"LocalSocket {sock}\nDatabaseDirectory {db}\nForeground yes\nLogFile {d / 'clamd.log'}\n"
+        f"PidFile {d / 'clamd.pid'}\nTemporaryDirectory {d}\nStreamMaxLength 10M\nLogVerbose no\n"
+    )
+    proc = subprocess.Popen([CLAMD, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    scanner = ClamdScanner(str(sock), timeout=10)
+    deadline = time.monotonic() + 60
+    while not scanner.available():
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            log = (d / "clamd.log").read_text(errors="replace") if (d / "clamd.log").exists() else ""
+            pytest.fail(f"clamd exited with {proc.returncode}: {err}\n{log}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("clamd did not answer PING within 60 s")
+        time.sleep(0.2)
+    yield str(sock)
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()

@@ -45,6 +45,9 @@ class Settings:
     max_message_length: int = 10_000
     max_body_bytes: int = 1_000_000
     max_image_bytes: int = 10 * 1024 * 1024
+    max_file_bytes: int = 50 * 1024 * 1024
+    clamd_socket: str = "/run/clamav/clamd.ctl"
+    files_without_scanner: str = "wait"  # wait (held until scanned) | refuse | allow (marked unscanned)
     edit_window_minutes: float = 60 * 24
     recall_window_minutes: float = 2
     send_rate_per_minute: int = 120
@@ -75,6 +78,13 @@ class Settings:
 
 def _networks(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip())
+
+
+def _choice(value: str, allowed: tuple[str, ...], name: str) -> str:
+    value = value.strip().lower()
+    if value not in allowed:
+        raise ValueError(f"MIXUN_{name} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
 
 
 def _argon2_profile(name: str) -> tuple[int, int, int]:
@@ -123,6 +133,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         max_message_length=int(num("MAX_MESSAGE_LENGTH", 10_000)),
         max_body_bytes=int(num("MAX_BODY_BYTES", 1_000_000)),
         max_image_bytes=int(num("MAX_IMAGE_BYTES", 10 * 1024 * 1024)),
+        max_file_bytes=int(num("MAX_FILE_BYTES", 50 * 1024 * 1024)),
+        clamd_socket=get("CLAMD_SOCKET", "/run/clamav/clamd.ctl"),
+        files_without_scanner=_choice(get("FILES_WITHOUT_SCANNER", "wait"), ("wait", "refuse", "allow"),
+                                      "FILES_WITHOUT_SCANNER"),
         edit_window_minutes=num("EDIT_WINDOW_MINUTES", 60 * 24),
         recall_window_minutes=num("RECALL_WINDOW_MINUTES", 2),
         send_rate_per_minute=int(num("SEND_RATE_PER_MINUTE", 120)),

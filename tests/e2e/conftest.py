@@ -56,6 +56,14 @@ def own_server(tmp_path_factory):
     s.stop()
 
 
+@pytest.fixture(scope="module")
+def scanned_server(tmp_path_factory, clamd_socket):
+    """A server with a real clamd behind it (tests/conftest.py starts one), for file tests."""
+    s = _server(tmp_path_factory, env={"MIXUN_CLAMD_SOCKET": clamd_socket})
+    yield s
+    s.stop()
+
+
 @pytest.fixture
 def make_page(browser):
     """Opens pages in fresh browser contexts; records dialogs (none may fire) and page errors."""

@@ -2,7 +2,7 @@ import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/ho
 import { api, ApiError, del, get, patch, post, uuid } from './api';
 import { t } from './i18n';
 import {
-  Conversation, Member, Message, Pending, S, changed, convTitle, dropPending, ingest, loadConversations, loadOlder,
+  Attachment, Conversation, Member, Message, Pending, S, changed, convTitle, dropPending, ingest, loadConversations, loadOlder,
   openConversation, peerOf, pendingFor, retryPending, sendText, showError, sortedConversations, thread, toast, useStore,
 } from './store';
 import { Person, PersonCard, PersonRow, statusOf, usePeopleSearch } from './directory';
@@ -284,7 +284,7 @@ function MessageItem(props: { m: Message; c: Conversation; mine: boolean; canMod
                   data-testid="message-image" loading="lazy" onClick={() => props.onPreview(a.id)}
                   ref={(el) => { if (el && a.width && a.height) { const w = Math.min(240, a.width); el.style.width = w + 'px'; el.style.aspectRatio = `${a.width} / ${a.height}`; } }} />
               ))}
-              {files.map((a) => <a class="file-chip" href={`/api/v1/attachments/${a.id}`} download={a.name || a.filename || ''}><Icon name="file" size={14} /> {a.name || a.filename || t('file_message')}</a>)}
+              {files.map((a) => <FileChip a={a} />)}
             </>
           )}
         </div>
@@ -315,6 +315,32 @@ function MessageItem(props: { m: Message; c: Conversation; mine: boolean; canMod
       )}
     </div>
   );
+}
+
+function fmtSize(n?: number): string {
+  if (n == null) return '';
+  if (n < 1024) return n + ' B';
+  if (n < 1024 * 1024) return (n / 1024).toFixed(n < 10240 ? 1 : 0) + ' KB';
+  return (n / 1024 / 1024).toFixed(1) + ' MB';
+}
+
+// A file in a message: its name and size, and whether it may be downloaded yet (D7: only once scanned).
+function FileChip({ a }: { a: Attachment }) {
+  const name = a.name || a.filename || t('file_message');
+  const st = a.scan_status || 'clean';
+  const ready = st === 'clean' || st === 'unscanned' || st === 'reencoded';
+  const pack = a.kind === 'secure_pack';
+  const body = (
+    <>
+      <Icon name={pack ? 'lock' : 'file'} size={16} />
+      <span class="file-name">{name}</span>
+      <span class="file-size muted">{fmtSize(a.size)}</span>
+      <span class={'file-state ' + st} data-testid="file-scan-state">{t('scan_' + st)}</span>
+    </>
+  );
+  return ready
+    ? <a class={'file-chip' + (pack ? ' pack' : '')} data-testid="message-file" href={`/api/v1/attachments/${a.id}`} download={name}>{body}</a>
+    : <span class={'file-chip off' + (pack ? ' pack' : '')} data-testid="message-file" title={t('scan_' + st)}>{body}</span>;
 }
 
 function ReadState({ m, c, onClick }: { m: Message; c: Conversation; onClick: () => void }) {
@@ -363,6 +389,9 @@ function Composer({ c, replyTo, editing, clear }: { c: Conversation; replyTo: Me
   const [mention, setMention] = useState<{ q: string; at: number; idx: number } | null>(null);
   const ta = useRef<HTMLTextAreaElement>(null);
   const file = useRef<HTMLInputElement>(null);
+  const docInput = useRef<HTMLInputElement>(null);
+  const [busy, setBusy] = useState(false);
+  const [packing, setPacking] = useState(false);
   const drafts = useRef(new Map<number, string>()); // in memory only
   const max = S.config.max_message_length || 5000;
 
@@ -429,7 +458,7 @@ function Composer({ c, replyTo, editing, clear }: { c: Conversation; replyTo: Me
   }
 
   async function upload(f: File) {
-    if (!f.type.startsWith('image/')) { toast(t('upload_failed'), 'error'); return; }
+    if (!f.type.startsWith('image/')) { sendFile(f); return; }
     const fd = new FormData();
     fd.append('file', f, f.name);
     fd.append('client_id', uuid());
@@ -437,6 +466,19 @@ function Composer({ c, replyTo, editing, clear }: { c: Conversation; replyTo: Me
       const m = await api<Message>('POST', `/conversations/${c.id}/images`, undefined, { raw: fd });
       if (m && m.id) ingest({ ...m, conversation_id: m.conversation_id ?? c.id });
     } catch (e) { handleSendError(e, () => {}); }
+  }
+
+  // A document: the server judges its type, inspects it and scans it; a warning asks, then resends.
+  async function sendFile(f: File, confirm = false, clientId = uuid()) {
+    const fd = new FormData();
+    fd.append('file', f, f.name);
+    fd.append('client_id', clientId);
+    if (confirm) fd.append('confirm', 'true');
+    setBusy(true);
+    try {
+      const m = await api<Message>('POST', `/conversations/${c.id}/files`, undefined, { raw: fd });
+      if (m && m.id) ingest({ ...m, conversation_id: m.conversation_id ?? c.id });
+    } catch (e) { handleSendError(e, () => sendFile(f, true, clientId)); } finally { setBusy(false); }
   }
 
   function onPaste(e: ClipboardEvent) {
@@ -465,11 +507,17 @@ function Composer({ c, replyTo, editing, clear }: { c: Conversation; replyTo: Me
         <button class="icon-btn" title={t('image')} data-testid="image-button" onClick={() => file.current?.click()}><Icon name="image" size={20} /></button>
         <input type="file" accept="image/*" class="hidden" data-testid="image-input" ref={file}
           onChange={(e) => { const f = e.currentTarget.files?.[0]; if (f) upload(f); e.currentTarget.value = ''; }} />
+        <button class="icon-btn" title={t('file')} data-testid="file-button" disabled={busy} onClick={() => docInput.current?.click()}><Icon name="file" size={20} /></button>
+        <input type="file" class="hidden" data-testid="file-input" ref={docInput}
+          onChange={(e) => { const f = e.currentTarget.files?.[0]; if (f) sendFile(f); e.currentTarget.value = ''; }} />
+        <button class="icon-btn" title={t('secure_pack')} data-testid="pack-button" onClick={() => setPacking(true)}><Icon name="lock" size={20} /></button>
+        {busy && <span class="muted small" data-testid="file-sending">{t('file_sending')}</span>}
         <label class={'urgent-toggle' + (urgent ? ' on' : '')} title={t('urgent')}>
           <input type="checkbox" data-testid="urgent-toggle" checked={urgent} onChange={(e) => setUrgent(e.currentTarget.checked)} /> ⚠ {t('urgent')}
         </label>
         <span class="count muted">{text.length > max * 0.8 ? `${text.length}/${max}` : ''}</span>
       </div>
+      {packing && <SecurePack c={c} onClose={() => setPacking(false)} />}
       <div class="composer-row">
         <textarea ref={ta} data-testid="composer" rows={1} placeholder={t('composer_placeholder')} value={text}
           onInput={(e) => update(e.currentTarget.value)} onKeyDown={onKey} onPaste={onPaste} maxLength={max + 100} />
@@ -479,11 +527,78 @@ function Composer({ c, replyTo, editing, clear }: { c: Conversation; replyTo: Me
   );
 }
 
-function handleSendError(e: unknown, _resend: () => void) {
+function handleSendError(e: unknown, resend: () => void) {
   if (e instanceof ApiError && (e.code === 'dlp_blocked' || e.code === 'dlp_confirm_required')) {
-    S.dlp = { kind: e.code === 'dlp_blocked' ? 'blocked' : 'confirm', message: e.message, findings: e.detail.findings || [] };
+    // A refused secure pack names each file and what was found in it.
+    const perFile = (e.detail.files || []).flatMap((f: any) => (f.findings?.length ? f.findings : [{ detector: f.reason }])
+      .map((x: any) => ({ ...x, masked: `${f.filename}${x.masked ? ': ' + x.masked : ''}` })));
+    S.dlp = { kind: e.code === 'dlp_blocked' ? 'blocked' : 'confirm', message: e.message, findings: [...(e.detail.findings || []), ...perFile],
+      retry: e.code === 'dlp_confirm_required' ? resend : undefined };
     changed();
   } else showError(e);
+}
+
+const PACK_RULES = [
+  ['min_length', (p: string) => p.length >= 8],
+  ['letters', (p: string) => /\p{L}/u.test(p)],
+  ['digits', (p: string) => /\d/.test(p)],
+  ['symbols', (p: string) => /[^\p{L}\d\s]/u.test(p)],
+] as const;
+
+// D2: important documents travel as an AES-256 archive whose password the sender gives by phone.
+function SecurePack({ c, onClose }: { c: Conversation; onClose: () => void }) {
+  const [files, setFiles] = useState<File[]>([]);
+  const [pw, setPw] = useState('');
+  const [pw2, setPw2] = useState('');
+  const [name, setName] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [done, setDone] = useState<string | null>(null);
+  const passed = PACK_RULES.map(([k, f]) => [k, f(pw)] as const);
+  const ok = files.length > 0 && passed.every(([, v]) => v) && pw === pw2;
+  async function submit(ev: Event) {
+    ev.preventDefault();
+    if (!ok || busy) return;
+    const fd = new FormData();
+    files.forEach((f) => fd.append('files', f, f.name));
+    fd.append('password', pw);
+    fd.append('client_id', uuid());
+    if (name.trim()) fd.append('name', name.trim());
+    setBusy(true);
+    try {
+      const m = await api<Message & { instruction?: string }>('POST', `/conversations/${c.id}/secure-pack`, undefined, { raw: fd });
+      if (m && m.id) ingest({ ...m, conversation_id: m.conversation_id ?? c.id });
+      setPw(''); setPw2('');
+      setDone(m.instruction || t('pack_call'));
+    } catch (e) { handleSendError(e, () => {}); } finally { setBusy(false); }
+  }
+  if (done) {
+    return (
+      <Modal title={t('secure_pack')} onClose={onClose} testid="pack-dialog">
+        <p class="pack-done" data-testid="pack-instruction"><Icon name="phone" size={16} /> {done}</p>
+        <div class="row-end"><button class="primary" data-testid="pack-close" onClick={onClose}>{t('ok')}</button></div>
+      </Modal>
+    );
+  }
+  return (
+    <Modal title={t('secure_pack')} onClose={onClose} testid="pack-dialog">
+      <form class="stack" onSubmit={submit} autocomplete="off">
+        <p class="hint">{t('pack_hint')}</p>
+        <input type="file" multiple data-testid="pack-files" onChange={(e) => setFiles(Array.from(e.currentTarget.files || []))} />
+        {files.length > 0 && <ul class="pack-list">{files.map((f) => <li>{f.name} <span class="muted">{fmtSize(f.size)}</span></li>)}</ul>}
+        <label>{t('pack_name')}<input data-testid="pack-name" value={name} maxLength={120} onInput={(e) => setName(e.currentTarget.value)} /></label>
+        <label>{t('pack_password')}<input type="password" autocomplete="new-password" data-testid="pack-password" value={pw} onInput={(e) => setPw(e.currentTarget.value)} /></label>
+        <label>{t('pack_password_again')}<input type="password" autocomplete="new-password" data-testid="pack-password2" value={pw2} onInput={(e) => setPw2(e.currentTarget.value)} /></label>
+        <ul class="rules" data-testid="pack-rules">
+          {passed.map(([k, v]) => <li class={v ? 'ok' : 'warn'}>{v ? '✔' : '✗'} {t('pack_rule_' + k)}</li>)}
+          {pw2 && pw !== pw2 && <li class="warn">✗ {t('password_mismatch')}</li>}
+        </ul>
+        <div class="row-end">
+          <button type="button" onClick={onClose}>{t('cancel')}</button>
+          <button class="primary" type="submit" data-testid="pack-submit" disabled={!ok || busy}>{busy ? t('file_sending') : t('pack_send')}</button>
+        </div>
+      </form>
+    </Modal>
+  );
 }
 
 // ================================================================= groups

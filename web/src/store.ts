@@ -9,10 +9,10 @@ export type Me = {
   position?: string; status?: string; roles: string[]; totp_enabled?: boolean; must_change_password?: boolean; must_enroll_totp?: boolean;
 };
 export type Member = { id: number; name: string; role?: string };
-export type Attachment = { id: number; kind?: string; mime?: string; size?: number; width?: number; height?: number; name?: string; filename?: string };
+export type Attachment = { id: number; kind?: string; mime?: string; size?: number; width?: number; height?: number; name?: string; filename?: string; scan_status?: string };
 export type Message = {
   id: number; conversation_id: number; seq: number; sender: { id: number; name: string }; text: string; created_at: string;
-  edited?: boolean; edited_at?: string; recalled?: boolean; urgent?: boolean; reply_to?: number | null | { id: number };
+  kind?: string; edited?: boolean; edited_at?: string; recalled?: boolean; urgent?: boolean; reply_to?: number | null | { id: number };
   mentions?: number[]; attachments?: Attachment[]; read_count?: number; recipient_count?: number; client_id?: string;
   urgent_recipients?: { id: number; name: string; phone?: string; read?: boolean }[]; dlp?: { action?: string; findings?: any[] } | null;
 };
@@ -26,7 +26,7 @@ export type Pending = {
 };
 export type Thread = { list: Message[]; byId: Map<number, Message>; loadedAll: boolean; loadingOlder: boolean; loaded: boolean };
 export type ClientConfig = { idle_lock_minutes?: number; locale?: string; max_message_length?: number };
-export type Dlp = { kind: 'blocked' | 'confirm'; message: string; findings: any[]; pending?: Pending };
+export type Dlp = { kind: 'blocked' | 'confirm'; message: string; findings: any[]; pending?: Pending; retry?: () => void };
 
 export const S = {
   tab: 'chats' as 'chats' | 'contacts' | 'me' | 'admin',
@@ -382,6 +382,7 @@ function scheduleRetry() { clearTimeout(retryTimer); retryTimer = setTimeout(() 
 
 export function confirmDlp() {
   const d = S.dlp; S.dlp = null;
+  if (d?.retry) d.retry();
   if (d?.pending) { d.pending.confirm = true; d.pending.state = 'sending'; if (!S.outbox.includes(d.pending)) S.outbox.push(d.pending); flushOutbox(); }
   changed();
 }
@@ -485,6 +486,7 @@ function onFrame(f: any) {
         else ensureConversation(f.conversation.id, f.conversation);
       }
       break;
+    case 'attachment.scanned': onScanned(f); break;
     case 'presence.changed': S.presence.set(f.user_id, f.status); changed(); break;
     default: break;
   }
@@ -522,6 +524,14 @@ function onRead(f: any) {
 }
 
 // ---------------------------------------------------------------- title badge and notifications
+function onScanned(f: any) {
+  // A file that waited for the virus scanner has its verdict: downloadable, or not.
+  const th = S.threads.get(f.conversation_id);
+  const m = th?.byId.get(f.message_id);
+  const a = m?.attachments?.find((x) => x.id === f.attachment_id);
+  if (a) { a.scan_status = f.scan_status; changed(); }
+}
+
 export function totalUnread() { let n = 0; S.convs.forEach((c) => { n += c.unread_count || 0; }); return n; }
 export function updateTitle() {
   const n = totalUnread();
@@ -533,7 +543,7 @@ function notify(m: Message) {
   if (!document.hidden && S.openId === m.conversation_id) return;
   if (typeof Notification === 'undefined' || Notification.permission !== 'granted' || S.locked) return;
   try {
-    const body = m.recalled ? '' : m.attachments?.length ? t('image_message') : m.text.slice(0, 80);
+    const body = m.recalled ? '' : m.kind === 'image' ? t('image_message') : m.attachments?.length && !m.text ? t('file_message') : m.text.slice(0, 80);
     const n = new Notification(t('notification_new', { name: m.sender.name }), { body, tag: 'mixun-' + m.conversation_id, silent: false });
     n.onclick = () => { window.focus(); openConversation(m.conversation_id); n.close(); };
   } catch { /* some browsers need a service worker */ }

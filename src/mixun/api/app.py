@@ -44,7 +44,8 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
-UPLOAD_SUFFIXES = ("/images", "/files")
+IMAGE_SUFFIX = "/images"
+FILE_SUFFIXES = ("/files", "/secure-pack")
 WS_PATH = "/api/v1/ws"
 
 
@@ -66,8 +67,10 @@ class EdgeMiddleware:
             return
         path: str = scope["path"]
         limit = self.settings.max_body_bytes
-        if path.endswith(UPLOAD_SUFFIXES):
+        if path.endswith(IMAGE_SUFFIX):
             limit = self.settings.max_image_bytes + 64 * 1024
+        elif path.endswith(FILE_SUFFIXES):
+            limit = self.settings.max_file_bytes + 256 * 1024  # the multipart framing of up to 20 files
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
             await _send_error(send, 413, "body_too_large", scope)
@@ -231,6 +234,7 @@ async def _sweep(hub: Hub, rt: Runtime) -> None:
         await asyncio.sleep(20)
         try:
             rt.extras["presence"].refresh()
+            await asyncio.to_thread(_rescan_files, rt)
             live = list(hub.by_session)
             alive = await asyncio.to_thread(auth_service.sessions_alive, Ctx(rt=rt), live)
             for sid in live:
@@ -257,6 +261,17 @@ def _flush_touches_once(rt: Runtime) -> None:
         flush_touches(rt)
     except Exception:
         log.exception("writing session activity failed; kept for the next attempt")
+
+
+def _rescan_files(rt: Runtime) -> None:
+    """Files that arrived while clamd was away are scanned once it is back (D7)."""
+    from mixun.services.attachments import rescan_pending
+
+    try:
+        while rescan_pending(rt) >= 20:
+            pass
+    except Exception:
+        log.exception("rescanning waiting files failed; retried at the next sweep")
 
 
 async def _index_search_loop(rt: Runtime) -> None:

@@ -245,7 +245,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    return int(args.fn(args, load_settings()) or 0)
+    try:
+        settings = load_settings()
+    except ValueError as exc:  # a malformed MIXUN_* value: say which, no traceback
+        print(f"mixun: configuration error: {exc}", file=sys.stderr)
+        return 2
+    return int(args.fn(args, settings) or 0)
 
 
 if __name__ == "__main__":

@@ -1,19 +1,38 @@
-"""Images in conversations: type judged from content, size limit, metadata stripped, thumbnail,
-encrypted at rest with a per-file data key."""
+"""Attachments in conversations (REQUIREMENTS M2, M4, D1–D4, D7): images, files and secure packs.
+
+Every kind is judged from its content, never its name; files and their names go through the DLP engine
+on channel `file`; every byte is scanned by ClamAV before anyone may download it (without clamd the
+`MIXUN_FILES_WITHOUT_SCANNER` policy decides: wait — held until scanned, refuse, or allow as unscanned);
+everything is encrypted at rest with a per-file data key, and the attachment row is written in the
+same transaction as its message, so a refused or failed send leaves nothing behind.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import secrets
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy import select, update
 
-from mixun.db.models import Attachment
+from mixun.db.models import Attachment, Member, Message, Unit, User
 from mixun.errors import MixunError
+from mixun.files.antivirus import ClamdScanner
+from mixun.files.inspect import IMAGES, FileKind
+from mixun.files.packing import PackRefused, WeakPackPassword, check_pack_password, scan_and_pack
+from mixun.services import audit, events
 from mixun.services.conversations import access_conversation
-from mixun.services.runtime import Ctx
+from mixun.services.messages import ARCHIVE_ONLY
+from mixun.services.runtime import Ctx, Runtime
+
+log = logging.getLogger("mixun.attachments")
 
 ALLOWED = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
 THUMB = (320, 320)
@@ -67,41 +86,340 @@ def _load(ctx: Ctx, dek: bytes, key: str, purpose: str) -> bytes:
     return ctx.rt.keys.decrypt_with(dek, path.read_bytes(), purpose)
 
 
-def send_image(ctx: Ctx, conversation_id: int, data: bytes, filename: str, client_id: str | None) -> dict[str, Any]:
+FILE_MIMES = {
+    FileKind.DOCX: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    FileKind.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    FileKind.PPTX: "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    FileKind.DOC: "application/msword", FileKind.XLS: "application/vnd.ms-excel",
+    FileKind.PPT: "application/vnd.ms-powerpoint", FileKind.PDF: "application/pdf",
+    FileKind.TEXT: "text/plain", FileKind.CSV: "text/csv", FileKind.ENCRYPTED_ZIP: "application/zip",
+    FileKind.ENCRYPTED_OFFICE: "application/octet-stream",
+    FileKind.PNG: "image/png", FileKind.JPEG: "image/jpeg", FileKind.GIF: "image/gif", FileKind.WEBP: "image/webp",
+}
+PACK_MIME = "application/zip"
+
+
+def _mime(kind: FileKind | None) -> str:
+    return FILE_MIMES.get(kind, "application/octet-stream") if kind is not None else "application/octet-stream"
+
+DOWNLOADABLE = ("clean", "unscanned", "reencoded")
+SCANNER_CHECK_SECONDS = 10.0
+
+
+# ---- the virus scanner ------------------------------------------------------------------------------
+
+class Antivirus:
+    """clamd for this process, with its availability remembered for a few seconds (health, client)."""
+
+    def __init__(self, socket_path: str) -> None:
+        self.scanner = ClamdScanner(socket_path)
+        self._checked = 0.0
+        self._available = False
+        self._lock = threading.Lock()
+
+    def available(self) -> bool:
+        with self._lock:
+            if time.monotonic() - self._checked > SCANNER_CHECK_SECONDS:
+                self._available = self.scanner.available()
+                self._checked = time.monotonic()
+            return self._available
+
+
+def antivirus(rt: Runtime) -> Antivirus:
+    av = rt.extras.get("antivirus")
+    if av is None:
+        av = rt.extras["antivirus"] = Antivirus(rt.settings.clamd_socket)
+    return av
+
+
+def antivirus_status(rt: Runtime) -> str:
+    return "available" if antivirus(rt).available() else "unavailable"
+
+
+def _virus_check(ctx: Ctx, data: bytes, target: str, filename: str, image: bool = False) -> str:
+    """The scan state a new file starts with: `clean`, or `pending`/`unscanned` when clamd is away (by
+    policy). Infected or unscannable content is refused and audited; it is never stored.
+
+    An image is scanned as uploaded, but what is stored and served is re-encoded from its pixels by us,
+    so without clamd it is `reencoded` and may be shown (no payload survives re-encoding)."""
+    result = antivirus(ctx.rt).scanner.scan_bytes(data)
+    if result.status == "clean":
+        return "clean"
+    if result.status in ("infected", "error"):
+        with ctx.rt.db.write() as s:
+            audit.record(s, ctx, "file.infected" if result.status == "infected" else "file.scan_failed",
+                         target=target, outcome="failure", filename=filename[:120],
+                         signature=result.signature, detail=result.detail)
+        if result.status == "infected":
+            raise MixunError("malware_detected", signature=result.signature)
+        raise MixunError("scan_failed")
+    if image:
+        return "reencoded"
+    mode = ctx.rt.settings.files_without_scanner
+    if mode == "refuse":
+        raise MixunError("scanner_unavailable")
+    return "pending" if mode == "wait" else "unscanned"
+
+
+# ---- storing ----------------------------------------------------------------------------------------
+
+def _clean_name(filename: str, fallback: str) -> str:
+    """A display name: no path, no control characters, at most 255 characters."""
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    return (name or fallback)[:255]
+
+
+class _Blobs:
+    """Blobs written for one send; removed again if the send does not commit."""
+
+    def __init__(self, ctx: Ctx) -> None:
+        self.ctx = ctx
+        self.dek, self.wrapped = ctx.rt.keys.new_data_key()
+        self.keys: list[str] = []
+
+    def put(self, data: bytes, purpose: str) -> str:
+        key = _store(self.ctx, self.dek, data, purpose)
+        self.keys.append(key)
+        return key
+
+    def discard(self) -> None:
+        for key in self.keys:
+            (self.ctx.rt.settings.blob_dir / key[:2] / key).unlink(missing_ok=True)
+
+
+def _send_with(ctx: Ctx, conversation_id: int, blobs: _Blobs, text: str, client_id: str | None, kind: str,
+               rows: list[dict[str, Any]], outcome: Any = None) -> dict[str, Any]:
     from mixun.services.messages import send_message
 
+    try:
+        view, created = send_message(ctx, conversation_id, text, client_id=client_id, kind=kind,
+                                     attachments=[dict(r, data_key_wrapped=blobs.wrapped) for r in rows],
+                                     dlp_outcome=outcome)
+    except BaseException:
+        blobs.discard()
+        raise
+    if not created:  # a resend of an acknowledged upload: the first one stands, this copy goes
+        blobs.discard()
+    return view
+
+
+def _resent(ctx: Ctx, conversation_id: int, client_id: str | None) -> dict[str, Any] | None:
+    """The message a repeated client_id already made (so a retried upload is not scanned twice)."""
+    if not client_id:
+        return None
+    from mixun.services.messages import _find_by_client_id
+
+    with ctx.rt.db.read() as s:
+        access_conversation(s, ctx, conversation_id)
+        return _find_by_client_id(s, ctx, client_id)
+
+
+def _limit_rate(ctx: Ctx) -> None:
+    limiter = ctx.rt.extras.get("rate_limiter")
+    if limiter is not None and not limiter.allow(ctx.user_id):
+        raise MixunError("rate_limited")
+
+
+def _unit_path(ctx: Ctx) -> Callable[[], str]:
+    def lookup() -> str:
+        with ctx.rt.db.read() as s:
+            return s.execute(select(Unit.path).join(User, User.unit_id == Unit.id)
+                             .where(User.id == ctx.user_id)).scalar() or ""
+    return lookup
+
+
+# ---- images -----------------------------------------------------------------------------------------
+
+def send_image(ctx: Ctx, conversation_id: int, data: bytes, filename: str, client_id: str | None,
+               outcome: Any = None) -> dict[str, Any]:
     if len(data) > ctx.rt.settings.max_image_bytes:
         raise MixunError("file_too_large", limit=ctx.rt.settings.max_image_bytes)
     if not data:
         raise MixunError("unsupported_media", "文件为空")
+    first = _resent(ctx, conversation_id, client_id)
+    if first is not None:
+        return first
+    if outcome is None:
+        with ctx.rt.db.read() as s:
+            access_conversation(s, ctx, conversation_id)
+    _limit_rate(ctx)
+    scan = _virus_check(ctx, data, f"conversation:{conversation_id}", filename, image=True)
+    clean, thumb, mime, width, height = _clean_image(data)
+    blobs = _Blobs(ctx)
+    row = {"kind": "image", "filename": _clean_name(filename, "image"), "mime": mime, "size": len(clean),
+           "width": width, "height": height, "sha256": hashlib.sha256(clean).hexdigest(),
+           "blob_key": blobs.put(clean, "blob"), "thumb_key": blobs.put(thumb, "thumb"), "scan_status": scan}
+    return _send_with(ctx, conversation_id, blobs, "", client_id, "image", [row], outcome)
+
+
+# ---- files (M4) -------------------------------------------------------------------------------------
+
+def send_file(ctx: Ctx, conversation_id: int, data: bytes, filename: str, client_id: str | None,
+              confirm: bool = False) -> dict[str, Any]:
+    """A document into a conversation: type from content, DLP on its text and name, virus scan, stored
+    encrypted, delivered as a message of kind `file` (or `image`, for a picture sent as a file)."""
+    from mixun.services.dlp import service as dlp_service
+
+    if len(data) > ctx.rt.settings.max_file_bytes:
+        raise MixunError("file_too_large", limit=ctx.rt.settings.max_file_bytes)
+    name = _clean_name(filename, "file")
+    first = _resent(ctx, conversation_id, client_id)
+    if first is not None:
+        return first
     with ctx.rt.db.read() as s:
         access_conversation(s, ctx, conversation_id)
-    clean, thumb, mime, width, height = _clean_image(data)
-    dek, wrapped = ctx.rt.keys.new_data_key()
-    blob_key = _store(ctx, dek, clean, "blob")
-    thumb_key = _store(ctx, dek, thumb, "thumb")
-    with ctx.rt.db.write() as s:
-        att = Attachment(conversation_id=conversation_id, uploader_id=ctx.user_id, kind="image",
-                         filename=filename[:255], mime=mime, size=len(clean), width=width, height=height,
-                         sha256=hashlib.sha256(clean).hexdigest(), blob_key=blob_key, thumb_key=thumb_key,
-                         data_key_wrapped=wrapped, scan_status="clean")
-        s.add(att)
-        s.flush()
-        att_id = att.id
-    view, _ = send_message(ctx, conversation_id, "", client_id=client_id, attachment_ids=[att_id], kind="image")
-    return view
+    target = f"conversation:{conversation_id}"
+    doc, outcome = dlp_service(ctx).check_file(ctx, data, name, confirm, _unit_path(ctx), target)
+    if doc.kind in IMAGES:
+        return send_image(ctx, conversation_id, data, name, client_id, outcome)
+    _limit_rate(ctx)
+    scan = _virus_check(ctx, data, target, name)
+    blobs = _Blobs(ctx)
+    row = {"kind": "file", "filename": name, "mime": _mime(doc.kind),
+           "size": len(data), "width": None, "height": None, "sha256": hashlib.sha256(data).hexdigest(),
+           "blob_key": blobs.put(data, "blob"), "thumb_key": None, "scan_status": scan}
+    return _send_with(ctx, conversation_id, blobs, "", client_id, "file", [row], outcome)
 
+
+# ---- secure packing (D2) ----------------------------------------------------------------------------
+
+PACK_NOTE = "【加密文件包】{names}。解压密码请电话向发送人索取,切勿通过即时通讯工具传递密码。"
+MAX_PACK_FILES = 20
+
+
+def send_secure_pack(ctx: Ctx, conversation_id: int, files: list[tuple[str, bytes]], password: str,
+                     client_id: str | None, pack_name: str | None = None) -> dict[str, Any]:
+    """Check the password, inspect and virus-scan every file, pack them into an AES-256 ZIP and send it.
+
+    Anything the policy would block or hold refuses the whole pack (nobody can review inside it later);
+    findings it would only warn about or mask are what packing is for. The password is used once to
+    encrypt and forgotten: never stored, logged, audited or echoed.
+    """
+    from mixun.services.dlp import service as dlp_service
+
+    failed = check_pack_password(password)
+    if failed:
+        raise MixunError("weak_pack_password", failed=failed)
+    if not files:
+        raise MixunError("validation_failed", "请选择要打包的文件", field="files")
+    if len(files) > MAX_PACK_FILES:
+        raise MixunError("validation_failed", f"一次最多打包 {MAX_PACK_FILES} 个文件", field="files")
+    if sum(len(d) for _, d in files) > ctx.rt.settings.max_file_bytes:
+        raise MixunError("file_too_large", limit=ctx.rt.settings.max_file_bytes)
+    first = _resent(ctx, conversation_id, client_id)
+    if first is not None:
+        return first
+    with ctx.rt.db.read() as s:
+        access_conversation(s, ctx, conversation_id)
+    svc = dlp_service(ctx)
+    st = svc.state()
+    svc._check_suspension(ctx, st)
+    target = f"conversation:{conversation_id}"
+    named = [(_clean_name(n, "file"), d) for n, d in files]
+    roles = ctx.principal.roles if ctx.principal else ()
+    try:
+        packed = scan_and_pack(named, password, st.engine, st.policy, roles=roles, unit_path=_unit_path(ctx)())
+    except WeakPackPassword as exc:  # checked above; kept for a policy that tightens the rules
+        raise MixunError("weak_pack_password", failed=exc.failed) from None
+    except PackRefused as exc:
+        refused = [{"filename": n, "reason": v.reason or v.action, "action": v.action,
+                    "findings": [{"detector": d.finding.detector, "masked": d.finding.masked, "action": d.action}
+                                 for d in (v.verdict.decisions if v.verdict else ())]}
+                   for n, v in exc.refused.items()]
+        with ctx.rt.db.write() as s:
+            audit.record(s, ctx, "file.pack_refused", target=target, outcome="failure",
+                         files=[{k: r[k] for k in ("filename", "reason", "findings")} for r in refused])
+        raise MixunError("dlp_blocked", "文件包含不允许发送的内容,未打包", reason="pack_refused",
+                         files=refused) from None
+    scans = {_virus_check(ctx, data, target, name) for name, data in named}
+    if "pending" in scans:  # nobody can scan inside the encrypted archive later, so it cannot wait
+        raise MixunError("scanner_unavailable")
+    names = [n for n, _ in named]
+    zip_name = _clean_name(pack_name or "", "") or f"加密文件包-{datetime.now(UTC):%Y%m%d-%H%M%S}.zip"
+    if not zip_name.lower().endswith(".zip"):
+        zip_name += ".zip"
+    _limit_rate(ctx)
+    blobs = _Blobs(ctx)
+    row = {"kind": "secure_pack", "filename": zip_name, "mime": PACK_MIME, "size": len(packed.data),
+           "width": None, "height": None, "sha256": hashlib.sha256(packed.data).hexdigest(),
+           "blob_key": blobs.put(packed.data, "blob"), "thumb_key": None,
+           "scan_status": "clean" if scans == {"clean"} else "unscanned"}
+    # C1: the archive keeps what was sent, so the files themselves are kept too, under our keys, where
+    # only the archive (export, retention, legal hold) reaches them; recipients see the pack alone.
+    originals = [{"kind": ARCHIVE_ONLY, "filename": name,
+                  "mime": _mime(packed.verdicts[name].kind),
+                  "size": len(data), "width": None, "height": None, "sha256": hashlib.sha256(data).hexdigest(),
+                  "blob_key": blobs.put(data, "blob"), "thumb_key": None, "scan_status": row["scan_status"]}
+                 for name, data in named]
+    text = PACK_NOTE.format(names="、".join(names))
+    from mixun.services.messages import DlpOutcome
+
+    view = _send_with(ctx, conversation_id, blobs, text, client_id, "file", [row, *originals],
+                      DlpOutcome(deliver_text=text))
+    with ctx.rt.db.write() as s:
+        audit.record(s, ctx, "file.packed", target=target, message_id=view["id"], filename=zip_name,
+                     files=[{"filename": n, "size": len(d)} for n, d in named], size=len(packed.data))
+    return dict(view, instruction="请通过电话把解压密码告诉接收人,切勿通过即时通讯工具、短信或邮件发送密码。")
+
+
+# ---- reading ----------------------------------------------------------------------------------------
 
 def read_attachment(ctx: Ctx, attachment_id: int, thumbnail: bool) -> tuple[bytes, str, str]:
     with ctx.rt.db.read() as s:
         att = s.get(Attachment, attachment_id)
-        if att is None or att.message_id is None:
+        if att is None or att.message_id is None or att.kind == ARCHIVE_ONLY:
             raise MixunError("not_found")
         access_conversation(s, ctx, att.conversation_id)
         s.expunge(att)
-    if att.scan_status != "clean":
-        raise MixunError("forbidden", "文件尚未通过病毒扫描")
+    if att.scan_status == "pending":
+        raise MixunError("file_not_ready")
+    if att.scan_status not in DOWNLOADABLE:
+        raise MixunError("file_blocked")
     dek = ctx.rt.keys.unwrap(att.data_key_wrapped)
     if thumbnail and att.thumb_key:
         return _load(ctx, dek, att.thumb_key, "thumb"), "image/png", f"thumb-{att.filename}.png"
-    return _load(ctx, dek, att.blob_key, "blob"), att.mime, att.filename
+    data = _load(ctx, dek, att.blob_key, "blob")
+    if att.kind != "image":  # C5: file downloads are audited (image previews in the chat are not)
+        with ctx.rt.db.write() as s:
+            audit.record(s, ctx, "file.downloaded", target=f"attachment:{att.id}", filename=att.filename,
+                         conversation_id=att.conversation_id, size=att.size)
+    return data, att.mime, att.filename
+
+
+# ---- files waiting for the scanner ------------------------------------------------------------------
+
+def rescan_pending(rt: Runtime, limit: int = 20) -> int:
+    """Scan files that arrived while clamd was away; tell the conversation when each is settled."""
+    av = antivirus(rt)
+    with rt.db.read() as s:
+        waiting = s.execute(select(Attachment).where(Attachment.scan_status == "pending")
+                            .order_by(Attachment.id).limit(limit)).scalars().all()
+        for a in waiting:
+            s.expunge(a)
+    if not waiting or not av.available():
+        return 0
+    ctx = Ctx(rt=rt, ip="", client="mixun antivirus")
+    done = 0
+    for att in waiting:
+        data = _load(ctx, rt.keys.unwrap(att.data_key_wrapped), att.blob_key, "blob")
+        result = av.scanner.scan_bytes(data)
+        if result.status == "unavailable":
+            break
+        status = {"clean": "clean", "infected": "infected"}.get(result.status, "failed")
+        with rt.db.write() as s:
+            changed = s.execute(update(Attachment).where(Attachment.id == att.id, Attachment.scan_status == "pending")
+                                .values(scan_status=status)).rowcount
+            if not changed:
+                continue
+            if status != "clean":
+                audit.record(s, ctx, "file.infected" if status == "infected" else "file.scan_failed",
+                             target=f"attachment:{att.id}", outcome="failure", filename=att.filename,
+                             signature=result.signature, detail=result.detail)
+            members = s.execute(select(Member.user_id).where(Member.conversation_id == att.conversation_id)).scalars()
+            held = s.execute(select(Message.dlp_action).where(Message.id == att.message_id)).scalar() == "hold"
+            events.emit(s, ctx, [att.uploader_id] if held else list(members), "attachment.scanned",
+                        {"conversation_id": att.conversation_id, "message_id": att.message_id,
+                         "attachment_id": att.id, "scan_status": status})
+        done += 1
+    return done

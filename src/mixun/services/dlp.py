@@ -27,15 +27,32 @@ from mixun.domain.dlp import (
     DETECTORS,
     DlpEngine,
     Policy,
+    Verdict,
     decide,
 )
 from mixun.domain.roles import Role
 from mixun.errors import MixunError
+from mixun.files.inspect import DocumentVerdict, inspect_document
 from mixun.services import audit, events
 from mixun.services.messages import DlpOutcome
 from mixun.services.runtime import Ctx, Runtime
 
 REFRESH_SECONDS = 3.0
+_REFUSAL_TEXT = {  # why a file was refused, for the sender (the code stays in `reason`)
+    "empty_file": "文件为空",
+    "unsupported_type": "只能发送 Word、Excel、PowerPoint、PDF、TXT/CSV 文件和图片",
+    "archive_not_allowed": "不允许发送压缩包;需要加密传输的文件请使用“加密打包”",
+    "corrupt_archive": "压缩文件已损坏,无法读取",
+    "corrupt_document": "文档已损坏,无法读取",
+    "too_large_uncompressed": "文件解压后过大",
+    "encrypted_content": "加密文件无法检查内容;需要加密传输的文件请使用“加密打包”",
+    "unreadable_document": "文档无法读取,无法检查内容",
+}
+
+
+def _summary(views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the audit trail keeps of findings: detector, masked excerpt, action (never the raw value)."""
+    return [{k: f[k] for k in ("detector", "masked", "action")} for f in views]
 
 
 @dataclass
@@ -104,9 +121,7 @@ class DlpService:
     def check(self, ctx: Ctx, text: str, channel_of: Callable[[], str], confirm: bool,
               unit_path: Callable[[], str], target: str) -> DlpOutcome:
         st = self.state()
-        until = st.suspended.get(ctx.user_id)
-        if until is not None and until > datetime.now(UTC):
-            raise MixunError("sending_suspended", suspended_until=until.isoformat())
+        self._check_suspension(ctx, st)
         findings = st.engine.scan(text)
         if not findings:
             return DlpOutcome(deliver_text=text)
@@ -115,26 +130,64 @@ class DlpService:
         verdict = decide(findings, st.policy, channel=channel, roles=roles, unit_path=unit_path())
         if verdict.action == "allow":
             return DlpOutcome(deliver_text=text)
-        views = [{"detector": d.finding.detector, "start": d.finding.start, "end": d.finding.end,
-                  "masked": d.finding.masked, "action": d.action, "category": d.finding.category}
-                 for d in verdict.decisions]
-        summary = [{k: f[k] for k in ("detector", "masked", "action")} for f in views]
-        if verdict.action == "block" or (verdict.action == "warn" and not confirm):
-            code = "dlp_blocked" if verdict.action == "block" else "dlp_confirm_required"
-            with self.rt.db.write() as s:
-                self._record_hits(s, ctx, views, channel, target)
-                audit.record(s, ctx, "dlp.blocked" if verdict.action == "block" else "dlp.warned", target=target,
-                             outcome="failure", channel=channel, findings=summary,
-                             thresholds=list(verdict.thresholds))
-                if verdict.action == "block":
-                    self._escalate(s, ctx)
-            raise MixunError(code, findings=views, thresholds=list(verdict.thresholds))
+        views = self._settle(ctx, verdict, verdict.action, channel, confirm, target)
         # Findings ruled `mask` are masked whatever the overall action (a confirmed warning may carry some).
         deliver, original = verdict.masked_text(text), None
         if deliver != text:
             original = self.rt.keys.encrypt_small(text.encode(), "dlp-original")
         return DlpOutcome(action=verdict.action, deliver_text=deliver, findings=views, original_enc=original,
-                          audit_summary=summary, channel=channel)
+                          audit_summary=_summary(views), channel=channel)
+
+    def check_file(self, ctx: Ctx, data: bytes, filename: str, confirm: bool, unit_path: Callable[[], str],
+                   target: str) -> tuple[DocumentVerdict, DlpOutcome]:
+        """A file on channel `file` (D1–D4): its real type, its text and its name through the same
+        detectors and policy. Refusals raise (unsupported_media, dlp_blocked, dlp_confirm_required);
+        what may go comes back with the outcome its message carries (allow, confirmed warn, hold)."""
+        st = self.state()
+        self._check_suspension(ctx, st)
+        roles = ctx.principal.roles if ctx.principal else ()
+        doc = inspect_document(data, filename, st.engine, st.policy, channel="file", roles=roles,
+                               unit_path=unit_path())
+        verdict = doc.verdict
+        if verdict is None and doc.action != "block":  # encrypted content the policy lets through (or holds)
+            verdict = Verdict(doc.action)
+        if verdict is None:  # refused before any text was read: its type, encryption or an unreadable body
+            with self.rt.db.write() as s:
+                audit.record(s, ctx, "file.refused", target=target, outcome="failure", reason=doc.reason,
+                             file_kind=doc.kind.value if doc.kind else None)
+            raise MixunError("unsupported_media", _REFUSAL_TEXT.get(doc.reason or "", "不支持的文件类型"),
+                             reason=doc.reason, detected=doc.kind.value if doc.kind else None)
+        if doc.action == "allow" and not verdict.decisions:
+            return doc, DlpOutcome(channel="file")
+        # `inspect_document` turns mask into warn (a file cannot be masked in place) and any classified
+        # marking into a block whatever the policy says; settle on its action, not the raw verdict's.
+        views = self._settle(ctx, verdict, doc.action, "file", confirm, target, reason=doc.reason)
+        action = "allow" if doc.action == "allow" else doc.action
+        return doc, DlpOutcome(action=action, findings=views, audit_summary=_summary(views), channel="file")
+
+    def _check_suspension(self, ctx: Ctx, st: DlpState) -> None:
+        until = st.suspended.get(ctx.user_id)
+        if until is not None and until > datetime.now(UTC):
+            raise MixunError("sending_suspended", suspended_until=until.isoformat())
+
+    def _settle(self, ctx: Ctx, verdict: Verdict, action: str, channel: str, confirm: bool, target: str,
+                reason: str | None = None) -> list[dict[str, Any]]:
+        """The findings' views; a block, or a warning not yet confirmed, is recorded and raised."""
+        views = [{"detector": d.finding.detector, "start": d.finding.start, "end": d.finding.end,
+                  "masked": d.finding.masked, "action": d.action, "category": d.finding.category}
+                 for d in verdict.decisions]
+        if action == "block" or (action == "warn" and not confirm):
+            code = "dlp_blocked" if action == "block" else "dlp_confirm_required"
+            with self.rt.db.write() as s:
+                self._record_hits(s, ctx, views, channel, target)
+                audit.record(s, ctx, "dlp.blocked" if action == "block" else "dlp.warned", target=target,
+                             outcome="failure", channel=channel, findings=_summary(views),
+                             thresholds=list(verdict.thresholds), **({"reason": reason} if reason else {}))
+                if action == "block":
+                    self._escalate(s, ctx)
+            extra = {"reason": reason} if reason else {}
+            raise MixunError(code, findings=views, thresholds=list(verdict.thresholds), **extra)
+        return views
 
     def _record_hits(self, s: Any, ctx: Ctx, views: list[dict[str, Any]], channel: str, target: str) -> None:
         now = datetime.now(UTC)  # one timestamp per attempt: escalation counts attempts, not findings

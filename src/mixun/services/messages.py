@@ -24,6 +24,8 @@ from mixun.services.conversations import access_conversation, member_ids
 from mixun.services.runtime import Ctx
 
 MAX_PAGE = 200
+# The files inside a secure pack, kept (encrypted with our keys) for the compliance archive only.
+ARCHIVE_ONLY = "pack_original"
 _conv, _mem, _msg, _ver = (Conversation.__table__, Member.__table__, Message.__table__,
                            MessageVersion.__table__)
 # The send path's statements, built once (their compiled forms are cached by SQLAlchemy).
@@ -107,13 +109,16 @@ def _next_seq(s: Session, conv_id: int) -> int:
 
 def send_message(ctx: Ctx, conversation_id: int, text: str, *, client_id: str | None = None,
                  urgent: bool = False, confirm: bool = False, reply_to: int | None = None,
-                 attachment_ids: list[int] | None = None, kind: str = "text") -> tuple[dict[str, Any], bool]:
+                 attachments: list[dict[str, Any]] | None = None, kind: str = "text",
+                 dlp_outcome: DlpOutcome | None = None) -> tuple[dict[str, Any], bool]:
     """(message view, created). A repeated client_id returns the first message with created=False.
 
     The hot path: DLP scans the text without touching the database (it reads only when it found
-    something), then one write transaction of about ten statements.
+    something), then one write transaction of about ten statements. ``attachments`` are rows for new
+    attachments (blobs already stored), inserted in that same transaction; a file's own DLP verdict comes
+    as ``dlp_outcome``.
     """
-    text = _check_text(ctx, text, allow_empty=bool(attachment_ids))
+    text = _check_text(ctx, text, allow_empty=bool(attachments))
     if client_id is not None and (not isinstance(client_id, str) or not 0 < len(client_id) <= 64):
         raise MixunError("validation_failed", "client_id 为 1–64 个字符", field="client_id")
     limiter = ctx.rt.extras.get("rate_limiter")
@@ -121,7 +126,7 @@ def send_message(ctx: Ctx, conversation_id: int, text: str, *, client_id: str | 
         raise MixunError("rate_limited")
     target = f"conversation:{conversation_id}"
     try:
-        outcome = _dlp(ctx, text, conversation_id, confirm, target)
+        outcome = dlp_outcome if dlp_outcome is not None else _dlp(ctx, text, conversation_id, confirm, target)
     except MixunError:
         if client_id:  # a resend of a message that was already accepted gets that message back
             with ctx.rt.db.read() as s:
@@ -156,9 +161,10 @@ def send_message(ctx: Ctx, conversation_id: int, text: str, *, client_id: str | 
                 "sender_id": me, "actor_id": me, "text": outcome.deliver_text, "original_enc": outcome.original_enc,
                 "created_at": now})
             atts: list[dict[str, Any]] = []
-            if attachment_ids:
-                s.execute(update(Attachment).where(Attachment.id.in_(attachment_ids), Attachment.uploader_id == me)
-                          .values(message_id=msg_id))
+            if attachments:
+                conn.execute(insert(Attachment.__table__), [
+                    dict(a, message_id=msg_id, conversation_id=conversation_id, uploader_id=me, created_at=now)
+                    for a in attachments])
                 atts = _attachment_views(s, [msg_id]).get(msg_id, [])
             conn.execute(_UPD_READ, {"cid": conversation_id, "uid": me, "new_seq": seq, "now": now})
             # Sending reads what came before. No separate conversation.read event: every member receives
@@ -230,7 +236,8 @@ def _notify_offline_urgent(s: Session, ctx: Ctx, recipients: list[int]) -> None:
 
 def _attachment_views(s: Session, message_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     atts: dict[int, list[dict[str, Any]]] = {}
-    for a in s.execute(select(Attachment).where(Attachment.message_id.in_(message_ids))).scalars():
+    for a in s.execute(select(Attachment).where(Attachment.message_id.in_(message_ids),
+                                                Attachment.kind != ARCHIVE_ONLY)).scalars():
         atts.setdefault(a.message_id or 0, []).append(
             {"id": a.id, "kind": a.kind, "mime": a.mime, "size": a.size, "width": a.width,
              "height": a.height, "filename": a.filename, "scan_status": a.scan_status})

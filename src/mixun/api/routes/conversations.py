@@ -1,4 +1,4 @@
-"""Conversations, members, messages, read receipts and images."""
+"""Conversations, members, messages, read receipts, images, files and secure packs."""
 
 from __future__ import annotations
 
@@ -97,6 +97,36 @@ def upload_image(conversation_id: Id, ctx: Chat, file: Annotated[UploadFile, Fil
                  client_id: Annotated[str | None, Form(max_length=64)] = None) -> JSONResponse:
     data = file.file.read(ctx.rt.settings.max_image_bytes + 1)
     view = attachments.send_image(ctx, conversation_id, data, file.filename or "image", client_id)
+    return JSONResponse(view, status_code=201)
+
+
+@router.post("/conversations/{conversation_id}/files", status_code=201)
+def upload_file(conversation_id: Id, ctx: Chat, file: Annotated[UploadFile, File()],
+                client_id: Annotated[str | None, Form(max_length=64)] = None,
+                confirm: Annotated[bool, Form()] = False) -> JSONResponse:
+    """A document (Word, Excel, PowerPoint, PDF, TXT/CSV, image): inspected, virus-scanned, sent."""
+    data = file.file.read(ctx.rt.settings.max_file_bytes + 1)
+    view = attachments.send_file(ctx, conversation_id, data, file.filename or "file", client_id, confirm)
+    return JSONResponse(view, status_code=201)
+
+
+@router.post("/conversations/{conversation_id}/secure-pack", status_code=201)
+def secure_pack(conversation_id: Id, ctx: Chat, files: Annotated[list[UploadFile], File()],
+                password: Annotated[str, Form(max_length=128)],
+                client_id: Annotated[str | None, Form(max_length=64)] = None,
+                name: Annotated[str | None, Form(max_length=200)] = None) -> JSONResponse:
+    """D2: files packed into an AES-256 ZIP with the sender's password (checked, never kept)."""
+    limit = ctx.rt.settings.max_file_bytes
+    loaded, total = [], 0
+    for f in files:
+        data = f.file.read(limit + 1 - total)
+        total += len(data)
+        if total > limit:
+            from mixun.errors import MixunError
+
+            raise MixunError("file_too_large", limit=limit)
+        loaded.append((f.filename or "file", data))
+    view = attachments.send_secure_pack(ctx, conversation_id, loaded, password, client_id, name)
     return JSONResponse(view, status_code=201)
 
 

@@ -10,6 +10,7 @@ from mixun.api.deps import Id, Limit, Offset, gate
 from mixun.api.schemas import StatusIn
 from mixun.domain.roles import Perm
 from mixun.services import auth, directory, users
+from mixun.services.attachments import antivirus_status
 from mixun.services.runtime import Ctx
 
 router = APIRouter(prefix="/api/v1", tags=["me", "directory"])
@@ -52,7 +53,9 @@ def units(ctx: Annotated[Ctx, Depends(gate(Perm.DIRECTORY_READ))]) -> dict[str, 
 def client_config(ctx: Annotated[Ctx, Depends(gate(Perm.PUBLIC))]) -> dict[str, Any]:
     s = ctx.rt.settings
     return {"idle_lock_minutes": s.idle_lock_minutes, "locale": s.locale,
-            "max_message_length": s.max_message_length, "max_image_bytes": s.max_image_bytes}
+            "max_message_length": s.max_message_length, "max_image_bytes": s.max_image_bytes,
+            "max_file_bytes": s.max_file_bytes, "files_without_scanner": s.files_without_scanner,
+            "antivirus": antivirus_status(ctx.rt)}
 
 
 @router.get("/health")
@@ -64,4 +67,4 @@ def health(ctx: Annotated[Ctx, Depends(gate(Perm.PUBLIC))]) -> dict[str, Any]:
     hub = ctx.rt.extras.get("hub")
     return {"status": "ok", "database": "sqlite" if ctx.rt.db.is_sqlite else "postgresql",
             "bus": ctx.rt.settings.bus_url.split("://")[0], "connections": hub.connection_count() if hub else 0,
-            "antivirus": ctx.rt.extras.get("antivirus_status", "unavailable")}
+            "antivirus": antivirus_status(ctx.rt)}

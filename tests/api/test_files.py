@@ -1,0 +1,257 @@
+"""Files in conversations (M4, D1–D4, D7) and secure packing (D2), through the HTTP API with a real clamd.
+
+Each test runs on SQLite and PostgreSQL. Refused files leave nothing behind: no message, no attachment
+row, no blob on disk.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pyzipper
+from sqlalchemy import func, select
+
+from mixun.db.models import Attachment, AuditLog, Message
+from mixun.services import events, export
+from mixun.services.attachments import Antivirus, rescan_pending
+from mixun.services.runtime import Ctx
+from tests.conftest import EICAR, Env, build_env
+from tests.helpers import direct
+from tests.unit.files.files_samples import make_docx, make_xlsx
+
+PACK_PASSWORD = "Bao-Mi#2026x"
+ID_NUMBER = "11010519491231002X"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fenv(request: pytest.FixtureRequest, tmp_path: Path, clamd_socket: str) -> Iterator[Env]:
+    e, close = build_env(tmp_path, request.param, MIXUN_CLAMD_SOCKET=clamd_socket, MIXUN_MAX_FILE_BYTES="2000000")
+    yield e
+    close()
+
+
+def _people(env: Env) -> tuple[str, str, int]:
+    _a_id, a = env.person("zhangsan", "张三")
+    b_id, b = env.person("lisi", "李四")
+    return a, b, direct(env, a, b_id)
+
+
+def _send_file(env: Env, token: str, conv: int, data: bytes, name: str, **form: Any) -> Any:
+    return env.client.post(f"/api/v1/conversations/{conv}/files", headers=env.h(token),
+                           files={"file": (name, data, "application/octet-stream")},
+                           data={k: str(v).lower() if isinstance(v, bool) else v for k, v in form.items()})
+
+
+def _pack(env: Env, token: str, conv: int, files: list[tuple[str, bytes]], password: str, **form: Any) -> Any:
+    return env.client.post(f"/api/v1/conversations/{conv}/secure-pack", headers=env.h(token),
+                           files=[("files", (n, d, "application/octet-stream")) for n, d in files],
+                           data={"password": password, **form})
+
+
+def _stored(env: Env) -> tuple[int, int, int]:
+    """(messages, attachments, blob files) — what a refused upload must not have added."""
+    with env.rt.db.read() as s:
+        msgs = s.execute(select(func.count()).select_from(Message)).scalar_one()
+        atts = s.execute(select(func.count()).select_from(Attachment)).scalar_one()
+    blobs = env.settings.blob_dir
+    return msgs, atts, sum(1 for p in blobs.rglob("*") if p.is_file()) if blobs.exists() else 0
+
+
+def _audit(env: Env, action: str) -> list[dict[str, Any]]:
+    with env.rt.db.read() as s:
+        return [r.details for r in s.execute(select(AuditLog).where(AuditLog.action == action)).scalars()]
+
+
+def test_document_is_sent_scanned_and_downloaded(fenv: Env) -> None:
+    """A Word file arrives as a file message, scanned clean; the recipient downloads the same bytes,
+    and the download is in the audit trail."""
+    a, b, conv = _people(fenv)
+    doc = make_docx(["关于二季度信贷投放的会议纪要", "各部门按计划推进。"])
+    r = _send_file(fenv, a, conv, doc, "会议纪要.docx", client_id="f-1")
+    assert r.status_code == 201, r.text
+    m = r.json()
+    assert m["kind"] == "file"
+    att = m["attachments"][0]
+    assert att["filename"] == "会议纪要.docx" and att["scan_status"] == "clean" and att["size"] == len(doc)
+    assert att["mime"].endswith("wordprocessingml.document")
+    seen = fenv.client.get(f"/api/v1/conversations/{conv}/messages", headers=fenv.h(b)).json()["messages"]
+    assert seen[-1]["attachments"][0]["id"] == att["id"]
+    got = fenv.client.get(f"/api/v1/attachments/{att['id']}", headers=fenv.h(b))
+    assert got.status_code == 200 and got.content == doc
+    assert any(d.get("filename") == "会议纪要.docx" for d in _audit(fenv, "file.downloaded"))
+    # On disk it is ciphertext, not the document.
+    blobs = [p.read_bytes() for p in fenv.settings.blob_dir.rglob("*") if p.is_file()]
+    assert blobs and all(b"word/document.xml" not in blob for blob in blobs)
+    # The same client_id again returns the first message and stores nothing more.
+    before = _stored(fenv)
+    again = _send_file(fenv, a, conv, doc, "会议纪要.docx", client_id="f-1")
+    assert again.status_code == 201 and again.json()["id"] == m["id"]
+    assert _stored(fenv) == before
+
+
+@pytest.mark.parametrize(("data", "name", "reason"), [
+    (b"MZ\x90\x00\x03\x00\x00\x00" + b"\x00" * 200, "报表.docx", "unsupported_type"),
+    (b"", "空文件.txt", "empty_file"),
+])
+def test_type_is_judged_from_content(fenv: Env, data: bytes, name: str, reason: str) -> None:
+    """A program renamed to .docx, or an empty file, is refused with the reason; nothing is stored."""
+    a, _b, conv = _people(fenv)
+    before = _stored(fenv)
+    r = _send_file(fenv, a, conv, data, name)
+    assert r.status_code == 415, r.text
+    assert r.json()["error"]["code"] == "unsupported_media" and r.json()["error"]["reason"] == reason
+    assert _stored(fenv) == before
+
+
+def test_classified_document_is_blocked(fenv: Env) -> None:
+    """D3: a document marked 机密 never goes through, and the attempt is recorded (masked)."""
+    a, _b, conv = _people(fenv)
+    before = _stored(fenv)
+    r = _send_file(fenv, a, conv, make_docx(["机密★5年", "关于某重大事项的请示"]), "请示.docx")
+    assert r.status_code == 422
+    err = r.json()["error"]
+    assert err["code"] == "dlp_blocked" and err["reason"] == "classified_marking"
+    assert _stored(fenv) == before
+    assert _audit(fenv, "dlp.blocked")
+
+
+def test_personal_data_in_a_file_needs_confirmation(fenv: Env) -> None:
+    """An ID number in a spreadsheet asks the sender to confirm (findings masked); confirmed, it goes."""
+    a, _b, conv = _people(fenv)
+    book = make_xlsx([["姓名", "身份证号"], ["王五", ID_NUMBER]])
+    r = _send_file(fenv, a, conv, book, "客户.xlsx")
+    assert r.status_code == 422
+    err = r.json()["error"]
+    assert err["code"] == "dlp_confirm_required"
+    assert err["findings"][0]["detector"] == "cn_id_card" and ID_NUMBER not in r.text
+    ok = _send_file(fenv, a, conv, book, "客户.xlsx", confirm=True)
+    assert ok.status_code == 201, ok.text
+    assert ok.json()["dlp"]["action"] == "warn"
+
+
+def test_malware_is_refused_and_recorded(fenv: Env) -> None:
+    """D7: the EICAR test file is refused before it is stored; the audit names the signature."""
+    a, _b, conv = _people(fenv)
+    before = _stored(fenv)
+    r = _send_file(fenv, a, conv, b"meeting notes\n" + EICAR + b"\n", "notes.txt")
+    assert r.status_code == 422 and r.json()["error"]["code"] == "malware_detected"
+    assert _stored(fenv) == before
+    assert any("EICAR" in (d.get("signature") or "") for d in _audit(fenv, "file.infected"))
+
+
+def test_encrypted_archive_from_outside_is_refused(fenv: Env) -> None:
+    """An encrypted ZIP the server cannot open is refused by default (only secure packs go)."""
+    a, _b, conv = _people(fenv)
+    buf = io.BytesIO()
+    with pyzipper.AESZipFile(buf, "w", encryption=pyzipper.WZ_AES) as zf:
+        zf.setpassword(b"whatever-1!")
+        zf.writestr("a.txt", "秘密")
+    r = _send_file(fenv, a, conv, buf.getvalue(), "资料.zip")
+    assert r.status_code == 415 and r.json()["error"]["reason"] == "encrypted_content"
+
+
+def test_files_wait_for_the_scanner_when_it_is_away(fenv: Env, clamd_socket: str) -> None:
+    """Without clamd (policy `wait`) a file is accepted but cannot be downloaded until it is scanned;
+    once clamd is back the sweep scans it, the conversation hears, and the download works."""
+    a, b, conv = _people(fenv)
+    fenv.rt.extras["antivirus"] = Antivirus(str(fenv.settings.data_dir / "no-such-clamd.sock"))
+    assert fenv.client.get("/api/v1/health").json()["antivirus"] == "unavailable"
+    r = _send_file(fenv, a, conv, "普通的会议通知".encode(), "通知.txt")
+    assert r.status_code == 201, r.text
+    att = r.json()["attachments"][0]
+    assert att["scan_status"] == "pending"
+    wait = fenv.client.get(f"/api/v1/attachments/{att['id']}", headers=fenv.h(b))
+    assert wait.status_code == 409 and wait.json()["error"]["code"] == "file_not_ready"
+    assert rescan_pending(fenv.rt) == 0  # still away: nothing changes
+    fenv.rt.extras["antivirus"] = Antivirus(clamd_socket)
+    assert rescan_pending(fenv.rt) == 1
+    assert fenv.client.get(f"/api/v1/attachments/{att['id']}", headers=fenv.h(b)).content == "普通的会议通知".encode()
+    with fenv.rt.db.read() as s:
+        b_id = fenv.client.get("/api/v1/me", headers=fenv.h(b)).json()["id"]
+        payloads = [p for _seq, p in events.read_events(s, b_id, 0)]
+    assert any('"attachment.scanned"' in p and '"clean"' in p for p in payloads)
+
+
+def test_refuse_policy_turns_files_away_without_scanner(tmp_path: Path) -> None:
+    """With MIXUN_FILES_WITHOUT_SCANNER=refuse and no clamd, a file gets 503 scanner_unavailable."""
+    e, close = build_env(tmp_path, "sqlite", MIXUN_CLAMD_SOCKET=str(tmp_path / "none.sock"),
+                         MIXUN_FILES_WITHOUT_SCANNER="refuse")
+    try:
+        a, _b, conv = _people(e)
+        r = _send_file(e, a, conv, "会议通知".encode(), "通知.txt")
+        assert r.status_code == 503 and r.json()["error"]["code"] == "scanner_unavailable"
+    finally:
+        close()
+
+
+def test_secure_pack_round_trip(fenv: Env, caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+    """D2: personal data travels packed. The recipient gets an AES-256 ZIP that opens only with the
+    password, told to ask by phone; the password is nowhere: not in the database, logs or the blob."""
+    caplog.set_level(logging.DEBUG)
+    a, b, conv = _people(fenv)
+    book = make_xlsx([["姓名", "身份证号"], ["王五", ID_NUMBER]])
+    weak = _pack(fenv, a, conv, [("客户.xlsx", book)], "abc12345")
+    assert weak.status_code == 422
+    assert weak.json()["error"]["code"] == "weak_pack_password" and weak.json()["error"]["failed"] == ["symbols"]
+    assert "abc12345" not in weak.text
+    r = _pack(fenv, a, conv, [("客户.xlsx", book), ("说明.txt", "请核对".encode())], PACK_PASSWORD, name="客户资料")
+    assert r.status_code == 201, r.text
+    m = r.json()
+    assert "电话" in m["instruction"]
+    att = m["attachments"][0]
+    assert att["kind"] == "secure_pack" and att["filename"] == "客户资料.zip" and att["scan_status"] == "clean"
+    seen = fenv.client.get(f"/api/v1/conversations/{conv}/messages", headers=fenv.h(b)).json()["messages"][-1]
+    assert "电话" in seen["text"] and "客户.xlsx" in seen["text"]
+    z = fenv.client.get(f"/api/v1/attachments/{att['id']}", headers=fenv.h(b)).content
+    with pyzipper.AESZipFile(io.BytesIO(z)) as zf:
+        assert all(i.compress_type == pyzipper.WZ_AES or i.flag_bits & 0x1 for i in zf.infolist())
+        with pytest.raises(RuntimeError):
+            zf.read("客户.xlsx")  # no password
+        zf.setpassword(PACK_PASSWORD.encode())
+        assert zf.read("客户.xlsx") == book and zf.read("说明.txt") == "请核对".encode()
+    assert _audit(fenv, "file.packed")
+    # C1: the archive keeps the files themselves (under the server's keys); recipients cannot fetch them.
+    assert len(seen["attachments"]) == 1
+    with fenv.rt.db.read() as s:
+        originals = s.execute(select(Attachment.id).where(Attachment.kind == "pack_original")).scalars().all()
+    assert len(originals) == 2
+    assert fenv.client.get(f"/api/v1/attachments/{originals[0]}", headers=fenv.h(b)).status_code == 404
+    out = tmp_path / "export"
+    export.export(Ctx(rt=fenv.rt, ip="127.0.0.1", client="tests"), out, export.Filters())
+    exported = {p.name.split("-", 1)[1]: p.read_bytes() for p in (out / "attachments").rglob("*") if p.is_file()}
+    assert exported["客户.xlsx"] == book and "客户资料.zip" in exported
+    secret = PACK_PASSWORD.encode()
+    assert secret.decode() not in caplog.text
+    with fenv.rt.db.read() as s:
+        dump = " ".join(str(r.details) for r in s.execute(select(AuditLog)).scalars())
+    assert PACK_PASSWORD not in dump
+    assert all(secret not in p.read_bytes() for p in fenv.settings.data_dir.rglob("*") if p.is_file())
+
+
+def test_secure_pack_refuses_what_may_not_travel_at_all(fenv: Env) -> None:
+    """A classified document refuses the whole pack (nobody could review it inside), naming the file."""
+    a, _b, conv = _people(fenv)
+    before = _stored(fenv)
+    r = _pack(fenv, a, conv, [("纪要.docx", make_docx(["会议纪要"])), ("请示.docx", make_docx(["绝密★长期"]))],
+              PACK_PASSWORD)
+    assert r.status_code == 422
+    err = r.json()["error"]
+    assert err["code"] == "dlp_blocked" and err["reason"] == "pack_refused"
+    assert [f["filename"] for f in err["files"]] == ["请示.docx"]
+    assert _stored(fenv) == before
+
+
+def test_files_need_membership_and_respect_the_size_limit(fenv: Env) -> None:
+    """A non-member gets 404 (nothing revealed); a file over the limit gets 413."""
+    a, _b, conv = _people(fenv)
+    _c_id, c = fenv.person("wangwu", "王五")
+    r = _send_file(fenv, c, conv, "会议通知".encode(), "通知.txt")
+    assert r.status_code == 404
+    big = b"a" * (fenv.settings.max_file_bytes + 10)
+    r = _send_file(fenv, a, conv, big, "big.txt")
+    assert r.status_code == 413

@@ -1,0 +1,98 @@
+"""Files in the browser: a document sent, scanned and downloaded; a warning confirmed; a secure pack with
+its password rules and the phone instruction; a file name that is an HTML payload stays text."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import pyzipper
+from e2e_support import login_ready, open_direct
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.e2e
+PACK_PASSWORD = "Hetong#2026!"
+
+
+def _fetch(page, href: str) -> bytes:
+    """The bytes the browser gets for a link (with its session cookie)."""
+    data = page.evaluate(
+        "async (u) => { const r = await fetch(u); const b = new Uint8Array(await r.arrayBuffer());"
+        " return {status: r.status, bytes: Array.from(b)}; }", href)
+    assert data["status"] == 200
+    return bytes(data["bytes"])
+
+
+def test_document_sent_scanned_and_downloaded(scanned_server, make_page):
+    alice = scanned_server.add_user("周文")
+    bob = scanned_server.add_user("吴敏")
+    pa, pb = make_page(scanned_server.base), make_page(scanned_server.base)
+    login_ready(pa, alice)
+    login_ready(pb, bob)
+    open_direct(pa, "吴敏")
+    body = "二季度网点巡检安排\n周三上午九点出发。\n".encode()
+    name = "<img src=x onerror=alert('f')>巡检.txt"
+    pa.get_by_test_id("file-input").set_input_files(files=[{"name": name, "mimeType": "text/plain", "buffer": body}])
+    chip = pa.get_by_test_id("message-file")
+    expect(chip).to_have_count(1)
+    expect(chip).to_contain_text(name)  # the payload is shown as text, never parsed
+    expect(chip.get_by_test_id("file-scan-state")).to_have_text("已通过病毒扫描")
+
+    pb.get_by_test_id("conversation-item").filter(has_text="周文").click()
+    got = pb.get_by_test_id("message-file")
+    expect(got).to_have_count(1)
+    assert _fetch(pb, got.get_attribute("href")) == body
+
+    # Personal data in a file asks first; confirmed, it goes.
+    pa.get_by_test_id("file-input").set_input_files(files=[
+        {"name": "客户.csv", "mimeType": "text/csv", "buffer": "姓名,身份证号\n王五,11010519491231002X\n".encode()}])
+    expect(pa.get_by_test_id("dlp-dialog")).to_be_visible()
+    expect(pa.get_by_test_id("dlp-finding")).to_contain_text("110105")
+    expect(pa.get_by_test_id("dlp-finding")).not_to_contain_text("11010519491231002X")
+    pa.get_by_test_id("dlp-confirm").click()
+    expect(pb.get_by_test_id("message-file").filter(has_text="客户.csv")).to_have_count(1)
+
+    # A classified document is refused and says why.
+    pa.get_by_test_id("file-input").set_input_files(files=[
+        {"name": "请示.txt", "mimeType": "text/plain", "buffer": "密级：机密\n关于某事项的请示".encode()}])
+    expect(pa.get_by_test_id("dlp-dialog")).to_be_visible()
+    expect(pa.get_by_test_id("dlp-confirm")).to_have_count(0)
+    pa.get_by_test_id("dlp-cancel").click()
+    expect(pa.get_by_test_id("message-file")).to_have_count(2)
+    assert pa.dialogs == [] and pb.dialogs == []
+    assert pa.errors == [] and pb.errors == []
+
+
+def test_secure_pack_in_the_browser(scanned_server, make_page):
+    alice = scanned_server.add_user("郑华")
+    bob = scanned_server.add_user("冯洁")
+    pa, pb = make_page(scanned_server.base), make_page(scanned_server.base)
+    login_ready(pa, alice)
+    login_ready(pb, bob)
+    open_direct(pa, "冯洁")
+    contract = "借款合同\n借款人：王五 身份证 11010519491231002X\n".encode()
+    pa.get_by_test_id("pack-button").click()
+    dialog = pa.get_by_test_id("pack-dialog")
+    dialog.get_by_test_id("pack-files").set_input_files(files=[
+        {"name": "借款合同.txt", "mimeType": "text/plain", "buffer": contract}])
+    dialog.get_by_test_id("pack-name").fill("合同材料")
+    dialog.get_by_test_id("pack-password").fill("abc12345")
+    dialog.get_by_test_id("pack-password2").fill("abc12345")
+    expect(dialog.get_by_test_id("pack-submit")).to_be_disabled()
+    expect(dialog.get_by_test_id("pack-rules")).to_contain_text("✗ 包含符号")
+    dialog.get_by_test_id("pack-password").fill(PACK_PASSWORD)
+    dialog.get_by_test_id("pack-password2").fill(PACK_PASSWORD)
+    dialog.get_by_test_id("pack-submit").click()
+    expect(pa.get_by_test_id("pack-instruction")).to_contain_text("电话")
+    pa.get_by_test_id("pack-close").click()
+
+    pb.get_by_test_id("conversation-item").filter(has_text="郑华").click()
+    msg = pb.get_by_test_id("message").filter(has_text="加密文件包")
+    expect(msg).to_contain_text("电话")
+    chip = msg.get_by_test_id("message-file")
+    expect(chip).to_contain_text("合同材料.zip")
+    z = _fetch(pb, chip.get_attribute("href"))
+    with pyzipper.AESZipFile(io.BytesIO(z)) as zf:
+        zf.setpassword(PACK_PASSWORD.encode())
+        assert zf.read("借款合同.txt") == contract
+    assert pa.errors == [] and pb.errors == []
