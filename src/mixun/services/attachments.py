@@ -416,7 +416,7 @@ def rescan_pending(rt: Runtime, limit: int = 20) -> int:
                 audit.record(s, ctx, "file.infected" if status == "infected" else "file.scan_failed",
                              target=f"attachment:{att.id}", outcome="failure", filename=att.filename,
                              signature=result.signature, detail=result.detail)
-            members = s.execute(select(Member.user_id).where(Member.conversation_id == att.conversation_id)).scalars()
+            members = s.execute(select(Member.user_id).where(Member.conversation_id == att.conversation_id)).scalars().all()
             held = s.execute(select(Message.dlp_action).where(Message.id == att.message_id)).scalar() == "hold"
             events.emit(s, ctx, [att.uploader_id] if held else list(members), "attachment.scanned",
                         {"conversation_id": att.conversation_id, "message_id": att.message_id,
