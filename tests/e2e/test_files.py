@@ -23,13 +23,19 @@ def _fetch(page, href: str) -> bytes:
     return bytes(data["bytes"])
 
 
+def _pair(server, make_page, sender: str, recipient: str):
+    """Two people logged in, in two browsers; the first has their direct conversation open."""
+    pages = []
+    for name in (sender, recipient):
+        page = make_page(server.base)
+        login_ready(page, server.add_user(name))
+        pages.append(page)
+    open_direct(pages[0], recipient)
+    return pages[0], pages[1]
+
+
 def test_document_sent_scanned_and_downloaded(scanned_server, make_page):
-    alice = scanned_server.add_user("周文")
-    bob = scanned_server.add_user("吴敏")
-    pa, pb = make_page(scanned_server.base), make_page(scanned_server.base)
-    login_ready(pa, alice)
-    login_ready(pb, bob)
-    open_direct(pa, "吴敏")
+    pa, pb = _pair(scanned_server, make_page, "周文", "吴敏")
     body = "二季度网点巡检安排\n周三上午九点出发。\n".encode()
     name = "<img src=x onerror=alert('f')>巡检.txt"
     pa.get_by_test_id("file-input").set_input_files(files=[{"name": name, "mimeType": "text/plain", "buffer": body}])
@@ -64,12 +70,7 @@ def test_document_sent_scanned_and_downloaded(scanned_server, make_page):
 
 
 def test_secure_pack_in_the_browser(scanned_server, make_page):
-    alice = scanned_server.add_user("郑华")
-    bob = scanned_server.add_user("冯洁")
-    pa, pb = make_page(scanned_server.base), make_page(scanned_server.base)
-    login_ready(pa, alice)
-    login_ready(pb, bob)
-    open_direct(pa, "冯洁")
+    pa, pb = _pair(scanned_server, make_page, "郑华", "冯洁")
     contract = "借款合同\n借款人：王五 身份证 11010519491231002X\n".encode()
     pa.get_by_test_id("pack-button").click()
     dialog = pa.get_by_test_id("pack-dialog")
