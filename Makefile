@@ -22,11 +22,12 @@ install-web:
 	  && npm run build --silent; \
 	else echo "no web client source"; fi
 
-# Debian's Chromium for the browser tests (never a browser download) and ClamAV for the scanner tests.
+# Debian's Chromium for the browser tests (never a browser download), ClamAV for the scanner tests and a
+# CJK font so the screenshots show Chinese.
 install-browser:
-	@if [ ! -x /usr/bin/chromium ] || ! command -v clamd >/dev/null; then \
+	@if [ ! -x /usr/bin/chromium ] || ! command -v clamd >/dev/null || [ ! -d /usr/share/fonts/opentype/noto ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium clamav-daemon clamav >/dev/null; \
+	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium clamav-daemon clamav fonts-noto-cjk >/dev/null; \
 	  else echo "chromium/clamav missing and not root: those tests will skip"; fi; \
 	fi
 

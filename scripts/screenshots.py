@@ -3,7 +3,8 @@
 
 Starts a throw-away server (`mixun init`, `mixun demo` when available, a few accounts of its own added with
 `mixun user add`), drives Debian's Chromium with Playwright and writes:
-login.png, chat.png, group.png, directory.png, profile.png, admin.png, admin-dlp.png, lock.png, totp.png.
+login.png, chat.png, secure-pack.png, group.png, directory.png, profile.png, admin.png, admin-dlp.png, lock.png,
+totp.png.
 Usage: .venv/bin/python scripts/screenshots.py
 """
 
@@ -129,6 +130,20 @@ def shoot(s: MixunServer, sync_playwright, pyotp) -> None:
         page.get_by_test_id("message").last.wait_for()
         time.sleep(0.3)
         page.screenshot(path=str(OUT / "chat.png"))
+
+        # D2: the secure-pack dialog, files chosen and the password rules ticked.
+        page.get_by_test_id("pack-button").click()
+        dialog = page.get_by_test_id("pack-dialog")
+        dialog.get_by_test_id("pack-files").set_input_files(files=[
+            {"name": "割接方案评审材料.txt", "mimeType": "text/plain", "buffer": "割接方案评审材料".encode()},
+            {"name": "应急联系人.csv", "mimeType": "text/csv", "buffer": "姓名,电话\n".encode()},
+        ])
+        dialog.get_by_test_id("pack-name").fill("评审材料")
+        dialog.get_by_test_id("pack-password").fill("Pingshen#2026")
+        dialog.get_by_test_id("pack-password2").fill("Pingshen#2026")
+        time.sleep(0.3)
+        page.screenshot(path=str(OUT / "secure-pack.png"))
+        page.keyboard.press("Escape")
 
         page.get_by_test_id("nav-contacts").click()
         page.get_by_test_id("org-unit").first.wait_for()

@@ -21,7 +21,7 @@ from mixun.services import events, export
 from mixun.services.attachments import Antivirus, rescan_pending
 from mixun.services.runtime import Ctx
 from tests.conftest import EICAR, Env, build_env
-from tests.helpers import direct
+from tests.helpers import direct, staff
 from tests.unit.files.files_samples import make_docx, make_xlsx
 
 PACK_PASSWORD = "Bao-Mi#2026x"
@@ -255,3 +255,52 @@ def test_files_need_membership_and_respect_the_size_limit(fenv: Env) -> None:
     big = b"a" * (fenv.settings.max_file_bytes + 10)
     r = _send_file(fenv, a, conv, big, "big.txt")
     assert r.status_code == 413
+
+
+def test_compliance_opens_the_files_inside_a_secure_pack(fenv: Env) -> None:
+    """The archive view lists a pack's files; compliance opens them with a stated reason (audited);
+    an employee cannot use that door, and a reason is required."""
+    a, _b, conv = _people(fenv)
+    book = make_xlsx([["姓名", "身份证号"], ["王五", ID_NUMBER]])
+    assert _pack(fenv, a, conv, [("客户.xlsx", book)], PACK_PASSWORD).status_code == 201
+    _c, tc = staff(fenv, "hegui", "合规员", "compliance")
+    view = fenv.client.get(f"/api/v1/compliance/archive/conversations/{conv}", headers=fenv.h(tc),
+                           params={"reason": "客户信息外发核查"}).json()
+    atts = view["versions"][-1]["attachments"]
+    inner = next(x for x in atts if x["archive_only"])
+    assert inner["filename"] == "客户.xlsx" and any(x["kind"] == "secure_pack" for x in atts)
+    url = f"/api/v1/compliance/archive/attachments/{inner['id']}"
+    assert fenv.client.get(url, headers=fenv.h(tc)).status_code == 422  # no reason
+    assert fenv.client.get(url, headers=fenv.h(a), params={"reason": "x"}).status_code == 403
+    got = fenv.client.get(url, headers=fenv.h(tc), params={"reason": "客户信息外发核查"})
+    assert got.status_code == 200 and got.content == book
+    assert any(d.get("reason") == "客户信息外发核查" for d in _audit(fenv, "archive.attachment_viewed"))
+
+
+def test_held_file_is_reviewed_with_its_content(fenv: Env) -> None:
+    """With a policy that holds personal data in files, the file waits in the review queue; the reviewer
+    opens it there, approves, and only then does the recipient get it."""
+    _sec, tsec = staff(fenv, "anquan", "安全员", "secadmin")
+    policy = fenv.client.get("/api/v1/dlp/policy", headers=fenv.h(tsec)).json()["policy"]
+    policy["rules"].insert(0, {"action": "hold", "detectors": ["cn_id_card"], "channels": ["file"]})
+    assert fenv.client.put("/api/v1/dlp/policy", headers=fenv.h(tsec),
+                           json={"policy": policy, "note": "文件中的身份证号先审后发"}).status_code == 200
+    fenv.rt.extras["dlp_service"].invalidate()
+    a, b, conv = _people(fenv)
+    book = make_xlsx([["姓名", "身份证号"], ["王五", ID_NUMBER]])
+    r = _send_file(fenv, a, conv, book, "客户.xlsx")
+    assert r.status_code == 201 and r.json()["dlp"]["action"] == "hold"
+    assert fenv.client.get(f"/api/v1/conversations/{conv}/messages", headers=fenv.h(b)).json()["messages"] == []
+    _c, tc = staff(fenv, "hegui", "合规员", "compliance")
+    item = fenv.client.get("/api/v1/compliance/review", headers=fenv.h(tc)).json()["items"][0]
+    att = item["attachments"][0]
+    assert att["filename"] == "客户.xlsx"
+    got = fenv.client.get(f"/api/v1/compliance/review/{item['id']}/attachments/{att['id']}", headers=fenv.h(tc))
+    assert got.status_code == 200 and got.content == book
+    assert fenv.client.get(f"/api/v1/compliance/review/{item['id']}/attachments/{att['id'] + 999}",
+                           headers=fenv.h(tc)).status_code == 404
+    assert _audit(fenv, "review.attachment_viewed")
+    assert fenv.client.post(f"/api/v1/compliance/review/{item['id']}/decision", headers=fenv.h(tc),
+                            json={"decision": "approve"}).status_code == 200
+    seen = fenv.client.get(f"/api/v1/conversations/{conv}/messages", headers=fenv.h(b)).json()["messages"]
+    assert seen[-1]["attachments"][0]["filename"] == "客户.xlsx"

@@ -9,6 +9,7 @@ import pytest
 import pyzipper
 from e2e_support import login_ready, open_direct
 from playwright.sync_api import expect
+from test_admin_consoles import first_login_employee_2fa
 
 pytestmark = pytest.mark.e2e
 PACK_PASSWORD = "Hetong#2026!"
@@ -97,3 +98,32 @@ def test_secure_pack_in_the_browser(scanned_server, make_page):
         zf.setpassword(PACK_PASSWORD.encode())
         assert zf.read("借款合同.txt") == contract
     assert pa.errors == [] and pb.errors == []
+
+
+def test_compliance_opens_a_packed_file_from_the_archive(scanned_server, make_page):
+    """Compliance finds a secure pack in the archive and opens the file kept from inside it."""
+    s = scanned_server
+    pa, _pb = _pair(s, make_page, "钱进", "孙莉")
+    contract = "授信合同 第 2026-88 号\n".encode()
+    pa.get_by_test_id("pack-button").click()
+    dialog = pa.get_by_test_id("pack-dialog")
+    dialog.get_by_test_id("pack-files").set_input_files(files=[
+        {"name": "授信合同.txt", "mimeType": "text/plain", "buffer": contract}])
+    dialog.get_by_test_id("pack-password").fill(PACK_PASSWORD)
+    dialog.get_by_test_id("pack-password2").fill(PACK_PASSWORD)
+    dialog.get_by_test_id("pack-submit").click()
+    expect(pa.get_by_test_id("pack-instruction")).to_be_visible()
+
+    s.cli("user", "add", "--username", "hegui2", "--name", "何规", "--unit", "总行/合规部",
+          "--password", "Init#Pass2026", "--role", "compliance")
+    page = make_page(s.base)
+    first_login_employee_2fa(page, "hegui2", "Init#Pass2026")
+    page.get_by_test_id("nav-admin").click()
+    page.get_by_test_id("admin-tab-archive").click()
+    page.get_by_test_id("archive-q").fill("授信合同")
+    page.get_by_test_id("archive-reason").fill("合同外发抽查")
+    page.get_by_test_id("archive-search").click()
+    inner = page.get_by_test_id("archive-file").filter(has_text="授信合同.txt")
+    expect(inner).to_have_count(1)
+    assert _fetch(page, inner.get_attribute("href")) == contract
+    assert page.errors == []

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { get, patch, post } from './api';
 import { t } from './i18n';
 import { S, showError, toast, useStore } from './store';
-import { Modal, fmtTime, roleName } from './ui';
+import { Icon, Modal, fmtTime, roleName } from './ui';
 import { DlpHits, DlpLexicons, DlpPolicy } from './admin_dlp';
 import { Exports, Holds, Retention } from './admin_compliance';
 
@@ -294,10 +294,27 @@ function Archive() {
           <tbody>{res.map((r) => (
             <tr data-testid="archive-row"><td>{fmtTime(r.created_at || r.at, true)}</td><td>{r.sender?.name}</td>
               <td>{r.conversation?.name || r.conversation?.id || r.conversation_id}:{r.seq}{r.version ? ` v${r.version}` : ''}{r.kind ? ` ${r.kind}` : ''}</td>
-              <td class="wrap">{r.text}</td></tr>
+              <td class="wrap">{r.text}<ArchiveFiles atts={r.attachments} href={(a) => `/api/v1/compliance/archive/attachments/${a.id}?${new URLSearchParams({ reason: reason.trim() })}`} /></td></tr>
           ))}</tbody>
         </table>
       )}
+    </div>
+  );
+}
+
+// Files of an archived or reviewed message, including those kept from inside a secure pack; each
+// opening is audited by the server (with the stated reason for archive searches).
+function ArchiveFiles({ atts, href }: { atts?: any[]; href: (a: any) => string }) {
+  if (!atts?.length) return null;
+  return (
+    <div class="archive-files">
+      {atts.map((a) => {
+        const ok = ['clean', 'unscanned', 'reencoded'].includes(a.scan_status);
+        const label = `${a.filename}${a.archive_only ? ` (${t('pack_inner')})` : a.kind === 'secure_pack' ? ` (${t('secure_pack')})` : ''}`;
+        return ok
+          ? <a class="file-chip" data-testid="archive-file" href={href(a)} download={a.filename}><Icon name="file" size={14} /> {label}</a>
+          : <span class="file-chip off" data-testid="archive-file"><Icon name="file" size={14} /> {label} · {t('scan_' + a.scan_status)}</span>;
+      })}
     </div>
   );
 }
@@ -321,7 +338,7 @@ function Review() {
         <thead><tr><th>{t('time')}</th><th>{t('review_kind')}</th><th>{t('name')}</th><th>{t('archive_text')}</th><th>{t('reason')}</th><th>{t('actions')}</th></tr></thead>
         <tbody>{(data?.items || []).map((i: any) => (
           <tr data-testid="review-row" class={i.sla_breached ? 'late' : ''}>
-            <td>{fmtTime(i.created_at, true)}</td><td>{i.kind}</td><td>{i.subject?.name}</td><td class="wrap">{i.text}</td><td>{i.reason}</td>
+            <td>{fmtTime(i.created_at, true)}</td><td>{i.kind}</td><td>{i.subject?.name}</td><td class="wrap">{i.text}<ArchiveFiles atts={i.attachments} href={(a) => `/api/v1/compliance/review/${i.id}/attachments/${a.id}`} /></td><td>{i.reason}</td>
             <td class="actions">{(i.status === 'open' || i.status === 'escalated') ? ['approve', 'reject', 'violation', 'escalate'].map((d) => (
               <button class="link" onClick={decide(i.id, d)}>{t('decision_' + d)}</button>
             )) : `${i.status} ${i.decision_note || ''}`}</td>

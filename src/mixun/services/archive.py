@@ -166,6 +166,12 @@ def _version_views(s: Session, ids: list[int]) -> list[dict[str, Any]]:
             "actor_id": v.actor_id, "created_at": v.created_at.isoformat(),
             "dlp_action": dlp_action, "has_original": v.original_enc is not None,
         }
+    from mixun.services.messages import archive_attachment_views
+
+    atts = archive_attachment_views(s, sorted({v["message_id"] for v in by_id.values() if v["kind"] == "created"}))
+    for v in by_id.values():
+        if v["kind"] == "created" and v["message_id"] in atts:
+            v["attachments"] = atts[v["message_id"]]
     return [by_id[i] for i in ids if i in by_id]
 
 

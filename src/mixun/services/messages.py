@@ -234,14 +234,25 @@ def _notify_offline_urgent(s: Session, ctx: Ctx, recipients: list[int]) -> None:
     on_commit(s, deliver)
 
 
-def _attachment_views(s: Session, message_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+def _attachment_views(s: Session, message_ids: list[int], archive: bool = False) -> dict[int, list[dict[str, Any]]]:
+    """Attachments by message. Members see what was sent; `archive` (compliance and review) adds the
+    files kept inside secure packs, marked `archive_only`."""
     atts: dict[int, list[dict[str, Any]]] = {}
-    for a in s.execute(select(Attachment).where(Attachment.message_id.in_(message_ids),
-                                                Attachment.kind != ARCHIVE_ONLY)).scalars():
-        atts.setdefault(a.message_id or 0, []).append(
-            {"id": a.id, "kind": a.kind, "mime": a.mime, "size": a.size, "width": a.width,
-             "height": a.height, "filename": a.filename, "scan_status": a.scan_status})
+    stmt = select(Attachment).where(Attachment.message_id.in_(message_ids)).order_by(Attachment.id)
+    if not archive:
+        stmt = stmt.where(Attachment.kind != ARCHIVE_ONLY)
+    for a in s.execute(stmt).scalars():
+        view = {"id": a.id, "kind": a.kind, "mime": a.mime, "size": a.size, "width": a.width,
+                "height": a.height, "filename": a.filename, "scan_status": a.scan_status}
+        if archive:
+            view["archive_only"] = a.kind == ARCHIVE_ONLY
+            view["sha256"] = a.sha256
+        atts.setdefault(a.message_id or 0, []).append(view)
     return atts
+
+
+def archive_attachment_views(s: Session, message_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    return _attachment_views(s, message_ids, archive=True) if message_ids else {}
 
 
 SENDER_ONLY = ("client_id", "dlp", "urgent_recipients")

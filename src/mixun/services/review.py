@@ -19,6 +19,7 @@ from mixun.db.models_archive import ReviewItem, Violation
 from mixun.errors import MixunError
 from mixun.services import audit, events
 from mixun.services.conversations import access_conversation, member_ids
+from mixun.services.messages import archive_attachment_views
 from mixun.services.runtime import Ctx
 
 SLA = timedelta(hours=24)
@@ -80,6 +81,7 @@ def list_queue(ctx: Ctx, status: str | None = "open", limit: int = 50, offset: i
         items = items[:limit]
         msgs = {m.id: m for m in s.execute(select(Message).where(
             Message.id.in_([i.message_id for i in items] or [-1]))).scalars()}
+        atts = archive_attachment_views(s, list(msgs))
         names = dict(s.execute(select(User.id, User.name).where(
             User.id.in_([i.subject_id for i in items] or [-1]))).all())
         open_count = s.execute(select(func.count()).select_from(ReviewItem)
@@ -87,10 +89,23 @@ def list_queue(ctx: Ctx, status: str | None = "open", limit: int = 50, offset: i
         oldest = s.execute(select(func.min(ReviewItem.created_at)).where(ReviewItem.status == "open")).scalar()
     if oldest is not None and oldest.tzinfo is None:
         oldest = oldest.replace(tzinfo=UTC)
-    return {"items": [_view(i, msgs.get(i.message_id), names, now) for i in items],
+    return {"items": [dict(_view(i, msgs.get(i.message_id), names, now), attachments=atts.get(i.message_id, []))
+                      for i in items],
             "next_offset": offset + limit if more else None, "open": open_count,
             "oldest_open_age_seconds": int((now - oldest).total_seconds()) if oldest else None,
             "sla_hours": int(SLA.total_seconds() // 3600)}
+
+
+def item_attachment(ctx: Ctx, item_id: int, attachment_id: int) -> tuple[bytes, str, str]:
+    """A file of the message under review (a held document, a reported file), for the reviewer."""
+    from mixun.services.attachments import read_for_officer
+
+    with ctx.rt.db.read() as s:
+        item = s.get(ReviewItem, item_id)
+        if item is None or item.message_id is None:
+            raise MixunError("not_found")
+        message_id = item.message_id
+    return read_for_officer(ctx, attachment_id, action="review.attachment_viewed", message_id=message_id)
 
 
 def decide(ctx: Ctx, item_id: int, decision: str, note: str = "") -> dict[str, Any]:

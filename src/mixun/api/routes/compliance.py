@@ -10,15 +10,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from mixun.api.deps import Id, Limit, Offset, gate
+from mixun.api.responses import file_response
 from mixun.db.models import AuditLog
 from mixun.domain.roles import Perm
-from mixun.services import archive, audit, audit_checkpoints, export, retention, review
+from mixun.services import archive, attachments, audit, audit_checkpoints, export, retention, review
 from mixun.services.runtime import Ctx
 
 router = APIRouter(tags=["compliance"])
@@ -82,6 +83,21 @@ def view_conversation(conversation_id: Id, ctx: Compliance, reason: Reason, afte
                       limit: Limit = 200, originals: bool = False) -> dict[str, Any]:
     return archive.view_conversation(ctx, conversation_id, reason=reason, after_version=after_version,
                                      limit=limit, include_originals=originals)
+
+
+@router.get(f"{P}/archive/attachments/{{attachment_id}}")
+def archive_attachment(attachment_id: Id, ctx: Compliance, reason: Reason) -> Response:
+    """Any archived file, including the files kept inside secure packs; audited with the reason."""
+    why = archive.check_reason(reason)
+    data, mime, name = attachments.read_for_officer(ctx, attachment_id, action="archive.attachment_viewed",
+                                                    reason=why)
+    return file_response(data, mime, name, inline=False, cache="no-store")
+
+
+@router.get(f"{P}/review/{{item_id}}/attachments/{{attachment_id}}")
+def review_attachment(item_id: Id, attachment_id: Id, ctx: Reviewer) -> Response:
+    data, mime, name = review.item_attachment(ctx, item_id, attachment_id)
+    return file_response(data, mime, name, inline=False, cache="no-store")
 
 
 @router.get(f"{P}/exports")

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 from fastapi.responses import JSONResponse
 
 from mixun.api.deps import MAX_ID, Id, Limit, gate
+from mixun.api.responses import file_response
 from mixun.api.schemas import (
     AdminIn,
     ConversationCreate,
@@ -133,21 +134,13 @@ def secure_pack(conversation_id: Id, ctx: Chat, files: Annotated[list[UploadFile
 @router.get("/attachments/{attachment_id}")
 def download(attachment_id: Id, ctx: Chat) -> Response:
     data, mime, name = attachments.read_attachment(ctx, attachment_id, thumbnail=False)
-    return _bytes(data, mime, name)
+    return file_response(data, mime, name)
 
 
 @router.get("/attachments/{attachment_id}/thumbnail")
 def thumbnail(attachment_id: Id, ctx: Chat) -> Response:
     data, mime, name = attachments.read_attachment(ctx, attachment_id, thumbnail=True)
-    return _bytes(data, mime, name)
-
-
-def _bytes(data: bytes, mime: str, name: str) -> Response:
-    from urllib.parse import quote
-
-    return Response(data, media_type=mime, headers={
-        "Content-Disposition": f"inline; filename*=UTF-8''{quote(name)}",
-        "Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"})
+    return file_response(data, mime, name)
 
 
 @router.patch("/messages/{message_id}")
