@@ -304,3 +304,15 @@ def test_held_file_is_reviewed_with_its_content(fenv: Env) -> None:
                             json={"decision": "approve"}).status_code == 200
     seen = fenv.client.get(f"/api/v1/conversations/{conv}/messages", headers=fenv.h(b)).json()["messages"]
     assert seen[-1]["attachments"][0]["filename"] == "客户.xlsx"
+
+
+def test_an_upload_counts_once_against_the_send_rate(tmp_path: Path, clamd_socket: str) -> None:
+    """With a burst of three sends, three files go and the fourth gets 429 (each upload is one send)."""
+    e, close = build_env(tmp_path, "sqlite", MIXUN_CLAMD_SOCKET=clamd_socket, MIXUN_SEND_BURST="3",
+                         MIXUN_SEND_RATE_PER_MINUTE="1")
+    try:
+        a, _b, conv = _people(e)
+        codes = [_send_file(e, a, conv, f"第{i}份会议通知".encode(), f"通知{i}.txt").status_code for i in range(4)]
+        assert codes == [201, 201, 201, 429]
+    finally:
+        close()

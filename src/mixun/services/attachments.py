@@ -195,7 +195,7 @@ def _send_with(ctx: Ctx, conversation_id: int, blobs: _Blobs, text: str, client_
     try:
         view, created = send_message(ctx, conversation_id, text, client_id=client_id, kind=kind,
                                      attachments=[dict(r, data_key_wrapped=blobs.wrapped) for r in rows],
-                                     dlp_outcome=outcome)
+                                     dlp_outcome=outcome, rate_checked=True)
     except BaseException:
         blobs.discard()
         raise

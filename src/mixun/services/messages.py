@@ -110,19 +110,20 @@ def _next_seq(s: Session, conv_id: int) -> int:
 def send_message(ctx: Ctx, conversation_id: int, text: str, *, client_id: str | None = None,
                  urgent: bool = False, confirm: bool = False, reply_to: int | None = None,
                  attachments: list[dict[str, Any]] | None = None, kind: str = "text",
-                 dlp_outcome: DlpOutcome | None = None) -> tuple[dict[str, Any], bool]:
+                 dlp_outcome: DlpOutcome | None = None, rate_checked: bool = False) -> tuple[dict[str, Any], bool]:
     """(message view, created). A repeated client_id returns the first message with created=False.
 
     The hot path: DLP scans the text without touching the database (it reads only when it found
     something), then one write transaction of about ten statements. ``attachments`` are rows for new
     attachments (blobs already stored), inserted in that same transaction; a file's own DLP verdict comes
-    as ``dlp_outcome``.
+    as ``dlp_outcome``; ``rate_checked`` says the caller already took this send's rate-limit token
+    (uploads do, before they scan and store anything).
     """
     text = _check_text(ctx, text, allow_empty=bool(attachments))
     if client_id is not None and (not isinstance(client_id, str) or not 0 < len(client_id) <= 64):
         raise MixunError("validation_failed", "client_id 为 1–64 个字符", field="client_id")
     limiter = ctx.rt.extras.get("rate_limiter")
-    if limiter is not None and not limiter.allow(ctx.user_id):
+    if limiter is not None and not rate_checked and not limiter.allow(ctx.user_id):
         raise MixunError("rate_limited")
     target = f"conversation:{conversation_id}"
     try:
