@@ -62,7 +62,8 @@ ERRORS: dict[str, tuple[int, str, str]] = {
 class MixunError(Exception):
     """An expected failure with a registered code; never carries a stack trace to clients."""
 
-    def __init__(self, code: str, message: str | None = None, **details: Any) -> None:
+    def __init__(self, code: str, message: str | tuple[str, str] | None = None, **details: Any) -> None:
+        """``message`` overrides the registered text: one string, or (zh-CN, English)."""
         if code not in ERRORS:
             raise ValueError(f"unregistered error code {code!r}")
         super().__init__(code)
@@ -75,6 +76,9 @@ class MixunError(Exception):
         return ERRORS[self.code][0]
 
     def message_for(self, locale: str) -> str:
+        if isinstance(self.custom_message, tuple):
+            zh_text, en_text = self.custom_message
+            return en_text if locale.startswith("en") else zh_text
         if self.custom_message:
             return self.custom_message
         zh, en = ERRORS[self.code][1], ERRORS[self.code][2]

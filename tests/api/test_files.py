@@ -316,3 +316,14 @@ def test_an_upload_counts_once_against_the_send_rate(tmp_path: Path, clamd_socke
         assert codes == [201, 201, 201, 429]
     finally:
         close()
+
+
+def test_refusal_reason_speaks_the_callers_language(fenv: Env) -> None:
+    """The reason a file is refused comes in Chinese by default and in English on request."""
+    a, _b, conv = _people(fenv)
+    exe = b"MZ\x90\x00" + b"\x00" * 100
+    zh = _send_file(fenv, a, conv, exe, "报表.docx").json()["error"]["message"]
+    en = fenv.client.post(f"/api/v1/conversations/{conv}/files", headers={**fenv.h(a), "Accept-Language": "en"},
+                          files={"file": ("报表.docx", exe, "application/octet-stream")}).json()["error"]["message"]
+    assert "Word" in zh and "只能" in zh
+    assert en.startswith("Only Word")

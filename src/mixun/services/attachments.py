@@ -302,9 +302,10 @@ def send_secure_pack(ctx: Ctx, conversation_id: int, files: list[tuple[str, byte
     if failed:
         raise MixunError("weak_pack_password", failed=failed)
     if not files:
-        raise MixunError("validation_failed", "请选择要打包的文件", field="files")
+        raise MixunError("validation_failed", ("请选择要打包的文件", "Choose the files to pack"), field="files")
     if len(files) > MAX_PACK_FILES:
-        raise MixunError("validation_failed", f"一次最多打包 {MAX_PACK_FILES} 个文件", field="files")
+        raise MixunError("validation_failed", (f"一次最多打包 {MAX_PACK_FILES} 个文件",
+                                               f"At most {MAX_PACK_FILES} files per pack"), field="files")
     if sum(len(d) for _, d in files) > ctx.rt.settings.max_file_bytes:
         raise MixunError("file_too_large", limit=ctx.rt.settings.max_file_bytes)
     first = _resent(ctx, conversation_id, client_id)
@@ -330,7 +331,9 @@ def send_secure_pack(ctx: Ctx, conversation_id: int, files: list[tuple[str, byte
         with ctx.rt.db.write() as s:
             audit.record(s, ctx, "file.pack_refused", target=target, outcome="failure",
                          files=[{k: r[k] for k in ("filename", "reason", "findings")} for r in refused])
-        raise MixunError("dlp_blocked", "文件包含不允许发送的内容,未打包", reason="pack_refused",
+        raise MixunError("dlp_blocked", ("文件包含不允许发送的内容,未打包",
+                                         "A file contains content that may not be sent; nothing was packed"),
+                         reason="pack_refused",
                          files=refused) from None
     scans = {_virus_check(ctx, data, target, name) for name, data in named}
     if "pending" in scans:  # nobody can scan inside the encrypted archive later, so it cannot wait

@@ -39,14 +39,17 @@ from mixun.services.runtime import Ctx, Runtime
 
 REFRESH_SECONDS = 3.0
 _REFUSAL_TEXT = {  # why a file was refused, for the sender (the code stays in `reason`)
-    "empty_file": "文件为空",
-    "unsupported_type": "只能发送 Word、Excel、PowerPoint、PDF、TXT/CSV 文件和图片",
-    "archive_not_allowed": "不允许发送压缩包;需要加密传输的文件请使用“加密打包”",
-    "corrupt_archive": "压缩文件已损坏,无法读取",
-    "corrupt_document": "文档已损坏,无法读取",
-    "too_large_uncompressed": "文件解压后过大",
-    "encrypted_content": "加密文件无法检查内容;需要加密传输的文件请使用“加密打包”",
-    "unreadable_document": "文档无法读取,无法检查内容",
+    "empty_file": ("文件为空", "The file is empty"),
+    "unsupported_type": ("只能发送 Word、Excel、PowerPoint、PDF、TXT/CSV 文件和图片",
+                         "Only Word, Excel, PowerPoint, PDF, TXT/CSV files and images may be sent"),
+    "archive_not_allowed": ("不允许发送压缩包;需要加密传输的文件请使用“加密打包”",
+                            "Archives may not be sent; use secure packing for files that must travel encrypted"),
+    "corrupt_archive": ("压缩文件已损坏,无法读取", "The archive is damaged and cannot be read"),
+    "corrupt_document": ("文档已损坏,无法读取", "The document is damaged and cannot be read"),
+    "too_large_uncompressed": ("文件解压后过大", "The file expands beyond the allowed size"),
+    "encrypted_content": ("加密文件无法检查内容;需要加密传输的文件请使用“加密打包”",
+                          "Encrypted files cannot be inspected; use secure packing instead"),
+    "unreadable_document": ("文档无法读取,无法检查内容", "The document cannot be read, so it cannot be inspected"),
 }
 
 
@@ -155,7 +158,7 @@ class DlpService:
             with self.rt.db.write() as s:
                 audit.record(s, ctx, "file.refused", target=target, outcome="failure", reason=doc.reason,
                              file_kind=doc.kind.value if doc.kind else None)
-            raise MixunError("unsupported_media", _REFUSAL_TEXT.get(doc.reason or "", "不支持的文件类型"),
+            raise MixunError("unsupported_media", _REFUSAL_TEXT.get(doc.reason or ""),
                              reason=doc.reason, detected=doc.kind.value if doc.kind else None)
         if doc.action == "allow" and not verdict.decisions:
             return doc, DlpOutcome(channel="file")
