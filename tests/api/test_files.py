@@ -327,3 +327,98 @@ def test_refusal_reason_speaks_the_callers_language(fenv: Env) -> None:
                           files={"file": ("报表.docx", exe, "application/octet-stream")}).json()["error"]["message"]
     assert "Word" in zh and "只能" in zh
     assert en.startswith("Only Word")
+
+
+def test_a_file_is_only_as_visible_as_its_message(fenv: Env) -> None:
+    """Held for review: only its sender may fetch it until approved. Recalled: nobody. A member who
+    joined later: not the files from before."""
+    _sec, tsec = staff(fenv, "anquan", "安全员", "secadmin")
+    policy = fenv.client.get("/api/v1/dlp/policy", headers=fenv.h(tsec)).json()["policy"]
+    policy["rules"].insert(0, {"action": "hold", "detectors": ["cn_id_card"], "channels": ["file"]})
+    fenv.client.put("/api/v1/dlp/policy", headers=fenv.h(tsec), json={"policy": policy, "note": "先审后发"})
+    fenv.rt.extras["dlp_service"].invalidate()
+    a_id, a = fenv.person("zhangsan", "张三")
+    b_id, b = fenv.person("lisi", "李四")
+    conv = fenv.client.post("/api/v1/conversations", headers=fenv.h(a),
+                            json={"kind": "group", "name": "信贷组", "members": [b_id]}).json()["id"]
+    held = _send_file(fenv, a, conv, make_xlsx([["身份证号"], [ID_NUMBER]]), "客户.xlsx").json()["attachments"][0]
+    assert fenv.client.get(f"/api/v1/attachments/{held['id']}", headers=fenv.h(b)).status_code == 404
+    assert fenv.client.get(f"/api/v1/attachments/{held['id']}", headers=fenv.h(a)).status_code == 200
+    sent = _send_file(fenv, a, conv, "会议纪要".encode(), "纪要.txt").json()
+    c_id, c = fenv.person("wangwu", "王五")
+    assert fenv.client.post(f"/api/v1/conversations/{conv}/members", headers=fenv.h(a),
+                            json={"user_ids": [c_id]}).status_code in (200, 201)
+    att = sent["attachments"][0]["id"]
+    assert fenv.client.get(f"/api/v1/attachments/{att}", headers=fenv.h(c)).status_code == 404
+    assert fenv.client.get(f"/api/v1/attachments/{att}", headers=fenv.h(b)).status_code == 200
+    assert fenv.client.post(f"/api/v1/messages/{sent['id']}/recall", headers=fenv.h(a)).status_code == 200
+    gone = fenv.client.get(f"/api/v1/attachments/{att}", headers=fenv.h(b))
+    assert gone.status_code == 409 and gone.json()["error"]["code"] == "message_recalled"
+
+
+def test_pack_contents_are_for_compliance_not_every_reviewer(fenv: Env) -> None:
+    """A reported secure pack reaches the review queue; secadmin reviews it without the files kept from
+    inside it, compliance sees and opens them."""
+    a, b, conv = _people(fenv)
+    book = make_xlsx([["姓名", "身份证号"], ["王五", ID_NUMBER]])
+    m = _pack(fenv, a, conv, [("客户.xlsx", book)], PACK_PASSWORD).json()
+    assert fenv.client.post("/api/v1/reports", headers=fenv.h(b),
+                            json={"message_id": m["id"], "reason": "疑似外发客户信息"}).status_code == 201
+    _s, tsec = staff(fenv, "anquan", "安全员", "secadmin")
+    _c, tc = staff(fenv, "hegui", "合规员", "compliance")
+    with fenv.rt.db.read() as s:
+        inner = s.execute(select(Attachment.id).where(Attachment.kind == "pack_original")).scalar_one()
+    item = fenv.client.get("/api/v1/compliance/review", headers=fenv.h(tsec)).json()["items"][0]
+    assert [x["kind"] for x in item["attachments"]] == ["secure_pack"]
+    url = f"/api/v1/compliance/review/{item['id']}/attachments/{inner}"
+    assert fenv.client.get(url, headers=fenv.h(tsec)).status_code == 404
+    item = fenv.client.get("/api/v1/compliance/review", headers=fenv.h(tc)).json()["items"][0]
+    assert {x["kind"] for x in item["attachments"]} == {"secure_pack", "pack_original"}
+    assert fenv.client.get(url, headers=fenv.h(tc)).content == book
+
+
+def test_pack_names_are_checked_and_made_safe(fenv: Env) -> None:
+    """The pack's own name is inspected (it travels in the clear); names differing only in case, and
+    very long ones, are packed under safe unique names; nothing is left behind on refusal."""
+    a, b, conv = _people(fenv)
+    before = _stored(fenv)
+    r = _pack(fenv, a, conv, [("a.txt", "正文".encode())], PACK_PASSWORD, name="机密★5年 材料")
+    assert r.status_code == 422 and r.json()["error"]["reason"] == "pack_name"
+    assert _stored(fenv) == before
+    long_name = "甲" * 300 + ".txt"
+    r = _pack(fenv, a, conv, [("A.txt", b"one"), ("a.txt", b"two"), (long_name, b"three"), ("..", b"four")],
+              PACK_PASSWORD)
+    assert r.status_code == 201, r.text
+    z = fenv.client.get(f"/api/v1/attachments/{r.json()['attachments'][0]['id']}", headers=fenv.h(b)).content
+    with pyzipper.AESZipFile(io.BytesIO(z)) as zf:
+        zf.setpassword(PACK_PASSWORD.encode())
+        names = zf.namelist()
+        assert names[:2] == ["A.txt", "a(2).txt"] and zf.read("a(2).txt") == b"two"
+        assert all(n not in (".", "..") and len(n) <= 255 for n in names)
+    # An ID number in a file's name is masked in the note everyone reads.
+    r = _pack(fenv, a, conv, [(f"王五{ID_NUMBER}.txt", b"x")], PACK_PASSWORD)
+    assert r.status_code == 201 and ID_NUMBER not in r.json()["text"]
+
+
+def test_one_unreadable_file_does_not_stop_the_rescan(fenv: Env, clamd_socket: str) -> None:
+    """A waiting file whose stored bytes are gone is marked failed; the files after it are scanned."""
+    a, b, conv = _people(fenv)
+    fenv.rt.extras["antivirus"] = Antivirus(str(fenv.settings.data_dir / "no-such-clamd.sock"))
+    ids = [_send_file(fenv, a, conv, f"通知{i}".encode(), f"通知{i}.txt").json()["attachments"][0]["id"]
+           for i in range(3)]
+    with fenv.rt.db.read() as s:
+        key = s.get(Attachment, ids[0]).blob_key
+    (fenv.settings.blob_dir / key[:2] / key).unlink()
+    fenv.rt.extras["antivirus"] = Antivirus(clamd_socket)
+    assert rescan_pending(fenv.rt) == 3
+    with fenv.rt.db.read() as s:
+        states = [s.get(Attachment, i).scan_status for i in ids]
+    assert states == ["failed", "clean", "clean"]
+    assert fenv.client.get(f"/api/v1/attachments/{ids[0]}", headers=fenv.h(b)).status_code == 403
+
+
+def test_anonymous_clients_cannot_push_large_uploads(fenv: Env) -> None:
+    """Without credentials an upload path keeps the ordinary body limit: 413 before anything is parsed."""
+    r = fenv.client.post("/api/v1/conversations/1/files", content=b"x" * 1_500_000,
+                         headers={"Content-Type": "multipart/form-data; boundary=x"})
+    assert r.status_code == 413

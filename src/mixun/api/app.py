@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from mixun.api import errors
+from mixun.api.deps import COOKIE
 from mixun.api.responses import ORJSONResponse
 from mixun.api.routes import admin, auth, compliance, conversations, dlp, me
 from mixun.api.ws import websocket_endpoint
@@ -46,6 +47,7 @@ SECURITY_HEADERS = [
 ]
 IMAGE_SUFFIX = "/images"
 FILE_SUFFIXES = ("/files", "/secure-pack")
+UPLOAD_SUFFIXES = (IMAGE_SUFFIX, *FILE_SUFFIXES)
 WS_PATH = "/api/v1/ws"
 
 
@@ -67,11 +69,15 @@ class EdgeMiddleware:
             return
         path: str = scope["path"]
         limit = self.settings.max_body_bytes
-        if path.endswith(IMAGE_SUFFIX):
-            limit = self.settings.max_image_bytes + 64 * 1024
-        elif path.endswith(FILE_SUFFIXES):
-            limit = self.settings.max_file_bytes + 256 * 1024  # the multipart framing of up to 20 files
-        length = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        # Upload limits only for requests that carry credentials (checked properly by the route): an
+        # anonymous client cannot make the server take in tens of megabytes first.
+        if path.endswith(UPLOAD_SUFFIXES) and (b"authorization" in headers or COOKIE.encode() in headers.get(b"cookie", b"")):
+            if path.endswith(IMAGE_SUFFIX):
+                limit = self.settings.max_image_bytes + 64 * 1024
+            else:
+                limit = self.settings.max_file_bytes + 256 * 1024  # the multipart framing of up to 20 files
+        length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
             await _send_error(send, 413, "body_too_large", scope)
             return
@@ -155,6 +161,11 @@ def install_dlp(rt: Runtime) -> None:
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     rt = runtime or build_runtime(settings)
+    # Uploaded files stay in memory while a request is parsed instead of spilling to unencrypted temp
+    # files beyond 1 MB (D9: files are only ever on disk encrypted); bodies are capped at the edge.
+    from starlette.formparsers import MultiPartParser
+
+    MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, settings.max_file_bytes + 1)
     bus = make_bus(settings.bus_url, bus_namespace(settings))
     hub = Hub(Ctx(rt=rt), rt.extras["presence"], settings.ws_queue_limit)
     rt.extras["hub"] = hub

@@ -51,12 +51,14 @@ class PackRefused(ValueError):
         self.refused = refused
 
 
-def _safe_names(files: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+def safe_names(files: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
     """Base names only (no paths, no traversal), made unique: 报告.docx, 报告(2).docx."""
     seen: set[str] = set()
     out = []
     for name, data in files:
-        base = posixpath.basename(name.replace("\\", "/")).strip() or "file"
+        base = posixpath.basename(name.replace("\\", "/")).strip()
+        if base in ("", ".", ".."):
+            base = "file"
         stem, dot, ext = base.rpartition(".")
         if not dot:
             stem, ext = base, ""
@@ -80,7 +82,7 @@ def secure_pack(files: list[tuple[str, bytes]], password: str) -> bytes:
     with pyzipper.AESZipFile(buf, "w", compression=pyzipper.ZIP_DEFLATED, encryption=pyzipper.WZ_AES) as zf:
         zf.setpassword(password.encode("utf-8"))
         zf.setencryption(pyzipper.WZ_AES, nbits=256)
-        for name, data in _safe_names(files):
+        for name, data in safe_names(files):
             # Non-ASCII names get the UTF-8 flag from zipfile, so Chinese names survive unzip tools.
             zf.writestr(name, data, compress_type=pyzipper.ZIP_DEFLATED)
     return buf.getvalue()
@@ -120,7 +122,7 @@ def scan_and_pack(
     failed = check_pack_password(password)
     if failed:
         raise WeakPackPassword(failed)
-    named = _safe_names(files)
+    named = safe_names(files)
     verdicts = {
         name: inspect_document(data, name, engine, policy, channel="file", roles=roles, unit_path=unit_path)
         for name, data in named

@@ -23,10 +23,12 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import select, update
 
 from mixun.db.models import Attachment, Member, Message, Unit, User
+from mixun.domain.dlp import mask_text
+from mixun.domain.roles import Perm
 from mixun.errors import MixunError
-from mixun.files.antivirus import ClamdScanner
+from mixun.files.antivirus import ClamdScanner, ScanResult
 from mixun.files.inspect import IMAGES, FileKind
-from mixun.files.packing import PackRefused, WeakPackPassword, check_pack_password, scan_and_pack
+from mixun.files.packing import PackRefused, WeakPackPassword, check_pack_password, safe_names, scan_and_pack
 from mixun.services import audit, events
 from mixun.services.conversations import access_conversation
 from mixun.services.messages import ARCHIVE_ONLY
@@ -189,7 +191,7 @@ class _Blobs:
 
 
 def _send_with(ctx: Ctx, conversation_id: int, blobs: _Blobs, text: str, client_id: str | None, kind: str,
-               rows: list[dict[str, Any]], outcome: Any = None) -> dict[str, Any]:
+               rows: list[dict[str, Any]], outcome: Any = None) -> tuple[dict[str, Any], bool]:
     from mixun.services.messages import send_message
 
     try:
@@ -201,7 +203,7 @@ def _send_with(ctx: Ctx, conversation_id: int, blobs: _Blobs, text: str, client_
         raise
     if not created:  # a resend of an acknowledged upload: the first one stands, this copy goes
         blobs.discard()
-    return view
+    return view, created
 
 
 def _resent(ctx: Ctx, conversation_id: int, client_id: str | None) -> dict[str, Any] | None:
@@ -250,7 +252,7 @@ def send_image(ctx: Ctx, conversation_id: int, data: bytes, filename: str, clien
     row = {"kind": "image", "filename": _clean_name(filename, "image"), "mime": mime, "size": len(clean),
            "width": width, "height": height, "sha256": hashlib.sha256(clean).hexdigest(),
            "blob_key": blobs.put(clean, "blob"), "thumb_key": blobs.put(thumb, "thumb"), "scan_status": scan}
-    return _send_with(ctx, conversation_id, blobs, "", client_id, "image", [row], outcome)
+    return _send_with(ctx, conversation_id, blobs, "", client_id, "image", [row], outcome)[0]
 
 
 # ---- files (M4) -------------------------------------------------------------------------------------
@@ -279,7 +281,7 @@ def send_file(ctx: Ctx, conversation_id: int, data: bytes, filename: str, client
     row = {"kind": "file", "filename": name, "mime": _mime(doc.kind),
            "size": len(data), "width": None, "height": None, "sha256": hashlib.sha256(data).hexdigest(),
            "blob_key": blobs.put(data, "blob"), "thumb_key": None, "scan_status": scan}
-    return _send_with(ctx, conversation_id, blobs, "", client_id, "file", [row], outcome)
+    return _send_with(ctx, conversation_id, blobs, "", client_id, "file", [row], outcome)[0]
 
 
 # ---- secure packing (D2) ----------------------------------------------------------------------------
@@ -313,11 +315,25 @@ def send_secure_pack(ctx: Ctx, conversation_id: int, files: list[tuple[str, byte
         return first
     with ctx.rt.db.read() as s:
         access_conversation(s, ctx, conversation_id)
+    _limit_rate(ctx)  # before any scanning or storing
     svc = dlp_service(ctx)
     st = svc.state()
     svc._check_suspension(ctx, st)
     target = f"conversation:{conversation_id}"
-    named = [(_clean_name(n, "file"), d) for n, d in files]
+    # The names as they will be inside the ZIP (base names, unique ignoring case, no "." or ".."), short
+    # enough to stay within 255 characters with a "(2)" suffix; every later step keys on these.
+    named = safe_names([(_clean_name(n, "file")[:200], d) for n, d in files])
+    zip_name = _clean_name(pack_name or "", "")[:200] or f"加密文件包-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    if not zip_name.lower().endswith(".zip"):
+        zip_name += ".zip"
+    name_findings = st.engine.scan(zip_name)
+    if name_findings:  # the pack's own name travels in the clear
+        views = [{"detector": f.detector, "masked": f.masked, "action": "block"} for f in name_findings]
+        with ctx.rt.db.write() as s:
+            audit.record(s, ctx, "file.pack_refused", target=target, outcome="failure", reason="pack_name",
+                         findings=views)
+        raise MixunError("dlp_blocked", ("文件包名称含有敏感信息,请修改", "The archive name contains sensitive data"),
+                         reason="pack_name", findings=views)
     roles = ctx.principal.roles if ctx.principal else ()
     try:
         packed = scan_and_pack(named, password, st.engine, st.policy, roles=roles, unit_path=_unit_path(ctx)())
@@ -333,47 +349,56 @@ def send_secure_pack(ctx: Ctx, conversation_id: int, files: list[tuple[str, byte
                          files=[{k: r[k] for k in ("filename", "reason", "findings")} for r in refused])
         raise MixunError("dlp_blocked", ("文件包含不允许发送的内容,未打包",
                                          "A file contains content that may not be sent; nothing was packed"),
-                         reason="pack_refused",
-                         files=refused) from None
+                         reason="pack_refused", files=refused) from None
     scans = {_virus_check(ctx, data, target, name) for name, data in named}
     if "pending" in scans:  # nobody can scan inside the encrypted archive later, so it cannot wait
         raise MixunError("scanner_unavailable")
-    names = [n for n, _ in named]
-    zip_name = _clean_name(pack_name or "", "") or f"加密文件包-{datetime.now(UTC):%Y%m%d-%H%M%S}.zip"
-    if not zip_name.lower().endswith(".zip"):
-        zip_name += ".zip"
-    _limit_rate(ctx)
+    scan = "clean" if scans == {"clean"} else "unscanned"
+    # The note names the files in the clear, so anything a detector finds in a name is masked there.
+    listing = "、".join(n for n, _ in named)
+    text = PACK_NOTE.format(names=mask_text(listing, st.engine.scan(listing)))
     blobs = _Blobs(ctx)
-    row = {"kind": "secure_pack", "filename": zip_name, "mime": PACK_MIME, "size": len(packed.data),
-           "width": None, "height": None, "sha256": hashlib.sha256(packed.data).hexdigest(),
-           "blob_key": blobs.put(packed.data, "blob"), "thumb_key": None,
-           "scan_status": "clean" if scans == {"clean"} else "unscanned"}
-    # C1: the archive keeps what was sent, so the files themselves are kept too, under our keys, where
-    # only the archive (export, retention, legal hold) reaches them; recipients see the pack alone.
-    originals = [{"kind": ARCHIVE_ONLY, "filename": name,
-                  "mime": _mime(packed.verdicts[name].kind),
-                  "size": len(data), "width": None, "height": None, "sha256": hashlib.sha256(data).hexdigest(),
-                  "blob_key": blobs.put(data, "blob"), "thumb_key": None, "scan_status": row["scan_status"]}
-                 for name, data in named]
-    text = PACK_NOTE.format(names="、".join(names))
+    try:
+        row = {"kind": "secure_pack", "filename": zip_name, "mime": PACK_MIME, "size": len(packed.data),
+               "width": None, "height": None, "sha256": hashlib.sha256(packed.data).hexdigest(),
+               "blob_key": blobs.put(packed.data, "blob"), "thumb_key": None, "scan_status": scan}
+        # C1: the archive keeps what was sent, so the files themselves are kept too, under our keys,
+        # where only compliance and the archive (export, retention, legal hold) reach them.
+        originals = [{"kind": ARCHIVE_ONLY, "filename": name, "mime": _mime(packed.verdicts[name].kind),
+                      "size": len(data), "width": None, "height": None,
+                      "sha256": hashlib.sha256(data).hexdigest(), "blob_key": blobs.put(data, "blob"),
+                      "thumb_key": None, "scan_status": scan}
+                     for name, data in named]
+    except BaseException:
+        blobs.discard()
+        raise
     from mixun.services.messages import DlpOutcome
 
-    view = _send_with(ctx, conversation_id, blobs, text, client_id, "file", [row, *originals],
-                      DlpOutcome(deliver_text=text))
-    with ctx.rt.db.write() as s:
-        audit.record(s, ctx, "file.packed", target=target, message_id=view["id"], filename=zip_name,
-                     files=[{"filename": n, "size": len(d)} for n, d in named], size=len(packed.data))
+    view, created = _send_with(ctx, conversation_id, blobs, text, client_id, "file", [row, *originals],
+                               DlpOutcome(deliver_text=text))
+    if created:
+        with ctx.rt.db.write() as s:
+            audit.record(s, ctx, "file.packed", target=target, message_id=view["id"], filename=zip_name,
+                         files=[{"filename": n, "size": len(d)} for n, d in named], size=len(packed.data))
     return dict(view, instruction="请通过电话把解压密码告诉接收人,切勿通过即时通讯工具、短信或邮件发送密码。")
 
 
 # ---- reading ----------------------------------------------------------------------------------------
 
 def read_attachment(ctx: Ctx, attachment_id: int, thumbnail: bool) -> tuple[bytes, str, str]:
+    from mixun.services.messages import _access_message
+
     with ctx.rt.db.read() as s:
         att = s.get(Attachment, attachment_id)
         if att is None or att.message_id is None or att.kind == ARCHIVE_ONLY:
             raise MixunError("not_found")
-        access_conversation(s, ctx, att.conversation_id)
+        # The same visibility as the message itself: sent after the caller joined, not held for review
+        # (except to its sender), not recalled.
+        msg, _conv, _member = _access_message(s, ctx, att.message_id)
+        if msg.dlp_action == "hold" and msg.sender_id != ctx.user_id:
+            raise MixunError("not_found")
+        if msg.recalled_at is not None:
+            raise MixunError("message_recalled")
         s.expunge(att)
     if att.scan_status == "pending":
         raise MixunError("file_not_ready")
@@ -390,6 +415,11 @@ def read_attachment(ctx: Ctx, attachment_id: int, thumbnail: bool) -> tuple[byte
     return data, att.mime, att.filename
 
 
+def sees_pack_contents(ctx: Ctx) -> bool:
+    """The files kept from inside secure packs are for compliance (who may search the archive) only."""
+    return ctx.principal is not None and Perm.ARCHIVE_SEARCH in ctx.principal.perms
+
+
 def read_for_officer(ctx: Ctx, attachment_id: int, *, action: str, reason: str | None = None,
                      message_id: int | None = None) -> tuple[bytes, str, str]:
     """Compliance (archive, with a stated reason) and reviewers (an item's own message) open any
@@ -398,6 +428,8 @@ def read_for_officer(ctx: Ctx, attachment_id: int, *, action: str, reason: str |
     with ctx.rt.db.read() as s:
         att = s.get(Attachment, attachment_id)
         if att is None or att.message_id is None or (message_id is not None and att.message_id != message_id):
+            raise MixunError("not_found")
+        if att.kind == ARCHIVE_ONLY and not sees_pack_contents(ctx):
             raise MixunError("not_found")
         s.expunge(att)
     if att.scan_status == "pending":
@@ -427,8 +459,13 @@ def rescan_pending(rt: Runtime, limit: int = 20) -> int:
     ctx = Ctx(rt=rt, ip="", client="mixun antivirus")
     done = 0
     for att in waiting:
-        data = _load(ctx, rt.keys.unwrap(att.data_key_wrapped), att.blob_key, "blob")
-        result = av.scanner.scan_bytes(data)
+        try:
+            data = _load(ctx, rt.keys.unwrap(att.data_key_wrapped), att.blob_key, "blob")
+        except Exception as exc:  # noqa: BLE001 - a lost or unreadable blob fails this file, not the queue
+            log.warning("attachment %s cannot be read for scanning: %s", att.id, type(exc).__name__)
+            result = ScanResult("error", detail=f"stored file unreadable ({type(exc).__name__})")
+        else:
+            result = av.scanner.scan_bytes(data)
         if result.status == "unavailable":
             break
         status = {"clean": "clean", "infected": "infected"}.get(result.status, "failed")

@@ -82,6 +82,10 @@ def list_queue(ctx: Ctx, status: str | None = "open", limit: int = 50, offset: i
         msgs = {m.id: m for m in s.execute(select(Message).where(
             Message.id.in_([i.message_id for i in items] or [-1]))).scalars()}
         atts = archive_attachment_views(s, list(msgs))
+        from mixun.services.attachments import sees_pack_contents
+
+        if not sees_pack_contents(ctx):  # the files inside secure packs are for compliance only
+            atts = {mid: [a for a in views if not a["archive_only"]] for mid, views in atts.items()}
         names = dict(s.execute(select(User.id, User.name).where(
             User.id.in_([i.subject_id for i in items] or [-1]))).all())
         open_count = s.execute(select(func.count()).select_from(ReviewItem)
