@@ -35,6 +35,21 @@ def _pair(server, make_page, sender: str, recipient: str):
     return pages[0], pages[1]
 
 
+def _open_pack(page, name: str, data: bytes):
+    """The secure-pack dialog with one text file chosen."""
+    page.get_by_test_id("pack-button").click()
+    dialog = page.get_by_test_id("pack-dialog")
+    dialog.get_by_test_id("pack-files").set_input_files(files=[{"name": name, "mimeType": "text/plain", "buffer": data}])
+    return dialog
+
+
+def _submit_pack(page, dialog) -> None:
+    dialog.get_by_test_id("pack-password").fill(PACK_PASSWORD)
+    dialog.get_by_test_id("pack-password2").fill(PACK_PASSWORD)
+    dialog.get_by_test_id("pack-submit").click()
+    expect(page.get_by_test_id("pack-instruction")).to_contain_text("电话")
+
+
 def test_document_sent_scanned_and_downloaded(scanned_server, make_page):
     pa, pb = _pair(scanned_server, make_page, "周文", "吴敏")
     body = "二季度网点巡检安排\n周三上午九点出发。\n".encode()
@@ -73,19 +88,13 @@ def test_document_sent_scanned_and_downloaded(scanned_server, make_page):
 def test_secure_pack_in_the_browser(scanned_server, make_page):
     pa, pb = _pair(scanned_server, make_page, "郑华", "冯洁")
     contract = "借款合同\n借款人：王五 身份证 11010519491231002X\n".encode()
-    pa.get_by_test_id("pack-button").click()
-    dialog = pa.get_by_test_id("pack-dialog")
-    dialog.get_by_test_id("pack-files").set_input_files(files=[
-        {"name": "借款合同.txt", "mimeType": "text/plain", "buffer": contract}])
+    dialog = _open_pack(pa, "借款合同.txt", contract)
     dialog.get_by_test_id("pack-name").fill("合同材料")
     dialog.get_by_test_id("pack-password").fill("abc12345")
     dialog.get_by_test_id("pack-password2").fill("abc12345")
     expect(dialog.get_by_test_id("pack-submit")).to_be_disabled()
     expect(dialog.get_by_test_id("pack-rules")).to_contain_text("✗ 包含符号")
-    dialog.get_by_test_id("pack-password").fill(PACK_PASSWORD)
-    dialog.get_by_test_id("pack-password2").fill(PACK_PASSWORD)
-    dialog.get_by_test_id("pack-submit").click()
-    expect(pa.get_by_test_id("pack-instruction")).to_contain_text("电话")
+    _submit_pack(pa, dialog)
     pa.get_by_test_id("pack-close").click()
 
     pb.get_by_test_id("conversation-item").filter(has_text="郑华").click()
@@ -105,14 +114,7 @@ def test_compliance_opens_a_packed_file_from_the_archive(scanned_server, make_pa
     s = scanned_server
     pa, _pb = _pair(s, make_page, "钱进", "孙莉")
     contract = "授信合同 第 2026-88 号\n".encode()
-    pa.get_by_test_id("pack-button").click()
-    dialog = pa.get_by_test_id("pack-dialog")
-    dialog.get_by_test_id("pack-files").set_input_files(files=[
-        {"name": "授信合同.txt", "mimeType": "text/plain", "buffer": contract}])
-    dialog.get_by_test_id("pack-password").fill(PACK_PASSWORD)
-    dialog.get_by_test_id("pack-password2").fill(PACK_PASSWORD)
-    dialog.get_by_test_id("pack-submit").click()
-    expect(pa.get_by_test_id("pack-instruction")).to_be_visible()
+    _submit_pack(pa, _open_pack(pa, "授信合同.txt", contract))
 
     s.cli("user", "add", "--username", "hegui2", "--name", "何规", "--unit", "总行/合规部",
           "--password", "Init#Pass2026", "--role", "compliance")

@@ -385,6 +385,14 @@ def send_secure_pack(ctx: Ctx, conversation_id: int, files: list[tuple[str, byte
 
 # ---- reading ----------------------------------------------------------------------------------------
 
+def _check_scanned(att: Attachment) -> None:
+    """D7: nobody downloads a file that is still waiting for, or failed, its virus scan."""
+    if att.scan_status == "pending":
+        raise MixunError("file_not_ready")
+    if att.scan_status not in DOWNLOADABLE:
+        raise MixunError("file_blocked")
+
+
 def read_attachment(ctx: Ctx, attachment_id: int, thumbnail: bool) -> tuple[bytes, str, str]:
     from mixun.services.messages import _access_message
 
@@ -400,10 +408,7 @@ def read_attachment(ctx: Ctx, attachment_id: int, thumbnail: bool) -> tuple[byte
         if msg.recalled_at is not None:
             raise MixunError("message_recalled")
         s.expunge(att)
-    if att.scan_status == "pending":
-        raise MixunError("file_not_ready")
-    if att.scan_status not in DOWNLOADABLE:
-        raise MixunError("file_blocked")
+    _check_scanned(att)
     dek = ctx.rt.keys.unwrap(att.data_key_wrapped)
     if thumbnail and att.thumb_key:
         return _load(ctx, dek, att.thumb_key, "thumb"), "image/png", f"thumb-{att.filename}.png"
@@ -432,10 +437,7 @@ def read_for_officer(ctx: Ctx, attachment_id: int, *, action: str, reason: str |
         if att.kind == ARCHIVE_ONLY and not sees_pack_contents(ctx):
             raise MixunError("not_found")
         s.expunge(att)
-    if att.scan_status == "pending":
-        raise MixunError("file_not_ready")
-    if att.scan_status not in DOWNLOADABLE:
-        raise MixunError("file_blocked")
+    _check_scanned(att)
     data = _load(ctx, ctx.rt.keys.unwrap(att.data_key_wrapped), att.blob_key, "blob")
     with ctx.rt.db.write() as s:
         audit.record(s, ctx, action, target=f"attachment:{att.id}", filename=att.filename,
