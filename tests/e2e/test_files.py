@@ -59,6 +59,7 @@ def test_document_sent_scanned_and_downloaded(scanned_server, make_page):
     expect(chip).to_have_count(1)
     expect(chip).to_contain_text(name)  # the payload is shown as text, never parsed
     expect(chip.get_by_test_id("file-scan-state")).to_have_text("已通过病毒扫描")
+    expect(pa.get_by_test_id("antivirus-warning")).to_have_count(0)
 
     pb.get_by_test_id("conversation-item").filter(has_text="周文").click()
     got = pb.get_by_test_id("message-file")
@@ -129,3 +130,16 @@ def test_compliance_opens_a_packed_file_from_the_archive(scanned_server, make_pa
     expect(inner).to_have_count(1)
     assert _fetch(page, inner.get_attribute("href")) == contract
     assert page.errors == []
+
+
+def test_without_scanner_the_ui_says_so_and_files_wait(server, make_page):
+    """The session server has no clamd: the composer says so, and a sent file shows that it waits for
+    its scan (and is not a download link)."""
+    pa, pb = _pair(server, make_page, "陈平", "林芳")
+    expect(pa.get_by_test_id("antivirus-warning")).to_be_visible()
+    pa.get_by_test_id("file-input").set_input_files(files=[
+        {"name": "周报.txt", "mimeType": "text/plain", "buffer": "本周工作小结".encode()}])
+    chip = pa.get_by_test_id("message-file")
+    expect(chip.get_by_test_id("file-scan-state")).to_have_text("等待病毒扫描，暂不能下载")
+    assert chip.get_attribute("href") is None
+    assert pa.errors == [] and pb.errors == []

@@ -3,7 +3,7 @@ import { api, ApiError, del, get, patch, post, uuid } from './api';
 import { t } from './i18n';
 import {
   Attachment, Conversation, Member, Message, Pending, S, changed, convTitle, dropPending, ingest, loadConversations, loadOlder,
-  openConversation, peerOf, pendingFor, retryPending, sendText, showError, sortedConversations, thread, toast, useStore,
+  openConversation, peerOf, pendingFor, refreshConfig, retryPending, sendText, showError, sortedConversations, thread, toast, useStore,
 } from './store';
 import { Person, PersonCard, PersonRow, statusOf, usePeopleSearch } from './directory';
 import { Avatar, Icon, Modal, StatusDot, fmtTime } from './ui';
@@ -470,6 +470,9 @@ function Composer({ c, replyTo, editing, clear }: { c: Conversation; replyTo: Me
 
   // A document: the server judges its type, inspects it and scans it; a warning asks, then resends.
   async function sendFile(f: File, confirm = false, clientId = uuid()) {
+    const limit = S.config.max_file_bytes;
+    if (limit && f.size > limit) { toast(t('file_too_large', { mb: Math.floor(limit / 1048576) }), 'error'); return; }
+    refreshConfig();
     const fd = new FormData();
     fd.append('file', f, f.name);
     fd.append('client_id', clientId);
@@ -511,6 +514,9 @@ function Composer({ c, replyTo, editing, clear }: { c: Conversation; replyTo: Me
         <input type="file" class="hidden" data-testid="file-input" ref={docInput}
           onChange={(e) => { const f = e.currentTarget.files?.[0]; if (f) sendFile(f); e.currentTarget.value = ''; }} />
         <button class="icon-btn" title={t('secure_pack')} data-testid="pack-button" onClick={() => setPacking(true)}><Icon name="lock" size={20} /></button>
+        {S.config.antivirus === 'unavailable' && (
+          <span class="av-warn" data-testid="antivirus-warning" title={t('av_unavailable_' + (S.config.files_without_scanner || 'wait'))}>⚠ {t('av_unavailable')}</span>
+        )}
         {busy && <span class="muted small" data-testid="file-sending">{t('file_sending')}</span>}
         <label class={'urgent-toggle' + (urgent ? ' on' : '')} title={t('urgent')}>
           <input type="checkbox" data-testid="urgent-toggle" checked={urgent} onChange={(e) => setUrgent(e.currentTarget.checked)} /> ⚠ {t('urgent')}

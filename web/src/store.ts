@@ -25,7 +25,7 @@ export type Pending = {
   state: 'sending' | 'queued' | 'failed'; error?: string; created_at: string;
 };
 export type Thread = { list: Message[]; byId: Map<number, Message>; loadedAll: boolean; loadingOlder: boolean; loaded: boolean };
-export type ClientConfig = { idle_lock_minutes?: number; locale?: string; max_message_length?: number };
+export type ClientConfig = { idle_lock_minutes?: number; locale?: string; max_message_length?: number; max_file_bytes?: number; antivirus?: string; files_without_scanner?: string };
 export type Dlp = { kind: 'blocked' | 'confirm'; message: string; findings: any[]; pending?: Pending; retry?: () => void };
 
 export const S = {
@@ -80,6 +80,11 @@ onAuthProblem((e) => {
   else if (e.code === 'password_change_required') { S.phase = 'password'; changed(); }
   else if (e.code === 'totp_enrollment_required') { S.phase = 'totp'; changed(); }
 });
+
+// The scanner's state can change while the client runs; the composer re-reads it before each file.
+export async function refreshConfig() {
+  try { S.config = await get<ClientConfig>('/client-config'); changed(); } catch { /* keep the last one */ }
+}
 
 export async function boot() {
   try { S.config = await get<ClientConfig>('/client-config'); } catch { S.config = {}; }
