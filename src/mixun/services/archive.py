@@ -166,13 +166,18 @@ def _version_views(s: Session, ids: list[int]) -> list[dict[str, Any]]:
             "actor_id": v.actor_id, "created_at": v.created_at.isoformat(),
             "dlp_action": dlp_action, "has_original": v.original_enc is not None,
         }
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def _with_attachments(s: Session, versions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Compliance views: each created version with its message's files (pack contents included)."""
     from mixun.services.messages import archive_attachment_views
 
-    atts = archive_attachment_views(s, sorted({v["message_id"] for v in by_id.values() if v["kind"] == "created"}))
-    for v in by_id.values():
+    atts = archive_attachment_views(s, sorted({v["message_id"] for v in versions if v["kind"] == "created"}))
+    for v in versions:
         if v["kind"] == "created" and v["message_id"] in atts:
             v["attachments"] = atts[v["message_id"]]
-    return [by_id[i] for i in ids if i in by_id]
+    return versions
 
 
 def search_versions(s: Session, q: str, filters: list[Any], limit: int, cursor: int | None
@@ -207,6 +212,7 @@ def search(ctx: Ctx, *, reason: str | None, q: str = "", sender: int | None = No
     with ctx.rt.db.read() as s:
         filters = _filters(s, sender, unit, conversation_id, since, until, dlp)
         results, next_cursor = search_versions(s, q, filters, limit, cursor)
+        _with_attachments(s, results)
     with ctx.rt.db.write() as s:
         audit.record(s, ctx, "archive.searched", target="archive", reason=why, query_length=len(q),
                      sender=sender, unit=unit or "", conversation_id=conversation_id,
@@ -249,7 +255,7 @@ def view_conversation(ctx: Ctx, conversation_id: int, *, reason: str | None, aft
                              .order_by(MessageVersion.id).limit(limit + 1)).scalars())
         more = len(ids) > limit
         ids = ids[:limit]
-        versions = _version_views(s, ids)
+        versions = _with_attachments(s, _version_views(s, ids))
         if include_originals:
             enc = dict(s.execute(select(MessageVersion.id, MessageVersion.original_enc)
                                  .where(MessageVersion.id.in_(ids), MessageVersion.original_enc.is_not(None))).all())

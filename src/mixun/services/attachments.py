@@ -15,14 +15,13 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import select, update
 
-from mixun.db.models import Attachment, Member, Message, Unit, User
+from mixun.db.models import Attachment, Member, Message
 from mixun.domain.dlp import mask_text
 from mixun.domain.roles import Perm
 from mixun.errors import MixunError
@@ -31,7 +30,7 @@ from mixun.files.inspect import IMAGES, FileKind
 from mixun.files.packing import PackRefused, WeakPackPassword, check_pack_password, safe_names, scan_and_pack
 from mixun.services import audit, events
 from mixun.services.conversations import access_conversation
-from mixun.services.messages import ARCHIVE_ONLY
+from mixun.services.messages import ARCHIVE_ONLY, sender_unit_path, take_send_token
 from mixun.services.runtime import Ctx, Runtime
 
 log = logging.getLogger("mixun.attachments")
@@ -217,20 +216,6 @@ def _resent(ctx: Ctx, conversation_id: int, client_id: str | None) -> dict[str, 
         return _find_by_client_id(s, ctx, client_id)
 
 
-def _limit_rate(ctx: Ctx) -> None:
-    limiter = ctx.rt.extras.get("rate_limiter")
-    if limiter is not None and not limiter.allow(ctx.user_id):
-        raise MixunError("rate_limited")
-
-
-def _unit_path(ctx: Ctx) -> Callable[[], str]:
-    def lookup() -> str:
-        with ctx.rt.db.read() as s:
-            return s.execute(select(Unit.path).join(User, User.unit_id == Unit.id)
-                             .where(User.id == ctx.user_id)).scalar() or ""
-    return lookup
-
-
 # ---- images -----------------------------------------------------------------------------------------
 
 def send_image(ctx: Ctx, conversation_id: int, data: bytes, filename: str, client_id: str | None,
@@ -245,7 +230,7 @@ def send_image(ctx: Ctx, conversation_id: int, data: bytes, filename: str, clien
     if outcome is None:
         with ctx.rt.db.read() as s:
             access_conversation(s, ctx, conversation_id)
-    _limit_rate(ctx)
+    take_send_token(ctx)
     scan = _virus_check(ctx, data, f"conversation:{conversation_id}", filename, image=True)
     clean, thumb, mime, width, height = _clean_image(data)
     blobs = _Blobs(ctx)
@@ -272,10 +257,10 @@ def send_file(ctx: Ctx, conversation_id: int, data: bytes, filename: str, client
     with ctx.rt.db.read() as s:
         access_conversation(s, ctx, conversation_id)
     target = f"conversation:{conversation_id}"
-    doc, outcome = dlp_service(ctx).check_file(ctx, data, name, confirm, _unit_path(ctx), target)
+    doc, outcome = dlp_service(ctx).check_file(ctx, data, name, confirm, lambda: sender_unit_path(ctx), target)
     if doc.kind in IMAGES:
         return send_image(ctx, conversation_id, data, name, client_id, outcome)
-    _limit_rate(ctx)
+    take_send_token(ctx)
     scan = _virus_check(ctx, data, target, name)
     blobs = _Blobs(ctx)
     row = {"kind": "file", "filename": name, "mime": _mime(doc.kind),
@@ -315,10 +300,10 @@ def send_secure_pack(ctx: Ctx, conversation_id: int, files: list[tuple[str, byte
         return first
     with ctx.rt.db.read() as s:
         access_conversation(s, ctx, conversation_id)
-    _limit_rate(ctx)  # before any scanning or storing
+    take_send_token(ctx)  # before any scanning or storing
     svc = dlp_service(ctx)
     st = svc.state()
-    svc._check_suspension(ctx, st)
+    svc.check_suspension(ctx, st)
     target = f"conversation:{conversation_id}"
     # The names as they will be inside the ZIP (base names, unique ignoring case, no "." or ".."), short
     # enough to stay within 255 characters with a "(2)" suffix; every later step keys on these.
@@ -336,7 +321,7 @@ def send_secure_pack(ctx: Ctx, conversation_id: int, files: list[tuple[str, byte
                          reason="pack_name", findings=views)
     roles = ctx.principal.roles if ctx.principal else ()
     try:
-        packed = scan_and_pack(named, password, st.engine, st.policy, roles=roles, unit_path=_unit_path(ctx)())
+        packed = scan_and_pack(named, password, st.engine, st.policy, roles=roles, unit_path=sender_unit_path(ctx))
     except WeakPackPassword as exc:  # checked above; kept for a policy that tightens the rules
         raise MixunError("weak_pack_password", failed=exc.failed) from None
     except PackRefused as exc:

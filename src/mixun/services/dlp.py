@@ -124,7 +124,7 @@ class DlpService:
     def check(self, ctx: Ctx, text: str, channel_of: Callable[[], str], confirm: bool,
               unit_path: Callable[[], str], target: str) -> DlpOutcome:
         st = self.state()
-        self._check_suspension(ctx, st)
+        self.check_suspension(ctx, st)
         findings = st.engine.scan(text)
         if not findings:
             return DlpOutcome(deliver_text=text)
@@ -147,7 +147,7 @@ class DlpService:
         detectors and policy. Refusals raise (unsupported_media, dlp_blocked, dlp_confirm_required);
         what may go comes back with the outcome its message carries (allow, confirmed warn, hold)."""
         st = self.state()
-        self._check_suspension(ctx, st)
+        self.check_suspension(ctx, st)
         roles = ctx.principal.roles if ctx.principal else ()
         doc = inspect_document(data, filename, st.engine, st.policy, channel="file", roles=roles,
                                unit_path=unit_path())
@@ -168,7 +168,7 @@ class DlpService:
         action = "allow" if doc.action == "allow" else doc.action
         return doc, DlpOutcome(action=action, findings=views, audit_summary=_summary(views), channel="file")
 
-    def _check_suspension(self, ctx: Ctx, st: DlpState) -> None:
+    def check_suspension(self, ctx: Ctx, st: DlpState) -> None:
         until = st.suspended.get(ctx.user_id)
         if until is not None and until > datetime.now(UTC):
             raise MixunError("sending_suspended", suspended_until=until.isoformat())

@@ -66,12 +66,21 @@ def _dlp(ctx: Ctx, text: str, conversation_id: int, confirm: bool, target: str) 
             conv, _member = access_conversation(s, ctx, conversation_id)
             return "group" if conv.kind == "group" else "direct"
 
-    def unit_path() -> str:
-        with ctx.rt.db.read() as s:
-            return s.execute(select(Unit.path).join(User, User.unit_id == Unit.id)
-                             .where(User.id == ctx.user_id)).scalar() or ""
+    return hook(ctx, text, channel, confirm, lambda: sender_unit_path(ctx), target)
 
-    return hook(ctx, text, channel, confirm, unit_path, target)
+
+def sender_unit_path(ctx: Ctx) -> str:
+    """The caller's unit path, for DLP rules scoped to units (read only when something was found)."""
+    with ctx.rt.db.read() as s:
+        return s.execute(select(Unit.path).join(User, User.unit_id == Unit.id)
+                         .where(User.id == ctx.user_id)).scalar() or ""
+
+
+def take_send_token(ctx: Ctx) -> None:
+    """One send against the caller's rate limit (429 when spent)."""
+    limiter = ctx.rt.extras.get("rate_limiter")
+    if limiter is not None and not limiter.allow(ctx.user_id):
+        raise MixunError("rate_limited")
 
 
 def _record_dlp(s: Session, ctx: Ctx, outcome: DlpOutcome, target: str) -> None:
@@ -122,9 +131,8 @@ def send_message(ctx: Ctx, conversation_id: int, text: str, *, client_id: str | 
     text = _check_text(ctx, text, allow_empty=bool(attachments))
     if client_id is not None and (not isinstance(client_id, str) or not 0 < len(client_id) <= 64):
         raise MixunError("validation_failed", "client_id 为 1–64 个字符", field="client_id")
-    limiter = ctx.rt.extras.get("rate_limiter")
-    if limiter is not None and not rate_checked and not limiter.allow(ctx.user_id):
-        raise MixunError("rate_limited")
+    if not rate_checked:
+        take_send_token(ctx)
     target = f"conversation:{conversation_id}"
     try:
         outcome = dlp_outcome if dlp_outcome is not None else _dlp(ctx, text, conversation_id, confirm, target)

@@ -20,6 +20,7 @@ from mixun.api.schemas import (
     UserIdIn,
 )
 from mixun.domain.roles import Perm
+from mixun.errors import MixunError
 from mixun.services import attachments, conversations, messages
 from mixun.services.runtime import Ctx
 
@@ -123,8 +124,6 @@ def secure_pack(conversation_id: Id, ctx: Chat, files: Annotated[list[UploadFile
         data = f.file.read(limit + 1 - total)
         total += len(data)
         if total > limit:
-            from mixun.errors import MixunError
-
             raise MixunError("file_too_large", limit=limit)
         loaded.append((f.filename or "file", data))
     view = attachments.send_secure_pack(ctx, conversation_id, loaded, password, client_id, name)
