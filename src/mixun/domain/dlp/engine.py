@@ -1,4 +1,4 @@
-"""The DLP engine: normalise once, run the detectors a cheap pre-check says can match, resolve overlaps.
+"""The DLP engine: normalise once, run each detector where the native prescan says it can match, resolve overlaps.
 
 Built once (the Aho–Corasick automaton is the expensive part) and shared: `scan` keeps no state.
 """
@@ -9,12 +9,14 @@ from collections.abc import Iterable, Mapping
 
 from .detectors import classified_marking, credential, digit_runs, email, prohibited, secret_key, uscc
 from .lexicons import DEFAULT_LEXICONS
-from .normalize import normalise
+from .normalize import Normalised, normalise
+from .prescan import PRESCAN, Hits
 from .spans import DisjointSpans
 from .types import Candidate, Finding
 
-# Words whose presence (after folding) means the credential or secret-key regexes are worth running.
-# They ride along in the lexicon automaton, so checking them costs nothing extra.
+# Words whose presence (after folding) means the credential or secret-key patterns are worth running
+# on a text scanned without the prescan. They ride along in the lexicon automaton, so checking them
+# costs nothing extra.
 TRIGGERS = {
     **{w: credential.NAME for w in ("密码", "口令", "密令", "pin", "pass", "pwd")},
     **{
@@ -28,6 +30,9 @@ TRIGGERS = {
 }
 
 DEFAULT_MIN_CONFIDENCE = 0.5
+# Texts shorter than this are scanned without the prescan: on a chat message a few CPython regex passes
+# over a few hundred characters cost less than the native call and its callbacks (bench/bench_dlp.py).
+PRESCAN_FROM = 1000
 
 
 class DlpEngine:
@@ -42,9 +47,13 @@ class DlpEngine:
         lexicons: Mapping[str, Iterable[str]] | None = None,
         *,
         min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+        prescan: bool = True,
+        prescan_from: int = PRESCAN_FROM,
     ) -> None:
         self._lexicon = prohibited.LexiconMatcher(DEFAULT_LEXICONS if lexicons is None else lexicons, TRIGGERS)
         self.min_confidence = min_confidence
+        self._prescan = PRESCAN if prescan else None
+        self._prescan_from = prescan_from
 
     @property
     def term_count(self) -> int:
@@ -53,21 +62,37 @@ class DlpEngine:
     def scan(self, text: str) -> list[Finding]:
         if not text:
             return []
-        norm = normalise(text)
-        t = norm.text
-        minc = self.min_confidence
-        cands: list[Candidate] = digit_runs.find(t, minc)
-        cands += uscc.find(t)
+        if self._prescan is None or len(text) < self._prescan_from:
+            norm = normalise(text)
+            return self._findings(norm, self._candidates(norm.text, None))
+        norm, hits = self._prescan.scan(text)
+        return self._findings(norm, self._candidates(norm.text, hits))
+
+    def _candidates(self, t: str, hits: Hits | None) -> list[Candidate]:
+        """Each detector where the prescan says it can fire; without it, everywhere (the credential and
+        secret-key patterns only when one of their trigger words occurs)."""
+        every = hits is None
+        cands: list[Candidate] = []
+        if every or hits.digits:
+            cands += digit_runs.find(t, self.min_confidence, None if every else hits.digits)
+        if every or hits.uscc:
+            cands += uscc.find(t, None if every else hits.uscc)
         if "@" in t:
             cands += email.find(t)
-        lex, triggered = self._lexicon.run(t)
-        cands += lex
-        if credential.NAME in triggered:
-            cands += credential.find(t)
-        if secret_key.NAME in triggered or "sk-" in t or "-----BEGIN" in t:
-            cands += secret_key.find(t)
-        if "密" in t:
-            cands += classified_marking.find(t)
+        lexicon, triggered = self._lexicon.run(t, None if every else hits.decor)
+        cands += lexicon
+        if credential.NAME in triggered if every else hits.credential:
+            cands += credential.find(t, None if every else hits.credential)
+        if (secret_key.NAME in triggered or "sk-" in t) if every else (hits.token or hits.assigned):
+            cands += secret_key.find(t, None if every else hits.token, None if every else hits.assigned)
+        elif "-----BEGIN" in t:
+            cands += secret_key.find(t, [], [])
+        if (every and "密" in t) or (not every and hits.marking):
+            cands += classified_marking.find(t, None if every else hits.marking)
+        return cands
+
+    def _findings(self, norm: Normalised, cands: list[Candidate]) -> list[Finding]:
+        minc = self.min_confidence
         if not cands:
             return []
         out: list[Finding] = []

@@ -26,9 +26,12 @@ _FULLWIDTH.update({0x3000: 0x20, 0x00A0: 0x20, 0x2002: 0x20, 0x2003: 0x20, 0x200
 # Dashes people type inside phone and card numbers.
 _FULLWIDTH.update({cp: 0x2D for cp in (0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x2212, 0xFE63)})
 _WIDTH_TABLE = str.maketrans(_FULLWIDTH)
+# Every character `normalise` changes or removes.
+NORMALISED_CHARS = "".join(chr(c) for c in sorted(_FULLWIDTH)) + ZERO_WIDTH
 
 _WIDTH_CHARS = "".join(re.escape(chr(c)) for c in sorted(_FULLWIDTH))
-_NEEDS_NORM = re.compile("[" + _WIDTH_CHARS + ZERO_WIDTH + "]")
+_NEEDS_NORM = re.compile("[" + _WIDTH_CHARS + ZERO_WIDTH + "]+")
+_NORM_TABLE = str.maketrans({**_FULLWIDTH, **{ord(c): None for c in ZERO_WIDTH}})
 _ZERO_WIDTH_RE = re.compile("[" + ZERO_WIDTH + "]")
 
 
@@ -72,28 +75,44 @@ class Normalised:
         return self.offsets.start(start), self.offsets.end(end)
 
 
-def normalise(text: str) -> Normalised:
-    """Full-width to half-width, odd spaces to ' ', dashes to '-', zero-width characters removed."""
-    # One regex pass finds the few characters to change (str.translate over a whole document with a
-    # dict table runs at ~15 MB/s, and several passes cost more than the rare hits); the output is then
-    # stitched from slices in Python, which costs per hit, not per character.
-    hits = [m.start() for m in _NEEDS_NORM.finditer(text)]
-    if not hits:
+def normalise(text: str, runs: list[tuple[int, int]] | None = None) -> Normalised:
+    """Full-width to half-width, odd spaces to ' ', dashes to '-', zero-width characters removed.
+
+    `runs` are the [start, end) stretches of characters to change, ascending, when the caller already
+    knows them (the prescan finds them in its native pass); otherwise one regex pass finds them.
+    Either way the output is stitched from slices, so the cost grows with the changes, not the text
+    (str.translate over a whole document with a dict table runs at ~15 MB/s).
+    """
+    if runs is None:
+        runs = [m.span() for m in _NEEDS_NORM.finditer(text)]
+    if not runs:
         return Normalised(text, None)
     parts: list[str] = []
     deleted: list[int] = []
     prev = 0
-    for pos in hits:
-        ch = text[pos]
-        parts.append(text[prev:pos])
-        if ch in ZERO_WIDTH:
-            deleted.append(pos)
-        else:
-            parts.append(ch.translate(_WIDTH_TABLE))
-        prev = pos + 1
+    for start, end in runs:
+        parts.append(text[prev:start])
+        seg = text[start:end]
+        for m in _ZERO_WIDTH_RE.finditer(seg):
+            deleted.append(start + m.start())
+        parts.append(seg.translate(_NORM_TABLE))
+        prev = end
     parts.append(text[prev:])
     out = "".join(parts)
     return Normalised(out, OffsetMap(deleted) if deleted else None)
+
+
+def blank_at(text: str, positions: list[int]) -> str:
+    """`blank_decorations` when the decorations' positions are already known (ascending)."""
+    if not positions:
+        return text
+    parts: list[str] = []
+    prev = 0
+    for pos in positions:
+        parts.append(text[prev:pos])
+        prev = pos + 1
+    parts.append(text[prev:])
+    return " ".join(parts)
 
 
 def blank_decorations(text: str) -> str:

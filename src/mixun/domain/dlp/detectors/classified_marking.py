@@ -28,24 +28,34 @@ _FORMS = re.compile(
 )
 
 
-def _matches(text: str):
-    """Each form contains 密, so search a small window around each 密 instead of the whole text:
-    the alternation cannot use a fast prefix scan and would cost a slow pass over every document."""
+def _all_mi(text: str) -> list[int]:
+    out = []
     i = text.find("密")
     while i >= 0:
+        out.append(i)
+        i = text.find("密", i + 1)
+    return out
+
+
+def _matches(text: str, anchors: list[int]):
+    """Each form contains 密, so search a small window around each 密 instead of the whole text:
+    the alternation cannot use a fast prefix scan and would cost a slow pass over every document."""
+    after = 0
+    for i in anchors:
+        if i < after:
+            continue
         m = _FORMS.search(text, max(0, i - 12), i + 32)
         while m is not None and m.end() <= i:
             m = _FORMS.search(text, m.end(), i + 32)
         if m is not None and m.start() <= i:
+            after = m.end()
             yield m
-            i = text.find("密", m.end())
-        else:
-            i = text.find("密", i + 1)
 
 
-def find(text: str) -> list[Candidate]:
+def find(text: str, anchors: list[int] | None = None) -> list[Candidate]:
+    """`anchors` are the 密 characters (from the prescan) that a marking can hold; None tries every 密."""
     out: list[Candidate] = []
-    for m in _matches(text):
+    for m in _matches(text, _all_mi(text) if anchors is None else anchors):
         raw = m.group()
         start = m.start() + (len(raw) - len(raw.lstrip()))
         end = m.end() - (len(raw) - len(raw.rstrip()))

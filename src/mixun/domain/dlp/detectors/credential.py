@@ -11,6 +11,7 @@ import re
 
 from ..masking import mask_secret
 from ..types import Candidate
+from .anchored import anchored, keyword_starts
 
 NAME = "credential"
 
@@ -43,25 +44,16 @@ def _plausible(value: str) -> bool:
     return not value.startswith(("http://", "https://"))
 
 
-# Where a keyword may start. A pattern beginning with one fixed character class lets the regex engine
-# skip ahead quickly; the full pattern (with its alternation) is then only tried at those places.
-_KEYWORD_START = re.compile(r"[密口pP](?:(?<=密)[码碼令]|(?<=口)令|(?<=[pP])(?:[iI][nN]|[aA][sS][sS]|[wW][dD]))")
+# Where a keyword may start, for when there is no prescan. A pattern beginning with one fixed character
+# class lets the regex engine skip ahead quickly; the full pattern (with its alternation) is then only
+# tried at those places.
+KEYWORDS = re.compile(r"[密口pP](?:(?<=密)[码碼令]|(?<=口)令|(?<=[pP])(?:[iI][nN]|[aA][sS][sS]|[wW][dD]))")
 
 
-def _matches(text: str):
-    pos = 0
-    for k in _KEYWORD_START.finditer(text):
-        if k.start() < pos:
-            continue
-        m = PATTERN.match(text, k.start())
-        if m is not None:
-            pos = m.end()
-            yield m
-
-
-def find(text: str) -> list[Candidate]:
+def find(text: str, starts: list[tuple[int, int]] | None = None) -> list[Candidate]:
+    """`starts` are the keywords' (start, length) from the prescan; None finds them here."""
     out: list[Candidate] = []
-    for m in _matches(text):
+    for m in anchored(PATTERN, text, keyword_starts(KEYWORDS, text) if starts is None else starts):
         quote, value = m.group(1), m.group(2)
         start = m.start(2)
         value = value.rstrip("\"'”’") if quote else value.rstrip(",;")

@@ -41,10 +41,42 @@ def _spans(groups: list[tuple[int, int]], n_digits: list[int]):
                 yield i, j, total
 
 
-def find(text: str, min_confidence: float) -> list[Candidate]:
+# A run holds only digits, separators and a final X, so a window that ends on any other character
+# (or at the end of the text) cuts no run short and sees the same look-aheads as the whole text.
+_STOP = re.compile(r"[^0-9A-Za-z \-.]")
+_DIGIT_OR_SEP = "0123456789 -."
+
+
+def windows(text: str, ends: list[int]) -> list[tuple[int, int]]:
+    """Windows of `text` that hold every run, given where each stretch of eleven digits or more ends
+    (the prescan's `digits`, ascending): from the stretch's start to the next character no run holds.
+    """
+    out: list[tuple[int, int]] = []
+    for end in ends:
+        if out and end < out[-1][1]:
+            continue
+        lo = end
+        while lo > 0:  # back over the stretch's digits and separators, 64 characters at a time (in C)
+            seg = text[max(0, lo - 64) : lo]
+            kept = len(seg.rstrip(_DIGIT_OR_SEP))
+            lo -= len(seg) - kept
+            if kept:
+                break
+        m = _STOP.search(text, end)
+        hi = m.start() if m is not None else len(text)
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], hi)
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def find(text: str, min_confidence: float, ends: list[int] | None = None) -> list[Candidate]:
+    """All ID, card and mobile candidates; `ends` (from the prescan) limits the search, None scans all."""
     out: list[Candidate] = []
-    for m in RUN.finditer(text):
-        out.extend(_resolve_run(text, m.start(), m.group(), min_confidence))
+    for lo, hi in [(0, len(text))] if ends is None else windows(text, ends):
+        for m in RUN.finditer(text, lo, hi):
+            out.extend(_resolve_run(text, m.start(), m.group(), min_confidence))
     return out
 
 
@@ -78,6 +110,17 @@ def _evaluate(text: str, value: str, start: int, end: int) -> list[Candidate]:
 
 
 def _resolve_run(text: str, base: int, run: str, min_confidence: float) -> list[Candidate]:
+    if run.isdigit() or (run[:-1].isdigit() and run[-1] in "Xx"):
+        # One group, no separators (the usual case): its only span is the whole run.
+        if len(run) > 19:
+            return []
+        best = None
+        for c in _evaluate(text, run, base, base + len(run)):
+            if c.confidence >= min_confidence and (
+                best is None or (c.confidence, -c.priority) > (best.confidence, -best.priority)
+            ):
+                best = c
+        return [] if best is None else [best]
     if "." in run and _IPV4.fullmatch(run):
         return []  # 192.168.116.35 has eleven digits and a 191 prefix, but it is an address
     check_x = run[-1] in "Xx"

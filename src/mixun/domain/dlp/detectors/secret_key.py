@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from ..types import Candidate
+from .anchored import anchored, keyword_starts
 
 NAME = "secret_key"
 
@@ -33,28 +34,19 @@ _TOKENS = re.compile(
     r"|AKID[0-9A-Za-z]{32}"
     r")(?![A-Za-z0-9_\-])"
 )
-# Matched against a lower-cased copy (same length), so the keyword alternation stays case-free literals.
+# Matched without regard to ASCII case, so the keyword alternation stays plain literals.
 _ASSIGNED = re.compile(
     r"(?:secret(?:[_\-]?key)?|token|api[_\-]?key|access[_\-]?key(?:[_\-]?(?:id|secret))?"
     r"|client[_\-]?secret|private[_\-]?key|app[_\-]?secret)"
-    r"[\"']?[ \t]*[:=：][ \t]*[\"']?([a-z0-9/+_\-]{16,256}={0,2})"
+    r"[\"']?[ \t]*[:=：][ \t]*[\"']?([a-z0-9/+_\-]{16,256}={0,2})",
+    re.IGNORECASE | re.ASCII,
 )
 
 
-# Literal alternations the regex engine scans fast; the full patterns are tried only where these hit.
-_TOKEN_START = re.compile(r"AKIA|ASIA|gh[pousr]_|github_pat_|xox[abprs]-|AIza|sk-|sk_|rk_|eyJ|LTAI|AKID")
-_ASSIGNED_START = re.compile(r"[stacp](?:ecret|oken|pi|ccess|lient|rivate|pp)")
-
-
-def _anchored(start_re: re.Pattern[str], full: re.Pattern[str], text: str):
-    pos = 0
-    for k in start_re.finditer(text):
-        if k.start() < pos:
-            continue
-        m = full.match(text, k.start())
-        if m is not None:
-            pos = m.end()
-            yield m
+# Where the patterns can start, for when there is no prescan: literal alternations the regex engine
+# scans fast; the full patterns are tried only where these hit.
+TOKEN_KEYWORDS = re.compile(r"AKIA|ASIA|gh[pousr]_|github_pat_|xox[abprs]-|AIza|sk-|sk_|rk_|eyJ|LTAI|AKID")
+ASSIGNED_KEYWORDS = re.compile(r"[stacp](?:ecret|oken|pi|ccess|lient|rivate|pp)", re.IGNORECASE | re.ASCII)
 
 
 def _high_entropy(value: str) -> bool:
@@ -69,21 +61,28 @@ def _mask(value: str) -> str:
     return value[:4] + "******"
 
 
-def find(text: str) -> list[Candidate]:
+def find(
+    text: str,
+    token_starts: list[tuple[int, int]] | None = None,
+    assigned_starts: list[tuple[int, int]] | None = None,
+) -> list[Candidate]:
+    """The starts are the keywords' (start, length) from the prescan; None finds them here."""
     out: list[Candidate] = []
-    for m in _PEM.finditer(text):
-        out.append(Candidate(NAME, m.start(), m.end(), 0.99, _mask(m.group()), priority=1))
-    for m in _anchored(_TOKEN_START, _TOKENS, text):
+    if "-----BEGIN" in text:
+        for m in _PEM.finditer(text):
+            out.append(Candidate(NAME, m.start(), m.end(), 0.99, _mask(m.group()), priority=1))
+    if token_starts is None:
+        token_starts = keyword_starts(TOKEN_KEYWORDS, text)
+    for m in anchored(_TOKENS, text, token_starts):
         if m.start() > 0 and text[m.start() - 1] in _TOKEN_CHARS:
             continue
         out.append(Candidate(NAME, m.start(), m.end(), 0.95, _mask(m.group()), priority=2))
-    lowered = text.lower()
-    if len(lowered) != len(text):
-        return out  # a rare character whose lower case is longer; offsets would drift
-    for m in _anchored(_ASSIGNED_START, _ASSIGNED, lowered):
-        if m.start() > 0 and lowered[m.start() - 1].isascii() and lowered[m.start() - 1].isalpha():
+    if assigned_starts is None:
+        assigned_starts = keyword_starts(ASSIGNED_KEYWORDS, text)
+    for m in anchored(_ASSIGNED, text, assigned_starts):
+        if m.start() > 0 and text[m.start() - 1].isascii() and text[m.start() - 1].isalpha():
             continue
-        value = text[m.start(1) : m.end(1)]
+        value = m.group(1)
         if _high_entropy(value):
             out.append(Candidate(NAME, m.start(1), m.end(1), 0.85, _mask(value), priority=3))
     return out

@@ -25,9 +25,20 @@ CONTEXT = ContextRule(
 _DEPARTMENTS = frozenset("123456789ANY")
 
 
-def find(text: str) -> list[Candidate]:
+def _matches(text: str, starts: list[int] | None):
+    if starts is None:
+        yield from PATTERN.finditer(text)
+        return
+    for start in starts:
+        m = PATTERN.match(text, start)
+        if m is not None:  # codes cannot overlap: each needs a non-alphanumeric character before it
+            yield m
+
+
+def find(text: str, starts: list[int] | None = None) -> list[Candidate]:
+    """`starts` (from the prescan) are the only places a code can begin; None scans the whole text."""
     out: list[Candidate] = []
-    for m in PATTERN.finditer(text):
+    for m in _matches(text, starts):
         code = m.group().upper()
         # The region must be a real province: an 18-digit ID number or order number that happens to
         # pass both checks usually fails here.
