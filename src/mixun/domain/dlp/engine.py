@@ -62,10 +62,13 @@ class DlpEngine:
     def scan(self, text: str) -> list[Finding]:
         if not text:
             return []
-        if self._prescan is None or len(text) < self._prescan_from:
+        found = None
+        if self._prescan is not None and len(text) >= self._prescan_from:
+            found = self._prescan.scan(text)  # None when the text hits nearly everywhere
+        if found is None:
             norm = normalise(text)
             return self._findings(norm, self._candidates(norm.text, None))
-        norm, hits = self._prescan.scan(text)
+        norm, hits = found
         return self._findings(norm, self._candidates(norm.text, hits))
 
     def _candidates(self, t: str, hits: Hits | None) -> list[Candidate]:
@@ -81,12 +84,16 @@ class DlpEngine:
             cands += email.find(t)
         lexicon, triggered = self._lexicon.run(t, None if every else hits.decor)
         cands += lexicon
-        if credential.NAME in triggered if every else hits.credential:
-            cands += credential.find(t, None if every else hits.credential)
-        if (secret_key.NAME in triggered or "sk-" in t) if every else (hits.token or hits.assigned):
-            cands += secret_key.find(t, None if every else hits.token, None if every else hits.assigned)
-        elif "-----BEGIN" in t:
-            cands += secret_key.find(t, [], [])
+        if every:
+            if credential.NAME in triggered:
+                cands += credential.find(t)
+            if secret_key.NAME in triggered or "sk-" in t or "-----BEGIN" in t:
+                cands += secret_key.find(t)
+        else:
+            if hits.credential:
+                cands += credential.find(t, hits.credential)
+            if hits.token or hits.assigned or "-----BEGIN" in t:
+                cands += secret_key.find(t, hits.token, hits.assigned)
         if (every and "密" in t) or (not every and hits.marking):
             cands += classified_marking.find(t, None if every else hits.marking)
         return cands

@@ -48,6 +48,8 @@ _KEYWORDS_FROM = _KIND_INDEX[CREDENTIAL]
 
 # From this length on, the characters to normalise are found natively rather than by one regex pass.
 NATIVE_NORMALISE_FROM = 4096
+# At most one hit per this many characters (plus a few): everyday text has about one per 250.
+HIT_BUDGET_EVERY = 8
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _ALNUM = string.digits + string.ascii_letters
 _SEP = " -."
@@ -111,17 +113,17 @@ def _gates() -> list[tuple[str, str, int]]:
         (DIGITS, f"{digit}(?:{sep}{{0,3}}{digit}){{10}}(?:{sep}{{0,3}}{digit})*(?:{sep}{{0,3}}{not_ds}|{sep}{{4}})", 1),
         (USCC, "(?:" + _cls(_ALNUM) + "){2}(?:" + _cls(string.digits) + "){6}(?:" + _cls(_ALNUM) + "){10}", 18),
     ]
-    # credential._KEYWORD_START
+    # credential.KEYWORDS
     for word in ("密码", "密碼", "密令", "口令"):
         gates.append((CREDENTIAL, _lit(word), len(word)))
     for word in ("pin", "pass", "pwd"):
         gates.append((CREDENTIAL, _lit(word, caseless=True), len(word)))
-    # secret_key._TOKEN_START
+    # secret_key.TOKEN_KEYWORDS
     tokens = ["AKIA", "ASIA", "github_pat_", "AIza", "sk-", "sk_", "rk_", "eyJ", "LTAI", "AKID"]
     tokens += [f"gh{c}_" for c in "pousr"] + [f"xox{c}-" for c in "abprs"]
     for word in tokens:
         gates.append((TOKEN, _lit(word), len(word)))
-    # secret_key._ASSIGNED_START, without regard to case
+    # secret_key.ASSIGNED_KEYWORDS, without regard to case
     for word in ("secret", "token", "api", "access", "client", "private", "app"):
         gates.append((ASSIGNED, _lit(word, caseless=True), len(word)))
     # classified_marking._FORMS: every form holds 绝/机/秘 then 密 (one symbol may sit between), or 密级.
@@ -145,13 +147,18 @@ class _Database:
         self._proto = hyperscan.Scratch(self._db)
         self._local = threading.local()
 
-    def scan(self, data: bytes, on_match) -> None:
-        """Calls Hyperscan's `on_match(gate, from, to, flags, context)` for every hit; hits that end at
-        an odd byte offset straddle two characters and are the handler's to drop."""
+    def scan(self, data: bytes, on_match) -> bool:
+        """Calls Hyperscan's `on_match(gate, from, to, flags, context)` for every hit (hits that end at
+        an odd byte offset straddle two characters and are the handler's to drop); False when the
+        handler stopped the scan by returning True."""
         scratch = getattr(self._local, "scratch", None)
         if scratch is None:
             scratch = self._local.scratch = self._proto.clone()
-        self._db.scan(data, match_event_handler=on_match, scratch=scratch)
+        try:
+            self._db.scan(data, match_event_handler=on_match, scratch=scratch)
+        except hyperscan.ScanTerminated:
+            return False
+        return True
 
 
 def _encode(text: str) -> bytes:
@@ -168,7 +175,13 @@ def _pairs(text: str, data: bytes) -> list[int]:
 
 class Prescan:
     """Normalises the text (finding what to change natively when the text is long), then finds where
-    each detector can fire in the normalised text."""
+    each detector can fire in the normalised text.
+
+    Every hit costs a call into Python, so a text made to hit on nearly every character ("1" or "１"
+    half a million times) would be slower through the prescan than without it: past a budget of one hit
+    per HIT_BUDGET_EVERY characters the scan stops and `scan` returns None, and the caller scans the
+    text the plain way.
+    """
 
     def __init__(self) -> None:
         gates = _gates()
@@ -178,27 +191,37 @@ class Prescan:
         self._kinds = [_KIND_INDEX[kind] for kind, _, _ in rest]
         self._backs = [back for _, _, back in rest]
 
-    def scan(self, text: str) -> tuple[Normalised, Hits]:
-        """The normalised text (with its offset map) and where each detector can fire in it."""
+    def scan(self, text: str) -> tuple[Normalised, Hits] | None:
+        """The normalised text (with its offset map) and where each detector can fire in it; None when
+        the text has more hits than the budget."""
         if len(text) < NATIVE_NORMALISE_FROM:
             norm = normalise(text)  # one regex pass over a short text costs less than a native call
         else:
-            norm = normalise(text, self._norm_runs(text))
-        return norm, self._hits(norm.text)
+            runs = self._norm_runs(text)
+            if runs is None:
+                return None
+            norm = normalise(text, runs)
+        hits = self._hits(norm.text)
+        return None if hits is None else (norm, hits)
 
-    def _norm_runs(self, text: str) -> list[tuple[int, int]]:
+    def _norm_runs(self, text: str) -> list[tuple[int, int]] | None:
         data = _encode(text)
         ends: list[int] = []
+        budget = _budget(text)
 
-        def on_match(_gate: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
+        def on_match(_gate: int, _from: int, to: int, _flags: int, _ctx: object) -> bool:
             if not to & 1:  # odd byte offsets straddle two characters
                 ends.append(to >> 1)
+            return len(ends) > budget  # True stops the scan
 
-        self._norm.scan(data, on_match)
+        if not self._norm.scan(data, on_match):
+            return None
         ends.sort()
         pairs = _pairs(text, data)
-        # A hit's unit offset, less the framing newline and the one-character hit, is its position.
-        runs = _runs([u - 2 - bisect_left(pairs, u - 1) for u in ends] if pairs else [u - 2 for u in ends])
+        # A hit's unit offset, less the framing newline and the one-character hit, is its position in
+        # units; each surrogate pair before it counts one character less.
+        units = [u - 2 for u in ends]
+        runs = _runs([u - bisect_left(pairs, u) for u in units] if pairs else units)
         if "\u3000" in text:
             i = text.find("\u3000")
             while i >= 0:
@@ -207,21 +230,25 @@ class Prescan:
             runs.sort()
         return runs
 
-    def _hits(self, text: str) -> Hits:
+    def _hits(self, text: str) -> Hits | None:
         lists: tuple[list, ...] = tuple([] for _ in _KIND_INDEX)
         kinds, backs = self._kinds, self._backs
         data = _encode(text)
+        budget = [_budget(text)]
 
-        def on_match(gate: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
+        def on_match(gate: int, _from: int, to: int, _flags: int, _ctx: object) -> bool:
             if to & 1:
-                return  # odd byte offsets straddle two characters
+                return False  # odd byte offsets straddle two characters
             kind, back = kinds[gate], backs[gate]
             # The unit past the hit, less the framing newline and the hit's length (or its distance
             # back to what it stands for).
             pos = (to >> 1) - 1 - back
             lists[kind].append((pos, back) if kind >= _KEYWORDS_FROM else pos)
+            budget[0] -= 1
+            return budget[0] < 0  # True stops the scan
 
-        self._db.scan(data, on_match)
+        if not self._db.scan(data, on_match):
+            return None
         pairs = _pairs(text, data)
         for lst in lists:
             if pairs and lst:
@@ -229,6 +256,10 @@ class Prescan:
             if len(lst) > 1:
                 lst.sort()  # hits come by where they end; these are wanted by where they start
         return Hits(*lists)
+
+
+def _budget(text: str) -> int:
+    return 64 + len(text) // HIT_BUDGET_EVERY
 
 
 def _shift(lst: list, pairs: list[int]) -> None:

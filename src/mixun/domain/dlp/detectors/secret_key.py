@@ -46,7 +46,7 @@ _ASSIGNED = re.compile(
 # Where the patterns can start, for when there is no prescan: literal alternations the regex engine
 # scans fast; the full patterns are tried only where these hit.
 TOKEN_KEYWORDS = re.compile(r"AKIA|ASIA|gh[pousr]_|github_pat_|xox[abprs]-|AIza|sk-|sk_|rk_|eyJ|LTAI|AKID")
-ASSIGNED_KEYWORDS = re.compile(r"[stacp](?:ecret|oken|pi|ccess|lient|rivate|pp)", re.IGNORECASE | re.ASCII)
+ASSIGNED_KEYWORDS = re.compile(r"secret|token|api|access|client|private|app", re.IGNORECASE | re.ASCII)
 
 
 def _high_entropy(value: str) -> bool:
