@@ -5,6 +5,8 @@ Kept in one place so that a detector, a test or a benchmark cannot disagree on w
 
 from __future__ import annotations
 
+from operator import mul
+
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 
@@ -28,9 +30,14 @@ def is_valid_date(year: int, month: int, day: int) -> bool:
     return True
 
 
+_ID_ZERO = 48 * sum(_ID_WEIGHTS)  # what the ASCII code of "0" adds to the weighted sum of the bytes
+
+
 def gb11643_check_char(first17: str) -> str:
     """The GB 11643 check character (0–9 or X) for the first 17 digits of a resident ID number."""
-    total = sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS, strict=True))
+    # Weighted sum of the ASCII bytes in C (map/mul), less what the "0"s contribute: ~8× faster than
+    # int() per character, and this runs for every 18-digit number in every message.
+    total = sum(map(mul, first17.encode("ascii"), _ID_WEIGHTS)) - _ID_ZERO
     return _ID_CHECK[total % 11]
 
 
@@ -52,12 +59,15 @@ def is_valid_id15(number: str) -> bool:
     return is_valid_date(1900 + int(number[6:8]), int(number[8:10]), int(number[10:12]))
 
 
-_LUHN_DOUBLE = {str(d): (2 * d - 9 if d > 4 else 2 * d) for d in range(10)}
+# Each ASCII digit's byte becomes its doubled-and-reduced Luhn value (other bytes are never looked up).
+_LUHN_DOUBLE = bytes(range(48)) + bytes(2 * d - 9 if d > 4 else 2 * d for d in range(10)) + bytes(range(58, 256))
 
 
 def luhn_ok(digits: str) -> bool:
-    """ISO/IEC 7812 Luhn check over a string of ASCII digits (slices keep the loop in C)."""
-    total = sum(map(int, digits[-1::-2])) + sum(map(_LUHN_DOUBLE.__getitem__, digits[-2::-2]))
+    """ISO/IEC 7812 Luhn check over a string of ASCII digits (bytes, slices and translate keep it in C)."""
+    b = digits.encode("ascii")
+    kept, doubled = b[-1::-2], b[-2::-2]
+    total = sum(kept) - 48 * len(kept) + sum(doubled.translate(_LUHN_DOUBLE))
     return total % 10 == 0
 
 

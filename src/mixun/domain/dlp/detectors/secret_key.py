@@ -46,7 +46,13 @@ _ASSIGNED = re.compile(
 # Where the patterns can start, for when there is no prescan: literal alternations the regex engine
 # scans fast; the full patterns are tried only where these hit.
 TOKEN_KEYWORDS = re.compile(r"AKIA|ASIA|gh[pousr]_|github_pat_|xox[abprs]-|AIza|sk-|sk_|rk_|eyJ|LTAI|AKID")
-ASSIGNED_KEYWORDS = re.compile(r"secret|token|api|access|client|private|app", re.IGNORECASE | re.ASCII)
+# secret, token, api, access, client, private, app in any case; the first letter as a plain class keeps
+# the regex engine's fast skipping (a case-insensitive alternation would try every position).
+ASSIGNED_KEYWORDS = re.compile(
+    r"[sStTaAcCpP](?:(?<=[sS])(?i:ecret)|(?<=[tT])(?i:oken)|(?<=[aA])(?i:pi|ccess|pp)|(?<=[cC])(?i:lient)"
+    r"|(?<=[pP])(?i:rivate))",
+    re.ASCII,
+)
 
 
 def _high_entropy(value: str) -> bool:
