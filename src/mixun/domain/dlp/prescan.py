@@ -31,6 +31,7 @@ try:  # pragma: no cover - the wheel is a pinned dependency; the fallback is for
 except ImportError:  # pragma: no cover
     hyperscan = None
 
+from .detectors import classified_marking, credential, secret_key
 from .normalize import DECORATIVE, NORMALISED_CHARS, Normalised, normalise
 
 # What a gate's hit means. Positions are code points in the scanned text.
@@ -53,7 +54,6 @@ HIT_BUDGET_EVERY = 8
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _ALNUM = string.digits + string.ascii_letters
 _SEP = " -."
-_GAP = " \t*·._-"  # classified_marking._GAP: one inserted symbol between 机 and 密
 
 
 def _unit(ch: str) -> str:
@@ -113,21 +113,12 @@ def _gates() -> list[tuple[str, str, int]]:
         (DIGITS, f"{digit}(?:{sep}{{0,3}}{digit}){{10}}(?:{sep}{{0,3}}{digit})*(?:{sep}{{0,3}}{not_ds}|{sep}{{4}})", 1),
         (USCC, "(?:" + _cls(_ALNUM) + "){2}(?:" + _cls(string.digits) + "){6}(?:" + _cls(_ALNUM) + "){10}", 18),
     ]
-    # credential.KEYWORDS
-    for word in ("密码", "密碼", "密令", "口令"):
-        gates.append((CREDENTIAL, _lit(word), len(word)))
-    for word in ("pin", "pass", "pwd"):
-        gates.append((CREDENTIAL, _lit(word, caseless=True), len(word)))
-    # secret_key.TOKEN_KEYWORDS
-    tokens = ["AKIA", "ASIA", "github_pat_", "AIza", "sk-", "sk_", "rk_", "eyJ", "LTAI", "AKID"]
-    tokens += [f"gh{c}_" for c in "pousr"] + [f"xox{c}-" for c in "abprs"]
-    for word in tokens:
-        gates.append((TOKEN, _lit(word), len(word)))
-    # secret_key.ASSIGNED_KEYWORDS, without regard to case
-    for word in ("secret", "token", "api", "access", "client", "private", "app"):
-        gates.append((ASSIGNED, _lit(word, caseless=True), len(word)))
+    gates += [(CREDENTIAL, _lit(w, caseless=True), len(w)) for w in credential.KEYWORD_WORDS]
+    gates += [(TOKEN, _lit(w), len(w)) for w in secret_key.TOKEN_PREFIXES]
+    gates += [(ASSIGNED, _lit(w, caseless=True), len(w)) for w in secret_key.ASSIGNED_WORDS]
     # classified_marking._FORMS: every form holds 绝/机/秘 then 密 (one symbol may sit between), or 密级.
-    gates.append((MARKING, _cls("绝絕机機秘") + "(?:" + _cls(_GAP) + ")?" + _unit("密"), 1))
+    gap = _cls(classified_marking.GAP_CHARS)
+    gates.append((MARKING, _cls("绝絕机機秘") + "(?:" + gap + ")?" + _unit("密"), 1))
     gates.append((MARKING, _unit("密") + _cls("级級"), 2))
     gates.append((MARKING, _unit("密") + _cls(" \t") + _cls("级級"), 3))
     return gates

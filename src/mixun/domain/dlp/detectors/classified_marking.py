@@ -14,7 +14,8 @@ from ..types import Candidate
 NAME = "classified_marking"
 
 # One inserted symbol or space between the two characters is tolerated ("机*密★5年").
-_GAP = r"[ \t*·._\-]?"
+GAP_CHARS = " \t*·._-"
+_GAP = "[" + re.escape(GAP_CHARS) + "]?"
 _HIGH = r"(?:[绝絕]" + _GAP + r"密|[机機]" + _GAP + r"密)"
 _ANY = r"(?:" + _HIGH + r"|秘" + _GAP + r"密)"
 _STAR = r"[★☆*✩✭✮⭐]"

@@ -47,6 +47,8 @@ def _plausible(value: str) -> bool:
 # Where a keyword may start, for when there is no prescan. A pattern beginning with one fixed character
 # class lets the regex engine skip ahead quickly; the full pattern (with its alternation) is then only
 # tried at those places.
+# The prescan looks for KEYWORD_WORDS (ASCII letters in any case); KEYWORDS finds the same words.
+KEYWORD_WORDS = ("密码", "密碼", "密令", "口令", "pin", "pass", "pwd")
 KEYWORDS = re.compile(r"[密口pP](?:(?<=密)[码碼令]|(?<=口)令|(?<=[pP])(?:[iI][nN]|[aA][sS][sS]|[wW][dD]))")
 
 

@@ -85,15 +85,13 @@ class LexiconMatcher:
         impl = ahocorasick_rs.Implementation.DFA if len(patterns) <= _DFA_MAX_PATTERNS else None
         self._ac = ahocorasick_rs.BytesAhoCorasick(
             patterns, matchkind=ahocorasick_rs.MATCHKIND_STANDARD, implementation=impl
-        ) if patterns else None
+        )
 
     def run(self, text: str, decorations: list[int] | None = None) -> tuple[list[Candidate], set[str]]:
         """Lexicon candidates (offsets in `text`) and the detectors whose trigger words occur.
 
         `decorations` are the decorative symbols' positions when the prescan found them; None finds
         them here."""
-        if self._ac is None:
-            return [], set()
         blanked = blank_decorations(text) if decorations is None else blank_at(text, decorations)
         raw = blanked.encode("utf-8")
         squeezed = raw.translate(_LOWER, _SEP_BYTES)

@@ -45,6 +45,13 @@ _ASSIGNED = re.compile(
 
 # Where the patterns can start, for when there is no prescan: literal alternations the regex engine
 # scans fast; the full patterns are tried only where these hit.
+# The prescan looks for TOKEN_PREFIXES (case as written) and ASSIGNED_WORDS (ASCII letters in any case);
+# the two regexes below find the same words.
+TOKEN_PREFIXES = (
+    "AKIA", "ASIA", "github_pat_", "AIza", "sk-", "sk_", "rk_", "eyJ", "LTAI", "AKID",
+    *(f"gh{c}_" for c in "pousr"), *(f"xox{c}-" for c in "abprs"),
+)
+ASSIGNED_WORDS = ("secret", "token", "api", "access", "client", "private", "app")
 TOKEN_KEYWORDS = re.compile(r"AKIA|ASIA|gh[pousr]_|github_pat_|xox[abprs]-|AIza|sk-|sk_|rk_|eyJ|LTAI|AKID")
 # secret, token, api, access, client, private, app in any case; the first letter as a plain class keeps
 # the regex engine's fast skipping (a case-insensitive alternation would try every position).
