@@ -169,6 +169,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     bus = make_bus(settings.bus_url, bus_namespace(settings))
     hub = Hub(Ctx(rt=rt), rt.extras["presence"], settings.ws_queue_limit)
     rt.extras["hub"] = hub
+    from mixun.services.sendqueue import SendQueue
+
+    # SQLite has one writer; on PostgreSQL a second writer overlaps one batch's round trips with the next.
+    send_queue = SendQueue(writers=1 if rt.db.is_sqlite else 2)
+    rt.extras["send_queue"] = send_queue
 
     def notify(msg: dict[str, Any]) -> None:
         import orjson
@@ -217,6 +222,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         sweeper.cancel()
         toucher.cancel()
         indexer.cancel()
+        await asyncio.to_thread(send_queue.close)
         await asyncio.to_thread(_flush_touches_once, rt)
         await bus.stop()
         presence = rt.extras.get("presence")

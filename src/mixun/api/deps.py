@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Path, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from mixun.domain.roles import Perm
 from mixun.errors import MixunError
@@ -75,16 +76,18 @@ def _check_same_origin(request: Request) -> None:
         raise MixunError("forbidden", "跨站请求被拒绝")
 
 
-def gate(perm: Perm) -> Callable[[Request], Ctx]:
+def gate(perm: Perm) -> Callable[[Request], Awaitable[Ctx]]:
     """The dependency that authenticates the caller and checks ``perm``; the route walk test finds it."""
 
-    def dependency(request: Request) -> Ctx:
+    async def dependency(request: Request) -> Ctx:
+        # Async, so a request whose session is cached is authorised on the event loop without a hop to
+        # the thread pool; a cache miss reads the database in the pool.
         ctx = base_ctx(request)
         request.state.locale = ctx.locale
         token, from_cookie = token_of(request)
         if perm is Perm.PUBLIC:
             return ctx
-        principal = auth.authenticate(ctx, token)
+        principal = auth.cached_principal(ctx, token) or await run_in_threadpool(auth.authenticate, ctx, token)
         if from_cookie:
             _check_same_origin(request)
         access.require(principal, perm)

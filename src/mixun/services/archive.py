@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from mixun.db import bulk
 from mixun.db.models import Conversation, Member, MembershipLog, Message, MessageVersion, Unit, User
 from mixun.db.models_archive import SearchIndexState, SearchTerm
 from mixun.domain.search_terms import TERM_MAX, index_terms, matches, query_terms
@@ -43,8 +44,7 @@ def index_rows(s: Session, rows: list[tuple[int, str]]) -> int:
     """Insert the terms of (version id, text) pairs; returns the number of postings written."""
     postings = [{"term": t, "version_id": vid} for vid, text in rows if text
                 for t in index_terms(text) if len(t) <= TERM_MAX]
-    if postings:
-        s.execute(insert(SearchTerm), postings)
+    bulk.insert_rows(s.connection(), SearchTerm.__table__, postings)  # one statement, not one per posting
     return len(postings)
 
 

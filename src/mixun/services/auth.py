@@ -292,22 +292,38 @@ def account_changed(s: Session, ctx: Ctx, user_id: int) -> None:
                           notify({"control": "account_changed", "user_ids": [user_id]})))
 
 
+def cached_principal(ctx: Ctx, token: str) -> Principal | None:
+    """The principal behind a token when the cache can tell without the database (no I/O: the event
+    loop calls it directly); None when ``authenticate`` must look."""
+    if not token:
+        return None
+    now = datetime.now(UTC)
+    key = _sha(token)
+    cache = principal_cache(ctx.rt)
+    hit = cache.get(key)
+    if hit is None:
+        return None
+    principal, expires_at, last_seen, cached_at = hit
+    idle = timedelta(minutes=ctx.rt.settings.session_idle_minutes)
+    if time.monotonic() - cached_at < CACHE_SECONDS and expires_at > now and last_seen + idle > now:
+        if (now - last_seen).total_seconds() > TOUCH_SECONDS:
+            cache.touch(key, principal.session_id or 0, now)
+        return principal
+    return None
+
+
 def authenticate(ctx: Ctx, token: str) -> Principal:
     """The principal behind a bearer token or session cookie; 401 when missing, expired or revoked."""
     if not token:
         raise MixunError("not_authenticated")
+    hit = cached_principal(ctx, token)
+    if hit is not None:
+        return hit
     settings = ctx.rt.settings
     now = datetime.now(UTC)
     key = _sha(token)
     cache = principal_cache(ctx.rt)
     idle = timedelta(minutes=settings.session_idle_minutes)
-    hit = cache.get(key)
-    if hit is not None:
-        principal, expires_at, last_seen, cached_at = hit
-        if time.monotonic() - cached_at < CACHE_SECONDS and expires_at > now and last_seen + idle > now:
-            if (now - last_seen).total_seconds() > TOUCH_SECONDS:
-                cache.touch(key, principal.session_id or 0, now)
-            return principal
     with ctx.rt.db.read() as s:
         row = s.execute(select(DbSession, User).join(User, User.id == DbSession.user_id)
                         .where(DbSession.token_hash == key)).first()

@@ -7,7 +7,8 @@ to the bus; processes push straight from it, and read the rows when they see a g
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,55 +16,90 @@ import orjson
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from mixun.db import bulk
 from mixun.db.engine import on_commit
 from mixun.db.models import EventCounter, EventPayload, UserEvent
 from mixun.services.runtime import Ctx
 
 _counters = EventCounter.__table__
+# Bump each named counter by its own count, returning the new last_seq (SQLite: one statement per
+# distinct count, no round trips; PostgreSQL: one round trip that locks the counters in id order first,
+# so concurrent writers never deadlock).
 _BUMP_COUNTERS = (update(_counters).where(_counters.c.user_id.in_(bindparam("ids", expanding=True)))
-                  .values(last_seq=_counters.c.last_seq + 1).returning(_counters.c.user_id, _counters.c.last_seq))
+                  .values(last_seq=_counters.c.last_seq + bindparam("n"))
+                  .returning(_counters.c.user_id, _counters.c.last_seq))
 _BUMP_COUNTERS_PG = text(
-    "UPDATE event_counters AS c SET last_seq = c.last_seq + 1 FROM "
-    "(SELECT user_id FROM event_counters WHERE user_id = ANY(:ids) ORDER BY user_id FOR UPDATE) AS l "
-    "WHERE c.user_id = l.user_id RETURNING c.user_id, c.last_seq")
-_INS_PAYLOAD = insert(EventPayload.__table__).returning(EventPayload.__table__.c.id)
-_INS_USER_EVENT = insert(UserEvent.__table__)
+    "UPDATE event_counters AS c SET last_seq = c.last_seq + v.n FROM "
+    "(SELECT user_id FROM event_counters WHERE user_id = ANY(:ids) ORDER BY user_id FOR UPDATE) AS l, "
+    "unnest(CAST(:ids AS bigint[]), CAST(:ns AS integer[])) AS v(user_id, n) "
+    "WHERE c.user_id = l.user_id AND v.user_id = l.user_id RETURNING c.user_id, c.last_seq")
+
+# (recipients, event type, body): one event to be emitted.
+Event = tuple[Iterable[int], str, dict[str, Any]]
 
 
 def allocate_seqs(session: Session, user_ids: Iterable[int]) -> dict[int, int]:
-    """Next event_seq for each user, locking counters in id order so concurrent writers never deadlock."""
-    ids = sorted(set(user_ids))
+    """Next event_seq for each user (one each)."""
+    return allocate_ranges(session, Counter(set(user_ids)))
+
+
+def allocate_ranges(session: Session, counts: Mapping[int, int]) -> dict[int, int]:
+    """Reserve ``counts[user]`` consecutive event_seqs for each user; returns each user's new last_seq
+    (the range is last - count + 1 .. last)."""
+    ids = sorted(uid for uid, n in counts.items() if n > 0)
     if not ids:
         return {}
     conn = session.connection()  # Core on the connection: the hot path skips the ORM's statement layers
     if conn.dialect.name == "postgresql":
-        # One round trip: lock the counters in id order (no deadlocks), then bump them.
-        rows = conn.execute(_BUMP_COUNTERS_PG, {"ids": ids}).all()
+        rows = conn.execute(_BUMP_COUNTERS_PG, {"ids": ids, "ns": [counts[uid] for uid in ids]}).all()
     else:
-        rows = conn.execute(_BUMP_COUNTERS, {"ids": ids}).all()
-    seqs = {r[0]: r[1] for r in rows}
-    missing = [uid for uid in ids if uid not in seqs]
+        by_count: dict[int, list[int]] = {}
+        for uid in ids:
+            by_count.setdefault(counts[uid], []).append(uid)
+        rows = [row for n, group in by_count.items()
+                for row in conn.execute(_BUMP_COUNTERS, {"ids": group, "n": n}).all()]
+    last = {r[0]: r[1] for r in rows}
+    missing = [uid for uid in ids if uid not in last]
     if missing:  # users created before their counter row (should not happen; heal it)
-        conn.execute(insert(EventCounter.__table__), [{"user_id": uid, "last_seq": 1} for uid in missing])
-        seqs.update({uid: 1 for uid in missing})
-    return seqs
+        conn.execute(insert(EventCounter.__table__), [{"user_id": uid, "last_seq": counts[uid]} for uid in missing])
+        last.update({uid: counts[uid] for uid in missing})
+    return last
 
 
 def emit(session: Session, ctx: Ctx, recipients: Iterable[int], type_: str, body: dict[str, Any]) -> None:
     """Persist one event for every recipient and wake their connections after commit."""
-    seqs = allocate_seqs(session, recipients)
-    if not seqs:
+    emit_many(session, ctx, [(recipients, type_, body)])
+
+
+def emit_many(session: Session, ctx: Ctx, items: list[Event]) -> None:
+    """Persist several events in one go (a batch of sends): each recipient's events get consecutive
+    event_seqs in the order of ``items``; one wake-up per event after commit."""
+    events_ = [(list(dict.fromkeys(rcpts)), type_, body) for rcpts, type_, body in items]
+    events_ = [e for e in events_ if e[0]]
+    if not events_:
         return
-    payload = orjson.dumps({"type": type_, **body}).decode()
+    counts = Counter(uid for rcpts, _t, _b in events_ for uid in rcpts)
+    last = allocate_ranges(session, counts)
+    next_seq = {uid: last[uid] - n + 1 for uid, n in counts.items()}
+    payloads = [orjson.dumps({"type": type_, **body}).decode() for _r, type_, body in events_]
+    now = datetime.now(UTC)
     conn = session.connection()
-    payload_id = conn.execute(_INS_PAYLOAD, {"type": type_, "body": payload, "created_at": datetime.now(UTC)}
-                              ).scalar_one()
-    conn.execute(_INS_USER_EVENT, [
-        {"user_id": uid, "event_seq": seq, "payload_id": payload_id} for uid, seq in seqs.items()
-    ])
-    wake = {"recipients": [[uid, seq] for uid, seq in seqs.items()], "payload": payload}
+    payload_ids = bulk.insert_rows(conn, EventPayload.__table__, [
+        {"type": type_, "body": payload, "created_at": now}
+        for (_r, type_, _b), payload in zip(events_, payloads, strict=True)], returning_ids=True)
+    rows: list[dict[str, int]] = []
+    wakes: list[dict[str, Any]] = []
+    for (rcpts, _t, _b), payload, payload_id in zip(events_, payloads, payload_ids, strict=True):
+        pairs = []
+        for uid in rcpts:
+            seq = next_seq[uid]
+            next_seq[uid] = seq + 1
+            rows.append({"user_id": uid, "event_seq": seq, "payload_id": payload_id})
+            pairs.append([uid, seq])
+        wakes.append({"recipients": pairs, "payload": payload})
+    bulk.insert_rows(conn, UserEvent.__table__, rows)
     notify = ctx.rt.notify
-    on_commit(session, lambda: notify(wake))
+    on_commit(session, lambda: [notify(wake) for wake in wakes])
 
 
 def read_events(session: Session, user_id: int, after_seq: int, limit: int = 500) -> list[tuple[int, str]]:

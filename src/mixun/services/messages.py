@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from mixun.db import bulk
 from mixun.db.models import Attachment, Conversation, Member, Message, MessageVersion, Unit, User
 from mixun.errors import MixunError
 from mixun.services import audit, events
@@ -28,15 +29,23 @@ MAX_PAGE = 200
 ARCHIVE_ONLY = "pack_original"
 _conv, _mem, _msg, _ver = (Conversation.__table__, Member.__table__, Message.__table__,
                            MessageVersion.__table__)
-# The send path's statements, built once (their compiled forms are cached by SQLAlchemy).
-_SEL_MEMBERSHIP = (select(_conv.c.kind, _mem.c.read_seq).join(_mem, _mem.c.conversation_id == _conv.c.id)
-                   .where(_conv.c.id == bindparam("cid"), _mem.c.user_id == bindparam("uid")))
-_NEXT_SEQ = (update(_conv).where(_conv.c.id == bindparam("cid"))
-             .values(last_seq=_conv.c.last_seq + 1, updated_at=bindparam("now")).returning(_conv.c.last_seq))
-_INS_MSG = insert(_msg).returning(_msg.c.id)
-_INS_VER = insert(_ver)
-_UPD_READ = (update(_mem).where(_mem.c.conversation_id == bindparam("cid"), _mem.c.user_id == bindparam("uid"))
-             .values(read_seq=bindparam("new_seq"), read_at=bindparam("now")))
+# The send path's statements, built once (their compiled forms are cached by SQLAlchemy). Each serves a
+# whole batch of sends: one round trip per statement, not per message.
+_SEL_MEMBERS = select(_mem.c.conversation_id, _mem.c.user_id).where(
+    _mem.c.conversation_id.in_(bindparam("cids", expanding=True)))
+_SEL_CLIENT_IDS = select(_msg.c.sender_id, _msg.c.client_id).where(
+    _msg.c.sender_id.in_(bindparam("uids", expanding=True)), _msg.c.client_id.in_(bindparam("keys", expanding=True)))
+_SEL_REPLY_CONVS = select(_msg.c.id, _msg.c.conversation_id).where(_msg.c.id.in_(bindparam("ids", expanding=True)))
+# SQLite: one statement per conversation (no round trips). PostgreSQL: one round trip that locks the
+# conversations in id order first (two processes' batches never deadlock), then bumps each by its count.
+_BUMP_SEQ = (update(_conv).where(_conv.c.id == bindparam("cid"))
+             .values(last_seq=_conv.c.last_seq + bindparam("n"), updated_at=bindparam("now"))
+             .returning(_conv.c.id, _conv.c.last_seq))
+_BUMP_SEQS_PG = text(
+    "UPDATE conversations AS c SET last_seq = c.last_seq + v.n, updated_at = :now FROM "
+    "(SELECT id FROM conversations WHERE id = ANY(:cids) ORDER BY id FOR UPDATE) AS l, "
+    "unnest(CAST(:cids AS bigint[]), CAST(:ns AS integer[])) AS v(id, n) "
+    "WHERE c.id = l.id AND v.id = l.id RETURNING c.id, c.last_seq")
 
 
 @dataclass
@@ -109,11 +118,28 @@ def _mentions(s: Session, conv_id: int, text: str) -> list[int]:
     return [uid for uid, name, uname in names if f"@{name}" in text or re.search(rf"@{re.escape(uname)}\b", text)]
 
 
-def _next_seq(s: Session, conv_id: int) -> int:
-    now = datetime.now(UTC)
-    return int(s.execute(update(Conversation).where(Conversation.id == conv_id)
-                         .values(last_seq=Conversation.last_seq + 1, updated_at=now)
-                         .returning(Conversation.last_seq)).scalar_one())
+@dataclass(eq=False)
+class SendJob:
+    """One message to send, and, once sent, its outcome: ``result`` (view, created) or ``error``."""
+
+    ctx: Ctx
+    conversation_id: int
+    text: str
+    client_id: str | None = None
+    urgent: bool = False
+    confirm: bool = False
+    reply_to: int | None = None
+    attachments: list[dict[str, Any]] | None = None
+    kind: str = "text"
+    dlp_outcome: DlpOutcome | None = None
+    rate_checked: bool = False
+    result: tuple[dict[str, Any], bool] | None = None
+    error: BaseException | None = None
+    resend: bool = False  # its client_id was already used: answer with the first message
+
+    @property
+    def done(self) -> bool:
+        return self.result is not None or self.error is not None
 
 
 def send_message(ctx: Ctx, conversation_id: int, text: str, *, client_id: str | None = None,
@@ -122,96 +148,234 @@ def send_message(ctx: Ctx, conversation_id: int, text: str, *, client_id: str | 
                  dlp_outcome: DlpOutcome | None = None, rate_checked: bool = False) -> tuple[dict[str, Any], bool]:
     """(message view, created). A repeated client_id returns the first message with created=False.
 
-    The hot path: DLP scans the text without touching the database (it reads only when it found
-    something), then one write transaction of about ten statements. ``attachments`` are rows for new
-    attachments (blobs already stored), inserted in that same transaction; a file's own DLP verdict comes
-    as ``dlp_outcome``; ``rate_checked`` says the caller already took this send's rate-limit token
-    (uploads do, before they scan and store anything).
+    ``attachments`` are rows for new attachments (blobs already stored), inserted in the same
+    transaction; a file's own DLP verdict comes as ``dlp_outcome``; ``rate_checked`` says the caller
+    already took this send's rate-limit token (uploads do, before they scan and store anything).
     """
-    text = _check_text(ctx, text, allow_empty=bool(attachments))
-    if client_id is not None and (not isinstance(client_id, str) or not 0 < len(client_id) <= 64):
-        raise MixunError("validation_failed", "client_id 为 1–64 个字符", field="client_id")
-    if not rate_checked:
-        take_send_token(ctx)
-    target = f"conversation:{conversation_id}"
+    job = SendJob(ctx, conversation_id, text, client_id, urgent, confirm, reply_to, attachments, kind,
+                  dlp_outcome, rate_checked)
+    send_many([job])
+    if job.error is not None:
+        raise job.error
+    assert job.result is not None
+    return job.result
+
+
+def send_many(jobs: list[SendJob]) -> None:
+    """Send a batch: each job is checked and scanned on its own (its own error, nothing shared), then
+    all that passed are written in ONE transaction with one statement per step for the whole batch
+    (group commit). Should that transaction fail, each job is retried in a transaction of its own, so
+    one bad send never costs the others theirs. Every job ends with ``result`` or ``error``; nothing is
+    acknowledged before its commit."""
+    for job in jobs:
+        _prepare(job)
+    ready = [j for j in jobs if not j.done]
+    # A resend of a client_id that is in this same batch waits for the first to commit.
+    seen: set[tuple[int, str]] = set()
+    first, later = [], []
+    for job in ready:
+        key = (job.ctx.user_id, job.client_id) if job.client_id else None
+        (later if key in seen else first).append(job)
+        if key:
+            seen.add(key)
+    for group in (first, later):
+        if not group:
+            continue
+        try:
+            _write(group)
+        except Exception as exc:
+            if len(group) == 1:
+                _single_failed(group[0], exc)
+            else:
+                for job in group:
+                    try:
+                        _write([job])
+                    except Exception as one:
+                        _single_failed(job, one)
+    for job in jobs:
+        if job.resend and job.result is None and job.error is None:
+            _answer_resend(job)
+
+
+def _prepare(job: SendJob) -> None:
+    """Validation, the rate limit and the DLP verdict: everything before the write, per job."""
+    ctx = job.ctx
     try:
-        outcome = dlp_outcome if dlp_outcome is not None else _dlp(ctx, text, conversation_id, confirm, target)
-    except MixunError:
-        if client_id:  # a resend of a message that was already accepted gets that message back
-            with ctx.rt.db.read() as s:
-                first = _find_by_client_id(s, ctx, client_id)
-            if first is not None:
-                return first, False
-        raise
-    me = ctx.user_id
-    try:
-        with ctx.rt.db.write() as s:
-            conn = s.connection()  # Core on the connection throughout: the ORM's layers cost more than the SQL
-            row = conn.execute(_SEL_MEMBERSHIP, {"cid": conversation_id, "uid": me}).first()
-            if row is None:
-                raise MixunError("not_found")
-            if reply_to is not None and conn.execute(select(_msg.c.conversation_id).where(
-                    _msg.c.id == reply_to)).scalar() != conversation_id:
-                raise MixunError("validation_failed", "被回复的消息不存在", field="reply_to")
-            _record_dlp(s, ctx, outcome, target)
-            now = datetime.now(UTC)
-            seq = int(conn.execute(_NEXT_SEQ, {"cid": conversation_id, "now": now}).scalar_one())
-            recipients = member_ids(s, conversation_id)
-            mentions = _mentions(s, conversation_id, outcome.deliver_text)
-            dlp_action = None if outcome.action == "allow" else outcome.action
-            msg_id = conn.execute(_INS_MSG, {
-                "conversation_id": conversation_id, "seq": seq, "sender_id": me, "client_id": client_id or None,
-                "kind": kind, "text": outcome.deliver_text, "reply_to_id": reply_to, "mentions": mentions,
-                "urgent": bool(urgent), "created_at": now, "edited_at": None, "recalled_at": None,
-                "recalled_by": None, "version": 1, "dlp_action": dlp_action,
-                "dlp_findings": outcome.findings or None, "classification": "internal"}).scalar_one()
-            conn.execute(_INS_VER, {
-                "message_id": msg_id, "conversation_id": conversation_id, "version": 1, "kind": "created",
-                "sender_id": me, "actor_id": me, "text": outcome.deliver_text, "original_enc": outcome.original_enc,
-                "created_at": now})
-            atts: list[dict[str, Any]] = []
-            if attachments:
-                conn.execute(insert(Attachment.__table__), [
-                    dict(a, message_id=msg_id, conversation_id=conversation_id, uploader_id=me, created_at=now)
-                    for a in attachments])
-                atts = _attachment_views(s, [msg_id]).get(msg_id, [])
-            conn.execute(_UPD_READ, {"cid": conversation_id, "uid": me, "new_seq": seq, "now": now})
-            # Sending reads what came before. No separate conversation.read event: every member receives
-            # this message.created, which says the same (its sender has read up to its seq).
-            view: dict[str, Any] = {
-                "id": msg_id, "conversation_id": conversation_id, "seq": seq,
-                "sender": {"id": me, "name": ctx.principal.name if ctx.principal else ""},
-                "kind": kind, "text": outcome.deliver_text, "created_at": now.isoformat(), "edited": False,
-                "edited_at": None, "recalled": False, "urgent": bool(urgent), "reply_to": reply_to,
-                "mentions": mentions, "attachments": atts, "read_count": 0,
-                "recipient_count": len(recipients) - 1,
-            }
-            if dlp_action == "mask":
-                view["dlp"] = {"action": "mask"}
-            delivered_to = [me] if outcome.action == "hold" else recipients  # held: only the sender hears
-            events.emit(s, ctx, delivered_to, "message.created", {"conversation_id": conversation_id,
-                                                                  "message": view})
-            mine = dict(view, client_id=client_id)
-            if dlp_action:
-                mine["dlp"] = {"action": dlp_action, "findings": outcome.findings}
-            if urgent:
-                others = [uid for uid in recipients if uid != me]
-                people = s.execute(select(User.id, User.name, User.phone).where(User.id.in_(others))).all()
-                mine["urgent_recipients"] = [{"id": uid, "name": nm, "phone": ph, "read": False}
-                                             for uid, nm, ph in people]
-                if outcome.action != "hold":
-                    _notify_offline_urgent(s, ctx, others)
-    except IntegrityError:
-        # (sender, client_id) is unique: a resend of an acknowledged message rolls back (its seq with it)
-        # and gets the first message back.
-        if not client_id:
-            raise
-        with ctx.rt.db.read() as s:
-            first = _find_by_client_id(s, ctx, client_id)
-        if first is None:
-            raise
-        return first, False
-    return mine, True
+        job.text = _check_text(ctx, job.text, allow_empty=bool(job.attachments))
+        cid = job.client_id
+        if cid is not None and (not isinstance(cid, str) or not 0 < len(cid) <= 64):
+            raise MixunError("validation_failed", "client_id 为 1–64 个字符", field="client_id")
+        if not job.rate_checked:
+            take_send_token(ctx)
+        if job.dlp_outcome is None:
+            target = f"conversation:{job.conversation_id}"
+            try:
+                job.dlp_outcome = _dlp(ctx, job.text, job.conversation_id, job.confirm, target)
+            except MixunError:
+                if job.client_id:  # a resend of a message that was already accepted gets that message back
+                    with ctx.rt.db.read() as s:
+                        found = _find_by_client_id(s, ctx, job.client_id)
+                    if found is not None:
+                        job.result = (found, False)
+                        return
+                raise
+    except MixunError as exc:
+        job.error = exc
+
+
+def _single_failed(job: SendJob, exc: Exception) -> None:
+    """A job whose own transaction failed: a unique clash on (sender, client_id) means a concurrent resend
+    committed first (answer with that message); anything else is this job's error."""
+    if isinstance(exc, IntegrityError) and job.client_id:
+        job.resend = True
+        _answer_resend(job)
+        if job.result is not None:
+            return
+    job.error = exc
+
+
+def _answer_resend(job: SendJob) -> None:
+    with job.ctx.rt.db.read() as s:
+        try:
+            found = _find_by_client_id(s, job.ctx, job.client_id or "")
+        except MixunError as exc:
+            job.error = exc
+            return
+    if found is None:
+        job.error = MixunError("conflict")
+    else:
+        job.result = (found, False)
+
+
+def _write(jobs: list[SendJob]) -> None:
+    """One write transaction for these jobs. Jobs that fail their own checks (not a member, a reply to
+    another conversation) get their error and are left out; a resent client_id is answered after commit."""
+    results: list[tuple[SendJob, dict[str, Any]]] = []
+    with jobs[0].ctx.rt.db.write() as s:
+        conn = s.connection()  # Core on the connection throughout: the ORM's layers cost more than the SQL
+        for job in jobs:  # a retry of a job from a failed batch starts clean
+            job.resend, job.error = False, None
+        # Every member of the batch's conversations: who may send (a non-member gets the same 404 as a
+        # missing conversation) and, below, who receives.
+        recipients: dict[int, list[int]] = {}
+        for cid, uid in conn.execute(_SEL_MEMBERS, {"cids": sorted({j.conversation_id for j in jobs})}):
+            recipients.setdefault(cid, []).append(uid)
+        live: list[SendJob] = []
+        for job in jobs:
+            if job.ctx.user_id not in recipients.get(job.conversation_id, ()):
+                job.error = MixunError("not_found")
+            else:
+                live.append(job)
+        replies = [j.reply_to for j in live if j.reply_to is not None]
+        if replies:
+            conv_of = dict(conn.execute(_SEL_REPLY_CONVS, {"ids": sorted(set(replies))}).all())
+            for job in live:
+                if job.reply_to is not None and conv_of.get(job.reply_to) != job.conversation_id:
+                    job.error = MixunError("validation_failed", "被回复的消息不存在", field="reply_to")
+            live = [j for j in live if j.error is None]
+        # A resent client_id: looked up first in a batch (a unique clash would undo the whole batch); a
+        # send on its own meets the clash itself and is answered by _single_failed.
+        keyed = [j for j in live if j.client_id] if len(jobs) > 1 else []
+        if keyed:
+            used = {tuple(r) for r in conn.execute(_SEL_CLIENT_IDS, {
+                "uids": sorted({j.ctx.user_id for j in keyed}), "keys": sorted({j.client_id for j in keyed})})}
+            for job in keyed:
+                job.resend = (job.ctx.user_id, job.client_id) in used
+            live = [j for j in live if not j.resend]
+        if not live:
+            return
+        for job in live:
+            _record_dlp(s, job.ctx, job.dlp_outcome or DlpOutcome(), f"conversation:{job.conversation_id}")
+        now = datetime.now(UTC)
+        seqs = _allocate_seqs(conn, live, now)
+        rows, mentions = [], []
+        for job, seq in zip(live, seqs, strict=True):
+            outcome = job.dlp_outcome or DlpOutcome()
+            mentions.append(_mentions(s, job.conversation_id, outcome.deliver_text))
+            rows.append({
+                "conversation_id": job.conversation_id, "seq": seq, "sender_id": job.ctx.user_id,
+                "client_id": job.client_id or None, "kind": job.kind, "text": outcome.deliver_text,
+                "reply_to_id": job.reply_to, "mentions": mentions[-1], "urgent": bool(job.urgent),
+                "created_at": now, "edited_at": None, "recalled_at": None, "recalled_by": None, "version": 1,
+                "dlp_action": None if outcome.action == "allow" else outcome.action,
+                "dlp_findings": outcome.findings or None, "classification": "internal"})
+        msg_ids = bulk.insert_rows(conn, _msg, rows, returning_ids=True)
+        bulk.insert_rows(conn, _ver, [{
+            "message_id": msg_id, "conversation_id": row["conversation_id"], "version": 1, "kind": "created",
+            "sender_id": row["sender_id"], "actor_id": row["sender_id"], "text": row["text"],
+            "original_enc": (job.dlp_outcome or DlpOutcome()).original_enc, "created_at": now}
+            for job, row, msg_id in zip(live, rows, msg_ids, strict=True)])
+        # Sending reads what came before (the last of a sender's messages in the batch counts). No separate
+        # conversation.read event: every member receives this message.created, which says the same.
+        reads = {(row["conversation_id"], row["sender_id"]): row["seq"] for row in rows}
+        bulk.update_rows(conn, _mem, ("conversation_id", "user_id"), [
+            {"conversation_id": cid, "user_id": uid, "read_seq": seq, "read_at": now} for (cid, uid), seq in reads.items()])
+        emitted: list[events.Event] = []
+        for job, row, msg_id in zip(live, rows, msg_ids, strict=True):
+            view = _created(s, job, row, msg_id, recipients[job.conversation_id], emitted)
+            results.append((job, view))
+        events.emit_many(s, jobs[0].ctx, emitted)
+    for job, view in results:
+        job.result = (view, True)
+
+
+def _allocate_seqs(conn: Any, jobs: list[SendJob], now: datetime) -> list[int]:
+    """The next gap-free seqs of each job's conversation, in job order (a conversation's counter is
+    bumped once by its number of jobs)."""
+    counts: dict[int, int] = {}
+    for job in jobs:
+        counts[job.conversation_id] = counts.get(job.conversation_id, 0) + 1
+    cids = sorted(counts)
+    if conn.dialect.name == "postgresql":
+        last = dict(conn.execute(_BUMP_SEQS_PG, {"cids": cids, "ns": [counts[c] for c in cids], "now": now}).all())
+    else:
+        last = {}
+        for cid in cids:
+            last.update(conn.execute(_BUMP_SEQ, {"cid": cid, "n": counts[cid], "now": now}).all())
+    nxt = {cid: last[cid] - counts[cid] + 1 for cid in cids}
+    seqs = []
+    for job in jobs:
+        seqs.append(nxt[job.conversation_id])
+        nxt[job.conversation_id] += 1
+    return seqs
+
+
+def _created(s: Session, job: SendJob, row: dict[str, Any], msg_id: int, recipients: list[int],
+             emitted: list[events.Event]) -> dict[str, Any]:
+    """The rest of one sent message inside the batch's transaction: its attachments, its event, the
+    urgent notices; returns the sender's view."""
+    ctx, me, cid, now = job.ctx, job.ctx.user_id, job.conversation_id, row["created_at"]
+    outcome = job.dlp_outcome or DlpOutcome()
+    atts: list[dict[str, Any]] = []
+    if job.attachments:
+        s.connection().execute(insert(Attachment.__table__), [
+            dict(a, message_id=msg_id, conversation_id=cid, uploader_id=me, created_at=now)
+            for a in job.attachments])
+        atts = _attachment_views(s, [msg_id]).get(msg_id, [])
+    view: dict[str, Any] = {
+        "id": msg_id, "conversation_id": cid, "seq": row["seq"],
+        "sender": {"id": me, "name": ctx.principal.name if ctx.principal else ""},
+        "kind": job.kind, "text": row["text"], "created_at": now.isoformat(), "edited": False,
+        "edited_at": None, "recalled": False, "urgent": bool(job.urgent), "reply_to": job.reply_to,
+        "mentions": row["mentions"], "attachments": atts, "read_count": 0,
+        "recipient_count": len(recipients) - 1,
+    }
+    dlp_action = row["dlp_action"]
+    if dlp_action == "mask":
+        view["dlp"] = {"action": "mask"}
+    delivered_to = [me] if outcome.action == "hold" else recipients  # held: only the sender hears
+    emitted.append((delivered_to, "message.created", {"conversation_id": cid, "message": view}))
+    mine = dict(view, client_id=job.client_id)
+    if dlp_action:
+        mine["dlp"] = {"action": dlp_action, "findings": outcome.findings}
+    if job.urgent:
+        others = [uid for uid in recipients if uid != me]
+        people = s.execute(select(User.id, User.name, User.phone).where(User.id.in_(others))).all()
+        mine["urgent_recipients"] = [{"id": uid, "name": nm, "phone": ph, "read": False}
+                                     for uid, nm, ph in people]
+        if outcome.action != "hold":
+            _notify_offline_urgent(s, ctx, others)
+    return mine
 
 
 def _find_by_client_id(s: Session, ctx: Ctx, client_id: str) -> dict[str, Any] | None:

@@ -76,9 +76,11 @@ def set_admin(conversation_id: Id, body: AdminIn, ctx: Chat) -> dict[str, Any]:
 
 
 @router.post("/conversations/{conversation_id}/messages", status_code=201)
-def send(conversation_id: Id, body: MessageCreate, ctx: Chat) -> JSONResponse:
-    view, _created = messages.send_message(ctx, conversation_id, body.text, client_id=body.client_id,
-                                           urgent=body.urgent, confirm=body.confirm, reply_to=body.reply_to)
+async def send(conversation_id: Id, body: MessageCreate, ctx: Chat) -> JSONResponse:
+    # Written by the send queue's writer (group commit); answered once its batch has committed.
+    job = messages.SendJob(ctx, conversation_id, body.text, client_id=body.client_id, urgent=body.urgent,
+                           confirm=body.confirm, reply_to=body.reply_to)
+    view, _created = await ctx.rt.extras["send_queue"].send(job)
     return JSONResponse(view, status_code=201)
 
 

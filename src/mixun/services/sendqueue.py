@@ -1,0 +1,117 @@
+"""Group commit for sends.
+
+A request hands its send to a writer thread and waits. The writer takes everything that queued up
+while it wrote the previous batch (up to ``max_batch``) and writes it with ``messages.send_many``:
+each send checked and scanned on its own, then one transaction with one statement per step for the
+whole batch. Under light load a batch is a single send, as quick as before; under heavy load the cost
+of each statement, round trip and commit (an fsync on SQLite) is shared by the batch, which is where
+almost all of a send's time went. A request gets its 201 only after its batch committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+from typing import Any
+
+from mixun.services import messages
+
+log = logging.getLogger("mixun.sendqueue")
+_STOP = object()
+
+Item = tuple[messages.SendJob, asyncio.AbstractEventLoop, "asyncio.Future[tuple[dict[str, Any], bool]]"]
+
+
+class SendQueue:
+    def __init__(self, writers: int = 1, max_batch: int = 64) -> None:
+        self.writers = max(1, writers)
+        self.max_batch = max(1, max_batch)
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    async def send(self, job: messages.SendJob) -> tuple[dict[str, Any], bool]:
+        """Send ``job`` in the next batch; its (view, created), or its error raised."""
+        if self._closed:
+            raise RuntimeError("send queue closed")
+        self._start()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[tuple[dict[str, Any], bool]] = loop.create_future()
+        future.add_done_callback(_retrieve)  # an abandoned request's error is not "never retrieved"
+        self._queue.put((job, loop, future))
+        # A client that goes away does not cancel its send: the batch may already be writing it. A
+        # resend with the same client_id then gets the committed message back.
+        return await asyncio.shield(future)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop taking sends; what is queued is written first."""
+        with self._lock:
+            self._closed = True
+            threads = list(self._threads)
+        for _ in threads:
+            self._queue.put(_STOP)
+        for t in threads:
+            t.join(timeout)
+
+    def _start(self) -> None:
+        if len(self._threads) == self.writers:
+            return
+        with self._lock:
+            while len(self._threads) < self.writers:
+                t = threading.Thread(target=self._run, name=f"mixun-send-{len(self._threads)}", daemon=True)
+                t.start()
+                self._threads.append(t)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            batch: list[Item] = [first]
+            stop = False
+            while len(batch) < self.max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stop = True
+                    break
+                batch.append(item)
+            self._write(batch)
+            if stop:
+                return
+
+    @staticmethod
+    def _write(batch: list[Item]) -> None:
+        jobs = [job for job, _loop, _future in batch]
+        try:
+            messages.send_many(jobs)
+        except Exception as exc:  # send_many gives every job its own outcome; this is a last resort
+            log.exception("a batch of sends failed")
+            for job in jobs:
+                if not job.done:
+                    job.error = exc
+        for job, loop, future in batch:
+            with contextlib.suppress(RuntimeError):  # that request's event loop has closed (shutdown)
+                loop.call_soon_threadsafe(_settle, future, job)
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+def _settle(future: asyncio.Future[tuple[dict[str, Any], bool]], job: messages.SendJob) -> None:
+    if future.done():
+        return
+    if job.error is not None:
+        future.set_exception(job.error)
+    elif job.result is not None:
+        future.set_result(job.result)
+    else:
+        future.set_exception(RuntimeError("send left without an outcome"))

@@ -1,0 +1,140 @@
+"""Group commit of sends: many sends written in one transaction, each with its own outcome.
+
+What a user would notice if batching went wrong: a seq gap or repeat, an event missing from someone's
+stream or out of order, a resend creating a second message, or one bad send failing the others."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+
+from mixun.errors import MixunError
+from mixun.services import events, messages
+from tests.conftest import Env
+from tests.helpers import group, send
+
+
+def _ctx(env: Env, uid: int) -> Any:
+    from mixun.db.models import User
+    from mixun.services.auth import _principal
+    from mixun.services.runtime import Ctx
+
+    with env.rt.db.read() as s:
+        user = s.get(User, uid)
+        return Ctx(rt=env.rt, principal=_principal(user, None, False), ip="127.0.0.1", client="tests")
+
+
+def _stream(env: Env, uid: int) -> list[tuple[int, dict[str, Any]]]:
+    with env.rt.db.read() as s:
+        return [(seq, orjson.loads(body)) for seq, body in events.read_events(s, uid, 0, 10_000)]
+
+
+def _assert_streams_complete(env: Env, uids: list[int], conv: int, n: int) -> None:
+    """Every member's event_seqs run 1..k with no gap, and they hold message.created for seqs 1..n of
+    ``conv`` exactly once each, in seq order."""
+    for uid in uids:
+        stream = _stream(env, uid)
+        assert [seq for seq, _ in stream] == list(range(1, len(stream) + 1)), uid
+        created = [e["message"]["seq"] for _, e in stream
+                   if e["type"] == "message.created" and e["conversation_id"] == conv]
+        assert created == list(range(1, n + 1)), (uid, created)
+
+
+def test_one_batch_gives_every_send_its_own_outcome(env: Env) -> None:
+    a_id, a = env.person("zhangsan", "张三")
+    b_id, _b = env.person("lisi", "李四")
+    c_id, _c = env.person("wangwu", "王五")
+    conv = group(env, a, "批量群", [b_id])
+    other = group(env, a, "另一个群", [c_id])
+    earlier = send(env, a, conv, "先发的一条", client_id="early").json()
+    ca, cb, cc = _ctx(env, a_id), _ctx(env, b_id), _ctx(env, c_id)
+    jobs = [
+        messages.SendJob(ca, conv, "第一条", client_id="k1"),
+        messages.SendJob(cb, conv, "第二条", reply_to=earlier["id"]),
+        messages.SendJob(cc, conv, "不是成员"),                                   # not a member: 404
+        messages.SendJob(ca, other, "回复别的会话的消息", reply_to=earlier["id"]),  # reply from elsewhere
+        messages.SendJob(ca, conv, "   "),                                       # empty
+        messages.SendJob(ca, conv, "重发", client_id="early"),                   # resend of a committed one
+        messages.SendJob(ca, conv, "第三条", client_id="k1"),                     # same client_id in batch
+        messages.SendJob(ca, other, "另一个群的第一条"),
+        messages.SendJob(ca, conv, "第四条"),
+    ]
+    messages.send_many(jobs)
+    assert all(j.done for j in jobs)
+    ok = [j.result for j in jobs]
+    assert ok[0] and ok[0][1] and ok[0][0]["seq"] == 2
+    assert ok[1] and ok[1][0]["seq"] == 3 and ok[1][0]["reply_to"] == earlier["id"]
+    assert isinstance(jobs[2].error, MixunError) and jobs[2].error.code == "not_found"
+    assert isinstance(jobs[3].error, MixunError) and jobs[3].error.details.get("field") == "reply_to"
+    assert isinstance(jobs[4].error, MixunError) and jobs[4].error.code == "empty_message"
+    assert ok[5] == (dict(ok[5][0]), False) and ok[5][0]["id"] == earlier["id"]
+    assert ok[6] and ok[6][1] is False and ok[6][0]["id"] == ok[0][0]["id"]  # the first k1, not a new one
+    assert ok[7] and ok[7][0]["seq"] == 1
+    assert ok[8] and ok[8][0]["seq"] == 4
+    history = env.client.get(f"/api/v1/conversations/{conv}/messages", headers=env.h(a)).json()["messages"]
+    assert [(m["seq"], m["text"]) for m in history] == [(1, "先发的一条"), (2, "第一条"), (3, "第二条"), (4, "第四条")]
+    _assert_streams_complete(env, [a_id, b_id], conv, 4)
+    # The sender has read up to its last message in the batch.
+    mine = {c["id"]: c for c in env.client.get("/api/v1/conversations", headers=env.h(a)).json()["conversations"]}
+    assert mine[conv]["read_seq"] == 4 and mine[conv]["unread_count"] == 0
+
+
+def test_a_send_that_fails_in_the_write_does_not_fail_the_batch(env: Env) -> None:
+    """A write error in the batch's transaction rolls it back; each send is then retried on its own."""
+    a_id, a = env.person("zhangsan", "张三")
+    b_id, _b = env.person("lisi", "李四")
+    conv = group(env, a, "回退群", [b_id])
+    ca = _ctx(env, a_id)
+    bad = messages.SendJob(ca, conv, "带坏附件", attachments=[{"no_such_column": 1}])
+    jobs = [messages.SendJob(ca, conv, f"好消息{i}") for i in range(3)]
+    jobs.insert(1, bad)
+    messages.send_many(jobs)
+    assert bad.error is not None and bad.result is None
+    assert [j.result[0]["seq"] for j in jobs if j is not bad and j.result] == [1, 2, 3]
+    _assert_streams_complete(env, [a_id, b_id], conv, 3)
+
+
+def test_concurrent_http_sends_are_committed_in_batches(sqlite_env: Env) -> None:
+    """Sends that arrive while a batch is being written go together in the next one; every request
+    still gets its own 201 only after its commit, with gap-free seqs and complete event streams."""
+    env = sqlite_env
+    people = [env.person(f"user{i}", f"同事{i}") for i in range(5)]
+    conv = group(env, people[0][1], "并发群", [uid for uid, _ in people[1:]])
+    sizes: list[int] = []
+    real = messages.send_many
+
+    def recording(jobs: list[messages.SendJob]) -> None:
+        sizes.append(len(jobs))
+        real(jobs)
+
+    messages.send_many = recording  # type: ignore[assignment]
+    results: list[tuple[int, int]] = []
+    lock = env.rt.db._write_lock
+    assert lock is not None
+    try:
+        lock.acquire()  # hold SQLite's write lock: sends queue up behind the first batch
+        threads = [threading.Thread(target=lambda t=t, k=k: results.append(
+            (send(env, t, conv, f"并发{k}").status_code, k))) for k, (_uid, t) in enumerate(people * 4)]
+        for th in threads:
+            th.start()
+        time.sleep(1.0)
+        assert results == []  # nothing acknowledged before its commit
+        lock.release()
+        for th in threads:
+            th.join(30)
+    finally:
+        messages.send_many = real  # type: ignore[assignment]
+        if lock.locked():
+            lock.release()
+    assert sorted(code for code, _ in results) == [201] * 20
+    assert max(sizes) > 1 and sum(sizes) == 20
+    with env.rt.db.read() as s:
+        from mixun.db.models import Message
+
+        seqs = sorted(s.execute(select(Message.seq).where(Message.conversation_id == conv)).scalars())
+    assert seqs == list(range(1, 21))
+    _assert_streams_complete(env, [uid for uid, _ in people], conv, 20)
