@@ -138,3 +138,49 @@ def test_concurrent_http_sends_are_committed_in_batches(sqlite_env: Env) -> None
         seqs = sorted(s.execute(select(Message.seq).where(Message.conversation_id == conv)).scalars())
     assert seqs == list(range(1, 21))
     _assert_streams_complete(env, [uid for uid, _ in people], conv, 20)
+
+
+def test_the_direct_send_path_answers_like_the_route(sqlite_env: Env, monkeypatch: Any) -> None:
+    """The busiest request skips the framework's routing, but a caller sees the same answers: the
+    security headers, the cookie's same-origin check, 401, 404, validation details, chunked bodies."""
+    import mixun.api.app as app_module
+
+    env = sqlite_env
+    direct_answers: list[bool] = []
+    real = app_module.send_direct
+
+    async def counting(*args: Any) -> bool:
+        direct_answers.append(await real(*args))
+        return direct_answers[-1]
+
+    monkeypatch.setattr(app_module, "send_direct", counting)
+    _a_id, a = env.person("zhangsan", "张三")
+    b_id, _b = env.person("lisi", "李四")
+    _c_id, c = env.person("wangwu", "王五")
+    conv = group(env, a, "直通群", [b_id])
+    env.client.cookies.clear()  # logging in left the last person's session cookie on the client
+    url = f"/api/v1/conversations/{conv}/messages"
+    ok = env.client.post(url, headers=env.h(a), json={"text": "你好"})
+    assert ok.status_code == 201 and ok.json()["seq"] == 1
+    assert ok.headers["x-frame-options"] == "DENY" and "default-src" in ok.headers["content-security-policy"]
+    assert env.client.post(url, json={"text": "无凭据"}).status_code == 401
+    assert env.client.post(url, headers=env.h(c), json={"text": "非成员"}).json()["error"]["code"] == "not_found"
+    bad = env.client.post(url, headers=env.h(a), json={"text": 5})
+    assert bad.status_code == 422 and bad.json()["error"]["fields"][0]["field"] == "text"
+    broken = env.client.post(url, headers={**env.h(a), "Content-Type": "application/json"}, content=b'{"text": ')
+    assert broken.status_code == 400 and broken.json()["error"]["code"] == "invalid_json"
+    chunked = env.client.post(url, headers={**env.h(a), "Content-Type": "application/json"},
+                              content=iter(['{"text": "分块'.encode(), '发送"}'.encode()]))
+    assert chunked.status_code == 201 and chunked.json()["text"] == "分块发送"
+    env.client.cookies.set("mixun_session", a)
+    try:
+        foreign = env.client.post(url, headers={"Origin": "http://evil.example"}, json={"text": "跨站"})
+        assert foreign.status_code == 403
+        same = env.client.post(url, headers={"Origin": "http://testserver"}, json={"text": "本站"})
+        assert same.status_code == 201 and same.json()["seq"] == 3
+    finally:
+        env.client.cookies.clear()
+    long = env.client.post(url, headers=env.h(a), json={"text": "长" * (env.settings.max_message_length + 1)})
+    assert long.status_code == 422 and long.json()["error"]["code"] == "message_too_long"
+    # Answered directly: the sends, the non-member's 404 and the too-long text; by the route: the rest.
+    assert direct_answers == [True, False, True, False, False, True, False, True, True]

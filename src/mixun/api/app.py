@@ -18,6 +18,7 @@ from mixun.api import errors
 from mixun.api.deps import COOKIE
 from mixun.api.responses import ORJSONResponse
 from mixun.api.routes import admin, auth, compliance, conversations, dlp, me
+from mixun.api.routes.conversations import send_direct
 from mixun.api.ws import websocket_endpoint
 from mixun.bus import make_bus
 from mixun.config import Settings
@@ -49,6 +50,7 @@ IMAGE_SUFFIX = "/images"
 FILE_SUFFIXES = ("/files", "/secure-pack")
 UPLOAD_SUFFIXES = (IMAGE_SUFFIX, *FILE_SUFFIXES)
 WS_PATH = "/api/v1/ws"
+SEND_PREFIX = "/api/v1/conversations/"
 
 
 class EdgeMiddleware:
@@ -81,40 +83,56 @@ class EdgeMiddleware:
         if length is not None and (not length.isdigit() or int(length) > limit):
             await _send_error(send, 413, "body_too_large", scope)
             return
-        if length is None and scope.get("method") in ("POST", "PUT", "PATCH", "DELETE"):
-            # No declared length (chunked): read up to the limit here, answer 413 beyond it.
-            chunks: list[bytes] = []
-            size = 0
-            while True:
-                message = await receive()
-                if message["type"] != "http.request":
-                    return
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > limit:
-                    await _send_error(send, 413, "body_too_large", scope)
-                    return
-                chunks.append(chunk)
-                if not message.get("more_body", False):
-                    break
-            body = b"".join(chunks)
-            delivered = False
-
-            async def replay() -> Message:
-                nonlocal delivered
-                if not delivered:
-                    delivered = True
-                    return {"type": "http.request", "body": body, "more_body": False}
-                return await receive()
-
-            receive = replay
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
             await send(message)
 
+        sending = scope["method"] == "POST" and path.endswith("/messages") and path.startswith(SEND_PREFIX)
+        if sending or (length is None and scope.get("method") in ("POST", "PUT", "PATCH", "DELETE")):
+            # No declared length (chunked): read up to the limit here, answer 413 beyond it. A send is
+            # read here too, for the direct path.
+            body = await _read_body(receive, limit)
+            if body == 413:
+                await _send_error(send, 413, "body_too_large", scope)
+            if not isinstance(body, bytes):
+                return
+            if sending and await send_direct(scope, body, send_with_headers):
+                return
+            receive = _replay(body, receive)
+
         await self.app(scope, receive, send_with_headers)
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | int:
+    """The whole request body; 413 past ``limit``, 0 when the client left before sending it all."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return 0
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return 413
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    delivered = False
+
+    async def replay() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 async def _send_error(send: Send, status: int, code: str, scope: Scope) -> None:

@@ -32,11 +32,21 @@ def render(request: Request, code: str, **details: object) -> ORJSONResponse:
     return ORJSONResponse(body, status_code=err.status)
 
 
+def mixun_error(request: Request, exc: MixunError) -> ORJSONResponse:
+    body = {"error": {"code": exc.code, "message": exc.message_for(_locale(request)), **exc.details}}
+    return ORJSONResponse(body, status_code=exc.status)
+
+
+def unexpected(request: Request, exc: Exception) -> ORJSONResponse:
+    log.error("unhandled error on %s %s: %s", request.method, request.url.path, type(exc).__name__,
+              exc_info=exc)
+    return render(request, "internal_error")
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(MixunError)
     async def _mixun(request: Request, exc: MixunError) -> ORJSONResponse:
-        body = {"error": {"code": exc.code, "message": exc.message_for(_locale(request)), **exc.details}}
-        return ORJSONResponse(body, status_code=exc.status)
+        return mixun_error(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> ORJSONResponse:
@@ -53,6 +63,4 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> ORJSONResponse:
-        log.error("unhandled error on %s %s: %s", request.method, request.url.path, type(exc).__name__,
-                  exc_info=exc)
-        return render(request, "internal_error")
+        return unexpected(request, exc)
