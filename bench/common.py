@@ -331,3 +331,27 @@ def make_groups(rt: Any, user_ids: list[int], size: int) -> list[tuple[int, list
         view = create_conversation(principal_ctx(rt, members[0]), "group", members[1:], f"压测群{g}")
         groups.append((int(view["id"]), members))
     return groups
+
+
+# --- a lean HTTP/1.1 client for the load generators --------------------------------------------------
+# Pre-encoded requests on keep-alive asyncio streams, status line and Content-Length parsed, nothing
+# else: the generators share 2 cores with the server, so their own cost per request must stay small
+# (httpx costs about a millisecond of CPU per request, enough to become the bottleneck it measures).
+
+async def post_json(reader: Any, writer: Any, path: str, token: str, body: bytes) -> tuple[str, bytes]:
+    """POST ``body`` on an open keep-alive connection; (status code, response body); ("eof", b"") when
+    the server closed the connection."""
+    writer.write((f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+                  f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body)
+    status_line = await reader.readline()
+    if not status_line:
+        return "eof", b""
+    length = 0
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b""):
+            break
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    data = await reader.readexactly(length) if length else b""
+    return status_line.split(b" ", 2)[1].decode(), data

@@ -33,31 +33,17 @@ def _generator(port: int, plan: list[tuple[int, str]], duration: float, conn: An
             conv, token = plan[rnd.randrange(len(plan))]
             body = orjson.dumps({"text": f"ingest {wid}-{i} 今天的报表已经上传，请查收。", "client_id": f"i{wid}-{i}"})
             i += 1
-            req = (f"POST /api/v1/conversations/{conv}/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                   f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
-                   f"Content-Length: {len(body)}\r\n\r\n").encode() + body
             t0 = time.monotonic()
-            writer.write(req)
-            status_line = await reader.readline()
-            length = 0
-            while True:
-                line = await reader.readline()
-                if line in (b"\r\n", b""):
-                    break
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            if length:
-                await reader.readexactly(length)
+            code, _ = await common.post_json(reader, writer, f"/api/v1/conversations/{conv}/messages", token, body)
             t1 = time.monotonic()
             if t0 < count_from:
                 continue
-            code = status_line.split(b" ", 2)[1].decode() if status_line else "eof"
             out["status"][code] = out["status"].get(code, 0) + 1
             if code == "201":
                 out["lat"].append(t1 - t0)
                 sec = int(t1 - count_from)
                 out["per_second"][sec] = out["per_second"].get(sec, 0) + 1
-            if not status_line:
+            if code == "eof":
                 break
         writer.close()
 

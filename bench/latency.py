@@ -1,10 +1,11 @@
 """Send -> deliver latency with 1,000 connected WebSocket clients in 20 groups of 50 at 500 messages/s.
 
-Processes: the server (``mixun serve``), one sender process (asyncio + ``httpx.AsyncClient``, HTTP/1.1
-keep-alive pool, open loop: a send is started every 1/rate s whatever the server does, at most
-MAX_IN_FLIGHT outstanding) and RECEIVERS receiver processes (asyncio + ``websockets``, 1,000 sockets
-split between them). Each message text carries the sender's ``time.monotonic_ns()`` taken just before
-the HTTP request starts (CLOCK_MONOTONIC is system-wide on Linux, so the receivers can subtract it);
+Processes: the server (``mixun serve``), one sender process (asyncio, SENDER_CONNECTIONS keep-alive
+HTTP/1.1 connections driven by ``common.post_json``; open loop: a send is due every 1/rate s whatever the
+server does, at most MAX_IN_FLIGHT outstanding, stamped when due so time spent waiting for a free
+connection counts) and RECEIVERS receiver processes (asyncio + ``websockets``, 1,000 sockets
+split between them). Each message text carries the sender's ``time.monotonic_ns()`` taken when the
+send fell due (CLOCK_MONOTONIC is system-wide on Linux, so the receivers can subtract it);
 latency = arrival of ``message.created`` at a recipient socket minus that stamp. Every member's socket
 counts as a recipient (50 deliveries per message, the sender's own socket included).
 """
@@ -20,6 +21,7 @@ from typing import Any
 from bench import common
 
 MAX_IN_FLIGHT = 256
+SENDER_CONNECTIONS = 64
 RECEIVERS = 2
 DRAIN_SECONDS = 5.0
 
@@ -74,60 +76,65 @@ def _receiver(url: str, tokens: list[str], conn: Any) -> None:
     conn.send(("done", asyncio.run(main())))
 
 
-def _sender(base: str, plan: list[tuple[int, str]], rate: float, duration: float, start_at: float,
+def _sender(port: int, plan: list[tuple[int, str]], rate: float, duration: float, start_at: float,
             conn: Any) -> None:
-    import httpx
+    import orjson
     import uvloop
 
     async def main() -> dict[str, Any]:
-        limits = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT)
         http_lat: list[float] = []
         lag: list[float] = []
         status: dict[str, int] = {}
         skipped = 0
         in_flight = 0
         rnd = random.Random(5)
-        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60, http2=False) as client:
-            async def send(i: int, conv: int, token: str) -> None:
-                nonlocal in_flight
-                t0 = time.monotonic_ns()
+        queue: asyncio.Queue[tuple[int, int, str, int] | None] = asyncio.Queue()
+
+        async def worker() -> None:
+            nonlocal in_flight
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            while (item := await queue.get()) is not None:
+                i, conv, token, t0 = item
+                body = orjson.dumps({"text": f"b:{t0}:{i}", "client_id": f"b{i}"})
                 try:
-                    r = await client.post(f"/api/v1/conversations/{conv}/messages",
-                                          json={"text": f"b:{t0}:{i}", "client_id": f"b{i}"},
-                                          headers={"Authorization": f"Bearer {token}"})
-                    key = str(r.status_code)
+                    key, _ = await common.post_json(reader, writer, f"/api/v1/conversations/{conv}/messages",
+                                                    token, body)
                 except Exception as exc:
                     key = type(exc).__name__
+                if key != "201":  # a broken connection is replaced
+                    writer.close()
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
                 http_lat.append((time.monotonic_ns() - t0) / 1e9)
                 status[key] = status.get(key, 0) + 1
                 in_flight -= 1
+            writer.close()
 
-            # warm the pool so connection set-up is not measured
-            await asyncio.gather(*(client.get("/api/v1/openapi.json") for _ in range(32)))
-            await asyncio.sleep(max(0.0, start_at - time.monotonic()))
-            t_start = time.monotonic()
-            tasks = set()
-            i = 0
-            total = int(rate * duration)
-            while i < total:
-                due = t_start + i / rate
-                now = time.monotonic()
-                if due > now:
-                    await asyncio.sleep(due - now)
-                    continue
-                while i < total and t_start + i / rate <= time.monotonic():
-                    lag.append(time.monotonic() - (t_start + i / rate))
-                    conv, token = plan[rnd.randrange(len(plan))]
-                    if in_flight >= MAX_IN_FLIGHT:
-                        skipped += 1
-                    else:
-                        in_flight += 1
-                        task = asyncio.create_task(send(i, conv, token))
-                        tasks.add(task)
-                        task.add_done_callback(tasks.discard)
-                    i += 1
-            send_elapsed = time.monotonic() - t_start
-            await asyncio.gather(*tasks)
+        # Connections open before the clock starts, so their set-up is not measured.
+        workers = [asyncio.create_task(worker()) for _ in range(SENDER_CONNECTIONS)]
+        await asyncio.sleep(max(0.0, start_at - time.monotonic()))
+        t_start = time.monotonic()
+        i = 0
+        total = int(rate * duration)
+        while i < total:
+            due = t_start + i / rate
+            now = time.monotonic()
+            if due > now:
+                await asyncio.sleep(due - now)
+                continue
+            while i < total and t_start + i / rate <= time.monotonic():
+                lag.append(time.monotonic() - (t_start + i / rate))
+                conv, token = plan[rnd.randrange(len(plan))]
+                if in_flight >= MAX_IN_FLIGHT:
+                    skipped += 1
+                else:
+                    # Stamped when due: time waiting for a free connection counts against the server.
+                    in_flight += 1
+                    queue.put_nowait((i, conv, token, time.monotonic_ns()))
+                i += 1
+        send_elapsed = time.monotonic() - t_start
+        for _ in workers:
+            queue.put_nowait(None)
+        await asyncio.gather(*workers)
         return {"http_latencies": http_lat, "status": status, "skipped": skipped,
                 "send_elapsed": send_elapsed, "schedule_lag": lag, "attempted": total}
 
@@ -170,7 +177,7 @@ def run_backend(backend: str, rate: float, duration: float, clients: int = 1000,
                        f"sending {rate:g}/s for {duration:g} s")
             start_at = time.monotonic() + 1.0
             sa, sb = ctx.Pipe()
-            sp = ctx.Process(target=_sender, args=(server.base, plan, rate, duration, start_at, sb), daemon=True)
+            sp = ctx.Process(target=_sender, args=(server.port, plan, rate, duration, start_at, sb), daemon=True)
             sp.start()
             cpu0 = common.cpu_seconds(server.pid)
             sent = _recv(sa, duration + 120)[1]

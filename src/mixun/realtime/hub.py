@@ -34,7 +34,7 @@ def frame(seq: int, payload: str) -> str:
 
 class Connection:
     __slots__ = ("ws", "user_id", "session_id", "next_seq", "queue", "writer", "catching_up", "live_max",
-                 "closed", "hub")
+                 "closed", "hub", "direct")
 
     def __init__(self, hub: Hub, ws: WebSocket, user_id: int, session_id: int, next_seq: int) -> None:
         self.hub = hub
@@ -47,6 +47,9 @@ class Connection:
         self.catching_up = False
         self.live_max = 0
         self.closed = False
+        # The server's protocol object when it can write a frame at once (mixun.api.wsproto).
+        proto = getattr(ws._send, "__self__", None)  # noqa: SLF001
+        self.direct: Callable[[bytes], bool] | None = getattr(proto, "send_text_now", None)
 
     def offer(self, seq: int, payload: str) -> None:
         if self.closed:
@@ -71,6 +74,9 @@ class Connection:
 
     def _enqueue(self, text: str) -> None:
         queue = self.queue
+        # Nothing waiting and the socket writable: write now, in order, without a task per frame.
+        if queue is None and self.direct is not None and self.direct(text.encode()):
+            return
         if queue is None:
             queue = self.queue = deque()
         elif len(queue) >= self.hub.queue_limit:

@@ -1,0 +1,130 @@
+"""Live delivery through a real `mixun serve`: frames of every length arrive intact and in order, and a
+client that stops reading is dropped (4008) without slowing anyone else."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.conftest import PASSWORD
+from tests.helpers import Server
+
+
+def _setup(tmp_path: Path) -> tuple[Path, dict[str, int]]:
+    from mixun.api.app import build_runtime
+    from mixun.config import load_settings
+    from mixun.services import users
+    from mixun.services.runtime import Ctx
+    from mixun.services.setup import initialise
+
+    data = tmp_path / "data"
+    settings = load_settings({"MIXUN_DATA_DIR": str(data)})
+    initialise(settings, create_admins=False)
+    rt = build_runtime(settings)
+    ids = {}
+    try:
+        for username, name in (("zhangsan", "张三"), ("lisi", "李四")):
+            ids[username] = users.create_user(Ctx(rt=rt, ip="127.0.0.1", client="tests"), username=username,
+                                              name=name, unit="总行/信息科技部", password=PASSWORD,
+                                              roles=["employee"], must_change_password=False).id
+    finally:
+        rt.db.dispose()
+    return data, ids
+
+
+def _login(server: Server, username: str) -> str:
+    r = httpx.post(server.url + "/api/v1/auth/login", json={"username": username, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    return str(r.json()["token"])
+
+
+def _raw_ws(port: int, token: str) -> socket.socket:
+    """A WebSocket client that completes the handshake and then reads nothing (a tiny receive buffer)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall((f"GET /api/v1/ws?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock
+
+
+def _frames(data: bytes) -> list[tuple[int, bytes]]:
+    """(opcode, payload) of the unmasked server frames in ``data`` (complete frames only)."""
+    out, i = [], 0
+    while i + 2 <= len(data):
+        op, n = data[i] & 0x0F, data[i + 1] & 0x7F
+        j = i + 2
+        if n == 126:
+            n, j = int.from_bytes(data[j:j + 2], "big"), j + 2
+        elif n == 127:
+            n, j = int.from_bytes(data[j:j + 8], "big"), j + 8
+        if j + n > len(data):
+            break
+        out.append((op, data[j:j + n]))
+        i = j + n
+    return out
+
+
+def test_frames_of_every_length_arrive_and_a_stalled_client_is_dropped(tmp_path: Path) -> None:
+    from websockets.sync.client import connect as ws_connect
+
+    data, ids = _setup(tmp_path)
+    server = Server(data, MIXUN_WS_QUEUE_LIMIT="20", MIXUN_MAX_MESSAGE_LENGTH="40000",
+                    MIXUN_SEND_RATE_PER_MINUTE="100000", MIXUN_SEND_BURST="10000")
+    try:
+        server.wait()
+        a, b = _login(server, "zhangsan"), _login(server, "lisi")
+        h = {"Authorization": f"Bearer {a}"}
+        r = httpx.post(server.url + "/api/v1/conversations", headers=h,
+                       json={"kind": "direct", "members": [ids["lisi"]]})
+        conv = r.json()["id"]
+        stalled = _raw_ws(server.port, _login(server, "lisi"))
+        texts = ["短", "中" * 1000, "长" * 30000]  # frames under 126 bytes, under 64 KB, over 64 KB
+        texts += [f"{i}" + "满" * 30000 for i in range(110)]  # ~10 MB: more than the stalled socket's buffers
+        with ws_connect(f"ws://127.0.0.1:{server.port}/api/v1/ws?token={b}", max_size=2**20) as ws:
+            hello = json.loads(ws.recv(timeout=10))
+            ws.send(json.dumps({"type": "resume", "after_event_seq": hello["last_event_seq"]}))
+            got: list[dict[str, Any]] = []
+            with httpx.Client(base_url=server.url, headers=h, timeout=30) as client:
+                for text in texts:
+                    assert client.post(f"/api/v1/conversations/{conv}/messages", json={"text": text}).status_code == 201
+                    while True:  # the reading client keeps up, message by message
+                        frame = json.loads(ws.recv(timeout=10))
+                        if frame.get("type") == "message.created":
+                            got.append(frame)
+                            break
+            assert [f["message"]["text"] for f in got] == texts
+            seqs = [f["event_seq"] for f in got]
+            assert seqs == list(range(seqs[0], seqs[0] + len(texts)))
+        # The stalled client was cut off: what it finally reads ends with a close frame, code 4008.
+        stalled.settimeout(10)
+        received = b""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                chunk = stalled.recv(1 << 20)
+            except TimeoutError:
+                break
+            if not chunk:
+                break
+            received += chunk
+        frames = _frames(received)
+        assert frames and frames[-1][0] == 0x8, [op for op, _ in frames[-3:]]
+        assert int.from_bytes(frames[-1][1][:2], "big") == 4008
+        assert len(frames) < len(texts)  # it did not get everything: its backlog was dropped, not kept
+        stalled.close()
+        assert "Traceback" not in server.output()
+    finally:
+        server.stop()
