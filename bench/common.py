@@ -28,6 +28,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 PG_BASE = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
+# The bus for runs with several server processes (each run has its own namespace: its database's).
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def bus_for(workers: int) -> dict[str, str]:
+    """Extra settings for a server of ``workers`` processes: one process keeps the in-process bus."""
+    return {"MIXUN_BUS_URL": REDIS_URL} if workers > 1 else {}
 PASSWORD = "Bench-pass-2024!"
 UNITS = ["总行/信息科技部", "总行/风险管理部", "总行/公司金融部", "总行/零售金融部", "总行/运营管理部",
          "总行/财务会计部", "总行/人力资源部", "北京分行/营业部", "北京分行/个人金融部",
@@ -82,9 +89,22 @@ def rss_kb(pid: int) -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    """user + system CPU seconds of a process (all its threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """user + system CPU seconds of a process (all its threads) and of its live descendants (the
+    workers of `mixun serve --workers N`)."""
+    children: dict[int, list[int]] = {}
+    ticks: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            p = int(stat.parent.name)
+            children.setdefault(int(fields[1]), []).append(p)
+            ticks[p] = int(fields[11]) + int(fields[12])
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        total += ticks.get(p, 0)
+        todo.extend(children.get(p, ()))
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def load_average() -> list[float]:
@@ -161,9 +181,10 @@ def environment(backend: str, name: str, **extra: str) -> Iterator[Env]:
 class Server:
     """``mixun serve`` in its own process."""
 
-    def __init__(self, env: Env, port: int | None = None) -> None:
+    def __init__(self, env: Env, port: int | None = None, workers: int = 1) -> None:
         self.env = env
         self.port = port or free_port()
+        self.workers = workers
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = env.data_dir / "server.log"
 
@@ -179,7 +200,8 @@ class Server:
     def start(self) -> Server:
         out = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            [str(VENV_BIN / "mixun"), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            [str(VENV_BIN / "mixun"), "serve", "--host", "127.0.0.1", "--port", str(self.port),
+             "--workers", str(self.workers)],
             env=self.env.environ(), stdout=out, stderr=subprocess.STDOUT, cwd=str(ROOT))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

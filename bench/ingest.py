@@ -60,9 +60,9 @@ def _generator(port: int, plan: list[tuple[int, str]], duration: float, conn: An
     conn.send(asyncio.run(main()))
 
 
-def run_backend(backend: str, duration: float) -> dict[str, Any]:
+def run_backend(backend: str, duration: float, workers: int = 1) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
-    with common.environment(backend, "ingest") as env:
+    with common.environment(backend, "ingest", **common.bus_for(workers)) as env:
         rt = common.runtime(env)
         ids = common.bulk_users(rt, 1000, prefix="g")
         tokens = common.bulk_sessions(rt, ids)
@@ -70,7 +70,7 @@ def run_backend(backend: str, duration: float) -> dict[str, Any]:
         rt.db.dispose()
         token_of = dict(zip(ids, tokens, strict=True))
         plan = [(conv, token_of[uid]) for conv, members in groups for uid in members]
-        with common.Server(env) as server:
+        with common.Server(env, workers=workers) as server:
             a, b = ctx.Pipe()
             p = ctx.Process(target=_generator, args=(server.port, plan, duration, b), daemon=True)
             p.start()
@@ -84,7 +84,7 @@ def run_backend(backend: str, duration: float) -> dict[str, Any]:
     ok = out["status"].get("201", 0)
     per_s = [out["per_second"].get(s, 0) for s in range(int(duration))]
     res = {
-        "backend": backend, "concurrency": CONCURRENCY, "conversations": len(groups), "members_each": 5,
+        "backend": backend, "server_processes": workers, "concurrency": CONCURRENCY, "conversations": len(groups), "members_each": 5,
         "duration_s": duration, "acknowledged": ok, "status": out["status"],
         "messages_per_s": round(ok / out["elapsed"], 1),
         "per_second_median": sorted(per_s)[len(per_s) // 2] if per_s else 0,

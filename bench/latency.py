@@ -149,9 +149,9 @@ def _recv(conn: Any, timeout: float) -> Any:
 
 
 def run_backend(backend: str, rate: float, duration: float, clients: int = 1000,
-                group_size: int = 50) -> dict[str, Any]:
+                group_size: int = 50, workers: int = 1) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
-    with common.environment(backend, "latency") as env:
+    with common.environment(backend, "latency", **common.bus_for(workers)) as env:
         rt = common.runtime(env)
         ids = common.bulk_users(rt, clients, prefix="l")
         tokens = common.bulk_sessions(rt, ids)
@@ -159,7 +159,7 @@ def run_backend(backend: str, rate: float, duration: float, clients: int = 1000,
         rt.db.dispose()
         token_of = dict(zip(ids, tokens, strict=True))
         plan = [(conv, token_of[uid]) for conv, members in groups for uid in members]
-        with common.Server(env) as server:
+        with common.Server(env, workers=workers) as server:
             url = f"ws://127.0.0.1:{server.port}/api/v1/ws"
             rss_start = common.rss_kb(server.pid)
             pipes, procs = [], []
@@ -191,7 +191,7 @@ def run_backend(backend: str, rate: float, duration: float, clients: int = 1000,
     ok = sent["status"].get("201", 0)
     expected = ok * group_size
     res = {
-        "backend": backend, "clients": connected, "groups": len(groups), "group_size": group_size,
+        "backend": backend, "server_processes": workers, "clients": connected, "groups": len(groups), "group_size": group_size,
         "target_rate": rate, "duration_s": duration, "connect_seconds": round(connect_s, 1),
         "attempted": sent["attempted"], "skipped_generator_backlog": sent["skipped"],
         "status": sent["status"], "achieved_send_rate": round(ok / sent["send_elapsed"], 1),

@@ -68,7 +68,7 @@ class Server:
     """A real `mixun serve` subprocess; always stop() it in a finally."""
 
     def __init__(self, data_dir: Path, database_url: str | None = None, bus_url: str | None = None,
-                 **extra_env: str) -> None:
+                 serve_args: tuple[str, ...] = (), **extra_env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("MIXUN_")}
@@ -81,7 +81,7 @@ class Server:
         self.log = data_dir.parent / f"serve-{self.port}.log"
         data_dir.mkdir(parents=True, exist_ok=True)
         self._out = self.log.open("wb")
-        self.proc = subprocess.Popen([MIXUN, "serve", "--port", str(self.port)], env=env, stdout=self._out,
+        self.proc = subprocess.Popen([MIXUN, "serve", "--port", str(self.port), *serve_args], env=env, stdout=self._out,
                                      stderr=subprocess.STDOUT, start_new_session=True)
 
     def wait(self, timeout: float = 30) -> Server:

@@ -4,6 +4,7 @@ client that stops reading is dropped (4008) without slowing anyone else."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import socket
@@ -13,8 +14,8 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import PASSWORD
-from tests.helpers import Server
+from tests.conftest import PASSWORD, REDIS_URL, need, redis_available
+from tests.helpers import MIXUN, Server
 
 
 def _setup(tmp_path: Path) -> tuple[Path, dict[str, int]]:
@@ -128,3 +129,53 @@ def test_frames_of_every_length_arrive_and_a_stalled_client_is_dropped(tmp_path:
         assert "Traceback" not in server.output()
     finally:
         server.stop()
+
+
+def test_serve_with_several_workers_delivers_across_them(tmp_path: Path) -> None:
+    """`mixun serve --workers 2` runs two processes on one port; whichever process a request or a
+    socket lands on, every socket gets every event. Without a shared bus it refuses to start."""
+    import subprocess
+
+    from websockets.sync.client import connect as ws_connect
+
+    data, ids = _setup(tmp_path)
+    refused = subprocess.run([MIXUN, "serve", "--workers", "2"], capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "MIXUN_DATA_DIR": str(data)})
+    assert refused.returncode == 2 and "MIXUN_BUS_URL" in refused.stderr
+    need("Redis", redis_available())
+    server = Server(data, bus_url=REDIS_URL, serve_args=("--workers", "2"))
+    try:
+        server.wait()
+        workers = [p for p in Path("/proc").glob("[0-9]*/stat") if _parent(p) == server.proc.pid]
+        assert len(workers) >= 2, "expected two worker processes"
+        a, b = _login(server, "zhangsan"), _login(server, "lisi")
+        conv = httpx.post(server.url + "/api/v1/conversations", headers={"Authorization": f"Bearer {a}"},
+                          json={"kind": "direct", "members": [ids["lisi"]]}).json()["id"]
+        with contextlib.ExitStack() as stack:
+            sockets = [stack.enter_context(ws_connect(f"ws://127.0.0.1:{server.port}/api/v1/ws?token={b}"))
+                       for _ in range(6)]
+            for ws in sockets:
+                hello = json.loads(ws.recv(timeout=10))
+                ws.send(json.dumps({"type": "resume", "after_event_seq": hello["last_event_seq"]}))
+            texts = [f"第{i}条" for i in range(12)]
+            for text in texts:  # a new connection each time: the kernel spreads them over the workers
+                r = httpx.post(f"{server.url}/api/v1/conversations/{conv}/messages",
+                               headers={"Authorization": f"Bearer {a}", "Connection": "close"}, json={"text": text})
+                assert r.status_code == 201, r.text
+            for ws in sockets:
+                got = []
+                while len(got) < len(texts):
+                    frame = json.loads(ws.recv(timeout=10))
+                    if frame.get("type") == "message.created":
+                        got.append(frame["message"]["text"])
+                assert got == texts
+        assert "Traceback" not in server.output()
+    finally:
+        server.stop()
+
+
+def _parent(stat: Path) -> int:
+    try:
+        return int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return -1

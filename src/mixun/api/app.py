@@ -262,6 +262,13 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     return app
 
 
+def app_from_environment() -> FastAPI:
+    """The app of one worker of `mixun serve --workers N`, from the MIXUN_* environment."""
+    from mixun.config import load_settings
+
+    return create_app(load_settings())
+
+
 async def _sweep(hub: Hub, rt: Runtime) -> None:
     """Close live connections whose session ended or expired; keep shared presence fresh."""
     from mixun.services import auth as auth_service

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from mixun.config import Settings, load_settings
 from mixun.services.runtime import Ctx, Runtime
@@ -48,12 +49,26 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from mixun.api.wsproto import LeanWebSocketProtocol
     from mixun.services.setup import initialise
 
+    if args.workers < 1:
+        print("mixun: --workers must be at least 1", file=sys.stderr)
+        return 2
+    if args.workers > 1 and settings.bus_url.startswith("memory"):
+        print("mixun: --workers above 1 needs a shared bus, so that every process delivers every event: "
+              "set MIXUN_BUS_URL=redis://… (recommended: it also shares presence and rate limits) or nats://…",
+              file=sys.stderr)
+        return 2
     initialise(settings, create_admins=False)
-    app = create_app(settings)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, loop="uvloop",
-                http="httptools", ws=LeanWebSocketProtocol, ws_ping_interval=20, ws_ping_timeout=20,
-                ws_per_message_deflate=False,  # ~100 KB per connection for little gain on short JSON frames
-                ws_max_size=1_048_576, proxy_headers=False, server_header=False, access_log=False)
+    options: dict[str, Any] = dict(
+        host=args.host, port=args.port, log_level=args.log_level, loop="uvloop", http="httptools",
+        ws=LeanWebSocketProtocol, ws_ping_interval=20, ws_ping_timeout=20,
+        ws_per_message_deflate=False,  # ~100 KB per connection for little gain on short JSON frames
+        ws_max_size=1_048_576, proxy_headers=False, server_header=False, access_log=False)
+    if args.workers > 1:
+        # Several processes accept on one socket; each builds its app from the same MIXUN_* environment
+        # and they share the database and the bus (as two `mixun serve` on one database do).
+        uvicorn.run("mixun.api.app:app_from_environment", factory=True, workers=args.workers, **options)
+    else:
+        uvicorn.run(create_app(settings), **options)
     return 0
 
 
@@ -191,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--host", default="127.0.0.1")
     sp.add_argument("--port", type=int, default=8300)
     sp.add_argument("--log-level", default="warning")
+    sp.add_argument("--workers", type=int, default=1,
+                    help="server processes sharing the port (above 1 needs MIXUN_BUS_URL); one per core")
     sp.set_defaults(fn=cmd_serve)
     sub.add_parser("demo", help="load the demo bank (idempotent)").set_defaults(fn=cmd_demo)
     up = sub.add_parser("user", help="manage accounts").add_subparsers(dest="user_command", required=True)
