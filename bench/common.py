@@ -201,7 +201,7 @@ class Server:
         out = self.log_path.open("wb")
         self.proc = subprocess.Popen(
             [str(VENV_BIN / "mixun"), "serve", "--host", "127.0.0.1", "--port", str(self.port),
-             "--workers", str(self.workers)],
+             *(["--workers", str(self.workers)] if self.workers > 1 else [])],
             env=self.env.environ(), stdout=out, stderr=subprocess.STDOUT, cwd=str(ROOT))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

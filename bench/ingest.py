@@ -101,12 +101,15 @@ def run_backend(backend: str, duration: float, workers: int = 1) -> dict[str, An
 
 
 def run(quick: bool = False) -> dict[str, Any]:
+    """PostgreSQL (the target) and SQLite with one server process, then PostgreSQL with two."""
     duration = 6.0 if quick else 20.0
     out: dict[str, Any] = {}
-    for backend in ["postgres"] if quick else ["postgres", "sqlite"]:
+    plan = [("postgres", 1)] if quick else [("postgres", 1), ("sqlite", 1), ("postgres", 2)]
+    for backend, workers in plan:
+        key = backend if workers == 1 else f"{backend}@{workers}-processes"
         try:
-            out[backend] = run_backend(backend, duration)
+            out[key] = run_backend(backend, duration, workers)
         except Exception as exc:
-            common.log(f"ingest[{backend}] failed: {exc!r}")
-            out[backend] = {"error": repr(exc)}
+            common.log(f"ingest[{key}] failed: {exc!r}")
+            out[key] = {"error": repr(exc)}
     return out
