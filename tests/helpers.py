@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from sqlalchemy import update
 
-from tests.conftest import Env
+from tests.conftest import PASSWORD, Env
 
 ROOT = Path(__file__).resolve().parent.parent
 MIXUN = str(ROOT / ".venv" / "bin" / "mixun")
@@ -114,3 +114,23 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.kill9()
         self._out.close()
+
+
+def add_people(settings: Any, people: tuple[tuple[str, str], ...] = (("zhangsan", "张三"), ("lisi", "李四"))
+               ) -> dict[str, int]:
+    """Initialise the database of ``settings`` and create these employees (username, name) with
+    PASSWORD, for tests that then start real server processes on it; their ids by username."""
+    from mixun.api.app import build_runtime
+    from mixun.services import users
+    from mixun.services.runtime import Ctx
+    from mixun.services.setup import initialise
+
+    initialise(settings, create_admins=False)
+    rt = build_runtime(settings)
+    try:
+        return {username: users.create_user(Ctx(rt=rt, ip="127.0.0.1", client="tests"), username=username,
+                                            name=name, unit="总行/信息科技部", password=PASSWORD,
+                                            roles=["employee"], must_change_password=False).id
+                for username, name in people}
+    finally:
+        rt.db.dispose()

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import PASSWORD, REDIS_URL, Env, fresh_database, need, redis_available
-from tests.helpers import Server, direct, group, send
+from tests.helpers import Server, add_people, direct, group, send
 
 
 def recv(ws: Any, timeout: float = 5.0) -> dict[str, Any]:
@@ -231,25 +231,10 @@ def test_logout_everywhere_closes_the_live_socket(env: Env) -> None:
 def _prepare(tmp_path: Path, bus_url: str) -> tuple[str, Path, dict[str, int]]:
     """A PostgreSQL database with two people, and a data dir both processes share."""
     from mixun.config import load_settings
-    from mixun.services import users
-    from mixun.services.runtime import Ctx
-    from mixun.services.setup import initialise
 
     url, cleanup = fresh_database("postgresql", tmp_path)
     data = tmp_path / "shared-data"
-    settings = load_settings({"MIXUN_DATA_DIR": str(data), "MIXUN_DATABASE_URL": url})
-    initialise(settings, create_admins=False)
-    from mixun.api.app import build_runtime
-
-    rt = build_runtime(settings)
-    ids = {}
-    try:
-        for username, name in (("zhangsan", "张三"), ("lisi", "李四")):
-            ids[username] = users.create_user(Ctx(rt=rt, ip="127.0.0.1", client="tests"), username=username,
-                                              name=name, unit="总行/信息科技部", password=PASSWORD,
-                                              roles=["employee"], must_change_password=False).id
-    finally:
-        rt.db.dispose()
+    ids = add_people(load_settings({"MIXUN_DATA_DIR": str(data), "MIXUN_DATABASE_URL": url}))
     _prepare.cleanup = cleanup  # type: ignore[attr-defined]
     return url, data, ids
 

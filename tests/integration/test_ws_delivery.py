@@ -15,29 +15,14 @@ from typing import Any
 import httpx
 
 from tests.conftest import PASSWORD, REDIS_URL, need, redis_available
-from tests.helpers import MIXUN, Server
+from tests.helpers import MIXUN, Server, add_people
 
 
 def _setup(tmp_path: Path) -> tuple[Path, dict[str, int]]:
-    from mixun.api.app import build_runtime
     from mixun.config import load_settings
-    from mixun.services import users
-    from mixun.services.runtime import Ctx
-    from mixun.services.setup import initialise
 
     data = tmp_path / "data"
-    settings = load_settings({"MIXUN_DATA_DIR": str(data)})
-    initialise(settings, create_admins=False)
-    rt = build_runtime(settings)
-    ids = {}
-    try:
-        for username, name in (("zhangsan", "张三"), ("lisi", "李四")):
-            ids[username] = users.create_user(Ctx(rt=rt, ip="127.0.0.1", client="tests"), username=username,
-                                              name=name, unit="总行/信息科技部", password=PASSWORD,
-                                              roles=["employee"], must_change_password=False).id
-    finally:
-        rt.db.dispose()
-    return data, ids
+    return data, add_people(load_settings({"MIXUN_DATA_DIR": str(data)}))
 
 
 def _login(server: Server, username: str) -> str:

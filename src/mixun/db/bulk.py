@@ -11,7 +11,7 @@ bind processing, so JSON, UTC timestamps and the rest are stored exactly as the 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -50,6 +50,44 @@ def update_rows(conn: Connection, table: Table, keys: tuple[str, ...], rows: Seq
         return
     stmt, procs = _pg_update(table, keys, cols, conn.dialect)
     conn.execute(stmt, _arrays(rows, cols, procs))
+
+
+def bump(conn: Connection, table: Table, key: str, counter: str, counts: Mapping[int, int], **also: Any
+         ) -> dict[int, int]:
+    """Add ``counts[k]`` to the ``counter`` column of the row whose ``key`` is k (setting the ``also``
+    columns too); returns each row's new counter (so the k's range is new - count + 1 .. new). The
+    counter rows are what make sequence numbers gap-free: PostgreSQL locks them in key order first, in
+    one round trip, so two writers never deadlock; SQLite (one writer) runs one statement per distinct
+    count. Rows that do not exist are left out of the result."""
+    keys = sorted(k for k, n in counts.items() if n > 0)
+    if not keys:
+        return {}
+    cols = tuple(sorted(also))
+    if conn.dialect.name == "postgresql":
+        stmt = _pg_bump(table, key, counter, cols)
+        return dict(conn.execute(stmt, {"ids": keys, "ns": [counts[k] for k in keys], **also}).all())
+    by_count: dict[int, list[int]] = {}
+    for k in keys:
+        by_count.setdefault(counts[k], []).append(k)
+    stmt = _sqlite_bump(table, key, counter, cols)
+    return {k: v for n, group in by_count.items() for k, v in conn.execute(stmt, {"ids": group, "n": n, **also})}
+
+
+@lru_cache(maxsize=16)
+def _pg_bump(table: Table, key: str, counter: str, cols: tuple[str, ...]) -> TextClause:
+    sets = "".join(f", {c} = :{c}" for c in cols)
+    return text(
+        f"UPDATE {table.name} AS c SET {counter} = c.{counter} + v.n{sets} FROM "
+        f"(SELECT {key} FROM {table.name} WHERE {key} = ANY(:ids) ORDER BY {key} FOR UPDATE) AS l, "
+        f"unnest(CAST(:ids AS bigint[]), CAST(:ns AS integer[])) AS v(k, n) "
+        f"WHERE c.{key} = l.{key} AND v.k = l.{key} RETURNING c.{key}, c.{counter}")
+
+
+@lru_cache(maxsize=16)
+def _sqlite_bump(table: Table, key: str, counter: str, cols: tuple[str, ...]) -> Any:
+    values = {counter: table.c[counter] + bindparam("n"), **{c: bindparam(c) for c in cols}}
+    return (update(table).where(table.c[key].in_(bindparam("ids", expanding=True))).values(values)
+            .returning(table.c[key], table.c[counter]))
 
 
 def _arrays(rows: Sequence[dict[str, Any]], cols: tuple[str, ...], procs: tuple[Any, ...]) -> dict[str, list[Any]]:

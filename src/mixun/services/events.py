@@ -13,26 +13,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from mixun.db import bulk
 from mixun.db.engine import on_commit
 from mixun.db.models import EventCounter, EventPayload, UserEvent
 from mixun.services.runtime import Ctx
-
-_counters = EventCounter.__table__
-# Bump each named counter by its own count, returning the new last_seq (SQLite: one statement per
-# distinct count, no round trips; PostgreSQL: one round trip that locks the counters in id order first,
-# so concurrent writers never deadlock).
-_BUMP_COUNTERS = (update(_counters).where(_counters.c.user_id.in_(bindparam("ids", expanding=True)))
-                  .values(last_seq=_counters.c.last_seq + bindparam("n"))
-                  .returning(_counters.c.user_id, _counters.c.last_seq))
-_BUMP_COUNTERS_PG = text(
-    "UPDATE event_counters AS c SET last_seq = c.last_seq + v.n FROM "
-    "(SELECT user_id FROM event_counters WHERE user_id = ANY(:ids) ORDER BY user_id FOR UPDATE) AS l, "
-    "unnest(CAST(:ids AS bigint[]), CAST(:ns AS integer[])) AS v(user_id, n) "
-    "WHERE c.user_id = l.user_id AND v.user_id = l.user_id RETURNING c.user_id, c.last_seq")
 
 # (recipients, event type, body): one event to be emitted.
 Event = tuple[Iterable[int], str, dict[str, Any]]
@@ -47,18 +34,8 @@ def allocate_ranges(session: Session, counts: Mapping[int, int]) -> dict[int, in
     """Reserve ``counts[user]`` consecutive event_seqs for each user; returns each user's new last_seq
     (the range is last - count + 1 .. last)."""
     ids = sorted(uid for uid, n in counts.items() if n > 0)
-    if not ids:
-        return {}
     conn = session.connection()  # Core on the connection: the hot path skips the ORM's statement layers
-    if conn.dialect.name == "postgresql":
-        rows = conn.execute(_BUMP_COUNTERS_PG, {"ids": ids, "ns": [counts[uid] for uid in ids]}).all()
-    else:
-        by_count: dict[int, list[int]] = {}
-        for uid in ids:
-            by_count.setdefault(counts[uid], []).append(uid)
-        rows = [row for n, group in by_count.items()
-                for row in conn.execute(_BUMP_COUNTERS, {"ids": group, "n": n}).all()]
-    last = {r[0]: r[1] for r in rows}
+    last = bulk.bump(conn, EventCounter.__table__, "user_id", "last_seq", counts)
     missing = [uid for uid in ids if uid not in last]
     if missing:  # users created before their counter row (should not happen; heal it)
         conn.execute(insert(EventCounter.__table__), [{"user_id": uid, "last_seq": counts[uid]} for uid in missing])

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,16 +36,7 @@ _SEL_MEMBERS = select(_mem.c.conversation_id, _mem.c.user_id).where(
 _SEL_CLIENT_IDS = select(_msg.c.sender_id, _msg.c.client_id).where(
     _msg.c.sender_id.in_(bindparam("uids", expanding=True)), _msg.c.client_id.in_(bindparam("keys", expanding=True)))
 _SEL_REPLY_CONVS = select(_msg.c.id, _msg.c.conversation_id).where(_msg.c.id.in_(bindparam("ids", expanding=True)))
-# SQLite: one statement per conversation (no round trips). PostgreSQL: one round trip that locks the
-# conversations in id order first (two processes' batches never deadlock), then bumps each by its count.
-_BUMP_SEQ = (update(_conv).where(_conv.c.id == bindparam("cid"))
-             .values(last_seq=_conv.c.last_seq + bindparam("n"), updated_at=bindparam("now"))
-             .returning(_conv.c.id, _conv.c.last_seq))
-_BUMP_SEQS_PG = text(
-    "UPDATE conversations AS c SET last_seq = c.last_seq + v.n, updated_at = :now FROM "
-    "(SELECT id FROM conversations WHERE id = ANY(:cids) ORDER BY id FOR UPDATE) AS l, "
-    "unnest(CAST(:cids AS bigint[]), CAST(:ns AS integer[])) AS v(id, n) "
-    "WHERE c.id = l.id AND v.id = l.id RETURNING c.id, c.last_seq")
+
 
 
 @dataclass
@@ -326,12 +317,7 @@ def _allocate_seqs(conn: Any, jobs: list[SendJob], now: datetime) -> list[int]:
     for job in jobs:
         counts[job.conversation_id] = counts.get(job.conversation_id, 0) + 1
     cids = sorted(counts)
-    if conn.dialect.name == "postgresql":
-        last = dict(conn.execute(_BUMP_SEQS_PG, {"cids": cids, "ns": [counts[c] for c in cids], "now": now}).all())
-    else:
-        last = {}
-        for cid in cids:
-            last.update(conn.execute(_BUMP_SEQ, {"cid": cid, "n": counts[cid], "now": now}).all())
+    last = bulk.bump(conn, _conv, "id", "last_seq", counts, updated_at=now)
     nxt = {cid: last[cid] - counts[cid] + 1 for cid in cids}
     seqs = []
     for job in jobs:
