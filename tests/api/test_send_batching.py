@@ -184,3 +184,55 @@ def test_the_direct_send_path_answers_like_the_route(sqlite_env: Env, monkeypatc
     assert long.status_code == 422 and long.json()["error"]["code"] == "message_too_long"
     # Answered directly: the sends, the non-member's 404 and the too-long text; by the route: the rest.
     assert direct_answers == [True, False, True, False, False, True, False, True, True]
+
+
+def test_a_failing_step_after_commit_neither_fails_nor_repeats_the_batch(env: Env) -> None:
+    """The SMS notice of an urgent message runs after the commit; if the gateway fails, the sends
+    stay sent, once each, and every one of them gets its 201."""
+    a_id, a = env.person("zhangsan", "张三")
+    b_id, _b = env.person("lisi", "李四")
+    conv = group(env, a, "紧急群", [b_id])
+
+    class BrokenGateway:
+        def send(self, *_args: Any) -> None:
+            raise OSError("SMS gateway down")
+
+    env.rt.extras["notifier"] = BrokenGateway()
+    ca = _ctx(env, a_id)
+    jobs = [messages.SendJob(ca, conv, "普通"), messages.SendJob(ca, conv, "紧急", urgent=True)]
+    messages.send_many(jobs)
+    assert [j.error for j in jobs] == [None, None]
+    assert [j.result[0]["seq"] for j in jobs if j.result] == [1, 2]
+    history = env.client.get(f"/api/v1/conversations/{conv}/messages", headers=env.h(a)).json()["messages"]
+    assert [m["text"] for m in history] == ["普通", "紧急"]
+    _assert_streams_complete(env, [a_id, b_id], conv, 2)
+
+
+def test_one_sends_unexpected_failure_is_its_own(env: Env) -> None:
+    """A failure outside the rules (here the rate limiter's store) fails that send only."""
+    a_id, a = env.person("zhangsan", "张三")
+    b_id, _b = env.person("lisi", "李四")
+    conv = group(env, a, "限流群", [b_id])
+    real = env.rt.extras["rate_limiter"]
+
+    class FlakyLimiter:
+        def allow(self, user_id: int) -> bool:
+            if user_id == b_id:
+                raise ConnectionError("rate-limit store unreachable")
+            return bool(real.allow(user_id))
+
+    env.rt.extras["rate_limiter"] = FlakyLimiter()
+    jobs = [messages.SendJob(_ctx(env, a_id), conv, "一"), messages.SendJob(_ctx(env, b_id), conv, "二"),
+            messages.SendJob(_ctx(env, a_id), conv, "三")]
+    messages.send_many(jobs)
+    assert isinstance(jobs[1].error, ConnectionError) and jobs[1].result is None
+    assert [j.result[0]["seq"] for j in (jobs[0], jobs[2]) if j.result] == [1, 2]
+
+
+def test_a_nul_character_is_refused_alike_on_both_databases(env: Env) -> None:
+    _a_id, a = env.person("zhangsan", "张三")
+    b_id, _b = env.person("lisi", "李四")
+    conv = group(env, a, "控制字符", [b_id])
+    r = send(env, a, conv, "前\x00后")
+    assert r.status_code == 422 and r.json()["error"]["field"] == "text"
+    assert send(env, a, conv, "正常").json()["seq"] == 1

@@ -52,10 +52,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.workers < 1:
         print("mixun: --workers must be at least 1", file=sys.stderr)
         return 2
-    if args.workers > 1 and settings.bus_url.startswith("memory"):
-        print("mixun: --workers above 1 needs a shared bus, so that every process delivers every event: "
-              "set MIXUN_BUS_URL=redis://… (recommended: it also shares presence and rate limits) or nats://…",
-              file=sys.stderr)
+    if args.workers > 1 and not settings.bus_url.startswith("redis"):
+        print("mixun: --workers above 1 needs MIXUN_BUS_URL=redis://…: the processes share events, presence "
+              "and send-rate limits through Redis", file=sys.stderr)
         return 2
     initialise(settings, create_admins=False)
     options: dict[str, Any] = dict(
@@ -207,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--port", type=int, default=8300)
     sp.add_argument("--log-level", default="warning")
     sp.add_argument("--workers", type=int, default=1,
-                    help="server processes sharing the port (above 1 needs MIXUN_BUS_URL); one per core")
+                    help="server processes sharing the port (above 1 needs MIXUN_BUS_URL=redis://…); one per core")
     sp.set_defaults(fn=cmd_serve)
     sub.add_parser("demo", help="load the demo bank (idempotent)").set_defaults(fn=cmd_demo)
     up = sub.add_parser("user", help="manage accounts").add_subparsers(dest="user_command", required=True)

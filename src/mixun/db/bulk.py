@@ -73,12 +73,24 @@ def bump(conn: Connection, table: Table, key: str, counter: str, counts: Mapping
     return {k: v for n, group in by_count.items() for k, v in conn.execute(stmt, {"ids": group, "n": n, **also})}
 
 
+def lock(conn: Connection, table: Table, key: str, keys: Sequence[int]) -> None:
+    """Lock these rows for update, in key order (the order ``bump`` locks in, so no deadlock), before
+    reading what they guard. SQLite has one writer: its write transaction already holds everything."""
+    if conn.dialect.name == "postgresql" and keys:
+        conn.execute(_pg_lock(table, key), {"ids": sorted(keys)})
+
+
+@lru_cache(maxsize=16)
+def _pg_lock(table: Table, key: str) -> TextClause:
+    return text(f"SELECT {key} FROM {table.name} WHERE {key} = ANY(:ids) ORDER BY {key} FOR NO KEY UPDATE")
+
+
 @lru_cache(maxsize=16)
 def _pg_bump(table: Table, key: str, counter: str, cols: tuple[str, ...]) -> TextClause:
     sets = "".join(f", {c} = :{c}" for c in cols)
     return text(
         f"UPDATE {table.name} AS c SET {counter} = c.{counter} + v.n{sets} FROM "
-        f"(SELECT {key} FROM {table.name} WHERE {key} = ANY(:ids) ORDER BY {key} FOR UPDATE) AS l, "
+        f"(SELECT {key} FROM {table.name} WHERE {key} = ANY(:ids) ORDER BY {key} FOR NO KEY UPDATE) AS l, "
         f"unnest(CAST(:ids AS bigint[]), CAST(:ns AS integer[])) AS v(k, n) "
         f"WHERE c.{key} = l.{key} AND v.k = l.{key} RETURNING c.{key}, c.{counter}")
 

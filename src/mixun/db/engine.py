@@ -7,6 +7,7 @@ write lock up front avoids the deadlock of two readers upgrading at once.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -15,6 +16,8 @@ from typing import Any
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger("mixun.db")
 
 
 def _sqlite_engine(url: str, begin: str) -> Engine:
@@ -77,8 +80,13 @@ class Database:
                 raise
             finally:
                 session.close()
+        # The transaction has committed: what follows (wake-ups, notices, the audit head file, cache
+        # invalidation) must not turn it into an error for the caller, or make a caller write it again.
         for callback in session.info["after_commit"]:
-            callback()
+            try:
+                callback()
+            except Exception:
+                log.exception("an after-commit step failed; the transaction itself committed")
 
     @contextmanager
     def read(self) -> Iterator[Session]:

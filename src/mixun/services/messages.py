@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mixun.db import bulk
@@ -96,6 +95,8 @@ def _check_text(ctx: Ctx, text: str, allow_empty: bool = False) -> str:
         raise MixunError("validation_failed", field="text")
     if len(text) > ctx.rt.settings.max_message_length:
         raise MixunError("message_too_long", limit=ctx.rt.settings.max_message_length)
+    if "\x00" in text:  # PostgreSQL text cannot hold it; refused alike on both databases
+        raise MixunError("validation_failed", "消息含有不允许的控制字符", field="text")
     if not text.strip() and not allow_empty:
         raise MixunError("empty_message")
     return text
@@ -174,6 +175,9 @@ def send_many(jobs: list[SendJob]) -> None:
             continue
         try:
             _write(group)
+        except _CommitUncertain as exc:  # never written twice: a client_id tells, otherwise an error
+            for job in group:
+                _single_failed(job, _cause(exc))
         except Exception as exc:
             if len(group) == 1:
                 _single_failed(group[0], exc)
@@ -182,7 +186,7 @@ def send_many(jobs: list[SendJob]) -> None:
                     try:
                         _write([job])
                     except Exception as one:
-                        _single_failed(job, one)
+                        _single_failed(job, _cause(one))
     for job in jobs:
         if job.resend and job.result is None and job.error is None:
             _answer_resend(job)
@@ -210,30 +214,32 @@ def _prepare(job: SendJob) -> None:
                         job.result = (found, False)
                         return
                 raise
-    except MixunError as exc:
+    except Exception as exc:  # this job's own failure (a MixunError, or e.g. the rate limiter's store)
         job.error = exc
 
 
 def _single_failed(job: SendJob, exc: Exception) -> None:
     """A job whose own transaction failed: a unique clash on (sender, client_id) means a concurrent resend
     committed first (answer with that message); anything else is this job's error."""
-    if isinstance(exc, IntegrityError) and job.client_id:
-        job.resend = True
-        _answer_resend(job)
-        if job.result is not None:
-            return
+    if job.client_id and not isinstance(exc, MixunError):
+        # A unique clash on (sender, client_id), or a commit whose outcome is unknown: if the message
+        # is stored, this send's answer is that message.
+        _answer_resend(job, missing=exc)
+        return
     job.error = exc
 
 
-def _answer_resend(job: SendJob) -> None:
-    with job.ctx.rt.db.read() as s:
-        try:
+def _answer_resend(job: SendJob, missing: BaseException | None = None) -> None:
+    """Answer with the message this job's client_id already sent; when there is none, ``missing``
+    (or a conflict) is the job's error."""
+    try:
+        with job.ctx.rt.db.read() as s:
             found = _find_by_client_id(s, job.ctx, job.client_id or "")
-        except MixunError as exc:
-            job.error = exc
-            return
+    except Exception as exc:
+        job.error = exc
+        return
     if found is None:
-        job.error = MixunError("conflict")
+        job.error = missing if missing is not None else MixunError("conflict")
     else:
         job.result = (found, False)
 
@@ -242,72 +248,97 @@ def _write(jobs: list[SendJob]) -> None:
     """One write transaction for these jobs. Jobs that fail their own checks (not a member, a reply to
     another conversation) get their error and are left out; a resent client_id is answered after commit."""
     results: list[tuple[SendJob, dict[str, Any]]] = []
-    with jobs[0].ctx.rt.db.write() as s:
-        conn = s.connection()  # Core on the connection throughout: the ORM's layers cost more than the SQL
-        for job in jobs:  # a retry of a job from a failed batch starts clean
-            job.resend, job.error = False, None
-        # Every member of the batch's conversations: who may send (a non-member gets the same 404 as a
-        # missing conversation) and, below, who receives.
-        recipients: dict[int, list[int]] = {}
-        for cid, uid in conn.execute(_SEL_MEMBERS, {"cids": sorted({j.conversation_id for j in jobs})}):
-            recipients.setdefault(cid, []).append(uid)
-        live: list[SendJob] = []
-        for job in jobs:
-            if job.ctx.user_id not in recipients.get(job.conversation_id, ()):
-                job.error = MixunError("not_found")
-            else:
-                live.append(job)
-        replies = [j.reply_to for j in live if j.reply_to is not None]
-        if replies:
-            conv_of = dict(conn.execute(_SEL_REPLY_CONVS, {"ids": sorted(set(replies))}).all())
-            for job in live:
-                if job.reply_to is not None and conv_of.get(job.reply_to) != job.conversation_id:
-                    job.error = MixunError("validation_failed", "被回复的消息不存在", field="reply_to")
-            live = [j for j in live if j.error is None]
-        # A resent client_id: looked up first in a batch (a unique clash would undo the whole batch); a
-        # send on its own meets the clash itself and is answered by _single_failed.
-        keyed = [j for j in live if j.client_id] if len(jobs) > 1 else []
-        if keyed:
-            used = {tuple(r) for r in conn.execute(_SEL_CLIENT_IDS, {
-                "uids": sorted({j.ctx.user_id for j in keyed}), "keys": sorted({j.client_id for j in keyed})})}
-            for job in keyed:
-                job.resend = (job.ctx.user_id, job.client_id) in used
-            live = [j for j in live if not j.resend]
-        if not live:
-            return
-        for job in live:
-            _record_dlp(s, job.ctx, job.dlp_outcome or DlpOutcome(), f"conversation:{job.conversation_id}")
-        now = datetime.now(UTC)
-        seqs = _allocate_seqs(conn, live, now)
-        rows, mentions = [], []
-        for job, seq in zip(live, seqs, strict=True):
-            outcome = job.dlp_outcome or DlpOutcome()
-            mentions.append(_mentions(s, job.conversation_id, outcome.deliver_text))
-            rows.append({
-                "conversation_id": job.conversation_id, "seq": seq, "sender_id": job.ctx.user_id,
-                "client_id": job.client_id or None, "kind": job.kind, "text": outcome.deliver_text,
-                "reply_to_id": job.reply_to, "mentions": mentions[-1], "urgent": bool(job.urgent),
-                "created_at": now, "edited_at": None, "recalled_at": None, "recalled_by": None, "version": 1,
-                "dlp_action": None if outcome.action == "allow" else outcome.action,
-                "dlp_findings": outcome.findings or None, "classification": "internal"})
-        msg_ids = bulk.insert_rows(conn, _msg, rows, returning_ids=True)
-        bulk.insert_rows(conn, _ver, [{
-            "message_id": msg_id, "conversation_id": row["conversation_id"], "version": 1, "kind": "created",
-            "sender_id": row["sender_id"], "actor_id": row["sender_id"], "text": row["text"],
-            "original_enc": (job.dlp_outcome or DlpOutcome()).original_enc, "created_at": now}
-            for job, row, msg_id in zip(live, rows, msg_ids, strict=True)])
-        # Sending reads what came before (the last of a sender's messages in the batch counts). No separate
-        # conversation.read event: every member receives this message.created, which says the same.
-        reads = {(row["conversation_id"], row["sender_id"]): row["seq"] for row in rows}
-        bulk.update_rows(conn, _mem, ("conversation_id", "user_id"), [
-            {"conversation_id": cid, "user_id": uid, "read_seq": seq, "read_at": now} for (cid, uid), seq in reads.items()])
-        emitted: list[events.Event] = []
-        for job, row, msg_id in zip(live, rows, msg_ids, strict=True):
-            view = _created(s, job, row, msg_id, recipients[job.conversation_id], emitted)
-            results.append((job, view))
-        events.emit_many(s, jobs[0].ctx, emitted)
+    committing = False
+    try:
+        with jobs[0].ctx.rt.db.write() as s:
+            _write_in(s, jobs, results)
+            committing = True
+    except Exception as exc:
+        if committing:  # the COMMIT itself failed: whether it took effect is unknown, so no rewrite
+            raise _CommitUncertain() from exc
+        raise
     for job, view in results:
         job.result = (view, True)
+
+
+class _CommitUncertain(Exception):
+    """The batch's COMMIT failed; its sends may or may not be stored."""
+
+
+def _cause(exc: Exception) -> Exception:
+    cause = exc.__cause__ if isinstance(exc, _CommitUncertain) else None
+    return cause if isinstance(cause, Exception) else exc
+
+
+def _write_in(s: Session, jobs: list[SendJob], results: list[tuple[SendJob, dict[str, Any]]]) -> None:
+    """The batch's statements, in its transaction; (job, sender's view) pairs go to ``results``."""
+    conn = s.connection()  # Core on the connection throughout: the ORM's layers cost more than the SQL
+    for job in jobs:  # a retry of a job from a failed batch starts clean
+        job.resend, job.error = False, None
+    # The conversations first (their counters, in id order), so no member joins or leaves between
+    # reading who may send and receive and numbering the messages.
+    cids = sorted({j.conversation_id for j in jobs})
+    bulk.lock(conn, _conv, "id", cids)
+    # Every member of the batch's conversations: who may send (a non-member gets the same 404 as a
+    # missing conversation) and, below, who receives.
+    recipients: dict[int, list[int]] = {}
+    for cid, uid in conn.execute(_SEL_MEMBERS, {"cids": cids}):
+        recipients.setdefault(cid, []).append(uid)
+    live: list[SendJob] = []
+    for job in jobs:
+        if job.ctx.user_id not in recipients.get(job.conversation_id, ()):
+            job.error = MixunError("not_found")
+        else:
+            live.append(job)
+    replies = [j.reply_to for j in live if j.reply_to is not None]
+    if replies:
+        conv_of = dict(conn.execute(_SEL_REPLY_CONVS, {"ids": sorted(set(replies))}).all())
+        for job in live:
+            if job.reply_to is not None and conv_of.get(job.reply_to) != job.conversation_id:
+                job.error = MixunError("validation_failed", "被回复的消息不存在", field="reply_to")
+        live = [j for j in live if j.error is None]
+    # A resent client_id: looked up first in a batch (a unique clash would undo the whole batch); a
+    # send on its own meets the clash itself and is answered by _single_failed.
+    keyed = [j for j in live if j.client_id] if len(jobs) > 1 else []
+    if keyed:
+        used = {tuple(r) for r in conn.execute(_SEL_CLIENT_IDS, {
+            "uids": sorted({j.ctx.user_id for j in keyed}), "keys": sorted({j.client_id for j in keyed})})}
+        for job in keyed:
+            job.resend = (job.ctx.user_id, job.client_id) in used
+        live = [j for j in live if not j.resend]
+    if not live:
+        return
+    for job in live:
+        _record_dlp(s, job.ctx, job.dlp_outcome or DlpOutcome(), f"conversation:{job.conversation_id}")
+    now = datetime.now(UTC)
+    seqs = _allocate_seqs(conn, live, now)
+    rows, mentions = [], []
+    for job, seq in zip(live, seqs, strict=True):
+        outcome = job.dlp_outcome or DlpOutcome()
+        mentions.append(_mentions(s, job.conversation_id, outcome.deliver_text))
+        rows.append({
+            "conversation_id": job.conversation_id, "seq": seq, "sender_id": job.ctx.user_id,
+            "client_id": job.client_id or None, "kind": job.kind, "text": outcome.deliver_text,
+            "reply_to_id": job.reply_to, "mentions": mentions[-1], "urgent": bool(job.urgent),
+            "created_at": now, "edited_at": None, "recalled_at": None, "recalled_by": None, "version": 1,
+            "dlp_action": None if outcome.action == "allow" else outcome.action,
+            "dlp_findings": outcome.findings or None, "classification": "internal"})
+    msg_ids = bulk.insert_rows(conn, _msg, rows, returning_ids=True)
+    bulk.insert_rows(conn, _ver, [{
+        "message_id": msg_id, "conversation_id": row["conversation_id"], "version": 1, "kind": "created",
+        "sender_id": row["sender_id"], "actor_id": row["sender_id"], "text": row["text"],
+        "original_enc": (job.dlp_outcome or DlpOutcome()).original_enc, "created_at": now}
+        for job, row, msg_id in zip(live, rows, msg_ids, strict=True)])
+    # Sending reads what came before (the last of a sender's messages in the batch counts). No separate
+    # conversation.read event: every member receives this message.created, which says the same.
+    reads = {(row["conversation_id"], row["sender_id"]): row["seq"] for row in rows}
+    bulk.update_rows(conn, _mem, ("conversation_id", "user_id"), [
+        {"conversation_id": cid, "user_id": uid, "read_seq": seq, "read_at": now} for (cid, uid), seq in reads.items()])
+    emitted: list[events.Event] = []
+    for job, row, msg_id in zip(live, rows, msg_ids, strict=True):
+        view = _created(s, job, row, msg_id, recipients[job.conversation_id], emitted)
+        results.append((job, view))
+    events.emit_many(s, jobs[0].ctx, emitted)
 
 
 def _allocate_seqs(conn: Any, jobs: list[SendJob], now: datetime) -> list[int]:

@@ -36,13 +36,14 @@ class SendQueue:
 
     async def send(self, job: messages.SendJob) -> tuple[dict[str, Any], bool]:
         """Send ``job`` in the next batch; its (view, created), or its error raised."""
-        if self._closed:
-            raise RuntimeError("send queue closed")
-        self._start()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[dict[str, Any], bool]] = loop.create_future()
         future.add_done_callback(_retrieve)  # an abandoned request's error is not "never retrieved"
-        self._queue.put((job, loop, future))
+        with self._lock:  # never queued behind the writers' stop
+            if self._closed:
+                raise RuntimeError("send queue closed")
+            self._start()
+            self._queue.put((job, loop, future))
         # A client that goes away does not cancel its send: the batch may already be writing it. A
         # resend with the same client_id then gets the committed message back.
         return await asyncio.shield(future)
@@ -52,21 +53,38 @@ class SendQueue:
         with self._lock:
             self._closed = True
             threads = list(self._threads)
-        for _ in threads:
-            self._queue.put(_STOP)
+            for _ in threads:
+                self._queue.put(_STOP)
         for t in threads:
             t.join(timeout)
+        left: list[Item] = []  # only if no writer was alive to take them
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not _STOP:
+                left.append(item)
+        if left:
+            self._write(left)
 
     def _start(self) -> None:
-        if len(self._threads) == self.writers:
-            return
-        with self._lock:
+        """Start the writers (with the lock held); a writer that died is replaced."""
+        self._threads = [t for t in self._threads if t.is_alive()]
+        if len(self._threads) < self.writers:
             while len(self._threads) < self.writers:
                 t = threading.Thread(target=self._run, name=f"mixun-send-{len(self._threads)}", daemon=True)
                 t.start()
                 self._threads.append(t)
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException:  # never silently: the next send starts a new writer
+            log.exception("a send writer stopped")
+            raise
+
+    def _loop(self) -> None:
         while True:
             first = self._queue.get()
             if first is _STOP:
