@@ -24,12 +24,14 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 def client_ip(rt: Runtime, peer: str, forwarded: str | None) -> str:
     """The peer address; X-Forwarded-For is believed only when the peer is a configured trusted proxy."""
+    proxies = rt.settings.trusted_proxies
+    if not forwarded or not proxies:  # the usual case, decided without parsing an address
+        return peer
     try:
         peer_addr = ipaddress.ip_address(peer)
     except ValueError:
         return peer
-    proxies = rt.settings.trusted_proxies
-    if not forwarded or not any(peer_addr in net for net in proxies):
+    if not any(peer_addr in net for net in proxies):
         return peer
     for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
         try:

@@ -28,8 +28,7 @@ def index_terms(text: str) -> set[str]:
     """Every bigram of every run, and each run's last character (so one-character queries work)."""
     terms: set[str] = set()
     for run in runs(text):
-        for i in range(len(run) - 1):
-            terms.add(run[i : i + 2])
+        terms.update(map(str.__add__, run, run[1:]))  # the bigrams, pairwise
         terms.add(run[-1])
     return terms
 

@@ -42,10 +42,16 @@ def _state(s: Session, lock: bool = False) -> SearchIndexState:
 
 def index_rows(s: Session, rows: list[tuple[int, str]]) -> int:
     """Insert the terms of (version id, text) pairs; returns the number of postings written."""
-    postings = [{"term": t, "version_id": vid} for vid, text in rows if text
-                for t in index_terms(text) if len(t) <= TERM_MAX]
-    bulk.insert_rows(s.connection(), SearchTerm.__table__, postings)  # one statement, not one per posting
-    return len(postings)
+    terms: list[str] = []
+    versions: list[int] = []
+    for vid, text in rows:
+        if text:
+            found = [t for t in index_terms(text) if len(t) <= TERM_MAX]
+            terms += found
+            versions += [vid] * len(found)
+    # One statement, not one per posting.
+    bulk.insert_columns(s.connection(), SearchTerm.__table__, {"term": terms, "version_id": versions})
+    return len(terms)
 
 
 def index_pending(s: Session, max_rows: int | None = None, batch: int = INDEX_BATCH) -> int:

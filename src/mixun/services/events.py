@@ -64,17 +64,21 @@ def emit_many(session: Session, ctx: Ctx, items: list[Event]) -> None:
     payload_ids = bulk.insert_rows(conn, EventPayload.__table__, [
         {"type": type_, "body": payload, "created_at": now}
         for (_r, type_, _b), payload in zip(events_, payloads, strict=True)], returning_ids=True)
-    rows: list[dict[str, int]] = []
+    users: list[int] = []
+    seqs: list[int] = []
+    refs: list[int] = []
     wakes: list[dict[str, Any]] = []
     for (rcpts, _t, _b), payload, payload_id in zip(events_, payloads, payload_ids, strict=True):
         pairs = []
         for uid in rcpts:
             seq = next_seq[uid]
             next_seq[uid] = seq + 1
-            rows.append({"user_id": uid, "event_seq": seq, "payload_id": payload_id})
             pairs.append([uid, seq])
+            seqs.append(seq)
+        users += rcpts
+        refs += [payload_id] * len(rcpts)
         wakes.append({"recipients": pairs, "payload": payload})
-    bulk.insert_rows(conn, UserEvent.__table__, rows)
+    bulk.insert_columns(conn, UserEvent.__table__, {"user_id": users, "event_seq": seqs, "payload_id": refs})
     notify = ctx.rt.notify
     on_commit(session, lambda: [notify(wake) for wake in wakes])
 
