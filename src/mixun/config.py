@@ -56,6 +56,7 @@ class Settings:
     work_hours: tuple[int, int] = (7, 21)
     work_timezone_offset_hours: int = 8
     ws_queue_limit: int = 1000
+    db_lock_timeout_seconds: float = 5.0
     locale: str = "zh-CN"
     argon2: tuple[int, int, int] = (3, 65536, 4)  # time cost, memory KiB, parallelism (argon2id)
     extra: dict[str, str] = field(default_factory=dict)
@@ -144,6 +145,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         totp_required_for_all=get("TOTP_REQUIRED_FOR_ALL", "false").lower() in ("1", "true", "yes"),
         work_hours=(int(hours[0]), int(hours[1])),
         ws_queue_limit=int(num("WS_QUEUE_LIMIT", 1000)),
+        db_lock_timeout_seconds=num("DB_LOCK_TIMEOUT_SECONDS", 5.0),
         locale=get("LOCALE", "zh-CN"),
         argon2=_argon2_profile(get("ARGON2_PROFILE", "standard")),
         extra={k: v for k, v in merged.items() if k.startswith("MIXUN_")},

@@ -55,6 +55,7 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "dlp_confirm_required": (422, "消息包含敏感信息,请确认后发送", "The message contains sensitive data; confirm to send"),
     "sending_suspended": (403, "因多次违规,您的发送权限已暂停", "Sending is suspended after repeated violations"),
     "reserved_role": (403, "三员角色不能通过此方式授予", "Administrator roles cannot be granted this way"),
+    "busy": (503, "系统繁忙,请稍后重试", "The server is busy; try again shortly"),
     "internal_error": (500, "服务器内部错误", "Internal server error"),
 }
 

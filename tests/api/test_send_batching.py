@@ -236,3 +236,50 @@ def test_a_nul_character_is_refused_alike_on_both_databases(env: Env) -> None:
     r = send(env, a, conv, "前\x00后")
     assert r.status_code == 422 and r.json()["error"]["field"] == "text"
     assert send(env, a, conv, "正常").json()["seq"] == 1
+
+
+def test_a_conversation_locked_elsewhere_makes_only_its_sends_busy(tmp_path: Any) -> None:
+    """PostgreSQL: a transaction that holds a conversation's row lock and does not end (an operator's
+    forgotten psql session, say) gets that conversation's sends a 503 "busy" with Retry-After after
+    the lock timeout; sends to other conversations go on; once the lock is gone the client's retry with
+    the same client_id is stored once, with the next seq."""
+    from sqlalchemy import create_engine, text
+
+    from tests.conftest import build_env
+
+    env, close = build_env(tmp_path, "postgresql", MIXUN_DB_LOCK_TIMEOUT_SECONDS="1")
+    try:
+        a_id, a = env.person("zhangsan", "张三")
+        b_id, b = env.person("lisi", "李四")
+        held = group(env, a, "被锁住的群", [b_id])
+        free = group(env, a, "正常的群", [b_id])
+        assert send(env, a, held, "锁之前的一条").status_code == 201
+        blocker = create_engine(env.settings.database_url)
+        results: dict[str, Any] = {}
+        with blocker.connect() as other:
+            other.execute(text("SELECT id FROM conversations WHERE id = :id FOR UPDATE"), {"id": held})
+            jobs = [("held-1", a, held), ("held-2", b, held), ("free-1", a, free), ("free-2", b, free)]
+            threads = [threading.Thread(target=lambda k=k, t=t, c=c: results.__setitem__(
+                k, send(env, t, c, f"消息 {k}", client_id=k))) for k, t, c in jobs]
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join(60)
+            other.rollback()
+        blocker.dispose()
+        for key in ("held-1", "held-2"):
+            r = results[key]
+            assert r.status_code == 503, r.text
+            assert r.json()["error"]["code"] == "busy" and "繁忙" in r.json()["error"]["message"]
+            assert r.headers["retry-after"] == "2"
+        assert sorted(results[k].json()["seq"] for k in ("free-1", "free-2")) == [1, 2]
+        # The lock is gone: the retries are stored, once each, after the message sent before.
+        retry = send(env, a, held, "消息 held-1", client_id="held-1")
+        assert retry.status_code == 201 and retry.json()["seq"] == 2
+        again = send(env, a, held, "消息 held-1", client_id="held-1")
+        assert again.status_code == 201 and again.json()["id"] == retry.json()["id"]
+        history = env.client.get(f"/api/v1/conversations/{held}/messages", headers=env.h(a)).json()["messages"]
+        assert [(m["seq"], m["text"]) for m in history] == [(1, "锁之前的一条"), (2, "消息 held-1")]
+        _assert_streams_complete(env, [a_id, b_id], held, 2)
+    finally:
+        close()

@@ -53,6 +53,24 @@ WS_PATH = "/api/v1/ws"
 SEND_PREFIX = "/api/v1/conversations/"
 
 
+class MixunApp(FastAPI):
+    """FastAPI with the edge (EdgeMiddleware) in front of everything, the framework's own middleware
+    included: a send answered by the edge's direct path passes through no other layer, and every
+    response, a 500 from the framework's error handler included, gets the security headers."""
+
+    edge: EdgeMiddleware | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.edge is None:
+            await super().__call__(scope, receive, send)
+            return
+        scope["app"] = self
+        await self.edge(scope, receive, send)
+
+    async def framework(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().__call__(scope, receive, send)
+
+
 class EdgeMiddleware:
     """Security headers on every response; request bodies capped before they are read."""
 
@@ -146,7 +164,7 @@ async def _send_error(send: Send, status: int, code: str, scope: Scope) -> None:
 
 
 def build_runtime(settings: Settings) -> Runtime:
-    rt = Runtime(settings=settings, db=Database(settings.database_url), keys=KeyStore(settings.key_file))
+    rt = Runtime(settings=settings, db=Database(settings.database_url, settings.db_lock_timeout_seconds), keys=KeyStore(settings.key_file))
     redis_url = settings.bus_url if settings.bus_url.startswith("redis") else None
     ns = bus_namespace(settings)
     rt.extras["presence"] = RedisPresence(redis_url, ns) if redis_url else LocalPresence()
@@ -249,7 +267,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
             presence.close()
         rt.db.dispose()
 
-    app = FastAPI(title="Mixun 密讯 API", version="1", openapi_url=None, docs_url=None,
+    app = MixunApp(title="Mixun 密讯 API", version="1", openapi_url=None, docs_url=None,
                   redoc_url=None, lifespan=lifespan, default_response_class=ORJSONResponse,
                   # No OpenTelemetry export on a bank's closed network; left on, FastAPI asks the
                   # (unconfigured) providers on every request, about 6% of a send's event-loop time.
@@ -261,7 +279,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.add_api_websocket_route(WS_PATH, websocket_endpoint)  # listed for the route walk; served by EdgeMiddleware
     _mount_openapi(app)
     _mount_web(app)
-    app.add_middleware(EdgeMiddleware, settings=settings)
+    app.edge = EdgeMiddleware(app.framework, settings)
     return app
 
 

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mixun.api.responses import ORJSONResponse
+from mixun.db.engine import is_busy
 from mixun.errors import MixunError, error_body
 
 log = logging.getLogger("mixun.api")
@@ -38,6 +39,11 @@ def mixun_error(request: Request, exc: MixunError) -> ORJSONResponse:
 
 
 def unexpected(request: Request, exc: Exception) -> ORJSONResponse:
+    if is_busy(exc):  # a lock the database would not wait for any longer: nothing written, try again
+        log.warning("busy on %s %s: the database gave up waiting for a lock", request.method, request.url.path)
+        response = render(request, "busy")
+        response.headers["Retry-After"] = "2"
+        return response
     log.error("unhandled error on %s %s: %s", request.method, request.url.path, type(exc).__name__,
               exc_info=exc)
     return render(request, "internal_error")

@@ -49,7 +49,7 @@ def _sqlite_engine(url: str, begin: str) -> Engine:
 class Database:
     """Holds the engines; hands out one transaction per service call."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, lock_timeout: float = 5.0) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
@@ -58,7 +58,12 @@ class Database:
         else:
             # No pre-ping round trip on every checkout; a dead connection fails its statement and is
             # replaced (pool_recycle bounds how long one lives).
-            self.write_engine = create_engine(url, pool_size=20, max_overflow=20, pool_recycle=1800)
+            # lock_timeout: a transaction that waits longer than this for a row lock (another
+            # transaction stuck while holding it, say) fails with "busy" (503) instead of holding up the
+            # send writer, and with it every send of this process, for as long as the other one lasts.
+            options = f"-c lock_timeout={max(1, int(lock_timeout * 1000))}"
+            self.write_engine = create_engine(url, pool_size=20, max_overflow=20, pool_recycle=1800,
+                                              connect_args={"options": options})
             self.read_engine = self.write_engine
         # SQLite has one writer. Writers wait on this lock (woken the moment it is free) rather than in
         # SQLite's busy handler, which sleeps in growing steps while the file lock may already be free.
@@ -100,6 +105,17 @@ class Database:
         self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             self.read_engine.dispose()
+
+
+def is_busy(exc: BaseException) -> bool:
+    """The database refused to wait any longer for a lock (PostgreSQL's lock_timeout, SQLite's busy
+    timeout): the request may be repeated; nothing of it was written."""
+    orig = getattr(exc, "orig", None)
+    if orig is None:
+        return False
+    if getattr(orig, "sqlstate", None) == "55P03":  # lock_not_available
+        return True
+    return type(orig).__name__ == "OperationalError" and "database is locked" in str(orig)
 
 
 def on_commit(session: Session, callback: Callable[[], None]) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from mixun.db import bulk
+from mixun.db.engine import is_busy
 from mixun.db.models import Attachment, Conversation, Member, Message, MessageVersion, Unit, User
 from mixun.errors import MixunError
 from mixun.services import audit, events
@@ -182,10 +183,18 @@ def send_many(jobs: list[SendJob]) -> None:
             if len(group) == 1:
                 _single_failed(group[0], exc)
             else:
+                # A conversation whose lock the database would not wait for is not waited for again
+                # by each of its other sends (one wait per locked conversation, not one per send).
+                busy: dict[int, Exception] = {}
                 for job in group:
+                    if job.conversation_id in busy:
+                        _single_failed(job, busy[job.conversation_id])
+                        continue
                     try:
                         _write([job])
                     except Exception as one:
+                        if is_busy(_cause(one)):
+                            busy[job.conversation_id] = _cause(one)
                         _single_failed(job, _cause(one))
     for job in jobs:
         if job.resend and job.result is None and job.error is None:

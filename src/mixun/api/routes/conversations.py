@@ -115,6 +115,9 @@ async def send_direct(scope: Scope, body: bytes, respond: Send) -> bool:
         ctx = await CHAT_GATE(request)
     except MixunError:
         return False
+    except Exception as exc:  # the edge runs in front of the framework's error handler: answer here
+        await api_errors.unexpected(request, exc)(scope, _no_body, respond)
+        return True
     try:
         response = await _send(ctx, int(match.group(1)), data)
     except MixunError as exc:
