@@ -159,6 +159,68 @@ def test_serve_with_several_workers_delivers_across_them(tmp_path: Path) -> None
         server.stop()
 
 
+def test_concurrent_sends_reach_every_socket_once_in_order(tmp_path: Path) -> None:
+    """Many members sending at once into one group: sends are committed in batches, the batch's events
+    travel as one bus message, and each socket's frames of one turn go out in one write. Every socket
+    must still get every message exactly once, its event_seqs without a gap, and the group's seqs must
+    be 1..n with each message once."""
+    import threading
+
+    from websockets.sync.client import connect as ws_connect
+
+    from mixun.config import load_settings
+
+    data = tmp_path / "data"
+    people = tuple((f"user{i}", f"同事{i}") for i in range(6))
+    ids = add_people(load_settings({"MIXUN_DATA_DIR": str(data)}), people)
+    server = Server(data, MIXUN_SEND_RATE_PER_MINUTE="100000", MIXUN_SEND_BURST="10000")
+    try:
+        server.wait()
+        tokens = {u: _login(server, u) for u, _ in people}
+        owner = {"Authorization": f"Bearer {tokens['user0']}"}
+        conv = httpx.post(server.url + "/api/v1/conversations", headers=owner, json={
+            "kind": "group", "name": "并发投递群", "members": [ids[u] for u, _ in people[1:]]}).json()["id"]
+        per_sender, senders = 20, [u for u, _ in people]
+        total = per_sender * len(senders)
+        with contextlib.ExitStack() as stack:
+            sockets = [stack.enter_context(ws_connect(f"ws://127.0.0.1:{server.port}/api/v1/ws?token={tokens[u]}",
+                                                      max_size=2**22)) for u in ("user1", "user1", "user5")]
+            for ws in sockets:
+                hello = json.loads(ws.recv(timeout=10))
+                ws.send(json.dumps({"type": "resume", "after_event_seq": hello["last_event_seq"]}))
+            codes: list[int] = []
+
+            def sender(user: str) -> None:
+                with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {tokens[user]}"},
+                                  timeout=30) as client:
+                    for i in range(per_sender):
+                        codes.append(client.post(f"/api/v1/conversations/{conv}/messages",
+                                                 json={"text": f"{user} 的第{i}条", "client_id": f"{user}-{i}"}).status_code)
+
+            threads = [threading.Thread(target=sender, args=(u,)) for u in senders]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(120)
+            assert codes == [201] * total
+            for ws in sockets:
+                frames: list[dict[str, Any]] = []
+                while len(frames) < total:
+                    frame = json.loads(ws.recv(timeout=15))
+                    if frame.get("type") == "message.created":
+                        frames.append(frame)
+                event_seqs = [f["event_seq"] for f in frames]
+                assert event_seqs == list(range(event_seqs[0], event_seqs[0] + total))
+                assert sorted(f["message"]["seq"] for f in frames) == list(range(1, total + 1))
+                assert [f["message"]["seq"] for f in frames] == sorted(f["message"]["seq"] for f in frames)
+                for user in senders:  # each sender's messages in the order sent
+                    mine = [f["message"]["text"] for f in frames if f["message"]["text"].startswith(user + " ")]
+                    assert mine == [f"{user} 的第{i}条" for i in range(per_sender)]
+        assert "Traceback" not in server.output()
+    finally:
+        server.stop()
+
+
 def _parent(stat: Path) -> int:
     try:
         return int(stat.read_text().rsplit(")", 1)[1].split()[1])

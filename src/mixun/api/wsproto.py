@@ -24,8 +24,8 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         if self.handshake_complete:
             self.response = None  # type: ignore[assignment]
 
-    def send_text_now(self, data: bytes) -> bool:
-        """Write one text frame at once, from the event loop, when that is exactly what ``send`` would do:
+    def send_texts_now(self, frames: list[bytes]) -> bool:
+        """Write these text frames at once, in one write, from the event loop, when that is exactly what ``send`` would do:
         the connection open and accepted, no close sent, the transport not paused by flow control and no
         extension negotiated (the frame is then the bare RFC 6455 server frame: FIN + text opcode, the
         length, the unmasked payload). False means: take ``send``, which waits for flow control.
@@ -38,12 +38,15 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
                 is not None or not self.writable.is_set() or self.conn.state is not State.OPEN
                 or self.conn.extensions or self.conn.expect_continuation_frame or self.transport.is_closing()):
             return False
-        n = len(data)
-        if n < 126:
-            header = bytes((0x81, n))
-        elif n < 65536:
-            header = bytes((0x81, 126)) + n.to_bytes(2, "big")
-        else:
-            header = bytes((0x81, 127)) + n.to_bytes(8, "big")
-        self.transport.write(header + data)
+        out = []
+        for data in frames:
+            n = len(data)
+            if n < 126:
+                out.append(bytes((0x81, n)))
+            elif n < 65536:
+                out.append(bytes((0x81, 126)) + n.to_bytes(2, "big"))
+            else:
+                out.append(bytes((0x81, 127)) + n.to_bytes(8, "big"))
+            out.append(data)
+        self.transport.write(b"".join(out))
         return True

@@ -34,7 +34,7 @@ def frame(seq: int, payload: str) -> str:
 
 class Connection:
     __slots__ = ("ws", "user_id", "session_id", "next_seq", "queue", "writer", "catching_up", "live_max",
-                 "closed", "hub", "direct")
+                 "closed", "hub", "direct", "pending")
 
     def __init__(self, hub: Hub, ws: WebSocket, user_id: int, session_id: int, next_seq: int) -> None:
         self.hub = hub
@@ -49,7 +49,10 @@ class Connection:
         self.closed = False
         # The server's protocol object when it can write a frame at once (mixun.api.wsproto).
         proto = getattr(ws._send, "__self__", None)  # noqa: SLF001
-        self.direct: Callable[[bytes], bool] | None = getattr(proto, "send_text_now", None)
+        self.direct: Callable[[list[bytes]], bool] | None = getattr(proto, "send_texts_now", None)
+        # Frames for the direct path gathered during one turn of the event loop, written together at
+        # its end (Hub.flush): a batch of sends to a group is one write per socket, not one per message.
+        self.pending: list[bytes] | None = None
 
     def offer(self, seq: int, payload: str) -> None:
         if self.closed:
@@ -74,9 +77,28 @@ class Connection:
 
     def _enqueue(self, text: str) -> None:
         queue = self.queue
-        # Nothing waiting and the socket writable: write now, in order, without a task per frame.
-        if queue is None and self.direct is not None and self.direct(text.encode()):
+        # Nothing queued and a direct path: gather for this turn's flush, in order, without a task.
+        if queue is None and self.direct is not None:
+            if self.pending is None:
+                self.pending = []
+                self.hub.mark(self)
+            self.pending.append(text.encode())
             return
+        self._queue_text(text)
+
+    def flush(self) -> None:
+        """Write the frames gathered this turn at once when the socket takes them; otherwise they go to
+        the queue (in order, ahead of anything later) and its writer waits for flow control."""
+        frames, self.pending = self.pending, None
+        if not frames or self.closed:
+            return
+        if self.queue is None and self.direct is not None and self.direct(frames):
+            return
+        for data in frames:
+            self._queue_text(data.decode())
+
+    def _queue_text(self, text: str) -> None:
+        queue = self.queue
         if queue is None:
             queue = self.queue = deque()
         elif len(queue) >= self.hub.queue_limit:
@@ -132,6 +154,22 @@ class Hub:
         self.by_user: dict[int, set[Connection]] = {}
         self.by_session: dict[int, set[Connection]] = {}
         self.on_presence: Callable[[int, bool], None] | None = None
+        self._dirty: list[Connection] = []
+
+    def mark(self, conn: Connection) -> None:
+        """``conn`` has frames to write at the end of this turn of the event loop."""
+        if not self._dirty:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self._dirty.append(conn)
+
+    def flush(self) -> None:
+        dirty, self._dirty = self._dirty, []
+        for conn in dirty:
+            try:
+                conn.flush()
+            except Exception:  # one broken socket never keeps the others' frames back
+                log.exception("writing to a connection failed")
+                self.drop(conn, 1011, "send failed")
 
     def read_events(self, user_id: int, after: int) -> list[tuple[int, str]]:
         with self.ctx.rt.db.read() as s:
@@ -192,15 +230,16 @@ class Hub:
                 for conn in list(self.by_session.get(sid, ())):
                     self.drop(conn, 4001, "session ended")
             return
-        payload = msg.get("payload")
-        if not isinstance(payload, str):
-            return
         by_user = self.by_user
-        for uid, seq in msg.get("recipients", []):
-            conns = by_user.get(uid)
-            if conns:
-                for conn in tuple(conns):
-                    conn.offer(seq, payload)
+        for wake in msg.get("wakes") or (msg,):
+            payload = wake.get("payload")
+            if not isinstance(payload, str):
+                continue
+            for uid, seq in wake.get("recipients", []):
+                conns = by_user.get(uid)
+                if conns:
+                    for conn in tuple(conns):
+                        conn.offer(seq, payload)
 
     def connection_count(self) -> int:
         return sum(len(c) for c in self.by_user.values())

@@ -80,7 +80,8 @@ def emit_many(session: Session, ctx: Ctx, items: list[Event]) -> None:
         wakes.append({"recipients": pairs, "payload": payload})
     bulk.insert_columns(conn, UserEvent.__table__, {"user_id": users, "event_seq": seqs, "payload_id": refs})
     notify = ctx.rt.notify
-    on_commit(session, lambda: [notify(wake) for wake in wakes])
+    # One bus message for the whole batch: one publish, one parse and one loop wake-up in each process.
+    on_commit(session, lambda: notify(wakes[0] if len(wakes) == 1 else {"wakes": wakes}))
 
 
 def read_events(session: Session, user_id: int, after_seq: int, limit: int = 500) -> list[tuple[int, str]]:

@@ -13,7 +13,8 @@ from mixun.db.engine import Database
 from mixun.domain.roles import Perm
 from mixun.keystore import KeyStore
 
-# A wake-up published after commit: {"recipients": [[user_id, event_seq], ...], "payload": json_str}
+# A wake-up published after commit: {"recipients": [[user_id, event_seq], ...], "payload": json_str}, or
+# a batch's wake-ups in one message: {"wakes": [wake, ...]}
 Notifier = Callable[[dict[str, Any]], None]
 
 

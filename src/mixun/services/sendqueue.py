@@ -114,14 +114,24 @@ class SendQueue:
             for job in jobs:
                 if not job.done:
                     job.error = exc
+        # One wake-up per event loop for the whole batch (each call_soon_threadsafe writes to the loop's
+        # self-pipe: a system call per request otherwise).
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], messages.SendJob]]] = {}
         for job, loop, future in batch:
-            with contextlib.suppress(RuntimeError):  # that request's event loop has closed (shutdown)
-                loop.call_soon_threadsafe(_settle, future, job)
+            by_loop.setdefault(loop, []).append((future, job))
+        for loop, settled in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # that event loop has closed (shutdown)
+                loop.call_soon_threadsafe(_settle_all, settled)
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()
+
+
+def _settle_all(settled: list[tuple[asyncio.Future[Any], messages.SendJob]]) -> None:
+    for future, job in settled:
+        _settle(future, job)
 
 
 def _settle(future: asyncio.Future[tuple[dict[str, Any], bool]], job: messages.SendJob) -> None:
