@@ -238,13 +238,29 @@ def test_a_nul_character_is_refused_alike_on_both_databases(env: Env) -> None:
     assert send(env, a, conv, "正常").json()["seq"] == 1
 
 
+def _hold(env: Env, conv: int) -> Any:
+    """Another connection that locks ``conv``'s row (as a stuck transaction would) until rolled back."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(env.settings.database_url)
+    conn = engine.connect()
+    conn.execute(text("SELECT id FROM conversations WHERE id = :id FOR UPDATE"), {"id": conv})
+    return engine, conn
+
+
+def _in_threads(calls: dict[str, Any]) -> tuple[dict[str, Any], list[threading.Thread]]:
+    results: dict[str, Any] = {}
+    threads = [threading.Thread(target=lambda k=k, f=f: results.__setitem__(k, f())) for k, f in calls.items()]
+    for th in threads:
+        th.start()
+    return results, threads
+
+
 def test_a_conversation_locked_elsewhere_makes_only_its_sends_busy(tmp_path: Any) -> None:
     """PostgreSQL: a transaction that holds a conversation's row lock and does not end (an operator's
     forgotten psql session, say) gets that conversation's sends a 503 "busy" with Retry-After after
     the lock timeout; sends to other conversations go on; once the lock is gone the client's retry with
     the same client_id is stored once, with the next seq."""
-    from sqlalchemy import create_engine, text
-
     from tests.conftest import build_env
 
     env, close = build_env(tmp_path, "postgresql", MIXUN_DB_LOCK_TIMEOUT_SECONDS="1")
@@ -254,19 +270,15 @@ def test_a_conversation_locked_elsewhere_makes_only_its_sends_busy(tmp_path: Any
         held = group(env, a, "被锁住的群", [b_id])
         free = group(env, a, "正常的群", [b_id])
         assert send(env, a, held, "锁之前的一条").status_code == 201
-        blocker = create_engine(env.settings.database_url)
-        results: dict[str, Any] = {}
-        with blocker.connect() as other:
-            other.execute(text("SELECT id FROM conversations WHERE id = :id FOR UPDATE"), {"id": held})
-            jobs = [("held-1", a, held), ("held-2", b, held), ("free-1", a, free), ("free-2", b, free)]
-            threads = [threading.Thread(target=lambda k=k, t=t, c=c: results.__setitem__(
-                k, send(env, t, c, f"消息 {k}", client_id=k))) for k, t, c in jobs]
-            for th in threads:
-                th.start()
-            for th in threads:
-                th.join(60)
-            other.rollback()
-        blocker.dispose()
+        engine, other = _hold(env, held)
+        jobs = [("held-1", a, held), ("held-2", b, held), ("free-1", a, free), ("free-2", b, free)]
+        results, threads = _in_threads({k: (lambda k=k, t=t, c=c: send(env, t, c, f"消息 {k}", client_id=k))
+                                        for k, t, c in jobs})
+        for th in threads:
+            th.join(60)
+        other.rollback()
+        other.close()
+        engine.dispose()
         for key in ("held-1", "held-2"):
             r = results[key]
             assert r.status_code == 503, r.text
@@ -280,6 +292,41 @@ def test_a_conversation_locked_elsewhere_makes_only_its_sends_busy(tmp_path: Any
         assert again.status_code == 201 and again.json()["id"] == retry.json()["id"]
         history = env.client.get(f"/api/v1/conversations/{held}/messages", headers=env.h(a)).json()["messages"]
         assert [(m["seq"], m["text"]) for m in history] == [(1, "锁之前的一条"), (2, "消息 held-1")]
+        _assert_streams_complete(env, [a_id, b_id], held, 2)
+    finally:
+        close()
+
+
+def test_sends_waiting_for_a_locked_conversation_do_not_hold_up_the_others(tmp_path: Any) -> None:
+    """PostgreSQL: while a conversation is locked elsewhere its sends wait (within the lock timeout),
+    but the one writer of the process goes on writing every other conversation's sends; when the lock
+    is released the waiting sends are stored in the order they were sent."""
+    from tests.conftest import build_env
+
+    env, close = build_env(tmp_path, "postgresql", MIXUN_DB_LOCK_TIMEOUT_SECONDS="60")
+    try:
+        a_id, a = env.person("zhangsan", "张三")
+        b_id, b = env.person("lisi", "李四")
+        held = group(env, a, "被锁住的群", [b_id])
+        free = group(env, a, "正常的群", [b_id])
+        engine, other = _hold(env, held)
+        try:
+            def in_order() -> list[Any]:  # one client sending twice in a row, each after the previous 201
+                return [send(env, a, held, "等锁的第一条"), send(env, a, held, "等锁的第二条")]
+
+            waiting, waiters = _in_threads({"held": in_order})
+            time.sleep(0.5)  # the first of them is waiting for the lock by now
+            for i in range(3):  # answered while the lock is still held
+                done, senders = _in_threads({"free": lambda i=i: send(env, b, free, f"不受影响 {i}")})
+                senders[0].join(30)
+                assert done["free"].status_code == 201 and done["free"].json()["seq"] == i + 1
+            assert waiters[0].is_alive() and "held" not in waiting
+        finally:
+            other.rollback()
+            other.close()
+            engine.dispose()
+        waiters[0].join(30)
+        assert [(r.status_code, r.json()["seq"]) for r in waiting["held"]] == [(201, 1), (201, 2)]
         _assert_streams_complete(env, [a_id, b_id], held, 2)
     finally:
         close()

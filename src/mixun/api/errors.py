@@ -35,15 +35,16 @@ def render(request: Request, code: str, **details: object) -> ORJSONResponse:
 
 def mixun_error(request: Request, exc: MixunError) -> ORJSONResponse:
     body = {"error": {"code": exc.code, "message": exc.message_for(_locale(request)), **exc.details}}
-    return ORJSONResponse(body, status_code=exc.status)
+    response = ORJSONResponse(body, status_code=exc.status)
+    if exc.code == "busy":  # nothing was written; the same request (same client_id) may come again
+        response.headers["Retry-After"] = "2"
+    return response
 
 
 def unexpected(request: Request, exc: Exception) -> ORJSONResponse:
     if is_busy(exc):  # a lock the database would not wait for any longer: nothing written, try again
         log.warning("busy on %s %s: the database gave up waiting for a lock", request.method, request.url.path)
-        response = render(request, "busy")
-        response.headers["Retry-After"] = "2"
-        return response
+        return mixun_error(request, MixunError("busy"))
     log.error("unhandled error on %s %s: %s", request.method, request.url.path, type(exc).__name__,
               exc_info=exc)
     return render(request, "internal_error")

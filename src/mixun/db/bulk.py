@@ -87,17 +87,21 @@ def bump(conn: Connection, table: Table, key: str, counter: str, counts: Mapping
     return {k: v for n, group in by_count.items() for k, v in conn.execute(stmt, {"ids": group, "n": n, **also})}
 
 
-def lock(conn: Connection, table: Table, key: str, keys: Sequence[int]) -> None:
+def lock(conn: Connection, table: Table, key: str, keys: Sequence[int], *, skip_locked: bool = False) -> set[int]:
     """Lock these rows for update, in key order (the order ``bump`` locks in, so no deadlock), before
-    reading what they guard. SQLite has one writer: its write transaction already holds everything."""
-    if conn.dialect.name == "postgresql" and keys:
-        conn.execute(_pg_lock(table, key), {"ids": array_literal(sorted(keys))})
+    reading what they guard; returns the keys locked. With ``skip_locked``, rows another transaction
+    holds are left out instead of waited for. SQLite has one writer: its write transaction already
+    holds everything."""
+    if conn.dialect.name != "postgresql" or not keys:
+        return set(keys)
+    stmt = _pg_lock(table, key, skip_locked)
+    return set(conn.execute(stmt, {"ids": array_literal(sorted(keys))}).scalars())
 
 
 @lru_cache(maxsize=16)
-def _pg_lock(table: Table, key: str) -> TextClause:
+def _pg_lock(table: Table, key: str, skip_locked: bool) -> TextClause:
     return text(f"SELECT {key} FROM {table.name} WHERE {key} = ANY(CAST(:ids AS bigint[])) ORDER BY {key} "
-                "FOR NO KEY UPDATE")
+                f"FOR NO KEY UPDATE{' SKIP LOCKED' if skip_locked else ''}")
 
 
 @lru_cache(maxsize=16)

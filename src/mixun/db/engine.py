@@ -46,10 +46,25 @@ def _sqlite_engine(url: str, begin: str) -> Engine:
     return engine
 
 
+def _set_lock_timeout(engine: Engine, seconds: float) -> None:
+    """Every connection waits at most ``seconds`` for a lock: a transaction stuck while holding a row
+    (an operator's forgotten session, say) makes the requests that need it fail with "busy" (503)
+    instead of holding them, and the workers they occupy, for as long as it lasts. Set per connection
+    on connect, so options given in the database URL (search_path, say) are kept."""
+    millis = max(1, int(seconds * 1000))
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        with dbapi_conn.cursor() as cur:
+            cur.execute(f"SET lock_timeout = {millis}")
+        dbapi_conn.commit()
+
+
 class Database:
     """Holds the engines; hands out one transaction per service call."""
 
     def __init__(self, url: str, lock_timeout: float = 5.0) -> None:
+        """``lock_timeout``: PostgreSQL's, in seconds; 0 leaves the server's setting (no limit by default)."""
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
@@ -58,12 +73,9 @@ class Database:
         else:
             # No pre-ping round trip on every checkout; a dead connection fails its statement and is
             # replaced (pool_recycle bounds how long one lives).
-            # lock_timeout: a transaction that waits longer than this for a row lock (another
-            # transaction stuck while holding it, say) fails with "busy" (503) instead of holding up the
-            # send writer, and with it every send of this process, for as long as the other one lasts.
-            options = f"-c lock_timeout={max(1, int(lock_timeout * 1000))}"
-            self.write_engine = create_engine(url, pool_size=20, max_overflow=20, pool_recycle=1800,
-                                              connect_args={"options": options})
+            self.write_engine = create_engine(url, pool_size=20, max_overflow=20, pool_recycle=1800)
+            if lock_timeout > 0:
+                _set_lock_timeout(self.write_engine, lock_timeout)
             self.read_engine = self.write_engine
         # SQLite has one writer. Writers wait on this lock (woken the moment it is free) rather than in
         # SQLite's busy handler, which sleeps in growing steps while the file lock may already be free.

@@ -95,6 +95,8 @@ class Connection:
         if self.queue is None and self.direct is not None and self.direct(frames):
             return
         for data in frames:
+            if self.closed:  # dropped (4008) on the way: the rest is not kept
+                break
             self._queue_text(data.decode())
 
     def _queue_text(self, text: str) -> None:

@@ -21,6 +21,7 @@ from mixun.db.engine import on_commit
 from mixun.db.models import EventCounter, EventPayload, UserEvent
 from mixun.services.runtime import Ctx
 
+WAKE_BYTES = 256 * 1024
 # (recipients, event type, body): one event to be emitted.
 Event = tuple[Iterable[int], str, dict[str, Any]]
 
@@ -80,8 +81,22 @@ def emit_many(session: Session, ctx: Ctx, items: list[Event]) -> None:
         wakes.append({"recipients": pairs, "payload": payload})
     bulk.insert_columns(conn, UserEvent.__table__, {"user_id": users, "event_seq": seqs, "payload_id": refs})
     notify = ctx.rt.notify
-    # One bus message for the whole batch: one publish, one parse and one loop wake-up in each process.
-    on_commit(session, lambda: notify(wakes[0] if len(wakes) == 1 else {"wakes": wakes}))
+    # One bus message for the whole batch (one publish, one parse and one loop wake-up in each process),
+    # in parts of at most WAKE_BYTES of payload (NATS refuses messages over 1 MB by default).
+    on_commit(session, lambda: [notify(part[0] if len(part) == 1 else {"wakes": part}) for part in _parts(wakes)])
+
+
+def _parts(wakes: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    parts: list[list[dict[str, Any]]] = [[]]
+    size = 0
+    for wake in wakes:
+        n = 3 * len(wake["payload"]) + 16 * len(wake["recipients"])  # UTF-8 at most 3 bytes a character here
+        if parts[-1] and size + n > WAKE_BYTES:
+            parts.append([])
+            size = 0
+        parts[-1].append(wake)
+        size += n
+    return parts
 
 
 def read_events(session: Session, user_id: int, after_seq: int, limit: int = 500) -> list[tuple[int, str]]:

@@ -8,6 +8,7 @@ event per member. The 201 goes back only after the commit.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,12 +26,14 @@ from mixun.services.conversations import access_conversation, member_ids
 from mixun.services.runtime import Ctx
 
 MAX_PAGE = 200
+RETRY_PAUSE = 0.02  # s between tries of a send whose conversation another transaction holds
 # The files inside a secure pack, kept (encrypted with our keys) for the compliance archive only.
 ARCHIVE_ONLY = "pack_original"
 _conv, _mem, _msg, _ver = (Conversation.__table__, Member.__table__, Message.__table__,
                            MessageVersion.__table__)
 # The send path's statements, built once (their compiled forms are cached by SQLAlchemy). Each serves a
 # whole batch of sends: one round trip per statement, not per message.
+_SEL_CONV_IDS = select(_conv.c.id).where(_conv.c.id.in_(bindparam("ids", expanding=True)))
 _SEL_MEMBERS = select(_mem.c.conversation_id, _mem.c.user_id).where(
     _mem.c.conversation_id.in_(bindparam("cids", expanding=True)))
 _SEL_CLIENT_IDS = select(_msg.c.sender_id, _msg.c.client_id).where(
@@ -129,6 +132,10 @@ class SendJob:
     result: tuple[dict[str, Any], bool] | None = None
     error: BaseException | None = None
     resend: bool = False  # its client_id was already used: answer with the first message
+    # Its conversation was locked by another transaction when its batch was written: nothing was
+    # written for it, and it goes in a later batch until ``deadline`` (then "busy").
+    deferred: bool = False
+    deadline: float | None = None
 
     @property
     def done(self) -> bool:
@@ -148,6 +155,9 @@ def send_message(ctx: Ctx, conversation_id: int, text: str, *, client_id: str | 
     job = SendJob(ctx, conversation_id, text, client_id, urgent, confirm, reply_to, attachments, kind,
                   dlp_outcome, rate_checked)
     send_many([job])
+    while job.deferred:
+        time.sleep(RETRY_PAUSE)
+        send_many([job])
     if job.error is not None:
         raise job.error
     assert job.result is not None
@@ -158,9 +168,15 @@ def send_many(jobs: list[SendJob]) -> None:
     """Send a batch: each job is checked and scanned on its own (its own error, nothing shared), then
     all that passed are written in ONE transaction with one statement per step for the whole batch
     (group commit). Should that transaction fail, each job is retried in a transaction of its own, so
-    one bad send never costs the others theirs. Every job ends with ``result`` or ``error``; nothing is
-    acknowledged before its commit."""
+    one bad send never costs the others theirs. Every job ends with ``result`` or ``error``, or is
+    ``deferred`` (its conversation's row was locked by another transaction: send it again in a later
+    batch; past its deadline it gets "busy"); nothing is acknowledged before its commit.
+
+    The writer never waits for a conversation's lock (a transaction stuck while holding one would
+    otherwise hold every send of the process): its batch takes the conversations it can lock and
+    leaves the others' sends for the next one."""
     for job in jobs:
+        job.deferred = False
         _prepare(job)
     ready = [j for j in jobs if not j.done]
     # A resend of a client_id that is in this same batch waits for the first to commit.
@@ -196,9 +212,19 @@ def send_many(jobs: list[SendJob]) -> None:
                         if is_busy(_cause(one)):
                             busy[job.conversation_id] = _cause(one)
                         _single_failed(job, _cause(one))
+    now = time.monotonic()
     for job in jobs:
         if job.resend and job.result is None and job.error is None:
             _answer_resend(job)
+        if job.deferred:
+            if job.done:
+                job.deferred = False
+            elif job.deadline is None:
+                limit = job.ctx.rt.settings.db_lock_timeout_seconds
+                job.deadline = now + limit if limit > 0 else float("inf")
+            elif now >= job.deadline:
+                job.deferred = False
+                job.error = MixunError("busy")
 
 
 def _prepare(job: SendJob) -> None:
@@ -211,6 +237,7 @@ def _prepare(job: SendJob) -> None:
             raise MixunError("validation_failed", "client_id 为 1–64 个字符", field="client_id")
         if not job.rate_checked:
             take_send_token(ctx)
+            job.rate_checked = True  # a deferred send is not charged again
         if job.dlp_outcome is None:
             target = f"conversation:{job.conversation_id}"
             try:
@@ -287,7 +314,17 @@ def _write_in(s: Session, jobs: list[SendJob], results: list[tuple[SendJob, dict
     # The conversations first (their counters, in id order), so no member joins or leaves between
     # reading who may send and receive and numbering the messages.
     cids = sorted({j.conversation_id for j in jobs})
-    bulk.lock(conn, _conv, "id", cids)
+    locked = bulk.lock(conn, _conv, "id", cids, skip_locked=True)
+    if len(locked) < len(cids):
+        # Conversations that exist but another transaction holds: their sends wait for a later batch
+        # (one that does not exist is answered 404 below, like any conversation one is not in).
+        held = set(conn.execute(_SEL_CONV_IDS, {"ids": [c for c in cids if c not in locked]}).scalars())
+        for job in jobs:
+            job.deferred = job.conversation_id in held
+        jobs = [j for j in jobs if not j.deferred]
+        cids = [c for c in cids if c in locked]
+        if not jobs:
+            return
     # Every member of the batch's conversations: who may send (a non-member gets the same 404 as a
     # missing conversation) and, below, who receives.
     recipients: dict[int, list[int]] = {}

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from typing import Any
 
 from mixun.services import messages
@@ -85,35 +86,59 @@ class SendQueue:
             raise
 
     def _loop(self) -> None:
+        # Sends whose conversation another transaction held (deferred) go first in the next batch, so a
+        # sender's messages keep their order; while only they wait, the writer pauses between tries.
+        retry: list[Item] = []
+        stalled = False
         while True:
-            first = self._queue.get()
-            if first is _STOP:
-                return
-            batch: list[Item] = [first]
-            stop = False
-            while len(batch) < self.max_batch:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is _STOP:
-                    stop = True
-                    break
-                batch.append(item)
-            self._write(batch)
+            try:
+                if not retry:
+                    first = self._queue.get()
+                elif stalled:
+                    first = self._queue.get(timeout=messages.RETRY_PAUSE)
+                else:
+                    first = self._queue.get_nowait()
+            except queue.Empty:
+                first = None
+            batch, retry = retry, []
+            stop = first is _STOP
+            if first is not None and not stop:
+                batch.append(first)
+                fresh = 1
+                while fresh < self.max_batch:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is _STOP:
+                        stop = True
+                        break
+                    batch.append(item)
+                    fresh += 1
+            retry = self._write(batch, final=stop)
+            stalled = len(retry) == len(batch)
             if stop:
                 return
 
     @staticmethod
-    def _write(batch: list[Item]) -> None:
+    def _write(batch: list[Item], final: bool = True) -> list[Item]:
+        """Write ``batch`` and answer its requests; returns the items deferred to a later batch (none
+        when ``final``: those are then tried again here until written or past their deadline)."""
         jobs = [job for job, _loop, _future in batch]
         try:
             messages.send_many(jobs)
+            while final and any(job.deferred for job in jobs):
+                time.sleep(messages.RETRY_PAUSE)
+                messages.send_many([job for job in jobs if job.deferred])
         except Exception as exc:  # send_many gives every job its own outcome; this is a last resort
             log.exception("a batch of sends failed")
             for job in jobs:
                 if not job.done:
+                    job.deferred = False
                     job.error = exc
+        deferred = [item for item in batch if item[0].deferred]
+        if deferred:
+            batch = [item for item in batch if not item[0].deferred]
         # One wake-up per event loop for the whole batch (each call_soon_threadsafe writes to the loop's
         # self-pipe: a system call per request otherwise).
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], messages.SendJob]]] = {}
@@ -122,6 +147,7 @@ class SendQueue:
         for loop, settled in by_loop.items():
             with contextlib.suppress(RuntimeError):  # that event loop has closed (shutdown)
                 loop.call_soon_threadsafe(_settle_all, settled)
+        return deferred
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:
@@ -131,7 +157,12 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
 
 def _settle_all(settled: list[tuple[asyncio.Future[Any], messages.SendJob]]) -> None:
     for future, job in settled:
-        _settle(future, job)
+        try:
+            _settle(future, job)
+        except Exception:  # one request's odd error never leaves the others waiting
+            log.exception("settling a send failed")
+            if not future.done():
+                future.set_exception(RuntimeError("send left without an outcome"))
 
 
 def _settle(future: asyncio.Future[tuple[dict[str, Any], bool]], job: messages.SendJob) -> None:
