@@ -33,3 +33,14 @@ def test_no_passwords_tokens_or_id_numbers_in_logs(sqlite_env: Env, caplog: pyte
         for secret in secrets:
             assert secret not in text, (record.name, text[:300])
     assert caplog.text.count(token) == 0
+
+
+def test_a_database_error_names_no_values(env: Env) -> None:
+    """A failed statement's error (which the error handler logs with its traceback) names the SQL but
+    not the values it carried, on both databases."""
+    from sqlalchemy import text
+
+    with pytest.raises(Exception) as failed, env.rt.db.write() as s:
+        s.execute(text("INSERT INTO no_such_table (body) VALUES (:body)"), {"body": f"身份证 {ID_NUMBER}"})
+    message = str(failed.value)
+    assert "no_such_table" in message and ID_NUMBER not in message

@@ -23,6 +23,7 @@ log = logging.getLogger("mixun.db")
 def _sqlite_engine(url: str, begin: str) -> Engine:
     engine = create_engine(
         url,
+        hide_parameters=True,  # a database error's text (logged with its traceback) names no values
         connect_args={"check_same_thread": False, "timeout": 30},
         pool_size=8,
         max_overflow=32,
@@ -73,7 +74,10 @@ class Database:
         else:
             # No pre-ping round trip on every checkout; a dead connection fails its statement and is
             # replaced (pool_recycle bounds how long one lives).
-            self.write_engine = create_engine(url, pool_size=20, max_overflow=20, pool_recycle=1800)
+            # hide_parameters: a database error's text (logged with its traceback) names no values:
+            # message text, hashes and identity numbers stay out of the logs.
+            self.write_engine = create_engine(url, pool_size=20, max_overflow=20, pool_recycle=1800,
+                                              hide_parameters=True)
             if lock_timeout > 0:
                 _set_lock_timeout(self.write_engine, lock_timeout)
             self.read_engine = self.write_engine
