@@ -5,8 +5,10 @@ stream or out of order, a resend creating a second message, or one bad send fail
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -238,14 +240,31 @@ def test_a_nul_character_is_refused_alike_on_both_databases(env: Env) -> None:
     assert send(env, a, conv, "正常").json()["seq"] == 1
 
 
-def _hold(env: Env, conv: int) -> Any:
-    """Another connection that locks ``conv``'s row (as a stuck transaction would) until rolled back."""
+@contextlib.contextmanager
+def _held(env: Env, conv: int) -> Iterator[None]:
+    """Another connection holds ``conv``'s row lock (as a stuck transaction would) inside the block."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(env.settings.database_url)
     conn = engine.connect()
-    conn.execute(text("SELECT id FROM conversations WHERE id = :id FOR UPDATE"), {"id": conv})
-    return engine, conn
+    try:
+        conn.execute(text("SELECT id FROM conversations WHERE id = :id FOR UPDATE"), {"id": conv})
+        yield
+    finally:
+        conn.rollback()
+        conn.close()
+        engine.dispose()
+
+
+def _two_groups(tmp_path: Any, lock_timeout: str) -> tuple[Env, Any, list[int], str, str, int, int]:
+    """A PostgreSQL env with this lock timeout: (env, close, [a_id, b_id], a's token, b's token, the group
+    to be locked, a free group)."""
+    from tests.conftest import build_env
+
+    env, close = build_env(tmp_path, "postgresql", MIXUN_DB_LOCK_TIMEOUT_SECONDS=lock_timeout)
+    a_id, a = env.person("zhangsan", "张三")
+    b_id, b = env.person("lisi", "李四")
+    return env, close, [a_id, b_id], a, b, group(env, a, "被锁住的群", [b_id]), group(env, a, "正常的群", [b_id])
 
 
 def _in_threads(calls: dict[str, Any]) -> tuple[dict[str, Any], list[threading.Thread]]:
@@ -261,24 +280,15 @@ def test_a_conversation_locked_elsewhere_makes_only_its_sends_busy(tmp_path: Any
     forgotten psql session, say) gets that conversation's sends a 503 "busy" with Retry-After after
     the lock timeout; sends to other conversations go on; once the lock is gone the client's retry with
     the same client_id is stored once, with the next seq."""
-    from tests.conftest import build_env
-
-    env, close = build_env(tmp_path, "postgresql", MIXUN_DB_LOCK_TIMEOUT_SECONDS="1")
+    env, close, ids, a, b, held, free = _two_groups(tmp_path, "1")
     try:
-        a_id, a = env.person("zhangsan", "张三")
-        b_id, b = env.person("lisi", "李四")
-        held = group(env, a, "被锁住的群", [b_id])
-        free = group(env, a, "正常的群", [b_id])
         assert send(env, a, held, "锁之前的一条").status_code == 201
-        engine, other = _hold(env, held)
         jobs = [("held-1", a, held), ("held-2", b, held), ("free-1", a, free), ("free-2", b, free)]
-        results, threads = _in_threads({k: (lambda k=k, t=t, c=c: send(env, t, c, f"消息 {k}", client_id=k))
-                                        for k, t, c in jobs})
-        for th in threads:
-            th.join(60)
-        other.rollback()
-        other.close()
-        engine.dispose()
+        with _held(env, held):
+            results, threads = _in_threads({k: (lambda k=k, t=t, c=c: send(env, t, c, f"消息 {k}", client_id=k))
+                                            for k, t, c in jobs})
+            for th in threads:
+                th.join(60)
         for key in ("held-1", "held-2"):
             r = results[key]
             assert r.status_code == 503, r.text
@@ -292,7 +302,7 @@ def test_a_conversation_locked_elsewhere_makes_only_its_sends_busy(tmp_path: Any
         assert again.status_code == 201 and again.json()["id"] == retry.json()["id"]
         history = env.client.get(f"/api/v1/conversations/{held}/messages", headers=env.h(a)).json()["messages"]
         assert [(m["seq"], m["text"]) for m in history] == [(1, "锁之前的一条"), (2, "消息 held-1")]
-        _assert_streams_complete(env, [a_id, b_id], held, 2)
+        _assert_streams_complete(env, ids, held, 2)
     finally:
         close()
 
@@ -301,16 +311,9 @@ def test_sends_waiting_for_a_locked_conversation_do_not_hold_up_the_others(tmp_p
     """PostgreSQL: while a conversation is locked elsewhere its sends wait (within the lock timeout),
     but the one writer of the process goes on writing every other conversation's sends; when the lock
     is released the waiting sends are stored in the order they were sent."""
-    from tests.conftest import build_env
-
-    env, close = build_env(tmp_path, "postgresql", MIXUN_DB_LOCK_TIMEOUT_SECONDS="60")
+    env, close, ids, a, b, held, free = _two_groups(tmp_path, "60")
     try:
-        a_id, a = env.person("zhangsan", "张三")
-        b_id, b = env.person("lisi", "李四")
-        held = group(env, a, "被锁住的群", [b_id])
-        free = group(env, a, "正常的群", [b_id])
-        engine, other = _hold(env, held)
-        try:
+        with _held(env, held):
             def in_order() -> list[Any]:  # one client sending twice in a row, each after the previous 201
                 return [send(env, a, held, "等锁的第一条"), send(env, a, held, "等锁的第二条")]
 
@@ -321,12 +324,8 @@ def test_sends_waiting_for_a_locked_conversation_do_not_hold_up_the_others(tmp_p
                 senders[0].join(30)
                 assert done["free"].status_code == 201 and done["free"].json()["seq"] == i + 1
             assert waiters[0].is_alive() and "held" not in waiting
-        finally:
-            other.rollback()
-            other.close()
-            engine.dispose()
         waiters[0].join(30)
         assert [(r.status_code, r.json()["seq"]) for r in waiting["held"]] == [(201, 1), (201, 2)]
-        _assert_streams_complete(env, [a_id, b_id], held, 2)
+        _assert_streams_complete(env, ids, held, 2)
     finally:
         close()
