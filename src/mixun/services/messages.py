@@ -154,14 +154,19 @@ def send_message(ctx: Ctx, conversation_id: int, text: str, *, client_id: str | 
     """
     job = SendJob(ctx, conversation_id, text, client_id, urgent, confirm, reply_to, attachments, kind,
                   dlp_outcome, rate_checked)
-    send_many([job])
-    while job.deferred:
-        time.sleep(RETRY_PAUSE)
-        send_many([job])
+    send_settled([job])
     if job.error is not None:
         raise job.error
     assert job.result is not None
     return job.result
+
+
+def send_settled(jobs: list[SendJob]) -> None:
+    """``send_many``, trying deferred jobs again until each is written or past its deadline."""
+    send_many(jobs)
+    while any(job.deferred for job in jobs):
+        time.sleep(RETRY_PAUSE)
+        send_many([job for job in jobs if job.deferred])
 
 
 def send_many(jobs: list[SendJob]) -> None:
@@ -194,13 +199,15 @@ def send_many(jobs: list[SendJob]) -> None:
             _write(group)
         except _CommitUncertain as exc:  # never written twice: a client_id tells, otherwise an error
             for job in group:
-                _single_failed(job, _cause(exc))
+                if not job.deferred:  # a deferred job was not in that transaction
+                    _single_failed(job, _cause(exc))
         except Exception as exc:
             if len(group) == 1:
                 _single_failed(group[0], exc)
             else:
-                # A conversation whose lock the database would not wait for is not waited for again
-                # by each of its other sends (one wait per locked conversation, not one per send).
+                # A lock the database would not wait for (a recipient's event counter; conversations
+                # are never waited for) is not waited for again by the same conversation's other
+                # sends, which have the same recipients.
                 busy: dict[int, Exception] = {}
                 for job in group:
                     if job.conversation_id in busy:
@@ -217,9 +224,7 @@ def send_many(jobs: list[SendJob]) -> None:
         if job.resend and job.result is None and job.error is None:
             _answer_resend(job)
         if job.deferred:
-            if job.done:
-                job.deferred = False
-            elif job.deadline is None:
+            if job.deadline is None:
                 limit = job.ctx.rt.settings.db_lock_timeout_seconds
                 job.deadline = now + limit if limit > 0 else float("inf")
             elif now >= job.deadline:
@@ -310,7 +315,7 @@ def _write_in(s: Session, jobs: list[SendJob], results: list[tuple[SendJob, dict
     """The batch's statements, in its transaction; (job, sender's view) pairs go to ``results``."""
     conn = s.connection()  # Core on the connection throughout: the ORM's layers cost more than the SQL
     for job in jobs:  # a retry of a job from a failed batch starts clean
-        job.resend, job.error = False, None
+        job.resend, job.error, job.deferred = False, None, False
     # The conversations first (their counters, in id order), so no member joins or leaves between
     # reading who may send and receive and numbering the messages.
     cids = sorted({j.conversation_id for j in jobs})

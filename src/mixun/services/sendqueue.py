@@ -15,7 +15,6 @@ import contextlib
 import logging
 import queue
 import threading
-import time
 from typing import Any
 
 from mixun.services import messages
@@ -126,10 +125,7 @@ class SendQueue:
         when ``final``: those are then tried again here until written or past their deadline)."""
         jobs = [job for job, _loop, _future in batch]
         try:
-            messages.send_many(jobs)
-            while final and any(job.deferred for job in jobs):
-                time.sleep(messages.RETRY_PAUSE)
-                messages.send_many([job for job in jobs if job.deferred])
+            (messages.send_settled if final else messages.send_many)(jobs)
         except Exception as exc:  # send_many gives every job its own outcome; this is a last resort
             log.exception("a batch of sends failed")
             for job in jobs:
