@@ -394,7 +394,7 @@ def test_image_over_size_limit_is_413(tmp_path: Path) -> None:
 
 
 def test_sending_is_rate_limited(tmp_path: Path) -> None:
-    """After the burst a sender gets 429 rate_limited; other people are not affected."""
+    """After the burst a sender gets 429 rate_limited with how long to wait; other people are not affected."""
     env, close = build_env(tmp_path, "sqlite", MIXUN_SEND_BURST="3", MIXUN_SEND_RATE_PER_MINUTE="1")
     try:
         _a_id, a = env.person("zhangsan", "张三")
@@ -403,6 +403,9 @@ def test_sending_is_rate_limited(tmp_path: Path) -> None:
         assert [send(env, a, conv, f"第{i}条").status_code for i in range(3)] == [201, 201, 201]
         r = send(env, a, conv, "太快了")
         assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limited"
+        # one token a minute, the burst just spent: the next one comes in about a minute
+        assert 55 <= int(r.headers["Retry-After"]) <= 60
+        assert r.json()["error"]["retry_after"] == int(r.headers["Retry-After"])
         assert send(env, b, conv, "我还可以发").status_code == 201
         msgs = env.client.get(f"/api/v1/conversations/{conv}/messages", headers=env.h(a)).json()["messages"]
         assert [m["seq"] for m in msgs] == [1, 2, 3, 4], "a refused send takes no seq"

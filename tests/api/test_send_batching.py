@@ -218,10 +218,10 @@ def test_one_sends_unexpected_failure_is_its_own(env: Env) -> None:
     real = env.rt.extras["rate_limiter"]
 
     class FlakyLimiter:
-        def allow(self, user_id: int) -> bool:
+        def wait(self, user_id: int) -> float:
             if user_id == b_id:
                 raise ConnectionError("rate-limit store unreachable")
-            return bool(real.allow(user_id))
+            return float(real.wait(user_id))
 
     env.rt.extras["rate_limiter"] = FlakyLimiter()
     jobs = [messages.SendJob(_ctx(env, a_id), conv, "一"), messages.SendJob(_ctx(env, b_id), conv, "二"),

@@ -38,6 +38,8 @@ def mixun_error(request: Request, exc: MixunError) -> ORJSONResponse:
     response = ORJSONResponse(body, status_code=exc.status)
     if exc.code == "busy":  # nothing was written; the same request (same client_id) may come again
         response.headers["Retry-After"] = "2"
+    elif "retry_after" in exc.details:  # whole seconds until the request can succeed (rate limits)
+        response.headers["Retry-After"] = str(exc.details["retry_after"])
     return response
 
 

@@ -13,18 +13,19 @@ class TokenBucket:
         self._state: dict[int, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
-    def allow(self, key: int) -> bool:
+    def wait(self, key: int) -> float:
+        """Take one token: 0.0 when one was there, else the seconds until the next one (nothing taken)."""
         now = time.monotonic()
         with self._lock:
             tokens, last = self._state.get(key, (self.burst, now))
             tokens = min(self.burst, tokens + (now - last) * self.rate)
             if tokens < 1.0:
                 self._state[key] = (tokens, now)
-                return False
+                return (1.0 - tokens) / self.rate if self.rate > 0 else 60.0
             self._state[key] = (tokens - 1.0, now)
             if len(self._state) > 100_000:
                 self._state.clear()
-            return True
+            return 0.0
 
 
 class RedisWindow:
@@ -38,11 +39,13 @@ class RedisWindow:
         self.limit = per_minute + burst
         self._fallback = TokenBucket(per_minute, burst)
 
-    def allow(self, key: int) -> bool:
-        window = int(time.time() // 60)
+    def wait(self, key: int) -> float:
+        """0.0 when the send fits this minute's window, else the seconds until the next window."""
+        now = time.time()
+        window = int(now // 60)
         name = f"{self._prefix}:{key}:{window}"
         try:
             n, _ = self._r.pipeline().incr(name).expire(name, 120).execute()
         except Exception:
-            return self._fallback.allow(key)
-        return int(n) <= self.limit
+            return self._fallback.wait(key)
+        return 0.0 if int(n) <= self.limit else (window + 1) * 60 - now

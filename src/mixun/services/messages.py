@@ -7,6 +7,7 @@ event per member. The 201 goes back only after the commit.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable
@@ -82,8 +83,8 @@ def sender_unit_path(ctx: Ctx) -> str:
 def take_send_token(ctx: Ctx) -> None:
     """One send against the caller's rate limit (429 when spent)."""
     limiter = ctx.rt.extras.get("rate_limiter")
-    if limiter is not None and not limiter.allow(ctx.user_id):
-        raise MixunError("rate_limited")
+    if limiter is not None and (wait := limiter.wait(ctx.user_id)) > 0:
+        raise MixunError("rate_limited", retry_after=max(1, math.ceil(wait)))
 
 
 def _record_dlp(s: Session, ctx: Ctx, outcome: DlpOutcome, target: str) -> None:
