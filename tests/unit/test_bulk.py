@@ -21,7 +21,9 @@ from sqlalchemy import (
     Text,
     create_engine,
     select,
+    text,
 )
+from sqlalchemy import exc as sa_exc
 
 from mixun.db import bulk
 from mixun.db.types import UTCDateTime
@@ -85,3 +87,63 @@ def test_array_literal_forms() -> None:
     assert bulk.array_literal([True, False]) == "{t,f}"
     with pytest.raises(ValueError):
         bulk.array_literal([datetime(2026, 1, 1)])  # noqa: DTZ001 - a naive time is refused, not guessed
+
+
+COUNTER = Table("bulk_counter", META, Column("k", BigInteger, primary_key=True, autoincrement=False),
+                Column("last", Integer, nullable=False))
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_round_reserves_numbers_and_stores_rows_that_name_each_other(kind: str, tmp_path: Path) -> None:
+    """One round numbers (counters, new ids), the next stores rows with those ids: what a batch of sends
+    does. The reserved ids are new, increasing and never handed out twice."""
+    url, cleanup = fresh_database(kind, tmp_path)
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        META.create_all(engine)
+        with engine.begin() as conn:
+            bulk.insert_rows(conn, COUNTER, [{"k": 1, "last": 0}, {"k": 2, "last": 5}])
+            first = bulk.insert_rows(conn, PROBE, [{"label": "先有的"}], returning_ids=True)
+        with engine.begin() as conn, bulk.Round(conn) as r:
+            last = r.bump(COUNTER, "k", "last", {1: 3, 2: 1, 3: 2})  # row 3 does not exist: left out
+            ids = r.reserve_ids(PROBE, 3)
+            locked = r.lock(COUNTER, "k", [2, 1])
+        assert last.value == {1: 3, 2: 6} and locked.value == {1, 2}
+        assert ids.value == sorted(ids.value) and len(set(ids.value)) == 3 and min(ids.value) > first[0]
+        with engine.begin() as conn, bulk.Round(conn) as r:
+            r.insert_columns(PROBE, {"id": ids.value, "n": [10, 20, 30], "label": ["一", "二", "三"]})
+            r.update_rows(COUNTER, ("k",), [{"k": 1, "last": 100}])
+            seen = r.rows(text("SELECT count(*) FROM bulk_probe"))
+        assert seen.value[0][0] == 4, "a read in the round sees the writes before it"
+        with engine.begin() as conn:
+            after = bulk.insert_rows(conn, PROBE, [{"label": "之后"}], returning_ids=True)
+            labels = dict(conn.execute(select(PROBE.c.id, PROBE.c.label)).all())
+            counters = dict(conn.execute(select(COUNTER.c.k, COUNTER.c.last)).all())
+        assert after[0] > max(ids.value), "an id a round reserved is never handed out again"
+        assert [labels[i] for i in ids.value] == ["一", "二", "三"] and counters == {1: 100, 2: 6}
+    finally:
+        engine.dispose()
+        cleanup()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_failed_round_raises_as_sqlalchemy_does_and_writes_nothing(kind: str, tmp_path: Path) -> None:
+    """A clash inside a round is an IntegrityError naming the statement but not the values it carried,
+    and the transaction it was in leaves nothing behind."""
+    url, cleanup = fresh_database(kind, tmp_path)
+    # hide_parameters as the product's engines have it (db.engine); the PostgreSQL round hides them itself
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"), hide_parameters=True)
+    secret = "110101199003077777"
+    try:
+        META.create_all(engine)
+        with engine.begin() as conn:
+            taken = bulk.insert_rows(conn, PROBE, [{"label": "已有"}], returning_ids=True)[0]
+        with pytest.raises(sa_exc.IntegrityError) as failed, engine.begin() as conn, bulk.Round(conn) as r:
+            r.insert_columns(PROBE, {"id": [taken + 1], "body": [secret]})
+            r.insert_columns(PROBE, {"id": [taken], "body": [secret]})  # the id is taken
+        assert "bulk_probe" in str(failed.value) and secret not in str(failed.value)
+        with engine.connect() as conn:
+            assert conn.execute(select(PROBE.c.id)).scalars().all() == [taken]
+    finally:
+        engine.dispose()
+        cleanup()

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mixun.db import bulk
@@ -34,12 +35,15 @@ def allocate_seqs(session: Session, user_ids: Iterable[int]) -> dict[int, int]:
 def allocate_ranges(session: Session, counts: Mapping[int, int]) -> dict[int, int]:
     """Reserve ``counts[user]`` consecutive event_seqs for each user; returns each user's new last_seq
     (the range is last - count + 1 .. last)."""
-    ids = sorted(uid for uid, n in counts.items() if n > 0)
     conn = session.connection()  # Core on the connection: the hot path skips the ORM's statement layers
-    last = bulk.bump(conn, EventCounter.__table__, "user_id", "last_seq", counts)
-    missing = [uid for uid in ids if uid not in last]
+    with bulk.Round(conn, pipeline=False) as r:
+        return _healed(r, counts, r.bump(EventCounter.__table__, "user_id", "last_seq", counts).value)
+
+
+def _healed(r: bulk.Round, counts: Mapping[int, int], last: dict[int, int]) -> dict[int, int]:
+    missing = sorted(uid for uid, n in counts.items() if n > 0 and uid not in last)
     if missing:  # users created before their counter row (should not happen; heal it)
-        conn.execute(insert(EventCounter.__table__), [{"user_id": uid, "last_seq": counts[uid]} for uid in missing])
+        r.insert_columns(EventCounter.__table__, {"user_id": missing, "last_seq": [counts[uid] for uid in missing]})
         last.update({uid: counts[uid] for uid in missing})
     return last
 
@@ -50,21 +54,50 @@ def emit(session: Session, ctx: Ctx, recipients: Iterable[int], type_: str, body
 
 
 def emit_many(session: Session, ctx: Ctx, items: list[Event]) -> None:
-    """Persist several events in one go (a batch of sends): each recipient's events get consecutive
-    event_seqs in the order of ``items``; one wake-up per event after commit."""
-    events_ = [(list(dict.fromkeys(rcpts)), type_, body) for rcpts, type_, body in items]
+    """Persist several events in one go: each recipient's events get consecutive event_seqs in the order
+    of ``items``; one wake-up for all of them after commit."""
+    items = [(list(dict.fromkeys(rcpts)), type_, body) for rcpts, type_, body in items]
+    conn = session.connection()
+    with bulk.Round(conn) as r:
+        reserved = reserve(r, [rcpts for rcpts, _t, _b in items])
+    with bulk.Round(conn) as r:
+        write(r, session, ctx, reserved, items)
+
+
+@dataclass
+class Reserved:
+    """The event_seqs and payload ids of events to come, known by their recipients only (a batch of sends
+    reserves them alongside its messages' seqs and ids, then writes the events once their bodies exist)."""
+
+    counts: Counter[int]
+    last: bulk.Later[dict[int, int]]
+    payload_ids: bulk.Later[list[int]]
+
+
+def reserve(r: bulk.Round, recipients: list[list[int]]) -> Reserved:
+    """In round ``r``: each recipient's event_seqs (one per event naming them) and one payload id per
+    event that has recipients. ``recipients`` must be free of duplicates, as ``write`` gets them."""
+    counts = Counter(uid for rcpts in recipients for uid in rcpts)
+    return Reserved(counts, r.bump(EventCounter.__table__, "user_id", "last_seq", counts),
+                    r.reserve_ids(EventPayload.__table__, sum(1 for rcpts in recipients if rcpts)))
+
+
+def write(r: bulk.Round, session: Session, ctx: Ctx, reserved: Reserved, items: list[Event]) -> None:
+    """In round ``r``: the events ``reserved`` was made for (same recipients, same order), and their
+    wake-up after commit."""
+    events_ = [(list(rcpts), type_, body) for rcpts, type_, body in items]
     events_ = [e for e in events_ if e[0]]
     if not events_:
         return
-    counts = Counter(uid for rcpts, _t, _b in events_ for uid in rcpts)
-    last = allocate_ranges(session, counts)
+    counts = reserved.counts
+    last = _healed(r, counts, dict(reserved.last.value))
     next_seq = {uid: last[uid] - n + 1 for uid, n in counts.items()}
     payloads = [orjson.dumps({"type": type_, **body}).decode() for _r, type_, body in events_]
+    payload_ids = reserved.payload_ids.value
     now = datetime.now(UTC)
-    conn = session.connection()
-    payload_ids = bulk.insert_rows(conn, EventPayload.__table__, [
-        {"type": type_, "body": payload, "created_at": now}
-        for (_r, type_, _b), payload in zip(events_, payloads, strict=True)], returning_ids=True)
+    r.insert_columns(EventPayload.__table__, {
+        "id": payload_ids, "type": [type_ for _r, type_, _b in events_], "body": payloads,
+        "created_at": [now] * len(events_)})
     users: list[int] = []
     seqs: list[int] = []
     refs: list[int] = []
@@ -79,7 +112,7 @@ def emit_many(session: Session, ctx: Ctx, items: list[Event]) -> None:
         users += rcpts
         refs += [payload_id] * len(rcpts)
         wakes.append({"recipients": pairs, "payload": payload})
-    bulk.insert_columns(conn, UserEvent.__table__, {"user_id": users, "event_seq": seqs, "payload_id": refs})
+    r.insert_columns(UserEvent.__table__, {"user_id": users, "event_seq": seqs, "payload_id": refs})
     notify = ctx.rt.notify
     # One bus message for the whole batch (one publish, one parse and one loop wake-up in each process),
     # in parts of at most WAKE_BYTES of payload (NATS refuses messages over 1 MB by default).

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from mixun.db import bulk
@@ -35,12 +35,18 @@ _conv, _mem, _msg, _ver = (Conversation.__table__, Member.__table__, Message.__t
 # The send path's statements, built once (their compiled forms are cached by SQLAlchemy). Each serves a
 # whole batch of sends: one round trip per statement, not per message.
 _SEL_CONV_IDS = select(_conv.c.id).where(_conv.c.id.in_(bindparam("ids", expanding=True)))
-_SEL_MEMBERS = select(_mem.c.conversation_id, _mem.c.user_id).where(
-    _mem.c.conversation_id.in_(bindparam("cids", expanding=True)))
-_SEL_CLIENT_IDS = select(_msg.c.sender_id, _msg.c.client_id).where(
-    _msg.c.sender_id.in_(bindparam("uids", expanding=True)), _msg.c.client_id.in_(bindparam("keys", expanding=True)))
-_SEL_REPLY_CONVS = select(_msg.c.id, _msg.c.conversation_id).where(_msg.c.id.in_(bindparam("ids", expanding=True)))
-
+_SEL_MEMBERS = bulk.Query(
+    text("SELECT conversation_id, user_id FROM conversation_members "
+         "WHERE conversation_id = ANY(CAST(:cids AS bigint[]))"),
+    select(_mem.c.conversation_id, _mem.c.user_id).where(_mem.c.conversation_id.in_(bindparam("cids", expanding=True))))
+_SEL_CLIENT_IDS = bulk.Query(
+    text("SELECT sender_id, client_id FROM messages "
+         "WHERE sender_id = ANY(CAST(:uids AS bigint[])) AND client_id = ANY(CAST(:keys AS text[]))"),
+    select(_msg.c.sender_id, _msg.c.client_id).where(
+        _msg.c.sender_id.in_(bindparam("uids", expanding=True)), _msg.c.client_id.in_(bindparam("keys", expanding=True))))
+_SEL_REPLY_CONVS = bulk.Query(
+    text("SELECT id, conversation_id FROM messages WHERE id = ANY(CAST(:ids AS bigint[]))"),
+    select(_msg.c.id, _msg.c.conversation_id).where(_msg.c.id.in_(bindparam("ids", expanding=True))))
 
 
 @dataclass
@@ -313,28 +319,41 @@ def _cause(exc: Exception) -> Exception:
 
 
 def _write_in(s: Session, jobs: list[SendJob], results: list[tuple[SendJob, dict[str, Any]]]) -> None:
-    """The batch's statements, in its transaction; (job, sender's view) pairs go to ``results``."""
+    """The batch's statements, in its transaction; (job, sender's view) pairs go to ``results``. Three
+    rounds, each one wait for the database (``bulk.Round``): lock and read; number (seqs, ids, event
+    seqs); store (messages, versions, read marks, events). What few sends need costs statements of its
+    own: a DLP record, a mention's lookup, attachments and urgent notices (whose events then follow
+    in a fourth round)."""
     conn = s.connection()  # Core on the connection throughout: the ORM's layers cost more than the SQL
     for job in jobs:  # a retry of a job from a failed batch starts clean
         job.resend, job.error, job.deferred = False, None, False
     # The conversations first (their counters, in id order), so no member joins or leaves between
-    # reading who may send and receive and numbering the messages.
+    # reading who may send and receive and numbering the messages; the reads after the lock, in the
+    # same round, see what it guards.
     cids = sorted({j.conversation_id for j in jobs})
-    locked = bulk.lock(conn, _conv, "id", cids, skip_locked=True)
-    if len(locked) < len(cids):
+    replies = sorted({j.reply_to for j in jobs if j.reply_to is not None})
+    # A resent client_id: looked up first in a batch (a unique clash would undo the whole batch); a
+    # send on its own meets the clash itself and is answered by _single_failed.
+    keyed = [j for j in jobs if j.client_id] if len(jobs) > 1 else []
+    with bulk.Round(conn) as r:
+        locked = r.lock(_conv, "id", cids, skip_locked=True)
+        member_rows = r.rows(_SEL_MEMBERS, {"cids": cids})
+        reply_rows = r.rows(_SEL_REPLY_CONVS, {"ids": replies}) if replies else None
+        used_rows = r.rows(_SEL_CLIENT_IDS, {"uids": sorted({j.ctx.user_id for j in keyed}),
+                                             "keys": sorted({j.client_id or "" for j in keyed})}) if keyed else None
+    if len(locked.value) < len(cids):
         # Conversations that exist but another transaction holds: their sends wait for a later batch
         # (one that does not exist is answered 404 below, like any conversation one is not in).
-        held = set(conn.execute(_SEL_CONV_IDS, {"ids": [c for c in cids if c not in locked]}).scalars())
+        held = set(conn.execute(_SEL_CONV_IDS, {"ids": [c for c in cids if c not in locked.value]}).scalars())
         for job in jobs:
             job.deferred = job.conversation_id in held
         jobs = [j for j in jobs if not j.deferred]
-        cids = [c for c in cids if c in locked]
         if not jobs:
             return
     # Every member of the batch's conversations: who may send (a non-member gets the same 404 as a
     # missing conversation) and, below, who receives.
     recipients: dict[int, list[int]] = {}
-    for cid, uid in conn.execute(_SEL_MEMBERS, {"cids": cids}):
+    for cid, uid in member_rows.value:
         recipients.setdefault(cid, []).append(uid)
     live: list[SendJob] = []
     for job in jobs:
@@ -342,20 +361,15 @@ def _write_in(s: Session, jobs: list[SendJob], results: list[tuple[SendJob, dict
             job.error = MixunError("not_found")
         else:
             live.append(job)
-    replies = [j.reply_to for j in live if j.reply_to is not None]
-    if replies:
-        conv_of = dict(conn.execute(_SEL_REPLY_CONVS, {"ids": sorted(set(replies))}).all())
+    if reply_rows is not None:
+        conv_of = dict(reply_rows.value)
         for job in live:
             if job.reply_to is not None and conv_of.get(job.reply_to) != job.conversation_id:
                 job.error = MixunError("validation_failed", "被回复的消息不存在", field="reply_to")
         live = [j for j in live if j.error is None]
-    # A resent client_id: looked up first in a batch (a unique clash would undo the whole batch); a
-    # send on its own meets the clash itself and is answered by _single_failed.
-    keyed = [j for j in live if j.client_id] if len(jobs) > 1 else []
-    if keyed:
-        used = {tuple(r) for r in conn.execute(_SEL_CLIENT_IDS, {
-            "uids": sorted({j.ctx.user_id for j in keyed}), "keys": sorted({j.client_id for j in keyed})})}
-        for job in keyed:
+    if used_rows is not None:
+        used = {tuple(row) for row in used_rows.value}
+        for job in live:
             job.resend = (job.ctx.user_id, job.client_id) in used
         live = [j for j in live if not j.resend]
     if not live:
@@ -363,57 +377,68 @@ def _write_in(s: Session, jobs: list[SendJob], results: list[tuple[SendJob, dict
     for job in live:
         _record_dlp(s, job.ctx, job.dlp_outcome or DlpOutcome(), f"conversation:{job.conversation_id}")
     now = datetime.now(UTC)
-    seqs = _allocate_seqs(conn, live, now)
-    rows, mentions = [], []
-    for job, seq in zip(live, seqs, strict=True):
-        outcome = job.dlp_outcome or DlpOutcome()
-        mentions.append(_mentions(s, job.conversation_id, outcome.deliver_text))
+    outcomes = [job.dlp_outcome or DlpOutcome() for job in live]
+    mentions = [_mentions(s, job.conversation_id, o.deliver_text) for job, o in zip(live, outcomes, strict=True)]
+    # Who hears of each message (held by DLP: only the sender).
+    hearers = [[job.ctx.user_id] if o.action == "hold" else recipients[job.conversation_id]
+               for job, o in zip(live, outcomes, strict=True)]
+    counts: dict[int, int] = {}
+    for job in live:
+        counts[job.conversation_id] = counts.get(job.conversation_id, 0) + 1
+    with bulk.Round(conn) as r:
+        last = r.bump(_conv, "id", "last_seq", counts, updated_at=now)
+        reserved_ids = r.reserve_ids(_msg, len(live))
+        reserved_events = events.reserve(r, hearers)
+    nxt = {cid: last.value[cid] - n + 1 for cid, n in counts.items()}
+    msg_ids = reserved_ids.value
+    rows = []
+    for job, outcome, found, msg_id in zip(live, outcomes, mentions, msg_ids, strict=True):
+        seq = nxt[job.conversation_id]
+        nxt[job.conversation_id] = seq + 1
         rows.append({
-            "conversation_id": job.conversation_id, "seq": seq, "sender_id": job.ctx.user_id,
+            "id": msg_id, "conversation_id": job.conversation_id, "seq": seq, "sender_id": job.ctx.user_id,
             "client_id": job.client_id or None, "kind": job.kind, "text": outcome.deliver_text,
-            "reply_to_id": job.reply_to, "mentions": mentions[-1], "urgent": bool(job.urgent),
+            "reply_to_id": job.reply_to, "mentions": found, "urgent": bool(job.urgent),
             "created_at": now, "edited_at": None, "recalled_at": None, "recalled_by": None, "version": 1,
             "dlp_action": None if outcome.action == "allow" else outcome.action,
             "dlp_findings": outcome.findings or None, "classification": "internal"})
-    msg_ids = bulk.insert_rows(conn, _msg, rows, returning_ids=True)
-    bulk.insert_rows(conn, _ver, [{
-        "message_id": msg_id, "conversation_id": row["conversation_id"], "version": 1, "kind": "created",
-        "sender_id": row["sender_id"], "actor_id": row["sender_id"], "text": row["text"],
-        "original_enc": (job.dlp_outcome or DlpOutcome()).original_enc, "created_at": now}
-        for job, row, msg_id in zip(live, rows, msg_ids, strict=True)])
-    # Sending reads what came before (the last of a sender's messages in the batch counts). No separate
-    # conversation.read event: every member receives this message.created, which says the same.
-    reads = {(row["conversation_id"], row["sender_id"]): row["seq"] for row in rows}
-    bulk.update_rows(conn, _mem, ("conversation_id", "user_id"), [
-        {"conversation_id": cid, "user_id": uid, "read_seq": seq, "read_at": now} for (cid, uid), seq in reads.items()])
-    emitted: list[events.Event] = []
-    for job, row, msg_id in zip(live, rows, msg_ids, strict=True):
-        view = _created(s, job, row, msg_id, recipients[job.conversation_id], emitted)
-        results.append((job, view))
-    events.emit_many(s, jobs[0].ctx, emitted)
+
+    def views() -> list[events.Event]:
+        emitted: list[events.Event] = []
+        for job, row, heard_by in zip(live, rows, hearers, strict=True):
+            results.append((job, _created(s, job, row, recipients[job.conversation_id], heard_by, emitted)))
+        return emitted
+
+    # A plain message's view needs nothing from the database, so its events go in the same round as the
+    # message; attachments and urgent notices read what the batch stored, so then the events follow.
+    reads_back = any(job.attachments or job.urgent for job in live)
+    emitted = None if reads_back else views()
+    with bulk.Round(conn) as r:
+        r.insert_rows(_msg, rows)
+        r.insert_rows(_ver, [{
+            "message_id": row["id"], "conversation_id": row["conversation_id"], "version": 1, "kind": "created",
+            "sender_id": row["sender_id"], "actor_id": row["sender_id"], "text": row["text"],
+            "original_enc": outcome.original_enc, "created_at": now}
+            for outcome, row in zip(outcomes, rows, strict=True)])
+        # Sending reads what came before (the last of a sender's messages in the batch counts). No
+        # separate conversation.read event: every member receives this message.created, which says so.
+        reads = {(row["conversation_id"], row["sender_id"]): row["seq"] for row in rows}
+        r.update_rows(_mem, ("conversation_id", "user_id"), [
+            {"conversation_id": cid, "user_id": uid, "read_seq": seq, "read_at": now}
+            for (cid, uid), seq in reads.items()])
+        if emitted is not None:
+            events.write(r, s, jobs[0].ctx, reserved_events, emitted)
+    if emitted is None:
+        emitted = views()
+        with bulk.Round(conn) as r:
+            events.write(r, s, jobs[0].ctx, reserved_events, emitted)
 
 
-def _allocate_seqs(conn: Any, jobs: list[SendJob], now: datetime) -> list[int]:
-    """The next gap-free seqs of each job's conversation, in job order (a conversation's counter is
-    bumped once by its number of jobs)."""
-    counts: dict[int, int] = {}
-    for job in jobs:
-        counts[job.conversation_id] = counts.get(job.conversation_id, 0) + 1
-    cids = sorted(counts)
-    last = bulk.bump(conn, _conv, "id", "last_seq", counts, updated_at=now)
-    nxt = {cid: last[cid] - counts[cid] + 1 for cid in cids}
-    seqs = []
-    for job in jobs:
-        seqs.append(nxt[job.conversation_id])
-        nxt[job.conversation_id] += 1
-    return seqs
-
-
-def _created(s: Session, job: SendJob, row: dict[str, Any], msg_id: int, recipients: list[int],
+def _created(s: Session, job: SendJob, row: dict[str, Any], recipients: list[int], heard_by: list[int],
              emitted: list[events.Event]) -> dict[str, Any]:
     """The rest of one sent message inside the batch's transaction: its attachments, its event, the
     urgent notices; returns the sender's view."""
-    ctx, me, cid, now = job.ctx, job.ctx.user_id, job.conversation_id, row["created_at"]
+    ctx, me, cid, now, msg_id = job.ctx, job.ctx.user_id, job.conversation_id, row["created_at"], row["id"]
     outcome = job.dlp_outcome or DlpOutcome()
     atts: list[dict[str, Any]] = []
     if job.attachments:
@@ -432,8 +457,7 @@ def _created(s: Session, job: SendJob, row: dict[str, Any], msg_id: int, recipie
     dlp_action = row["dlp_action"]
     if dlp_action == "mask":
         view["dlp"] = {"action": "mask"}
-    delivered_to = [me] if outcome.action == "hold" else recipients  # held: only the sender hears
-    emitted.append((delivered_to, "message.created", {"conversation_id": cid, "message": view}))
+    emitted.append((heard_by, "message.created", {"conversation_id": cid, "message": view}))
     mine = dict(view, client_id=job.client_id)
     if dlp_action:
         mine["dlp"] = {"action": dlp_action, "findings": outcome.findings}
