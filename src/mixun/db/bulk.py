@@ -8,7 +8,7 @@ milliseconds each; executemany is one pipelined statement per row.) SQLite runs 
 round trips, so SQLAlchemy's executemany serves it. Column values go through each column type's own
 bind processing, so JSON, UTC timestamps and the rest are stored exactly as the ORM and Core store them.
 
-A ``Round`` sends its statements together (a psycopg pipeline): the writer waits for the server once
+A ``Round`` sends its statements together (one query string): the writer waits for the server once
 per round instead of once per statement. Each wait is also a wait for the interpreter lock, which the
 event loop holds most of the time under load: measured at 64 senders, a statement the server ran in
 0.2 ms cost the writer 1.5-5 ms, so the number of waits, not the SQL, set the length of a batch.
@@ -63,38 +63,51 @@ class Query:
 
 
 class Round:
-    """Statements sent to the database together. PostgreSQL: a psycopg pipeline on the connection of
-    the transaction, so every statement's outcome is read after the round; SQLite: each runs at once.
-    Statements with results go through the driver's cursor (PostgreSQL text, untyped parameters);
-    a failure is raised as SQLAlchemy raises it (a DBAPIError naming the statement, never its values).
-    With ``pipeline=False`` each statement is sent and answered at once (one statement's round)."""
+    """Statements sent to the database together. PostgreSQL: they are bound on the client (psycopg's
+    own literal quoting) and sent as ONE query string, so the round costs one wait however many
+    statements it holds, and every outcome is read after the round; SQLite: each runs at once.
+    Statements go through the driver's cursor (PostgreSQL text with untyped parameters); a failure
+    is raised as SQLAlchemy raises it (a DBAPIError naming the statements, never their values). With
+    ``together=False`` each statement is sent (bound on the server) and answered at once.
 
-    def __init__(self, conn: Connection, pipeline: bool = True) -> None:
+    Why not a psycopg pipeline: it still waits on the socket after every statement it queues, and each
+    of those waits gives the interpreter lock away to the event loop, which is what rounds avoid."""
+
+    def __init__(self, conn: Connection, together: bool = True) -> None:
         self.conn = conn
         self.pg = conn.dialect.name == "postgresql"
-        self._pipelined = pipeline and self.pg
-        self._pipe: Any = None
+        self._together = together and self.pg
         self._raw: Any = None
+        self._queued: list[tuple[str, dict[str, Any]]] = []
+        self._results: list[list[Any]] = []
         self._sent: list[str] = []
 
     def __enter__(self) -> Round:
         if self.pg:
             self._raw = self.conn.connection.driver_connection
-            if self._pipelined:
-                self._pipe = self._raw.pipeline()
-                self._pipe.__enter__()
         return self
 
     def __exit__(self, et: Any, ev: Any, tb: Any) -> None:
-        pipe, self._pipe = self._pipe, None
-        if pipe is None:
+        queued, self._queued = self._queued, []
+        if et is not None or not queued:
             return
+        import psycopg
+
         try:
-            pipe.__exit__(et, ev, tb)  # sends what is queued and reads every outcome
+            binder = psycopg.ClientCursor(self._raw)
+            query = ";\n".join(binder.mogrify(sql, params) for sql, params in queued)
+            cur = self._raw.cursor()
+            cur.execute(query)  # no parameters: the simple protocol, which takes several statements
+            results = []
+            while True:
+                results.append(cur.fetchall() if cur.description is not None else [])
+                if not cur.nextset():
+                    break
         except Exception as exc:
-            if et is None:
-                raise self._wrapped(exc) from exc
-            raise
+            raise self._wrapped(exc) from exc
+        if len(results) != len(queued):  # one result per statement, or the round was not what it seemed
+            raise RuntimeError(f"a round of {len(queued)} statements gave {len(results)} results")
+        self._results = results
 
     def _wrapped(self, exc: Exception) -> Exception:
         """A driver error as SQLAlchemy raises it: the round's statements named, their values not."""
@@ -104,6 +117,11 @@ class Round:
             return exc
         return sa_exc.DBAPIError.instance("; ".join(self._sent), None, exc, psycopg.Error, hide_parameters=True,
                                           dialect=self.conn.dialect)
+
+    def _result(self, index: int) -> list[Any]:
+        if index >= len(self._results):
+            raise RuntimeError("a round's outcome was read before the round was sent")
+        return self._results[index]
 
     def rows(self, query: Query | TextClause, params: Mapping[str, Any] | None = None) -> Later[list[Any]]:
         """The rows ``query`` returns (tuples), after the round."""
@@ -117,17 +135,17 @@ class Round:
         for name, value in params.items():
             if isinstance(value, list | tuple):
                 params[name] = array_literal(value)
-        cur = self._raw.cursor()
         self._sent.append(sql)
-        if self._pipe is None:
-            try:
-                cur.execute(sql, params)
-            except Exception as exc:
-                raise self._wrapped(exc) from exc
-            rows = cur.fetchall() if cur.description is not None else []
-            return Later.now(rows)
-        cur.execute(sql, params)
-        return Later(lambda: cur.fetchall() if cur.description is not None else [])
+        if self._together:
+            index = len(self._queued)
+            self._queued.append((sql, params))
+            return Later(lambda: self._result(index))
+        cur = self._raw.cursor()
+        try:
+            cur.execute(sql, params)
+        except Exception as exc:
+            raise self._wrapped(exc) from exc
+        return Later.now(cur.fetchall() if cur.description is not None else [])
 
     def run(self, query: Query | TextClause, params: Mapping[str, Any] | None = None) -> None:
         """A statement whose rows nobody reads."""
@@ -221,33 +239,33 @@ class Round:
 def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *, returning_ids: bool = False
                 ) -> list[int]:
     """``Round.insert_rows`` on its own."""
-    with Round(conn, pipeline=False) as r:
+    with Round(conn, together=False) as r:
         return r.insert_rows(table, rows, returning_ids=returning_ids).value
 
 
 def insert_columns(conn: Connection, table: Table, columns: dict[str, list[Any]], *, returning_ids: bool = False
                    ) -> list[int]:
     """``Round.insert_columns`` on its own."""
-    with Round(conn, pipeline=False) as r:
+    with Round(conn, together=False) as r:
         return r.insert_columns(table, columns, returning_ids=returning_ids).value
 
 
 def update_rows(conn: Connection, table: Table, keys: tuple[str, ...], rows: Sequence[dict[str, Any]]) -> None:
     """``Round.update_rows`` on its own."""
-    with Round(conn, pipeline=False) as r:
+    with Round(conn, together=False) as r:
         r.update_rows(table, keys, rows)
 
 
 def bump(conn: Connection, table: Table, key: str, counter: str, counts: Mapping[int, int], **also: Any
          ) -> dict[int, int]:
     """``Round.bump`` on its own."""
-    with Round(conn, pipeline=False) as r:
+    with Round(conn, together=False) as r:
         return r.bump(table, key, counter, counts, **also).value
 
 
 def lock(conn: Connection, table: Table, key: str, keys: Sequence[int], *, skip_locked: bool = False) -> set[int]:
     """``Round.lock`` on its own."""
-    with Round(conn, pipeline=False) as r:
+    with Round(conn, together=False) as r:
         return r.lock(table, key, keys, skip_locked=skip_locked).value
 
 

@@ -36,7 +36,7 @@ def allocate_ranges(session: Session, counts: Mapping[int, int]) -> dict[int, in
     """Reserve ``counts[user]`` consecutive event_seqs for each user; returns each user's new last_seq
     (the range is last - count + 1 .. last)."""
     conn = session.connection()  # Core on the connection: the hot path skips the ORM's statement layers
-    with bulk.Round(conn, pipeline=False) as r:
+    with bulk.Round(conn, together=False) as r:
         return _healed(r, counts, r.bump(EventCounter.__table__, "user_id", "last_seq", counts).value)
 
 
