@@ -1,5 +1,5 @@
 """The core benchmarks of an earlier commit and of this checkout, side by side in one run:
-`python -m bench.compare REV [--rounds N] [--seconds S]`.
+`python -m bench.compare REV [--rounds N] [--seconds S] [--only RUN,...]`.
 
 The earlier commit is checked out into a temporary git worktree and served from it (its ``src`` first
 on PYTHONPATH, ahead of this checkout's editable install); both sides are driven by this checkout's
@@ -47,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("rev", help="the earlier commit")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=15.0)
+    ap.add_argument("--only", default="", help=f"comma-separated subset of {', '.join(RUNS)}")
     args = ap.parse_args(argv)
+    runs = {name: code for name, code in RUNS.items() if not args.only or name in args.only.split(",")}
     with tempfile.TemporaryDirectory(prefix="mixun-compare-") as tmp:
         tree = Path(tmp) / "previous"
         subprocess.run(["git", "worktree", "add", "--detach", str(tree), args.rev], cwd=ROOT, check=True,
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             results: dict[str, dict[str, list[dict[str, object]]]] = {}
             for rnd in range(args.rounds):
-                for name, code in RUNS.items():
+                for name, code in runs.items():
                     for label, path in (("previous", str(tree / "src")), ("now", None)):
                         res = _one(code.format(s=args.seconds), path)
                         results.setdefault(name, {}).setdefault(label, []).append(res)
