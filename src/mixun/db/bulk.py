@@ -103,7 +103,7 @@ class Round:
                 results.append(cur.fetchall() if cur.description is not None else [])
                 if not cur.nextset():
                     break
-        except Exception as exc:
+        except psycopg.Error as exc:
             raise self._wrapped(exc) from exc
         if len(results) != len(queued):  # one result per statement, or the round was not what it seemed
             raise RuntimeError(f"a round of {len(queued)} statements gave {len(results)} results")
@@ -113,8 +113,6 @@ class Round:
         """A driver error as SQLAlchemy raises it: the round's statements named, their values not."""
         import psycopg
 
-        if not isinstance(exc, psycopg.Error):
-            return exc
         return sa_exc.DBAPIError.instance("; ".join(self._sent), None, exc, psycopg.Error, hide_parameters=True,
                                           dialect=self.conn.dialect)
 
@@ -140,10 +138,12 @@ class Round:
             index = len(self._queued)
             self._queued.append((sql, params))
             return Later(lambda: self._result(index))
+        import psycopg
+
         cur = self._raw.cursor()
         try:
             cur.execute(sql, params)
-        except Exception as exc:
+        except psycopg.Error as exc:
             raise self._wrapped(exc) from exc
         return Later.now(cur.fetchall() if cur.description is not None else [])
 
