@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import io
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -46,6 +48,28 @@ def _history(env: Env) -> tuple[int, str, int, str, int, int]:
 def _blob_count(env: Env) -> int:
     root = env.settings.blob_dir
     return sum(1 for p in root.rglob("*") if p.is_file()) if root.exists() else 0
+
+
+def test_retention_leaves_no_postings_of_an_indexing_run_in_flight(env: Env) -> None:
+    """An indexing run that read the versions before retention destroyed them writes its postings
+    either before retention drops them or not at all: none of a destroyed message's words stay."""
+    from sqlalchemy import select
+
+    from mixun.db.models import MessageVersion
+    from mixun.services.archive import _state, index_rows
+
+    _history(env)
+    result: dict[str, Any] = {}
+    with env.rt.db.write() as s:  # the indexing run: it holds the index state and has read the versions
+        _state(s, lock=True)
+        rows = [(r[0], r[1]) for r in s.execute(select(MessageVersion.id, MessageVersion.text)).all()]
+        run = threading.Thread(target=lambda: result.update(retention.run(cli_ctx(env), now=LATER)))
+        run.start()
+        time.sleep(0.5)  # retention waits for the index state meanwhile (without that, it is done by now)
+        index_rows(s, rows)
+    run.join(30)
+    assert result["counts"]["messages"] == 2
+    assert _count(env, "SELECT count(*) FROM archive_search_terms") == 0
 
 
 def test_expired_messages_and_files_are_destroyed(env: Env, capsys: pytest.CaptureFixture[str]) -> None:

@@ -81,7 +81,11 @@ def catch_up(ctx: Ctx) -> None:
 
 
 def unindex(s: Session, version_ids: list[int]) -> None:
-    """Drop the postings of destroyed versions (retention)."""
+    """Drop the postings of destroyed versions (retention). The index state is locked first, as every
+    indexing run locks it: a run that read these versions before they were deleted commits first (and
+    its postings are dropped here), a later one no longer sees them; no posting of a destroyed version
+    is left behind."""
+    _state(s, lock=True)
     for i in range(0, len(version_ids), 500):
         s.execute(delete(SearchTerm).where(SearchTerm.version_id.in_(version_ids[i : i + 500])))
 
