@@ -151,3 +151,34 @@ def test_export_api_for_compliance_only(env: Env) -> None:
     assert r.json()["counts"]["versions"] == 3 and verify_export(Path(r.json()["path"])).ok
     assert env.client.post("/api/v1/compliance/exports", headers=env.h(ta), json=body).status_code == 403
     assert env.client.post("/api/v1/compliance/exports", headers=env.h(tok), json={"user": "x"}).status_code == 422
+
+
+def test_a_version_that_commits_late_is_still_found(env: Env) -> None:
+    """PostgreSQL numbers versions when they are written, not when they commit: an edit written before a
+    send but committed after that send was indexed must still be indexed, and found."""
+    from datetime import UTC, datetime
+
+    from mixun.db.models import MessageVersion
+    from mixun.services.archive import index_pending
+
+    if env.rt.db.is_sqlite:
+        pytest.skip("SQLite has one writer: versions commit in the order they are numbered")
+    a, ta = env.person("zhangsan", "张三")
+    b, _tb = env.person("lisi", "李四")
+    conv = group(env, ta, [b])
+    first = send(env, ta, conv, "季度报表已提交")
+    late = env.rt.db.write_engine.connect()
+    tx = late.begin()  # an edit that is written now and commits only after the next send was indexed
+    late.execute(MessageVersion.__table__.insert().values(
+        message_id=first["id"], conversation_id=conv, version=2, kind="edited", sender_id=a, actor_id=a,
+        text="跨境汇款需要再次核查", created_at=datetime.now(UTC)))
+    send(env, ta, conv, "反洗钱名单已更新")  # numbered after the edit, committed before it
+    with env.rt.db.write() as s:
+        index_pending(s)
+    tx.commit()
+    late.close()
+    _, tok = officer(env)
+    for q, expected in (("跨境汇款", "跨境汇款需要再次核查"), ("反洗钱", "反洗钱名单已更新")):
+        r = env.client.get(S, headers=env.h(tok), params={"q": q, "reason": "反洗钱专项检查"})
+        assert r.status_code == 200, r.text
+        assert [x["text"] for x in r.json()["results"]] == [expected], q

@@ -27,8 +27,20 @@ class SearchTerm(Base):
     __table_args__ = ({"sqlite_with_rowid": False},)
 
 
+class PendingVersion(Base):
+    """Versions not yet in the search index. A database trigger adds each new message_versions row here
+    in the transaction that writes it (migration 0006), so a version is pending exactly when it is
+    committed, whatever its id; indexing drains the table. (A watermark over ids would skip a version
+    whose transaction commits after a later-numbered one was indexed.)"""
+
+    __tablename__ = "archive_pending_versions"
+    version_id: Mapped[int] = mapped_column(BigId, ForeignKey("message_versions.id", ondelete="CASCADE"),
+                                            primary_key=True)
+
+
 class SearchIndexState(Base):
-    """One row: the highest message_versions.id already indexed."""
+    """One row, locked by every indexing run and by retention's unindexing (so they take turns); also
+    the highest message_versions.id indexed so far (informational)."""
 
     __tablename__ = "archive_search_state"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

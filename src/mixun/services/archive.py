@@ -2,7 +2,9 @@
 conversation in context. Every search and view needs a stated reason and is itself audited.
 
 Indexing is done from message_versions itself (the archive), lazily: each search first indexes the
-versions written since the last one, so the send path needs no hook and nothing can be missed.
+versions waiting in archive_pending_versions (a database trigger puts every new version there in the
+transaction that writes it), and a background task keeps up, so the send path needs no hook and
+nothing can be missed, whatever order concurrent transactions commit in.
 """
 
 from __future__ import annotations
@@ -10,12 +12,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from mixun.db import bulk
 from mixun.db.models import Conversation, Member, MembershipLog, Message, MessageVersion, Unit, User
-from mixun.db.models_archive import SearchIndexState, SearchTerm
+from mixun.db.models_archive import PendingVersion, SearchIndexState, SearchTerm
 from mixun.domain.search_terms import TERM_MAX, index_terms, matches, query_terms
 from mixun.errors import MixunError
 from mixun.services import audit
@@ -55,27 +57,31 @@ def index_rows(s: Session, rows: list[tuple[int, str]]) -> int:
 
 
 def index_pending(s: Session, max_rows: int | None = None, batch: int = INDEX_BATCH) -> int:
-    """Index versions newer than the last indexed one (in the caller's write transaction)."""
-    state = _state(s, lock=True)
+    """Index the versions waiting in archive_pending_versions (in the caller's write transaction), oldest
+    first; a version is waiting from the commit that wrote it, whatever its id."""
+    state = _state(s, lock=True)  # one indexing run at a time (and none while retention unindexes)
     done = 0
     while max_rows is None or done < max_rows:
         rows = [(r[0], r[1]) for r in s.execute(
-            select(MessageVersion.id, MessageVersion.text).where(MessageVersion.id > state.last_version_id)
-            .order_by(MessageVersion.id).limit(batch)).all()]
+            select(MessageVersion.id, MessageVersion.text)
+            .join(PendingVersion, PendingVersion.version_id == MessageVersion.id)
+            .order_by(PendingVersion.version_id).limit(batch)).all()]
         if not rows:
             break
         index_rows(s, rows)
-        state.last_version_id = rows[-1][0]
+        s.execute(delete(PendingVersion).where(PendingVersion.version_id.in_([vid for vid, _t in rows])))
+        state.last_version_id = max(state.last_version_id, rows[-1][0])
         done += len(rows)
         s.flush()
+        if len(rows) < batch:
+            break
     return done
 
 
 def catch_up(ctx: Ctx) -> None:
     with ctx.rt.db.read() as s:
-        last = s.execute(select(SearchIndexState.last_version_id).where(SearchIndexState.id == 1)).scalar() or 0
-        newest = s.execute(select(func.max(MessageVersion.id))).scalar() or 0
-    if newest > last:
+        waiting = s.execute(select(PendingVersion.version_id).limit(1)).first() is not None
+    if waiting:
         with ctx.rt.db.write() as s:
             index_pending(s)
 
@@ -84,7 +90,7 @@ def unindex(s: Session, version_ids: list[int]) -> None:
     """Drop the postings of destroyed versions (retention). The index state is locked first, as every
     indexing run locks it: a run that read these versions before they were deleted commits first (and
     its postings are dropped here), a later one no longer sees them; no posting of a destroyed version
-    is left behind."""
+    is left behind. (Their pending rows go with the versions: ON DELETE CASCADE.)"""
     _state(s, lock=True)
     for i in range(0, len(version_ids), 500):
         s.execute(delete(SearchTerm).where(SearchTerm.version_id.in_(version_ids[i : i + 500])))
