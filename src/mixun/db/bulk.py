@@ -194,34 +194,24 @@ class Round:
         top = self.conn.execute(_sqlite_max_id(table)).scalar() or 0
         return Later.now(list(range(top + 1, top + 1 + count)))
 
-    def insert_rows(self, table: Table, rows: Sequence[dict[str, Any]], *, returning_ids: bool = False
-                    ) -> Later[list[int]]:
-        """Insert ``rows`` (all with the same keys); with ``returning_ids``, their new ids in row order."""
-        if not rows:
-            return Later.now([])
-        return self.insert_columns(table, {col: [row[col] for row in rows] for col in rows[0]},
-                                   returning_ids=returning_ids)
+    def insert_rows(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert ``rows`` (all with the same keys)."""
+        if rows:
+            self.insert_columns(table, {col: [row[col] for row in rows] for col in rows[0]})
 
-    def insert_columns(self, table: Table, columns: dict[str, list[Any]], *, returning_ids: bool = False
-                       ) -> Later[list[int]]:
+    def insert_columns(self, table: Table, columns: dict[str, list[Any]]) -> None:
         """Insert rows given column by column (equal lengths: row i is every column's i-th value), which
-        spares a hot path building one dict per row; with ``returning_ids``, the new ids in row order."""
+        spares a hot path building one dict per row. Rows that name each other take their ids from
+        ``reserve_ids`` first."""
         cols = tuple(columns)
-        count = len(columns[cols[0]]) if cols else 0
-        if not count:
-            return Later.now([])
+        if not cols or not columns[cols[0]]:
+            return
         if not self.pg:
-            rows = [dict(zip(cols, values, strict=True)) for values in zip(*columns.values(), strict=True)]
-            if returning_ids:
-                stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-                return Later.now(list(self.conn.execute(stmt, rows).scalars()))
-            self.conn.execute(insert(table), rows)
-            return Later.now([])
-        stmt, procs = _pg_insert(table, cols, returning_ids, self.conn.dialect)
-        result = self.rows(stmt, _arrays(columns, procs))
-        # The SELECT feeds rows in ORDER BY ordinality, so the id sequence numbers them in that order
-        # (the guarantee SQLAlchemy's sort_by_parameter_order relies on); sorted ids are in row order.
-        return Later(lambda: sorted(r[0] for r in result.value)) if returning_ids else Later.now([])
+            self.conn.execute(insert(table), [dict(zip(cols, values, strict=True))
+                                              for values in zip(*columns.values(), strict=True)])
+            return
+        stmt, procs = _pg_insert(table, cols, self.conn.dialect)
+        self.run(stmt, _arrays(columns, procs))
 
     def update_rows(self, table: Table, keys: tuple[str, ...], rows: Sequence[dict[str, Any]]) -> None:
         """Update one row per dict: the ``keys`` columns find it, the other columns are set."""
@@ -236,37 +226,22 @@ class Round:
         self.run(stmt, _arrays({col: [row[col] for row in rows] for col in cols}, procs))
 
 
-def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *, returning_ids: bool = False
-                ) -> list[int]:
+def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """``Round.insert_rows`` on its own."""
     with Round(conn, together=False) as r:
-        return r.insert_rows(table, rows, returning_ids=returning_ids).value
+        r.insert_rows(table, rows)
 
 
-def insert_columns(conn: Connection, table: Table, columns: dict[str, list[Any]], *, returning_ids: bool = False
-                   ) -> list[int]:
+def insert_columns(conn: Connection, table: Table, columns: dict[str, list[Any]]) -> None:
     """``Round.insert_columns`` on its own."""
     with Round(conn, together=False) as r:
-        return r.insert_columns(table, columns, returning_ids=returning_ids).value
+        r.insert_columns(table, columns)
 
 
 def update_rows(conn: Connection, table: Table, keys: tuple[str, ...], rows: Sequence[dict[str, Any]]) -> None:
     """``Round.update_rows`` on its own."""
     with Round(conn, together=False) as r:
         r.update_rows(table, keys, rows)
-
-
-def bump(conn: Connection, table: Table, key: str, counter: str, counts: Mapping[int, int], **also: Any
-         ) -> dict[int, int]:
-    """``Round.bump`` on its own."""
-    with Round(conn, together=False) as r:
-        return r.bump(table, key, counter, counts, **also).value
-
-
-def lock(conn: Connection, table: Table, key: str, keys: Sequence[int], *, skip_locked: bool = False) -> set[int]:
-    """``Round.lock`` on its own."""
-    with Round(conn, together=False) as r:
-        return r.lock(table, key, keys, skip_locked=skip_locked).value
 
 
 @lru_cache(maxsize=64)
@@ -363,14 +338,12 @@ def _json_dumps(dialect: Dialect) -> Any:
 
 
 @lru_cache(maxsize=64)
-def _pg_insert(table: Table, cols: tuple[str, ...], returning_ids: bool, dialect: Dialect
-               ) -> tuple[TextClause, tuple[Any, ...]]:
+def _pg_insert(table: Table, cols: tuple[str, ...], dialect: Dialect) -> tuple[TextClause, tuple[Any, ...]]:
     args, reads, procs = _pg_columns(table, cols, dialect)
     names = ", ".join(f"c{i}" for i in range(len(cols)))
+    # Rows are fed in ORDER BY ordinality, so ids drawn from the table's sequence follow the row order.
     sql = (f"INSERT INTO {table.name} ({', '.join(cols)}) SELECT {', '.join(reads)} "
            f"FROM unnest({', '.join(args)}) WITH ORDINALITY AS v({names}, ord) ORDER BY ord")
-    if returning_ids:
-        sql += " RETURNING id"
     return text(sql), procs
 
 

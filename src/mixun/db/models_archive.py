@@ -39,8 +39,9 @@ class PendingVersion(Base):
 
 
 class SearchIndexState(Base):
-    """One row, locked by every indexing run and by retention's unindexing (so they take turns); also
-    the highest message_versions.id indexed so far (informational)."""
+    """One row, locked by every indexing run and by retention's unindexing, so they take turns.
+    ``last_version_id`` was the indexing watermark before migration 0006 (which reads it once to carry
+    unindexed versions over to archive_pending_versions); nothing writes it since."""
 
     __tablename__ = "archive_search_state"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

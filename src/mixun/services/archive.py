@@ -59,7 +59,7 @@ def index_rows(s: Session, rows: list[tuple[int, str]]) -> int:
 def index_pending(s: Session, max_rows: int | None = None, batch: int = INDEX_BATCH) -> int:
     """Index the versions waiting in archive_pending_versions (in the caller's write transaction), oldest
     first; a version is waiting from the commit that wrote it, whatever its id."""
-    state = _state(s, lock=True)  # one indexing run at a time (and none while retention unindexes)
+    _state(s, lock=True)  # one indexing run at a time (and none while retention unindexes)
     done = 0
     while max_rows is None or done < max_rows:
         rows = [(r[0], r[1]) for r in s.execute(
@@ -70,7 +70,6 @@ def index_pending(s: Session, max_rows: int | None = None, batch: int = INDEX_BA
             break
         index_rows(s, rows)
         s.execute(delete(PendingVersion).where(PendingVersion.version_id.in_([vid for vid, _t in rows])))
-        state.last_version_id = max(state.last_version_id, rows[-1][0])
         done += len(rows)
         s.flush()
         if len(rows) < batch:

@@ -27,19 +27,6 @@ WAKE_BYTES = 256 * 1024
 Event = tuple[Iterable[int], str, dict[str, Any]]
 
 
-def allocate_seqs(session: Session, user_ids: Iterable[int]) -> dict[int, int]:
-    """Next event_seq for each user (one each)."""
-    return allocate_ranges(session, Counter(set(user_ids)))
-
-
-def allocate_ranges(session: Session, counts: Mapping[int, int]) -> dict[int, int]:
-    """Reserve ``counts[user]`` consecutive event_seqs for each user; returns each user's new last_seq
-    (the range is last - count + 1 .. last)."""
-    conn = session.connection()  # Core on the connection: the hot path skips the ORM's statement layers
-    with bulk.Round(conn, together=False) as r:
-        return _healed(r, counts, r.bump(EventCounter.__table__, "user_id", "last_seq", counts).value)
-
-
 def _healed(r: bulk.Round, counts: Mapping[int, int], last: dict[int, int]) -> dict[int, int]:
     missing = sorted(uid for uid, n in counts.items() if n > 0 and uid not in last)
     if missing:  # users created before their counter row (should not happen; heal it)
