@@ -220,8 +220,11 @@ class Server:
         prefix = os.environ.get("BENCH_PYSPY")
         spy = VENV_BIN / "py-spy"
         if prefix and spy.exists():
+            extra = os.environ.get("BENCH_PYSPY_ARGS", "").split()
+            # --native (where a thread waits: the interpreter lock, a socket) needs the process paused.
+            mode = [] if "--native" in extra else ["--nonblocking"]
             self.spy = subprocess.Popen(
-                [str(spy), "record", "-p", str(self.pid), "-r", "50", "--nonblocking", *os.environ.get("BENCH_PYSPY_ARGS", "").split(), "-f", "raw",
+                [str(spy), "record", "-p", str(self.pid), "-r", "50", *mode, *extra, "-f", "raw",
                  "-o", f"{prefix}-{self.env.backend}-{self.port}.txt"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

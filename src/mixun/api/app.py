@@ -195,7 +195,8 @@ def install_dlp(rt: Runtime) -> None:
     rt.extras["dlp"] = make_hook(rt)
 
 
-def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
+def create_app(settings: Settings, runtime: Runtime | None = None, serving: bool = False) -> FastAPI:
+    """The ASGI app. ``serving``: this process is `mixun serve` (its interpreter is tuned at start-up)."""
     rt = runtime or build_runtime(settings)
     # Uploaded files stay in memory while a request is parsed instead of spilling to unencrypted temp
     # files beyond 1 MB (D9: files are only ever on disk encrypted); bodies are capped at the edge.
@@ -255,7 +256,15 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         sweeper = loop.create_task(_sweep(hub, rt))
         toucher = loop.create_task(_flush_touches(rt))
         indexer = loop.create_task(_index_search_loop(rt))
+        collector = None
+        if serving:
+            from mixun.api import interpreter
+
+            interpreter.tune_for_serving()
+            collector = loop.create_task(interpreter.collect_periodically())
         yield
+        if collector is not None:
+            collector.cancel()
         sweeper.cancel()
         toucher.cancel()
         indexer.cancel()
@@ -287,7 +296,7 @@ def app_from_environment() -> FastAPI:
     """The app of one worker of `mixun serve --workers N`, from the MIXUN_* environment."""
     from mixun.config import load_settings
 
-    return create_app(load_settings())
+    return create_app(load_settings(), serving=True)
 
 
 async def _sweep(hub: Hub, rt: Runtime) -> None:

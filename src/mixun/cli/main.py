@@ -67,7 +67,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         # and they share the database and the bus (as two `mixun serve` on one database do).
         uvicorn.run("mixun.api.app:app_from_environment", factory=True, workers=args.workers, **options)
     else:
-        uvicorn.run(create_app(settings), **options)
+        uvicorn.run(create_app(settings, serving=True), **options)
     return 0
 
 
