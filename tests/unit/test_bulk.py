@@ -151,3 +151,81 @@ def test_a_failed_round_raises_as_sqlalchemy_does_and_writes_nothing(kind: str, 
     finally:
         engine.dispose()
         cleanup()
+
+
+def _engine(url: str) -> object:
+    from mixun.db.bulk import restore_on_checkin
+
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"), hide_parameters=True)
+    restore_on_checkin(engine)
+    return engine
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_transaction_can_begin_and_commit_inside_its_rounds(kind: str, tmp_path: Path) -> None:
+    """A send batch's first round carries its BEGIN and its last its COMMIT (two waits fewer on
+    PostgreSQL): what the rounds and the session wrote in between is stored together, the pooled
+    connection goes back to its usual (transactional) mode, and a failure in the last round stores
+    nothing of the first."""
+    from sqlalchemy.orm import Session
+
+    url, cleanup = fresh_database(kind, tmp_path)
+    engine = _engine(url)
+    try:
+        META.create_all(engine)
+        with Session(engine) as s:
+            conn = s.connection()
+            with bulk.Round(conn, begins=True) as r:
+                r.insert_columns(PROBE, {"label": ["一"]})
+            conn.execute(PROBE.insert().values(label="会话里的"))
+            with bulk.Round(conn, commits=True) as r:
+                r.insert_columns(PROBE, {"label": ["二"]})
+            s.commit()
+        with engine.connect() as conn:
+            assert sorted(conn.execute(select(PROBE.c.label)).scalars()) == ["一", "二", "会话里的"]
+            if kind == "postgresql":
+                assert conn.connection.driver_connection.autocommit is False
+                assert conn.execute(text("SHOW transaction_isolation")).scalar() == "read committed"
+
+        with pytest.raises(sa_exc.IntegrityError), Session(engine) as s:
+            conn = s.connection()
+            with bulk.Round(conn, begins=True) as r:
+                r.insert_columns(PROBE, {"label": ["不该留下"]})
+            taken = conn.execute(select(PROBE.c.id).limit(1)).scalar_one()
+            with bulk.Round(conn, commits=True) as r:
+                r.insert_columns(PROBE, {"id": [taken], "label": ["重复"]})
+            s.commit()
+        with engine.connect() as conn:
+            assert "不该留下" not in conn.execute(select(PROBE.c.label)).scalars().all()
+            if kind == "postgresql":
+                raw = conn.connection.driver_connection
+                assert raw.autocommit is False, "a connection whose rounds failed went back to the pool in autocommit"
+    finally:
+        engine.dispose()
+        cleanup()
+
+
+def test_a_commit_round_that_loses_its_connection_is_uncertain(tmp_path: Path) -> None:
+    """The server ends the session before the round that commits: the caller learns the outcome is
+    unknown (a send then looks its client_id up rather than writing again), never that it failed
+    cleanly."""
+    from sqlalchemy.orm import Session
+
+    url, cleanup = fresh_database("postgresql", tmp_path)
+    engine = _engine(url)
+    try:
+        META.create_all(engine)
+        with pytest.raises(bulk.CommitUncertain), Session(engine) as s:
+            conn = s.connection()
+            with bulk.Round(conn, begins=True) as r:
+                pid = r.rows(text("SELECT pg_backend_pid()"))
+                r.insert_columns(PROBE, {"label": ["未知"]})
+            with engine.connect() as other:
+                other.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid.value[0][0]})
+            with bulk.Round(conn, commits=True) as r:
+                r.insert_columns(PROBE, {"label": ["二"]})
+        with engine.connect() as conn:
+            assert conn.execute(select(PROBE.c.label)).scalars().all() == []
+    finally:
+        engine.dispose()
+        cleanup()

@@ -62,6 +62,28 @@ class Query:
     other: Executable
 
 
+class CommitUncertain(Exception):
+    """A transaction's COMMIT failed without an answer: what it wrote may or may not be stored."""
+
+
+def _unanswered(exc: Exception) -> bool:
+    """The connection failed (no server answer, a connection error, the server shutting the session
+    down): what the round did, its COMMIT included, is not known."""
+    state = getattr(exc, "sqlstate", None)
+    return state is None or state.startswith(("08", "57"))
+
+
+def restore_on_checkin(engine: Any) -> None:
+    """Connections go back to ``engine``'s pool out of the autocommit mode a ``Round`` that begins puts
+    them in (its transaction over by then: committed, or rolled back by the pool's reset)."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(dbapi_conn: Any, _record: Any) -> None:
+        if dbapi_conn is not None and getattr(dbapi_conn, "autocommit", False):
+            dbapi_conn.autocommit = False
+
+
 class Round:
     """Statements sent to the database together. PostgreSQL: they are bound on the client (psycopg's
     own literal quoting) and sent as ONE query string, so the round costs one wait however many
@@ -71,12 +93,24 @@ class Round:
     ``together=False`` each statement is sent (bound on the server) and answered at once.
 
     Why not a psycopg pipeline: it still waits on the socket after every statement it queues, and each
-    of those waits gives the interpreter lock away to the event loop, which is what rounds avoid."""
+    of those waits gives the interpreter lock away to the event loop, which is what rounds avoid.
 
-    def __init__(self, conn: Connection, together: bool = True) -> None:
+    A transaction's first and last round can carry its BEGIN (``begins``) and its COMMIT (``commits``),
+    which psycopg would otherwise send as two more waits of their own. For the BEGIN the connection is
+    in autocommit mode until the transaction ends (psycopg sends no BEGIN of its own then, and later
+    statements run inside ours); it goes back to the pool in its usual mode (``restore_on_checkin``).
+    After a round that commits, the session has nothing left to commit: flush it first. A commit
+    round that fails without an answer from the server (the connection lost) raises
+    ``CommitUncertain``: the transaction may or may not have committed. SQLite: the session begins
+    and commits as usual."""
+
+    def __init__(self, conn: Connection, together: bool = True, *, begins: bool = False,
+                 commits: bool = False) -> None:
         self.conn = conn
         self.pg = conn.dialect.name == "postgresql"
         self._together = together and self.pg
+        self._begins = begins and self._together
+        self._commits = commits and self._together
         self._raw: Any = None
         self._queued: list[tuple[str, dict[str, Any]]] = []
         self._results: list[list[Any]] = []
@@ -89,25 +123,40 @@ class Round:
 
     def __exit__(self, et: Any, ev: Any, tb: Any) -> None:
         queued, self._queued = self._queued, []
-        if et is not None or not queued:
+        if et is not None or not (queued or self._commits):
             return
         import psycopg
+        from psycopg.pq import TransactionStatus
 
+        raw = self._raw
+        statements = [psycopg.ClientCursor(raw).mogrify(sql, params) for sql, params in queued] if queued else []
+        begin = self._begins and raw.pgconn.transaction_status == TransactionStatus.IDLE
+        if begin:
+            if not raw.autocommit:
+                raw.autocommit = True  # psycopg sends no BEGIN of its own; ours is in the round
+            statements.insert(0, "BEGIN")
+        if self._commits:
+            statements.append("COMMIT")
         try:
-            binder = psycopg.ClientCursor(self._raw)
-            query = ";\n".join(binder.mogrify(sql, params) for sql, params in queued)
-            cur = self._raw.cursor()
-            cur.execute(query)  # no parameters: the simple protocol, which takes several statements
+            cur = raw.cursor()
+            cur.execute(";\n".join(statements))  # no parameters: the simple protocol, which takes several statements
             results = []
             while True:
                 results.append(cur.fetchall() if cur.description is not None else [])
                 if not cur.nextset():
                     break
         except psycopg.Error as exc:
-            raise self._wrapped(exc) from exc
-        if len(results) != len(queued):  # one result per statement, or the round was not what it seemed
-            raise RuntimeError(f"a round of {len(queued)} statements gave {len(results)} results")
-        self._results = results
+            wrapped = self._wrapped(exc)
+            if raw.closed or raw.broken:  # as SQLAlchemy does for its own statements: the pool drops it
+                self.conn.invalidate(exc)
+            if self._commits and _unanswered(exc):  # did the COMMIT run?
+                raise CommitUncertain() from wrapped
+            raise wrapped from exc
+        if len(results) != len(statements):  # one result per statement, or the round was not what it seemed
+            raise RuntimeError(f"a round of {len(statements)} statements gave {len(results)} results")
+        if self._commits and raw.autocommit and raw.pgconn.transaction_status == TransactionStatus.IDLE:
+            raw.autocommit = False
+        self._results = results[1:] if begin else results
 
     def _wrapped(self, exc: Exception) -> Exception:
         """A driver error as SQLAlchemy raises it: the round's statements named, their values not."""

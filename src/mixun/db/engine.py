@@ -80,6 +80,9 @@ class Database:
                                               hide_parameters=True)
             if lock_timeout > 0:
                 _set_lock_timeout(self.write_engine, lock_timeout)
+            from mixun.db.bulk import restore_on_checkin
+
+            restore_on_checkin(self.write_engine)
             self.read_engine = self.write_engine
         # SQLite has one writer. Writers wait on this lock (woken the moment it is free) rather than in
         # SQLite's busy handler, which sleeps in growing steps while the file lock may already be free.

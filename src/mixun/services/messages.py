@@ -204,7 +204,7 @@ def send_many(jobs: list[SendJob]) -> None:
             continue
         try:
             _write(group)
-        except _CommitUncertain as exc:  # never written twice: a client_id tells, otherwise an error
+        except bulk.CommitUncertain as exc:  # never written twice: a client_id tells, otherwise an error
             for job in group:
                 if not job.deferred:  # a deferred job was not in that transaction
                     _single_failed(job, _cause(exc))
@@ -299,22 +299,20 @@ def _write(jobs: list[SendJob]) -> None:
     committing = False
     try:
         with jobs[0].ctx.rt.db.write() as s:
-            _write_in(s, jobs, results)
+            _write_in(s, jobs, results)  # on PostgreSQL its last round commits
             committing = True
+    except bulk.CommitUncertain:
+        raise
     except Exception as exc:
         if committing:  # the COMMIT itself failed: whether it took effect is unknown, so no rewrite
-            raise _CommitUncertain() from exc
+            raise bulk.CommitUncertain() from exc
         raise
     for job, view in results:
         job.result = (view, True)
 
 
-class _CommitUncertain(Exception):
-    """The batch's COMMIT failed; its sends may or may not be stored."""
-
-
 def _cause(exc: Exception) -> Exception:
-    cause = exc.__cause__ if isinstance(exc, _CommitUncertain) else None
+    cause = exc.__cause__ if isinstance(exc, bulk.CommitUncertain) else None
     return cause if isinstance(cause, Exception) else exc
 
 
@@ -335,7 +333,7 @@ def _write_in(s: Session, jobs: list[SendJob], results: list[tuple[SendJob, dict
     # A resent client_id: looked up first in a batch (a unique clash would undo the whole batch); a
     # send on its own meets the clash itself and is answered by _single_failed.
     keyed = [j for j in jobs if j.client_id] if len(jobs) > 1 else []
-    with bulk.Round(conn) as r:
+    with bulk.Round(conn, begins=True) as r:
         locked = r.lock(_conv, "id", cids, skip_locked=True)
         member_rows = r.rows(_SEL_MEMBERS, {"cids": cids})
         reply_rows = r.rows(_SEL_REPLY_CONVS, {"ids": replies}) if replies else None
@@ -413,7 +411,9 @@ def _write_in(s: Session, jobs: list[SendJob], results: list[tuple[SendJob, dict
     # message; attachments and urgent notices read what the batch stored, so then the events follow.
     reads_back = any(job.attachments or job.urgent for job in live)
     emitted = None if reads_back else views()
-    with bulk.Round(conn) as r:
+    if emitted is not None:
+        s.flush()  # what the session holds (a DLP hit's audit record) goes in before the round that commits
+    with bulk.Round(conn, commits=emitted is not None) as r:
         r.insert_rows(_msg, rows)
         r.insert_rows(_ver, [{
             "message_id": row["id"], "conversation_id": row["conversation_id"], "version": 1, "kind": "created",
@@ -430,7 +430,8 @@ def _write_in(s: Session, jobs: list[SendJob], results: list[tuple[SendJob, dict
             events.write(r, s, jobs[0].ctx, reserved_events, emitted)
     if emitted is None:
         emitted = views()
-        with bulk.Round(conn) as r:
+        s.flush()
+        with bulk.Round(conn, commits=True) as r:
             events.write(r, s, jobs[0].ctx, reserved_events, emitted)
 
 
