@@ -257,9 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    import logging
+    from mixun import logs
 
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure()
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
