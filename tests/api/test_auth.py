@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pyotp
@@ -208,3 +209,10 @@ def test_activity_moves_last_seen_in_batches(env: Env, monkeypatch: pytest.Monke
     assert env.client.get("/api/v1/me", headers=env.h(token)).status_code == 200
     after = env.client.get("/api/v1/auth/sessions", headers=env.h(token)).json()["sessions"][0]
     assert after["id"] == before["id"] and after["last_seen_at"] > before["last_seen_at"]
+    # The batch reaches the database (one statement for all pending sessions), time zone and all.
+    from mixun.db.models import Session as DbSession
+
+    auth.flush_touches(env.rt)
+    with env.rt.db.read() as s:
+        stored = s.get(DbSession, after["id"]).last_seen_at
+    assert stored >= datetime.fromisoformat(after["last_seen_at"]) > datetime.fromisoformat(before["last_seen_at"])

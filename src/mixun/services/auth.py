@@ -22,6 +22,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from mixun.db import bulk
 from mixun.db.models import KnownClient, LoginAlert, PasswordHistory, RecoveryCode, User
 from mixun.db.models import Session as DbSession
 from mixun.domain.passwords import password_rule_failures
@@ -267,8 +268,9 @@ def flush_touches(rt: Any) -> int:
     if not touches:
         return 0
     try:
-        with rt.db.write() as s:
-            s.execute(update(DbSession), [{"id": sid, "last_seen_at": seen} for sid, seen in touches.items()])
+        with rt.db.write() as s:  # one statement whatever the number (a thousand clients: 1 against 1,000)
+            bulk.update_rows(s.connection(), DbSession.__table__, ("id",),
+                             [{"id": sid, "last_seen_at": seen} for sid, seen in touches.items()])
     except Exception:
         cache.restore_touches(touches)
         raise
