@@ -88,6 +88,19 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
+def wait_quiet(pid: int, below: float = 0.15, window: float = 0.5, limit: float = 60.0) -> float:
+    """Wait until the process tree of ``pid`` uses less than ``below`` of a core over ``window`` seconds
+    (a server still busy with what clients did on connecting, say: resumes, presence), at most
+    ``limit`` seconds; the seconds waited."""
+    start = time.monotonic()
+    while time.monotonic() - start < limit:
+        before = cpu_seconds(pid)
+        time.sleep(window)
+        if (cpu_seconds(pid) - before) / window < below:
+            break
+    return time.monotonic() - start
+
+
 def cpu_seconds(pid: int) -> float:
     """user + system CPU seconds of a process (all its threads) and of its live descendants (the
     workers of `mixun serve --workers N`)."""
