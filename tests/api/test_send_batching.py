@@ -329,3 +329,33 @@ def test_sends_waiting_for_a_locked_conversation_do_not_hold_up_the_others(tmp_p
         _assert_streams_complete(env, ids, held, 2)
     finally:
         close()
+
+
+def test_a_commit_of_unknown_outcome_that_stored_the_send_answers_it_as_new(tmp_path: Any, monkeypatch: Any) -> None:
+    """PostgreSQL: the connection is lost right after the batch's COMMIT ran (the answer never came).
+    The send is looked up by its client_id and answered as the new message it is, not as a resend (an
+    upload would otherwise throw its stored files away as a duplicate's), and it is stored once."""
+    from mixun.db import bulk
+    from tests.conftest import build_env
+
+    env, close = build_env(tmp_path, "postgresql")
+    try:
+        a_id, a = env.person("zhangsan", "张三")
+        b_id, _b = env.person("lisi", "李四")
+        conv = group(env, a, "不确定", [b_id])
+        real = messages._write_in
+
+        def committed_then_lost(s: Any, jobs: Any, results: Any) -> None:
+            real(s, jobs, results)  # its last round committed
+            raise bulk.CommitUncertain()
+
+        monkeypatch.setattr(messages, "_write_in", committed_then_lost)
+        view, created = messages.send_message(_ctx(env, a_id), conv, "提交结果未知", client_id="u-1")
+        monkeypatch.setattr(messages, "_write_in", real)
+        assert created is True and view["text"] == "提交结果未知"
+        again, created_again = messages.send_message(_ctx(env, a_id), conv, "提交结果未知", client_id="u-1")
+        assert created_again is False and again["id"] == view["id"]  # a real resend
+        history = env.client.get(f"/api/v1/conversations/{conv}/messages", headers=env.h(a)).json()["messages"]
+        assert [m["text"] for m in history] == ["提交结果未知"]
+    finally:
+        close()

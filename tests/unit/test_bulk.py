@@ -4,6 +4,7 @@ bytes, timestamps, JSON), it must come back exactly as written, on both database
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -226,6 +227,41 @@ def test_a_commit_round_that_loses_its_connection_is_uncertain(tmp_path: Path) -
                 r.insert_columns(PROBE, {"label": ["二"]})
         with engine.connect() as conn:
             assert conn.execute(select(PROBE.c.label)).scalars().all() == []
+    finally:
+        engine.dispose()
+        cleanup()
+
+
+def test_a_commit_round_knows_a_rolled_back_transaction_and_a_cancelled_one(tmp_path: Path) -> None:
+    """PostgreSQL answers a COMMIT in a transaction that already failed with ROLLBACK and no error: the
+    round says so (nothing was stored, so the caller may retry). A statement cancelled by the server on
+    a live connection stopped the round before its COMMIT: a plain error, not an uncertain one."""
+    from sqlalchemy.orm import Session
+
+    url, cleanup = fresh_database("postgresql", tmp_path)
+    engine = _engine(url)
+    try:
+        META.create_all(engine)
+        with pytest.raises(RuntimeError, match="ROLLBACK"), Session(engine) as s:
+            conn = s.connection()
+            with bulk.Round(conn, begins=True) as r:
+                r.insert_columns(PROBE, {"label": ["回滚的"]})
+            raw = conn.connection.driver_connection
+            with contextlib.suppress(Exception), raw.cursor() as cur:  # a failure someone swallowed
+                cur.execute("SELECT 1/0")
+            with bulk.Round(conn, commits=True):
+                pass
+        with pytest.raises(sa_exc.OperationalError) as cancelled, Session(engine) as s:
+            conn = s.connection()
+            with bulk.Round(conn, begins=True) as r:
+                r.run(text("SET LOCAL statement_timeout = 50"))
+                r.insert_columns(PROBE, {"label": ["取消的"]})
+            with bulk.Round(conn, commits=True) as r:
+                r.run(text("SELECT pg_sleep(1)"))
+        assert not isinstance(cancelled.value, bulk.CommitUncertain)
+        with engine.connect() as conn:
+            assert conn.execute(select(PROBE.c.label)).scalars().all() == []
+            assert conn.connection.driver_connection.autocommit is False
     finally:
         engine.dispose()
         cleanup()

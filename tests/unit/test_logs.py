@@ -29,6 +29,15 @@ for sql in ("INSERT INTO probe VALUES (:p, 'y', NULL)", "INSERT INTO probe VALUE
             conn.execute(text(sql), {"p": sys.argv[2], "n": sys.argv[3]})
     except Exception:
         log.exception("a write failed")
+# uvicorn configures its own loggers when the server starts, and logs an unexpected error of a request
+# again ("Exception in ASGI application") through a handler of its own.
+import logging.config, uvicorn.config
+logging.config.dictConfig(uvicorn.config.LOGGING_CONFIG)
+try:
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO probe VALUES ('third', NULL, :n)"), {"n": sys.argv[3]})
+except Exception:
+    logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
 """
 
 
@@ -38,12 +47,14 @@ def test_database_error_details_stay_out_of_the_log(tmp_path: Path) -> None:
     need("postgresql", _pg_available())
     url, cleanup = fresh_database("postgresql", tmp_path)
     try:
-        out = subprocess.run([sys.executable, "-c", SCRIPT, url, PHONE, f"身份证 {ID_NUMBER}"], capture_output=True,
-                             text=True, timeout=60)
+        # The ID number on the text's second line: a failing row quotes the text as it is, newlines and all.
+        out = subprocess.run([sys.executable, "-c", SCRIPT, url, PHONE, f"客户资料\n身份证 {ID_NUMBER}"],
+                             capture_output=True, text=True, timeout=60)
     finally:
         cleanup()
     log = out.stderr
-    assert log.count("a write failed") == 2, log[-2000:]
+    assert log.count("a write failed") == 2 and log.count("Exception in ASGI application") == 1, log[-2000:]
+    assert "The above exception was the direct cause" in log  # the tracebacks themselves are whole
     assert "probe_phone_key" in log and "not-null constraint" in log  # what failed is still said
     assert "DETAIL: (values withheld from the log)" in log
     assert PHONE not in log and ID_NUMBER not in log

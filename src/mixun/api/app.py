@@ -293,9 +293,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None, serving: bool
 
 
 def app_from_environment() -> FastAPI:
-    """The app of one worker of `mixun serve --workers N`, from the MIXUN_* environment."""
+    """The app of one worker of `mixun serve --workers N`, from the MIXUN_* environment (a process of
+    its own: its logging is set up here as `mixun` sets up its own)."""
+    from mixun import logs
     from mixun.config import load_settings
 
+    logs.configure()
     return create_app(load_settings(), serving=True)
 
 

@@ -66,22 +66,28 @@ class CommitUncertain(Exception):
     """A transaction's COMMIT failed without an answer: what it wrote may or may not be stored."""
 
 
-def _unanswered(exc: Exception) -> bool:
-    """The connection failed (no server answer, a connection error, the server shutting the session
-    down): what the round did, its COMMIT included, is not known."""
-    state = getattr(exc, "sqlstate", None)
-    return state is None or state.startswith(("08", "57"))
+def _unanswered(exc: Exception, raw: Any) -> bool:
+    """Whether a round's COMMIT may have run although the round failed: the connection is gone (lost,
+    or the server ended the session, perhaps after the commit was durable), or no answer came. An
+    error the server answered on a live connection stopped the round where it occurred, before its
+    COMMIT (or was the COMMIT's own failure, which rolled back)."""
+    return bool(raw.closed or raw.broken or getattr(exc, "sqlstate", None) is None)
 
 
 def restore_on_checkin(engine: Any) -> None:
     """Connections go back to ``engine``'s pool out of the autocommit mode a ``Round`` that begins puts
-    them in (its transaction over by then: committed, or rolled back by the pool's reset)."""
+    them in (its transaction over by then: committed, or rolled back by the pool's reset). One that
+    cannot be switched back (still in a transaction) is closed rather than reused."""
     from sqlalchemy import event
 
     @event.listens_for(engine, "checkin")
-    def _checkin(dbapi_conn: Any, _record: Any) -> None:
-        if dbapi_conn is not None and getattr(dbapi_conn, "autocommit", False):
+    def _checkin(dbapi_conn: Any, record: Any) -> None:
+        if dbapi_conn is None or not getattr(dbapi_conn, "autocommit", False):
+            return
+        try:
             dbapi_conn.autocommit = False
+        except Exception:
+            record.invalidate()
 
 
 class Round:
@@ -129,15 +135,16 @@ class Round:
         from psycopg.pq import TransactionStatus
 
         raw = self._raw
-        statements = [psycopg.ClientCursor(raw).mogrify(sql, params) for sql, params in queued] if queued else []
-        begin = self._begins and raw.pgconn.transaction_status == TransactionStatus.IDLE
-        if begin:
-            if not raw.autocommit:
-                raw.autocommit = True  # psycopg sends no BEGIN of its own; ours is in the round
-            statements.insert(0, "BEGIN")
-        if self._commits:
-            statements.append("COMMIT")
+        begin = False
         try:
+            statements = [psycopg.ClientCursor(raw).mogrify(sql, params) for sql, params in queued]
+            begin = self._begins and raw.pgconn.transaction_status == TransactionStatus.IDLE
+            if begin:
+                if not raw.autocommit:
+                    raw.autocommit = True  # psycopg sends no BEGIN of its own; ours is in the round
+                statements.insert(0, "BEGIN")
+            if self._commits:
+                statements.append("COMMIT")
             cur = raw.cursor()
             cur.execute(";\n".join(statements))  # no parameters: the simple protocol, which takes several statements
             results = []
@@ -147,15 +154,23 @@ class Round:
                     break
         except psycopg.Error as exc:
             wrapped = self._wrapped(exc)
+            uncertain = self._commits and _unanswered(exc, raw)  # did the COMMIT run?
             if raw.closed or raw.broken:  # as SQLAlchemy does for its own statements: the pool drops it
                 self.conn.invalidate(exc)
-            if self._commits and _unanswered(exc):  # did the COMMIT run?
+            if uncertain:
                 raise CommitUncertain() from wrapped
             raise wrapped from exc
         if len(results) != len(statements):  # one result per statement, or the round was not what it seemed
-            raise RuntimeError(f"a round of {len(statements)} statements gave {len(results)} results")
-        if self._commits and raw.autocommit and raw.pgconn.transaction_status == TransactionStatus.IDLE:
-            raw.autocommit = False
+            problem = RuntimeError(f"a round of {len(statements)} statements gave {len(results)} results")
+            if self._commits:  # its COMMIT may well have run
+                raise CommitUncertain() from problem
+            raise problem
+        if self._commits:
+            # A COMMIT in a transaction that had already failed is answered ROLLBACK, without an error.
+            if cur.statusmessage != "COMMIT":
+                raise RuntimeError(f"the transaction ended in {cur.statusmessage} instead of COMMIT")
+            if raw.autocommit and raw.pgconn.transaction_status == TransactionStatus.IDLE:
+                raw.autocommit = False
         self._results = results[1:] if begin else results
 
     def _wrapped(self, exc: Exception) -> Exception:

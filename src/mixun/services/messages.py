@@ -143,6 +143,9 @@ class SendJob:
     # written for it, and it goes in a later batch until ``deadline`` (then "busy").
     deferred: bool = False
     deadline: float | None = None
+    # The id reserved for its message by its latest write: a commit whose outcome was unknown that did
+    # store it is told from a resend by this (the upload's blobs are then kept, not discarded).
+    message_id: int | None = None
 
     @property
     def done(self) -> bool:
@@ -288,8 +291,8 @@ def _answer_resend(job: SendJob, missing: BaseException | None = None) -> None:
         return
     if found is None:
         job.error = missing if missing is not None else MixunError("conflict")
-    else:
-        job.result = (found, False)
+    else:  # its own message when a commit whose outcome was unknown did store it
+        job.result = (found, job.message_id is not None and found["id"] == job.message_id)
 
 
 def _write(jobs: list[SendJob]) -> None:
@@ -324,7 +327,7 @@ def _write_in(s: Session, jobs: list[SendJob], results: list[tuple[SendJob, dict
     in a fourth round)."""
     conn = s.connection()  # Core on the connection throughout: the ORM's layers cost more than the SQL
     for job in jobs:  # a retry of a job from a failed batch starts clean
-        job.resend, job.error, job.deferred = False, None, False
+        job.resend, job.error, job.deferred, job.message_id = False, None, False, None
     # The conversations first (their counters, in id order), so no member joins or leaves between
     # reading who may send and receive and numbering the messages; the reads after the lock, in the
     # same round, see what it guards.
@@ -393,6 +396,7 @@ def _write_in(s: Session, jobs: list[SendJob], results: list[tuple[SendJob, dict
     for job, outcome, found, msg_id in zip(live, outcomes, mentions, msg_ids, strict=True):
         seq = nxt[job.conversation_id]
         nxt[job.conversation_id] = seq + 1
+        job.message_id = msg_id
         rows.append({
             "id": msg_id, "conversation_id": job.conversation_id, "seq": seq, "sender_id": job.ctx.user_id,
             "client_id": job.client_id or None, "kind": job.kind, "text": outcome.deliver_text,
