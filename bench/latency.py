@@ -63,16 +63,12 @@ class _Socket(asyncio.Protocol):
             self.handshake.set_exception(ConnectionError("closed during the handshake"))
         self.on_close()
 
-    def send_text(self, text: str) -> None:
-        data = text.encode()
+    def send(self, opcode: int, payload: bytes) -> None:
+        """One masked client frame (text 0x1, pong 0xA; payloads under 64 KB)."""
         mask = random.randbytes(4)
-        n = len(data)
-        head = bytes((0x81, 0x80 | n)) if n < 126 else bytes((0x81, 0xFE)) + n.to_bytes(2, "big")
-        self.transport.write(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
-
-    def _control(self, opcode: int, payload: bytes) -> None:
-        mask = random.randbytes(4)
-        self.transport.write(bytes((0x80 | opcode, 0x80 | len(payload))) + mask
+        n = len(payload)
+        length = bytes((0x80 | n,)) if n < 126 else bytes((0xFE,)) + n.to_bytes(2, "big")
+        self.transport.write(bytes((0x80 | opcode,)) + length + mask
                              + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
 
     def data_received(self, data: bytes) -> None:
@@ -110,7 +106,7 @@ class _Socket(asyncio.Protocol):
             if opcode == 1:
                 self.on_text(payload)
             elif opcode == 9:  # the server's keep-alive ping
-                self._control(0xA, payload)
+                self.send(0xA, payload)
             elif opcode == 8:
                 self.transport.close()
         if at:
@@ -159,7 +155,7 @@ def _receiver(url: str, tokens: list[str], conn: Any) -> None:
                     f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
                     "Sec-WebSocket-Version: 13\r\n\r\n".encode())
                 await asyncio.wait_for(sock.handshake, 120)
-                sock.send_text('{"type":"resume","after_event_seq":0}')
+                sock.send(0x1, b'{"type":"resume","after_event_seq":0}')
                 sockets.append(sock)
 
         await asyncio.gather(*(connect(t) for t in tokens))

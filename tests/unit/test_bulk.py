@@ -179,7 +179,7 @@ def test_a_transaction_can_begin_and_commit_inside_its_rounds(kind: str, tmp_pat
             with bulk.Round(conn, begins=True) as r:
                 r.insert_columns(PROBE, {"label": ["一"]})
             conn.execute(PROBE.insert().values(label="会话里的"))
-            with bulk.Round(conn, commits=True) as r:
+            with bulk.Round(conn, commits=s) as r:
                 r.insert_columns(PROBE, {"label": ["二"]})
             s.commit()
         with engine.connect() as conn:
@@ -193,7 +193,7 @@ def test_a_transaction_can_begin_and_commit_inside_its_rounds(kind: str, tmp_pat
             with bulk.Round(conn, begins=True) as r:
                 r.insert_columns(PROBE, {"label": ["不该留下"]})
             taken = conn.execute(select(PROBE.c.id).limit(1)).scalar_one()
-            with bulk.Round(conn, commits=True) as r:
+            with bulk.Round(conn, commits=s) as r:
                 r.insert_columns(PROBE, {"id": [taken], "label": ["重复"]})
             s.commit()
         with engine.connect() as conn:
@@ -223,7 +223,7 @@ def test_a_commit_round_that_loses_its_connection_is_uncertain(tmp_path: Path) -
                 r.insert_columns(PROBE, {"label": ["未知"]})
             with engine.connect() as other:
                 other.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid.value[0][0]})
-            with bulk.Round(conn, commits=True) as r:
+            with bulk.Round(conn, commits=s) as r:
                 r.insert_columns(PROBE, {"label": ["二"]})
         with engine.connect() as conn:
             assert conn.execute(select(PROBE.c.label)).scalars().all() == []
@@ -249,19 +249,59 @@ def test_a_commit_round_knows_a_rolled_back_transaction_and_a_cancelled_one(tmp_
             raw = conn.connection.driver_connection
             with contextlib.suppress(Exception), raw.cursor() as cur:  # a failure someone swallowed
                 cur.execute("SELECT 1/0")
-            with bulk.Round(conn, commits=True):
+            with bulk.Round(conn, commits=s):
                 pass
         with pytest.raises(sa_exc.OperationalError) as cancelled, Session(engine) as s:
             conn = s.connection()
             with bulk.Round(conn, begins=True) as r:
                 r.run(text("SET LOCAL statement_timeout = 50"))
                 r.insert_columns(PROBE, {"label": ["取消的"]})
-            with bulk.Round(conn, commits=True) as r:
+            with bulk.Round(conn, commits=s) as r:
                 r.run(text("SELECT pg_sleep(1)"))
         assert not isinstance(cancelled.value, bulk.CommitUncertain)
         with engine.connect() as conn:
             assert conn.execute(select(PROBE.c.label)).scalars().all() == []
             assert conn.connection.driver_connection.autocommit is False
+    finally:
+        engine.dispose()
+        cleanup()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_the_round_that_commits_takes_the_sessions_changes_with_it(kind: str, tmp_path: Path) -> None:
+    """What the ORM session holds goes in before the round that commits (it would otherwise be written
+    after the COMMIT, outside the transaction); a change made during that round is refused."""
+    from sqlalchemy.orm import Session, registry
+
+    class Probe:
+        def __init__(self, label: str) -> None:
+            self.label = label
+
+    registry().map_imperatively(Probe, PROBE)
+    url, cleanup = fresh_database(kind, tmp_path)
+    engine = _engine(url)
+    try:
+        META.create_all(engine)
+        with Session(engine) as s:
+            conn = s.connection()
+            with bulk.Round(conn, begins=True) as r:
+                r.insert_columns(PROBE, {"label": ["一"]})
+            s.add(Probe("会话里的"))
+            with bulk.Round(conn, commits=s) as r:
+                r.insert_columns(PROBE, {"label": ["二"]})
+            s.commit()
+        with engine.connect() as conn:
+            assert sorted(conn.execute(select(PROBE.c.label)).scalars()) == ["一", "二", "会话里的"]
+        if kind == "postgresql":
+            with pytest.raises(RuntimeError, match="during the round"), Session(engine) as s:
+                conn = s.connection()
+                with bulk.Round(conn, begins=True) as r:
+                    r.insert_columns(PROBE, {"label": ["三"]})
+                with bulk.Round(conn, commits=s) as r:
+                    r.insert_columns(PROBE, {"label": ["四"]})
+                    s.add(Probe("太晚的"))
+            with engine.connect() as conn:
+                assert sorted(conn.execute(select(PROBE.c.label)).scalars()) == ["一", "二", "会话里的"]
     finally:
         engine.dispose()
         cleanup()

@@ -26,6 +26,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import JSON, LargeBinary, String, Table, bindparam, insert, text, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.elements import TextClause
 
@@ -105,24 +106,28 @@ class Round:
     which psycopg would otherwise send as two more waits of their own. For the BEGIN the connection is
     in autocommit mode until the transaction ends (psycopg sends no BEGIN of its own then, and later
     statements run inside ours); it goes back to the pool in its usual mode (``restore_on_checkin``).
-    After a round that commits, the session has nothing left to commit: flush it first. A commit
-    round that fails without an answer from the server (the connection lost) raises
+    ``commits`` is the transaction's ORM session: what it holds is flushed as the round begins, and
+    nothing may be added to it during the round (it would be written after the COMMIT, on its own).
+    A commit round that fails without an answer from the server (the connection lost) raises
     ``CommitUncertain``: the transaction may or may not have committed. SQLite: the session begins
     and commits as usual."""
 
     def __init__(self, conn: Connection, together: bool = True, *, begins: bool = False,
-                 commits: bool = False) -> None:
+                 commits: Session | None = None) -> None:
         self.conn = conn
         self.pg = conn.dialect.name == "postgresql"
         self._together = together and self.pg
         self._begins = begins and self._together
-        self._commits = commits and self._together
+        self._session = commits
+        self._commits = commits is not None and self._together
         self._raw: Any = None
         self._queued: list[tuple[str, dict[str, Any]]] = []
         self._results: list[list[Any]] = []
         self._sent: list[str] = []
 
     def __enter__(self) -> Round:
+        if self._session is not None:
+            self._session.flush()
         if self.pg:
             self._raw = self.conn.connection.driver_connection
         return self
@@ -131,6 +136,9 @@ class Round:
         queued, self._queued = self._queued, []
         if et is not None or not (queued or self._commits):
             return
+        session = self._session
+        if self._commits and session is not None and (session.new or session.dirty or session.deleted):
+            raise RuntimeError("ORM changes were made during the round that commits their transaction")
         import psycopg
         from psycopg.pq import TransactionStatus
 
@@ -165,12 +173,9 @@ class Round:
             if self._commits:  # its COMMIT may well have run
                 raise CommitUncertain() from problem
             raise problem
-        if self._commits:
-            # A COMMIT in a transaction that had already failed is answered ROLLBACK, without an error.
-            if cur.statusmessage != "COMMIT":
-                raise RuntimeError(f"the transaction ended in {cur.statusmessage} instead of COMMIT")
-            if raw.autocommit and raw.pgconn.transaction_status == TransactionStatus.IDLE:
-                raw.autocommit = False
+        # A COMMIT in a transaction that had already failed is answered ROLLBACK, without an error.
+        if self._commits and cur.statusmessage != "COMMIT":
+            raise RuntimeError(f"the transaction ended in {cur.statusmessage} instead of COMMIT")
         self._results = results[1:] if begin else results
 
     def _wrapped(self, exc: Exception) -> Exception:

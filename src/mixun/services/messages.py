@@ -415,9 +415,8 @@ def _write_in(s: Session, jobs: list[SendJob], results: list[tuple[SendJob, dict
     # message; attachments and urgent notices read what the batch stored, so then the events follow.
     reads_back = any(job.attachments or job.urgent for job in live)
     emitted = None if reads_back else views()
-    if emitted is not None:
-        s.flush()  # what the session holds (a DLP hit's audit record) goes in before the round that commits
-    with bulk.Round(conn, commits=emitted is not None) as r:
+    # The round that commits flushes what the session holds (a DLP hit's audit record) first.
+    with bulk.Round(conn, commits=None if reads_back else s) as r:
         r.insert_rows(_msg, rows)
         r.insert_rows(_ver, [{
             "message_id": row["id"], "conversation_id": row["conversation_id"], "version": 1, "kind": "created",
@@ -434,8 +433,7 @@ def _write_in(s: Session, jobs: list[SendJob], results: list[tuple[SendJob, dict
             events.write(r, s, jobs[0].ctx, reserved_events, emitted)
     if emitted is None:
         emitted = views()
-        s.flush()
-        with bulk.Round(conn, commits=True) as r:
+        with bulk.Round(conn, commits=s) as r:
             events.write(r, s, jobs[0].ctx, reserved_events, emitted)
 
 
