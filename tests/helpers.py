@@ -98,7 +98,8 @@ class Server:
         raise AssertionError(f"mixun serve did not become healthy: {self.output()}")
 
     def output(self) -> str:
-        self._out.flush()
+        if not self._out.closed:
+            self._out.flush()
         return self.log.read_text(errors="replace")[-3000:]
 
     def kill9(self) -> None:

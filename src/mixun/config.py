@@ -48,6 +48,9 @@ class Settings:
     max_file_bytes: int = 50 * 1024 * 1024
     clamd_socket: str = "/run/clamav/clamd.ctl"
     files_without_scanner: str = "wait"  # wait (held until scanned) | refuse | allow (marked unscanned)
+    # Where sends are written: auto (a process of its own under `mixun serve`, a thread of an embedded
+    # app), process or thread (services/writer_process.py).
+    send_writer: str = "auto"
     edit_window_minutes: float = 60 * 24
     recall_window_minutes: float = 2
     send_rate_per_minute: int = 120
@@ -138,6 +141,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         clamd_socket=get("CLAMD_SOCKET", "/run/clamav/clamd.ctl"),
         files_without_scanner=_choice(get("FILES_WITHOUT_SCANNER", "wait"), ("wait", "refuse", "allow"),
                                       "FILES_WITHOUT_SCANNER"),
+        send_writer=_choice(get("SEND_WRITER", "auto"), ("auto", "process", "thread"), "SEND_WRITER"),
         edit_window_minutes=num("EDIT_WINDOW_MINUTES", 60 * 24),
         recall_window_minutes=num("RECALL_WINDOW_MINUTES", 2),
         send_rate_per_minute=int(num("SEND_RATE_PER_MINUTE", 120)),

@@ -207,11 +207,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, serving: bool
     hub = Hub(Ctx(rt=rt), rt.extras["presence"], settings.ws_queue_limit)
     rt.extras["hub"] = hub
     from mixun.services.sendqueue import SendQueue
-
-    # One writer per process: measured on PostgreSQL, a second one added nothing (its batches wait on
-    # the first's row locks and both wait on the interpreter), and one keeps batches large.
-    send_queue = SendQueue()
-    rt.extras["send_queue"] = send_queue
+    from mixun.services.writer_process import WriterProcess, use_process
 
     def notify(msg: dict[str, Any]) -> None:
         import orjson
@@ -219,6 +215,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None, serving: bool
         bus.publish(orjson.dumps(msg))
 
     rt.notify = notify
+    # One writer per process: measured on PostgreSQL, a second one added nothing (its batches wait on
+    # the first's row locks), and one keeps batches large. Serving, it is a process of its own, so it
+    # never waits for this process's interpreter lock (services/writer_process.py).
+    send_queue: SendQueue | WriterProcess = (WriterProcess(settings, notify) if use_process(settings, serving)
+                                             else SendQueue())
+    rt.extras["send_queue"] = send_queue
 
     def on_presence(user_id: int, online: bool) -> None:
         async def fan_out() -> None:
@@ -257,6 +259,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None, serving: bool
         toucher = loop.create_task(_flush_touches(rt))
         indexer = loop.create_task(_index_search_loop(rt))
         collector = None
+        if isinstance(send_queue, WriterProcess):
+            send_queue.start()
         if serving:
             from mixun.api import interpreter
 

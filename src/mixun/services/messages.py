@@ -192,7 +192,7 @@ def send_many(jobs: list[SendJob]) -> None:
     leaves the others' sends for the next one."""
     for job in jobs:
         job.deferred = False
-        _prepare(job)
+        prepare(job)
     ready = [j for j in jobs if not j.done]
     # A resend of a client_id that is in this same batch waits for the first to commit.
     seen: set[tuple[int, str]] = set()
@@ -232,7 +232,7 @@ def send_many(jobs: list[SendJob]) -> None:
     now = time.monotonic()
     for job in jobs:
         if job.resend and job.result is None and job.error is None:
-            _answer_resend(job)
+            answer_resend(job)
         if job.deferred:
             if job.deadline is None:
                 limit = job.ctx.rt.settings.db_lock_timeout_seconds
@@ -242,7 +242,7 @@ def send_many(jobs: list[SendJob]) -> None:
                 job.error = MixunError("busy")
 
 
-def _prepare(job: SendJob) -> None:
+def prepare(job: SendJob) -> None:
     """Validation, the rate limit and the DLP verdict: everything before the write, per job."""
     ctx = job.ctx
     try:
@@ -275,12 +275,12 @@ def _single_failed(job: SendJob, exc: Exception) -> None:
     if job.client_id and not isinstance(exc, MixunError):
         # A unique clash on (sender, client_id), or a commit whose outcome is unknown: if the message
         # is stored, this send's answer is that message.
-        _answer_resend(job, missing=exc)
+        answer_resend(job, missing=exc)
         return
     job.error = exc
 
 
-def _answer_resend(job: SendJob, missing: BaseException | None = None) -> None:
+def answer_resend(job: SendJob, missing: BaseException | None = None) -> None:
     """Answer with the message this job's client_id already sent; when there is none, ``missing``
     (or a conflict) is the job's error."""
     try:

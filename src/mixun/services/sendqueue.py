@@ -15,6 +15,7 @@ import contextlib
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from mixun.services import messages
@@ -22,13 +23,20 @@ from mixun.services import messages
 log = logging.getLogger("mixun.sendqueue")
 _STOP = object()
 
-Item = tuple[messages.SendJob, asyncio.AbstractEventLoop, "asyncio.Future[tuple[dict[str, Any], bool]]"]
+# (job, where its outcome goes, the token that names it there). Where: the event loop of the request
+# that waits (the token is its future), or a function taking [(token, job), ...] (the writer process
+# answering its parent).
+Target = asyncio.AbstractEventLoop | Callable[[list[tuple[Any, messages.SendJob]]], None]
+Item = tuple[messages.SendJob, Target, Any]
+# Writes a batch and answers it; returns the items deferred to a later batch.
+WriteStep = Callable[[list[Item], bool], list[Item]]
 
 
 class SendQueue:
-    def __init__(self, writers: int = 1, max_batch: int = 64) -> None:
+    def __init__(self, writers: int = 1, max_batch: int = 64, write: WriteStep | None = None) -> None:
         self.writers = max(1, writers)
         self.max_batch = max(1, max_batch)
+        self._write = write or write_here
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
@@ -39,14 +47,17 @@ class SendQueue:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[dict[str, Any], bool]] = loop.create_future()
         future.add_done_callback(_retrieve)  # an abandoned request's error is not "never retrieved"
+        self.put((job, loop, future))
+        # A client that goes away does not cancel its send: the batch may already be writing it. A
+        # resend with the same client_id then gets the committed message back.
+        return await asyncio.shield(future)
+
+    def put(self, item: Item) -> None:
         with self._lock:  # never queued behind the writers' stop
             if self._closed:
                 raise RuntimeError("send queue closed")
             self._start()
-            self._queue.put((job, loop, future))
-        # A client that goes away does not cancel its send: the batch may already be writing it. A
-        # resend with the same client_id then gets the committed message back.
-        return await asyncio.shield(future)
+            self._queue.put(item)
 
     def close(self, timeout: float = 30.0) -> None:
         """Stop taking sends; what is queued is written first."""
@@ -66,7 +77,7 @@ class SendQueue:
             if item is not _STOP:
                 left.append(item)
         if left:
-            self._write(left)
+            self._write(left, True)
 
     def _start(self) -> None:
         """Start the writers (with the lock held); a writer that died is replaced."""
@@ -114,36 +125,41 @@ class SendQueue:
                         break
                     batch.append(item)
                     fresh += 1
-            retry = self._write(batch, final=stop)
+            retry = self._write(batch, stop)
             stalled = len(retry) == len(batch)
             if stop:
                 return
 
-    @staticmethod
-    def _write(batch: list[Item], final: bool = True) -> list[Item]:
-        """Write ``batch`` and answer its requests; returns the items deferred to a later batch (none
-        when ``final``: those are then tried again here until written or past their deadline)."""
-        jobs = [job for job, _loop, _future in batch]
-        try:
-            (messages.send_settled if final else messages.send_many)(jobs)
-        except Exception as exc:  # send_many gives every job its own outcome; this is a last resort
-            log.exception("a batch of sends failed")
-            for job in jobs:
-                if not job.done:
-                    job.deferred = False
-                    job.error = exc
-        deferred = [item for item in batch if item[0].deferred]
-        if deferred:
-            batch = [item for item in batch if not item[0].deferred]
-        # One wake-up per event loop for the whole batch (each call_soon_threadsafe writes to the loop's
-        # self-pipe: a system call per request otherwise).
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], messages.SendJob]]] = {}
-        for job, loop, future in batch:
-            by_loop.setdefault(loop, []).append((future, job))
-        for loop, settled in by_loop.items():
+
+def write_here(batch: list[Item], final: bool = True) -> list[Item]:
+    """Write ``batch`` in this process and answer its requests; returns the items deferred to a later
+    batch (none when ``final``: those are then tried again here until written or past their deadline)."""
+    jobs = [job for job, _target, _token in batch]
+    try:
+        (messages.send_settled if final else messages.send_many)(jobs)
+    except Exception as exc:  # send_many gives every job its own outcome; this is a last resort
+        log.exception("a batch of sends failed")
+        for job in jobs:
+            if not job.done:
+                job.deferred = False
+                job.error = exc
+    deferred = [item for item in batch if item[0].deferred]
+    answer([item for item in batch if not item[0].deferred])
+    return deferred
+
+
+def answer(items: list[Item]) -> None:
+    """Hand settled items to where their outcomes go: one wake-up per event loop for the whole batch
+    (each call_soon_threadsafe writes to the loop's self-pipe: a system call per request otherwise)."""
+    by_target: dict[Any, list[tuple[Any, messages.SendJob]]] = {}
+    for job, target, token in items:
+        by_target.setdefault(target, []).append((token, job))
+    for target, settled in by_target.items():
+        if isinstance(target, asyncio.AbstractEventLoop):
             with contextlib.suppress(RuntimeError):  # that event loop has closed (shutdown)
-                loop.call_soon_threadsafe(_settle_all, settled)
-        return deferred
+                target.call_soon_threadsafe(_settle_all, settled)
+        else:
+            target(settled)
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:

@@ -1,0 +1,357 @@
+"""The send writer in a process of its own (``mixun serve``; MIXUN_SEND_WRITER=process).
+
+In one process the event loop (HTTP, WebSocket frames: 25,000 a second at 500 messages/s to 50-member
+groups) and the send writer share one interpreter lock, and the writer spent longer waiting for that
+lock than for the database (BENCHMARKS.md). Here the writer runs in a child process, with its own
+interpreter, on the other core:
+
+    request ─► stage thread (this process) ─ socketpair ─► writer process ─► database
+                 checks, rate limit, DLP                     group commit (SendQueue, send_many)
+    201 ◄─ reader thread ◄──── results, wake-ups ─────────────┘
+
+- The **stage thread** does everything of a send that depends on this process: validation, the rate
+  limiter's token, the DLP verdict (this process's policy cache, invalidated here when secadmin
+  changes it). A send that fails them is answered at once; the rest go to the writer in one frame per
+  batch.
+- The **writer process** writes them exactly as the in-process writer does (``messages.send_many``:
+  one transaction per batch, deferral of locked conversations, client_id resends) and sends back each
+  batch's wake-ups (before its results, as the in-process writer publishes them before it answers)
+  and results.
+- The **reader thread** publishes the wake-ups on this process's bus and answers the requests.
+
+Urgent sends are written in this process (their offline recipients are judged by this process's
+presence). If the writer process dies, the sends it held are answered as after a commit whose outcome
+is unknown: a send with a client_id (the web client's always have one) is looked up, and answered with
+its message if stored or else written by a new writer; any other gets an error (500). The next send
+starts a new writer. The socketpair is private to the two processes, so frames are
+pickles.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import pickle
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import weakref
+from typing import Any, BinaryIO
+
+from mixun.config import Settings
+from mixun.db.engine import is_busy
+from mixun.errors import MixunError
+from mixun.services import messages
+from mixun.services.runtime import Ctx, Notifier, Runtime
+from mixun.services.sendqueue import Item, SendQueue, answer
+
+log = logging.getLogger("mixun.writer")
+
+STOP_SECONDS = 60.0
+
+
+def _send_frame(sock: socket.socket, obj: Any) -> None:
+    data = pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)
+    sock.sendall(len(data).to_bytes(4, "big") + data)
+
+
+def _recv_frame(f: BinaryIO) -> Any:
+    """The next frame, or None at the end of the stream (a frame cut short counts as the end)."""
+    head = f.read(4)
+    if len(head) < 4:
+        return None
+    n = int.from_bytes(head, "big")
+    data = f.read(n)
+    if len(data) < n:
+        return None
+    return pickle.loads(data)  # noqa: S301 - our own child's socketpair
+
+
+class _Child:
+    """One writer process and what it holds: request id -> item."""
+
+    def __init__(self, settings: Settings) -> None:
+        ours, theirs = socket.socketpair()
+        self.sock = ours
+        self.proc = subprocess.Popen(  # noqa: S603 - this interpreter, this module
+            [sys.executable, "-m", "mixun.services.writer_process", str(theirs.fileno())],
+            pass_fds=(theirs.fileno(),), close_fds=True)
+        theirs.close()
+        self.inflight: dict[int, Item] = {}
+        self.alive = True
+        self.started = time.monotonic()
+        _send_frame(self.sock, ("settings", settings))
+
+
+class WriterProcess:
+    """The send queue of a serving process whose writer is a child process (see the module's text)."""
+
+    def __init__(self, settings: Settings, notify: Notifier, max_batch: int = 64) -> None:
+        self._settings = settings
+        self._notify = notify
+        self._stage = SendQueue(max_batch=max_batch, write=self._ship)
+        self._local = SendQueue(max_batch=max_batch)
+        self._lock = threading.Lock()
+        self._child: _Child | None = None
+        self._next_id = 0
+        self._closed = False
+        self._resent: weakref.WeakSet[messages.SendJob] = weakref.WeakSet()
+
+    async def send(self, job: messages.SendJob) -> tuple[dict[str, Any], bool]:
+        if job.urgent or job.attachments:
+            return await self._local.send(job)
+        return await self._stage.send(job)
+
+    def start(self) -> None:
+        """Start the writer process now rather than at the first send (start-up costs about a second)."""
+        with self._lock:
+            if not self._closed and (self._child is None or not self._child.alive):
+                self._start_child()
+
+    @property
+    def pid(self) -> int | None:
+        """The writer process's pid (None before the first send)."""
+        child = self._child
+        return child.proc.pid if child is not None and child.alive else None
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop taking sends; what is queued is written and answered first."""
+        self._stage.close(timeout)
+        self._local.close(timeout)
+        with self._lock:
+            self._closed = True
+            child = self._child
+        if child is None:
+            return
+        with contextlib.suppress(OSError):
+            child.sock.shutdown(socket.SHUT_WR)  # the writer finishes what it holds, answers, exits
+        try:
+            child.proc.wait(max(timeout, STOP_SECONDS))
+        except subprocess.TimeoutExpired:
+            log.error("the send writer process did not stop in time; killing it")
+            child.proc.kill()
+            child.proc.wait()
+        reader = getattr(child, "reader", None)
+        if reader is not None:
+            reader.join(10)
+
+    # --- stage thread -------------------------------------------------------------------------------
+    def _ship(self, batch: list[Item], final: bool) -> list[Item]:
+        """The stage thread's step: this process's checks, then the batch to the writer process."""
+        ready: list[Item] = []
+        settled: list[Item] = []
+        for item in batch:
+            job = item[0]
+            job.deferred = False
+            messages.prepare(job)
+            (settled if job.done else ready).append(item)
+        answer(settled)
+        if not ready:
+            return []
+        with self._lock:
+            child = self._child
+            if child is None or not child.alive:
+                child = self._start_child()
+            frame = []
+            for item in ready:
+                self._next_id += 1
+                child.inflight[self._next_id] = item
+                frame.append((self._next_id, _encode(item[0])))
+        with contextlib.suppress(OSError):  # the writer is gone: its reader answers what it held
+            _send_frame(child.sock, ("jobs", frame))
+        return []
+
+    def _start_child(self) -> _Child:
+        """A new writer process, with its reader thread (the lock held)."""
+        child = _Child(self._settings)
+        reader = threading.Thread(target=self._read, args=(child,), name="mixun-writer-reader", daemon=True)
+        child.reader = reader  # type: ignore[attr-defined]
+        self._child = child
+        reader.start()
+        log.info("send writer process %d started", child.proc.pid)
+        return child
+
+    # --- reader thread ------------------------------------------------------------------------------
+    def _read(self, child: _Child) -> None:
+        f = child.sock.makefile("rb")
+        try:
+            while True:
+                try:
+                    msg = _recv_frame(f)
+                except Exception:
+                    log.exception("a frame from the send writer process could not be read")
+                    msg = None
+                if msg is None:
+                    break
+                kind, body = msg
+                if kind == "wake":
+                    try:
+                        self._notify(body)
+                    except Exception:
+                        log.exception("publishing a batch's wake-up failed")
+                elif kind == "done":
+                    self._answer(child, body)
+        finally:
+            self._lost(child)
+            f.close()
+            child.sock.close()
+
+    def _answer(self, child: _Child, outcomes: list[tuple[int, tuple[Any, ...]]]) -> None:
+        items = []
+        with self._lock:
+            for req, outcome in outcomes:
+                item = child.inflight.pop(req, None)
+                if item is not None:
+                    _decode_outcome(item[0], outcome)
+                    items.append(item)
+        answer(items)
+
+    def _lost(self, child: _Child) -> None:
+        """The writer process has ended: whatever it still held has an unknown outcome. A send with a
+        client_id is looked up: stored, it is answered with its message; not stored, it goes to the next
+        writer once (its client_id keeps it from being written twice should the lost writer's COMMIT
+        still land). Any other send gets an error: whether it was stored cannot be told."""
+        with self._lock:
+            child.alive = False
+            held = list(child.inflight.values())
+            child.inflight.clear()
+            closing = self._closed
+        code = child.proc.poll()
+        if held or not closing:
+            log.error("the send writer process %d ended (exit code %s) holding %d sends", child.proc.pid,
+                      code, len(held))
+        gone = RuntimeError("the send writer process ended before answering")
+        settled, again = [], []
+        for item in held:
+            job = item[0]
+            if not job.client_id:
+                job.error = gone
+            else:
+                messages.answer_resend(job, missing=gone)
+                if job.result is None and job not in self._resent and not closing:
+                    job.error = None
+                    self._resent.add(job)
+                    again.append(item)
+                    continue
+            settled.append(item)
+        answer(settled)
+        for item in again:
+            try:
+                self._stage.put(item)
+            except RuntimeError:  # closed meanwhile
+                item[0].error = gone
+                answer([item])
+        with contextlib.suppress(Exception):
+            child.proc.wait(5)
+
+
+def _encode(job: messages.SendJob) -> tuple[Any, ...]:
+    ctx = job.ctx
+    return (ctx.principal, ctx.ip, ctx.client, ctx.locale, job.conversation_id, job.text, job.client_id,
+            job.confirm, job.reply_to, job.kind, job.dlp_outcome)
+
+
+def _decode(rt: Runtime, data: tuple[Any, ...]) -> messages.SendJob:
+    principal, ip, client, locale, conversation_id, text, client_id, confirm, reply_to, kind, dlp_outcome = data
+    return messages.SendJob(Ctx(rt, principal, ip, client, locale), conversation_id, text, client_id=client_id,
+                            confirm=confirm, reply_to=reply_to, kind=kind, dlp_outcome=dlp_outcome,
+                            rate_checked=True)
+
+
+def _outcome(job: messages.SendJob) -> tuple[Any, ...]:
+    if job.result is not None:
+        return ("ok", job.result)
+    err = job.error
+    if isinstance(err, MixunError):
+        return ("error", err.code, err.custom_message, err.details)
+    if err is not None and is_busy(err):
+        return ("error", "busy", None, {})
+    log.error("a send failed in the writer process: %s", type(err).__name__, exc_info=err)
+    return ("failed", type(err).__name__)
+
+
+def _decode_outcome(job: messages.SendJob, outcome: tuple[Any, ...]) -> None:
+    if outcome[0] == "ok":
+        job.result = outcome[1]
+    elif outcome[0] == "error":
+        job.error = MixunError(outcome[1], outcome[2], **outcome[3])
+    else:
+        job.error = RuntimeError(f"the send failed in the writer process ({outcome[1]})")
+
+
+# --- the writer process --------------------------------------------------------------------------------
+def main(argv: list[str]) -> int:
+    from mixun import logs
+    from mixun.db.engine import Database
+    from mixun.keystore import KeyStore
+    from mixun.services.dlp import DlpService
+
+    logs.configure()
+    sock = socket.socket(fileno=int(argv[1]))
+    f = sock.makefile("rb")
+    first = _recv_frame(f)
+    if first is None or first[0] != "settings":
+        return 2
+    settings: Settings = first[1]
+    rt = Runtime(settings=settings, db=Database(settings.database_url, settings.db_lock_timeout_seconds),
+                 keys=KeyStore(settings.key_file))
+    rt.extras["dlp_service"] = DlpService(rt)  # records the hits of sends that go through
+    out = threading.Lock()
+
+    def ship(msg: Any) -> None:
+        # The parent gone (kill -9), there is no one to answer: the writes themselves still commit.
+        with out, contextlib.suppress(OSError):
+            _send_frame(sock, msg)
+
+    rt.notify = lambda wake: ship(("wake", wake))
+
+    def done(settled: list[tuple[Any, messages.SendJob]]) -> None:
+        ship(("done", [(req, _outcome(job)) for req, job in settled]))
+
+    queue = SendQueue()
+    # As the serving process does (api/interpreter.py): what start-up made is out of the collector's
+    # sight, and full collections run on a clock rather than every few seconds under load.
+    gc.collect()
+    gc.freeze()
+    young, middle, _old = gc.get_threshold()
+    gc.set_threshold(young, middle, 2**31 - 1)
+    threading.Thread(target=_collect_periodically, name="mixun-writer-gc", daemon=True).start()
+    try:
+        while True:
+            msg = _recv_frame(f)
+            if msg is None:
+                break
+            for req, data in msg[1]:
+                queue.put((_decode(rt, data), done, req))
+    finally:
+        queue.close(STOP_SECONDS)
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        sock.close()
+    return 0
+
+
+def _collect_periodically(every: float = 60.0) -> None:
+    while True:
+        time.sleep(every)
+        gc.collect()
+
+
+def use_process(settings: Settings, serving: bool) -> bool:
+    """MIXUN_SEND_WRITER: ``process``, ``thread``, or ``auto``: a process under ``mixun serve``, a thread
+    in an app embedded in tests and tools (whose sends then need no second process)."""
+    return settings.send_writer == "process" or (settings.send_writer == "auto" and serving)
+
+
+if __name__ == "__main__":
+    # The writer stops when its parent closes the stream (after the parent's own shutdown, or when the
+    # parent dies, kill -9 included): it then writes and answers what it holds and exits. A Ctrl-C at
+    # the terminal, or a service manager's SIGTERM, reaches the whole process group; the parent's
+    # shutdown decides.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.exit(main(sys.argv))
