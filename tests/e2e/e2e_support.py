@@ -149,6 +149,14 @@ class MixunServer:
 
 
 def login(page, username: str, password: str) -> None:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.get_by_test_id("login-username").wait_for()
+    except PlaywrightTimeout:  # say what the page showed instead, for the next one who reads a CI log
+        body = page.evaluate("() => document.body ? document.body.innerText.slice(0, 500) : '(no body)'")
+        raise AssertionError(f"no login form at {page.url}: errors {getattr(page, 'errors', [])}, "
+                             f"page text {body!r}") from None
     page.get_by_test_id("login-username").fill(username)
     page.get_by_test_id("login-password").fill(password)
     page.get_by_test_id("login-submit").click()
