@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, func, select
 
 from tests.conftest import PASSWORD, fresh_database
 from tests.helpers import Server, add_people
@@ -111,6 +111,7 @@ def test_sends_are_written_by_the_writer_process(served: Any) -> None:
     from websockets.sync.client import connect as ws_connect
 
     from mixun.db.models import MessageVersion
+    from mixun.db.models_archive import PendingVersion, SearchTerm
     from mixun.db.models_dlp import DlpHit
 
     data, url, ids, db_url = served
@@ -170,6 +171,16 @@ def test_sends_are_written_by_the_writer_process(served: Any) -> None:
                 assert enc and ID_NUMBER.encode() not in enc
                 hits = conn.execute(select(DlpHit.action).where(DlpHit.user_id == ids["zhangsan"])).scalars().all()
                 assert "mask" in hits and "block" in hits
+            # The writer keeps the archive's search index current too: nothing is left waiting.
+            deadline = time.monotonic() + 15
+            while True:
+                with engine.connect() as conn:
+                    waiting = conn.execute(select(func.count()).select_from(PendingVersion)).scalar_one()
+                    indexed = conn.execute(select(func.count()).select_from(SearchTerm)).scalar_one()
+                if waiting == 0 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            assert waiting == 0 and indexed > 0
         finally:
             engine.dispose()
     finally:

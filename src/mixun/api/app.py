@@ -22,19 +22,17 @@ from mixun.api.routes.conversations import send_direct
 from mixun.api.ws import websocket_endpoint
 from mixun.bus import make_bus
 from mixun.config import Settings
-from mixun.db.engine import Database, is_busy
+from mixun.db.engine import Database
 from mixun.errors import error_body
 from mixun.keystore import KeyStore
 from mixun.realtime.hub import Hub
 from mixun.realtime.presence import LocalPresence, RedisPresence
 from mixun.realtime.ratelimit import RedisWindow, TokenBucket
-from mixun.services import events
+from mixun.services import archive, events
 from mixun.services.runtime import Ctx, Runtime
 
 log = logging.getLogger("mixun.app")
 TOUCH_FLUSH_SECONDS = 10.0
-INDEX_EVERY_SECONDS = 0.25
-INDEX_SLICE = 50
 WEB_DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
        "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
@@ -257,10 +255,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None, serving: bool
         await bus.start(loop, hub.on_bus)
         sweeper = loop.create_task(_sweep(hub, rt))
         toucher = loop.create_task(_flush_touches(rt))
-        indexer = loop.create_task(_index_search_loop(rt))
         collector = None
         if isinstance(send_queue, WriterProcess):
-            send_queue.start()
+            send_queue.start()  # which keeps the search index current
+            indexer = None
+        else:
+            indexer = archive.start_indexer(rt)
         if serving:
             from mixun.api import interpreter
 
@@ -271,8 +271,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None, serving: bool
             collector.cancel()
         sweeper.cancel()
         toucher.cancel()
-        indexer.cancel()
         await asyncio.to_thread(send_queue.close)
+        if indexer is not None:
+            indexer[1].set()
+            await asyncio.to_thread(indexer[0].join, 10)
         await asyncio.to_thread(_flush_touches_once, rt)
         await bus.stop()
         presence = rt.extras.get("presence")
@@ -352,32 +354,6 @@ def _rescan_files(rt: Runtime) -> None:
             pass
     except Exception:
         log.exception("rescanning waiting files failed; retried at the next sweep")
-
-
-async def _index_search_loop(rt: Runtime) -> None:
-    """Keep the archive's Chinese search index current in small slices (searches index the rest): fifty
-    versions four times a second, so indexing never holds the write lock or the interpreter long enough
-    to show in message latency (400 every 2 s put p99 at 300 ms with 1,000 clients at 100 msg/s; 50
-    every 0.25 s, 41 ms), and a backlog drains slice by slice."""
-    while True:
-        await asyncio.sleep(INDEX_EVERY_SECONDS)
-        try:
-            while await asyncio.to_thread(_index_search, rt) >= INDEX_SLICE:
-                await asyncio.sleep(0.05)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            if is_busy(exc):  # a search is indexing a long backlog itself and holds the index state
-                log.warning("search indexing waited too long for the index state; retried shortly")
-            else:
-                log.exception("search indexing failed; retried shortly")
-
-
-def _index_search(rt: Runtime) -> int:
-    from mixun.services.archive import index_pending
-
-    with rt.db.write() as s:
-        return index_pending(s, max_rows=INDEX_SLICE, batch=INDEX_SLICE)
 
 
 def _mount_openapi(app: FastAPI) -> None:

@@ -9,6 +9,8 @@ nothing can be missed, whatever order concurrent transactions commit in.
 
 from __future__ import annotations
 
+import logging
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -16,16 +18,21 @@ from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from mixun.db import bulk
+from mixun.db.engine import is_busy
 from mixun.db.models import Conversation, Member, MembershipLog, Message, MessageVersion, Unit, User
 from mixun.db.models_archive import PendingVersion, SearchIndexState, SearchTerm
 from mixun.domain.search_terms import TERM_MAX, index_terms, matches, query_terms
 from mixun.errors import MixunError
 from mixun.services import audit
-from mixun.services.runtime import Ctx
+from mixun.services.runtime import Ctx, Runtime
+
+log = logging.getLogger("mixun.archive")
 
 MAX_LIMIT = 200
 INDEX_BATCH = 5000
 REASON_MAX = 500
+INDEX_EVERY_SECONDS = 0.25
+INDEX_SLICE = 50
 
 
 # --- indexing ---------------------------------------------------------------------------------------
@@ -75,6 +82,37 @@ def index_pending(s: Session, max_rows: int | None = None, batch: int = INDEX_BA
         if len(rows) < batch:
             break
     return done
+
+
+def keep_index_current(rt: Runtime, stop: threading.Event) -> None:
+    """Keep the search index current in small slices until ``stop`` (searches index the rest): fifty
+    versions four times a second, so indexing never holds the write lock or an interpreter long enough
+    to show in message latency (400 every 2 s put p99 at 300 ms with 1,000 clients at 100 msg/s; 50
+    every 0.25 s, 41 ms), and a backlog drains slice by slice. A serving process runs it in a thread;
+    with a writer process (services/writer_process.py), the writer runs it instead, beside its writes
+    and off the event loop's interpreter."""
+    while not stop.wait(INDEX_EVERY_SECONDS):
+        try:
+            while index_slice(rt) >= INDEX_SLICE and not stop.wait(0.05):
+                pass
+        except Exception as exc:
+            if is_busy(exc):  # a search is indexing a long backlog itself and holds the index state
+                log.warning("search indexing waited too long for the index state; retried shortly")
+            else:
+                log.exception("search indexing failed; retried shortly")
+
+
+def index_slice(rt: Runtime) -> int:
+    """Index up to INDEX_SLICE waiting versions in a transaction of their own; how many it indexed."""
+    with rt.db.write() as s:
+        return index_pending(s, max_rows=INDEX_SLICE, batch=INDEX_SLICE)
+
+
+def start_indexer(rt: Runtime) -> tuple[threading.Thread, threading.Event]:
+    stop = threading.Event()
+    thread = threading.Thread(target=keep_index_current, args=(rt, stop), name="mixun-indexer", daemon=True)
+    thread.start()
+    return thread, stop
 
 
 def catch_up(ctx: Ctx) -> None:

@@ -288,6 +288,7 @@ def main(argv: list[str]) -> int:
     from mixun import logs
     from mixun.db.engine import Database
     from mixun.keystore import KeyStore
+    from mixun.services import archive
     from mixun.services.dlp import DlpService
 
     logs.configure()
@@ -313,6 +314,7 @@ def main(argv: list[str]) -> int:
         ship(("done", [(req, _outcome(job)) for req, job in settled]))
 
     queue = SendQueue()
+    indexer, indexer_stop = archive.start_indexer(rt)
     # As the serving process does (api/interpreter.py): what start-up made is out of the collector's
     # sight, and full collections run on a clock rather than every few seconds under load.
     gc.collect()
@@ -329,6 +331,8 @@ def main(argv: list[str]) -> int:
                 queue.put((_decode(rt, data), done, req))
     finally:
         queue.close(STOP_SECONDS)
+        indexer_stop.set()
+        indexer.join(10)
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
         sock.close()
