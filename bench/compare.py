@@ -27,7 +27,8 @@ RUNS = {
     "latency_postgres_500": "from bench import latency; r = latency.run_backend('postgres', 500.0, {s})",
 }
 KEEP = ("messages_per_s", "achieved_send_rate", "deliveries_per_s", "delivered_fraction", "deliver_latency_ms",
-        "ack_latency_ms", "server_cpu_ms_per_message", "server_cpu_percent", "generators_cpu_percent", "socket_errors")
+        "ack_latency_ms", "server_cpu_ms_per_message", "server_cpu_percent", "generators_cpu_percent", "socket_errors",
+        "machine_steal_percent")
 
 
 def _one(code: str, pythonpath: str | None) -> dict[str, object]:
@@ -51,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="", help=f"comma-separated subset of {', '.join(RUNS)}")
     args = ap.parse_args(argv)
     runs = {name: code for name, code in RUNS.items() if not args.only or name in args.only.split(",")}
+    from bench import common
+
+    print("machine", json.dumps(common.machine()), flush=True)
     with tempfile.TemporaryDirectory(prefix="mixun-compare-") as tmp:
         tree = Path(tmp) / "previous"
         subprocess.run(["git", "worktree", "add", "--detach", str(tree), args.rev], cwd=ROOT, check=True,

@@ -75,9 +75,11 @@ def run_backend(backend: str, duration: float, workers: int = 1) -> dict[str, An
             p = ctx.Process(target=_generator, args=(server.port, plan, duration, b), daemon=True)
             p.start()
             cpu0 = common.cpu_seconds(server.pid)
+            ticks0 = common.cpu_ticks()
             if not a.poll(duration + 120):
                 raise TimeoutError("ingest generator did not answer")
             out = a.recv()
+            ticks1 = common.cpu_ticks()
             cpu = common.cpu_seconds(server.pid) - cpu0
             p.join(10)
             tracebacks = server.errors_in_log()
@@ -92,6 +94,7 @@ def run_backend(backend: str, duration: float, workers: int = 1) -> dict[str, An
         "ack_latency_ms": common.summary_ms(out["lat"]), "server_tracebacks": tracebacks,
         "server_cpu_ms_per_message": round(1000 * cpu / max(1, sum(out["status"].values())), 1),
         "server_cpu_percent": round(100 * cpu / (out["elapsed"] + WARMUP), 0),
+        "machine_steal_percent": common.steal_percent(ticks0, ticks1),
         "load_average": common.load_average(),
         "target_per_s": 2000,
     }

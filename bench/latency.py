@@ -278,7 +278,9 @@ def run_backend(backend: str, rate: float, duration: float, clients: int = 1000,
             sp.start()
             cpu0 = common.cpu_seconds(server.pid)
             gen0 = sum(common.cpu_seconds(p.pid) for p in (*procs, sp))
+            ticks0 = common.cpu_ticks()
             sent = _recv(sa, duration + 120)[1]
+            ticks1 = common.cpu_ticks()
             cpu1 = common.cpu_seconds(server.pid)
             gen1 = sum(common.cpu_seconds(p.pid) for p in (*procs, sp))
             time.sleep(DRAIN_SECONDS)
@@ -305,6 +307,7 @@ def run_backend(backend: str, rate: float, duration: float, clients: int = 1000,
         "server_cpu_percent": round(100 * (cpu1 - cpu0) / sent["send_elapsed"], 0),
         "server_cpu_ms_per_message": round(1000 * (cpu1 - cpu0) / max(1, ok), 1),
         "generators_cpu_percent": round(100 * (gen1 - gen0) / sent["send_elapsed"], 0),
+        "machine_steal_percent": common.steal_percent(ticks0, ticks1),
         "load_average": common.load_average(),
         "server_rss_mb": [round(rss_start / 1024), round(rss_end / 1024)], "server_tracebacks": tracebacks,
         "target_p99_ms": 50,
