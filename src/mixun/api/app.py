@@ -216,7 +216,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, serving: bool
     # One writer per process: measured on PostgreSQL, a second one added nothing (its batches wait on
     # the first's row locks), and one keeps batches large. Serving, it is a process of its own, so it
     # never waits for this process's interpreter lock (services/writer_process.py).
-    send_queue: SendQueue | WriterProcess = (WriterProcess(settings, notify) if use_process(settings, serving)
+    send_queue: SendQueue | WriterProcess = (WriterProcess(settings, bus.publish) if use_process(settings, serving)
                                              else SendQueue())
     rt.extras["send_queue"] = send_queue
 

@@ -17,7 +17,8 @@ interpreter, on the other core:
   one transaction per batch, deferral of locked conversations, client_id resends) and sends back each
   batch's wake-ups (before its results, as the in-process writer publishes them before it answers)
   and results.
-- The **reader thread** publishes the wake-ups on this process's bus and answers the requests.
+- The **reader thread** publishes the wake-ups (serialised by the writer, as this process's own
+  notify would) on this process's bus and answers the requests.
 
 Urgent sends are written in this process (their offline recipients are judged by this process's
 presence). If the writer process dies, the sends it held are answered as after a commit whose outcome
@@ -40,13 +41,14 @@ import sys
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from mixun.config import Settings
 from mixun.db.engine import is_busy
 from mixun.errors import MixunError
 from mixun.services import messages
-from mixun.services.runtime import Ctx, Notifier, Runtime
+from mixun.services.runtime import Ctx, Runtime
 from mixun.services.sendqueue import Item, SendQueue, answer
 
 log = logging.getLogger("mixun.writer")
@@ -90,9 +92,9 @@ class _Child:
 class WriterProcess:
     """The send queue of a serving process whose writer is a child process (see the module's text)."""
 
-    def __init__(self, settings: Settings, notify: Notifier, max_batch: int = 64) -> None:
+    def __init__(self, settings: Settings, publish: Callable[[bytes], None], max_batch: int = 64) -> None:
         self._settings = settings
-        self._notify = notify
+        self._publish = publish  # the bus's: a wake-up comes from the writer already serialised
         self._stage = SendQueue(max_batch=max_batch, write=self._ship)
         self._local = SendQueue(max_batch=max_batch)
         self._lock = threading.Lock()
@@ -190,7 +192,7 @@ class WriterProcess:
                 kind, body = msg
                 if kind == "wake":
                     try:
-                        self._notify(body)
+                        self._publish(body)
                     except Exception:
                         log.exception("publishing a batch's wake-up failed")
                 elif kind == "done":
@@ -285,6 +287,8 @@ def _decode_outcome(job: messages.SendJob, outcome: tuple[Any, ...]) -> None:
 
 # --- the writer process --------------------------------------------------------------------------------
 def main(argv: list[str]) -> int:
+    import orjson
+
     from mixun import logs
     from mixun.db.engine import Database
     from mixun.keystore import KeyStore
@@ -308,7 +312,7 @@ def main(argv: list[str]) -> int:
         with out, contextlib.suppress(OSError):
             _send_frame(sock, msg)
 
-    rt.notify = lambda wake: ship(("wake", wake))
+    rt.notify = lambda wake: ship(("wake", orjson.dumps(wake)))  # as the serving process's notify publishes it
 
     def done(settled: list[tuple[Any, messages.SendJob]]) -> None:
         ship(("done", [(req, _outcome(job)) for req, job in settled]))
