@@ -308,3 +308,43 @@ def test_send_writer_setting(tmp_path: Path) -> None:
                                                                "MIXUN_SEND_WRITER": "fork"},
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "MIXUN_SEND_WRITER" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("failure", ["exits_at_start", "cannot_be_started"])
+def test_a_writer_that_cannot_start_does_not_stop_sending(tmp_path: Path, db: str, failure: str,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """A writer process that dies before it is ready, or that cannot be started at all: every send is
+    written in the server instead (none lost, none written twice, no error to the sender), and the
+    server says why in its log."""
+    import sys
+
+    from mixun.services import writer_process
+    from tests.conftest import build_env
+
+    command = ([sys.executable, "-c", "import sys; sys.exit(3)"] if failure == "exits_at_start"
+               else ["/nonexistent/mixun-writer"])
+    monkeypatch.setattr(writer_process, "_command", lambda fd: command)
+    caplog.set_level("ERROR", logger="mixun.writer")
+    env, close = build_env(tmp_path, db, MIXUN_SEND_WRITER="process")
+    try:
+        assert isinstance(env.rt.extras["send_queue"], writer_process.WriterProcess)
+        _a, ta = env.person("zhangsan", "张三")
+        b, tb = env.person("lisi", "李四")
+        r = env.client.post("/api/v1/conversations", headers=env.h(ta), json={"kind": "direct", "members": [b]})
+        conv = r.json()["id"]
+        sent = []
+        for i in range(6):
+            body = {"text": f"第{i}条"} | ({"client_id": f"c{i}"} if i % 2 else {})
+            r = env.client.post(f"/api/v1/conversations/{conv}/messages", headers=env.h(ta), json=body)
+            assert r.status_code == 201, r.text
+            sent.append((r.json()["id"], r.json()["seq"], f"第{i}条"))
+        history = env.client.get(f"/api/v1/conversations/{conv}/messages", headers=env.h(tb)).json()["messages"]
+        assert [(m["id"], m["seq"], m["text"]) for m in history] == sent
+        assert [s for _i, s, _t in sent] == list(range(1, 7))
+        assert env.rt.extras["send_queue"].pid is None
+        said = " ".join(rec.getMessage() for rec in caplog.records)
+        assert ("ended before it was ready" in said) if failure == "exits_at_start" else ("could not be started" in said)
+    finally:
+        close()

@@ -54,6 +54,9 @@ from mixun.services.sendqueue import Item, SendQueue, answer
 log = logging.getLogger("mixun.writer")
 
 STOP_SECONDS = 60.0
+# A writer process that ends before it is ready (it cannot start) is not started again at once: sends are
+# written in the serving process meanwhile.
+RESTART_PAUSE_SECONDS = 30.0
 
 
 def _send_frame(sock: socket.socket, obj: Any) -> None:
@@ -62,15 +65,24 @@ def _send_frame(sock: socket.socket, obj: Any) -> None:
 
 
 def _recv_frame(f: BinaryIO) -> Any:
-    """The next frame, or None at the end of the stream (a frame cut short counts as the end)."""
-    head = f.read(4)
-    if len(head) < 4:
+    """The next frame, or None at the end of the stream (a frame cut short, or a connection reset by a
+    peer that ended without reading what it was sent, counts as the end)."""
+    try:
+        head = f.read(4)
+        if len(head) < 4:
+            return None
+        n = int.from_bytes(head, "big")
+        data = f.read(n)
+    except OSError:
         return None
-    n = int.from_bytes(head, "big")
-    data = f.read(n)
     if len(data) < n:
         return None
     return pickle.loads(data)  # noqa: S301 - our own child's socketpair
+
+
+def _command(fd: int) -> list[str]:
+    """The writer process's command line: this interpreter, this module, its end of the socket pair."""
+    return [sys.executable, "-m", "mixun.services.writer_process", str(fd)]
 
 
 class _Child:
@@ -79,14 +91,20 @@ class _Child:
     def __init__(self, settings: Settings) -> None:
         ours, theirs = socket.socketpair()
         self.sock = ours
-        self.proc = subprocess.Popen(  # noqa: S603 - this interpreter, this module
-            [sys.executable, "-m", "mixun.services.writer_process", str(theirs.fileno())],
-            pass_fds=(theirs.fileno(),), close_fds=True)
-        theirs.close()
+        try:
+            self.proc = subprocess.Popen(_command(theirs.fileno()), pass_fds=(theirs.fileno(),),  # noqa: S603
+                                         close_fds=True)
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
         self.inflight: dict[int, Item] = {}
         self.alive = True
+        self.ready = False  # it said so once its runtime was built
         self.started = time.monotonic()
-        _send_frame(self.sock, ("settings", settings))
+        with contextlib.suppress(OSError):  # it ended already: its reader finds the end, not ready
+            _send_frame(self.sock, ("settings", settings))
 
 
 class WriterProcess:
@@ -102,6 +120,7 @@ class WriterProcess:
         self._next_id = 0
         self._closed = False
         self._resent: weakref.WeakSet[messages.SendJob] = weakref.WeakSet()
+        self._local_until = 0.0  # after a writer that could not start: sends are written here until then
 
     async def send(self, job: messages.SendJob) -> tuple[dict[str, Any], bool]:
         if job.urgent or job.attachments:
@@ -112,7 +131,7 @@ class WriterProcess:
         """Start the writer process now rather than at the first send (start-up costs about a second)."""
         with self._lock:
             if not self._closed and (self._child is None or not self._child.alive):
-                self._start_child()
+                self._try_start_child()
 
     @property
     def pid(self) -> int | None:
@@ -157,18 +176,34 @@ class WriterProcess:
         with self._lock:
             child = self._child
             if child is None or not child.alive:
-                child = self._start_child()
-            frame = []
+                child = self._try_start_child()
+            if child is not None:
+                frame = []
+                for item in ready:
+                    self._next_id += 1
+                    child.inflight[self._next_id] = item
+                    frame.append((self._next_id, _encode(item[0])))
+        if child is None:  # no writer process for now: written here, as without one
             for item in ready:
-                self._next_id += 1
-                child.inflight[self._next_id] = item
-                frame.append((self._next_id, _encode(item[0])))
+                self._local.put(item)
+            return []
         with contextlib.suppress(OSError):  # the writer is gone: its reader answers what it held
             _send_frame(child.sock, ("jobs", frame))
         return []
 
+    def _try_start_child(self) -> _Child | None:
+        """A new writer process (the lock held), or None while sends are to be written here."""
+        if time.monotonic() < self._local_until:
+            return None
+        try:
+            return self._start_child()
+        except Exception:
+            log.exception("the send writer process could not be started; sends are written in this "
+                          "process for the next %d s", RESTART_PAUSE_SECONDS)
+            self._local_until = time.monotonic() + RESTART_PAUSE_SECONDS
+            return None
+
     def _start_child(self) -> _Child:
-        """A new writer process, with its reader thread (the lock held)."""
         child = _Child(self._settings)
         reader = threading.Thread(target=self._read, args=(child,), name="mixun-writer-reader", daemon=True)
         child.reader = reader  # type: ignore[attr-defined]
@@ -186,6 +221,7 @@ class WriterProcess:
                     msg = _recv_frame(f)
                 except Exception:
                     log.exception("a frame from the send writer process could not be read")
+                    child.ready = True  # whatever it was doing, what it held may have been written
                     msg = None
                 if msg is None:
                     break
@@ -197,6 +233,8 @@ class WriterProcess:
                         log.exception("publishing a batch's wake-up failed")
                 elif kind == "done":
                     self._answer(child, body)
+                elif kind == "ready":
+                    child.ready = True
         finally:
             self._lost(child)
             f.close()
@@ -216,21 +254,32 @@ class WriterProcess:
         """The writer process has ended: whatever it still held has an unknown outcome. A send with a
         client_id is looked up: stored, it is answered with its message; not stored, it goes to the next
         writer once (its client_id keeps it from being written twice should the lost writer's COMMIT
-        still land). Any other send gets an error: whether it was stored cannot be told."""
+        still land). Any other send gets an error: whether it was stored cannot be told. A writer that
+        ended before it was ready read no send: all it held are written anew (here, for a while)."""
         with self._lock:
             child.alive = False
             held = list(child.inflight.values())
             child.inflight.clear()
             closing = self._closed
+            if not child.ready and not closing:
+                self._local_until = time.monotonic() + RESTART_PAUSE_SECONDS
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.proc.wait(1)
         code = child.proc.poll()
-        if held or not closing:
+        if not child.ready and not closing:
+            log.error("the send writer process %d ended before it was ready (exit code %s); sends are "
+                      "written in this process for the next %d s", child.proc.pid, code, RESTART_PAUSE_SECONDS)
+        elif held or not closing:
             log.error("the send writer process %d ended (exit code %s) holding %d sends", child.proc.pid,
                       code, len(held))
         gone = RuntimeError("the send writer process ended before answering")
         settled, again = [], []
         for item in held:
             job = item[0]
-            if not job.client_id:
+            if not child.ready and not closing:  # it never read a send: none was written
+                again.append(item)
+                continue
+            elif not job.client_id:
                 job.error = gone
             else:
                 messages.answer_resend(job, missing=gone)
@@ -326,6 +375,7 @@ def main(argv: list[str]) -> int:
     young, middle, _old = gc.get_threshold()
     gc.set_threshold(young, middle, 2**31 - 1)
     threading.Thread(target=_collect_periodically, name="mixun-writer-gc", daemon=True).start()
+    ship(("ready", None))
     try:
         while True:
             msg = _recv_frame(f)
