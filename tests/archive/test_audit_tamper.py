@@ -105,3 +105,35 @@ def test_rewritten_chain_is_detected(env: Env, capsys: pytest.CaptureFixture[str
         prev = h
     code, out = _verify(env, capsys)
     assert code == 1 and "signed head" in out
+
+
+def _move_heads(data_dir: str, start: int, end: int) -> None:
+    from mixun.config import load_settings
+    from mixun.services.audit_checkpoints import note_head
+
+    settings = load_settings({"MIXUN_DATA_DIR": data_dir})
+    for audit_id in range(start, end, 2):
+        note_head(settings, audit_id, f"{audit_id:064x}")
+
+
+def test_the_signed_head_never_moves_back_across_processes(tmp_path) -> None:
+    """Two processes (a server and its writer process, or --workers N) moving the signed audit head at
+    once: it ends at the latest record of either, never at an older one a slower process wrote last."""
+    import multiprocessing
+
+    from mixun.config import load_settings
+    from mixun.services.audit_checkpoints import read_head, signing_key
+
+    settings = load_settings({"MIXUN_DATA_DIR": str(tmp_path)})
+    signing_key(settings)
+    for _round in range(5):
+        top = 600 * (_round + 1)
+        ctx = multiprocessing.get_context("spawn")
+        procs = [ctx.Process(target=_move_heads, args=(str(tmp_path), top - 600 + r, top)) for r in (1, 2)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+            assert p.exitcode == 0
+        head = read_head(settings)
+        assert head is not None and head["audit_id"] == top - 1, head

@@ -8,6 +8,7 @@ retention, before trimming the oldest records, stores a signed anchor so verific
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import json
@@ -67,17 +68,26 @@ def note_head(settings: Settings, audit_id: int, hash_: str) -> None:
     with _lock:
         if _written.get(str(path), 0) >= audit_id:
             return
-        current = read_head(settings)
-        if current and int(current.get("audit_id", 0)) >= audit_id:
-            _written[str(path)] = int(current["audit_id"])
-            return
-        at = datetime.now(UTC).isoformat()
-        body = {"audit_id": audit_id, "hash": hash_, "at": at,
-                "signature": sign(signing_key(settings), audit_id, hash_, at)}
-        tmp = path.with_name(f".{HEAD_NAME}.{os.getpid()}.{threading.get_ident()}")
-        tmp.write_text(json.dumps(body))
-        os.replace(tmp, path)
-        _written[str(path)] = audit_id
+        # Other processes move it too (the writer process, --workers N): read, compare and replace
+        # under a lock they all take, or a slower one could put an older head back.
+        with open(path.with_name(f".{HEAD_NAME}.lock"), "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            _move_head(settings, path, audit_id, hash_)
+
+
+def _move_head(settings: Settings, path: Path, audit_id: int, hash_: str) -> None:
+    """(Both locks held.) Write the new head unless the file already holds a later one."""
+    current = read_head(settings)
+    if current and int(current.get("audit_id", 0)) >= audit_id:
+        _written[str(path)] = int(current["audit_id"])
+        return
+    at = datetime.now(UTC).isoformat()
+    body = {"audit_id": audit_id, "hash": hash_, "at": at,
+            "signature": sign(signing_key(settings), audit_id, hash_, at)}
+    tmp = path.with_name(f".{HEAD_NAME}.{os.getpid()}.{threading.get_ident()}")
+    tmp.write_text(json.dumps(body))
+    os.replace(tmp, path)
+    _written[str(path)] = audit_id
 
 
 def read_head(settings: Settings) -> dict[str, Any] | None:

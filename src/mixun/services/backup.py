@@ -51,7 +51,8 @@ def backup(settings: Settings, out: Path) -> dict[str, Any]:
         # vouches for, or a restore would look like a truncated trail.
         keys_stage = stage / "keys"
         if settings.key_file.parent.exists():
-            shutil.copytree(settings.key_file.parent, keys_stage)
+            # Not the dot files: the audit head's lock file and half-written temporaries.
+            shutil.copytree(settings.key_file.parent, keys_stage, ignore=shutil.ignore_patterns(".*"))
         if settings.is_sqlite:
             src_path = make_url(settings.database_url).database
             src = sqlite3.connect(str(src_path))
