@@ -80,9 +80,19 @@ def _recv_frame(f: BinaryIO) -> Any:
     return pickle.loads(data)  # noqa: S301 - our own child's socketpair
 
 
+# The writer ignores SIGINT and SIGTERM from its first instruction on (not after its imports): it stops
+# when its parent closes the stream (after the parent's own shutdown, or when the parent dies, kill -9
+# included), then writes and answers what it holds and exits. A Ctrl-C at the terminal, or a service
+# manager's SIGTERM, reaches the whole process group; the parent's shutdown decides.
+_LAUNCH = ("import signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+           "signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+           "from mixun.services.writer_process import main; sys.exit(main(sys.argv))")
+
+
 def _command(fd: int) -> list[str]:
-    """The writer process's command line: this interpreter, this module, its end of the socket pair."""
-    return [sys.executable, "-m", "mixun.services.writer_process", str(fd)]
+    """The writer process's command line: this interpreter (-P: the working directory is not on its
+    import path), its end of the socket pair."""
+    return [sys.executable, "-P", "-c", _LAUNCH, str(fd)]
 
 
 class _Child:
@@ -115,7 +125,10 @@ class WriterProcess:
         self._publish = publish  # the bus's: a wake-up comes from the writer already serialised
         self._stage = SendQueue(max_batch=max_batch, write=self._ship)
         self._local = SendQueue(max_batch=max_batch)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the child and what it holds
+        # Held while sends are handed to a writer, and while a lost writer's sends are settled and
+        # handed on: those go before any send that came after them.
+        self._ship_lock = threading.Lock()
         self._child: _Child | None = None
         self._next_id = 0
         self._closed = False
@@ -151,7 +164,7 @@ class WriterProcess:
         with contextlib.suppress(OSError):
             child.sock.shutdown(socket.SHUT_WR)  # the writer finishes what it holds, answers, exits
         try:
-            child.proc.wait(max(timeout, STOP_SECONDS))
+            child.proc.wait(max(timeout, STOP_SECONDS + 15))  # longer than the writer gives itself
         except subprocess.TimeoutExpired:
             log.error("the send writer process did not stop in time; killing it")
             child.proc.kill()
@@ -171,8 +184,13 @@ class WriterProcess:
             messages.prepare(job)
             (settled if job.done else ready).append(item)
         answer(settled)
-        if not ready:
-            return []
+        if ready:
+            with self._ship_lock:
+                self._hand_over(ready)
+        return []
+
+    def _hand_over(self, ready: list[Item]) -> None:
+        """To the writer process (or, while there is none, to this process's writer); the ship lock held."""
         with self._lock:
             child = self._child
             if child is None or not child.alive:
@@ -185,11 +203,14 @@ class WriterProcess:
                     frame.append((self._next_id, _encode(item[0])))
         if child is None:  # no writer process for now: written here, as without one
             for item in ready:
-                self._local.put(item)
-            return []
+                try:
+                    self._local.put(item)
+                except RuntimeError as exc:  # closing: still answered
+                    item[0].error = exc
+                    answer([item])
+            return
         with contextlib.suppress(OSError):  # the writer is gone: its reader answers what it held
             _send_frame(child.sock, ("jobs", frame))
-        return []
 
     def _try_start_child(self) -> _Child | None:
         """A new writer process (the lock held), or None while sends are to be written here."""
@@ -207,8 +228,14 @@ class WriterProcess:
         child = _Child(self._settings)
         reader = threading.Thread(target=self._read, args=(child,), name="mixun-writer-reader", daemon=True)
         child.reader = reader  # type: ignore[attr-defined]
+        try:
+            reader.start()
+        except BaseException:  # no one would read its answers: it must not get any send
+            child.proc.kill()
+            child.proc.wait()
+            child.sock.close()
+            raise
         self._child = child
-        reader.start()
         log.info("send writer process %d started", child.proc.pid)
         return child
 
@@ -220,7 +247,9 @@ class WriterProcess:
                 try:
                     msg = _recv_frame(f)
                 except Exception:
-                    log.exception("a frame from the send writer process could not be read")
+                    log.exception("a frame from the send writer process could not be read; stopping it")
+                    # Stopped before what it held is settled: it must not go on writing meanwhile.
+                    child.proc.kill()
                     child.ready = True  # whatever it was doing, what it held may have been written
                     msg = None
                 if msg is None:
@@ -246,7 +275,11 @@ class WriterProcess:
             for req, outcome in outcomes:
                 item = child.inflight.pop(req, None)
                 if item is not None:
-                    _decode_outcome(item[0], outcome)
+                    try:
+                        _decode_outcome(item[0], outcome)
+                    except Exception as exc:  # still answered
+                        log.exception("a send's outcome from the writer process could not be read")
+                        item[0].error = exc
                     items.append(item)
         answer(items)
 
@@ -256,6 +289,10 @@ class WriterProcess:
         writer once (its client_id keeps it from being written twice should the lost writer's COMMIT
         still land). Any other send gets an error: whether it was stored cannot be told. A writer that
         ended before it was ready read no send: all it held are written anew (here, for a while)."""
+        with self._ship_lock:  # sends that came after these wait until these are handed on
+            self._settle_lost(child)
+
+    def _settle_lost(self, child: _Child) -> None:
         with self._lock:
             child.alive = False
             held = list(child.inflight.values())
@@ -290,12 +327,8 @@ class WriterProcess:
                     continue
             settled.append(item)
         answer(settled)
-        for item in again:
-            try:
-                self._stage.put(item)
-            except RuntimeError:  # closed meanwhile
-                item[0].error = gone
-                answer([item])
+        if again:
+            self._hand_over(again)
         with contextlib.suppress(Exception):
             child.proc.wait(5)
 
@@ -364,7 +397,18 @@ def main(argv: list[str]) -> int:
     rt.notify = lambda wake: ship(("wake", orjson.dumps(wake)))  # as the serving process's notify publishes it
 
     def done(settled: list[tuple[Any, messages.SendJob]]) -> None:
-        ship(("done", [(req, _outcome(job)) for req, job in settled]))
+        outcomes = []
+        for req, job in settled:
+            try:
+                outcomes.append((req, _outcome(job)))
+            except Exception:
+                log.exception("a send's outcome could not be taken")
+                outcomes.append((req, ("failed", "outcome")))
+        try:
+            ship(("done", outcomes))
+        except Exception:  # an outcome that cannot be pickled: every request is still answered
+            log.exception("a batch's outcomes could not be sent")
+            ship(("done", [(req, ("failed", "outcome")) for req, _outcome_ in outcomes]))
 
     queue = SendQueue()
     indexer, indexer_stop = archive.start_indexer(rt)
@@ -405,11 +449,7 @@ def use_process(settings: Settings, serving: bool) -> bool:
     return settings.send_writer == "process" or (settings.send_writer == "auto" and serving)
 
 
-if __name__ == "__main__":
-    # The writer stops when its parent closes the stream (after the parent's own shutdown, or when the
-    # parent dies, kill -9 included): it then writes and answers what it holds and exits. A Ctrl-C at
-    # the terminal, or a service manager's SIGTERM, reaches the whole process group; the parent's
-    # shutdown decides.
+if __name__ == "__main__":  # as the parent starts it, see _LAUNCH
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     sys.exit(main(sys.argv))
