@@ -24,8 +24,8 @@ Urgent sends are written in this process (their offline recipients are judged by
 presence). If the writer process dies, the sends it held are answered as after a commit whose outcome
 is unknown: a send with a client_id (the web client's always have one) is looked up, and answered with
 its message if stored or else written by a new writer; any other gets an error (500). The next send
-starts a new writer. The socketpair is private to the two processes, so frames are
-pickles.
+starts a new writer; one that cannot start leaves this process writing sends for a while. The
+socketpair is private to the two processes, so frames are pickles.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ import contextlib
 import gc
 import logging
 import pickle
-import signal
 import socket
 import subprocess
 import sys
@@ -112,7 +111,7 @@ class _Child:
         self.inflight: dict[int, Item] = {}
         self.alive = True
         self.ready = False  # it said so once its runtime was built
-        self.started = time.monotonic()
+        self.reader: threading.Thread | None = None
         with contextlib.suppress(OSError):  # it ended already: its reader finds the end, not ready
             _send_frame(self.sock, ("settings", settings))
 
@@ -136,7 +135,7 @@ class WriterProcess:
         self._local_until = 0.0  # after a writer that could not start: sends are written here until then
 
     async def send(self, job: messages.SendJob) -> tuple[dict[str, Any], bool]:
-        if job.urgent or job.attachments:
+        if job.urgent:
             return await self._local.send(job)
         return await self._stage.send(job)
 
@@ -148,7 +147,7 @@ class WriterProcess:
 
     @property
     def pid(self) -> int | None:
-        """The writer process's pid (None before the first send)."""
+        """The writer process's pid (None while there is none)."""
         child = self._child
         return child.proc.pid if child is not None and child.alive else None
 
@@ -169,9 +168,8 @@ class WriterProcess:
             log.error("the send writer process did not stop in time; killing it")
             child.proc.kill()
             child.proc.wait()
-        reader = getattr(child, "reader", None)
-        if reader is not None:
-            reader.join(10)
+        if child.reader is not None:
+            child.reader.join(10)
 
     # --- stage thread -------------------------------------------------------------------------------
     def _ship(self, batch: list[Item], final: bool) -> list[Item]:
@@ -226,10 +224,10 @@ class WriterProcess:
 
     def _start_child(self) -> _Child:
         child = _Child(self._settings)
-        reader = threading.Thread(target=self._read, args=(child,), name="mixun-writer-reader", daemon=True)
-        child.reader = reader  # type: ignore[attr-defined]
+        child.reader = threading.Thread(target=self._read, args=(child,), name="mixun-writer-reader",
+                                        daemon=True)
         try:
-            reader.start()
+            child.reader.start()
         except BaseException:  # no one would read its answers: it must not get any send
             child.proc.kill()
             child.proc.wait()
@@ -298,12 +296,13 @@ class WriterProcess:
             held = list(child.inflight.values())
             child.inflight.clear()
             closing = self._closed
-            if not child.ready and not closing:
+            unstarted = not child.ready and not closing  # it read no send
+            if unstarted:
                 self._local_until = time.monotonic() + RESTART_PAUSE_SECONDS
         with contextlib.suppress(subprocess.TimeoutExpired):
             child.proc.wait(1)
         code = child.proc.poll()
-        if not child.ready and not closing:
+        if unstarted:
             log.error("the send writer process %d ended before it was ready (exit code %s); sends are "
                       "written in this process for the next %d s", child.proc.pid, code, RESTART_PAUSE_SECONDS)
         elif held or not closing:
@@ -313,7 +312,7 @@ class WriterProcess:
         settled, again = [], []
         for item in held:
             job = item[0]
-            if not child.ready and not closing:  # it never read a send: none was written
+            if unstarted:  # none was written
                 again.append(item)
                 continue
             elif not job.client_id:
@@ -448,8 +447,3 @@ def use_process(settings: Settings, serving: bool) -> bool:
     in an app embedded in tests and tools (whose sends then need no second process)."""
     return settings.send_writer == "process" or (settings.send_writer == "auto" and serving)
 
-
-if __name__ == "__main__":  # as the parent starts it, see _LAUNCH
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    sys.exit(main(sys.argv))
