@@ -13,9 +13,11 @@ class ORJSONResponse(JSONResponse):
         return orjson.dumps(content)
 
 
-def file_response(data: bytes, mime: str, name: str, *, inline: bool = True, cache: str = "private, max-age=3600"
+def file_response(data: bytes, mime: str, name: str, *, inline: bool = True, cache: str = "no-store"
                   ) -> Response:
-    """A stored file: its Chinese name kept (RFC 5987), never sniffed into something else."""
+    """A stored file: its Chinese name kept (RFC 5987), never sniffed into something else, and never
+    kept in the browser's (or a proxy's) cache: a file of a conversation must not outlive the session
+    on the disk of a shared branch PC."""
     from urllib.parse import quote
 
     disposition = "inline" if inline else "attachment"

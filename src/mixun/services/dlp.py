@@ -216,8 +216,13 @@ class DlpService:
             level = "unit_notice"
         elif blocked >= warn_after:
             level = "warning"
-        if level != "none" and (sanction is None or level != sanction.level or level == "suspension"):
-            apply_sanction_txn(s, ctx, ctx.user_id, level, hours, violations=int(blocked))
+        from mixun.services.review import higher_level
+
+        # Blocks never lower what a reviewer's violation decisions (or earlier blocks) reached.
+        current = sanction.level if sanction is not None else "none"
+        if level != "none" and (higher_level(level, current) != current or level == "suspension"):
+            apply_sanction_txn(s, ctx, ctx.user_id, level, hours,
+                               violations=max(int(blocked), sanction.violations if sanction else 0))
         self.invalidate()
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from mixun.db.models import Message, User
 from mixun.db.models_archive import ReviewItem, Violation
+from mixun.db.models_dlp import DlpSanction
 from mixun.errors import MixunError
 from mixun.services import audit, events
 from mixun.services.conversations import access_conversation, member_ids
@@ -30,6 +31,15 @@ RELEASED = "released"  # dlp_action of a held message after approval: delivered 
 def escalation_level(count: int) -> str:
     """C7: first violation a warning, second a notice to the unit head, third and later a suspension."""
     return "warning" if count <= 1 else "unit_notice" if count == 2 else "suspension"
+
+
+LEVELS = ("none", "warning", "unit_notice", "suspension")
+
+
+def higher_level(a: str, b: str) -> str:
+    """The more severe of two escalation levels (an unknown level counts as none)."""
+    rank = {lvl: i for i, lvl in enumerate(LEVELS)}
+    return a if rank.get(a, 0) >= rank.get(b, 0) else b
 
 
 def _sync_holds(s: Session) -> None:
@@ -135,9 +145,13 @@ def decide(ctx: Ctx, item_id: int, decision: str, note: str = "") -> dict[str, A
             item.status = "escalated"
         else:
             item.status = "violation"
-            count = s.execute(select(func.count()).select_from(Violation)
-                              .where(Violation.user_id == item.subject_id)).scalar_one() + 1
-            level = escalation_level(count)
+            # The decision adds to what the person already has (DLP blocks and earlier decisions, kept in
+            # their sanction record) and never lowers the level they already reached.
+            sanction = s.get(DlpSanction, item.subject_id, with_for_update=True)
+            recorded = s.execute(select(func.count()).select_from(Violation)
+                                 .where(Violation.user_id == item.subject_id)).scalar_one()
+            count = max(sanction.violations if sanction else 0, recorded) + 1
+            level = higher_level(escalation_level(count), sanction.level if sanction else "none")
             s.add(Violation(user_id=item.subject_id, message_id=item.message_id, review_item_id=item.id,
                             note=note[:2000], level=level, recorded_by=ctx.user_id))
             from mixun.services.dlp import apply_sanction_txn
