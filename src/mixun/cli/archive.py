@@ -36,6 +36,8 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     if report.ok:
         extra = f", anchored at signed checkpoint {report.anchored_at}" if report.anchored_at else ""
         head = "signed head matches" if report.head_checked else "no signed head yet"
+        if report.mirror_id is not None:
+            head += f", mirrored head {report.mirror_id} matches"
         print(f"audit trail intact: {report.count} records, last id {report.last_id}, "
               f"head {report.last_hash[:16]} ({head}{extra})")
         return 0

@@ -271,6 +271,8 @@ class AuditLog(Base):
     details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # HMAC of (id, hash) under keys/audit-record.key; NULL on records from before migration 0008.
+    mac: Mapped[str | None] = mapped_column(String(64))
 
 
 Index("ix_messages_conv_created", Message.conversation_id, Message.created_at)

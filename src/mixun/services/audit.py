@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from mixun.db.engine import on_commit
 from mixun.db.models import AuditLog
-from mixun.domain.audit_chain import GENESIS, chain_hash
-from mixun.services.audit_checkpoints import note_head
+from mixun.domain.audit_chain import GENESIS, chain_hash, record_mac
+from mixun.services.audit_checkpoints import note_head, record_key
 from mixun.services.runtime import Ctx
 
 _AUDIT_LOCK_KEY = 0x6D69786E  # "mixn": serialises audit appends on PostgreSQL
@@ -38,6 +38,9 @@ def record(session: Session, ctx: Ctx, action: str, target: str = "", outcome: s
     }
     row["prev_hash"] = prev_hash
     row["hash"] = chain_hash(prev_hash, row)
+    # The MAC needs a key the database does not hold: whoever can only write rows cannot forge one.
+    mac_key, _from = record_key(ctx.rt.settings, row["id"])
+    row["mac"] = record_mac(mac_key, row["id"], row["hash"])
     session.add(AuditLog(**row))
     session.flush()
     # The signed head (keys/audit-head.json) follows every commit, so a cut-off tail is detectable.
