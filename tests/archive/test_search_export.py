@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -102,6 +103,12 @@ def test_edits_keep_every_version_in_the_archive(env: Env) -> None:
     assert [v["kind"] for v in view["versions"]] == ["created", "edited", "recalled"]
 
 
+def server_public_key(env: Env) -> Any:
+    key = export.load_signing_key(env.settings)
+    assert key is not None
+    return key.public_key()
+
+
 def test_export_round_trip_verifies(env: Env, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`mixun export` writes JSON Lines, CSV, EML and a manifest that `mixun export verify` accepts."""
     a, ta, b, tb, conv = _chat(env)
@@ -120,7 +127,7 @@ def test_export_round_trip_verifies(env: Env, tmp_path: Path, capsys: pytest.Cap
     assert "授信额度已批" in csv_text
     eml = next((out / "eml" / str(conv)).iterdir()).read_text()
     assert "Subject:" in eml and "本周贷款利率下调了吗" in eml
-    assert verify_export(out).ok
+    assert verify_export(out, server_public_key(env)).ok
     assert cmd_export_verify(argparse.Namespace(dir=str(out)), env.settings) == 0
     with env.rt.db.read() as s:
         assert s.execute(text("SELECT count(*) FROM audit_log WHERE action = 'archive.exported'")).scalar_one() == 1
@@ -134,7 +141,7 @@ def test_tampered_export_is_detected(env: Env, tmp_path: Path, capsys: pytest.Ca
     p = out / "messages.jsonl"
     p.write_text(p.read_text().replace("利率", "汇率"))
     (out / "extra.txt").write_text("x")
-    result = verify_export(out)
+    result = verify_export(out, server_public_key(env))
     assert not result.ok
     assert any(x.startswith("messages.jsonl: SHA-256") for x in result.problems)
     assert any(x.startswith("extra.txt") for x in result.problems)
@@ -148,7 +155,9 @@ def test_export_api_for_compliance_only(env: Env) -> None:
     body = {"reason": "监管调阅", "user": "zhangsan", "formats": ["jsonl", "csv"]}
     r = env.client.post("/api/v1/compliance/exports", headers=env.h(tok), json=body)
     assert r.status_code == 201, r.text
-    assert r.json()["counts"]["versions"] == 3 and verify_export(Path(r.json()["path"])).ok
+    assert "path" not in r.json()  # the server's absolute paths stay on the server
+    out = env.settings.data_dir / "exports" / r.json()["name"]
+    assert r.json()["counts"]["versions"] == 3 and verify_export(out, server_public_key(env)).ok
     assert env.client.post("/api/v1/compliance/exports", headers=env.h(ta), json=body).status_code == 403
     assert env.client.post("/api/v1/compliance/exports", headers=env.h(tok), json={"user": "x"}).status_code == 422
 

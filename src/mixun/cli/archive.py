@@ -52,6 +52,8 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
     if getattr(args, "export_command", None) == "verify":
         return cmd_export_verify(args, settings)
+    if getattr(args, "export_command", None) == "public-key":
+        return cmd_export_public_key(args, settings)
     if not args.out:
         print("error: --out DIR is required", file=sys.stderr)
         return 2
@@ -59,26 +61,49 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
                        until=_time(args.until))
     formats = tuple(args.format.split(",")) if args.format else export.ALL_FORMATS
     try:
-        manifest = export.export(_ctx(settings), Path(args.out), f, formats, reason=args.reason or "cli export")
+        manifest = export.export(_ctx(settings), Path(args.out), f, formats, reason=args.reason or "cli export",
+                                 include_originals=bool(getattr(args, "include_originals", False)))
     except MixunError as exc:
         print(f"error: {exc.code}: {exc.message_for('en')}", file=sys.stderr)
         return 2
     c = manifest["counts"]
     print(f"exported {c['versions']} versions of {c['messages']} messages in {c['conversations']} conversations, "
-          f"{c['attachments']} attachments, {c['eml_files']} EML files to {args.out}")
+          f"{c['attachments']} attachments, {c['eml_files']} EML files to {args.out} (signed manifest)")
     return 0
 
 
 def cmd_export_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from mixun.services.export import verify_export
+    """Exit 0 only when the manifest's signature holds under a trusted public key (``--public-key FILE``,
+    else the server's own) and every file matches it; otherwise one ``BAD`` line per problem, exit 1."""
+    from mixun.services import export
 
-    result = verify_export(Path(args.dir))
+    if getattr(args, "public_key", None):
+        try:
+            public = export.load_public_key(Path(args.public_key).read_bytes())
+        except (OSError, ValueError) as exc:
+            print(f"error: --public-key {args.public_key}: {exc}", file=sys.stderr)
+            return 2
+    else:
+        key = export.load_signing_key(settings)
+        public = key.public_key() if key is not None else None
+    result = export.verify_export(Path(args.dir), public)
     if result.ok:
-        print(f"export intact: {result.checked} files match manifest.json")
+        print(f"export intact: {result.checked} files match manifest.json, signed by {export.fingerprint(public)}"
+              if public is not None else f"export intact: {result.checked} files match manifest.json")
         return 0
     for p in result.problems:
         print(f"BAD {p}")
     return 1
+
+
+def cmd_export_public_key(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the server's export-signing public key (PEM), creating the key pair on first use (audited)."""
+    from mixun.services import export
+
+    key = export.signing_key(_ctx(settings))
+    sys.stdout.write(export.public_key_pem(key.public_key()).decode())
+    print(f"# fingerprint {export.fingerprint(key.public_key())}", file=sys.stderr)
+    return 0
 
 
 def cmd_retention_run(args: argparse.Namespace, settings: Settings) -> int:
@@ -100,11 +125,16 @@ def add_commands(sub: argparse._SubParsersAction, audit_parser: argparse._SubPar
     ex.add_argument("--until")
     ex.add_argument("--format", help="comma-separated subset of jsonl,csv,eml,attachments (default all)")
     ex.add_argument("--reason", help="recorded in the audit trail")
+    ex.add_argument("--include-originals", action="store_true",
+                    help="also write the unmasked original of each DLP-masked message (audited)")
     ex.set_defaults(fn=cmd_export)
     exs = ex.add_subparsers(dest="export_command")
     ev = exs.add_parser("verify", help="re-check an export against its manifest")
     ev.add_argument("dir")
+    ev.add_argument("--public-key", help="PEM file from `mixun export public-key` (default: this server's key)")
     ev.set_defaults(fn=cmd_export_verify)
+    exs.add_parser("public-key", help="print the public key exports are signed with (PEM)"
+                   ).set_defaults(fn=cmd_export_public_key)
     rp = sub.add_parser("retention", help="retention and destruction").add_subparsers(dest="retention_command",
                                                                                      required=True)
     rr = rp.add_parser("run", help="destroy what expired (legal holds excepted) and record it")

@@ -120,7 +120,7 @@ def create_export(body: ExportCreate, ctx: Compliance) -> dict[str, Any]:
     manifest = export.export(ctx, out, export.Filters(user=body.user, conversation_id=body.conversation_id,
                                                       since=body.since, until=body.until),
                              tuple(body.formats), reason=body.reason)
-    return {"name": name, "path": str(out), "counts": manifest["counts"], "files": len(manifest["files"])}
+    return {"name": name, "counts": manifest["counts"], "files": len(manifest["files"])}  # no server path
 
 
 @router.get(f"{P}/review")
