@@ -171,7 +171,7 @@ class CorpusGenerator:
         if r < 0.5:
             return term
         if r < 0.7:
-            sep = self.rng.choice(("*", " ", "★", ".", "-", "_", "|", "·"))
+            sep = self.rng.choice(("*", " ", "★", ".", "-", "_", "|", "·", "\u3000", "\u2005", "  "))
             return sep.join(term)
         if r < 0.85:
             return self.s2t.convert(term)
@@ -235,7 +235,20 @@ class CorpusGenerator:
                     ("系统初始密码是", "，登录后请修改"), ("wifi密码：", ""), (f"账号{f.user_name()} 密码", ""),
                     ("password: ", ""), ("临时口令为", "，今天有效"), ("VPN密码 ", " 用完告诉我"),
                     ("网银登录密码已重置为", "。"), ("pwd=", " 测试库"),
+                    # Separators inside the keyword (issue 19 item 19): they must not hide it.
+                    ("密 码：", ""), ("密\u3000码：", ""), ("登录密*码 ", ""), ("临时口 令为", "，今天有效"),
+                    ("pass word: ", ""), ("PIN 码：", ""), ("密·码是", "，别外传"),
                 ))
+        elif detector == "secret_key" and rng.random() < 0.2:
+            # A generic assignment whose keyword words are spread apart ("api key", "secret - key").
+            alnum = string.ascii_letters + string.digits
+            shown = ("".join(rng.choice(string.ascii_letters) for _ in range(8))
+                     + "".join(rng.choice(string.digits) for _ in range(4))
+                     + "".join(rng.choice(alnum) for _ in range(rng.randint(8, 20))))
+            pre, post = rng.choice((
+                ("api key: ", ""), ("secret key = ", " 别外传"), ("access key id：", ""), ("client - secret: ", ""),
+                ("private key=", ""),
+            ))
         elif detector == "secret_key":
             shown = self.secret()
             pre, post = rng.choice((
@@ -244,7 +257,7 @@ class CorpusGenerator:
             ))
         elif detector == "classified_marking":
             level = rng.choice(("绝密", "机密"))
-            form = rng.randrange(6)
+            form = rng.randrange(9)
             if form == 0:
                 shown = f"{level}★{rng.choice(('长期', '5年', '10年', '20年', '6个月'))}"
             elif form == 1:
@@ -255,8 +268,14 @@ class CorpusGenerator:
                 shown = self.s2t.convert(f"{level}★{rng.randint(1, 30)}年")
             elif form == 4:
                 shown = f"{level[0]}\u200b{level[1]}★长期"
-            else:
+            elif form == 5:
                 shown = f"{level}＊{rng.randint(1, 20)}年"
+            elif form == 6:  # separators inside the level (issue 19 item 19)
+                shown = f"{level[0]}{rng.choice((' ', '  ', '　', ' - ', '·'))}{level[1]}★长期"
+            elif form == 7:
+                shown = f"密{rng.choice((' ', '　'))}级：{level[0]} {level[1]}"
+            else:
+                shown = f"【{level[0]}{rng.choice((' ', '　', '*'))}{level[1]}】"
             pre, post = rng.choice((
                 ("", f"\n关于{self._filler()}的通知"), ("附件标注了", "，请查收"), ("这份材料是", "的"),
                 ("", f" {f.company()}文件"),
@@ -309,6 +328,12 @@ class CorpusGenerator:
                 "初始密码为身份证后六位", "密码已重置，请查收短信", "密码是什么来着？", "密码错误三次会锁定",
                 "password policy 已更新", "请输入PIN码", "密码是2024年改的", "修改密码请联系管理员",
                 "token过期了，请重新登录", "api_key=请找运维申请", "密码：******", "密码为8位以上",
+            )),
+            # Spaced-out everyday text near the keywords: separators alone never make a finding.
+            lambda: rng.choice((
+                "请 勿 在 群 里 发 送 密 码", "密 码 要 定 期 修 改", "机 密 文 件 请 线 下 传 递", "绝 密 的 事 我 不 知 道",
+                "api key 请 找 运 维 申 请", "pass word policy 已更新", "出 口 令 人 担 忧", "保 密 级 别 请 咨 询 保 密 办",
+                "冰 箱 坏 了 找 后 勤", "百 家 姓 里 有 几 个 姓 王", "密\u3000码\u3000忘\u3000了\u3000怎\u3000么\u3000办",
             )),
             lambda: f"@{f.name()} 请看一下 {self._filler()}",
             lambda: f"版本 v{rng.randint(1, 9)}.{rng.randint(0, 20)}.{rng.randint(0, 99)}，服务器 192.168.{rng.randint(0, 255)}.{rng.randint(1, 254)}",

@@ -75,6 +75,9 @@ def test_labelled_corpus_and_everyday_documents_scan_the_same():
         "【机密】\n绝密\n密级：秘密\n机*密★5年 密 级 机密 不得泄露企业机密信息",
         # The level far from its 密级 label: found only from the label's 密.
         "密级：" + " " * 20 + "机密，" + "密 级" + "\t" * 20 + "秘密",
+        # Separators inside keywords: every detector, both paths.
+        "密 码：Abc#12345 口\u3000令=Xyz#98765 密*·码 Qq#778899 绝 - 密★长期 【机 密】 密  级：秘 密 "
+        "冰\u2005毒 api key: Zk3hQ9xLmP2vR8tY4wB6 pass word: Hunter2!x",
         f"统一社会信用代码 91110108MA01ABCD2X 和 91350100M000100Y43 和 {USCC_LETTERS}",
         "",
         "a",
@@ -110,6 +113,8 @@ def test_random_texts_scan_the_same():
         "AKIA", "ghp_", "sk-", "eyJ", "token", "secret", "api", "=", "A1b2C3d4E5f6G7h8", "@", "a.b",
         "example.com", "赌博", "赌", "博", "身份证", "卡号", "手机", "订单号", "元", "91110108MA01ABCD2X", USCC_LETTERS,
         "Ｍ", "ｍ", "z", "Q", "tecret", "spp", "tccess", "oken", "ecret", "=0123456789abcdef/", "_key",
+        # Separators inside keywords (密 码, 绝*密, 密　级, api key).
+        "口", "令", "*", "_", "|", "·", "\u2005", " key", "word", "pass word",
     ]
     for _ in range(3000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 60)))
@@ -133,7 +138,8 @@ def test_the_gates_report_the_keywords_the_python_path_looks_for():
     pieces = ["pin", "PIN", "pass", "pwd", "密码", "密碼", "口令", "密令", "PaSs", "p", "s", "a", "t", "c",
               "secret", "token", "api", "access", "client", "private", "app", "tecret", "spp", "tccess",
               "AKIA", "ASIA", "ghp_", "gho_", "github_pat_", "xoxb-", "AIza", "sk-", "sk_", "rk_", "eyJ",
-              "LTAI", "AKID", "SeCrEt", "密", "码", "😀", "１", " ", "=", "x"]
+              "LTAI", "AKID", "SeCrEt", "密", "码", "😀", "１", " ", "=", "x", "口", "令", "碼", "*", "·", "★",
+              "  ", "-", "/"]
     for _ in range(5000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 30)))
         _, hits = PRESCAN.scan(text)

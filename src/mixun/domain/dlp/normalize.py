@@ -22,7 +22,10 @@ _FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF10, 0xFF1A)}
 _FULLWIDTH.update({cp: cp - 0xFEE0 for cp in range(0xFF21, 0xFF3B)})
 _FULLWIDTH.update({cp: cp - 0xFEE0 for cp in range(0xFF41, 0xFF5B)})
 _FULLWIDTH.update({ord(c): ord(c) - 0xFEE0 for c in "＠＋－＊．＿＝＃＄＆％／"})
-_FULLWIDTH.update({0x3000: 0x20, 0x00A0: 0x20, 0x2002: 0x20, 0x2003: 0x20, 0x2009: 0x20, 0x202F: 0x20})
+# Every Unicode space becomes an ASCII one, so a space of any width inside a keyword ("密\u2005码") is a
+# space the detectors' keyword gaps (KEYWORD_GAP) and the lexicon pass already skip.
+_FULLWIDTH.update({cp: 0x20 for cp in (0x3000, 0x00A0, 0x1680, *range(0x2000, 0x200B), 0x202F, 0x205F)})
+_FULLWIDTH.update({0x0085: 0x0A, 0x2028: 0x0A, 0x2029: 0x0A})  # line and paragraph separators: a new line
 # Dashes people type inside phone and card numbers.
 _FULLWIDTH.update({cp: 0x2D for cp in (0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x2212, 0xFE63)})
 _WIDTH_TABLE = str.maketrans(_FULLWIDTH)
@@ -39,6 +42,15 @@ _ZERO_WIDTH_RE = re.compile("[" + ZERO_WIDTH + "]")
 # They become spaces for the lexicon pass, which then drops ASCII punctuation and spaces.
 DECORATIVE = "★☆※·•●○◆◇■□▲△▼▽♂♀♠♣♥♦◎¤§†‡…～〃々〇ˉˇ¨‖"
 _DECORATIVE_RE = re.compile("[" + re.escape(DECORATIVE) + "]")
+
+
+# Separators someone may put between the characters of a keyword to slip past a detector ("密 码",
+# "绝*密", "api-key"): spaces (every Unicode space is one after `normalise`), ASCII punctuation that means
+# nothing there, and the decorative symbols; at most three in a row ("机 - 密"). The lexicon pass drops or blanks the
+# same characters, so its trigger words and the detectors' keyword patterns agree.
+KEYWORD_GAP_CHARS = " \t*._-/\\|~+·•●○◆◇■□★☆※"
+KEYWORD_GAP_MAX = 3
+KEYWORD_GAP = "[" + re.escape(KEYWORD_GAP_CHARS) + f"]{{0,{KEYWORD_GAP_MAX}}}"
 
 
 class OffsetMap:

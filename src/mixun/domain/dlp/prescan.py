@@ -32,7 +32,7 @@ except ImportError:  # pragma: no cover
     hyperscan = None
 
 from .detectors import classified_marking, credential, secret_key
-from .normalize import DECORATIVE, NORMALISED_CHARS, Normalised, normalise
+from .normalize import DECORATIVE, KEYWORD_GAP_MAX, NORMALISED_CHARS, Normalised, normalise
 
 # What a gate's hit means. Positions are code points in the scanned text.
 NORM = "norm"  # a character normalisation changes
@@ -114,13 +114,17 @@ def _gates() -> list[tuple[str, str, int]]:
         (USCC, "(?:" + _cls(_ALNUM) + "){2}(?:" + _cls(string.digits) + "){6}(?:" + _cls(_ALNUM) + "){10}", 18),
     ]
     gates += [(CREDENTIAL, _lit(w, caseless=True), len(w)) for w in credential.KEYWORD_WORDS]
+    # 密 码 / 口　令: a Chinese keyword with separators inside (credential.KEYWORDS finds the same).
+    gap = _cls(classified_marking.GAP_CHARS)
+    gaps = range(1, KEYWORD_GAP_MAX + 1)
+    for first, last in credential.GAPPED_PAIRS:
+        gates += [(CREDENTIAL, _unit(first) + gap * n + _cls(last), 2 + n) for n in gaps]
     gates += [(TOKEN, _lit(w), len(w)) for w in secret_key.TOKEN_PREFIXES]
     gates += [(ASSIGNED, _lit(w, caseless=True), len(w)) for w in secret_key.ASSIGNED_WORDS]
-    # classified_marking._FORMS: every form holds 绝/机/秘 then 密 (one symbol may sit between), or 密级.
-    gap = _cls(classified_marking.GAP_CHARS)
-    gates.append((MARKING, _cls("绝絕机機秘") + "(?:" + gap + ")?" + _unit("密"), 1))
-    gates.append((MARKING, _unit("密") + _cls("级級"), 2))
-    gates.append((MARKING, _unit("密") + _cls(" \t") + _cls("级級"), 3))
+    # classified_marking._FORMS: every form holds 绝/机/秘 then 密 (up to three separators may sit between),
+    # or 密级 (likewise).
+    gates.append((MARKING, _cls("绝絕机機秘") + "(?:" + gap + f"){{0,{KEYWORD_GAP_MAX}}}" + _unit("密"), 1))
+    gates += [(MARKING, _unit("密") + gap * n + _cls("级級"), 2 + n) for n in (0, *gaps)]
     return gates
 
 

@@ -9,20 +9,22 @@ from __future__ import annotations
 
 import re
 
+from ..normalize import KEYWORD_GAP, KEYWORD_GAP_CHARS
 from ..types import Candidate
 
 NAME = "classified_marking"
 
-# One inserted symbol or space between the two characters is tolerated ("机*密★5年").
-GAP_CHARS = " \t*·._-"
-_GAP = "[" + re.escape(GAP_CHARS) + "]?"
+# Up to three inserted symbols or spaces between the two characters are tolerated ("机*密★5年", "绝  密",
+# "密 级"): the keyword gap every detector shares.
+GAP_CHARS = KEYWORD_GAP_CHARS
+_GAP = KEYWORD_GAP
 _HIGH = r"(?:[绝絕]" + _GAP + r"密|[机機]" + _GAP + r"密)"
 _ANY = r"(?:" + _HIGH + r"|秘" + _GAP + r"密)"
 _STAR = r"[★☆*✩✭✮⭐]"
 _PERIOD = r"(?:[长長]期|[0-9一二三四五六七八九十两兩]+[ \t]*(?:年|个月|個月|月|天|日))"
 _FORMS = re.compile(
     r"(?:" + _ANY + r")[ \t]*" + _STAR + r"(?:[ \t]*" + _PERIOD + r")?"
-    r"|密[ \t]?[级級][ \t]*(?:[:：]|[为為是])?[ \t]*" + _ANY + r"(?:[级級])?"
+    r"|密" + _GAP + r"[级級][ \t]*(?:[:：]|[为為是])?[ \t]*" + _ANY + r"(?:[级級])?"
     r"|[【\[〔〖「『(（<《][ \t]*" + _HIGH + r"(?:[级級])?[ \t]*[】\]〕〗」』)）>》]"
     r"|^[ \t]*" + _HIGH + r"(?:[级級])?[ \t]*$",
     re.MULTILINE,

@@ -10,15 +10,19 @@ from __future__ import annotations
 import re
 
 from ..masking import mask_secret
+from ..normalize import KEYWORD_GAP, KEYWORD_GAP_CHARS
 from ..types import Candidate
 from .anchored import anchored, keyword_starts
 
 NAME = "credential"
 
+# Separators inside a keyword ("密 码", "口　令", "PIN 码", "pass word") do not hide it (KEYWORD_GAP).
+_G = KEYWORD_GAP
 _CN_KEYWORD = (
-    r"(?:密[码碼]|口令|密令|pin[码碼]|PIN[码碼]|Pin[码碼])"
+    r"(?:密" + _G + r"[码碼]|口" + _G + r"令|密" + _G + r"令|(?i:pin)" + _G + r"[码碼])"
 )
-_EN_KEYWORD = r"(?<![A-Za-z])(?i:password|passwd|passcode|pwd|pin|pass)"
+_EN_KEYWORD = (r"(?<![A-Za-z])(?i:pass[" + re.escape(KEYWORD_GAP_CHARS) + r"]{1,2}(?:word|wd|code)"
+               r"|password|passwd|passcode|pwd|pin|pass)")
 _CN_SEP = (
     r"[ \t]*(?:(?:已|已经|都|统一|暂时|先)?(?:重置|修改|改|设置|设|更改|变更|初始化|换)?"
     r"(?:成|为|為|是|：|:|=|:=)|)[ \t]*"
@@ -48,8 +52,11 @@ def _plausible(value: str) -> bool:
 # class lets the regex engine skip ahead quickly; the full pattern (with its alternation) is then only
 # tried at those places.
 # The prescan looks for KEYWORD_WORDS (ASCII letters in any case); KEYWORDS finds the same words.
+# With separators inside, 密/口 then one to three KEYWORD_GAP_CHARS then 码/碼/令 (the prescan's gap gates).
 KEYWORD_WORDS = ("密码", "密碼", "密令", "口令", "pin", "pass", "pwd")
-KEYWORDS = re.compile(r"[密口pP](?:(?<=密)[码碼令]|(?<=口)令|(?<=[pP])(?:[iI][nN]|[aA][sS][sS]|[wW][dD]))")
+GAPPED_PAIRS = (("密", "码碼令"), ("口", "令"))
+KEYWORDS = re.compile(r"[密口pP](?:(?<=密)" + _G + r"[码碼令]|(?<=口)" + _G + r"令"
+                      r"|(?<=[pP])(?:[iI][nN]|[aA][sS][sS]|[wW][dD]))")
 
 
 def find(text: str, starts: list[tuple[int, int]] | None = None) -> list[Candidate]:

@@ -35,9 +35,11 @@ _TOKENS = re.compile(
     r")(?![A-Za-z0-9_\-])"
 )
 # Matched without regard to ASCII case, so the keyword alternation stays plain literals.
+# Words may be joined by up to three separators, spaces included ("api key", "secret - key", "access.key id").
+_J = r"[_\-. \t]{0,3}"
 _ASSIGNED = re.compile(
-    r"(?:secret(?:[_\-]?key)?|token|api[_\-]?key|access[_\-]?key(?:[_\-]?(?:id|secret))?"
-    r"|client[_\-]?secret|private[_\-]?key|app[_\-]?secret)"
+    r"(?:secret(?:" + _J + r"key)?|token|api" + _J + r"key|access" + _J + r"key(?:" + _J + r"(?:id|secret))?"
+    r"|client" + _J + r"secret|private" + _J + r"key|app" + _J + r"secret)"
     r"[\"']?[ \t]*[:=：][ \t]*[\"']?([a-z0-9/+_\-]{16,256}={0,2})",
     re.IGNORECASE | re.ASCII,
 )

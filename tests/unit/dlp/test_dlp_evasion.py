@@ -1,0 +1,63 @@
+"""Spaces and separators inside a keyword do not defeat any detector (issue 19 item 19), on the
+pure-Python path and the Hyperscan prescan path alike, and do not make ordinary spaced text a finding."""
+
+from __future__ import annotations
+
+import pytest
+
+from mixun.domain.dlp import DlpEngine
+
+WITH = DlpEngine(prescan_from=0)
+WITHOUT = DlpEngine(prescan=False)
+PAD = "今天下午三点在会议室讨论预算。" * 70 + "\n"  # long enough for the engine's own prescan threshold
+
+
+def _detectors(text: str) -> list[str]:
+    found = WITH.scan(text)
+    assert found == WITHOUT.scan(text), text
+    assert [f.detector for f in DlpEngine().scan(PAD + text)] == [f.detector for f in found], text
+    return [f.detector for f in found]
+
+
+@pytest.mark.parametrize(("text", "detector"), [
+    ("密 码：Abc#12345", "credential"),
+    ("密\u3000码：Abc#12345", "credential"),
+    ("密\u2005码：Abc#12345", "credential"),
+    ("密  码:Abc#12345", "credential"),
+    ("密*码=Abc#12345", "credential"),
+    ("密·码是Abc#12345", "credential"),
+    ("密★码：Abc#12345", "credential"),
+    ("口 令：Xyz#98765", "credential"),
+    ("密 令 为 Xyz#98765", "credential"),
+    ("PIN 码：839201", "credential"),
+    ("pass word: Abc#12345", "credential"),
+    ("pass-word=Abc#12345", "credential"),
+    ("绝 密★长期", "classified_marking"),
+    ("绝  密★长期", "classified_marking"),
+    ("绝\u3000密★长期", "classified_marking"),
+    ("机 - 密★5年", "classified_marking"),
+    ("【绝 密】", "classified_marking"),
+    ("密 级：机 密", "classified_marking"),
+    ("密  级：绝密", "classified_marking"),
+    ("冰 毒", "prohibited"),
+    ("冰\u3000毒", "prohibited"),
+    ("冰\u2005毒", "prohibited"),
+    ("冰\u205f毒", "prohibited"),
+    ("冰\u2028毒", "prohibited"),
+    ("api key: Zk3hQ9xLmP2vR8tY4wB6", "secret_key"),
+    ("secret key = Zk3hQ9xLmP2vR8tY4wB6", "secret_key"),
+    ("access key id: Zk3hQ9xLmP2vR8tY4wB6", "secret_key"),
+    ("client - secret: Zk3hQ9xLmP2vR8tY4wB6", "secret_key"),
+])
+def test_separators_inside_a_keyword_do_not_hide_it(text: str, detector: str) -> None:
+    """The same value with spaces or symbols between the keyword's characters is still found."""
+    assert detector in _detectors(text)
+
+
+@pytest.mark.parametrize("text", [
+    "请 勿 在 群 里 发 送 密 码", "密 码 要 定 期 修 改", "机 密 文 件 请 线 下 传 递", "api key 请 找 运 维 申 请",
+    "出 口 令 人 担 忧", "保 密 级 别 请 咨 询 保 密 办", "密\u3000码\u3000忘\u3000了", "pass word policy 已更新",
+])
+def test_spaced_everyday_text_is_not_a_finding(text: str) -> None:
+    """Separators alone never turn an ordinary sentence into a finding."""
+    assert _detectors(text) == []
