@@ -16,6 +16,7 @@ from sqlalchemy import text
 from mixun.cli.archive import cmd_audit_verify
 from mixun.domain.audit_chain import chain_hash
 from mixun.services import audit_checkpoints
+from mixun.services.setup import initialise
 from tests.archive.conftest import drop_append_only_triggers, raw
 from tests.conftest import Env, build_env
 
@@ -89,14 +90,30 @@ def test_records_from_before_the_change_still_verify(env: Env, capsys: pytest.Ca
     audit_checkpoints._record_keys.clear()
     code, out = _verify(env, capsys)
     assert code == 0, out
-    last = _trail(env, 2, start=10)
+    initialise(env.settings, create_admins=False)  # `mixun init` / `mixun serve` after the upgrade
     key = json.loads((_keys(env) / audit_checkpoints.RECORD_KEY_NAME).read_text())
     assert key["from_id"] == legacy_last + 1
+    last = _trail(env, 2, start=10)
     code, out = _verify(env, capsys)
     assert code == 0 and f"last id {last}" in out, out
     forged = _append_forged(env)
     code, out = _verify(env, capsys)
     assert code == 1 and f"BROKEN at record {forged}" in out
+
+
+def test_a_record_slipped_in_right_after_the_upgrade_is_named(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    """Start-up after the upgrade names the next record as the first authenticated one, so a MAC-less record
+    inserted before the new version wrote anything is still named."""
+    legacy_last = _trail(env, 2)
+    drop_append_only_triggers(env, "audit_log")
+    raw(env, "UPDATE audit_log SET mac = NULL")
+    (_keys(env) / audit_checkpoints.RECORD_KEY_NAME).unlink()
+    audit_checkpoints._record_keys.clear()
+    initialise(env.settings, create_admins=False)
+    forged = _append_forged(env)
+    assert forged == legacy_last + 1
+    code, out = _verify(env, capsys)
+    assert code == 1 and f"BROKEN at record {forged}" in out and "forged" in out
 
 
 def test_a_missing_record_key_is_named(env: Env, capsys: pytest.CaptureFixture[str]) -> None:

@@ -109,6 +109,23 @@ def record_key(settings: Settings, next_id: int) -> tuple[bytes, int]:
     return got
 
 
+def mark_authenticated_from(settings: Settings) -> None:
+    """At start-up (`mixun init`, `mixun serve`, after the migrations): create the record key naming the
+    next record as the first that must carry a MAC, so no unauthenticated record can be slipped in
+    between the upgrade and the first event written by this version."""
+    if read_record_key(settings) is not None:
+        return
+    from sqlalchemy import create_engine
+
+    engine = create_engine(settings.database_url)
+    try:
+        with engine.connect() as c:
+            last = c.execute(select(func.max(AuditLog.id))).scalar() or 0
+    finally:
+        engine.dispose()
+    record_key(settings, int(last) + 1)
+
+
 def sign(key: bytes, audit_id: int, hash_: str, at: str) -> str:
     msg = f"mixun-audit-checkpoint|{audit_id}|{hash_}|{at}".encode()
     return hmac.new(key, msg, hashlib.sha256).hexdigest()

@@ -41,6 +41,9 @@ def initialise(settings: Settings, create_admins: bool = True) -> list[tuple[str
     ensure_master_key(settings.key_file)
     _ensure_pg_database(settings.database_url)
     upgrade(settings.database_url)
+    from mixun.services.audit_checkpoints import mark_authenticated_from
+
+    mark_authenticated_from(settings)  # audit records from here on must carry a MAC (docs/evidence.md)
     if not create_admins:
         return []
     from mixun.api.app import build_runtime
