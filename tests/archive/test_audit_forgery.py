@@ -175,3 +175,19 @@ def test_mirrored_heads_are_new_read_only_files(menv: Env, capsys: pytest.Captur
     assert all(stat.S_IMODE(os.stat(f).st_mode) == 0o444 for f in files)
     code, out = _verify(menv, capsys)
     assert code == 0 and f"mirrored head {last} matches" in out, out
+
+
+def test_signed_heads_go_to_syslog_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With MIXUN_AUDIT_HEAD_SYSLOG=1 every signed head is also sent to syslog, signature included."""
+    import syslog
+
+    sent: list[str] = []
+    monkeypatch.setattr(syslog, "syslog", lambda _prio, msg: sent.append(msg))
+    env, close = build_env(tmp_path, "sqlite", MIXUN_AUDIT_HEAD_SYSLOG="1")
+    try:
+        last = _trail(env, 1)
+        head = json.loads((_keys(env) / audit_checkpoints.HEAD_NAME).read_text())
+        assert sent[-1] == (f"audit head id={last} hash={head['hash']} at={head['at']} "
+                            f"signature={head['signature']}")
+    finally:
+        close()
