@@ -36,15 +36,16 @@ run: install
 	$(BIN)/mixun demo
 	$(BIN)/mixun serve --host 127.0.0.1 --port 8300
 
-test: install install-browser
-	$(BIN)/ruff check src tests bench
+test: install install-browser lint
 	$(BIN)/python -m pytest -q
 
 test-fast: install-python
 	$(BIN)/python -m pytest -q -m "not e2e"
 
-lint:
+# ruff, and the import contracts in pyproject.toml (the layers of docs/architecture.md, docs/adr/0004-layers.md).
+lint: install-python
 	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports --no-logo
 
 # All three harnesses (about 30 minutes): core server, DLP engine (against Presidio), compliance archive.
 bench: install

@@ -148,7 +148,7 @@ def cmd_dlp_policy(args: argparse.Namespace, settings: Settings) -> int:
         elif args.policy_command == "reset":
             dlp.reset_policy(ctx)
     except (MixunError, OSError, ValueError) as exc:
-        print(f"error: {getattr(exc, 'custom_message', None) or exc}", file=sys.stderr)
+        print(f"error: {exc.message_for('en') if isinstance(exc, MixunError) else exc}", file=sys.stderr)
         return 2
     print(json.dumps(dlp.get_policy(ctx), ensure_ascii=False, indent=2))
     return 0
@@ -167,7 +167,7 @@ def cmd_dlp_lexicon(args: argparse.Namespace, settings: Settings) -> int:
         fn = dlp.add_terms if args.lexicon_command == "add" else dlp.remove_terms
         print(fn(ctx, args.category, terms))
     except MixunError as exc:
-        print(f"error: {exc.custom_message or exc.code}", file=sys.stderr)
+        print(f"error: {exc.code}: {exc.message_for('en')}", file=sys.stderr)
         return 2
     return 0
 

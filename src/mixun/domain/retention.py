@@ -38,14 +38,14 @@ def valid_scope(scope: str) -> bool:
         scope.startswith("unit:") and len(scope) > 5)
 
 
-def check_days(scope: str, messages_days: int, files_days: int) -> str | None:
-    """An error text, or None when the numbers are acceptable for the scope."""
+def check_days(scope: str, messages_days: int, files_days: int) -> tuple[str, str] | None:
+    """An error text (zh-CN, English), or None when the numbers are acceptable for the scope."""
     if scope == "audit":
         if messages_days < AUDIT_MIN_DAYS:
-            return f"审计日志至少保存 {AUDIT_MIN_DAYS} 天"
+            return (f"审计日志至少保存 {AUDIT_MIN_DAYS} 天", f"The audit log must be kept at least {AUDIT_MIN_DAYS} days")
         return None
     if messages_days < MIN_DAYS or files_days < MIN_DAYS:
-        return "保存期限至少 1 天"
+        return ("保存期限至少 1 天", "Keep for at least 1 day")
     return None
 
 

@@ -138,7 +138,7 @@ def unindex(s: Session, version_ids: list[int]) -> None:
 def check_reason(reason: str | None) -> str:
     reason = (reason or "").strip()
     if not reason:
-        raise MixunError("validation_failed", "必须说明查询理由", field="reason")
+        raise MixunError("validation_failed", ("必须说明查询理由", "A reason for the search is required"), field="reason")
     return reason[:REASON_MAX]
 
 
@@ -277,7 +277,7 @@ def search(ctx: Ctx, *, reason: str | None, q: str = "", sender: int | None = No
 def search_own(ctx: Ctx, q: str, limit: int = 50, cursor: int | None = None) -> dict[str, Any]:
     """An employee's search over the conversations they are in (current text versions only)."""
     if not q.strip():
-        raise MixunError("validation_failed", "请输入搜索内容", field="q")
+        raise MixunError("validation_failed", ("请输入搜索内容", "Enter something to search for"), field="q")
     catch_up(ctx)
     with ctx.rt.db.read() as s:
         convs = list(s.execute(select(Member.conversation_id).where(Member.user_id == ctx.user_id)).scalars())

@@ -47,7 +47,7 @@ def _clean_image(data: bytes) -> tuple[bytes, bytes, str, int, int]:
             fmt = probe.format or ""
             probe.verify()
         if fmt not in ALLOWED:
-            raise MixunError("unsupported_media", "只支持 PNG、JPEG、GIF、WebP 图片", detected=fmt.lower())
+            raise MixunError("unsupported_media", ("只支持 PNG、JPEG、GIF、WebP 图片", "Only PNG, JPEG, GIF and WebP images are supported"), detected=fmt.lower())
         with Image.open(io.BytesIO(data)) as img:
             img.load()
             img = ImageOps.exif_transpose(img)
@@ -69,7 +69,7 @@ def _clean_image(data: bytes) -> tuple[bytes, bytes, str, int, int]:
     except MixunError:
         raise
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
-        raise MixunError("unsupported_media", "文件不是可识别的图片") from exc
+        raise MixunError("unsupported_media", ("文件不是可识别的图片", "The file is not an image that can be read")) from exc
 
 
 def _store(ctx: Ctx, dek: bytes, data: bytes, purpose: str) -> str:
@@ -223,7 +223,7 @@ def send_image(ctx: Ctx, conversation_id: int, data: bytes, filename: str, clien
     if len(data) > ctx.rt.settings.max_image_bytes:
         raise MixunError("file_too_large", limit=ctx.rt.settings.max_image_bytes)
     if not data:
-        raise MixunError("unsupported_media", "文件为空")
+        raise MixunError("unsupported_media", ("文件为空", "The file is empty"))
     first = _resent(ctx, conversation_id, client_id)
     if first is not None:
         return first
@@ -317,7 +317,7 @@ def send_secure_pack(ctx: Ctx, conversation_id: int, files: list[tuple[str, byte
         with ctx.rt.db.write() as s:
             audit.record(s, ctx, "file.pack_refused", target=target, outcome="failure", reason="pack_name",
                          findings=views)
-        raise MixunError("dlp_blocked", ("文件包名称含有敏感信息,请修改", "The archive name contains sensitive data"),
+        raise MixunError("dlp_blocked", ("文件包名称含有敏感信息，请修改", "The archive name contains sensitive data"),
                          reason="pack_name", findings=views)
     roles = ctx.principal.roles if ctx.principal else ()
     try:
@@ -332,7 +332,7 @@ def send_secure_pack(ctx: Ctx, conversation_id: int, files: list[tuple[str, byte
         with ctx.rt.db.write() as s:
             audit.record(s, ctx, "file.pack_refused", target=target, outcome="failure",
                          files=[{k: r[k] for k in ("filename", "reason", "findings")} for r in refused])
-        raise MixunError("dlp_blocked", ("文件包含不允许发送的内容,未打包",
+        raise MixunError("dlp_blocked", ("文件包含不允许发送的内容，未打包",
                                          "A file contains content that may not be sent; nothing was packed"),
                          reason="pack_refused", files=refused) from None
     scans = {_virus_check(ctx, data, target, name) for name, data in named}

@@ -53,7 +53,7 @@ def _iso(value: str) -> str:
     try:
         t = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise MixunError("validation_failed", "时间格式应为 ISO 8601", field="since/until") from exc
+        raise MixunError("validation_failed", ("时间格式应为 ISO 8601", "Times must be ISO 8601"), field="since/until") from exc
     if t.tzinfo is None:
         t = t.replace(tzinfo=UTC)
     return t.astimezone(UTC).isoformat()

@@ -432,7 +432,7 @@ def change_password(ctx: Ctx, old_password: str, new_password: str) -> None:
         with ctx.rt.db.write() as s:
             audit.record(s, ctx, "auth.password_change_failed", target=f"user:{user.id}", outcome="failure",
                          reason="bad_old_password")
-        raise MixunError("invalid_credentials", "原密码不正确")
+        raise MixunError("invalid_credentials", ("原密码不正确", "The current password is wrong"))
     failures = password_rule_failures(new_password, user.username)
     with ctx.rt.db.read() as s:
         history = s.execute(select(PasswordHistory.password_hash).where(PasswordHistory.user_id == user.id)
@@ -475,7 +475,7 @@ def totp_enroll(ctx: Ctx) -> dict[str, str]:
     with ctx.rt.db.write() as s:
         u = get_user(s, ctx.user_id)
         if u.totp_enabled:
-            raise MixunError("conflict", "双因素认证已启用")
+            raise MixunError("totp_already_enabled")
         u.totp_secret_enc = ctx.rt.keys.encrypt_small(secret.encode(), "totp")
         audit.record(s, ctx, "auth.totp_enrollment_started", target=f"user:{u.id}")
         uri = pyotp.TOTP(secret).provisioning_uri(name=u.username, issuer_name="Mixun 密讯")
@@ -490,7 +490,7 @@ def totp_verify(ctx: Ctx, otp: str) -> list[str]:
         u = get_user(s, ctx.user_id)
         s.expunge(u)
     if u.totp_enabled or not u.totp_secret_enc:
-        raise MixunError("conflict", "请先开始启用双因素认证")
+        raise MixunError("totp_not_started")
     secret = ctx.rt.keys.decrypt_small(u.totp_secret_enc, "totp").decode()
     if not pyotp.TOTP(secret).verify(otp.strip(), valid_window=1):
         raise MixunError("invalid_otp")
@@ -511,12 +511,12 @@ def totp_verify(ctx: Ctx, otp: str) -> list[str]:
 def totp_disable(ctx: Ctx, password: str) -> None:
     assert ctx.principal is not None
     if needs_totp(list(ctx.principal.roles), ctx.rt.settings.totp_required_for_all):
-        raise MixunError("forbidden", "管理员角色必须启用双因素认证")
+        raise MixunError("totp_required_for_role")
     with ctx.rt.db.read() as s:
         u = get_user(s, ctx.user_id)
         ok = _verify_password(ctx, u.password_hash, password)
     if not ok:
-        raise MixunError("invalid_credentials", "密码不正确")
+        raise MixunError("invalid_credentials", ("密码不正确", "The password is wrong"))
     with ctx.rt.db.write() as s:
         user = get_user(s, ctx.user_id)
         user.totp_enabled = False

@@ -45,7 +45,7 @@ def _check_users(s: Session, ids: list[int]) -> list[int]:
     found = set(s.execute(select(User.id).where(User.id.in_(ids), User.disabled.is_(False))).scalars())
     missing = [i for i in ids if i not in found]
     if missing:
-        raise MixunError("invalid_members", "成员不存在或已停用", user_ids=missing)
+        raise MixunError("invalid_members", ("成员不存在或已停用", "A member does not exist or has been disabled"), user_ids=missing)
     return ids
 
 
@@ -58,7 +58,7 @@ def create_conversation(ctx: Ctx, kind: str, members: list[int], name: str | Non
     if kind == "direct":
         others = [m for m in dict.fromkeys(members) if m != me]
         if len(others) != 1 or len(members) != 1:
-            raise MixunError("invalid_members", "单聊必须且只能指定一位对方成员")
+            raise MixunError("invalid_members", ("单聊必须且只能指定一位对方成员", "A direct conversation needs exactly one other member"))
         other = others[0]
         key = f"{min(me, other)}:{max(me, other)}"
         with ctx.rt.db.read() as s:
@@ -86,14 +86,14 @@ def create_conversation(ctx: Ctx, kind: str, members: list[int], name: str | Non
             assert conv is not None
             return {**conversation_view(s, ctx, conv, me), "created": False}
     if kind != "group":
-        raise MixunError("validation_failed", "kind 只能是 direct 或 group", field="kind")
+        raise MixunError("validation_failed", ("kind 只能是 direct 或 group", "kind must be direct or group"), field="kind")
     name = (name or "").strip()
     if not name or len(name) > 100:
-        raise MixunError("validation_failed", "群名称为 1–100 个字符", field="name")
+        raise MixunError("validation_failed", ("群名称为 1–100 个字符", "A group name must be 1–100 characters"), field="name")
     with ctx.rt.db.write() as s:
         ids = _check_users(s, [m for m in members if m != me])
         if len(ids) + 1 > MAX_GROUP_MEMBERS:
-            raise MixunError("invalid_members", "群成员过多")
+            raise MixunError("group_too_large")
         conv = Conversation(kind="group", name=name, created_by=me)
         s.add(conv)
         s.flush()
@@ -189,7 +189,7 @@ def _require_group_admin(conv: Conversation, member: Member) -> None:
     if conv.kind != "group":
         raise MixunError("not_a_group")
     if member.role not in ("owner", "admin"):
-        raise MixunError("forbidden", "只有群主或群管理员可以执行此操作")
+        raise MixunError("forbidden", ("只有群主或群管理员可以执行此操作", "Only the group owner or an admin can do this"))
 
 
 def _touch(s: Session, conv: Conversation) -> None:
@@ -208,7 +208,7 @@ def _changed(s: Session, ctx: Ctx, conv: Conversation, type_: str, extra_recipie
 def rename(ctx: Ctx, conversation_id: int, name: str) -> dict[str, Any]:
     name = name.strip()
     if not name or len(name) > 100:
-        raise MixunError("validation_failed", "群名称为 1–100 个字符", field="name")
+        raise MixunError("validation_failed", ("群名称为 1–100 个字符", "A group name must be 1–100 characters"), field="name")
     with ctx.rt.db.write() as s:
         conv, me = access_conversation(s, ctx, conversation_id, lock=True)
         _require_group_admin(conv, me)
@@ -227,7 +227,7 @@ def add_members(ctx: Ctx, conversation_id: int, user_ids: list[int]) -> dict[str
         present = set(member_ids(s, conv.id))
         new = [i for i in ids if i not in present]
         if len(present) + len(new) > MAX_GROUP_MEMBERS:
-            raise MixunError("invalid_members", "群成员过多")
+            raise MixunError("group_too_large")
         for uid in new:
             s.add(Member(conversation_id=conv.id, user_id=uid, role="member", joined_seq=conv.last_seq,
                          read_seq=conv.last_seq))
@@ -244,7 +244,7 @@ def remove_member(ctx: Ctx, conversation_id: int, user_id: int) -> dict[str, Any
         if target is None:
             raise MixunError("not_found")
         if target.role == "owner" or (target.role == "admin" and me.role != "owner"):
-            raise MixunError("forbidden", "不能移除群主或其他管理员")
+            raise MixunError("forbidden", ("不能移除群主或其他管理员", "The owner and other admins cannot be removed"))
         s.delete(target)
         _log(s, conv.id, user_id, "removed", ctx.user_id)
         _touch(s, conv)
@@ -270,10 +270,10 @@ def transfer_owner(ctx: Ctx, conversation_id: int, user_id: int) -> dict[str, An
         if conv.kind != "group":
             raise MixunError("not_a_group")
         if me.role != "owner":
-            raise MixunError("forbidden", "只有群主可以转让群主")
+            raise MixunError("forbidden", ("只有群主可以转让群主", "Only the owner can transfer ownership"))
         target = s.get(Member, (conv.id, user_id))
         if target is None or user_id == ctx.user_id:
-            raise MixunError("invalid_members", "新群主必须是本群其他成员")
+            raise MixunError("invalid_members", ("新群主必须是本群其他成员", "The new owner must be another member of the group"))
         me.role = "admin"
         target.role = "owner"
         _log(s, conv.id, user_id, "role_changed", ctx.user_id, "owner")
@@ -288,7 +288,7 @@ def set_admin(ctx: Ctx, conversation_id: int, user_id: int, admin: bool) -> dict
         if conv.kind != "group":
             raise MixunError("not_a_group")
         if me.role != "owner":
-            raise MixunError("forbidden", "只有群主可以设置管理员")
+            raise MixunError("forbidden", ("只有群主可以设置管理员", "Only the owner can appoint admins"))
         target = s.get(Member, (conv.id, user_id))
         if target is None or target.role == "owner":
             raise MixunError("invalid_members")

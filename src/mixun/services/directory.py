@@ -114,7 +114,7 @@ def set_work_status(ctx: Ctx, status: str) -> None:
     from mixun.services.users import WORK_STATUSES
 
     if status not in WORK_STATUSES:
-        raise MixunError("validation_failed", "状态只能是 available、busy、meeting、away", field="status")
+        raise MixunError("validation_failed", ("状态只能是 available、busy、meeting、away", "The status must be available, busy, meeting or away"), field="status")
     with ctx.rt.db.write() as s:
         user = s.get(User, ctx.user_id)
         assert user is not None

@@ -42,14 +42,14 @@ _REFUSAL_TEXT = {  # why a file was refused, for the sender (the code stays in `
     "empty_file": ("文件为空", "The file is empty"),
     "unsupported_type": ("只能发送 Word、Excel、PowerPoint、PDF、TXT/CSV 文件和图片",
                          "Only Word, Excel, PowerPoint, PDF, TXT/CSV files and images may be sent"),
-    "archive_not_allowed": ("不允许发送压缩包;需要加密传输的文件请使用“加密打包”",
+    "archive_not_allowed": ("不允许发送压缩包；需要加密传输的文件请使用“加密打包”",
                             "Archives may not be sent; use secure packing for files that must travel encrypted"),
-    "corrupt_archive": ("压缩文件已损坏,无法读取", "The archive is damaged and cannot be read"),
-    "corrupt_document": ("文档已损坏,无法读取", "The document is damaged and cannot be read"),
+    "corrupt_archive": ("压缩文件已损坏，无法读取", "The archive is damaged and cannot be read"),
+    "corrupt_document": ("文档已损坏，无法读取", "The document is damaged and cannot be read"),
     "too_large_uncompressed": ("文件解压后过大", "The file expands beyond the allowed size"),
-    "encrypted_content": ("加密文件无法检查内容;需要加密传输的文件请使用“加密打包”",
+    "encrypted_content": ("加密文件无法检查内容；需要加密传输的文件请使用“加密打包”",
                           "Encrypted files cannot be inspected; use secure packing instead"),
-    "unreadable_document": ("文档无法读取,无法检查内容", "The document cannot be read, so it cannot be inspected"),
+    "unreadable_document": ("文档无法读取，无法检查内容", "The document cannot be read, so it cannot be inspected"),
 }
 
 
@@ -294,7 +294,7 @@ def set_policy(ctx: Ctx, body: dict[str, Any], note: str = "") -> dict[str, Any]
     try:
         policy = Policy.from_dict(body)
     except (ValueError, TypeError, KeyError) as exc:
-        raise MixunError("validation_failed", f"策略不正确: {exc}", field="policy") from exc
+        raise MixunError("validation_failed", (f"策略不正确：{exc}", f"The policy is invalid: {exc}"), field="policy") from exc
     with ctx.rt.db.write() as s:
         row = DlpPolicyVersion(body=policy.to_dict(), created_by=ctx.principal.user_id if ctx.principal else None,
                                note=note[:500])
@@ -324,10 +324,10 @@ def list_terms(ctx: Ctx, category: str | None, limit: int, offset: int) -> dict[
 
 def _check_terms(category: str, terms: list[str]) -> list[str]:
     if category not in CATEGORIES:
-        raise MixunError("validation_failed", f"未知词库类别: {category}", field="category")
+        raise MixunError("validation_failed", (f"未知词库类别：{category}", f"Unknown lexicon category: {category}"), field="category")
     clean = list(dict.fromkeys(t.strip() for t in terms if t and t.strip()))
     if not clean or any(len(t) > 200 for t in clean):
-        raise MixunError("validation_failed", "词条为 1–200 个字符", field="terms")
+        raise MixunError("validation_failed", ("词条为 1–200 个字符", "Each term must be 1–200 characters"), field="terms")
     return clean
 
 
@@ -357,7 +357,7 @@ def remove_terms(ctx: Ctx, category: str, terms: list[str]) -> dict[str, int]:
 
 def try_scan(ctx: Ctx, text: str, channel: str, roles: list[str], unit_path: str) -> dict[str, Any]:
     if channel not in CHANNELS:
-        raise MixunError("validation_failed", "未知渠道", field="channel")
+        raise MixunError("validation_failed", ("未知渠道", "Unknown channel"), field="channel")
     st = service(ctx).state()
     verdict = decide(st.engine.scan(text), st.policy, channel=channel, roles=roles, unit_path=unit_path)
     with ctx.rt.db.write() as s:

@@ -155,7 +155,7 @@ def _conversation_scope(s: Session, f: Filters) -> list[int] | None:
         return None
     uid = s.execute(select(User.id).where(User.username == f.user)).scalar()
     if uid is None:
-        raise MixunError("not_found", f"没有用户 {f.user}")
+        raise MixunError("not_found", (f"没有用户 {f.user}", f"No user {f.user}"))
     ids = set(s.execute(select(Member.conversation_id).where(Member.user_id == uid)).scalars())
     ids |= set(s.execute(select(MembershipLog.conversation_id).where(MembershipLog.user_id == uid)).scalars())
     ids |= set(s.execute(select(MessageVersion.conversation_id).where(MessageVersion.sender_id == uid)
@@ -317,7 +317,7 @@ def write_export(s: Session, ctx: Ctx, out: Path, f: Filters, formats: tuple[str
     signs it). With ``include_originals`` each DLP-masked version also carries its original text."""
     out.mkdir(parents=True, exist_ok=True)
     if any(out.iterdir()):
-        raise MixunError("conflict", "导出目录必须为空")
+        raise MixunError("export_dir_not_empty")
     scope = _conversation_scope(s, f)
     caches = _Caches()
     _preload(s, caches, scope)

@@ -107,7 +107,7 @@ def _check_text(ctx: Ctx, text: str, allow_empty: bool = False) -> str:
     if len(text) > ctx.rt.settings.max_message_length:
         raise MixunError("message_too_long", limit=ctx.rt.settings.max_message_length)
     if "\x00" in text:  # PostgreSQL text cannot hold it; refused alike on both databases
-        raise MixunError("validation_failed", "消息含有不允许的控制字符", field="text")
+        raise MixunError("validation_failed", ("消息含有不允许的控制字符", "The message contains control characters that are not allowed"), field="text")
     if not text.strip() and not allow_empty:
         raise MixunError("empty_message")
     return text
@@ -249,7 +249,7 @@ def prepare(job: SendJob) -> None:
         job.text = _check_text(ctx, job.text, allow_empty=bool(job.attachments))
         cid = job.client_id
         if cid is not None and (not isinstance(cid, str) or not 0 < len(cid) <= 64):
-            raise MixunError("validation_failed", "client_id 为 1–64 个字符", field="client_id")
+            raise MixunError("validation_failed", ("client_id 为 1–64 个字符", "client_id must be 1–64 characters"), field="client_id")
         if not job.rate_checked:
             take_send_token(ctx)
             job.rate_checked = True  # a deferred send is not charged again
@@ -366,7 +366,7 @@ def _write_in(s: Session, jobs: list[SendJob], results: list[tuple[SendJob, dict
         conv_of = dict(reply_rows.value)
         for job in live:
             if job.reply_to is not None and conv_of.get(job.reply_to) != job.conversation_id:
-                job.error = MixunError("validation_failed", "被回复的消息不存在", field="reply_to")
+                job.error = MixunError("validation_failed", ("被回复的消息不存在", "The message replied to does not exist"), field="reply_to")
         live = [j for j in live if j.error is None]
     if used_rows is not None:
         used = {tuple(row) for row in used_rows.value}
@@ -617,7 +617,7 @@ def edit_message(ctx: Ctx, message_id: int, text: str, confirm: bool = False) ->
     with ctx.rt.db.write() as s:
         msg, conv, _member = _access_message(s, ctx, message_id)
         if msg.sender_id != ctx.user_id:
-            raise MixunError("forbidden", "只能编辑自己发送的消息")
+            raise MixunError("forbidden", ("只能编辑自己发送的消息", "You can edit only messages you sent"))
         if msg.recalled_at is not None:
             raise MixunError("message_recalled")
         now = datetime.now(UTC)
@@ -650,7 +650,7 @@ def recall_message(ctx: Ctx, message_id: int) -> dict[str, Any]:
             if now - msg.created_at > timedelta(minutes=ctx.rt.settings.recall_window_minutes) and not group_admin:
                 raise MixunError("recall_window_passed")
         elif not group_admin:
-            raise MixunError("forbidden", "只能撤回自己发送的消息")
+            raise MixunError("forbidden", ("只能撤回自己发送的消息", "You can recall only messages you sent"))
         msg.recalled_at = now
         msg.recalled_by = ctx.user_id
         msg.version += 1
@@ -692,7 +692,7 @@ def receipts(ctx: Ctx, message_id: int) -> dict[str, Any]:
     with ctx.rt.db.read() as s:
         msg, conv, member = _access_message(s, ctx, message_id)
         if msg.sender_id != ctx.user_id and member.role not in ("owner", "admin"):
-            raise MixunError("forbidden", "只有发送者可以查看回执")
+            raise MixunError("forbidden", ("只有发送者可以查看回执", "Only the sender can see read receipts"))
         rows = s.execute(select(Member.user_id, User.name, User.phone, Member.read_seq, Member.read_at)
                          .join(User, User.id == Member.user_id)
                          .where(Member.conversation_id == conv.id, Member.user_id != msg.sender_id)).all()

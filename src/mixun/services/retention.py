@@ -63,7 +63,8 @@ def list_policies(ctx: Ctx) -> list[dict[str, Any]]:
 
 def set_policy(ctx: Ctx, scope: str, messages_days: int, files_days: int) -> dict[str, Any]:
     if not rules.valid_scope(scope):
-        raise MixunError("validation_failed", "范围应为 default、audit、kind:direct、kind:group 或 unit:<路径>",
+        raise MixunError("validation_failed", ("范围应为 default、audit、kind:direct、kind:group 或 unit:<路径>",
+                                               "The scope must be default, audit, kind:direct, kind:group or unit:<path>"),
                          field="scope")
     problem = rules.check_days(scope, messages_days, files_days)
     if problem:
@@ -95,7 +96,7 @@ def place_hold(ctx: Ctx, *, reason: str | None, user_id: int | None = None, conv
                since: datetime | None = None, until: datetime | None = None) -> dict[str, Any]:
     why = check_reason(reason)
     if user_id is None and conversation_id is None and since is None and until is None:
-        raise MixunError("validation_failed", "须指定人员、会话或时间范围", field="user_id")
+        raise MixunError("validation_failed", ("须指定人员、会话或时间范围", "Name a person, a conversation or a time range"), field="user_id")
     with ctx.rt.db.write() as s:
         if user_id is not None and s.get(User, user_id) is None:
             raise MixunError("not_found")
@@ -118,7 +119,7 @@ def release_hold(ctx: Ctx, hold_id: int, reason: str | None) -> dict[str, Any]:
         if h is None:
             raise MixunError("not_found")
         if h.released_at is not None:
-            raise MixunError("conflict", "该保全已解除")
+            raise MixunError("hold_already_released")
         h.released_at, h.released_by, h.release_reason = datetime.now(UTC), ctx.user_id, why
         audit.record(s, ctx, "legal_hold.released", target=f"hold:{h.id}", reason=why)
         return _hold_view(h)

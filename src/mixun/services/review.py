@@ -124,14 +124,14 @@ def item_attachment(ctx: Ctx, item_id: int, attachment_id: int) -> tuple[bytes, 
 
 def decide(ctx: Ctx, item_id: int, decision: str, note: str = "") -> dict[str, Any]:
     if decision not in DECISIONS:
-        raise MixunError("validation_failed", "决定应为 approve、reject、violation 或 escalate", field="decision")
+        raise MixunError("validation_failed", ("决定应为 approve、reject、violation 或 escalate", "The decision must be approve, reject, violation or escalate"), field="decision")
     with ctx.rt.db.write() as s:
         _sync_holds(s)
         item = s.get(ReviewItem, item_id, with_for_update=True)
         if item is None:
             raise MixunError("not_found")
         if item.status not in ("open", "escalated"):
-            raise MixunError("conflict", "该事项已处理")
+            raise MixunError("review_already_decided")
         msg = s.get(Message, item.message_id)
         now = datetime.now(UTC)
         result: dict[str, Any] = {}

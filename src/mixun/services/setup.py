@@ -46,11 +46,14 @@ def initialise(settings: Settings, create_admins: bool = True) -> list[tuple[str
     mark_authenticated_from(settings)  # audit records from here on must carry a MAC (docs/evidence.md)
     if not create_admins:
         return []
-    from mixun.api.app import build_runtime
+    from mixun.db.engine import Database
+    from mixun.keystore import KeyStore
     from mixun.services import users
-    from mixun.services.runtime import Ctx
+    from mixun.services.runtime import Ctx, Runtime
 
-    rt = build_runtime(settings)
+    # Creating people needs the database and the keys only; not api.app's runtime (the layers point down).
+    rt = Runtime(settings=settings, db=Database(settings.database_url, settings.db_lock_timeout_seconds),
+                 keys=KeyStore(settings.key_file))
     ctx = Ctx(rt=rt, ip="127.0.0.1", client="mixun init")
     created: list[tuple[str, str]] = []
     try:

@@ -24,7 +24,7 @@ def ensure_unit_path(session: Session, path: str) -> Unit:
     """Find or create every unit along ``总行/信息技术部``."""
     parts = [p.strip() for p in path.replace("\\", "/").split("/") if p.strip()]
     if not parts:
-        raise MixunError("validation_failed", "单位路径不能为空", field="unit")
+        raise MixunError("validation_failed", ("单位路径不能为空", "The unit path is empty"), field="unit")
     parent: Unit | None = None
     for i in range(len(parts)):
         sub = "/".join(parts[: i + 1])
@@ -48,7 +48,7 @@ def check_roles(roles: list[str], allow_reserved: bool) -> list[str]:
     out: list[str] = []
     for r in roles:
         if not valid_role(r):
-            raise MixunError("validation_failed", f"未知角色: {r}", field="roles")
+            raise MixunError("validation_failed", (f"未知角色：{r}", f"Unknown role: {r}"), field="roles")
         if Role(r) in RESERVED_ROLES and not allow_reserved:
             raise MixunError("reserved_role")
         if r not in out:
@@ -63,9 +63,9 @@ def create_user_txn(session: Session, ctx: Ctx, *, username: str, name: str, uni
                     password_hash: str | None = None) -> User:
     username = username.strip()
     if not username or len(username) > 64 or not all(c.isalnum() or c in "._-" for c in username):
-        raise MixunError("validation_failed", "用户名只能包含字母、数字和 . _ -", field="username")
+        raise MixunError("validation_failed", ("用户名只能包含字母、数字和 . _ -", "A username may hold only letters, digits and . _ -"), field="username")
     if not name.strip():
-        raise MixunError("validation_failed", "姓名不能为空", field="name")
+        raise MixunError("validation_failed", ("姓名不能为空", "The name is empty"), field="name")
     if check_policy:
         failures = password_rule_failures(password, username)
         if failures:
@@ -131,7 +131,7 @@ def list_units(ctx: Ctx) -> list[dict[str, Any]]:
 def create_unit(ctx: Ctx, name: str, parent_id: int | None) -> dict[str, Any]:
     name = name.strip()
     if not name or "/" in name:
-        raise MixunError("validation_failed", "单位名称不正确", field="name")
+        raise MixunError("validation_failed", ("单位名称不正确", "The unit name is invalid"), field="name")
     with ctx.rt.db.write() as s:
         parent_path = ""
         if parent_id is not None:
@@ -140,7 +140,7 @@ def create_unit(ctx: Ctx, name: str, parent_id: int | None) -> dict[str, Any]:
                 raise MixunError("not_found")
             parent_path = parent.path + "/"
         if s.execute(select(Unit.id).where(Unit.path == parent_path + name)).first():
-            raise MixunError("conflict", "单位已存在")
+            raise MixunError("unit_exists")
         unit = Unit(name=name, parent_id=parent_id, path=parent_path + name)
         s.add(unit)
         s.flush()
@@ -254,13 +254,13 @@ def depart(ctx: Ctx, user_id: int, reason: str) -> dict[str, Any]:
     from mixun.services.conversations import remove_from_all_groups_txn
 
     if reason not in DEPARTURE_REASONS:
-        raise MixunError("validation_failed", "离职原因不正确", field="reason", allowed=list(DEPARTURE_REASONS))
+        raise MixunError("validation_failed", ("离职原因不正确", "The departure reason is invalid"), field="reason", allowed=list(DEPARTURE_REASONS))
     with ctx.rt.db.write() as s:
         user = get_user(s, user_id)
         if any(Role(r) in RESERVED_ROLES for r in user.roles):
             raise MixunError("reserved_role")
         if user.disabled:
-            raise MixunError("conflict", "该账号已停用")
+            raise MixunError("user_already_departed")
         user.disabled = True
         index_user(s, user)
         sessions = revoke_user_sessions_txn(s, ctx, user.id, reason="departure")

@@ -113,7 +113,7 @@ def create_export(body: ExportCreate, ctx: Compliance) -> dict[str, Any]:
     if bad or not body.formats:
         from mixun.errors import MixunError
 
-        raise MixunError("validation_failed", "格式应为 jsonl、csv、eml、attachments", field="formats")
+        raise MixunError("validation_failed", ("格式应为 jsonl、csv、eml、attachments", "The formats must be jsonl, csv, eml or attachments"), field="formats")
     name = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f") + f"-u{ctx.user_id}"
     out = Path(ctx.rt.settings.data_dir) / "exports" / name
     archive.check_reason(body.reason)
