@@ -31,6 +31,7 @@ from mixun.domain.dlp import (
     decide,
 )
 from mixun.domain.roles import Role
+from mixun.domain.sanctions import higher_level
 from mixun.errors import MixunError
 from mixun.files.inspect import DocumentVerdict, inspect_document
 from mixun.services import audit, events
@@ -216,8 +217,6 @@ class DlpService:
             level = "unit_notice"
         elif blocked >= warn_after:
             level = "warning"
-        from mixun.services.review import higher_level
-
         # Blocks never lower what a reviewer's violation decisions (or earlier blocks) reached.
         current = sanction.level if sanction is not None else "none"
         if level != "none" and (higher_level(level, current) != current or level == "suspension"):

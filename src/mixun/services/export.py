@@ -488,7 +488,7 @@ def sign_manifest(key: Ed25519PrivateKey, manifest_bytes: bytes) -> dict[str, An
 def _target_ready(out: Path) -> None:
     """``out`` must be missing or an empty directory; nothing is created there until the export is done."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise MixunError("conflict", "导出目录必须为空")
+        raise MixunError("export_dir_not_empty")
 
 
 def export(ctx: Ctx, out: Path, f: Filters, formats: tuple[str, ...] = ALL_FORMATS,
@@ -512,7 +512,7 @@ def export(ctx: Ctx, out: Path, f: Filters, formats: tuple[str, ...] = ALL_FORMA
         try:
             os.rename(tmp, out)  # replaces an empty directory; fails if something appeared there meanwhile
         except OSError as exc:
-            raise MixunError("conflict", "导出目录必须为空") from exc
+            raise MixunError("export_dir_not_empty") from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

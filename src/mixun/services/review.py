@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from mixun.db.models import Message, User
 from mixun.db.models_archive import ReviewItem, Violation
 from mixun.db.models_dlp import DlpSanction
+from mixun.domain.sanctions import higher_level
 from mixun.errors import MixunError
 from mixun.services import audit, events
 from mixun.services.conversations import access_conversation, member_ids
@@ -31,15 +32,6 @@ RELEASED = "released"  # dlp_action of a held message after approval: delivered 
 def escalation_level(count: int) -> str:
     """C7: first violation a warning, second a notice to the unit head, third and later a suspension."""
     return "warning" if count <= 1 else "unit_notice" if count == 2 else "suspension"
-
-
-LEVELS = ("none", "warning", "unit_notice", "suspension")
-
-
-def higher_level(a: str, b: str) -> str:
-    """The more severe of two escalation levels (an unknown level counts as none)."""
-    rank = {lvl: i for i, lvl in enumerate(LEVELS)}
-    return a if rank.get(a, 0) >= rank.get(b, 0) else b
 
 
 def _sync_holds(s: Session) -> None:
