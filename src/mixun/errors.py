@@ -57,6 +57,14 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "reserved_role": (403, "三员角色不能通过此方式授予", "Administrator roles cannot be granted this way"),
     "busy": (503, "系统繁忙,请稍后重试", "The server is busy; try again shortly"),
     "internal_error": (500, "服务器内部错误", "Internal server error"),
+    # groups: group life, message actions, previews
+    "group_dissolved": (410, "该群聊已解散", "This group has been dissolved"),
+    "forward_not_allowed": (422, "该消息不能转发（已撤回、待审核或文件未通过扫描）",
+                            "This message cannot be forwarded (recalled, held for review, or its file did not pass the scan)"),
+    "preview_unsupported": (415, "该文件类型不支持在线预览，请下载后查看",
+                            "This file type has no online preview; download it instead"),
+    "preview_failed": (422, "文件无法预览（可能已损坏），请下载后查看",
+                       "The file could not be previewed (it may be damaged); download it instead"),
 }
 
 
