@@ -10,3 +10,4 @@ export * from './state/threads';
 export * from './state/outbox';
 export * from './state/realtime';
 export * from './state/notify';
+export * from './state/group_life';

@@ -1,11 +1,12 @@
 // The composer: text with @mentions, editing and replying, images, files and the secure pack button.
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, patch, uuid } from '../api';
 import { t } from '../i18n';
 import { Conversation, Member, Message, S, ingest, refreshConfig, sendText, toast } from '../store';
 import { Avatar, Icon } from '../ui';
 import { handleSendError } from './send_errors';
 import { SecurePack } from './secure_pack';
+import { useMentionCandidates } from './mention_search';
 
 export function Composer({ c, replyTo, editing, clear }: { c: Conversation; replyTo: Message | null; editing: Message | null; clear: () => void }) {
   const [text, setText] = useState('');
@@ -27,11 +28,7 @@ export function Composer({ c, replyTo, editing, clear }: { c: Conversation; repl
     el.style.height = 'auto'; el.style.height = Math.min(200, el.scrollHeight) + 'px';
   }, [text]);
 
-  const candidates = useMemo(() => {
-    if (!mention || c.kind !== 'group') return [];
-    const q = mention.q.toLowerCase();
-    return c.members.filter((m) => m.id !== S.me?.id && m.name.toLowerCase().includes(q)).slice(0, 8);
-  }, [mention, c]);
+  const candidates = useMentionCandidates(c, mention ? mention.q : null);
 
   function update(v: string) {
     setText(v);

@@ -30,7 +30,7 @@ function ConversationItem({ c }: { c: Conversation }) {
   const last = c.last_message;
   const who = c.kind === 'group' && last && last.sender ? (last.sender.id === S.me?.id ? t('you') : last.sender.name) + ': ' : '';
   return (
-    <li class={'conv-item' + (S.openId === c.id ? ' active' : '')} data-testid="conversation-item" data-conversation-id={c.id}
+    <li class={'conv-item' + (S.openId === c.id ? ' active' : '') + (c.pinned ? ' pinned' : '')} data-testid="conversation-item" data-conversation-id={c.id} data-pinned={c.pinned ? 'true' : undefined}
       onClick={() => openConversation(c.id)} role="button" tabIndex={0} onKeyDown={(e) => { if (e.key === 'Enter') openConversation(c.id); }}>
       <div class="conv-avatar">
         <Avatar name={title} id={c.kind === 'group' ? c.id + 7 : peer?.id} group={c.kind === 'group'} size={40} />
@@ -47,7 +47,8 @@ function ConversationItem({ c }: { c: Conversation }) {
             {!!c.mention_count && <span class="mark mention" data-testid="mention-mark">[{t('mention_mark')}]</span>}
             {who}{preview(last)}
           </span>
-          {c.unread_count > 0 && <span class="unread-badge" data-testid="unread-count">{c.unread_count > 99 ? '99+' : c.unread_count}</span>}
+          {c.muted && <span class="muted-icon" data-testid="muted-mark" title={t('mute')}>🔕</span>}
+          {c.unread_count > 0 && <span class={'unread-badge' + (c.muted ? ' muted-badge' : '')} data-testid="unread-count">{c.unread_count > 99 ? '99+' : c.unread_count}</span>}
         </div>
       </div>
     </li>

@@ -5,6 +5,7 @@ import { t } from '../i18n';
 import { Conversation, S, changed, convTitle, loadConversations, openConversation, showError, useStore } from '../store';
 import { Person, PersonCard, PersonRow, usePeopleSearch } from '../directory';
 import { Avatar, Modal } from '../ui';
+import { Confirm, OrgPicker } from './group_extras';
 
 export function NewGroup({ onClose }: { onClose: () => void }) {
   const [name, setName] = useState('');
@@ -12,6 +13,7 @@ export function NewGroup({ onClose }: { onClose: () => void }) {
   const [sel, setSel] = useState<Person[]>([]);
   const res = usePeopleSearch(q);
   const [busy, setBusy] = useState(false);
+  const [byOrg, setByOrg] = useState(false);
   async function create() {
     setBusy(true);
     try {
@@ -26,8 +28,10 @@ export function NewGroup({ onClose }: { onClose: () => void }) {
       <div class="stack">
         <label>{t('group_name')}<input data-testid="group-name" value={name} onInput={(e) => setName(e.currentTarget.value)} maxLength={60} /></label>
         <div class="chips">{sel.map((p) => <span class="chip">{p.name} <button class="icon-btn" onClick={() => setSel(sel.filter((x) => x.id !== p.id))}>×</button></span>)}</div>
-        <input data-testid="group-member-search" placeholder={t('search_people')} value={q} onInput={(e) => setQ(e.currentTarget.value)} />
-        {res && <ul class="people small">{res.filter((p) => p.id !== S.me?.id).map((p) => (
+        <div class="tabs small"><button class={byOrg ? '' : 'on'} data-testid="pick-by-search" onClick={() => setByOrg(false)}>{t('search_people')}</button><button class={byOrg ? 'on' : ''} data-testid="pick-by-org" onClick={() => setByOrg(true)}>{t('pick_from_org')}</button></div>
+        {byOrg && <OrgPicker picked={sel} onChange={setSel} />}
+        {!byOrg && <input data-testid="group-member-search" placeholder={t('search_people')} value={q} onInput={(e) => setQ(e.currentTarget.value)} />}
+        {!byOrg && res && <ul class="people small">{res.filter((p) => p.id !== S.me?.id).map((p) => (
           <PersonRow p={p} testid="group-member-option" onClick={() => { if (!sel.some((x) => x.id === p.id)) setSel([...sel, p]); }}
             right={sel.some((x) => x.id === p.id) ? <span class="ok">✔</span> : null} />
         ))}</ul>}
@@ -42,6 +46,7 @@ export function MembersPanel({ c, onClose }: { c: Conversation; onClose: () => v
   const [name, setName] = useState(c.name || '');
   const [q, setQ] = useState('');
   const [card, setCard] = useState<number | null>(null);
+  const [removing, setRemoving] = useState<{ id: number; name: string } | null>(null);
   const res = usePeopleSearch(q);
   const manage = c.my_role === 'owner' || c.my_role === 'admin';
   const owner = c.my_role === 'owner';
@@ -64,7 +69,7 @@ export function MembersPanel({ c, onClose }: { c: Conversation; onClose: () => v
               <div class="person-main" onClick={() => setCard(m.id)}><div class="person-name">{m.name}</div><div class="person-sub">{roleLabel(m.role)}</div></div>
               {owner && m.id !== S.me?.id && <button class="link" onClick={act(() => post(`/conversations/${c.id}/admins`, { user_id: m.id, admin: m.role !== 'admin' }))}>{m.role === 'admin' ? t('revoke_admin') : t('make_admin')}</button>}
               {owner && m.id !== S.me?.id && <button class="link" onClick={act(() => post(`/conversations/${c.id}/owner`, { user_id: m.id }))}>{t('transfer_owner')}</button>}
-              {manage && m.id !== S.me?.id && m.role !== 'owner' && <button class="link danger" data-testid="member-remove" onClick={act(() => del(`/conversations/${c.id}/members/${m.id}`))}>{t('remove')}</button>}
+              {manage && m.id !== S.me?.id && m.role !== 'owner' && <button class="link danger" data-testid="member-remove" onClick={() => setRemoving(m)}>{t('remove')}</button>}
             </li>
           ))}
         </ul>
@@ -82,6 +87,8 @@ export function MembersPanel({ c, onClose }: { c: Conversation; onClose: () => v
         }}>{t('leave')}</button>
       </div>
       {card != null && <PersonCard id={card} onClose={() => setCard(null)} />}
+      {removing && <Confirm title={t('remove_member')} text={t('remove_member_confirm', { name: removing.name, group: convTitle(c) })} ok={t('remove')} danger testid="remove-dialog"
+        onOk={act(() => del(`/conversations/${c.id}/members/${removing.id}`))} onClose={() => setRemoving(null)} />}
     </Modal>
   );
 }

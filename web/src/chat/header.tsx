@@ -4,7 +4,7 @@ import { Conversation, convTitle, peerOf } from '../store';
 import { statusOf } from '../directory';
 import { StatusDot } from '../ui';
 
-export function ChatHeader({ c, onPanel }: { c: Conversation; onPanel: (p: 'members' | 'card') => void }) {
+export function ChatHeader({ c, onPanel }: { c: Conversation; onPanel: (p: 'members' | 'card' | 'settings') => void }) {
   const peer = peerOf(c);
   return (
     <header class="chat-head">
@@ -17,6 +17,7 @@ export function ChatHeader({ c, onPanel }: { c: Conversation; onPanel: (p: 'memb
         )}
       </div>
       {c.kind === 'group' && <button class="ghost" data-testid="group-manage" onClick={() => onPanel('members')}>{t('members')}</button>}
+      <button class="ghost" data-testid="conv-settings-button" title={t('conv_settings')} onClick={() => onPanel('settings')}>⋯</button>
     </header>
   );
 }

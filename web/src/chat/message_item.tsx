@@ -4,6 +4,8 @@ import { get, post } from '../api';
 import { t } from '../i18n';
 import { Attachment, Conversation, Member, Message, Pending, S, dropPending, retryPending, showError, thread } from '../store';
 import { Avatar, Icon, Modal, fmtTime } from '../ui';
+import { MergedCard, Reactions, SelectBox, menuHandlers } from './message_actions';
+import { PreviewButton } from './previews';
 
 /** Message text as text nodes; @mentions of members highlighted. Never HTML. */
 function MessageText({ text, members }: { text: string; members: Member[] }) {
@@ -48,6 +50,7 @@ export function MessageItem(props: { m: Message; c: Conversation; mine: boolean;
   const files = (m.attachments || []).filter((a) => !images.includes(a));
   return (
     <div class={'msg-row' + (mine ? ' mine' : '') + (m.urgent ? ' urgent' : '') + (props.cont && !m.urgent ? ' cont' : '')} data-mid={m.id} data-seq={m.seq}>
+      <SelectBox m={m} c={c} />
       {!mine && (props.cont && !m.urgent ? <span class="avatar-gap" /> : <Avatar name={m.sender.name} id={m.sender.id} size={34} />)}
       <div class="msg-col">
         <div class="msg-meta">
@@ -60,19 +63,20 @@ export function MessageItem(props: { m: Message; c: Conversation; mine: boolean;
             <b>{quoted.sender?.name}</b>: {quoted.recalled ? t('recalled') : (quoted.text || (quoted.attachments?.length ? t('image_message') : ''))}
           </div>
         )}
-        <div class={'bubble' + (m.recalled ? ' recalled' : '')} data-testid="message" data-message-id={m.id}>
+        <div class={'bubble' + (m.recalled ? ' recalled' : '')} data-testid="message" data-message-id={m.id} {...menuHandlers(m)}>
           {m.recalled ? t('recalled') : (
             <>
-              {m.text && <MessageText text={m.text} members={c.members} />}
+              {m.kind === 'merged' ? <MergedCard m={m} /> : m.text && <MessageText text={m.text} members={c.members} />}
               {images.map((a) => (
                 <img class="msg-img" src={`/api/v1/attachments/${a.id}/thumbnail`} alt={a.name || a.filename || t('image')} title={a.name || a.filename || ''}
                   data-testid="message-image" loading="lazy" onClick={() => props.onPreview(a.id)}
                   ref={(el) => { if (el && a.width && a.height) { const w = Math.min(240, a.width); el.style.width = w + 'px'; el.style.aspectRatio = `${a.width} / ${a.height}`; } }} />
               ))}
-              {files.map((a) => <FileChip a={a} />)}
+              {files.map((a) => <span class="file-line"><FileChip a={a} /><PreviewButton a={a} /></span>)}
             </>
           )}
         </div>
+        <Reactions m={m} />
         <div class="msg-foot">
           {m.edited && !m.recalled && <span class="edited" data-testid="message-edited">({t('edited')})</span>}
           {mine && !m.recalled && <ReadState m={m} c={c} onClick={() => props.onReceipts(m)} />}

@@ -4,6 +4,11 @@ import { t } from '../i18n';
 import { Conversation, Message, S, loadOlder, pendingFor, thread } from '../store';
 import { Modal } from '../ui';
 import { MessageItem, PendingItem, ReceiptsModal } from './message_item';
+import { useEffect } from 'preact/hooks';
+import { loadSystem } from '../store';
+import { SystemLines, linesBetween } from './group_extras';
+import { MessageMenu } from './message_actions';
+import { ZoomImage } from './previews';
 
 const MAX = 150; // messages in the DOM at once
 const STEP = 50;
@@ -93,6 +98,10 @@ export function MessageList({ c, onReply, onEdit }: { c: Conversation; onReply: 
   }
 
   const canModerate = c.kind === 'group' && (c.my_role === 'owner' || c.my_role === 'admin');
+  useEffect(() => { loadSystem(c.id); }, [c.id]);
+  // System lines go between the messages they happened between (by time); before the first loaded
+  // message only once the whole history is there.
+  const sysBefore = (i: number) => linesBetween(c.id, i > 0 ? visible[i - 1].created_at : (start === 0 && th.loadedAll ? null : visible[0].created_at), visible[i].created_at);
   return (
     <div class="msg-scroll" ref={box} onScroll={onScroll} data-testid="message-list">
       <div class="msg-top">
@@ -100,20 +109,24 @@ export function MessageList({ c, onReply, onEdit }: { c: Conversation; onReply: 
       </div>
       {visible.map((m, i) => (
         <>
+          <SystemLines lines={sysBefore(i)} />
           {sepSeq === m.seq && <div class="unread-sep" data-testid="unread-separator"><span>{t('unread_separator')}</span></div>}
           <MessageItem key={m.id} m={m} c={c} mine={m.sender.id === me} canModerate={canModerate}
             cont={i > 0 && sepSeq !== m.seq && visible[i - 1].sender.id === m.sender.id && !m.reply_to && Date.parse(m.created_at) - Date.parse(visible[i - 1].created_at) < 180000}
             onReply={onReply} onEdit={onEdit} onPreview={setPreview} onReceipts={setReceipts} />
         </>
       ))}
+      {end === len && th.loaded && <SystemLines lines={linesBetween(c.id, visible.length ? visible[visible.length - 1].created_at : null, null)} />}
       {pend.map((p) => <PendingItem key={p.client_id} p={p} />)}
       {end < len && <button class="jump-latest" data-testid="jump-latest" onClick={jumpLatest}>{t('jump_latest')} ↓</button>}
       {preview != null && (
         <Modal title={t('image_preview')} onClose={() => setPreview(null)} wide testid="image-preview">
-          <img class="preview-img" src={`/api/v1/attachments/${preview}`} alt={t('image_preview')} />
+          <div class="preview-tools"><a class="button" data-testid="preview-download" href={`/api/v1/attachments/${preview}`} download>{t('download')}</a></div>
+          <ZoomImage id={preview} />
         </Modal>
       )}
       {receipts && <ReceiptsModal m={receipts} onClose={() => setReceipts(null)} />}
+      <MessageMenu c={c} onReply={onReply} />
     </div>
   );
 }

@@ -42,7 +42,8 @@ export async function ensureConversation(id: number, c?: Conversation) {
 
 export function sortedConversations(): Conversation[] {
   const ts = (c: Conversation) => c.last_message?.created_at || c.updated_at || '';
-  return [...S.convs.values()].sort((a, b) => (ts(b) > ts(a) ? 1 : ts(b) < ts(a) ? -1 : b.id - a.id));
+  // 置顶 first, each part newest first.
+  return [...S.convs.values()].sort((a, b) => (Number(!!b.pinned) - Number(!!a.pinned)) || (ts(b) > ts(a) ? 1 : ts(b) < ts(a) ? -1 : b.id - a.id));
 }
 
 export async function openDirect(userId: number) {

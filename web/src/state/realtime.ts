@@ -4,6 +4,7 @@ import { S, changed, showError } from './core';
 import { ensureConversation, loadConversations } from './conversations';
 import { flushOutbox } from './outbox';
 import { applyMessage, loadNewer, onRead, onScanned } from './threads';
+import { onGroupEvent } from './group_life';
 import type { Member } from './types';
 
 let ws: WebSocket | null = null;
@@ -79,6 +80,7 @@ function onFrame(f: any) {
     if (S.lastEventSeq != null && f.event_seq <= S.lastEventSeq) return; // already seen
     S.lastEventSeq = f.event_seq;
   }
+  onGroupEvent(f);
   switch (f.type) {
     case 'message.created': if (f.message) applyMessage({ ...f.message, conversation_id: f.message.conversation_id ?? f.conversation_id }, true, 'created'); break;
     case 'message.edited': if (f.message) applyMessage({ ...f.message, conversation_id: f.message.conversation_id ?? f.conversation_id }, true, 'edited'); break;

@@ -10,10 +10,13 @@ export type Message = {
   kind?: string; edited?: boolean; edited_at?: string; recalled?: boolean; urgent?: boolean; reply_to?: number | null | { id: number };
   mentions?: number[]; attachments?: Attachment[]; read_count?: number; recipient_count?: number; client_id?: string;
   urgent_recipients?: { id: number; name: string; phone?: string; read?: boolean }[]; dlp?: { action?: string; findings?: any[] } | null;
+  reactions?: { emoji: string; users: { id: number; name: string }[] }[];
 };
 export type Conversation = {
   id: number; kind: 'direct' | 'group'; name?: string; members: Member[]; my_role?: string; unread_count: number;
   mention_count?: number; urgent_unread?: number | boolean; last_message?: Message | null; last_seq?: number; read_seq?: number; updated_at?: string;
+  pinned?: boolean; muted?: boolean; notice_unread?: boolean; all_may_mention_all?: boolean;
+  notice?: { text: string; version: number; by: { id: number; name: string }; at?: string } | null;
 };
 export type Pending = {
   client_id: string; conversation_id: number; text: string; urgent: boolean; reply_to?: number; confirm?: boolean;
