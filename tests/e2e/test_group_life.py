@@ -4,6 +4,7 @@ merged, quote, 收到, report; and file previews (PDF pages, a Word document's t
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,46 @@ def test_forward_quote_react_and_report(server, sized):
     expect(items).to_have_count(2)
     expect(items.nth(1)).to_contain_text("请准备材料")
     assert not pz.errors and not pw.errors
+
+
+def _send_file(server, user: dict, conv: int, name: str, data: bytes) -> dict:
+    with server.client(user["token"]) as c:
+        r = c.post(f"/conversations/{conv}/files", files={"file": (name, data, "application/octet-stream")})
+        assert r.status_code == 201, r.text
+        return r.json()
+
+
+def test_pdf_and_word_previews(scanned_server, sized):
+    """A PDF opens in the browser as pages (pdf.js loaded on demand); a Word document previews as its
+    text under a watermark with the viewer's name."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from tests.unit.files.files_samples import make_docx, make_pdf
+
+    server = scanned_server
+    wang, zhang = server.add_user("王五"), server.add_user("张晓明")
+    one = _api(server, wang, "POST", "/conversations", json={"kind": "direct", "members": [zhang["id"]]})["id"]
+    _send_file(server, wang, one, "合同.pdf", make_pdf(["Loan agreement page one"]))
+    _send_file(server, wang, one, "季度报告.docx", make_docx(["二季度网点巡检报告正文", "<script>alert(1)</script>"]))
+    pz = sized(server, zhang)
+    _open(pz, one)
+    pz.get_by_test_id("message-file").filter(has_text="合同.pdf").locator("xpath=..").get_by_test_id("file-preview").click()
+    dialog = pz.get_by_test_id("file-preview-dialog")
+    expect(dialog.get_by_test_id("pdf-pages")).to_have_text("共 1 页")
+    page_canvas = dialog.get_by_test_id("pdf-page").first
+    pz.wait_for_function("() => { const c = document.querySelector('[data-testid=pdf-page]'); return c && c.width > 100; }")
+    assert page_canvas.evaluate("c => c.width") > 100
+    expect(dialog.get_by_test_id("preview-download")).to_have_attribute("href", re.compile(r"/api/v1/attachments/\d+$"))
+    before = dialog.get_by_test_id("zoom-level").inner_text()
+    dialog.get_by_test_id("zoom-in").click()
+    expect(dialog.get_by_test_id("zoom-level")).not_to_have_text(before)
+    pz.keyboard.press("Escape")
+    pz.get_by_test_id("message-file").filter(has_text="季度报告.docx").locator("xpath=..").get_by_test_id("file-preview").click()
+    frame = pz.frame_locator('[data-testid="office-preview"]')
+    expect(frame.get_by_test_id("preview-doc")).to_contain_text("二季度网点巡检报告正文")
+    expect(frame.get_by_test_id("preview-doc")).to_contain_text("<script>alert(1)</script>")
+    expect(frame.get_by_test_id("preview-watermark")).to_contain_text("张晓明")
+    if pz.size == "desktop":
+        pz.screenshot(path=str(SHOTS / "preview.png"))
+    assert not pz.errors
