@@ -118,3 +118,26 @@ def test_owner_dissolves_the_group_and_the_archive_keeps_it(env: Env) -> None:
     assert told["conversation_id"] == conv and told["system"][0]["actor"]["name"] == "王五"
     with env.rt.db.read() as s:
         assert s.execute(select(Message.text).where(Message.conversation_id == conv)).scalars().all() == ["最后一条"]
+
+
+def test_new_event_types_are_replayed_by_resume(env: Env) -> None:
+    """Prefs, reactions, notices and dissolution reach a WebSocket that resumes after missing them."""
+    a_id, a = env.person("wangwu", "王五")
+    b_id, b = env.person("zhangsan", "张三")
+    with env.client.websocket_connect(f"/api/v1/ws?token={b}") as ws:
+        start = ws.receive_json()["last_event_seq"]
+    conv = group(env, a, "项目组", [b_id])
+    m = send(env, a, conv, "收到请回复").json()["id"]
+    env.client.post(f"/api/v1/messages/{m}/reactions", headers=env.h(b), json={"emoji": "收到"})
+    env.client.put(f"/api/v1/conversations/{conv}/prefs", headers=env.h(b), json={"pinned": True})
+    env.client.put(f"/api/v1/conversations/{conv}/notice", headers=env.h(a), json={"text": "公告"})
+    env.client.post(f"/api/v1/conversations/{conv}/dissolve", headers=env.h(a))
+    with env.client.websocket_connect(f"/api/v1/ws?token={b}") as ws:
+        ws.receive_json()
+        ws.send_json({"type": "resume", "after_event_seq": start})
+        types = []
+        while "conversation.dissolved" not in types:
+            frame = ws.receive_json()
+            types.append(frame["type"])
+    assert types == ["conversation.created", "message.created", "message.reactions", "conversation.prefs",
+                     "conversation.updated", "conversation.dissolved"]
