@@ -235,3 +235,35 @@ def test_pdf_and_word_previews(scanned_server, sized):
     if pz.size == "desktop":
         pz.screenshot(path=str(SHOTS / "preview.png"))
     assert not pz.errors
+
+
+def test_group_from_the_org_tree_and_the_mention_picker(server, sized, request):
+    """A new group picked by checking a unit in the org tree; the @ picker finds members by their
+    initials (pinyin) and offers @所有人 to the owner, which mentions everyone."""
+    unit = f"总行/巡检部{request.node.callspec.id}"
+    wang = server.add_user("王五")
+    zhang, li = server.add_user("张三丰", unit=unit), server.add_user("李四光", unit=unit)
+    pw = sized(server, wang)
+    pw.get_by_test_id("new-group").click()
+    pw.get_by_test_id("group-name").fill("巡检协作群")
+    pw.get_by_test_id("pick-by-org").click()
+    row = pw.get_by_test_id("org-pick-unit").filter(has_text=unit.split("/")[1])
+    row.get_by_test_id("org-pick-unit-check").check()
+    expect(pw.get_by_test_id("new-group-dialog").locator(".chip")).to_have_count(2)
+    pw.get_by_test_id("group-create").click()
+    expect(pw.get_by_test_id("system-line").filter(has_text="你邀请")).to_contain_text("张三丰")
+    expect(pw.get_by_test_id("system-line").filter(has_text="你邀请")).to_contain_text("李四光")
+    composer = pw.get_by_test_id("composer")
+    composer.press_sequentially("@zsf")
+    expect(pw.get_by_test_id("mention-option")).to_have_count(1)
+    expect(pw.get_by_test_id("mention-option")).to_contain_text("张三丰")
+    composer.fill("")
+    composer.press_sequentially("@")
+    expect(pw.get_by_test_id("mention-option").first).to_contain_text("所有人")
+    pw.get_by_test_id("mention-option").first.click()
+    composer.press_sequentially("下午三点开会")
+    pw.get_by_test_id("send-button").click()
+    expect(pw.get_by_test_id("message").filter(has_text="@所有人 下午三点开会")).to_have_count(1)
+    for person in (zhang, li):
+        convs = _api(server, person, "GET", "/conversations")["conversations"]
+        assert [c["mention_count"] for c in convs if c["name"] == "巡检协作群"] == [1]
