@@ -58,7 +58,6 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "busy": (503, "系统繁忙,请稍后重试", "The server is busy; try again shortly"),
     "internal_error": (500, "服务器内部错误", "Internal server error"),
     # groups: group life, message actions, previews
-    "group_dissolved": (410, "该群聊已解散", "This group has been dissolved"),
     "forward_not_allowed": (422, "该消息不能转发（已撤回、待审核或文件未通过扫描）",
                             "This message cannot be forwarded (recalled, held for review, or its file did not pass the scan)"),
     "preview_unsupported": (415, "该文件类型不支持在线预览，请下载后查看",
