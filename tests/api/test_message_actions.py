@@ -188,3 +188,20 @@ def test_preview_only_for_files_the_viewer_may_download(fenv: Env) -> None:
     pid = pdf.json()["attachments"][0]["id"]
     r = env.client.get(f"/api/v1/attachments/{pid}/preview", headers=env.h(b))
     assert r.status_code == 415 and r.json()["error"]["code"] == "preview_unsupported"
+
+
+def test_forwarding_many_counts_once_against_the_send_rate(tmp_path: Path) -> None:
+    """Forwarding several messages one by one is one act for the send rate: it never stops halfway."""
+    env, close = build_env(tmp_path, "sqlite", MIXUN_SEND_RATE_PER_MINUTE="5", MIXUN_SEND_BURST="7")
+    try:
+        a_id, a = env.person("zhangsan", "张三")
+        b_id, b = env.person("lisi", "李四")
+        one = direct(env, a, b_id)
+        ids = [send(env, a, one, f"第{i}条").json()["id"] for i in range(5)]
+        for i in range(3):  # 3 of the 7 the burst allows; the forward takes 1 more, not 5
+            assert send(env, b, one, f"我转一下{i}").status_code == 201
+        r = _forward(env, b, ids, one)
+        assert r.status_code == 201, r.text
+        assert [m["text"] for m in r.json()["messages"]] == [f"第{i}条" for i in range(5)]
+    finally:
+        close()

@@ -67,6 +67,8 @@ def forward(ctx: Ctx, message_ids: list[int], conversation_id: int, merged: bool
                 s.expunge(a)
         bundles = {b.message_id: b.items for b in s.execute(select(Bundle).where(
             Bundle.message_id.in_([m.id for m, _a, _n in sources if m.kind == KIND_MERGED]))).scalars()}
+    # One forward is one act against the send rate (not one per message, which could stop it halfway).
+    messages.take_send_token(ctx)
     if merged:
         return {"messages": [_forward_merged(ctx, sources, bundles, conversation_id, confirm)]}
     sent = []
@@ -81,7 +83,7 @@ def forward(ctx: Ctx, message_ids: list[int], conversation_id: int, merged: bool
                 else:
                     sent.append(attachments.send_file(ctx, conversation_id, data, name, None, confirm))
         else:
-            sent.append(messages.send_message(ctx, conversation_id, msg.text, confirm=confirm)[0])
+            sent.append(messages.send_message(ctx, conversation_id, msg.text, confirm=confirm, rate_checked=True)[0])
     return {"messages": sent}
 
 
@@ -106,7 +108,8 @@ def _send_bundle(ctx: Ctx, conversation_id: int, title: str, items: list[dict[st
     # The message's text is a plain transcript: the archive, search and DLP see everything in it.
     lines = [title] + [f"{i['sender']['name']}：{i['text']}" for i in items]
     text = "\n".join(lines)[: ctx.rt.settings.max_message_length]
-    view, _created = messages.send_message(ctx, conversation_id, text, confirm=confirm, kind=KIND_MERGED)
+    view, _created = messages.send_message(ctx, conversation_id, text, confirm=confirm, kind=KIND_MERGED,
+                                           rate_checked=True)
     with ctx.rt.db.write() as s:
         s.add(Bundle(message_id=view["id"], items=items))
     view["bundle_title"] = title
