@@ -93,6 +93,8 @@ def test_merged_forward_opens_to_the_forwarded_messages(env: Env) -> None:
     assert ID_NUMBER not in items[1]["text"] and "110105" in items[1]["text"]
     assert env.client.get(f"/api/v1/messages/{msg['id']}/bundle", headers=env.h(a)).status_code == 404
     assert env.client.get(f"/api/v1/messages/{ids[0]}/bundle", headers=env.h(a)).status_code == 404
+    r = env.client.patch(f"/api/v1/messages/{msg['id']}", headers=env.h(b), json={"text": "改掉记录"})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
 
 
 def test_reactions_and_quick_received_reach_everyone(env: Env) -> None:

@@ -629,6 +629,8 @@ def edit_message(ctx: Ctx, message_id: int, text: str, confirm: bool = False) ->
         msg, conv, _member = _access_message(s, ctx, message_id)
         if msg.sender_id != ctx.user_id:
             raise MixunError("forbidden", "只能编辑自己发送的消息")
+        if msg.kind == "merged":  # a merged forward's text is its transcript: it is not edited
+            raise MixunError("forbidden", ("合并转发的聊天记录不能编辑", "A forwarded chat record cannot be edited"))
         if msg.recalled_at is not None:
             raise MixunError("message_recalled")
         now = datetime.now(UTC)

@@ -90,7 +90,7 @@ export function MessageItem(props: { m: Message; c: Conversation; mine: boolean;
       </div>
       <div class="msg-actions" role="toolbar">
         {!m.recalled && <button class="icon-btn" title={t('reply')} data-testid="action-reply" onClick={() => props.onReply(m)}><Icon name="reply" size={16} /></button>}
-        {mine && !m.recalled && !m.attachments?.length && <button class="icon-btn" title={t('edit')} data-testid="action-edit" onClick={() => props.onEdit(m)}><Icon name="edit" size={16} /></button>}
+        {mine && !m.recalled && !m.attachments?.length && m.kind !== 'merged' && <button class="icon-btn" title={t('edit')} data-testid="action-edit" onClick={() => props.onEdit(m)}><Icon name="edit" size={16} /></button>}
         {recallable && <button class="icon-btn" title={t('recall')} data-testid="action-recall" onClick={() => setConfirmRecall(true)}><Icon name="recall" size={16} /></button>}
       </div>
       {confirmRecall && (
