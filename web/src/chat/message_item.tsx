@@ -9,7 +9,7 @@ import { PreviewButton } from './previews';
 
 /** Message text as text nodes; @mentions of members highlighted. Never HTML. */
 function MessageText({ text, members }: { text: string; members: Member[] }) {
-  const names = members.map((m) => m.name).filter(Boolean).sort((a, b) => b.length - a.length);
+  const names = [...members.map((m) => m.name), '所有人'].filter(Boolean).sort((a, b) => b.length - a.length);
   if (!names.length || text.indexOf('@') < 0) return <>{text}</>;
   const parts: any[] = [];
   let i = 0, buf = '';
