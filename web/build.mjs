@@ -3,6 +3,7 @@
 import * as esbuild from 'esbuild';
 import { mkdirSync, rmSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
+import { createHash } from 'node:crypto';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -20,13 +21,16 @@ const options = {
   target: ['chrome100', 'firefox100', 'safari15'],
   outdir: assets,
   entryNames: '[name]-[hash]',
+  // Lazy parts (the PDF viewer) become chunks of their own, loaded only when used.
+  splitting: true,
+  chunkNames: 'chunk-[hash]',
   assetNames: '[name]-[hash]',
   jsx: 'automatic',
   jsxImportSource: 'preact',
   loader: { '.svg': 'file', '.png': 'file' },
   metafile: true,
   legalComments: 'none',
-  define: { 'process.env.NODE_ENV': JSON.stringify(watch ? 'development' : 'production') },
+  define: { 'process.env.NODE_ENV': JSON.stringify(watch ? 'development' : 'production'), PDF_WORKER: '""' },
   logLevel: 'info',
 };
 
@@ -55,18 +59,25 @@ ${css ? `<link rel="stylesheet" href="/assets/${css}">` : ''}
 `;
   writeFileSync(join(outdir, 'index.html'), html);
   let total = 0;
+  let lazy = 0;
   for (const f of readdirSync(assets)) {
     if (!/\.(js|css)$/.test(f)) continue;
     const gz = gzipSync(readFileSync(join(assets, f)), { level: 9 }).length;
-    total += gz;
-    console.log(`  ${f}  ${(gz / 1024).toFixed(1)} KB gzipped`);
+    // What every page load fetches (app JS and CSS) apart from what is loaded only when used.
+    if (/^app-/.test(f)) total += gz; else lazy += gz;
+    console.log(`  ${f}  ${(gz / 1024).toFixed(1)} KB gzipped${/^app-/.test(f) ? '' : ' (lazy)'}`);
   }
-  console.log(`  total JS+CSS: ${(total / 1024).toFixed(1)} KB gzipped`);
+  console.log(`  total JS+CSS: ${(total / 1024).toFixed(1)} KB gzipped (main); lazy parts ${(lazy / 1024).toFixed(1)} KB`);
 }
 
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(assets, { recursive: true });
 process.chdir(here);
+// pdf.js's worker, copied as a hashed asset (it is already one self-contained module).
+const worker = readFileSync(join(here, 'node_modules', 'pdfjs-dist', 'build', 'pdf.worker.min.mjs'));
+const workerName = `pdf.worker-${createHash('sha256').update(worker).digest('hex').slice(0, 8)}.js`;
+writeFileSync(join(assets, workerName), worker);
+options.define.PDF_WORKER = JSON.stringify(`/assets/${workerName}`);
 if (watch) {
   const ctx = await esbuild.context({
     ...options,

@@ -67,6 +67,13 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "hold_already_released": (409, "该保全已解除", "The legal hold is already released"),
     "review_already_decided": (409, "该事项已处理", "The review item has already been decided"),
     "export_dir_not_empty": (409, "导出目录必须为空", "The export folder must be empty"),
+    # groups: group life, message actions, previews
+    "forward_not_allowed": (422, "该消息不能转发（已撤回、待审核或文件未通过扫描）",
+                            "This message cannot be forwarded (recalled, held for review, or its file did not pass the scan)"),
+    "preview_unsupported": (415, "该文件类型不支持在线预览，请下载后查看",
+                            "This file type has no online preview; download it instead"),
+    "preview_failed": (422, "文件无法预览（可能已损坏），请下载后查看",
+                       "The file could not be previewed (it may be damaged); download it instead"),
 }
 
 

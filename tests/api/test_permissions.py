@@ -86,7 +86,10 @@ def test_walk_finds_the_api(sqlite_env: Env) -> None:
     for expected in [("POST", "/api/v1/auth/login"), ("GET", "/api/v1/conversations"),
                      ("POST", "/api/v1/conversations/{conversation_id}/messages"),
                      ("GET", "/api/v1/admin/audit"), ("WS", "/api/v1/ws"), ("GET", "/"),
-                     ("GET", "/api/v1/directory/users")]:
+                     ("GET", "/api/v1/directory/users"), ("POST", "/api/v1/messages/forward"),
+                     ("GET", "/api/v1/attachments/{attachment_id}/preview"),
+                     ("POST", "/api/v1/conversations/{conversation_id}/dissolve"),
+                     ("PUT", "/api/v1/conversations/{conversation_id}/notice")]:
         assert expected in walked
     assert len(walked) > 35
 

@@ -102,7 +102,11 @@ class EdgeMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+                own = list(message.get("headers", []))
+                # A response that sets its own policy keeps it (file previews: stricter CSP, framed by the app).
+                extra = SECURITY_HEADERS if not any(k.lower() == b"content-security-policy" for k, _v in own) else [
+                    h for h in SECURITY_HEADERS if h[0] not in (b"content-security-policy", b"x-frame-options")]
+                message["headers"] = own + extra
             await send(message)
 
         sending = scope["method"] == "POST" and path.endswith("/messages") and path.startswith(SEND_PREFIX)

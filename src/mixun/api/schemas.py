@@ -94,3 +94,34 @@ class AdminUserUpdate(_In):
 class UnitCreate(_In):
     name: str = Field(max_length=100)
     parent_id: int | None = Field(default=None, ge=1)
+
+
+# ---- groups: group life and message actions ---------------------------------------------------------
+
+class NoticeIn(_In):
+    text: str = Field(max_length=2000)
+
+
+class NoticeSeenIn(_In):
+    version: int = Field(ge=0, le=2**31 - 1)
+
+
+class PrefsIn(_In):
+    pinned: bool | None = None
+    muted: bool | None = None
+
+
+class GroupSettingsIn(_In):
+    all_may_mention_all: bool
+
+
+class ForwardIn(_In):
+    message_ids: list[int] = Field(min_length=1, max_length=100)
+    conversation_id: int = Field(ge=1, le=2**63 - 1)
+    merged: bool = False
+    confirm: bool = False
+
+
+class ReactionIn(_In):
+    emoji: str = Field(min_length=1, max_length=16)
+    on: bool = True

@@ -138,6 +138,13 @@ class Conversation(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     classification: Mapped[str] = mapped_column(String(16), default="internal")
+    # 群公告: its text, bumped version (members who have not opened this version see it), who and when.
+    notice: Mapped[str] = mapped_column(Text, default="")
+    notice_version: Mapped[int] = mapped_column(Integer, default=0)
+    notice_by: Mapped[int | None] = mapped_column(BigId)
+    notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    all_may_mention_all: Mapped[bool] = mapped_column(Boolean, default=False)
+    dissolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Member(Base):
@@ -151,6 +158,27 @@ class Member(Base):
     joined_seq: Mapped[int] = mapped_column(Integer, default=0)
     read_seq: Mapped[int] = mapped_column(Integer, default=0)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)  # 置顶, for this member only
+    muted: Mapped[bool] = mapped_column(Boolean, default=False)  # 消息免打扰
+    notice_seen: Mapped[int] = mapped_column(Integer, default=0)  # the notice_version last opened
+
+
+class Reaction(Base):
+    """A member's reaction to a message (an emoji or a quick word such as 收到)."""
+
+    __tablename__ = "message_reactions"
+    message_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    emoji: Mapped[str] = mapped_column(String(16), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Bundle(Base):
+    """The forwarded messages a merged forward (合并转发) opens to show."""
+
+    __tablename__ = "message_bundles"
+    message_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    items: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
 
 
 class Message(Base):

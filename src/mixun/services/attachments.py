@@ -378,7 +378,8 @@ def _check_scanned(att: Attachment) -> None:
         raise MixunError("file_blocked")
 
 
-def read_attachment(ctx: Ctx, attachment_id: int, thumbnail: bool) -> tuple[bytes, str, str]:
+def read_attachment(ctx: Ctx, attachment_id: int, thumbnail: bool, action: str = "file.downloaded"
+                    ) -> tuple[bytes, str, str]:
     from mixun.services.messages import _access_message
 
     with ctx.rt.db.read() as s:
@@ -400,7 +401,7 @@ def read_attachment(ctx: Ctx, attachment_id: int, thumbnail: bool) -> tuple[byte
     data = _load(ctx, dek, att.blob_key, "blob")
     if att.kind != "image":  # C5: file downloads are audited (image previews in the chat are not)
         with ctx.rt.db.write() as s:
-            audit.record(s, ctx, "file.downloaded", target=f"attachment:{att.id}", filename=att.filename,
+            audit.record(s, ctx, action, target=f"attachment:{att.id}", filename=att.filename,
                          conversation_id=att.conversation_id, size=att.size)
     return data, att.mime, att.filename
 

@@ -50,7 +50,29 @@ def _check_users(s: Session, ids: list[int]) -> list[int]:
 
 
 def _log(s: Session, conv_id: int, user_id: int, action: str, actor: int, detail: str = "") -> None:
-    s.add(MembershipLog(conversation_id=conv_id, user_id=user_id, action=action, actor_id=actor, detail=detail))
+    row = MembershipLog(conversation_id=conv_id, user_id=user_id, action=action, actor_id=actor, detail=detail,
+                        created_at=datetime.now(UTC))
+    s.add(row)
+    # The rows of this transaction go out with its event, as the conversation's system lines (系统消息).
+    s.info.setdefault("membership_log", []).append(row)
+
+
+def system_lines(s: Session, rows: list[MembershipLog]) -> list[dict[str, Any]]:
+    """Membership log rows as the system lines members see ("王五邀请张三加入了群聊"), with names."""
+    ids = {r.user_id for r in rows} | {r.actor_id for r in rows}
+    names = dict(s.execute(select(User.id, User.name).where(User.id.in_(ids))).all()) if ids else {}
+    return [{"id": r.id, "conversation_id": r.conversation_id, "action": r.action, "detail": r.detail,
+             "user": {"id": r.user_id, "name": names.get(r.user_id, "")},
+             "actor": {"id": r.actor_id, "name": names.get(r.actor_id, "")},
+             "at": r.created_at.isoformat()} for r in rows]
+
+
+def _take_log(s: Session) -> list[dict[str, Any]]:
+    rows = s.info.pop("membership_log", [])
+    if not rows:
+        return []
+    s.flush()
+    return system_lines(s, rows)
 
 
 def create_conversation(ctx: Ctx, kind: str, members: list[int], name: str | None) -> dict[str, Any]:
@@ -104,13 +126,15 @@ def create_conversation(ctx: Ctx, kind: str, members: list[int], name: str | Non
             _log(s, conv.id, uid, "joined", me)
         s.flush()
         view = conversation_view(s, ctx, conv, me)
-        events.emit(s, ctx, [me, *ids], "conversation.created", {"conversation": _public(view)})
+        events.emit(s, ctx, [me, *ids], "conversation.created", {"conversation": _public(view),
+                                                                 "system": _take_log(s)})
         return {**view, "created": True}
 
 
 def _public(view: dict[str, Any]) -> dict[str, Any]:
     """The parts of a conversation view that are the same for every member."""
-    return {k: view[k] for k in ("id", "kind", "name", "members", "last_seq", "created_at", "updated_at")}
+    return {k: view[k] for k in ("id", "kind", "name", "members", "last_seq", "created_at", "updated_at",
+                                 "notice", "all_may_mention_all")}
 
 
 def conversation_view(s: Session, ctx: Ctx, conv: Conversation, viewer: int,
@@ -125,9 +149,22 @@ def conversation_view(s: Session, ctx: Ctx, conv: Conversation, viewer: int,
     if conv.kind == "direct":
         other = next((m for m in members if m["id"] != viewer), None)
         name = other["name"] if other else conv.name
+    notice = None
+    if conv.notice_version and conv.notice:
+        by = next((m["name"] for m in members if m["id"] == conv.notice_by), "")
+        notice = {"text": conv.notice, "version": conv.notice_version, "by": {"id": conv.notice_by, "name": by},
+                  "at": conv.notice_at.isoformat() if conv.notice_at else None}
     return {"id": conv.id, "kind": conv.kind, "name": name, "members": members, "my_role": my_role,
             "last_seq": conv.last_seq, "created_at": conv.created_at.isoformat(),
-            "updated_at": conv.updated_at.isoformat(), "classification": conv.classification}
+            "updated_at": conv.updated_at.isoformat(), "classification": conv.classification,
+            "notice": notice, "all_may_mention_all": bool(conv.all_may_mention_all)}
+
+
+def personal(view: dict[str, Any], conv: Conversation, member: Member) -> dict[str, Any]:
+    """The member's own settings for a conversation: 置顶, 消息免打扰, and whether the notice is unread."""
+    view.update({"pinned": bool(member.pinned), "muted": bool(member.muted),
+                 "notice_unread": bool(conv.notice_version and conv.notice and member.notice_seen < conv.notice_version)})
+    return view
 
 
 def list_conversations(ctx: Ctx, limit: int = 200) -> dict[str, Any]:
@@ -168,8 +205,8 @@ def list_conversations(ctx: Ctx, limit: int = 200) -> dict[str, Any]:
             for view in message_views(s, ctx, list(msgs), me):
                 lasts[view["conversation_id"]] = view
         out = []
-        for conv, _member in rows:
-            view = conversation_view(s, ctx, conv, me, mrows.get(conv.id, []))
+        for conv, member in rows:
+            view = personal(conversation_view(s, ctx, conv, me, mrows.get(conv.id, [])), conv, member)
             u = unread[conv.id]
             view.update({"unread_count": u[0], "mention_count": u[1], "urgent_unread": u[2],
                          "read_seq": read_of[conv.id], "last_message": lasts.get(conv.id)})
@@ -180,7 +217,7 @@ def list_conversations(ctx: Ctx, limit: int = 200) -> dict[str, Any]:
 def get_conversation(ctx: Ctx, conversation_id: int) -> dict[str, Any]:
     with ctx.rt.db.read() as s:
         conv, member = access_conversation(s, ctx, conversation_id)
-        view = conversation_view(s, ctx, conv, ctx.user_id)
+        view = personal(conversation_view(s, ctx, conv, ctx.user_id), conv, member)
         view["read_seq"] = member.read_seq
         return view
 
@@ -201,7 +238,7 @@ def _changed(s: Session, ctx: Ctx, conv: Conversation, type_: str, extra_recipie
     s.flush()
     view = conversation_view(s, ctx, conv, ctx.user_id)
     recipients = member_ids(s, conv.id) + extra_recipients
-    events.emit(s, ctx, recipients, type_, {"conversation": _public(view), **body})
+    events.emit(s, ctx, recipients, type_, {"conversation": _public(view), **body, "system": _take_log(s)})
     return view
 
 

@@ -113,12 +113,22 @@ def _check_text(ctx: Ctx, text: str, allow_empty: bool = False) -> str:
     return text
 
 
-def _mentions(s: Session, conv_id: int, text: str) -> list[int]:
+MENTION_ALL = "@所有人"
+
+
+def _mentions(s: Session, conv_id: int, text: str, sender: int | None = None) -> list[int]:
     if "@" not in text:
         return []
-    names = s.execute(select(Member.user_id, User.name, User.username).join(User, User.id == Member.user_id)
+    names = s.execute(select(Member.user_id, User.name, User.username, Member.role).join(User, User.id == Member.user_id)
                       .where(Member.conversation_id == conv_id)).all()
-    return [uid for uid, name, uname in names if f"@{name}" in text or re.search(rf"@{re.escape(uname)}\b", text)]
+    if sender is not None and MENTION_ALL in text:
+        # @所有人 (owners and group admins, or everyone when the group allows it) mentions every member;
+        # from anyone else it is plain text. Read only for messages that contain it.
+        role = next((r for uid, _n, _u, r in names if uid == sender), None)
+        if role in ("owner", "admin") or s.execute(select(Conversation.all_may_mention_all)
+                                                   .where(Conversation.id == conv_id)).scalar():
+            return [uid for uid, _n, _u, _r in names if uid != sender]
+    return [uid for uid, name, uname, _r in names if f"@{name}" in text or re.search(rf"@{re.escape(uname)}\b", text)]
 
 
 @dataclass(eq=False)
@@ -379,7 +389,8 @@ def _write_in(s: Session, jobs: list[SendJob], results: list[tuple[SendJob, dict
         _record_dlp(s, job.ctx, job.dlp_outcome or DlpOutcome(), f"conversation:{job.conversation_id}")
     now = datetime.now(UTC)
     outcomes = [job.dlp_outcome or DlpOutcome() for job in live]
-    mentions = [_mentions(s, job.conversation_id, o.deliver_text) for job, o in zip(live, outcomes, strict=True)]
+    mentions = [_mentions(s, job.conversation_id, o.deliver_text, job.ctx.user_id)
+                for job, o in zip(live, outcomes, strict=True)]
     # Who hears of each message (held by DLP: only the sender).
     hearers = [[job.ctx.user_id] if o.action == "hold" else recipients[job.conversation_id]
                for job, o in zip(live, outcomes, strict=True)]
@@ -618,6 +629,8 @@ def edit_message(ctx: Ctx, message_id: int, text: str, confirm: bool = False) ->
         msg, conv, _member = _access_message(s, ctx, message_id)
         if msg.sender_id != ctx.user_id:
             raise MixunError("forbidden", ("只能编辑自己发送的消息", "You can edit only messages you sent"))
+        if msg.kind == "merged":  # a merged forward's text is its transcript: it is not edited
+            raise MixunError("forbidden", ("合并转发的聊天记录不能编辑", "A forwarded chat record cannot be edited"))
         if msg.recalled_at is not None:
             raise MixunError("message_recalled")
         now = datetime.now(UTC)
@@ -627,7 +640,7 @@ def edit_message(ctx: Ctx, message_id: int, text: str, confirm: bool = False) ->
         msg.text = outcome.deliver_text
         msg.edited_at = now
         msg.version += 1
-        msg.mentions = _mentions(s, conv.id, outcome.deliver_text)
+        msg.mentions = _mentions(s, conv.id, outcome.deliver_text, ctx.user_id)
         if outcome.action != "allow":
             msg.dlp_action, msg.dlp_findings = outcome.action, outcome.findings or None
         s.add(MessageVersion(message_id=msg.id, conversation_id=conv.id, version=msg.version, kind="edited",

@@ -18,15 +18,21 @@ from mixun.api.schemas import (
     AdminIn,
     ConversationCreate,
     ConversationUpdate,
+    ForwardIn,
+    GroupSettingsIn,
     MembersIn,
     MessageCreate,
     MessageUpdate,
+    NoticeIn,
+    NoticeSeenIn,
+    PrefsIn,
+    ReactionIn,
     ReadIn,
     UserIdIn,
 )
 from mixun.domain.roles import Perm
 from mixun.errors import MixunError
-from mixun.services import attachments, conversations, messages
+from mixun.services import attachments, conversations, group_life, message_actions, messages, previews
 from mixun.services.runtime import Ctx
 
 router = APIRouter(prefix="/api/v1", tags=["conversations"])
@@ -135,7 +141,8 @@ async def _no_body() -> Message:
 @router.get("/conversations/{conversation_id}/messages")
 def history(conversation_id: Id, ctx: Chat, after_seq: Seq = None, before_seq: Seq = None,
             limit: Limit = 50) -> dict[str, Any]:
-    return {"messages": messages.list_messages(ctx, conversation_id, after_seq, before_seq, limit)}
+    views = messages.list_messages(ctx, conversation_id, after_seq, before_seq, limit)
+    return {"messages": message_actions.with_reactions(ctx, views)}
 
 
 @router.post("/conversations/{conversation_id}/read", status_code=204)
@@ -205,3 +212,68 @@ def recall(message_id: Id, ctx: Chat) -> dict[str, Any]:
 @router.get("/messages/{message_id}/receipts")
 def receipts(message_id: Id, ctx: Chat) -> dict[str, Any]:
     return messages.receipts(ctx, message_id)
+
+
+# ---- group life ----------------------------------------------------------------------------------------
+
+@router.get("/conversations/{conversation_id}/system")
+def system_lines(conversation_id: Id, ctx: Chat) -> dict[str, Any]:
+    """The group's system lines (created, invited, removed, left, renamed, owner...) since one joined."""
+    return group_life.system_log(ctx, conversation_id)
+
+
+@router.put("/conversations/{conversation_id}/notice")
+def set_notice(conversation_id: Id, body: NoticeIn, ctx: Chat) -> dict[str, Any]:
+    """群公告: owner or group admins; an empty text takes it down."""
+    return group_life.set_notice(ctx, conversation_id, body.text)
+
+
+@router.post("/conversations/{conversation_id}/notice/seen")
+def notice_seen(conversation_id: Id, body: NoticeSeenIn, ctx: Chat) -> dict[str, Any]:
+    return group_life.notice_seen(ctx, conversation_id, body.version)
+
+
+@router.put("/conversations/{conversation_id}/prefs")
+def set_prefs(conversation_id: Id, body: PrefsIn, ctx: Chat) -> dict[str, Any]:
+    """置顶 and 消息免打扰, for the caller only."""
+    return group_life.set_prefs(ctx, conversation_id, body.pinned, body.muted)
+
+
+@router.put("/conversations/{conversation_id}/settings")
+def set_settings(conversation_id: Id, body: GroupSettingsIn, ctx: Chat) -> dict[str, Any]:
+    return group_life.set_settings(ctx, conversation_id, body.all_may_mention_all)
+
+
+@router.post("/conversations/{conversation_id}/dissolve", status_code=204)
+def dissolve(conversation_id: Id, ctx: Chat) -> Response:
+    """解散群: the owner only; the archive keeps everything."""
+    group_life.dissolve(ctx, conversation_id)
+    return Response(status_code=204)
+
+
+# ---- message actions -----------------------------------------------------------------------------------
+
+@router.post("/messages/forward", status_code=201)
+def forward(body: ForwardIn, ctx: Chat) -> dict[str, Any]:
+    """Forward one by one or merged (合并转发); the same checks as a send, for the target."""
+    return message_actions.forward(ctx, body.message_ids, body.conversation_id, body.merged, body.confirm)
+
+
+@router.get("/messages/{message_id}/bundle")
+def bundle(message_id: Id, ctx: Chat) -> dict[str, Any]:
+    return message_actions.bundle(ctx, message_id)
+
+
+@router.post("/messages/{message_id}/reactions")
+def react(message_id: Id, body: ReactionIn, ctx: Chat) -> dict[str, Any]:
+    return message_actions.react(ctx, message_id, body.emoji, body.on)
+
+
+@router.get("/attachments/{attachment_id}/preview")
+def preview(attachment_id: Id, ctx: Chat) -> Response:
+    """An Office document as sanitised, watermarked HTML (never cached, nothing active may run)."""
+    page = previews.preview(ctx, attachment_id)
+    return Response(page, media_type="text/html; charset=utf-8", headers={
+        "Content-Security-Policy": previews.CSP, "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff", "X-Frame-Options": "SAMEORIGIN",
+        "Referrer-Policy": "no-referrer"})

@@ -1,0 +1,23 @@
+// The open conversation's header: its title, the other person's status or the member count.
+import { t } from '../i18n';
+import { Conversation, convTitle, peerOf } from '../store';
+import { statusOf } from '../directory';
+import { StatusDot } from '../ui';
+
+export function ChatHeader({ c, onPanel }: { c: Conversation; onPanel: (p: 'members' | 'card' | 'settings') => void }) {
+  const peer = peerOf(c);
+  return (
+    <header class="chat-head">
+      <div class="chat-title">
+        <h2 data-testid="chat-title">{convTitle(c)}</h2>
+        {peer ? (
+          <button class="link sub" data-testid="chat-peer-card" onClick={() => onPanel('card')}><StatusDot status={statusOf(peer)} /> {t(statusOf(peer))}</button>
+        ) : (
+          <span class="sub">{c.members.length} {t('members')}</span>
+        )}
+      </div>
+      {c.kind === 'group' && <button class="ghost" data-testid="group-manage" onClick={() => onPanel('members')}>{t('members')}</button>}
+      <button class="ghost" data-testid="conv-settings-button" title={t('conv_settings')} onClick={() => onPanel('settings')}>⋯</button>
+    </header>
+  );
+}

@@ -1,0 +1,105 @@
+// The WebSocket: connect, resume after a gap, and route each event frame to the store.
+import { get } from '../api';
+import { S, changed, showError } from './core';
+import { ensureConversation, loadConversations } from './conversations';
+import { flushOutbox } from './outbox';
+import { applyMessage, loadNewer, onRead, onScanned } from './threads';
+import { onGroupEvent } from './group_life';
+import type { Member } from './types';
+
+let ws: WebSocket | null = null;
+let wsTimer: any;
+let backoff = 500;
+let running = false;
+let pingTimer: any;
+
+export function startRealtime() {
+  if (running) return;
+  running = true;
+  S.conn = 'connecting';
+  connect();
+  loadConversations().catch(showError);
+}
+export function stopRealtime() {
+  running = false;
+  clearTimeout(wsTimer); clearInterval(pingTimer);
+  if (ws) { ws.onclose = null; ws.close(); ws = null; }
+}
+
+function connect() {
+  if (!running) return;
+  const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  let sock: WebSocket;
+  try { sock = new WebSocket(`${proto}//${location.host}/api/v1/ws`); } catch { retry(); return; }
+  ws = sock;
+  sock.onmessage = (ev) => { let f: any; try { f = JSON.parse(ev.data); } catch { return; } onFrame(f); };
+  sock.onclose = (ev) => {
+    if (ws !== sock) return;
+    ws = null; clearInterval(pingTimer);
+    if (!running) return;
+    S.conn = S.everOnline ? 'reconnecting' : 'connecting';
+    changed();
+    if (ev.code === 4401 || ev.code === 4001 || ev.code === 1008) {
+      // Possibly the session ended: ask the server (a 401 sends us to the login page).
+      get('/me').then(() => retry(), () => {});
+      return;
+    }
+    retry();
+  };
+}
+function retry() {
+  clearTimeout(wsTimer);
+  wsTimer = setTimeout(connect, backoff);
+  backoff = Math.min(backoff * 2, 5000);
+}
+
+function onFrame(f: any) {
+  if (f.type === 'hello') {
+    backoff = 500;
+    const wasOnline = S.everOnline;
+    if (S.lastEventSeq == null) S.lastEventSeq = f.last_event_seq ?? 0;
+    else if (typeof f.last_event_seq === 'number' && f.last_event_seq < S.lastEventSeq) {
+      // The server's counter went backwards (e.g. restored data): start over from it, reload by HTTP.
+      S.lastEventSeq = f.last_event_seq;
+    }
+    else ws?.send(JSON.stringify({ type: 'resume', after_event_seq: S.lastEventSeq }));
+    S.conn = 'online'; S.everOnline = true;
+    clearInterval(pingTimer);
+    pingTimer = setInterval(() => { try { ws?.send(JSON.stringify({ type: 'ping' })); } catch { /* closed */ } }, 25000);
+    changed();
+    if (wasOnline) {
+      // Belt and braces after a reconnect: refresh the list and the open conversation (dedupe by id).
+      loadConversations().catch(() => {});
+      if (S.openId != null && S.threads.get(S.openId)?.loaded) loadNewer(S.openId).catch(() => {});
+    }
+    flushOutbox();
+    return;
+  }
+  if (f.type === 'pong' || f.type === 'error') return;
+  if (typeof f.event_seq === 'number') {
+    if (S.lastEventSeq != null && f.event_seq <= S.lastEventSeq) return; // already seen
+    S.lastEventSeq = f.event_seq;
+  }
+  onGroupEvent(f);
+  switch (f.type) {
+    case 'message.created': if (f.message) applyMessage({ ...f.message, conversation_id: f.message.conversation_id ?? f.conversation_id }, true, 'created'); break;
+    case 'message.edited': if (f.message) applyMessage({ ...f.message, conversation_id: f.message.conversation_id ?? f.conversation_id }, true, 'edited'); break;
+    case 'message.recalled': if (f.message) applyMessage({ ...f.message, conversation_id: f.message.conversation_id ?? f.conversation_id }, true, 'recalled'); break;
+    case 'conversation.read': onRead(f); break;
+    case 'conversation.created':
+    case 'conversation.updated':
+    case 'conversation.member_added':
+      if (f.conversation) ensureConversation(f.conversation.id, f.conversation);
+      break;
+    case 'conversation.member_removed':
+      if (f.conversation) {
+        const still = f.conversation.members?.some((m: Member) => m.id === S.me?.id);
+        if (still === false || f.user_id === S.me?.id) { S.convs.delete(f.conversation.id); if (S.openId === f.conversation.id) S.openId = null; changed(); }
+        else ensureConversation(f.conversation.id, f.conversation);
+      }
+      break;
+    case 'attachment.scanned': onScanned(f); break;
+    case 'presence.changed': S.presence.set(f.user_id, f.status); changed(); break;
+    default: break;
+  }
+}
