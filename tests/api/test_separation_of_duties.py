@@ -51,6 +51,11 @@ def test_one_administrator_alone_cannot_read_archive_audit_or_silence_a_colleagu
             r = _call(env, method, path, env.h(token))
             assert r.status_code == 403 and _err(r) == "forbidden", (method, path, r.status_code)
 
+    # No route lets an administrator end someone else's sessions (the sessions list is read-only).
+    ending = [(m, p) for m, p, _perm in route_permissions(env.app)
+              if "session" in p and m in ("POST", "DELETE", "PATCH", "PUT") and p.startswith("/api/v1/admin")]
+    assert ending == []
+
     # Silencing the auditor, another administrator or a compliance officer: each act is only filed.
     for target in (aud, s2, sec1, comp):
         r = c.patch(f"/api/v1/admin/users/{target}", headers=env.h(ts1), json={"disabled": True})
@@ -277,3 +282,21 @@ def test_administrators_are_not_in_the_directory_or_chat(env: Env) -> None:
         assert r.status_code == 422 and _err(r) == "invalid_members"
         r = c.post("/api/v1/conversations", headers=env.h(te), json={"kind": "group", "name": "群", "members": [target]})
         assert r.status_code == 422
+
+
+def test_sysadmin_who_reset_a_person_cannot_approve_their_compliance_grant(env: Env) -> None:
+    """A sysadmin who reset an employee's password (and so may hold their login) is refused as the approver
+    of that employee's compliance grant; another sysadmin may approve it."""
+    c = env.client
+    _s1, ts1 = staff(env, "sys1", "系统员甲", "sysadmin")
+    _s2, ts2 = staff(env, "sys2", "系统员乙", "sysadmin")
+    _sec, tsec = staff(env, "sec1", "安全员甲", "secadmin")
+    emp, _t = env.person("lisi", "李四")
+    assert c.post(f"/api/v1/admin/users/{emp}/reset-password", headers=env.h(ts1)).status_code == 200
+    aid = c.put(f"/api/v1/admin/users/{emp}/roles", headers=env.h(tsec),
+                json={"roles": ["employee", "compliance"]}).json()["approval"]["id"]
+    r = c.post(f"/api/v1/admin/approvals/{aid}/approve", headers=env.h(ts1))
+    assert r.status_code == 403 and _err(r) == "approval_not_allowed"
+    assert _user(env, emp).roles == ["employee"]
+    assert c.post(f"/api/v1/admin/approvals/{aid}/approve", headers=env.h(ts2)).status_code == 200
+    assert "compliance" in _user(env, emp).roles

@@ -11,18 +11,19 @@ are audited, and the act itself is audited with the approver as actor and the re
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mixun.db.models import Approval, User
+from mixun.db.models import Approval, AuditLog, User
 from mixun.domain.roles import Role
 from mixun.errors import MixunError
 from mixun.services import audit
 from mixun.services.runtime import Ctx
 
+RESET_MEMORY_DAYS = 365
 KINDS = ("update", "roles", "reset_password", "reset_two_factor", "depart", "reinstate")
 # The role a request was filed under -> the role that decides it.
 DECIDER = {Role.SYSADMIN.value: Role.SECADMIN.value, Role.SECADMIN.value: Role.SYSADMIN.value}
@@ -95,9 +96,24 @@ def _pending_for_decision(s: Session, ctx: Ctx, approval_id: int) -> Approval:
         raise MixunError("not_found")
     if row.status != "pending":
         raise MixunError("approval_not_pending", status=row.status)
-    if not _may_decide(ctx, row):
+    if not _may_decide(ctx, row) or _reset_it_before(s, ctx, row):
         raise _Refused(row.id, row.kind, row.target_user_id, DECIDER[row.requester_role])
     return row
+
+
+def _reset_it_before(s: Session, ctx: Ctx, row: Approval) -> bool:
+    """A sysadmin who reset this person's password or two-factor (and so may hold their login) must not be
+    the one who approves their compliance grant: that would be one person reaching the archive."""
+    payload = dict(row.payload or {})
+    if row.kind != "roles" or "compliance" not in payload.get("to", []) or "compliance" in payload.get("from", []):
+        return False
+    assert ctx.principal is not None
+    since = datetime.now(UTC) - timedelta(days=RESET_MEMORY_DAYS)
+    hit = s.execute(select(AuditLog.id).where(
+        AuditLog.actor_id == ctx.principal.user_id, AuditLog.target == f"user:{row.target_user_id}",
+        AuditLog.action.in_(("account.password_reset", "account.two_factor_reset")),
+        AuditLog.at >= since.isoformat()).limit(1)).first()
+    return hit is not None
 
 
 class _Refused(Exception):
