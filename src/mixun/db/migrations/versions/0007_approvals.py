@@ -8,6 +8,8 @@ role, waits in `approvals` until a second administrator decides it. `users.depar
 departure (final) from a plain disablement (reversible).
 """
 
+import json
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -46,6 +48,15 @@ def upgrade() -> None:
         UPDATE users SET departed_at = created_at
         WHERE disabled AND id IN (SELECT CAST(substr(target, 6) AS INTEGER) FROM audit_log
                                   WHERE action = 'account.departed' AND target LIKE 'user:%')""")
+    # Administrators are not staff: they leave the directory's search keys.
+    conn = op.get_bind()
+    admins = []
+    for uid, roles in conn.execute(sa.text("SELECT id, roles FROM users")):
+        held = json.loads(roles) if isinstance(roles, str) else (roles or [])
+        if any(r in ("sysadmin", "secadmin", "auditor") for r in held):
+            admins.append(uid)
+    for uid in admins:
+        conn.execute(sa.text("DELETE FROM user_search_keys WHERE user_id = :u"), {"u": uid})
 
 
 def downgrade() -> None:
