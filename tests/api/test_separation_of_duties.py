@@ -130,6 +130,8 @@ def test_compliance_grant_takes_effect_after_a_sysadmin_approves(env: Env) -> No
     aid = r.json()["approval"]["id"]
     again = c.put(f"/api/v1/admin/users/{emp}/roles", headers=env.h(tsec), json={"roles": ["employee", "compliance"]})
     assert again.status_code == 409 and _err(again) == "approval_pending_exists"
+    rows = {u["id"]: u for u in c.get("/api/v1/admin/users", headers=env.h(ts1)).json()["users"]}
+    assert rows[emp]["pending_approvals"] == ["roles"]
     listed = c.get("/api/v1/admin/approvals", headers=env.h(ts1)).json()
     mine = next(a for a in listed["approvals"] if a["id"] == aid)
     assert mine["can_decide"] and mine["target"]["name"] == "李四" and mine["requested_by"]["name"] == "安全员甲"

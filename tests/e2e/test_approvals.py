@@ -53,6 +53,7 @@ def test_sysadmin_files_and_secadmin_approves(own_server, browser, viewport):
         sys_page.get_by_test_id("dialog-ok").click()
         expect(sys_page.get_by_test_id("toast")).to_contain_text("已提交审批")
         expect(sys_page.get_by_test_id("one-time-password-value")).to_have_count(0)
+        expect(row.get_by_test_id("user-pending")).to_have_text("待审批")
         sys_page.get_by_test_id("admin-tab-approvals").click()
         pending = sys_page.locator("[data-testid=approval-row][data-kind=reset_password]")
         expect(pending).to_contain_text("待安全管理员审批")

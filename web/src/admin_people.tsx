@@ -84,7 +84,7 @@ export function Users() {
               <tr data-testid="admin-user-row" data-username={u.username}>
                 <td>{u.name}</td><td>{u.username}</td><td>{u.employee_no}</td><td>{u.unit}</td>
                 <td>{(u.roles || []).map(roleName).join('、')}</td>
-                <td>{stateBadge(u)}</td>
+                <td>{stateBadge(u)}{(u.pending_approvals || []).length > 0 && <span class="badge" data-testid="user-pending" title={(u.pending_approvals || []).map((k: string) => t('approval_kind_' + k)).join('、')}> {t('approval_status_pending')}</span>}</td>
                 <td class="actions">
                   {isSys && !self(u) && !u.departed && (
                     <button class="link" data-testid="admin-user-toggle" onClick={() => ask(t(u.disabled ? 'confirm_enable' : 'confirm_disable', { name: u.name }), u.disabled ? t('enable') : t('disable'),

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from mixun.db.models import EventCounter, PasswordHistory, SearchKey, Unit, User
+from mixun.db.models import Approval, EventCounter, PasswordHistory, SearchKey, Unit, User
 from mixun.db.models import Session as DbSession
 from mixun.domain.names import pinyin_keys, search_keys
 from mixun.domain.passwords import password_rule_failures
@@ -177,6 +177,14 @@ def admin_list_users(ctx: Ctx, q: str, limit: int, offset: int) -> dict[str, Any
         rows = s.execute(stmt.offset(offset).limit(limit + 1)).scalars().all()
         now = datetime.now(UTC)
         users = [admin_view(s, u, now) for u in rows[:limit]]
+        # Requests waiting on each person, so the console shows 待审批 rather than inviting a duplicate.
+        pending: dict[int, list[str]] = {}
+        if users:
+            for uid, kind in s.execute(select(Approval.target_user_id, Approval.kind).where(
+                    Approval.status == "pending", Approval.target_user_id.in_([u["id"] for u in users]))):
+                pending.setdefault(uid, []).append(kind)
+        for u in users:
+            u["pending_approvals"] = pending.get(u["id"], [])
         return {"users": users, "next_offset": offset + limit if len(rows) > limit else None}
 
 
