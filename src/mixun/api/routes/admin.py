@@ -19,6 +19,10 @@ RolesAdmin = Annotated[Ctx, Depends(gate(Perm.ADMIN_ROLES))]
 Approver = Annotated[Ctx, Depends(gate(Perm.APPROVALS))]
 
 
+# Acts on a privileged account answer 202 with the filed request (documented in the OpenAPI too).
+FILED: dict[int | str, dict[str, Any]] = {202: {"description": "Filed for a second administrator's approval"}}
+
+
 def _maybe_pending(response: Response, out: dict[str, Any]) -> dict[str, Any]:
     """An act on a privileged account is only filed: 202 with the approval request."""
     if out.get("pending"):
@@ -40,7 +44,7 @@ def create_user(body: AdminUserCreate, ctx: UsersAdmin) -> dict[str, Any]:
                                    roles=body.roles, employee_no=body.employee_no)
 
 
-@router.patch("/users/{user_id}")
+@router.patch("/users/{user_id}", responses=FILED)
 def update_user(user_id: Id, body: AdminUserUpdate, ctx: UsersAdmin, response: Response) -> dict[str, Any]:
     return _maybe_pending(response, users.admin_update_user(ctx, user_id, body.model_dump(exclude_unset=True)))
 
@@ -49,7 +53,7 @@ class RolesIn(_In):
     roles: list[str] = Field(max_length=10)
 
 
-@router.put("/users/{user_id}/roles")
+@router.put("/users/{user_id}/roles", responses=FILED)
 def set_roles(user_id: Id, body: RolesIn, ctx: RolesAdmin, response: Response) -> dict[str, Any]:
     return _maybe_pending(response, users.set_roles(ctx, user_id, body.roles))
 
@@ -60,12 +64,12 @@ def unlock(user_id: Id, ctx: UsersAdmin) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/users/{user_id}/reset-password")
+@router.post("/users/{user_id}/reset-password", responses=FILED)
 def reset_password(user_id: Id, ctx: UsersAdmin, response: Response) -> dict[str, Any]:
     return _maybe_pending(response, users.admin_reset_password(ctx, user_id))
 
 
-@router.post("/users/{user_id}/reset-two-factor")
+@router.post("/users/{user_id}/reset-two-factor", responses=FILED)
 def reset_two_factor(user_id: Id, ctx: UsersAdmin, response: Response) -> dict[str, Any]:
     return _maybe_pending(response, users.admin_reset_two_factor(ctx, user_id))
 
@@ -74,7 +78,7 @@ class DepartIn(_In):
     reason: str = Field(max_length=32)
 
 
-@router.post("/users/{user_id}/depart")
+@router.post("/users/{user_id}/depart", responses=FILED)
 def depart(user_id: Id, body: DepartIn, ctx: UsersAdmin, response: Response) -> dict[str, Any]:
     return _maybe_pending(response, users.depart(ctx, user_id, body.reason))
 
