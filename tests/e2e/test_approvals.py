@@ -4,7 +4,6 @@ secadmin approves it in a browser of their own; destructive acts ask first; a de
 from __future__ import annotations
 
 import pytest
-from e2e_support import CHROMIUM_ARGS  # noqa: F401 - the browser fixture launches with these
 from playwright.sync_api import expect
 from test_admin import first_login_admin
 
