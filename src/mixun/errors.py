@@ -74,6 +74,14 @@ ERRORS: dict[str, tuple[int, str, str]] = {
                             "This file type has no online preview; download it instead"),
     "preview_failed": (422, "文件无法预览（可能已损坏），请下载后查看",
                        "The file could not be previewed (it may be damaged); download it instead"),
+    "role_grant_not_allowed": (403, "授予或撤销角色由安全管理员办理", "Roles are granted and removed by the security administrator"),
+    "self_action_forbidden": (403, "不能对自己的账号执行此操作", "You cannot do this to your own account"),
+    "last_administrator": (409, "这是该管理员角色最后一个在用账号，不能停用或办理离职", "This is the last active holder of an administrator role; it cannot be disabled or departed"),
+    "unit_not_found": (422, "单位不存在，请先在单位管理中创建", "The unit does not exist; create it under Units first"),
+    "account_departed": (409, "该人员已离职，只能通过复职审批恢复", "This person has departed; only an approved reinstatement restores the account"),
+    "approval_not_pending": (409, "该申请已处理", "This request has already been decided"),
+    "approval_not_allowed": (403, "该申请须由另一类管理员审批，且不能审批自己提交或涉及自己的申请", "This request must be decided by an administrator of the other kind, never by its requester or the person it concerns"),
+    "approval_pending_exists": (409, "该账号已有待审批的同类申请", "A request of this kind is already pending for this account"),
 }
 
 

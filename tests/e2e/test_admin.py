@@ -39,13 +39,20 @@ def test_admin_console_role_separation(own_server, make_page):
     expect(sys_page.get_by_test_id("admin-tab-users")).to_be_visible()
     expect(sys_page.get_by_test_id("admin-tab-audit")).to_have_count(0)
     expect(sys_page.get_by_test_id("admin-users")).to_be_visible()
-    # The sysadmin creates a person through the console.
+    # The sysadmin creates the unit first (a person's unit must exist), then the person.
+    sys_page.get_by_test_id("admin-tab-units").click()
+    sys_page.get_by_test_id("unit-name").fill("运营管理部")
+    sys_page.get_by_test_id("unit-create").click()
+    expect(sys_page.get_by_test_id("admin-unit-row").filter(has_text="运营管理部")).to_have_count(1)
+    sys_page.get_by_test_id("admin-tab-users").click()
     sys_page.get_by_test_id("admin-user-create").click()
     sys_page.get_by_test_id("new-user-username").fill("liuxin")
     sys_page.get_by_test_id("new-user-name").fill("刘欣")
-    sys_page.get_by_test_id("new-user-unit_path").fill("总行/运营管理部")
+    sys_page.get_by_test_id("new-user-unit_path").fill("运营管理部")
     sys_page.get_by_test_id("new-user-password").fill("Temp#Pass2026")
     sys_page.get_by_test_id("new-user-submit").click()
+    expect(sys_page.get_by_test_id("dialog")).not_to_contain_text("重置密码")
+    expect(sys_page.get_by_test_id("dialog")).to_contain_text("人员已创建")
     sys_page.get_by_test_id("one-time-password").get_by_role("button").last.click()
     expect(sys_page.locator("[data-testid=admin-user-row][data-username=liuxin]")).to_have_count(1)
 

@@ -34,9 +34,9 @@ def test_secadmin_dlp_console_lexicon_blocks_employee(own_server, make_page):
     sec = make_page(s.base)
     first_login_admin(sec, "secadmin", s.admins["secadmin"])
     # Only the secadmin's screens, and the review queue.
-    for tab in ("dlp-policy", "dlp-lexicons", "dlp", "review", "alerts"):
+    for tab in ("dlp-policy", "dlp-lexicons", "dlp", "review", "alerts", "users", "approvals"):  # users: 授权
         expect(sec.get_by_test_id(f"admin-tab-{tab}")).to_be_visible()
-    for tab in ("users", "audit", "archive", "holds", "retention", "exports"):
+    for tab in ("audit", "archive", "holds", "retention", "exports"):
         expect(sec.get_by_test_id(f"admin-tab-{tab}")).to_have_count(0)
 
     # The policy: the default rules in order; a bad threshold is refused with the server's reason.

@@ -90,6 +90,8 @@ def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
     initialise(settings, create_admins=False)
     rt = _runtime(settings)
     try:
+        with rt.db.read() as s:
+            new_unit = not users.unit_exists(s, args.unit)
         user = users.create_user(_cli_ctx(rt), username=args.username, name=args.name, unit=args.unit,
                                  password=args.password, phone=args.phone, position=args.position or "",
                                  roles=args.role or ["employee"], employee_no=args.employee_no,
@@ -97,22 +99,53 @@ def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
     except MixunError as exc:
         print(f"error: {exc.code}: {exc.message_for('en')} {exc.details or ''}".rstrip(), file=sys.stderr)
         return 2
+    if new_unit:  # INTERFACE.md: `user add` creates a missing unit; say so, the console would have refused
+        print(f"created unit {args.unit.strip().strip('/')} (it did not exist)")
     print(f"created user {user.username} (id {user.id}); the password must be changed at first login")
     return 0
 
 
+def _account_state(disabled: bool, departed: bool) -> str:
+    if departed:
+        return "departed (disabled; `mixun user enable --reason ...` reinstates)"
+    return "DISABLED (`mixun user enable` re-enables it)" if disabled else "active"
+
+
 def cmd_user_reset(args: argparse.Namespace, settings: Settings) -> int:
+    from mixun.errors import MixunError
     from mixun.services import users
 
     rt = _runtime(settings)
-    ctx = _cli_ctx(rt)
-    with rt.db.read() as s:
-        user = users.find_user_by_username(s, args.username)
-    if user is None:
+    try:
+        out = users.cli_reset_password(_cli_ctx(rt), args.username)
+    except MixunError:
         print(f"error: no user {args.username}", file=sys.stderr)
         return 2
-    password = users.admin_reset_password(ctx, user.id)
-    print(f"{user.username}: one-time password {password}")
+    print(f"{out['username']}: one-time password {out['password']}")
+    print(f"account is {_account_state(out['disabled'], out['departed'])}")
+    return 0
+
+
+def cmd_user_enable(args: argparse.Namespace, settings: Settings) -> int:
+    from mixun.errors import MixunError
+    from mixun.services import users
+
+    rt = _runtime(settings)
+    try:
+        out = users.cli_enable(_cli_ctx(rt), args.username, args.reason)
+    except MixunError as exc:
+        if exc.code == "not_found":
+            print(f"error: no user {args.username}", file=sys.stderr)
+        else:
+            print(f"error: {exc.code}: {exc.message_for('en')} (give --reason to reinstate a departed person)",
+                  file=sys.stderr)
+        return 2
+    if out["departed"]:
+        print(f"{out['username']}: reinstated after departure and enabled (recorded in the audit trail, actor cli)")
+    elif out["disabled"]:
+        print(f"{out['username']}: enabled (recorded in the audit trail, actor cli)")
+    else:
+        print(f"{out['username']}: was already enabled; any lockout cleared")
     return 0
 
 
@@ -223,6 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
     ur = up.add_parser("reset-password", help="issue a new one-time password")
     ur.add_argument("username")
     ur.set_defaults(fn=cmd_user_reset)
+    ue = up.add_parser("enable", help="re-enable a disabled account (audited, actor cli)")
+    ue.add_argument("username")
+    ue.add_argument("--reason", help="required to reinstate a departed person")
+    ue.set_defaults(fn=cmd_user_enable)
     dp = sub.add_parser("dlp", help="data-loss prevention").add_subparsers(dest="dlp_command", required=True)
     ds = dp.add_parser("scan", help="scan a text or document file (stdin when omitted)")
     ds.add_argument("file", nargs="?")

@@ -63,6 +63,7 @@ class User(Base):
     hr_verified: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    departed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a departure is final (issue 19)
 
 
 class SearchKey(Base):
@@ -309,3 +310,21 @@ Index("ix_user_search_keys_covering", SearchKey.key, SearchKey.rank, SearchKey.u
 Index("ix_users_unit_active", User.unit_id, User.disabled, User.id)
 
 APPEND_ONLY_TABLES = ("message_versions", "membership_log", "audit_log")
+
+
+class Approval(Base):
+    """A request on a privileged account (or a compliance grant) waiting for a second administrator."""
+
+    __tablename__ = "approvals"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))  # update | roles | reset_password | reset_two_factor | depart | reinstate
+    target_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    payload: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)  # never a secret
+    requested_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requester_role: Mapped[str] = mapped_column(String(16))  # sysadmin | secadmin: who may decide follows
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | approved | rejected
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_reason: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    __table_args__ = (Index("ix_approvals_status", "status", "id"),)

@@ -42,6 +42,9 @@ class Perm(StrEnum):
     DLP_MANAGE = "dlp.manage"
     ARCHIVE_SEARCH = "archive.search"
     REVIEW = "review.decide"  # the review queue: DLP holds and reported messages (C4, D8)
+    ADMIN_USERS_READ = "admin.users.read"  # the people list (sysadmin manages accounts, secadmin grants roles)
+    ADMIN_ROLES = "admin.roles"  # granting and removing roles (授权): secadmin's, not sysadmin's
+    APPROVALS = "admin.approvals"  # the second administrator's approval of a request on a privileged account
 
 
 _STAFF = {Perm.ACCOUNT, Perm.DIRECTORY_READ, Perm.CHAT}
@@ -52,9 +55,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.HR: frozenset(_STAFF | {Perm.ADMIN_UNITS}),
     Role.COMPLIANCE: frozenset(_STAFF | {Perm.ARCHIVE_SEARCH, Perm.REVIEW}),
     Role.SYSADMIN: frozenset({Perm.ACCOUNT, Perm.DIRECTORY_READ, Perm.ADMIN_USERS, Perm.ADMIN_UNITS,
-                              Perm.ADMIN_SESSIONS}),
+                              Perm.ADMIN_SESSIONS, Perm.ADMIN_USERS_READ, Perm.APPROVALS}),
     Role.SECADMIN: frozenset({Perm.ACCOUNT, Perm.DIRECTORY_READ, Perm.ADMIN_SESSIONS, Perm.SECURITY_ALERTS,
-                              Perm.DLP_MANAGE, Perm.REVIEW}),
+                              Perm.DLP_MANAGE, Perm.REVIEW, Perm.ADMIN_USERS_READ, Perm.ADMIN_ROLES,
+                              Perm.APPROVALS}),
     Role.AUDITOR: frozenset({Perm.ACCOUNT, Perm.AUDIT_READ}),
 }
 
@@ -81,3 +85,17 @@ def valid_role(name: str) -> bool:
 
 def needs_totp(roles: list[str] | frozenset[str] | set[str], required_for_all: bool = False) -> bool:
     return required_for_all or any(r in TOTP_REQUIRED_ROLES for r in roles)
+
+
+# Accounts whose every administrative change needs a second administrator's approval (issue 19):
+# the three administrators and the compliance officers who can read the archive.
+PRIVILEGED_ROLES = ADMIN_ROLES | {Role.COMPLIANCE}
+
+
+def is_administrator(roles: list[str] | tuple[str, ...]) -> bool:
+    """Holds sysadmin, secadmin or auditor: not staff, so not in the directory and not a chat partner."""
+    return any(r in ADMIN_ROLES for r in roles)
+
+
+def is_privileged(roles: list[str] | tuple[str, ...]) -> bool:
+    return any(r in PRIVILEGED_ROLES for r in roles)

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mixun.db.models import Conversation, Member, MembershipLog, Message, User
+from mixun.domain.roles import is_administrator
 from mixun.errors import MixunError
 from mixun.services import audit, events
 from mixun.services.runtime import Ctx
@@ -42,7 +43,8 @@ def _check_users(s: Session, ids: list[int]) -> list[int]:
     ids = list(dict.fromkeys(int(i) for i in ids))
     if not ids:
         return ids
-    found = set(s.execute(select(User.id).where(User.id.in_(ids), User.disabled.is_(False))).scalars())
+    found = {i for i, roles in s.execute(select(User.id, User.roles).where(User.id.in_(ids), User.disabled.is_(False)))
+             if not is_administrator(roles)}  # administrators are not chat partners (issue 19)
     missing = [i for i in ids if i not in found]
     if missing:
         raise MixunError("invalid_members", ("成员不存在或已停用", "A member does not exist or has been disabled"), user_ids=missing)

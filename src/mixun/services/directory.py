@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from mixun.db.models import SearchKey, Unit, User
 from mixun.domain.names import normalise_query
+from mixun.domain.roles import is_administrator
 from mixun.errors import MixunError
 from mixun.services.runtime import Ctx
 
@@ -27,7 +28,7 @@ def online_users(ctx: Ctx, user_ids: list[int]) -> set[int]:
 
 
 _PERSON = select(User.id, User.username, User.name, User.employee_no, User.unit_id, User.position,
-                 User.work_status, User.phone, User.hr_verified, Unit.path).outerjoin(Unit, Unit.id == User.unit_id)
+                 User.work_status, User.phone, User.hr_verified, Unit.path, User.roles).outerjoin(Unit, Unit.id == User.unit_id)
 _PEOPLE_BY_ID = _PERSON.where(User.id.in_(bindparam("ids", expanding=True)))
 
 
@@ -70,7 +71,8 @@ def _people(ctx: Ctx, s: Session, ids: list[int]) -> list[dict[str, Any]]:
     """Directory cards for these people, in this order."""
     if not ids:
         return []
-    by_id = {r.id: r for r in s.connection().execute(_PEOPLE_BY_ID, {"ids": ids})}
+    # Administrators (sysadmin, secadmin, auditor) are not staff: no card, no chat page (issue 19).
+    by_id = {r.id: r for r in s.connection().execute(_PEOPLE_BY_ID, {"ids": ids}) if not is_administrator(r.roles)}
     return _views(ctx, [by_id[i] for i in ids if i in by_id])
 
 

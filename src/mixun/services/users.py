@@ -1,4 +1,11 @@
-"""Accounts and org units: creation, lookup, administration."""
+"""Accounts and org units: creation, lookup, administration.
+
+Separation of duties (issue 19, docs/separation-of-duties.md): sysadmin creates and runs accounts as
+plain employees, secadmin grants roles; nobody acts on their own account; every change to an
+administrator's or a compliance officer's account, and every grant or removal of the compliance role,
+is filed as an approval request that an administrator of the other kind decides (services/approvals.py).
+The ``_apply_*`` functions carry an act out, directly or once approved.
+"""
 
 from __future__ import annotations
 
@@ -8,28 +15,41 @@ from typing import Any
 from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from mixun.db.models import EventCounter, PasswordHistory, SearchKey, Unit, User
+from mixun.db.models import Approval, EventCounter, PasswordHistory, SearchKey, Unit, User
 from mixun.db.models import Session as DbSession
 from mixun.domain.names import pinyin_keys, search_keys
 from mixun.domain.passwords import password_rule_failures
-from mixun.domain.roles import RESERVED_ROLES, Role, valid_role
+from mixun.domain.roles import ADMIN_ROLES, RESERVED_ROLES, Role, is_administrator, is_privileged, valid_role
 from mixun.errors import MixunError
 from mixun.services import audit
+from mixun.services.approvals import file_txn
 from mixun.services.runtime import Ctx
 
 WORK_STATUSES = ("available", "busy", "meeting", "away")
 
 
-def ensure_unit_path(session: Session, path: str) -> Unit:
-    """Find or create every unit along ``总行/信息技术部``."""
+def _unit_parts(path: str) -> list[str]:
     parts = [p.strip() for p in path.replace("\\", "/").split("/") if p.strip()]
     if not parts:
         raise MixunError("validation_failed", ("单位路径不能为空", "The unit path is empty"), field="unit")
+    return parts
+
+
+def unit_exists(session: Session, path: str) -> bool:
+    return session.execute(select(Unit.id).where(Unit.path == "/".join(_unit_parts(path)))).first() is not None
+
+
+def ensure_unit_path(session: Session, path: str, create: bool = True) -> Unit:
+    """Find every unit along ``总行/信息技术部``, creating missing ones when ``create`` (the CLI's
+    `user add` does; the console and API answer ``unit_not_found``: creating units is its own act)."""
+    parts = _unit_parts(path)
     parent: Unit | None = None
     for i in range(len(parts)):
         sub = "/".join(parts[: i + 1])
         unit = session.execute(select(Unit).where(Unit.path == sub)).scalar_one_or_none()
         if unit is None:
+            if not create:
+                raise MixunError("unit_not_found", path="/".join(parts))
             unit = Unit(name=parts[i], path=sub, parent_id=parent.id if parent else None)
             session.add(unit)
             session.flush()
@@ -60,7 +80,7 @@ def create_user_txn(session: Session, ctx: Ctx, *, username: str, name: str, uni
                     phone: str | None = None, position: str = "", roles: list[str] | None = None,
                     employee_no: str | None = None, must_change_password: bool = True,
                     allow_reserved_roles: bool = False, check_policy: bool = True,
-                    password_hash: str | None = None) -> User:
+                    password_hash: str | None = None, create_units: bool = True) -> User:
     username = username.strip()
     if not username or len(username) > 64 or not all(c.isalnum() or c in "._-" for c in username):
         raise MixunError("validation_failed", ("用户名只能包含字母、数字和 . _ -", "A username may hold only letters, digits and . _ -"), field="username")
@@ -75,7 +95,7 @@ def create_user_txn(session: Session, ctx: Ctx, *, username: str, name: str, uni
         raise MixunError("username_taken")
     if employee_no and session.execute(select(User.id).where(User.employee_no == employee_no)).first():
         raise MixunError("employee_no_taken")
-    unit_row = ensure_unit_path(session, unit)
+    unit_row = ensure_unit_path(session, unit, create=create_units)
     full, initials = pinyin_keys(name.strip())
     pw_hash = password_hash or ctx.rt.hasher.hash(password)
     user = User(
@@ -104,7 +124,7 @@ def create_user(ctx: Ctx, **kwargs: Any) -> User:
 def index_user(session: Session, user: User) -> None:
     """(Re)write a person's directory search keys; a disabled account has none, so search never finds it."""
     session.execute(delete(SearchKey).where(SearchKey.user_id == user.id))
-    if user.disabled:
+    if user.disabled or is_administrator(user.roles):  # administrators are not staff: not in the directory
         return
     keys = search_keys(user.name, user.username, user.employee_no, user.position)
     session.execute(insert(SearchKey), [{"user_id": user.id, "key": k, "rank": r} for k, r in keys])
@@ -158,6 +178,14 @@ def admin_list_users(ctx: Ctx, q: str, limit: int, offset: int) -> dict[str, Any
         rows = s.execute(stmt.offset(offset).limit(limit + 1)).scalars().all()
         now = datetime.now(UTC)
         users = [admin_view(s, u, now) for u in rows[:limit]]
+        # Requests waiting on each person, so the console shows 待审批 rather than inviting a duplicate.
+        pending: dict[int, list[str]] = {}
+        if users:
+            for uid, kind in s.execute(select(Approval.target_user_id, Approval.kind).where(
+                    Approval.status == "pending", Approval.target_user_id.in_([u["id"] for u in users]))):
+                pending.setdefault(uid, []).append(kind)
+        for u in users:
+            u["pending_approvals"] = pending.get(u["id"], [])
         return {"users": users, "next_offset": offset + limit if len(rows) > limit else None}
 
 
@@ -169,51 +197,138 @@ def admin_view(s: Session, u: User, now: datetime) -> dict[str, Any]:
         "totp_enabled": u.totp_enabled, "must_change_password": u.must_change_password,
         "last_login_at": u.last_login_at.isoformat() if u.last_login_at else None,
         "created_at": u.created_at.isoformat(),
+        "departed": u.departed_at is not None,
+        "departed_at": u.departed_at.isoformat() if u.departed_at else None,
+        "privileged": is_privileged(u.roles),
     }
 
 
-def admin_update_user(ctx: Ctx, user_id: int, changes: dict[str, Any]) -> dict[str, Any]:
-    from mixun.services.auth import revoke_user_sessions_txn
-
+def admin_create_user(ctx: Ctx, *, roles: list[str] | None, unit: str, **kwargs: Any) -> dict[str, Any]:
+    """The console's account creation: a plain employee in an existing unit (granting roles is secadmin's
+    act, creating units is its own act)."""
+    if any(r != Role.EMPLOYEE.value for r in (roles or [])):
+        raise MixunError("role_grant_not_allowed")
     with ctx.rt.db.write() as s:
-        user = get_user(s, user_id)
-        changed: dict[str, Any] = {}
-        if "roles" in changes and changes["roles"] is not None:
-            new_roles = check_roles(list(changes["roles"]), allow_reserved=False)
-            kept_reserved = [r for r in user.roles if Role(r) in RESERVED_ROLES]
-            if kept_reserved:
-                raise MixunError("reserved_role")
-            if new_roles != list(user.roles):
-                changed["roles"] = {"from": list(user.roles), "to": new_roles}
-                user.roles = new_roles
-        if changes.get("unit_id") is not None and changes["unit_id"] != user.unit_id:
-            if s.get(Unit, changes["unit_id"]) is None:
-                raise MixunError("not_found")
-            changed["unit_id"] = {"from": user.unit_id, "to": changes["unit_id"]}
-            user.unit_id = changes["unit_id"]
-        for field in ("position", "phone"):
-            if changes.get(field) is not None and changes[field] != getattr(user, field):
-                changed[field] = True
-                setattr(user, field, changes[field])
-        if changes.get("disabled") is not None and bool(changes["disabled"]) != user.disabled:
-            user.disabled = bool(changes["disabled"])
-            changed["disabled"] = user.disabled
-            if user.disabled:
-                revoke_user_sessions_txn(s, ctx, user.id, reason="account_disabled")
-        if "position" in changed or "disabled" in changed:
-            index_user(s, user)
-        action = "account.roles_changed" if "roles" in changed else "account.updated"
-        if "disabled" in changed:
-            action = "account.disabled" if user.disabled else "account.enabled"
-        if changed:
-            audit.record(s, ctx, action, target=f"user:{user.id}", changes=changed)
-            from mixun.services.auth import account_changed
-
-            account_changed(s, ctx, user.id)
+        user = create_user_txn(s, ctx, unit=unit, roles=[Role.EMPLOYEE.value], create_units=False, **kwargs)
         return admin_view(s, user, datetime.now(UTC))
 
 
+def _not_self(ctx: Ctx, user: User) -> None:
+    if ctx.principal is not None and ctx.principal.user_id == user.id:
+        raise MixunError("self_action_forbidden")
+
+
+def _filed(s: Session, ctx: Ctx, kind: str, user: User, payload: dict[str, Any], by: str) -> dict[str, Any]:
+    return {"pending": True, "approval": file_txn(s, ctx, kind, user, payload, by)}
+
+
+def _last_admin_check(s: Session, user: User) -> None:
+    """Refuse to take away the last active holder of sysadmin, secadmin or auditor."""
+    held = [r for r in user.roles if Role(r) in ADMIN_ROLES] if user.roles else []
+    if not held:
+        return
+    others = s.execute(select(User.roles).where(User.id != user.id, User.disabled.is_(False))).scalars()
+    remaining = {r for roles in others for r in (roles or [])}
+    missing = [r for r in held if r not in remaining]
+    if missing:
+        raise MixunError("last_administrator", roles=missing)
+
+
+def _via(approval: dict[str, Any] | None) -> dict[str, Any]:
+    return {"approval_id": approval["id"], "requested_by": approval["requested_by"]} if approval else {}
+
+
+def admin_update_user(ctx: Ctx, user_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+    """sysadmin's edit of an account (unit, position, phone, disabled). Roles are secadmin's
+    (``set_roles``); on a privileged account the whole change waits for approval."""
+    with ctx.rt.db.write() as s:
+        user = get_user(s, user_id)
+        if changes.get("roles") is not None and list(changes["roles"]) != list(user.roles):
+            raise MixunError("role_grant_not_allowed")
+        # Only what actually changes (a request for nothing would wait for nobody's benefit).
+        changes = {k: v for k, v in changes.items() if k != "roles" and v is not None and v != getattr(user, k)}
+        _not_self(ctx, user)
+        if changes.get("unit_id") is not None and s.get(Unit, changes["unit_id"]) is None:
+            raise MixunError("unit_not_found", unit_id=changes["unit_id"])
+        if changes.get("disabled") is False and user.departed_at is not None:
+            raise MixunError("account_departed")
+        if changes.get("disabled") is True and user.disabled is False:
+            _last_admin_check(s, user)
+        if is_privileged(user.roles) and changes:
+            return _filed(s, ctx, "update", user, changes, Role.SYSADMIN.value)
+        return _apply_update(s, ctx, user, changes, None)
+
+
+def _apply_update(s: Session, ctx: Ctx, user: User, changes: dict[str, Any],
+                  approval: dict[str, Any] | None) -> dict[str, Any]:
+    from mixun.services.auth import account_changed, revoke_user_sessions_txn
+
+    changed: dict[str, Any] = {}
+    if changes.get("unit_id") is not None and changes["unit_id"] != user.unit_id:
+        if s.get(Unit, changes["unit_id"]) is None:
+            raise MixunError("unit_not_found", unit_id=changes["unit_id"])
+        changed["unit_id"] = {"from": user.unit_id, "to": changes["unit_id"]}
+        user.unit_id = changes["unit_id"]
+    for field in ("position", "phone"):
+        if changes.get(field) is not None and changes[field] != getattr(user, field):
+            changed[field] = True
+            setattr(user, field, changes[field])
+    if changes.get("disabled") is not None and bool(changes["disabled"]) != user.disabled:
+        if changes["disabled"]:
+            _last_admin_check(s, user)
+        elif user.departed_at is not None:
+            raise MixunError("account_departed")
+        user.disabled = bool(changes["disabled"])
+        changed["disabled"] = user.disabled
+        if user.disabled:
+            revoke_user_sessions_txn(s, ctx, user.id, reason="account_disabled")
+    if "position" in changed or "disabled" in changed:
+        index_user(s, user)
+    action = "account.updated"
+    if "disabled" in changed:
+        action = "account.disabled" if user.disabled else "account.enabled"
+    if changed:
+        audit.record(s, ctx, action, target=f"user:{user.id}", changes=changed, **_via(approval))
+        account_changed(s, ctx, user.id)
+    return admin_view(s, user, datetime.now(UTC))
+
+
+def set_roles(ctx: Ctx, user_id: int, roles: list[str]) -> dict[str, Any]:
+    """secadmin's grant or removal of roles (授权). Administrator roles are never granted here; the
+    compliance role, and any change on a privileged account, waits for a sysadmin's approval."""
+    new_roles = check_roles(list(roles), allow_reserved=False)
+    with ctx.rt.db.write() as s:
+        user = get_user(s, user_id)
+        _not_self(ctx, user)
+        if any(Role(r) in RESERVED_ROLES for r in user.roles):
+            raise MixunError("reserved_role")
+        if user.disabled:
+            raise MixunError("account_departed" if user.departed_at else "account_disabled")
+        if new_roles == list(user.roles):
+            return admin_view(s, user, datetime.now(UTC))
+        if is_privileged(user.roles) or is_privileged(new_roles):
+            return _filed(s, ctx, "roles", user, {"from": list(user.roles), "to": new_roles}, Role.SECADMIN.value)
+        return _apply_roles(s, ctx, user, {"to": new_roles}, None)
+
+
+def _apply_roles(s: Session, ctx: Ctx, user: User, payload: dict[str, Any],
+                 approval: dict[str, Any] | None) -> dict[str, Any]:
+    from mixun.services.auth import account_changed
+
+    if any(Role(r) in RESERVED_ROLES for r in user.roles):
+        raise MixunError("reserved_role")
+    new_roles = check_roles(list(payload["to"]), allow_reserved=False)
+    old = list(user.roles)
+    user.roles = new_roles
+    index_user(s, user)
+    audit.record(s, ctx, "account.roles_changed", target=f"user:{user.id}",
+                 changes={"roles": {"from": old, "to": new_roles}}, **_via(approval))
+    account_changed(s, ctx, user.id)
+    return admin_view(s, user, datetime.now(UTC))
+
+
 def admin_unlock(ctx: Ctx, user_id: int) -> None:
+    """Unlocking only gives the owner back what they had: no approval needed."""
     with ctx.rt.db.write() as s:
         user = get_user(s, user_id)
         user.locked_until = None
@@ -221,22 +336,65 @@ def admin_unlock(ctx: Ctx, user_id: int) -> None:
         audit.record(s, ctx, "account.unlocked", target=f"user:{user.id}")
 
 
-def admin_reset_password(ctx: Ctx, user_id: int) -> str:
-    from mixun.domain.passwords import generate_password
-    from mixun.services.auth import revoke_user_sessions_txn
-
-    password = generate_password()
+def admin_reset_password(ctx: Ctx, user_id: int) -> dict[str, Any]:
+    """A new one-time password. On a privileged account the reset is only filed: the password is shown
+    to the approving administrator (never to the requester), and the account's two-factor enrolment
+    stays, so the password alone opens no session."""
     with ctx.rt.db.write() as s:
         user = get_user(s, user_id)
-        user.password_hash = ctx.rt.hasher.hash(password)
-        user.must_change_password = True
-        user.password_changed_at = datetime.now(UTC)
-        user.locked_until = None
-        user.failed_logins = 0
-        s.add(PasswordHistory(user_id=user.id, password_hash=user.password_hash))
-        revoke_user_sessions_txn(s, ctx, user.id, reason="password_reset")
-        audit.record(s, ctx, "account.password_reset", target=f"user:{user.id}")
-    return password
+        _not_self(ctx, user)
+        if user.departed_at is not None:
+            raise MixunError("account_departed")
+        if is_privileged(user.roles):
+            return _filed(s, ctx, "reset_password", user, {}, Role.SYSADMIN.value)
+        return _apply_reset_password(s, ctx, user, {}, None)
+
+
+def _apply_reset_password(s: Session, ctx: Ctx, user: User, payload: dict[str, Any],
+                          approval: dict[str, Any] | None) -> dict[str, Any]:
+    from mixun.domain.passwords import generate_password
+    from mixun.services.auth import account_changed, revoke_user_sessions_txn
+
+    password = generate_password()
+    user.password_hash = ctx.rt.hasher.hash(password)
+    user.must_change_password = True
+    user.password_changed_at = datetime.now(UTC)
+    user.locked_until = None
+    user.failed_logins = 0
+    s.add(PasswordHistory(user_id=user.id, password_hash=user.password_hash))
+    revoke_user_sessions_txn(s, ctx, user.id, reason="password_reset")
+    audit.record(s, ctx, "account.password_reset", target=f"user:{user.id}",
+                 two_factor_kept=bool(user.totp_enabled), **_via(approval),
+                 **({} if ctx.principal else {"actor": "cli"}))
+    account_changed(s, ctx, user.id)
+    return {"password": password, "disabled": user.disabled}
+
+
+def admin_reset_two_factor(ctx: Ctx, user_id: int) -> dict[str, Any]:
+    """Clears a lost authenticator: the person enrols again at the next login."""
+    with ctx.rt.db.write() as s:
+        user = get_user(s, user_id)
+        _not_self(ctx, user)
+        if user.departed_at is not None:
+            raise MixunError("account_departed")
+        if is_privileged(user.roles):
+            return _filed(s, ctx, "reset_two_factor", user, {}, Role.SYSADMIN.value)
+        return _apply_reset_two_factor(s, ctx, user, {}, None)
+
+
+def _apply_reset_two_factor(s: Session, ctx: Ctx, user: User, payload: dict[str, Any],
+                            approval: dict[str, Any] | None) -> dict[str, Any]:
+    from mixun.db.models import RecoveryCode
+    from mixun.services.auth import account_changed, revoke_user_sessions_txn
+
+    user.totp_enabled = False
+    user.totp_secret_enc = None
+    user.totp_last_step = 0
+    s.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    revoke_user_sessions_txn(s, ctx, user.id, reason="two_factor_reset")
+    audit.record(s, ctx, "account.two_factor_reset", target=f"user:{user.id}", **_via(approval))
+    account_changed(s, ctx, user.id)
+    return admin_view(s, user, datetime.now(UTC))
 
 
 def active_session_count(s: Session, user_id: int) -> int:
@@ -249,22 +407,113 @@ DEPARTURE_REASONS = ("termination", "retirement", "internal_retirement", "resign
 
 def depart(ctx: Ctx, user_id: int, reason: str) -> dict[str, Any]:
     """A4: the account leaves the org at once — sessions end, live connections close, the person leaves
-    every group — while everything they said stays in the archive."""
-    from mixun.services.auth import revoke_user_sessions_txn
-    from mixun.services.conversations import remove_from_all_groups_txn
-
+    every group — while everything they said stays in the archive. Final: see ``reinstate``."""
     if reason not in DEPARTURE_REASONS:
-        raise MixunError("validation_failed", ("离职原因不正确", "The departure reason is invalid"), field="reason", allowed=list(DEPARTURE_REASONS))
+        raise MixunError("validation_failed", ("离职原因不正确", "Unknown departure reason"), field="reason",
+                         allowed=list(DEPARTURE_REASONS))
     with ctx.rt.db.write() as s:
         user = get_user(s, user_id)
+        _not_self(ctx, user)
         if any(Role(r) in RESERVED_ROLES for r in user.roles):
             raise MixunError("reserved_role")
+        if user.departed_at is not None:
+            raise MixunError("account_departed")
+        if is_privileged(user.roles):
+            return _filed(s, ctx, "depart", user, {"reason": reason}, Role.SYSADMIN.value)
+        return _apply_depart(s, ctx, user, {"reason": reason}, None)
+
+
+def _apply_depart(s: Session, ctx: Ctx, user: User, payload: dict[str, Any],
+                  approval: dict[str, Any] | None) -> dict[str, Any]:
+    from mixun.services.auth import account_changed, revoke_user_sessions_txn
+    from mixun.services.conversations import remove_from_all_groups_txn
+
+    if user.departed_at is not None:
+        raise MixunError("account_departed")
+    _last_admin_check(s, user)
+    user.disabled = True
+    user.departed_at = datetime.now(UTC)
+    index_user(s, user)
+    sessions = revoke_user_sessions_txn(s, ctx, user.id, reason="departure")
+    groups = remove_from_all_groups_txn(s, ctx, user.id)
+    audit.record(s, ctx, "account.departed", target=f"user:{user.id}", reason=payload["reason"],
+                 sessions_ended=len(sessions), groups_left=groups, unit=unit_path(s, user.unit_id), **_via(approval))
+    account_changed(s, ctx, user.id)
+    return {"user_id": user.id, "sessions_ended": len(sessions), "groups_left": groups}
+
+
+def reinstate(ctx: Ctx, user_id: int, reason: str) -> dict[str, Any]:
+    """Undoing a departure is never one click: an explicit request with a reason, decided by secadmin."""
+    reason = reason.strip()
+    if len(reason) < 4:
+        raise MixunError("validation_failed", ("请填写复职理由（至少 4 个字）", "Give a reason (4 characters or more)"),
+                         field="reason")
+    with ctx.rt.db.write() as s:
+        user = get_user(s, user_id)
+        _not_self(ctx, user)
+        if user.departed_at is None:
+            raise MixunError("conflict", ("该人员未办理离职", "This person has not departed"))
+        return _filed(s, ctx, "reinstate", user, {"reason": reason}, Role.SYSADMIN.value)
+
+
+def _apply_reinstate(s: Session, ctx: Ctx, user: User, payload: dict[str, Any],
+                     approval: dict[str, Any] | None) -> dict[str, Any]:
+    from mixun.services.auth import account_changed
+
+    if user.departed_at is None:
+        raise MixunError("conflict", ("该人员未办理离职", "This person has not departed"))
+    user.departed_at = None
+    user.disabled = False
+    index_user(s, user)
+    audit.record(s, ctx, "account.reinstated", target=f"user:{user.id}", reason=payload["reason"], **_via(approval))
+    account_changed(s, ctx, user.id)
+    return admin_view(s, user, datetime.now(UTC))
+
+
+# What an approved request does; services/approvals.py calls it inside the approval's transaction.
+APPLY = {
+    "update": _apply_update,
+    "roles": _apply_roles,
+    "reset_password": _apply_reset_password,
+    "reset_two_factor": _apply_reset_two_factor,
+    "depart": _apply_depart,
+    "reinstate": _apply_reinstate,
+}
+
+
+def cli_enable(ctx: Ctx, username: str, reason: str | None) -> dict[str, Any]:
+    """`mixun user enable`: the server's holder brings an account back (the way out when the last
+    administrator was locked out). A departed person comes back only with a stated reason."""
+    from mixun.services.auth import account_changed
+
+    with ctx.rt.db.write() as s:
+        user = find_user_by_username(s, username)
+        if user is None:
+            raise MixunError("not_found")
+        was = {"disabled": user.disabled, "departed": user.departed_at is not None}
+        if user.departed_at is not None:
+            if not reason or len(reason.strip()) < 4:
+                raise MixunError("account_departed")
+            user.departed_at = None
+            audit.record(s, ctx, "account.reinstated", target=f"user:{user.id}", reason=reason.strip(), actor="cli")
         if user.disabled:
-            raise MixunError("user_already_departed")
-        user.disabled = True
-        index_user(s, user)
-        sessions = revoke_user_sessions_txn(s, ctx, user.id, reason="departure")
-        groups = remove_from_all_groups_txn(s, ctx, user.id)
-        audit.record(s, ctx, "account.departed", target=f"user:{user.id}", reason=reason,
-                     sessions_ended=len(sessions), groups_left=groups, unit=unit_path(s, user.unit_id))
-        return {"user_id": user.id, "sessions_ended": len(sessions), "groups_left": groups}
+            user.disabled = False
+            index_user(s, user)
+            audit.record(s, ctx, "account.enabled", target=f"user:{user.id}", actor="cli",
+                         changes={"disabled": False})
+        user.locked_until = None
+        user.failed_logins = 0
+        account_changed(s, ctx, user.id)
+        return {"username": user.username, "id": user.id, **was}
+
+
+def cli_reset_password(ctx: Ctx, username: str) -> dict[str, Any]:
+    """`mixun user reset-password`: the server's holder issues a one-time password directly (no approval:
+    whoever holds the server holds the data). It does not re-enable; the answer says whether the account
+    is disabled or departed."""
+    with ctx.rt.db.write() as s:
+        user = find_user_by_username(s, username)
+        if user is None:
+            raise MixunError("not_found")
+        out = _apply_reset_password(s, ctx, user, {}, None)
+        return {**out, "username": user.username, "departed": user.departed_at is not None}

@@ -10,33 +10,52 @@ from pydantic import Field
 from mixun.api.deps import Id, Limit, Offset, gate
 from mixun.api.schemas import AdminUserCreate, AdminUserUpdate, UnitCreate, _In
 from mixun.domain.roles import Perm
-from mixun.services import audit_read, auth, users
+from mixun.services import approvals, audit_read, auth, users
 from mixun.services.runtime import Ctx
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 UsersAdmin = Annotated[Ctx, Depends(gate(Perm.ADMIN_USERS))]
+RolesAdmin = Annotated[Ctx, Depends(gate(Perm.ADMIN_ROLES))]
+Approver = Annotated[Ctx, Depends(gate(Perm.APPROVALS))]
+
+
+# Acts on a privileged account answer 202 with the filed request (documented in the OpenAPI too).
+FILED: dict[int | str, dict[str, Any]] = {202: {"description": "Filed for a second administrator's approval"}}
+
+
+def _maybe_pending(response: Response, out: dict[str, Any]) -> dict[str, Any]:
+    """An act on a privileged account is only filed: 202 with the approval request."""
+    if out.get("pending"):
+        response.status_code = 202
+    return out
 
 
 @router.get("/users")
-def list_users(ctx: UsersAdmin, q: Annotated[str, Query(max_length=100)] = "", limit: Limit = 50,
+def list_users(ctx: Annotated[Ctx, Depends(gate(Perm.ADMIN_USERS_READ))], q: Annotated[str, Query(max_length=100)] = "", limit: Limit = 50,
                offset: Offset = 0) -> dict[str, Any]:
     return users.admin_list_users(ctx, q, limit, offset)
 
 
 @router.post("/users", status_code=201)
 def create_user(body: AdminUserCreate, ctx: UsersAdmin) -> dict[str, Any]:
-    from datetime import UTC, datetime
-
-    with ctx.rt.db.write() as s:
-        user = users.create_user_txn(s, ctx, username=body.username, name=body.name, unit=body.unit_path,
-                                     password=body.password, phone=body.phone, position=body.position,
-                                     roles=body.roles, employee_no=body.employee_no)
-        return users.admin_view(s, user, datetime.now(UTC))
+    """A plain employee in an existing unit; roles other than employee are secadmin's to grant."""
+    return users.admin_create_user(ctx, username=body.username, name=body.name, unit=body.unit_path,
+                                   password=body.password, phone=body.phone, position=body.position,
+                                   roles=body.roles, employee_no=body.employee_no)
 
 
-@router.patch("/users/{user_id}")
-def update_user(user_id: Id, body: AdminUserUpdate, ctx: UsersAdmin) -> dict[str, Any]:
-    return users.admin_update_user(ctx, user_id, body.model_dump(exclude_unset=True))
+@router.patch("/users/{user_id}", responses=FILED)
+def update_user(user_id: Id, body: AdminUserUpdate, ctx: UsersAdmin, response: Response) -> dict[str, Any]:
+    return _maybe_pending(response, users.admin_update_user(ctx, user_id, body.model_dump(exclude_unset=True)))
+
+
+class RolesIn(_In):
+    roles: list[str] = Field(max_length=10)
+
+
+@router.put("/users/{user_id}/roles", responses=FILED)
+def set_roles(user_id: Id, body: RolesIn, ctx: RolesAdmin, response: Response) -> dict[str, Any]:
+    return _maybe_pending(response, users.set_roles(ctx, user_id, body.roles))
 
 
 @router.post("/users/{user_id}/unlock", status_code=204)
@@ -45,18 +64,49 @@ def unlock(user_id: Id, ctx: UsersAdmin) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/users/{user_id}/reset-password")
-def reset_password(user_id: Id, ctx: UsersAdmin) -> dict[str, str]:
-    return {"password": users.admin_reset_password(ctx, user_id)}
+@router.post("/users/{user_id}/reset-password", responses=FILED)
+def reset_password(user_id: Id, ctx: UsersAdmin, response: Response) -> dict[str, Any]:
+    return _maybe_pending(response, users.admin_reset_password(ctx, user_id))
+
+
+@router.post("/users/{user_id}/reset-two-factor", responses=FILED)
+def reset_two_factor(user_id: Id, ctx: UsersAdmin, response: Response) -> dict[str, Any]:
+    return _maybe_pending(response, users.admin_reset_two_factor(ctx, user_id))
 
 
 class DepartIn(_In):
     reason: str = Field(max_length=32)
 
 
-@router.post("/users/{user_id}/depart")
-def depart(user_id: Id, body: DepartIn, ctx: UsersAdmin) -> dict[str, Any]:
-    return users.depart(ctx, user_id, body.reason)
+@router.post("/users/{user_id}/depart", responses=FILED)
+def depart(user_id: Id, body: DepartIn, ctx: UsersAdmin, response: Response) -> dict[str, Any]:
+    return _maybe_pending(response, users.depart(ctx, user_id, body.reason))
+
+
+class ReasonIn(_In):
+    reason: str = Field(max_length=500)
+
+
+@router.post("/users/{user_id}/reinstate", status_code=202)
+def reinstate(user_id: Id, body: ReasonIn, ctx: UsersAdmin) -> dict[str, Any]:
+    """Undoing a departure: always a request with a reason, decided by secadmin."""
+    return users.reinstate(ctx, user_id, body.reason)
+
+
+@router.get("/approvals")
+def list_approvals(ctx: Approver, status: Annotated[str, Query(max_length=16)] = "pending", limit: Limit = 50,
+                   offset: Offset = 0) -> dict[str, Any]:
+    return approvals.list_approvals(ctx, status, limit, offset)
+
+
+@router.post("/approvals/{approval_id}/approve")
+def approve(approval_id: Id, ctx: Approver) -> dict[str, Any]:
+    return approvals.approve(ctx, approval_id, users.APPLY)
+
+
+@router.post("/approvals/{approval_id}/reject")
+def reject(approval_id: Id, body: ReasonIn, ctx: Approver) -> dict[str, Any]:
+    return approvals.reject(ctx, approval_id, body.reason)
 
 
 @router.get("/units")

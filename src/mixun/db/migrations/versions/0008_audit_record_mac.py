@@ -1,7 +1,7 @@
 """Audit records carry a MAC under a key of the key store
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 
 A correctly hashed record could be appended by anyone who can write to the database. From now on each
 record carries HMAC-SHA256(id, hash) under keys/audit-record.key, which is not in the database. Records
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -2,14 +2,14 @@
 and dissolution per conversation; reactions; the items of merged forwards
 
 Revision ID: 0013
-Revises: 0006
+Revises: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0006"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
