@@ -57,6 +57,16 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "reserved_role": (403, "三员角色不能通过此方式授予", "Administrator roles cannot be granted this way"),
     "busy": (503, "系统繁忙,请稍后重试", "The server is busy; try again shortly"),
     "internal_error": (500, "服务器内部错误", "Internal server error"),
+    "reason_category_required": (422, "请选择查阅理由类别（监管检查、内部调查、客户投诉、法律诉讼、审计抽查、其他）",
+                                 "Choose the reason's category (regulatory inspection, internal investigation, "
+                                 "customer complaint, litigation, audit sampling, other)"),
+    "reason_too_short": (422, "查阅理由至少 10 个字，请写明具体事由", "The reason needs at least 10 characters: say what the case is"),
+    "invalid_time_range": (422, "开始时间不能晚于结束时间", "The start time is after the end time"),
+    "no_original": (404, "该消息没有被遮盖的原文", "This message has no masked original"),
+    "approval_required": (403, "此项查阅须经另一名合规人员批准，请先提交申请", "This access needs another compliance officer's approval; file a request first"),
+    "own_request": (403, "不能批准或驳回自己提交的申请", "You cannot decide your own request"),
+    "request_not_pending": (409, "该申请已处理", "The request has already been decided"),
+    "request_not_approved": (409, "该申请尚未批准或已使用", "The request is not approved, or was already used"),
 }
 
 

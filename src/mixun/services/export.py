@@ -43,9 +43,10 @@ class Filters:
     conversation_id: int | None = None
     since: datetime | None = None
     until: datetime | None = None
+    unit: str | None = None  # a unit path: every conversation anyone in that unit (or below) took part in
 
     def as_dict(self) -> dict[str, Any]:
-        return {"user": self.user, "conversation_id": self.conversation_id,
+        return {"user": self.user, "unit": self.unit, "conversation_id": self.conversation_id,
                 "since": self.since.isoformat() if self.since else None,
                 "until": self.until.isoformat() if self.until else None}
 
@@ -92,14 +93,23 @@ class _CsvBuffer:
 
 
 def _conversation_scope(s: Session, f: Filters) -> list[int] | None:
-    if f.user is None:
+    if f.user is None and f.unit is None:
         return None
-    uid = s.execute(select(User.id).where(User.username == f.user)).scalar()
-    if uid is None:
-        raise MixunError("not_found", f"没有用户 {f.user}")
-    ids = set(s.execute(select(Member.conversation_id).where(Member.user_id == uid)).scalars())
-    ids |= set(s.execute(select(MembershipLog.conversation_id).where(MembershipLog.user_id == uid)).scalars())
-    ids |= set(s.execute(select(MessageVersion.conversation_id).where(MessageVersion.sender_id == uid)
+    if f.user is not None:
+        uid = s.execute(select(User.id).where(User.username == f.user)).scalar()
+        if uid is None:
+            raise MixunError("not_found", f"没有用户 {f.user}")
+        uids = [uid]
+    else:
+        path = (f.unit or "").strip().rstrip("/")
+        uids = list(s.execute(select(User.id).join(Unit, Unit.id == User.unit_id)
+                              .where((Unit.path == path) | Unit.path.startswith(path + "/"))).scalars())
+        if not uids and s.execute(select(Unit.id).where(Unit.path == path)).first() is None:
+            raise MixunError("not_found", (f"没有部门 {path}", f"No unit {path}"))
+        uids = uids or [-1]
+    ids = set(s.execute(select(Member.conversation_id).where(Member.user_id.in_(uids))).scalars())
+    ids |= set(s.execute(select(MembershipLog.conversation_id).where(MembershipLog.user_id.in_(uids))).scalars())
+    ids |= set(s.execute(select(MessageVersion.conversation_id).where(MessageVersion.sender_id.in_(uids))
                          .distinct()).scalars())
     return sorted(ids)
 
@@ -238,8 +248,8 @@ class _Eml:
             self.sink = None
 
 
-def write_export(s: Session, ctx: Ctx, out: Path, f: Filters, formats: tuple[str, ...] = ALL_FORMATS
-                 ) -> dict[str, Any]:
+def write_export(s: Session, ctx: Ctx, out: Path, f: Filters, formats: tuple[str, ...] = ALL_FORMATS,
+                 include_originals: bool = False) -> dict[str, Any]:
     """Write the export into ``out`` (must be empty or missing); returns the manifest."""
     out.mkdir(parents=True, exist_ok=True)
     if any(out.iterdir()):
@@ -265,6 +275,9 @@ def write_export(s: Session, ctx: Ctx, out: Path, f: Filters, formats: tuple[str
     for rows in _versions(s, f, scope, by_conversation=eml is not None):
         cids = {r[2] for r in rows}
         att_map = _attachments_for(s, sorted({r[1] for r in rows})) if cids & with_files else {}
+        originals = dict(s.execute(select(MessageVersion.id, MessageVersion.original_enc).where(
+            MessageVersion.id.in_([r[0] for r in rows]), MessageVersion.original_enc.is_not(None))).all()
+        ) if include_originals else {}
         lines: list[bytes] = []
         for vid, mid, cid, version, vkind, sender_id, actor_id, text, created_at in rows:
             ckind, cname, people = _load_conv(s, caches, cid)
@@ -277,6 +290,8 @@ def write_export(s: Session, ctx: Ctx, out: Path, f: Filters, formats: tuple[str
                    "conversation": {"id": cid, "kind": ckind, "name": cname}, "participants": people,
                    "sender": {"id": sender_id, "username": username, "name": name, "unit": unit},
                    "actor_id": actor_id, "created_at": at, "text": text, "attachments": att_views}
+            if vid in originals:  # the unmasked original of a DLP-masked message, asked for explicitly
+                rec["original_text"] = ctx.rt.keys.decrypt_small(originals[vid], "dlp-original").decode()
             if jsonl is not None:
                 lines.append(dumps(rec))
             if csv_sink is not None:
@@ -331,16 +346,16 @@ def _write_attachment(ctx: Ctx, out: Path, rel: str, a: Attachment) -> dict[str,
 
 
 def export(ctx: Ctx, out: Path, f: Filters, formats: tuple[str, ...] = ALL_FORMATS,
-           reason: str = "") -> dict[str, Any]:
+           reason: str = "", include_originals: bool = False) -> dict[str, Any]:
     """Export and audit it; the audit record carries the manifest's SHA-256."""
     with ctx.rt.db.read() as s:
-        manifest = write_export(s, ctx, out, f, formats)
+        manifest = write_export(s, ctx, out, f, formats, include_originals)
     digest = hashlib.sha256((out / "manifest.json").read_bytes()).hexdigest()
     with ctx.rt.db.write() as s:
         s.add(ExportRecord(actor_id=ctx.principal.user_id if ctx.principal else None, path=str(out),
                            filters=f.as_dict(), counts=manifest["counts"], manifest_sha256=digest))
         audit.record(s, ctx, "archive.exported", target=str(out)[:200], reason=reason[:500], **f.as_dict(),
-                     counts=manifest["counts"], manifest_sha256=digest)
+                     counts=manifest["counts"], manifest_sha256=digest, include_originals=include_originals)
     return manifest
 
 
