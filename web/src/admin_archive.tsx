@@ -12,18 +12,20 @@ const zh = () => locale !== 'en';
 export type Why = { category: string; reason: string };
 
 /** Why the officer is looking: a category and a free text of at least REASON_MIN characters. */
+// The rules are checked by reasonProblem (and again by the server) rather than by the browser's own
+// validation bubble, so the officer reads which rule, in the console's words.
 export function ReasonFields({ why, setWhy, prefix }: { why: Why; setWhy: (w: Why) => void; prefix: string }) {
   const n = why.reason.trim().length;
   return (
     <div class="reason-fields">
       <label>{zh() ? '查阅理由类别' : 'Reason category'}
-        <select data-testid={prefix + '-category'} required value={why.category} onChange={(e) => setWhy({ ...why, category: e.currentTarget.value })}>
+        <select data-testid={prefix + '-category'} aria-required="true" value={why.category} onChange={(e) => setWhy({ ...why, category: e.currentTarget.value })}>
           <option value="">{zh() ? '请选择…' : 'Choose…'}</option>
           {REASON_CATEGORIES.map((c) => <option value={c}>{word(c)}</option>)}
         </select>
       </label>
       <label class="grow">{zh() ? `具体事由（至少 ${REASON_MIN} 个字）` : `What the case is (${REASON_MIN}+ characters)`}
-        <input data-testid={prefix + '-reason'} required minLength={REASON_MIN} maxLength={500} value={why.reason}
+        <input data-testid={prefix + '-reason'} aria-required="true" maxLength={500} value={why.reason}
           placeholder={zh() ? '例如：人民银行现场检查调阅 2026 年第三季度授信往来' : 'e.g. central bank on-site inspection, Q3 credit'}
           onInput={(e) => setWhy({ ...why, reason: e.currentTarget.value })} />
         <span class={'muted small' + (n && n < REASON_MIN ? ' warn' : '')} data-testid={prefix + '-reason-count'}>{n}/{REASON_MIN}</span>

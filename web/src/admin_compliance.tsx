@@ -218,7 +218,7 @@ export function Exports() {
         <button class="primary" type="submit" disabled={busy || !formats.length} data-testid="export-create">{busy ? t('loading') : t('export_create')}</button>
       </form>
       <ErrorLine msg={err} testid="export-error" />
-      <h4>{t('export_list')}</h4>
+      <h4>{zh() ? '导出记录' : 'Exports'}</h4>
       <table class="grid">
         <thead><tr><th>{t('time')}</th><th>{t('actor')}</th><th>{zh() ? '范围' : 'Scope'}</th><th>{t('retention_result')}</th><th>{t('actions')}</th></tr></thead>
         <tbody>{rows.map((x) => (

@@ -86,6 +86,13 @@ const DETAILS: Record<string, Pair> = {
   disabled: ['停用', 'Disabled'], username: ['用户名', 'Username'], name: ['姓名', 'Name'], reasons: ['原因', 'Reasons'], detector: ['检测项', 'Detector'],
   detectors: ['检测项', 'Detectors'], count: ['次数', 'Count'], decision: ['决定', 'Decision'], status: ['状态', 'Status'], dry_run: ['试运行', 'Dry run'],
   scope: ['范围', 'Scope'], messages_days: ['消息保留天数', 'Message days'], files_days: ['文件保留天数', 'File days'], ip: ['地址', 'Address'],
+  session_id: ['会话编号', 'Session'], password_expired: ['密码已过期', 'Password expired'], added: ['新增', 'Added'], removed: ['移除', 'Removed'],
+  changes: ['变更', 'Changes'], channel: ['渠道', 'Channel'], detail: ['说明', 'Detail'], dlp_action: ['处置方式', 'DLP action'], file_kind: ['文件类型', 'File kind'],
+  files: ['文件数', 'Files'], findings: ['命中项', 'Findings'], groups: ['群聊', 'Groups'], groups_left: ['退出的群聊', 'Groups left'], item: ['事项', 'Item'],
+  level: ['级别', 'Level'], minutes: ['分钟', 'Minutes'], outcome: ['结果', 'Outcome'], path: ['路径', 'Path'], rules: ['规则', 'Rules'],
+  sessions: ['会话数', 'Sessions'], sessions_ended: ['结束的会话数', 'Sessions ended'], signature: ['签名', 'Signature'], size: ['大小', 'Size'],
+  subject_id: ['当事人', 'Subject'], target: ['对象', 'Target'], thresholds: ['阈值', 'Thresholds'], user_id: ['人员编号', 'Person'],
+  violations: ['违规次数', 'Violations'], actor_id: ['操作人编号', 'Actor'],
 };
 const WORDS: Record<string, Pair> = {
   // reason categories
