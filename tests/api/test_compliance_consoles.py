@@ -242,7 +242,7 @@ def test_only_secadmin_sets_dual_control(env: Env) -> None:
 def test_person_export_waits_for_another_officer(env: Env) -> None:
     """With dual control on, a person's export is a pending request; its maker cannot approve it; another
     officer approves; the maker then runs it once."""
-    _chat(env)
+    *_, conv = _chat(env)
     _s, ts = staff(env, "sec1", "安全员", "secadmin")
     env.client.put("/api/v1/security/dual-control", headers=env.h(ts), json={"export_person": True, "export_unit": True})
     _c1, t1 = staff(env, "hegui", "何规", "compliance")
@@ -266,8 +266,10 @@ def test_person_export_waits_for_another_officer(env: Env) -> None:
     assert unit.status_code == 202
     assert env.client.post(f"{C}/exports", headers=env.h(t1),
                            json={**WHY, "unit": "没有这个部门", "formats": ["jsonl"]}).status_code == 404
-    # a conversation's export is not a whole history: no approval needed
-    assert env.client.post(f"{C}/exports", headers=env.h(t1), json={**WHY, "formats": ["jsonl"]}).status_code == 201
+    # the whole archive counts as every unit's history; one conversation's export is not a whole history
+    assert env.client.post(f"{C}/exports", headers=env.h(t1), json={**WHY, "formats": ["jsonl"]}).status_code == 202
+    assert env.client.post(f"{C}/exports", headers=env.h(t1),
+                           json={**WHY, "conversation_id": conv, "formats": ["jsonl"]}).status_code == 201
     with env.rt.db.read() as s:
         actions = set(s.execute(text("SELECT action FROM audit_log WHERE action LIKE 'access_request.%'")).scalars())
     assert actions == {"access_request.filed", "access_request.approved", "access_request.used"}
@@ -312,9 +314,12 @@ def test_hold_with_since_after_until_is_refused(env: Env) -> None:
                                                         "until": 0})
     assert r.status_code == 422
     assert env.client.get(f"{C}/holds", headers=h).json()["holds"] == []
+    zs, _tz = env.person("zhangsan", "张三")
     ok = env.client.post(f"{C}/holds", headers=h, json={"reason": "诉讼保全", "since": "2026-11-01T00:00:00Z",
-                                                         "until": "2026-12-01T00:00:00Z"})
+                                                         "until": "2026-12-01T00:00:00Z", "user_id": zs})
     assert ok.status_code == 201
+    listed = env.client.get(f"{C}/holds", headers=h).json()["holds"]
+    assert listed[0]["user_name"] == "张三" and listed[0]["username"] == "zhangsan"
 
 
 def test_audit_export_refuses_a_time_admin_audit_refuses(env: Env) -> None:

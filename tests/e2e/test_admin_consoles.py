@@ -163,7 +163,7 @@ def test_compliance_holds_retention_and_exports(own_server, make_page):
     page.get_by_test_id("hold-create").click()
     row = page.get_by_test_id("hold-row").first
     expect(row).to_have_attribute("data-active", "true")
-    expect(row).to_contain_text(f"#{staff['id']}")
+    expect(row).to_contain_text(f"冯客户经理（{staff['username']}）")
     expect(row).to_contain_text("监管问询 2026-17")
     row.get_by_test_id("hold-release").click()
     page.get_by_test_id("hold-release-reason").fill("问询结束")

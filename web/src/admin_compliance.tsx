@@ -66,7 +66,8 @@ export function Holds() {
         <tbody>{(rows || []).map((h) => (
           <tr data-testid="hold-row" data-hold-id={h.id} data-active={String(!h.released_at)}>
             <td>{h.id}</td>
-            <td>{[h.user_id != null ? `${t('name')} #${h.user_id}` : '', h.conversation_id != null ? `${t('hold_conversation')} ${h.conversation_id}` : '',
+            <td>{[h.user_id != null ? (h.user_name ? `${h.user_name}（${h.username}）` : `${t('name')} #${h.user_id}`) : '',
+              h.conversation_id != null ? `${t('hold_conversation')} ${h.conversation_title || '#' + h.conversation_id}` : '',
               h.since || h.until ? `${h.since ? fmtTime(h.since, true) : '…'} – ${h.until ? fmtTime(h.until, true) : '…'}` : ''].filter(Boolean).join(' · ')}</td>
             <td class="wrap">{h.reason}{h.release_reason ? <div class="muted">{t('hold_release')}: {h.release_reason}</div> : null}</td>
             <td>{fmtTime(h.placed_at, true)}</td>

@@ -364,6 +364,15 @@ def snippet(text: str, q: str, context: int = SNIPPET_CONTEXT) -> dict[str, Any]
     return {"text": text[lo:hi], "start": lo, "hits": merged}
 
 
+def conversation_titles(s: Session, ids: set[int]) -> dict[int, str]:
+    """A conversation's name, or for one without a name the names of its people."""
+    if not ids:
+        return {}
+    people = _participants(s, set(ids))
+    return {cid: name or "、".join(p["name"] for p in people.get(cid, [])[:RECIPIENTS_SHOWN])
+            for cid, name in s.execute(select(Conversation.id, Conversation.name).where(Conversation.id.in_(ids))).all()}
+
+
 def _person_ids(s: Session, query: str | None) -> list[int] | None:
     """A person given by name, username or employee number; None when not asked, [] when nobody."""
     if query is None or not query.strip():

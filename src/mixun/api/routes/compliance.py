@@ -193,7 +193,9 @@ def create_export(body: ExportCreate, ctx: Compliance, response: Response) -> di
               "since": body.since.isoformat() if body.since else None,
               "until": body.until.isoformat() if body.until else None,
               "formats": list(body.formats), "include_originals": body.include_originals}
-    kinds = (["export_person"] if body.user else []) + (["export_unit"] if body.unit else []) + (
+    # The whole archive (no person, unit or conversation) is every unit's history at once.
+    whole = not (body.user or body.unit or body.conversation_id)
+    kinds = (["export_person"] if body.user else []) + (["export_unit"] if body.unit or whole else []) + (
         ["originals"] if body.include_originals else [])
     if dual_control.kinds_on(ctx, kinds):
         _export_scope_exists(ctx, body.user, body.unit)
@@ -306,7 +308,22 @@ def violations(user_id: Id, ctx: Reviewer) -> dict[str, Any]:
 
 @router.get(f"{P}/holds")
 def list_holds(ctx: Compliance, active: bool = False) -> dict[str, Any]:
-    return {"holds": retention.list_holds(ctx, active)}
+    """Each hold with the person's and the conversation's names beside their ids."""
+    from mixun.db.models import User
+
+    holds = retention.list_holds(ctx, active)
+    uids = {h["user_id"] for h in holds if h.get("user_id")}
+    cids = {h["conversation_id"] for h in holds if h.get("conversation_id")}
+    with ctx.rt.db.read() as s:
+        people = {i: (nm, un) for i, nm, un in s.execute(
+            select(User.id, User.name, User.username).where(User.id.in_(uids))).all()} if uids else {}
+        titles = archive.conversation_titles(s, cids)
+    for h in holds:
+        if h.get("user_id") in people:
+            h["user_name"], h["username"] = people[h["user_id"]]
+        if h.get("conversation_id") in titles:
+            h["conversation_title"] = titles[h["conversation_id"]]
+    return {"holds": holds}
 
 
 @router.post(f"{P}/holds", status_code=201)
