@@ -8,6 +8,7 @@ import { Exports, Holds, Retention } from './admin_compliance';
 import { Audit } from './admin_audit';
 import { Archive } from './admin_archive';
 import { Review } from './admin_review';
+import { word } from './labels_compliance';
 
 type Tab = 'users' | 'units' | 'sessions' | 'alerts' | 'audit' | 'dlp-policy' | 'dlp-lexicons' | 'dlp' | 'archive' | 'review' | 'holds' | 'retention' | 'exports';
 const TABS: { id: Tab; roles: string[]; label: string }[] = [
@@ -201,7 +202,7 @@ function Alerts() {
       <table class="grid">
         <thead><tr><th>{t('time')}</th><th>{t('name')}</th><th>{t('ip')}</th><th>{t('reason')}</th></tr></thead>
         <tbody>{(rows || []).map((a) => (
-          <tr><td>{fmtTime(a.created_at || a.at, true)}</td><td>{a.user?.name || a.name || a.username || a.user_id}</td><td>{a.ip}</td><td>{Array.isArray(a.reasons) ? a.reasons.join(', ') : a.reason || a.kind || ''}</td></tr>
+          <tr><td>{fmtTime(a.created_at || a.at, true)}</td><td>{a.user?.name || a.name || a.username || a.user_id}</td><td>{a.ip}</td><td>{Array.isArray(a.reasons) ? a.reasons.map(word).join('、') : word(a.reason || a.kind || '')}</td></tr>
         ))}</tbody>
       </table>
       {rows && rows.length === 0 && <div class="muted pad">{t('none')}</div>}

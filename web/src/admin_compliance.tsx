@@ -99,6 +99,16 @@ function ReleaseDialog({ hold, onClose, onDone }: { hold: any; onClose: () => vo
   );
 }
 
+/** A retention scope in words: 默认, 审计日志, 单聊, 群聊, 部门 X. */
+function scopeName(scope: string): string {
+  const en = !zh();
+  if (scope === 'default') return en ? 'Default' : '默认';
+  if (scope === 'audit') return en ? 'Audit trail' : '审计日志';
+  if (scope.startsWith('kind:')) return word(scope.slice(5));
+  if (scope.startsWith('unit:')) return (en ? 'Unit ' : '部门 ') + scope.slice(5);
+  return scope;
+}
+
 export function Retention() {
   const [policies, setPolicies] = useState<any[]>([]);
   const [runs, setRuns] = useState<any[]>([]);
@@ -121,7 +131,7 @@ export function Retention() {
       <table class="grid">
         <thead><tr><th>{t('retention_scope')}</th><th>{t('retention_messages_days')}</th><th>{t('retention_files_days')}</th><th /></tr></thead>
         <tbody>{policies.map((p) => (
-          <tr data-testid="retention-policy-row" data-scope={p.scope}><td>{p.scope}</td><td>{p.messages_days}</td><td>{p.scope === 'audit' ? '—' : p.files_days}</td>
+          <tr data-testid="retention-policy-row" data-scope={p.scope}><td>{scopeName(p.scope)}</td><td>{p.messages_days}</td><td>{p.scope === 'audit' ? '—' : p.files_days}</td>
             <td><button class="link" onClick={() => setF({ scope: p.scope, messages_days: String(p.messages_days), files_days: String(p.files_days) })}>{t('edit')}</button></td></tr>
         ))}</tbody>
       </table>

@@ -115,6 +115,7 @@ const WORDS: Record<string, Pair> = {
   // DLP and login reasons
   bulk_id_numbers: ['批量身份证号', 'Many ID numbers'], bulk_card_numbers: ['批量银行卡号', 'Many card numbers'],
   bulk_personal_data: ['批量个人信息', 'Much personal data'], new_client: ['新设备登录', 'New device'], new_ip: ['新地址登录', 'New address'],
+  outside_working_hours: ['非工作时间登录', 'Outside working hours'], after_failures: ['多次失败后登录', 'After failed attempts'],
   block: ['拦截', 'Block'], confirm: ['提醒确认', 'Confirm'], mask: ['遮盖', 'Mask'], hold: ['暂扣待审', 'Hold'], allow: ['放行', 'Allow'],
   success: ['成功', 'Success'], failure: ['失败', 'Failure'], denied: ['拒绝', 'Denied'],
   // export formats
