@@ -141,3 +141,63 @@ def test_compliance_searches_with_a_reason_opens_context_and_downloads(own_serve
         assert "本周贷款利率下调了吗" in z.read(jl).decode()
         assert any(n.endswith("/manifest.json") for n in names)
     assert page.errors == [], page.errors
+
+
+def _officer_by_api(s, username: str, name: str) -> str:
+    """A second compliance officer, set up through the API (password changed, two-factor enrolled)."""
+    import pyotp
+    from e2e_support import READY_PASSWORD
+
+    s.cli("user", "add", "--username", username, "--name", name, "--unit", "总行/合规部", "--password", PASSWORD,
+          "--role", "compliance")
+    token = s.login(username, PASSWORD)
+    with s.client(token) as c:
+        assert c.post("/auth/password", json={"old_password": PASSWORD, "new_password": READY_PASSWORD}).status_code == 204
+    token = s.login(username, READY_PASSWORD)
+    with s.client(token) as c:
+        secret = c.post("/auth/totp/enroll").json()["secret"]
+        assert c.post("/auth/totp/verify", json={"otp": pyotp.TOTP(secret).now()}).status_code == 200
+    return token
+
+
+def test_dual_control_person_export_needs_a_second_officer(own_server, make_page):
+    """secadmin turns dual control on for a person's export; the officer's export waits as a request; a
+    second officer approves it; the first runs it and the export appears."""
+    s = own_server
+    s.add_user("张三", username="zhangsan")
+    sec = make_page(s.base)
+    first_login_admin(sec, "secadmin", s.admins["secadmin"])
+    sec.get_by_test_id("admin-tab-dlp-policy").click()
+    sec.get_by_test_id("dual-control-export_person").check()
+    expect(sec.get_by_test_id("dual-control-export_person")).to_be_checked()
+    sec.reload()
+    sec.get_by_test_id("admin-tab-dlp-policy").click()
+    expect(sec.get_by_test_id("dual-control-export_person")).to_be_checked()
+
+    s.cli("user", "add", "--username", "hegui", "--name", "何规", "--unit", "总行/合规部", "--password", PASSWORD,
+          "--role", "compliance")
+    other = _officer_by_api(s, "hegui2", "合规二")
+    page = make_page(s.base)
+    first_login_employee_2fa(page, "hegui", PASSWORD)
+    page.get_by_test_id("nav-admin").click()
+    page.get_by_test_id("admin-tab-exports").click()
+    page.get_by_test_id("export-category").select_option("litigation")
+    page.get_by_test_id("export-reason").fill("法律诉讼：法院调取张三往来记录")
+    page.get_by_test_id("export-user").fill("zhangsan")
+    page.get_by_test_id("export-create").click()
+    req = page.get_by_test_id("access-request-row")
+    expect(req).to_have_attribute("data-status", "pending")
+    expect(req).to_contain_text("导出个人全部记录")
+    expect(req.get_by_test_id("access-request-approve")).to_have_count(0)  # not one's own
+    expect(page.get_by_test_id("export-row")).to_have_count(0)
+    with s.client(other) as c:
+        rid = c.get("/compliance/access-requests").json()["requests"][0]["id"]
+        assert c.post(f"/compliance/access-requests/{rid}/approve", json={"note": "同意"}).status_code == 200
+    page.get_by_test_id("admin-tab-archive").click()
+    page.get_by_test_id("admin-tab-exports").click()
+    expect(page.get_by_test_id("access-request-row")).to_have_attribute("data-status", "approved")
+    expect(page.get_by_test_id("access-request-row")).to_contain_text("合规二")
+    page.get_by_test_id("access-request-run").click()
+    expect(page.get_by_test_id("access-request-row")).to_have_attribute("data-status", "used")
+    expect(page.get_by_test_id("export-row")).to_have_count(1)
+    assert page.errors == [] and sec.errors == [], (page.errors, sec.errors)
