@@ -82,6 +82,16 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "approval_not_pending": (409, "该申请已处理", "This request has already been decided"),
     "approval_not_allowed": (403, "该申请须由另一类管理员审批，且不能审批自己提交或涉及自己的申请", "This request must be decided by an administrator of the other kind, never by its requester or the person it concerns"),
     "approval_pending_exists": (409, "该账号已有待审批的同类申请", "A request of this kind is already pending for this account"),
+    "reason_category_required": (422, "请选择查阅理由类别（监管检查、内部调查、客户投诉、法律诉讼、审计抽查、其他）",
+                                 "Choose the reason's category (regulatory inspection, internal investigation, "
+                                 "customer complaint, litigation, audit sampling, other)"),
+    "reason_too_short": (422, "查阅理由至少 10 个字，请写明具体事由", "The reason needs at least 10 characters: say what the case is"),
+    "invalid_time_range": (422, "开始时间不能晚于结束时间", "The start time is after the end time"),
+    "no_original": (404, "该消息没有被遮盖的原文", "This message has no masked original"),
+    "approval_required": (403, "此项查阅须经另一名合规人员批准，请先提交申请", "This access needs another compliance officer's approval; file a request first"),
+    "own_request": (403, "不能批准或驳回自己提交的申请", "You cannot decide your own request"),
+    "request_not_pending": (409, "该申请已处理", "The request has already been decided"),
+    "request_not_approved": (409, "该申请尚未批准或已使用", "The request is not approved, or was already used"),
 }
 
 

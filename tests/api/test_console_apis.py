@@ -12,7 +12,8 @@ def test_exports_are_listed_for_compliance(env: Env) -> None:
     """An export made by compliance appears in the export list with its counts and who made it."""
     _c, tc = staff(env, "hegui", "何规", "compliance")
     r = env.client.post("/api/v1/compliance/exports", headers=env.h(tc),
-                        json={"reason": "监管检查", "formats": ["jsonl"]})
+                        json={"category": "regulatory_inspection", "reason": "监管检查：调阅本季度全部往来",
+                              "formats": ["jsonl"]})
     assert r.status_code in (200, 201), r.text
     listed = env.client.get("/api/v1/compliance/exports", headers=env.h(tc))
     assert listed.status_code == 200

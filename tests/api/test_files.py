@@ -265,16 +265,16 @@ def test_compliance_opens_the_files_inside_a_secure_pack(fenv: Env) -> None:
     assert _pack(fenv, a, conv, [("客户.xlsx", book)], PACK_PASSWORD).status_code == 201
     _c, tc = staff(fenv, "hegui", "合规员", "compliance")
     view = fenv.client.get(f"/api/v1/compliance/archive/conversations/{conv}", headers=fenv.h(tc),
-                           params={"reason": "客户信息外发核查"}).json()
+                           params={"category": "customer_complaint", "reason": "客户信息外发核查：客户来电投诉"}).json()
     atts = view["versions"][-1]["attachments"]
     inner = next(x for x in atts if x["archive_only"])
     assert inner["filename"] == "客户.xlsx" and any(x["kind"] == "secure_pack" for x in atts)
     url = f"/api/v1/compliance/archive/attachments/{inner['id']}"
     assert fenv.client.get(url, headers=fenv.h(tc)).status_code == 422  # no reason
-    assert fenv.client.get(url, headers=fenv.h(a), params={"reason": "x"}).status_code == 403
-    got = fenv.client.get(url, headers=fenv.h(tc), params={"reason": "客户信息外发核查"})
+    assert fenv.client.get(url, headers=fenv.h(a), params={"category": "other", "reason": "x" * 10}).status_code == 403
+    got = fenv.client.get(url, headers=fenv.h(tc), params={"category": "customer_complaint", "reason": "客户信息外发核查：客户来电投诉"})
     assert got.status_code == 200 and got.content == book
-    assert any(d.get("reason") == "客户信息外发核查" for d in _audit(fenv, "archive.attachment_viewed"))
+    assert any(d.get("reason") == "客户投诉：客户信息外发核查：客户来电投诉" for d in _audit(fenv, "archive.attachment_viewed"))
 
 
 def test_held_file_is_reviewed_with_its_content(fenv: Env) -> None:

@@ -17,6 +17,9 @@ from tests.archive.conftest import cli_ctx, group, officer, send
 from tests.conftest import Env
 
 S = "/api/v1/compliance/archive/search"
+# A reason as the archive asks for one: a category and at least ten characters saying what the case is.
+WHY = {"category": "internal_investigation", "reason": "检查，核对相关人员往来记录"}
+AML = {"category": "internal_investigation", "reason": "反洗钱专项检查，核对相关人员往来记录"}
 
 
 def _chat(env: Env) -> tuple[int, str, int, str, int]:
@@ -36,11 +39,11 @@ def test_two_character_words_and_names_are_found(env: Env) -> None:
     h = env.h(tok)
     for q, expected in (("利率", "本周贷款利率下调了吗?"), ("授信", "授信额度已批,请联系张伟确认"),
                         ("张伟", "授信额度已批,请联系张伟确认"), ("贷款利率", "本周贷款利率下调了吗?")):
-        r = env.client.get(S, headers=h, params={"q": q, "reason": "反洗钱专项检查"})
+        r = env.client.get(S, headers=h, params={"q": q, **AML})
         assert r.status_code == 200, r.text
         assert [x["text"] for x in r.json()["results"]] == [expected], q
-    assert env.client.get(S, headers=h, params={"q": "利息", "reason": "检查"}).json()["results"] == []
-    one = env.client.get(S, headers=h, params={"q": "饭", "reason": "检查"}).json()["results"]
+    assert env.client.get(S, headers=h, params={"q": "利息", **WHY}).json()["results"] == []
+    one = env.client.get(S, headers=h, params={"q": "饭", **WHY}).json()["results"]
     assert [x["text"] for x in one] == ["今天午饭吃什么"]
 
 
@@ -49,11 +52,11 @@ def test_search_filters_by_sender_unit_and_dates(env: Env) -> None:
     a, _, b, _, _ = _chat(env)
     _, tok = officer(env)
     h = env.h(tok)
-    mine = env.client.get(S, headers=h, params={"sender": a, "reason": "检查"}).json()["results"]
+    mine = env.client.get(S, headers=h, params={"sender": a, **WHY}).json()["results"]
     assert {x["sender"]["id"] for x in mine} == {a} and len(mine) == 2
-    unit = env.client.get(S, headers=h, params={"unit": "北京分行", "reason": "检查"}).json()["results"]
+    unit = env.client.get(S, headers=h, params={"unit": "北京分行", **WHY}).json()["results"]
     assert [x["sender"]["unit"] for x in unit] == ["北京分行/营业部"]
-    later = env.client.get(S, headers=h, params={"since": "2999-01-01T00:00:00Z", "reason": "检查"}).json()
+    later = env.client.get(S, headers=h, params={"since": "2999-01-01T00:00:00Z", **WHY}).json()
     assert later["results"] == []
 
 
@@ -66,21 +69,23 @@ def test_search_and_view_require_a_reason_and_are_audited(env: Env) -> None:
     assert env.client.get(S, headers=h, params={"q": "利率", "reason": "   "}).status_code == 422
     view = f"/api/v1/compliance/archive/conversations/{conv}"
     assert env.client.get(view, headers=h).status_code == 422
-    r = env.client.get(view, headers=h, params={"reason": "投诉调查"})
+    r = env.client.get(view, headers=h, params={"category": "internal_investigation", "reason": "投诉调查，核对相关人员往来记录"})
     assert r.status_code == 200 and len(r.json()["versions"]) == 3 and len(r.json()["members"]) == 2
-    assert env.client.get(S, headers=h, params={"q": "利率", "reason": "反洗钱专项检查"}).status_code == 200
+    assert env.client.get(S, headers=h, params={"q": "利率", **AML}).status_code == 200
     with env.rt.db.read() as s:
         rows = s.execute(text("SELECT action, details FROM audit_log WHERE action LIKE 'archive.%' ORDER BY id")).all()
     details = [json.loads(d) if isinstance(d, str) else d for _, d in rows]
     assert [a for a, _ in rows] == ["archive.viewed", "archive.searched"]
-    assert details[0]["reason"] == "投诉调查" and details[1]["reason"] == "反洗钱专项检查"
+    assert details[0]["reason"] == "投诉调查，核对相关人员往来记录"
+    assert details[1]["reason"] == "反洗钱专项检查，核对相关人员往来记录"
+    assert details[0]["reason_category"] == "internal_investigation"
 
 
 def test_only_compliance_searches_everyone(env: Env) -> None:
     """An employee cannot use the archive search, but finds 利率 in their own conversations only."""
     _, ta, _, _, _ = _chat(env)
     _, tc = env.person("wangwu", "王五")
-    assert env.client.get(S, headers=env.h(ta), params={"q": "利率", "reason": "x"}).status_code == 403
+    assert env.client.get(S, headers=env.h(ta), params={"q": "利率", "category": "other", "reason": "x" * 10}).status_code == 403
     own = env.client.get("/api/v1/search/messages", headers=env.h(ta), params={"q": "利率"}).json()["results"]
     assert [x["text"] for x in own] == ["本周贷款利率下调了吗?"]
     other = env.client.get("/api/v1/search/messages", headers=env.h(tc), params={"q": "利率"}).json()["results"]
@@ -96,10 +101,10 @@ def test_edits_keep_every_version_in_the_archive(env: Env) -> None:
     assert env.client.patch(f"/api/v1/messages/{m['id']}", headers=env.h(ta), json={"text": "已更正"}).status_code == 200
     assert env.client.post(f"/api/v1/messages/{m['id']}/recall", headers=env.h(ta)).status_code in (200, 204)
     _, tok = officer(env)
-    r = env.client.get(S, headers=env.h(tok), params={"q": "利率", "reason": "检查"}).json()["results"]
+    r = env.client.get(S, headers=env.h(tok), params={"q": "利率", **WHY}).json()["results"]
     assert [(x["kind"], x["text"]) for x in r] == [("created", "利率是百分之三")]
     view = env.client.get(f"/api/v1/compliance/archive/conversations/{conv}", headers=env.h(tok),
-                          params={"reason": "检查"}).json()
+                          params={**WHY}).json()
     assert [v["kind"] for v in view["versions"]] == ["created", "edited", "recalled"]
 
 
@@ -152,7 +157,8 @@ def test_export_api_for_compliance_only(env: Env) -> None:
     """Compliance can start an export through the API (with a reason); an employee cannot."""
     _, ta, _, _, _ = _chat(env)
     _, tok = officer(env)
-    body = {"reason": "监管调阅", "user": "zhangsan", "formats": ["jsonl", "csv"]}
+    body = {"category": "regulatory_inspection", "reason": "人民银行现场检查调阅往来记录", "user": "zhangsan",
+            "formats": ["jsonl", "csv"]}
     r = env.client.post("/api/v1/compliance/exports", headers=env.h(tok), json=body)
     assert r.status_code == 201, r.text
     assert "path" not in r.json()  # the server's absolute paths stay on the server
@@ -188,6 +194,6 @@ def test_a_version_that_commits_late_is_still_found(env: Env) -> None:
     late.close()
     _, tok = officer(env)
     for q, expected in (("跨境汇款", "跨境汇款需要再次核查"), ("反洗钱", "反洗钱名单已更新")):
-        r = env.client.get(S, headers=env.h(tok), params={"q": q, "reason": "反洗钱专项检查"})
+        r = env.client.get(S, headers=env.h(tok), params={"q": q, **AML})
         assert r.status_code == 200, r.text
         assert [x["text"] for x in r.json()["results"]] == [expected], q

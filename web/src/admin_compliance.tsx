@@ -1,10 +1,12 @@
 // compliance's screens: legal holds, retention policies and runs, archive exports.
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, get, post } from './api';
-import { t } from './i18n';
-import { showError, toast } from './store';
+import { locale, t } from './i18n';
+import { S, showError, toast } from './store';
 import { Modal, fmtTime } from './ui';
 import { ErrorLine, errText } from './admin_dlp';
+import { ReasonFields, reasonProblem, type Why } from './admin_archive';
+import { countsLabel, word } from './labels_compliance';
 
 /** A date input's value as an ISO instant: the start of the day, or its end for `until`. */
 function dayIso(v: string, end = false): string | undefined {
@@ -64,7 +66,8 @@ export function Holds() {
         <tbody>{(rows || []).map((h) => (
           <tr data-testid="hold-row" data-hold-id={h.id} data-active={String(!h.released_at)}>
             <td>{h.id}</td>
-            <td>{[h.user_id != null ? `${t('name')} #${h.user_id}` : '', h.conversation_id != null ? `${t('hold_conversation')} ${h.conversation_id}` : '',
+            <td>{[h.user_id != null ? (h.user_name ? `${h.user_name}（${h.username}）` : `${t('name')} #${h.user_id}`) : '',
+              h.conversation_id != null ? `${t('hold_conversation')} ${h.conversation_title || '#' + h.conversation_id}` : '',
               h.since || h.until ? `${h.since ? fmtTime(h.since, true) : '…'} – ${h.until ? fmtTime(h.until, true) : '…'}` : ''].filter(Boolean).join(' · ')}</td>
             <td class="wrap">{h.reason}{h.release_reason ? <div class="muted">{t('hold_release')}: {h.release_reason}</div> : null}</td>
             <td>{fmtTime(h.placed_at, true)}</td>
@@ -96,6 +99,16 @@ function ReleaseDialog({ hold, onClose, onDone }: { hold: any; onClose: () => vo
   );
 }
 
+/** A retention scope in words: 默认, 审计日志, 单聊, 群聊, 部门 X. */
+function scopeName(scope: string): string {
+  const en = !zh();
+  if (scope === 'default') return en ? 'Default' : '默认';
+  if (scope === 'audit') return en ? 'Audit trail' : '审计日志';
+  if (scope.startsWith('kind:')) return word(scope.slice(5));
+  if (scope.startsWith('unit:')) return (en ? 'Unit ' : '部门 ') + scope.slice(5);
+  return scope;
+}
+
 export function Retention() {
   const [policies, setPolicies] = useState<any[]>([]);
   const [runs, setRuns] = useState<any[]>([]);
@@ -118,7 +131,7 @@ export function Retention() {
       <table class="grid">
         <thead><tr><th>{t('retention_scope')}</th><th>{t('retention_messages_days')}</th><th>{t('retention_files_days')}</th><th /></tr></thead>
         <tbody>{policies.map((p) => (
-          <tr data-testid="retention-policy-row" data-scope={p.scope}><td>{p.scope}</td><td>{p.messages_days}</td><td>{p.scope === 'audit' ? '—' : p.files_days}</td>
+          <tr data-testid="retention-policy-row" data-scope={p.scope}><td>{scopeName(p.scope)}</td><td>{p.messages_days}</td><td>{p.scope === 'audit' ? '—' : p.files_days}</td>
             <td><button class="link" onClick={() => setF({ scope: p.scope, messages_days: String(p.messages_days), files_days: String(p.files_days) })}>{t('edit')}</button></td></tr>
         ))}</tbody>
       </table>
@@ -161,47 +174,142 @@ export function Retention() {
 }
 
 const FORMATS = ['jsonl', 'csv', 'eml', 'attachments'];
-// Exports made in this page's lifetime (the server has no listing endpoint yet).
-const made: any[] = [];
+const zh = () => locale !== 'en';
+
+function scopeLabel(p: any): string {
+  if (!p) return '';
+  const parts = [
+    p.user ? (zh() ? `人员 ${p.user}` : `person ${p.user}`) : '',
+    p.unit ? (zh() ? `部门 ${p.unit}` : `unit ${p.unit}`) : '',
+    p.conversation_id ? (zh() ? `会话 #${p.conversation_id}` : `conversation #${p.conversation_id}`) : '',
+    p.since || p.until ? `${p.since ? fmtTime(p.since, true) : '…'} – ${p.until ? fmtTime(p.until, true) : '…'}` : '',
+    p.version_id ? (zh() ? `消息版本 #${p.version_id}` : `version #${p.version_id}`) : '',
+    p.include_originals ? (zh() ? '含遮盖前原文' : 'with originals') : '',
+  ].filter(Boolean);
+  return parts.join(' · ') || t('dlp_all');
+}
 
 export function Exports() {
-  const [f, setF] = useState({ reason: '', user: '', conversation: '', since: '', until: '' });
+  const [f, setF] = useState({ user: '', unit: '', conversation: '', since: '', until: '' });
+  const [why, setWhy] = useState<Why>({ category: '', reason: '' });
   const [formats, setFormats] = useState<string[]>(FORMATS);
+  const [originals, setOriginals] = useState(false);
   const [err, setErr] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const [, setN] = useState(0);
-  const field = (k: keyof typeof f, lbl: string, type = 'text') => (
-    <label>{lbl}<input type={type} data-testid={'export-' + k} value={f[k]} onInput={(e) => setF({ ...f, [k]: e.currentTarget.value })} /></label>
+  const [rows, setRows] = useState<any[]>([]);
+  const [tick, setTick] = useState(0);
+  const load = () => get<any>('/compliance/exports?limit=50').then((r) => setRows(r.exports || []), showError);
+  useEffect(() => { load(); }, [tick]);
+  const field = (k: keyof typeof f, lbl: string, type = 'text', ph = '') => (
+    <label>{lbl}<input type={type} data-testid={'export-' + k} placeholder={ph} value={f[k]} onInput={(e) => setF({ ...f, [k]: e.currentTarget.value })} /></label>
   );
   return (
     <div data-testid="admin-exports">
       <form class="admin-form" onSubmit={async (e) => {
-        e.preventDefault(); setErr(null); setBusy(true);
+        e.preventDefault(); setErr(null);
+        const bad = reasonProblem(why);
+        if (bad) { setErr(bad); return; }
+        setBusy(true);
         try {
-          const body: any = { reason: f.reason.trim(), formats, since: dayIso(f.since), until: dayIso(f.until, true) };
+          const body: any = { category: why.category, reason: why.reason.trim(), formats, since: dayIso(f.since), until: dayIso(f.until, true), include_originals: originals };
           if (f.user.trim()) body.user = f.user.trim();
+          if (f.unit.trim()) body.unit = f.unit.trim();
           if (f.conversation.trim()) body.conversation_id = Number(f.conversation.trim());
           const r = await post<any>('/compliance/exports', body);
-          made.unshift({ ...r, at: new Date().toISOString(), filters: { user: body.user, conversation_id: body.conversation_id, since: f.since, until: f.until }, reason: body.reason });
-          setN(made.length); toast(t('saved'));
+          if (r.status === 'pending') toast(zh() ? '须另一名合规人员批准：申请已提交，见下方“双人复核申请”' : 'Needs another officer: request filed (see below)');
+          else toast(t('saved'));
+          setTick(tick + 1);
         } catch (e2) { setErr(errText(e2)); } finally { setBusy(false); }
       }}>
-        <label class="grow">{t('export_reason')}<input data-testid="export-reason" required maxLength={500} value={f.reason} onInput={(e) => setF({ ...f, reason: e.currentTarget.value })} /></label>
-        {field('user', t('export_user'))}{field('conversation', t('hold_conversation'))}{field('since', t('since'), 'date')}{field('until', t('until'), 'date')}
-        <div class="checks">{FORMATS.map((x) => <label class="check"><input type="checkbox" checked={formats.includes(x)} onChange={(e) => setFormats(e.currentTarget.checked ? [...formats, x] : formats.filter((y) => y !== x))} /> {x}</label>)}</div>
+        <ReasonFields why={why} setWhy={setWhy} prefix="export" />
+        {field('user', t('export_user'), 'text', zh() ? '用户名' : 'username')}{field('unit', t('unit'), 'text', zh() ? '部门路径，如：北京分行' : 'unit path')}
+        {field('conversation', t('hold_conversation'), 'text', zh() ? '会话编号' : 'conversation no.')}{field('since', t('since'), 'date')}{field('until', t('until'), 'date')}
+        <div class="checks">{FORMATS.map((x) => <label class="check"><input type="checkbox" data-testid={'export-format-' + x} checked={formats.includes(x)} onChange={(e) => setFormats(e.currentTarget.checked ? [...formats, x] : formats.filter((y) => y !== x))} /> {word(x)}</label>)}</div>
+        <label class="check"><input type="checkbox" data-testid="export-originals" checked={originals} onChange={(e) => setOriginals(e.currentTarget.checked)} /> {zh() ? '包含被遮盖消息的原文' : 'Include the originals of masked messages'}</label>
         <button class="primary" type="submit" disabled={busy || !formats.length} data-testid="export-create">{busy ? t('loading') : t('export_create')}</button>
       </form>
       <ErrorLine msg={err} testid="export-error" />
-      <h4>{t('export_list')}</h4>
-      <p class="hint">{t('export_session_only')}</p>
+      <h4>{zh() ? '导出记录' : 'Exports'}</h4>
       <table class="grid">
-        <thead><tr><th>{t('time')}</th><th>{t('reason')}</th><th>{t('hold_scope')}</th><th>{t('retention_result')}</th><th>{t('export_files')}</th><th>{t('export_path')}</th></tr></thead>
-        <tbody>{made.map((x) => (
-          <tr data-testid="export-row"><td>{fmtTime(x.at, true)}</td><td class="wrap">{x.reason}</td>
-            <td>{[x.filters.user, x.filters.conversation_id ? '#' + x.filters.conversation_id : '', x.filters.since || x.filters.until ? `${x.filters.since || '…'} – ${x.filters.until || '…'}` : ''].filter(Boolean).join(' · ') || t('dlp_all')}</td>
-            <td><Counts counts={x.counts} /></td><td>{x.files}</td><td class="ua" title={x.path}>{x.name}</td></tr>
+        <thead><tr><th>{t('time')}</th><th>{t('actor')}</th><th>{zh() ? '范围' : 'Scope'}</th><th>{t('retention_result')}</th><th>{t('actions')}</th></tr></thead>
+        <tbody>{rows.map((x) => (
+          <tr data-testid="export-row" data-export-id={x.id}><td>{fmtTime(x.created_at, true)}</td><td>{x.actor_name}</td>
+            <td>{scopeLabel(x.filters)}</td>
+            <td>{countsLabel(x.counts)}</td>
+            <td><a class="button" data-testid="export-download" href={`/api/v1/compliance/exports/${x.id}/download`} download>{zh() ? '下载（zip）' : 'Download (zip)'}</a></td></tr>
         ))}</tbody>
       </table>
+      {rows.length === 0 && <div class="muted pad">{t('none')}</div>}
+      <AccessRequests tick={tick} onDone={() => setTick(tick + 1)} />
+    </div>
+  );
+}
+
+/** Dual control: requests for heavy access. Another officer approves or rejects; the asker carries an
+ * approved one out once (the export is made, or the original shown). */
+function AccessRequests({ tick, onDone }: { tick: number; onDone: () => void }) {
+  const [data, setData] = useState<any>(null);
+  const [shown, setShown] = useState<any>(null);
+  const load = () => get<any>('/compliance/access-requests?limit=50').then(setData, showError);
+  useEffect(() => { load(); }, [tick]);
+  const me = S.me?.id;
+  const act = (f: () => Promise<any>) => async () => { try { const r = await f(); load(); return r; } catch (e) { showError(e); } };
+  const on = Object.entries(data?.dual_control || {}).filter(([, v]) => v).map(([k]) => word(k));
+  return (
+    <div data-testid="access-requests">
+      <h4>{zh() ? '双人复核申请' : 'Dual-control requests'}</h4>
+      <p class="hint">{on.length ? (zh() ? `以下查阅须另一名合规人员批准：${on.join('、')}。不能批准自己的申请。` : `Needs a second officer: ${on.join(', ')}.`) : (zh() ? '安全管理员未开启双人复核。' : 'Dual control is off.')}</p>
+      <table class="grid">
+        <thead><tr><th>{t('time')}</th><th>{zh() ? '申请人' : 'By'}</th><th>{zh() ? '类型' : 'Kind'}</th><th>{zh() ? '范围' : 'Scope'}</th><th>{t('reason')}</th><th>{t('state')}</th><th>{t('actions')}</th></tr></thead>
+        <tbody>{(data?.requests || []).map((r: any) => (
+          <tr data-testid="access-request-row" data-status={r.status}>
+            <td>{fmtTime(r.requested_at, true)}</td><td>{r.requested_by?.name}</td>
+            <td>{(r.kinds || [r.kind]).map(word).join('、')}</td><td>{scopeLabel(r.params)}</td>
+            <td class="wrap">{word(r.reason_category)}：{r.reason}</td>
+            <td>{word(r.status)}{r.decided_by ? <div class="muted">{r.decided_by.name}{r.decision_note ? `：${r.decision_note}` : ''}</div> : null}</td>
+            <td class="actions">
+              {r.status === 'pending' && r.requested_by?.id !== me && <>
+                <button class="link" data-testid="access-request-approve" onClick={act(() => post(`/compliance/access-requests/${r.id}/approve`, {}))}>{zh() ? '批准' : 'Approve'}</button>
+                <button class="link danger" data-testid="access-request-reject" onClick={act(() => post(`/compliance/access-requests/${r.id}/reject`, {}))}>{zh() ? '驳回' : 'Reject'}</button>
+              </>}
+              {r.status === 'pending' && r.requested_by?.id === me && <span class="muted">{zh() ? '等待他人批准' : 'Waiting for another officer'}</span>}
+              {r.status === 'approved' && r.requested_by?.id === me && (
+                <button class="link" data-testid="access-request-run" onClick={async () => {
+                  const out = await act(() => post<any>(`/compliance/access-requests/${r.id}/run`, {}))();
+                  if (out?.original_text != null) setShown(out); else if (out) { toast(t('saved')); onDone(); }
+                }}>{r.params?.version_id ? (zh() ? '查看原文' : 'View original') : (zh() ? '执行导出' : 'Run export')}</button>
+              )}
+            </td>
+          </tr>
+        ))}</tbody>
+      </table>
+      {data && !(data.requests || []).length && <div class="muted pad">{t('none')}</div>}
+      {shown && (
+        <Modal title={zh() ? '遮盖前原文' : 'Unmasked original'} onClose={() => setShown(null)} testid="dialog">
+          <div class="stack">
+            <p class="wrap" data-testid="access-request-original">{shown.original_text}</p>
+            <button class="primary" data-testid="dialog-ok" onClick={() => setShown(null)}>{t('ok')}</button>
+          </div>
+        </Modal>
+      )}
+    </div>
+  );
+}
+
+/** secadmin's switch: which heavy compliance accesses need a second compliance officer. */
+export function DualControlSettings() {
+  const [v, setV] = useState<Record<string, boolean> | null>(null);
+  useEffect(() => { get<any>('/security/dual-control').then((r) => setV(r.dual_control), showError); }, []);
+  if (!v) return null;
+  return (
+    <div data-testid="dual-control-settings" class="stack">
+      <h4>{zh() ? '合规双人复核' : 'Compliance dual control'}</h4>
+      <p class="hint">{zh() ? '开启后，合规人员的该类查阅须另一名合规人员批准，本人不能批准自己的申请。' : "When on, a compliance officer's access of that kind needs another officer's approval."}</p>
+      {['export_person', 'export_unit', 'originals'].map((k) => (
+        <label class="check"><input type="checkbox" data-testid={'dual-control-' + k} checked={!!v[k]} onChange={async (e) => {
+          try { const r = await api<any>('PUT', '/security/dual-control', { [k]: e.currentTarget.checked }); setV(r.dual_control); toast(t('saved')); } catch (e2) { showError(e2); }
+        }} /> {word(k)}</label>
+      ))}
     </div>
   );
 }

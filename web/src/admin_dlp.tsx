@@ -4,6 +4,7 @@ import { ApiError, get, post, api } from './api';
 import { t } from './i18n';
 import { showError, toast } from './store';
 import { Modal, fmtTime } from './ui';
+import { DualControlSettings } from './admin_compliance';
 
 export const DETECTORS = ['cn_id_card', 'bank_card', 'cn_mobile', 'uscc', 'email', 'credential', 'secret_key', 'classified_marking', 'prohibited'];
 export const ACTIONS = ['allow', 'mask', 'warn', 'hold', 'block'];
@@ -147,6 +148,7 @@ export function DlpPolicy() {
         upd({ rules: editing.i < 0 ? [...rules, r] : rules.map((x, j) => (j === editing.i ? r : x)) }); setEditing(null);
       }} />}
       <TryText channels={meta.channels} />
+      <DualControlSettings />
     </div>
   );
 }

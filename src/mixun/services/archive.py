@@ -21,9 +21,10 @@ from mixun.db import bulk
 from mixun.db.engine import is_busy
 from mixun.db.models import Conversation, Member, MembershipLog, Message, MessageVersion, Unit, User
 from mixun.db.models_archive import PendingVersion, SearchIndexState, SearchTerm
-from mixun.domain.search_terms import TERM_MAX, index_terms, matches, query_terms
+from mixun.domain.search_terms import TERM_MAX, index_terms, matches, normalise, query_terms, runs
 from mixun.errors import MixunError
-from mixun.services import audit
+from mixun.services import audit, dual_control
+from mixun.services.dual_control import Reason
 from mixun.services.runtime import Ctx, Runtime
 
 log = logging.getLogger("mixun.archive")
@@ -136,10 +137,37 @@ def unindex(s: Session, version_ids: list[int]) -> None:
 # --- searching --------------------------------------------------------------------------------------
 
 def check_reason(reason: str | None) -> str:
+    """A free-text reason (legal holds and their release)."""
     reason = (reason or "").strip()
     if not reason:
-        raise MixunError("validation_failed", ("必须说明查询理由", "A reason for the search is required"), field="reason")
+        raise MixunError("validation_failed", ("必须说明理由", "A reason is required"), field="reason")
     return reason[:REASON_MAX]
+
+
+# Why an officer looks at content: one of these categories, and a free text saying what the case is.
+REASON_CATEGORIES = {"regulatory_inspection": "监管检查", "internal_investigation": "内部调查",
+                     "customer_complaint": "客户投诉", "litigation": "法律诉讼", "audit_sampling": "审计抽查",
+                     "other": "其他"}
+_CATEGORY_BY_LABEL = {v: k for k, v in REASON_CATEGORIES.items()}
+REASON_MIN = 10
+
+
+def check_access_reason(category: str | None, reason: str | None) -> Reason:
+    """The reason for reading archive content: a known category (its code or its Chinese label) and a
+    text of at least REASON_MIN characters; each rule broken is its own 422."""
+    cat = (category or "").strip()
+    code = cat if cat in REASON_CATEGORIES else _CATEGORY_BY_LABEL.get(cat)
+    if code is None:
+        raise MixunError("reason_category_required", field="category", allowed=list(REASON_CATEGORIES))
+    text = " ".join((reason or "").split())
+    if len(text) < REASON_MIN:
+        raise MixunError("reason_too_short", field="reason", min_length=REASON_MIN)
+    return Reason(code, text[:REASON_MAX])
+
+
+def check_range(since: datetime | None, until: datetime | None) -> None:
+    if since is not None and until is not None and since > until:
+        raise MixunError("invalid_time_range", field="since")
 
 
 def _unit_sender_ids(s: Session, unit: str) -> list[int]:
@@ -256,21 +284,133 @@ def search_versions(s: Session, q: str, filters: list[Any], limit: int, cursor: 
     return found, cursor
 
 
-def search(ctx: Ctx, *, reason: str | None, q: str = "", sender: int | None = None, unit: str | None = None,
+def _participants(s: Session, conversation_ids: set[int]) -> dict[int, list[dict[str, Any]]]:
+    """Everyone who is or was in each conversation (members and the membership log), with names."""
+    if not conversation_ids:
+        return {}
+    ids = list(conversation_ids)
+    pairs = set(s.execute(select(Member.conversation_id, Member.user_id)
+                          .where(Member.conversation_id.in_(ids))).all())
+    pairs |= set(s.execute(select(MembershipLog.conversation_id, MembershipLog.user_id)
+                           .where(MembershipLog.conversation_id.in_(ids))).all())
+    users = {uid for _c, uid in pairs}
+    names = {uid: (nm, un) for uid, nm, un in s.execute(
+        select(User.id, User.name, User.username).where(User.id.in_(users or [-1]))).all()}
+    out: dict[int, list[dict[str, Any]]] = {}
+    for cid, uid in sorted(pairs):
+        nm, un = names.get(uid, ("", ""))
+        out.setdefault(cid, []).append({"id": uid, "name": nm, "username": un})
+    return out
+
+
+def _with_people(s: Session, versions: list[dict[str, Any]], q: str = "") -> list[dict[str, Any]]:
+    """Who wrote to whom: each result's recipients (the conversation's other participants, at most
+    RECIPIENTS_SHOWN named), the conversation's title (a direct one is titled by its two people) and,
+    for searches, the hit in context."""
+    people = _participants(s, {v["conversation"]["id"] for v in versions})
+    for v in versions:
+        everyone = people.get(v["conversation"]["id"], [])
+        others = [p for p in everyone if p["id"] != v["sender"]["id"]]
+        v["recipients"] = others[:RECIPIENTS_SHOWN]
+        v["recipient_count"] = len(others)
+        conv = v["conversation"]
+        conv["title"] = conv["name"] or "、".join(p["name"] for p in everyone[:RECIPIENTS_SHOWN])
+        if q.strip():
+            v["snippet"] = snippet(v["text"], q)
+    return versions
+
+
+RECIPIENTS_SHOWN = 8
+SNIPPET_CONTEXT = 40
+
+
+def snippet(text: str, q: str, context: int = SNIPPET_CONTEXT) -> dict[str, Any]:
+    """The part of ``text`` around the first hit of ``q`` and the [start, end) of every hit in it, in
+    characters of the original text (matching is on the normalised text, as the search does)."""
+    norm: list[str] = []
+    origin: list[int] = []  # for each normalised character, the original character it came from
+    for i, ch in enumerate(text):
+        for c in normalise(ch):
+            norm.append(c)
+            origin.append(i)
+    hay = "".join(norm)
+    spans: list[tuple[int, int]] = []
+    for run in runs(q):
+        start = hay.find(run)
+        while start >= 0:
+            spans.append((origin[start], origin[start + len(run) - 1] + 1))
+            start = hay.find(run, start + len(run))
+    if not spans:
+        return {"text": text[: context * 3], "start": 0, "hits": []}
+    spans.sort()
+    lo = max(0, spans[0][0] - context)
+    hi = min(len(text), spans[0][1] + context * 2)
+    hits = [[a - lo, b - lo] for a, b in spans if a >= lo and b <= hi]
+    merged: list[list[int]] = []
+    for a, b in hits:
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return {"text": text[lo:hi], "start": lo, "hits": merged}
+
+
+def conversation_titles(s: Session, ids: set[int]) -> dict[int, str]:
+    """A conversation's name, or for one without a name the names of its people."""
+    if not ids:
+        return {}
+    people = _participants(s, set(ids))
+    return {cid: name or "、".join(p["name"] for p in people.get(cid, [])[:RECIPIENTS_SHOWN])
+            for cid, name in s.execute(select(Conversation.id, Conversation.name).where(Conversation.id.in_(ids))).all()}
+
+
+def _person_ids(s: Session, query: str | None) -> list[int] | None:
+    """A person given by name, username or employee number; None when not asked, [] when nobody."""
+    if query is None or not query.strip():
+        return None
+    from mixun.services.audit_read import resolve_people
+
+    return [p["id"] for p in resolve_people(s, query)]
+
+
+def _conversations_of(s: Session, user_ids: list[int]) -> list[int]:
+    """Conversations the people are or were in (membership log included)."""
+    if not user_ids:
+        return []
+    ids = set(s.execute(select(Member.conversation_id).where(Member.user_id.in_(user_ids))).scalars())
+    ids |= set(s.execute(select(MembershipLog.conversation_id)
+                         .where(MembershipLog.user_id.in_(user_ids))).scalars())
+    return sorted(ids)
+
+
+def search(ctx: Ctx, *, reason: Reason, q: str = "", sender: int | None = None, unit: str | None = None,
            conversation_id: int | None = None, since: datetime | None = None, until: datetime | None = None,
-           dlp: bool = False, limit: int = 50, cursor: int | None = None) -> dict[str, Any]:
-    """Compliance search across everyone's messages (every version); audited with its reason."""
-    why = check_reason(reason)
+           dlp: bool = False, limit: int = 50, cursor: int | None = None, participant: int | None = None,
+           sender_q: str | None = None, participant_q: str | None = None) -> dict[str, Any]:
+    """Compliance search across everyone's messages (every version); audited with its reason.
+    ``sender_q``/``participant_q`` name a person (name, username or employee number): an unknown
+    person finds nothing."""
+    check_range(since, until)
     catch_up(ctx)
     with ctx.rt.db.read() as s:
-        filters = _filters(s, sender, unit, conversation_id, since, until, dlp)
+        senders = _person_ids(s, sender_q)
+        partners = _person_ids(s, participant_q)
+        convs: list[int] | None = None
+        if participant is not None:
+            partners = [participant] if partners is None else [p for p in partners if p == participant]
+        if partners is not None:
+            convs = _conversations_of(s, partners)
+        filters = _filters(s, sender, unit, conversation_id, since, until, dlp, conversations=convs)
+        if senders is not None:
+            filters.append(MessageVersion.sender_id.in_(senders or [-1]))
         results, next_cursor = search_versions(s, q, filters, limit, cursor)
-        _with_attachments(s, results)
+        _with_people(s, _with_attachments(s, results), q)
     with ctx.rt.db.write() as s:
-        audit.record(s, ctx, "archive.searched", target="archive", reason=why, query_length=len(q),
-                     sender=sender, unit=unit or "", conversation_id=conversation_id,
-                     since=since.isoformat() if since else None, until=until.isoformat() if until else None,
-                     dlp=dlp, results=len(results))
+        audit.record(s, ctx, "archive.searched", target="archive", **reason.audit(), query_length=len(q),
+                     sender=sender, sender_q=(sender_q or "")[:64] or None, participant=participant,
+                     participant_q=(participant_q or "")[:64] or None, unit=unit or "",
+                     conversation_id=conversation_id, since=since.isoformat() if since else None,
+                     until=until.isoformat() if until else None, dlp=dlp, results=len(results))
     return {"results": results, "next_cursor": next_cursor}
 
 
@@ -294,21 +434,33 @@ def search_own(ctx: Ctx, q: str, limit: int = 50, cursor: int | None = None) -> 
     return {"results": out, "next_cursor": next_cursor}
 
 
-def view_conversation(ctx: Ctx, conversation_id: int, *, reason: str | None, after_version: int = 0,
-                      limit: int = 200, include_originals: bool = False) -> dict[str, Any]:
-    """Open any conversation in context: every version in order, members and the membership log."""
-    why = check_reason(reason)
+CONTEXT_BEFORE = 20
+
+
+def view_conversation(ctx: Ctx, conversation_id: int, *, reason: Reason, after_version: int = 0,
+                      limit: int = 200, include_originals: bool = False,
+                      around: int | None = None) -> dict[str, Any]:
+    """Open any conversation in context: every version in order, members and the membership log.
+    ``around`` (a version id) starts the page CONTEXT_BEFORE versions before that hit. Originals of
+    masked messages are shown only where dual control for them is off (else: a request, approved)."""
     limit = max(1, min(limit, MAX_LIMIT))
+    if include_originals:
+        dual_control.require_off(ctx, "originals")
     with ctx.rt.db.read() as s:
         conv = s.get(Conversation, conversation_id)
         if conv is None:
             raise MixunError("not_found")
+        if around is not None:
+            before = list(s.execute(select(MessageVersion.id).where(
+                MessageVersion.conversation_id == conversation_id, MessageVersion.id < around)
+                .order_by(MessageVersion.id.desc()).limit(CONTEXT_BEFORE)).scalars())
+            after_version = (before[-1] - 1) if before else max(0, around - 1)
         ids = list(s.execute(select(MessageVersion.id).where(MessageVersion.conversation_id == conversation_id,
                                                              MessageVersion.id > after_version)
                              .order_by(MessageVersion.id).limit(limit + 1)).scalars())
         more = len(ids) > limit
         ids = ids[:limit]
-        versions = _with_attachments(s, _version_views(s, ids))
+        versions = _with_people(s, _with_attachments(s, _version_views(s, ids)))
         if include_originals:
             enc = dict(s.execute(select(MessageVersion.id, MessageVersion.original_enc)
                                  .where(MessageVersion.id.in_(ids), MessageVersion.original_enc.is_not(None))).all())
@@ -316,18 +468,54 @@ def view_conversation(ctx: Ctx, conversation_id: int, *, reason: str | None, aft
                 blob = enc.get(v["version_id"])
                 if blob is not None:
                     v["original_text"] = ctx.rt.keys.decrypt_small(blob, "dlp-original").decode()
+        names = dict(s.execute(select(User.id, User.name).join(
+            MembershipLog, MembershipLog.user_id == User.id).where(
+            MembershipLog.conversation_id == conversation_id)).all())
         members = [{"id": uid, "name": name, "role": role} for uid, name, role in s.execute(
             select(Member.user_id, User.name, Member.role).join(User, User.id == Member.user_id)
             .where(Member.conversation_id == conversation_id)).all()]
-        log = [{"user_id": r.user_id, "action": r.action, "actor_id": r.actor_id, "detail": r.detail,
+        actors = set(s.execute(select(MembershipLog.actor_id).where(
+            MembershipLog.conversation_id == conversation_id)).scalars()) - set(names)
+        if actors:
+            names.update(dict(s.execute(select(User.id, User.name).where(User.id.in_(actors))).all()))
+        log = [{"user_id": r.user_id, "user_name": names.get(r.user_id, ""), "action": r.action,
+                "actor_id": r.actor_id, "actor_name": names.get(r.actor_id, ""), "detail": r.detail,
                 "at": r.created_at.isoformat()} for r in s.execute(
             select(MembershipLog).where(MembershipLog.conversation_id == conversation_id)
             .order_by(MembershipLog.id)).scalars()]
-        view = {"conversation": {"id": conv.id, "kind": conv.kind, "name": conv.name,
+        title = conv.name or "、".join(m["name"] for m in members[:RECIPIENTS_SHOWN])
+        view = {"conversation": {"id": conv.id, "kind": conv.kind, "name": conv.name, "title": title,
                                  "created_at": conv.created_at.isoformat()},
                 "members": members, "membership_log": log, "versions": versions,
                 "next_after_version": ids[-1] if more and ids else None}
     with ctx.rt.db.write() as s:
-        audit.record(s, ctx, "archive.viewed", target=f"conversation:{conversation_id}", reason=why,
-                     versions=len(versions), originals=include_originals)
+        audit.record(s, ctx, "archive.viewed", target=f"conversation:{conversation_id}", **reason.audit(),
+                     versions=len(versions), originals=include_originals, around=around)
     return view
+
+
+def original_exists(ctx: Ctx, version_id: int) -> None:
+    """A request for an original is filed only for a version that has one."""
+    with ctx.rt.db.read() as s:
+        row = s.execute(select(MessageVersion.original_enc.is_not(None)).where(MessageVersion.id == version_id)).first()
+    if row is None:
+        raise MixunError("not_found")
+    if not row[0]:
+        raise MixunError("no_original")
+
+
+def original_text(ctx: Ctx, version_id: int, reason: Reason, request_id: int | None = None) -> dict[str, Any]:
+    """The unmasked original of one masked version (decrypted here, never stored in clear); audited.
+    Under dual control the caller's approved request for this version is consumed instead."""
+    with ctx.rt.db.read() as s:
+        v = s.get(MessageVersion, version_id)
+        if v is None:
+            raise MixunError("not_found")
+        if v.original_enc is None:
+            raise MixunError("no_original")
+        text = ctx.rt.keys.decrypt_small(v.original_enc, "dlp-original").decode()
+        conversation_id, message_id = v.conversation_id, v.message_id
+    with ctx.rt.db.write() as s:
+        audit.record(s, ctx, "archive.original_viewed", target=f"conversation:{conversation_id}",
+                     **reason.audit(), version_id=version_id, message_id=message_id, request_id=request_id)
+    return {"version_id": version_id, "message_id": message_id, "original_text": text}

@@ -1,28 +1,76 @@
-"""Reading and verifying the audit trail (the auditor's side); reads are themselves audited."""
+"""Reading the audit trail (the auditor's side); reads are themselves audited. (Verifying it is
+services/audit_checkpoints.verify.)
+
+The auditor looks people up by name, username or employee number, and sees names beside ids: the
+records keep ids (they are hashed as written), names are joined in when read.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
 
-from mixun.db.models import AuditLog, User
-from mixun.domain.audit_chain import ChainReport, verify_chain
+from mixun.db.models import AuditLog, Conversation, Unit, User
+from mixun.errors import MixunError
 from mixun.services import audit
 from mixun.services.runtime import Ctx
 
+PEOPLE_MAX = 20  # a person query naming more than this many people is too vague to be useful
 
-def _view(r: AuditLog, names: dict[int, tuple[str, str]]) -> dict[str, Any]:
+
+def resolve_people(s: Session, query: str) -> list[dict[str, Any]]:
+    """People whose username, employee number or name is exactly ``query`` (usernames case-blind).
+    An unknown name resolves to nobody, never to everybody."""
+    q = query.strip()
+    if not q:
+        return []
+    rows = s.execute(select(User.id, User.username, User.name, User.employee_no).where(or_(
+        func.lower(User.username) == q.lower(), User.employee_no == q, User.name == q))
+        .order_by(User.id).limit(PEOPLE_MAX)).all()
+    return [{"id": uid, "username": un, "name": nm, "employee_no": no or ""} for uid, un, nm, no in rows]
+
+
+def _target_names(s: Session, rows: list[AuditLog]) -> dict[str, str]:
+    """Display names for targets such as ``user:5``, ``conversation:3`` and ``unit:2``."""
+    want: dict[str, set[int]] = {"user": set(), "conversation": set(), "unit": set()}
+    for r in rows:
+        kind, _, rest = (r.target or "").partition(":")
+        if kind in want and rest.isdigit() and len(rest) < 19:
+            want[kind].add(int(rest))
+    out: dict[str, str] = {}
+    if want["user"]:
+        for uid, un, nm in s.execute(select(User.id, User.username, User.name).where(User.id.in_(want["user"]))):
+            out[f"user:{uid}"] = f"{nm}（{un}）"
+    if want["conversation"]:
+        for cid, nm in s.execute(select(Conversation.id, Conversation.name)
+                                       .where(Conversation.id.in_(want["conversation"]))):
+            out[f"conversation:{cid}"] = nm or ""
+    if want["unit"]:
+        for uid, path in s.execute(select(Unit.id, Unit.path).where(Unit.id.in_(want["unit"]))):
+            out[f"unit:{uid}"] = path
+    return out
+
+
+def _view(r: AuditLog, names: dict[int, tuple[str, str]], targets: dict[str, str]) -> dict[str, Any]:
     username, name = names.get(r.actor_id or 0, ("", ""))
     return {"id": r.id, "at": r.at, "actor_id": r.actor_id, "actor_username": username, "actor_name": name,
             "actor_role": r.actor_role, "ip": r.ip, "client": r.client, "action": r.action, "target": r.target,
-            "outcome": r.outcome, "details": r.details, "hash": r.hash}
+            "target_name": targets.get(r.target or "", ""), "outcome": r.outcome, "details": r.details,
+            "hash": r.hash}
 
 
 def search(ctx: Ctx, action: str | None, actor: int | None, limit: int, offset: int,
-           actor_username: str | None = None, since: str | None = None, until: str | None = None
-           ) -> dict[str, Any]:
-    """Newest first. ``since``/``until`` are ISO 8601 UTC times (records store their time as written)."""
+           actor_username: str | None = None, since: str | None = None, until: str | None = None,
+           person: str | None = None) -> dict[str, Any]:
+    """Newest first. ``since``/``until`` are ISO 8601 times (records store theirs in UTC as written).
+    ``person`` (a name, username or employee number) keeps the records that person did or that were
+    done to them; the people it matched are returned, and a person nobody is gives no records."""
+    since_at = parse_time(since, "since") if since else None
+    until_at = parse_time(until, "until") if until else None
+    people: list[dict[str, Any]] | None = None
     with ctx.rt.db.read() as s:
         stmt = select(AuditLog).order_by(AuditLog.id.desc())
         if action:
@@ -31,56 +79,38 @@ def search(ctx: Ctx, action: str | None, actor: int | None, limit: int, offset: 
             stmt = stmt.where(AuditLog.actor_id == actor)
         if actor_username:
             stmt = stmt.where(AuditLog.actor_id.in_(select(User.id).where(User.username == actor_username)))
-        if since:
-            stmt = stmt.where(AuditLog.at >= _iso(since))
-        if until:
-            stmt = stmt.where(AuditLog.at < _iso(until))
-        rows = list(s.execute(stmt.offset(offset).limit(limit + 1)).scalars())
+        if person is not None and person.strip():
+            people = resolve_people(s, person)
+            ids = [p["id"] for p in people]
+            stmt = stmt.where(or_(AuditLog.actor_id.in_(ids or [-1]),
+                                  AuditLog.target.in_([f"user:{i}" for i in ids] or ["-"])))
+        if since_at:
+            stmt = stmt.where(AuditLog.at >= since_at)
+        if until_at:
+            stmt = stmt.where(AuditLog.at < until_at)
+        rows = list(s.execute(stmt.offset(offset).limit(limit + 1)).scalars()) if people != [] else []
         actor_ids = {r.actor_id for r in rows if r.actor_id}
         names = {uid: (un, nm) for uid, un, nm in s.execute(
             select(User.id, User.username, User.name).where(User.id.in_(actor_ids))).all()} if actor_ids else {}
+        targets = _target_names(s, rows[:limit])
     with ctx.rt.db.write() as s:
-        audit.record(s, ctx, "audit.searched", action_filter=action or "", actor_filter=actor)
-    return {"records": [_view(r, names) for r in rows[:limit]],
-            "next_offset": offset + limit if len(rows) > limit else None}
+        audit.record(s, ctx, "audit.searched", action_filter=action or "", actor_filter=actor,
+                     person_filter=(person or "").strip()[:64] or None)
+    out: dict[str, Any] = {"records": [_view(r, names, targets) for r in rows[:limit]],
+                           "next_offset": offset + limit if len(rows) > limit else None}
+    if people is not None:
+        out["people"] = people
+    return out
 
 
-def _iso(value: str) -> str:
-    from datetime import UTC, datetime
-
-    from mixun.errors import MixunError
-
+def parse_time(value: str, field: str = "since/until") -> str:
+    """An ISO 8601 time as the trail's own UTC text (naive means UTC); anything else is a 422."""
     try:
         t = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise MixunError("validation_failed", ("时间格式应为 ISO 8601", "Times must be ISO 8601"), field="since/until") from exc
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=UTC)
-    return t.astimezone(UTC).isoformat()
-
-
-def verify(ctx: Ctx, batch: int = 5000) -> ChainReport:
-    """Walk the whole trail in id order, in batches, with constant memory."""
-    from mixun.domain.audit_chain import GENESIS
-
-    prev_hash, prev_id, total = GENESIS, None, 0
-    fields = [AuditLog.id, AuditLog.at, AuditLog.actor_id, AuditLog.actor_role, AuditLog.ip, AuditLog.client,
-              AuditLog.action, AuditLog.target, AuditLog.outcome, AuditLog.details, AuditLog.prev_hash,
-              AuditLog.hash]
-    with ctx.rt.db.read() as s:
-        while True:
-            stmt = select(*fields).order_by(AuditLog.id).limit(batch)
-            if prev_id is not None:
-                stmt = stmt.where(AuditLog.id > prev_id)
-            rows = [dict(r._mapping) for r in s.execute(stmt).all()]
-            if not rows:
-                break
-            if prev_id is None and rows[0]["id"] != 1:
-                return ChainReport(False, 0, None, prev_hash, rows[0]["id"], "the first records were removed")
-            report = verify_chain(rows, prev_hash, prev_id)
-            total += report.count
-            if not report.ok:
-                return ChainReport(False, total, report.last_id, report.last_hash, report.first_bad_id,
-                                   report.reason)
-            prev_hash, prev_id = report.last_hash, report.last_id
-    return ChainReport(True, total, prev_id, prev_hash)
+        if t.tzinfo is None:
+            t = t.replace(tzinfo=UTC)
+        return t.astimezone(UTC).isoformat()
+    except (ValueError, OverflowError) as exc:
+        raise MixunError("validation_failed", ("时间格式应为 ISO 8601，例如 2026-12-01T00:00:00+08:00",
+                                               "Times must be ISO 8601, e.g. 2026-12-01T00:00:00+08:00"),
+                         field=field) from exc

@@ -69,9 +69,10 @@ class Filters:
     conversation_id: int | None = None
     since: datetime | None = None
     until: datetime | None = None
+    unit: str | None = None  # a unit path: every conversation anyone in that unit (or below) took part in
 
     def as_dict(self) -> dict[str, Any]:
-        return {"user": self.user, "conversation_id": self.conversation_id,
+        return {"user": self.user, "unit": self.unit, "conversation_id": self.conversation_id,
                 "since": self.since.isoformat() if self.since else None,
                 "until": self.until.isoformat() if self.until else None}
 
@@ -151,14 +152,23 @@ class _CsvBuffer:
 
 
 def _conversation_scope(s: Session, f: Filters) -> list[int] | None:
-    if f.user is None:
+    if f.user is None and f.unit is None:
         return None
-    uid = s.execute(select(User.id).where(User.username == f.user)).scalar()
-    if uid is None:
-        raise MixunError("not_found", (f"没有用户 {f.user}", f"No user {f.user}"))
-    ids = set(s.execute(select(Member.conversation_id).where(Member.user_id == uid)).scalars())
-    ids |= set(s.execute(select(MembershipLog.conversation_id).where(MembershipLog.user_id == uid)).scalars())
-    ids |= set(s.execute(select(MessageVersion.conversation_id).where(MessageVersion.sender_id == uid)
+    if f.user is not None:
+        uid = s.execute(select(User.id).where(User.username == f.user)).scalar()
+        if uid is None:
+            raise MixunError("not_found", (f"没有用户 {f.user}", f"No user {f.user}"))
+        uids = [uid]
+    else:
+        path = (f.unit or "").strip().rstrip("/")
+        uids = list(s.execute(select(User.id).join(Unit, Unit.id == User.unit_id)
+                              .where((Unit.path == path) | Unit.path.startswith(path + "/"))).scalars())
+        if not uids and s.execute(select(Unit.id).where(Unit.path == path)).first() is None:
+            raise MixunError("not_found", (f"没有部门 {path}", f"No unit {path}"))
+        uids = uids or [-1]
+    ids = set(s.execute(select(Member.conversation_id).where(Member.user_id.in_(uids))).scalars())
+    ids |= set(s.execute(select(MembershipLog.conversation_id).where(MembershipLog.user_id.in_(uids))).scalars())
+    ids |= set(s.execute(select(MessageVersion.conversation_id).where(MessageVersion.sender_id.in_(uids))
                          .distinct()).scalars())
     return sorted(ids)
 

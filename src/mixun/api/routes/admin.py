@@ -136,5 +136,6 @@ def audit_trail(ctx: Annotated[Ctx, Depends(gate(Perm.AUDIT_READ))],
                 actor_username: Annotated[str | None, Query(max_length=64)] = None,
                 since: Annotated[str | None, Query(max_length=40)] = None,
                 until: Annotated[str | None, Query(max_length=40)] = None,
+                person: Annotated[str | None, Query(max_length=64, description="name, username or employee number")] = None,
                 limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
-    return audit_read.search(ctx, action, actor, limit, offset, actor_username, since, until)
+    return audit_read.search(ctx, action, actor, limit, offset, actor_username, since, until, person)

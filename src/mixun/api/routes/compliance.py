@@ -5,21 +5,34 @@ auditor's audit-trail export and verification."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 
+from mixun.api import zipstream
 from mixun.api.deps import Id, Limit, Offset, gate
 from mixun.api.responses import file_response
 from mixun.db.models import AuditLog
+from mixun.db.models_archive import ExportRecord
 from mixun.domain.roles import Perm
-from mixun.services import archive, attachments, audit, audit_checkpoints, export, retention, review
+from mixun.errors import MixunError
+from mixun.services import (
+    archive,
+    attachments,
+    audit,
+    audit_checkpoints,
+    audit_read,
+    dual_control,
+    export,
+    retention,
+    review,
+)
 from mixun.services.runtime import Ctx
 
 router = APIRouter(tags=["compliance"])
@@ -27,25 +40,58 @@ Compliance = Annotated[Ctx, Depends(gate(Perm.ARCHIVE_SEARCH))]
 Reviewer = Annotated[Ctx, Depends(gate(Perm.REVIEW))]
 Staff = Annotated[Ctx, Depends(gate(Perm.CHAT))]
 Auditor = Annotated[Ctx, Depends(gate(Perm.AUDIT_READ))]
-Reason = Annotated[str, Query(min_length=1, max_length=500, description="why you are looking (audited)")]
+Reason = Annotated[str, Query(max_length=500, description="why you are looking (audited), at least "
+                                                            f"{archive.REASON_MIN} characters")]
+Category = Annotated[str, Query(max_length=32, description="the reason's category: regulatory_inspection, "
+                                "internal_investigation, customer_complaint, litigation, audit_sampling, other")]
+SecAdmin = Annotated[Ctx, Depends(gate(Perm.DLP_MANAGE))]
 P = "/api/v1/compliance"
 
 
-class ExportCreate(BaseModel):
-    reason: str = Field(min_length=1, max_length=500)
-    user: str | None = Field(default=None, max_length=64)
-    conversation_id: int | None = Field(default=None, ge=1)
+def _no_number(v: Any) -> Any:
+    """A time is written as ISO 8601 text: a bare number (``"until": 0``) is not read as 1970."""
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        raise ValueError("a time must be ISO 8601 text, e.g. 2026-12-01T00:00:00+08:00")
+    return v
+
+
+class _Times(BaseModel):
     since: datetime | None = None
     until: datetime | None = None
+
+    _check_since = field_validator("since", "until", mode="before")(_no_number)
+
+
+class AccessReason(BaseModel):
+    category: str = Field(default="", max_length=32, description="regulatory_inspection, internal_investigation, "
+                          "customer_complaint, litigation, audit_sampling or other")
+    reason: str = Field(max_length=500, description=f"at least {archive.REASON_MIN} characters")
+
+
+class ExportCreate(_Times):
+    category: str = Field(default="", max_length=32)
+    reason: str = Field(min_length=1, max_length=500)
+    user: str | None = Field(default=None, max_length=64)
+    unit: str | None = Field(default=None, max_length=300)
+    conversation_id: int | None = Field(default=None, ge=1)
     formats: list[str] = Field(default_factory=lambda: list(export.ALL_FORMATS))
+    include_originals: bool = False
 
 
-class HoldCreate(BaseModel):
+class HoldCreate(_Times):
     reason: str = Field(min_length=1, max_length=500)
     user_id: int | None = Field(default=None, ge=1)
     conversation_id: int | None = Field(default=None, ge=1)
-    since: datetime | None = None
-    until: datetime | None = None
+
+
+class RequestDecision(BaseModel):
+    note: str = Field(default="", max_length=500)
+
+
+class DualControlSet(BaseModel):
+    export_person: bool | None = None
+    export_unit: bool | None = None
+    originals: bool | None = None
 
 
 class HoldRelease(BaseModel):
@@ -69,28 +115,50 @@ class ReportCreate(BaseModel):
 
 
 @router.get(f"{P}/archive/search")
-def search_archive(ctx: Compliance, reason: Reason, q: Annotated[str, Query(max_length=200)] = "",
+def search_archive(ctx: Compliance, reason: Reason, category: Category = "",
+                   q: Annotated[str, Query(max_length=200)] = "",
                    sender: int | None = None, unit: Annotated[str | None, Query(max_length=300)] = None,
                    conversation_id: int | None = None, since: datetime | None = None,
                    until: datetime | None = None, dlp: bool = False, limit: Limit = 50,
-                   cursor: int | None = None) -> dict[str, Any]:
-    return archive.search(ctx, reason=reason, q=q, sender=sender, unit=unit, conversation_id=conversation_id,
-                          since=since, until=until, dlp=dlp, limit=limit, cursor=cursor)
+                   cursor: int | None = None, participant: int | None = None,
+                   sender_q: Annotated[str | None, Query(max_length=64)] = None,
+                   participant_q: Annotated[str | None, Query(max_length=64)] = None) -> dict[str, Any]:
+    """``sender_q`` / ``participant_q``: a person by name, username or employee number."""
+    why = archive.check_access_reason(category, reason)
+    return archive.search(ctx, reason=why, q=q, sender=sender, unit=unit, conversation_id=conversation_id,
+                          since=since, until=until, dlp=dlp, limit=limit, cursor=cursor, participant=participant,
+                          sender_q=sender_q, participant_q=participant_q)
 
 
 @router.get(f"{P}/archive/conversations/{{conversation_id}}")
-def view_conversation(conversation_id: Id, ctx: Compliance, reason: Reason, after_version: int = 0,
-                      limit: Limit = 200, originals: bool = False) -> dict[str, Any]:
-    return archive.view_conversation(ctx, conversation_id, reason=reason, after_version=after_version,
-                                     limit=limit, include_originals=originals)
+def view_conversation(conversation_id: Id, ctx: Compliance, reason: Reason, category: Category = "",
+                      after_version: int = 0, limit: Limit = 200, originals: bool = False,
+                      around: Annotated[int | None, Query(ge=1, description="a version id to open the page around")] = None
+                      ) -> dict[str, Any]:
+    why = archive.check_access_reason(category, reason)
+    return archive.view_conversation(ctx, conversation_id, reason=why, after_version=after_version,
+                                     limit=limit, include_originals=originals, around=around)
+
+
+@router.post(f"{P}/archive/versions/{{version_id}}/original")
+def view_original(version_id: Id, body: AccessReason, ctx: Compliance, response: Response) -> dict[str, Any]:
+    """The unmasked original of a masked message, with a reason; audited. Under dual control this files
+    a request (202) that another compliance officer approves; the asker then carries it out."""
+    why = archive.check_access_reason(body.category, body.reason)
+    if dual_control.kinds_on(ctx, ["originals"]):
+        archive.original_exists(ctx, version_id)
+        response.status_code = 202
+        return {"status": "pending",
+                "request": dual_control.file_request(ctx, ["originals"], {"version_id": version_id}, why)}
+    return archive.original_text(ctx, version_id, why)
 
 
 @router.get(f"{P}/archive/attachments/{{attachment_id}}")
-def archive_attachment(attachment_id: Id, ctx: Compliance, reason: Reason) -> Response:
+def archive_attachment(attachment_id: Id, ctx: Compliance, reason: Reason, category: Category = "") -> Response:
     """Any archived file, including the files kept inside secure packs; audited with the reason."""
-    why = archive.check_reason(reason)
+    why = archive.check_access_reason(category, reason)
     data, mime, name = attachments.read_for_officer(ctx, attachment_id, action="archive.attachment_viewed",
-                                                    reason=why)
+                                                    reason=f"{archive.REASON_CATEGORIES[why.category]}：{why.text}")
     return file_response(data, mime, name, inline=False, cache="no-store")
 
 
@@ -102,25 +170,124 @@ def review_attachment(item_id: Id, attachment_id: Id, ctx: Reviewer) -> Response
 
 @router.get(f"{P}/exports")
 def list_exports(ctx: Compliance, limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
-    return export.list_exports(ctx, limit, offset)
+    out = export.list_exports(ctx, limit, offset)
+    for e in out["exports"]:
+        e.pop("path", None)  # where the server keeps it stays on the server
+    return out
 
 
 @router.post(f"{P}/exports", status_code=201)
-def create_export(body: ExportCreate, ctx: Compliance) -> dict[str, Any]:
-    from datetime import UTC
-
+def create_export(body: ExportCreate, ctx: Compliance, response: Response) -> dict[str, Any]:
+    """An export of the archive. A person's or a unit's whole history, or one with the originals of
+    masked messages, may need a second officer (dual control): then a request is filed (202)."""
+    why = archive.check_access_reason(body.category, body.reason)
     bad = [f for f in body.formats if f not in export.ALL_FORMATS]
     if bad or not body.formats:
-        from mixun.errors import MixunError
+        raise MixunError("validation_failed", ("格式应为 jsonl、csv、eml、attachments",
+                                               "formats must be jsonl, csv, eml or attachments"), field="formats")
+    if body.user and body.unit:
+        raise MixunError("validation_failed", ("人员与部门只能选一项", "Give a person or a unit, not both"),
+                         field="unit")
+    archive.check_range(body.since, body.until)
+    params = {"user": body.user, "unit": body.unit, "conversation_id": body.conversation_id,
+              "since": body.since.isoformat() if body.since else None,
+              "until": body.until.isoformat() if body.until else None,
+              "formats": list(body.formats), "include_originals": body.include_originals}
+    # The whole archive (no person, unit or conversation) is every unit's history at once.
+    whole = not (body.user or body.unit or body.conversation_id)
+    kinds = (["export_person"] if body.user else []) + (["export_unit"] if body.unit or whole else []) + (
+        ["originals"] if body.include_originals else [])
+    if dual_control.kinds_on(ctx, kinds):
+        _export_scope_exists(ctx, body.user, body.unit)
+        response.status_code = 202
+        return {"status": "pending", "request": dual_control.file_request(ctx, kinds, params, why)}
+    return _run_export(ctx, params, why)
 
-        raise MixunError("validation_failed", ("格式应为 jsonl、csv、eml、attachments", "The formats must be jsonl, csv, eml or attachments"), field="formats")
+
+def _export_scope_exists(ctx: Ctx, user: str | None, unit: str | None) -> None:
+    """A request is not filed for a person or unit that does not exist."""
+    from mixun.db.models import Unit, User
+
+    with ctx.rt.db.read() as s:
+        if user and s.execute(select(User.id).where(User.username == user)).first() is None:
+            raise MixunError("not_found", (f"没有用户 {user}", f"No user {user}"))
+        if unit and s.execute(select(Unit.id).where(Unit.path == unit.strip().rstrip("/"))).first() is None:
+            raise MixunError("not_found", (f"没有部门 {unit}", f"No unit {unit}"))
+
+
+def _run_export(ctx: Ctx, params: dict[str, Any], why: archive.Reason, request_id: int | None = None
+                ) -> dict[str, Any]:
     name = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f") + f"-u{ctx.user_id}"
     out = Path(ctx.rt.settings.data_dir) / "exports" / name
-    archive.check_reason(body.reason)
-    manifest = export.export(ctx, out, export.Filters(user=body.user, conversation_id=body.conversation_id,
-                                                      since=body.since, until=body.until),
-                             tuple(body.formats), reason=body.reason)
-    return {"name": name, "counts": manifest["counts"], "files": len(manifest["files"])}  # no server path
+    since = datetime.fromisoformat(params["since"]) if params.get("since") else None
+    until = datetime.fromisoformat(params["until"]) if params.get("until") else None
+    manifest = export.export(ctx, out, export.Filters(user=params.get("user"), unit=params.get("unit"),
+                                                      conversation_id=params.get("conversation_id"),
+                                                      since=since, until=until),
+                             tuple(params["formats"]), reason=f"{archive.REASON_CATEGORIES[why.category]}：{why.text}",
+                             include_originals=bool(params.get("include_originals")))
+    with ctx.rt.db.read() as s:
+        rec = s.execute(select(ExportRecord.id).where(ExportRecord.path == str(out))).scalar()
+    return {"status": "done", "id": rec, "name": name, "counts": manifest["counts"],
+            "files": len(manifest["files"]), "request_id": request_id}
+
+
+@router.get(f"{P}/exports/{{export_id}}/download")
+def download_export(export_id: Id, ctx: Compliance) -> StreamingResponse:
+    """The export as one zip file, written to the response as it is read from disk (never whole in
+    memory); the download is audited first."""
+    with ctx.rt.db.read() as s:
+        rec = s.get(ExportRecord, export_id)
+    root = Path(ctx.rt.settings.data_dir) / "exports"
+    path = Path(rec.path) if rec is not None else None
+    if rec is None or path is None or not path.is_dir() or path.resolve().parent != root.resolve():
+        raise MixunError("not_found")
+    with ctx.rt.db.write() as s:
+        audit.record(s, ctx, "archive.export_downloaded", target=f"export:{export_id}",
+                     manifest_sha256=rec.manifest_sha256)
+    return StreamingResponse(zipstream.zip_directory(path, path.name), media_type="application/zip",
+                             headers={"content-disposition": f'attachment; filename="mixun-export-{path.name}.zip"',
+                                      "cache-control": "no-store"})
+
+
+@router.get(f"{P}/access-requests")
+def list_access_requests(ctx: Compliance, status: Annotated[str | None, Query(max_length=16)] = None,
+                         limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
+    """Dual control: requests for heavy access (pending ones are for another officer to decide)."""
+    return dual_control.list_requests(ctx, status, limit, offset)
+
+
+@router.post(f"{P}/access-requests/{{request_id}}/approve")
+def approve_access_request(request_id: Id, body: RequestDecision, ctx: Compliance) -> dict[str, Any]:
+    return dual_control.decide(ctx, request_id, True, body.note)
+
+
+@router.post(f"{P}/access-requests/{{request_id}}/reject")
+def reject_access_request(request_id: Id, body: RequestDecision, ctx: Compliance) -> dict[str, Any]:
+    return dual_control.decide(ctx, request_id, False, body.note)
+
+
+@router.post(f"{P}/access-requests/{{request_id}}/run")
+def run_access_request(request_id: Id, ctx: Compliance) -> dict[str, Any]:
+    """The asker carries out their approved request, once: the export, or the original's text."""
+    params, why = dual_control.approved(ctx, request_id)
+    if "version_id" in params:
+        out = archive.original_text(ctx, int(params["version_id"]), why, request_id=request_id)
+    else:
+        out = _run_export(ctx, params, why, request_id)
+    dual_control.mark_used(ctx, request_id)
+    return out
+
+
+@router.get("/api/v1/security/dual-control")
+def get_dual_control(ctx: SecAdmin) -> dict[str, Any]:
+    """Which heavy compliance accesses need a second compliance officer (secadmin's setting)."""
+    return dual_control.settings(ctx)
+
+
+@router.put("/api/v1/security/dual-control")
+def set_dual_control(body: DualControlSet, ctx: SecAdmin) -> dict[str, Any]:
+    return dual_control.set_settings(ctx, {k: v for k, v in body.model_dump().items() if v is not None})
 
 
 @router.get(f"{P}/review")
@@ -141,11 +308,27 @@ def violations(user_id: Id, ctx: Reviewer) -> dict[str, Any]:
 
 @router.get(f"{P}/holds")
 def list_holds(ctx: Compliance, active: bool = False) -> dict[str, Any]:
-    return {"holds": retention.list_holds(ctx, active)}
+    """Each hold with the person's and the conversation's names beside their ids."""
+    from mixun.db.models import User
+
+    holds = retention.list_holds(ctx, active)
+    uids = {h["user_id"] for h in holds if h.get("user_id")}
+    cids = {h["conversation_id"] for h in holds if h.get("conversation_id")}
+    with ctx.rt.db.read() as s:
+        people = {i: (nm, un) for i, nm, un in s.execute(
+            select(User.id, User.name, User.username).where(User.id.in_(uids))).all()} if uids else {}
+        titles = archive.conversation_titles(s, cids)
+    for h in holds:
+        if h.get("user_id") in people:
+            h["user_name"], h["username"] = people[h["user_id"]]
+        if h.get("conversation_id") in titles:
+            h["conversation_title"] = titles[h["conversation_id"]]
+    return {"holds": holds}
 
 
 @router.post(f"{P}/holds", status_code=201)
 def place_hold(body: HoldCreate, ctx: Compliance) -> dict[str, Any]:
+    archive.check_range(body.since, body.until)
     return retention.place_hold(ctx, reason=body.reason, user_id=body.user_id,
                                 conversation_id=body.conversation_id, since=body.since, until=body.until)
 
@@ -199,7 +382,10 @@ def audit_verify(ctx: Auditor) -> dict[str, Any]:
 def audit_export(ctx: Auditor, action: Annotated[str | None, Query(max_length=64)] = None,
                  since: Annotated[str | None, Query(max_length=40)] = None,
                  until: Annotated[str | None, Query(max_length=40)] = None) -> StreamingResponse:
-    """The audit trail as JSON Lines, streamed in id order (the export itself is audited first)."""
+    """The audit trail as JSON Lines, streamed in id order (the export itself is audited first). Times
+    are read as admin/audit reads them: ISO 8601, anything else a 422."""
+    since = audit_read.parse_time(since, "since") if since else None
+    until = audit_read.parse_time(until, "until") if until else None
     with ctx.rt.db.write() as s:
         audit.record(s, ctx, "audit.exported", action_filter=action or "", since=since, until=until)
 

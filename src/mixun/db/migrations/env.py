@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 import mixun.db.models_archive  # noqa: F401  (registers the archive tables)
+import mixun.db.models_compliance  # noqa: F401  (registers the compliance dual-control tables)
 import mixun.db.models_dlp  # noqa: F401  (registers the DLP administration tables)
 from mixun.db.models import Base
 

@@ -1,0 +1,202 @@
+// compliance's archive search: a reason (category + what the case is), filters by person, unit,
+// conversation and date; each hit says who wrote to whom, when and where, with the found words marked;
+// the conversation opens around a hit; a masked message's original is its own, reason-gated request.
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, api, get } from './api';
+import { locale, t } from './i18n';
+import { showError, toast } from './store';
+import { Icon, Modal, fmtTime } from './ui';
+import { REASON_CATEGORIES, REASON_MIN, word } from './labels_compliance';
+
+const zh = () => locale !== 'en';
+export type Why = { category: string; reason: string };
+
+/** Why the officer is looking: a category and a free text of at least REASON_MIN characters. */
+// The rules are checked by reasonProblem (and again by the server) rather than by the browser's own
+// validation bubble, so the officer reads which rule, in the console's words.
+export function ReasonFields({ why, setWhy, prefix }: { why: Why; setWhy: (w: Why) => void; prefix: string }) {
+  const n = why.reason.trim().length;
+  return (
+    <div class="reason-fields">
+      <label>{zh() ? '查阅理由类别' : 'Reason category'}
+        <select data-testid={prefix + '-category'} aria-required="true" value={why.category} onChange={(e) => setWhy({ ...why, category: e.currentTarget.value })}>
+          <option value="">{zh() ? '请选择…' : 'Choose…'}</option>
+          {REASON_CATEGORIES.map((c) => <option value={c}>{word(c)}</option>)}
+        </select>
+      </label>
+      <label class="grow">{zh() ? `具体事由（至少 ${REASON_MIN} 个字）` : `What the case is (${REASON_MIN}+ characters)`}
+        <input data-testid={prefix + '-reason'} aria-required="true" maxLength={500} value={why.reason}
+          placeholder={zh() ? '例如：人民银行现场检查调阅 2026 年第三季度授信往来' : 'e.g. central bank on-site inspection, Q3 credit'}
+          onInput={(e) => setWhy({ ...why, reason: e.currentTarget.value })} />
+        <span class={'muted small' + (n && n < REASON_MIN ? ' warn' : '')} data-testid={prefix + '-reason-count'}>{n}/{REASON_MIN}</span>
+      </label>
+    </div>
+  );
+}
+
+/** The rule a reason breaks, in words, or null when it is acceptable (the server checks again). */
+export function reasonProblem(why: Why): string | null {
+  if (!why.category) return zh() ? '请选择查阅理由类别' : 'Choose a reason category';
+  if (why.reason.trim().length < REASON_MIN) return zh() ? `具体事由至少 ${REASON_MIN} 个字` : `The reason needs ${REASON_MIN}+ characters`;
+  return null;
+}
+
+function dayIso(v: string, end = false): string | undefined {
+  if (!v) return undefined;
+  const d = new Date(v + (end ? 'T23:59:59.999' : 'T00:00:00'));
+  return isNaN(d.getTime()) ? undefined : d.toISOString();
+}
+
+/** The snippet with each hit in <mark>; text only, never HTML. */
+export function Snippet({ sn, fallback }: { sn?: { text: string; start: number; hits: number[][] }; fallback: string }) {
+  if (!sn) return <span>{fallback}</span>;
+  const parts: any[] = [];
+  let at = 0;
+  for (const [a, b] of sn.hits) {
+    if (a > at) parts.push(sn.text.slice(at, a));
+    parts.push(<mark data-testid="archive-hit">{sn.text.slice(a, b)}</mark>);
+    at = b;
+  }
+  parts.push(sn.text.slice(at));
+  return <span>{sn.start > 0 ? '…' : ''}{parts}{sn.start + sn.text.length < fallback.length ? '…' : ''}</span>;
+}
+
+function whoToWhom(r: any): string {
+  const to = (r.recipients || []).map((p: any) => p.name).join('、');
+  const more = (r.recipient_count || 0) > (r.recipients || []).length ? (zh() ? ` 等 ${r.recipient_count} 人` : ` and others (${r.recipient_count})`) : '';
+  return `${r.sender?.name || ''} → ${to || (zh() ? '（无其他成员）' : '(nobody else)')}${more}`;
+}
+
+const EMPTY = { q: '', sender: '', participant: '', unit: '', conversation: '', since: '', until: '' };
+
+export function Archive() {
+  const [f, setF] = useState({ ...EMPTY });
+  const [why, setWhy] = useState<Why>({ category: '', reason: '' });
+  const [err, setErr] = useState<string | null>(null);
+  const [res, setRes] = useState<any[] | null>(null);
+  const [convTitle, setConvTitle] = useState('');
+  const [ctxOf, setCtxOf] = useState<any>(null);
+  const [originals, setOriginals] = useState<Record<number, string>>({});
+  const run = async (over: Partial<typeof EMPTY> = {}) => {
+    const g = { ...f, ...over };
+    const bad = reasonProblem(why);
+    if (bad) { setErr(bad); return; }
+    setErr(null);
+    const qs = new URLSearchParams({ category: why.category, reason: why.reason.trim(), q: g.q.trim(), limit: '50' });
+    if (g.sender.trim()) qs.set('sender_q', g.sender.trim());
+    if (g.participant.trim()) qs.set('participant_q', g.participant.trim());
+    if (g.unit.trim()) qs.set('unit', g.unit.trim());
+    if (/^\d+$/.test(g.conversation)) qs.set('conversation_id', g.conversation);
+    const since = dayIso(g.since), until = dayIso(g.until, true);
+    if (since) qs.set('since', since);
+    if (until) qs.set('until', until);
+    try { setRes((await get<any>(`/compliance/archive/search?${qs}`)).results || []); } catch (e) { setErr(e instanceof ApiError ? e.message : String(e)); }
+  };
+  const field = (k: keyof typeof EMPTY, lbl: string, type = 'text', ph = '') => (
+    <label>{lbl}<input type={type} data-testid={'archive-' + k} placeholder={ph} value={f[k]} onInput={(e) => setF({ ...f, [k]: e.currentTarget.value })} /></label>
+  );
+  const original = async (r: any) => {
+    const bad = reasonProblem(why);
+    if (bad) { setErr(bad); return; }
+    try {
+      const out = await api<any>('POST', `/compliance/archive/versions/${r.version_id}/original`, { category: why.category, reason: why.reason.trim() });
+      if (out.status === 'pending') toast(zh() ? '已提交申请，须另一名合规人员批准后在“导出”页查看' : 'Request filed: another officer must approve it (see Exports)');
+      else setOriginals({ ...originals, [r.version_id]: out.original_text });
+    } catch (e) { showError(e); }
+  };
+  return (
+    <div data-testid="admin-archive">
+      <form class="admin-form" onSubmit={(e) => { e.preventDefault(); run(); }}>
+        <ReasonFields why={why} setWhy={setWhy} prefix="archive" />
+        {field('q', t('archive_query'), 'text', zh() ? '关键词，如：利率、授信' : 'Words, e.g. rate')}
+        {field('sender', zh() ? '发送人' : 'Sender', 'text', zh() ? '姓名、用户名或工号' : 'Name, username, employee no.')}
+        {field('participant', zh() ? '参与人' : 'Participant', 'text', zh() ? '姓名、用户名或工号' : 'Name, username, employee no.')}
+        {field('unit', t('unit'), 'text', zh() ? '如：北京分行' : 'e.g. Beijing branch')}
+        {field('since', t('since'), 'date')}{field('until', t('until'), 'date')}
+        {f.conversation && (
+          <span class="chip" data-testid="archive-conversation-filter">{zh() ? '会话：' : 'Conversation: '}{convTitle}
+            <button type="button" class="link" aria-label={t('close')} onClick={() => { setF({ ...f, conversation: '' }); setConvTitle(''); }}>×</button></span>
+        )}
+        <button class="primary" type="submit" data-testid="archive-search">{t('search')}</button>
+      </form>
+      {err && <div class="form-error" role="alert" data-testid="archive-error">{err}</div>}
+      <p class="hint">{t('archive_hint')}</p>
+      {res && res.length === 0 && <div class="muted pad" data-testid="archive-empty">{t('no_results')}</div>}
+      {res && res.length > 0 && (
+        <table class="grid archive-grid">
+          <thead><tr><th>{t('time')}</th><th>{zh() ? '发送人 → 接收人' : 'From → to'}</th><th>{zh() ? '会话' : 'Conversation'}</th><th>{t('archive_text')}</th><th>{t('actions')}</th></tr></thead>
+          <tbody>{res.map((r) => (
+            <tr data-testid="archive-row" data-version-id={r.version_id}>
+              <td>{fmtTime(r.created_at, true)}{r.kind !== 'created' ? <div><span class="badge">{word(r.kind)}</span></div> : null}</td>
+              <td data-testid="archive-who">{whoToWhom(r)}{r.sender?.unit ? <div class="muted">{r.sender.unit}</div> : null}</td>
+              <td><button class="link" data-testid="archive-conversation" title={zh() ? '只看此会话' : 'Only this conversation'}
+                onClick={() => { setF({ ...f, conversation: String(r.conversation.id) }); setConvTitle(r.conversation.title); run({ conversation: String(r.conversation.id) }); }}>
+                {r.conversation.title || (zh() ? '（未命名）' : '(untitled)')}</button> <span class="muted">{word(r.conversation.kind)}</span></td>
+              <td class="wrap" data-testid="archive-snippet"><Snippet sn={r.snippet} fallback={r.text} />
+                {r.dlp_action ? <span class="badge warn">{word(r.dlp_action)}</span> : null}
+                {originals[r.version_id] != null && <div class="original" data-testid="archive-original">{zh() ? '原文：' : 'Original: '}{originals[r.version_id]}</div>}
+                <ArchiveFiles atts={r.attachments} href={(a) => `/api/v1/compliance/archive/attachments/${a.id}?${new URLSearchParams({ category: why.category, reason: why.reason.trim() })}`} /></td>
+              <td class="actions">
+                <button class="link" data-testid="archive-open-context" onClick={() => setCtxOf(r)}>{zh() ? '查看上下文' : 'Context'}</button>
+                {r.has_original && originals[r.version_id] == null && <button class="link" data-testid="archive-show-original" onClick={() => original(r)}>{zh() ? '查看原文' : 'Original'}</button>}
+              </td>
+            </tr>
+          ))}</tbody>
+        </table>
+      )}
+      {ctxOf && <ContextDialog hit={ctxOf} why={why} onClose={() => setCtxOf(null)} />}
+    </div>
+  );
+}
+
+/** The whole conversation around a hit: the versions before and after it, the hit marked. */
+function ContextDialog({ hit, why, onClose }: { hit: any; why: Why; onClose: () => void }) {
+  const [data, setData] = useState<any>(null);
+  const [more, setMore] = useState<number | null>(null);
+  const load = async (after?: number) => {
+    const qs = new URLSearchParams({ category: why.category, reason: why.reason.trim(), limit: '60' });
+    if (after != null) qs.set('after_version', String(after)); else qs.set('around', String(hit.version_id));
+    try {
+      const r = await get<any>(`/compliance/archive/conversations/${hit.conversation.id}?${qs}`);
+      setData((d: any) => (after != null && d ? { ...r, versions: [...d.versions, ...r.versions] } : r));
+      setMore(r.next_after_version ?? null);
+    } catch (e) { showError(e); onClose(); }
+  };
+  useEffect(() => { load(); }, []);
+  return (
+    <Modal title={`${hit.conversation.title || ''} · ${zh() ? '上下文' : 'Context'}`} onClose={onClose} wide testid="dialog">
+      <div class="stack" data-testid="archive-context">
+        {data && <div class="muted">{zh() ? '成员：' : 'Members: '}{(data.members || []).map((m: any) => m.name).join('、')}</div>}
+        <ol class="context-list">
+          {(data?.versions || []).map((v: any) => (
+            <li data-testid="archive-context-row" class={v.version_id === hit.version_id ? 'hit' : ''} data-hit={String(v.version_id === hit.version_id)}>
+              <span class="muted">{fmtTime(v.created_at, true)}</span> <b>{v.sender?.name}</b>{v.kind !== 'created' ? <span class="badge">{word(v.kind)}</span> : null}：{v.version_id === hit.version_id ? <mark class="wrap">{v.text}</mark> : <span class="wrap">{v.text}</span>}
+            </li>
+          ))}
+        </ol>
+        {data && !data.versions?.length && <div class="muted">{t('none')}</div>}
+        <div class="row gap">
+          {more != null && <button onClick={() => load(more)}>{zh() ? '继续加载' : 'Load more'}</button>}
+          <button class="primary" data-testid="dialog-ok" onClick={onClose}>{t('ok')}</button>
+        </div>
+      </div>
+    </Modal>
+  );
+}
+
+// Files of an archived or reviewed message, including those kept from inside a secure pack; each
+// opening is audited by the server (with the stated reason for archive searches).
+export function ArchiveFiles({ atts, href }: { atts?: any[]; href: (a: any) => string }) {
+  if (!atts?.length) return null;
+  return (
+    <div class="archive-files">
+      {atts.map((a) => {
+        const ok = ['clean', 'unscanned', 'reencoded'].includes(a.scan_status);
+        const label = `${a.filename}${a.archive_only ? ` (${t('pack_inner')})` : a.kind === 'secure_pack' ? ` (${t('secure_pack')})` : ''}`;
+        return ok
+          ? <a class="file-chip" data-testid="archive-file" href={href(a)} download={a.filename}><Icon name="file" size={14} /> {label}</a>
+          : <span class="file-chip off" data-testid="archive-file"><Icon name="file" size={14} /> {label} · {t('scan_' + a.scan_status)}</span>;
+      })}
+    </div>
+  );
+}

@@ -1,0 +1,191 @@
+// Chinese (and English) labels for the codes the auditor's and compliance consoles show: audit actions,
+// their details, reason categories, review kinds and states, export filters. Kept apart from i18n.ts
+// so the consoles' vocabulary lives in one place; an unknown code is shown as a neutral 其他 label,
+// never as the raw code alone.
+import { locale, t } from './i18n';
+import { roleName } from './ui';
+
+type Pair = [string, string];
+const ACTIONS: Record<string, Pair> = {
+  'account.created': ['创建账号', 'Account created'],
+  'account.departed': ['办理离职', 'Departure recorded'],
+  'account.password_reset': ['重置密码', 'Password reset'],
+  'account.removed_from_groups': ['移出群聊', 'Removed from groups'],
+  'account.status_changed': ['更改账号状态', 'Account status changed'],
+  'account.unlocked': ['解除锁定', 'Account unlocked'],
+  'account.roles_changed': ['更改角色', 'Roles changed'],
+  'archive.exported': ['导出归档', 'Archive exported'],
+  'archive.export_downloaded': ['下载导出文件', 'Export downloaded'],
+  'archive.searched': ['检索归档', 'Archive searched'],
+  'archive.viewed': ['查看会话归档', 'Conversation viewed in the archive'],
+  'archive.attachment_viewed': ['查看归档文件', 'Archived file opened'],
+  'archive.original_viewed': ['查看遮盖前原文', 'Unmasked original viewed'],
+  'access_request.filed': ['提交双人复核申请', 'Dual-control request filed'],
+  'access_request.approved': ['批准双人复核申请', 'Dual-control request approved'],
+  'access_request.rejected': ['驳回双人复核申请', 'Dual-control request rejected'],
+  'access_request.used': ['执行已批准的申请', 'Approved request carried out'],
+  'compliance.dual_control_changed': ['更改双人复核设置', 'Dual-control setting changed'],
+  'audit.exported': ['导出审计日志', 'Audit trail exported'],
+  'audit.searched': ['查询审计日志', 'Audit trail searched'],
+  'audit.verified': ['校验审计日志', 'Audit trail verified'],
+  'auth.account_locked': ['账号被锁定', 'Account locked'],
+  'auth.login_failed': ['登录失败', 'Login failed'],
+  'auth.login_flagged': ['异常登录提醒', 'Login flagged'],
+  'auth.login_refused': ['拒绝登录', 'Login refused'],
+  'auth.login_succeeded': ['登录成功', 'Logged in'],
+  'auth.logout': ['退出登录', 'Logged out'],
+  'auth.logout_all': ['退出全部会话', 'Logged out everywhere'],
+  'auth.password_change_failed': ['修改密码失败', 'Password change failed'],
+  'auth.password_changed': ['修改密码', 'Password changed'],
+  'auth.recovery_code_used': ['使用恢复码', 'Recovery code used'],
+  'auth.screen_unlocked': ['解除锁屏', 'Screen unlocked'],
+  'auth.totp_disabled': ['停用双因素认证', 'Two-factor disabled'],
+  'auth.totp_enabled': ['启用双因素认证', 'Two-factor enabled'],
+  'auth.totp_enrollment_started': ['开始绑定双因素认证', 'Two-factor enrolment started'],
+  'dlp.blocked': ['敏感信息拦截', 'DLP blocked'],
+  'dlp.escalated': ['违规升级处置', 'DLP escalated'],
+  'dlp.hit': ['命中敏感信息规则', 'DLP hit'],
+  'dlp.lexicon_changed': ['更改敏感词库', 'Lexicon changed'],
+  'dlp.policy_changed': ['更改数据防泄漏策略', 'DLP policy changed'],
+  'dlp.scan_tried': ['试扫敏感信息', 'DLP test scan'],
+  'dlp.suspension_lifted': ['恢复发送权限', 'Sending suspension lifted'],
+  'file.downloaded': ['下载文件', 'File downloaded'],
+  'file.infected': ['发现病毒文件', 'Infected file'],
+  'file.pack_refused': ['拒绝加密压缩包', 'Secure pack refused'],
+  'file.packed': ['发送加密压缩包', 'Secure pack sent'],
+  'file.refused': ['拒绝文件', 'File refused'],
+  'legal_hold.placed': ['设置法律保全', 'Legal hold placed'],
+  'legal_hold.released': ['解除法律保全', 'Legal hold released'],
+  'retention.policy_changed': ['更改保留策略', 'Retention policy changed'],
+  'retention.ran': ['执行保留期清理', 'Retention run'],
+  'review.reported': ['举报消息', 'Message reported'],
+  'review.approved': ['复核放行', 'Review: approved'],
+  'review.rejected': ['复核驳回', 'Review: rejected'],
+  'review.escalated': ['复核升级', 'Review: escalated'],
+  'review.violation': ['认定违规', 'Review: violation'],
+  'session.ended': ['结束会话', 'Session ended'],
+  'session.expired': ['会话过期', 'Session expired'],
+  'unit.created': ['创建部门', 'Unit created'],
+};
+const PREFIXES: Record<string, Pair> = {
+  'account.': ['账号', 'Account'], 'archive.': ['归档', 'Archive'], 'audit.': ['审计', 'Audit'], 'auth.': ['登录与认证', 'Authentication'],
+  'dlp.': ['数据防泄漏', 'DLP'], 'file.': ['文件', 'Files'], 'legal_hold.': ['法律保全', 'Legal hold'], 'retention.': ['保留期', 'Retention'],
+  'review.': ['复核', 'Review'], 'session.': ['会话', 'Session'], 'unit.': ['部门', 'Units'], 'access_request.': ['双人复核', 'Dual control'],
+  'approval.': ['审批', 'Approvals'], 'compliance.': ['合规设置', 'Compliance settings'],
+};
+const DETAILS: Record<string, Pair> = {
+  reason: ['理由', 'Reason'], reason_category: ['理由类别', 'Reason category'], query_length: ['检索词长度', 'Query length'],
+  sender: ['发送人', 'Sender'], sender_q: ['发送人', 'Sender'], participant: ['参与人', 'Participant'], participant_q: ['参与人', 'Participant'],
+  unit: ['部门', 'Unit'], conversation_id: ['会话', 'Conversation'], since: ['起始', 'From'], until: ['截止', 'To'], dlp: ['仅限敏感信息', 'DLP only'],
+  results: ['结果数', 'Results'], versions: ['消息版本数', 'Versions'], originals: ['含原文', 'With originals'], around: ['定位消息', 'Around'],
+  filename: ['文件名', 'File name'], message_id: ['消息', 'Message'], version_id: ['消息版本', 'Version'], request_id: ['申请编号', 'Request'],
+  counts: ['数量', 'Counts'], manifest_sha256: ['清单摘要', 'Manifest SHA-256'], user: ['人员', 'Person'], include_originals: ['含遮盖前原文', 'With originals'],
+  action_filter: ['操作筛选', 'Action filter'], actor_filter: ['操作人筛选', 'Actor filter'], person_filter: ['人员筛选', 'Person filter'],
+  ok: ['结果', 'Result'], first_bad_id: ['首条异常记录', 'First bad record'], kinds: ['类型', 'Kinds'], note: ['备注', 'Note'],
+  requested_by: ['申请人', 'Requested by'], before: ['修改前', 'Before'], after: ['修改后', 'After'], roles: ['角色', 'Roles'],
+  disabled: ['停用', 'Disabled'], username: ['用户名', 'Username'], name: ['姓名', 'Name'], reasons: ['原因', 'Reasons'], detector: ['检测项', 'Detector'],
+  detectors: ['检测项', 'Detectors'], count: ['次数', 'Count'], decision: ['决定', 'Decision'], status: ['状态', 'Status'], dry_run: ['试运行', 'Dry run'],
+  scope: ['范围', 'Scope'], messages_days: ['消息保留天数', 'Message days'], files_days: ['文件保留天数', 'File days'], ip: ['地址', 'Address'],
+  session_id: ['会话编号', 'Session'], password_expired: ['密码已过期', 'Password expired'], added: ['新增', 'Added'], removed: ['移除', 'Removed'],
+  changes: ['变更', 'Changes'], channel: ['渠道', 'Channel'], detail: ['说明', 'Detail'], dlp_action: ['处置方式', 'DLP action'], file_kind: ['文件类型', 'File kind'],
+  files: ['文件数', 'Files'], findings: ['命中项', 'Findings'], groups: ['群聊', 'Groups'], groups_left: ['退出的群聊', 'Groups left'], item: ['事项', 'Item'],
+  level: ['级别', 'Level'], minutes: ['分钟', 'Minutes'], outcome: ['结果', 'Outcome'], path: ['路径', 'Path'], rules: ['规则', 'Rules'],
+  sessions: ['会话数', 'Sessions'], sessions_ended: ['结束的会话数', 'Sessions ended'], signature: ['签名', 'Signature'], size: ['大小', 'Size'],
+  subject_id: ['当事人', 'Subject'], target: ['对象', 'Target'], thresholds: ['阈值', 'Thresholds'], user_id: ['人员编号', 'Person'],
+  violations: ['违规次数', 'Violations'], actor_id: ['操作人编号', 'Actor'],
+};
+const WORDS: Record<string, Pair> = {
+  // reason categories
+  regulatory_inspection: ['监管检查', 'Regulatory inspection'], internal_investigation: ['内部调查', 'Internal investigation'],
+  customer_complaint: ['客户投诉', 'Customer complaint'], litigation: ['法律诉讼', 'Litigation'], audit_sampling: ['审计抽查', 'Audit sampling'],
+  other: ['其他', 'Other'],
+  // review queue
+  dlp_hold: ['敏感信息暂扣', 'Held by DLP'], report: ['员工举报', 'Reported by staff'], 'DLP hold': ['敏感信息暂扣', 'Held by DLP'],
+  open: ['待处理', 'Open'], escalated: ['已升级', 'Escalated'], decided: ['已处理', 'Decided'], approved: ['已放行', 'Approved'],
+  rejected: ['已驳回', 'Rejected'], violation: ['认定违规', 'Violation'],
+  // access requests
+  pending: ['待批准', 'Pending'], used: ['已执行', 'Carried out'],
+  export_person: ['导出个人全部记录', "Export a person's history"], export_unit: ['导出部门全部记录', "Export a unit's history"],
+  originals: ['查看遮盖前原文', 'View unmasked originals'],
+  // message version kinds
+  created: ['发送', 'Sent'], edited: ['编辑', 'Edited'], recalled: ['撤回', 'Recalled'], hidden: ['隐藏', 'Hidden'],
+  // conversation kinds, membership log
+  direct: ['单聊', 'Direct'], group: ['群聊', 'Group'], joined: ['加入', 'Joined'], left: ['退出', 'Left'], removed: ['被移出', 'Removed'],
+  role_changed: ['角色变更', 'Role changed'], renamed: ['改名', 'Renamed'], owner: ['群主', 'Owner'], admin: ['管理员', 'Admin'], member: ['成员', 'Member'],
+  // DLP and login reasons
+  bulk_id_numbers: ['批量身份证号', 'Many ID numbers'], bulk_card_numbers: ['批量银行卡号', 'Many card numbers'],
+  bulk_personal_data: ['批量个人信息', 'Much personal data'], new_client: ['新设备登录', 'New device'], new_ip: ['新地址登录', 'New address'],
+  outside_working_hours: ['非工作时间登录', 'Outside working hours'], after_failures: ['多次失败后登录', 'After failed attempts'],
+  block: ['拦截', 'Block'], confirm: ['提醒确认', 'Confirm'], mask: ['遮盖', 'Mask'], hold: ['暂扣待审', 'Hold'], allow: ['放行', 'Allow'],
+  success: ['成功', 'Success'], failure: ['失败', 'Failure'], denied: ['拒绝', 'Denied'],
+  // export formats
+  jsonl: ['JSON Lines 数据', 'JSON Lines'], csv: ['CSV 表格', 'CSV'], eml: ['邮件格式（EML）', 'Email (EML)'], attachments: ['附件原件', 'Attachments'],
+};
+const COUNTS: Record<string, Pair> = {
+  versions: ['消息版本', 'versions'], messages: ['消息', 'messages'], conversations: ['会话', 'conversations'],
+  attachments: ['附件', 'files'], eml_files: ['邮件文件', 'EML files'],
+};
+
+const pick = (p: Pair) => (locale === 'en' ? p[1] : p[0]);
+
+/** An audit action as words; an unknown one by its family (账号、登录…), never the raw code alone. */
+export function actionLabel(code: string): string {
+  if (ACTIONS[code]) return pick(ACTIONS[code]);
+  const fam = Object.keys(PREFIXES).find((p) => code.startsWith(p));
+  return fam ? `${pick(PREFIXES[fam])} · ${pick(WORDS.other)}` : pick(WORDS.other);
+}
+export function actionOptions(): { code: string; label: string }[] {
+  return Object.keys(PREFIXES).map((p) => ({ code: p, label: pick(PREFIXES[p]) }));
+}
+/** A code the consoles show (category, state, kind, reason…) in words; unknown codes stay as given. */
+export function word(code: string | null | undefined): string {
+  if (code == null || code === '') return '';
+  if (WORDS[code]) return pick(WORDS[code]);
+  const det = t('dlp_detector_' + code);
+  if (det !== 'dlp_detector_' + code) return det;
+  return code;
+}
+export const REASON_CATEGORIES = ['regulatory_inspection', 'internal_investigation', 'customer_complaint', 'litigation', 'audit_sampling', 'other'];
+export const REASON_MIN = 10;
+/** "部门负责人、员工" from "unit_head,employee". */
+export function rolesLabel(v: string | string[] | null | undefined): string {
+  const list = Array.isArray(v) ? v : (v || '').split(',').filter(Boolean);
+  return list.map(roleName).join('、');
+}
+function value(k: string, v: any): string {
+  if (v === null || v === undefined || v === '') return '';
+  if (typeof v === 'boolean') return v ? (locale === 'en' ? 'yes' : '是') : (locale === 'en' ? 'no' : '否');
+  if (Array.isArray(v)) return v.map((x) => value(k, x)).filter(Boolean).join('、');
+  if (typeof v === 'object') {
+    if (k === 'counts') return countsLabel(v);
+    return Object.entries(v).map(([a, b]) => `${DETAILS[a] ? pick(DETAILS[a]) : word(a)} ${value(a, b)}`).filter((x) => x.trim()).join('，');
+  }
+  if (k === 'roles') return rolesLabel(String(v));
+  if (typeof v === 'string' && /^\d{4}-\d\d-\d\dT/.test(v)) { const d = new Date(v); if (!isNaN(d.getTime())) return d.toLocaleString(locale === 'en' ? 'en' : 'zh-CN', { hour12: false }); }
+  return typeof v === 'string' ? word(v) : String(v);
+}
+/** An audit record's details as readable lines ("理由：…"), not JSON; hashes and empty values left out. */
+export function detailLines(details: Record<string, any> | null | undefined): string[] {
+  if (!details) return [];
+  return Object.entries(details).filter(([k, v]) => k !== 'manifest_sha256' && v !== null && v !== undefined && v !== '' && !(Array.isArray(v) && !v.length))
+    .map(([k, v]) => `${DETAILS[k] ? pick(DETAILS[k]) : k}${locale === 'en' ? ': ' : '：'}${value(k, v)}`);
+}
+export function countsLabel(c: Record<string, number> | null | undefined): string {
+  if (!c) return '';
+  return Object.entries(c).filter(([k]) => k !== 'dry_run').map(([k, n]) => `${COUNTS[k] ? pick(COUNTS[k]) : word(k)} ${n}`).join(' · ');
+}
+/** A target such as user:5 as the server named it, else by its kind (用户 #5). */
+export function targetLabel(target: string, name?: string): string {
+  if (!target) return '';
+  if (name) return name;
+  const [kind, id] = target.split(':');
+  const kinds: Record<string, Pair> = {
+    user: ['用户', 'User'], conversation: ['会话', 'Conversation'], unit: ['部门', 'Unit'], hold: ['法律保全', 'Legal hold'],
+    attachment: ['文件', 'File'], message: ['消息', 'Message'], session: ['会话登录', 'Session'], review: ['复核事项', 'Review item'],
+    lexicon: ['敏感词库', 'Lexicon'], dlp_policy: ['数据防泄漏策略', 'DLP policy'], retention_run: ['保留期清理', 'Retention run'],
+    export: ['导出', 'Export'], access_request: ['双人复核申请', 'Dual-control request'], archive: ['归档', 'Archive'],
+    dual_control: ['双人复核设置', 'Dual-control setting'],
+  };
+  if (kinds[kind]) return id ? `${pick(kinds[kind])} #${id}` : pick(kinds[kind]);
+  return target;
+}
