@@ -57,6 +57,9 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "reserved_role": (403, "三员角色不能通过此方式授予", "Administrator roles cannot be granted this way"),
     "busy": (503, "系统繁忙,请稍后重试", "The server is busy; try again shortly"),
     "internal_error": (500, "服务器内部错误", "Internal server error"),
+    "session_locked": (423, "会话已锁定，请输入密码解锁", "The session is locked; enter your password to unlock it"),
+    "address_not_allowed": (403, "只允许从行内网络访问", "Access is allowed only from the intranet"),
+    "too_many_attempts": (429, "登录失败次数过多，请稍后再试", "Too many failed logins; try again later"),
 }
 
 

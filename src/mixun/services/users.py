@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from mixun.db.models import EventCounter, PasswordHistory, SearchKey, Unit, User
 from mixun.db.models import Session as DbSession
 from mixun.domain.names import pinyin_keys, search_keys
-from mixun.domain.passwords import password_rule_failures
+from mixun.domain.passwords import configured_words, password_rule_failures
 from mixun.domain.roles import RESERVED_ROLES, Role, valid_role
 from mixun.errors import MixunError
 from mixun.services import audit
@@ -67,7 +67,7 @@ def create_user_txn(session: Session, ctx: Ctx, *, username: str, name: str, uni
     if not name.strip():
         raise MixunError("validation_failed", "姓名不能为空", field="name")
     if check_policy:
-        failures = password_rule_failures(password, username)
+        failures = password_rule_failures(password, username, configured_words(ctx.rt.settings.extra))
         if failures:
             raise MixunError("weak_password", rules=failures)
     role_list = check_roles(roles or [Role.EMPLOYEE.value], allow_reserved_roles)
