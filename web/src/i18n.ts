@@ -363,6 +363,10 @@ const zh = {
   export_session_only: '列表仅显示本次登录中创建的导出（服务器暂无导出列表接口）；导出文件在服务器数据目录的 exports 下。',
   export_files: '文件数',
   export_path: '位置',
+  rule_common: '不能是常见或已泄露的密码',
+  rule_organisation: '不能包含本单位名称（如 mixun、密讯）',
+  rule_repeated: '不能是重复或连续的字符',
+  rule_demo_password: '不能使用演示密码',
 };
 type Key = keyof typeof zh;
 const en: Record<Key, string> = {
@@ -729,6 +733,10 @@ const en: Record<Key, string> = {
   export_session_only: 'Only exports made in this session are listed (the server has no export listing yet); files are under exports/ in the server data directory.',
   export_files: 'Files',
   export_path: 'Location',
+  rule_common: 'Must not be a common or leaked password',
+  rule_organisation: 'Must not contain the organisation\'s name (mixun, 密讯…)',
+  rule_repeated: 'Must not be repeated or sequential characters',
+  rule_demo_password: 'Must not be the demo password',
 };
 
 export type Locale = 'zh-CN' | 'en';

@@ -7,6 +7,7 @@ import { t } from './i18n';
 export type Me = {
   id: number; username: string; name: string; employee_no?: string; phone?: string; unit?: string; unit_id?: number;
   position?: string; status?: string; roles: string[]; totp_enabled?: boolean; must_change_password?: boolean; must_enroll_totp?: boolean;
+  locked?: boolean;
 };
 export type Member = { id: number; name: string; role?: string };
 export type Attachment = { id: number; kind?: string; mime?: string; size?: number; width?: number; height?: number; name?: string; filename?: string; scan_status?: string };
@@ -99,7 +100,8 @@ export async function boot() {
 
 export function afterAuth() {
   const me = S.me!;
-  if (me.must_change_password) S.phase = 'password';
+  if (me.locked) { S.phase = 'main'; S.locked = true; } // locked on the server: the lock screen only
+  else if (me.must_change_password) S.phase = 'password';
   else if (me.must_enroll_totp) S.phase = 'totp';
   else { S.phase = 'main'; startRealtime(); }
   changed();
@@ -431,6 +433,7 @@ function connect() {
     if (ws !== sock) return;
     ws = null; clearInterval(pingTimer);
     if (!running) return;
+    if (ev.code === 4023) { stopRealtime(); S.locked = true; changed(); return; } // locked (another tab?)
     S.conn = S.everOnline ? 'reconnecting' : 'connecting';
     changed();
     if (ev.code === 4401 || ev.code === 4001 || ev.code === 1008) {
