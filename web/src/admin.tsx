@@ -3,6 +3,7 @@ import { get, patch, post } from './api';
 import { t } from './i18n';
 import { S, showError, toast, useStore } from './store';
 import { Icon, Modal, fmtTime, roleName } from './ui';
+import { loginReasons } from './security';
 import { DlpHits, DlpLexicons, DlpPolicy } from './admin_dlp';
 import { Exports, Holds, Retention } from './admin_compliance';
 
@@ -198,7 +199,7 @@ function Alerts() {
       <table class="grid">
         <thead><tr><th>{t('time')}</th><th>{t('name')}</th><th>{t('ip')}</th><th>{t('reason')}</th></tr></thead>
         <tbody>{(rows || []).map((a) => (
-          <tr><td>{fmtTime(a.created_at || a.at, true)}</td><td>{a.user?.name || a.name || a.username || a.user_id}</td><td>{a.ip}</td><td>{Array.isArray(a.reasons) ? a.reasons.join(', ') : a.reason || a.kind || ''}</td></tr>
+          <tr><td>{fmtTime(a.created_at || a.at, true)}</td><td>{a.user?.name || a.name || a.username || a.user_id}</td><td>{a.ip}</td><td>{loginReasons(a)}</td></tr>
         ))}</tbody>
       </table>
       {rows && rows.length === 0 && <div class="muted pad">{t('none')}</div>}

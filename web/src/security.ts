@@ -1,5 +1,6 @@
 // Watermark guard and idle lock.
 import { onAuthProblem, post } from './api';
+import { t } from './i18n';
 import { S, changed, reloadMe, stopRealtime } from './store';
 
 /**
@@ -149,3 +150,9 @@ export function stopIdleLock() {
   events.forEach((e) => window.removeEventListener(e, bump, { capture: true } as any));
 }
 export function resetIdle() { bump(); }
+
+/** A login alert's reasons as words (never the raw codes). */
+export function loginReasons(a: any): string {
+  const list: string[] = Array.isArray(a?.reasons) ? a.reasons : a?.reason ? [String(a.reason)] : [];
+  return list.map((r) => { const k = 'login_reason_' + r; const v = t(k); return v === k ? r : v; }).join('、');
+}

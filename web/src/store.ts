@@ -496,6 +496,9 @@ function onFrame(f: any) {
       break;
     case 'attachment.scanned': onScanned(f); break;
     case 'presence.changed': S.presence.set(f.user_id, f.status); changed(); break;
+    case 'security.login_flagged': // the person's own notice: a lockout or a second machine
+      if (f.alert?.user_id === S.me?.id) toast(t((f.alert.reasons || []).includes('locked_out') ? 'notice_locked_out' : 'notice_login_flagged', { ip: f.alert.ip || '' }), 'error');
+      break;
     default: break;
   }
 }
