@@ -48,8 +48,9 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     ctx = Ctx(rt=rt, ip=client_ip(rt, peer, headers.get("x-forwarded-for")),
               client=headers.get("user-agent", "")[:300],
               locale=locale_of(headers.get("accept-language"), rt.settings.locale))
-    token = (QueryParams(ws.scope.get("query_string", b"")).get("token")
-             or cookie_parser(headers.get("cookie", "")).get(COOKIE, ""))
+    query_token = QueryParams(ws.scope.get("query_string", b"")).get("token")
+    token = query_token or cookie_parser(headers.get("cookie", "")).get(COOKIE, "")
+    browser = not query_token
     origin_ok = origin_allowed(rt, headers.get("origin"), headers.get("host", ""))
     del headers
     ws.scope["headers"] = []
@@ -58,7 +59,8 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         return
     try:
         auth.require_address(ctx)
-        principal = auth.cached_principal(ctx, token) or await asyncio.to_thread(auth.authenticate, ctx, token)
+        principal = (auth.cached_principal(ctx, token, browser)
+                     or await asyncio.to_thread(auth.authenticate, ctx, token, browser))
         access.require(principal, WS_PERMISSION)
     except MixunError as exc:
         await ws.close(code=4001 if exc.status == 401 else 4003, reason=exc.code)

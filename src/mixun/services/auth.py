@@ -452,7 +452,7 @@ def touch_session(rt: Any, session_id: int) -> None:
     principal_cache(rt).touch_session(session_id, datetime.now(UTC))
 
 
-def cached_principal(ctx: Ctx, token: str) -> Principal | None:
+def cached_principal(ctx: Ctx, token: str, browser: bool = True) -> Principal | None:
     """The principal behind a token when the cache can tell without the database (no I/O: the event
     loop calls it directly); None when ``authenticate`` must look."""
     if not token:
@@ -469,7 +469,7 @@ def cached_principal(ctx: Ctx, token: str) -> Principal | None:
     seen = cache.last_activity(principal.session_id or 0)
     if seen is not None and seen > last_seen:
         last_seen = seen
-    idle_lock = settings.idle_lock_minutes
+    idle_lock = settings.idle_lock_minutes if browser else 0
     if not principal.locked and idle_lock > 0 and last_seen + timedelta(minutes=idle_lock) <= now:
         return None  # the session is due to be locked: authenticate does it
     if time.monotonic() - cached_at < CACHE_SECONDS and expires_at > now and last_seen + idle > now:
@@ -479,11 +479,15 @@ def cached_principal(ctx: Ctx, token: str) -> Principal | None:
     return None
 
 
-def authenticate(ctx: Ctx, token: str) -> Principal:
-    """The principal behind a bearer token or session cookie; 401 when missing, expired or revoked."""
+def authenticate(ctx: Ctx, token: str, browser: bool = True) -> Principal:
+    """The principal behind a bearer token or session cookie; 401 when missing, expired or revoked.
+
+    ``browser``: the token came as the session cookie, so the idle lock applies (a session with no
+    activity for MIXUN_IDLE_LOCK_MINUTES is locked, as its page would be); API clients that send the
+    token themselves have no lock screen, only the idle timeout."""
     if not token:
         raise MixunError("not_authenticated")
-    hit = cached_principal(ctx, token)
+    hit = cached_principal(ctx, token, browser)
     if hit is not None:
         return hit
     settings = ctx.rt.settings
@@ -509,7 +513,7 @@ def authenticate(ctx: Ctx, token: str) -> Principal:
             audit.record(s, ctx, "session.expired", target=f"session:{sess.id}", actor_id=user.id)
         raise MixunError("session_expired")
     locked = sess.locked_at is not None
-    idle_lock = settings.idle_lock_minutes
+    idle_lock = settings.idle_lock_minutes if browser else 0
     if not locked and idle_lock > 0 and last_seen + timedelta(minutes=idle_lock) <= now:
         # Nobody used the session for the idle-lock time (no request, no frame of the client's own):
         # it is locked on the server, as the page would have locked it.
