@@ -320,9 +320,11 @@ TOUCH_SECONDS = 1.0
 class PrincipalCache:
     """token hash -> (principal, expires_at, last_seen_at, cached at), and the sessions seen lately.
 
-    Saves the session lookup on most requests. Revocations and changes to an account (roles, password,
-    two-factor, disabling) drop entries at once in every process through the bus's control messages, so
-    a logout or a disabled account takes effect immediately; an entry lives a minute at most anyway.
+    Saves the session lookup on most requests. Revocations, locks and changes to an account (roles,
+    password, two-factor, disabling) drop entries at once in this process and, through the bus's control
+    messages, in the others sharing the bus; every such change also moves the revocation epoch in the
+    database, which each server polls (``realtime.hub.watch_sessions``), so one made where there is no
+    bus (the CLI) lands within half a second too. An entry lives a minute at most anyway.
     Activity ("touches") is kept here and written to ``sessions.last_seen_at`` in one batch every few
     seconds by ``flush_touches`` instead of one write transaction per active session per request.
     """
