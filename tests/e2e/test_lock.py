@@ -98,3 +98,18 @@ def test_demo_staff_must_replace_the_shared_password(own_server, make_page):
     page.get_by_test_id("password-submit").click()
     expect(page.get_by_test_id("app-shell")).to_be_visible()
     expect(page.get_by_test_id("conversation-item").first).to_be_visible()
+
+
+def test_login_from_another_machine_is_noticed(server, make_page):
+    """While the person is signed in, a login to their account from another client shows them a notice
+    at once, in words (19.17)."""
+    import httpx
+
+    user = server.add_user("周提醒")
+    page = make_page(server.base)
+    login_ready(page, user)
+    expect(page.get_by_test_id("connection-status")).to_have_count(0)  # the socket is up
+    r = httpx.post(server.base + "/api/v1/auth/login", headers={"user-agent": "another-machine/1.0"},
+                   json={"username": user["username"], "password": user["password"]})
+    assert r.status_code == 200
+    expect(page.get_by_test_id("toast")).to_contain_text("另一台设备")
