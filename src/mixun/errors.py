@@ -92,6 +92,9 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "own_request": (403, "不能批准或驳回自己提交的申请", "You cannot decide your own request"),
     "request_not_pending": (409, "该申请已处理", "The request has already been decided"),
     "request_not_approved": (409, "该申请尚未批准或已使用", "The request is not approved, or was already used"),
+    "session_locked": (423, "会话已锁定，请输入密码解锁", "The session is locked; enter your password to unlock it"),
+    "address_not_allowed": (403, "只允许从行内网络访问", "Access is allowed only from the intranet"),
+    "too_many_attempts": (429, "登录失败次数过多，请稍后再试", "Too many failed logins; try again later"),
 }
 
 

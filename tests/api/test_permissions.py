@@ -17,7 +17,8 @@ from tests.helpers import enable_totp, staff
 
 ROLES = [r.value for r in Role]
 # Routes that would end the caller's own sessions: they are walked last, in their own test.
-SESSION_ENDING = {("POST", "/api/v1/auth/logout"), ("POST", "/api/v1/auth/logout-all")}
+SESSION_ENDING = {("POST", "/api/v1/auth/logout"), ("POST", "/api/v1/auth/logout-all"),
+                  ("POST", "/api/v1/auth/lock")}  # locking: every later call would answer 423
 # Any logged-in session passes these (the principal's state decides, not the role).
 EVERYONE = {Perm.PUBLIC, Perm.SESSION, Perm.TOTP_SETUP}
 

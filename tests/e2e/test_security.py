@@ -130,12 +130,12 @@ def test_idle_lock(tmp_path_factory, make_page):
         # No input for 3 s: the lock screen covers everything.
         expect(page.get_by_test_id("lock-screen")).to_be_visible(timeout=10000)
         # A wrong password does not unlock.
-        page.get_by_test_id("unlock-password").fill("wrong-password-1!")
-        page.get_by_test_id("unlock-submit").click()
+        page.get_by_test_id("lock-password").fill("wrong-password-1!")
+        page.get_by_test_id("lock-submit").click()
         expect(page.get_by_test_id("unlock-error")).to_be_visible()
         expect(page.get_by_test_id("lock-screen")).to_be_visible()
-        page.get_by_test_id("unlock-password").fill(user["password"])
-        page.get_by_test_id("unlock-submit").click()
+        page.get_by_test_id("lock-password").fill(user["password"])
+        page.get_by_test_id("lock-submit").click()
         expect(page.get_by_test_id("lock-screen")).to_have_count(0)
         expect(page.get_by_test_id("message").filter(has_text="锁屏前的消息")).to_have_count(1)
         # Nothing of the conversation was written to browser storage.

@@ -3,13 +3,13 @@ import { get, post } from './api';
 import { t } from './i18n';
 import { S, showError, toast, useStore } from './store';
 import { fmtTime } from './ui';
+import { loginReasons } from './security';
 import { DlpHits, DlpLexicons, DlpPolicy } from './admin_dlp';
 import { Exports, Holds, Retention } from './admin_compliance';
 import { Approvals, Users } from './admin_people';
 import { Audit } from './admin_audit';
 import { Archive } from './admin_archive';
 import { Review } from './admin_review';
-import { word } from './labels_compliance';
 
 type Tab = 'users' | 'approvals' | 'units' | 'sessions' | 'alerts' | 'audit' | 'dlp-policy' | 'dlp-lexicons' | 'dlp' | 'archive' | 'review' | 'holds' | 'retention' | 'exports';
 const TABS: { id: Tab; roles: string[]; label: string }[] = [
@@ -111,7 +111,7 @@ function Alerts() {
       <table class="grid">
         <thead><tr><th>{t('time')}</th><th>{t('name')}</th><th>{t('ip')}</th><th>{t('reason')}</th></tr></thead>
         <tbody>{(rows || []).map((a) => (
-          <tr><td>{fmtTime(a.created_at || a.at, true)}</td><td>{a.user?.name || a.name || a.username || a.user_id}</td><td>{a.ip}</td><td>{Array.isArray(a.reasons) ? a.reasons.map(word).join('、') : word(a.reason || a.kind || '')}</td></tr>
+          <tr><td>{fmtTime(a.created_at || a.at, true)}</td><td>{a.user?.name || a.name || a.username || a.user_id}</td><td>{a.ip}</td><td>{loginReasons(a)}</td></tr>
         ))}</tbody>
       </table>
       {rows && rows.length === 0 && <div class="muted pad">{t('none')}</div>}

@@ -1,8 +1,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, post } from './api';
 import { setLocale, locale, t } from './i18n';
-import { S, afterAuth, changed, logout, reloadMe, showError, toast } from './store';
-import { resetIdle } from './security';
+import { S, afterAuth, changed, logout, reloadMe, resetSession, showError, toast } from './store';
+import { unlocked } from './security';
 import { Icon, ruleText } from './ui';
 
 function LangSwitch() {
@@ -198,8 +198,12 @@ export function LockScreen() {
     setBusy(true); setErr('');
     try {
       await api('POST', '/auth/unlock', { password: submitted });
-      S.locked = false; resetIdle(); changed();
+      await unlocked();
     } catch (e) {
+      if (e instanceof ApiError && (e.code === 'account_locked' || e.code === 'session_expired' || e.code === 'not_authenticated')) {
+        // Too many wrong passwords locked the account and ended the session: back to the login page.
+        toast(e.message, 'error'); resetSession(); S.phase = 'login'; changed(); return;
+      }
       setErr(e instanceof ApiError ? e.message : t('error_generic'));
       setPw((cur) => (cur === submitted ? '' : cur));
     } finally { setBusy(false); }
@@ -210,9 +214,9 @@ export function LockScreen() {
         <div class="lock-icon" aria-hidden="true"><Icon name="lock" size={44} /></div>
         <h2>{t('locked_title')}</h2>
         <p class="hint">{S.me?.name} · {t('locked_hint')}</p>
-        <label>{t('password')}<input data-testid="unlock-password" type="password" autocomplete="current-password" value={pw} onInput={(e) => setPw(e.currentTarget.value)} autoFocus required /></label>
+        <label>{t('password')}<input data-testid="lock-password" type="password" autocomplete="current-password" value={pw} onInput={(e) => setPw(e.currentTarget.value)} autoFocus required /></label>
         {err && <div class="form-error" role="alert" data-testid="unlock-error">{err}</div>}
-        <button class="primary" type="submit" data-testid="unlock-submit" disabled={busy}>{t('unlock')}</button>
+        <button class="primary" type="submit" data-testid="lock-submit" disabled={busy}>{t('unlock')}</button>
         <button type="button" class="link" onClick={logout}>{t('logout')}</button>
       </form>
     </div>

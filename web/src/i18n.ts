@@ -461,6 +461,17 @@ const zh = {
   approval_password_shown: '{name} 的一次性密码（仅显示一次，请交给本人；其双因素认证保持不变）：',
   approval_confirm_approve: '确定批准“{kind}”（{name}）吗？批准后立即生效。',
   approvals_rule: '系统管理员提交的申请由安全管理员审批；安全管理员提交的申请由系统管理员审批；任何人不能审批自己提交或涉及自己的申请。',
+  rule_common: '不能是常见或已泄露的密码',
+  rule_organisation: '不能包含本单位名称（如 mixun、密讯）',
+  rule_repeated: '不能是重复或连续的字符',
+  rule_demo_password: '不能使用演示密码',
+  login_reason_new_client: '新的设备或地址',
+  login_reason_outside_working_hours: '非工作时间',
+  login_reason_after_failures: '此前有失败的登录',
+  login_reason_concurrent_session: '另一台设备同时在线',
+  login_reason_locked_out: '多次输错密码被锁定',
+  notice_locked_out: '您的账号因多次输错密码已被暂时锁定（来自 {ip}）。如非本人操作，请联系安全管理员。',
+  notice_login_flagged: '您的账号刚在另一台设备或异常时间登录（{ip}）。如非本人操作，请立即修改密码并联系安全管理员。',
 };
 type Key = keyof typeof zh;
 const en: Record<Key, string> = {
@@ -924,6 +935,17 @@ const en: Record<Key, string> = {
   approval_password_shown: 'One-time password for {name} (shown once; hand it to them; their two-factor stays):',
   approval_confirm_approve: 'Approve "{kind}" ({name})? It takes effect at once.',
   approvals_rule: 'Requests filed by the system administrator are decided by the security administrator and vice versa; nobody decides a request they filed or one about themselves.',
+  rule_common: 'Must not be a common or leaked password',
+  rule_organisation: 'Must not contain the organisation\'s name (mixun, 密讯…)',
+  rule_repeated: 'Must not be repeated or sequential characters',
+  rule_demo_password: 'Must not be the demo password',
+  login_reason_new_client: 'New device or address',
+  login_reason_outside_working_hours: 'Outside working hours',
+  login_reason_after_failures: 'After failed logins',
+  login_reason_concurrent_session: 'Signed in on another machine at the same time',
+  login_reason_locked_out: 'Locked after wrong passwords',
+  notice_locked_out: 'Your account was locked for a while after repeated wrong passwords (from {ip}). If this was not you, contact the security administrator.',
+  notice_login_flagged: 'Your account just signed in from another machine or at an unusual time ({ip}). If this was not you, change your password now and contact the security administrator.',
 };
 
 export type Locale = 'zh-CN' | 'en';

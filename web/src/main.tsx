@@ -8,7 +8,7 @@ import { ChatView, ConversationList, DlpDialog, NewGroup, SearchResults } from '
 import { OrgTree } from './directory';
 import { Profile } from './profile';
 import { AdminConsole, hasAdmin } from './admin';
-import { WatermarkGuard, startIdleLock, stopIdleLock } from './security';
+import { WatermarkGuard, lockNow, startIdleLock, stopIdleLock } from './security';
 import { Avatar, Icon, fmtDate } from './ui';
 
 function App() {
@@ -21,6 +21,7 @@ function App() {
   else if (s.phase === 'login') body = <Login />;
   else if (s.phase === 'password') body = <ForcedPassword />;
   else if (s.phase === 'totp') body = <ForcedTotp />;
+  else if (s.locked) body = <LockScreen />; // nothing of the chat is rendered behind a locked screen
   else body = <Shell />;
   return (
     <>
@@ -64,7 +65,7 @@ function Shell() {
         <button class={'rail-btn' + (tab === 'me' ? ' active' : '')} data-testid="nav-me" onClick={() => go('me')} title={t('me')}><span class="ico"><Icon name="user" size={22} /></span><span class="lbl">{t('me')}</span></button>
         {admin && <button class={'rail-btn' + (tab === 'admin' ? ' active' : '')} data-testid="nav-admin" onClick={() => go('admin')} title={t('admin')}><span class="ico"><Icon name="shield" size={22} /></span><span class="lbl">{t('admin')}</span></button>}
         <div class="rail-spacer" />
-        <button class="rail-btn small" data-testid="lock-now" title={t('locked_title')} onClick={() => { S.locked = true; changed(); }}><Icon name="lock" size={20} /></button>
+        <button class="rail-btn small" data-testid="lock-now" title={t('locked_title')} onClick={() => lockNow()}><Icon name="lock" size={20} /></button>
         <button class="rail-btn small" data-testid="lang-switch" onClick={() => setLocale(locale === 'en' ? 'zh-CN' : 'en')}>{locale === 'en' ? '中' : 'EN'}</button>
       </nav>
       <aside class="sidebar">
@@ -85,7 +86,6 @@ function Shell() {
       </main>
       {newGroup && <NewGroup onClose={() => setNewGroup(false)} />}
       {s.dlp && <DlpDialog />}
-      {s.locked && <LockScreen />}
     </div>
   );
 }

@@ -4,6 +4,7 @@ import { locale, setLocale, t } from './i18n';
 import { S, changed, logout, reloadMe, resetSession, showError, toast, useStore } from './store';
 import { PasswordForm, TotpSetup } from './auth';
 import { Modal, StatusDot, fmtTime, roleName } from './ui';
+import { loginReasons } from './security';
 
 const STATUSES = ['available', 'busy', 'meeting', 'away'];
 
@@ -94,7 +95,7 @@ export function Profile() {
         <h4>{t('login_alerts')}</h4>
         {alerts && alerts.length === 0 && <div class="muted">{t('none')}</div>}
         {alerts && alerts.length > 0 && (
-          <ul class="alerts" data-testid="my-login-alerts">{alerts.map((a) => <li>{fmtTime(a.created_at || a.at, true)} · {a.ip} · {a.reason || a.kind || a.message}</li>)}</ul>
+          <ul class="alerts" data-testid="my-login-alerts">{alerts.map((a) => <li>{fmtTime(a.created_at || a.at, true)} · {a.ip} · {loginReasons(a) || a.message}</li>)}</ul>
         )}
       </section>
 

@@ -25,7 +25,7 @@ from mixun.config import Settings
 from mixun.db.engine import Database
 from mixun.errors import error_body
 from mixun.keystore import KeyStore
-from mixun.realtime.hub import Hub
+from mixun.realtime.hub import Hub, watch_sessions
 from mixun.realtime.presence import LocalPresence, RedisPresence
 from mixun.realtime.ratelimit import RedisWindow, TokenBucket
 from mixun.services import archive, events
@@ -259,6 +259,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, serving: bool
         await bus.start(loop, hub.on_bus)
         sweeper = loop.create_task(_sweep(hub, rt))
         toucher = loop.create_task(_flush_touches(rt))
+        watcher = loop.create_task(watch_sessions(hub, Ctx(rt=rt)))  # revocations elsewhere, idle sockets
         collector = None
         if isinstance(send_queue, WriterProcess):
             send_queue.start()  # which keeps the search index current
@@ -275,6 +276,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, serving: bool
             collector.cancel()
         sweeper.cancel()
         toucher.cancel()
+        watcher.cancel()
         await asyncio.to_thread(send_queue.close)
         if indexer is not None:
             indexer[1].set()

@@ -20,6 +20,9 @@ Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 Limit = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# What a locked session may still call (its /me is minimal: whose lock screen it is).
+WHILE_LOCKED = frozenset({("GET", "/api/v1/me"), *(("POST", f"/api/v1/auth/{p}") for p in
+                                                   ("unlock", "lock", "logout", "logout-all"))})
 
 
 def client_ip(rt: Runtime, peer: str, forwarded: str | None) -> str:
@@ -89,9 +92,13 @@ def gate(perm: Perm) -> Callable[[Request], Awaitable[Ctx]]:
         token, from_cookie = token_of(request)
         if perm is Perm.PUBLIC:
             return ctx
-        principal = auth.cached_principal(ctx, token) or await run_in_threadpool(auth.authenticate, ctx, token)
+        auth.require_address(ctx)  # every request, not only the login (a cached decision per address)
+        principal = (auth.cached_principal(ctx, token, from_cookie)
+                     or await run_in_threadpool(auth.authenticate, ctx, token, from_cookie))
         if from_cookie:
             _check_same_origin(request)
+        if principal.locked and (request.method, request.url.path) not in WHILE_LOCKED:
+            raise MixunError("session_locked")  # the lock screen is the server's: only unlock/logout/me
         access.require(principal, perm)
         ctx.principal = principal
         return ctx

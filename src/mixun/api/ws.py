@@ -13,12 +13,29 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from mixun.api.deps import COOKIE, client_ip, locale_of
 from mixun.domain.roles import Perm
 from mixun.errors import MixunError
-from mixun.realtime.hub import Connection, Hub
+from mixun.realtime.hub import CLOSE_LOCKED, Connection, Hub
 from mixun.services import access, auth
 from mixun.services.runtime import Ctx, Runtime
 
 HOLD_SECONDS = 0.3  # how long live events wait for the client's resume before flowing
 WS_PERMISSION = Perm.ACCOUNT
+# Close codes: 4001 the session ended (logout, revocation, expiry), 4002 it idled out, 4003 refused
+# (permission, origin, address), 4008 too slow, 4023 the session is locked (reconnect after unlock).
+
+
+def origin_allowed(rt: Runtime, origin: str | None, host: str) -> bool:
+    """No Origin (a non-browser API client) passes, as do the server's own origin (same Host) and those
+    listed in MIXUN_ALLOWED_ORIGINS (comma-separated, e.g. https://im.bank.example)."""
+    if not origin:
+        return True
+    if origin.split("://", 1)[-1].rstrip("/").lower() == host.lower():
+        return True
+    configured = rt.extras.get("allowed_origins")
+    if configured is None:
+        raw = rt.settings.extra.get("MIXUN_ALLOWED_ORIGINS", "")
+        configured = rt.extras["allowed_origins"] = frozenset(
+            o.strip().rstrip("/").lower() for o in raw.split(",") if o.strip())
+    return origin.rstrip("/").lower() in configured
 
 
 async def websocket_endpoint(ws: WebSocket) -> None:
@@ -31,16 +48,28 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     ctx = Ctx(rt=rt, ip=client_ip(rt, peer, headers.get("x-forwarded-for")),
               client=headers.get("user-agent", "")[:300],
               locale=locale_of(headers.get("accept-language"), rt.settings.locale))
-    token = (QueryParams(ws.scope.get("query_string", b"")).get("token")
-             or cookie_parser(headers.get("cookie", "")).get(COOKIE, ""))
+    query_token = QueryParams(ws.scope.get("query_string", b"")).get("token")
+    token = query_token or cookie_parser(headers.get("cookie", "")).get(COOKIE, "")
+    browser = not query_token
+    origin_ok = origin_allowed(rt, headers.get("origin"), headers.get("host", ""))
     del headers
     ws.scope["headers"] = []
+    if not origin_ok:  # a page of another site must not ride on the session cookie (CSWSH)
+        await ws.close(code=4003, reason="origin_not_allowed")
+        return
     try:
-        principal = await asyncio.to_thread(auth.authenticate, ctx, token)
+        auth.require_address(ctx)
+        principal = (auth.cached_principal(ctx, token, browser)
+                     or await asyncio.to_thread(auth.authenticate, ctx, token, browser))
         access.require(principal, WS_PERMISSION)
     except MixunError as exc:
         await ws.close(code=4001 if exc.status == 401 else 4003, reason=exc.code)
         return
+    if principal.locked:  # no delivery while the session is locked; the client unlocks over HTTP
+        await ws.close(code=CLOSE_LOCKED, reason="session_locked")
+        return
+    session_id = principal.session_id or 0
+    auth.touch_session(rt, session_id)
     await ws.accept()
     last = await asyncio.to_thread(hub.last_seq, principal.user_id)
     conn = Connection(hub, ws, principal.user_id, principal.session_id or 0, last + 1)
@@ -65,6 +94,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
             raw = await ws.receive()
             if raw["type"] == "websocket.disconnect":
                 break
+            auth.touch_session(rt, session_id)  # the client's own frames are activity (pushes are not)
             text = raw.get("text") or (raw.get("bytes") or b"").decode("utf-8", "replace")
             try:
                 msg = orjson.loads(text)

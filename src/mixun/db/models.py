@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     ForeignKey,
     Index,
@@ -105,6 +106,16 @@ class Session(Base):
     ip: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(300), default="")
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # locked on the server (lock screen)
+
+
+class AuthEpoch(Base):
+    """One row whose value moves with every revocation or account change, from any process: servers
+    poll it and drop their session caches when it moves (a CLI revocation takes effect at once)."""
+
+    __tablename__ = "auth_epoch"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class KnownClient(Base):

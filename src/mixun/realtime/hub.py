@@ -24,6 +24,9 @@ from mixun.services.runtime import Ctx
 
 log = logging.getLogger("mixun.hub")
 CATCHUP_BATCH = 500
+CLOSE_IDLE = 4002  # the session idled out (no request and no frame of the client's own)
+CLOSE_LOCKED = 4023  # the session was locked (lock screen); the client reconnects after unlocking
+WATCH_SECONDS = 0.5  # how often the revocation epoch is read, and so how soon a revocation elsewhere lands
 
 
 def frame(seq: int, payload: str) -> str:
@@ -228,9 +231,17 @@ class Hub:
             cache = principal_cache(self.ctx.rt)
             cache.forget(session_ids=msg.get("session_ids", ()), user_ids=msg.get("user_ids", ()))
         if control == "sessions_revoked":
+            idle = msg.get("reason") == "idle"
             for sid in msg.get("session_ids", []):
                 for conn in list(self.by_session.get(sid, ())):
-                    self.drop(conn, 4001, "session ended")
+                    self.drop(conn, CLOSE_IDLE if idle else 4001, "session_idle" if idle else "session ended")
+            return
+        if control == "sessions_locked":  # nothing is delivered to a locked session
+            for sid in msg.get("session_ids", []):
+                for conn in list(self.by_session.get(sid, ())):
+                    self.drop(conn, CLOSE_LOCKED, "session_locked")
+            return
+        if control:
             return
         by_user = self.by_user
         for wake in msg.get("wakes") or (msg,):
@@ -245,3 +256,56 @@ class Hub:
 
     def connection_count(self) -> int:
         return sum(len(c) for c in self.by_user.values())
+
+
+async def watch_sessions(hub: Hub, ctx: Ctx) -> None:
+    """Make revocations and locks from any process (the CLI included) take effect here within
+    WATCH_SECONDS, and close connections whose session idled out.
+
+    The revocation epoch (one row every revocation, lock and account change moves) is read twice a
+    second: when it moves, the session cache is dropped and the live connections' sessions are looked
+    up once. Once a second, connections whose session saw no activity (a request or a frame of the
+    client's own, in this process or written by another) for the idle limit are closed with 4002 and
+    the session ended, as an HTTP request after that time would find it.
+    """
+    from datetime import UTC, datetime, timedelta
+
+    from mixun.services import auth
+
+    rt = ctx.rt
+    cache = auth.principal_cache(rt)
+    epoch = await asyncio.to_thread(auth.read_epoch, rt)
+    tick = 0
+    while True:
+        await asyncio.sleep(WATCH_SECONDS)
+        tick += 1
+        try:
+            now_epoch = await asyncio.to_thread(auth.read_epoch, rt)
+            if now_epoch != epoch:
+                epoch = now_epoch
+                cache.clear()
+                live = list(hub.by_session)
+                if live:
+                    alive, locked = await asyncio.to_thread(auth.session_states, ctx, live)
+                    for sid in live:
+                        code, reason = ((4001, "session ended") if sid not in alive else
+                                        (CLOSE_LOCKED, "session_locked") if sid in locked else (0, ""))
+                        if code:
+                            for conn in list(hub.by_session.get(sid, ())):
+                                hub.drop(conn, code, reason)
+            if tick % 2:
+                continue
+            now = datetime.now(UTC)
+            idle = timedelta(minutes=rt.settings.session_idle_minutes)
+            suspects = [sid for sid in hub.by_session
+                        if (seen := cache.last_activity(sid)) is None or seen + idle <= now]
+            if suspects:
+                for sid in await asyncio.to_thread(auth.expire_idle, ctx, suspects):
+                    for conn in list(hub.by_session.get(sid, ())):
+                        hub.drop(conn, CLOSE_IDLE, "session_idle")
+            if tick % 120 == 0:
+                cache.prune_seen(now - idle - timedelta(minutes=1))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("session watch failed")

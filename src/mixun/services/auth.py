@@ -12,6 +12,7 @@ import ipaddress
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,9 +24,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from mixun.db import bulk
-from mixun.db.models import KnownClient, LoginAlert, PasswordHistory, RecoveryCode, User
+from mixun.db.models import AuthEpoch, KnownClient, LoginAlert, PasswordHistory, RecoveryCode, User
 from mixun.db.models import Session as DbSession
-from mixun.domain.passwords import password_rule_failures
+from mixun.domain.passwords import configured_words, password_rule_failures
 from mixun.domain.roles import ADMIN_ROLES, Role, needs_totp, permissions_for
 from mixun.errors import MixunError
 from mixun.services import audit, events
@@ -39,12 +40,88 @@ def _sha(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+def address_allowed(rt: Any, ip: str) -> bool:
+    """Whether ``ip`` is inside MIXUN_ALLOWED_NETWORKS; the decision is kept per address, so checking
+    every request and connection costs one dictionary lookup."""
+    decisions: dict[str, bool] = rt.extras.setdefault("address_decisions", {})
+    hit = decisions.get(ip)
+    if hit is None:
+        try:
+            addr = ipaddress.ip_address(ip)
+            hit = any(addr in net for net in rt.settings.allowed_networks)
+        except ValueError:
+            hit = False
+        if len(decisions) > 10_000:
+            decisions.clear()
+        decisions[ip] = hit
+    return hit
+
+
 def network_allowed(ctx: Ctx) -> bool:
-    try:
-        addr = ipaddress.ip_address(ctx.ip)
-    except ValueError:
-        return False
-    return any(addr in net for net in ctx.rt.settings.allowed_networks)
+    return address_allowed(ctx.rt, ctx.ip)
+
+
+def require_address(ctx: Ctx) -> None:
+    """Every request and WebSocket connection comes from an allowed network, not only the login."""
+    if not address_allowed(ctx.rt, ctx.ip):
+        raise MixunError("address_not_allowed")
+
+
+class LoginThrottle:
+    """Failed logins counted by address (a wall against guessing across many accounts, and against one
+    address locking many people out) and for unknown usernames, which lock exactly as real ones do, so
+    the answers never tell which usernames exist. Kept per process."""
+
+    def __init__(self) -> None:
+        self._by_address: dict[str, deque[float]] = {}
+        self._unknown: dict[str, tuple[int, float]] = {}
+        self._lock = threading.Lock()
+
+    def address_blocked(self, ip: str, limit: int, window: float) -> bool:
+        with self._lock:
+            times = self._by_address.get(ip)
+            if not times:
+                return False
+            cutoff = time.time() - window
+            while times and times[0] < cutoff:
+                times.popleft()
+            return len(times) >= limit
+
+    def address_failed(self, ip: str) -> None:
+        with self._lock:
+            if len(self._by_address) > 50_000:
+                self._by_address.clear()
+            times = self._by_address.setdefault(ip, deque(maxlen=1000))
+            times.append(time.time())
+
+    def unknown_locked_until(self, name: str) -> float:
+        entry = self._unknown.get(name.lower())
+        return entry[1] if entry and entry[1] > time.time() else 0.0
+
+    def unknown_failed(self, name: str, threshold: int, minutes: float) -> float:
+        """Count a failure for an unknown name; returns the lock's end when this one locks it, else 0."""
+        with self._lock:
+            if len(self._unknown) > 50_000:
+                self._unknown.clear()
+            count, until = self._unknown.get(name.lower(), (0, 0.0))
+            count += 1
+            if count >= threshold:
+                until = time.time() + minutes * 60
+                self._unknown[name.lower()] = (0, until)
+                return until
+            self._unknown[name.lower()] = (count, until)
+            return 0.0
+
+
+def login_throttle(rt: Any) -> LoginThrottle:
+    throttle = rt.extras.get("login_throttle")
+    if throttle is None:
+        throttle = rt.extras["login_throttle"] = LoginThrottle()
+    return throttle
+
+
+def _address_limit(rt: Any) -> int:
+    return int(rt.settings.extra.get("MIXUN_LOGIN_ADDRESS_LIMIT", "20"))
 
 
 @dataclass
@@ -64,23 +141,44 @@ def _verify_password(ctx: Ctx, password_hash: str, password: str) -> bool:
 
 def _fail(ctx: Ctx, code: str, username: str, user: User | None, reason: str, **details: Any) -> MixunError:
     """Record a failed login in its own committed transaction and return the error to raise."""
+    settings = ctx.rt.settings
+    if reason in ("bad_password", "bad_otp", "unknown_user", "locked"):
+        login_throttle(ctx.rt).address_failed(ctx.ip)
+    locked_now = False
+    if user is None and reason == "unknown_user":  # locks as a real account would: no username probing
+        locked_now = login_throttle(ctx.rt).unknown_failed(username, settings.lockout_threshold,
+                                                           settings.lockout_minutes) > 0
     with ctx.rt.db.write() as s:
-        locked_now = False
         if user is not None and reason in ("bad_password", "bad_otp"):
             u = s.get(User, user.id)
             assert u is not None
             u.failed_logins += 1
-            if u.failed_logins >= ctx.rt.settings.lockout_threshold:
-                u.locked_until = datetime.now(UTC) + timedelta(minutes=ctx.rt.settings.lockout_minutes)
+            if u.failed_logins >= settings.lockout_threshold:
+                now = datetime.now(UTC)
+                u.locked_until = now + timedelta(minutes=settings.lockout_minutes)
                 u.failed_logins = 0
                 locked_now = True
                 audit.record(s, ctx, "auth.account_locked", target=f"user:{u.id}", outcome="success",
-                             actor_id=u.id, minutes=ctx.rt.settings.lockout_minutes)
+                             actor_id=u.id, minutes=settings.lockout_minutes)
+                _flag(s, ctx, u, ["locked_out"], now)
         audit.record(s, ctx, "auth.login_failed", target=f"user:{user.id}" if user else "",
                      outcome="failure", actor_id=user.id if user else None, username=username[:64], reason=reason)
     if locked_now:
         details["locked"] = True
     return MixunError(code, **details)
+
+
+def _flag(s: Session, ctx: Ctx, u: User, reasons: list[str], now: datetime) -> None:
+    """A login alert for the person and for every secadmin (login alerts console, live notice)."""
+    alert = LoginAlert(user_id=u.id, ip=ctx.ip, user_agent=ctx.client[:300], reasons=reasons)
+    s.add(alert)
+    s.flush()
+    audit.record(s, ctx, "auth.login_flagged", target=f"user:{u.id}", reasons=reasons)
+    body = {"alert": {"id": alert.id, "user_id": u.id, "username": u.username, "name": u.name,
+                      "ip": ctx.ip, "reasons": reasons, "created_at": now.isoformat()}}
+    secadmins = [uid for uid, roles in s.execute(select(User.id, User.roles)).all()
+                 if Role.SECADMIN.value in roles]
+    events.emit(s, ctx, set(secadmins) | {u.id}, "security.login_flagged", body)
 
 
 def login(ctx: Ctx, username: str, password: str, otp: str | None) -> LoginResult:
@@ -91,12 +189,21 @@ def login(ctx: Ctx, username: str, password: str, otp: str | None) -> LoginResul
             audit.record(s, ctx, "auth.login_refused", outcome="failure", username=username[:64],
                          reason="network_not_allowed")
         raise MixunError("network_not_allowed")
+    if login_throttle(ctx.rt).address_blocked(ctx.ip, _address_limit(ctx.rt), settings.lockout_minutes * 60):
+        with ctx.rt.db.write() as s:
+            audit.record(s, ctx, "auth.login_refused", outcome="failure", username=username[:64],
+                         reason="too_many_attempts")
+        raise MixunError("too_many_attempts")
     now = datetime.now(UTC)
     with ctx.rt.db.read() as s:
         user = find_user_by_username(s, username)
         if user is not None:
             s.expunge(user)
     if user is None:
+        until = login_throttle(ctx.rt).unknown_locked_until(username)
+        if until:
+            raise _fail(ctx, "account_locked", username, None, "locked",
+                        locked_until=datetime.fromtimestamp(until, UTC).isoformat())
         if _DUMMY_HASH is None:
             _DUMMY_HASH = ctx.rt.hasher.hash(secrets.token_hex(8))
         _verify_password(ctx, _DUMMY_HASH, password)  # same cost as a real user: no username probing
@@ -137,15 +244,7 @@ def login(ctx: Ctx, username: str, password: str, otp: str | None) -> LoginResul
         audit.record(s, ctx_user, "auth.login_succeeded", target=f"user:{u.id}", session_id=sess.id,
                      password_expired=expired)
         if reasons:
-            alert = LoginAlert(user_id=u.id, ip=ctx.ip, user_agent=ctx.client[:300], reasons=reasons)
-            s.add(alert)
-            s.flush()
-            audit.record(s, ctx_user, "auth.login_flagged", target=f"user:{u.id}", reasons=reasons)
-            body = {"alert": {"id": alert.id, "user_id": u.id, "username": u.username, "name": u.name,
-                              "ip": ctx.ip, "reasons": reasons, "created_at": now.isoformat()}}
-            secadmins = [uid for uid, roles in s.execute(select(User.id, User.roles)).all()
-                         if Role.SECADMIN.value in roles]
-            events.emit(s, ctx_user, set(secadmins) | {u.id}, "security.login_flagged", body)
+            _flag(s, ctx_user, u, reasons, now)
         principal = _principal(u, sess.id, settings.totp_required_for_all)
         view = me_view(s, u, principal)
     return LoginResult(token=token, user=view, must_change_password=principal.must_change_password,
@@ -167,6 +266,14 @@ def _unusual_login_reasons(s: Session, ctx: Ctx, u: User, had_failures: bool, no
         reasons.append("outside_working_hours")
     if had_failures:
         reasons.append("after_failures")
+    # Another live session of this account from another machine (address or client): one account, one
+    # person, so two places at once is worth a look.
+    idle = timedelta(minutes=settings.session_idle_minutes)
+    others = s.execute(select(DbSession.ip, DbSession.user_agent).where(
+        DbSession.user_id == u.id, DbSession.revoked_at.is_(None), DbSession.expires_at > now,
+        DbSession.last_seen_at > now - idle)).all()
+    if any(ip != ctx.ip or ua != ctx.client[:300] for ip, ua in others):
+        reasons.append("concurrent_session")
     return reasons
 
 
@@ -195,25 +302,29 @@ def _check_otp_or_recovery(ctx: Ctx, user: User, otp: str) -> bool:
         return True
 
 
-def _principal(u: User, session_id: int | None, totp_for_all: bool) -> Principal:
+def _principal(u: User, session_id: int | None, totp_for_all: bool, locked: bool = False) -> Principal:
     roles = tuple(u.roles)
     return Principal(
         user_id=u.id, username=u.username, name=u.name, roles=roles, perms=permissions_for(roles),
         session_id=session_id, must_change_password=u.must_change_password,
-        must_enroll_totp=needs_totp(list(roles), totp_for_all) and not u.totp_enabled,
+        must_enroll_totp=needs_totp(list(roles), totp_for_all) and not u.totp_enabled, locked=locked,
     )
 
 
 CACHE_SECONDS = 60.0
-TOUCH_SECONDS = 30.0  # a session's last_seen_at moves at most this often
+# A session's activity is noted (in memory) at most once a second: precise enough that a session in use
+# never idles out early, whatever the limit. The database learns it in batches (flush_touches).
+TOUCH_SECONDS = 1.0
 
 
 class PrincipalCache:
     """token hash -> (principal, expires_at, last_seen_at, cached at), and the sessions seen lately.
 
-    Saves the session lookup on most requests. Revocations and changes to an account (roles, password,
-    two-factor, disabling) drop entries at once in every process through the bus's control messages, so
-    a logout or a disabled account takes effect immediately; an entry lives a minute at most anyway.
+    Saves the session lookup on most requests. Revocations, locks and changes to an account (roles,
+    password, two-factor, disabling) drop entries at once in this process and, through the bus's control
+    messages, in the others sharing the bus; every such change also moves the revocation epoch in the
+    database, which each server polls (``realtime.hub.watch_sessions``), so one made where there is no
+    bus (the CLI) lands within half a second too. An entry lives a minute at most anyway.
     Activity ("touches") is kept here and written to ``sessions.last_seen_at`` in one batch every few
     seconds by ``flush_touches`` instead of one write transaction per active session per request.
     """
@@ -221,13 +332,19 @@ class PrincipalCache:
     def __init__(self) -> None:
         self._entries: dict[str, tuple[Principal, datetime, datetime, float]] = {}
         self._touches: dict[int, datetime] = {}
+        self._seen: dict[int, datetime] = {}  # the latest activity this process saw, per session
         self._lock = threading.Lock()
+        # Moves on every forget/clear: an entry read from the database before a revocation is never
+        # put back after it (a lookup that started before the change is not cached).
+        self.generation = 0
 
     def get(self, key: str) -> tuple[Principal, datetime, datetime, float] | None:
         return self._entries.get(key)
 
-    def put(self, key: str, value: tuple[Principal, datetime, datetime, float]) -> None:
+    def put(self, key: str, value: tuple[Principal, datetime, datetime, float], generation: int = -1) -> None:
         with self._lock:
+            if generation >= 0 and generation != self.generation:
+                return
             if len(self._entries) > 50_000:
                 self._entries.clear()
             self._entries[key] = value
@@ -238,9 +355,34 @@ class PrincipalCache:
             if entry is not None:
                 self._entries[key] = (entry[0], entry[1], now, entry[3])
             self._touches[session_id] = now
+            self._seen[session_id] = now
+
+    def touch_session(self, session_id: int, now: datetime) -> None:
+        """Activity on a session seen without its token (a client's WebSocket frame)."""
+        with self._lock:
+            self._touches[session_id] = now
+            self._seen[session_id] = now
+
+    def touch_session_seen(self, session_id: int, seen: datetime) -> None:
+        with self._lock:
+            if session_id not in self._seen or self._seen[session_id] < seen:
+                self._seen[session_id] = seen
 
     def pending_touch(self, session_id: int) -> datetime | None:
         return self._touches.get(session_id)
+
+    def last_activity(self, session_id: int) -> datetime | None:
+        return self._seen.get(session_id)
+
+    def prune_seen(self, before: datetime) -> None:
+        with self._lock:
+            for sid in [k for k, v in self._seen.items() if v < before]:
+                del self._seen[sid]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.generation += 1
 
     def take_touches(self) -> dict[int, datetime]:
         with self._lock:
@@ -256,6 +398,7 @@ class PrincipalCache:
     def forget(self, *, session_ids: Iterable[int] = (), user_ids: Iterable[int] = ()) -> None:
         sids, uids = set(session_ids), set(user_ids)
         with self._lock:
+            self.generation += 1
             for key, (p, *_rest) in list(self._entries.items()):
                 if p.session_id in sids or p.user_id in uids:
                     del self._entries[key]
@@ -290,11 +433,28 @@ def account_changed(s: Session, ctx: Ctx, user_id: int) -> None:
 
     notify = ctx.rt.notify
     cache = principal_cache(ctx.rt)
+    bump_epoch(s)
     on_commit(s, lambda: (cache.forget(user_ids=[user_id]),
                           notify({"control": "account_changed", "user_ids": [user_id]})))
 
 
-def cached_principal(ctx: Ctx, token: str) -> Principal | None:
+def bump_epoch(s: Session) -> None:
+    """Move the revocation epoch in this transaction: every server drops its session cache when it sees
+    the move (within WATCH_SECONDS), whichever process made the change (the CLI included)."""
+    s.execute(update(AuthEpoch).where(AuthEpoch.id == 1).values(value=AuthEpoch.value + 1))
+
+
+def read_epoch(rt: Any) -> int:
+    with rt.db.read() as s:
+        return int(s.execute(select(AuthEpoch.value).where(AuthEpoch.id == 1)).scalar_one_or_none() or 0)
+
+
+def touch_session(rt: Any, session_id: int) -> None:
+    """A client's own WebSocket frame is activity, as a request is (server pushes are not)."""
+    principal_cache(rt).touch_session(session_id, datetime.now(UTC))
+
+
+def cached_principal(ctx: Ctx, token: str, browser: bool = True) -> Principal | None:
     """The principal behind a token when the cache can tell without the database (no I/O: the event
     loop calls it directly); None when ``authenticate`` must look."""
     if not token:
@@ -306,7 +466,14 @@ def cached_principal(ctx: Ctx, token: str) -> Principal | None:
     if hit is None:
         return None
     principal, expires_at, last_seen, cached_at = hit
-    idle = timedelta(minutes=ctx.rt.settings.session_idle_minutes)
+    settings = ctx.rt.settings
+    idle = timedelta(minutes=settings.session_idle_minutes)
+    seen = cache.last_activity(principal.session_id or 0)
+    if seen is not None and seen > last_seen:
+        last_seen = seen
+    idle_lock = settings.idle_lock_minutes if browser else 0
+    if not principal.locked and idle_lock > 0 and last_seen + timedelta(minutes=idle_lock) <= now:
+        return None  # the session is due to be locked: authenticate does it
     if time.monotonic() - cached_at < CACHE_SECONDS and expires_at > now and last_seen + idle > now:
         if (now - last_seen).total_seconds() > TOUCH_SECONDS:
             cache.touch(key, principal.session_id or 0, now)
@@ -314,17 +481,22 @@ def cached_principal(ctx: Ctx, token: str) -> Principal | None:
     return None
 
 
-def authenticate(ctx: Ctx, token: str) -> Principal:
-    """The principal behind a bearer token or session cookie; 401 when missing, expired or revoked."""
+def authenticate(ctx: Ctx, token: str, browser: bool = True) -> Principal:
+    """The principal behind a bearer token or session cookie; 401 when missing, expired or revoked.
+
+    ``browser``: the token came as the session cookie, so the idle lock applies (a session with no
+    activity for MIXUN_IDLE_LOCK_MINUTES is locked, as its page would be); API clients that send the
+    token themselves have no lock screen, only the idle timeout."""
     if not token:
         raise MixunError("not_authenticated")
-    hit = cached_principal(ctx, token)
+    hit = cached_principal(ctx, token, browser)
     if hit is not None:
         return hit
     settings = ctx.rt.settings
     now = datetime.now(UTC)
     key = _sha(token)
     cache = principal_cache(ctx.rt)
+    generation = cache.generation
     idle = timedelta(minutes=settings.session_idle_minutes)
     with ctx.rt.db.read() as s:
         row = s.execute(select(DbSession, User).join(User, User.id == DbSession.user_id)
@@ -334,19 +506,122 @@ def authenticate(ctx: Ctx, token: str) -> Principal:
     sess, user = row
     if sess.revoked_at is not None or user.disabled:
         raise MixunError("session_expired")
-    pending = cache.pending_touch(sess.id)
-    last_seen = max(sess.last_seen_at, pending) if pending is not None else sess.last_seen_at
+    last_seen = max([t for t in (sess.last_seen_at, cache.pending_touch(sess.id), cache.last_activity(sess.id))
+                     if t is not None])
     if sess.expires_at <= now or last_seen + idle <= now:
         with ctx.rt.db.write() as s:
             s.execute(update(DbSession).where(DbSession.id == sess.id, DbSession.revoked_at.is_(None))
                       .values(revoked_at=now))
             audit.record(s, ctx, "session.expired", target=f"session:{sess.id}", actor_id=user.id)
         raise MixunError("session_expired")
-    principal = _principal(user, sess.id, settings.totp_required_for_all)
-    cache.put(key, (principal, sess.expires_at, last_seen, time.monotonic()))
+    locked = sess.locked_at is not None
+    idle_lock = settings.idle_lock_minutes if browser else 0
+    if not locked and idle_lock > 0 and last_seen + timedelta(minutes=idle_lock) <= now:
+        # Nobody used the session for the idle-lock time (no request, no frame of the client's own):
+        # it is locked on the server, as the page would have locked it.
+        _set_locked(ctx, sess.id, user.id, True, "idle")
+        locked = True
+        generation = cache.generation
+    principal = _principal(user, sess.id, settings.totp_required_for_all, locked)
+    cache.put(key, (principal, sess.expires_at, last_seen, time.monotonic()), generation)
     if (now - last_seen).total_seconds() > TOUCH_SECONDS:
         cache.touch(key, sess.id, now)
     return principal
+
+
+def _set_locked(ctx: Ctx, session_id: int, user_id: int, locked: bool, why: str) -> None:
+    with ctx.rt.db.write() as s:
+        _set_locked_txn(s, ctx, session_id, user_id, locked, why)
+
+
+def _set_locked_txn(s: Session, ctx: Ctx, session_id: int, user_id: int, locked: bool, why: str) -> None:
+    from mixun.db.engine import on_commit
+
+    s.execute(update(DbSession).where(DbSession.id == session_id)
+              .values(locked_at=datetime.now(UTC) if locked else None))
+    audit.record(s, ctx, "auth.screen_locked" if locked else "auth.screen_unlocked",
+                 target=f"session:{session_id}", actor_id=user_id, reason=why)
+    bump_epoch(s)
+    cache, notify = principal_cache(ctx.rt), ctx.rt.notify
+    control = "sessions_locked" if locked else "sessions_unlocked"
+    on_commit(s, lambda: (cache.forget(session_ids=[session_id]),
+                          notify({"control": control, "session_ids": [session_id]})))
+
+
+def lock_session(ctx: Ctx) -> None:
+    """Lock the caller's session on the server: every call but unlock, logout and a minimal /me answers
+    423 session_locked, and its WebSocket connections are closed (4023) until it is unlocked."""
+    assert ctx.principal is not None and ctx.principal.session_id
+    _set_locked(ctx, ctx.principal.session_id, ctx.user_id, True, "requested")
+
+
+def unlock_session(ctx: Ctx, password: str) -> None:
+    """Unlock with the account's password. Attempts count toward the account lockout; a locked-out account
+    cannot be unlocked by guessing, and reaching the lockout ends the session."""
+    assert ctx.principal is not None
+    now = datetime.now(UTC)
+    with ctx.rt.db.read() as s:
+        user = get_user(s, ctx.user_id)
+        s.expunge(user)
+    if user.locked_until and user.locked_until > now:
+        raise _fail(ctx, "account_locked", user.username, user, "locked", locked_until=user.locked_until.isoformat())
+    if not _verify_password(ctx, user.password_hash, password):
+        err = _fail(ctx, "invalid_credentials", user.username, user, "bad_password")
+        if err.details.get("locked"):
+            with ctx.rt.db.write() as s:
+                _revoke(s, ctx, [ctx.principal.session_id or 0], "locked_out")
+            raise MixunError("account_locked", locked=True)
+        raise err
+    with ctx.rt.db.write() as s:
+        u = get_user(s, user.id)
+        u.failed_logins = 0
+        _set_locked_txn(s, ctx, ctx.principal.session_id or 0, user.id, False, "password")
+
+
+def session_states(ctx: Ctx, session_ids: Iterable[int]) -> tuple[set[int], set[int]]:
+    """(alive, locked) among these sessions: one query per 500 ids, for the live-connection watch."""
+    ids = list(session_ids)
+    now = datetime.now(UTC)
+    alive: set[int] = set()
+    locked: set[int] = set()
+    with ctx.rt.db.read() as s:
+        for i in range(0, len(ids), 500):
+            for sid, locked_at in s.execute(select(DbSession.id, DbSession.locked_at).where(
+                    DbSession.id.in_(ids[i:i + 500]), DbSession.revoked_at.is_(None),
+                    DbSession.expires_at > now)).all():
+                alive.add(sid)
+                if locked_at is not None:
+                    locked.add(sid)
+    return alive, locked
+
+
+def expire_idle(ctx: Ctx, session_ids: Iterable[int]) -> list[int]:
+    """End those of these sessions that have had no activity for the idle limit, in any process this one
+    can see (its own touches and the database's); returns the ones ended."""
+    ids = list(session_ids)
+    if not ids:
+        return []
+    flush_touches(ctx.rt)
+    cache = principal_cache(ctx.rt)
+    now = datetime.now(UTC)
+    idle = timedelta(minutes=ctx.rt.settings.session_idle_minutes)
+    with ctx.rt.db.read() as s:
+        rows = s.execute(select(DbSession.id, DbSession.user_id, DbSession.last_seen_at).where(
+            DbSession.id.in_(ids), DbSession.revoked_at.is_(None))).all()
+    stale: list[tuple[int, int]] = []
+    for sid, uid, seen in rows:
+        local = cache.last_activity(sid)
+        last = max(seen, local) if local is not None else seen
+        if last + idle <= now:
+            stale.append((sid, uid))
+        else:  # another process saw it lately: remember that here, so it is not looked up every second
+            cache.touch_session_seen(sid, last)
+    if not stale:
+        return []
+    with ctx.rt.db.write() as s:
+        for sid, uid in stale:
+            audit.record(s, ctx, "session.expired", target=f"session:{sid}", actor_id=uid, reason="idle")
+        return _revoke(s, ctx, [sid for sid, _ in stale], "idle")
 
 
 def sessions_alive(ctx: Ctx, session_ids: Iterable[int]) -> set[int]:
@@ -374,12 +649,13 @@ def _revoke(s: Session, ctx: Ctx, session_ids: list[int], reason: str) -> list[i
     ids = list(s.execute(update(DbSession).where(DbSession.id.in_(session_ids), DbSession.revoked_at.is_(None))
                          .values(revoked_at=now).returning(DbSession.id)).scalars())
     if ids:
+        bump_epoch(s)
         notify = ctx.rt.notify
         cache = principal_cache(ctx.rt)
         from mixun.db.engine import on_commit
 
         on_commit(s, lambda: (cache.forget(session_ids=ids),
-                              notify({"control": "sessions_revoked", "session_ids": ids})))
+                              notify({"control": "sessions_revoked", "session_ids": ids, "reason": reason})))
     return ids
 
 
@@ -433,7 +709,7 @@ def change_password(ctx: Ctx, old_password: str, new_password: str) -> None:
             audit.record(s, ctx, "auth.password_change_failed", target=f"user:{user.id}", outcome="failure",
                          reason="bad_old_password")
         raise MixunError("invalid_credentials", ("原密码不正确", "The current password is wrong"))
-    failures = password_rule_failures(new_password, user.username)
+    failures = password_rule_failures(new_password, user.username, configured_words(settings.extra))
     with ctx.rt.db.read() as s:
         history = s.execute(select(PasswordHistory.password_hash).where(PasswordHistory.user_id == user.id)
                             .order_by(PasswordHistory.id.desc()).limit(settings.password_history)).scalars().all()
@@ -452,17 +728,6 @@ def change_password(ctx: Ctx, old_password: str, new_password: str) -> None:
                                  if ctx.principal else None)
         audit.record(s, ctx, "auth.password_changed", target=f"user:{u.id}")
         account_changed(s, ctx, u.id)
-
-
-def verify_own_password(ctx: Ctx, password: str) -> None:
-    with ctx.rt.db.read() as s:
-        user = get_user(s, ctx.user_id)
-        ok = _verify_password(ctx, user.password_hash, password)
-    if not ok:
-        raise _fail(ctx, "invalid_credentials", ctx.principal.username if ctx.principal else "",
-                    user, "bad_password")
-    with ctx.rt.db.write() as s:
-        audit.record(s, ctx, "auth.screen_unlocked", target=f"user:{ctx.user_id}")
 
 
 # --- two-factor -----------------------------------------------------------------------------------
@@ -528,6 +793,9 @@ def totp_disable(ctx: Ctx, password: str) -> None:
 # --- views ----------------------------------------------------------------------------------------
 
 def me_view(s: Session, u: User, principal: Principal | None = None) -> dict[str, Any]:
+    if principal is not None and principal.locked:  # a locked session learns only whose lock screen it is
+        return {"id": u.id, "username": u.username, "name": u.name, "locked": True,
+                "must_change_password": False, "must_enroll_totp": False, "roles": []}
     return {
         "id": u.id, "username": u.username, "name": u.name, "employee_no": u.employee_no, "phone": u.phone,
         "unit": unit_path(s, u.unit_id), "unit_id": u.unit_id, "position": u.position,
@@ -536,6 +804,7 @@ def me_view(s: Session, u: User, principal: Principal | None = None) -> dict[str
         "totp_enabled": u.totp_enabled,
         "must_change_password": principal.must_change_password if principal else u.must_change_password,
         "must_enroll_totp": principal.must_enroll_totp if principal else False,
+        "locked": False,
     }
 
 

@@ -67,7 +67,7 @@ def load_demo(ctx: Ctx) -> str:
         for i, (username, name, unit, position, roles) in enumerate(named):
             u = users.create_user_txn(s, ctx, username=username, name=name, unit=unit, password=DEMO_PASSWORD,
                                       phone=f"1380013{8000 + i:04d}", position=position, roles=roles,
-                                      employee_no=f"D{10001 + i}", must_change_password=False,
+                                      employee_no=f"D{10001 + i}", must_change_password=True,
                                       check_policy=False, password_hash=pw_hash)
             people.append((u.id, unit))
         n = len(named)
@@ -80,7 +80,7 @@ def load_demo(ctx: Ctx) -> str:
             u = users.create_user_txn(s, ctx, username=f"demo{n:03d}", name=name, unit=unit,
                                       password=DEMO_PASSWORD, phone=f"139{rng.randrange(10**8):08d}",
                                       position=rng.choice(positions), employee_no=f"D{10001 + n}",
-                                      must_change_password=False, check_policy=False, password_hash=pw_hash)
+                                      must_change_password=True, check_policy=False, password_hash=pw_hash)
             people.append((u.id, unit))
             n += 1
     zhangsan = people[0][0]

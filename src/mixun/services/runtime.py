@@ -46,6 +46,7 @@ class Principal:
     session_id: int | None
     must_change_password: bool = False
     must_enroll_totp: bool = False
+    locked: bool = False  # the session is locked on the server (lock screen): only unlock/logout/me pass
 
 
 @dataclass

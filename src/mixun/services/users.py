@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from mixun.db.models import Approval, EventCounter, PasswordHistory, SearchKey, Unit, User
 from mixun.db.models import Session as DbSession
 from mixun.domain.names import pinyin_keys, search_keys
-from mixun.domain.passwords import password_rule_failures
+from mixun.domain.passwords import configured_words, password_rule_failures
 from mixun.domain.roles import ADMIN_ROLES, RESERVED_ROLES, Role, is_administrator, is_privileged, valid_role
 from mixun.errors import MixunError
 from mixun.services import audit
@@ -87,7 +87,7 @@ def create_user_txn(session: Session, ctx: Ctx, *, username: str, name: str, uni
     if not name.strip():
         raise MixunError("validation_failed", ("姓名不能为空", "The name is empty"), field="name")
     if check_policy:
-        failures = password_rule_failures(password, username)
+        failures = password_rule_failures(password, username, configured_words(ctx.rt.settings.extra))
         if failures:
             raise MixunError("weak_password", rules=failures)
     role_list = check_roles(roles or [Role.EMPLOYEE.value], allow_reserved_roles)

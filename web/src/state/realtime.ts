@@ -1,6 +1,7 @@
 // The WebSocket: connect, resume after a gap, and route each event frame to the store.
 import { get } from '../api';
-import { S, changed, showError } from './core';
+import { S, changed, showError, toast } from './core';
+import { t } from '../i18n';
 import { ensureConversation, loadConversations } from './conversations';
 import { flushOutbox } from './outbox';
 import { applyMessage, loadNewer, onRead, onScanned } from './threads';
@@ -37,6 +38,7 @@ function connect() {
     if (ws !== sock) return;
     ws = null; clearInterval(pingTimer);
     if (!running) return;
+    if (ev.code === 4023) { stopRealtime(); S.locked = true; changed(); return; } // locked (another tab?)
     S.conn = S.everOnline ? 'reconnecting' : 'connecting';
     changed();
     if (ev.code === 4401 || ev.code === 4001 || ev.code === 1008) {
@@ -100,6 +102,9 @@ function onFrame(f: any) {
       break;
     case 'attachment.scanned': onScanned(f); break;
     case 'presence.changed': S.presence.set(f.user_id, f.status); changed(); break;
+    case 'security.login_flagged': // the person's own notice: a lockout or a second machine
+      if (f.alert?.user_id === S.me?.id) toast(t((f.alert.reasons || []).includes('locked_out') ? 'notice_locked_out' : 'notice_login_flagged', { ip: f.alert.ip || '' }), 'error');
+      break;
     default: break;
   }
 }

@@ -29,7 +29,8 @@ export async function boot() {
 
 export function afterAuth() {
   const me = S.me!;
-  if (me.must_change_password) S.phase = 'password';
+  if (me.locked) { S.phase = 'main'; S.locked = true; } // locked on the server: the lock screen only
+  else if (me.must_change_password) S.phase = 'password';
   else if (me.must_enroll_totp) S.phase = 'totp';
   else { S.phase = 'main'; startRealtime(); }
   changed();

@@ -76,7 +76,16 @@ def totp_disable(body: PasswordIn, ctx: Annotated[Ctx, Depends(gate(Perm.ACCOUNT
     return Response(status_code=204)
 
 
+@router.post("/lock", status_code=204)
+def lock(ctx: Annotated[Ctx, Depends(gate(Perm.SESSION))]) -> Response:
+    """Lock this session on the server (the lock screen): everything but unlock, logout and a minimal
+    /me answers 423 session_locked, in every tab, until the password is given again."""
+    auth.lock_session(ctx)
+    return Response(status_code=204)
+
+
 @router.post("/unlock", status_code=204)
-def unlock(body: PasswordIn, ctx: Annotated[Ctx, Depends(gate(Perm.ACCOUNT))]) -> Response:
-    auth.verify_own_password(ctx, body.password)
+def unlock(body: PasswordIn, ctx: Annotated[Ctx, Depends(gate(Perm.SESSION))]) -> Response:
+    """Unlock this session with the account's password; failures count toward the account lockout."""
+    auth.unlock_session(ctx, body.password)
     return Response(status_code=204)
