@@ -2,7 +2,7 @@ import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import './style.css';
 import { locale, onLocale, setLocale, t } from './i18n';
-import { S, boot, changed, isAdminOnly, totalUnread, updateTitle, useStore } from './store';
+import { S, boot, changed, isAdminOnly, setTab, totalUnread, updateTitle, useStore } from './store';
 import { ForcedPassword, ForcedTotp, LockScreen, Login } from './auth';
 import { ChatView, ConversationList, DlpDialog, NewGroup, SearchResults } from './chat';
 import { OrgTree } from './directory';
@@ -50,11 +50,11 @@ function Shell() {
   useEffect(() => { startIdleLock(); return stopIdleLock; }, []);
 
   const tab = s.tab;
-  const go = (x: typeof S.tab) => { S.tab = x; changed(); };
+  const go = setTab;
   const unread = totalUnread();
   const searching = q.trim().length > 0;
   return (
-    <div class={'shell tab-' + tab} ref={shell} data-testid="app-shell">
+    <div class={'shell tab-' + tab + (tab === 'chats' && s.openId != null ? ' has-open' : '')} ref={shell} data-testid="app-shell">
       <nav class="rail" aria-label="main">
         <div class="rail-me" title={me.name}><Avatar name={me.name} id={me.id} size={36} /></div>
         <button class={'rail-btn' + (tab === 'chats' ? ' active' : '')} data-testid="nav-chats" onClick={() => go('chats')} title={t('chats')}>

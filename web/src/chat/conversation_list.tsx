@@ -1,7 +1,6 @@
 // The sidebar: the conversation list and the people search results.
 import { t } from '../i18n';
-import { Conversation, Message, S, convTitle, openConversation, peerOf, showError, sortedConversations, useStore } from '../store';
-import { post } from '../api';
+import { Conversation, Message, S, convTitle, openConversation, openDirect, peerOf, showError, sortedConversations, useStore } from '../store';
 import { Person, PersonRow, statusOf, usePeopleSearch } from '../directory';
 import { Avatar, StatusDot, fmtTime } from '../ui';
 
@@ -66,8 +65,5 @@ export function SearchResults({ q, onDone }: { q: string; onDone: () => void }) 
   );
 }
 function openDirect2(p: Person) {
-  post<Conversation>('/conversations', { kind: 'direct', members: [p.id] }).then((c) => {
-    S.convs.set(c.id, { ...c, unread_count: S.convs.get(c.id)?.unread_count ?? c.unread_count ?? 0 });
-    openConversation(c.id);
-  }, showError);
+  openDirect(p.id).catch(showError);
 }

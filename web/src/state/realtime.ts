@@ -4,6 +4,7 @@ import { S, changed, showError } from './core';
 import { ensureConversation, loadConversations } from './conversations';
 import { flushOutbox } from './outbox';
 import { applyMessage, loadNewer, onRead, onScanned } from './threads';
+import { onPresenceChanged, refreshPresence } from './presence';
 import type { Member } from './types';
 
 let ws: WebSocket | null = null;
@@ -66,6 +67,7 @@ function onFrame(f: any) {
     clearInterval(pingTimer);
     pingTimer = setInterval(() => { try { ws?.send(JSON.stringify({ type: 'ping' })); } catch { /* closed */ } }, 25000);
     changed();
+    refreshPresence();
     if (wasOnline) {
       // Belt and braces after a reconnect: refresh the list and the open conversation (dedupe by id).
       loadConversations().catch(() => {});
@@ -97,7 +99,7 @@ function onFrame(f: any) {
       }
       break;
     case 'attachment.scanned': onScanned(f); break;
-    case 'presence.changed': S.presence.set(f.user_id, f.status); changed(); break;
+    case 'presence.changed': onPresenceChanged(f.user_id, f.status); break;
     default: break;
   }
 }

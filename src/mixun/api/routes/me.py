@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from mixun.api.deps import Id, Limit, Offset, gate
 from mixun.api.schemas import StatusIn
 from mixun.domain.roles import Perm
-from mixun.services import auth, directory, users
+from mixun.services import auth, directory, presence, users
 from mixun.services.attachments import antivirus_status
 from mixun.services.runtime import Ctx
 
@@ -42,6 +42,13 @@ def search(ctx: Annotated[Ctx, Depends(gate(Perm.DIRECTORY_READ))],
 @router.get("/directory/users/{user_id}")
 def person(user_id: Id, ctx: Annotated[Ctx, Depends(gate(Perm.DIRECTORY_READ))]) -> dict[str, Any]:
     return directory.get_person(ctx, user_id)
+
+
+@router.get("/presence")
+def contacts_presence(ctx: Annotated[Ctx, Depends(gate(Perm.DIRECTORY_READ))]) -> dict[str, Any]:
+    """The shown status of everyone the caller shares a conversation with (a snapshot; live changes
+    follow as `presence.changed` events)."""
+    return {"presence": presence.contacts_presence(ctx)}
 
 
 @router.get("/directory/units")
