@@ -3,8 +3,10 @@ presence from the first screen, humane DLP dialogs and escalation notices, and m
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from e2e_support import login_ready
+from e2e_support import PASSWORD, READY_PASSWORD, login_ready, open_direct
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.e2e
@@ -113,3 +115,108 @@ def test_presence_is_right_from_the_first_screen(server, make_page, size):
     expect(pb.get_by_test_id("chat-status")).to_have_text("会议中")
     pa.context.close()
     expect(pb.get_by_test_id("chat-status")).to_have_text("离线")
+
+
+@pytest.fixture(scope="module")
+def strict_server(tmp_path_factory):
+    """A server whose DLP escalates quickly: a warning at the 1st block, the unit head at the 2nd, a suspension at the 3rd."""
+    from e2e_support import MixunServer
+
+    s = MixunServer(tmp_path_factory.mktemp("mixun"),
+                    env={"MIXUN_DLP_ESCALATION": "1,2,3", "MIXUN_DLP_SUSPEND_HOURS": "1"})
+    s.start()
+    yield s
+    s.stop()
+
+
+def _unit_head(server, name: str) -> dict:
+    """An employee who is also the head of 总行/信息技术部 (where add_user puts everyone)."""
+    import uuid
+
+    username = "h" + uuid.uuid4().hex[:8]
+    server.cli("user", "add", "--username", username, "--name", name, "--unit", "总行/信息技术部",
+               "--password", PASSWORD, "--role", "unit_head")
+    token = server.login(username, PASSWORD)
+    with server.client(token) as c:
+        assert c.post("/auth/password", json={"old_password": PASSWORD, "new_password": READY_PASSWORD}).status_code == 204
+    return {"username": username, "name": name, "password": READY_PASSWORD}
+
+
+def _plain_chinese(text: str) -> None:
+    """No raw codes and no half-width punctuation after Chinese text."""
+    assert "(warn)" not in text and "(block)" not in text and "dlp_" not in text
+    assert not re.search(r"[\u4e00-\u9fff][,;:!?()]", text), text
+
+
+@SIZES
+def test_dlp_blocks_explain_keep_the_text_and_escalate(strict_server, make_page, size):
+    """Blocked text stays in the composer; each dialog explains itself; warning, unit head and suspension are told."""
+    server = strict_server
+    sender = server.add_user("钱多多")
+    server.add_user("孙收件")
+    head = _unit_head(server, "李主任")
+    page = _page(server, make_page, sender, size)
+    head_page = _page(server, make_page, head, DESKTOP)
+    open_direct(page, "孙收件")
+    box = page.get_by_test_id("composer")
+    dialog = page.get_by_test_id("dialog")
+    secret = "绝密★长期 作战方案"
+    expected = ["警告", "已按规定通知您的部门负责人", "发送权限已暂停至"]
+    for i, notice in enumerate(expected):
+        box.fill(f"{secret}{i}")
+        box.press("Enter")
+        expect(dialog).to_be_visible()
+        expect(dialog).to_contain_text("没有发出")
+        expect(dialog.get_by_test_id("dlp-finding")).to_contain_text("密级标识")
+        for words in ("加密打包", "secadmin", "暂停发送权限", "原文已放回输入框"):
+            expect(dialog).to_contain_text(words)
+        expect(dialog.get_by_test_id("dlp-notice")).to_contain_text(notice)
+        _plain_chinese(dialog.inner_text())
+        expect(box).to_have_value(f"{secret}{i}")
+        dialog.get_by_test_id("dialog-ok").click()
+        expect(dialog).to_have_count(0)
+    # The unit head was told at the second block (and the third): who, and what happened.
+    head_dialog = head_page.get_by_test_id("dialog")
+    expect(head_dialog.get_by_test_id("dlp-notice")).to_contain_text("钱多多")
+    _plain_chinese(head_dialog.inner_text())
+    # Suspended: an ordinary message explains the suspension in a dialog and stays in the composer.
+    box.fill("下午的会改到三点")
+    box.press("Enter")
+    expect(dialog).to_contain_text("发送权限已暂停")
+    expect(dialog).to_contain_text("secadmin")
+    _plain_chinese(dialog.inner_text())
+    expect(box).to_have_value("下午的会改到三点")
+    assert page.get_by_text("因多次违规").count() == 0
+
+
+@SIZES
+def test_warning_dialog_reads_naturally_and_group_masking_is_told(server, make_page, size):
+    """A confirm dialog explains itself; a masked group message tells its sender, recipients see 已脱敏."""
+    sender = server.add_user("冯理财")
+    other = server.add_user("陈柜员")
+    page = _page(server, make_page, sender, size)
+    open_direct(page, "陈柜员")
+    box = page.get_by_test_id("composer")
+    box.fill("客户身份证 11010519491231002X 请核对")
+    box.press("Enter")
+    dialog = page.get_by_test_id("dialog")
+    expect(dialog.get_by_test_id("dlp-finding")).to_contain_text("身份证号：110105********002X")
+    expect(dialog).to_contain_text("加密打包")
+    _plain_chinese(dialog.inner_text())
+    dialog.get_by_test_id("dialog-cancel").click()
+    expect(box).to_have_value("客户身份证 11010519491231002X 请核对")
+    with server.client(sender["token"]) as c:
+        r = c.post("/conversations", json={"kind": "group", "name": "理财小组", "members": [other["id"]]})
+        assert r.status_code == 201, r.text
+    if size is PHONE:
+        page.get_by_test_id("back").click()
+    page.get_by_test_id("conversation-item").filter(has_text="理财小组").click()
+    box.fill("客户身份证 11010519491231002X 已核对")
+    box.press("Enter")
+    expect(page.get_by_test_id("toast")).to_contain_text("已按规定脱敏")
+    expect(page.get_by_test_id("toast")).to_contain_text("110105********002X")
+    other_page = _page(server, make_page, other, DESKTOP)
+    other_page.get_by_test_id("conversation-item").filter(has_text="理财小组").click()
+    row = other_page.locator(".msg-row").filter(has_text="已核对")
+    expect(row.get_by_test_id("masked-mark")).to_have_text("已脱敏")
+    expect(row.get_by_test_id("message")).not_to_contain_text("11010519491231002X")

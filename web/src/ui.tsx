@@ -9,8 +9,9 @@ export function Modal(props: { title: string; onClose?: () => void; children: Co
     return () => window.removeEventListener('keydown', f);
   }, [props.onClose]);
   return (
-    <div class="modal-backdrop" onClick={(e) => { if (e.target === e.currentTarget && props.onClose) props.onClose(); }}>
-      <div class={'modal' + (props.wide ? ' wide' : '')} role="dialog" aria-modal="true" data-testid={props.testid}>
+    // `dialog` marks every modal (INTERFACE.md); the dialog's own name sits on the backdrop around it.
+    <div class="modal-backdrop" data-testid={props.testid} onClick={(e) => { if (e.target === e.currentTarget && props.onClose) props.onClose(); }}>
+      <div class={'modal' + (props.wide ? ' wide' : '')} role="dialog" aria-modal="true" data-testid="dialog">
         <div class="modal-head">
           <h3>{props.title}</h3>
           {props.onClose && <button class="icon-btn" aria-label={t('close')} onClick={props.onClose}>×</button>}

@@ -75,6 +75,7 @@ export function MessageItem(props: { m: Message; c: Conversation; mine: boolean;
         </div>
         <div class="msg-foot">
           {m.edited && !m.recalled && <span class="edited" data-testid="message-edited">({t('edited')})</span>}
+          {m.dlp?.action === 'mask' && !m.recalled && <span class="masked-mark" data-testid="masked-mark" title={t('dlp_masked_hint')}>{t('dlp_masked_mark')}</span>}
           {mine && !m.recalled && <ReadState m={m} c={c} onClick={() => props.onReceipts(m)} />}
         </div>
         {mine && m.urgent && m.urgent_recipients && m.urgent_recipients.length > 0 && (

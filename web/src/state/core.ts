@@ -23,6 +23,8 @@ export const S = {
   presence: new Map<number, string>(),
   toast: null as { text: string; kind?: 'error' | 'info' } | null,
   dlp: null as Dlp | null,
+  drafts: new Map<number, string>(),
+  draftRestored: 0,
   version: 0,
 };
 

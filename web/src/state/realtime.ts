@@ -5,6 +5,7 @@ import { ensureConversation, loadConversations } from './conversations';
 import { flushOutbox } from './outbox';
 import { applyMessage, loadNewer, onRead, onScanned } from './threads';
 import { onPresenceChanged, refreshPresence } from './presence';
+import { onViolationNotice } from './dlp';
 import type { Member } from './types';
 
 let ws: WebSocket | null = null;
@@ -99,6 +100,7 @@ function onFrame(f: any) {
       }
       break;
     case 'attachment.scanned': onScanned(f); break;
+    case 'dlp.violation_notice': onViolationNotice(f); break;
     case 'presence.changed': onPresenceChanged(f.user_id, f.status); break;
     default: break;
   }
