@@ -220,3 +220,64 @@ def test_warning_dialog_reads_naturally_and_group_masking_is_told(server, make_p
     row = other_page.locator(".msg-row").filter(has_text="已核对")
     expect(row.get_by_test_id("masked-mark")).to_have_text("已脱敏")
     expect(row.get_by_test_id("message")).not_to_contain_text("11010519491231002X")
+
+
+@pytest.fixture(scope="module")
+def roomy_server(tmp_path_factory):
+    """A server without the send rate limit, to seed a long conversation through the API."""
+    from e2e_support import MixunServer
+
+    s = MixunServer(tmp_path_factory.mktemp("mixun"),
+                    env={"MIXUN_SEND_RATE_PER_MINUTE": "10000000", "MIXUN_SEND_BURST": "1000000"})
+    s.start()
+    yield s
+    s.stop()
+
+
+@SIZES
+def test_message_search_opens_the_hit_in_context(roomy_server, make_page, size):
+    """Searching my messages finds an old one; a click opens its conversation scrolled to it, highlighted."""
+    server = roomy_server
+    alice = server.add_user("卫对账")
+    bob = server.add_user("蒋复核")
+    conv = _direct(server, alice, bob)
+    with server.client(alice["token"]) as c:
+        for i in range(1, 401):
+            text = "三季度差异说明：柜员 0427 长款 200 元" if i == 5 else f"第{i}条 例行对账记录"
+            assert c.post(f"/conversations/{conv}/messages", json={"text": text}).status_code == 201
+    page = _page(server, make_page, bob, size)
+    page.get_by_test_id("message-search").fill("差异说明")
+    hits = page.get_by_test_id("message-search-result")
+    expect(hits).to_have_count(1)
+    expect(hits).to_contain_text("卫对账")
+    hits.click()
+    msg = page.get_by_test_id("message").filter(has_text="差异说明")
+    expect(msg).to_be_in_viewport()
+    expect(page.locator(".msg-row.focused")).to_contain_text("差异说明")
+    expect(page.get_by_test_id("chat-title")).to_have_text("卫对账")
+
+
+@SIZES
+def test_small_things_placeholder_org_order_and_wording(server, make_page, size):
+    """The search placeholder fits its box, 总行 comes before the branches, staff see 两步验证 not TOTP."""
+    from mixun.errors import ERRORS
+
+    server.add_user("龙分行", unit="北京分行/营业部")
+    user = server.add_user("程总行")
+    page = _page(server, make_page, user, size)
+    fits = page.evaluate("""() => {
+        const el = document.querySelector('[data-testid=directory-search]');
+        const cs = getComputedStyle(el);
+        const ctx = document.createElement('canvas').getContext('2d');
+        ctx.font = cs.font;
+        const room = el.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+        return ctx.measureText(el.placeholder).width <= room;
+    }""")
+    assert fits
+    page.get_by_test_id("nav-contacts").click()
+    expect(page.get_by_test_id("org-unit").first).to_contain_text("总行")
+    page.get_by_test_id("nav-me").click()
+    expect(page.get_by_test_id("profile")).to_contain_text("两步验证")
+    assert "TOTP" not in page.get_by_test_id("profile").inner_text()
+    # Server texts shown to staff use full-width punctuation after Chinese.
+    assert [code for code, (_s, zh, *_) in ERRORS.items() if re.search(r"[\u4e00-\u9fff][,;:!?]", zh)] == []

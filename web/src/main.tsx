@@ -4,7 +4,7 @@ import './style.css';
 import { locale, onLocale, setLocale, t } from './i18n';
 import { S, boot, changed, isAdminOnly, setTab, totalUnread, updateTitle, useStore } from './store';
 import { ForcedPassword, ForcedTotp, LockScreen, Login } from './auth';
-import { ChatView, ConversationList, DlpDialog, NewGroup, SearchResults } from './chat';
+import { ChatView, ConversationList, DlpDialog, MessageSearchBox, MessageSearchResults, NewGroup, SearchResults } from './chat';
 import { OrgTree } from './directory';
 import { Profile } from './profile';
 import { AdminConsole, hasAdmin } from './admin';
@@ -35,6 +35,7 @@ function Shell() {
   const me = s.me!;
   const shell = useRef<HTMLDivElement>(null);
   const [q, setQ] = useState('');
+  const [mq, setMq] = useState('');
   const [newGroup, setNewGroup] = useState(false);
   const admin = hasAdmin(me.roles || []);
   const adminOnly = isAdminOnly(me);
@@ -69,12 +70,13 @@ function Shell() {
       </nav>
       <aside class="sidebar">
         <div class="side-head">
-          <input class="search" type="search" data-testid="directory-search" placeholder={t('search_people')} value={q} onInput={(e) => setQ(e.currentTarget.value)}
+          <input class="search" type="search" data-testid="directory-search" placeholder={t('search_people')} title={t('search_people_hint')} value={q} onInput={(e) => setQ(e.currentTarget.value)}
             onKeyDown={(e) => { if (e.key === 'Escape') setQ(''); }} />
           {!adminOnly && <button class="icon-btn plus" title={t('new_group')} data-testid="new-group" onClick={() => setNewGroup(true)}><Icon name="plus" size={20} /></button>}
+          {!adminOnly && <MessageSearchBox q={mq} setQ={setMq} />}
         </div>
         <div class="side-body">
-          {searching ? <SearchResults q={q} onDone={() => setQ('')} /> : tab === 'contacts' ? <OrgTree /> : <ConversationList />}
+          {searching ? <SearchResults q={q} onDone={() => setQ('')} /> : mq.trim() ? <MessageSearchResults q={mq} onDone={() => {}} /> : tab === 'contacts' ? <OrgTree /> : <ConversationList />}
         </div>
       </aside>
       <main class="content">

@@ -70,7 +70,7 @@ export function Profile() {
         <h3>{t('security')}</h3>
         <div class="row gap">
           <button data-testid="open-change-password" onClick={() => setPw(true)}>{t('change_password')}</button>
-          <span>TOTP: <b data-testid="totp-state">{me.totp_enabled ? t('totp_enabled') : t('totp_disabled')}</b></span>
+          <span>{t('two_step')}<b data-testid="totp-state">{me.totp_enabled ? t('totp_enabled') : t('totp_disabled')}</b></span>
           {!me.totp_enabled && <button data-testid="open-totp" onClick={() => setTotp(true)}>{t('totp_enable')}</button>}
           {me.totp_enabled && !me.roles.some((r) => ['sysadmin', 'secadmin', 'auditor'].includes(r)) && <button onClick={() => setDisable(true)}>{t('totp_disable')}</button>}
           <button class="ghost" data-testid="logout" onClick={logout}>{t('logout')}</button>

@@ -25,6 +25,7 @@ export const S = {
   dlp: null as Dlp | null,
   drafts: new Map<number, string>(),
   draftRestored: 0,
+  focus: null as { conversation_id: number; message_id: number; at: number } | null,
   version: 0,
 };
 
