@@ -224,11 +224,12 @@ def test_warning_dialog_reads_naturally_and_group_masking_is_told(server, make_p
 
 @pytest.fixture(scope="module")
 def roomy_server(tmp_path_factory):
-    """A server without the send rate limit, to seed a long conversation through the API."""
+    """A server without the send rate limit (to seed a long conversation) and a 15-second recall window."""
     from e2e_support import MixunServer
 
     s = MixunServer(tmp_path_factory.mktemp("mixun"),
-                    env={"MIXUN_SEND_RATE_PER_MINUTE": "10000000", "MIXUN_SEND_BURST": "1000000"})
+                    env={"MIXUN_SEND_RATE_PER_MINUTE": "10000000", "MIXUN_SEND_BURST": "1000000",
+                         "MIXUN_RECALL_WINDOW_MINUTES": "0.25"})
     s.start()
     yield s
     s.stop()
@@ -281,3 +282,88 @@ def test_small_things_placeholder_org_order_and_wording(server, make_page, size)
     assert "TOTP" not in page.get_by_test_id("profile").inner_text()
     # Server texts shown to staff use full-width punctuation after Chinese.
     assert [code for code, (_s, zh, *_) in ERRORS.items() if re.search(r"[\u4e00-\u9fff][,;:!?]", zh)] == []
+
+
+FAKE_NOTIFICATION = """
+window.__notes = [];
+window.Notification = class {
+  static permission = 'granted';
+  static requestPermission() { return Promise.resolve('granted'); }
+  constructor(title, options) { window.__notes.push([title, options && options.body]); }
+  close() {}
+};
+"""
+
+
+def _drop_file(page, testid: str, name: str, text: str, event: str = "drop") -> None:
+    page.get_by_test_id(testid).evaluate(
+        """(el, [name, text, event]) => {
+            const dt = new DataTransfer();
+            dt.items.add(new File([text], name, { type: 'text/plain' }));
+            const e = event === 'drop' ? new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true })
+                                       : new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true });
+            el.dispatchEvent(e);
+        }""", [name, text, event])
+
+
+@SIZES
+def test_drafts_recall_files_and_notifications(roomy_server, make_page, size):
+    """Drafts survive a reload with [草稿]; recall only in its window, then 重新编辑; drop and paste send
+    files; the chime rings and desktop notifications can hide the text."""
+    server = roomy_server
+    alice = server.add_user("韦起草")
+    bob = server.add_user("闵收听")
+    conv = _direct(server, alice, bob)
+    page = _page(server, make_page, alice, size)
+    page.get_by_test_id("conversation-item").filter(has_text="闵收听").click()
+    box = page.get_by_test_id("composer")
+    box.fill("下周一的巡检，先别发")
+    page.wait_for_timeout(1200)  # the draft is saved after a pause in typing
+    page.reload()
+    page.get_by_test_id("app-shell").wait_for()
+    item = page.get_by_test_id("conversation-item").filter(has_text="闵收听")
+    expect(item.get_by_test_id("draft-mark")).to_have_text("[草稿]")
+    expect(item).to_contain_text("下周一的巡检")
+    item.click()
+    expect(box).to_have_value("下周一的巡检，先别发")
+
+    # Recall while the window is open; 重新编辑 puts the text back.
+    box.fill("这条发错了")
+    box.press("Enter")
+    row = page.locator(".msg-row").filter(has_text="这条发错了")
+    row.hover()
+    row.get_by_test_id("action-recall").click(force=True)
+    page.get_by_test_id("recall-confirm").click()
+    row = page.locator(".msg-row").filter(has_text="你撤回了一条消息")
+    row.get_by_test_id("reedit").click()
+    expect(box).to_have_value("这条发错了")
+    box.fill("")
+    # Once the window has passed the button is gone (the server would refuse).
+    _send(server, alice, conv, "窗口外的消息")
+    late = page.locator(".msg-row").filter(has_text="窗口外的消息")
+    expect(late.get_by_test_id("action-recall")).to_have_count(1)
+    expect(late.get_by_test_id("action-recall")).to_have_count(0, timeout=30_000)
+
+    # Files dropped on the conversation or pasted into the composer are sent.
+    _drop_file(page, "message-list", "周报-拖放.txt", "本周巡检三家网点。")
+    expect(page.get_by_test_id("message-file").filter(has_text="周报-拖放.txt")).to_have_count(1)
+    _drop_file(page, "composer", "周报-粘贴.txt", "下周巡检两家网点。", event="paste")
+    expect(page.get_by_test_id("message-file").filter(has_text="周报-粘贴.txt")).to_have_count(1)
+
+    # Bob: a chime and a desktop notification; with 隐藏内容 the notification carries no text.
+    ctx = make_page(server.base).context
+    ctx.add_init_script(FAKE_NOTIFICATION)
+    pb = ctx.new_page()
+    pb.set_viewport_size(size)
+    pb.goto(server.base + "/")
+    login_ready(pb, bob)
+    pb.get_by_test_id("nav-me").click()
+    expect(pb.get_by_test_id("notify-sound")).to_be_checked()
+    _send(server, alice, conv, "账户余额核对完毕")
+    pb.wait_for_function("() => window.__notes.length === 1")
+    assert pb.evaluate("() => window.__notes[0][1]") == "账户余额核对完毕"
+    assert pb.evaluate("() => window.__mixunChimes") == 1
+    pb.get_by_test_id("notify-hide-text").check()
+    _send(server, alice, conv, "密码已重置为初始值")
+    pb.wait_for_function("() => window.__notes.length === 2")
+    assert pb.evaluate("() => window.__notes[1][1]") == "你有一条新消息"

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, del, get, patch, post } from './api';
 import { locale, setLocale, t } from './i18n';
-import { S, changed, logout, reloadMe, resetSession, showError, toast, useStore } from './store';
+import { NotifyPrefs, S, changed, logout, notifyPrefs, reloadMe, resetSession, setNotifyPrefs, showError, toast, useStore } from './store';
 import { PasswordForm, TotpSetup } from './auth';
 import { Modal, StatusDot, fmtTime, roleName } from './ui';
 
@@ -16,6 +16,8 @@ export function Profile() {
   const [totp, setTotp] = useState(false);
   const [disable, setDisable] = useState(false);
   const [confirmAll, setConfirmAll] = useState(false);
+  const [prefs, setPrefs] = useState(notifyPrefs());
+  const savePrefs = (p: NotifyPrefs) => { setNotifyPrefs(p); setPrefs(p); };
   const [perm, setPerm] = useState(typeof Notification !== 'undefined' ? Notification.permission : 'denied');
 
   const loadSessions = () => get<{ sessions: any[] }>('/auth/sessions').then((r) => setSessions(r.sessions), () => setSessions([]));
@@ -62,6 +64,11 @@ export function Profile() {
             {perm === 'granted' ? t('notifications_on') : perm === 'denied' ? t('notifications_denied') : (
               <button data-testid="enable-notifications" onClick={() => Notification.requestPermission().then(setPerm)}>{t('enable_notifications')}</button>
             )}
+          </dd>
+          <dt></dt>
+          <dd class="checks-col">
+            <label class="inline"><input type="checkbox" data-testid="notify-sound" checked={prefs.sound} onChange={(e) => savePrefs({ ...prefs, sound: e.currentTarget.checked })} /> {t('notify_sound')}</label>
+            <label class="inline"><input type="checkbox" data-testid="notify-hide-text" checked={prefs.hideText} onChange={(e) => savePrefs({ ...prefs, hideText: e.currentTarget.checked })} /> {t('notify_hide_text')}</label>
           </dd>
         </dl>
       </section>

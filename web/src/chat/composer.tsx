@@ -7,6 +7,9 @@ import { Avatar, Icon } from '../ui';
 import { handleSendError } from './send_errors';
 import { SecurePack } from './secure_pack';
 
+/** Where files dropped on the open conversation go (the composer sets it). */
+export const dropTarget: { current: ((files: File[]) => void) | null } = { current: null };
+
 export function Composer({ c, replyTo, editing, clear }: { c: Conversation; replyTo: Message | null; editing: Message | null; clear: () => void }) {
   const [text, setText] = useState('');
   const [urgent, setUrgent] = useState(false);
@@ -109,10 +112,13 @@ export function Composer({ c, replyTo, editing, clear }: { c: Conversation; repl
     } catch (e) { handleSendError(e, () => sendFile(f, true, clientId), true); } finally { setBusy(false); }
   }
 
+  // Pasted or dropped files: images go as images, everything else as documents (scanned, DLP-checked).
+  function sendFiles(files: File[]) { for (const f of files) upload(f); }
   function onPaste(e: ClipboardEvent) {
-    const items = e.clipboardData?.files;
-    if (items && items.length && items[0].type.startsWith('image/')) { e.preventDefault(); upload(items[0]); }
+    const items = Array.from(e.clipboardData?.files || []);
+    if (items.length) { e.preventDefault(); sendFiles(items); }
   }
+  useEffect(() => { dropTarget.current = sendFiles; return () => { dropTarget.current = null; }; });
 
   return (
     <div class="composer-wrap">

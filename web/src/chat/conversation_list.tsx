@@ -27,6 +27,7 @@ function ConversationItem({ c }: { c: Conversation }) {
   const title = convTitle(c);
   const peer = peerOf(c);
   const last = c.last_message;
+  const draft = S.openId !== c.id ? S.drafts.get(c.id) : undefined;
   const who = c.kind === 'group' && last && last.sender ? (last.sender.id === S.me?.id ? t('you') : last.sender.name) + ': ' : '';
   return (
     <li class={'conv-item' + (S.openId === c.id ? ' active' : '')} data-testid="conversation-item" data-conversation-id={c.id}
@@ -44,7 +45,7 @@ function ConversationItem({ c }: { c: Conversation }) {
           <span class="conv-preview">
             {!!c.urgent_unread && <span class="mark urgent" data-testid="urgent-mark">[{t('urgent_mark')}]</span>}
             {!!c.mention_count && <span class="mark mention" data-testid="mention-mark">[{t('mention_mark')}]</span>}
-            {who}{preview(last)}
+            {draft ? <><span class="mark draft" data-testid="draft-mark">[{t('draft_mark')}]</span>{draft}</> : <>{who}{preview(last)}</>}
           </span>
           {c.unread_count > 0 && <span class="unread-badge" data-testid="unread-count">{c.unread_count > 99 ? '99+' : c.unread_count}</span>}
         </div>

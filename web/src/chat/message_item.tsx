@@ -2,8 +2,11 @@
 import { useEffect, useState } from 'preact/hooks';
 import { get, post } from '../api';
 import { t } from '../i18n';
-import { Attachment, Conversation, Member, Message, Pending, S, dropPending, retryPending, showError, thread } from '../store';
+import { Attachment, Conversation, Member, Message, Pending, S, dropPending, restoreDraft, retryPending, showError, thread } from '../store';
 import { Avatar, Icon, Modal, fmtTime } from '../ui';
+
+// Texts of messages this person recalled in this session, offered back by 重新编辑 (never stored).
+const recalledTexts = new Map<number, string>();
 
 /** Message text as text nodes; @mentions of members highlighted. Never HTML. */
 function MessageText({ text, members }: { text: string; members: Member[] }) {
@@ -39,10 +42,18 @@ export function MessageItem(props: { m: Message; c: Conversation; mine: boolean;
   const th = thread(c.id);
   const rid = replyId(m);
   const quoted = rid != null ? th.byId.get(rid) ?? (typeof m.reply_to === 'object' ? (m.reply_to as any) : null) : null;
-  const recallable = !m.recalled && (mine || props.canModerate);
+  // The recall button shows only while a recall can succeed: within the window for one's own messages
+  // (group owners and admins may recall any message); it disappears when the window closes.
+  const windowMs = (S.config.recall_window_minutes ?? 2) * 60000;
+  const left = mine && !props.canModerate ? Date.parse(m.created_at) + windowMs - Date.now() : 0;
+  const [, tick] = useState(0);
+  useEffect(() => { if (left > 0 && !m.recalled) { const h = setTimeout(() => tick((x) => x + 1), left + 50); return () => clearTimeout(h); } }, [m.id, left > 0, m.recalled]);
+  const recallable = !m.recalled && (props.canModerate || (mine && left > 0));
   async function recall() {
-    try { await post(`/messages/${m.id}/recall`); } catch (e) { showError(e); }
+    if (m.text) recalledTexts.set(m.id, m.text); // memory only: for 重新编辑
+    try { await post(`/messages/${m.id}/recall`); } catch (e) { recalledTexts.delete(m.id); showError(e); }
   }
+  const reedit = mine && m.recalled ? recalledTexts.get(m.id) : undefined;
   const [confirmRecall, setConfirmRecall] = useState(false);
   const images = (m.attachments || []).filter((a) => a.kind === 'image' || a.mime?.startsWith('image/'));
   const files = (m.attachments || []).filter((a) => !images.includes(a));
@@ -61,7 +72,9 @@ export function MessageItem(props: { m: Message; c: Conversation; mine: boolean;
           </div>
         )}
         <div class={'bubble' + (m.recalled ? ' recalled' : '')} data-testid="message" data-message-id={m.id}>
-          {m.recalled ? t('recalled') : (
+          {m.recalled ? (reedit != null
+            ? <span class="recalled-note">{t('you_recalled')} <button class="link" data-testid="reedit" onClick={() => restoreDraft(c.id, reedit)}>{t('reedit')}</button></span>
+            : t('recalled')) : (
             <>
               {m.text && <MessageText text={m.text} members={c.members} />}
               {images.map((a) => (

@@ -6,6 +6,7 @@ import { flushOutbox } from './outbox';
 import { applyMessage, loadNewer, onRead, onScanned } from './threads';
 import { onPresenceChanged, refreshPresence } from './presence';
 import { onViolationNotice } from './dlp';
+import { loadDrafts } from './drafts';
 import type { Member } from './types';
 
 let ws: WebSocket | null = null;
@@ -20,6 +21,7 @@ export function startRealtime() {
   S.conn = 'connecting';
   connect();
   loadConversations().catch(showError);
+  loadDrafts();
 }
 export function stopRealtime() {
   running = false;
