@@ -1,5 +1,5 @@
 // The sidebar: the conversation list and the people search results.
-import { t } from '../i18n';
+import { locale, t } from '../i18n';
 import { Conversation, Message, S, convTitle, openConversation, openDirect, peerOf, showError, sortedConversations, useStore } from '../store';
 import { Person, PersonRow, statusOf, usePeopleSearch } from '../directory';
 import { Avatar, StatusDot, fmtTime } from '../ui';
@@ -28,7 +28,7 @@ function ConversationItem({ c }: { c: Conversation }) {
   const peer = peerOf(c);
   const last = c.last_message;
   const draft = S.openId !== c.id ? S.drafts.get(c.id) : undefined;
-  const who = c.kind === 'group' && last && last.sender ? (last.sender.id === S.me?.id ? t('you') : last.sender.name) + ': ' : '';
+  const who = c.kind === 'group' && last && last.sender ? (last.sender.id === S.me?.id ? t('you') : last.sender.name) + (locale === 'en' ? ': ' : '：') : '';
   return (
     <li class={'conv-item' + (S.openId === c.id ? ' active' : '')} data-testid="conversation-item" data-conversation-id={c.id}
       onClick={() => openConversation(c.id)} role="button" tabIndex={0} onKeyDown={(e) => { if (e.key === 'Enter') openConversation(c.id); }}>

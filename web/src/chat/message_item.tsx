@@ -1,7 +1,7 @@
 // One message: its text, quote, images and files, read state and actions; and a pending (unsent) one.
 import { useEffect, useState } from 'preact/hooks';
 import { get, post } from '../api';
-import { t } from '../i18n';
+import { locale, t } from '../i18n';
 import { Attachment, Conversation, Member, Message, Pending, S, dropPending, restoreDraft, retryPending, showError, thread } from '../store';
 import { Avatar, Icon, Modal, fmtTime } from '../ui';
 
@@ -68,7 +68,7 @@ export function MessageItem(props: { m: Message; c: Conversation; mine: boolean;
         </div>
         {quoted && (
           <div class="quote" data-testid="message-quote">
-            <b>{quoted.sender?.name}</b>: {quoted.recalled ? t('recalled') : (quoted.text || (quoted.attachments?.length ? t('image_message') : ''))}
+            <b>{quoted.sender?.name}</b>{locale === 'en' ? ': ' : '：'}{quoted.recalled ? t('recalled') : (quoted.text || (quoted.attachments?.length ? t('image_message') : ''))}
           </div>
         )}
         <div class={'bubble' + (m.recalled ? ' recalled' : '')} data-testid="message" data-message-id={m.id}>
