@@ -135,7 +135,8 @@ def render(results: list[dict[str, Any]], load: list[float]) -> str:
              "first conversation row on screen; *open* from the click on a conversation to its newest message "
              "on screen (cold: first open, loading it; warm: opened again after another one). "
              f"Load average when it ran: {', '.join(f'{x:.1f}' for x in load)} (2 cores shared with other work: "
-             "treat the figures as upper bounds).", "",
+             "treat the figures as upper bounds). Login includes the server's argon2 password check, "
+             "the session, the conversation list and the WebSocket hello.", "",
              "| bank | screen | login → list (ms) | click → open, cold (ms) | worst cold (ms) | click → open, warm (ms) |",
              "|---|---|---:|---:|---:|---:|"]
     for r in results:
