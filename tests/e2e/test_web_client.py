@@ -367,3 +367,21 @@ def test_drafts_recall_files_and_notifications(roomy_server, make_page, size):
     _send(server, alice, conv, "密码已重置为初始值")
     pb.wait_for_function("() => window.__notes.length === 2")
     assert pb.evaluate("() => window.__notes[1][1]") == "你有一条新消息"
+
+
+@SIZES
+def test_reconnect_banner_leaves_the_chat_title_visible(own_server, make_page, size):
+    """While the connection is down the banner sits above the conversation header, never over its title."""
+    alice = own_server.add_user("邵断线")
+    bob = own_server.add_user("傅重连")
+    _direct(own_server, alice, bob)
+    page = _page(own_server, make_page, alice, size)
+    page.get_by_test_id("conversation-item").filter(has_text="傅重连").click()
+    expect(page.get_by_test_id("chat-title")).to_be_visible()
+    own_server.stop()
+    banner = page.get_by_test_id("connection-status")
+    expect(banner).to_be_visible(timeout=30_000)
+    b, title = banner.bounding_box(), page.get_by_test_id("chat-title").bounding_box()
+    assert b and title and b["y"] + b["height"] <= title["y"], (b, title)
+    own_server.start()
+    expect(banner).to_have_count(0, timeout=30_000)
