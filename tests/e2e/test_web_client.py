@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.e2e
 DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
+SMALL_PHONE = {"width": 360, "height": 640}
 SIZES = pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
 
 
@@ -42,7 +43,7 @@ def _unread_on_server(server, user: dict, conv: int) -> int:
     return next(x["unread_count"] for x in convs if x["id"] == conv)
 
 
-@SIZES
+@pytest.mark.parametrize("size", [DESKTOP, PHONE, SMALL_PHONE], ids=["desktop", "phone", "phone-360"])
 def test_open_a_chat_go_back_and_reach_the_me_page(server, make_page, size):
     """On a phone a tapped chat fills the screen with a back button; the 我 page (with logout) shows."""
     alice = server.add_user("欧阳倩")
@@ -56,7 +57,10 @@ def test_open_a_chat_go_back_and_reach_the_me_page(server, make_page, size):
     expect(page.get_by_test_id("message").filter(has_text="营业部碰头")).to_be_visible()
     expect(page.get_by_test_id("chat-title")).to_be_visible()
     expect(page.get_by_test_id("composer")).to_be_visible()
-    if size is PHONE:
+    send = page.get_by_test_id("send-button").bounding_box()
+    assert send and send["x"] + send["width"] <= size["width"]  # nothing pushed off the screen
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= size["width"]
+    if size is not DESKTOP:
         expect(page.get_by_test_id("conversation-list")).to_be_hidden()
         page.get_by_test_id("back").click()
         expect(page.get_by_test_id("conversation-list")).to_be_visible()
