@@ -337,7 +337,7 @@ def test_drafts_recall_files_and_notifications(roomy_server, make_page, size):
     row = page.locator(".msg-row").filter(has_text="这条发错了")
     row.hover()
     row.get_by_test_id("action-recall").click(force=True)
-    page.get_by_test_id("recall-confirm").click()
+    page.get_by_test_id("recall-dialog").get_by_test_id("dialog-ok").click()
     row = page.locator(".msg-row").filter(has_text="你撤回了一条消息")
     row.get_by_test_id("reedit").click()
     expect(box).to_have_value("这条发错了")

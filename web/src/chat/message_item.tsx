@@ -107,8 +107,8 @@ export function MessageItem(props: { m: Message; c: Conversation; mine: boolean;
         <Modal title={t('recall')} onClose={() => setConfirmRecall(false)} testid="recall-dialog">
           <p>{t('recall_confirm')}</p>
           <div class="row-end">
-            <button onClick={() => setConfirmRecall(false)}>{t('cancel')}</button>
-            <button class="danger" data-testid="recall-confirm" onClick={() => { setConfirmRecall(false); recall(); }}>{t('recall')}</button>
+            <button data-testid="dialog-cancel" onClick={() => setConfirmRecall(false)}>{t('cancel')}</button>
+            <button class="danger" data-testid="dialog-ok" onClick={() => { setConfirmRecall(false); recall(); }}>{t('recall')}</button>
           </div>
         </Modal>
       )}
