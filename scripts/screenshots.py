@@ -3,7 +3,7 @@
 
 Starts a throw-away server (`mixun init`, `mixun demo` when available, a few accounts of its own added with
 `mixun user add`), drives Debian's Chromium with Playwright and writes:
-login.png, chat.png, secure-pack.png, group.png, directory.png, profile.png, admin.png, admin-dlp.png, lock.png,
+login.png, chat.png, chat-phone.png, chat-list-phone.png, secure-pack.png, group.png, directory.png, profile.png, admin.png, admin-dlp.png, lock.png,
 totp.png.
 Usage: .venv/bin/python scripts/screenshots.py
 """
@@ -118,6 +118,12 @@ def shoot(s: MixunServer, sync_playwright, pyotp) -> None:
         page.get_by_test_id("login-username").wait_for()
         page.screenshot(path=str(OUT / "login.png"))
 
+        # 李静怡 is online in a browser of her own, so the chat header shows her as 在线.
+        lctx = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
+        lpage = lctx.new_page()
+        lpage.goto(s.base + "/")
+        login_ready(lpage, li)
+
         login_ready(page, me)
         page.get_by_test_id("conversation-title").filter(has_text="核心系统升级项目组").click()
         page.get_by_test_id("message").last.wait_for()
@@ -130,6 +136,21 @@ def shoot(s: MixunServer, sync_playwright, pyotp) -> None:
         page.get_by_test_id("message").last.wait_for()
         time.sleep(0.3)
         page.screenshot(path=str(OUT / "chat.png"))
+
+        # Phone size: the list, then the open conversation with its back button.
+        pctx = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}, device_scale_factor=2)
+        phone = pctx.new_page()
+        phone.goto(s.base + "/")
+        login_ready(phone, me)
+        phone.get_by_test_id("conversation-item").first.wait_for()
+        time.sleep(0.3)
+        phone.screenshot(path=str(OUT / "chat-list-phone.png"))
+        phone.get_by_test_id("conversation-title").filter(has_text=re.compile("^李静怡$")).click()
+        phone.get_by_test_id("message").last.wait_for()
+        phone.get_by_test_id("chat-status").wait_for()
+        time.sleep(0.3)
+        phone.screenshot(path=str(OUT / "chat-phone.png"))
+        pctx.close()
 
         # D2: the secure-pack dialog, files chosen and the password rules ticked.
         page.get_by_test_id("pack-button").click()

@@ -93,7 +93,7 @@ def test_dlp_confirm_shows_findings_and_resends(server, make_page):
     expect(dialog).to_be_visible()
     expect(dialog.get_by_test_id("dlp-finding")).to_contain_text("110105********002X")
     expect(dialog.get_by_test_id("dlp-finding")).to_contain_text("身份证号")
-    dialog.get_by_test_id("dlp-confirm").click()
+    dialog.get_by_test_id("dialog-ok").click()
     expect(page.get_by_test_id("dlp-dialog")).to_have_count(0)
     expect(page.locator("[data-testid=message]:not([data-pending])").filter(has_text="请核对")).to_have_count(
         1

@@ -72,15 +72,15 @@ def test_document_sent_scanned_and_downloaded(scanned_server, make_page):
     expect(pa.get_by_test_id("dlp-dialog")).to_be_visible()
     expect(pa.get_by_test_id("dlp-finding")).to_contain_text("110105")
     expect(pa.get_by_test_id("dlp-finding")).not_to_contain_text("11010519491231002X")
-    pa.get_by_test_id("dlp-confirm").click()
+    pa.get_by_test_id("dialog-ok").click()
     expect(pb.get_by_test_id("message-file").filter(has_text="客户.csv")).to_have_count(1)
 
     # A classified document is refused and says why.
     pa.get_by_test_id("file-input").set_input_files(files=[
         {"name": "请示.txt", "mimeType": "text/plain", "buffer": "密级：机密\n关于某事项的请示".encode()}])
     expect(pa.get_by_test_id("dlp-dialog")).to_be_visible()
-    expect(pa.get_by_test_id("dlp-confirm")).to_have_count(0)
-    pa.get_by_test_id("dlp-cancel").click()
+    expect(pa.get_by_test_id("dialog-cancel")).to_have_count(0)  # nothing to confirm: it cannot be sent
+    pa.get_by_test_id("dialog-ok").click()
     expect(pa.get_by_test_id("message-file")).to_have_count(2)
     assert pa.dialogs == [] and pb.dialogs == []
     assert pa.errors == [] and pb.errors == []

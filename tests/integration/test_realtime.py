@@ -318,3 +318,25 @@ def test_two_processes_sharing_nats_deliver_to_each_other(tmp_path: Path) -> Non
     if not _nats_available():
         pytest.skip("nats-server is not running on 127.0.0.1:4222")
     _two_processes_deliver(tmp_path, "nats://127.0.0.1:4222")
+
+
+def test_presence_snapshot_shows_who_is_online_before_any_change(env: Env) -> None:
+    """A client that connects after its contacts did sees them online (or busy) at once, not 离线."""
+    a_id, a = env.person("zhangsan", "张三")
+    b_id, b = env.person("lisi", "李四")
+    c_id, c = env.person("wangwu", "王五")
+    _d_id, _d = env.person("zhaoliu", "赵六")  # shares no conversation with 张三: not in his snapshot
+    direct(env, a, b_id)
+    direct(env, a, c_id)
+    assert env.client.patch("/api/v1/me", headers=env.h(c), json={"status": "busy"}).status_code == 200
+    ws_b, _ = connect(env, b)
+    ws_c, _ = connect(env, c)
+    try:
+        r = env.client.get("/api/v1/presence", headers=env.h(a))
+        assert r.status_code == 200, r.text
+        assert r.json()["presence"] == {str(b_id): "online", str(c_id): "busy"}
+    finally:
+        close(ws_b)
+        close(ws_c)
+    assert env.client.get("/api/v1/presence", headers=env.h(a)).json()["presence"] == {
+        str(b_id): "offline", str(c_id): "offline"}

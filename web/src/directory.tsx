@@ -88,7 +88,9 @@ export function OrgTree() {
     setPeople(null);
     get<{ users: Person[] }>(`/directory/users?unit_id=${sel}&limit=200`).then((r) => setPeople(r.users), showError);
   }, [sel]);
-  const children = (pid: number | null) => units.filter((u) => (u.parent_id ?? null) === pid);
+  // The head office (总行) comes before its branches; otherwise the server's order (by path) stands.
+  const headFirst = (a: Unit, b: Unit) => (/总行|总部/.test(b.name) ? 1 : 0) - (/总行|总部/.test(a.name) ? 1 : 0);
+  const children = (pid: number | null) => units.filter((u) => (u.parent_id ?? null) === pid).sort(headFirst);
   const toggle = (id: number) => { const n = new Set(open); n.has(id) ? n.delete(id) : n.add(id); setOpen(n); };
   const node = (u: Unit, depth: number): any => {
     const kids = children(u.id);
@@ -102,7 +104,7 @@ export function OrgTree() {
       </li>
     );
   };
-  const roots = units.filter((u) => u.parent_id == null || !units.some((x) => x.id === u.parent_id));
+  const roots = units.filter((u) => u.parent_id == null || !units.some((x) => x.id === u.parent_id)).sort(headFirst);
   return (
     <div class="org">
       <ul class="org-tree" data-testid="org-tree">{roots.map((u) => node(u, 0))}</ul>

@@ -2,9 +2,9 @@ import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import './style.css';
 import { locale, onLocale, setLocale, t } from './i18n';
-import { S, boot, changed, isAdminOnly, totalUnread, updateTitle, useStore } from './store';
+import { S, boot, changed, isAdminOnly, setTab, totalUnread, updateTitle, useStore } from './store';
 import { ForcedPassword, ForcedTotp, LockScreen, Login } from './auth';
-import { ChatView, ConversationList, DlpDialog, NewGroup, SearchResults } from './chat';
+import { ChatView, ConversationList, DlpDialog, MessageSearchBox, MessageSearchResults, NewGroup, SearchResults } from './chat';
 import { OrgTree } from './directory';
 import { Profile } from './profile';
 import { AdminConsole, hasAdmin } from './admin';
@@ -36,6 +36,7 @@ function Shell() {
   const me = s.me!;
   const shell = useRef<HTMLDivElement>(null);
   const [q, setQ] = useState('');
+  const [mq, setMq] = useState('');
   const [newGroup, setNewGroup] = useState(false);
   const admin = hasAdmin(me.roles || []);
   const adminOnly = isAdminOnly(me);
@@ -51,11 +52,11 @@ function Shell() {
   useEffect(() => { startIdleLock(); return stopIdleLock; }, []);
 
   const tab = s.tab;
-  const go = (x: typeof S.tab) => { S.tab = x; changed(); };
+  const go = setTab;
   const unread = totalUnread();
   const searching = q.trim().length > 0;
   return (
-    <div class={'shell tab-' + tab} ref={shell} data-testid="app-shell">
+    <div class={'shell tab-' + tab + (tab === 'chats' && s.openId != null ? ' has-open' : '')} ref={shell} data-testid="app-shell">
       <nav class="rail" aria-label="main">
         <div class="rail-me" title={me.name}><Avatar name={me.name} id={me.id} size={36} /></div>
         <button class={'rail-btn' + (tab === 'chats' ? ' active' : '')} data-testid="nav-chats" onClick={() => go('chats')} title={t('chats')}>
@@ -70,12 +71,13 @@ function Shell() {
       </nav>
       <aside class="sidebar">
         <div class="side-head">
-          <input class="search" type="search" data-testid="directory-search" placeholder={t('search_people')} value={q} onInput={(e) => setQ(e.currentTarget.value)}
+          <input class="search" type="search" data-testid="directory-search" placeholder={t('search_people')} title={t('search_people_hint')} value={q} onInput={(e) => setQ(e.currentTarget.value)}
             onKeyDown={(e) => { if (e.key === 'Escape') setQ(''); }} />
           {!adminOnly && <button class="icon-btn plus" title={t('new_group')} data-testid="new-group" onClick={() => setNewGroup(true)}><Icon name="plus" size={20} /></button>}
+          {!adminOnly && <MessageSearchBox q={mq} setQ={setMq} />}
         </div>
         <div class="side-body">
-          {searching ? <SearchResults q={q} onDone={() => setQ('')} /> : tab === 'contacts' ? <OrgTree /> : <ConversationList />}
+          {searching ? <SearchResults q={q} onDone={() => setQ('')} /> : mq.trim() ? <MessageSearchResults q={mq} onDone={() => {}} /> : tab === 'contacts' ? <OrgTree /> : <ConversationList />}
         </div>
       </aside>
       <main class="content">

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, del, get, patch, post } from './api';
 import { locale, setLocale, t } from './i18n';
-import { S, changed, logout, reloadMe, resetSession, showError, toast, useStore } from './store';
+import { NotifyPrefs, S, changed, logout, notifyPrefs, reloadMe, resetSession, setNotifyPrefs, showError, toast, useStore } from './store';
 import { PasswordForm, TotpSetup } from './auth';
 import { Modal, StatusDot, fmtTime, roleName } from './ui';
 import { loginReasons } from './security';
@@ -17,6 +17,8 @@ export function Profile() {
   const [totp, setTotp] = useState(false);
   const [disable, setDisable] = useState(false);
   const [confirmAll, setConfirmAll] = useState(false);
+  const [prefs, setPrefs] = useState(notifyPrefs());
+  const savePrefs = (p: NotifyPrefs) => { setNotifyPrefs(p); setPrefs(p); };
   const [perm, setPerm] = useState(typeof Notification !== 'undefined' ? Notification.permission : 'denied');
 
   const loadSessions = () => get<{ sessions: any[] }>('/auth/sessions').then((r) => setSessions(r.sessions), () => setSessions([]));
@@ -64,6 +66,11 @@ export function Profile() {
               <button data-testid="enable-notifications" onClick={() => Notification.requestPermission().then(setPerm)}>{t('enable_notifications')}</button>
             )}
           </dd>
+          <dt></dt>
+          <dd class="checks-col">
+            <label class="inline"><input type="checkbox" data-testid="notify-sound" checked={prefs.sound} onChange={(e) => savePrefs({ ...prefs, sound: e.currentTarget.checked })} /> {t('notify_sound')}</label>
+            <label class="inline"><input type="checkbox" data-testid="notify-hide-text" checked={prefs.hideText} onChange={(e) => savePrefs({ ...prefs, hideText: e.currentTarget.checked })} /> {t('notify_hide_text')}</label>
+          </dd>
         </dl>
       </section>
 
@@ -71,7 +78,7 @@ export function Profile() {
         <h3>{t('security')}</h3>
         <div class="row gap">
           <button data-testid="open-change-password" onClick={() => setPw(true)}>{t('change_password')}</button>
-          <span>TOTP: <b data-testid="totp-state">{me.totp_enabled ? t('totp_enabled') : t('totp_disabled')}</b></span>
+          <span>{t('two_step')}<b data-testid="totp-state">{me.totp_enabled ? t('totp_enabled') : t('totp_disabled')}</b></span>
           {!me.totp_enabled && <button data-testid="open-totp" onClick={() => setTotp(true)}>{t('totp_enable')}</button>}
           {me.totp_enabled && !me.roles.some((r) => ['sysadmin', 'secadmin', 'auditor'].includes(r)) && <button onClick={() => setDisable(true)}>{t('totp_disable')}</button>}
           <button class="ghost" data-testid="logout" onClick={logout}>{t('logout')}</button>

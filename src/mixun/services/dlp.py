@@ -254,7 +254,9 @@ def apply_sanction_txn(s: Any, ctx: Ctx, user_id: int, level: str, hours: float 
     if level == "suspension":
         sanction.suspended_until = now + timedelta(hours=hours)
     audit.record(s, ctx, "dlp.escalated", target=f"user:{user_id}", level=level, violations=sanction.violations)
-    notice = {"user_id": user_id, "level": level, "violations": sanction.violations,
+    # The name lets the unit head's client say who it is about without a directory look-up.
+    notice = {"user_id": user_id, "name": s.execute(select(User.name).where(User.id == user_id)).scalar(),
+              "level": level, "violations": sanction.violations,
               "suspended_until": sanction.suspended_until.isoformat() if sanction.suspended_until else None}
     recipients = {user_id}
     if level in ("unit_notice", "suspension"):

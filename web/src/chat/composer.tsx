@@ -2,11 +2,14 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, patch, uuid } from '../api';
 import { t } from '../i18n';
-import { Conversation, Member, Message, S, ingest, refreshConfig, sendText, toast } from '../store';
+import { Conversation, Member, Message, S, draftOf, ingest, refreshConfig, sendText, setDraft, toast } from '../store';
 import { Avatar, Icon } from '../ui';
 import { handleSendError } from './send_errors';
 import { SecurePack } from './secure_pack';
 import { useMentionCandidates } from './mention_search';
+
+/** Where files dropped on the open conversation go (the composer sets it). */
+export const dropTarget: { current: ((files: File[]) => void) | null } = { current: null };
 
 export function Composer({ c, replyTo, editing, clear }: { c: Conversation; replyTo: Message | null; editing: Message | null; clear: () => void }) {
   const [text, setText] = useState('');
@@ -17,10 +20,11 @@ export function Composer({ c, replyTo, editing, clear }: { c: Conversation; repl
   const docInput = useRef<HTMLInputElement>(null);
   const [busy, setBusy] = useState(false);
   const [packing, setPacking] = useState(false);
-  const drafts = useRef(new Map<number, string>()); // in memory only
   const max = S.config.max_message_length || 5000;
 
-  useEffect(() => { setText(drafts.current.get(c.id) || ''); setUrgent(false); ta.current?.focus(); }, [c.id]);
+  useEffect(() => { setText(draftOf(c.id)); setUrgent(false); ta.current?.focus(); }, [c.id]);
+  // A blocked send gives its text back (state/drafts.ts restoreDraft).
+  useEffect(() => { if (S.draftRestored) { setText(draftOf(c.id)); ta.current?.focus(); } }, [S.draftRestored]);
   useEffect(() => { if (editing) { setText(editing.text); ta.current?.focus(); } }, [editing]);
   useEffect(() => { if (replyTo) ta.current?.focus(); }, [replyTo]);
   useEffect(() => {
@@ -32,7 +36,7 @@ export function Composer({ c, replyTo, editing, clear }: { c: Conversation; repl
 
   function update(v: string) {
     setText(v);
-    drafts.current.set(c.id, v);
+    setDraft(c.id, v);
     const el = ta.current;
     const caret = el ? el.selectionStart : v.length;
     const before = v.slice(0, caret);
@@ -46,7 +50,7 @@ export function Composer({ c, replyTo, editing, clear }: { c: Conversation; repl
     const el = ta.current;
     const caret = el ? el.selectionStart : text.length;
     const v = text.slice(0, mention.at) + '@' + m.name + ' ' + text.slice(caret);
-    setText(v); drafts.current.set(c.id, v); setMention(null);
+    setText(v); setDraft(c.id, v); setMention(null);
     const pos = mention.at + m.name.length + 2;
     requestAnimationFrame(() => { if (ta.current) { ta.current.focus(); ta.current.setSelectionRange(pos, pos); } });
   }
@@ -59,12 +63,12 @@ export function Composer({ c, replyTo, editing, clear }: { c: Conversation; repl
       try {
         const m = await patch<Message>(`/messages/${editing.id}`, { text: v });
         if (m && m.id) ingest({ ...m, conversation_id: m.conversation_id ?? c.id });
-        setText(''); drafts.current.delete(c.id); clear();
+        setText(''); setDraft(c.id, ''); clear();
       } catch (e) { handleSendError(e, () => {}); }
       return;
     }
     sendText(c.id, v, urgent, replyTo?.id);
-    setText(''); drafts.current.delete(c.id); setUrgent(false); clear();
+    setText(''); setDraft(c.id, ''); setUrgent(false); clear();
   }
 
   function onKey(e: KeyboardEvent) {
@@ -86,7 +90,7 @@ export function Composer({ c, replyTo, editing, clear }: { c: Conversation; repl
     try {
       const m = await api<Message>('POST', `/conversations/${c.id}/images`, undefined, { raw: fd });
       if (m && m.id) ingest({ ...m, conversation_id: m.conversation_id ?? c.id });
-    } catch (e) { handleSendError(e, () => {}); }
+    } catch (e) { handleSendError(e, () => {}, true); }
   }
 
   // A document: the server judges its type, inspects it and scans it; a warning asks, then resends.
@@ -102,13 +106,16 @@ export function Composer({ c, replyTo, editing, clear }: { c: Conversation; repl
     try {
       const m = await api<Message>('POST', `/conversations/${c.id}/files`, undefined, { raw: fd });
       if (m && m.id) ingest({ ...m, conversation_id: m.conversation_id ?? c.id });
-    } catch (e) { handleSendError(e, () => sendFile(f, true, clientId)); } finally { setBusy(false); }
+    } catch (e) { handleSendError(e, () => sendFile(f, true, clientId), true); } finally { setBusy(false); }
   }
 
+  // Pasted or dropped files: images go as images, everything else as documents (scanned, DLP-checked).
+  function sendFiles(files: File[]) { for (const f of files) upload(f); }
   function onPaste(e: ClipboardEvent) {
-    const items = e.clipboardData?.files;
-    if (items && items.length && items[0].type.startsWith('image/')) { e.preventDefault(); upload(items[0]); }
+    const items = Array.from(e.clipboardData?.files || []);
+    if (items.length) { e.preventDefault(); sendFiles(items); }
   }
+  useEffect(() => { dropTarget.current = sendFiles; return () => { dropTarget.current = null; }; });
 
   return (
     <div class="composer-wrap">

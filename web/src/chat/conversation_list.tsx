@@ -1,7 +1,6 @@
 // The sidebar: the conversation list and the people search results.
-import { t } from '../i18n';
-import { Conversation, Message, S, convTitle, openConversation, peerOf, showError, sortedConversations, useStore } from '../store';
-import { post } from '../api';
+import { locale, t } from '../i18n';
+import { Conversation, Message, S, convTitle, openConversation, openDirect, peerOf, showError, sortedConversations, useStore } from '../store';
 import { Person, PersonRow, statusOf, usePeopleSearch } from '../directory';
 import { Avatar, StatusDot, fmtTime } from '../ui';
 
@@ -28,7 +27,8 @@ function ConversationItem({ c }: { c: Conversation }) {
   const title = convTitle(c);
   const peer = peerOf(c);
   const last = c.last_message;
-  const who = c.kind === 'group' && last && last.sender ? (last.sender.id === S.me?.id ? t('you') : last.sender.name) + ': ' : '';
+  const draft = S.openId !== c.id ? S.drafts.get(c.id) : undefined;
+  const who = c.kind === 'group' && last && last.sender ? (last.sender.id === S.me?.id ? t('you') : last.sender.name) + (locale === 'en' ? ': ' : '：') : '';
   return (
     <li class={'conv-item' + (S.openId === c.id ? ' active' : '') + (c.pinned ? ' pinned' : '')} data-testid="conversation-item" data-conversation-id={c.id} data-pinned={c.pinned ? 'true' : undefined}
       onClick={() => openConversation(c.id)} role="button" tabIndex={0} onKeyDown={(e) => { if (e.key === 'Enter') openConversation(c.id); }}>
@@ -45,7 +45,7 @@ function ConversationItem({ c }: { c: Conversation }) {
           <span class="conv-preview">
             {!!c.urgent_unread && <span class="mark urgent" data-testid="urgent-mark">[{t('urgent_mark')}]</span>}
             {!!c.mention_count && <span class="mark mention" data-testid="mention-mark">[{t('mention_mark')}]</span>}
-            {who}{preview(last)}
+            {draft ? <><span class="mark draft" data-testid="draft-mark">[{t('draft_mark')}]</span>{draft}</> : <>{who}{preview(last)}</>}
           </span>
           {c.muted && <span class="muted-icon" data-testid="muted-mark" title={t('mute')}>🔕</span>}
           {c.unread_count > 0 && <span class={'unread-badge' + (c.muted ? ' muted-badge' : '')} data-testid="unread-count">{c.unread_count > 99 ? '99+' : c.unread_count}</span>}
@@ -67,8 +67,5 @@ export function SearchResults({ q, onDone }: { q: string; onDone: () => void }) 
   );
 }
 function openDirect2(p: Person) {
-  post<Conversation>('/conversations', { kind: 'direct', members: [p.id] }).then((c) => {
-    S.convs.set(c.id, { ...c, unread_count: S.convs.get(c.id)?.unread_count ?? c.unread_count ?? 0 });
-    openConversation(c.id);
-  }, showError);
+  openDirect(p.id).catch(showError);
 }

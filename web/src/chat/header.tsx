@@ -1,17 +1,18 @@
 // The open conversation's header: its title, the other person's status or the member count.
 import { t } from '../i18n';
-import { Conversation, convTitle, peerOf } from '../store';
+import { Conversation, convTitle, openConversation, peerOf } from '../store';
 import { statusOf } from '../directory';
-import { StatusDot } from '../ui';
+import { Icon, StatusDot } from '../ui';
 
 export function ChatHeader({ c, onPanel }: { c: Conversation; onPanel: (p: 'members' | 'card' | 'settings') => void }) {
   const peer = peerOf(c);
   return (
     <header class="chat-head">
+      <button class="icon-btn back" data-testid="back" aria-label={t('back')} title={t('back')} onClick={() => openConversation(null)}><Icon name="back" size={22} /></button>
       <div class="chat-title">
         <h2 data-testid="chat-title">{convTitle(c)}</h2>
         {peer ? (
-          <button class="link sub" data-testid="chat-peer-card" onClick={() => onPanel('card')}><StatusDot status={statusOf(peer)} /> {t(statusOf(peer))}</button>
+          <button class="link sub" data-testid="chat-peer-card" onClick={() => onPanel('card')}><StatusDot status={statusOf(peer)} /> <span data-testid="chat-status">{t(statusOf(peer))}</span></button>
         ) : (
           <span class="sub">{c.members.length} {t('members')}</span>
         )}

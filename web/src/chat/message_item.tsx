@@ -1,11 +1,14 @@
 // One message: its text, quote, images and files, read state and actions; and a pending (unsent) one.
 import { useEffect, useState } from 'preact/hooks';
 import { get, post } from '../api';
-import { t } from '../i18n';
-import { Attachment, Conversation, Member, Message, Pending, S, dropPending, retryPending, showError, thread } from '../store';
+import { locale, t } from '../i18n';
+import { Attachment, Conversation, Member, Message, Pending, S, dropPending, restoreDraft, retryPending, showError, thread } from '../store';
 import { Avatar, Icon, Modal, fmtTime } from '../ui';
 import { MergedCard, Reactions, SelectBox, menuHandlers } from './message_actions';
 import { PreviewButton } from './previews';
+
+// Texts of messages this person recalled in this session, offered back by 重新编辑 (never stored).
+const recalledTexts = new Map<number, string>();
 
 /** Message text as text nodes; @mentions of members highlighted. Never HTML. */
 function MessageText({ text, members }: { text: string; members: Member[] }) {
@@ -41,10 +44,18 @@ export function MessageItem(props: { m: Message; c: Conversation; mine: boolean;
   const th = thread(c.id);
   const rid = replyId(m);
   const quoted = rid != null ? th.byId.get(rid) ?? (typeof m.reply_to === 'object' ? (m.reply_to as any) : null) : null;
-  const recallable = !m.recalled && (mine || props.canModerate);
+  // The recall button shows only while a recall can succeed: within the window for one's own messages
+  // (group owners and admins may recall any message); it disappears when the window closes.
+  const windowMs = (S.config.recall_window_minutes ?? 2) * 60000;
+  const left = mine && !props.canModerate ? Date.parse(m.created_at) + windowMs - Date.now() : 0;
+  const [, tick] = useState(0);
+  useEffect(() => { if (left > 0 && !m.recalled) { const h = setTimeout(() => tick((x) => x + 1), left + 50); return () => clearTimeout(h); } }, [m.id, left > 0, m.recalled]);
+  const recallable = !m.recalled && (props.canModerate || (mine && left > 0));
   async function recall() {
-    try { await post(`/messages/${m.id}/recall`); } catch (e) { showError(e); }
+    if (m.text) recalledTexts.set(m.id, m.text); // memory only: for 重新编辑
+    try { await post(`/messages/${m.id}/recall`); } catch (e) { recalledTexts.delete(m.id); showError(e); }
   }
+  const reedit = mine && m.recalled ? recalledTexts.get(m.id) : undefined;
   const [confirmRecall, setConfirmRecall] = useState(false);
   const images = (m.attachments || []).filter((a) => a.kind === 'image' || a.mime?.startsWith('image/'));
   const files = (m.attachments || []).filter((a) => !images.includes(a));
@@ -60,11 +71,13 @@ export function MessageItem(props: { m: Message; c: Conversation; mine: boolean;
         </div>
         {quoted && (
           <div class="quote" data-testid="message-quote">
-            <b>{quoted.sender?.name}</b>: {quoted.recalled ? t('recalled') : (quoted.text || (quoted.attachments?.length ? t('image_message') : ''))}
+            <b>{quoted.sender?.name}</b>{locale === 'en' ? ': ' : '：'}{quoted.recalled ? t('recalled') : (quoted.text || (quoted.attachments?.length ? t('image_message') : ''))}
           </div>
         )}
         <div class={'bubble' + (m.recalled ? ' recalled' : '')} data-testid="message" data-message-id={m.id} {...menuHandlers(m)}>
-          {m.recalled ? t('recalled') : (
+          {m.recalled ? (reedit != null
+            ? <span class="recalled-note">{t('you_recalled')} <button class="link" data-testid="reedit" onClick={() => restoreDraft(c.id, reedit)}>{t('reedit')}</button></span>
+            : t('recalled')) : (
             <>
               {m.kind === 'merged' ? <MergedCard m={m} /> : m.text && <MessageText text={m.text} members={c.members} />}
               {images.map((a) => (
@@ -79,6 +92,7 @@ export function MessageItem(props: { m: Message; c: Conversation; mine: boolean;
         <Reactions m={m} />
         <div class="msg-foot">
           {m.edited && !m.recalled && <span class="edited" data-testid="message-edited">({t('edited')})</span>}
+          {m.dlp?.action === 'mask' && !m.recalled && <span class="masked-mark" data-testid="masked-mark" title={t('dlp_masked_hint')}>{t('dlp_masked_mark')}</span>}
           {mine && !m.recalled && <ReadState m={m} c={c} onClick={() => props.onReceipts(m)} />}
         </div>
         {mine && m.urgent && m.urgent_recipients && m.urgent_recipients.length > 0 && (
@@ -97,8 +111,8 @@ export function MessageItem(props: { m: Message; c: Conversation; mine: boolean;
         <Modal title={t('recall')} onClose={() => setConfirmRecall(false)} testid="recall-dialog">
           <p>{t('recall_confirm')}</p>
           <div class="row-end">
-            <button onClick={() => setConfirmRecall(false)}>{t('cancel')}</button>
-            <button class="danger" data-testid="recall-confirm" onClick={() => { setConfirmRecall(false); recall(); }}>{t('recall')}</button>
+            <button data-testid="dialog-cancel" onClick={() => setConfirmRecall(false)}>{t('cancel')}</button>
+            <button class="danger" data-testid="dialog-ok" onClick={() => { setConfirmRecall(false); recall(); }}>{t('recall')}</button>
           </div>
         </Modal>
       )}

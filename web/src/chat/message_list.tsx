@@ -29,6 +29,15 @@ export function MessageList({ c, onReply, onEdit }: { c: Conversation; onReply: 
   if (stick.current && end !== len) { end = len; start = Math.max(0, end - MAX); }
   if (end > len) end = len;
   if (start > end) start = Math.max(0, end - MAX);
+  // A search hit to show: put it in the window, scroll it to the middle and highlight it once.
+  const focus = S.focus && S.focus.conversation_id === c.id ? S.focus : null;
+  const focusIdx = focus ? th.list.findIndex((m) => m.id === focus.message_id) : -1;
+  const focused = useRef(0);
+  if (focus && focusIdx >= 0 && focused.current !== focus.at && (focusIdx < start || focusIdx >= end)) {
+    start = Math.max(0, focusIdx - MAX / 2); end = Math.min(len, start + MAX);
+    stick.current = false;
+  }
+
   if (win.start !== start || win.end !== end) queueMicrotask(() => setWin({ start, end }));
 
   const pend = end === len ? pendingFor(c.id) : [];
@@ -53,6 +62,16 @@ export function MessageList({ c, onReply, onEdit }: { c: Conversation; onReply: 
   useLayoutEffect(() => {
     const el = box.current;
     if (!el) return;
+    if (focus && focusIdx >= 0 && focused.current !== focus.at) {
+      const node = el.querySelector<HTMLElement>(`[data-mid="${focus.message_id}"]`);
+      if (node) {
+        focused.current = focus.at; initial.current.done = true; stick.current = false;
+        el.scrollTop = Math.max(0, node.offsetTop - el.clientHeight / 2 + node.offsetHeight / 2);
+        node.classList.add('focused');
+        setTimeout(() => node.classList.remove('focused'), 3000);
+        return;
+      }
+    }
     if (!initial.current.done && th.loaded) {
       initial.current.done = true;
       const sep = el.querySelector<HTMLElement>('[data-testid="unread-separator"]');

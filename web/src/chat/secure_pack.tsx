@@ -38,7 +38,7 @@ export function SecurePack({ c, onClose }: { c: Conversation; onClose: () => voi
       if (m && m.id) ingest({ ...m, conversation_id: m.conversation_id ?? c.id });
       setPw(''); setPw2('');
       setDone(m.instruction || t('pack_call'));
-    } catch (e) { handleSendError(e, () => {}); } finally { setBusy(false); }
+    } catch (e) { handleSendError(e, () => {}, true); } finally { setBusy(false); }
   }
   if (done) {
     return (

@@ -4,6 +4,7 @@ import { S, changed, showError } from './core';
 import { updateTitle } from './notify';
 import { isAdminOnly } from './session';
 import { loadLatest, thread } from './threads';
+import { presenceMissing } from './presence';
 import type { Conversation, Member } from './types';
 
 export function convTitle(c: Conversation): string {
@@ -26,6 +27,7 @@ export async function loadConversations() {
       next.set(c.id, c);
     }
     S.convs = next;
+    presenceMissing(r.conversations.flatMap((c) => c.members.map((m) => m.id)));
   } catch (e) {
     if (!(e instanceof ApiError) || e.status !== 403) throw e;
   }
@@ -35,7 +37,7 @@ export async function loadConversations() {
 }
 
 export async function ensureConversation(id: number, c?: Conversation) {
-  if (c) { S.convs.set(id, { ...S.convs.get(id), ...c }); changed(); return; }
+  if (c) { S.convs.set(id, { ...S.convs.get(id), ...c }); presenceMissing(c.members?.map((m) => m.id) ?? []); changed(); return; }
   if (S.convs.has(id)) return;
   try { const conv = await get<Conversation>(`/conversations/${id}`); S.convs.set(id, conv); changed(); } catch { /* ignore */ }
 }
@@ -49,6 +51,7 @@ export function sortedConversations(): Conversation[] {
 export async function openDirect(userId: number) {
   const c = await post<Conversation>('/conversations', { kind: 'direct', members: [userId] });
   S.convs.set(c.id, { ...S.convs.get(c.id), ...c, unread_count: S.convs.get(c.id)?.unread_count ?? 0 });
+  presenceMissing(c.members.map((m) => m.id));
   openConversation(c.id);
 }
 
@@ -67,11 +70,26 @@ export function openConversation(id: number | null) {
   }
 }
 
+// Narrow screens show either the list or the open conversation, never both.
+export const narrowScreen = typeof matchMedia === 'function' ? matchMedia('(max-width: 760px)') : null;
+
+/** Whether the conversation is on screen: only then may it be marked read. */
+export function chatShown(id: number): boolean {
+  if (S.openId !== id || document.hidden || S.locked) return false;
+  return S.tab === 'chats' || (S.tab === 'contacts' && !narrowScreen?.matches);
+}
+
+export function setTab(tab: typeof S.tab) {
+  S.tab = tab;
+  changed();
+  if (S.openId != null) markRead(S.openId);
+}
+
 const readTimers = new Map<number, any>();
 export function markRead(id: number) {
   const c = S.convs.get(id);
   const th = S.threads.get(id);
-  if (!c || !th || !th.list.length || S.locked || document.hidden) return;
+  if (!c || !th || !th.list.length || !chatShown(id)) return;
   const seq = th.list[th.list.length - 1].seq;
   if ((c.read_seq ?? 0) >= seq && !c.unread_count) return;
   c.read_seq = Math.max(c.read_seq ?? 0, seq);
@@ -83,3 +101,4 @@ export function markRead(id: number) {
 }
 
 document.addEventListener('visibilitychange', () => { if (!document.hidden && S.openId != null) markRead(S.openId); });
+narrowScreen?.addEventListener?.('change', () => { if (S.openId != null) markRead(S.openId); });

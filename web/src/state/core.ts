@@ -23,6 +23,9 @@ export const S = {
   presence: new Map<number, string>(),
   toast: null as { text: string; kind?: 'error' | 'info' } | null,
   dlp: null as Dlp | null,
+  drafts: new Map<number, string>(),
+  draftRestored: 0,
+  focus: null as { conversation_id: number; message_id: number; at: number } | null,
   version: 0,
 };
 

@@ -1,9 +1,17 @@
 // Sending: the outbox keeps unsent messages in order and resends them with the same client_id.
 import { ApiError, post, uuid } from '../api';
 import { t } from '../i18n';
-import { S, changed } from './core';
+import { S, changed, toast } from './core';
 import { applyMessage } from './threads';
+import { nextDlp, openDlp } from './dlp';
+import { restoreDraft } from './drafts';
 import type { Message, Pending } from './types';
+
+// The sender learns that what the group received was masked, and what was masked.
+function toldMasked(m: Message) {
+  const what = (m.dlp?.findings || []).map((f: any) => String(f.masked ?? '')).filter(Boolean).join('、');
+  toast(what ? t('dlp_masked_sent_what', { what }) : t('dlp_masked_sent'), 'info');
+}
 
 export function pendingFor(id: number) { return S.outbox.filter((p) => p.conversation_id === id); }
 export function removePending(client_id: string) {
@@ -36,6 +44,7 @@ export async function flushOutbox() {
           if (p.confirm) body.confirm = true;
           const m = await post<Message>(`/conversations/${p.conversation_id}/messages`, body);
           removePending(p.client_id);
+          if (m?.dlp?.action === 'mask') toldMasked(m);
           if (m && m.id) applyMessage({ ...m, conversation_id: m.conversation_id ?? p.conversation_id }, false);
           const c = S.convs.get(p.conversation_id);
           if (c && m && (!c.last_message || c.last_message.seq <= m.seq)) { c.last_message = m; c.last_seq = m.seq; }
@@ -52,8 +61,12 @@ export async function flushOutbox() {
           p.state = 'failed';
           p.error = e instanceof ApiError ? e.message : t('send_failed');
           if (e instanceof ApiError && (e.code === 'dlp_blocked' || e.code === 'dlp_confirm_required')) {
-            S.dlp = { kind: e.code === 'dlp_blocked' ? 'blocked' : 'confirm', message: e.message, findings: e.detail.findings || [], pending: p };
-            if (e.code === 'dlp_blocked') removePending(p.client_id);
+            openDlp({ kind: e.code === 'dlp_blocked' ? 'blocked' : 'confirm', message: e.message, findings: e.detail.findings || [], pending: p });
+            // A blocked message was sent to no one: its text goes back to the composer to be fixed.
+            if (e.code === 'dlp_blocked') { removePending(p.client_id); restoreDraft(p.conversation_id, p.text); }
+          } else if (e instanceof ApiError && e.code === 'sending_suspended') {
+            openDlp({ kind: 'suspended', message: e.message, findings: [], until: e.detail.suspended_until });
+            removePending(p.client_id); restoreDraft(p.conversation_id, p.text);
           }
           changed();
         }
@@ -67,16 +80,16 @@ let retryTimer: any;
 function scheduleRetry() { clearTimeout(retryTimer); retryTimer = setTimeout(() => flushOutbox(), 3000); }
 
 export function confirmDlp() {
-  const d = S.dlp; S.dlp = null;
+  const d = S.dlp; nextDlp();
+  if (d?.kind !== 'confirm') { changed(); return; }
   if (d?.retry) d.retry();
   if (d?.pending) { d.pending.confirm = true; d.pending.state = 'sending'; if (!S.outbox.includes(d.pending)) S.outbox.push(d.pending); flushOutbox(); }
   changed();
 }
 export function cancelDlp() {
-  const d = S.dlp; S.dlp = null;
-  if (d?.pending) removePending(d.pending.client_id);
+  const d = S.dlp; nextDlp();
+  if (d?.kind === 'confirm' && d.pending) { removePending(d.pending.client_id); restoreDraft(d.pending.conversation_id, d.pending.text); }
   changed();
-  return d?.pending?.text;
 }
 export function retryPending(p: Pending) { p.state = 'sending'; p.error = undefined; flushOutbox(); }
 export function dropPending(p: Pending) { removePending(p.client_id); }

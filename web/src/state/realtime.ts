@@ -6,6 +6,9 @@ import { ensureConversation, loadConversations } from './conversations';
 import { flushOutbox } from './outbox';
 import { applyMessage, loadNewer, onRead, onScanned } from './threads';
 import { onGroupEvent } from './group_life';
+import { onPresenceChanged, refreshPresence } from './presence';
+import { onViolationNotice } from './dlp';
+import { loadDrafts } from './drafts';
 import type { Member } from './types';
 
 let ws: WebSocket | null = null;
@@ -20,6 +23,7 @@ export function startRealtime() {
   S.conn = 'connecting';
   connect();
   loadConversations().catch(showError);
+  loadDrafts();
 }
 export function stopRealtime() {
   running = false;
@@ -69,6 +73,7 @@ function onFrame(f: any) {
     clearInterval(pingTimer);
     pingTimer = setInterval(() => { try { ws?.send(JSON.stringify({ type: 'ping' })); } catch { /* closed */ } }, 25000);
     changed();
+    refreshPresence();
     if (wasOnline) {
       // Belt and braces after a reconnect: refresh the list and the open conversation (dedupe by id).
       loadConversations().catch(() => {});
@@ -101,10 +106,11 @@ function onFrame(f: any) {
       }
       break;
     case 'attachment.scanned': onScanned(f); break;
-    case 'presence.changed': S.presence.set(f.user_id, f.status); changed(); break;
     case 'security.login_flagged': // the person's own notice: a lockout or a second machine
       if (f.alert?.user_id === S.me?.id) toast(t((f.alert.reasons || []).includes('locked_out') ? 'notice_locked_out' : 'notice_login_flagged', { ip: f.alert.ip || '' }), 'error');
       break;
+    case 'dlp.violation_notice': onViolationNotice(f); break;
+    case 'presence.changed': onPresenceChanged(f.user_id, f.status); break;
     default: break;
   }
 }

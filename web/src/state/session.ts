@@ -49,7 +49,7 @@ export function isAdminOnly(me: Me | null) {
 export function resetSession() {
   stopRealtime();
   S.me = null; S.convs = new Map(); S.threads = new Map(); S.outbox = []; S.openId = null; S.convsLoaded = false;
-  S.lastEventSeq = null; S.everOnline = false; S.tab = 'chats'; S.locked = false; S.dlp = null; S.presence = new Map();
+  S.lastEventSeq = null; S.everOnline = false; S.tab = 'chats'; S.locked = false; S.dlp = null; S.presence = new Map(); S.drafts = new Map();
   updateTitle();
 }
 

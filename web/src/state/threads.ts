@@ -1,7 +1,7 @@
 // Each conversation's loaded messages, and applying messages, edits, recalls, receipts and scan verdicts.
 import { get } from '../api';
 import { S, changed } from './core';
-import { ensureConversation, markRead } from './conversations';
+import { chatShown, ensureConversation, markRead } from './conversations';
 import { notify, updateTitle } from './notify';
 import { removePending } from './outbox';
 import type { Message, Thread } from './types';
@@ -76,7 +76,7 @@ export function bumpSummary(m: Message, live: boolean) {
   if (!c) return;
   if (!c.last_message || c.last_message.seq <= m.seq) { c.last_message = m; c.last_seq = m.seq; }
   const mine = m.sender?.id === S.me?.id;
-  const visible = S.openId === c.id && !document.hidden && !S.locked;
+  const visible = chatShown(c.id);
   if (!mine && !visible && m.seq > (c.read_seq ?? 0) && live) {
     c.unread_count = (c.unread_count || 0) + 1;
     if (m.mentions?.includes(S.me!.id)) c.mention_count = (c.mention_count || 0) + 1;

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, Field
 
 from mixun.api.deps import Id, Limit, Offset, gate
 from mixun.api.schemas import StatusIn
 from mixun.domain.roles import Perm
-from mixun.services import auth, directory, users
+from mixun.services import auth, directory, drafts, presence, users
 from mixun.services.attachments import antivirus_status
 from mixun.services.runtime import Ctx
 
@@ -44,6 +45,29 @@ def person(user_id: Id, ctx: Annotated[Ctx, Depends(gate(Perm.DIRECTORY_READ))])
     return directory.get_person(ctx, user_id)
 
 
+@router.get("/presence")
+def contacts_presence(ctx: Annotated[Ctx, Depends(gate(Perm.DIRECTORY_READ))]) -> dict[str, Any]:
+    """The shown status of everyone the caller shares a conversation with (a snapshot; live changes
+    follow as `presence.changed` events)."""
+    return {"presence": presence.contacts_presence(ctx)}
+
+
+class DraftIn(BaseModel):
+    text: str = Field(default="", max_length=100_000)
+
+
+@router.get("/drafts")
+def my_drafts(ctx: Annotated[Ctx, Depends(gate(Perm.CHAT))]) -> dict[str, Any]:
+    """The caller's unsent composer texts, by conversation id."""
+    return {"drafts": drafts.list_drafts(ctx)}
+
+
+@router.put("/drafts/{conversation_id}", status_code=204)
+def save_draft(conversation_id: Id, body: DraftIn, ctx: Annotated[Ctx, Depends(gate(Perm.CHAT))]) -> Response:
+    drafts.save_draft(ctx, conversation_id, body.text)
+    return Response(status_code=204)
+
+
 @router.get("/directory/units")
 def units(ctx: Annotated[Ctx, Depends(gate(Perm.DIRECTORY_READ))]) -> dict[str, Any]:
     return {"units": users.list_units(ctx)}
@@ -55,7 +79,7 @@ def client_config(ctx: Annotated[Ctx, Depends(gate(Perm.PUBLIC))]) -> dict[str, 
     return {"idle_lock_minutes": s.idle_lock_minutes, "locale": s.locale,
             "max_message_length": s.max_message_length, "max_image_bytes": s.max_image_bytes,
             "max_file_bytes": s.max_file_bytes, "files_without_scanner": s.files_without_scanner,
-            "antivirus": antivirus_status(ctx.rt)}
+            "antivirus": antivirus_status(ctx.rt), "recall_window_minutes": s.recall_window_minutes}
 
 
 @router.get("/health")
@@ -67,4 +91,4 @@ def health(ctx: Annotated[Ctx, Depends(gate(Perm.PUBLIC))]) -> dict[str, Any]:
     hub = ctx.rt.extras.get("hub")
     return {"status": "ok", "database": "sqlite" if ctx.rt.db.is_sqlite else "postgresql",
             "bus": ctx.rt.settings.bus_url.split("://")[0], "connections": hub.connection_count() if hub else 0,
-            "antivirus": antivirus_status(ctx.rt)}
+            "antivirus": antivirus_status(ctx.rt), "recall_window_minutes": s.recall_window_minutes}
