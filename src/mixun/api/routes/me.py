@@ -91,4 +91,4 @@ def health(ctx: Annotated[Ctx, Depends(gate(Perm.PUBLIC))]) -> dict[str, Any]:
     hub = ctx.rt.extras.get("hub")
     return {"status": "ok", "database": "sqlite" if ctx.rt.db.is_sqlite else "postgresql",
             "bus": ctx.rt.settings.bus_url.split("://")[0], "connections": hub.connection_count() if hub else 0,
-            "antivirus": antivirus_status(ctx.rt), "recall_window_minutes": s.recall_window_minutes}
+            "antivirus": antivirus_status(ctx.rt)}
