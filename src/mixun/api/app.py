@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from mixun.api import errors
+from mixun.api import edge_input, errors
 from mixun.api.deps import COOKIE
 from mixun.api.responses import ORJSONResponse
 from mixun.api.routes import admin, auth, compliance, conversations, dlp, me
@@ -105,14 +105,21 @@ class EdgeMiddleware:
                 message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
             await send(message)
 
+        if edge_input.query_refused(scope.get("query_string", b"")):
+            await _send_error(send, 422, "validation_failed", scope, fields=[{"field": "query", "problem": "text"}])
+            return
         sending = scope["method"] == "POST" and path.endswith("/messages") and path.startswith(SEND_PREFIX)
-        if sending or (length is None and scope.get("method") in ("POST", "PUT", "PATCH", "DELETE")):
+        json_body = scope["method"] in edge_input.BODY_METHODS and edge_input.is_json(headers)
+        if sending or json_body or (length is None and scope.get("method") in edge_input.BODY_METHODS):
             # No declared length (chunked): read up to the limit here, answer 413 beyond it. A send is
-            # read here too, for the direct path.
+            # read here too, for the direct path, and any JSON body for its text check.
             body = await _read_body(receive, limit)
             if body == 413:
                 await _send_error(send, 413, "body_too_large", scope)
             if not isinstance(body, bytes):
+                return
+            if json_body and edge_input.json_refused(body):
+                await _send_error(send, 422, "validation_failed", scope, fields=[{"field": "body", "problem": "text"}])
                 return
             if sending and await send_direct(scope, body, send_with_headers):
                 return
@@ -151,11 +158,11 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _send_error(send: Send, status: int, code: str, scope: Scope) -> None:
+async def _send_error(send: Send, status: int, code: str, scope: Scope, **details: Any) -> None:
     import orjson
 
     accept = dict(scope["headers"]).get(b"accept-language", b"").decode()
-    body = orjson.dumps(error_body(code, "en" if accept.lower().startswith("en") else "zh-CN"))
+    body = orjson.dumps(error_body(code, "en" if accept.lower().startswith("en") else "zh-CN", **details))
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), *SECURITY_HEADERS]})
     await send({"type": "http.response.body", "body": body})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mixun.api.deps import MAX_ID, DbId
+
 
 class _In(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore")
@@ -34,7 +36,7 @@ class StatusIn(_In):
 
 class ConversationCreate(_In):
     kind: str = Field(max_length=16)
-    members: list[int] = Field(max_length=2000)
+    members: list[DbId] = Field(max_length=2000)
     name: str | None = Field(default=None, max_length=200)
 
 
@@ -43,15 +45,15 @@ class ConversationUpdate(_In):
 
 
 class MembersIn(_In):
-    user_ids: list[int] = Field(min_length=1, max_length=2000)
+    user_ids: list[DbId] = Field(min_length=1, max_length=2000)
 
 
 class UserIdIn(_In):
-    user_id: int = Field(ge=1)
+    user_id: DbId
 
 
 class AdminIn(_In):
-    user_id: int = Field(ge=1)
+    user_id: DbId
     admin: bool
 
 
@@ -60,7 +62,7 @@ class MessageCreate(_In):
     client_id: str | None = None
     urgent: bool = False
     confirm: bool = False
-    reply_to: int | None = Field(default=None, ge=1)
+    reply_to: DbId | None = None
 
 
 class MessageUpdate(_In):
@@ -69,7 +71,7 @@ class MessageUpdate(_In):
 
 
 class ReadIn(_In):
-    seq: int = Field(ge=0)
+    seq: int = Field(ge=0, le=MAX_ID)
 
 
 class AdminUserCreate(_In):
@@ -86,11 +88,11 @@ class AdminUserCreate(_In):
 class AdminUserUpdate(_In):
     disabled: bool | None = None
     roles: list[str] | None = Field(default=None, max_length=10)
-    unit_id: int | None = Field(default=None, ge=1)
+    unit_id: DbId | None = None
     position: str | None = Field(default=None, max_length=100)
     phone: str | None = Field(default=None, max_length=32)
 
 
 class UnitCreate(_In):
     name: str = Field(max_length=100)
-    parent_id: int | None = Field(default=None, ge=1)
+    parent_id: DbId | None = None

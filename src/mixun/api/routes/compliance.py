@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from mixun.api.deps import Id, Limit, Offset, gate
+from mixun.api.deps import DbCursor, DbId, Id, Instant, Limit, Offset, QueryCursor, QueryId, gate
 from mixun.api.responses import file_response
 from mixun.db.models import AuditLog
 from mixun.domain.roles import Perm
@@ -34,18 +34,18 @@ P = "/api/v1/compliance"
 class ExportCreate(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
     user: str | None = Field(default=None, max_length=64)
-    conversation_id: int | None = Field(default=None, ge=1)
-    since: datetime | None = None
-    until: datetime | None = None
+    conversation_id: DbId | None = None
+    since: Instant | None = None
+    until: Instant | None = None
     formats: list[str] = Field(default_factory=lambda: list(export.ALL_FORMATS))
 
 
 class HoldCreate(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
-    user_id: int | None = Field(default=None, ge=1)
-    conversation_id: int | None = Field(default=None, ge=1)
-    since: datetime | None = None
-    until: datetime | None = None
+    user_id: DbId | None = None
+    conversation_id: DbId | None = None
+    since: Instant | None = None
+    until: Instant | None = None
 
 
 class HoldRelease(BaseModel):
@@ -64,22 +64,22 @@ class Decision(BaseModel):
 
 
 class ReportCreate(BaseModel):
-    message_id: int = Field(ge=1)
+    message_id: DbId
     reason: str = Field(default="", max_length=500)
 
 
 @router.get(f"{P}/archive/search")
 def search_archive(ctx: Compliance, reason: Reason, q: Annotated[str, Query(max_length=200)] = "",
-                   sender: int | None = None, unit: Annotated[str | None, Query(max_length=300)] = None,
-                   conversation_id: int | None = None, since: datetime | None = None,
-                   until: datetime | None = None, dlp: bool = False, limit: Limit = 50,
-                   cursor: int | None = None) -> dict[str, Any]:
+                   sender: QueryId = None, unit: Annotated[str | None, Query(max_length=300)] = None,
+                   conversation_id: QueryId = None, since: Annotated[Instant | None, Query()] = None,
+                   until: Annotated[Instant | None, Query()] = None, dlp: bool = False, limit: Limit = 50,
+                   cursor: QueryCursor = None) -> dict[str, Any]:
     return archive.search(ctx, reason=reason, q=q, sender=sender, unit=unit, conversation_id=conversation_id,
                           since=since, until=until, dlp=dlp, limit=limit, cursor=cursor)
 
 
 @router.get(f"{P}/archive/conversations/{{conversation_id}}")
-def view_conversation(conversation_id: Id, ctx: Compliance, reason: Reason, after_version: int = 0,
+def view_conversation(conversation_id: Id, ctx: Compliance, reason: Reason, after_version: DbCursor = 0,
                       limit: Limit = 200, originals: bool = False) -> dict[str, Any]:
     return archive.view_conversation(ctx, conversation_id, reason=reason, after_version=after_version,
                                      limit=limit, include_originals=originals)
@@ -182,7 +182,7 @@ def report_message(body: ReportCreate, ctx: Staff) -> dict[str, Any]:
 
 @router.get("/api/v1/search/messages")
 def search_own(ctx: Staff, q: Annotated[str, Query(min_length=1, max_length=200)], limit: Limit = 50,
-               cursor: int | None = None) -> dict[str, Any]:
+               cursor: QueryCursor = None) -> dict[str, Any]:
     return archive.search_own(ctx, q, limit, cursor)
 
 

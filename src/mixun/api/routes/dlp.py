@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import Field
 
-from mixun.api.deps import Id, Limit, Offset, gate
+from mixun.api.deps import Id, Limit, Offset, QueryId, gate
 from mixun.api.schemas import _In
 from mixun.domain.roles import Perm
 from mixun.services import dlp
@@ -66,7 +66,7 @@ def scan(body: ScanIn, ctx: Sec) -> dict[str, Any]:
 
 
 @router.get("/hits")
-def hits(ctx: Sec, user_id: Annotated[int | None, Query(ge=1)] = None, limit: Limit = 100,
+def hits(ctx: Sec, user_id: QueryId = None, limit: Limit = 100,
          offset: Offset = 0) -> dict[str, Any]:
     return dlp.list_hits(ctx, user_id, limit, offset)
 
