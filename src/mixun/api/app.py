@@ -100,9 +100,14 @@ class EdgeMiddleware:
             await _send_error(send, 413, "body_too_large", scope)
             return
 
+        answered = False
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal answered
             if message["type"] == "http.response.start":
                 message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                answered = True
             await send(message)
 
         if edge_input.query_refused(scope.get("query_string", b"")):
@@ -125,7 +130,15 @@ class EdgeMiddleware:
                 return
             receive = _replay(body, receive)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            # The framework's error layer answers an unexpected error with the documented 500 (and logs
+            # it: api/errors.py), then re-raises it for the server, which would close the keep-alive
+            # connection. Once the whole answer has gone out, the error ends here; a response cut short
+            # still goes up, as the connection cannot be reused then.
+            if not answered:
+                raise
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | int:
