@@ -148,3 +148,44 @@ def test_lone_surrogates_and_nul_are_422(env: Env) -> None:
                             content=('{"text":' + text_json + "}").encode())
         assert r.status_code == 201, r.text
         assert r.json()["text"] == expect
+
+
+def test_wrong_method_on_a_route_is_405_with_allow(env: Env) -> None:
+    """A PUT or DELETE on a collection is 405 naming the methods it takes, not 404."""
+    _a, t = env.person("zhangsan", "张三")
+    for method, url, allow in (("PUT", "/api/v1/conversations", {"GET", "POST"}),
+                               ("DELETE", "/api/v1/conversations", {"GET", "POST"}),
+                               ("PUT", "/api/v1/conversations/1/messages", {"GET", "POST"}),
+                               ("DELETE", "/api/v1/admin/users", {"GET", "POST"}),
+                               ("POST", "/api/v1/me", {"GET", "PATCH"}),
+                               ("POST", "/", {"GET"})):
+        r = env.client.request(method, url, headers=env.h(t))
+        _error(r, 405, "method_not_allowed")
+        assert set(r.headers["allow"].replace(" ", "").split(",")) - {"HEAD"} == allow, (url, r.headers)
+    _error(env.client.put("/api/v1/no-such-thing", headers=env.h(t)), 404, "not_found")
+    _error(env.client.get("/api/v1/no-such-thing", headers=env.h(t)), 404, "not_found")
+
+
+def test_later_member_cannot_reply_to_or_report_earlier_messages(env: Env) -> None:
+    """Someone added to a group cannot reply to or report a message from before they joined: it is
+    answered as if it did not exist; later messages work as usual."""
+    a, ta = env.person("zhangsan", "张三")
+    b, _tb = env.person("lisi", "李四")
+    c, tc = env.person("wangwu", "王五")
+    g = group(env, ta, "项目组", [b])
+    early = send(env, ta, g, "加入前的消息").json()["id"]
+    r = env.client.post(f"/api/v1/conversations/{g}/members", headers=env.h(ta), json={"user_ids": [c]})
+    assert r.status_code == 200, r.text
+    late = send(env, ta, g, "加入后的消息").json()["id"]
+    missing = send(env, tc, g, "回复", reply_to=2**50)
+    hidden = send(env, tc, g, "回复", reply_to=early)
+    _error(hidden, 422, "validation_failed")
+    assert hidden.json() == missing.json()
+    _error(env.client.post("/api/v1/reports", headers=env.h(tc), json={"message_id": early, "reason": "x"}),
+           404, "not_found")
+    ok = send(env, tc, g, "回复", reply_to=late)
+    assert ok.status_code == 201 and ok.json()["reply_to"] == late
+    assert env.client.post("/api/v1/reports", headers=env.h(tc),
+                           json={"message_id": late, "reason": "x"}).status_code == 201
+    assert send(env, ta, g, "回复", reply_to=early).status_code == 201  # members from the start still can
+    assert a

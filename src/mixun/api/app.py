@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -110,8 +112,9 @@ class EdgeMiddleware:
                 answered = True
             await send(message)
 
-        if edge_input.query_refused(scope.get("query_string", b"")):
-            await _send_error(send, 422, "validation_failed", scope, fields=[{"field": "query", "problem": "text"}])
+        refused = edge_input.query_refused(scope.get("query_string", b""))
+        if refused:
+            await _send_error(send, 422, "validation_failed", scope, **edge_input.refusal(refused))
             return
         sending = scope["method"] == "POST" and path.endswith("/messages") and path.startswith(SEND_PREFIX)
         json_body = scope["method"] in edge_input.BODY_METHODS and edge_input.is_json(headers)
@@ -123,8 +126,9 @@ class EdgeMiddleware:
                 await _send_error(send, 413, "body_too_large", scope)
             if not isinstance(body, bytes):
                 return
-            if json_body and edge_input.json_refused(body):
-                await _send_error(send, 422, "validation_failed", scope, fields=[{"field": "body", "problem": "text"}])
+            refused = edge_input.json_refused(body) if json_body else None
+            if refused:
+                await _send_error(send, 422, "validation_failed", scope, **edge_input.refusal(refused))
                 return
             if sending and await send_direct(scope, body, send_with_headers):
                 return
@@ -413,6 +417,11 @@ def _mount_web(app: FastAPI) -> None:
         from mixun.errors import MixunError
 
         if request.method != "GET" or path.startswith("api/") or "." in path.rsplit("/", 1)[-1]:
+            allowed = _allowed_methods(app, request.scope)
+            if allowed:  # a real route with other methods (PUT on a collection): 405, not 404
+                from starlette.exceptions import HTTPException
+
+                raise HTTPException(405, headers={"Allow": ", ".join(allowed)})
             raise MixunError("not_found")
         return page()
 
@@ -422,3 +431,22 @@ def _mount_web(app: FastAPI) -> None:
     app.add_api_route("/assets/{name:path}", asset, include_in_schema=False)
     app.add_api_route("/{path:path}", spa, include_in_schema=False,
                       methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+
+
+def _allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
+    """The methods the routes at this request's path accept (the web client's catch-all aside)."""
+    from fastapi.routing import iter_route_contexts
+
+    allowed: set[str] = set()
+    for route in iter_route_contexts(app.router.routes):
+        path, methods = route.path, route.methods
+        if path and methods and path != "/{path:path}" and _path_regex(path).fullmatch(scope["path"]):
+            allowed |= set(methods)
+    return sorted(allowed)
+
+
+@functools.lru_cache(maxsize=512)
+def _path_regex(path: str) -> re.Pattern[str]:
+    from starlette.routing import compile_path
+
+    return compile_path(path)[0]

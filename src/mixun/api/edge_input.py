@@ -25,35 +25,49 @@ def is_json(headers: dict[bytes, bytes]) -> bool:
     return ctype == b"application/json" or ctype.endswith(b"+json")
 
 
-def query_refused(query_string: bytes) -> bool:
-    """A NUL in the query string (``%00``). Percent-encoded surrogates need no check here: the query
-    is decoded as UTF-8 with replacement, so they arrive as U+FFFD."""
-    return b"%00" in query_string or b"\x00" in query_string
+def query_refused(query_string: bytes) -> str | None:
+    """The name of a query parameter holding a NUL (``%00``), or None. Percent-encoded surrogates need
+    no check here: the query is decoded as UTF-8 with replacement, so they arrive as U+FFFD."""
+    if b"%00" not in query_string and b"\x00" not in query_string:
+        return None
+    from urllib.parse import parse_qsl
+
+    for key, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+        if "\x00" in key or "\x00" in value:
+            return key.replace("\x00", "")
+    return "query"
 
 
-def json_refused(body: bytes) -> bool:
-    """True when the JSON body holds a string the databases cannot store (see the module's text)."""
+def json_refused(body: bytes) -> str | None:
+    """Where the JSON body holds a string the databases cannot store ("text", "terms.0", or "body"
+    when it is raw bytes), or None (see the module's text)."""
     if _SURROGATE_BYTES.search(body):
-        return True
+        return "body"
     if b"\\u" not in body:
-        return False
+        return None
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):
-        return False  # not JSON: the framework answers 400 invalid_json
-    return _holds_bad_text(data)
+        return None  # not JSON: the framework answers 400 invalid_json
+    return _bad_text_at(data)
 
 
-def _holds_bad_text(value: Any) -> bool:
-    stack = [value]
+def _bad_text_at(value: Any) -> str | None:
+    stack: list[tuple[Any, str]] = [(value, "")]
     while stack:
-        v = stack.pop()
+        v, at = stack.pop()
         if isinstance(v, str):
             if _BAD_CHAR.search(v):
-                return True
+                return at or "body"
         elif isinstance(v, dict):
-            stack.extend(v.keys())
-            stack.extend(v.values())
+            for key, item in v.items():
+                stack.append((key, at or "body"))
+                stack.append((item, f"{at}.{key}" if at else str(key)))
         elif isinstance(v, list):
-            stack.extend(v)
-    return False
+            stack.extend((item, f"{at}.{i}" if at else str(i)) for i, item in enumerate(v))
+    return None
+
+
+def refusal(field: str) -> dict[str, Any]:
+    """The details of the 422 (validation_failed) for text refused at ``field``."""
+    return {"field": field, "fields": [{"field": field, "problem": "invalid_text"}]}

@@ -96,7 +96,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> ORJSONResponse:
-        return render(request, _HTTP_CODES.get(exc.status_code, "bad_request"))
+        response = render(request, _HTTP_CODES.get(exc.status_code, "bad_request"))
+        if exc.headers:  # a 405's Allow
+            response.headers.update(exc.headers)
+        return response
 
     async def _data(request: Request, exc: Exception) -> ORJSONResponse:
         return unexpected(request, exc)
