@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from mixun.api import edge_input, errors
+from mixun.api import edge_input, errors, openapi
 from mixun.api.deps import COOKIE
 from mixun.api.responses import ORJSONResponse
 from mixun.api.routes import admin, auth, compliance, conversations, dlp, me
@@ -317,6 +317,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, serving: bool
         app.include_router(module.router)
     app.add_api_websocket_route(WS_PATH, websocket_endpoint)  # listed for the route walk; served by EdgeMiddleware
     _mount_openapi(app)
+    openapi.install(app, settings)  # every route's statuses documented (api/openapi.py)
     _mount_web(app)
     app.edge = EdgeMiddleware(app.framework, settings)
     return app
