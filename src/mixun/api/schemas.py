@@ -5,6 +5,11 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from mixun.api.deps import MAX_ID, DbId
+from mixun.domain.roles import Role
+from mixun.services.users import WORK_STATUSES
+
+# Allowed values the services check, written into the schema (the OpenAPI document states them).
+ROLE_ITEMS = {"items": {"type": "string", "enum": [r.value for r in Role]}}
 
 
 class _In(BaseModel):
@@ -31,11 +36,11 @@ class OtpIn(_In):
 
 
 class StatusIn(_In):
-    status: str = Field(max_length=16)
+    status: str = Field(max_length=16, json_schema_extra={"enum": list(WORK_STATUSES)})
 
 
 class ConversationCreate(_In):
-    kind: str = Field(max_length=16)
+    kind: str = Field(max_length=16, json_schema_extra={"enum": ["direct", "group"]})
     members: list[DbId] = Field(max_length=2000)
     name: str | None = Field(default=None, max_length=200)
 
@@ -59,7 +64,7 @@ class AdminIn(_In):
 
 class MessageCreate(_In):
     text: str
-    client_id: str | None = None
+    client_id: str | None = Field(default=None, max_length=64)
     urgent: bool = False
     confirm: bool = False
     reply_to: DbId | None = None
@@ -82,12 +87,12 @@ class AdminUserCreate(_In):
     phone: str | None = Field(default=None, max_length=32)
     position: str = Field(default="", max_length=100)
     employee_no: str | None = Field(default=None, max_length=32)
-    roles: list[str] = Field(default_factory=lambda: ["employee"], max_length=10)
+    roles: list[str] = Field(default_factory=lambda: ["employee"], max_length=10, json_schema_extra=ROLE_ITEMS)
 
 
 class AdminUserUpdate(_In):
     disabled: bool | None = None
-    roles: list[str] | None = Field(default=None, max_length=10)
+    roles: list[str] | None = Field(default=None, max_length=10, json_schema_extra=ROLE_ITEMS)
     unit_id: DbId | None = None
     position: str | None = Field(default=None, max_length=100)
     phone: str | None = Field(default=None, max_length=32)

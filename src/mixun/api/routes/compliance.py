@@ -37,7 +37,8 @@ class ExportCreate(BaseModel):
     conversation_id: DbId | None = None
     since: Instant | None = None
     until: Instant | None = None
-    formats: list[str] = Field(default_factory=lambda: list(export.ALL_FORMATS))
+    formats: list[str] = Field(default_factory=lambda: list(export.ALL_FORMATS),
+                               json_schema_extra={"items": {"type": "string", "enum": list(export.ALL_FORMATS)}})
 
 
 class HoldCreate(BaseModel):
@@ -59,7 +60,7 @@ class PolicySet(BaseModel):
 
 
 class Decision(BaseModel):
-    decision: str
+    decision: str = Field(json_schema_extra={"enum": list(review.DECISIONS)})
     note: str = Field(default="", max_length=2000)
 
 

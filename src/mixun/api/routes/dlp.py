@@ -9,6 +9,7 @@ from pydantic import Field
 
 from mixun.api.deps import Id, Limit, Offset, QueryId, gate
 from mixun.api.schemas import _In
+from mixun.domain.dlp import CATEGORIES, CHANNELS
 from mixun.domain.roles import Perm
 from mixun.services import dlp
 from mixun.services.runtime import Ctx
@@ -23,13 +24,13 @@ class PolicyIn(_In):
 
 
 class TermsIn(_In):
-    category: str = Field(max_length=32)
+    category: str = Field(max_length=32, json_schema_extra={"enum": list(CATEGORIES)})
     terms: list[str] = Field(min_length=1, max_length=10_000)
 
 
 class ScanIn(_In):
     text: str = Field(max_length=100_000)
-    channel: str = Field(default="direct", max_length=16)
+    channel: str = Field(default="direct", max_length=16, json_schema_extra={"enum": list(CHANNELS)})
     roles: list[str] = Field(default_factory=lambda: ["employee"], max_length=10)
     unit_path: str = Field(default="", max_length=500)
 
