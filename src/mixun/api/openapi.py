@@ -21,6 +21,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from mixun.api.deps import MAX_ID
 from mixun.domain.roles import Perm
 from mixun.errors import ERRORS
 
@@ -101,14 +102,32 @@ def _permissions(dependant: Any) -> set[Perm]:
     return found
 
 
-def _statuses(key: str, route: Any, operation: dict[str, Any]) -> dict[int, list[str]]:
+def _is_id(schema: dict[str, Any]) -> bool:
+    options = schema.get("anyOf", [schema])
+    return any(o.get("type") == "integer" and o.get("minimum") == 1 and o.get("maximum") == MAX_ID for o in options)
+
+
+def _takes_ids(operation: dict[str, Any], components: dict[str, Any]) -> bool:
+    """An id in the query or the JSON body (a unit, a member, a message): it may name nothing, a 404."""
+    if any(_is_id(p.get("schema", {})) for p in operation.get("parameters", [])):
+        return True
+    schema = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+    if "$ref" in schema:
+        schema = components.get(schema["$ref"].rsplit("/", 1)[-1], {})
+    for prop in schema.get("properties", {}).values():
+        if _is_id(prop) or _is_id(prop.get("items", {})):
+            return True
+    return False
+
+
+def _statuses(key: str, route: Any, operation: dict[str, Any], components: dict[str, Any]) -> dict[int, list[str]]:
     """status -> the error codes behind it, for one operation."""
     out: dict[int, list[str]] = {s: [] for s in EDGE_STATUSES}
     perms = _permissions(route.dependant) if route is not None else set()
     if any(p is not Perm.PUBLIC for p in perms):
         for s in GATE_STATUSES:
             out.setdefault(s, [])
-    if any(p.get("in") == "path" for p in operation.get("parameters", [])):
+    if any(p.get("in") == "path" for p in operation.get("parameters", [])) or _takes_ids(operation, components):
         out.setdefault(404, [])
     content = operation.get("requestBody", {}).get("content", {})
     if "application/json" in content:
@@ -130,7 +149,7 @@ def complete(document: dict[str, Any], routes: dict[str, Any]) -> dict[str, Any]
         for method, operation in item.items():
             key = f"{method.upper()} {path}"
             responses = operation.setdefault("responses", {})
-            for status, codes in sorted(_statuses(key, routes.get(key), operation).items()):
+            for status, codes in sorted(_statuses(key, routes.get(key), operation, schemas).items()):
                 text = _GENERIC.get(status) or ERRORS[codes[0]][2]
                 if codes:
                     text += "; also: " + ", ".join(sorted(set(codes)))
