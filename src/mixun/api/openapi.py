@@ -64,6 +64,7 @@ EXTRA_CODES: dict[str, tuple[str, ...]] = {
     "PATCH /api/v1/me": (),
     "POST /api/v1/reports": ("not_found",),
     "POST /api/v1/compliance/holds": ("not_found",),
+    "POST /api/v1/compliance/holds/{hold_id}/release": ("conflict",),
     "POST /api/v1/compliance/exports": ("not_found",),
     "POST /api/v1/compliance/review/{item_id}/decision": ("conflict",),
     "POST /api/v1/compliance/retention/runs": ("conflict",),
