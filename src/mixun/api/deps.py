@@ -110,9 +110,9 @@ def _check_same_origin(request: Request) -> None:
     if origin:
         host = request.headers.get("host", "")
         if origin.split("://", 1)[-1] != host:
-            raise MixunError("forbidden", "跨站请求被拒绝")
+            raise MixunError("forbidden", ("跨站请求被拒绝", "Cross-site request refused"))
     elif request.headers.get("sec-fetch-site") not in (None, "same-origin", "none"):
-        raise MixunError("forbidden", "跨站请求被拒绝")
+        raise MixunError("forbidden", ("跨站请求被拒绝", "Cross-site request refused"))
 
 
 def gate(perm: Perm) -> Callable[[Request], Awaitable[Ctx]]:
