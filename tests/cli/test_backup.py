@@ -67,3 +67,50 @@ def test_restore_refuses_a_corrupted_backup(tmp_path: Path) -> None:
     r = run({"MIXUN_DATA_DIR": str(tmp_path / "c")}, "restore", str(bad))
     assert r.returncode != 0 and "corrupt" in r.stderr
     assert not (tmp_path / "c" / "keys" / "master.key").exists()
+
+
+def _fake_backup(path: Path, database: str) -> None:
+    """A well-formed backup archive (checksums right) holding a key file and a stand-in database."""
+    import hashlib
+    import io
+    import json
+    import tarfile
+
+    files = {"database.pgdump" if database == "postgresql" else "database.sqlite": b"stand-in",
+             "keys/master.key": b"k" * 32}
+    manifest = {"format": "mixun-backup-1", "created_at": "2026-12-07T00:00:00+00:00", "database": database,
+                "files": {n: {"sha256": hashlib.sha256(d).hexdigest(), "size": len(d)} for n, d in files.items()}}
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in {"manifest.json": json.dumps(manifest).encode(), **files}.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def test_restore_refuses_a_postgresql_database_that_has_data(tmp_path: Path) -> None:
+    """Restoring into a PostgreSQL database that already holds Mixun's tables is refused with a clear
+    message, no traceback, and nothing copied (no keys, no files)."""
+    url = fresh_database("postgresql", tmp_path)[0]  # a migrated database, as `mixun init` leaves it
+    _fake_backup(tmp_path / "b.tgz", "postgresql")
+    data = tmp_path / "data"
+    r = run({"MIXUN_DATA_DIR": str(data), "MIXUN_DATABASE_URL": url}, "restore", str(tmp_path / "b.tgz"))
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "refusing to restore into PostgreSQL database" in r.stderr and "Traceback" not in r.stderr
+    assert not data.exists() or not any(data.rglob("*")), "nothing may be written"
+
+
+def test_restore_refuses_the_wrong_kind_of_database_before_writing(tmp_path: Path) -> None:
+    """A SQLite backup restored with MIXUN_DATABASE_URL pointing at PostgreSQL is refused before any key
+    is copied; an existing SQLite file elsewhere is not overwritten."""
+    _fake_backup(tmp_path / "s.tgz", "sqlite")
+    data = tmp_path / "data"
+    r = run({"MIXUN_DATA_DIR": str(data), "MIXUN_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1/x"},
+            "restore", str(tmp_path / "s.tgz"))
+    assert r.returncode == 2 and "SQLite" in r.stderr and "Traceback" not in r.stderr
+    assert not data.exists() or not any(data.rglob("*"))
+    existing = tmp_path / "elsewhere.db"
+    existing.write_bytes(b"live data")
+    r = run({"MIXUN_DATA_DIR": str(data), "MIXUN_DATABASE_URL": f"sqlite:///{existing}"}, "restore",
+            str(tmp_path / "s.tgz"))
+    assert r.returncode == 2 and "existing database file" in r.stderr
+    assert existing.read_bytes() == b"live data"

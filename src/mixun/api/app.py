@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from mixun.api import errors
+from mixun.api import edge_input, errors, openapi
 from mixun.api.deps import COOKIE
 from mixun.api.responses import ORJSONResponse
 from mixun.api.routes import admin, auth, compliance, conversations, dlp, me
@@ -100,29 +102,51 @@ class EdgeMiddleware:
             await _send_error(send, 413, "body_too_large", scope)
             return
 
+        answered = False
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal answered
             if message["type"] == "http.response.start":
                 own = list(message.get("headers", []))
                 # A response that sets its own policy keeps it (file previews: stricter CSP, framed by the app).
                 extra = SECURITY_HEADERS if not any(k.lower() == b"content-security-policy" for k, _v in own) else [
                     h for h in SECURITY_HEADERS if h[0] not in (b"content-security-policy", b"x-frame-options")]
                 message["headers"] = own + extra
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                answered = True
             await send(message)
 
+        refused = edge_input.query_refused(scope.get("query_string", b""))
+        if refused:
+            await _send_error(send, 422, "validation_failed", scope, **edge_input.refusal(refused))
+            return
         sending = scope["method"] == "POST" and path.endswith("/messages") and path.startswith(SEND_PREFIX)
-        if sending or (length is None and scope.get("method") in ("POST", "PUT", "PATCH", "DELETE")):
+        json_body = scope["method"] in edge_input.BODY_METHODS and edge_input.is_json(headers)
+        if sending or json_body or (length is None and scope.get("method") in edge_input.BODY_METHODS):
             # No declared length (chunked): read up to the limit here, answer 413 beyond it. A send is
-            # read here too, for the direct path.
+            # read here too, for the direct path, and any JSON body for its text check.
             body = await _read_body(receive, limit)
             if body == 413:
                 await _send_error(send, 413, "body_too_large", scope)
             if not isinstance(body, bytes):
                 return
+            refused = edge_input.json_refused(body) if json_body else None
+            if refused:
+                await _send_error(send, 422, "validation_failed", scope, **edge_input.refusal(refused))
+                return
             if sending and await send_direct(scope, body, send_with_headers):
                 return
             receive = _replay(body, receive)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            # The framework's error layer answers an unexpected error with the documented 500 (and logs
+            # it: api/errors.py), then re-raises it for the server, which would close the keep-alive
+            # connection. Once the whole answer has gone out, the error ends here; a response cut short
+            # still goes up, as the connection cannot be reused then.
+            if not answered:
+                raise
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | int:
@@ -155,11 +179,11 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _send_error(send: Send, status: int, code: str, scope: Scope) -> None:
+async def _send_error(send: Send, status: int, code: str, scope: Scope, **details: Any) -> None:
     import orjson
 
     accept = dict(scope["headers"]).get(b"accept-language", b"").decode()
-    body = orjson.dumps(error_body(code, "en" if accept.lower().startswith("en") else "zh-CN"))
+    body = orjson.dumps(error_body(code, "en" if accept.lower().startswith("en") else "zh-CN", **details))
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), *SECURITY_HEADERS]})
     await send({"type": "http.response.body", "body": body})
@@ -299,6 +323,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, serving: bool
         app.include_router(module.router)
     app.add_api_websocket_route(WS_PATH, websocket_endpoint)  # listed for the route walk; served by EdgeMiddleware
     _mount_openapi(app)
+    openapi.install(app, settings)  # every route's statuses documented (api/openapi.py)
     _mount_web(app)
     app.edge = EdgeMiddleware(app.framework, settings)
     return app
@@ -399,6 +424,11 @@ def _mount_web(app: FastAPI) -> None:
         from mixun.errors import MixunError
 
         if request.method != "GET" or path.startswith("api/") or "." in path.rsplit("/", 1)[-1]:
+            allowed = _allowed_methods(app, request.scope)
+            if allowed:  # a real route with other methods (PUT on a collection): 405, not 404
+                from starlette.exceptions import HTTPException
+
+                raise HTTPException(405, headers={"Allow": ", ".join(allowed)})
             raise MixunError("not_found")
         return page()
 
@@ -408,3 +438,22 @@ def _mount_web(app: FastAPI) -> None:
     app.add_api_route("/assets/{name:path}", asset, include_in_schema=False)
     app.add_api_route("/{path:path}", spa, include_in_schema=False,
                       methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+
+
+def _allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
+    """The methods the routes at this request's path accept (the web client's catch-all aside)."""
+    from fastapi.routing import iter_route_contexts
+
+    allowed: set[str] = set()
+    for route in iter_route_contexts(app.router.routes):
+        path, methods = route.path, route.methods
+        if path and methods and path != "/{path:path}" and _path_regex(path).fullmatch(scope["path"]):
+            allowed |= set(methods)
+    return sorted(allowed)
+
+
+@functools.lru_cache(maxsize=512)
+def _path_regex(path: str) -> re.Pattern[str]:
+    from starlette.routing import compile_path
+
+    return compile_path(path)[0]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Path, Query, Request
+from pydantic import BeforeValidator, Field
 from starlette.concurrency import run_in_threadpool
 
 from mixun.domain.roles import Perm
@@ -15,14 +17,49 @@ from mixun.services import access, auth
 from mixun.services.runtime import Ctx, Runtime
 
 COOKIE = "mixun_session"
+# Input rules decided once, here (docs/api.md "Input and errors"). Every id, cursor and count a client
+# sends is an integer in [0, 2**53]: inside both databases' 64-bit range, and exact in a browser's
+# numbers. Larger values are a 422 before any service sees them (and api/errors.py maps a database's
+# own out-of-range error to the same 422, for an integer some route forgot to bound).
 MAX_ID = 2**53
+DbId = Annotated[int, Field(ge=1, le=MAX_ID)]  # a row id, anywhere: path, query, body
+DbCursor = Annotated[int, Field(ge=0, le=MAX_ID)]  # a cursor / "after" position (0 = from the start)
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+QueryId = Annotated[DbId | None, Query()]
+QueryCursor = Annotated[DbCursor | None, Query()]
 Limit = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # What a locked session may still call (its /me is minimal: whose lock screen it is).
 WHILE_LOCKED = frozenset({("GET", "/api/v1/me"), *(("POST", f"/api/v1/auth/{p}") for p in
                                                    ("unlock", "lock", "logout", "logout-all"))})
+
+
+def edge_datetime(value: object) -> datetime:
+    """The one parser of client-sent times: an ISO 8601 / RFC 3339 string (a time without an offset is
+    UTC), made an aware UTC datetime. A number, or a time whose UTC form falls off the calendar
+    (``9999-12-31T23:59:59-14:00``), is refused (a ValueError, hence a 422)."""
+    if isinstance(value, datetime):
+        t = value
+    elif isinstance(value, str) and len(value) <= 40:
+        try:
+            t = datetime.fromisoformat(value.strip())
+        except ValueError as exc:
+            raise ValueError("not an ISO 8601 date-time") from exc
+    else:
+        raise ValueError("not an ISO 8601 date-time string")
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
+    try:
+        t = t.astimezone(UTC)
+        t + timedelta(days=1)  # noqa: B018 - a day of headroom for the services' range arithmetic
+        t - timedelta(days=1)  # noqa: B018
+    except OverflowError as exc:
+        raise ValueError("outside the supported calendar range") from exc
+    return t
+
+
+Instant = Annotated[datetime, BeforeValidator(edge_datetime)]  # body fields and query parameters
 
 
 def client_ip(rt: Runtime, peer: str, forwarded: str | None) -> str:

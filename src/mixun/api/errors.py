@@ -43,7 +43,35 @@ def mixun_error(request: Request, exc: MixunError) -> ORJSONResponse:
     return response
 
 
+def out_of_range(exc: BaseException) -> bool:
+    """A value the database cannot hold (an integer past 64 bits, text with NUL or a lone surrogate, a
+    time off the calendar): the backstop behind the edge's own checks (api/deps.py), so an input some
+    route forgot to bound is still the client's 422, not a 500."""
+    seen: BaseException | None = exc
+    for _ in range(4):  # SQLAlchemy wraps the driver's error (``orig``), which may wrap another
+        if seen is None:
+            return False
+        if isinstance(seen, OverflowError | UnicodeEncodeError):
+            return True
+        module = type(seen).__module__
+        if module.startswith("psycopg") and type(seen).__name__ in _PG_DATA_ERRORS:
+            return True
+        if module.startswith("sqlalchemy") and type(seen).__name__ == "DataError":
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
+# psycopg's names for PostgreSQL's class 22 (data exception) errors, and its own refusal of NUL.
+_PG_DATA_ERRORS = {"DataError", "NumericValueOutOfRange", "DatetimeFieldOverflow", "UntranslatableCharacter",
+                   "CharacterNotInRepertoire", "InvalidTextRepresentation"}
+
+
 def unexpected(request: Request, exc: Exception) -> ORJSONResponse:
+    if out_of_range(exc):
+        log.warning("%s %s: a value out of the database's range (%s)", request.method, request.url.path,
+                    type(exc).__name__)
+        return render(request, "validation_failed")
     if is_busy(exc):  # a lock the database would not wait for any longer: nothing written, try again
         log.warning("busy on %s %s: the database gave up waiting for a lock", request.method, request.url.path)
         return mixun_error(request, MixunError("busy"))
@@ -68,7 +96,20 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> ORJSONResponse:
-        return render(request, _HTTP_CODES.get(exc.status_code, "bad_request"))
+        response = render(request, _HTTP_CODES.get(exc.status_code, "bad_request"))
+        if exc.headers:  # a 405's Allow
+            response.headers.update(exc.headers)
+        return response
+
+    async def _data(request: Request, exc: Exception) -> ORJSONResponse:
+        return unexpected(request, exc)
+
+    # Registered by class so they are answered inside the framework, like a MixunError (the catch-all
+    # below is the server-error layer's, which re-raises after answering).
+    from sqlalchemy.exc import DataError
+
+    for kind in (OverflowError, UnicodeEncodeError, DataError):
+        app.add_exception_handler(kind, _data)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> ORJSONResponse:

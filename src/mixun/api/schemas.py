@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mixun.api.deps import MAX_ID, DbId
+from mixun.domain.roles import Role
+from mixun.services.users import WORK_STATUSES
+
+# Allowed values the services check, written into the schema (the OpenAPI document states them).
+ROLE_ITEMS = {"items": {"type": "string", "enum": [r.value for r in Role]}}
+
 
 class _In(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore")
@@ -29,12 +36,12 @@ class OtpIn(_In):
 
 
 class StatusIn(_In):
-    status: str = Field(max_length=16)
+    status: str = Field(max_length=16, json_schema_extra={"enum": list(WORK_STATUSES)})
 
 
 class ConversationCreate(_In):
-    kind: str = Field(max_length=16)
-    members: list[int] = Field(max_length=2000)
+    kind: str = Field(max_length=16, json_schema_extra={"enum": ["direct", "group"]})
+    members: list[DbId] = Field(max_length=2000)
     name: str | None = Field(default=None, max_length=200)
 
 
@@ -43,24 +50,24 @@ class ConversationUpdate(_In):
 
 
 class MembersIn(_In):
-    user_ids: list[int] = Field(min_length=1, max_length=2000)
+    user_ids: list[DbId] = Field(min_length=1, max_length=2000)
 
 
 class UserIdIn(_In):
-    user_id: int = Field(ge=1)
+    user_id: DbId
 
 
 class AdminIn(_In):
-    user_id: int = Field(ge=1)
+    user_id: DbId
     admin: bool
 
 
 class MessageCreate(_In):
     text: str
-    client_id: str | None = None
+    client_id: str | None = Field(default=None, max_length=64)
     urgent: bool = False
     confirm: bool = False
-    reply_to: int | None = Field(default=None, ge=1)
+    reply_to: DbId | None = None
 
 
 class MessageUpdate(_In):
@@ -69,7 +76,7 @@ class MessageUpdate(_In):
 
 
 class ReadIn(_In):
-    seq: int = Field(ge=0)
+    seq: int = Field(ge=0, le=MAX_ID)
 
 
 class AdminUserCreate(_In):
@@ -80,20 +87,20 @@ class AdminUserCreate(_In):
     phone: str | None = Field(default=None, max_length=32)
     position: str = Field(default="", max_length=100)
     employee_no: str | None = Field(default=None, max_length=32)
-    roles: list[str] = Field(default_factory=lambda: ["employee"], max_length=10)
+    roles: list[str] = Field(default_factory=lambda: ["employee"], max_length=10, json_schema_extra=ROLE_ITEMS)
 
 
 class AdminUserUpdate(_In):
     disabled: bool | None = None
-    roles: list[str] | None = Field(default=None, max_length=10)
-    unit_id: int | None = Field(default=None, ge=1)
+    roles: list[str] | None = Field(default=None, max_length=10, json_schema_extra=ROLE_ITEMS)
+    unit_id: DbId | None = None
     position: str | None = Field(default=None, max_length=100)
     phone: str | None = Field(default=None, max_length=32)
 
 
 class UnitCreate(_In):
     name: str = Field(max_length=100)
-    parent_id: int | None = Field(default=None, ge=1)
+    parent_id: DbId | None = None
 
 
 # ---- groups: group life and message actions ---------------------------------------------------------
@@ -116,8 +123,8 @@ class GroupSettingsIn(_In):
 
 
 class ForwardIn(_In):
-    message_ids: list[int] = Field(min_length=1, max_length=100)
-    conversation_id: int = Field(ge=1, le=2**63 - 1)
+    message_ids: list[DbId] = Field(min_length=1, max_length=100)
+    conversation_id: DbId
     merged: bool = False
     confirm: bool = False
 

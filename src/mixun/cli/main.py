@@ -216,13 +216,15 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    import subprocess
+    import tarfile
     from pathlib import Path
 
     from mixun.services.backup import restore
 
     try:
         manifest = restore(settings, Path(args.file))
-    except (RuntimeError, OSError) as exc:
+    except (RuntimeError, OSError, subprocess.CalledProcessError, tarfile.TarError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"restored {len(manifest['files'])} files into {settings.data_dir}; run `mixun init` to migrate")

@@ -106,6 +106,7 @@ def restore(settings: Settings, archive: Path) -> dict[str, Any]:
         for name, meta in manifest["files"].items():
             if _sha256(stage / name) != meta["sha256"]:
                 raise RuntimeError(f"backup file {name} is corrupt (checksum mismatch)")
+        _check_target(settings, manifest["database"])  # before anything is written
         data_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(data_dir, 0o700)
         if (stage / "keys").exists():
@@ -121,13 +122,9 @@ def restore(settings: Settings, archive: Path) -> dict[str, Any]:
         if (stage / "blobs").exists():
             shutil.copytree(stage / "blobs", settings.blob_dir, dirs_exist_ok=True)
         if manifest["database"] == "sqlite":
-            if not settings.is_sqlite:
-                raise RuntimeError("this backup is of a SQLite database; MIXUN_DATABASE_URL points elsewhere")
             target = Path(str(make_url(settings.database_url).database))
             shutil.copy2(stage / "database.sqlite", target)
         else:
-            if settings.is_sqlite:
-                raise RuntimeError("this backup is of a PostgreSQL database; set MIXUN_DATABASE_URL")
             from mixun.services.setup import _ensure_pg_database
 
             _ensure_pg_database(settings.database_url)
@@ -136,3 +133,47 @@ def restore(settings: Settings, archive: Path) -> dict[str, Any]:
                             make_url(settings.database_url).database or "mixun",
                             str(stage / "database.pgdump")], check=True, env=env)
     return manifest
+
+
+def _check_target(settings: Settings, kind: str) -> None:
+    """Refuse, before anything is written, a database of the other kind or one that already holds
+    data (as a non-empty data dir is refused): a restore never mixes two installations."""
+    url = make_url(settings.database_url)
+    if kind == "sqlite":
+        if not settings.is_sqlite:
+            raise RuntimeError("this backup is of a SQLite database; MIXUN_DATABASE_URL points elsewhere")
+        target = Path(str(url.database))
+        if target.exists() and target.stat().st_size > 0:
+            raise RuntimeError(f"refusing to restore over the existing database file {target}")
+        return
+    if kind != "postgresql":
+        raise RuntimeError(f"unknown database kind {kind!r} in the backup")
+    if settings.is_sqlite:
+        raise RuntimeError("this backup is of a PostgreSQL database; set MIXUN_DATABASE_URL")
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    engine = create_engine(url, connect_args={"connect_timeout": 10})
+    try:
+        with engine.connect() as conn:
+            tables = conn.execute(text(
+                "SELECT count(*) FROM information_schema.tables "
+                "WHERE table_schema NOT IN ('pg_catalog', 'information_schema')")).scalar_one()
+    except OperationalError as exc:
+        admin = create_engine(url.set(database="postgres"), connect_args={"connect_timeout": 10})
+        try:  # a database that does not exist yet is fine (restore creates it); anything else is not
+            with admin.connect() as conn:
+                exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                      {"n": url.database}).first()
+        except OperationalError:
+            raise RuntimeError(f"cannot reach PostgreSQL at {url.host}:{url.port or 5432}") from exc
+        finally:
+            admin.dispose()
+        if exists:
+            raise RuntimeError(f"cannot connect to PostgreSQL database {url.database!r}") from exc
+        return
+    finally:
+        engine.dispose()
+    if tables:
+        raise RuntimeError(f"refusing to restore into PostgreSQL database {url.database!r}: it already holds "
+                           f"{tables} tables (restore needs an empty or new database)")

@@ -36,17 +36,18 @@ _conv, _mem, _msg, _ver = (Conversation.__table__, Member.__table__, Message.__t
 # whole batch of sends: one round trip per statement, not per message.
 _SEL_CONV_IDS = select(_conv.c.id).where(_conv.c.id.in_(bindparam("ids", expanding=True)))
 _SEL_MEMBERS = bulk.Query(
-    text("SELECT conversation_id, user_id FROM conversation_members "
+    text("SELECT conversation_id, user_id, joined_seq FROM conversation_members "
          "WHERE conversation_id = ANY(CAST(:cids AS bigint[]))"),
-    select(_mem.c.conversation_id, _mem.c.user_id).where(_mem.c.conversation_id.in_(bindparam("cids", expanding=True))))
+    select(_mem.c.conversation_id, _mem.c.user_id, _mem.c.joined_seq).where(
+        _mem.c.conversation_id.in_(bindparam("cids", expanding=True))))
 _SEL_CLIENT_IDS = bulk.Query(
     text("SELECT sender_id, client_id FROM messages "
          "WHERE sender_id = ANY(CAST(:uids AS bigint[])) AND client_id = ANY(CAST(:keys AS text[]))"),
     select(_msg.c.sender_id, _msg.c.client_id).where(
         _msg.c.sender_id.in_(bindparam("uids", expanding=True)), _msg.c.client_id.in_(bindparam("keys", expanding=True))))
 _SEL_REPLY_CONVS = bulk.Query(
-    text("SELECT id, conversation_id FROM messages WHERE id = ANY(CAST(:ids AS bigint[]))"),
-    select(_msg.c.id, _msg.c.conversation_id).where(_msg.c.id.in_(bindparam("ids", expanding=True))))
+    text("SELECT id, conversation_id, seq FROM messages WHERE id = ANY(CAST(:ids AS bigint[]))"),
+    select(_msg.c.id, _msg.c.conversation_id, _msg.c.seq).where(_msg.c.id.in_(bindparam("ids", expanding=True))))
 
 
 @dataclass
@@ -364,8 +365,10 @@ def _write_in(s: Session, jobs: list[SendJob], results: list[tuple[SendJob, dict
     # Every member of the batch's conversations: who may send (a non-member gets the same 404 as a
     # missing conversation) and, below, who receives.
     recipients: dict[int, list[int]] = {}
-    for cid, uid in member_rows.value:
+    joined: dict[tuple[int, int], int] = {}
+    for cid, uid, joined_seq in member_rows.value:
         recipients.setdefault(cid, []).append(uid)
+        joined[(cid, uid)] = joined_seq
     live: list[SendJob] = []
     for job in jobs:
         if job.ctx.user_id not in recipients.get(job.conversation_id, ()):
@@ -373,10 +376,15 @@ def _write_in(s: Session, jobs: list[SendJob], results: list[tuple[SendJob, dict
         else:
             live.append(job)
     if reply_rows is not None:
-        conv_of = dict(reply_rows.value)
+        # A reply only to a message the sender can see: in this conversation and after they joined
+        # (an earlier one is answered as if it did not exist).
+        target = {mid: (cid, seq) for mid, cid, seq in reply_rows.value}
         for job in live:
-            if job.reply_to is not None and conv_of.get(job.reply_to) != job.conversation_id:
-                job.error = MixunError("validation_failed", ("被回复的消息不存在", "The message replied to does not exist"), field="reply_to")
+            cid, seq = target.get(job.reply_to, (None, 0)) if job.reply_to is not None else (None, 0)
+            if job.reply_to is not None and (
+                    cid != job.conversation_id or seq <= joined[(cid, job.ctx.user_id)]):
+                job.error = MixunError("validation_failed", ("被回复的消息不存在", "The message replied to does not exist"),
+                                       field="reply_to")
         live = [j for j in live if j.error is None]
     if used_rows is not None:
         used = {tuple(row) for row in used_rows.value}

@@ -48,7 +48,9 @@ def report_message(ctx: Ctx, message_id: int, reason: str) -> dict[str, Any]:
         msg = s.get(Message, message_id)
         if msg is None:
             raise MixunError("not_found")
-        access_conversation(s, ctx, msg.conversation_id)
+        _conv, member = access_conversation(s, ctx, msg.conversation_id)
+        if msg.seq <= member.joined_seq:  # from before the reporter joined: as if it did not exist
+            raise MixunError("not_found")
         item = ReviewItem(kind="report", message_id=msg.id, conversation_id=msg.conversation_id,
                           subject_id=msg.sender_id, reporter_id=ctx.user_id, reason=(reason or "")[:500])
         s.add(item)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import Field
 
-from mixun.api.deps import Id, Limit, Offset, gate
+from mixun.api.deps import Id, Instant, Limit, Offset, QueryId, gate
 from mixun.api.schemas import AdminUserCreate, AdminUserUpdate, UnitCreate, _In
 from mixun.domain.roles import Perm
 from mixun.services import approvals, audit_read, auth, users
@@ -132,10 +132,11 @@ def login_alerts(ctx: Annotated[Ctx, Depends(gate(Perm.SECURITY_ALERTS))], limit
 @router.get("/audit")
 def audit_trail(ctx: Annotated[Ctx, Depends(gate(Perm.AUDIT_READ))],
                 action: Annotated[str | None, Query(max_length=64)] = None,
-                actor: Annotated[int | None, Query(ge=1)] = None,
+                actor: QueryId = None,
                 actor_username: Annotated[str | None, Query(max_length=64)] = None,
-                since: Annotated[str | None, Query(max_length=40)] = None,
-                until: Annotated[str | None, Query(max_length=40)] = None,
+                since: Annotated[Instant | None, Query()] = None,
+                until: Annotated[Instant | None, Query()] = None,
                 person: Annotated[str | None, Query(max_length=64, description="name, username or employee number")] = None,
                 limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
-    return audit_read.search(ctx, action, actor, limit, offset, actor_username, since, until, person)
+    return audit_read.search(ctx, action, actor, limit, offset, actor_username,
+                             since and since.isoformat(), until and until.isoformat(), person)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 
 from mixun.api import zipstream
-from mixun.api.deps import Id, Limit, Offset, gate
+from mixun.api.deps import DbCursor, DbId, Id, Instant, Limit, Offset, QueryCursor, QueryId, gate
 from mixun.api.responses import file_response
 from mixun.db.models import AuditLog
 from mixun.db.models_archive import ExportRecord
@@ -56,8 +56,8 @@ def _no_number(v: Any) -> Any:
 
 
 class _Times(BaseModel):
-    since: datetime | None = None
-    until: datetime | None = None
+    since: Instant | None = None
+    until: Instant | None = None
 
     _check_since = field_validator("since", "until", mode="before")(_no_number)
 
@@ -73,15 +73,16 @@ class ExportCreate(_Times):
     reason: str = Field(min_length=1, max_length=500)
     user: str | None = Field(default=None, max_length=64)
     unit: str | None = Field(default=None, max_length=300)
-    conversation_id: int | None = Field(default=None, ge=1)
-    formats: list[str] = Field(default_factory=lambda: list(export.ALL_FORMATS))
+    conversation_id: DbId | None = None
+    formats: list[str] = Field(default_factory=lambda: list(export.ALL_FORMATS),
+                               json_schema_extra={"items": {"type": "string", "enum": list(export.ALL_FORMATS)}})
     include_originals: bool = False
 
 
 class HoldCreate(_Times):
     reason: str = Field(min_length=1, max_length=500)
-    user_id: int | None = Field(default=None, ge=1)
-    conversation_id: int | None = Field(default=None, ge=1)
+    user_id: DbId | None = None
+    conversation_id: DbId | None = None
 
 
 class RequestDecision(BaseModel):
@@ -105,22 +106,22 @@ class PolicySet(BaseModel):
 
 
 class Decision(BaseModel):
-    decision: str
+    decision: str = Field(json_schema_extra={"enum": list(review.DECISIONS)})
     note: str = Field(default="", max_length=2000)
 
 
 class ReportCreate(BaseModel):
-    message_id: int = Field(ge=1)
+    message_id: DbId
     reason: str = Field(default="", max_length=500)
 
 
 @router.get(f"{P}/archive/search")
 def search_archive(ctx: Compliance, reason: Reason, category: Category = "",
                    q: Annotated[str, Query(max_length=200)] = "",
-                   sender: int | None = None, unit: Annotated[str | None, Query(max_length=300)] = None,
-                   conversation_id: int | None = None, since: datetime | None = None,
-                   until: datetime | None = None, dlp: bool = False, limit: Limit = 50,
-                   cursor: int | None = None, participant: int | None = None,
+                   sender: QueryId = None, unit: Annotated[str | None, Query(max_length=300)] = None,
+                   conversation_id: QueryId = None, since: Annotated[Instant | None, Query()] = None,
+                   until: Annotated[Instant | None, Query()] = None, dlp: bool = False, limit: Limit = 50,
+                   cursor: QueryCursor = None, participant: QueryId = None,
                    sender_q: Annotated[str | None, Query(max_length=64)] = None,
                    participant_q: Annotated[str | None, Query(max_length=64)] = None) -> dict[str, Any]:
     """``sender_q`` / ``participant_q``: a person by name, username or employee number."""
@@ -132,8 +133,8 @@ def search_archive(ctx: Compliance, reason: Reason, category: Category = "",
 
 @router.get(f"{P}/archive/conversations/{{conversation_id}}")
 def view_conversation(conversation_id: Id, ctx: Compliance, reason: Reason, category: Category = "",
-                      after_version: int = 0, limit: Limit = 200, originals: bool = False,
-                      around: Annotated[int | None, Query(ge=1, description="a version id to open the page around")] = None
+                      after_version: DbCursor = 0, limit: Limit = 200, originals: bool = False,
+                      around: Annotated[DbId | None, Query(description="a version id to open the page around")] = None
                       ) -> dict[str, Any]:
     why = archive.check_access_reason(category, reason)
     return archive.view_conversation(ctx, conversation_id, reason=why, after_version=after_version,
@@ -365,7 +366,7 @@ def report_message(body: ReportCreate, ctx: Staff) -> dict[str, Any]:
 
 @router.get("/api/v1/search/messages")
 def search_own(ctx: Staff, q: Annotated[str, Query(min_length=1, max_length=200)], limit: Limit = 50,
-               cursor: int | None = None) -> dict[str, Any]:
+               cursor: QueryCursor = None) -> dict[str, Any]:
     return archive.search_own(ctx, q, limit, cursor)
 
 

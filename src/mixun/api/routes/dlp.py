@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import Field
 
-from mixun.api.deps import Id, Limit, Offset, gate
+from mixun.api.deps import Id, Limit, Offset, QueryId, gate
 from mixun.api.schemas import _In
+from mixun.domain.dlp import CATEGORIES, CHANNELS
 from mixun.domain.roles import Perm
 from mixun.services import dlp
 from mixun.services.runtime import Ctx
@@ -23,13 +24,13 @@ class PolicyIn(_In):
 
 
 class TermsIn(_In):
-    category: str = Field(max_length=32)
+    category: str = Field(max_length=32, json_schema_extra={"enum": list(CATEGORIES)})
     terms: list[str] = Field(min_length=1, max_length=10_000)
 
 
 class ScanIn(_In):
     text: str = Field(max_length=100_000)
-    channel: str = Field(default="direct", max_length=16)
+    channel: str = Field(default="direct", max_length=16, json_schema_extra={"enum": list(CHANNELS)})
     roles: list[str] = Field(default_factory=lambda: ["employee"], max_length=10)
     unit_path: str = Field(default="", max_length=500)
 
@@ -66,7 +67,7 @@ def scan(body: ScanIn, ctx: Sec) -> dict[str, Any]:
 
 
 @router.get("/hits")
-def hits(ctx: Sec, user_id: Annotated[int | None, Query(ge=1)] = None, limit: Limit = 100,
+def hits(ctx: Sec, user_id: QueryId = None, limit: Limit = 100,
          offset: Offset = 0) -> dict[str, Any]:
     return dlp.list_hits(ctx, user_id, limit, offset)
 

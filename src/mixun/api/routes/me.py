@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
-from mixun.api.deps import Id, Limit, Offset, gate
+from mixun.api.deps import Id, Limit, Offset, QueryId, gate
 from mixun.api.schemas import StatusIn
 from mixun.domain.roles import Perm
 from mixun.services import auth, directory, drafts, presence, users
@@ -35,7 +35,7 @@ def my_alerts(ctx: Annotated[Ctx, Depends(gate(Perm.ACCOUNT))]) -> dict[str, Any
 
 @router.get("/directory/users")
 def search(ctx: Annotated[Ctx, Depends(gate(Perm.DIRECTORY_READ))],
-           q: Annotated[str, Query(max_length=100)] = "", unit_id: Annotated[int | None, Query(ge=1)] = None,
+           q: Annotated[str, Query(max_length=100)] = "", unit_id: QueryId = None,
            limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
     return directory.search_users(ctx, q, unit_id, limit, offset)
 
