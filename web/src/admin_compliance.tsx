@@ -236,7 +236,7 @@ export function Exports() {
           <tr data-testid="export-row" data-export-id={x.id}><td>{fmtTime(x.created_at, true)}</td><td>{x.actor_name}</td>
             <td>{scopeLabel(x.filters)}</td>
             <td>{countsLabel(x.counts)}</td>
-            <td><a class="button" data-testid="export-download" href={`/api/v1/compliance/exports/${x.id}/download`} download>{zh() ? '下载（zip）' : 'Download (zip)'}</a></td></tr>
+            <td>{x.downloadable === false ? <span class="muted">{zh() ? '仅导出人可下载' : 'Only its maker downloads it'}</span> : <a class="button" data-testid="export-download" href={`/api/v1/compliance/exports/${x.id}/download`} download>{zh() ? '下载（zip）' : 'Download (zip)'}</a>}</td></tr>
         ))}</tbody>
       </table>
       {rows.length === 0 && <div class="muted pad">{t('none')}</div>}

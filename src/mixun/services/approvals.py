@@ -97,7 +97,7 @@ def _pending_for_decision(s: Session, ctx: Ctx, approval_id: int) -> Approval:
         raise MixunError("not_found")
     if row.status != "pending":
         raise MixunError("approval_not_pending", status=row.status)
-    if not _may_decide(ctx, row) or _reset_it_before(s, ctx, row):
+    if not _may_decide(ctx, row) or _reset_it_before(s, ctx, row) or _holds_other_half(s, ctx, row):
         raise _Refused(row.id, row.kind, row.target_user_id, DECIDER[row.requester_role])
     return row
 
@@ -114,6 +114,24 @@ def _reset_it_before(s: Session, ctx: Ctx, row: Approval) -> bool:
         AuditLog.actor_id == ctx.principal.user_id, AuditLog.target == f"user:{row.target_user_id}",
         AuditLog.action.in_(("account.password_reset", "account.two_factor_reset")),
         AuditLog.at >= since.isoformat()).limit(1)).first()
+    return hit is not None
+
+
+_RESET_HALVES = {"reset_password": "reset_two_factor", "reset_two_factor": "reset_password"}
+
+
+def _holds_other_half(s: Session, ctx: Ctx, row: Approval) -> bool:
+    """A password reset's one-time password goes to its approver, and a two-factor reset lets the next
+    login enrol a new authenticator: one person approving both for the same account would hold its whole
+    login. So whoever approved one half may not approve the other for that account."""
+    other = _RESET_HALVES.get(row.kind)
+    if other is None:
+        return False
+    assert ctx.principal is not None
+    since = datetime.now(UTC) - timedelta(days=RESET_MEMORY_DAYS)
+    hit = s.execute(select(Approval.id).where(
+        Approval.decided_by == ctx.principal.user_id, Approval.target_user_id == row.target_user_id,
+        Approval.kind == other, Approval.status == "approved", Approval.decided_at >= since).limit(1)).first()
     return hit is not None
 
 

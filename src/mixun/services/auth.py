@@ -7,6 +7,7 @@ committed before the error goes back, so a client cannot roll back its own failu
 from __future__ import annotations
 
 import hashlib
+import hmac
 import io
 import ipaddress
 import secrets
@@ -139,8 +140,10 @@ def _verify_password(ctx: Ctx, password_hash: str, password: str) -> bool:
         return False
 
 
-def _fail(ctx: Ctx, code: str, username: str, user: User | None, reason: str, **details: Any) -> MixunError:
-    """Record a failed login in its own committed transaction and return the error to raise."""
+def _fail(ctx: Ctx, code: str, username: str, user: User | None, reason: str, counted: bool = False,
+          **details: Any) -> MixunError:
+    """Record a failed login in its own committed transaction and return the error to raise. ``counted``:
+    the attempt was already added to the account's failures before the password was checked."""
     settings = ctx.rt.settings
     if reason in ("bad_password", "bad_otp", "unknown_user", "locked"):
         login_throttle(ctx.rt).address_failed(ctx.ip)
@@ -152,7 +155,8 @@ def _fail(ctx: Ctx, code: str, username: str, user: User | None, reason: str, **
         if user is not None and reason in ("bad_password", "bad_otp"):
             u = s.get(User, user.id)
             assert u is not None
-            u.failed_logins += 1
+            if not counted:
+                u.failed_logins += 1
             if u.failed_logins >= settings.lockout_threshold:
                 now = datetime.now(UTC)
                 u.locked_until = now + timedelta(minutes=settings.lockout_minutes)
@@ -162,10 +166,26 @@ def _fail(ctx: Ctx, code: str, username: str, user: User | None, reason: str, **
                              actor_id=u.id, minutes=settings.lockout_minutes)
                 _flag(s, ctx, u, ["locked_out"], now)
         audit.record(s, ctx, "auth.login_failed", target=f"user:{user.id}" if user else "",
-                     outcome="failure", actor_id=user.id if user else None, username=username[:64], reason=reason)
+                     outcome="failure", actor_id=user.id if user else None,
+                     username=user.username if user else _unknown_name(ctx, username), reason=reason)
     if locked_now:
         details["locked"] = True
     return MixunError(code, **details)
+
+
+def _unknown_name(ctx: Ctx, typed: str) -> str:
+    """What the audit trail keeps of a username that names no account: a keyed digest, never the text
+    (people type their password into the username field). The same text gives the same digest, so the
+    auditor still sees repeated attempts at one name."""
+    digest = hmac.new(ctx.rt.keys.master, b"login-name:" + typed.encode("utf-8", "replace"), hashlib.sha256)
+    return "unknown:" + digest.hexdigest()[:16]
+
+
+def _typed_name(s: Session, ctx: Ctx, typed: str) -> str:
+    """A typed username as the audit trail may keep it: the account's own name, or a digest (above)."""
+    name = typed.strip()[:64]
+    known = s.execute(select(User.username).where(User.username == name)).scalar() if name else None
+    return known or _unknown_name(ctx, typed)
 
 
 def _flag(s: Session, ctx: Ctx, u: User, reasons: list[str], now: datetime) -> None:
@@ -186,12 +206,12 @@ def login(ctx: Ctx, username: str, password: str, otp: str | None) -> LoginResul
     settings = ctx.rt.settings
     if not network_allowed(ctx):
         with ctx.rt.db.write() as s:
-            audit.record(s, ctx, "auth.login_refused", outcome="failure", username=username[:64],
+            audit.record(s, ctx, "auth.login_refused", outcome="failure", username=_typed_name(s, ctx, username),
                          reason="network_not_allowed")
         raise MixunError("network_not_allowed")
     if login_throttle(ctx.rt).address_blocked(ctx.ip, _address_limit(ctx.rt), settings.lockout_minutes * 60):
         with ctx.rt.db.write() as s:
-            audit.record(s, ctx, "auth.login_refused", outcome="failure", username=username[:64],
+            audit.record(s, ctx, "auth.login_refused", outcome="failure", username=_typed_name(s, ctx, username),
                          reason="too_many_attempts")
         raise MixunError("too_many_attempts")
     now = datetime.now(UTC)
@@ -560,13 +580,21 @@ def unlock_session(ctx: Ctx, password: str) -> None:
     cannot be unlocked by guessing, and reaching the lockout ends the session."""
     assert ctx.principal is not None
     now = datetime.now(UTC)
-    with ctx.rt.db.read() as s:
+    threshold = ctx.rt.settings.lockout_threshold
+    with ctx.rt.db.write() as s:
+        # The attempt counts before the password is checked, in one statement: guesses sent at once cannot
+        # all be checked against a counter none of them has raised yet.
+        taken = s.execute(update(User).where(
+            User.id == ctx.user_id, User.failed_logins < threshold,
+            (User.locked_until.is_(None)) | (User.locked_until <= now))
+            .values(failed_logins=User.failed_logins + 1)).rowcount
         user = get_user(s, ctx.user_id)
         s.expunge(user)
-    if user.locked_until and user.locked_until > now:
-        raise _fail(ctx, "account_locked", user.username, user, "locked", locked_until=user.locked_until.isoformat())
+    if not taken:
+        until = user.locked_until.isoformat() if user.locked_until and user.locked_until > now else None
+        raise _fail(ctx, "account_locked", user.username, user, "locked", locked_until=until)
     if not _verify_password(ctx, user.password_hash, password):
-        err = _fail(ctx, "invalid_credentials", user.username, user, "bad_password")
+        err = _fail(ctx, "invalid_credentials", user.username, user, "bad_password", counted=True)
         if err.details.get("locked"):
             with ctx.rt.db.write() as s:
                 _revoke(s, ctx, [ctx.principal.session_id or 0], "locked_out")

@@ -137,23 +137,30 @@ def decide(ctx: Ctx, request_id: int, approve: bool, note: str = "") -> dict[str
         return _views(s, [r])[0]
 
 
-def approved(ctx: Ctx, request_id: int) -> tuple[dict[str, Any], Reason]:
-    """The caller's own approved, unused request (its parameters and reason), to carry out."""
-    with ctx.rt.db.read() as s:
+def claim(ctx: Ctx, request_id: int) -> tuple[dict[str, Any], Reason]:
+    """Takes the caller's own approved request for carrying out: in one statement the approval becomes
+    used, so two runs at once (or one after another) cannot both proceed on one approval. Returns the
+    request's parameters and reason; ``release`` gives it back if the work then fails."""
+    with ctx.rt.db.write() as s:
+        taken = s.execute(update(AccessRequest).where(AccessRequest.id == request_id,
+                                                      AccessRequest.requested_by == ctx.user_id,
+                                                      AccessRequest.status == "approved")
+                          .values(status="used", used_at=datetime.now(UTC))).rowcount
         r = s.get(AccessRequest, request_id)
         if r is None or r.requested_by != ctx.user_id:
             raise MixunError("not_found")
-        if r.status != "approved":
+        if not taken:
             raise MixunError("request_not_approved", status=r.status)
+        audit.record(s, ctx, "access_request.used", target=f"access_request:{request_id}")
         return dict(r.params), Reason(r.reason_category, r.reason)
 
 
-def mark_used(ctx: Ctx, request_id: int) -> None:
-    """Once carried out, an approval cannot be used again."""
+def release(ctx: Ctx, request_id: int) -> None:
+    """The approved work failed before producing anything: the approval may be used again, once."""
     with ctx.rt.db.write() as s:
-        done = s.execute(update(AccessRequest).where(AccessRequest.id == request_id,
-                                                     AccessRequest.status == "approved")
-                         .values(status="used", used_at=datetime.now(UTC))).rowcount
-        if not done:
-            raise MixunError("request_not_approved", status="used")
-        audit.record(s, ctx, "access_request.used", target=f"access_request:{request_id}")
+        back = s.execute(update(AccessRequest).where(AccessRequest.id == request_id,
+                                                     AccessRequest.status == "used")
+                         .values(status="approved", used_at=None)).rowcount
+        if back:
+            audit.record(s, ctx, "access_request.released", target=f"access_request:{request_id}",
+                         outcome="failed")

@@ -622,6 +622,7 @@ def list_exports(ctx: Ctx, limit: int, offset: int) -> dict[str, Any]:
     # The name only: the server's absolute paths stay on the server.
     return {"exports": [{"id": r.id, "name": Path(r.path).name, "actor_id": r.actor_id,
                          "actor_name": nm or "", "filters": r.filters, "counts": r.counts,
-                         "manifest_sha256": r.manifest_sha256, "created_at": r.created_at.isoformat()}
+                         "manifest_sha256": r.manifest_sha256, "created_at": r.created_at.isoformat(),
+                         "downloadable": r.actor_id == ctx.user_id}
                         for r, nm in rows[:limit]],
             "next_offset": offset + limit if len(rows) > limit else None}

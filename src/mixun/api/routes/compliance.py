@@ -194,9 +194,11 @@ def create_export(body: ExportCreate, ctx: Compliance, response: Response) -> di
               "since": body.since.isoformat() if body.since else None,
               "until": body.until.isoformat() if body.until else None,
               "formats": list(body.formats), "include_originals": body.include_originals}
-    # The whole archive (no person, unit or conversation) is every unit's history at once.
+    # The whole archive (no person, unit or conversation) is every unit's history at once; a conversation
+    # counts as a person's history (else a person's could be taken conversation by conversation).
     whole = not (body.user or body.unit or body.conversation_id)
-    kinds = (["export_person"] if body.user else []) + (["export_unit"] if body.unit or whole else []) + (
+    kinds = (["export_person"] if body.user or body.conversation_id else []) + (
+        ["export_unit"] if body.unit or whole else []) + (
         ["originals"] if body.include_originals else [])
     if dual_control.kinds_on(ctx, kinds):
         _export_scope_exists(ctx, body.user, body.unit)
@@ -236,12 +238,13 @@ def _run_export(ctx: Ctx, params: dict[str, Any], why: archive.Reason, request_i
 @router.get(f"{P}/exports/{{export_id}}/download")
 def download_export(export_id: Id, ctx: Compliance) -> StreamingResponse:
     """The export as one zip file, written to the response as it is read from disk (never whole in
-    memory); the download is audited first."""
+    memory); the download is audited first. Only the officer who made the export downloads it: an export
+    approved under dual control is the asker's, not every officer's."""
     with ctx.rt.db.read() as s:
         rec = s.get(ExportRecord, export_id)
     root = Path(ctx.rt.settings.data_dir) / "exports"
     path = Path(rec.path) if rec is not None else None
-    if rec is None or path is None or not path.is_dir() or path.resolve().parent != root.resolve():
+    if rec is None or rec.actor_id != ctx.user_id or path is None or not path.is_dir() or path.resolve().parent != root.resolve():
         raise MixunError("not_found")
     with ctx.rt.db.write() as s:
         audit.record(s, ctx, "archive.export_downloaded", target=f"export:{export_id}",
@@ -271,13 +274,14 @@ def reject_access_request(request_id: Id, body: RequestDecision, ctx: Compliance
 @router.post(f"{P}/access-requests/{{request_id}}/run")
 def run_access_request(request_id: Id, ctx: Compliance) -> dict[str, Any]:
     """The asker carries out their approved request, once: the export, or the original's text."""
-    params, why = dual_control.approved(ctx, request_id)
-    if "version_id" in params:
-        out = archive.original_text(ctx, int(params["version_id"]), why, request_id=request_id)
-    else:
-        out = _run_export(ctx, params, why, request_id)
-    dual_control.mark_used(ctx, request_id)
-    return out
+    params, why = dual_control.claim(ctx, request_id)
+    try:
+        if "version_id" in params:
+            return archive.original_text(ctx, int(params["version_id"]), why, request_id=request_id)
+        return _run_export(ctx, params, why, request_id)
+    except Exception:
+        dual_control.release(ctx, request_id)
+        raise
 
 
 @router.get("/api/v1/security/dual-control")
