@@ -340,14 +340,7 @@ def admin_reset_password(ctx: Ctx, user_id: int) -> dict[str, Any]:
     """A new one-time password. On a privileged account the reset is only filed: the password is shown
     to the approving administrator (never to the requester), and the account's two-factor enrolment
     stays, so the password alone opens no session."""
-    with ctx.rt.db.write() as s:
-        user = get_user(s, user_id)
-        _not_self(ctx, user)
-        if user.departed_at is not None:
-            raise MixunError("account_departed")
-        if is_privileged(user.roles):
-            return _filed(s, ctx, "reset_password", user, {}, Role.SYSADMIN.value)
-        return _apply_reset_password(s, ctx, user, {}, None)
+    return _reset(ctx, user_id, "reset_password")
 
 
 def _apply_reset_password(s: Session, ctx: Ctx, user: User, payload: dict[str, Any],
@@ -372,14 +365,19 @@ def _apply_reset_password(s: Session, ctx: Ctx, user: User, payload: dict[str, A
 
 def admin_reset_two_factor(ctx: Ctx, user_id: int) -> dict[str, Any]:
     """Clears a lost authenticator: the person enrols again at the next login."""
+    return _reset(ctx, user_id, "reset_two_factor")
+
+
+def _reset(ctx: Ctx, user_id: int, kind: str) -> dict[str, Any]:
+    """A reset by sysadmin: at once on a staff account, only filed for approval on a privileged one."""
     with ctx.rt.db.write() as s:
         user = get_user(s, user_id)
         _not_self(ctx, user)
         if user.departed_at is not None:
             raise MixunError("account_departed")
         if is_privileged(user.roles):
-            return _filed(s, ctx, "reset_two_factor", user, {}, Role.SYSADMIN.value)
-        return _apply_reset_two_factor(s, ctx, user, {}, None)
+            return _filed(s, ctx, kind, user, {}, Role.SYSADMIN.value)
+        return APPLY[kind](s, ctx, user, {}, None)
 
 
 def _apply_reset_two_factor(s: Session, ctx: Ctx, user: User, payload: dict[str, Any],
