@@ -31,7 +31,7 @@ def test_secadmin_hold_rule_does_not_reveal_message_text(env: Env) -> None:
     assert item["subject"]["id"] == a and item["conversation_id"] == conv and item["kind"] == "dlp_hold"
     assert [f["detector"] for f in item["dlp_findings"]] == ["prohibited"]
     refused = env.client.get(f"/api/v1/compliance/review/{item['id']}/attachments/1", headers=env.h(tsec))
-    assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "review_content_hidden"
     d = env.client.post(f"/api/v1/compliance/review/{item['id']}/decision", headers=env.h(tsec),
                         json={"decision": "escalate", "note": "请合规审查"})
     assert d.status_code == 200 and d.json()["status"] == "escalated"

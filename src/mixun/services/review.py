@@ -122,7 +122,7 @@ def item_attachment(ctx: Ctx, item_id: int, attachment_id: int) -> tuple[bytes, 
     from mixun.services.attachments import read_for_officer
 
     if not sees_content(ctx):  # 三员分立: a file is content, for compliance officers only
-        raise MixunError("forbidden")
+        raise MixunError("review_content_hidden")
     with ctx.rt.db.read() as s:
         item = s.get(ReviewItem, item_id)
         if item is None or item.message_id is None:
