@@ -95,6 +95,7 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "session_locked": (423, "会话已锁定，请输入密码解锁", "The session is locked; enter your password to unlock it"),
     "address_not_allowed": (403, "只允许从行内网络访问", "Access is allowed only from the intranet"),
     "too_many_attempts": (429, "登录失败次数过多，请稍后再试", "Too many failed logins; try again later"),
+    "review_content_hidden": (403, "内容仅合规人员可见", "Message content is visible to compliance officers only"),
 }
 
 

@@ -107,7 +107,8 @@ def test_times_off_the_calendar_are_422(env: Env) -> None:
                        params={"since": "0001-01-03T00:00:00+14:00", "until": "9999-12-29T00:00:00-14:00"})
     assert r.status_code == 200, r.text
     r = env.client.get("/api/v1/compliance/archive/search", headers=hc,
-                       params={"reason": "r", "since": "2026-01-01T08:00:00+08:00"})
+                       params={"category": "internal_investigation", "reason": "内部调查：核对授信审批往来记录",
+                               "since": "2026-01-01T08:00:00+08:00"})
     assert r.status_code == 200, r.text
 
 

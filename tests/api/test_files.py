@@ -357,8 +357,8 @@ def test_a_file_is_only_as_visible_as_its_message(fenv: Env) -> None:
 
 
 def test_pack_contents_are_for_compliance_not_every_reviewer(fenv: Env) -> None:
-    """A reported secure pack reaches the review queue; secadmin reviews it without the files kept from
-    inside it, compliance sees and opens them."""
+    """A reported secure pack reaches the review queue; secadmin reviews it without any of its files
+    (content is for compliance only), compliance sees and opens them, the ones kept from inside it too."""
     a, b, conv = _people(fenv)
     book = make_xlsx([["姓名", "身份证号"], ["王五", ID_NUMBER]])
     m = _pack(fenv, a, conv, [("客户.xlsx", book)], PACK_PASSWORD).json()
@@ -369,9 +369,9 @@ def test_pack_contents_are_for_compliance_not_every_reviewer(fenv: Env) -> None:
     with fenv.rt.db.read() as s:
         inner = s.execute(select(Attachment.id).where(Attachment.kind == "pack_original")).scalar_one()
     item = fenv.client.get("/api/v1/compliance/review", headers=fenv.h(tsec)).json()["items"][0]
-    assert [x["kind"] for x in item["attachments"]] == ["secure_pack"]
+    assert item["attachments"] == [] and item["content_hidden"] is True
     url = f"/api/v1/compliance/review/{item['id']}/attachments/{inner}"
-    assert fenv.client.get(url, headers=fenv.h(tsec)).status_code == 404
+    assert fenv.client.get(url, headers=fenv.h(tsec)).json()["error"]["code"] == "review_content_hidden"
     item = fenv.client.get("/api/v1/compliance/review", headers=fenv.h(tc)).json()["items"][0]
     assert {x["kind"] for x in item["attachments"]} == {"secure_pack", "pack_original"}
     assert fenv.client.get(url, headers=fenv.h(tc)).content == book

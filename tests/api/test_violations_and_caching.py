@@ -76,6 +76,6 @@ def test_files_and_images_are_served_no_store(env: Env) -> None:
         assert got.headers["cache-control"] == "no-store", path
     _, tok = officer(env)
     got = env.client.get(f"/api/v1/compliance/archive/attachments/{att}", headers=env.h(tok),
-                         params={"reason": "监管调阅 检查"})
+                         params={"category": "regulatory_inspection", "reason": "监管调阅：检查附件的缓存头"})
     assert got.status_code == 200, got.text
     assert got.headers["cache-control"] == "no-store"

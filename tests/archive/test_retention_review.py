@@ -111,10 +111,16 @@ def test_legal_hold_keeps_content_until_released(env: Env) -> None:
     assert result["counts"]["messages"] == 0 and result["counts"]["held"] == 2
     assert _count(env, "SELECT count(*) FROM message_versions") == 2 and _blob_count(env) == 2
     rel = env.client.post(f"/api/v1/compliance/holds/{r.json()['id']}/release", headers=h, json={"reason": "结案"})
-    assert rel.status_code == 200
+    assert rel.status_code == 202  # a second compliance officer approves the release, then it is run
+    _, tok2 = officer(env, "hegui2", "王合规")
+    req = rel.json()["request"]["id"]
+    assert env.client.post(f"/api/v1/compliance/access-requests/{req}/approve", headers=env.h(tok2),
+                           json={}).status_code == 200
+    assert env.client.post(f"/api/v1/compliance/access-requests/{req}/run", headers=h, json={}).status_code == 200
+    # Checked before the run: six years on, the run trims every audit row but the newest.
+    assert _count(env, "SELECT count(*) FROM audit_log WHERE action = 'legal_hold.released'") == 1
     assert retention.run(cli_ctx(env), now=LATER)["counts"]["messages"] == 2
     assert _count(env, "SELECT count(*) FROM message_versions") == 0
-    assert _count(env, "SELECT count(*) FROM audit_log WHERE action = 'legal_hold.released'") == 1
 
 
 def test_only_compliance_places_holds_and_audit_retention_has_a_floor(env: Env) -> None:
@@ -128,8 +134,13 @@ def test_only_compliance_places_holds_and_audit_retention_has_a_floor(env: Env) 
     put = "/api/v1/compliance/retention/policies"
     assert env.client.put(put, headers=h, json={"scope": "audit", "messages_days": 179,
                                                 "files_days": 179}).status_code == 422
-    assert env.client.put(put, headers=h, json={"scope": "kind:direct", "messages_days": 400,
-                                                "files_days": 30}).status_code == 200
+    shorter = env.client.put(put, headers=h, json={"scope": "kind:direct", "messages_days": 400, "files_days": 30})
+    assert shorter.status_code == 202  # shorter than the default: a second compliance officer approves
+    _, tok2 = officer(env, "hegui2", "王合规")
+    req = shorter.json()["request"]["id"]
+    assert env.client.post(f"/api/v1/compliance/access-requests/{req}/approve", headers=env.h(tok2),
+                           json={}).status_code == 200
+    assert env.client.post(f"/api/v1/compliance/access-requests/{req}/run", headers=h, json={}).status_code == 200
     scopes = {p["scope"]: p for p in env.client.get(put, headers=h).json()["policies"]}
     assert scopes["kind:direct"]["messages_days"] == 400 and scopes["default"]["messages_days"] == 5 * 365
 

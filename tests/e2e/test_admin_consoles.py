@@ -156,7 +156,8 @@ def test_compliance_holds_retention_and_exports(own_server, make_page):
     for tab in ("dlp-policy", "dlp-lexicons", "dlp", "audit", "users"):
         expect(page.get_by_test_id(f"admin-tab-{tab}")).to_have_count(0)
 
-    # Legal hold: placed on a person by username, with a reason; released with a reason.
+    # Legal hold: placed on a person by username, with a reason; releasing it files a request that a
+    # second compliance officer must approve, so the hold stays active.
     page.get_by_test_id("admin-tab-holds").click()
     page.get_by_test_id("hold-user").fill("fengkj")
     page.get_by_test_id("hold-reason").fill("监管问询 2026-17")
@@ -168,7 +169,8 @@ def test_compliance_holds_retention_and_exports(own_server, make_page):
     row.get_by_test_id("hold-release").click()
     page.get_by_test_id("hold-release-reason").fill("问询结束")
     page.get_by_test_id("hold-release-confirm").click()
-    expect(page.get_by_test_id("hold-row").first).to_have_attribute("data-active", "false")
+    expect(page.get_by_test_id("hold-release-dialog")).to_have_count(0)
+    expect(page.get_by_test_id("hold-row").first).to_have_attribute("data-active", "true")
 
     # Retention: the audit floor is refused with the server's reason; a valid policy is listed.
     page.get_by_test_id("admin-tab-retention").click()

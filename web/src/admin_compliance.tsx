@@ -89,7 +89,10 @@ function ReleaseDialog({ hold, onClose, onDone }: { hold: any; onClose: () => vo
     <Modal title={`${t('hold_release')} #${hold.id}`} onClose={onClose} testid="hold-release-dialog">
       <form class="stack" onSubmit={async (e) => {
         e.preventDefault();
-        try { await post(`/compliance/holds/${hold.id}/release`, { reason: reason.trim() }); toast(t('saved')); onDone(); } catch (e2) { setErr(errText(e2)); }
+        try {
+          const r = await post<any>(`/compliance/holds/${hold.id}/release`, { reason: reason.trim() });
+          toast(r?.status === 'pending' ? SECOND_OFFICER() : t('saved')); onDone();
+        } catch (e2) { setErr(errText(e2)); }
       }}>
         <label>{t('hold_release_reason')}<input data-testid="hold-release-reason" required maxLength={500} value={reason} onInput={(e) => setReason(e.currentTarget.value)} /></label>
         <ErrorLine msg={err} />
@@ -139,7 +142,10 @@ export function Retention() {
         e.preventDefault(); setErr(null);
         const m = parseInt(f.messages_days, 10);
         const fd = f.files_days.trim() ? parseInt(f.files_days, 10) : m;
-        try { await api('PUT', '/compliance/retention/policies', { scope: f.scope.trim(), messages_days: m, files_days: fd }); toast(t('saved')); load(); } catch (e2) { setErr(errText(e2)); }
+        try {
+          const r = await api<any>('PUT', '/compliance/retention/policies', { scope: f.scope.trim(), messages_days: m, files_days: fd });
+          toast(r?.status === 'pending' ? SECOND_OFFICER() : t('saved')); load();
+        } catch (e2) { setErr(errText(e2)); }
       }}>
         <label>{t('retention_scope')}<input data-testid="retention-scope" list="retention-scopes" title={t('retention_scope_hint')} placeholder={t('retention_scope_hint')} required value={f.scope} onInput={(e) => setF({ ...f, scope: e.currentTarget.value })} /></label>
         <datalist id="retention-scopes">{['default', 'audit', 'kind:direct', 'kind:group', 'unit:'].map((x) => <option value={x} />)}</datalist>
@@ -176,9 +182,14 @@ export function Retention() {
 const FORMATS = ['jsonl', 'csv', 'eml', 'attachments'];
 const zh = () => locale !== 'en';
 
+// Shortening retention and releasing a hold always wait for a second compliance officer (双人原则).
+const SECOND_OFFICER = () => (zh() ? '须另一名合规人员批准：申请已提交，批准后在“导出”页的“双人复核申请”中执行' : 'Needs another compliance officer: request filed; run it from the dual-control requests (Exports) once approved');
+
 function scopeLabel(p: any): string {
   if (!p) return '';
   const parts = [
+    p.hold_id ? (zh() ? `保全 #${p.hold_id}：${p.release_reason || ''}` : `hold #${p.hold_id}: ${p.release_reason || ''}`) : '',
+    p.scope ? `${scopeName(p.scope)} → ${p.messages_days}/${p.files_days} ${zh() ? '天' : 'days'}` : '',
     p.user ? (zh() ? `人员 ${p.user}` : `person ${p.user}`) : '',
     p.unit ? (zh() ? `部门 ${p.unit}` : `unit ${p.unit}`) : '',
     p.conversation_id ? (zh() ? `会话 #${p.conversation_id}` : `conversation #${p.conversation_id}`) : '',
@@ -277,7 +288,7 @@ function AccessRequests({ tick, onDone }: { tick: number; onDone: () => void }) 
                 <button class="link" data-testid="access-request-run" onClick={async () => {
                   const out = await act(() => post<any>(`/compliance/access-requests/${r.id}/run`, {}))();
                   if (out?.original_text != null) setShown(out); else if (out) { toast(t('saved')); onDone(); }
-                }}>{r.params?.version_id ? (zh() ? '查看原文' : 'View original') : (zh() ? '执行导出' : 'Run export')}</button>
+                }}>{r.params?.version_id ? (zh() ? '查看原文' : 'View original') : r.params?.hold_id ? (zh() ? '解除保全' : 'Release hold') : r.params?.scope ? (zh() ? '执行调整' : 'Apply policy') : (zh() ? '执行导出' : 'Run export')}</button>
               )}
             </td>
           </tr>

@@ -521,6 +521,7 @@ const zh = {
   reedit: "重新编辑",
   you_recalled: "你撤回了一条消息",
   drop_files: "松开即可发送",
+  review_content_hidden: '内容仅合规人员可见',
 };
 type Key = keyof typeof zh;
 const en: Record<Key, string> = {
@@ -1044,6 +1045,7 @@ const en: Record<Key, string> = {
   reedit: "Re-edit",
   you_recalled: "You recalled a message",
   drop_files: "Drop to send",
+  review_content_hidden: 'Content is visible to compliance officers only',
 };
 
 export type Locale = 'zh-CN' | 'en';

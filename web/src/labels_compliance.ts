@@ -107,6 +107,7 @@ const WORDS: Record<string, Pair> = {
   pending: ['待批准', 'Pending'], used: ['已执行', 'Carried out'],
   export_person: ['导出个人全部记录', "Export a person's history"], export_unit: ['导出部门全部记录', "Export a unit's history"],
   originals: ['查看遮盖前原文', 'View unmasked originals'],
+  retention_policy: ['缩短保存期限', 'Shorten retention'], hold_release: ['解除法律保全', 'Release a legal hold'],
   // message version kinds
   created: ['发送', 'Sent'], edited: ['编辑', 'Edited'], recalled: ['撤回', 'Recalled'], hidden: ['隐藏', 'Hidden'],
   // conversation kinds, membership log

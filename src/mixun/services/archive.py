@@ -14,7 +14,7 @@ import threading
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from mixun.db import bulk
@@ -422,11 +422,15 @@ def search_own(ctx: Ctx, q: str, limit: int = 50, cursor: int | None = None) -> 
     with ctx.rt.db.read() as s:
         convs = list(s.execute(select(Member.conversation_id).where(Member.user_id == ctx.user_id)).scalars())
         filters = _filters(s, None, None, None, None, None, False, conversations=convs)
-        # Only what the employee can still see: the message's latest version, not recalled, not held.
-        latest = select(Message.id).where(Message.recalled_at.is_(None),
-                                          or_(Message.dlp_action.is_(None), Message.dlp_action != "hold",
-                                              Message.sender_id == ctx.user_id))
-        filters.append(MessageVersion.message_id.in_(latest))
+        # Only what the employee sees in history (list_messages): after they joined, not recalled, held
+        # ones to their sender only; and only the message's CURRENT version, never the text before an edit.
+        visible = exists().where(
+            Message.id == MessageVersion.message_id, Message.version == MessageVersion.version,
+            Message.recalled_at.is_(None),
+            or_(Message.dlp_action.is_(None), Message.dlp_action != "hold", Message.sender_id == ctx.user_id),
+            Member.conversation_id == Message.conversation_id, Member.user_id == ctx.user_id,
+            Message.seq > Member.joined_seq)
+        filters.append(visible)
         results, next_cursor = search_versions(s, q, filters, limit, cursor)
     out = [{"message_id": r["message_id"], "conversation_id": r["conversation"]["id"], "seq": r["seq"],
             "sender": {"id": r["sender"]["id"], "name": r["sender"]["name"]}, "text": r["text"],

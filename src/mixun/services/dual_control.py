@@ -2,7 +2,8 @@
 
 secadmin decides, per kind, whether an access needs a second compliance officer's approval: exporting a
 person's whole history (``export_person``), a unit's (``export_unit``), and reading the unmasked
-originals of masked messages (``originals``). When a kind is on, asking for it files a pending request;
+originals of masked messages (``originals``). Shortening a retention policy (``retention_policy``) and
+releasing a legal hold (``hold_release``) always need the second officer. When a kind is on, asking for it files a pending request;
 another compliance officer approves or rejects it (nobody decides their own); the officer who asked
 then carries it out once. Every step is audited.
 """
@@ -34,6 +35,10 @@ class Reason:
         return {"reason_category": self.category, "reason": self.text}
 
 KINDS = ("export_person", "export_unit", "originals")
+# Destroying acts that always need a second compliance officer, whatever secadmin's setting: shortening
+# a retention policy and releasing a legal hold (else one officer could shorten retention to a day,
+# release the holds and run retention: the archive gone on one person's word).
+ALWAYS = ("retention_policy", "hold_release")
 SETTING_KEY = "dual_control"
 STATUSES = ("pending", "approved", "rejected", "used")
 

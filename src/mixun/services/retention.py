@@ -61,7 +61,27 @@ def list_policies(ctx: Ctx) -> list[dict[str, Any]]:
                 for p in sorted(_policies(s).values(), key=lambda p: p.scope)]
 
 
-def set_policy(ctx: Ctx, scope: str, messages_days: int, files_days: int) -> dict[str, Any]:
+def _current_days(policies: dict[str, rules.Policy], scope: str) -> tuple[int, int]:
+    """What now governs ``scope``: its own policy, else the longest of those it would override (a new
+    unit policy replaces the default, the kind policies and any parent unit's for that unit)."""
+    if scope in policies:
+        return policies[scope].messages_days, policies[scope].files_days
+    if scope == "audit":
+        return rules.DEFAULT_AUDIT_DAYS, rules.DEFAULT_AUDIT_DAYS
+    if scope.startswith("kind:"):
+        covered = [policies["default"]]
+    else:
+        unit = scope[5:].rstrip("/")
+        covered = [p for sc, p in policies.items() if sc in ("default", "kind:direct", "kind:group") or (
+            sc.startswith("unit:") and (unit == sc[5:].rstrip("/") or unit.startswith(sc[5:].rstrip("/") + "/")))]
+    return max(p.messages_days for p in covered), max(p.files_days for p in covered)
+
+
+def set_policy(ctx: Ctx, scope: str, messages_days: int, files_days: int, *,
+               approved_request: int | None = None) -> dict[str, Any]:
+    """Set a policy. Lengthening takes effect at once; shortening (any value below what now governs the
+    scope) by an officer files a request that a second compliance officer approves, and the asker then
+    carries it out once (``approved_request``). The server's own CLI (no principal) is not asked."""
     if not rules.valid_scope(scope):
         raise MixunError("validation_failed", ("范围应为 default、audit、kind:direct、kind:group 或 unit:<路径>",
                                                "The scope must be default, audit, kind:direct, kind:group or unit:<path>"),
@@ -69,6 +89,16 @@ def set_policy(ctx: Ctx, scope: str, messages_days: int, files_days: int) -> dic
     problem = rules.check_days(scope, messages_days, files_days)
     if problem:
         raise MixunError("validation_failed", problem, field="messages_days")
+    if ctx.principal is not None and approved_request is None:
+        with ctx.rt.db.read() as s:
+            cur_m, cur_f = _current_days(_policies(s), scope)
+        if messages_days < cur_m or (scope != "audit" and files_days < cur_f):
+            from mixun.services import dual_control
+
+            req = dual_control.file_request(
+                ctx, ["retention_policy"], {"scope": scope, "messages_days": messages_days, "files_days": files_days},
+                dual_control.Reason("other", f"缩短保存期限：{scope} {cur_m}→{messages_days} 天"))
+            return {"status": "pending", "request": req}
     with ctx.rt.db.write() as s:
         row = s.execute(select(RetentionPolicy).where(RetentionPolicy.scope == scope)).scalar_one_or_none()
         before = (row.messages_days, row.files_days) if row else None
@@ -78,8 +108,8 @@ def set_policy(ctx: Ctx, scope: str, messages_days: int, files_days: int) -> dic
         row.messages_days, row.files_days = messages_days, files_days
         row.updated_by, row.updated_at = ctx.principal.user_id if ctx.principal else None, datetime.now(UTC)
         audit.record(s, ctx, "retention.policy_changed", target=scope, before=before,
-                     messages_days=messages_days, files_days=files_days)
-    return {"scope": scope, "messages_days": messages_days, "files_days": files_days}
+                     messages_days=messages_days, files_days=files_days, request_id=approved_request)
+    return {"status": "done", "scope": scope, "messages_days": messages_days, "files_days": files_days}
 
 
 # --- legal holds ------------------------------------------------------------------------------------
@@ -112,8 +142,23 @@ def place_hold(ctx: Ctx, *, reason: str | None, user_id: int | None = None, conv
         return _hold_view(h)
 
 
-def release_hold(ctx: Ctx, hold_id: int, reason: str | None) -> dict[str, Any]:
+def release_hold(ctx: Ctx, hold_id: int, reason: str | None, *,
+                 approved_request: int | None = None) -> dict[str, Any]:
+    """An officer's release files a request for a second compliance officer (the hold stays until the
+    asker carries out the approved request, ``approved_request``); the server's CLI is not asked."""
     why = check_reason(reason)
+    if ctx.principal is not None and approved_request is None:
+        from mixun.services import dual_control
+
+        with ctx.rt.db.read() as s:
+            h = s.get(LegalHold, hold_id)
+            if h is None:
+                raise MixunError("not_found")
+            if h.released_at is not None:
+                raise MixunError("hold_already_released")
+        req = dual_control.file_request(ctx, ["hold_release"], {"hold_id": hold_id, "release_reason": why},
+                                        dual_control.Reason("other", why))
+        return {"status": "pending", "request": req}
     with ctx.rt.db.write() as s:
         h = s.get(LegalHold, hold_id, with_for_update=True)
         if h is None:
@@ -121,8 +166,9 @@ def release_hold(ctx: Ctx, hold_id: int, reason: str | None) -> dict[str, Any]:
         if h.released_at is not None:
             raise MixunError("hold_already_released")
         h.released_at, h.released_by, h.release_reason = datetime.now(UTC), ctx.user_id, why
-        audit.record(s, ctx, "legal_hold.released", target=f"hold:{h.id}", reason=why)
-        return _hold_view(h)
+        audit.record(s, ctx, "legal_hold.released", target=f"hold:{h.id}", reason=why,
+                     request_id=approved_request)
+        return {"status": "done", **_hold_view(h)}
 
 
 def list_holds(ctx: Ctx, active_only: bool = False) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from mixun.db.models import Message, User
 from mixun.db.models_archive import ReviewItem, Violation
 from mixun.db.models_dlp import DlpSanction
+from mixun.domain.roles import Perm
 from mixun.domain.sanctions import higher_level
 from mixun.errors import MixunError
 from mixun.services import audit, events
@@ -59,13 +60,23 @@ def report_message(ctx: Ctx, message_id: int, reason: str) -> dict[str, Any]:
         return {"id": item.id, "status": item.status}
 
 
-def _view(item: ReviewItem, msg: Message | None, names: dict[int, str], now: datetime) -> dict[str, Any]:
+def sees_content(ctx: Ctx) -> bool:
+    """三员分立: only compliance officers (who may search the archive) read the message under review.
+    secadmin also holds Perm.REVIEW (it writes the DLP rules) but must never reach message content alone:
+    it would otherwise add a "hold" rule for a common word and read everyone's messages in the queue."""
+    return ctx.principal is not None and Perm.ARCHIVE_SEARCH in ctx.principal.perms
+
+
+def _view(item: ReviewItem, msg: Message | None, names: dict[int, str], now: datetime,
+          content: bool = True) -> dict[str, Any]:
     age = now - item.created_at
     return {"id": item.id, "kind": item.kind, "status": item.status, "message_id": item.message_id,
             "conversation_id": item.conversation_id,
             "subject": {"id": item.subject_id, "name": names.get(item.subject_id, "")},
             "reporter_id": item.reporter_id, "reason": item.reason,
-            "text": msg.text if msg else "", "dlp_findings": (msg.dlp_findings or []) if msg else [],
+            "text": (msg.text if msg else "") if content else "", "content_hidden": not content,
+            # DLP findings are stored masked (detector and masked value), so they are metadata, not content.
+            "dlp_findings": (msg.dlp_findings or []) if msg else [],
             "created_at": item.created_at.isoformat(), "age_seconds": int(age.total_seconds()),
             "sla_breached": item.status in ("open", "escalated") and age > SLA,
             "decided_at": item.decided_at.isoformat() if item.decided_at else None,
@@ -76,6 +87,7 @@ def list_queue(ctx: Ctx, status: str | None = "open", limit: int = 50, offset: i
     with ctx.rt.db.write() as s:
         _sync_holds(s)
     now = datetime.now(UTC)
+    content = sees_content(ctx)
     with ctx.rt.db.read() as s:
         stmt = select(ReviewItem).order_by(ReviewItem.created_at, ReviewItem.id)
         if status:
@@ -97,7 +109,8 @@ def list_queue(ctx: Ctx, status: str | None = "open", limit: int = 50, offset: i
         oldest = s.execute(select(func.min(ReviewItem.created_at)).where(ReviewItem.status == "open")).scalar()
     if oldest is not None and oldest.tzinfo is None:
         oldest = oldest.replace(tzinfo=UTC)
-    return {"items": [dict(_view(i, msgs.get(i.message_id), names, now), attachments=atts.get(i.message_id, []))
+    return {"items": [dict(_view(i, msgs.get(i.message_id), names, now, content),
+                           attachments=atts.get(i.message_id, []) if content else [])
                       for i in items],
             "next_offset": offset + limit if more else None, "open": open_count,
             "oldest_open_age_seconds": int((now - oldest).total_seconds()) if oldest else None,
@@ -108,6 +121,8 @@ def item_attachment(ctx: Ctx, item_id: int, attachment_id: int) -> tuple[bytes, 
     """A file of the message under review (a held document, a reported file), for the reviewer."""
     from mixun.services.attachments import read_for_officer
 
+    if not sees_content(ctx):  # 三员分立: a file is content, for compliance officers only
+        raise MixunError("review_content_hidden")
     with ctx.rt.db.read() as s:
         item = s.get(ReviewItem, item_id)
         if item is None or item.message_id is None:

@@ -273,9 +273,17 @@ def reject_access_request(request_id: Id, body: RequestDecision, ctx: Compliance
 
 @router.post(f"{P}/access-requests/{{request_id}}/run")
 def run_access_request(request_id: Id, ctx: Compliance) -> dict[str, Any]:
-    """The asker carries out their approved request, once: the export, or the original's text."""
+    """The asker carries out their approved request, once: the export, the original's text, the shorter
+    retention policy or the hold's release."""
     params, why = dual_control.claim(ctx, request_id)
+    kinds = params.get("kinds", [])
     try:
+        if "retention_policy" in kinds:
+            return retention.set_policy(ctx, str(params["scope"]), int(params["messages_days"]),
+                                        int(params["files_days"]), approved_request=request_id)
+        if "hold_release" in kinds:
+            return retention.release_hold(ctx, int(params["hold_id"]), str(params["release_reason"]),
+                                          approved_request=request_id)
         if "version_id" in params:
             return archive.original_text(ctx, int(params["version_id"]), why, request_id=request_id)
         return _run_export(ctx, params, why, request_id)
@@ -338,9 +346,15 @@ def place_hold(body: HoldCreate, ctx: Compliance) -> dict[str, Any]:
                                 conversation_id=body.conversation_id, since=body.since, until=body.until)
 
 
-@router.post(f"{P}/holds/{{hold_id}}/release")
-def release_hold(hold_id: Id, body: HoldRelease, ctx: Compliance) -> dict[str, Any]:
-    return retention.release_hold(ctx, hold_id, body.reason)
+_SECOND_OFFICER = {202: {"description": "Request filed: a second compliance officer approves, then the asker runs it"}}
+
+
+@router.post(f"{P}/holds/{{hold_id}}/release", responses=_SECOND_OFFICER)
+def release_hold(hold_id: Id, body: HoldRelease, ctx: Compliance, response: Response) -> dict[str, Any]:
+    out = retention.release_hold(ctx, hold_id, body.reason)
+    if out["status"] == "pending":
+        response.status_code = 202
+    return out
 
 
 @router.get(f"{P}/retention/policies")
@@ -348,9 +362,12 @@ def list_policies(ctx: Compliance) -> dict[str, Any]:
     return {"policies": retention.list_policies(ctx)}
 
 
-@router.put(f"{P}/retention/policies")
-def set_policy(body: PolicySet, ctx: Compliance) -> dict[str, Any]:
-    return retention.set_policy(ctx, body.scope, body.messages_days, body.files_days)
+@router.put(f"{P}/retention/policies", responses=_SECOND_OFFICER)
+def set_policy(body: PolicySet, ctx: Compliance, response: Response) -> dict[str, Any]:
+    out = retention.set_policy(ctx, body.scope, body.messages_days, body.files_days)
+    if out["status"] == "pending":  # shortening: a second compliance officer approves first
+        response.status_code = 202
+    return out
 
 
 @router.get(f"{P}/retention/runs")
