@@ -26,7 +26,13 @@ def test_lock_survives_reload_and_new_tab(server, browser, size):
         page.get_by_test_id("lock-now").click()
         expect(page.get_by_test_id("lock-screen")).to_be_visible()
         expect(page.get_by_test_id("conversation-list")).to_have_count(0)
-        status = page.evaluate("() => fetch('/api/v1/conversations', {cache: 'no-store'}).then((r) => r.status)")
+        # The lock screen shows at once; the server's lock follows with the POST a moment later.
+        status = 0
+        for _ in range(50):
+            status = page.evaluate("() => fetch('/api/v1/conversations', {cache: 'no-store'}).then((r) => r.status)")
+            if status == 423:
+                break
+            page.wait_for_timeout(100)
         assert status == 423
 
         page.reload()

@@ -10,7 +10,7 @@ export function Modal(props: { title: string; onClose?: () => void; children: Co
   }, [props.onClose]);
   return (
     // `dialog` marks every modal (INTERFACE.md); the dialog's own name sits on the backdrop around it.
-    <div class="modal-backdrop" data-testid={props.testid} onClick={(e) => { if (e.target === e.currentTarget && props.onClose) props.onClose(); }}>
+    <div class="modal-backdrop" data-testid={props.testid === 'dialog' ? undefined : props.testid} onClick={(e) => { if (e.target === e.currentTarget && props.onClose) props.onClose(); }}>
       <div class={'modal' + (props.wide ? ' wide' : '')} role="dialog" aria-modal="true" data-testid="dialog">
         <div class="modal-head">
           <h3>{props.title}</h3>
