@@ -138,6 +138,7 @@ def test_new_event_types_are_replayed_by_resume(env: Env) -> None:
         types = []
         while "conversation.dissolved" not in types:
             frame = ws.receive_json()
-            types.append(frame["type"])
+            if frame["type"] != "presence.changed":  # live presence frames interleave with the replay
+                types.append(frame["type"])
     assert types == ["conversation.created", "message.created", "message.reactions", "conversation.prefs",
                      "conversation.updated", "conversation.dissolved"]

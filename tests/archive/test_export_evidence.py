@@ -148,7 +148,8 @@ def test_export_answers_carry_no_server_path(env: Env) -> None:
     _chat(env)
     _, tok = officer(env)
     r = env.client.post("/api/v1/compliance/exports", headers=env.h(tok),
-                        json={"reason": "监管调阅", "formats": ["jsonl"]})
+                        json={"category": "regulatory_inspection", "reason": "监管调阅：导出答复不含服务器路径",
+                                  "formats": ["jsonl"]})
     assert r.status_code == 201, r.text
     data_dir = str(env.settings.data_dir)
     assert data_dir not in r.text

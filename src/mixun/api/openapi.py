@@ -5,7 +5,8 @@ route at app creation (``install``), so a route added later is covered without d
 
 * from what every request meets at the edge: 413 (body over the limit), 422 (a NUL in the query, an
   invalid parameter), 503 ``busy`` (the database would not wait for a lock);
-* from the route's gate (api/deps.py ``gate``): 401 and 403 unless it is public (GATE_STATUSES);
+* from the route's gate (api/deps.py ``gate``): 401, 403 and 423 (a locked session) unless it is public
+  (GATE_STATUSES);
 * from its shape: 404 when it has a path parameter, 400 ``invalid_json`` when it takes a JSON body,
   400/413/415 when it takes files;
 * and per route, the codes its service raises beyond those (EXTRA_CODES, by error code, so the
@@ -27,7 +28,7 @@ from mixun.errors import ERRORS
 
 # What the permission gate can answer before any route code runs (not logged in, session ended,
 # password change pending, two-factor enrolment pending, role lacks the permission, cross-site write).
-GATE_STATUSES = (401, 403)
+GATE_STATUSES = (401, 403, 423)
 EDGE_STATUSES = (413, 422, 503)
 
 # Codes a route's service raises beyond the generic ones above: "METHOD /path" -> error codes.
@@ -84,6 +85,7 @@ _GENERIC = {400: "The request is malformed (invalid_json, bad_request)",
             403: "Not allowed for this session or role (forbidden, password_change_required, ...)",
             404: "No such object, or not one the caller may see (not_found)",
             413: "The request body is over the limit (body_too_large)",
+            423: "The session is locked: unlock it first (session_locked)",
             422: "A parameter or body field is invalid (validation_failed)",
             503: "The database is busy; nothing was written; retry (busy)"}
 _RETRY_AFTER = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
