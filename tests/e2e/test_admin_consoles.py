@@ -116,8 +116,14 @@ def test_auditor_verifies_filters_and_exports_the_trail(own_server, make_page):
     aud.get_by_test_id("audit-search").click()
     rows = aud.get_by_test_id("audit-row")
     expect(rows.first).to_be_visible()
-    for a in rows.evaluate_all("rs => rs.map(r => r.dataset.action)"):
-        assert a.startswith("audit."), a
+    # The unfiltered rows stay on screen until the filtered answer replaces them: wait for it.
+    actions: list[str] = []
+    for _ in range(100):
+        actions = rows.evaluate_all("rs => rs.map(r => r.dataset.action)")
+        if actions and all(a.startswith("audit.") for a in actions):
+            break
+        aud.wait_for_timeout(100)
+    assert actions and all(a.startswith("audit.") for a in actions), actions
     expect(rows.filter(has_text="校验审计日志")).not_to_have_count(0)
     # Filter by actor (the auditor themself), by clicking the actor.
     aud.get_by_test_id("audit-actor-filter").first.click()

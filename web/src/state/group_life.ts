@@ -38,6 +38,12 @@ export async function loadSystem(id: number) {
   try { const r = await get<{ system: SystemLine[] }>(`/conversations/${id}/system`); addLines(r.system); } catch { G.systemLoaded.delete(id); }
 }
 
+/** Read the system lines again (after a (re)connect: lines written meanwhile may never arrive live). */
+export function reloadSystem(id: number) {
+  G.systemLoaded.delete(id);
+  return loadSystem(id);
+}
+
 /** Group-life parts of an event frame (called by the realtime router for every frame). */
 export function onGroupEvent(f: any) {
   if (Array.isArray(f.system)) addLines(f.system);

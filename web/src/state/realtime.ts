@@ -5,7 +5,7 @@ import { t } from '../i18n';
 import { ensureConversation, loadConversations } from './conversations';
 import { flushOutbox } from './outbox';
 import { applyMessage, loadNewer, onRead, onScanned } from './threads';
-import { onGroupEvent } from './group_life';
+import { onGroupEvent, reloadSystem } from './group_life';
 import { onPresenceChanged, refreshPresence } from './presence';
 import { onViolationNotice } from './dlp';
 import { loadDrafts } from './drafts';
@@ -74,10 +74,13 @@ function onFrame(f: any) {
     pingTimer = setInterval(() => { try { ws?.send(JSON.stringify({ type: 'ping' })); } catch { /* closed */ } }, 25000);
     changed();
     refreshPresence();
-    if (wasOnline) {
-      // Belt and braces after a reconnect: refresh the list and the open conversation (dedupe by id).
-      loadConversations().catch(() => {});
-      if (S.openId != null && S.threads.get(S.openId)?.loaded) loadNewer(S.openId).catch(() => {});
+    // Belt and braces (dedupe by id): after a reconnect, and on the first connect once the page has loaded
+    // by HTTP, refresh the list and the open conversation. A first hello's counter already counts the
+    // events written since those loads, so they are never replayed; a reconnect may race its resume.
+    if (wasOnline || S.convsLoaded) loadConversations().catch(() => {});
+    if (S.openId != null) {
+      if (S.threads.get(S.openId)?.loaded) loadNewer(S.openId).catch(() => {});
+      reloadSystem(S.openId).catch(() => {});
     }
     flushOutbox();
     return;
