@@ -74,7 +74,7 @@ def test_invite_shows_a_system_line_and_removal_asks_first(server, sized):
     pw.get_by_test_id("member-add-search").fill("李四")
     pw.get_by_test_id("member-add-option").filter(has_text="李四").first.click()
     expect(pw.get_by_test_id("member-row")).to_have_count(3)
-    expect(pz.get_by_test_id("system-line").filter(has_text="王五邀请李四加入了群聊")).to_have_count(1)
+    expect(pz.get_by_test_id("system-line").filter(has_text="王五邀请李四加入了群聊")).to_have_count(1, timeout=15000)
     row = pw.get_by_test_id("member-row").filter(has_text="李四")
     row.get_by_test_id("member-remove").click()
     dialog = pw.get_by_test_id("remove-dialog")
@@ -84,7 +84,7 @@ def test_invite_shows_a_system_line_and_removal_asks_first(server, sized):
     row.get_by_test_id("member-remove").click()
     pw.get_by_test_id("remove-dialog").get_by_test_id("dialog-ok").click()
     expect(pw.get_by_test_id("member-row")).to_have_count(2)
-    expect(pz.get_by_test_id("system-line").filter(has_text="王五将李四移出了群聊")).to_have_count(1)
+    expect(pz.get_by_test_id("system-line").filter(has_text="王五将李四移出了群聊")).to_have_count(1, timeout=15000)
     assert li["id"] and not pw.errors and not pz.errors
 
 
