@@ -41,6 +41,8 @@ def test_membership_changes_become_named_system_lines(env: Env) -> None:
     assert got == [("joined", "王五", "王五"), ("joined", "王五", "张三"), ("joined", "王五", "李四"),
                    ("renamed", "王五", "王五"), ("removed", "王五", "李四"), ("left", "张三", "张三")]
     assert lines[3]["detail"] == "项目组 -> 新项目组"
+    # The lines of one act share its instant (the client merges "邀请张三、李四" on it); two acts never do.
+    assert lines[0]["at"] == lines[1]["at"] != lines[2]["at"]
     # Someone who is no longer a member cannot read the log.
     assert env.client.get(f"/api/v1/conversations/{conv}/system", headers=env.h(b)).status_code == 404
 

@@ -52,11 +52,14 @@ def _check_users(s: Session, ids: list[int]) -> list[int]:
 
 
 def _log(s: Session, conv_id: int, user_id: int, action: str, actor: int, detail: str = "") -> None:
-    row = MembershipLog(conversation_id=conv_id, user_id=user_id, action=action, actor_id=actor, detail=detail,
-                        created_at=datetime.now(UTC))
-    s.add(row)
     # The rows of this transaction go out with its event, as the conversation's system lines (系统消息).
-    s.info.setdefault("membership_log", []).append(row)
+    # They are one act and share its time exactly: the client merges "邀请张三、李四" on that, never two acts.
+    pending = s.info.setdefault("membership_log", [])
+    at = pending[0].created_at if pending else datetime.now(UTC)
+    row = MembershipLog(conversation_id=conv_id, user_id=user_id, action=action, actor_id=actor, detail=detail,
+                        created_at=at)
+    s.add(row)
+    pending.append(row)
 
 
 def system_lines(s: Session, rows: list[MembershipLog]) -> list[dict[str, Any]]:

@@ -1,5 +1,5 @@
 // The composer: text with @mentions, editing and replying, images, files and the secure pack button.
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api, patch, uuid } from '../api';
 import { t } from '../i18n';
 import { Conversation, Member, Message, S, draftOf, ingest, refreshConfig, sendText, setDraft, toast } from '../store';
@@ -51,9 +51,17 @@ export function Composer({ c, replyTo, editing, clear }: { c: Conversation; repl
     const caret = el ? el.selectionStart : text.length;
     const v = text.slice(0, mention.at) + '@' + m.name + ' ' + text.slice(caret);
     setText(v); setDraft(c.id, v); setMention(null);
-    const pos = mention.at + m.name.length + 2;
-    requestAnimationFrame(() => { if (ta.current) { ta.current.focus(); ta.current.setSelectionRange(pos, pos); } });
+    caretAfter.current = mention.at + m.name.length + 2;
   }
+  // The caret goes after a picked mention in the same render that writes the text (never a frame later,
+  // when the next typed characters would land before it).
+  const caretAfter = useRef<number | null>(null);
+  useLayoutEffect(() => {
+    const pos = caretAfter.current, el = ta.current;
+    if (pos == null || !el) return;
+    caretAfter.current = null;
+    el.focus(); el.setSelectionRange(pos, pos);
+  }, [text]);
 
   async function submit() {
     const v = text.replace(/\s+$/, '');

@@ -37,13 +37,13 @@ export function systemText(l: SystemLine, grouped?: SystemLine[]): string {
   }
 }
 
-/** System lines that fall between two messages (by time), joins by one actor at once merged. */
+/** System lines that fall between two messages (by time); the joins of one act (same actor, same instant) merged. */
 export function SystemLines({ lines }: { lines: SystemLine[] }) {
   const out: { l: SystemLine; g: SystemLine[] }[] = [];
   for (const l of lines) {
     const prev = out[out.length - 1];
     if (prev && l.action === 'joined' && prev.l.action === 'joined' && l.detail !== 'owner' && prev.l.detail !== 'owner'
-      && prev.l.actor.id === l.actor.id && prev.l.actor.id !== prev.l.user.id && Math.abs(Date.parse(l.at) - Date.parse(prev.l.at)) < 2000) {
+      && prev.l.actor.id === l.actor.id && prev.l.actor.id !== prev.l.user.id && l.at === prev.l.at) {
       prev.g.push(l);
     } else out.push({ l, g: [l] });
   }
