@@ -23,7 +23,8 @@ def test_backup_and_restore_round_trip(db: str, tmp_path: Path) -> None:
     """A backup taken from a live data dir restores elsewhere with the same people and an intact audit trail."""
     src_url = f"sqlite:///{tmp_path}/a/mixun.db" if db == "sqlite" else fresh_database(db, tmp_path / "a")[0]
     (tmp_path / "a").mkdir(exist_ok=True)
-    src = {"MIXUN_DATA_DIR": str(tmp_path / "a"), "MIXUN_DATABASE_URL": src_url}
+    key = {"MIXUN_BACKUP_KEY_FILE": str(tmp_path / "backup.key")}
+    src = {"MIXUN_DATA_DIR": str(tmp_path / "a"), "MIXUN_DATABASE_URL": src_url, **key}
     assert run(src, "init").returncode == 0
     assert run(src, "user", "add", "--username", "zhangsan", "--name", "张三", "--unit", "总行/信息科技部",
                "--password", "Str0ng!Pass#1").returncode == 0
@@ -38,7 +39,7 @@ def test_backup_and_restore_round_trip(db: str, tmp_path: Path) -> None:
         with eng.begin() as c:
             c.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         eng.dispose()
-    dst = {"MIXUN_DATA_DIR": str(tmp_path / "c"), "MIXUN_DATABASE_URL": dst_url}
+    dst = {"MIXUN_DATA_DIR": str(tmp_path / "c"), "MIXUN_DATABASE_URL": dst_url, **key}
     restored = run(dst, "restore", str(tmp_path / "b.tgz"))
     assert restored.returncode == 0, restored.stderr
     assert run(dst, "init").returncode == 0
@@ -49,24 +50,74 @@ def test_backup_and_restore_round_trip(db: str, tmp_path: Path) -> None:
 
 
 def test_restore_refuses_a_corrupted_backup(tmp_path: Path) -> None:
-    """A backup whose contents do not match its manifest is refused before anything is written."""
-    import io
-    import tarfile
-
-    src = {"MIXUN_DATA_DIR": str(tmp_path / "a")}
+    """A backup changed anywhere (one flipped byte) or cut short is refused before anything is written."""
+    key = {"MIXUN_BACKUP_KEY_FILE": str(tmp_path / "backup.key")}
+    src = {"MIXUN_DATA_DIR": str(tmp_path / "a"), **key}
     assert run(src, "init").returncode == 0
     assert run(src, "backup", "--out", str(tmp_path / "b.tgz")).returncode == 0
-    bad = tmp_path / "bad.tgz"
-    with tarfile.open(tmp_path / "b.tgz") as tin, tarfile.open(bad, "w:gz") as tout:
-        for member in tin.getmembers():
-            data = tin.extractfile(member).read() if member.isfile() else b""
-            if member.name == "keys/master.key":
-                data = bytes(32)
-            member.size = len(data)
-            tout.addfile(member, io.BytesIO(data))
-    r = run({"MIXUN_DATA_DIR": str(tmp_path / "c")}, "restore", str(bad))
-    assert r.returncode != 0 and "corrupt" in r.stderr
-    assert not (tmp_path / "c" / "keys" / "master.key").exists()
+    good = (tmp_path / "b.tgz").read_bytes()
+    flipped = bytearray(good)
+    flipped[len(good) // 2] ^= 0x01
+    (tmp_path / "bad.tgz").write_bytes(bytes(flipped))
+    (tmp_path / "cut.tgz").write_bytes(good[: len(good) - 100])
+    for name in ("bad.tgz", "cut.tgz"):
+        target = tmp_path / f"c-{name}"
+        r = run({"MIXUN_DATA_DIR": str(target), **key}, "restore", str(tmp_path / name))
+        assert r.returncode == 2 and "corrupt" in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert not (target / "keys" / "master.key").exists()
+        assert not target.exists() or not any(target.rglob("*")), "nothing may be written"
+
+
+def test_backup_is_encrypted_and_a_wrong_key_is_refused(tmp_path: Path) -> None:
+    """The backup holds neither the master key nor any stored byte in the clear, nor its own key; restore
+    with another key file, a missing one or a wrong passphrase is refused with a clear message and
+    writes nothing; the right passphrase restores."""
+    import gzip
+
+    src = {"MIXUN_DATA_DIR": str(tmp_path / "a"), "MIXUN_BACKUP_KEY_FILE": str(tmp_path / "k1")}
+    assert run(src, "init").returncode == 0
+    assert run(src, "user", "add", "--username", "zhangsan", "--name", "张三", "--unit", "总行/信息科技部",
+               "--password", "Str0ng!Pass#1").returncode == 0
+    made = run(src, "backup", "--out", str(tmp_path / "b.enc"))
+    assert made.returncode == 0 and "encrypted (AES-256-GCM)" in made.stdout, made.stderr
+    assert "created the backup key" in made.stderr
+    assert (tmp_path / "k1").stat().st_mode & 0o077 == 0
+    blob = (tmp_path / "b.enc").read_bytes()
+    master = (tmp_path / "a" / "keys" / "master.key").read_bytes()
+    assert master not in blob and (tmp_path / "k1").read_bytes() not in blob
+    assert b"master.key" not in blob and "张三".encode() not in blob and b"SQLite format" not in blob
+    try:
+        gzip.decompress(blob)
+        raise AssertionError("a plain gzip stream")
+    except OSError:
+        pass
+
+    other = tmp_path / "k2"
+    other.write_bytes(os.urandom(32))
+    for env, says in (({"MIXUN_BACKUP_KEY_FILE": str(other)}, "wrong backup key"),
+                      ({"MIXUN_BACKUP_KEY_FILE": str(tmp_path / "missing")}, "does not exist")):
+        dst = tmp_path / "c"
+        r = run({"MIXUN_DATA_DIR": str(dst), **env}, "restore", str(tmp_path / "b.enc"))
+        assert r.returncode == 2 and says in r.stderr and "nothing was restored" in r.stderr, r.stderr
+        assert not dst.exists() or not any(dst.rglob("*"))
+
+    pw = {"MIXUN_DATA_DIR": str(tmp_path / "a"), "MIXUN_BACKUP_PASSPHRASE": "备份口令-correct horse 9"}
+    assert run(pw, "backup", "--out", str(tmp_path / "p.enc")).returncode == 0
+    wrong = run({"MIXUN_DATA_DIR": str(tmp_path / "d"), "MIXUN_BACKUP_PASSPHRASE": "another phrase 123"},
+                "restore", str(tmp_path / "p.enc"))
+    assert wrong.returncode == 2 and "wrong backup key or passphrase" in wrong.stderr
+    assert not (tmp_path / "d").exists() or not any((tmp_path / "d").rglob("*"))
+    ok = run({"MIXUN_DATA_DIR": str(tmp_path / "d"), "MIXUN_BACKUP_PASSPHRASE": pw["MIXUN_BACKUP_PASSPHRASE"]},
+             "restore", str(tmp_path / "p.enc"))
+    assert ok.returncode == 0, ok.stderr
+    assert (tmp_path / "d" / "keys" / "master.key").read_bytes() == master
+
+
+def test_a_plain_backup_from_before_encryption_still_restores(tmp_path: Path) -> None:
+    """Backups written before encryption (plain tar.gz) restore, with a warning."""
+    _fake_backup(tmp_path / "old.tgz", "sqlite")
+    r = run({"MIXUN_DATA_DIR": str(tmp_path / "data")}, "restore", str(tmp_path / "old.tgz"))
+    assert r.returncode == 0 and "not encrypted" in r.stderr, r.stderr
 
 
 def _fake_backup(path: Path, database: str) -> None:

@@ -205,13 +205,50 @@ def cmd_dlp_lexicon(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _backup_secret(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(passphrase, key file path, its key when a key file is used) from the options and environment."""
+    import os
+    from pathlib import Path
+
+    passphrase = None
+    if getattr(args, "passphrase_file", None):
+        passphrase = Path(args.passphrase_file).read_text().rstrip("\n")
+    elif os.environ.get("MIXUN_BACKUP_PASSPHRASE"):
+        passphrase = os.environ["MIXUN_BACKUP_PASSPHRASE"]
+    key_file = Path(args.key_file or os.environ.get("MIXUN_BACKUP_KEY_FILE") or Path.home() / ".mixun" / "backup.key")
+    return passphrase, key_file
+
+
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
+    from mixun.cli.progress import Bar
     from mixun.services.backup import backup
+    from mixun.services.backup_crypto import BackupKeyError, key_from_file, key_from_passphrase
 
-    manifest = backup(settings, Path(args.out))
-    print(f"backup written to {args.out}: {len(manifest['files'])} files ({manifest['database']})")
+    passphrase, key_file = _backup_secret(args)
+    try:
+        if passphrase is not None:
+            key, created, how = key_from_passphrase(passphrase), False, "the passphrase"
+        else:
+            key, created = key_from_file(key_file, create=True)
+            how = f"the key file {key_file} (key {key.kdf['key_id']})"
+    except (BackupKeyError, OSError) as exc:
+        print(f"mixun: {exc}", file=sys.stderr)
+        return 2
+    if created:
+        print(f"created the backup key {key_file} (mode 0600). Keep a copy of it apart from the backups "
+              "and the server: without it no backup can be restored.", file=sys.stderr)
+    bar = Bar("备份 backup")
+    try:
+        manifest = backup(settings, Path(args.out), key, progress=bar)
+    except KeyboardInterrupt:
+        bar.close()
+        print("mixun: backup interrupted; nothing was written", file=sys.stderr)
+        return 130
+    bar.close()
+    print(f"backup written to {args.out}: {len(manifest['files'])} files ({manifest['database']}), "
+          f"encrypted (AES-256-GCM) under {how}")
     return 0
 
 
@@ -220,13 +257,28 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
     import tarfile
     from pathlib import Path
 
+    from mixun.cli.progress import Bar
     from mixun.services.backup import restore
+    from mixun.services.backup_crypto import BackupFormatError, BackupKeyError, is_encrypted
 
+    passphrase, key_file = _backup_secret(args)
+    bar = Bar("解密 decrypting")
     try:
-        manifest = restore(settings, Path(args.file))
+        if not is_encrypted(Path(args.file)):
+            print("mixun: warning: this backup is not encrypted (made before backups were); restoring it",
+                  file=sys.stderr)
+        manifest = restore(settings, Path(args.file), key_file=key_file, passphrase=passphrase, progress=bar)
+    except BackupKeyError as exc:
+        print(f"error: {exc}; nothing was restored", file=sys.stderr)
+        return 2
+    except BackupFormatError as exc:
+        print(f"error: the backup is corrupt: {exc}; nothing was restored", file=sys.stderr)
+        return 2
     except (RuntimeError, OSError, subprocess.CalledProcessError, tarfile.TarError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        bar.close()
     print(f"restored {len(manifest['files'])} files into {settings.data_dir}; run `mixun init` to migrate")
     return 0
 
@@ -286,11 +338,15 @@ def build_parser() -> argparse.ArgumentParser:
     from mixun.cli.archive import add_commands
 
     add_commands(sub, ap)  # export, export verify, retention run, audit verify (with signed checkpoints)
-    bp = sub.add_parser("backup", help="online consistent backup of database, files and keys")
+    bp = sub.add_parser("backup", help="online consistent, encrypted backup of database, files and keys")
     bp.add_argument("--out", required=True)
-    bp.set_defaults(fn=cmd_backup)
     rp = sub.add_parser("restore", help="restore a backup into an empty data dir")
     rp.add_argument("file")
+    for parser in (bp, rp):
+        parser.add_argument("--key-file", help="the backup key, kept apart from the backups (default "
+                            "MIXUN_BACKUP_KEY_FILE, then ~/.mixun/backup.key; backup creates it)")
+        parser.add_argument("--passphrase-file", help="use a passphrase instead (or MIXUN_BACKUP_PASSPHRASE)")
+    bp.set_defaults(fn=cmd_backup)
     rp.set_defaults(fn=cmd_restore)
     _register_more(sub)
     return p

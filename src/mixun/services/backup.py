@@ -2,7 +2,9 @@
 
 SQLite is copied with its online backup API (a consistent snapshot while the server runs); PostgreSQL
 with pg_dump (one MVCC snapshot). The archive is a tar.gz with a manifest of SHA-256 sums that
-restore checks before it writes anything.
+restore checks before it writes anything, and the whole of it is encrypted (services/backup_crypto.py)
+under a key the backup does not hold: a key file the operator keeps apart, or a passphrase. The
+master key inside is therefore never in the clear in a backup.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sqlite3
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,16 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from mixun.config import Settings
+from mixun.services.backup_crypto import (
+    BackupKey,
+    EncryptingWriter,
+    decrypt_to,
+    is_encrypted,
+    open_key,
+    read_header,
+)
+
+Progress = Callable[[int, int], None]
 
 FORMAT = "mixun-backup-1"
 
@@ -44,7 +57,7 @@ def _pg_env(url: str) -> tuple[list[str], dict[str, str]]:
     return args, env
 
 
-def backup(settings: Settings, out: Path) -> dict[str, Any]:
+def backup(settings: Settings, out: Path, key: BackupKey, progress: Progress | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         stage = Path(tmp)
         # Keys first, then the database: the signed audit head must never be newer than the trail it
@@ -80,24 +93,48 @@ def backup(settings: Settings, out: Path) -> dict[str, Any]:
                     "files": {name: {"sha256": _sha256(p), "size": p.stat().st_size} for p, name in files}}
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp_out = out.with_suffix(out.suffix + ".partial")
-        with tarfile.open(tmp_out, "w:gz") as tar:
-            data = json.dumps(manifest, ensure_ascii=False, indent=1).encode()
-            info = tarfile.TarInfo("manifest.json")
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-            for p, name in files:
-                tar.add(p, arcname=name)
-        os.chmod(tmp_out, 0o600)
-        tmp_out.replace(out)
+        fd = os.open(tmp_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                sealed = EncryptingWriter(fh, key, {"format": FORMAT, "database": manifest["database"]})
+                with tarfile.open(fileobj=sealed, mode="w|gz") as tar:  # type: ignore[call-overload]
+                    data = json.dumps(manifest, ensure_ascii=False, indent=1).encode()
+                    info = tarfile.TarInfo("manifest.json")
+                    info.size = len(data)
+                    tar.addfile(info, io.BytesIO(data))
+                    for i, (p, name) in enumerate(files, 1):
+                        tar.add(p, arcname=name)
+                        if progress:
+                            progress(i, len(files))
+                sealed.close()
+                fh.flush()
+                os.fsync(fh.fileno())
+            tmp_out.replace(out)
+        except BaseException:
+            tmp_out.unlink(missing_ok=True)  # interrupted: no half-written backup under any name
+            raise
     return manifest
 
 
-def restore(settings: Settings, archive: Path) -> dict[str, Any]:
+def restore(settings: Settings, archive: Path, key_file: Path | None = None, passphrase: str | None = None,
+            progress: Progress | None = None) -> dict[str, Any]:
+    """Restore ``archive`` into the empty data directory. An encrypted backup is opened with the key file
+    or passphrase (a wrong one is refused first) and decrypted whole, every part authenticated, before
+    anything is written; a plain backup from before encryption is still accepted."""
     data_dir = settings.data_dir
     if data_dir.exists() and any(p.name != "mixun.env" for p in data_dir.iterdir()):
         raise RuntimeError(f"refusing to restore into non-empty data dir {data_dir}")
     with tempfile.TemporaryDirectory() as tmp:
         stage = Path(tmp)
+        if is_encrypted(archive):
+            size = archive.stat().st_size
+            with archive.open("rb") as fh:
+                header = read_header(fh)
+                key = open_key(header, key_file, passphrase)
+                plain = stage / ".backup.tar.gz"
+                with plain.open("wb") as out:
+                    decrypt_to(fh, header, key, out, (lambda n: progress(min(n, size), size)) if progress else None)
+            archive = plain
         with tarfile.open(archive, "r:gz") as tar:
             tar.extractall(stage, filter="data")
         manifest = json.loads((stage / "manifest.json").read_text())
