@@ -146,30 +146,55 @@ def restore(settings: Settings, archive: Path, key_file: Path | None = None, pas
         _check_target(settings, manifest["database"])  # before anything is written
         data_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(data_dir, 0o700)
-        if (stage / "keys").exists():
-            keys_dir = settings.key_file.parent
-            keys_dir.mkdir(parents=True, exist_ok=True)
-            os.chmod(keys_dir, 0o700)
-            for p in (stage / "keys").rglob("*"):
-                if p.is_file():
-                    target = keys_dir / p.relative_to(stage / "keys")
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(p, target)
-                    os.chmod(target, 0o600)
-        if (stage / "blobs").exists():
-            shutil.copytree(stage / "blobs", settings.blob_dir, dirs_exist_ok=True)
-        if manifest["database"] == "sqlite":
-            target = Path(str(make_url(settings.database_url).database))
-            shutil.copy2(stage / "database.sqlite", target)
-        else:
+        if manifest["database"] == "postgresql":
+            # One transaction: an interrupted or failed pg_restore leaves the database as it was (empty).
             from mixun.services.setup import _ensure_pg_database
 
             _ensure_pg_database(settings.database_url)
             args, env = _pg_env(settings.database_url)
-            subprocess.run(["pg_restore", *args, "--no-owner", "-d",  # noqa: S603,S607
-                            make_url(settings.database_url).database or "mixun",
+            subprocess.run(["pg_restore", *args, "--no-owner", "--single-transaction", "--exit-on-error",  # noqa: S603,S607
+                            "-d", make_url(settings.database_url).database or "mixun",
                             str(stage / "database.pgdump")], check=True, env=env)
+        # Keys, files and the SQLite database are copied beside their places under temporary names, then
+        # renamed into place one after the other: an interruption while copying leaves nothing behind
+        # under a real name.
+        moves: list[tuple[Path, Path]] = []
+        try:
+            if (stage / "keys").exists():
+                keys_dir = settings.key_file.parent
+                tmp_keys = _sibling(keys_dir)
+                shutil.copytree(stage / "keys", tmp_keys)
+                os.chmod(tmp_keys, 0o700)
+                for p in tmp_keys.rglob("*"):
+                    if p.is_file():
+                        os.chmod(p, 0o600)
+                moves.append((tmp_keys, keys_dir))
+            if (stage / "blobs").exists():
+                tmp_blobs = _sibling(settings.blob_dir)
+                shutil.copytree(stage / "blobs", tmp_blobs)
+                moves.append((tmp_blobs, settings.blob_dir))
+            if manifest["database"] == "sqlite":
+                target = Path(str(make_url(settings.database_url).database))
+                tmp_db = _sibling(target)
+                shutil.copy2(stage / "database.sqlite", tmp_db)
+                moves.append((tmp_db, target))
+            for tmp_path, final in moves:
+                if final.is_dir() and not any(final.iterdir()):
+                    final.rmdir()
+                os.replace(tmp_path, final)
+        finally:
+            for tmp_path, _final in moves:
+                if tmp_path.is_dir():
+                    shutil.rmtree(tmp_path, ignore_errors=True)
+                else:
+                    tmp_path.unlink(missing_ok=True)
     return manifest
+
+
+def _sibling(path: Path) -> Path:
+    """A temporary name beside ``path`` (same file system, so the final rename is atomic)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.with_name(f".{path.name}.restoring-{os.getpid()}")
 
 
 def _check_target(settings: Settings, kind: str) -> None:
