@@ -21,6 +21,11 @@ from tests.helpers import MIXUN, Server, add_people
 from tests.pg_pair import PgPair, unavailable
 
 
+# These tests measure replication, not the send-rate limit: a fast host sends 31 requests inside the
+# default burst of 30 before the bucket refills (CI saw a 429 on the file upload).
+UNLIMITED = {"MIXUN_SEND_RATE_PER_MINUTE": "1000000", "MIXUN_SEND_BURST": "1000000"}
+
+
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     full = {k: v for k, v in os.environ.items() if not k.startswith("MIXUN_")}
     full.update(env)
@@ -78,7 +83,7 @@ def test_promote_after_the_primary_dies_loses_no_acknowledged_message(tmp_path: 
     data = tmp_path / "data"
     env = {"MIXUN_DATA_DIR": str(data), "MIXUN_DATABASE_URL": pair.url}
     ids = add_people(load_settings(env))
-    server = Server(data, pair.url).wait()
+    server = Server(data, pair.url, **UNLIMITED).wait()
     try:
         c = httpx.Client(base_url=server.url, timeout=10)
         tokens = {u: c.post("/api/v1/auth/login", json={"username": u, "password": PASSWORD}).json()["token"]
@@ -148,7 +153,7 @@ def test_litestream_replica_restores_and_serves(tmp_path: Path) -> None:
     data, replica, standby = tmp_path / "data", tmp_path / "replica", tmp_path / "standby"
     env = {"MIXUN_DATA_DIR": str(data)}
     ids = add_people(load_settings(env))
-    server = Server(data).wait()
+    server = Server(data, **UNLIMITED).wait()
     repl = subprocess.Popen([MIXUN, "standby", "replicate", "--to", str(replica), "--files-interval", "0.5",
                              "--quiet"], env={**{k: v for k, v in os.environ.items() if not k.startswith("MIXUN_")},
                                               **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -178,7 +183,7 @@ def test_litestream_replica_restores_and_serves(tmp_path: Path) -> None:
     assert restored.returncode == 0, restored.stderr
     again = _cli({"MIXUN_DATA_DIR": str(standby)}, "standby", "restore", str(replica))
     assert again.returncode == 2 and "exists" in again.stderr  # never over a live database
-    second = Server(standby).wait()
+    second = Server(standby, **UNLIMITED).wait()
     try:
         c = httpx.Client(base_url=second.url, timeout=10)
         token = c.post("/api/v1/auth/login", json={"username": "lisi", "password": PASSWORD}).json()["token"]
