@@ -38,6 +38,18 @@ function writeIndex(metafile) {
   const outputs = Object.keys(metafile.outputs).map((p) => relative(assets, join(process.cwd(), p)));
   const js = outputs.find((p) => /^app-.*\.js$/.test(p));
   const css = outputs.find((p) => /^app-.*\.css$/.test(p));
+  // What every page load fetches: the app's JS and CSS and every chunk they import statically (shared
+  // code esbuild split out of the lazy parts); the rest is loaded only when used (dynamic import()).
+  const eager = new Set();
+  const visit = (out) => {
+    const name = relative(assets, join(process.cwd(), out));
+    if (eager.has(name)) return;
+    eager.add(name);
+    for (const imp of metafile.outputs[out]?.imports || []) if (imp.kind === 'import-statement') visit(imp.path);
+    const css = metafile.outputs[out]?.cssBundle;
+    if (css) visit(css);
+  };
+  for (const out of Object.keys(metafile.outputs)) if (/^app-/.test(relative(assets, join(process.cwd(), out)))) visit(out);
   const fav = readFileSync(join(here, 'src', 'favicon.svg'));
   const favName = 'favicon.svg';
   writeFileSync(join(assets, favName), fav);
@@ -51,6 +63,7 @@ function writeIndex(metafile) {
 <link rel="icon" type="image/svg+xml" href="/assets/${favName}">
 ${css ? `<link rel="stylesheet" href="/assets/${css}">` : ''}
 <script type="module" src="/assets/${js}"></script>
+${[...eager].filter((f) => /^chunk-.*\.js$/.test(f)).map((f) => `<link rel="modulepreload" href="/assets/${f}">`).join('\n')}
 </head>
 <body>
 <div id="app"><noscript>密讯需要启用 JavaScript / Mixun needs JavaScript.</noscript></div>
@@ -63,9 +76,8 @@ ${css ? `<link rel="stylesheet" href="/assets/${css}">` : ''}
   for (const f of readdirSync(assets)) {
     if (!/\.(js|css)$/.test(f)) continue;
     const gz = gzipSync(readFileSync(join(assets, f)), { level: 9 }).length;
-    // What every page load fetches (app JS and CSS) apart from what is loaded only when used.
-    if (/^app-/.test(f)) total += gz; else lazy += gz;
-    console.log(`  ${f}  ${(gz / 1024).toFixed(1)} KB gzipped${/^app-/.test(f) ? '' : ' (lazy)'}`);
+    if (eager.has(f)) total += gz; else lazy += gz;
+    console.log(`  ${f}  ${(gz / 1024).toFixed(1)} KB gzipped${eager.has(f) ? '' : ' (lazy)'}`);
   }
   console.log(`  total JS+CSS: ${(total / 1024).toFixed(1)} KB gzipped (main); lazy parts ${(lazy / 1024).toFixed(1)} KB`);
 }

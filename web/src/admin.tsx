@@ -4,12 +4,21 @@ import { t } from './i18n';
 import { S, showError, toast, useStore } from './store';
 import { fmtTime } from './ui';
 import { loginReasons } from './security';
-import { DlpHits, DlpLexicons, DlpPolicy } from './admin_dlp';
-import { Exports, Holds, Retention } from './admin_compliance';
-import { Approvals, Users } from './admin_people';
-import { Audit } from './admin_audit';
-import { Archive } from './admin_archive';
-import { Review } from './admin_review';
+import { lazyPart } from './lazy';
+
+// The consoles' screens are loaded when an administrator opens them, never by an employee's client:
+// each module is its own chunk (esbuild splitting), fetched once on first use.
+const DlpHits = lazyPart(() => import('./admin_dlp'), 'DlpHits');
+const DlpLexicons = lazyPart(() => import('./admin_dlp'), 'DlpLexicons');
+const DlpPolicy = lazyPart(() => import('./admin_dlp'), 'DlpPolicy');
+const Exports = lazyPart(() => import('./admin_compliance'), 'Exports');
+const Holds = lazyPart(() => import('./admin_compliance'), 'Holds');
+const Retention = lazyPart(() => import('./admin_compliance'), 'Retention');
+const Approvals = lazyPart(() => import('./admin_people'), 'Approvals');
+const Users = lazyPart(() => import('./admin_people'), 'Users');
+const Audit = lazyPart(() => import('./admin_audit'), 'Audit');
+const Archive = lazyPart(() => import('./admin_archive'), 'Archive');
+const Review = lazyPart(() => import('./admin_review'), 'Review');
 
 type Tab = 'users' | 'approvals' | 'units' | 'sessions' | 'alerts' | 'audit' | 'dlp-policy' | 'dlp-lexicons' | 'dlp' | 'archive' | 'review' | 'holds' | 'retention' | 'exports';
 const TABS: { id: Tab; roles: string[]; label: string }[] = [
