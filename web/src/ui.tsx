@@ -1,13 +1,25 @@
 import type { ComponentChildren } from 'preact';
-import { useEffect } from 'preact/hooks';
+import { useEffect, useRef } from 'preact/hooks';
 import { t, locale } from './i18n';
 
+// Open dialogs, oldest first: Escape closes only the topmost (a confirmation over a preview closes
+// alone, the preview stays).
+const openModals: object[] = [];
+
 export function Modal(props: { title: string; onClose?: () => void; children: ComponentChildren; wide?: boolean; testid?: string }) {
+  const close = useRef(props.onClose);
+  close.current = props.onClose;
   useEffect(() => {
-    const f = (e: KeyboardEvent) => { if (e.key === 'Escape' && props.onClose) props.onClose(); };
+    const me = {};
+    openModals.push(me);
+    const f = (e: KeyboardEvent) => {
+      if (e.key !== 'Escape' || openModals[openModals.length - 1] !== me || !close.current) return;
+      e.preventDefault();
+      close.current();
+    };
     window.addEventListener('keydown', f);
-    return () => window.removeEventListener('keydown', f);
-  }, [props.onClose]);
+    return () => { window.removeEventListener('keydown', f); openModals.splice(openModals.indexOf(me), 1); };
+  }, []);
   return (
     // `dialog` marks every modal (INTERFACE.md); the dialog's own name sits on the backdrop around it.
     <div class="modal-backdrop" data-testid={props.testid === 'dialog' ? undefined : props.testid} onClick={(e) => { if (e.target === e.currentTarget && props.onClose) props.onClose(); }}>
