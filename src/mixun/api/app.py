@@ -190,7 +190,7 @@ async def _send_error(send: Send, status: int, code: str, scope: Scope, **detail
 
 
 def build_runtime(settings: Settings) -> Runtime:
-    rt = Runtime(settings=settings, db=Database(settings.database_url, settings.db_lock_timeout_seconds), keys=KeyStore(settings.key_file))
+    rt = Runtime(settings=settings, db=Database(settings.database_url, settings.db_lock_timeout_seconds), keys=KeyStore(settings.key_file, settings.cipher))
     redis_url = settings.bus_url if settings.bus_url.startswith("redis") else None
     ns = bus_namespace(settings)
     rt.extras["presence"] = RedisPresence(redis_url, ns) if redis_url else LocalPresence()

@@ -354,9 +354,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _register_more(sub: Any) -> None:
     """Command groups that live in modules of their own."""
-    from mixun.cli import standby
+    from mixun.cli import keys, standby
 
     standby.register(sub, runtime=_runtime, cli_ctx=_cli_ctx, serve=cmd_serve)
+    keys.register(sub, runtime=_runtime, cli_ctx=_cli_ctx)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

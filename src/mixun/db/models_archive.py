@@ -96,6 +96,14 @@ class RetentionPermit(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
 
 
+class RekeyPermit(Base):
+    """Filled only inside a key rotation's transaction: message_versions then accepts an UPDATE that
+    changes original_enc alone (SQLite's trigger; PostgreSQL uses SET LOCAL mixun.rekey)."""
+
+    __tablename__ = "rekey_permit"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
 class RetentionRun(Base):
     __tablename__ = "retention_runs"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -53,7 +53,7 @@ def initialise(settings: Settings, create_admins: bool = True) -> list[tuple[str
 
     # Creating people needs the database and the keys only; not api.app's runtime (the layers point down).
     rt = Runtime(settings=settings, db=Database(settings.database_url, settings.db_lock_timeout_seconds),
-                 keys=KeyStore(settings.key_file))
+                 keys=KeyStore(settings.key_file, settings.cipher))
     ctx = Ctx(rt=rt, ip="127.0.0.1", client="mixun init")
     created: list[tuple[str, str]] = []
     try:

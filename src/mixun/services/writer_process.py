@@ -384,7 +384,7 @@ def main(argv: list[str]) -> int:
         return 2
     settings: Settings = first[1]
     rt = Runtime(settings=settings, db=Database(settings.database_url, settings.db_lock_timeout_seconds),
-                 keys=KeyStore(settings.key_file))
+                 keys=KeyStore(settings.key_file, settings.cipher))
     rt.extras["dlp_service"] = DlpService(rt)  # records the hits of sends that go through
     out = threading.Lock()
 

@@ -1,0 +1,95 @@
+"""`mixun keys status | rotate | destroy` — the key-encryption keys (docs/keys.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from typing import Any
+
+from mixun.cli.progress import Bar
+from mixun.config import Settings
+from mixun.errors import MixunError
+
+
+class _Edge:
+    runtime: Any = None
+    cli_ctx: Any = None
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from mixun.services import keys
+
+    st = keys.status(_Edge.runtime(settings))
+    if args.json:
+        print(json.dumps(st, ensure_ascii=False, indent=2))
+        return 0
+    print(f"新数据密钥的算法 cipher of new data keys: {st['cipher']}")
+    for v in st["versions"]:
+        state = "当前 current" if v["current"] else ("已退役 retired" if v["present"] else "缺失 MISSING")
+        what = "，".join(f"{st['labels'][k]} {n}" for k, n in v["protects"].items()) or "—"
+        print(f"密钥版本 KEK v{v['version']}  {state}  保护 protects {v['total']}: {what}")
+    if st["unreadable"]:
+        print(f"无法识别的密文 unrecognised ciphertexts: {st['unreadable']}")
+    return 0
+
+
+def cmd_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    from mixun.services import keys
+
+    rt = _Edge.runtime(settings)
+    stop = {"asked": False}
+
+    def ask_stop(_sig: int, _frame: Any) -> None:
+        if stop["asked"]:
+            raise KeyboardInterrupt
+        stop["asked"] = True
+        print("\nmixun: 正在停止：完成当前一批后退出 (stopping after the current batch)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, ask_stop)
+    bar = Bar("重新封装数据密钥 rewrapping data keys", stream=sys.stderr) if not args.quiet else None
+    try:
+        out = keys.rotate(_Edge.cli_ctx(rt), progress=bar, should_stop=lambda: stop["asked"])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if bar:
+            bar.close()
+    print(f"新密钥版本 new KEK v{out['version']} ({out['cipher']}), 上一版本 previous v{out['previous']}: "
+          f"已重新封装 rewrapped {out['rewrapped']}, 期间已变更 changed meanwhile {out['changed_meanwhile']}, "
+          f"剩余 left {out['left']}")
+    if out["interrupted"] or out["left"]:
+        print("mixun: 轮换未完成：所有数据仍可读取；再次运行 mixun keys rotate 以完成 (rotation not finished: "
+              "everything is still readable; run mixun keys rotate again)", file=sys.stderr)
+        return 3
+    print(f"旧版本不再保护任何数据后，可用 mixun keys destroy {out['previous']} 销毁（master.key 除外） "
+          f"(retired versions can be destroyed once they wrap nothing, except master.key)")
+    return 0
+
+
+def cmd_destroy(args: argparse.Namespace, settings: Settings) -> int:
+    from mixun.services import keys
+
+    rt = _Edge.runtime(settings)
+    try:
+        keys.destroy(_Edge.cli_ctx(rt), args.version)
+    except MixunError as exc:
+        print(f"mixun: {exc.message_for('zh-CN')} ({exc.message_for('en')})", file=sys.stderr)
+        return 2
+    print(f"密钥版本 v{args.version} 已销毁 (KEK v{args.version} destroyed)")
+    return 0
+
+
+def register(sub: Any, runtime: Any, cli_ctx: Any) -> None:
+    _Edge.runtime, _Edge.cli_ctx = runtime, cli_ctx
+    p = sub.add_parser("keys", help="key-encryption keys: status, rotate, destroy a retired one")
+    ks = p.add_subparsers(dest="keys_cmd", required=True)
+    st = ks.add_parser("status", help="key versions and what each protects")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(fn=cmd_status)
+    ro = ks.add_parser("rotate", help="a new key-encryption key; every data key rewrapped online")
+    ro.add_argument("--quiet", action="store_true", help="no progress bar")
+    ro.set_defaults(fn=cmd_rotate)
+    de = ks.add_parser("destroy", help="destroy a retired key-encryption key that wraps nothing")
+    de.add_argument("version", type=int)
+    de.set_defaults(fn=cmd_destroy)

@@ -1,0 +1,213 @@
+"""`mixun keys status | rotate | destroy`: a new key-encryption key, every data key rewrapped online, files,
+two-factor secrets and DLP originals still readable, retired keys destroyable, SM4-GCM selectable."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import DBAPIError
+
+from tests.conftest import Env, build_env
+
+MIXUN = str(Path(sys.executable).with_name("mixun"))
+ID_NUMBER = "11010519491231002X"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def kenv(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
+    e, close = build_env(tmp_path, request.param, MIXUN_FILES_WITHOUT_SCANNER="allow")
+    yield e
+    close()
+
+
+def cli(env: Env, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("MIXUN_")}
+    full.update({"MIXUN_DATA_DIR": str(env.settings.data_dir), "MIXUN_DATABASE_URL": env.settings.database_url,
+                 **extra})
+    return subprocess.run([MIXUN, *args], env=full, capture_output=True, text=True, timeout=180)
+
+
+def _content(env: Env) -> dict[str, object]:
+    """A file, an image-less DLP-masked group message and a two-factor secret, all under the keys."""
+    import pyotp
+
+    from mixun.db.models import User
+
+    _a, ta = env.person("zhangsan", "张三")
+    b, _tb = env.person("lisi", "李四")
+    h = env.h(ta)
+    group = env.client.post("/api/v1/conversations", headers=h,
+                            json={"kind": "group", "name": "项目组", "members": [b]}).json()["id"]
+    f = env.client.post(f"/api/v1/conversations/{group}/files", headers=h,
+                        files={"file": ("周报.txt", "本周工作：密钥轮换演练。".encode(), "text/plain")})
+    assert f.status_code == 201, f.text
+    att = f.json()["attachments"][0]["id"]
+    masked = env.client.post(f"/api/v1/conversations/{group}/messages", headers=h, json={"text": f"身份证 {ID_NUMBER}"})
+    assert masked.status_code == 201
+    enrol = env.client.post("/api/v1/auth/totp/enroll", headers=h)
+    assert enrol.status_code == 200, enrol.text
+    secret = enrol.json()["secret"]
+    ok = env.client.post("/api/v1/auth/totp/verify", headers=h, json={"otp": pyotp.TOTP(secret).now()})
+    assert ok.status_code == 200, ok.text
+    with env.rt.db.read() as s:
+        assert s.execute(select(User.totp_secret_enc).where(User.username == "zhangsan")).scalar_one()
+    return {"h": h, "attachment": att, "message": masked.json()["id"], "secret": secret}
+
+
+def _readable(env: Env, c: dict[str, object]) -> None:
+    """Everything the keys protect reads back as written (in a fresh key store, no cached keys)."""
+    from mixun.db.models import MessageVersion, User
+    from mixun.keystore import KeyStore
+
+    r = env.client.get(f"/api/v1/attachments/{c['attachment']}", headers=c["h"])  # type: ignore[arg-type]
+    assert r.status_code == 200 and r.content.decode() == "本周工作：密钥轮换演练。"
+    keys = KeyStore(env.settings.key_file, env.settings.cipher)
+    with env.rt.db.read() as s:
+        enc = s.execute(select(MessageVersion.original_enc).where(MessageVersion.message_id == c["message"])).scalar_one()
+        assert keys.decrypt_small(enc, "dlp-original").decode() == f"身份证 {ID_NUMBER}"
+        totp = s.execute(select(User.totp_secret_enc).where(User.username == "zhangsan")).scalar_one()
+        assert keys.decrypt_small(totp, "totp").decode() == c["secret"]
+
+
+def _status(env: Env) -> dict:
+    from mixun.services import keys
+
+    return keys.status(env.rt)
+
+
+def _ctx(env: Env):  # noqa: ANN202
+    from mixun.services.runtime import Ctx
+
+    return Ctx(rt=env.rt, ip="127.0.0.1", client="tests")
+
+
+def test_rotate_rewraps_everything_and_retired_keys_can_be_destroyed(kenv: Env) -> None:
+    from mixun.errors import MixunError
+    from mixun.services import keys
+
+    c = _content(kenv)
+    before = _status(kenv)
+    assert before["current"] == 1 and before["versions"][0]["protects"] == {
+        "attachments": 1, "totp_secrets": 1, "dlp_originals": 1}
+
+    out = keys.rotate(_ctx(kenv))
+    assert out["version"] == 2 and out["rewrapped"] == 3 and out["left"] == 0 and not out["interrupted"]
+    st = _status(kenv)
+    assert st["current"] == 2
+    by = {v["version"]: v for v in st["versions"]}
+    assert by[1]["total"] == 0 and by[2]["total"] == 3 and by[2]["current"]
+    _readable(kenv, c)
+    # The running server wraps new data keys with the new version at once (it re-reads the pointer).
+    g = kenv.client.post("/api/v1/conversations", headers=c["h"], json={"kind": "group", "name": "二组",
+                                                                        "members": [kenv.make_user("wangwu", "王五")]})
+    f = kenv.client.post(f"/api/v1/conversations/{g.json()['id']}/files", headers=c["h"],
+                         files={"file": ("a.txt", "新文件".encode(), "text/plain")})
+    assert f.status_code == 201
+    assert {v["version"]: v["protects"]["attachments"] for v in _status(kenv)["versions"]}[2] == 2
+
+    for version in (1, 2):  # master.key (also the login-name hash key) and the current key are kept
+        with pytest.raises(MixunError) as refused:
+            keys.destroy(_ctx(kenv), version)
+        assert refused.value.code == "key_in_use"
+    assert keys.rotate(_ctx(kenv))["left"] == 0
+    keys.destroy(_ctx(kenv), 2)
+    assert not (kenv.settings.key_file.parent / "kek-000002.key").exists()
+    _readable(kenv, c)
+    from mixun.db.models import AuditLog
+    from mixun.services.audit_checkpoints import verify
+
+    with kenv.rt.db.read() as s:
+        actions = [a for (a,) in s.execute(select(AuditLog.action).where(AuditLog.action.like("keys.%")))]
+    assert actions.count("keys.rotated") == 2 and "keys.destroyed" in actions
+    report = verify(_ctx(kenv))
+    assert report.ok, report.reason
+
+
+def test_the_cli_shows_rotates_and_refuses(tmp_path: Path) -> None:
+    """The commands an operator runs, in Chinese and English, with their exit codes."""
+    env, close = build_env(tmp_path, "sqlite", MIXUN_FILES_WITHOUT_SCANNER="allow")
+    try:
+        c = _content(env)
+        shown = cli(env, "keys", "status")
+        assert shown.returncode == 0 and "KEK v1" in shown.stdout and "当前" in shown.stdout
+        out = cli(env, "keys", "rotate")
+        assert out.returncode == 0, out.stderr
+        assert "v2" in out.stdout and "rewrapped 3" in out.stdout
+        assert json.loads(cli(env, "keys", "status", "--json").stdout)["current"] == 2
+        refused = cli(env, "keys", "destroy", "1")
+        assert refused.returncode == 2 and "master.key" in refused.stderr
+        _readable(env, c)
+        verify = cli(env, "audit", "verify")
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+    finally:
+        close()
+
+
+def test_an_interrupted_rotation_leaves_everything_readable_and_a_second_one_finishes(kenv: Env) -> None:
+    from mixun.services import keys
+
+    c = _content(kenv)
+    ctx = _ctx(kenv)
+    keys.BATCH, saved = 1, keys.BATCH
+    try:
+        out = keys.rotate(ctx, should_stop=lambda: True)
+    finally:
+        keys.BATCH = saved
+    assert out["interrupted"] and out["rewrapped"] == 1 and out["left"] == 2
+    _readable(kenv, c)
+    assert keys.rotate(ctx)["left"] == 0
+    st = _status(kenv)
+    assert [v["total"] for v in st["versions"] if v["version"] != st["current"]] == [0, 0]
+    _readable(kenv, c)
+
+
+def test_the_archive_stays_append_only_outside_the_rotation(kenv: Env) -> None:
+    """The rotation's permit lets an UPDATE change the wrapped key of a DLP original and nothing else;
+    without it message_versions refuses every UPDATE."""
+    from mixun.db.models import MessageVersion
+    from mixun.services.keys import _close_permit, _permit
+
+    c = _content(kenv)
+    where = MessageVersion.message_id == c["message"]
+    with pytest.raises(DBAPIError), kenv.rt.db.write() as s:
+        s.execute(update(MessageVersion).where(where).values(original_enc=b"x"))
+    with pytest.raises(DBAPIError), kenv.rt.db.write() as s:
+        _permit(s)
+        s.execute(update(MessageVersion).where(where).values(text="改写的证据"))
+    with kenv.rt.db.write() as s:
+        _permit(s)
+        old = s.execute(select(MessageVersion.original_enc).where(where)).scalar_one()
+        s.execute(update(MessageVersion).where(where).values(original_enc=kenv.rt.keys.rewrap_small(old, 1)))
+        _close_permit(s)
+    with pytest.raises(DBAPIError), kenv.rt.db.write() as s:  # the permit ended with its transaction
+        s.execute(text("UPDATE message_versions SET original_enc = original_enc"))
+    _readable(kenv, c)
+
+
+def test_sm4_gcm_is_selectable_and_recorded_in_every_ciphertext(tmp_path: Path) -> None:
+    from mixun.db.models import Attachment
+    from mixun.keystore import KeyStore
+
+    env, close = build_env(tmp_path, "sqlite", MIXUN_FILES_WITHOUT_SCANNER="allow", MIXUN_CIPHER="sm4-gcm")
+    try:
+        c = _content(env)
+        _readable(env, c)
+        with env.rt.db.read() as s:
+            att = s.get(Attachment, c["attachment"])
+            assert att is not None and att.data_key_wrapped[5] == 2, "the wrapped key records SM4"
+            blob = env.settings.blob_dir / att.blob_key[:2] / att.blob_key
+        assert KeyStore.sealed_algorithm(blob.read_bytes()) == "sm4-gcm", "the file's ciphertext records SM4"
+        from mixun.services import keys
+
+        assert _status(env)["cipher"] == "sm4-gcm"
+        assert keys.rotate(_ctx(env))["left"] == 0
+        _readable(env, c)
+    finally:
+        close()
