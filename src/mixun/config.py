@@ -57,6 +57,12 @@ class Settings:
     send_burst: int = 30
     # Algorithm of new data keys and their wrapping: aes-256-gcm (default) or sm4-gcm (GB/T 32907).
     cipher: str = "aes-256-gcm"
+    # Where new key-encryption keys are made: files in keys/ (default) or an HSM through PKCS#11.
+    kek_provider: str = "file"
+    pkcs11_module: str = "/usr/lib/softhsm/libsofthsm2.so"
+    pkcs11_token: str = "mixun"  # noqa: S105 - the token's label, not a secret
+    pkcs11_pin: str = field(default="", repr=False)
+    pkcs11_pin_file: str = ""
     totp_required_for_all: bool = False
     work_hours: tuple[int, int] = (7, 21)
     work_timezone_offset_hours: int = 8
@@ -149,6 +155,11 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         send_rate_per_minute=int(num("SEND_RATE_PER_MINUTE", 120)),
         send_burst=int(num("SEND_BURST", 30)),
         cipher=_choice(get("CIPHER", "aes-256-gcm"), ("aes-256-gcm", "sm4-gcm"), "CIPHER"),
+        kek_provider=_choice(get("KEK_PROVIDER", "file"), ("file", "pkcs11"), "KEK_PROVIDER"),
+        pkcs11_module=get("PKCS11_MODULE", "/usr/lib/softhsm/libsofthsm2.so"),
+        pkcs11_token=get("PKCS11_TOKEN", "mixun"),
+        pkcs11_pin=get("PKCS11_PIN", ""),
+        pkcs11_pin_file=get("PKCS11_PIN_FILE", ""),
         totp_required_for_all=get("TOTP_REQUIRED_FOR_ALL", "false").lower() in ("1", "true", "yes"),
         work_hours=(int(hours[0]), int(hours[1])),
         ws_queue_limit=int(num("WS_QUEUE_LIMIT", 1000)),

@@ -7,19 +7,26 @@ never destroyed), ``keys/kek-000002.key`` and later are made by ``mixun keys rot
 names the version new data keys are wrapped with. Every process reads that pointer when it makes a data
 key, so a rotation reaches running servers at once.
 
+With ``MIXUN_KEK_PROVIDER=pkcs11`` new KEKs are made inside an HSM reached through PKCS#11 (AES-256 keys
+labelled ``mixun-kek-NNNNNN``, never extractable) and data keys are wrapped by the HSM itself (AES-GCM
+inside the token); versions already in files keep reading from their files until rotated away.
+
 Formats (every ciphertext records its algorithm; every wrapped key its KEK version):
 - sealed, legacy:   0x01 | nonce(12) | AES-256-GCM(ciphertext + tag)
 - sealed:           0x02 | alg(1) | nonce(12) | ciphertext + tag
 - wrapped, legacy:  a legacy sealed data key under KEK version 1
 - wrapped:          0x03 | KEK version (4, big-endian) | alg(1) | nonce(12) | ciphertext + tag, the header
   authenticated with the key
+- wrapped in an HSM: 0x04 | KEK version (4) | nonce(12) | AES-256-GCM ciphertext + tag made by the token
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import threading
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -29,6 +36,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 _LEGACY = b"\x01"
 _SEALED = b"\x02"
 _WRAPPED = b"\x03"
+_HSM_WRAPPED = b"\x04"
 ALG_AES = 1
 ALG_SM4 = 2
 CIPHERS = {"aes-256-gcm": ALG_AES, "sm4-gcm": ALG_SM4}
@@ -85,13 +93,106 @@ def _kek_for(alg: int, kek: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=16, salt=None, info=b"mixun-kek-sm4").derive(kek)
 
 
+_HSM_SESSIONS: dict[tuple[str, str, int], Any] = {}
+_HSM_LOCK = threading.RLock()  # one session per process is shared: one operation at a time
+
+
+def _hsm_session(module: str, token_label: str, pin: str) -> Any:
+    """One logged-in session per token and process (PKCS#11 logins are per application: a second
+    login in the same process is refused with UserAlreadyLoggedIn)."""
+    import pkcs11
+
+    key = (module, token_label, os.getpid())
+    with _HSM_LOCK:
+        session = _HSM_SESSIONS.get(key)
+        if session is None:
+            token = pkcs11.lib(module).get_token(token_label=token_label)
+            session = _HSM_SESSIONS[key] = token.open(user_pin=pin, rw=True)
+        return session
+
+
+class Pkcs11Keks:
+    """Key-encryption keys held in an HSM through PKCS#11 (tested against SoftHSM): AES-256 keys that are
+    sensitive and never extractable; wrapping and unwrapping happen inside the token. One session per
+    process, opened on first use (uvicorn's workers and the writer are separate processes)."""
+
+    PREFIX = "mixun-kek-"
+
+    def __init__(self, module: str, token: str, pin: str) -> None:
+        self.module, self.token_label, self._pin = module, token, pin
+        self._session: Any = None
+        self._pid = 0
+        self._lock = _HSM_LOCK
+        self._keys: dict[int, Any] = {}
+
+    def _open(self) -> Any:
+        if self._session is None or self._pid != os.getpid():
+            self._session, self._pid, self._keys = _hsm_session(self.module, self.token_label, self._pin), os.getpid(), {}
+        return self._session
+
+    def _key(self, version: int) -> Any:
+        from pkcs11 import ObjectClass
+        from pkcs11.exceptions import NoSuchKey
+
+        key = self._keys.get(version)
+        if key is None:
+            try:
+                key = self._open().get_key(label=f"{self.PREFIX}{version:06d}", object_class=ObjectClass.SECRET_KEY)
+            except NoSuchKey:
+                raise KeyMissing(f"key-encryption key version {version} is not in the HSM") from None
+            self._keys[version] = key
+        return key
+
+    def versions(self) -> list[int]:
+        from pkcs11 import Attribute, ObjectClass
+
+        with self._lock:
+            found = []
+            for obj in self._open().get_objects({Attribute.CLASS: ObjectClass.SECRET_KEY}):
+                label = obj.label or ""
+                if label.startswith(self.PREFIX) and label[len(self.PREFIX):].isdigit():
+                    found.append(int(label[len(self.PREFIX):]))
+            return sorted(found)
+
+    def create(self, version: int) -> None:
+        from pkcs11 import Attribute, KeyType
+
+        with self._lock:
+            self._open().generate_key(KeyType.AES, 256, label=f"{self.PREFIX}{version:06d}", store=True,
+                                      template={Attribute.EXTRACTABLE: False, Attribute.SENSITIVE: True})
+
+    def encrypt(self, version: int, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+        from pkcs11 import GCMParams, Mechanism
+
+        with self._lock:
+            return bytes(self._key(version).encrypt(plaintext, mechanism=Mechanism.AES_GCM,
+                                                    mechanism_param=GCMParams(nonce, aad, 128)))
+
+    def decrypt(self, version: int, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
+        from pkcs11 import GCMParams, Mechanism
+        from pkcs11.exceptions import PKCS11Error
+
+        with self._lock:
+            try:
+                return bytes(self._key(version).decrypt(sealed, mechanism=Mechanism.AES_GCM,
+                                                        mechanism_param=GCMParams(nonce, aad, 128)))
+            except PKCS11Error as exc:  # a changed wrapped key fails its tag inside the token
+                raise ValueError("wrapped key does not authenticate") from exc
+
+    def destroy(self, version: int) -> None:
+        with self._lock:
+            self._key(version).destroy()
+            self._keys.pop(version, None)
+
+
 class KeyStore:
-    def __init__(self, path: Path, cipher: str = "aes-256-gcm") -> None:
+    def __init__(self, path: Path, cipher: str = "aes-256-gcm", hsm: Pkcs11Keks | None = None) -> None:
         if cipher not in CIPHERS:
             raise ValueError(f"unknown cipher {cipher!r} (choose {', '.join(CIPHERS)})")
         self.path = path
         self.dir = path.parent
         self.alg = CIPHERS[cipher]
+        self.hsm = hsm
         self._keks: dict[int, bytes] = {}
         self._pointer: tuple[int, int] | None = None  # (mtime_ns, version)
 
@@ -125,7 +226,12 @@ class KeyStore:
                 found.append(int(p.stem.split("-", 1)[1]))
             except ValueError:
                 continue
+        if self.hsm is not None:
+            found += self.hsm.versions()
         return sorted(set(found))
+
+    def in_hsm(self, version: int) -> bool:
+        return self.hsm is not None and version != 1 and not self.kek_path(version).exists()
 
     def current_version(self) -> int:
         """The version new data keys are wrapped with (re-read when the pointer file changes)."""
@@ -141,7 +247,10 @@ class KeyStore:
     def create_kek(self) -> int:
         """A new KEK (next version, file 0600, fsynced), then the pointer moved to it atomically."""
         version = max(self.versions() or [1]) + 1
-        _write_new(self.kek_path(version), secrets.token_bytes(32))
+        if self.hsm is not None:
+            self.hsm.create(version)
+        else:
+            _write_new(self.kek_path(version), secrets.token_bytes(32))
         tmp = self.dir / f".{POINTER}.{os.getpid()}"
         tmp.write_text(f"{version}\n")
         os.chmod(tmp, 0o600)
@@ -150,7 +259,12 @@ class KeyStore:
         return version
 
     def destroy_kek(self, version: int) -> None:
-        """Overwrite and remove a KEK file (the caller has checked that it protects nothing)."""
+        """Overwrite and remove a KEK file, or destroy it in the HSM (the caller has checked that it
+        protects nothing)."""
+        if self.in_hsm(version):
+            assert self.hsm is not None
+            self.hsm.destroy(version)
+            return
         path = self.kek_path(version)
         size = path.stat().st_size
         with open(path, "r+b") as fh:
@@ -168,6 +282,11 @@ class KeyStore:
         return dek, self.wrap(dek, self.current_version())
 
     def wrap(self, dek: bytes, version: int) -> bytes:
+        if self.in_hsm(version):
+            assert self.hsm is not None
+            header = _HSM_WRAPPED + version.to_bytes(4, "big")
+            nonce = secrets.token_bytes(12)
+            return header + nonce + self.hsm.encrypt(version, nonce, dek, header + b"dek")
         header = _WRAPPED + version.to_bytes(4, "big") + bytes([self.alg])
         nonce = secrets.token_bytes(12)
         return header + nonce + _encrypt(self.alg, _kek_for(self.alg, self.kek(version)), nonce, dek,
@@ -178,13 +297,18 @@ class KeyStore:
         """The KEK version a wrapped data key is under."""
         if wrapped[:1] == _LEGACY:
             return 1
-        if wrapped[:1] == _WRAPPED and len(wrapped) > 6:
+        if wrapped[:1] in (_WRAPPED, _HSM_WRAPPED) and len(wrapped) > 6:
             return int.from_bytes(wrapped[1:5], "big")
         raise ValueError("unknown wrapped key format")
 
     def unwrap(self, wrapped: bytes) -> bytes:
         if wrapped[:1] == _LEGACY:
             return self._open(self.master, wrapped, b"dek")
+        if wrapped[:1] == _HSM_WRAPPED and len(wrapped) >= 5 + 12 + 16:
+            if self.hsm is None:
+                raise KeyMissing("this data key is wrapped in an HSM: set MIXUN_KEK_PROVIDER=pkcs11")
+            version = int.from_bytes(wrapped[1:5], "big")
+            return self.hsm.decrypt(version, wrapped[5:17], wrapped[17:], wrapped[:5] + b"dek")
         if wrapped[:1] != _WRAPPED or len(wrapped) < 6 + 12 + 16:
             raise ValueError("unknown wrapped key format")
         header, alg = wrapped[:6], wrapped[5]
@@ -244,3 +368,14 @@ class KeyStore:
 
     def decrypt_with(self, dek: bytes, sealed: bytes, purpose: str) -> bytes:
         return self._open(dek, sealed, purpose.encode())
+
+
+def keystore_from(settings: Any) -> KeyStore:
+    """The key store the settings describe: KEK files only, or KEK files plus an HSM (PKCS#11)."""
+    hsm = None
+    if settings.kek_provider == "pkcs11":
+        pin = settings.pkcs11_pin
+        if settings.pkcs11_pin_file:
+            pin = Path(settings.pkcs11_pin_file).read_text().strip()
+        hsm = Pkcs11Keks(settings.pkcs11_module, settings.pkcs11_token, pin)
+    return KeyStore(settings.key_file, settings.cipher, hsm)

@@ -64,11 +64,11 @@ def _content(env: Env) -> dict[str, object]:
 def _readable(env: Env, c: dict[str, object]) -> None:
     """Everything the keys protect reads back as written (in a fresh key store, no cached keys)."""
     from mixun.db.models import MessageVersion, User
-    from mixun.keystore import KeyStore
+    from mixun.keystore import keystore_from
 
     r = env.client.get(f"/api/v1/attachments/{c['attachment']}", headers=c["h"])  # type: ignore[arg-type]
     assert r.status_code == 200 and r.content.decode() == "本周工作：密钥轮换演练。"
-    keys = KeyStore(env.settings.key_file, env.settings.cipher)
+    keys = keystore_from(env.settings)
     with env.rt.db.read() as s:
         enc = s.execute(select(MessageVersion.original_enc).where(MessageVersion.message_id == c["message"])).scalar_one()
         assert keys.decrypt_small(enc, "dlp-original").decode() == f"身份证 {ID_NUMBER}"
@@ -208,6 +208,71 @@ def test_sm4_gcm_is_selectable_and_recorded_in_every_ciphertext(tmp_path: Path) 
 
         assert _status(env)["cipher"] == "sm4-gcm"
         assert keys.rotate(_ctx(env))["left"] == 0
+        _readable(env, c)
+    finally:
+        close()
+
+
+@pytest.fixture
+def softhsm(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A SoftHSM token of its own (PKCS#11), its PIN in a file, for one test."""
+    import shutil
+
+    from tests.conftest import need
+
+    module = Path("/usr/lib/softhsm/libsofthsm2.so")
+    need("SoftHSM (Debian softhsm2)", bool(shutil.which("softhsm2-util")) and module.exists())
+    conf = tmp_path / "softhsm2.conf"
+    (tmp_path / "tokens").mkdir()
+    conf.write_text(f"directories.tokendir = {tmp_path / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
+    pin = tmp_path / "hsm.pin"
+    pin.write_text("246810\n")
+    saved = os.environ.get("SOFTHSM2_CONF")
+    os.environ["SOFTHSM2_CONF"] = str(conf)
+    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", "mixun-test", "--pin", "246810",
+                    "--so-pin", "13579"], check=True, capture_output=True)
+    try:
+        yield {"MIXUN_KEK_PROVIDER": "pkcs11", "MIXUN_PKCS11_MODULE": str(module), "MIXUN_PKCS11_TOKEN": "mixun-test",
+               "MIXUN_PKCS11_PIN_FILE": str(pin)}
+    finally:
+        if saved is None:
+            os.environ.pop("SOFTHSM2_CONF", None)
+        else:
+            os.environ["SOFTHSM2_CONF"] = saved
+
+
+def test_key_encryption_keys_in_an_hsm(tmp_path: Path, softhsm: dict[str, str]) -> None:
+    """With MIXUN_KEK_PROVIDER=pkcs11 a rotation makes its KEK inside the HSM (no key file; not
+    extractable), data keys are wrapped by the token, and a retired HSM key is destroyed in the token."""
+    from pkcs11 import Attribute
+
+    from mixun.keystore import KeyMissing, KeyStore
+    from mixun.services import keys
+
+    env, close = build_env(tmp_path, "sqlite", MIXUN_FILES_WITHOUT_SCANNER="allow", **softhsm)
+    try:
+        c = _content(env)
+        out = keys.rotate(_ctx(env))
+        assert out["left"] == 0 and out["rewrapped"] == 3
+        assert not (env.settings.key_file.parent / "kek-000002.key").exists(), "the KEK never touches the disk"
+        st = _status(env)
+        assert st["provider"] == "pkcs11"
+        assert {v["version"]: v["where"] for v in st["versions"]} == {1: "file", 2: "hsm"}
+        assert env.rt.keys.hsm._key(2)[Attribute.EXTRACTABLE] is False
+        _readable(env, c)
+        # Whoever copies the data directory (keys included) without the HSM cannot unwrap anything.
+        from mixun.db.models import Attachment
+
+        with env.rt.db.read() as s:
+            wrapped = s.get(Attachment, c["attachment"]).data_key_wrapped
+        with pytest.raises(KeyMissing):
+            KeyStore(env.settings.key_file).unwrap(wrapped)
+        # The server keeps working through a rotation; the retired HSM key is destroyed in the token.
+        assert keys.rotate(_ctx(env))["left"] == 0
+        keys.destroy(_ctx(env), 2)
+        assert 2 not in env.rt.keys.hsm.versions() and 3 in env.rt.keys.hsm.versions()
+        shown = cli(env, "keys", "status", **softhsm)
+        assert shown.returncode == 0 and "HSM (PKCS#11)" in shown.stdout, shown.stderr
         _readable(env, c)
     finally:
         close()

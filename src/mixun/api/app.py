@@ -26,7 +26,7 @@ from mixun.bus import make_bus
 from mixun.config import Settings
 from mixun.db.engine import Database
 from mixun.errors import error_body
-from mixun.keystore import KeyStore
+from mixun.keystore import keystore_from
 from mixun.realtime.hub import Hub, watch_sessions
 from mixun.realtime.presence import LocalPresence, RedisPresence
 from mixun.realtime.ratelimit import RedisWindow, TokenBucket
@@ -190,7 +190,7 @@ async def _send_error(send: Send, status: int, code: str, scope: Scope, **detail
 
 
 def build_runtime(settings: Settings) -> Runtime:
-    rt = Runtime(settings=settings, db=Database(settings.database_url, settings.db_lock_timeout_seconds), keys=KeyStore(settings.key_file, settings.cipher))
+    rt = Runtime(settings=settings, db=Database(settings.database_url, settings.db_lock_timeout_seconds), keys=keystore_from(settings))
     redis_url = settings.bus_url if settings.bus_url.startswith("redis") else None
     ns = bus_namespace(settings)
     rt.extras["presence"] = RedisPresence(redis_url, ns) if redis_url else LocalPresence()

@@ -29,7 +29,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     for v in st["versions"]:
         state = "当前 current" if v["current"] else ("已退役 retired" if v["present"] else "缺失 MISSING")
         what = "，".join(f"{st['labels'][k]} {n}" for k, n in v["protects"].items()) or "—"
-        print(f"密钥版本 KEK v{v['version']}  {state}  保护 protects {v['total']}: {what}")
+        where = "HSM (PKCS#11)" if v["where"] == "hsm" else "文件 file"
+        print(f"密钥版本 KEK v{v['version']}  {state}  {where}  保护 protects {v['total']}: {what}")
     if st["unreadable"]:
         print(f"无法识别的密文 unrecognised ciphertexts: {st['unreadable']}")
     return 0

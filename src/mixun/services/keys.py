@@ -85,7 +85,9 @@ def status(rt: Runtime) -> dict[str, Any]:
     return {
         "current": current,
         "cipher": CIPHER_NAMES[keys.alg],
+        "provider": "pkcs11" if keys.hsm is not None else "file",
         "versions": [{"version": v, "current": v == current, "present": v in present,
+                      "where": "hsm" if keys.in_hsm(v) else "file",
                       "protects": {t.name: counts.get(v, {}).get(t.name, 0) for t in TARGETS},
                       "total": sum(counts.get(v, {}).values())} for v in versions],
         "labels": {t.name: t.label for t in TARGETS},

@@ -47,13 +47,13 @@ def initialise(settings: Settings, create_admins: bool = True) -> list[tuple[str
     if not create_admins:
         return []
     from mixun.db.engine import Database
-    from mixun.keystore import KeyStore
+    from mixun.keystore import keystore_from
     from mixun.services import users
     from mixun.services.runtime import Ctx, Runtime
 
     # Creating people needs the database and the keys only; not api.app's runtime (the layers point down).
     rt = Runtime(settings=settings, db=Database(settings.database_url, settings.db_lock_timeout_seconds),
-                 keys=KeyStore(settings.key_file, settings.cipher))
+                 keys=keystore_from(settings))
     ctx = Ctx(rt=rt, ip="127.0.0.1", client="mixun init")
     created: list[tuple[str, str]] = []
     try:

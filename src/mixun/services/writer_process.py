@@ -372,7 +372,7 @@ def main(argv: list[str]) -> int:
 
     from mixun import logs
     from mixun.db.engine import Database
-    from mixun.keystore import KeyStore
+    from mixun.keystore import keystore_from
     from mixun.services import archive
     from mixun.services.dlp import DlpService
 
@@ -384,7 +384,7 @@ def main(argv: list[str]) -> int:
         return 2
     settings: Settings = first[1]
     rt = Runtime(settings=settings, db=Database(settings.database_url, settings.db_lock_timeout_seconds),
-                 keys=KeyStore(settings.key_file, settings.cipher))
+                 keys=keystore_from(settings))
     rt.extras["dlp_service"] = DlpService(rt)  # records the hits of sends that go through
     out = threading.Lock()
 
