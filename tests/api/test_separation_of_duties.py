@@ -308,3 +308,23 @@ def test_sysadmin_who_reset_a_person_cannot_approve_their_compliance_grant(env: 
     assert _user(env, emp).roles == ["employee"]
     assert c.post(f"/api/v1/admin/approvals/{aid}/approve", headers=env.h(ts2)).status_code == 200
     assert "compliance" in _user(env, emp).roles
+
+
+def test_the_auditor_sees_approvals_by_name(env: Env) -> None:
+    """The auditor reads a request and its decision with names: the target, and the requester named in the
+    details (detail_names), never only an id."""
+    c = env.client
+    s1, ts1 = staff(env, "sys1", "系统员甲", "sysadmin")
+    _sec, tsec = staff(env, "sec1", "安全员甲", "secadmin")
+    aud, taud = staff(env, "aud1", "审计员甲", "auditor")
+    aid = c.patch(f"/api/v1/admin/users/{aud}", headers=env.h(ts1), json={"disabled": True}).json()["approval"]["id"]
+    assert c.post(f"/api/v1/admin/approvals/{aid}/reject", headers=env.h(tsec),
+                  json={"reason": "无正当理由"}).status_code == 200
+    records = c.get("/api/v1/admin/audit", headers=env.h(taud), params={"action": "approval."}).json()["records"]
+    by_action = {r["action"]: r for r in records}
+    assert {"approval.requested", "approval.rejected"} <= set(by_action)
+    rejected = by_action["approval.rejected"]
+    assert rejected["target_name"] == "审计员甲（aud1）"
+    assert rejected["details"]["requested_by"] == s1
+    assert rejected["detail_names"] == {"requested_by": "系统员甲（sys1）"}
+    assert by_action["approval.requested"]["actor_name"] == "系统员甲"

@@ -192,7 +192,7 @@ function DepartDialog({ u, onClose, onDone }: { u: any; onClose: () => void; onD
     <Dialog title={`${u.name} · ${t('depart')}`} inner="depart-dialog" ok={t('depart')} danger onOk={go} onCancel={onClose}>
       <p class="hint">{t('depart_hint')}</p>
       <select data-testid="depart-reason" value={reason} onChange={(e) => setReason(e.currentTarget.value)}>
-        {['termination', 'retirement', 'internal_retirement', 'other'].map((r) => <option value={r}>{t('depart_' + r)}</option>)}
+        {['termination', 'resignation', 'retirement', 'internal_retirement', 'transfer', 'other'].map((r) => <option value={r}>{t('depart_' + r)}</option>)}
       </select>
     </Dialog>
   );
