@@ -328,3 +328,67 @@ def test_the_auditor_sees_approvals_by_name(env: Env) -> None:
     assert rejected["details"]["requested_by"] == s1
     assert rejected["detail_names"] == {"requested_by": "系统员甲（sys1）"}
     assert by_action["approval.requested"]["actor_name"] == "系统员甲"
+
+
+def test_a_compliance_grant_leaves_nothing_to_a_past_resetter(env: Env) -> None:
+    """A sysadmin resets an employee's password, signs in as them and enrols an authenticator of their own.
+    Another sysadmin then approves secadmin's compliance grant: the grant reissues the credentials (a new
+    one-time password to the approver, two-factor cleared, sessions ended), so what the resetter holds
+    opens nothing and the archive stays out of their reach."""
+    import pyotp
+
+    from tests.conftest import PASSWORD as NEW
+
+    c = env.client
+    _s1, ts1 = staff(env, "sys1", "系统员甲", "sysadmin")
+    s2, ts2 = staff(env, "sys2", "系统员乙", "sysadmin")
+    _sec, tsec = staff(env, "sec1", "安全员甲", "secadmin")
+    emp, _t = env.person("lisi", "李四")
+    one_time = c.post(f"/api/v1/admin/users/{emp}/reset-password", headers=env.h(ts1)).json()["password"]
+    tok = env.login("lisi", one_time)
+    assert c.post("/api/v1/auth/password", headers=env.h(tok),
+                  json={"old_password": one_time, "new_password": NEW + "x"}).status_code == 204
+    tok = env.login("lisi", NEW + "x")
+    secret = c.post("/api/v1/auth/totp/enroll", headers=env.h(tok)).json()["secret"]
+    assert c.post("/api/v1/auth/totp/verify", headers=env.h(tok), json={"otp": pyotp.TOTP(secret).now()}).status_code == 200
+    aid = c.put(f"/api/v1/admin/users/{emp}/roles", headers=env.h(tsec),
+                json={"roles": ["employee", "compliance"]}).json()["approval"]["id"]
+    r = c.post(f"/api/v1/admin/approvals/{aid}/approve", headers=env.h(ts2))
+    assert r.status_code == 200, r.text
+    issued = r.json()["result"]["password"]
+    assert "compliance" in _user(env, emp).roles and not _user(env, emp).totp_enabled
+    # The resetter's session is gone, their password and authenticator open nothing.
+    assert c.get("/api/v1/me", headers=env.h(tok)).status_code == 401
+    r = c.post("/api/v1/auth/login", json={"username": "lisi", "password": NEW + "x",
+                                           "otp": pyotp.TOTP(secret).now()})
+    assert r.status_code == 401
+    # The person, handed the new password by the approver, starts afresh (password change, then two-factor).
+    r = c.post("/api/v1/auth/login", json={"username": "lisi", "password": issued})
+    assert r.status_code == 200 and r.json()["must_change_password"]
+    listed = c.get("/api/v1/admin/approvals", headers=env.h(tsec), params={"status": "all"}).text
+    assert issued not in listed
+    with env.rt.db.read() as s:
+        rec = s.execute(select(AuditLog).where(AuditLog.action == "account.roles_changed")
+                        .order_by(AuditLog.id.desc())).scalars().first()
+        assert rec is not None and rec.details["credentials_reissued"] is True and rec.actor_id == s2
+        assert not any(issued in str(d) for d in s.execute(select(AuditLog.details)).scalars())
+
+
+def test_no_approved_reset_opens_an_account_without_two_factor(env: Env) -> None:
+    """A compliance officer who has not enrolled two-factor yet: a reset password alone would open the
+    account, so the console refuses to file it (and to carry out one filed earlier); the CLI still can."""
+    from mixun.db.models import User as U
+
+    c = env.client
+    _s1, ts1 = staff(env, "sys1", "系统员甲", "sysadmin")
+    _sec, tsec = staff(env, "sec1", "安全员甲", "secadmin")
+    comp, _tc = staff(env, "comp1", "合规员甲", "compliance")
+    aid = c.post(f"/api/v1/admin/users/{comp}/reset-password", headers=env.h(ts1)).json()["approval"]["id"]
+    with env.rt.db.write() as s:
+        s.get(U, comp).totp_enabled = False  # type: ignore[union-attr]
+    r = c.post(f"/api/v1/admin/approvals/{aid}/approve", headers=env.h(tsec))
+    assert r.status_code == 409 and _err(r) == "reset_needs_two_factor" and "result" not in r.json()
+    assert c.post(f"/api/v1/admin/approvals/{aid}/reject", headers=env.h(tsec),
+                  json={"reason": "本人到场办理"}).status_code == 200
+    r = c.post(f"/api/v1/admin/users/{comp}/reset-password", headers=env.h(ts1))
+    assert r.status_code == 409 and _err(r) == "reset_needs_two_factor"
