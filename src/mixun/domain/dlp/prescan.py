@@ -31,7 +31,7 @@ try:  # pragma: no cover - the wheel is a pinned dependency; the fallback is for
 except ImportError:  # pragma: no cover
     hyperscan = None
 
-from .detectors import classified_marking, credential, secret_key
+from .detectors import classified_marking, credential, digit_runs, secret_key
 from .normalize import DECORATIVE, KEYWORD_GAP_MAX, NORMALISED_CHARS, Normalised, normalise
 
 # What a gate's hit means. Positions are code points in the scanned text.
@@ -53,7 +53,7 @@ NATIVE_NORMALISE_FROM = 4096
 HIT_BUDGET_EVERY = 8
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _ALNUM = string.digits + string.ascii_letters
-_SEP = " -."
+_SEP = digit_runs.SEPARATORS
 
 
 def _unit(ch: str) -> str:
@@ -104,7 +104,7 @@ def _gates() -> list[tuple[str, str, int]]:
     norm_chars = NORMALISED_CHARS.replace("\u3000", "")
     digit, sep = _cls(string.digits), _cls(_SEP)
     # Not a digit or separator: another ASCII character, or any character outside ASCII.
-    not_ds = "(?:[^0-9 \\-.]\\x00|[\\x00-\\xff][\\x01-\\xff])"
+    not_ds = "(?:[^0-9" + "".join(f"\\x{ord(c):02x}" for c in _SEP) + "]\\x00|[\\x00-\\xff][\\x01-\\xff])"
     gates: list[tuple[str, str, int]] = [
         (NORM, _cls(norm_chars), 1),
         (DECOR, _cls(DECORATIVE), 1),
