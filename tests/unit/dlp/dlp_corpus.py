@@ -241,6 +241,7 @@ class CorpusGenerator:
                     # Separators inside the keyword (issue 19 item 19): they must not hide it.
                     ("密 码：", ""), ("密\u3000码：", ""), ("登录密*码 ", ""), ("临时口 令为", "，今天有效"),
                     ("pass word: ", ""), ("PIN 码：", ""), ("密·码是", "，别外传"), ("密\n码：", ""), ("密    码：", ""),
+                    ("p a s s w o r d: ", ""), ("P.W.D=", ""),
                 ))
         elif detector == "secret_key" and rng.random() < 0.2:
             # A generic assignment whose keyword words are spread apart ("api key", "secret - key").
@@ -341,6 +342,7 @@ class CorpusGenerator:
                 # The separators the number and e-mail detectors now accept, in everyday text.
                 "会议 2024/01/01 12:30 开始", "路径 /api/v1/items/2024/0101", "请 @ 张三 看一下", "签到 (at) 会议室",
                 "文件 2024_01_01_report.pdf", "这件事要保密\n码头那边明天再说", "比分 3*2*1",
+                "请 p i n g 一下服务器", "P.S. 明天见",
             )),
             lambda: f"@{f.name()} 请看一下 {self._filler()}",
             lambda: f"版本 v{rng.randint(1, 9)}.{rng.randint(0, 20)}.{rng.randint(0, 99)}，服务器 192.168.{rng.randint(0, 255)}.{rng.randint(1, 254)}",

@@ -119,6 +119,16 @@ def _gates() -> list[tuple[str, str, int]]:
     gaps = range(1, KEYWORD_GAP_MAX + 1)
     for first, last in credential.GAPPED_PAIRS:
         gates += [(CREDENTIAL, _unit(first) + gap * n + _cls(last), 2 + n) for n in gaps]
+    # p a s s / P.I.N: the English keywords letter by letter, one separator (or none) between letters.
+    letter_sep = _cls(credential.LETTER_SEPARATORS)
+    for word in credential.LETTER_SPACED:
+        for mask in range(1, 2 ** (len(word) - 1)):
+            pattern, n = _cls(word[0].lower() + word[0].upper()), 1
+            for i, ch in enumerate(word[1:]):
+                if mask >> i & 1:
+                    pattern, n = pattern + letter_sep, n + 1
+                pattern, n = pattern + _cls(ch.lower() + ch.upper()), n + 1
+            gates.append((CREDENTIAL, pattern, n))
     gates += [(TOKEN, _lit(w), len(w)) for w in secret_key.TOKEN_PREFIXES]
     gates += [(ASSIGNED, _lit(w, caseless=True), len(w)) for w in secret_key.ASSIGNED_WORDS]
     # classified_marking._FORMS: every form holds 绝/机/秘 then 密 (up to three separators may sit between),
