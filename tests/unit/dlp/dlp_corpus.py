@@ -251,7 +251,7 @@ class CorpusGenerator:
                      + "".join(rng.choice(alnum) for _ in range(rng.randint(8, 20))))
             pre, post = rng.choice((
                 ("api key: ", ""), ("secret key = ", " 别外传"), ("access key id：", ""), ("client - secret: ", ""),
-                ("private key=", ""),
+                ("private key=", ""), ("a p i k e y: ", ""), ("t.o.k.e.n = ", ""),
             ))
         elif detector == "secret_key":
             shown = self.secret()

@@ -52,6 +52,9 @@ def _detectors(text: str) -> list[str]:
     ("密\n码：Abc#12345", "credential"),
     ("密    码：Abc#12345", "credential"),
     ("口\u3000\u3000\u3000\u3000令：Xyz#98765", "credential"),
+    ("a p i k e y: Zk3hQ9xLmP2vR8tY4wB6", "secret_key"),
+    ("t.o.k.e.n = Zk3hQ9xLmP2vR8tY4wB6", "secret_key"),
+    ("c l i e n t s e c r e t: Zk3hQ9xLmP2vR8tY4wB6", "secret_key"),
     ("p a s s w o r d: Abc#12345", "credential"),
     ("P.W.D=Abc#12345", "credential"),
     ("p-i-n：839201", "credential"),
@@ -84,7 +87,8 @@ def test_separators_inside_a_keyword_do_not_hide_it(text: str, detector: str) ->
     "出 口 令 人 担 忧", "保 密 级 别 请 咨 询 保 密 办", "密\u3000码\u3000忘\u3000了", "pass word policy 已更新",
     "会议 2024/01/01 12:30 开始", "路径 /api/v1/items/2024/0101", "请 @ 张三 看一下", "签到 (at) 会议室",
     "文件 2024_01_01_report.pdf", "这件事要保密\n码头那边明天再说", "比分 3*2*1",
-    "请 p i n g 一下服务器", "s t o p in: 五分钟后", "P.S. 明天见",
+    "请 p i n g 一下服务器", "s t o p in: 五分钟后", "P.S. 明天见", "a p p 下载链接: 见群公告",
+    "a c c o u n t: zhangsan_2024_abcdefgh",
 ])
 def test_spaced_everyday_text_is_not_a_finding(text: str) -> None:
     """Separators alone never turn an ordinary sentence into a finding."""

@@ -130,6 +130,13 @@ def _gates() -> list[tuple[str, str, int]]:
                 pattern, n = pattern + _cls(ch.lower() + ch.upper()), n + 1
             gates.append((CREDENTIAL, pattern, n))
     gates += [(TOKEN, _lit(w), len(w)) for w in secret_key.TOKEN_PREFIXES]
+    # a p i / s.e.c: the first three letters of an assigned word with separators between (secret_key's
+    # ASSIGNED_KEYWORDS finds the same prefixes).
+    key_sep = _cls(secret_key.LETTER_SEPARATORS)
+    for prefix in secret_key.ASSIGNED_PREFIXES:
+        a, b, c = (_cls(ch.lower() + ch.upper()) for ch in prefix)
+        gates += [(ASSIGNED, a + key_sep + b + c, 4), (ASSIGNED, a + b + key_sep + c, 4),
+                  (ASSIGNED, a + key_sep + b + key_sep + c, 5)]
     gates += [(ASSIGNED, _lit(w, caseless=True), len(w)) for w in secret_key.ASSIGNED_WORDS]
     # classified_marking._FORMS: every form holds 绝/机/秘 then 密 (up to three separators may sit between),
     # or 密级 (likewise).
