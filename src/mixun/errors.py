@@ -82,6 +82,8 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "approval_not_pending": (409, "该申请已处理", "This request has already been decided"),
     "approval_not_allowed": (403, "该申请须由另一类管理员审批，且不能审批自己提交或涉及自己的申请", "This request must be decided by an administrator of the other kind, never by its requester or the person it concerns"),
     "approval_pending_exists": (409, "该账号已有待审批的同类申请", "A request of this kind is already pending for this account"),
+    "reset_needs_two_factor": (409, "该账号尚未绑定双因素认证，重置后的密码即可登录：请本人到场，由服务器管理员用 mixun user reset-password 办理",
+                               "This account has no two-factor enrolled, so a reset password alone would open it: with the person present, the server's operator runs mixun user reset-password"),
     "reason_category_required": (422, "请选择查阅理由类别（监管检查、内部调查、客户投诉、法律诉讼、审计抽查、其他）",
                                  "Choose the reason's category (regulatory inspection, internal investigation, "
                                  "customer complaint, litigation, audit sampling, other)"),

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from mixun.db.models import AuditLog, User
+from mixun.db.models import AuditLog, MessageVersion, User
 from mixun.domain.roles import Perm, permissions_for
 from tests.api.test_permissions import _call, route_permissions
 from tests.conftest import PASSWORD, Env
@@ -308,3 +308,169 @@ def test_sysadmin_who_reset_a_person_cannot_approve_their_compliance_grant(env: 
     assert _user(env, emp).roles == ["employee"]
     assert c.post(f"/api/v1/admin/approvals/{aid}/approve", headers=env.h(ts2)).status_code == 200
     assert "compliance" in _user(env, emp).roles
+
+
+def test_the_auditor_sees_approvals_by_name(env: Env) -> None:
+    """The auditor reads a request and its decision with names: the target, and the requester named in the
+    details (detail_names), never only an id."""
+    c = env.client
+    s1, ts1 = staff(env, "sys1", "系统员甲", "sysadmin")
+    _sec, tsec = staff(env, "sec1", "安全员甲", "secadmin")
+    aud, taud = staff(env, "aud1", "审计员甲", "auditor")
+    aid = c.patch(f"/api/v1/admin/users/{aud}", headers=env.h(ts1), json={"disabled": True}).json()["approval"]["id"]
+    assert c.post(f"/api/v1/admin/approvals/{aid}/reject", headers=env.h(tsec),
+                  json={"reason": "无正当理由"}).status_code == 200
+    records = c.get("/api/v1/admin/audit", headers=env.h(taud), params={"action": "approval."}).json()["records"]
+    by_action = {r["action"]: r for r in records}
+    assert {"approval.requested", "approval.rejected"} <= set(by_action)
+    rejected = by_action["approval.rejected"]
+    assert rejected["target_name"] == "审计员甲（aud1）"
+    assert rejected["details"]["requested_by"] == s1
+    assert rejected["detail_names"] == {"requested_by": "系统员甲（sys1）"}
+    assert by_action["approval.requested"]["actor_name"] == "系统员甲"
+
+
+def test_a_compliance_grant_leaves_nothing_to_a_past_resetter(env: Env) -> None:
+    """A sysadmin resets an employee's password, signs in as them and enrols an authenticator of their own.
+    Another sysadmin then approves secadmin's compliance grant: the grant reissues the credentials (a new
+    one-time password to the approver, two-factor cleared, sessions ended), so what the resetter holds
+    opens nothing and the archive stays out of their reach."""
+    import pyotp
+
+    from tests.conftest import PASSWORD as NEW
+
+    c = env.client
+    _s1, ts1 = staff(env, "sys1", "系统员甲", "sysadmin")
+    s2, ts2 = staff(env, "sys2", "系统员乙", "sysadmin")
+    _sec, tsec = staff(env, "sec1", "安全员甲", "secadmin")
+    emp, _t = env.person("lisi", "李四")
+    one_time = c.post(f"/api/v1/admin/users/{emp}/reset-password", headers=env.h(ts1)).json()["password"]
+    tok = env.login("lisi", one_time)
+    assert c.post("/api/v1/auth/password", headers=env.h(tok),
+                  json={"old_password": one_time, "new_password": NEW + "x"}).status_code == 204
+    tok = env.login("lisi", NEW + "x")
+    secret = c.post("/api/v1/auth/totp/enroll", headers=env.h(tok)).json()["secret"]
+    assert c.post("/api/v1/auth/totp/verify", headers=env.h(tok), json={"otp": pyotp.TOTP(secret).now()}).status_code == 200
+    aid = c.put(f"/api/v1/admin/users/{emp}/roles", headers=env.h(tsec),
+                json={"roles": ["employee", "compliance"]}).json()["approval"]["id"]
+    r = c.post(f"/api/v1/admin/approvals/{aid}/approve", headers=env.h(ts2))
+    assert r.status_code == 200, r.text
+    issued = r.json()["result"]["password"]
+    assert "compliance" in _user(env, emp).roles and not _user(env, emp).totp_enabled
+    # The resetter's session is gone, their password and authenticator open nothing.
+    assert c.get("/api/v1/me", headers=env.h(tok)).status_code == 401
+    r = c.post("/api/v1/auth/login", json={"username": "lisi", "password": NEW + "x",
+                                           "otp": pyotp.TOTP(secret).now()})
+    assert r.status_code == 401
+    # The person, handed the new password by the approver, starts afresh (password change, then two-factor).
+    r = c.post("/api/v1/auth/login", json={"username": "lisi", "password": issued})
+    assert r.status_code == 200 and r.json()["must_change_password"]
+    listed = c.get("/api/v1/admin/approvals", headers=env.h(tsec), params={"status": "all"}).text
+    assert issued not in listed
+    with env.rt.db.read() as s:
+        rec = s.execute(select(AuditLog).where(AuditLog.action == "account.roles_changed")
+                        .order_by(AuditLog.id.desc())).scalars().first()
+        assert rec is not None and rec.details["credentials_reissued"] is True and rec.actor_id == s2
+        assert not any(issued in str(d) for d in s.execute(select(AuditLog.details)).scalars())
+
+
+def test_no_approved_reset_opens_an_account_without_two_factor(env: Env) -> None:
+    """A compliance officer who has not enrolled two-factor yet: a reset password alone would open the
+    account, so the console refuses to file it (and to carry out one filed earlier); the CLI still can."""
+    from mixun.db.models import User as U
+
+    c = env.client
+    _s1, ts1 = staff(env, "sys1", "系统员甲", "sysadmin")
+    _sec, tsec = staff(env, "sec1", "安全员甲", "secadmin")
+    comp, _tc = staff(env, "comp1", "合规员甲", "compliance")
+    aid = c.post(f"/api/v1/admin/users/{comp}/reset-password", headers=env.h(ts1)).json()["approval"]["id"]
+    with env.rt.db.write() as s:
+        s.get(U, comp).totp_enabled = False  # type: ignore[union-attr]
+    r = c.post(f"/api/v1/admin/approvals/{aid}/approve", headers=env.h(tsec))
+    assert r.status_code == 409 and _err(r) == "reset_needs_two_factor" and "result" not in r.json()
+    assert c.post(f"/api/v1/admin/approvals/{aid}/reject", headers=env.h(tsec),
+                  json={"reason": "本人到场办理"}).status_code == 200
+    r = c.post(f"/api/v1/admin/users/{comp}/reset-password", headers=env.h(ts1))
+    assert r.status_code == 409 and _err(r) == "reset_needs_two_factor"
+
+
+def test_the_auditor_or_a_compliance_officer_alone_cannot_reach_beyond_their_role(env: Env) -> None:
+    """The other two of the four: the auditor reads the trail but no content (not even through the trail's
+    own records of messages, DLP hits, searches and exports) and acts on nobody; a compliance officer reads
+    the archive but not the audit trail, acts on nobody, cannot shorten how long the trail is kept, and
+    under dual control can neither export a person's or unit's history, see an original, nor approve their
+    own request."""
+    from tests.helpers import group, send
+
+    c = env.client
+    _aud, taud = staff(env, "aud1", "审计员甲", "auditor")
+    s1, _ts1 = staff(env, "sys1", "系统员甲", "sysadmin")
+    _sec, tsec = staff(env, "sec1", "安全员甲", "secadmin")
+    comp, tcomp = staff(env, "comp1", "合规员甲", "compliance")
+    _comp2, _tcomp2 = staff(env, "comp2", "合规员乙", "compliance")
+    zs, tz = env.person("zhangsan", "张三")
+    ls, tl = env.person("lisi", "李四")
+    secret_phrase, id_number = "暗号蓝鲸七七八八", "11010519491231002X"
+    conv = group(env, tz, "项目组", [ls])
+    sent = send(env, tz, conv, f"{secret_phrase}，身份证 {id_number}")
+    assert sent.status_code == 201 and id_number not in sent.json()["text"]
+    mid = sent.json()["id"]
+    assert c.patch(f"/api/v1/messages/{mid}", headers=env.h(tz), json={"text": f"{secret_phrase}（改）"}).status_code == 200
+    assert c.post("/api/v1/reports", headers=env.h(tl), json={"message_id": mid, "reason": "含身份证号"}).status_code in (200, 201)
+    why = {"category": "internal_investigation", "reason": "内部调查：核对往来记录是否合规"}
+    assert c.get("/api/v1/compliance/archive/search", headers=env.h(tcomp),
+                 params={"q": secret_phrase, **why}).status_code == 200
+    assert c.post("/api/v1/compliance/exports", headers=env.h(tcomp),
+                  json={**why, "conversation_id": conv, "formats": ["jsonl"]}).status_code == 201
+
+    # The auditor: every route beyond reading the trail refuses; the trail itself holds no content.
+    mine = permissions_for(["auditor"])
+    beyond = [(m, p) for m, p, perm in route_permissions(env.app)
+              if perm is not None and perm not in mine and perm not in (Perm.PUBLIC, Perm.SESSION, Perm.TOTP_SETUP)
+              and m != "WS"]
+    assert any("/compliance/archive" in p for _, p in beyond) and any("/admin/users" in p for _, p in beyond)
+    for method, path in beyond:
+        r = _call(env, method, path, env.h(taud))
+        assert r.status_code == 403 and _err(r) == "forbidden", (method, path, r.status_code)
+    trail = c.get("/api/v1/audit/export", headers=env.h(taud))
+    assert trail.status_code == 200 and "dlp.hit" in trail.text and "archive.searched" in trail.text
+    for content in (secret_phrase, id_number, id_number[-6:], "含身份证号"):
+        assert content not in trail.text, content
+    listed = c.get("/api/v1/admin/audit", headers=env.h(taud), params={"limit": 200}).text
+    assert secret_phrase not in listed and id_number not in listed
+
+    # A compliance officer: no audit trail, no administration, nobody silenced.
+    for method, path, perm in route_permissions(env.app):
+        if perm in (Perm.AUDIT_READ, Perm.ADMIN_USERS, Perm.ADMIN_ROLES, Perm.APPROVALS, Perm.ADMIN_SESSIONS,
+                    Perm.DLP_MANAGE, Perm.SECURITY_ALERTS, Perm.ADMIN_USERS_READ) and method != "WS":
+            r = _call(env, method, path, env.h(tcomp))
+            assert r.status_code == 403 and _err(r) == "forbidden", (method, path, r.status_code)
+    # The trail is kept at least its minimum, and shortening any policy waits for a second officer.
+    r = c.put("/api/v1/compliance/retention/policies", headers=env.h(tcomp),
+              json={**why, "scope": "audit", "messages_days": 1, "files_days": 1})
+    assert r.status_code == 422, r.text
+    # Dual control on every kind: each heavy access is only filed, and its maker cannot approve it.
+    assert c.put("/api/v1/security/dual-control", headers=env.h(tsec),
+                 json={"export_person": True, "export_unit": True, "originals": True}).status_code == 200
+    filed = []
+    for body in ({"user": "zhangsan"}, {"unit": "总行"}, {"conversation_id": conv}, {},
+                 {"conversation_id": conv, "include_originals": True}):
+        r = c.post("/api/v1/compliance/exports", headers=env.h(tcomp), json={**why, **body, "formats": ["jsonl"]})
+        assert r.status_code == 202, (body, r.text)
+        filed.append(r.json()["request"]["id"])
+    with env.rt.db.read() as s:
+        vid = s.execute(select(MessageVersion.id).where(MessageVersion.message_id == mid)
+                        .order_by(MessageVersion.id)).scalars().first()
+    r = c.post(f"/api/v1/compliance/archive/versions/{vid}/original", headers=env.h(tcomp), json=why)
+    assert r.status_code == 202 and id_number not in r.text
+    filed.append(r.json()["request"]["id"])
+    r = c.get(f"/api/v1/compliance/archive/conversations/{conv}", headers=env.h(tcomp), params={"originals": True, **why})
+    assert r.status_code == 403 and id_number not in r.text
+    for rid in filed:
+        r = c.post(f"/api/v1/compliance/access-requests/{rid}/approve", headers=env.h(tcomp), json={})
+        assert r.status_code == 403 and _err(r) == "own_request"
+        assert c.post(f"/api/v1/compliance/access-requests/{rid}/run", headers=env.h(tcomp)).status_code == 409
+    assert c.get("/api/v1/compliance/exports", headers=env.h(tcomp)).json()["exports"][1:] == []
+    # Nothing was done to anyone: every account as it was.
+    for uid in (s1, comp, zs):
+        assert not _user(env, uid).disabled

@@ -128,6 +128,28 @@ def test_participants_are_who_could_see_each_message(env: Env, tmp_path: Path) -
     assert "wangwu@mixun.local" in eml and "lisi@mixun.local" in eml
 
 
+
+def test_someone_who_left_and_came_back_did_not_see_what_was_said_meanwhile(env: Env, tmp_path: Path) -> None:
+    """Two membership intervals: a member who left and was invited back is a participant of the messages
+    of either interval, never of those sent while away."""
+    _a, ta = env.person("zhangsan", "张三")
+    b, tb = env.person("lisi", "李四")
+    c, _tc = env.person("wangwu", "王五")
+    conv = group(env, ta, [b, c])
+    send(env, ta, conv, "三人都在")
+    assert env.client.post(f"/api/v1/conversations/{conv}/leave", headers=env.h(tb)).status_code in (200, 204)
+    send(env, ta, conv, "李四不在时")
+    assert env.client.post(f"/api/v1/conversations/{conv}/members", headers=env.h(ta),
+                           json={"user_ids": [b]}).status_code == 200
+    send(env, ta, conv, "李四回来后")
+    out = tmp_path / "exp"
+    export.export(cli_ctx(env), out, export.Filters())
+    seen = {r["text"]: {p["name"] for p in r["participants"]} for r in _lines(out)}
+    assert seen["三人都在"] == {"张三", "李四", "王五"}
+    assert seen["李四不在时"] == {"张三", "王五"}
+    assert seen["李四回来后"] == {"张三", "李四", "王五"}
+
+
 def test_a_failed_export_leaves_nothing_behind(env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An export that fails half-way leaves neither the target directory nor a temporary one."""
     _chat(env)

@@ -3,6 +3,9 @@ secadmin approves it in a browser of their own; destructive acts ask first; a de
 
 from __future__ import annotations
 
+import time
+
+import pyotp
 import pytest
 from playwright.sync_api import expect
 from test_admin import first_login_admin
@@ -19,6 +22,14 @@ def test_sysadmin_files_and_secadmin_approves(own_server, browser, viewport):
     s = own_server
     s.cli("user", "add", "--username", "hegui", "--name", "何规", "--unit", "总行/合规部",
           "--password", "Init#Pass2026", "--role", "compliance")
+    # The officer has signed in and enrolled two-factor (an account without it cannot be reset from the console).
+    token = s.login("hegui", "Init#Pass2026")
+    with s.client(token) as c:
+        assert c.post("/auth/password", json={"old_password": "Init#Pass2026", "new_password": "Ready#Pass2026"}).status_code == 204
+    token = s.login("hegui", "Ready#Pass2026")
+    with s.client(token) as c:
+        secret = c.post("/auth/totp/enroll").json()["secret"]
+        assert c.post("/auth/totp/verify", json={"otp": pyotp.TOTP(secret).now()}).status_code == 200
     s.cli("user", "add", "--username", "zhaomin", "--name", "赵敏", "--unit", "总行/合规部",
           "--password", "Init#Pass2026")
     contexts = []
@@ -75,6 +86,8 @@ def test_sysadmin_files_and_secadmin_approves(own_server, browser, viewport):
         expect(sec_page.locator("[data-testid=approval-row][data-status=approved]")).to_contain_text("已批准")
         with s.client() as c:
             r = c.post("/auth/login", json={"username": "hegui", "password": password})
+            assert r.status_code == 401 and r.json()["error"]["code"] == "otp_required", r.text  # the password alone opens nothing
+            r = c.post("/auth/login", json={"username": "hegui", "password": password, "otp": pyotp.TOTP(secret).at(time.time() + 30)})
             assert r.status_code == 200 and r.json()["must_change_password"], r.text
         # secadmin grants roles; the sysadmin's screen offers none.
         sec_page.get_by_test_id("admin-tab-users").click()

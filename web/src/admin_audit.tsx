@@ -73,7 +73,7 @@ export function Audit() {
               {r.actor_role ? <div class="muted">{rolesLabel(r.actor_role)}</div> : null}</td>
             <td data-testid="audit-action-label">{actionLabel(r.action)}</td>
             <td data-testid="audit-target">{targetLabel(r.target, r.target_name)}</td>
-            <td class="wrap" data-testid="audit-details">{detailLines(r.details).map((l) => <div>{l}</div>)}</td>
+            <td class="wrap" data-testid="audit-details">{detailLines(r.details, r.detail_names).map((l) => <div>{l}</div>)}</td>
             <td>{word(r.outcome)}</td>
             <td>{r.ip}</td>
           </tr>

@@ -192,7 +192,7 @@ function DepartDialog({ u, onClose, onDone }: { u: any; onClose: () => void; onD
     <Dialog title={`${u.name} · ${t('depart')}`} inner="depart-dialog" ok={t('depart')} danger onOk={go} onCancel={onClose}>
       <p class="hint">{t('depart_hint')}</p>
       <select data-testid="depart-reason" value={reason} onChange={(e) => setReason(e.currentTarget.value)}>
-        {['termination', 'retirement', 'internal_retirement', 'other'].map((r) => <option value={r}>{t('depart_' + r)}</option>)}
+        {['termination', 'resignation', 'retirement', 'internal_retirement', 'transfer', 'other'].map((r) => <option value={r}>{t('depart_' + r)}</option>)}
       </select>
     </Dialog>
   );
@@ -234,7 +234,7 @@ export function Approvals() {
   const [approving, setApproving] = useState<any | null>(null);
   const [rejecting, setRejecting] = useState<any | null>(null);
   const [reason, setReason] = useState('');
-  const [shown, setShown] = useState<{ name: string; password: string } | null>(null);
+  const [shown, setShown] = useState<{ name: string; password: string; grant?: boolean } | null>(null);
   const load = () => get<any>(`/admin/approvals?status=${status}&limit=100`).then(setData, showError);
   useEffect(() => { load(); }, [status]);
   const approve = async () => {
@@ -242,7 +242,7 @@ export function Approvals() {
     setApproving(null);
     try {
       const r = await post<any>(`/admin/approvals/${a.id}/approve`);
-      if (r.result && r.result.password) setShown({ name: a.target?.name || '', password: r.result.password });
+      if (r.result && r.result.password) setShown({ name: a.target?.name || '', password: r.result.password, grant: a.kind === 'roles' });
       else toast(t('saved'));
     } catch (e) { showError(e); }
     load();
@@ -294,8 +294,8 @@ export function Approvals() {
         </Dialog>
       )}
       {shown && (
-        <Dialog title={t('reset_password')} inner="one-time-password" ok={t('ok')} onOk={() => setShown(null)} onCancel={() => setShown(null)}>
-          <p>{t('approval_password_shown', { name: shown.name })}</p>
+        <Dialog title={shown.grant ? t('approval_kind_roles') : t('reset_password')} inner="one-time-password" ok={t('ok')} onOk={() => setShown(null)} onCancel={() => setShown(null)}>
+          <p data-testid="approval-password-note">{t(shown.grant ? 'approval_grant_password_shown' : 'approval_password_shown', { name: shown.name })}</p>
           <p><code class="big" data-testid="one-time-password-value">{shown.password}</code></p>
         </Dialog>
       )}

@@ -24,10 +24,28 @@ const ACTIONS: Record<string, Pair> = {
   'access_request.approved': ['批准双人复核申请', 'Dual-control request approved'],
   'access_request.rejected': ['驳回双人复核申请', 'Dual-control request rejected'],
   'access_request.used': ['执行已批准的申请', 'Approved request carried out'],
+  'access_request.released': ['交还未执行的申请', 'Approved request given back'],
+  'account.disabled': ['停用账号', 'Account disabled'],
+  'account.enabled': ['启用账号', 'Account enabled'],
+  'account.updated': ['修改账号', 'Account changed'],
+  'account.reinstated': ['办理复职', 'Account reinstated'],
+  'account.two_factor_reset': ['重置双因素认证', 'Two-factor reset'],
+  'approval.requested': ['提交审批申请', 'Approval requested'],
+  'approval.approved': ['批准审批申请', 'Approval granted'],
+  'approval.rejected': ['驳回审批申请', 'Approval rejected'],
+  'approval.decision_refused': ['拒绝越权审批', 'Approval decision refused'],
   'compliance.dual_control_changed': ['更改双人复核设置', 'Dual-control setting changed'],
   'audit.exported': ['导出审计日志', 'Audit trail exported'],
   'audit.searched': ['查询审计日志', 'Audit trail searched'],
   'audit.verified': ['校验审计日志', 'Audit trail verified'],
+  'auth.screen_locked': ['锁定屏幕', 'Screen locked'],
+  'conversation.dissolved': ['解散群聊', 'Group dissolved'],
+  'export.signing_key_created': ['生成导出签名密钥', 'Export signing key created'],
+  'standby.promoted': ['备用库升为主库', 'Standby promoted'],
+  'dlp.warned': ['敏感信息提醒', 'DLP warning'],
+  'file.scan_failed': ['文件查毒失败', 'File scan failed'],
+  'file.previewed': ['预览文件', 'File previewed'],
+  'review.attachment_viewed': ['复核时查看文件', 'File opened in review'],
   'auth.account_locked': ['账号被锁定', 'Account locked'],
   'auth.login_failed': ['登录失败', 'Login failed'],
   'auth.login_flagged': ['异常登录提醒', 'Login flagged'],
@@ -70,14 +88,14 @@ const ACTIONS: Record<string, Pair> = {
   'keys.rotated': ['完成密钥轮换', 'Keys rotated'],
   'keys.rotation_interrupted': ['密钥轮换中断', 'Key rotation interrupted'],
   'keys.destroyed': ['销毁已退役密钥', 'Retired key destroyed'],
-  'standby.promoted': ['备机提升为主机', 'Standby promoted'],
 };
 const PREFIXES: Record<string, Pair> = {
   'account.': ['账号', 'Account'], 'archive.': ['归档', 'Archive'], 'audit.': ['审计', 'Audit'], 'auth.': ['登录与认证', 'Authentication'],
   'dlp.': ['数据防泄漏', 'DLP'], 'file.': ['文件', 'Files'], 'legal_hold.': ['法律保全', 'Legal hold'], 'retention.': ['保留期', 'Retention'],
   'review.': ['复核', 'Review'], 'session.': ['会话', 'Session'], 'unit.': ['部门', 'Units'], 'access_request.': ['双人复核', 'Dual control'],
   'approval.': ['审批', 'Approvals'], 'compliance.': ['合规设置', 'Compliance settings'],
-  'keys.': ['密钥管理', 'Keys'], 'standby.': ['备机', 'Standby'],
+  'conversation.': ['会话', 'Conversations'], 'export.': ['导出', 'Exports'], 'standby.': ['主备切换', 'Standby'],
+  'keys.': ['密钥管理', 'Keys'],
 };
 const DETAILS: Record<string, Pair> = {
   reason: ['理由', 'Reason'], reason_category: ['理由类别', 'Reason category'], query_length: ['检索词长度', 'Query length'],
@@ -99,6 +117,15 @@ const DETAILS: Record<string, Pair> = {
   sessions: ['会话数', 'Sessions'], sessions_ended: ['结束的会话数', 'Sessions ended'], signature: ['签名', 'Signature'], size: ['大小', 'Size'],
   subject_id: ['当事人', 'Subject'], target: ['对象', 'Target'], thresholds: ['阈值', 'Thresholds'], user_id: ['人员编号', 'Person'],
   violations: ['违规次数', 'Violations'], actor_id: ['操作人编号', 'Actor'],
+  actor: ['操作方', 'Actor'], algorithm: ['算法', 'Algorithm'], approval_id: ['审批编号', 'Approval'],
+  decided_by_role: ['审批角色', 'Decided by role'], fingerprint: ['密钥指纹', 'Key fingerprint'], forced: ['强制', 'Forced'],
+  key_fingerprint: ['签名密钥指纹', 'Signing key fingerprint'], kind: ['类型', 'Kind'], members: ['成员数', 'Members'],
+  now_asynchronous: ['改为异步复制', 'Now asynchronous'], payload: ['申请内容', 'Request'], seconds: ['秒', 'Seconds'],
+  two_factor_kept: ['保留双因素认证', 'Two-factor kept'], from: ['原值', 'From'], to: ['新值', 'To'],
+  unit_id: ['部门', 'Unit'], position: ['职务', 'Position'], phone: ['电话', 'Phone'], employee_no: ['工号', 'Employee no.'],
+  audit_records: ['审计记录', 'Audit records'], events: ['事件', 'Events'], held: ['保全保留', 'Kept under hold'],
+  messages: ['消息', 'Messages'], attachments: ['附件', 'Files'], conversations: ['会话', 'Conversations'],
+  decision_note: ['处理意见', 'Decision note'], via: ['途径', 'Via'],
 };
 const WORDS: Record<string, Pair> = {
   // reason categories
@@ -125,6 +152,10 @@ const WORDS: Record<string, Pair> = {
   outside_working_hours: ['非工作时间登录', 'Outside working hours'], after_failures: ['多次失败后登录', 'After failed attempts'],
   block: ['拦截', 'Block'], confirm: ['提醒确认', 'Confirm'], mask: ['遮盖', 'Mask'], hold: ['暂扣待审', 'Hold'], allow: ['放行', 'Allow'],
   success: ['成功', 'Success'], failure: ['失败', 'Failure'], denied: ['拒绝', 'Denied'],
+  // approval kinds, the CLI as actor
+  update: ['修改账号', 'Account change'], roles: ['变更角色', 'Role change'], reset_password: ['重置密码', 'Password reset'],
+  reset_two_factor: ['重置双因素认证', 'Two-factor reset'], depart: ['办理离职', 'Departure'], reinstate: ['办理复职', 'Reinstatement'],
+  cli: ['服务器命令行', 'Server command line'],
   // export formats
   jsonl: ['JSON Lines 数据', 'JSON Lines'], csv: ['CSV 表格', 'CSV'], eml: ['邮件格式（EML）', 'Email (EML)'], attachments: ['附件原件', 'Attachments'],
 };
@@ -148,8 +179,12 @@ export function actionOptions(): { code: string; label: string }[] {
 export function word(code: string | null | undefined): string {
   if (code == null || code === '') return '';
   if (WORDS[code]) return pick(WORDS[code]);
-  const det = t('dlp_detector_' + code);
-  if (det !== 'dlp_detector_' + code) return det;
+  for (const family of ['dlp_detector_', 'login_reason_', 'approval_kind_', 'depart_']) {
+    const w = t(family + code);
+    if (w !== family + code) return w;
+  }
+  const role = roleName(code);
+  if (role !== code) return role;
   return code;
 }
 export const REASON_CATEGORIES = ['regulatory_inspection', 'internal_investigation', 'customer_complaint', 'litigation', 'audit_sampling', 'other'];
@@ -172,10 +207,10 @@ function value(k: string, v: any): string {
   return typeof v === 'string' ? word(v) : String(v);
 }
 /** An audit record's details as readable lines ("理由：…"), not JSON; hashes and empty values left out. */
-export function detailLines(details: Record<string, any> | null | undefined): string[] {
+export function detailLines(details: Record<string, any> | null | undefined, names?: Record<string, string> | null): string[] {
   if (!details) return [];
   return Object.entries(details).filter(([k, v]) => k !== 'manifest_sha256' && v !== null && v !== undefined && v !== '' && !(Array.isArray(v) && !v.length))
-    .map(([k, v]) => `${DETAILS[k] ? pick(DETAILS[k]) : k}${locale === 'en' ? ': ' : '：'}${value(k, v)}`);
+    .map(([k, v]) => `${DETAILS[k] ? pick(DETAILS[k]) : k}${locale === 'en' ? ': ' : '：'}${names?.[k] || value(k, v)}`);
 }
 export function countsLabel(c: Record<string, number> | null | undefined): string {
   if (!c) return '';

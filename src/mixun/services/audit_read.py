@@ -33,13 +33,31 @@ def resolve_people(s: Session, query: str) -> list[dict[str, Any]]:
     return [{"id": uid, "username": un, "name": nm, "employee_no": no or ""} for uid, un, nm, no in rows]
 
 
+# Details that hold the id of a person, a conversation or a unit: shown by name beside the id.
+DETAIL_REFS = {"requested_by": "user", "user_id": "user", "subject_id": "user", "user": "user",
+               "decided_by": "user", "actor_id": "user", "conversation_id": "conversation", "unit_id": "unit"}
+
+
+def _detail_refs(details: Any) -> dict[str, str]:
+    """{detail key: "kind:id"} for the details naming a person, conversation or unit by id."""
+    out: dict[str, str] = {}
+    if isinstance(details, dict):
+        for key, kind in DETAIL_REFS.items():
+            v = details.get(key)
+            if isinstance(v, int) and not isinstance(v, bool) and 0 < v < 2**62:
+                out[key] = f"{kind}:{v}"
+    return out
+
+
 def _target_names(s: Session, rows: list[AuditLog]) -> dict[str, str]:
-    """Display names for targets such as ``user:5``, ``conversation:3`` and ``unit:2``."""
+    """Display names for targets such as ``user:5``, ``conversation:3`` and ``unit:2``, and for the ids
+    the records' details name (DETAIL_REFS)."""
     want: dict[str, set[int]] = {"user": set(), "conversation": set(), "unit": set()}
     for r in rows:
-        kind, _, rest = (r.target or "").partition(":")
-        if kind in want and rest.isdigit() and len(rest) < 19:
-            want[kind].add(int(rest))
+        for ref in [r.target or "", *_detail_refs(r.details).values()]:
+            kind, _, rest = ref.partition(":")
+            if kind in want and rest.isdigit() and len(rest) < 19:
+                want[kind].add(int(rest))
     out: dict[str, str] = {}
     if want["user"]:
         for uid, un, nm in s.execute(select(User.id, User.username, User.name).where(User.id.in_(want["user"]))):
@@ -59,6 +77,7 @@ def _view(r: AuditLog, names: dict[int, tuple[str, str]], targets: dict[str, str
     return {"id": r.id, "at": r.at, "actor_id": r.actor_id, "actor_username": username, "actor_name": name,
             "actor_role": r.actor_role, "ip": r.ip, "client": r.client, "action": r.action, "target": r.target,
             "target_name": targets.get(r.target or "", ""), "outcome": r.outcome, "details": r.details,
+            "detail_names": {k: targets[ref] for k, ref in _detail_refs(r.details).items() if targets.get(ref)},
             "hash": r.hash}
 
 

@@ -321,10 +321,38 @@ def _apply_roles(s: Session, ctx: Ctx, user: User, payload: dict[str, Any],
     old = list(user.roles)
     user.roles = new_roles
     index_user(s, user)
+    # Archive access starts from credentials nobody held before: whoever once reset or chose this person's
+    # password (and may have signed in as them and enrolled their own authenticator) holds nothing that
+    # opens the new compliance account. The one-time password goes to the approver, to hand over in person.
+    reissue = approval is not None and Role.COMPLIANCE.value in new_roles and Role.COMPLIANCE.value not in old
+    password = _reissue_credentials(s, ctx, user) if reissue else None
     audit.record(s, ctx, "account.roles_changed", target=f"user:{user.id}",
-                 changes={"roles": {"from": old, "to": new_roles}}, **_via(approval))
+                 changes={"roles": {"from": old, "to": new_roles}}, **_via(approval),
+                 **({"credentials_reissued": True} if reissue else {}))
     account_changed(s, ctx, user.id)
-    return admin_view(s, user, datetime.now(UTC))
+    view = admin_view(s, user, datetime.now(UTC))
+    return {**view, "password": password} if password else view
+
+
+def _reissue_credentials(s: Session, ctx: Ctx, user: User) -> str:
+    """A new one-time password, two-factor and recovery codes cleared, every session ended."""
+    from mixun.db.models import RecoveryCode
+    from mixun.domain.passwords import generate_password
+    from mixun.services.auth import revoke_user_sessions_txn
+
+    password = generate_password()
+    user.password_hash = ctx.rt.hasher.hash(password)
+    user.must_change_password = True
+    user.password_changed_at = datetime.now(UTC)
+    user.locked_until = None
+    user.failed_logins = 0
+    s.add(PasswordHistory(user_id=user.id, password_hash=user.password_hash))
+    user.totp_enabled = False
+    user.totp_secret_enc = None
+    user.totp_last_step = 0
+    s.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    revoke_user_sessions_txn(s, ctx, user.id, reason="credentials_reissued")
+    return password
 
 
 def admin_unlock(ctx: Ctx, user_id: int) -> None:
@@ -348,6 +376,8 @@ def _apply_reset_password(s: Session, ctx: Ctx, user: User, payload: dict[str, A
     from mixun.domain.passwords import generate_password
     from mixun.services.auth import account_changed, revoke_user_sessions_txn
 
+    if approval is not None and is_privileged(user.roles) and not user.totp_enabled:
+        raise MixunError("reset_needs_two_factor")
     password = generate_password()
     user.password_hash = ctx.rt.hasher.hash(password)
     user.must_change_password = True
@@ -376,6 +406,10 @@ def _reset(ctx: Ctx, user_id: int, kind: str) -> dict[str, Any]:
         if user.departed_at is not None:
             raise MixunError("account_departed")
         if is_privileged(user.roles):
+            if kind == "reset_password" and not user.totp_enabled:
+                # The password alone would open the account (and let its holder enrol an authenticator):
+                # only the server's own `mixun user reset-password`, with the person present, does this.
+                raise MixunError("reset_needs_two_factor")
             return _filed(s, ctx, kind, user, {}, Role.SYSADMIN.value)
         return APPLY[kind](s, ctx, user, {}, None)
 

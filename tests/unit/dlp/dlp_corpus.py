@@ -153,7 +153,8 @@ class CorpusGenerator:
         if r < 0.55:
             return digits
         if r < 0.75:
-            sep = self.rng.choice((" ", "-"))
+            # Slashes, underscores and asterisks too (issue 19 item 19): any separator between the groups.
+            sep = self.rng.choice((" ", "-", " ", "-", "/", "_", "*"))
             out, i = [], 0
             for g in groups:
                 out.append(digits[i : i + g])
@@ -221,6 +222,8 @@ class CorpusGenerator:
             ))
         elif detector == "email":
             shown = f.email() if rng.random() < 0.6 else f"{f.user_name()}@{rng.choice(('icbc.com.cn', 'bank.cn', 'hq.mixun.local'))}"
+            if rng.random() < 0.2:  # spaces around the @, or the @ written out (issue 19 item 19)
+                shown = shown.replace("@", rng.choice((" @ ", "\u3000@\u3000", "(at)", " [at] ", "（at）")))
             pre, post = rng.choice((
                 ("邮件发到", "就行"), (f"{name}的邮箱", "，抄送我"), ("请抄送 ", " 谢谢"),
                 ("材料已发送至", "，请查收"),
@@ -237,7 +240,8 @@ class CorpusGenerator:
                     ("网银登录密码已重置为", "。"), ("pwd=", " 测试库"),
                     # Separators inside the keyword (issue 19 item 19): they must not hide it.
                     ("密 码：", ""), ("密\u3000码：", ""), ("登录密*码 ", ""), ("临时口 令为", "，今天有效"),
-                    ("pass word: ", ""), ("PIN 码：", ""), ("密·码是", "，别外传"),
+                    ("pass word: ", ""), ("PIN 码：", ""), ("密·码是", "，别外传"), ("密\n码：", ""), ("密    码：", ""),
+                    ("p a s s w o r d: ", ""), ("P.W.D=", ""),
                 ))
         elif detector == "secret_key" and rng.random() < 0.2:
             # A generic assignment whose keyword words are spread apart ("api key", "secret - key").
@@ -247,7 +251,7 @@ class CorpusGenerator:
                      + "".join(rng.choice(alnum) for _ in range(rng.randint(8, 20))))
             pre, post = rng.choice((
                 ("api key: ", ""), ("secret key = ", " 别外传"), ("access key id：", ""), ("client - secret: ", ""),
-                ("private key=", ""),
+                ("private key=", ""), ("a p i k e y: ", ""), ("t.o.k.e.n = ", ""),
             ))
         elif detector == "secret_key":
             shown = self.secret()
@@ -271,7 +275,8 @@ class CorpusGenerator:
             elif form == 5:
                 shown = f"{level}＊{rng.randint(1, 20)}年"
             elif form == 6:  # separators inside the level (issue 19 item 19)
-                shown = f"{level[0]}{rng.choice((' ', '  ', '　', ' - ', '·'))}{level[1]}★长期"
+                gap = rng.choice((" ", "  ", "　", " - ", "·", "\n", "    "))
+                shown = f"{level[0]}{gap}{level[1]}★长期"
             elif form == 7:
                 shown = f"密{rng.choice((' ', '　'))}级：{level[0]} {level[1]}"
             else:
@@ -334,6 +339,10 @@ class CorpusGenerator:
                 "请 勿 在 群 里 发 送 密 码", "密 码 要 定 期 修 改", "机 密 文 件 请 线 下 传 递", "绝 密 的 事 我 不 知 道",
                 "api key 请 找 运 维 申 请", "pass word policy 已更新", "出 口 令 人 担 忧", "保 密 级 别 请 咨 询 保 密 办",
                 "冰 箱 坏 了 找 后 勤", "百 家 姓 里 有 几 个 姓 王", "密\u3000码\u3000忘\u3000了\u3000怎\u3000么\u3000办",
+                # The separators the number and e-mail detectors now accept, in everyday text.
+                "会议 2024/01/01 12:30 开始", "路径 /api/v1/items/2024/0101", "请 @ 张三 看一下", "签到 (at) 会议室",
+                "文件 2024_01_01_report.pdf", "这件事要保密\n码头那边明天再说", "比分 3*2*1",
+                "请 p i n g 一下服务器", "P.S. 明天见",
             )),
             lambda: f"@{f.name()} 请看一下 {self._filler()}",
             lambda: f"版本 v{rng.randint(1, 9)}.{rng.randint(0, 20)}.{rng.randint(0, 99)}，服务器 192.168.{rng.randint(0, 255)}.{rng.randint(1, 254)}",

@@ -139,7 +139,8 @@ def test_the_gates_report_the_keywords_the_python_path_looks_for():
               "secret", "token", "api", "access", "client", "private", "app", "tecret", "spp", "tccess",
               "AKIA", "ASIA", "ghp_", "gho_", "github_pat_", "xoxb-", "AIza", "sk-", "sk_", "rk_", "eyJ",
               "LTAI", "AKID", "SeCrEt", "密", "码", "😀", "１", " ", "=", "x", "口", "令", "碼", "*", "·", "★",
-              "  ", "-", "/"]
+              "  ", "-", "/", "a p i", "s.ec", "to k", "c l i", "pr-i", "a c c",
+              "p a s s", "P.I.N", "p w-d", "pa ss"]
     for _ in range(5000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 30)))
         _, hits = PRESCAN.scan(text)

@@ -45,11 +45,11 @@ _DECORATIVE_RE = re.compile("[" + re.escape(DECORATIVE) + "]")
 
 
 # Separators someone may put between the characters of a keyword to slip past a detector ("密 码",
-# "绝*密", "api-key"): spaces (every Unicode space is one after `normalise`), ASCII punctuation that means
-# nothing there, and the decorative symbols; at most three in a row ("机 - 密"). The lexicon pass drops or blanks the
-# same characters, so its trigger words and the detectors' keyword patterns agree.
-KEYWORD_GAP_CHARS = " \t*._-/\\|~+·•●○◆◇■□★☆※"
-KEYWORD_GAP_MAX = 3
+# "绝*密", "api-key"): spaces (every Unicode space is one after `normalise`), a line break, ASCII punctuation
+# that means nothing there, and the decorative symbols; at most six in a row ("机 - 密", "密    码"). The lexicon
+# pass drops or blanks the same characters, so its trigger words and the detectors' keyword patterns agree.
+KEYWORD_GAP_CHARS = " \t\n*._-/\\|~+·•●○◆◇■□★☆※"
+KEYWORD_GAP_MAX = 6
 KEYWORD_GAP = "[" + re.escape(KEYWORD_GAP_CHARS) + f"]{{0,{KEYWORD_GAP_MAX}}}"
 
 

@@ -31,7 +31,7 @@ try:  # pragma: no cover - the wheel is a pinned dependency; the fallback is for
 except ImportError:  # pragma: no cover
     hyperscan = None
 
-from .detectors import classified_marking, credential, secret_key
+from .detectors import classified_marking, credential, digit_runs, secret_key
 from .normalize import DECORATIVE, KEYWORD_GAP_MAX, NORMALISED_CHARS, Normalised, normalise
 
 # What a gate's hit means. Positions are code points in the scanned text.
@@ -53,7 +53,7 @@ NATIVE_NORMALISE_FROM = 4096
 HIT_BUDGET_EVERY = 8
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _ALNUM = string.digits + string.ascii_letters
-_SEP = " -."
+_SEP = digit_runs.SEPARATORS
 
 
 def _unit(ch: str) -> str:
@@ -104,7 +104,7 @@ def _gates() -> list[tuple[str, str, int]]:
     norm_chars = NORMALISED_CHARS.replace("\u3000", "")
     digit, sep = _cls(string.digits), _cls(_SEP)
     # Not a digit or separator: another ASCII character, or any character outside ASCII.
-    not_ds = "(?:[^0-9 \\-.]\\x00|[\\x00-\\xff][\\x01-\\xff])"
+    not_ds = "(?:[^0-9" + "".join(f"\\x{ord(c):02x}" for c in _SEP) + "]\\x00|[\\x00-\\xff][\\x01-\\xff])"
     gates: list[tuple[str, str, int]] = [
         (NORM, _cls(norm_chars), 1),
         (DECOR, _cls(DECORATIVE), 1),
@@ -119,7 +119,24 @@ def _gates() -> list[tuple[str, str, int]]:
     gaps = range(1, KEYWORD_GAP_MAX + 1)
     for first, last in credential.GAPPED_PAIRS:
         gates += [(CREDENTIAL, _unit(first) + gap * n + _cls(last), 2 + n) for n in gaps]
+    # p a s s / P.I.N: the English keywords letter by letter, one separator (or none) between letters.
+    letter_sep = _cls(credential.LETTER_SEPARATORS)
+    for word in credential.LETTER_SPACED:
+        for mask in range(1, 2 ** (len(word) - 1)):
+            pattern, n = _cls(word[0].lower() + word[0].upper()), 1
+            for i, ch in enumerate(word[1:]):
+                if mask >> i & 1:
+                    pattern, n = pattern + letter_sep, n + 1
+                pattern, n = pattern + _cls(ch.lower() + ch.upper()), n + 1
+            gates.append((CREDENTIAL, pattern, n))
     gates += [(TOKEN, _lit(w), len(w)) for w in secret_key.TOKEN_PREFIXES]
+    # a p i / s.e.c: the first three letters of an assigned word with separators between (secret_key's
+    # ASSIGNED_KEYWORDS finds the same prefixes).
+    key_sep = _cls(secret_key.LETTER_SEPARATORS)
+    for prefix in secret_key.ASSIGNED_PREFIXES:
+        a, b, c = (_cls(ch.lower() + ch.upper()) for ch in prefix)
+        gates += [(ASSIGNED, a + key_sep + b + c, 4), (ASSIGNED, a + b + key_sep + c, 4),
+                  (ASSIGNED, a + key_sep + b + key_sep + c, 5)]
     gates += [(ASSIGNED, _lit(w, caseless=True), len(w)) for w in secret_key.ASSIGNED_WORDS]
     # classified_marking._FORMS: every form holds 绝/机/秘 then 密 (up to three separators may sit between),
     # or 密级 (likewise).

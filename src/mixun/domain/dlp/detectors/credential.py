@@ -18,11 +18,20 @@ NAME = "credential"
 
 # Separators inside a keyword ("密 码", "口　令", "PIN 码", "pass word") do not hide it (KEYWORD_GAP).
 _G = KEYWORD_GAP
+# English keywords typed letter by letter ("p a s s w o r d", "P.I.N"): one separator between letters.
+LETTER_SEPARATORS = " ._*-"
+_L = "[" + re.escape(LETTER_SEPARATORS) + "]?"
+
+
+def _letters(word: str) -> str:
+    return _L.join(word)
+
+
 _CN_KEYWORD = (
-    r"(?:密" + _G + r"[码碼]|口" + _G + r"令|密" + _G + r"令|(?i:pin)" + _G + r"[码碼])"
+    r"(?:密" + _G + r"[码碼]|口" + _G + r"令|密" + _G + r"令|(?i:" + _letters("pin") + r")" + _G + r"[码碼])"
 )
 _EN_KEYWORD = (r"(?<![A-Za-z])(?i:pass[" + re.escape(KEYWORD_GAP_CHARS) + r"]{1,2}(?:word|wd|code)"
-               r"|password|passwd|passcode|pwd|pin|pass)")
+               r"|" + "|".join(_letters(w) for w in ("password", "passwd", "passcode", "pwd", "pin", "pass")) + ")")
 _CN_SEP = (
     r"[ \t]*(?:(?:已|已经|都|统一|暂时|先)?(?:重置|修改|改|设置|设|更改|变更|初始化|换)?"
     r"(?:成|为|為|是|：|:|=|:=)|)[ \t]*"
@@ -55,8 +64,11 @@ def _plausible(value: str) -> bool:
 # With separators inside, 密/口 then one to three KEYWORD_GAP_CHARS then 码/碼/令 (the prescan's gap gates).
 KEYWORD_WORDS = ("密码", "密碼", "密令", "口令", "pin", "pass", "pwd")
 GAPPED_PAIRS = (("密", "码碼令"), ("口", "令"))
+# The English ones also letter by letter (the prescan's LETTER_SPACED gates).
 KEYWORDS = re.compile(r"[密口pP](?:(?<=密)" + _G + r"[码碼令]|(?<=口)" + _G + r"令"
-                      r"|(?<=[pP])(?:[iI][nN]|[aA][sS][sS]|[wW][dD]))")
+                      r"|(?<=[pP])" + _L + r"(?:[iI]" + _L + r"[nN]|[aA]" + _L + r"[sS]" + _L + r"[sS]|[wW]" + _L
+                      + r"[dD]))")
+LETTER_SPACED = ("pin", "pass", "pwd")
 
 
 def find(text: str, starts: list[tuple[int, int]] | None = None) -> list[Candidate]:

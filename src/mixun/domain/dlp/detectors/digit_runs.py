@@ -1,4 +1,5 @@
-"""The shared scanner for numbers that may be written with spaces, dashes or dots between digit groups.
+"""The shared scanner for numbers that may be written with spaces, dashes, dots, slashes, underscores or
+asterisks between digit groups.
 
 It finds maximal runs of digit groups, then tries every group-aligned span against the ID, card and
 mobile detectors. Within one run the longest valid span wins, so an ID number is not also reported as
@@ -14,7 +15,11 @@ from . import bank_card, cn_id_card, cn_mobile
 
 # Up to three separator characters between digits; the look-behinds and look-ahead make each match a
 # maximal run (not the tail of a longer number), and letters glued to it (order IDs like SO2023…) veto it.
-_SEP = r"[ \-.]"
+# Separators people type between digit groups, or put there to slip past a detector ("138/1234/5678",
+# "110101_1990…"): every one counts (issue 19 item 19). The prescan's DIGITS gate holds the same set.
+SEPARATORS = " -./_*"
+_SEP = "[" + re.escape(SEPARATORS) + "]"
+_UNSEP = str.maketrans("", "", SEPARATORS)
 RUN = re.compile(
     r"[0-9](?<![0-9A-Za-z][0-9])(?<![0-9]" + _SEP + r"[0-9])(?<![0-9]" + _SEP + r"{2}[0-9])"
     r"(?<![0-9]" + _SEP + r"{3}[0-9])"
@@ -43,8 +48,8 @@ def _spans(groups: list[tuple[int, int]], n_digits: list[int]):
 
 # A run holds only digits, separators and a final X, so a window that ends on any other character
 # (or at the end of the text) cuts no run short and sees the same look-aheads as the whole text.
-_STOP = re.compile(r"[^0-9A-Za-z \-.]")
-_DIGIT_OR_SEP = "0123456789 -."
+_STOP = re.compile("[^0-9A-Za-z" + re.escape(SEPARATORS) + "]")
+_DIGIT_OR_SEP = "0123456789" + SEPARATORS
 
 
 def windows(text: str, ends: list[int]) -> list[tuple[int, int]]:
@@ -130,14 +135,14 @@ def _resolve_run(text: str, base: int, run: str, min_confidence: float) -> list[
     n_digits = [e - s for s, e in groups]
     if check_x:
         last = text[groups[-1][0] : groups[-1][1]]
-        n_digits[-1] = len(last.replace(" ", "").replace("-", "").replace(".", ""))
+        n_digits[-1] = len(last.translate(_UNSEP))
     if len(groups) > 1 and max(n_digits) == 1:
         # Digits typed one by one with spaces ("1 3 8 …"): the whole run is one number.
         groups, n_digits = [(groups[0][0], groups[-1][1])], [sum(n_digits)]
     cands: list[tuple[int, float, Candidate]] = []
     for i, j, total in _spans(groups, n_digits):
         s, e = groups[i][0], groups[j][1]
-        value = text[s:e].replace(" ", "").replace("-", "").replace(".", "")
+        value = text[s:e].translate(_UNSEP)
         for c in _evaluate(text, value, s, e):
             if c.confidence >= min_confidence:
                 cands.append((total, c.confidence, c))

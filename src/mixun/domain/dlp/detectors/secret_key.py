@@ -37,9 +37,20 @@ _TOKENS = re.compile(
 # Matched without regard to ASCII case, so the keyword alternation stays plain literals.
 # Words may be joined by up to three separators, spaces included ("api key", "secret - key", "access.key id").
 _J = r"[_\-. \t]{0,3}"
+# Each word may also be typed letter by letter ("a p i k e y", "t.o.k.e.n"): one separator between letters.
+LETTER_SEPARATORS = " ._*-"
+_L = "[" + re.escape(LETTER_SEPARATORS) + "]?"
+
+
+def _w(word: str) -> str:
+    return _L.join(word)
+
+
 _ASSIGNED = re.compile(
-    r"(?:secret(?:" + _J + r"key)?|token|api" + _J + r"key|access" + _J + r"key(?:" + _J + r"(?:id|secret))?"
-    r"|client" + _J + r"secret|private" + _J + r"key|app" + _J + r"secret)"
+    r"(?:" + _w("secret") + r"(?:" + _J + _w("key") + r")?|" + _w("token") + r"|" + _w("api") + _J + _w("key")
+    + r"|" + _w("access") + _J + _w("key") + r"(?:" + _J + r"(?:" + _w("id") + r"|" + _w("secret") + r"))?"
+    r"|" + _w("client") + _J + _w("secret") + r"|" + _w("private") + _J + _w("key") + r"|" + _w("app") + _J
+    + _w("secret") + r")"
     r"[\"']?[ \t]*[:=：][ \t]*[\"']?([a-z0-9/+_\-]{16,256}={0,2})",
     re.IGNORECASE | re.ASCII,
 )
@@ -54,12 +65,25 @@ TOKEN_PREFIXES = (
     *(f"gh{c}_" for c in "pousr"), *(f"xox{c}-" for c in "abprs"),
 )
 ASSIGNED_WORDS = ("secret", "token", "api", "access", "client", "private", "app")
+ASSIGNED_PREFIXES = tuple(dict.fromkeys(w[:3] for w in ASSIGNED_WORDS))  # letter by letter: s e c, t o k…
 TOKEN_KEYWORDS = re.compile(r"AKIA|ASIA|gh[pousr]_|github_pat_|xox[abprs]-|AIza|sk-|sk_|rk_|eyJ|LTAI|AKID")
 # secret, token, api, access, client, private, app in any case; the first letter as a plain class keeps
 # the regex engine's fast skipping (a case-insensitive alternation would try every position).
+# Letter by letter, the first three letters with at least one separator among them mark the start (the
+# prescan's gates hold the same three forms of each prefix).
+_S = "[" + re.escape(LETTER_SEPARATORS) + "]"
+
+
+def _spaced_prefix(prefix: str) -> str:
+    a, b, c = (f"[{ch.lower()}{ch.upper()}]" for ch in prefix)
+    return f"(?<={a})(?:{_S}{b}{c}|{b}{_S}{c}|{_S}{b}{_S}{c})"
+
+
 ASSIGNED_KEYWORDS = re.compile(
     r"[sStTaAcCpP](?:(?<=[sS])(?i:ecret)|(?<=[tT])(?i:oken)|(?<=[aA])(?i:pi|ccess|pp)|(?<=[cC])(?i:lient)"
-    r"|(?<=[pP])(?i:rivate))",
+    r"|(?<=[pP])(?i:rivate)|"
+    + "|".join(_spaced_prefix(w[:3]) for w in dict.fromkeys(("secret", "token", "api", "access", "client",
+                                                               "private", "app"))) + ")",
     re.ASCII,
 )
 
