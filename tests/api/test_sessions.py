@@ -86,6 +86,26 @@ def test_a_session_in_use_never_idles_out_early(tmp_path: Any, db: str) -> None:
         assert set(codes) == {200}, codes
 
 
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+def test_a_session_in_use_in_one_process_lives_in_another(tmp_path: Any, db: str) -> None:
+    """With several server processes (--workers N) each judges a session on the activity the others
+    wrote to the database. With a 6-second idle limit, a session used every half second in one process
+    is still alive in a second one that reads it from the database (activity used to reach the database
+    every 10 s whatever the limit, so the second process ended the session in use)."""
+    from mixun.api.app import create_app
+
+    with _server(tmp_path, db, MIXUN_SESSION_IDLE_MINUTES="0.1", MIXUN_IDLE_LOCK_MINUTES="0") as (e, token):
+        other_app = create_app(e.settings)  # a second process on the same database
+        with TestClient(other_app, client=("127.0.0.1", 40009)) as other:
+            deadline = time.monotonic() + 9
+            while time.monotonic() < deadline:
+                assert e.client.get("/api/v1/conversations", headers=e.h(token)).status_code == 200
+                time.sleep(0.5)
+            r = other.get("/api/v1/conversations", headers=e.h(token))
+            assert r.status_code == 200, r.text
+
+
 # --- 24.8 / 24.9: origin and network on every connection --------------------------------------------
 
 def test_websocket_refuses_another_sites_origin(env: Env) -> None:
