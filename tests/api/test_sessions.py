@@ -244,6 +244,39 @@ def test_one_address_cannot_keep_guessing(env: Env) -> None:
         assert other.post("/api/v1/auth/login", json={"username": "user0", "password": PASSWORD}).status_code == 200
 
 
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+def test_lockouts_and_address_limits_hold_across_server_processes(tmp_path: Any, db: str) -> None:
+    """With several server processes (--workers N) answering in turn, an unknown username still locks
+    exactly as a real one (the counts used to live in each process, so an unknown name never locked and
+    the answers told which names exist), and an address's limit is one limit, not one per process."""
+    from mixun.api.app import create_app
+
+    with _server(tmp_path, db, MIXUN_LOGIN_ADDRESS_LIMIT="15") as (e, _token):
+        e.make_user("lisi", "李四")
+        second = create_app(e.settings)  # another process on the same database
+        with TestClient(second, client=("127.0.0.1", 40010)) as other:
+            clients = [e.client, other]
+
+            def answers(username: str) -> list[tuple[int, str, bool]]:
+                out = []
+                for i in range(6):
+                    r = clients[i % 2].post("/api/v1/auth/login", json={"username": username,
+                                                                         "password": "Wrong!Guess99"})
+                    err = r.json()["error"]
+                    out.append((r.status_code, err["code"], bool(err.get("locked"))))
+                return out
+
+            real, unknown = answers("lisi"), answers("nobody-here")
+            assert real == unknown, (real, unknown)
+            assert real[-1][:2] == (423, "account_locked")
+            # 12 failures so far from 127.0.0.1; three more reach the limit of 15 for both processes.
+            for i in range(3):
+                clients[i % 2].post("/api/v1/auth/login", json={"username": "x", "password": "Wrong!Guess99"})
+            for c in clients:
+                r = c.post("/api/v1/auth/login", json={"username": "zhangsan", "password": PASSWORD})
+                assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_attempts", r.text
+
+
 def test_an_administrators_lockout_is_lifted_by_another_administrator(env: Env) -> None:
     """A secadmin locked out by someone guessing is unlocked by the sysadmin and can log in at once."""
     from mixun.db.models import User
