@@ -105,7 +105,8 @@ class HoldRelease(BaseModel):
 
 
 class PolicySet(BaseModel):
-    scope: str = Field(min_length=1, max_length=300)
+    scope: str = Field(min_length=1, max_length=300, description="default, audit, kind:direct, kind:group or unit:<path>",
+                       json_schema_extra={"pattern": r"^(default|audit|kind:direct|kind:group|unit:[\s\S]+)$"})
     messages_days: int = Field(ge=1, le=100 * 365)
     files_days: int = Field(ge=1, le=100 * 365)
 
