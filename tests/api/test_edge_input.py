@@ -190,3 +190,49 @@ def test_later_member_cannot_reply_to_or_report_earlier_messages(env: Env) -> No
                            json={"message_id": late, "reason": "x"}).status_code == 201
     assert send(env, ta, g, "回复", reply_to=early).status_code == 201  # members from the start still can
     assert a
+
+
+def _multipart(parts: list[tuple[str, bytes | None, bytes]]) -> tuple[bytes, str]:
+    """A multipart body written byte by byte (HTTP clients escape a NUL in a file name): (name,
+    filename or None, content) per part."""
+    boundary = "mixunboundary7"
+    out = b""
+    for name, filename, content in parts:
+        disposition = f'form-data; name="{name}"'.encode()
+        if filename is not None:
+            disposition += b'; filename="' + filename + b'"'
+        out += b"--" + boundary.encode() + b"\r\nContent-Disposition: " + disposition + b"\r\n"
+        if filename is not None:
+            out += b"Content-Type: text/plain\r\n"
+        out += b"\r\n" + content + b"\r\n"
+    return out + b"--" + boundary.encode() + b"--\r\n", f"multipart/form-data; boundary={boundary}"
+
+
+def test_nul_in_multipart_fields_and_file_names_is_422(env: Env) -> None:
+    """Form fields and file names of uploads get the same rule as JSON text: a NUL is a 422 naming the
+    field on both databases (SQLite used to store it, PostgreSQL to refuse it in the database), and
+    nothing is sent."""
+    p = _people(env)
+    h = env.h(p["ta"])
+    conv = p["conv"]
+    doc = ("file", b"a.txt", b"hello world")
+    pack_pw = ("password", None, b"Str0ng!Pack#9")
+    cases = [
+        ("files", [doc, ("client_id", None, b"c\x00id")], "client_id"),
+        ("files", [("file", b"a\x00b.txt", b"hello")], "filename"),
+        ("images", [("file", b"x.png", b"\x89PNG"), ("client_id", None, b"\x00")], "client_id"),
+        ("secure-pack", [("files", b"a.txt", b"hello"), pack_pw, ("name", None, "包\x00".encode())], "name"),
+        ("secure-pack", [("files", b"b\x00.txt", b"x"), pack_pw], "files.0.filename"),
+    ]
+    for route, parts, field in cases:
+        body, ctype = _multipart(parts)
+        r = env.client.post(f"/api/v1/conversations/{conv}/{route}", headers={**h, "content-type": ctype},
+                            content=body)
+        _error(r, 422, "validation_failed")
+        assert r.json()["error"]["field"] == field, r.text
+    history = env.client.get(f"/api/v1/conversations/{conv}/messages", headers=h).json()["messages"]
+    assert history == []
+    body, ctype = _multipart([doc, ("client_id", None, b"c1")])
+    ok = env.client.post(f"/api/v1/conversations/{conv}/files", headers={**h, "content-type": ctype}, content=body)
+    assert ok.status_code == 201, ok.text
+    assert ok.json()["attachments"][0]["filename"] == "a.txt"

@@ -95,6 +95,34 @@ def test_limits_and_media_types_are_declared(sqlite_env: Env) -> None:
     assert download["*/*"]["schema"]["format"] == "binary"
 
 
+def test_the_archive_access_reason_states_its_rules(env: Env) -> None:
+    """The reason for reading the archive: its category's allowed values and the reason's minimum length
+    are in the schema, in the query and in the bodies; every value the schema offers is accepted. The
+    reactions' emoji and the retention scope's forms are stated too."""
+    doc = env.client.get("/api/v1/openapi.json").json()
+    schemas = doc["components"]["schemas"]
+    search = {p["name"]: p["schema"] for p in doc["paths"]["/api/v1/compliance/archive/search"]["get"]["parameters"]}
+    bodies = [schemas["AccessReason"]["properties"], schemas["ExportCreate"]["properties"]]
+    for where in (search, *bodies):
+        assert "regulatory_inspection" in where["category"]["enum"] and "监管检查" in where["category"]["enum"]
+        assert where["reason"]["minLength"] == 10
+    from mixun.domain.retention import valid_scope
+    from mixun.services.message_actions import REACTIONS
+    from tests.helpers import staff
+
+    assert schemas["ReactionIn"]["properties"]["emoji"]["enum"] == list(REACTIONS)
+    import re
+
+    scope = re.compile(schemas["PolicySet"]["properties"]["scope"]["pattern"])
+    for value in ("default", "audit", "kind:direct", "kind:group", "unit:总行/科技部", "unit:", "kind:x", "all", ""):
+        assert bool(scope.match(value)) == valid_scope(value), value
+    _c, tc = staff(env, "hegui", "何规", "compliance")
+    for category in search["category"]["enum"]:
+        r = env.client.get("/api/v1/compliance/archive/search", headers=env.h(tc),
+                           params={"category": category, "reason": "x" * search["reason"]["minLength"]})
+        assert r.status_code == 200, (category, r.text)
+
+
 def test_routes_added_later_are_documented_too(sqlite_env: Env) -> None:
     """The statuses come from one function applied to every route: a route added later gets them."""
     router = APIRouter()

@@ -86,6 +86,26 @@ def test_a_session_in_use_never_idles_out_early(tmp_path: Any, db: str) -> None:
         assert set(codes) == {200}, codes
 
 
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+def test_a_session_in_use_in_one_process_lives_in_another(tmp_path: Any, db: str) -> None:
+    """With several server processes (--workers N) each judges a session on the activity the others
+    wrote to the database. With a 6-second idle limit, a session used every half second in one process
+    is still alive in a second one that reads it from the database (activity used to reach the database
+    every 10 s whatever the limit, so the second process ended the session in use)."""
+    from mixun.api.app import create_app
+
+    with _server(tmp_path, db, MIXUN_SESSION_IDLE_MINUTES="0.1", MIXUN_IDLE_LOCK_MINUTES="0") as (e, token):
+        other_app = create_app(e.settings)  # a second process on the same database
+        with TestClient(other_app, client=("127.0.0.1", 40009)) as other:
+            deadline = time.monotonic() + 9
+            while time.monotonic() < deadline:
+                assert e.client.get("/api/v1/conversations", headers=e.h(token)).status_code == 200
+                time.sleep(0.5)
+            r = other.get("/api/v1/conversations", headers=e.h(token))
+            assert r.status_code == 200, r.text
+
+
 # --- 24.8 / 24.9: origin and network on every connection --------------------------------------------
 
 def test_websocket_refuses_another_sites_origin(env: Env) -> None:
@@ -222,6 +242,39 @@ def test_one_address_cannot_keep_guessing(env: Env) -> None:
     assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_attempts"
     with TestClient(env.app, client=("10.1.2.3", 40002)) as other:
         assert other.post("/api/v1/auth/login", json={"username": "user0", "password": PASSWORD}).status_code == 200
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+def test_lockouts_and_address_limits_hold_across_server_processes(tmp_path: Any, db: str) -> None:
+    """With several server processes (--workers N) answering in turn, an unknown username still locks
+    exactly as a real one (the counts used to live in each process, so an unknown name never locked and
+    the answers told which names exist), and an address's limit is one limit, not one per process."""
+    from mixun.api.app import create_app
+
+    with _server(tmp_path, db, MIXUN_LOGIN_ADDRESS_LIMIT="15") as (e, _token):
+        e.make_user("lisi", "李四")
+        second = create_app(e.settings)  # another process on the same database
+        with TestClient(second, client=("127.0.0.1", 40010)) as other:
+            clients = [e.client, other]
+
+            def answers(username: str) -> list[tuple[int, str, bool]]:
+                out = []
+                for i in range(6):
+                    r = clients[i % 2].post("/api/v1/auth/login", json={"username": username,
+                                                                         "password": "Wrong!Guess99"})
+                    err = r.json()["error"]
+                    out.append((r.status_code, err["code"], bool(err.get("locked"))))
+                return out
+
+            real, unknown = answers("lisi"), answers("nobody-here")
+            assert real == unknown, (real, unknown)
+            assert real[-1][:2] == (423, "account_locked")
+            # 12 failures so far from 127.0.0.1; three more reach the limit of 15 for both processes.
+            for i in range(3):
+                clients[i % 2].post("/api/v1/auth/login", json={"username": "x", "password": "Wrong!Guess99"})
+            for c in clients:
+                r = c.post("/api/v1/auth/login", json={"username": "zhangsan", "password": PASSWORD})
+                assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_attempts", r.text
 
 
 def test_an_administrators_lockout_is_lifted_by_another_administrator(env: Env) -> None:

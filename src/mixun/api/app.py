@@ -360,10 +360,18 @@ async def _sweep(hub: Hub, rt: Runtime) -> None:
             log.exception("sweep failed")
 
 
+def touch_flush_seconds(settings: Settings) -> float:
+    """How often activity reaches the database: every 10 s, or a sixth of the idle limit when that is
+    shorter, so another process (``--workers N``) judging a session on its flushed time never ends one
+    that is in use here."""
+    return min(TOUCH_FLUSH_SECONDS, max(0.5, settings.session_idle_minutes * 60 / 6))
+
+
 async def _flush_touches(rt: Runtime) -> None:
     """Every few seconds, write the sessions' last-seen times gathered by authentication in one batch."""
+    interval = touch_flush_seconds(rt.settings)
     while True:
-        await asyncio.sleep(TOUCH_FLUSH_SECONDS)
+        await asyncio.sleep(interval)
         await asyncio.to_thread(_flush_touches_once, rt)
 
 

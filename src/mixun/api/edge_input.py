@@ -1,6 +1,7 @@
 """What text the server accepts, decided once at the edge (docs/api.md "Input and errors").
 
-No JSON string (value or key) and no query-string value may hold a NUL or a lone UTF-16 surrogate:
+No JSON string (value or key), no query-string value and no multipart form field or file name may
+hold a NUL or a lone UTF-16 surrogate:
 neither database can store them (PostgreSQL refuses NUL in text, a lone surrogate cannot be encoded as
 UTF-8), so a request carrying one is a 422 before any route or service sees it. A surrogate pair
 written as two escapes (``"\\ud83d\\ude00"``) is the character it encodes and is accepted.
@@ -14,6 +15,8 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+
+from mixun.errors import MixunError
 
 _SURROGATE_BYTES = re.compile(rb"\xed[\xa0-\xbf]")  # U+D800..U+DFFF written as (invalid) UTF-8
 _BAD_CHAR = re.compile("[\x00\ud800-\udfff]")
@@ -71,3 +74,11 @@ def _bad_text_at(value: Any) -> str | None:
 def refusal(field: str) -> dict[str, Any]:
     """The details of the 422 (validation_failed) for text refused at ``field``."""
     return {"field": field, "fields": [{"field": field, "problem": "invalid_text"}]}
+
+
+def require_text(**fields: str | None) -> None:
+    """Multipart form fields and file names (which the JSON check above never sees): a NUL or a lone
+    surrogate in any of them is the same 422, naming the field, before anything is stored."""
+    for name, value in fields.items():
+        if value is not None and _BAD_CHAR.search(value):
+            raise MixunError("validation_failed", **refusal(name))

@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mixun.api.deps import MAX_ID, DbId
 from mixun.domain.roles import Role
+from mixun.services.message_actions import REACTIONS
 from mixun.services.users import WORK_STATUSES
 
 # Allowed values the services check, written into the schema (the OpenAPI document states them).
@@ -130,5 +131,5 @@ class ForwardIn(_In):
 
 
 class ReactionIn(_In):
-    emoji: str = Field(min_length=1, max_length=16)
+    emoji: str = Field(min_length=1, max_length=16, json_schema_extra={"enum": list(REACTIONS)})
     on: bool = True

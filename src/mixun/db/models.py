@@ -12,6 +12,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -137,6 +138,18 @@ class LoginAlert(Base):
     ip: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(300), default="")
     reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class LoginFailureCount(Base):
+    """Failed logins counted where every server process sees them: per address (``addr:<ip>``, in a
+    window of the lockout time) and per username that names no account (``name:<keyed digest>``, locked
+    as a real account would be). Times are seconds since the epoch."""
+
+    __tablename__ = "login_throttle"
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[float] = mapped_column(Float, default=0.0)  # the window's first failure (addr:), the last (name:)
+    locked_until: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class Conversation(Base):

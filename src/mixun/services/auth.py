@@ -13,7 +13,6 @@ import ipaddress
 import secrets
 import threading
 import time
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,11 +20,19 @@ from typing import Any
 
 import pyotp
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
 from mixun.db import bulk
-from mixun.db.models import AuthEpoch, KnownClient, LoginAlert, PasswordHistory, RecoveryCode, User
+from mixun.db.models import (
+    AuthEpoch,
+    KnownClient,
+    LoginAlert,
+    LoginFailureCount,
+    PasswordHistory,
+    RecoveryCode,
+    User,
+)
 from mixun.db.models import Session as DbSession
 from mixun.domain.passwords import configured_words, password_rule_failures
 from mixun.domain.roles import ADMIN_ROLES, Role, needs_totp, permissions_for
@@ -68,56 +75,84 @@ def require_address(ctx: Ctx) -> None:
         raise MixunError("address_not_allowed")
 
 
+# Counters of unknown usernames not failed for this long are dropped (a real account's count stays
+# until its next success or lockout; this keeps the table from growing for ever).
+UNKNOWN_NAME_KEEP_SECONDS = 30 * 86400
+
+
 class LoginThrottle:
     """Failed logins counted by address (a wall against guessing across many accounts, and against one
     address locking many people out) and for unknown usernames, which lock exactly as real ones do, so
-    the answers never tell which usernames exist. Kept per process."""
+    the answers never tell which usernames exist. Kept in the database (``login_throttle``), so every
+    server process (``--workers N``, several hosts) counts the same failures."""
 
-    def __init__(self) -> None:
-        self._by_address: dict[str, deque[float]] = {}
-        self._unknown: dict[str, tuple[int, float]] = {}
-        self._lock = threading.Lock()
+    def __init__(self, rt: Any) -> None:
+        self.rt = rt
+
+    @staticmethod
+    def address_key(ip: str) -> str:
+        return f"addr:{ip}"[:80]
+
+    def name_key(self, name: str) -> str:
+        """A keyed digest, never the typed text (people type their password into the username field)."""
+        digest = hmac.new(self.rt.keys.master, b"login-throttle:" + name.strip().lower().encode("utf-8", "replace"),
+                          hashlib.sha256)
+        return "name:" + digest.hexdigest()[:40]
+
+    def _row(self, key: str) -> tuple[int, float, float] | None:
+        with self.rt.db.read() as s:
+            row = s.execute(select(LoginFailureCount.failures, LoginFailureCount.window_start,
+                                   LoginFailureCount.locked_until).where(LoginFailureCount.key == key)).first()
+        return None if row is None else (int(row[0]), float(row[1]), float(row[2]))
 
     def address_blocked(self, ip: str, limit: int, window: float) -> bool:
-        with self._lock:
-            times = self._by_address.get(ip)
-            if not times:
-                return False
-            cutoff = time.time() - window
-            while times and times[0] < cutoff:
-                times.popleft()
-            return len(times) >= limit
-
-    def address_failed(self, ip: str) -> None:
-        with self._lock:
-            if len(self._by_address) > 50_000:
-                self._by_address.clear()
-            times = self._by_address.setdefault(ip, deque(maxlen=1000))
-            times.append(time.time())
+        row = self._row(self.address_key(ip))
+        return row is not None and row[0] >= limit and row[1] > time.time() - window
 
     def unknown_locked_until(self, name: str) -> float:
-        entry = self._unknown.get(name.lower())
-        return entry[1] if entry and entry[1] > time.time() else 0.0
+        row = self._row(self.name_key(name))
+        return row[2] if row is not None and row[2] > time.time() else 0.0
 
-    def unknown_failed(self, name: str, threshold: int, minutes: float) -> float:
-        """Count a failure for an unknown name; returns the lock's end when this one locks it, else 0."""
-        with self._lock:
-            if len(self._unknown) > 50_000:
-                self._unknown.clear()
-            count, until = self._unknown.get(name.lower(), (0, 0.0))
-            count += 1
-            if count >= threshold:
-                until = time.time() + minutes * 60
-                self._unknown[name.lower()] = (0, until)
-                return until
-            self._unknown[name.lower()] = (count, until)
+    @staticmethod
+    def _count(s: Session, key: str, now: float, window: float) -> int:
+        """One more failure for ``key`` in one statement (no lost counts between processes); a window
+        that has passed starts again at this failure. Returns the count."""
+        return int(s.execute(text(
+            "INSERT INTO login_throttle (key, failures, window_start, locked_until) VALUES (:k, 1, :now, 0) "
+            "ON CONFLICT (key) DO UPDATE SET "
+            "failures = CASE WHEN login_throttle.window_start <= :cutoff THEN 1 ELSE login_throttle.failures + 1 END, "
+            "window_start = CASE WHEN login_throttle.window_start <= :cutoff THEN :now "
+            "ELSE login_throttle.window_start END "
+            "RETURNING failures"), {"k": key, "now": now, "cutoff": now - window}).scalar_one())
+
+    def address_failed(self, s: Session, ip: str, window: float) -> None:
+        now = time.time()
+        self._count(s, self.address_key(ip), now, window)
+        if secrets.randbelow(64) == 0:  # now and then, forget what no longer counts
+            s.execute(delete(LoginFailureCount).where(
+                LoginFailureCount.key.startswith("addr:"), LoginFailureCount.window_start <= now - window))
+            s.execute(delete(LoginFailureCount).where(
+                LoginFailureCount.key.startswith("name:"), LoginFailureCount.locked_until <= now,
+                LoginFailureCount.window_start <= now - UNKNOWN_NAME_KEEP_SECONDS))
+
+    def unknown_failed(self, s: Session, name: str, threshold: int, minutes: float) -> float:
+        """Count a failure for an unknown name; returns the lock's end when this one locks it, else 0.
+        ``window_start`` is the last failure here: the count lasts until a lockout, as a real one does."""
+        key, now = self.name_key(name), time.time()
+        count = self._count(s, key, now, UNKNOWN_NAME_KEEP_SECONDS)
+        s.execute(update(LoginFailureCount).where(LoginFailureCount.key == key).values(window_start=now))
+        if count < threshold:
             return 0.0
+        until = now + minutes * 60
+        s.execute(update(LoginFailureCount).where(LoginFailureCount.key == key)
+                  .values(failures=0, locked_until=until))
+        return until
 
 
 def login_throttle(rt: Any) -> LoginThrottle:
     throttle = rt.extras.get("login_throttle")
     if throttle is None:
-        throttle = rt.extras["login_throttle"] = LoginThrottle()
+        throttle = rt.extras["login_throttle"] = LoginThrottle(rt)
     return throttle
 
 
@@ -145,13 +180,14 @@ def _fail(ctx: Ctx, code: str, username: str, user: User | None, reason: str, co
     """Record a failed login in its own committed transaction and return the error to raise. ``counted``:
     the attempt was already added to the account's failures before the password was checked."""
     settings = ctx.rt.settings
-    if reason in ("bad_password", "bad_otp", "unknown_user", "locked"):
-        login_throttle(ctx.rt).address_failed(ctx.ip)
+    throttle = login_throttle(ctx.rt)
     locked_now = False
-    if user is None and reason == "unknown_user":  # locks as a real account would: no username probing
-        locked_now = login_throttle(ctx.rt).unknown_failed(username, settings.lockout_threshold,
-                                                           settings.lockout_minutes) > 0
     with ctx.rt.db.write() as s:
+        if reason in ("bad_password", "bad_otp", "unknown_user", "locked"):
+            throttle.address_failed(s, ctx.ip, settings.lockout_minutes * 60)
+        if user is None and reason == "unknown_user":  # locks as a real account would: no username probing
+            locked_now = throttle.unknown_failed(s, username, settings.lockout_threshold,
+                                                 settings.lockout_minutes) > 0
         if user is not None and reason in ("bad_password", "bad_otp"):
             u = s.get(User, user.id)
             assert u is not None

@@ -40,10 +40,15 @@ Compliance = Annotated[Ctx, Depends(gate(Perm.ARCHIVE_SEARCH))]
 Reviewer = Annotated[Ctx, Depends(gate(Perm.REVIEW))]
 Staff = Annotated[Ctx, Depends(gate(Perm.CHAT))]
 Auditor = Annotated[Ctx, Depends(gate(Perm.AUDIT_READ))]
+# The access reason's limits as the server enforces them (archive.check_access_reason), stated in the
+# OpenAPI document: a category code or its Chinese label, a reason of REASON_MIN characters or more.
+CATEGORIES = [*archive.REASON_CATEGORIES, *archive.REASON_CATEGORIES.values()]
+_CATEGORY_DOC = ("the reason's category (needed; its Chinese label is accepted too): regulatory_inspection, "
+                 "internal_investigation, customer_complaint, litigation, audit_sampling, other")
 Reason = Annotated[str, Query(max_length=500, description="why you are looking (audited), at least "
-                                                            f"{archive.REASON_MIN} characters")]
-Category = Annotated[str, Query(max_length=32, description="the reason's category: regulatory_inspection, "
-                                "internal_investigation, customer_complaint, litigation, audit_sampling, other")]
+                                                            f"{archive.REASON_MIN} characters",
+                              json_schema_extra={"minLength": archive.REASON_MIN})]
+Category = Annotated[str, Query(max_length=32, description=_CATEGORY_DOC, json_schema_extra={"enum": CATEGORIES})]
 SecAdmin = Annotated[Ctx, Depends(gate(Perm.DLP_MANAGE))]
 P = "/api/v1/compliance"
 
@@ -63,14 +68,14 @@ class _Times(BaseModel):
 
 
 class AccessReason(BaseModel):
-    category: str = Field(default="", max_length=32, description="regulatory_inspection, internal_investigation, "
-                          "customer_complaint, litigation, audit_sampling or other")
-    reason: str = Field(max_length=500, description=f"at least {archive.REASON_MIN} characters")
+    category: str = Field(default="", max_length=32, description=_CATEGORY_DOC, json_schema_extra={"enum": CATEGORIES})
+    reason: str = Field(max_length=500, description=f"at least {archive.REASON_MIN} characters",
+                        json_schema_extra={"minLength": archive.REASON_MIN})
 
 
 class ExportCreate(_Times):
-    category: str = Field(default="", max_length=32)
-    reason: str = Field(min_length=1, max_length=500)
+    category: str = Field(default="", max_length=32, description=_CATEGORY_DOC, json_schema_extra={"enum": CATEGORIES})
+    reason: str = Field(min_length=1, max_length=500, json_schema_extra={"minLength": archive.REASON_MIN})
     user: str | None = Field(default=None, max_length=64)
     unit: str | None = Field(default=None, max_length=300)
     conversation_id: DbId | None = None
@@ -100,7 +105,8 @@ class HoldRelease(BaseModel):
 
 
 class PolicySet(BaseModel):
-    scope: str = Field(min_length=1, max_length=300)
+    scope: str = Field(min_length=1, max_length=300, description="default, audit, kind:direct, kind:group or unit:<path>",
+                       json_schema_extra={"pattern": r"^(default|audit|kind:direct|kind:group|unit:[\s\S]+)$"})
     messages_days: int = Field(ge=1, le=100 * 365)
     files_days: int = Field(ge=1, le=100 * 365)
 

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.types import Message, Scope, Send
 
+from mixun.api import edge_input
 from mixun.api import errors as api_errors
 from mixun.api.deps import MAX_ID, Id, Limit, gate
 from mixun.api.responses import ORJSONResponse, file_response
@@ -154,6 +155,7 @@ def read(conversation_id: Id, body: ReadIn, ctx: Chat) -> Response:
 @router.post("/conversations/{conversation_id}/images", status_code=201)
 def upload_image(conversation_id: Id, ctx: Chat, file: Annotated[UploadFile, File()],
                  client_id: Annotated[str | None, Form(max_length=64)] = None) -> JSONResponse:
+    edge_input.require_text(client_id=client_id, filename=file.filename)
     data = file.file.read(ctx.rt.settings.max_image_bytes + 1)
     view = attachments.send_image(ctx, conversation_id, data, file.filename or "image", client_id)
     return JSONResponse(view, status_code=201)
@@ -164,6 +166,7 @@ def upload_file(conversation_id: Id, ctx: Chat, file: Annotated[UploadFile, File
                 client_id: Annotated[str | None, Form(max_length=64)] = None,
                 confirm: Annotated[bool, Form()] = False) -> JSONResponse:
     """A document (Word, Excel, PowerPoint, PDF, TXT/CSV, image): inspected, virus-scanned, sent."""
+    edge_input.require_text(client_id=client_id, filename=file.filename)
     data = file.file.read(ctx.rt.settings.max_file_bytes + 1)
     view = attachments.send_file(ctx, conversation_id, data, file.filename or "file", client_id, confirm)
     return JSONResponse(view, status_code=201)
@@ -175,6 +178,8 @@ def secure_pack(conversation_id: Id, ctx: Chat, files: Annotated[list[UploadFile
                 client_id: Annotated[str | None, Form(max_length=64)] = None,
                 name: Annotated[str | None, Form(max_length=200)] = None) -> JSONResponse:
     """D2: files packed into an AES-256 ZIP with the sender's password (checked, never kept)."""
+    edge_input.require_text(password=password, client_id=client_id, name=name,
+                            **{f"files.{i}.filename": f.filename for i, f in enumerate(files)})
     limit = ctx.rt.settings.max_file_bytes
     loaded, total = [], 0
     for f in files:
