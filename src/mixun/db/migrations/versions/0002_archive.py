@@ -14,7 +14,7 @@ from alembic import op
 import mixun.db.types
 
 revision = '0002'
-down_revision = '0001'
+down_revision = "0001"
 branch_labels = None
 depends_on = None
 
