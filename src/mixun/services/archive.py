@@ -475,7 +475,7 @@ def view_conversation(ctx: Ctx, conversation_id: int, *, reason: Reason, after_v
         names = dict(s.execute(select(User.id, User.name).join(
             MembershipLog, MembershipLog.user_id == User.id).where(
             MembershipLog.conversation_id == conversation_id)).all())
-        members = [{"id": uid, "name": name, "role": role} for uid, name, role in s.execute(
+        members: list[dict[str, Any]] = [{"id": uid, "name": name, "role": role} for uid, name, role in s.execute(
             select(Member.user_id, User.name, Member.role).join(User, User.id == Member.user_id)
             .where(Member.conversation_id == conversation_id)).all()]
         actors = set(s.execute(select(MembershipLog.actor_id).where(

@@ -21,6 +21,7 @@ from typing import Any
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import select, update
 
+from mixun.db.engine import affected
 from mixun.db.models import Attachment, Member, Message
 from mixun.domain.dlp import mask_text
 from mixun.domain.roles import Perm
@@ -48,9 +49,9 @@ def _clean_image(data: bytes) -> tuple[bytes, bytes, str, int, int]:
             probe.verify()
         if fmt not in ALLOWED:
             raise MixunError("unsupported_media", ("只支持 PNG、JPEG、GIF、WebP 图片", "Only PNG, JPEG, GIF and WebP images are supported"), detected=fmt.lower())
-        with Image.open(io.BytesIO(data)) as img:
-            img.load()
-            img = ImageOps.exif_transpose(img)
+        with Image.open(io.BytesIO(data)) as opened:
+            opened.load()
+            img = ImageOps.exif_transpose(opened)
             width, height = img.size
             out = io.BytesIO()
             if fmt == "JPEG":
@@ -127,9 +128,9 @@ class Antivirus:
 
 
 def antivirus(rt: Runtime) -> Antivirus:
-    av = rt.extras.get("antivirus")
-    if av is None:
-        av = rt.extras["antivirus"] = Antivirus(rt.settings.clamd_socket)
+    av = rt.antivirus
+    if not isinstance(av, Antivirus):
+        av = rt.antivirus = Antivirus(rt.settings.clamd_socket)
     return av
 
 
@@ -357,7 +358,7 @@ def send_secure_pack(ctx: Ctx, conversation_id: int, files: list[tuple[str, byte
     except BaseException:
         blobs.discard()
         raise
-    from mixun.services.messages import DlpOutcome
+    from mixun.services.runtime import DlpOutcome
 
     view, created = _send_with(ctx, conversation_id, blobs, text, client_id, "file", [row, *originals],
                                DlpOutcome(deliver_text=text))
@@ -425,10 +426,10 @@ def read_for_officer(ctx: Ctx, attachment_id: int, *, action: str, reason: str |
         s.expunge(att)
     _check_scanned(att)
     data = _load(ctx, ctx.rt.keys.unwrap(att.data_key_wrapped), att.blob_key, "blob")
+    extra: dict[str, Any] = {"reason": reason} if reason else {}
     with ctx.rt.db.write() as s:
         audit.record(s, ctx, action, target=f"attachment:{att.id}", filename=att.filename,
-                     message_id=att.message_id, conversation_id=att.conversation_id,
-                     **({"reason": reason} if reason else {}))
+                     message_id=att.message_id, conversation_id=att.conversation_id, **extra)
     return data, att.mime, att.filename
 
 
@@ -458,8 +459,8 @@ def rescan_pending(rt: Runtime, limit: int = 20) -> int:
             break
         status = {"clean": "clean", "infected": "infected"}.get(result.status, "failed")
         with rt.db.write() as s:
-            changed = s.execute(update(Attachment).where(Attachment.id == att.id, Attachment.scan_status == "pending")
-                                .values(scan_status=status)).rowcount
+            changed = affected(s.execute(update(Attachment).where(Attachment.id == att.id, Attachment.scan_status == "pending")
+                                .values(scan_status=status)))
             if not changed:
                 continue
             if status != "clean":

@@ -109,9 +109,9 @@ def create_conversation(ctx: Ctx, kind: str, members: list[int], name: str | Non
                 pass
         with ctx.rt.db.read() as s:
             conv_id = s.execute(select(Conversation.id).where(Conversation.direct_key == key)).scalar_one()
-            conv = s.get(Conversation, conv_id)
-            assert conv is not None
-            return {**conversation_view(s, ctx, conv, me), "created": False}
+            found = s.get(Conversation, conv_id)
+            assert found is not None
+            return {**conversation_view(s, ctx, found, me), "created": False}
     if kind != "group":
         raise MixunError("validation_failed", ("kind 只能是 direct 或 group", "kind must be direct or group"), field="kind")
     name = (name or "").strip()
@@ -148,7 +148,7 @@ def conversation_view(s: Session, ctx: Ctx, conv: Conversation, viewer: int,
         member_rows = [(r[0], r[1], r[2]) for r in s.execute(
             select(Member.user_id, User.name, Member.role).join(User, User.id == Member.user_id)
             .where(Member.conversation_id == conv.id).order_by(Member.joined_at, Member.user_id)).all()]
-    members = [{"id": uid, "name": nm, "role": role} for uid, nm, role in member_rows]
+    members: list[dict[str, Any]] = [{"id": uid, "name": nm, "role": role} for uid, nm, role in member_rows]
     my_role = next((m["role"] for m in members if m["id"] == viewer), None)
     name = conv.name
     if conv.kind == "direct":

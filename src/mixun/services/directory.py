@@ -23,7 +23,7 @@ def presence_status(work_status: str, online: bool) -> str:
 
 
 def online_users(ctx: Ctx, user_ids: list[int]) -> set[int]:
-    presence = ctx.rt.extras.get("presence")
+    presence = ctx.rt.presence
     return presence.online(user_ids) if presence is not None else set()
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
-from mixun.db.engine import on_commit
+from mixun.db.engine import affected, on_commit
 from mixun.db.models import (
     Attachment,
     AuditLog,
@@ -206,7 +206,7 @@ def _unlink_later(s: Session, paths: list[Path]) -> None:
 def run(ctx: Ctx, *, dry_run: bool = False, now: datetime | None = None) -> dict[str, Any]:
     """Destroy expired messages, versions, files and audit records unless held; record what went."""
     now = now or datetime.now(UTC)
-    counts = {"messages": 0, "versions": 0, "attachments": 0, "audit_records": 0, "events": 0, "held": 0}
+    counts: dict[str, Any] = {"messages": 0, "versions": 0, "attachments": 0, "audit_records": 0, "events": 0, "held": 0}
     blob_dir = ctx.rt.settings.blob_dir
     with ctx.rt.db.write() as s:
         policies = _policies(s)
@@ -281,7 +281,7 @@ def run(ctx: Ctx, *, dry_run: bool = False, now: datetime | None = None) -> dict
         # Delivery copies of old events (they carry message text) go with the shortest retention.
         old_payloads = select(EventPayload.id).where(EventPayload.created_at < cutoff)
         if not dry_run:
-            counts["events"] = s.execute(delete(UserEvent).where(UserEvent.payload_id.in_(old_payloads))).rowcount or 0
+            counts["events"] = affected(s.execute(delete(UserEvent).where(UserEvent.payload_id.in_(old_payloads)))) or 0
             s.execute(delete(EventPayload).where(EventPayload.created_at < cutoff))
         audit_cutoff = (now - timedelta(days=rules.audit_days(policies))).isoformat()
         # The newest record always stays: the next append chains on it and continues its ids.

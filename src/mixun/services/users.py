@@ -234,6 +234,11 @@ def _last_admin_check(s: Session, user: User) -> None:
         raise MixunError("last_administrator", roles=missing)
 
 
+
+def _cli_actor(ctx: Ctx) -> dict[str, Any]:
+    return {} if ctx.principal else {"actor": "cli"}
+
+
 def _via(approval: dict[str, Any] | None) -> dict[str, Any]:
     return {"approval_id": approval["id"], "requested_by": approval["requested_by"]} if approval else {}
 
@@ -358,7 +363,7 @@ def _apply_reset_password(s: Session, ctx: Ctx, user: User, payload: dict[str, A
     revoke_user_sessions_txn(s, ctx, user.id, reason="password_reset")
     audit.record(s, ctx, "account.password_reset", target=f"user:{user.id}",
                  two_factor_kept=bool(user.totp_enabled), **_via(approval),
-                 **({} if ctx.principal else {"actor": "cli"}))
+                 **_cli_actor(ctx))
     account_changed(s, ctx, user.id)
     return {"password": password, "disabled": user.disabled}
 
