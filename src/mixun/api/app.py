@@ -435,7 +435,7 @@ def _mount_web(app: FastAPI) -> None:
         return page()
 
     for fn in (page, asset, spa):
-        fn.permission = Perm.PUBLIC  # type: ignore[attr-defined]
+        fn.permission = Perm.PUBLIC  # type: ignore[union-attr]
     app.add_api_route("/", page, include_in_schema=False)
     app.add_api_route("/assets/{name:path}", asset, include_in_schema=False)
     app.add_api_route("/{path:path}", spa, include_in_schema=False,

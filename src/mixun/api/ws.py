@@ -60,8 +60,9 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         return
     try:
         auth.require_address(ctx)
-        principal = (auth.cached_principal(ctx, token, browser)
-                     or await asyncio.to_thread(auth.authenticate, ctx, token, browser))
+        principal = auth.cached_principal(ctx, token, browser)
+        if principal is None:
+            principal = await asyncio.to_thread(auth.authenticate, ctx, token, browser)
         access.require(principal, WS_PERMISSION)
     except MixunError as exc:
         await ws.close(code=4001 if exc.status == 401 else 4003, reason=exc.code)

@@ -33,6 +33,7 @@ from mixun.services import (
     retention,
     review,
 )
+from mixun.services.dual_control import Reason as StatedReason
 from mixun.services.runtime import Ctx
 
 router = APIRouter(tags=["compliance"])
@@ -218,7 +219,7 @@ def _export_scope_exists(ctx: Ctx, user: str | None, unit: str | None) -> None:
             raise MixunError("not_found", (f"没有部门 {unit}", f"No unit {unit}"))
 
 
-def _run_export(ctx: Ctx, params: dict[str, Any], why: archive.Reason, request_id: int | None = None
+def _run_export(ctx: Ctx, params: dict[str, Any], why: StatedReason, request_id: int | None = None
                 ) -> dict[str, Any]:
     name = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f") + f"-u{ctx.user_id}"
     out = Path(ctx.rt.settings.data_dir) / "exports" / name
@@ -346,7 +347,7 @@ def place_hold(body: HoldCreate, ctx: Compliance) -> dict[str, Any]:
                                 conversation_id=body.conversation_id, since=body.since, until=body.until)
 
 
-_SECOND_OFFICER = {202: {"description": "Request filed: a second compliance officer approves, then the asker runs it"}}
+_SECOND_OFFICER: dict[int | str, dict[str, Any]] = {202: {"description": "Request filed: a second compliance officer approves, then the asker runs it"}}
 
 
 @router.post(f"{P}/holds/{{hold_id}}/release", responses=_SECOND_OFFICER)
