@@ -253,7 +253,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, serving: bool
     def on_presence(user_id: int, online: bool) -> None:
         async def fan_out() -> None:
             def contacts() -> list[int]:
-                from mixun.services.conversations import contacts_of
+                from mixun.services.membership import contacts_of
 
                 with rt.db.read() as s:
                     return contacts_of(s, user_id)
@@ -268,7 +268,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, serving: bool
                         return u.work_status if u else "available"
 
                 ws = await asyncio.to_thread(status)
-                from mixun.services.directory import presence_status
+                from mixun.domain.presence import presence_status
 
                 events.ephemeral(Ctx(rt=rt), [*ids, user_id], "presence.changed",
                                  {"user_id": user_id, "status": presence_status(ws, online)})

@@ -31,8 +31,16 @@ from mixun.files.inspect import IMAGES, FileKind
 from mixun.files.packing import PackRefused, WeakPackPassword, check_pack_password, safe_names, scan_and_pack
 from mixun.services import audit, events
 from mixun.services.conversations import access_conversation
-from mixun.services.messages import ARCHIVE_ONLY, sender_unit_path, take_send_token
-from mixun.services.runtime import Ctx, Runtime
+from mixun.services.dlp import service as dlp_service
+from mixun.services.messages import (
+    ARCHIVE_ONLY,
+    _access_message,
+    _find_by_client_id,
+    send_message,
+    sender_unit_path,
+    take_send_token,
+)
+from mixun.services.runtime import Ctx, DlpOutcome, Runtime
 
 log = logging.getLogger("mixun.attachments")
 
@@ -192,8 +200,6 @@ class _Blobs:
 
 def _send_with(ctx: Ctx, conversation_id: int, blobs: _Blobs, text: str, client_id: str | None, kind: str,
                rows: list[dict[str, Any]], outcome: Any = None) -> tuple[dict[str, Any], bool]:
-    from mixun.services.messages import send_message
-
     try:
         view, created = send_message(ctx, conversation_id, text, client_id=client_id, kind=kind,
                                      attachments=[dict(r, data_key_wrapped=blobs.wrapped) for r in rows],
@@ -210,8 +216,6 @@ def _resent(ctx: Ctx, conversation_id: int, client_id: str | None) -> dict[str, 
     """The message a repeated client_id already made (so a retried upload is not scanned twice)."""
     if not client_id:
         return None
-    from mixun.services.messages import _find_by_client_id
-
     with ctx.rt.db.read() as s:
         access_conversation(s, ctx, conversation_id)
         return _find_by_client_id(s, ctx, client_id)
@@ -247,8 +251,6 @@ def send_file(ctx: Ctx, conversation_id: int, data: bytes, filename: str, client
               confirm: bool = False) -> dict[str, Any]:
     """A document into a conversation: type from content, DLP on its text and name, virus scan, stored
     encrypted, delivered as a message of kind `file` (or `image`, for a picture sent as a file)."""
-    from mixun.services.dlp import service as dlp_service
-
     if len(data) > ctx.rt.settings.max_file_bytes:
         raise MixunError("file_too_large", limit=ctx.rt.settings.max_file_bytes)
     name = _clean_name(filename, "file")
@@ -284,8 +286,6 @@ def send_secure_pack(ctx: Ctx, conversation_id: int, files: list[tuple[str, byte
     findings it would only warn about or mask are what packing is for. The password is used once to
     encrypt and forgotten: never stored, logged, audited or echoed.
     """
-    from mixun.services.dlp import service as dlp_service
-
     failed = check_pack_password(password)
     if failed:
         raise MixunError("weak_pack_password", failed=failed)
@@ -358,8 +358,6 @@ def send_secure_pack(ctx: Ctx, conversation_id: int, files: list[tuple[str, byte
     except BaseException:
         blobs.discard()
         raise
-    from mixun.services.runtime import DlpOutcome
-
     view, created = _send_with(ctx, conversation_id, blobs, text, client_id, "file", [row, *originals],
                                DlpOutcome(deliver_text=text))
     if created:
@@ -381,8 +379,6 @@ def _check_scanned(att: Attachment) -> None:
 
 def read_attachment(ctx: Ctx, attachment_id: int, thumbnail: bool, action: str = "file.downloaded"
                     ) -> tuple[bytes, str, str]:
-    from mixun.services.messages import _access_message
-
     with ctx.rt.db.read() as s:
         att = s.get(Attachment, attachment_id)
         if att is None or att.message_id is None or att.kind == ARCHIVE_ONLY:

@@ -30,8 +30,8 @@ from mixun.domain.passwords import configured_words, password_rule_failures
 from mixun.domain.roles import ADMIN_ROLES, Role, needs_totp, permissions_for
 from mixun.errors import MixunError
 from mixun.services import audit, events
+from mixun.services.people import find_user_by_username, get_user, unit_path
 from mixun.services.runtime import Ctx, LoginThrottle, Principal, PrincipalCache, Runtime
-from mixun.services.users import find_user_by_username, get_user, unit_path
 
 _DUMMY_HASH: str | None = None
 

@@ -22,7 +22,8 @@ from mixun.db.engine import is_busy
 from mixun.db.models import Attachment, Conversation, Member, Message, MessageVersion, Unit, User
 from mixun.errors import MixunError
 from mixun.services import audit, events
-from mixun.services.conversations import access_conversation, member_ids
+from mixun.services.membership import access_conversation, member_ids
+from mixun.services.presence import online_users
 from mixun.services.runtime import Ctx, DlpHook, DlpOutcome
 
 MAX_PAGE = 200
@@ -488,7 +489,6 @@ def _find_by_client_id(s: Session, ctx: Ctx, client_id: str) -> dict[str, Any] |
 def _notify_offline_urgent(s: Session, ctx: Ctx, recipients: list[int]) -> None:
     """M3: recipients with no live connection are told through the notification gateway, after commit."""
     from mixun.db.engine import on_commit
-    from mixun.services.directory import online_users
 
     gateway = ctx.rt.notifier
     offline = [uid for uid in recipients if uid not in online_users(ctx, recipients)]

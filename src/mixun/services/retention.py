@@ -38,7 +38,7 @@ from mixun.db.models_archive import (
 )
 from mixun.domain import retention as rules
 from mixun.errors import MixunError
-from mixun.services import audit
+from mixun.services import audit, dual_control
 from mixun.services.archive import check_reason, unindex
 from mixun.services.audit_checkpoints import add_checkpoint
 from mixun.services.runtime import Ctx
@@ -93,8 +93,6 @@ def set_policy(ctx: Ctx, scope: str, messages_days: int, files_days: int, *,
         with ctx.rt.db.read() as s:
             cur_m, cur_f = _current_days(_policies(s), scope)
         if messages_days < cur_m or (scope != "audit" and files_days < cur_f):
-            from mixun.services import dual_control
-
             req = dual_control.file_request(
                 ctx, ["retention_policy"], {"scope": scope, "messages_days": messages_days, "files_days": files_days},
                 dual_control.Reason("other", f"缩短保存期限：{scope} {cur_m}→{messages_days} 天"))
@@ -148,8 +146,6 @@ def release_hold(ctx: Ctx, hold_id: int, reason: str | None, *,
     asker carries out the approved request, ``approved_request``); the server's CLI is not asked."""
     why = check_reason(reason)
     if ctx.principal is not None and approved_request is None:
-        from mixun.services import dual_control
-
         with ctx.rt.db.read() as s:
             h = s.get(LegalHold, hold_id)
             if h is None:
