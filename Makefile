@@ -42,10 +42,11 @@ test: install install-browser lint
 test-fast: install-python
 	$(BIN)/python -m pytest -q -m "not e2e"
 
-# ruff, and the import contracts in pyproject.toml (the layers of docs/architecture.md, docs/adr/0004-layers.md).
+# ruff, the import contracts and mypy, as set in pyproject.toml (docs/adr/0004-layers.md, docs/adr/0010-*.md).
 lint: install-python
 	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports --no-logo
+	$(BIN)/mypy
 
 # All three harnesses (about 30 minutes): core server, DLP engine (against Presidio), compliance archive.
 bench: install

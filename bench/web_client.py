@@ -36,7 +36,7 @@ def _seed_bank(rt: Any, people: int, messages: int) -> tuple[str, str, str]:
     ids = common.bulk_users(rt, people, prefix="w", names=names)
     viewer, peer = ids[0], ids[1]
     vctx, pctx = common.principal_ctx(rt, viewer), common.principal_ctx(rt, peer)
-    limiter = rt.extras.pop("rate_limiter", None)
+    limiter, rt.rate_limiter = rt.rate_limiter, None
     try:
         for other in ids[2:40]:
             c = conversations.create_conversation(common.principal_ctx(rt, other), "direct", [viewer], None)
@@ -47,8 +47,7 @@ def _seed_bank(rt: Any, people: int, messages: int) -> tuple[str, str, str]:
             text = f"第{i + 1}条 例行对账记录，柜员号 {i % 97:04d}，差额 0 元。"
             msgs.send_message(pctx if i % 2 else vctx, long["id"], text)
     finally:
-        if limiter is not None:
-            rt.extras["rate_limiter"] = limiter
+        rt.rate_limiter = limiter
     return "w000000", "对账专员", text
 
 

@@ -17,7 +17,7 @@ def test_secadmin_changes_policy_and_the_send_path_follows(env: Env) -> None:
     policy["rules"].insert(0, {"action": "block", "detectors": ["cn_mobile"], "channels": ["direct"]})
     r = env.client.put("/api/v1/dlp/policy", headers=env.h(tsec), json={"policy": policy, "note": "手机号禁发"})
     assert r.status_code == 200 and r.json()["default"] is False
-    env.rt.extras["dlp_service"].invalidate()
+    env.rt.dlp_service.invalidate()
     blocked = send(env, ta, conv, "我的手机 13912345678")
     assert blocked.status_code == 422 and blocked.json()["error"]["code"] == "dlp_blocked"
     bad = env.client.put("/api/v1/dlp/policy", headers=env.h(tsec), json={"policy": {"rules": [{"action": "nuke"}]}})
@@ -38,7 +38,7 @@ def test_lexicon_terms_added_by_secadmin_block_messages(env: Env) -> None:
     r = env.client.post("/api/v1/dlp/lexicons", headers=env.h(tsec),
                         json={"category": "gambling", "terms": ["百家乐代理"]})
     assert r.status_code == 200 and r.json() == {"added": 1}
-    env.rt.extras["dlp_service"].invalidate()
+    env.rt.dlp_service.invalidate()
     blocked = send(env, ta, conv, "诚招百家樂代理,日结")
     assert blocked.status_code == 422
     assert blocked.json()["error"]["findings"][0]["detector"] == "prohibited"
@@ -80,7 +80,7 @@ def test_repeated_violations_escalate_to_suspension(tmp_path) -> None:
         for _ in range(3):
             r = send(env, ta, conv, "绝密★长期 作战方案")
             assert r.status_code == 422
-        env.rt.extras["dlp_service"].invalidate()
+        env.rt.dlp_service.invalidate()
         suspended = send(env, ta, conv, "普通消息")
         assert suspended.status_code == 403 and suspended.json()["error"]["code"] == "sending_suspended"
         from mixun.services import events

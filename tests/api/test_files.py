@@ -159,7 +159,7 @@ def test_files_wait_for_the_scanner_when_it_is_away(fenv: Env, clamd_socket: str
     """Without clamd (policy `wait`) a file is accepted but cannot be downloaded until it is scanned;
     once clamd is back the sweep scans it, the conversation hears, and the download works."""
     a, b, conv = _people(fenv)
-    fenv.rt.extras["antivirus"] = Antivirus(str(fenv.settings.data_dir / "no-such-clamd.sock"))
+    fenv.rt.antivirus = Antivirus(str(fenv.settings.data_dir / "no-such-clamd.sock"))
     assert fenv.client.get("/api/v1/health").json()["antivirus"] == "unavailable"
     r = _send_file(fenv, a, conv, "普通的会议通知".encode(), "通知.txt")
     assert r.status_code == 201, r.text
@@ -168,7 +168,7 @@ def test_files_wait_for_the_scanner_when_it_is_away(fenv: Env, clamd_socket: str
     wait = fenv.client.get(f"/api/v1/attachments/{att['id']}", headers=fenv.h(b))
     assert wait.status_code == 409 and wait.json()["error"]["code"] == "file_not_ready"
     assert rescan_pending(fenv.rt) == 0  # still away: nothing changes
-    fenv.rt.extras["antivirus"] = Antivirus(clamd_socket)
+    fenv.rt.antivirus = Antivirus(clamd_socket)
     assert rescan_pending(fenv.rt) == 1
     assert fenv.client.get(f"/api/v1/attachments/{att['id']}", headers=fenv.h(b)).content == "普通的会议通知".encode()
     with fenv.rt.db.read() as s:
@@ -285,7 +285,7 @@ def test_held_file_is_reviewed_with_its_content(fenv: Env) -> None:
     policy["rules"].insert(0, {"action": "hold", "detectors": ["cn_id_card"], "channels": ["file"]})
     assert fenv.client.put("/api/v1/dlp/policy", headers=fenv.h(tsec),
                            json={"policy": policy, "note": "文件中的身份证号先审后发"}).status_code == 200
-    fenv.rt.extras["dlp_service"].invalidate()
+    fenv.rt.dlp_service.invalidate()
     a, b, conv = _people(fenv)
     book = make_xlsx([["姓名", "身份证号"], ["王五", ID_NUMBER]])
     r = _send_file(fenv, a, conv, book, "客户.xlsx")
@@ -336,7 +336,7 @@ def test_a_file_is_only_as_visible_as_its_message(fenv: Env) -> None:
     policy = fenv.client.get("/api/v1/dlp/policy", headers=fenv.h(tsec)).json()["policy"]
     policy["rules"].insert(0, {"action": "hold", "detectors": ["cn_id_card"], "channels": ["file"]})
     fenv.client.put("/api/v1/dlp/policy", headers=fenv.h(tsec), json={"policy": policy, "note": "先审后发"})
-    fenv.rt.extras["dlp_service"].invalidate()
+    fenv.rt.dlp_service.invalidate()
     a_id, a = fenv.person("zhangsan", "张三")
     b_id, b = fenv.person("lisi", "李四")
     conv = fenv.client.post("/api/v1/conversations", headers=fenv.h(a),
@@ -403,13 +403,13 @@ def test_pack_names_are_checked_and_made_safe(fenv: Env) -> None:
 def test_one_unreadable_file_does_not_stop_the_rescan(fenv: Env, clamd_socket: str) -> None:
     """A waiting file whose stored bytes are gone is marked failed; the files after it are scanned."""
     a, b, conv = _people(fenv)
-    fenv.rt.extras["antivirus"] = Antivirus(str(fenv.settings.data_dir / "no-such-clamd.sock"))
+    fenv.rt.antivirus = Antivirus(str(fenv.settings.data_dir / "no-such-clamd.sock"))
     ids = [_send_file(fenv, a, conv, f"通知{i}".encode(), f"通知{i}.txt").json()["attachments"][0]["id"]
            for i in range(3)]
     with fenv.rt.db.read() as s:
         key = s.get(Attachment, ids[0]).blob_key
     (fenv.settings.blob_dir / key[:2] / key).unlink()
-    fenv.rt.extras["antivirus"] = Antivirus(clamd_socket)
+    fenv.rt.antivirus = Antivirus(clamd_socket)
     assert rescan_pending(fenv.rt) == 3
     with fenv.rt.db.read() as s:
         states = [s.get(Attachment, i).scan_status for i in ids]

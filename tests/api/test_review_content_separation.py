@@ -18,7 +18,7 @@ def test_secadmin_hold_rule_does_not_reveal_message_text(env: Env) -> None:
                           json={"policy": policy, "note": "先审后发"}).status_code == 200
     assert env.client.post("/api/v1/dlp/lexicons", headers=env.h(tsec),
                            json={"category": "gambling", "terms": ["季度报表"]}).status_code == 200
-    env.rt.extras["dlp_service"].invalidate()
+    env.rt.dlp_service.invalidate()
     a, ta = env.person("zhangsan", "张三")
     b, _tb = env.person("lisi", "李四")
     conv = group(env, ta, "信贷组", [b])

@@ -199,7 +199,7 @@ def test_a_failing_step_after_commit_neither_fails_nor_repeats_the_batch(env: En
         def send(self, *_args: Any) -> None:
             raise OSError("SMS gateway down")
 
-    env.rt.extras["notifier"] = BrokenGateway()
+    env.rt.notifier = BrokenGateway()
     ca = _ctx(env, a_id)
     jobs = [messages.SendJob(ca, conv, "普通"), messages.SendJob(ca, conv, "紧急", urgent=True)]
     messages.send_many(jobs)
@@ -215,7 +215,8 @@ def test_one_sends_unexpected_failure_is_its_own(env: Env) -> None:
     a_id, a = env.person("zhangsan", "张三")
     b_id, _b = env.person("lisi", "李四")
     conv = group(env, a, "限流群", [b_id])
-    real = env.rt.extras["rate_limiter"]
+    real = env.rt.rate_limiter
+    assert real is not None
 
     class FlakyLimiter:
         def wait(self, user_id: int) -> float:
@@ -223,7 +224,7 @@ def test_one_sends_unexpected_failure_is_its_own(env: Env) -> None:
                 raise ConnectionError("rate-limit store unreachable")
             return float(real.wait(user_id))
 
-    env.rt.extras["rate_limiter"] = FlakyLimiter()
+    env.rt.rate_limiter = FlakyLimiter()
     jobs = [messages.SendJob(_ctx(env, a_id), conv, "一"), messages.SendJob(_ctx(env, b_id), conv, "二"),
             messages.SendJob(_ctx(env, a_id), conv, "三")]
     messages.send_many(jobs)

@@ -120,7 +120,7 @@ def test_websocket_refuses_another_sites_origin(env: Env) -> None:
     for headers in ({"origin": "http://testserver"}, {}):
         with env.client.websocket_connect(url, headers=headers) as ws:
             assert ws.receive_json()["type"] == "hello"
-    env.rt.extras.pop("allowed_origins", None)
+    env.rt.allowed_origins = None
     env.rt.settings.extra["MIXUN_ALLOWED_ORIGINS"] = "https://im.bank.example"
     with env.client.websocket_connect(url, headers={"origin": "https://im.bank.example"}) as ws:
         assert ws.receive_json()["type"] == "hello"

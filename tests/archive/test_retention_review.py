@@ -162,7 +162,7 @@ def _hold_hook(ctx: Any, text_: str, channel: str, confirm: bool, unit: str, tar
 
 def test_held_message_is_delivered_only_after_approval(env: Env) -> None:
     """A DLP-held message reaches the other members only when compliance approves it."""
-    env.rt.extras["dlp"] = _hold_hook
+    env.rt.dlp = _hold_hook
     a, ta = env.person("zhangsan", "张三")
     b, tb = env.person("lisi", "李四")
     conv = group(env, ta, [b])
@@ -197,7 +197,7 @@ def test_reports_violations_escalate_and_sla_is_flagged(env: Env) -> None:
                             json={"decision": "violation", "note": "发送广告"})
         levels.append(d.json()["level"])
     assert levels == ["warning", "unit_notice", "suspension"]
-    env.rt.extras["dlp_service"].invalidate()
+    env.rt.dlp_service.invalidate()
     stopped = env.client.post(f"/api/v1/conversations/{conv}/messages", headers=env.h(ta), json={"text": "还在吗"})
     assert stopped.status_code == 403 and stopped.json()["error"]["code"] == "sending_suspended"
     _, tc = env.person("wangwu", "王五")

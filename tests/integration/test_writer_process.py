@@ -329,7 +329,7 @@ def test_a_writer_that_cannot_start_does_not_stop_sending(tmp_path: Path, db: st
     caplog.set_level("ERROR", logger="mixun.writer")
     env, close = build_env(tmp_path, db, MIXUN_SEND_WRITER="process")
     try:
-        assert isinstance(env.rt.extras["send_queue"], writer_process.WriterProcess)
+        assert isinstance(env.rt.send_queue, writer_process.WriterProcess)
         _a, ta = env.person("zhangsan", "张三")
         b, tb = env.person("lisi", "李四")
         r = env.client.post("/api/v1/conversations", headers=env.h(ta), json={"kind": "direct", "members": [b]})
@@ -343,7 +343,7 @@ def test_a_writer_that_cannot_start_does_not_stop_sending(tmp_path: Path, db: st
         history = env.client.get(f"/api/v1/conversations/{conv}/messages", headers=env.h(tb)).json()["messages"]
         assert [(m["id"], m["seq"], m["text"]) for m in history] == sent
         assert [s for _i, s, _t in sent] == list(range(1, 7))
-        assert env.rt.extras["send_queue"].pid is None
+        assert env.rt.send_queue.pid is None
         said = " ".join(rec.getMessage() for rec in caplog.records)
         assert ("ended before it was ready" in said) if failure == "exits_at_start" else ("could not be started" in said)
     finally:

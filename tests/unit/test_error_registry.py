@@ -97,3 +97,39 @@ def test_file_refusal_texts_are_pairs() -> None:
     pairs = list(_REFUSAL_TEXT.values()) + [check_days("audit", 1, 1), check_days("default", 0, 0)]
     for zh, en in pairs:  # type: ignore[misc]
         assert CJK.search(zh) and not HALF_WIDTH.search(zh) and en and not CJK.search(en), (zh, en)
+
+
+# Where each error-making call takes its code: MixunError(code), error_body(code), render(request, code),
+# _send_error(send, status, code, scope).
+_CODE_AT = {"MixunError": 0, "error_body": 0, "render": 1, "_send_error": 2}
+
+
+def _literal_codes() -> list[tuple[str, int, str]]:
+    found = []
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), rel)):
+            if not isinstance(node, ast.Call):
+                continue
+            name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", None)
+            at = _CODE_AT.get(name or "")
+            if at is None:
+                continue
+            args = node.args[at:at + 1] + [k.value for k in node.keywords if k.arg == "code"]
+            found += [(rel, node.lineno, a.value) for a in args
+                      if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+    return found
+
+
+def test_every_error_code_in_the_source_is_registered() -> None:
+    """A code the source raises or renders is in the one registry, so it has its status and both texts
+    (an unregistered one would reach a client with neither)."""
+    found = _literal_codes()
+    assert len(found) > 100  # the scan sees the calls
+    missing = [f"{rel}:{line}: {code}" for rel, line, code in found if code not in ERRORS]
+    assert not missing, "\n".join(missing)
+
+
+def test_an_unregistered_code_is_refused_at_once() -> None:
+    with pytest.raises(ValueError):
+        MixunError("no_such_code_anywhere")

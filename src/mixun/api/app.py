@@ -193,12 +193,12 @@ def build_runtime(settings: Settings) -> Runtime:
     rt = Runtime(settings=settings, db=Database(settings.database_url, settings.db_lock_timeout_seconds), keys=keystore_from(settings))
     redis_url = settings.bus_url if settings.bus_url.startswith("redis") else None
     ns = bus_namespace(settings)
-    rt.extras["presence"] = RedisPresence(redis_url, ns) if redis_url else LocalPresence()
-    rt.extras["rate_limiter"] = (RedisWindow(redis_url, settings.send_rate_per_minute, settings.send_burst, ns)
-                                 if redis_url else TokenBucket(settings.send_rate_per_minute, settings.send_burst))
+    rt.presence = RedisPresence(redis_url, ns) if redis_url else LocalPresence()
+    rt.rate_limiter = (RedisWindow(redis_url, settings.send_rate_per_minute, settings.send_burst, ns)
+                       if redis_url else TokenBucket(settings.send_rate_per_minute, settings.send_burst))
     from mixun.notify import OutboxNotifier
 
-    rt.extras["notifier"] = OutboxNotifier(settings.data_dir)
+    rt.notifier = OutboxNotifier(settings.data_dir)
     install_dlp(rt)
     return rt
 
@@ -218,7 +218,7 @@ def install_dlp(rt: Runtime) -> None:
         from mixun.services.dlp import make_hook
     except ImportError:
         return
-    rt.extras["dlp"] = make_hook(rt)
+    rt.dlp = make_hook(rt)
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None, serving: bool = False) -> FastAPI:
@@ -230,8 +230,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None, serving: bool
 
     MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, settings.max_file_bytes + 1)
     bus = make_bus(settings.bus_url, bus_namespace(settings))
-    hub = Hub(Ctx(rt=rt), rt.extras["presence"], settings.ws_queue_limit)
-    rt.extras["hub"] = hub
+    presence = rt.presence
+    assert isinstance(presence, LocalPresence), "build_runtime puts presence in the runtime"
+    hub = Hub(Ctx(rt=rt), presence, settings.ws_queue_limit)
+    rt.hub = hub
     from mixun.services.sendqueue import SendQueue
     from mixun.services.writer_process import WriterProcess, use_process
 
@@ -246,12 +248,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None, serving: bool
     # never waits for this process's interpreter lock (services/writer_process.py).
     send_queue: SendQueue | WriterProcess = (WriterProcess(settings, bus.publish) if use_process(settings, serving)
                                              else SendQueue())
-    rt.extras["send_queue"] = send_queue
+    rt.send_queue = send_queue
 
     def on_presence(user_id: int, online: bool) -> None:
         async def fan_out() -> None:
             def contacts() -> list[int]:
-                from mixun.services.conversations import contacts_of
+                from mixun.services.membership import contacts_of
 
                 with rt.db.read() as s:
                     return contacts_of(s, user_id)
@@ -266,7 +268,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, serving: bool
                         return u.work_status if u else "available"
 
                 ws = await asyncio.to_thread(status)
-                from mixun.services.directory import presence_status
+                from mixun.domain.presence import presence_status
 
                 events.ephemeral(Ctx(rt=rt), [*ids, user_id], "presence.changed",
                                  {"user_id": user_id, "status": presence_status(ws, online)})
@@ -307,8 +309,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, serving: bool
             await asyncio.to_thread(indexer[0].join, 10)
         await asyncio.to_thread(_flush_touches_once, rt)
         await bus.stop()
-        presence = rt.extras.get("presence")
-        if hasattr(presence, "close"):
+        if isinstance(presence, RedisPresence):
             presence.close()
         rt.db.dispose()
 
@@ -346,7 +347,8 @@ async def _sweep(hub: Hub, rt: Runtime) -> None:
     while True:
         await asyncio.sleep(20)
         try:
-            rt.extras["presence"].refresh()
+            if rt.presence is not None:
+                rt.presence.refresh()
             await asyncio.to_thread(_rescan_files, rt)
             live = list(hub.by_session)
             alive = await asyncio.to_thread(auth_service.sessions_alive, Ctx(rt=rt), live)
@@ -441,7 +443,7 @@ def _mount_web(app: FastAPI) -> None:
         return page()
 
     for fn in (page, asset, spa):
-        fn.permission = Perm.PUBLIC  # type: ignore[attr-defined]
+        fn.permission = Perm.PUBLIC  # type: ignore[union-attr]
     app.add_api_route("/", page, include_in_schema=False)
     app.add_api_route("/assets/{name:path}", asset, include_in_schema=False)
     app.add_api_route("/{path:path}", spa, include_in_schema=False,

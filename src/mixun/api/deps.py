@@ -130,8 +130,9 @@ def gate(perm: Perm) -> Callable[[Request], Awaitable[Ctx]]:
         if perm is Perm.PUBLIC:
             return ctx
         auth.require_address(ctx)  # every request, not only the login (a cached decision per address)
-        principal = (auth.cached_principal(ctx, token, from_cookie)
-                     or await run_in_threadpool(auth.authenticate, ctx, token, from_cookie))
+        principal = auth.cached_principal(ctx, token, from_cookie)
+        if principal is None:
+            principal = await run_in_threadpool(auth.authenticate, ctx, token, from_cookie)
         if from_cookie:
             _check_same_origin(request)
         if principal.locked and (request.method, request.url.path) not in WHILE_LOCKED:

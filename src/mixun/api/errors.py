@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,12 +23,12 @@ _HTTP_CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 4
 def _locale(request: Request) -> str:
     loc = getattr(request.state, "locale", None)
     if loc:
-        return loc
+        return str(loc)
     accept = request.headers.get("accept-language", "")
-    return "en" if accept.lower().startswith("en") else request.app.state.runtime.settings.locale
+    return "en" if accept.lower().startswith("en") else str(request.app.state.runtime.settings.locale)
 
 
-def render(request: Request, code: str, **details: object) -> ORJSONResponse:
+def render(request: Request, code: str, **details: Any) -> ORJSONResponse:
     body = error_body(code, _locale(request), **details)
     err = MixunError(code)
     return ORJSONResponse(body, status_code=err.status)

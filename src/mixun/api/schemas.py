@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from mixun.api.deps import MAX_ID, DbId
@@ -10,7 +12,7 @@ from mixun.services.message_actions import REACTIONS
 from mixun.services.users import WORK_STATUSES
 
 # Allowed values the services check, written into the schema (the OpenAPI document states them).
-ROLE_ITEMS = {"items": {"type": "string", "enum": [r.value for r in Role]}}
+ROLE_ITEMS: dict[str, Any] = {"items": {"type": "string", "enum": [r.value for r in Role]}}
 
 
 class _In(BaseModel):

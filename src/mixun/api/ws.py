@@ -30,17 +30,18 @@ def origin_allowed(rt: Runtime, origin: str | None, host: str) -> bool:
         return True
     if origin.split("://", 1)[-1].rstrip("/").lower() == host.lower():
         return True
-    configured = rt.extras.get("allowed_origins")
+    configured = rt.allowed_origins
     if configured is None:
         raw = rt.settings.extra.get("MIXUN_ALLOWED_ORIGINS", "")
-        configured = rt.extras["allowed_origins"] = frozenset(
+        configured = rt.allowed_origins = frozenset(
             o.strip().rstrip("/").lower() for o in raw.split(",") if o.strip())
     return origin.rstrip("/").lower() in configured
 
 
 async def websocket_endpoint(ws: WebSocket) -> None:
     rt: Runtime = ws.app.state.runtime
-    hub: Hub = rt.extras["hub"]
+    hub = rt.hub
+    assert isinstance(hub, Hub), "the app puts its hub in the runtime (api/app.py)"
     peer = ws.client.host if ws.client else ""
     # Read what is needed from the handshake, then let its headers go: an idle connection keeps
     # nothing of them (memory per connection is a target; see BENCHMARKS.md).
@@ -59,8 +60,9 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         return
     try:
         auth.require_address(ctx)
-        principal = (auth.cached_principal(ctx, token, browser)
-                     or await asyncio.to_thread(auth.authenticate, ctx, token, browser))
+        principal = auth.cached_principal(ctx, token, browser)
+        if principal is None:
+            principal = await asyncio.to_thread(auth.authenticate, ctx, token, browser)
         access.require(principal, WS_PERMISSION)
     except MixunError as exc:
         await ws.close(code=4001 if exc.status == 401 else 4003, reason=exc.code)

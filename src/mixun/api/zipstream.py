@@ -28,6 +28,9 @@ class _Pipe:
     def flush(self) -> None:
         pass
 
+    def close(self) -> None:
+        pass
+
     def take(self) -> bytes:
         out = b"".join(self.parts)
         self.parts.clear()
@@ -37,7 +40,7 @@ class _Pipe:
 def zip_directory(root: Path, prefix: str) -> Iterator[bytes]:
     """Every regular file under ``root`` (symbolic links are not followed), stored as prefix/relative."""
     pipe = _Pipe()
-    with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:  # type: ignore[arg-type]
+    with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
         for dirpath, dirs, names in os.walk(root):
             dirs.sort()
             for n in sorted(names):

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 log = logging.getLogger("mixun.bus")
 CHANNEL = "mixun.events"  # suffixed with the deployment namespace (see make_bus)
@@ -46,8 +46,8 @@ class RedisBus:
         self.channel = channel
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
-        self._client = None
-        self._pubsub = None
+        self._client: Any = None  # redis.asyncio.Redis once started
+        self._pubsub: Any = None
 
     async def start(self, loop: asyncio.AbstractEventLoop, handler: Handler) -> None:
         import redis.asyncio as aioredis
@@ -99,7 +99,7 @@ class NatsBus:
         self.url = url
         self.channel = channel
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._nc = None
+        self._nc: Any = None  # nats.aio.client.Client once started
 
     async def start(self, loop: asyncio.AbstractEventLoop, handler: Handler) -> None:
         import nats

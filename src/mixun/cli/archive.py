@@ -75,8 +75,11 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_export_verify(args: argparse.Namespace, settings: Settings) -> int:
     """Exit 0 only when the manifest's signature holds under a trusted public key (``--public-key FILE``,
     else the server's own) and every file matches it; otherwise one ``BAD`` line per problem, exit 1."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     from mixun.services import export
 
+    public: Ed25519PublicKey | None
     if getattr(args, "public_key", None):
         try:
             public = export.load_public_key(Path(args.public_key).read_bytes())

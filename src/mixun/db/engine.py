@@ -11,10 +11,10 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger("mixun.db")
@@ -137,6 +137,11 @@ def is_busy(exc: BaseException) -> bool:
     return type(orig).__name__ == "OperationalError" and "database is locked" in str(orig)
 
 
-def on_commit(session: Session, callback: Callable[[], None]) -> None:
+def affected(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE touched (``Session.execute`` is typed as returning a plain Result)."""
+    return cast(CursorResult[Any], result).rowcount
+
+
+def on_commit(session: Session, callback: Callable[[], object]) -> None:
     """Run ``callback`` after this session's transaction commits (never if it rolls back)."""
     session.info.setdefault("after_commit", []).append(callback)

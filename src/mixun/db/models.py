@@ -7,6 +7,7 @@ UPDATE and DELETE; only the retention job (a later migration's function) may rem
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -27,7 +29,10 @@ from mixun.db.types import BigId, UTCDateTime, utcnow
 
 
 class Base(DeclarativeBase):
-    pass
+    if TYPE_CHECKING:
+        # Every model here is declared with __tablename__, so its __table__ is a Table (SQLAlchemy types it
+        # as the wider FromClause); db/bulk.py's rounds take Tables.
+        __table__: ClassVar[Table]
 
 
 class Unit(Base):

@@ -13,6 +13,7 @@ import zipfile
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from mixun.domain.dlp import DlpEngine, Policy, Verdict, decide
 
@@ -119,7 +120,7 @@ def _ole_streams(data: bytes) -> list[str]:
     for s in difat:
         fat.extend(struct.unpack(f"<{ssize // 4}I", sector(s)))
     names: list[str] = []
-    s, seen = first_dir, set()
+    s, seen = first_dir, set[int]()
     while s < 0xFFFFFFFA and s not in seen and len(seen) < 10_000:
         seen.add(s)
         block = sector(s)
@@ -253,7 +254,7 @@ def _pptx_text(data: bytes) -> str:
     prs = Presentation(io.BytesIO(data))
     out: list[str] = []
 
-    def walk(shapes) -> None:  # noqa: ANN001 - python-pptx shape collections
+    def walk(shapes: Any) -> None:  # python-pptx shape collections
         for shape in shapes:
             if getattr(shape, "shape_type", None) == 6:  # MSO_SHAPE_TYPE.GROUP
                 walk(shape.shapes)

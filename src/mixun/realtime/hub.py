@@ -19,7 +19,7 @@ import orjson
 from starlette.websockets import WebSocket
 
 from mixun.realtime.presence import LocalPresence
-from mixun.services import events
+from mixun.services import auth, events
 from mixun.services.runtime import Ctx
 
 log = logging.getLogger("mixun.hub")
@@ -226,9 +226,7 @@ class Hub:
             return
         control = msg.get("control")
         if control:
-            from mixun.services.auth import principal_cache
-
-            cache = principal_cache(self.ctx.rt)
+            cache = auth.principal_cache(self.ctx.rt)
             cache.forget(session_ids=msg.get("session_ids", ()), user_ids=msg.get("user_ids", ()))
         if control == "sessions_revoked":
             idle = msg.get("reason") == "idle"
@@ -269,8 +267,6 @@ async def watch_sessions(hub: Hub, ctx: Ctx) -> None:
     the session ended, as an HTTP request after that time would find it.
     """
     from datetime import UTC, datetime, timedelta
-
-    from mixun.services import auth
 
     rt = ctx.rt
     cache = auth.principal_cache(rt)

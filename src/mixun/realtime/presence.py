@@ -8,6 +8,7 @@ import secrets
 import threading
 import time
 from collections.abc import Iterable
+from typing import Any
 
 _TTL = 30
 
@@ -52,7 +53,8 @@ class RedisPresence(LocalPresence):
         super().__init__()
         import redis
 
-        self._r = redis.Redis.from_url(url)
+        # Any: redis-py types a pipeline's chained commands as their results, not as the pipeline.
+        self._r: Any = redis.Redis.from_url(url)
         self._ns = f"mixun:{namespace}:" if namespace else "mixun:"
         self._procs = f"{self._ns}procs"
         self._proc = f"{os.getpid()}-{secrets.token_hex(4)}"

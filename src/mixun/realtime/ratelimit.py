@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 
 class TokenBucket:
@@ -35,7 +36,8 @@ class RedisWindow:
         import redis
 
         self._prefix = f"mixun:{namespace}:rl" if namespace else "mixun:rl"
-        self._r = redis.Redis.from_url(url)
+        # Any: redis-py types a pipeline's chained commands as their results, not as the pipeline.
+        self._r: Any = redis.Redis.from_url(url)
         self.limit = per_minute + burst
         self._fallback = TokenBucket(per_minute, burst)
 

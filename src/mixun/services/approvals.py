@@ -105,7 +105,7 @@ def _pending_for_decision(s: Session, ctx: Ctx, approval_id: int) -> Approval:
 def _reset_it_before(s: Session, ctx: Ctx, row: Approval) -> bool:
     """A sysadmin who reset this person's password or two-factor (and so may hold their login) must not be
     the one who approves their compliance grant: that would be one person reaching the archive."""
-    payload = dict(row.payload or {})
+    payload: dict[str, Any] = dict(row.payload or {})
     if row.kind != "roles" or "compliance" not in payload.get("to", []) or "compliance" in payload.get("from", []):
         return False
     assert ctx.principal is not None

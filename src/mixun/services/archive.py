@@ -24,7 +24,9 @@ from mixun.db.models_archive import PendingVersion, SearchIndexState, SearchTerm
 from mixun.domain.search_terms import TERM_MAX, index_terms, matches, normalise, query_terms, runs
 from mixun.errors import MixunError
 from mixun.services import audit, dual_control
+from mixun.services.audit_read import resolve_people
 from mixun.services.dual_control import Reason
+from mixun.services.messages import archive_attachment_views
 from mixun.services.runtime import Ctx, Runtime
 
 log = logging.getLogger("mixun.archive")
@@ -252,8 +254,6 @@ def _version_views(s: Session, ids: list[int]) -> list[dict[str, Any]]:
 
 def _with_attachments(s: Session, versions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Compliance views: each created version with its message's files (pack contents included)."""
-    from mixun.services.messages import archive_attachment_views
-
     atts = archive_attachment_views(s, sorted({v["message_id"] for v in versions if v["kind"] == "created"}))
     for v in versions:
         if v["kind"] == "created" and v["message_id"] in atts:
@@ -368,8 +368,6 @@ def _person_ids(s: Session, query: str | None) -> list[int] | None:
     """A person given by name, username or employee number; None when not asked, [] when nobody."""
     if query is None or not query.strip():
         return None
-    from mixun.services.audit_read import resolve_people
-
     return [p["id"] for p in resolve_people(s, query)]
 
 
@@ -475,7 +473,7 @@ def view_conversation(ctx: Ctx, conversation_id: int, *, reason: Reason, after_v
         names = dict(s.execute(select(User.id, User.name).join(
             MembershipLog, MembershipLog.user_id == User.id).where(
             MembershipLog.conversation_id == conversation_id)).all())
-        members = [{"id": uid, "name": name, "role": role} for uid, name, role in s.execute(
+        members: list[dict[str, Any]] = [{"id": uid, "name": name, "role": role} for uid, name, role in s.execute(
             select(Member.user_id, User.name, Member.role).join(User, User.id == Member.user_id)
             .where(Member.conversation_id == conversation_id)).all()]
         actors = set(s.execute(select(MembershipLog.actor_id).where(

@@ -21,6 +21,7 @@ from typing import Any
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import select, update
 
+from mixun.db.engine import affected
 from mixun.db.models import Attachment, Member, Message
 from mixun.domain.dlp import mask_text
 from mixun.domain.roles import Perm
@@ -30,8 +31,16 @@ from mixun.files.inspect import IMAGES, FileKind
 from mixun.files.packing import PackRefused, WeakPackPassword, check_pack_password, safe_names, scan_and_pack
 from mixun.services import audit, events
 from mixun.services.conversations import access_conversation
-from mixun.services.messages import ARCHIVE_ONLY, sender_unit_path, take_send_token
-from mixun.services.runtime import Ctx, Runtime
+from mixun.services.dlp import service as dlp_service
+from mixun.services.messages import (
+    ARCHIVE_ONLY,
+    _access_message,
+    _find_by_client_id,
+    send_message,
+    sender_unit_path,
+    take_send_token,
+)
+from mixun.services.runtime import Ctx, DlpOutcome, Runtime
 
 log = logging.getLogger("mixun.attachments")
 
@@ -48,9 +57,9 @@ def _clean_image(data: bytes) -> tuple[bytes, bytes, str, int, int]:
             probe.verify()
         if fmt not in ALLOWED:
             raise MixunError("unsupported_media", ("只支持 PNG、JPEG、GIF、WebP 图片", "Only PNG, JPEG, GIF and WebP images are supported"), detected=fmt.lower())
-        with Image.open(io.BytesIO(data)) as img:
-            img.load()
-            img = ImageOps.exif_transpose(img)
+        with Image.open(io.BytesIO(data)) as opened:
+            opened.load()
+            img = ImageOps.exif_transpose(opened)
             width, height = img.size
             out = io.BytesIO()
             if fmt == "JPEG":
@@ -127,9 +136,9 @@ class Antivirus:
 
 
 def antivirus(rt: Runtime) -> Antivirus:
-    av = rt.extras.get("antivirus")
-    if av is None:
-        av = rt.extras["antivirus"] = Antivirus(rt.settings.clamd_socket)
+    av = rt.antivirus
+    if not isinstance(av, Antivirus):
+        av = rt.antivirus = Antivirus(rt.settings.clamd_socket)
     return av
 
 
@@ -191,8 +200,6 @@ class _Blobs:
 
 def _send_with(ctx: Ctx, conversation_id: int, blobs: _Blobs, text: str, client_id: str | None, kind: str,
                rows: list[dict[str, Any]], outcome: Any = None) -> tuple[dict[str, Any], bool]:
-    from mixun.services.messages import send_message
-
     try:
         view, created = send_message(ctx, conversation_id, text, client_id=client_id, kind=kind,
                                      attachments=[dict(r, data_key_wrapped=blobs.wrapped) for r in rows],
@@ -209,8 +216,6 @@ def _resent(ctx: Ctx, conversation_id: int, client_id: str | None) -> dict[str, 
     """The message a repeated client_id already made (so a retried upload is not scanned twice)."""
     if not client_id:
         return None
-    from mixun.services.messages import _find_by_client_id
-
     with ctx.rt.db.read() as s:
         access_conversation(s, ctx, conversation_id)
         return _find_by_client_id(s, ctx, client_id)
@@ -246,8 +251,6 @@ def send_file(ctx: Ctx, conversation_id: int, data: bytes, filename: str, client
               confirm: bool = False) -> dict[str, Any]:
     """A document into a conversation: type from content, DLP on its text and name, virus scan, stored
     encrypted, delivered as a message of kind `file` (or `image`, for a picture sent as a file)."""
-    from mixun.services.dlp import service as dlp_service
-
     if len(data) > ctx.rt.settings.max_file_bytes:
         raise MixunError("file_too_large", limit=ctx.rt.settings.max_file_bytes)
     name = _clean_name(filename, "file")
@@ -283,8 +286,6 @@ def send_secure_pack(ctx: Ctx, conversation_id: int, files: list[tuple[str, byte
     findings it would only warn about or mask are what packing is for. The password is used once to
     encrypt and forgotten: never stored, logged, audited or echoed.
     """
-    from mixun.services.dlp import service as dlp_service
-
     failed = check_pack_password(password)
     if failed:
         raise MixunError("weak_pack_password", failed=failed)
@@ -357,8 +358,6 @@ def send_secure_pack(ctx: Ctx, conversation_id: int, files: list[tuple[str, byte
     except BaseException:
         blobs.discard()
         raise
-    from mixun.services.messages import DlpOutcome
-
     view, created = _send_with(ctx, conversation_id, blobs, text, client_id, "file", [row, *originals],
                                DlpOutcome(deliver_text=text))
     if created:
@@ -380,8 +379,6 @@ def _check_scanned(att: Attachment) -> None:
 
 def read_attachment(ctx: Ctx, attachment_id: int, thumbnail: bool, action: str = "file.downloaded"
                     ) -> tuple[bytes, str, str]:
-    from mixun.services.messages import _access_message
-
     with ctx.rt.db.read() as s:
         att = s.get(Attachment, attachment_id)
         if att is None or att.message_id is None or att.kind == ARCHIVE_ONLY:
@@ -425,10 +422,10 @@ def read_for_officer(ctx: Ctx, attachment_id: int, *, action: str, reason: str |
         s.expunge(att)
     _check_scanned(att)
     data = _load(ctx, ctx.rt.keys.unwrap(att.data_key_wrapped), att.blob_key, "blob")
+    extra: dict[str, Any] = {"reason": reason} if reason else {}
     with ctx.rt.db.write() as s:
         audit.record(s, ctx, action, target=f"attachment:{att.id}", filename=att.filename,
-                     message_id=att.message_id, conversation_id=att.conversation_id,
-                     **({"reason": reason} if reason else {}))
+                     message_id=att.message_id, conversation_id=att.conversation_id, **extra)
     return data, att.mime, att.filename
 
 
@@ -458,8 +455,8 @@ def rescan_pending(rt: Runtime, limit: int = 20) -> int:
             break
         status = {"clean": "clean", "infected": "infected"}.get(result.status, "failed")
         with rt.db.write() as s:
-            changed = s.execute(update(Attachment).where(Attachment.id == att.id, Attachment.scan_status == "pending")
-                                .values(scan_status=status)).rowcount
+            changed = affected(s.execute(update(Attachment).where(Attachment.id == att.id, Attachment.scan_status == "pending")
+                                .values(scan_status=status)))
             if not changed:
                 continue
             if status != "clean":

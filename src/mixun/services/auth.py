@@ -11,7 +11,6 @@ import hmac
 import io
 import ipaddress
 import secrets
-import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
 from mixun.db import bulk
+from mixun.db.engine import affected
 from mixun.db.models import (
     AuthEpoch,
     KnownClient,
@@ -38,8 +38,8 @@ from mixun.domain.passwords import configured_words, password_rule_failures
 from mixun.domain.roles import ADMIN_ROLES, Role, needs_totp, permissions_for
 from mixun.errors import MixunError
 from mixun.services import audit, events
-from mixun.services.runtime import Ctx, Principal
-from mixun.services.users import find_user_by_username, get_user, unit_path
+from mixun.services.people import find_user_by_username, get_user, unit_path
+from mixun.services.runtime import Ctx, Principal, PrincipalCache, Runtime
 
 _DUMMY_HASH: str | None = None
 
@@ -48,10 +48,10 @@ def _sha(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def address_allowed(rt: Any, ip: str) -> bool:
+def address_allowed(rt: Runtime, ip: str) -> bool:
     """Whether ``ip`` is inside MIXUN_ALLOWED_NETWORKS; the decision is kept per address, so checking
     every request and connection costs one dictionary lookup."""
-    decisions: dict[str, bool] = rt.extras.setdefault("address_decisions", {})
+    decisions = rt.address_decisions
     hit = decisions.get(ip)
     if hit is None:
         try:
@@ -149,14 +149,12 @@ class LoginThrottle:
         return until
 
 
-def login_throttle(rt: Any) -> LoginThrottle:
-    throttle = rt.extras.get("login_throttle")
-    if throttle is None:
-        throttle = rt.extras["login_throttle"] = LoginThrottle(rt)
-    return throttle
+def login_throttle(rt: Runtime) -> LoginThrottle:
+    """The throttle's state is in the database: every process counts the same failures."""
+    return LoginThrottle(rt)
 
 
-def _address_limit(rt: Any) -> int:
+def _address_limit(rt: Runtime) -> int:
     return int(rt.settings.extra.get("MIXUN_LOGIN_ADDRESS_LIMIT", "20"))
 
 
@@ -373,94 +371,7 @@ CACHE_SECONDS = 60.0
 TOUCH_SECONDS = 1.0
 
 
-class PrincipalCache:
-    """token hash -> (principal, expires_at, last_seen_at, cached at), and the sessions seen lately.
-
-    Saves the session lookup on most requests. Revocations, locks and changes to an account (roles,
-    password, two-factor, disabling) drop entries at once in this process and, through the bus's control
-    messages, in the others sharing the bus; every such change also moves the revocation epoch in the
-    database, which each server polls (``realtime.hub.watch_sessions``), so one made where there is no
-    bus (the CLI) lands within half a second too. An entry lives a minute at most anyway.
-    Activity ("touches") is kept here and written to ``sessions.last_seen_at`` in one batch every few
-    seconds by ``flush_touches`` instead of one write transaction per active session per request.
-    """
-
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[Principal, datetime, datetime, float]] = {}
-        self._touches: dict[int, datetime] = {}
-        self._seen: dict[int, datetime] = {}  # the latest activity this process saw, per session
-        self._lock = threading.Lock()
-        # Moves on every forget/clear: an entry read from the database before a revocation is never
-        # put back after it (a lookup that started before the change is not cached).
-        self.generation = 0
-
-    def get(self, key: str) -> tuple[Principal, datetime, datetime, float] | None:
-        return self._entries.get(key)
-
-    def put(self, key: str, value: tuple[Principal, datetime, datetime, float], generation: int = -1) -> None:
-        with self._lock:
-            if generation >= 0 and generation != self.generation:
-                return
-            if len(self._entries) > 50_000:
-                self._entries.clear()
-            self._entries[key] = value
-
-    def touch(self, key: str, session_id: int, now: datetime) -> None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None:
-                self._entries[key] = (entry[0], entry[1], now, entry[3])
-            self._touches[session_id] = now
-            self._seen[session_id] = now
-
-    def touch_session(self, session_id: int, now: datetime) -> None:
-        """Activity on a session seen without its token (a client's WebSocket frame)."""
-        with self._lock:
-            self._touches[session_id] = now
-            self._seen[session_id] = now
-
-    def touch_session_seen(self, session_id: int, seen: datetime) -> None:
-        with self._lock:
-            if session_id not in self._seen or self._seen[session_id] < seen:
-                self._seen[session_id] = seen
-
-    def pending_touch(self, session_id: int) -> datetime | None:
-        return self._touches.get(session_id)
-
-    def last_activity(self, session_id: int) -> datetime | None:
-        return self._seen.get(session_id)
-
-    def prune_seen(self, before: datetime) -> None:
-        with self._lock:
-            for sid in [k for k, v in self._seen.items() if v < before]:
-                del self._seen[sid]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self.generation += 1
-
-    def take_touches(self) -> dict[int, datetime]:
-        with self._lock:
-            touches, self._touches = self._touches, {}
-        return touches
-
-    def restore_touches(self, touches: dict[int, datetime]) -> None:
-        with self._lock:
-            for sid, seen in touches.items():
-                if sid not in self._touches or self._touches[sid] < seen:
-                    self._touches[sid] = seen
-
-    def forget(self, *, session_ids: Iterable[int] = (), user_ids: Iterable[int] = ()) -> None:
-        sids, uids = set(session_ids), set(user_ids)
-        with self._lock:
-            self.generation += 1
-            for key, (p, *_rest) in list(self._entries.items()):
-                if p.session_id in sids or p.user_id in uids:
-                    del self._entries[key]
-
-
-def flush_touches(rt: Any) -> int:
+def flush_touches(rt: Runtime) -> int:
     """Write the sessions' pending last-seen times in one transaction; returns how many."""
     cache = principal_cache(rt)
     touches = cache.take_touches()
@@ -476,11 +387,8 @@ def flush_touches(rt: Any) -> int:
     return len(touches)
 
 
-def principal_cache(rt: Any) -> PrincipalCache:
-    cache = rt.extras.get("principal_cache")
-    if cache is None:
-        cache = rt.extras["principal_cache"] = PrincipalCache()
-    return cache
+def principal_cache(rt: Runtime) -> PrincipalCache:
+    return rt.principal_cache
 
 
 def account_changed(s: Session, ctx: Ctx, user_id: int) -> None:
@@ -490,8 +398,11 @@ def account_changed(s: Session, ctx: Ctx, user_id: int) -> None:
     notify = ctx.rt.notify
     cache = principal_cache(ctx.rt)
     bump_epoch(s)
-    on_commit(s, lambda: (cache.forget(user_ids=[user_id]),
-                          notify({"control": "account_changed", "user_ids": [user_id]})))
+    def after() -> None:
+        cache.forget(user_ids=[user_id])
+        notify({"control": "account_changed", "user_ids": [user_id]})
+
+    on_commit(s, after)
 
 
 def bump_epoch(s: Session) -> None:
@@ -600,8 +511,11 @@ def _set_locked_txn(s: Session, ctx: Ctx, session_id: int, user_id: int, locked:
     bump_epoch(s)
     cache, notify = principal_cache(ctx.rt), ctx.rt.notify
     control = "sessions_locked" if locked else "sessions_unlocked"
-    on_commit(s, lambda: (cache.forget(session_ids=[session_id]),
-                          notify({"control": control, "session_ids": [session_id]})))
+    def after() -> None:
+        cache.forget(session_ids=[session_id])
+        notify({"control": control, "session_ids": [session_id]})
+
+    on_commit(s, after)
 
 
 def lock_session(ctx: Ctx) -> None:
@@ -620,10 +534,10 @@ def unlock_session(ctx: Ctx, password: str) -> None:
     with ctx.rt.db.write() as s:
         # The attempt counts before the password is checked, in one statement: guesses sent at once cannot
         # all be checked against a counter none of them has raised yet.
-        taken = s.execute(update(User).where(
+        taken = affected(s.execute(update(User).where(
             User.id == ctx.user_id, User.failed_logins < threshold,
             (User.locked_until.is_(None)) | (User.locked_until <= now))
-            .values(failed_logins=User.failed_logins + 1)).rowcount
+            .values(failed_logins=User.failed_logins + 1)))
         user = get_user(s, ctx.user_id)
         s.expunge(user)
     if not taken:
@@ -718,8 +632,11 @@ def _revoke(s: Session, ctx: Ctx, session_ids: list[int], reason: str) -> list[i
         cache = principal_cache(ctx.rt)
         from mixun.db.engine import on_commit
 
-        on_commit(s, lambda: (cache.forget(session_ids=ids),
-                              notify({"control": "sessions_revoked", "session_ids": ids, "reason": reason})))
+        def after() -> None:
+            cache.forget(session_ids=ids)
+            notify({"control": "sessions_revoked", "session_ids": ids, "reason": reason})
+
+        on_commit(s, after)
     return ids
 
 

@@ -137,7 +137,7 @@ def restore(settings: Settings, archive: Path, key_file: Path | None = None, pas
             archive = plain
         with tarfile.open(archive, "r:gz") as tar:
             tar.extractall(stage, filter="data")
-        manifest = json.loads((stage / "manifest.json").read_text())
+        manifest: dict[str, Any] = json.loads((stage / "manifest.json").read_text())
         if manifest.get("format") != FORMAT:
             raise RuntimeError("not a Mixun backup")
         for name, meta in manifest["files"].items():

@@ -118,7 +118,7 @@ def read_header(fh: IO[bytes]) -> dict[str, Any]:
         raise BackupFormatError("not an encrypted Mixun backup")
     line = fh.readline(65536)
     try:
-        header = json.loads(line)
+        header: dict[str, Any] = json.loads(line)
     except ValueError as exc:
         raise BackupFormatError("the backup's header is damaged") from exc
     header["_ad"] = hashlib.sha256(MAGIC + line).digest()

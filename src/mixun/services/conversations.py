@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, tuple_
+from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -13,30 +13,13 @@ from mixun.db.models import Conversation, Member, MembershipLog, Message, User
 from mixun.domain.roles import is_administrator
 from mixun.errors import MixunError
 from mixun.services import audit, events
+from mixun.services.membership import access_conversation as access_conversation
+from mixun.services.membership import contacts_of as contacts_of
+from mixun.services.membership import member_ids as member_ids
+from mixun.services.messages import message_views
 from mixun.services.runtime import Ctx
 
 MAX_GROUP_MEMBERS = 2000
-
-
-def access_conversation(s: Session, ctx: Ctx, conversation_id: int, *, lock: bool = False
-                        ) -> tuple[Conversation, Member]:
-    """The conversation and the caller's membership; 404 alike for missing and not-a-member."""
-    stmt = select(Member).where(Member.conversation_id == conversation_id, Member.user_id == ctx.user_id)
-    member = s.execute(stmt).scalar_one_or_none()
-    if member is None:
-        raise MixunError("not_found")
-    conv = s.get(Conversation, conversation_id, with_for_update=lock)
-    if conv is None:
-        raise MixunError("not_found")
-    return conv, member
-
-
-_members = Member.__table__
-_SEL_MEMBER_IDS = select(_members.c.user_id).where(_members.c.conversation_id == bindparam("cid"))
-
-
-def member_ids(s: Session, conversation_id: int) -> list[int]:
-    return list(s.connection().execute(_SEL_MEMBER_IDS, {"cid": conversation_id}).scalars())
 
 
 def _check_users(s: Session, ids: list[int]) -> list[int]:
@@ -109,9 +92,9 @@ def create_conversation(ctx: Ctx, kind: str, members: list[int], name: str | Non
                 pass
         with ctx.rt.db.read() as s:
             conv_id = s.execute(select(Conversation.id).where(Conversation.direct_key == key)).scalar_one()
-            conv = s.get(Conversation, conv_id)
-            assert conv is not None
-            return {**conversation_view(s, ctx, conv, me), "created": False}
+            found = s.get(Conversation, conv_id)
+            assert found is not None
+            return {**conversation_view(s, ctx, found, me), "created": False}
     if kind != "group":
         raise MixunError("validation_failed", ("kind 只能是 direct 或 group", "kind must be direct or group"), field="kind")
     name = (name or "").strip()
@@ -148,7 +131,7 @@ def conversation_view(s: Session, ctx: Ctx, conv: Conversation, viewer: int,
         member_rows = [(r[0], r[1], r[2]) for r in s.execute(
             select(Member.user_id, User.name, Member.role).join(User, User.id == Member.user_id)
             .where(Member.conversation_id == conv.id).order_by(Member.joined_at, Member.user_id)).all()]
-    members = [{"id": uid, "name": nm, "role": role} for uid, nm, role in member_rows]
+    members: list[dict[str, Any]] = [{"id": uid, "name": nm, "role": role} for uid, nm, role in member_rows]
     my_role = next((m["role"] for m in members if m["id"] == viewer), None)
     name = conv.name
     if conv.kind == "direct":
@@ -173,8 +156,6 @@ def personal(view: dict[str, Any], conv: Conversation, member: Member) -> dict[s
 
 
 def list_conversations(ctx: Ctx, limit: int = 200) -> dict[str, Any]:
-    from mixun.services.messages import message_views
-
     me = ctx.user_id
     with ctx.rt.db.read() as s:
         rows = s.execute(select(Conversation, Member).join(Member, Member.conversation_id == Conversation.id)
@@ -338,12 +319,6 @@ def set_admin(ctx: Ctx, conversation_id: int, user_id: int, admin: bool) -> dict
         _log(s, conv.id, user_id, "role_changed", ctx.user_id, target.role)
         _touch(s, conv)
         return _changed(s, ctx, conv, "conversation.updated", [])
-
-
-def contacts_of(s: Session, user_id: int) -> list[int]:
-    mine = select(Member.conversation_id).where(Member.user_id == user_id)
-    return list(s.execute(select(Member.user_id).where(Member.conversation_id.in_(mine),
-                                                       Member.user_id != user_id).distinct()).scalars())
 
 
 def remove_from_all_groups_txn(s: Session, ctx: Ctx, user_id: int) -> int:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from mixun.db.models import Conversation, User
 from mixun.services import conversations, messages, users
-from mixun.services.runtime import Ctx
+from mixun.services.runtime import Ctx, Principal, Runtime
 
 DEMO_PASSWORD = "Mixun@2026"  # noqa: S105 - the documented demo password
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
@@ -85,7 +85,7 @@ def load_demo(ctx: Ctx) -> str:
             n += 1
     zhangsan = people[0][0]
     owner_ctx = Ctx(rt=rt, principal=_principal(rt, zhangsan), ip="127.0.0.1", client="mixun demo")
-    limiter = rt.extras.pop("rate_limiter", None)
+    limiter, rt.rate_limiter = rt.rate_limiter, None
     try:
         for gname, prefix in GROUPS:
             members = [uid for uid, unit in people if unit.startswith(prefix) and uid != zhangsan][:49]
@@ -99,18 +99,17 @@ def load_demo(ctx: Ctx) -> str:
         lctx = Ctx(rt=rt, principal=_principal(rt, people[1][0]), ip="127.0.0.1")
         messages.send_message(lctx, direct["id"], "确认,两点开始,我在机房。")
     finally:
-        if limiter is not None:
-            rt.extras["rate_limiter"] = limiter
+        rt.rate_limiter = limiter
     with rt.db.read() as s:
         groups = len(s.execute(select(Conversation.id)).all())
     return f"demo loaded: 60 people in {len(UNITS)} departments, {groups} conversations; password {DEMO_PASSWORD}"
 
 
-def _principal(rt: object, user_id: int):  # noqa: ANN202 - a Principal for acting as a demo person
+def _principal(rt: Runtime, user_id: int) -> Principal:
+    """A Principal for acting as a demo person."""
     from mixun.domain.roles import permissions_for
-    from mixun.services.runtime import Principal
 
-    with rt.db.read() as s:  # type: ignore[attr-defined]
+    with rt.db.read() as s:
         u = s.get(User, user_id)
         assert u is not None
         return Principal(user_id=u.id, username=u.username, name=u.name, roles=tuple(u.roles),

@@ -9,22 +9,15 @@ from sqlalchemy.orm import Session
 
 from mixun.db.models import SearchKey, Unit, User
 from mixun.domain.names import normalise_query
+from mixun.domain.presence import WORK_STATUSES, presence_status
 from mixun.domain.roles import is_administrator
 from mixun.errors import MixunError
+from mixun.services import audit, events
+from mixun.services.membership import contacts_of
+from mixun.services.presence import online_users
 from mixun.services.runtime import Ctx
 
 MAX_PAGE = 200
-
-
-def presence_status(work_status: str, online: bool) -> str:
-    if not online:
-        return "offline"
-    return "online" if work_status == "available" else work_status
-
-
-def online_users(ctx: Ctx, user_ids: list[int]) -> set[int]:
-    presence = ctx.rt.extras.get("presence")
-    return presence.online(user_ids) if presence is not None else set()
 
 
 _PERSON = select(User.id, User.username, User.name, User.employee_no, User.unit_id, User.position,
@@ -111,10 +104,6 @@ def get_person(ctx: Ctx, user_id: int) -> dict[str, Any]:
 
 
 def set_work_status(ctx: Ctx, status: str) -> None:
-    from mixun.services import audit, events
-    from mixun.services.conversations import contacts_of
-    from mixun.services.users import WORK_STATUSES
-
     if status not in WORK_STATUSES:
         raise MixunError("validation_failed", ("状态只能是 available、busy、meeting、away", "The status must be available, busy, meeting or away"), field="status")
     with ctx.rt.db.write() as s:

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 
+from mixun.db.engine import affected
 from mixun.db.models import Unit, User
 from mixun.db.models_dlp import DlpHit, DlpLexiconTerm, DlpPolicyVersion, DlpSanction
 from mixun.domain.dlp import (
@@ -35,8 +36,7 @@ from mixun.domain.sanctions import higher_level
 from mixun.errors import MixunError
 from mixun.files.inspect import DocumentVerdict, inspect_document
 from mixun.services import audit, events
-from mixun.services.messages import DlpOutcome
-from mixun.services.runtime import Ctx, Runtime
+from mixun.services.runtime import Ctx, DlpOutcome, Runtime
 
 REFRESH_SECONDS = 3.0
 _REFUSAL_TEXT = {  # why a file was refused, for the sender (the code stays in `reason`)
@@ -107,9 +107,9 @@ class DlpService:
             stamp_row = s.execute(select(func.coalesce(func.max(DlpLexiconTerm.id), 0), func.count())
                                   .select_from(DlpLexiconTerm)).one()
             stamp = (int(stamp_row[0]), int(stamp_row[1]))
-            suspended = {uid: until for uid, until in s.execute(
+            suspended: dict[int, datetime] = {uid: until for uid, until in s.execute(
                 select(DlpSanction.user_id, DlpSanction.suspended_until)
-                .where(DlpSanction.suspended_until > now)).all()}
+                .where(DlpSanction.suspended_until > now)).all() if until is not None}
             if old is not None and old.lexicon_stamp == stamp:
                 engine = old.engine
             else:
@@ -186,10 +186,10 @@ class DlpService:
                 self._record_hits(s, ctx, views, channel, target)
                 audit.record(s, ctx, "dlp.blocked" if action == "block" else "dlp.warned", target=target,
                              outcome="failure", channel=channel, findings=_summary(views),
-                             thresholds=list(verdict.thresholds), **({"reason": reason} if reason else {}))
+                             thresholds=list(verdict.thresholds), **_reason(reason))
                 if action == "block":
                     self._escalate(s, ctx)
-            extra = {"reason": reason} if reason else {}
+            extra = _reason(reason)
             raise MixunError(code, findings=views, thresholds=list(verdict.thresholds), **extra)
         return views
 
@@ -224,6 +224,15 @@ class DlpService:
                                violations=max(int(blocked), sanction.violations if sanction else 0))
         self.invalidate()
 
+
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None
+
+
+def _reason(reason: str | None) -> dict[str, Any]:
+    return {"reason": reason} if reason else {}
 
 
 def _unit_heads(s: Any, user_id: int) -> list[int]:
@@ -262,7 +271,7 @@ def apply_sanction_txn(s: Any, ctx: Ctx, user_id: int, level: str, hours: float 
     if level in ("unit_notice", "suspension"):
         recipients |= set(_unit_heads(s, user_id))
     events.emit(s, ctx, recipients, "dlp.violation_notice", notice)
-    svc = ctx.rt.extras.get("dlp_service")
+    svc = ctx.rt.dlp_service
     if svc is not None:
         from mixun.db.engine import on_commit
 
@@ -271,15 +280,14 @@ def apply_sanction_txn(s: Any, ctx: Ctx, user_id: int, level: str, hours: float 
 
 def make_hook(rt: Runtime) -> Callable[..., DlpOutcome]:
     svc = DlpService(rt)
-    rt.extras["dlp_service"] = svc
+    rt.dlp_service = svc
     return svc.check
 
 
 def service(ctx: Ctx) -> DlpService:
-    svc = ctx.rt.extras.get("dlp_service")
-    if svc is None:
-        svc = DlpService(ctx.rt)
-        ctx.rt.extras["dlp_service"] = svc
+    svc = ctx.rt.dlp_service
+    if not isinstance(svc, DlpService):
+        svc = ctx.rt.dlp_service = DlpService(ctx.rt)
     return svc
 
 
@@ -349,8 +357,8 @@ def add_terms(ctx: Ctx, category: str, terms: list[str]) -> dict[str, int]:
 def remove_terms(ctx: Ctx, category: str, terms: list[str]) -> dict[str, int]:
     clean = _check_terms(category, terms)
     with ctx.rt.db.write() as s:
-        n = s.execute(delete(DlpLexiconTerm).where(DlpLexiconTerm.category == category,
-                                                   DlpLexiconTerm.term.in_(clean))).rowcount
+        n = affected(s.execute(delete(DlpLexiconTerm).where(DlpLexiconTerm.category == category,
+                                                   DlpLexiconTerm.term.in_(clean))))
         audit.record(s, ctx, "dlp.lexicon_changed", target=f"lexicon:{category}", removed=int(n or 0))
     service(ctx).invalidate()
     return {"removed": int(n or 0)}
@@ -386,8 +394,7 @@ def list_hits(ctx: Ctx, user_id: int | None, limit: int, offset: int) -> dict[st
                   "masked": h.masked, "created_at": h.created_at.isoformat()} for h, nm, up in rows[:limit]],
         "by_person": [{"user_id": uid, "name": nm, "hits": n,
                        "level": sanctions[uid].level if uid in sanctions else "none",
-                       "suspended_until": sanctions[uid].suspended_until.isoformat()
-                       if uid in sanctions and sanctions[uid].suspended_until else None}
+                       "suspended_until": _iso(sanctions[uid].suspended_until) if uid in sanctions else None}
                       for uid, nm, n in per_person],
         "next_offset": offset + limit if len(rows) > limit else None,
     }

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from mixun.db.engine import affected
 from mixun.db.models import User
 from mixun.db.models_compliance import AccessRequest, ComplianceSetting
 from mixun.errors import MixunError
@@ -31,7 +32,7 @@ class Reason:
     category: str
     text: str
 
-    def audit(self) -> dict[str, str]:
+    def audit(self) -> dict[str, Any]:
         return {"reason_category": self.category, "reason": self.text}
 
 KINDS = ("export_person", "export_unit", "originals")
@@ -63,7 +64,7 @@ def set_settings(ctx: Ctx, values: dict[str, bool]) -> dict[str, Any]:
     with ctx.rt.db.write() as s:
         row = s.get(ComplianceSetting, SETTING_KEY, with_for_update=True)
         before = _settings(s)
-        after = {**before, **{k: bool(v) for k, v in values.items()}}
+        after: dict[str, object] = {**before, **{k: bool(v) for k, v in values.items()}}
         if row is None:
             s.add(ComplianceSetting(key=SETTING_KEY, value=after, updated_by=ctx.user_id))
         else:
@@ -147,10 +148,10 @@ def claim(ctx: Ctx, request_id: int) -> tuple[dict[str, Any], Reason]:
     used, so two runs at once (or one after another) cannot both proceed on one approval. Returns the
     request's parameters and reason; ``release`` gives it back if the work then fails."""
     with ctx.rt.db.write() as s:
-        taken = s.execute(update(AccessRequest).where(AccessRequest.id == request_id,
+        taken = affected(s.execute(update(AccessRequest).where(AccessRequest.id == request_id,
                                                       AccessRequest.requested_by == ctx.user_id,
                                                       AccessRequest.status == "approved")
-                          .values(status="used", used_at=datetime.now(UTC))).rowcount
+                          .values(status="used", used_at=datetime.now(UTC))))
         r = s.get(AccessRequest, request_id)
         if r is None or r.requested_by != ctx.user_id:
             raise MixunError("not_found")
@@ -163,9 +164,9 @@ def claim(ctx: Ctx, request_id: int) -> tuple[dict[str, Any], Reason]:
 def release(ctx: Ctx, request_id: int) -> None:
     """The approved work failed before producing anything: the approval may be used again, once."""
     with ctx.rt.db.write() as s:
-        back = s.execute(update(AccessRequest).where(AccessRequest.id == request_id,
+        back = affected(s.execute(update(AccessRequest).where(AccessRequest.id == request_id,
                                                      AccessRequest.status == "used")
-                         .values(status="approved", used_at=None)).rowcount
+                         .values(status="approved", used_at=None)))
         if back:
             audit.record(s, ctx, "access_request.released", target=f"access_request:{request_id}",
                          outcome="failed")

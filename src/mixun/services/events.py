@@ -8,7 +8,7 @@ to the bus; processes push straight from it, and read the rows when they see a g
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -43,12 +43,12 @@ def emit(session: Session, ctx: Ctx, recipients: Iterable[int], type_: str, body
 def emit_many(session: Session, ctx: Ctx, items: list[Event]) -> None:
     """Persist several events in one go: each recipient's events get consecutive event_seqs in the order
     of ``items``; one wake-up for all of them after commit."""
-    items = [(list(dict.fromkeys(rcpts)), type_, body) for rcpts, type_, body in items]
+    deduped = [(list(dict.fromkeys(rcpts)), type_, body) for rcpts, type_, body in items]
     conn = session.connection()
     with bulk.Round(conn) as r:
-        reserved = reserve(r, [rcpts for rcpts, _t, _b in items])
+        reserved = reserve(r, [rcpts for rcpts, _t, _b in deduped])
     with bulk.Round(conn) as r:
-        write(r, session, ctx, reserved, items)
+        write(r, session, ctx, reserved, deduped)
 
 
 @dataclass
@@ -69,7 +69,7 @@ def reserve(r: bulk.Round, recipients: list[list[int]]) -> Reserved:
                     r.reserve_ids(EventPayload.__table__, sum(1 for rcpts in recipients if rcpts)))
 
 
-def write(r: bulk.Round, session: Session, ctx: Ctx, reserved: Reserved, items: list[Event]) -> None:
+def write(r: bulk.Round, session: Session, ctx: Ctx, reserved: Reserved, items: Sequence[Event]) -> None:
     """In round ``r``: the events ``reserved`` was made for (same recipients, same order), and their
     wake-up after commit."""
     events_ = [(list(rcpts), type_, body) for rcpts, type_, body in items]

@@ -16,13 +16,14 @@ from __future__ import annotations
 import base64
 import bisect
 import csv
+import functools
 import hashlib
 import json
 import os
 import secrets
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.header import Header
@@ -218,7 +219,7 @@ def _preload(s: Session, c: _Caches, scope: list[int] | None) -> None:
 
 
 def _versions(s: Session, f: Filters, scope: list[int] | None, by_conversation: bool,
-              originals: bool = False) -> Iterator[list[Any]]:
+              originals: bool = False) -> Iterator[Sequence[Any]]:
     """Batches of version rows: in id order, or (for EML) conversation by conversation, each in id order."""
     cols: tuple[Any, ...] = (
         MessageVersion.id, MessageVersion.message_id, MessageVersion.conversation_id, MessageVersion.version,
@@ -312,7 +313,7 @@ class _Eml:
             self.sink = None
 
 
-def _sent_times(s: Session, rows: list[Any]) -> dict[int, datetime]:
+def _sent_times(s: Session, rows: Sequence[Any]) -> dict[int, datetime]:
     """When each message of a batch was sent (a new message's own version says so; edits look it up)."""
     sent = {r[1]: r[8] for r in rows if r[4] == "created"}
     rest = sorted({r[1] for r in rows if r[1] not in sent})
@@ -366,7 +367,7 @@ def write_export(s: Session, ctx: Ctx, out: Path, f: Filters, formats: tuple[str
             people = caches.participants(cid, sent_at.get(mid, created_at), created_at)
             username, name, unit = _load_user(s, caches, sender_id)
             atts = att_map.get(mid, []) if vkind == "created" else []
-            att_views = [{"id": a.id, "filename": a.filename, "mime": a.mime, "size": a.size, "sha256": a.sha256,
+            att_views: list[dict[str, Any]] = [{"id": a.id, "filename": a.filename, "mime": a.mime, "size": a.size, "sha256": a.sha256,
                           "path": f"attachments/{a.id}-{_safe(a.filename)}"} for a in atts]
             at = created_at.isoformat()
             rec = {"version_id": vid, "message_id": mid, "version": version, "version_kind": vkind,
@@ -592,7 +593,7 @@ def verify_export(root: Path, public_key: Ed25519PublicKey | None) -> VerifyResu
             continue
         h = hashlib.sha256()
         with open(path, "rb") as fh:
-            for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
+            for chunk in iter(functools.partial(fh.read, 1 << 20), b""):
                 h.update(chunk)
         if h.hexdigest() != info.get("sha256"):
             problems.append(f"{rel}: SHA-256 does not match the manifest (changed)")

@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,8 +22,9 @@ from mixun.db.engine import is_busy
 from mixun.db.models import Attachment, Conversation, Member, Message, MessageVersion, Unit, User
 from mixun.errors import MixunError
 from mixun.services import audit, events
-from mixun.services.conversations import access_conversation, member_ids
-from mixun.services.runtime import Ctx
+from mixun.services.membership import access_conversation, member_ids
+from mixun.services.presence import online_users
+from mixun.services.runtime import Ctx, DlpHook, DlpOutcome
 
 MAX_PAGE = 200
 RETRY_PAUSE = 0.02  # s between tries of a send whose conversation another transaction holds
@@ -50,25 +50,8 @@ _SEL_REPLY_CONVS = bulk.Query(
     select(_msg.c.id, _msg.c.conversation_id, _msg.c.seq).where(_msg.c.id.in_(bindparam("ids", expanding=True))))
 
 
-@dataclass
-class DlpOutcome:
-    """What the DLP step decided for a text: the text recipients see, and what to keep and record."""
-
-    action: str = "allow"  # allow | warn (confirmed) | mask | hold
-    deliver_text: str = ""
-    findings: list[dict[str, Any]] = field(default_factory=list)
-    original_enc: bytes | None = None
-    audit_summary: list[dict[str, Any]] = field(default_factory=list)
-    channel: str = ""
-
-
-# (ctx, text, channel (looked up only when something is found), confirm, sender's unit path (likewise),
-# audit target) -> DlpOutcome; raises MixunError for block and confirm-required.
-DlpHook = Callable[[Ctx, str, Callable[[], str], bool, Callable[[], str], str], DlpOutcome]
-
-
 def _dlp(ctx: Ctx, text: str, conversation_id: int, confirm: bool, target: str) -> DlpOutcome:
-    hook: DlpHook | None = ctx.rt.extras.get("dlp")
+    hook: DlpHook | None = ctx.rt.dlp
     if hook is None or not text:
         return DlpOutcome(deliver_text=text)
 
@@ -89,7 +72,7 @@ def sender_unit_path(ctx: Ctx) -> str:
 
 def take_send_token(ctx: Ctx) -> None:
     """One send against the caller's rate limit (429 when spent)."""
-    limiter = ctx.rt.extras.get("rate_limiter")
+    limiter = ctx.rt.rate_limiter
     if limiter is not None and (wait := limiter.wait(ctx.user_id)) > 0:
         raise MixunError("rate_limited", retry_after=max(1, math.ceil(wait)))
 
@@ -97,7 +80,7 @@ def take_send_token(ctx: Ctx) -> None:
 def _record_dlp(s: Session, ctx: Ctx, outcome: DlpOutcome, target: str) -> None:
     if outcome.action != "allow" and outcome.audit_summary:
         audit.record(s, ctx, "dlp.hit", target=target, dlp_action=outcome.action, findings=outcome.audit_summary)
-        svc = ctx.rt.extras.get("dlp_service")
+        svc = ctx.rt.dlp_service
         if svc is not None:
             svc.record_allowed_hits(s, ctx, outcome, target)
 
@@ -207,7 +190,8 @@ def send_many(jobs: list[SendJob]) -> None:
     ready = [j for j in jobs if not j.done]
     # A resend of a client_id that is in this same batch waits for the first to commit.
     seen: set[tuple[int, str]] = set()
-    first, later = [], []
+    first: list[SendJob] = []
+    later: list[SendJob] = []
     for job in ready:
         key = (job.ctx.user_id, job.client_id) if job.client_id else None
         (later if key in seen else first).append(job)
@@ -505,9 +489,8 @@ def _find_by_client_id(s: Session, ctx: Ctx, client_id: str) -> dict[str, Any] |
 def _notify_offline_urgent(s: Session, ctx: Ctx, recipients: list[int]) -> None:
     """M3: recipients with no live connection are told through the notification gateway, after commit."""
     from mixun.db.engine import on_commit
-    from mixun.services.directory import online_users
 
-    gateway = ctx.rt.extras.get("notifier")
+    gateway = ctx.rt.notifier
     offline = [uid for uid in recipients if uid not in online_users(ctx, recipients)]
     if gateway is None or not offline:
         return

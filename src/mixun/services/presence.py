@@ -1,4 +1,5 @@
-"""Presence snapshot: the status of everyone the caller shares a conversation with.
+"""Presence: who is online (through the runtime's presence, realtime/presence.py), and the snapshot of
+the status of everyone the caller shares a conversation with.
 
 Presence changes arrive as live-only `presence.changed` events, so a client that has just connected
 (or reconnected after a gap) has missed every change made before; it asks for this snapshot once per
@@ -9,9 +10,14 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from mixun.db.models import User
-from mixun.services.conversations import contacts_of
-from mixun.services.directory import online_users, presence_status
+from mixun.domain.presence import presence_status
+from mixun.services.membership import contacts_of
 from mixun.services.runtime import Ctx
+
+
+def online_users(ctx: Ctx, user_ids: list[int]) -> set[int]:
+    presence = ctx.rt.presence
+    return presence.online(user_ids) if presence is not None else set()
 
 
 def contacts_presence(ctx: Ctx) -> dict[str, str]:

@@ -78,7 +78,7 @@ def _docx(data: bytes) -> str:
 
     # Images are dropped (not inlined): the preview shows text and structure only.
     result = mammoth.convert_to_html(io.BytesIO(data), convert_image=mammoth.images.img_element(lambda _i: {}))
-    return result.value
+    return str(result.value)
 
 
 def _xlsx(data: bytes) -> str:

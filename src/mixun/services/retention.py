@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
-from mixun.db.engine import on_commit
+from mixun.db.engine import affected, on_commit
 from mixun.db.models import (
     Attachment,
     AuditLog,
@@ -38,7 +38,7 @@ from mixun.db.models_archive import (
 )
 from mixun.domain import retention as rules
 from mixun.errors import MixunError
-from mixun.services import audit
+from mixun.services import audit, dual_control
 from mixun.services.archive import check_reason, unindex
 from mixun.services.audit_checkpoints import add_checkpoint
 from mixun.services.runtime import Ctx
@@ -93,8 +93,6 @@ def set_policy(ctx: Ctx, scope: str, messages_days: int, files_days: int, *,
         with ctx.rt.db.read() as s:
             cur_m, cur_f = _current_days(_policies(s), scope)
         if messages_days < cur_m or (scope != "audit" and files_days < cur_f):
-            from mixun.services import dual_control
-
             req = dual_control.file_request(
                 ctx, ["retention_policy"], {"scope": scope, "messages_days": messages_days, "files_days": files_days},
                 dual_control.Reason("other", f"缩短保存期限：{scope} {cur_m}→{messages_days} 天"))
@@ -148,8 +146,6 @@ def release_hold(ctx: Ctx, hold_id: int, reason: str | None, *,
     asker carries out the approved request, ``approved_request``); the server's CLI is not asked."""
     why = check_reason(reason)
     if ctx.principal is not None and approved_request is None:
-        from mixun.services import dual_control
-
         with ctx.rt.db.read() as s:
             h = s.get(LegalHold, hold_id)
             if h is None:
@@ -206,7 +202,7 @@ def _unlink_later(s: Session, paths: list[Path]) -> None:
 def run(ctx: Ctx, *, dry_run: bool = False, now: datetime | None = None) -> dict[str, Any]:
     """Destroy expired messages, versions, files and audit records unless held; record what went."""
     now = now or datetime.now(UTC)
-    counts = {"messages": 0, "versions": 0, "attachments": 0, "audit_records": 0, "events": 0, "held": 0}
+    counts: dict[str, Any] = {"messages": 0, "versions": 0, "attachments": 0, "audit_records": 0, "events": 0, "held": 0}
     blob_dir = ctx.rt.settings.blob_dir
     with ctx.rt.db.write() as s:
         policies = _policies(s)
@@ -281,7 +277,7 @@ def run(ctx: Ctx, *, dry_run: bool = False, now: datetime | None = None) -> dict
         # Delivery copies of old events (they carry message text) go with the shortest retention.
         old_payloads = select(EventPayload.id).where(EventPayload.created_at < cutoff)
         if not dry_run:
-            counts["events"] = s.execute(delete(UserEvent).where(UserEvent.payload_id.in_(old_payloads))).rowcount or 0
+            counts["events"] = affected(s.execute(delete(UserEvent).where(UserEvent.payload_id.in_(old_payloads)))) or 0
             s.execute(delete(EventPayload).where(EventPayload.created_at < cutoff))
         audit_cutoff = (now - timedelta(days=rules.audit_days(policies))).isoformat()
         # The newest record always stays: the next append chains on it and continues its ids.

@@ -21,8 +21,10 @@ from mixun.domain.roles import Perm
 from mixun.domain.sanctions import higher_level
 from mixun.errors import MixunError
 from mixun.services import audit, events
+from mixun.services.attachments import read_for_officer, sees_pack_contents
 from mixun.services.conversations import access_conversation, member_ids
-from mixun.services.messages import archive_attachment_views
+from mixun.services.dlp import apply_sanction_txn
+from mixun.services.messages import archive_attachment_views, message_views
 from mixun.services.runtime import Ctx
 
 SLA = timedelta(hours=24)
@@ -98,8 +100,6 @@ def list_queue(ctx: Ctx, status: str | None = "open", limit: int = 50, offset: i
         msgs = {m.id: m for m in s.execute(select(Message).where(
             Message.id.in_([i.message_id for i in items] or [-1]))).scalars()}
         atts = archive_attachment_views(s, list(msgs))
-        from mixun.services.attachments import sees_pack_contents
-
         if not sees_pack_contents(ctx):  # the files inside secure packs are for compliance only
             atts = {mid: [a for a in views if not a["archive_only"]] for mid, views in atts.items()}
         names = dict(s.execute(select(User.id, User.name).where(
@@ -119,8 +119,6 @@ def list_queue(ctx: Ctx, status: str | None = "open", limit: int = 50, offset: i
 
 def item_attachment(ctx: Ctx, item_id: int, attachment_id: int) -> tuple[bytes, str, str]:
     """A file of the message under review (a held document, a reported file), for the reviewer."""
-    from mixun.services.attachments import read_for_officer
-
     if not sees_content(ctx):  # 三员分立: a file is content, for compliance officers only
         raise MixunError("review_content_hidden")
     with ctx.rt.db.read() as s:
@@ -163,8 +161,6 @@ def decide(ctx: Ctx, item_id: int, decision: str, note: str = "") -> dict[str, A
             level = higher_level(escalation_level(count), sanction.level if sanction else "none")
             s.add(Violation(user_id=item.subject_id, message_id=item.message_id, review_item_id=item.id,
                             note=note[:2000], level=level, recorded_by=ctx.user_id))
-            from mixun.services.dlp import apply_sanction_txn
-
             apply_sanction_txn(s, ctx, item.subject_id, level, violations=count)
             result = {"violations": count, "level": level}
         item.decided_at, item.decided_by, item.decision_note = now, ctx.user_id, note[:2000]
@@ -175,8 +171,6 @@ def decide(ctx: Ctx, item_id: int, decision: str, note: str = "") -> dict[str, A
 
 def _deliver(s: Session, ctx: Ctx, msg: Message) -> None:
     """Release a held message: the members now see it and receive it live."""
-    from mixun.services.messages import message_views
-
     s.execute(update(Message).where(Message.id == msg.id).values(dlp_action=RELEASED))
     s.refresh(msg)
     recipients = [uid for uid in member_ids(s, msg.conversation_id) if uid != msg.sender_id]

@@ -19,13 +19,17 @@ from mixun.db.models import Approval, EventCounter, PasswordHistory, SearchKey, 
 from mixun.db.models import Session as DbSession
 from mixun.domain.names import pinyin_keys, search_keys
 from mixun.domain.passwords import configured_words, password_rule_failures
+from mixun.domain.presence import WORK_STATUSES as WORK_STATUSES
 from mixun.domain.roles import ADMIN_ROLES, RESERVED_ROLES, Role, is_administrator, is_privileged, valid_role
 from mixun.errors import MixunError
 from mixun.services import audit
 from mixun.services.approvals import file_txn
+from mixun.services.auth import account_changed, revoke_user_sessions_txn
+from mixun.services.conversations import remove_from_all_groups_txn
+from mixun.services.people import find_user_by_username as find_user_by_username
+from mixun.services.people import get_user as get_user
+from mixun.services.people import unit_path as unit_path
 from mixun.services.runtime import Ctx
-
-WORK_STATUSES = ("available", "busy", "meeting", "away")
 
 
 def _unit_parts(path: str) -> list[str]:
@@ -56,12 +60,6 @@ def ensure_unit_path(session: Session, path: str, create: bool = True) -> Unit:
         parent = unit
     assert parent is not None
     return parent
-
-
-def unit_path(session: Session, unit_id: int | None) -> str:
-    if unit_id is None:
-        return ""
-    return session.execute(select(Unit.path).where(Unit.id == unit_id)).scalar() or ""
 
 
 def check_roles(roles: list[str], allow_reserved: bool) -> list[str]:
@@ -128,18 +126,6 @@ def index_user(session: Session, user: User) -> None:
         return
     keys = search_keys(user.name, user.username, user.employee_no, user.position)
     session.execute(insert(SearchKey), [{"user_id": user.id, "key": k, "rank": r} for k, r in keys])
-
-
-def get_user(session: Session, user_id: int) -> User:
-    user = session.get(User, user_id)
-    if user is None:
-        raise MixunError("not_found")
-    return user
-
-
-def find_user_by_username(session: Session, username: str) -> User | None:
-    return session.execute(select(User).where(func.lower(User.username) == username.strip().lower())
-                           ).scalar_one_or_none()
 
 
 def list_units(ctx: Ctx) -> list[dict[str, Any]]:
@@ -234,6 +220,11 @@ def _last_admin_check(s: Session, user: User) -> None:
         raise MixunError("last_administrator", roles=missing)
 
 
+
+def _cli_actor(ctx: Ctx) -> dict[str, Any]:
+    return {} if ctx.principal else {"actor": "cli"}
+
+
 def _via(approval: dict[str, Any] | None) -> dict[str, Any]:
     return {"approval_id": approval["id"], "requested_by": approval["requested_by"]} if approval else {}
 
@@ -261,8 +252,6 @@ def admin_update_user(ctx: Ctx, user_id: int, changes: dict[str, Any]) -> dict[s
 
 def _apply_update(s: Session, ctx: Ctx, user: User, changes: dict[str, Any],
                   approval: dict[str, Any] | None) -> dict[str, Any]:
-    from mixun.services.auth import account_changed, revoke_user_sessions_txn
-
     changed: dict[str, Any] = {}
     if changes.get("unit_id") is not None and changes["unit_id"] != user.unit_id:
         if s.get(Unit, changes["unit_id"]) is None:
@@ -313,8 +302,6 @@ def set_roles(ctx: Ctx, user_id: int, roles: list[str]) -> dict[str, Any]:
 
 def _apply_roles(s: Session, ctx: Ctx, user: User, payload: dict[str, Any],
                  approval: dict[str, Any] | None) -> dict[str, Any]:
-    from mixun.services.auth import account_changed
-
     if any(Role(r) in RESERVED_ROLES for r in user.roles):
         raise MixunError("reserved_role")
     new_roles = check_roles(list(payload["to"]), allow_reserved=False)
@@ -326,9 +313,9 @@ def _apply_roles(s: Session, ctx: Ctx, user: User, payload: dict[str, Any],
     # opens the new compliance account. The one-time password goes to the approver, to hand over in person.
     reissue = approval is not None and Role.COMPLIANCE.value in new_roles and Role.COMPLIANCE.value not in old
     password = _reissue_credentials(s, ctx, user) if reissue else None
+    reissued: dict[str, Any] = {"credentials_reissued": True} if reissue else {}
     audit.record(s, ctx, "account.roles_changed", target=f"user:{user.id}",
-                 changes={"roles": {"from": old, "to": new_roles}}, **_via(approval),
-                 **({"credentials_reissued": True} if reissue else {}))
+                 changes={"roles": {"from": old, "to": new_roles}}, **_via(approval), **reissued)
     account_changed(s, ctx, user.id)
     view = admin_view(s, user, datetime.now(UTC))
     return {**view, "password": password} if password else view
@@ -374,7 +361,6 @@ def admin_reset_password(ctx: Ctx, user_id: int) -> dict[str, Any]:
 def _apply_reset_password(s: Session, ctx: Ctx, user: User, payload: dict[str, Any],
                           approval: dict[str, Any] | None) -> dict[str, Any]:
     from mixun.domain.passwords import generate_password
-    from mixun.services.auth import account_changed, revoke_user_sessions_txn
 
     if approval is not None and is_privileged(user.roles) and not user.totp_enabled:
         raise MixunError("reset_needs_two_factor")
@@ -388,7 +374,7 @@ def _apply_reset_password(s: Session, ctx: Ctx, user: User, payload: dict[str, A
     revoke_user_sessions_txn(s, ctx, user.id, reason="password_reset")
     audit.record(s, ctx, "account.password_reset", target=f"user:{user.id}",
                  two_factor_kept=bool(user.totp_enabled), **_via(approval),
-                 **({} if ctx.principal else {"actor": "cli"}))
+                 **_cli_actor(ctx))
     account_changed(s, ctx, user.id)
     return {"password": password, "disabled": user.disabled}
 
@@ -417,7 +403,6 @@ def _reset(ctx: Ctx, user_id: int, kind: str) -> dict[str, Any]:
 def _apply_reset_two_factor(s: Session, ctx: Ctx, user: User, payload: dict[str, Any],
                             approval: dict[str, Any] | None) -> dict[str, Any]:
     from mixun.db.models import RecoveryCode
-    from mixun.services.auth import account_changed, revoke_user_sessions_txn
 
     user.totp_enabled = False
     user.totp_secret_enc = None
@@ -457,9 +442,6 @@ def depart(ctx: Ctx, user_id: int, reason: str) -> dict[str, Any]:
 
 def _apply_depart(s: Session, ctx: Ctx, user: User, payload: dict[str, Any],
                   approval: dict[str, Any] | None) -> dict[str, Any]:
-    from mixun.services.auth import account_changed, revoke_user_sessions_txn
-    from mixun.services.conversations import remove_from_all_groups_txn
-
     if user.departed_at is not None:
         raise MixunError("account_departed")
     _last_admin_check(s, user)
@@ -490,8 +472,6 @@ def reinstate(ctx: Ctx, user_id: int, reason: str) -> dict[str, Any]:
 
 def _apply_reinstate(s: Session, ctx: Ctx, user: User, payload: dict[str, Any],
                      approval: dict[str, Any] | None) -> dict[str, Any]:
-    from mixun.services.auth import account_changed
-
     if user.departed_at is None:
         raise MixunError("conflict", ("该人员未办理离职", "This person has not departed"))
     user.departed_at = None
@@ -516,7 +496,6 @@ APPLY = {
 def cli_enable(ctx: Ctx, username: str, reason: str | None) -> dict[str, Any]:
     """`mixun user enable`: the server's holder brings an account back (the way out when the last
     administrator was locked out). A departed person comes back only with a stated reason."""
-    from mixun.services.auth import account_changed
 
     with ctx.rt.db.write() as s:
         user = find_user_by_username(s, username)

@@ -385,7 +385,7 @@ def main(argv: list[str]) -> int:
     settings: Settings = first[1]
     rt = Runtime(settings=settings, db=Database(settings.database_url, settings.db_lock_timeout_seconds),
                  keys=keystore_from(settings))
-    rt.extras["dlp_service"] = DlpService(rt)  # records the hits of sends that go through
+    rt.dlp_service = DlpService(rt)  # records the hits of sends that go through
     out = threading.Lock()
 
     def ship(msg: Any) -> None:

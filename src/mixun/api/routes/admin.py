@@ -139,4 +139,4 @@ def audit_trail(ctx: Annotated[Ctx, Depends(gate(Perm.AUDIT_READ))],
                 person: Annotated[str | None, Query(max_length=64, description="name, username or employee number")] = None,
                 limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
     return audit_read.search(ctx, action, actor, limit, offset, actor_username,
-                             since and since.isoformat(), until and until.isoformat(), person)
+                             since.isoformat() if since else None, until.isoformat() if until else None, person)

@@ -33,6 +33,7 @@ from mixun.services import (
     retention,
     review,
 )
+from mixun.services.dual_control import Reason as StatedReason
 from mixun.services.runtime import Ctx
 
 router = APIRouter(tags=["compliance"])
@@ -43,12 +44,13 @@ Auditor = Annotated[Ctx, Depends(gate(Perm.AUDIT_READ))]
 # The access reason's limits as the server enforces them (archive.check_access_reason), stated in the
 # OpenAPI document: a category code or its Chinese label, a reason of REASON_MIN characters or more.
 CATEGORIES = [*archive.REASON_CATEGORIES, *archive.REASON_CATEGORIES.values()]
+_CATEGORY_ENUM: list[Any] = list(CATEGORIES)
 _CATEGORY_DOC = ("the reason's category (needed; its Chinese label is accepted too): regulatory_inspection, "
                  "internal_investigation, customer_complaint, litigation, audit_sampling, other")
 Reason = Annotated[str, Query(max_length=500, description="why you are looking (audited), at least "
                                                             f"{archive.REASON_MIN} characters",
                               json_schema_extra={"minLength": archive.REASON_MIN})]
-Category = Annotated[str, Query(max_length=32, description=_CATEGORY_DOC, json_schema_extra={"enum": CATEGORIES})]
+Category = Annotated[str, Query(max_length=32, description=_CATEGORY_DOC, json_schema_extra={"enum": _CATEGORY_ENUM})]
 SecAdmin = Annotated[Ctx, Depends(gate(Perm.DLP_MANAGE))]
 P = "/api/v1/compliance"
 
@@ -68,13 +70,13 @@ class _Times(BaseModel):
 
 
 class AccessReason(BaseModel):
-    category: str = Field(default="", max_length=32, description=_CATEGORY_DOC, json_schema_extra={"enum": CATEGORIES})
+    category: str = Field(default="", max_length=32, description=_CATEGORY_DOC, json_schema_extra={"enum": _CATEGORY_ENUM})
     reason: str = Field(max_length=500, description=f"at least {archive.REASON_MIN} characters",
                         json_schema_extra={"minLength": archive.REASON_MIN})
 
 
 class ExportCreate(_Times):
-    category: str = Field(default="", max_length=32, description=_CATEGORY_DOC, json_schema_extra={"enum": CATEGORIES})
+    category: str = Field(default="", max_length=32, description=_CATEGORY_DOC, json_schema_extra={"enum": _CATEGORY_ENUM})
     reason: str = Field(min_length=1, max_length=500, json_schema_extra={"minLength": archive.REASON_MIN})
     user: str | None = Field(default=None, max_length=64)
     unit: str | None = Field(default=None, max_length=300)
@@ -224,7 +226,7 @@ def _export_scope_exists(ctx: Ctx, user: str | None, unit: str | None) -> None:
             raise MixunError("not_found", (f"没有部门 {unit}", f"No unit {unit}"))
 
 
-def _run_export(ctx: Ctx, params: dict[str, Any], why: archive.Reason, request_id: int | None = None
+def _run_export(ctx: Ctx, params: dict[str, Any], why: StatedReason, request_id: int | None = None
                 ) -> dict[str, Any]:
     name = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f") + f"-u{ctx.user_id}"
     out = Path(ctx.rt.settings.data_dir) / "exports" / name
@@ -352,7 +354,7 @@ def place_hold(body: HoldCreate, ctx: Compliance) -> dict[str, Any]:
                                 conversation_id=body.conversation_id, since=body.since, until=body.until)
 
 
-_SECOND_OFFICER = {202: {"description": "Request filed: a second compliance officer approves, then the asker runs it"}}
+_SECOND_OFFICER: dict[int | str, dict[str, Any]] = {202: {"description": "Request filed: a second compliance officer approves, then the asker runs it"}}
 
 
 @router.post(f"{P}/holds/{{hold_id}}/release", responses=_SECOND_OFFICER)

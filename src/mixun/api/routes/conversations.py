@@ -98,7 +98,9 @@ async def _send(ctx: Ctx, conversation_id: int, body: MessageCreate) -> ORJSONRe
     # Written by the send queue's writer (group commit); answered once its batch has committed.
     job = messages.SendJob(ctx, conversation_id, body.text, client_id=body.client_id, urgent=body.urgent,
                            confirm=body.confirm, reply_to=body.reply_to)
-    view, _created = await ctx.rt.extras["send_queue"].send(job)
+    queue = ctx.rt.send_queue
+    assert queue is not None, "the app puts its send queue in the runtime (api/app.py)"
+    view, _created = await queue.send(job)
     return ORJSONResponse(view, status_code=201)
 
 

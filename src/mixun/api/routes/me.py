@@ -88,7 +88,7 @@ def health(ctx: Annotated[Ctx, Depends(gate(Perm.PUBLIC))]) -> dict[str, Any]:
 
     with ctx.rt.db.read() as s:
         s.execute(text("SELECT 1"))
-    hub = ctx.rt.extras.get("hub")
+    hub = ctx.rt.hub
     return {"status": "ok", "database": "sqlite" if ctx.rt.db.is_sqlite else "postgresql",
             "bus": ctx.rt.settings.bus_url.split("://")[0], "connections": hub.connection_count() if hub else 0,
             "antivirus": antivirus_status(ctx.rt)}

@@ -74,17 +74,16 @@ class DlpEngine:
     def _candidates(self, t: str, hits: Hits | None) -> list[Candidate]:
         """Each detector where the prescan says it can fire; without it, everywhere (the credential and
         secret-key patterns only when one of their trigger words occurs)."""
-        every = hits is None
         cands: list[Candidate] = []
-        if every or hits.digits:
-            cands += digit_runs.find(t, self.min_confidence, None if every else hits.digits)
-        if every or hits.uscc:
-            cands += uscc.find(t, None if every else hits.uscc)
+        if hits is None or hits.digits:
+            cands += digit_runs.find(t, self.min_confidence, None if hits is None else hits.digits)
+        if hits is None or hits.uscc:
+            cands += uscc.find(t, None if hits is None else hits.uscc)
         if email.may_hold(t):
             cands += email.find(t)
-        lexicon, triggered = self._lexicon.run(t, None if every else hits.decor)
+        lexicon, triggered = self._lexicon.run(t, None if hits is None else hits.decor)
         cands += lexicon
-        if every:
+        if hits is None:
             if credential.NAME in triggered:
                 cands += credential.find(t)
             if secret_key.NAME in triggered or "sk-" in t or "-----BEGIN" in t:
@@ -94,8 +93,8 @@ class DlpEngine:
                 cands += credential.find(t, hits.credential)
             if hits.token or hits.assigned or "-----BEGIN" in t:
                 cands += secret_key.find(t, hits.token, hits.assigned)
-        if (every and "密" in t) or (not every and hits.marking):
-            cands += classified_marking.find(t, None if every else hits.marking)
+        if ("密" in t) if hits is None else hits.marking:
+            cands += classified_marking.find(t, None if hits is None else hits.marking)
         return cands
 
     def _findings(self, norm: Normalised, cands: list[Candidate]) -> list[Finding]:

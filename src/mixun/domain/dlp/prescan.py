@@ -24,12 +24,14 @@ import string
 import threading
 from bisect import bisect_left
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 try:  # pragma: no cover - the wheel is a pinned dependency; the fallback is for other platforms
     import hyperscan
 except ImportError:  # pragma: no cover
-    hyperscan = None
+    hyperscan = None  # type: ignore[assignment]
 
 from .detectors import classified_marking, credential, digit_runs, secret_key
 from .normalize import DECORATIVE, KEYWORD_GAP_MAX, NORMALISED_CHARS, Normalised, normalise
@@ -159,7 +161,7 @@ class _Database:
         self._proto = hyperscan.Scratch(self._db)
         self._local = threading.local()
 
-    def scan(self, data: bytes, on_match) -> bool:
+    def scan(self, data: bytes, on_match: Callable[[int, int, int, int, object], bool | None]) -> bool:
         """Calls Hyperscan's `on_match(gate, from, to, flags, context)` for every hit (hits that end at
         an odd byte offset straddle two characters and are the handler's to drop); False when the
         handler stopped the scan by returning True."""
@@ -243,7 +245,7 @@ class Prescan:
         return runs
 
     def _hits(self, text: str) -> Hits | None:
-        lists: tuple[list, ...] = tuple([] for _ in _KIND_INDEX)
+        lists: tuple[list[Any], ...] = tuple([] for _ in _KIND_INDEX)  # ints, or (start, length) pairs
         kinds, backs = self._kinds, self._backs
         data = _encode(text)
         budget = [_budget(text)]
@@ -274,7 +276,7 @@ def _budget(text: str) -> int:
     return 64 + len(text) // HIT_BUDGET_EVERY
 
 
-def _shift(lst: list, pairs: list[int]) -> None:
+def _shift(lst: list[Any], pairs: list[int]) -> None:
     """Unit offsets to code points: each surrogate pair before a position counts one character less."""
     for i, item in enumerate(lst):
         if isinstance(item, tuple):

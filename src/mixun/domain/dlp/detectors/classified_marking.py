@@ -8,6 +8,7 @@ counts in the star and 密级 forms only, where it cannot be the everyday word "
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from ..normalize import KEYWORD_GAP, KEYWORD_GAP_CHARS
 from ..types import Candidate
@@ -40,7 +41,7 @@ def _all_mi(text: str) -> list[int]:
     return out
 
 
-def _matches(text: str, anchors: list[int]):
+def _matches(text: str, anchors: list[int]) -> Iterator[re.Match[str]]:
     """Each form contains 密, so search a small window around each 密 instead of the whole text:
     the alternation cannot use a fast prefix scan and would cost a slow pass over every document."""
     after = 0

@@ -9,6 +9,7 @@ the mobile number hiding in its middle, while two mobile numbers separated by a 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from ..types import Candidate
 from . import bank_card, cn_id_card, cn_mobile
@@ -31,7 +32,7 @@ _IPV4 = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
 _MOBILE_PREFIX = re.compile(r"(?:\(\+?(?:00)?86\)|\+?(?:00)?86)[ \-]?$")
 
 
-def _spans(groups: list[tuple[int, int]], n_digits: list[int]):
+def _spans(groups: list[tuple[int, int]], n_digits: list[int]) -> Iterator[tuple[int, int, int]]:
     """Yield (i, j, total) for group spans whose inner groups have at least three digits."""
     n = len(groups)
     for i in range(n):

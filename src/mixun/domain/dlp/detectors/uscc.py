@@ -7,6 +7,7 @@ context is required; 信用代码/税号 nearby still raise confidence.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from ..checksums import ID_PROVINCES, is_valid_uscc
 from ..context import ContextRule
@@ -25,7 +26,7 @@ CONTEXT = ContextRule(
 _DEPARTMENTS = frozenset("123456789ANY")
 
 
-def _matches(text: str, starts: list[int] | None):
+def _matches(text: str, starts: list[int] | None) -> Iterator[re.Match[str]]:
     if starts is None:
         yield from PATTERN.finditer(text)
         return
