@@ -126,6 +126,7 @@ const DETAILS: Record<string, Pair> = {
   audit_records: ['审计记录', 'Audit records'], events: ['事件', 'Events'], held: ['保全保留', 'Kept under hold'],
   messages: ['消息', 'Messages'], attachments: ['附件', 'Files'], conversations: ['会话', 'Conversations'],
   decision_note: ['处理意见', 'Decision note'], via: ['途径', 'Via'],
+  previous: ['上一版本', 'Previous version'], rewrapped: ['重新封装的数据密钥', 'Data keys rewrapped'], left: ['剩余', 'Left'],
 };
 const WORDS: Record<string, Pair> = {
   // reason categories
