@@ -80,6 +80,7 @@ class DlpEngine:
             cands += digit_runs.find(t, self.min_confidence, None if every else hits.digits)
         if every or hits.uscc:
             cands += uscc.find(t, None if every else hits.uscc)
+        cands += uscc.find_grouped(t)
         if email.may_hold(t):
             cands += email.find(t)
         lexicon, triggered = self._lexicon.run(t, None if every else hits.decor)
