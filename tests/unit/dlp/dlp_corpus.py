@@ -259,6 +259,10 @@ class CorpusGenerator:
             ))
         elif detector == "secret_key":
             shown = self.secret()
+            body = shown[4:]
+            if (shown[:4] in ("AKIA", "LTAI") and rng.random() < 0.3 and any(c.isdigit() for c in body)
+                    and sum(c.isalpha() for c in body) >= 2):  # written in groups (issue 19 item 19)
+                shown = rng.choice((" ", "-")).join(shown[i : i + 4] for i in range(0, len(shown), 4))
             pre, post = rng.choice((
                 ("测试环境的key：", ""), ("这个是生产的凭证 ", " 别外传"), ("配置里写的是\n", "\n记得改"),
                 ("token ", " 过期了吗"),
