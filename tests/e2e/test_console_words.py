@@ -86,3 +86,35 @@ def test_the_audit_trail_shows_words_and_names_not_codes(own_server, make_page):
     expect(rows.filter(has_text="批准审批申请").filter(has_text="变更角色")).to_have_count(1)
     expect(rows.filter(has_text="异常登录提醒").filter(has_text="王五").first).to_contain_text("新设备登录")
     assert aud.errors == [], aud.errors
+
+
+def test_approving_a_compliance_grant_hands_new_credentials_to_the_approver(own_server, make_page):
+    """secadmin files a compliance grant; the sysadmin approves it in the console and is shown a new
+    one-time password with the note that the old password and two-factor no longer work; the person's old
+    session has ended and the new password starts a fresh first login."""
+    s = own_server
+    tsec = _ready(s, "anquan", "安全员乙", "secadmin")
+    emp = s.add_user("何新规", username="hexingui")
+    with s.client(tsec) as c:
+        r = c.put(f"/admin/users/{emp['id']}/roles", json={"roles": ["employee", "compliance"]})
+        assert r.status_code == 202, r.text
+    page = make_page(s.base)
+    first_login_admin(page, "sysadmin", s.admins["sysadmin"])
+    page.get_by_test_id("admin-tab-approvals").click()
+    row = page.locator("[data-testid=approval-row][data-kind=roles]")
+    expect(row).to_contain_text("何新规")
+    expect(row).to_contain_text("变更角色")
+    row.get_by_test_id("approval-approve").click()
+    page.get_by_test_id("dialog-ok").click()
+    expect(page.get_by_test_id("approval-password-note")).to_contain_text("原密码和双因素认证已作废")
+    expect(page.get_by_test_id("dialog")).to_contain_text("变更角色")
+    password = page.get_by_test_id("one-time-password-value").inner_text().strip()
+    assert len(password) >= 12
+    page.get_by_test_id("dialog-ok").click()
+    with s.client(emp["token"]) as c:
+        assert c.get("/me").status_code == 401  # the old session is gone
+    with s.client() as c:
+        assert c.post("/auth/login", json={"username": "hexingui", "password": READY_PASSWORD}).status_code == 401
+        r = c.post("/auth/login", json={"username": "hexingui", "password": password})
+        assert r.status_code == 200 and r.json()["must_change_password"], r.text
+    assert page.errors == [], page.errors

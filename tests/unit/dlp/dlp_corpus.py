@@ -216,6 +216,10 @@ class CorpusGenerator:
             ))
         elif detector == "uscc":
             shown = self.uscc()
+            if rng.random() < 0.2:  # written in groups (issue 19 item 19)
+                sep = rng.choice((" ", "-", " "))
+                shown = sep.join(shown[i : i + 4] for i in range(0, 18, 4)) if rng.random() < 0.5 else \
+                    sep.join(shown[i : i + 6] for i in range(0, 18, 6))
             pre, post = rng.choice((
                 (f"{f.company()}的统一社会信用代码是", ""), ("税号：", "，开票时用"),
                 (f"开票信息：{f.company()} ", f" {f.city()}"), ("营业执照代码", "已核验"),
@@ -255,6 +259,10 @@ class CorpusGenerator:
             ))
         elif detector == "secret_key":
             shown = self.secret()
+            body = shown[4:]
+            if (shown[:4] in ("AKIA", "LTAI") and rng.random() < 0.3 and any(c.isdigit() for c in body)
+                    and sum(c.isalpha() for c in body) >= 2):  # written in groups (issue 19 item 19)
+                shown = rng.choice((" ", "-")).join(shown[i : i + 4] for i in range(0, len(shown), 4))
             pre, post = rng.choice((
                 ("测试环境的key：", ""), ("这个是生产的凭证 ", " 别外传"), ("配置里写的是\n", "\n记得改"),
                 ("token ", " 过期了吗"),

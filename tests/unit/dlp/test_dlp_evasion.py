@@ -55,6 +55,9 @@ def _detectors(text: str) -> list[str]:
     ("a p i k e y: Zk3hQ9xLmP2vR8tY4wB6", "secret_key"),
     ("t.o.k.e.n = Zk3hQ9xLmP2vR8tY4wB6", "secret_key"),
     ("c l i e n t s e c r e t: Zk3hQ9xLmP2vR8tY4wB6", "secret_key"),
+    ("AKIA IOSF ODNN 7EXA MPLE", "secret_key"),
+    ("密钥 AKIA-IOSF-ODNN-7EXA-MPLE 别外传", "secret_key"),
+    ("LTAI5t 9xLm P2vR 8tYz", "secret_key"),
     ("p a s s w o r d: Abc#12345", "credential"),
     ("P.W.D=Abc#12345", "credential"),
     ("p-i-n：839201", "credential"),
@@ -70,6 +73,10 @@ def _detectors(text: str) -> list[str]:
     ("手机 138/1234/5678", "cn_mobile"),
     ("手机 138_1234_5678", "cn_mobile"),
     ("手机 138*1234*5678", "cn_mobile"),
+    # A unified social credit code written in groups.
+    ("统一社会信用代码 9111 0108 MA01 ABCD 5T", "uscc"),
+    ("税号 911101-08MA01-ABCD5T", "uscc"),
+    ("税号 911101/08MA01/ABCD5T", "uscc"),
     # Spaces around the @ of an e-mail address, or the @ written out.
     ("邮箱 zhangsan @ icbc.com.cn", "email"),
     ("邮箱 zhangsan\u3000@\u3000icbc.com.cn", "email"),
@@ -88,7 +95,7 @@ def test_separators_inside_a_keyword_do_not_hide_it(text: str, detector: str) ->
     "会议 2024/01/01 12:30 开始", "路径 /api/v1/items/2024/0101", "请 @ 张三 看一下", "签到 (at) 会议室",
     "文件 2024_01_01_report.pdf", "这件事要保密\n码头那边明天再说", "比分 3*2*1",
     "请 p i n g 一下服务器", "s t o p in: 五分钟后", "P.S. 明天见", "a p p 下载链接: 见群公告",
-    "a c c o u n t: zhangsan_2024_abcdefgh",
+    "a c c o u n t: zhangsan_2024_abcdefgh", "ASIA 2024 PLAN FOR ALL OF US", "LTAI is the prefix of aliyun keys", "型号 9111 0108 MA01 ABCD 5X", "A 1 2 3 4 5 6 7 8 9 B C D E F G H J",
 ])
 def test_spaced_everyday_text_is_not_a_finding(text: str) -> None:
     """Separators alone never turn an ordinary sentence into a finding."""

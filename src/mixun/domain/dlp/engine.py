@@ -79,6 +79,7 @@ class DlpEngine:
             cands += digit_runs.find(t, self.min_confidence, None if hits is None else hits.digits)
         if hits is None or hits.uscc:
             cands += uscc.find(t, None if hits is None else hits.uscc)
+        cands += uscc.find_grouped(t)
         if email.may_hold(t):
             cands += email.find(t)
         lexicon, triggered = self._lexicon.run(t, None if hits is None else hits.decor)

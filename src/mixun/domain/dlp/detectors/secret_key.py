@@ -94,6 +94,19 @@ def _high_entropy(value: str) -> bool:
     return has_alpha and has_digit and len(set(value)) >= 8
 
 
+# Groups of at least two characters, one or two spaces or dashes between them (issue 19 item 19).
+_G3 = r"[ \-]{0,2}[0-9A-Z]{2,}"
+_GROUPED_TOKENS = re.compile(
+    r"(?:(?:AKIA|ASIA)(?=(?:[ \-]{0,2}[0-9A-Z]){16}(?![0-9A-Za-z]))(?:" + _G3 + r")+"
+    r"|LTAI(?=(?:[ \-]{0,2}[0-9A-Za-z]){12,20}(?![0-9A-Za-z]))(?:[ \-]{0,2}[0-9A-Za-z]{2,})+"
+    r"|AKID(?=(?:[ \-]{0,2}[0-9A-Za-z]){32}(?![0-9A-Za-z]))(?:[ \-]{0,2}[0-9A-Za-z]{2,})+"
+    r")(?![0-9A-Za-z])"
+)
+
+
+_GROUPED_LENGTHS = {"AKIA": (20, 20), "ASIA": (20, 20), "LTAI": (16, 24), "AKID": (36, 36)}
+
+
 def _mask(value: str) -> str:
     if value.startswith("-----BEGIN"):
         return value[: value.index("-----", 5) + 5] + "******"
@@ -116,6 +129,17 @@ def find(
         if m.start() > 0 and text[m.start() - 1] in _TOKEN_CHARS:
             continue
         out.append(Candidate(NAME, m.start(), m.end(), 0.95, _mask(m.group()), priority=2))
+    # The same cloud keys written in groups ("AKIA IOSF ODNN 7EXA MPLE"): found at the same starts.
+    for m in anchored(_GROUPED_TOKENS, text, token_starts):
+        raw = m.group()
+        if not any(c in raw for c in " -") or (m.start() > 0 and text[m.start() - 1] in _TOKEN_CHARS):
+            continue
+        value = raw.replace(" ", "").replace("-", "")
+        lo, hi = _GROUPED_LENGTHS[value[:4]]
+        if not lo <= len(value) <= hi or sum(c.isdigit() for c in value[4:]) < 1 \
+                or sum(c.isalpha() for c in value[4:]) < 2:
+            continue
+        out.append(Candidate(NAME, m.start(), m.end(), 0.9, _mask(value), priority=2))
     if assigned_starts is None:
         assigned_starts = keyword_starts(ASSIGNED_KEYWORDS, text)
     for m in anchored(_ASSIGNED, text, assigned_starts):

@@ -36,6 +36,32 @@ def _matches(text: str, starts: list[int] | None) -> Iterator[re.Match[str]]:
             yield m
 
 
+# A code written in groups ("9111 0108 MA01 ABCD 5T", "911101-08MA01-ABCD5T"): 18 characters with one or
+# two separators between some of them (issue 19 item 19). Found apart from the prescan, on both paths
+# alike; it starts only at a registration department character, so ordinary text is skipped quickly.
+_GROUPED_SEPARATORS = " -./_*"
+_GROUPED = re.compile(
+    r"[1-9ANYany](?<![0-9A-Za-z][1-9ANYany])(?:[" + re.escape(_GROUPED_SEPARATORS) + r"]{0,2}[0-9A-Za-z]){17}"
+    r"(?![0-9A-Za-z])"
+)
+_UNGROUP = str.maketrans("", "", _GROUPED_SEPARATORS)
+
+
+def find_grouped(text: str) -> list[Candidate]:
+    """Codes with separators inside; a code without any is `find`'s."""
+    out: list[Candidate] = []
+    for m in _GROUPED.finditer(text):
+        raw = m.group()
+        code = raw.translate(_UNGROUP).upper()
+        if code == raw.upper() or not code[2:8].isdigit():
+            continue
+        if code[0] not in _DEPARTMENTS or code[2:4] not in ID_PROVINCES or not is_valid_uscc(code):
+            continue
+        conf = min(1.0, 0.8 + CONTEXT.adjust(text, m.start(), m.end()))
+        out.append(Candidate(NAME, m.start(), m.end(), conf, keep_ends(code, 6, 4), priority=15))
+    return out
+
+
 def find(text: str, starts: list[int] | None = None) -> list[Candidate]:
     """`starts` (from the prescan) are the only places a code can begin; None scans the whole text."""
     out: list[Candidate] = []
