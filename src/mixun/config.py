@@ -55,6 +55,8 @@ class Settings:
     recall_window_minutes: float = 2
     send_rate_per_minute: int = 120
     send_burst: int = 30
+    directory_rate_per_minute: int = 120  # directory list/search pages per person (harvesting, issue 21)
+    directory_card_rate_per_minute: int = 30  # person cards (with their phone) per person
     totp_required_for_all: bool = False
     work_hours: tuple[int, int] = (7, 21)
     work_timezone_offset_hours: int = 8
@@ -146,6 +148,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         recall_window_minutes=num("RECALL_WINDOW_MINUTES", 2),
         send_rate_per_minute=int(num("SEND_RATE_PER_MINUTE", 120)),
         send_burst=int(num("SEND_BURST", 30)),
+        directory_rate_per_minute=int(num("DIRECTORY_RATE_PER_MINUTE", 120)),
+        directory_card_rate_per_minute=int(num("DIRECTORY_CARD_RATE_PER_MINUTE", 30)),
         totp_required_for_all=get("TOTP_REQUIRED_FOR_ALL", "false").lower() in ("1", "true", "yes"),
         work_hours=(int(hours[0]), int(hours[1])),
         ws_queue_limit=int(num("WS_QUEUE_LIMIT", 1000)),

@@ -28,7 +28,7 @@ from mixun.errors import MixunError
 from mixun.files.antivirus import ClamdScanner, ScanResult
 from mixun.files.inspect import IMAGES, FileKind
 from mixun.files.packing import PackRefused, WeakPackPassword, check_pack_password, safe_names, scan_and_pack
-from mixun.services import audit, events
+from mixun.services import audit, events, functions
 from mixun.services.conversations import access_conversation
 from mixun.services.messages import ARCHIVE_ONLY, sender_unit_path, take_send_token
 from mixun.services.runtime import Ctx, Runtime
@@ -220,6 +220,7 @@ def _resent(ctx: Ctx, conversation_id: int, client_id: str | None) -> dict[str, 
 
 def send_image(ctx: Ctx, conversation_id: int, data: bytes, filename: str, client_id: str | None,
                outcome: Any = None) -> dict[str, Any]:
+    functions.require(ctx, "send_files")  # before any scan: a switched-off function costs nothing
     if len(data) > ctx.rt.settings.max_image_bytes:
         raise MixunError("file_too_large", limit=ctx.rt.settings.max_image_bytes)
     if not data:
@@ -248,6 +249,7 @@ def send_file(ctx: Ctx, conversation_id: int, data: bytes, filename: str, client
     encrypted, delivered as a message of kind `file` (or `image`, for a picture sent as a file)."""
     from mixun.services.dlp import service as dlp_service
 
+    functions.require(ctx, "send_files")
     if len(data) > ctx.rt.settings.max_file_bytes:
         raise MixunError("file_too_large", limit=ctx.rt.settings.max_file_bytes)
     name = _clean_name(filename, "file")
@@ -285,6 +287,7 @@ def send_secure_pack(ctx: Ctx, conversation_id: int, files: list[tuple[str, byte
     """
     from mixun.services.dlp import service as dlp_service
 
+    functions.require(ctx, "send_files")
     failed = check_pack_password(password)
     if failed:
         raise MixunError("weak_pack_password", failed=failed)

@@ -47,6 +47,7 @@ class Principal:
     must_change_password: bool = False
     must_enroll_totp: bool = False
     locked: bool = False  # the session is locked on the server (lock screen): only unlock/logout/me pass
+    must_accept_rules: bool = False  # the current usage and confidentiality rules are not accepted (A8)
 
 
 @dataclass
