@@ -3,11 +3,14 @@ directory that cannot be harvested (both databases)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
 from sqlalchemy import select, update
 
-from tests.conftest import Env
+from tests.conftest import EICAR, Env, build_env
 from tests.helpers import direct, group, send, staff
 
 UNIT_A = "总行/信息科技部"
@@ -286,3 +289,42 @@ def test_phone_numbers_only_on_cards_and_paging_is_rate_limited_and_audited(env:
     env.rt.extras["directory_card_limiter"] = TokenBucket(2, 2)
     codes = [env.client.get(f"/api/v1/directory/users/{zs}", headers=env.h(ls_t)).status_code for _ in range(3)]
     assert codes == [200, 200, 429]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def aenv(request: pytest.FixtureRequest, tmp_path: Path, clamd_socket: str) -> Iterator[Env]:
+    """Both databases, with a real clamd (tests/conftest.py starts one)."""
+    e, close = build_env(tmp_path, request.param, MIXUN_CLAMD_SOCKET=clamd_socket)
+    yield e
+    close()
+
+
+def test_announcement_files_are_scanned_attached_and_downloaded_by_recipients(aenv: Env) -> None:
+    """A publisher uploads a file (virus-scanned, stored encrypted), publishes it with the announcement;
+    recipients download it (audited), others cannot; malware is refused; a file cannot be attached twice."""
+    env = aenv
+    _a1, a1_t = env.person("zhangsan", "张三", unit=UNIT_A)
+    _b1, b1_t = env.person("lisi", "李四", unit=UNIT_B)
+    _hr, hr_t = env.person("hr1", "人事专员", roles=["hr"])
+    up = env.client.post("/api/v1/announcements/files", files={"file": ("升级说明.txt", "升级步骤如下。".encode(), "text/plain")},
+                         headers=env.h(hr_t))
+    assert up.status_code == 201, up.text
+    fid = up.json()["id"]
+    bad = env.client.post("/api/v1/announcements/files", files={"file": ("x.txt", EICAR, "text/plain")}, headers=env.h(hr_t))
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "malware_detected"
+    assert env.client.post("/api/v1/announcements/files", files={"file": ("a.txt", b"x", "text/plain")},
+                           headers=env.h(a1_t)).status_code == 403
+    units = {u["path"]: u["id"] for u in env.client.get("/api/v1/announcements/scope", headers=env.h(hr_t)).json()["units"]}
+    r = env.client.post("/api/v1/announcements", json={"title": "升级", "body": "见附件", "unit_ids": [units[UNIT_A]],
+                                                        "file_ids": [fid]}, headers=env.h(hr_t))
+    assert r.status_code == 201, r.text
+    aid = r.json()["id"]
+    mine = env.client.get("/api/v1/announcements", headers=env.h(a1_t)).json()["announcements"][0]
+    assert [f["filename"] for f in mine["files"]] == ["升级说明.txt"]
+    dl = env.client.get(f"/api/v1/announcements/{aid}/files/{fid}", headers=env.h(a1_t))
+    assert dl.status_code == 200 and dl.content == "升级步骤如下。".encode()
+    assert env.client.get(f"/api/v1/announcements/{aid}/files/{fid}", headers=env.h(b1_t)).status_code == 404
+    assert env.client.get(f"/api/v1/announcements/{aid}/files/{fid}", headers=env.h(hr_t)).status_code == 200
+    again = env.client.post("/api/v1/announcements", json={"title": "再发", "body": "x", "file_ids": [fid]}, headers=env.h(hr_t))
+    assert again.status_code == 404
+    assert "announcement.file_downloaded" in _audit_actions(env)

@@ -121,9 +121,12 @@ def test_announcements_banner_confirm_and_who_has_not_read(own_server, make_page
     pub.get_by_test_id("announce-to-units").check()
     pub.get_by_test_id("announce-units").select_option(label="总行/信息技术部")
     pub.get_by_test_id("announce-must-confirm").check()
+    pub.get_by_test_id("announce-files").set_input_files(
+        files=[{"name": "升级说明.txt", "mimeType": "text/plain", "buffer": "升级步骤：保存、退出。".encode()}])
     pub.get_by_test_id("announce-publish").click()
     row = pub.get_by_test_id("announce-row").first
     expect(row).to_contain_text("系统升级通知")
+    expect(row).to_contain_text("📎1")
     expect(row.locator("td").nth(2)).to_have_text("2")
     _shot(pub, "announce-admin.png")
 
@@ -136,6 +139,7 @@ def test_announcements_banner_confirm_and_who_has_not_read(own_server, make_page
     expect(emp.get_by_test_id("announcements-page")).to_be_visible()
     emp.get_by_test_id("announcement-open").first.click()
     expect(emp.get_by_test_id("announcement-body")).to_contain_text("提前保存")
+    expect(emp.get_by_test_id("announcement-file")).to_contain_text("升级说明.txt")
     emp.get_by_test_id("announcement-confirm").click()
     expect(emp.get_by_test_id("announcement-confirm")).to_have_count(0)
     emp.get_by_test_id("nav-chats").click()

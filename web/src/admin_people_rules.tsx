@@ -25,6 +25,8 @@ export function Announce() {
   const [rows, setRows] = useState<any[]>([]);
   const [f, setF] = useState({ title: '', body: '', all: true, units: [] as number[], must_confirm: false, pinned: false, expires: '' });
   const [err, setErr] = useState('');
+  const [files, setFiles] = useState<File[]>([]);
+  const [busy, setBusy] = useState(false);
   const [who, setWho] = useState<{ a: any; status: string; people: any[] } | null>(null);
   const load = () => get<any>('/announcements/published?limit=100').then((r) => setRows(r.announcements || []), showError);
   useEffect(() => {
@@ -34,18 +36,27 @@ export function Announce() {
   async function publish(e: Event, confirm = false) {
     e.preventDefault(); setErr('');
     if (!f.all && !f.units.length) { setErr(t('announce_choose_unit')); return; }
+    setBusy(true);
     try {
-      const body: any = { title: f.title.trim(), body: f.body, unit_ids: f.all ? [] : f.units, must_confirm: f.must_confirm, pinned: f.pinned, confirm };
+      const file_ids: number[] = [];
+      for (const file of files) { // each file is scanned and checked by DLP as it is uploaded
+        const fd = new FormData();
+        fd.append('file', file, file.name);
+        if (confirm) fd.append('confirm', 'true');
+        file_ids.push((await api<any>('POST', '/announcements/files', undefined, { raw: fd })).id);
+      }
+      const body: any = { title: f.title.trim(), body: f.body, unit_ids: f.all ? [] : f.units, must_confirm: f.must_confirm, pinned: f.pinned, confirm, file_ids };
       if (f.expires) body.expires_at = new Date(f.expires).toISOString();
       await post('/announcements', body);
       setF({ ...f, title: '', body: '', units: [], expires: '' });
+      setFiles([]);
       load();
       const latest = (await get<any>('/announcements/published?limit=1')).announcements?.[0];
       toast(t('announce_published', { n: latest?.recipients ?? 0 }));
     } catch (e2) {
       if (e2 instanceof ApiError && e2.code === 'dlp_confirm_required' && window.confirm(e2.message)) return publish(e, true);
       setErr(e2 instanceof ApiError ? e2.message : t('error_generic'));
-    }
+    } finally { setBusy(false); }
   }
   async function showWho(a: any, status: string) {
     try { setWho({ a, status, people: (await get<any>(`/announcements/${a.id}/receipts?status=${status}&limit=200`)).people || [] }); } catch (e) { showError(e); }
@@ -71,15 +82,16 @@ export function Announce() {
           <label class="check"><input type="checkbox" data-testid="announce-pinned" checked={f.pinned} onChange={(e) => setF({ ...f, pinned: e.currentTarget.checked })} /> {t('announce_pinned')}</label>
           <label>{t('announce_expires')} <input type="datetime-local" data-testid="announce-expires" value={f.expires} onInput={(e) => setF({ ...f, expires: e.currentTarget.value })} /></label>
         </div>
+        <label>{t('announce_files')} <input type="file" multiple data-testid="announce-files" onChange={(e) => setFiles(Array.from(e.currentTarget.files || []))} /></label>
         {err && <div class="form-error" role="alert" data-testid="announce-error">{err}</div>}
-        <button class="primary" type="submit" data-testid="announce-publish">{t('announce_publish')}</button>
+        <button class="primary" type="submit" data-testid="announce-publish" disabled={busy}>{t('announce_publish')}</button>
       </form>
       <div class="table-wrap">
         <table class="grid" data-testid="announce-list">
           <thead><tr><th>{t('announce_title')}</th><th>{t('time')}</th><th>{t('announce_recipients')}</th><th>{t('announce_read')}</th><th>{t('announce_confirmed')}</th><th /></tr></thead>
           <tbody>{rows.map((a) => (
             <tr data-testid="announce-row" data-id={a.id}>
-              <td>{a.pinned ? '📌 ' : ''}{a.title}{a.withdrawn_at && <span class="badge warn">{t('announce_withdrawn')}</span>}<div class="muted small">{a.to_all ? t('announce_to_all') : (a.units || []).join('、')}</div></td>
+              <td>{a.pinned ? '📌 ' : ''}{a.title}{a.files?.length ? ` 📎${a.files.length}` : ''}{a.withdrawn_at && <span class="badge warn">{t('announce_withdrawn')}</span>}<div class="muted small">{a.to_all ? t('announce_to_all') : (a.units || []).join('、')}</div></td>
               <td>{fmtTime(a.created_at, true)}</td>
               <td>{a.recipients}</td>
               <td data-testid="announce-read-count">{a.read}</td>

@@ -607,6 +607,7 @@ const zh = {
   review_findings: "发现 {n} 项",
   review_all_kinds: "全部类型",
   review_detail: "详情",
+  announce_files: "附件（可选，经病毒扫描和敏感信息检查）",
 };
 type Key = keyof typeof zh;
 const en: Record<Key, string> = {
@@ -1216,6 +1217,7 @@ const en: Record<Key, string> = {
   review_findings: "{n} findings",
   review_all_kinds: "All kinds",
   review_detail: "Details",
+  announce_files: "Files (optional; virus-scanned and checked for sensitive data)",
 };
 
 export type Locale = 'zh-CN' | 'en';

@@ -105,6 +105,11 @@ function AnnouncementItem({ a }: { a: Announcement }) {
         <div class="announce-body" data-testid="announcement-body">
           <div class="muted small">{a.author ? t('announcement_from', { name: a.author }) : ''}{a.expires_at ? ' · ' + t('announcement_expires', { t: fmtTime(a.expires_at, true) }) : ''}</div>
           <RichText text={a.body} />
+          {(a.files || []).length > 0 && (
+            <ul class="announce-files">{(a.files || []).map((f) => (
+              <li><a data-testid="announcement-file" href={`/api/v1/announcements/${a.id}/files/${f.id}`} download={f.filename}>📎 {f.filename}</a> <span class="muted small">{Math.max(1, Math.round(f.size / 1024))} KB</span></li>
+            ))}</ul>
+          )}
           {toConfirm && <button class="primary" data-testid="announcement-confirm" onClick={() => markAnnouncementRead(a, true).catch(showError)}>{t('announcement_confirm')}</button>}
         </div>
       )}

@@ -77,6 +77,7 @@ EXTRA_CODES: dict[str, tuple[str, ...]] = {
                                    "dlp_confirm_required"),
     "POST /api/v1/announcements/{announcement_id}/remind": ("conflict",),
     "PUT /api/v1/admin/function-rules": ("unit_not_found",),
+    "GET /api/v1/announcements/{announcement_id}/files/{file_id}": ("file_not_ready", "file_blocked"),
 }
 # Routes answering something other than JSON on success: "METHOD /path" -> media types.
 SUCCESS_MEDIA: dict[str, dict[str, Any]] = {

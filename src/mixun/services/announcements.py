@@ -12,14 +12,15 @@ from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from mixun.db.models import Unit, User
-from mixun.db.models_people import Announcement, AnnouncementReceipt, AnnouncementUnit
-from mixun.domain.roles import Role, is_administrator
+from mixun.db.models_people import Announcement, AnnouncementFile, AnnouncementReceipt, AnnouncementUnit
+from mixun.domain.roles import Perm, Role, is_administrator
 from mixun.errors import MixunError
 from mixun.services import audit, events
 from mixun.services.runtime import Ctx
 
 MAX_BODY = 20_000
 MAX_UNITS = 200
+MAX_FILES = 10
 # Who publishes to anyone; everyone else holding the permission (unit heads) to their own units only.
 BANK_WIDE = frozenset({Role.SYSADMIN.value, Role.HR.value})
 
@@ -52,8 +53,83 @@ def _dlp_text(ctx: Ctx, text: str, confirm: bool, unit_path: str) -> str:
     return outcome.deliver_text
 
 
+def upload_file(ctx: Ctx, data: bytes, filename: str, confirm: bool = False) -> dict[str, Any]:
+    """A file for an announcement still to be published: DLP on its type, text and name, the virus scan,
+    stored encrypted (the conversation files' own steps, services/attachments.py)."""
+    import hashlib
+
+    from mixun.services.attachments import _Blobs, _clean_name, _mime, _virus_check
+    from mixun.services.dlp import service as dlp_service
+
+    if len(data) > ctx.rt.settings.max_file_bytes:
+        raise MixunError("file_too_large", limit=ctx.rt.settings.max_file_bytes)
+    if not data:
+        raise MixunError("unsupported_media", ("文件为空", "The file is empty"))
+    name = _clean_name(filename, "file")
+    with ctx.rt.db.read() as s:
+        own = _own_unit_path(s, ctx.user_id)
+    doc, outcome = dlp_service(ctx).check_file(ctx, data, name, confirm, lambda: own, "announcement")
+    if outcome.action == "hold":
+        raise MixunError("dlp_blocked", findings=outcome.audit_summary)
+    scan = _virus_check(ctx, data, "announcement", name)
+    blobs = _Blobs(ctx)
+    key = blobs.put(data, "blob")
+    try:
+        with ctx.rt.db.write() as s:
+            f = AnnouncementFile(uploader_id=ctx.user_id, filename=name, mime=_mime(doc.kind), size=len(data),
+                                 sha256=hashlib.sha256(data).hexdigest(), blob_key=key,
+                                 data_key_wrapped=blobs.wrapped, scan_status=scan, created_at=datetime.now(UTC))
+            s.add(f)
+            s.flush()
+            audit.record(s, ctx, "announcement.file_uploaded", target=f"announcement_file:{f.id}", filename=name,
+                         size=len(data))
+            return _file_view(f)
+    except BaseException:
+        blobs.discard()
+        raise
+
+
+def _file_view(f: AnnouncementFile) -> dict[str, Any]:
+    return {"id": f.id, "filename": f.filename, "mime": f.mime, "size": f.size, "scan_status": f.scan_status}
+
+
+def _files_of(s: Session, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    out: dict[int, list[dict[str, Any]]] = {}
+    if ids:
+        for f in s.execute(select(AnnouncementFile).where(AnnouncementFile.announcement_id.in_(ids))
+                           .order_by(AnnouncementFile.id)).scalars():
+            out.setdefault(int(f.announcement_id or 0), []).append(_file_view(f))
+    return out
+
+
+def read_file(ctx: Ctx, announcement_id: int, file_id: int) -> tuple[bytes, str, str]:
+    """A recipient's (or a publisher's) download; audited; refused while waiting for or failing its scan."""
+    from mixun.services.attachments import DOWNLOADABLE, _load
+
+    with ctx.rt.db.read() as s:
+        try:
+            _receipt(s, ctx, announcement_id)
+        except MixunError:
+            if not ctx.principal or Perm.ANNOUNCE not in ctx.principal.perms:
+                raise
+            _manageable(s, ctx, announcement_id)
+        f = s.get(AnnouncementFile, file_id)
+        if f is None or f.announcement_id != announcement_id:
+            raise MixunError("not_found")
+        s.expunge(f)
+    if f.scan_status == "pending":
+        raise MixunError("file_not_ready")
+    if f.scan_status not in DOWNLOADABLE:
+        raise MixunError("file_blocked")
+    data = _load(ctx, ctx.rt.keys.unwrap(f.data_key_wrapped), f.blob_key, "blob")
+    with ctx.rt.db.write() as s:
+        audit.record(s, ctx, "announcement.file_downloaded", target=f"announcement_file:{f.id}",
+                     announcement_id=announcement_id, filename=f.filename)
+    return data, f.mime, f.filename
+
+
 def publish(ctx: Ctx, *, title: str, body: str, unit_ids: list[int], must_confirm: bool, pinned: bool,
-            expires_at: datetime | None, confirm: bool = False) -> dict[str, Any]:
+            expires_at: datetime | None, confirm: bool = False, file_ids: list[int] | None = None) -> dict[str, Any]:
     title, body = title.strip(), body.strip()
     if not title or len(title) > 200:
         raise MixunError("validation_failed", ("标题为 1–200 个字符", "The title must be 1–200 characters"), field="title")
@@ -65,6 +141,10 @@ def publish(ctx: Ctx, *, title: str, body: str, unit_ids: list[int], must_confir
     if expires_at is not None and expires_at <= now:
         raise MixunError("validation_failed", ("到期时间须晚于现在", "The expiry must be in the future"), field="expires_at")
     unit_ids = list(dict.fromkeys(unit_ids))
+    file_ids = list(dict.fromkeys(file_ids or []))
+    if len(file_ids) > MAX_FILES:
+        raise MixunError("validation_failed", (f"一条公告最多 {MAX_FILES} 个附件", f"At most {MAX_FILES} files per announcement"),
+                         field="file_ids")
     with ctx.rt.db.read() as s:
         own = _own_unit_path(s, ctx.user_id)
         paths = dict(s.execute(select(Unit.id, Unit.path).where(Unit.id.in_(unit_ids or [0]))).all())
@@ -82,6 +162,14 @@ def publish(ctx: Ctx, *, title: str, body: str, unit_ids: list[int], must_confir
         s.flush()
         for uid in unit_ids:
             s.add(AnnouncementUnit(announcement_id=a.id, unit_id=uid))
+        if file_ids:
+            files = s.execute(select(AnnouncementFile).where(
+                AnnouncementFile.id.in_(file_ids), AnnouncementFile.uploader_id == ctx.user_id,
+                AnnouncementFile.announcement_id.is_(None))).scalars().all()
+            if len(files) != len(file_ids):  # not the caller's, already used, or no such file
+                raise MixunError("not_found", file_ids=sorted(set(file_ids) - {f.id for f in files}))
+            for f in files:
+                f.announcement_id = a.id
         people = select(User.id, User.roles).where(User.disabled.is_(False))
         if unit_ids:
             roots = list(paths.values())
@@ -127,8 +215,9 @@ def list_mine(ctx: Ctx, limit: int, offset: int) -> dict[str, Any]:
                    or_(AnnouncementReceipt.read_at.is_(None),
                        and_(Announcement.must_confirm.is_(True), AnnouncementReceipt.confirmed_at.is_(None))))
             .order_by(Announcement.pinned.desc(), Announcement.created_at.desc()).limit(20)).all()
-    items = [{**_brief(a), "body": a.body, "author": author or "", "read_at": _iso(r), "confirmed_at": _iso(c)}
-             for a, r, c, author in rows[:limit]]
+        files = _files_of(s, [a.id for a, *_rest in rows[:limit]])
+    items = [{**_brief(a), "body": a.body, "author": author or "", "read_at": _iso(r), "confirmed_at": _iso(c),
+              "files": files.get(a.id, [])} for a, r, c, author in rows[:limit]]
     return {"announcements": items, "next_offset": offset + limit if len(rows) > limit else None,
             "banner": [{"id": i, "title": t, "must_confirm": m} for i, t, m in pending],
             "unread": len(pending)}
@@ -190,6 +279,7 @@ def list_published(ctx: Ctx, limit: int, offset: int) -> dict[str, Any]:
             stmt = stmt.where(Announcement.author_id == ctx.user_id)
         rows = s.execute(stmt.order_by(Announcement.id.desc()).offset(offset).limit(limit + 1)).all()
         counts = _counts(s, [a.id for a, _n in rows[:limit]])
+        files = _files_of(s, [a.id for a, _n in rows[:limit]])
         units = {}
         for aid, path in s.execute(select(AnnouncementUnit.announcement_id, Unit.path)
                                    .join(Unit, Unit.id == AnnouncementUnit.unit_id)
@@ -200,7 +290,7 @@ def list_published(ctx: Ctx, limit: int, offset: int) -> dict[str, Any]:
         read, confirmed = counts.get(a.id, (0, 0))
         out.append({**_brief(a), "body": a.body, "author": author or "", "to_all": a.to_all,
                     "units": units.get(a.id, []), "recipients": a.recipients, "read": read, "confirmed": confirmed,
-                    "withdrawn_at": _iso(a.withdrawn_at)})
+                    "withdrawn_at": _iso(a.withdrawn_at), "files": files.get(a.id, [])})
     return {"announcements": out, "next_offset": offset + limit if len(rows) > limit else None}
 
 

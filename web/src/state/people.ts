@@ -7,6 +7,7 @@ import { S, changed, toast } from './core';
 export type Announcement = {
   id: number; title: string; body: string; author?: string; must_confirm: boolean; pinned: boolean;
   created_at: string; expires_at?: string | null; read_at?: string | null; confirmed_at?: string | null;
+  files?: { id: number; filename: string; size: number; mime?: string }[];
 };
 export type FunctionState = { allowed: boolean; limit?: number | null; name?: string; rule?: { scope: string; target: string } | null };
 

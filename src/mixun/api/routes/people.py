@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 from pydantic import Field
 
 from mixun.api.deps import DbId, Id, Instant, Limit, Offset, QueryId, gate
+from mixun.api.responses import file_response
 from mixun.api.schemas import _In
 from mixun.domain.roles import Perm
 from mixun.services import account_review, announcements, functions, rules
@@ -85,6 +86,7 @@ class AnnouncementCreate(_In):
     pinned: bool = False
     expires_at: Instant | None = None
     confirm: bool = False  # a DLP warning acknowledged
+    file_ids: list[DbId] = Field(default_factory=list, max_length=announcements.MAX_FILES)
 
 
 class AnnouncementRead(_In):
@@ -119,7 +121,23 @@ def publish(body: AnnouncementCreate, ctx: Publisher) -> dict[str, Any]:
     """To the whole bank (no ``unit_ids``) or to units with their sub-units; unit heads: their own units."""
     return announcements.publish(ctx, title=body.title, body=body.body, unit_ids=list(body.unit_ids),
                                  must_confirm=body.must_confirm, pinned=body.pinned, expires_at=body.expires_at,
-                                 confirm=body.confirm)
+                                 confirm=body.confirm, file_ids=list(body.file_ids))
+
+
+@router.post("/announcements/files", status_code=201)
+def upload_announcement_file(ctx: Publisher, file: Annotated[UploadFile, File()],
+                             confirm: Annotated[bool, Form()] = False) -> dict[str, Any]:
+    """A file for an announcement about to be published (its id goes in ``file_ids``): DLP, virus scan,
+    stored encrypted."""
+    data = file.file.read(ctx.rt.settings.max_file_bytes + 1)
+    return announcements.upload_file(ctx, data, file.filename or "file", confirm)
+
+
+@router.get("/announcements/{announcement_id}/files/{file_id}")
+def announcement_file(announcement_id: Id, file_id: Id, ctx: Account) -> Response:
+    """A recipient's (or its publisher's) download of an announcement's file; audited."""
+    data, mime, name = announcements.read_file(ctx, announcement_id, file_id)
+    return file_response(data, mime, name, inline=False)
 
 
 @router.get("/announcements/{announcement_id}/receipts")

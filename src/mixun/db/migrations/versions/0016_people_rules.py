@@ -66,6 +66,21 @@ def upgrade() -> None:
     )
     op.create_index("ix_announcement_receipts_user", "announcement_receipts", ["user_id", "announcement_id"])
     op.create_table(
+        "announcement_files",
+        sa.Column("id", big, primary_key=True),
+        sa.Column("announcement_id", big, sa.ForeignKey("announcements.id", ondelete="CASCADE")),
+        sa.Column("uploader_id", big, sa.ForeignKey("users.id"), nullable=False),
+        sa.Column("filename", sa.String(255), nullable=False),
+        sa.Column("mime", sa.String(100), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("blob_key", sa.String(100), nullable=False),
+        sa.Column("data_key_wrapped", sa.LargeBinary(), nullable=False),
+        sa.Column("scan_status", sa.String(16), nullable=False),
+        sa.Column("created_at", when, nullable=False),
+    )
+    op.create_index("ix_announcement_files_announcement_id", "announcement_files", ["announcement_id"])
+    op.create_table(
         "function_rules",
         sa.Column("id", big, primary_key=True),
         sa.Column("scope", sa.String(8), nullable=False),
@@ -90,6 +105,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for name in ("account_reviews", "function_rules", "announcement_receipts", "announcement_units",
+    for name in ("account_reviews", "function_rules", "announcement_files", "announcement_receipts", "announcement_units",
                  "announcements", "rules_acceptances", "rules_versions"):
         op.drop_table(name)
