@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
+from starlette.websockets import WebSocketDisconnect
 
 from tests.conftest import EICAR, Env, build_env
 from tests.helpers import direct, group, send, staff
@@ -46,6 +47,10 @@ def test_nothing_works_until_the_current_rules_are_accepted(env: Env) -> None:
         r = env.client.get("/api/v1/conversations", headers=env.h(token))
         assert r.status_code == 403 and r.json()["error"]["code"] == "rules_acceptance_required"
     assert env.client.get("/api/v1/me", headers=env.h(zs_t)).json()["must_accept_rules"] is True
+    # Nor is anything delivered: the WebSocket is refused too.
+    with pytest.raises(WebSocketDisconnect) as closed, env.client.websocket_connect(f"/api/v1/ws?token={zs_t}") as ws:
+        ws.receive_json()
+    assert closed.value.code == 4003
     cur = env.client.get("/api/v1/rules/current", headers=env.h(zs_t)).json()
     assert cur["must_accept"] is True and cur["rules"]["version"] == 1 and "涉密" in cur["rules"]["body"]
     # A fresh login says so too.
