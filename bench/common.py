@@ -163,6 +163,8 @@ class Env:
             "MIXUN_BUS_URL": "memory://",
             "MIXUN_SEND_RATE_PER_MINUTE": "10000000",
             "MIXUN_SEND_BURST": "1000000",
+            "MIXUN_DIRECTORY_RATE_PER_MINUTE": "10000000",  # the benchmarks page through the directory on purpose
+            "MIXUN_DIRECTORY_CARD_RATE_PER_MINUTE": "10000000",
             "MIXUN_SESSION_IDLE_MINUTES": "600",
             "MIXUN_WORK_HOURS": "0-24",
             "MIXUN_WS_QUEUE_LIMIT": "100000",

@@ -63,6 +63,8 @@ class Settings:
     pkcs11_token: str = "mixun"  # noqa: S105 - the token's label, not a secret
     pkcs11_pin: str = field(default="", repr=False)
     pkcs11_pin_file: str = ""
+    directory_rate_per_minute: int = 120  # directory list/search pages per person (harvesting, issue 21)
+    directory_card_rate_per_minute: int = 30  # person cards (with their phone) per person
     totp_required_for_all: bool = False
     work_hours: tuple[int, int] = (7, 21)
     work_timezone_offset_hours: int = 8
@@ -160,6 +162,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         pkcs11_token=get("PKCS11_TOKEN", "mixun"),
         pkcs11_pin=get("PKCS11_PIN", ""),
         pkcs11_pin_file=get("PKCS11_PIN_FILE", ""),
+        directory_rate_per_minute=int(num("DIRECTORY_RATE_PER_MINUTE", 120)),
+        directory_card_rate_per_minute=int(num("DIRECTORY_CARD_RATE_PER_MINUTE", 30)),
         totp_required_for_all=get("TOTP_REQUIRED_FOR_ALL", "false").lower() in ("1", "true", "yes"),
         work_hours=(int(hours[0]), int(hours[1])),
         ws_queue_limit=int(num("WS_QUEUE_LIMIT", 1000)),

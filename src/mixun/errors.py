@@ -111,6 +111,14 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "key_in_use": (409, "此密钥仍在使用：当前密钥、主密钥（master.key）或仍有数据密钥由它加密的密钥不能销毁",
                    "That key is in use: the current key, the master key (master.key) or a key that still "
                    "wraps data keys cannot be destroyed"),
+    # people's rules (docs/people-rules.md)
+    "rules_acceptance_required": (403, "请先阅读并接受《使用与保密规定》", "Read and accept the usage and confidentiality rules first"),
+    "rules_version_stale": (409, "规定已有新版本，请阅读最新版本后再接受", "The rules have a newer version; read it and accept that one"),
+    "rules_not_published": (404, "尚未发布使用与保密规定", "No usage and confidentiality rules have been published"),
+    "function_disabled": (403, "该功能已被安全管理员关闭", "This function has been switched off by the security administrator"),
+    "group_size_limit": (403, "群成员人数超过规定上限", "The group would exceed the size limit set for you"),
+    "announcement_scope_forbidden": (403, "只能向本人负责的单位发布公告", "You may publish only to the units you head"),
+    "directory_rate_limited": (429, "查询通讯录过于频繁，请稍后再试", "Too many directory lookups; try again later"),
 }
 
 

@@ -20,7 +20,7 @@ ROLES = [r.value for r in Role]
 SESSION_ENDING = {("POST", "/api/v1/auth/logout"), ("POST", "/api/v1/auth/logout-all"),
                   ("POST", "/api/v1/auth/lock")}  # locking: every later call would answer 423
 # Any logged-in session passes these (the principal's state decides, not the role).
-EVERYONE = {Perm.PUBLIC, Perm.SESSION, Perm.TOTP_SETUP}
+EVERYONE = {Perm.PUBLIC, Perm.SESSION, Perm.TOTP_SETUP, Perm.RULES}
 
 
 def _flatten(routes: list[BaseRoute], prefix: str = "") -> list[tuple[str, BaseRoute]]:

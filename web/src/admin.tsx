@@ -19,8 +19,14 @@ const Users = lazyPart(() => import('./admin_people'), 'Users');
 const Audit = lazyPart(() => import('./admin_audit'), 'Audit');
 const Archive = lazyPart(() => import('./admin_archive'), 'Archive');
 const Review = lazyPart(() => import('./admin_review'), 'Review');
+const AccountReview = lazyPart(() => import('./admin_people_rules'), 'AccountReview');
+const Announce = lazyPart(() => import('./admin_people_rules'), 'Announce');
+const FunctionRules = lazyPart(() => import('./admin_people_rules'), 'FunctionRules');
+const RulesAdmin = lazyPart(() => import('./admin_people_rules'), 'RulesAdmin');
+const RulesReport = lazyPart(() => import('./admin_people_rules'), 'RulesReport');
 
-type Tab = 'users' | 'approvals' | 'units' | 'sessions' | 'alerts' | 'audit' | 'dlp-policy' | 'dlp-lexicons' | 'dlp' | 'archive' | 'review' | 'holds' | 'retention' | 'exports';
+type Tab = 'users' | 'approvals' | 'units' | 'sessions' | 'alerts' | 'audit' | 'dlp-policy' | 'dlp-lexicons' | 'dlp' | 'archive' | 'review' | 'holds' | 'retention' | 'exports'
+  | 'announce' | 'rules' | 'rules-report' | 'functions' | 'account-review';
 const TABS: { id: Tab; roles: string[]; label: string }[] = [
   { id: 'users', roles: ['sysadmin', 'secadmin'], label: 'admin_users' },
   { id: 'approvals', roles: ['sysadmin', 'secadmin'], label: 'admin_approvals' },
@@ -36,6 +42,11 @@ const TABS: { id: Tab; roles: string[]; label: string }[] = [
   { id: 'holds', roles: ['compliance'], label: 'admin_holds' },
   { id: 'retention', roles: ['compliance'], label: 'admin_retention' },
   { id: 'exports', roles: ['compliance'], label: 'admin_exports' },
+  { id: 'announce', roles: ['sysadmin', 'hr', 'unit_head'], label: 'admin_announce' },
+  { id: 'rules', roles: ['secadmin'], label: 'admin_rules' },
+  { id: 'rules-report', roles: ['secadmin', 'compliance', 'auditor'], label: 'admin_rules_report' },
+  { id: 'functions', roles: ['secadmin'], label: 'admin_functions' },
+  { id: 'account-review', roles: ['sysadmin', 'secadmin'], label: 'admin_account_review' },
 ];
 
 export function adminTabs(roles: string[]) { return TABS.filter((x) => x.roles.some((r) => roles.includes(r))); }
@@ -68,6 +79,11 @@ export function AdminConsole() {
         {tab === 'holds' && <Holds />}
         {tab === 'retention' && <Retention />}
         {tab === 'exports' && <Exports />}
+        {tab === 'announce' && <Announce />}
+        {tab === 'rules' && <RulesAdmin />}
+        {tab === 'rules-report' && <RulesReport />}
+        {tab === 'functions' && <FunctionRules />}
+        {tab === 'account-review' && <AccountReview />}
       </div>
     </div>
   );

@@ -39,7 +39,7 @@ export async function api<T = any>(method: string, path: string, body?: unknown,
     const message = typeof err.message === 'string' && err.message ? err.message : (t('error_' + code) !== 'error_' + code ? t('error_' + code) : t('error_generic'));
     const e = new ApiError(res.status, code, message, err);
     if (!opts.quiet && (res.status === 401 && code !== 'invalid_credentials' && code !== 'otp_required' && !path.startsWith('/auth/login') && !path.startsWith('/auth/unlock')
-      || code === 'password_change_required' || code === 'totp_enrollment_required' || code === 'session_locked')) {
+      || code === 'password_change_required' || code === 'totp_enrollment_required' || code === 'session_locked' || code === 'rules_acceptance_required')) {
       authListeners.forEach((f) => f(e));
     }
     throw e;

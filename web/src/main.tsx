@@ -2,7 +2,8 @@ import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import './style.css';
 import { locale, onLocale, setLocale, t } from './i18n';
-import { S, boot, changed, isAdminOnly, setTab, totalUnread, updateTitle, useStore } from './store';
+import { P, S, allowed, boot, changed, isAdminOnly, offReason, setTab, toast, totalUnread, updateTitle, useStore } from './store';
+import { AnnouncementBanner, AnnouncementsPage, RulesScreen } from './people';
 import { ForcedPassword, ForcedTotp, LockScreen, Login } from './auth';
 import { ChatView, ConversationList, DlpDialog, MessageSearchBox, MessageSearchResults, NewGroup, SearchResults } from './chat';
 import { OrgTree } from './directory';
@@ -21,6 +22,7 @@ function App() {
   else if (s.phase === 'login') body = <Login />;
   else if (s.phase === 'password') body = <ForcedPassword />;
   else if (s.phase === 'totp') body = <ForcedTotp />;
+  else if (s.phase === 'rules') body = <RulesScreen />;
   else if (s.locked) body = <LockScreen />; // nothing of the chat is rendered behind a locked screen
   else body = <Shell />;
   return (
@@ -63,6 +65,7 @@ function Shell() {
           <span class="ico"><Icon name="chat" size={22} /></span><span class="lbl">{t('chats')}</span>{unread > 0 && <span class="rail-badge" data-testid="total-unread">{unread > 99 ? '99+' : unread}</span>}
         </button>
         <button class={'rail-btn' + (tab === 'contacts' ? ' active' : '')} data-testid="nav-contacts" onClick={() => go('contacts')} title={t('contacts')}><span class="ico"><Icon name="users" size={22} /></span><span class="lbl">{t('contacts')}</span></button>
+        {!adminOnly && <button class={'rail-btn' + (tab === 'announcements' ? ' active' : '')} data-testid="nav-announcements" onClick={() => go('announcements')} title={t('announcements')}><span class="ico"><Icon name="bell" size={22} /></span><span class="lbl">{t('announcements')}</span>{P.unread > 0 && <span class="rail-badge" data-testid="announcements-unread">{P.unread > 99 ? '99+' : P.unread}</span>}</button>}
         <button class={'rail-btn' + (tab === 'me' ? ' active' : '')} data-testid="nav-me" onClick={() => go('me')} title={t('me')}><span class="ico"><Icon name="user" size={22} /></span><span class="lbl">{t('me')}</span></button>
         {admin && <button class={'rail-btn' + (tab === 'admin' ? ' active' : '')} data-testid="nav-admin" onClick={() => go('admin')} title={t('admin')}><span class="ico"><Icon name="shield" size={22} /></span><span class="lbl">{t('admin')}</span></button>}
         <div class="rail-spacer" />
@@ -73,9 +76,11 @@ function Shell() {
         <div class="side-head">
           <input class="search" type="search" data-testid="directory-search" placeholder={t('search_people')} title={t('search_people_hint')} value={q} onInput={(e) => setQ(e.currentTarget.value)}
             onKeyDown={(e) => { if (e.key === 'Escape') setQ(''); }} />
-          {!adminOnly && <button class="icon-btn plus" title={t('new_group')} data-testid="new-group" onClick={() => setNewGroup(true)}><Icon name="plus" size={20} /></button>}
+          {!adminOnly && <button class={'icon-btn plus' + (allowed('create_groups') ? '' : ' off')} title={allowed('create_groups') ? t('new_group') : offReason('create_groups')} data-testid="new-group" data-off={allowed('create_groups') ? undefined : '1'}
+            onClick={() => (allowed('create_groups') ? setNewGroup(true) : toast(offReason('create_groups'), 'error'))}><Icon name="plus" size={20} /></button>}
           {!adminOnly && <MessageSearchBox q={mq} setQ={setMq} />}
         </div>
+        {!adminOnly && <AnnouncementBanner where="side" />}
         <div class="side-body">
           {searching ? <SearchResults q={q} onDone={() => setQ('')} /> : mq.trim() ? <MessageSearchResults q={mq} onDone={() => {}} /> : tab === 'contacts' ? <OrgTree /> : <ConversationList />}
         </div>
@@ -84,7 +89,8 @@ function Shell() {
         {s.conn !== 'online' && (
           <div class={'conn-banner ' + s.conn} data-testid="connection-status" role="status">{s.conn === 'reconnecting' ? t('reconnecting') : t('connecting')}</div>
         )}
-        {tab === 'me' ? <Profile /> : tab === 'admin' ? <AdminConsole /> : <ChatView />}
+        {!adminOnly && <AnnouncementBanner where="content" />}
+        {tab === 'me' ? <Profile /> : tab === 'admin' ? <AdminConsole /> : tab === 'announcements' ? <AnnouncementsPage /> : <ChatView />}
       </main>
       {newGroup && <NewGroup onClose={() => setNewGroup(false)} />}
       {s.dlp && <DlpDialog />}

@@ -15,3 +15,4 @@ export * from './state/presence';
 export * from './state/dlp';
 export * from './state/drafts';
 export * from './state/search';
+export * from './state/people';

@@ -83,6 +83,7 @@ const ICONS: Record<string, string> = {
   edit: 'M4 20h4L19 9l-4-4L4 16v4zM14 6l4 4',
   recall: 'M4 10a8 8 0 1 1 1.5 6M4 4v6h6',
   plus: 'M12 5v14M5 12h14',
+  bell: 'M6 17V11a6 6 0 0 1 12 0v6l1.5 2h-15zM10 21h4',
   back: 'M15 5l-7 7 7 7',
   file: 'M14 3H6v18h12V7zM14 3v4h4',
   phone: 'M5 4h4l2 5-2.5 1.5a11 11 0 0 0 5 5L15 13l5 2v4a1 1 0 0 1-1 1A16 16 0 0 1 4 5a1 1 0 0 1 1-1z',

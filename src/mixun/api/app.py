@@ -19,7 +19,7 @@ from starlette.websockets import WebSocket
 from mixun.api import edge_input, errors, openapi
 from mixun.api.deps import COOKIE
 from mixun.api.responses import ORJSONResponse
-from mixun.api.routes import admin, auth, compliance, conversations, dlp, me
+from mixun.api.routes import admin, auth, compliance, conversations, dlp, me, people
 from mixun.api.routes.conversations import send_direct
 from mixun.api.ws import websocket_endpoint
 from mixun.bus import make_bus
@@ -196,6 +196,13 @@ def build_runtime(settings: Settings) -> Runtime:
     rt.presence = RedisPresence(redis_url, ns) if redis_url else LocalPresence()
     rt.rate_limiter = (RedisWindow(redis_url, settings.send_rate_per_minute, settings.send_burst, ns)
                        if redis_url else TokenBucket(settings.send_rate_per_minute, settings.send_burst))
+    # Directory harvesting (issue 21 item 10): pages of people and person cards, per person, shared by
+    # every process when Redis is configured. No burst beyond the minute's allowance.
+    rt.directory_limiter, rt.directory_card_limiter = (
+        RedisWindow(redis_url, per_minute, 0, f"{ns}:{key}" if ns else key) if redis_url
+        else TokenBucket(per_minute, per_minute)
+        for key, per_minute in (("directory_limiter", settings.directory_rate_per_minute),
+                                ("directory_card_limiter", settings.directory_card_rate_per_minute)))
     from mixun.notify import OutboxNotifier
 
     rt.notifier = OutboxNotifier(settings.data_dir)
@@ -320,7 +327,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, serving: bool
                   telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.runtime = rt
     errors.install(app)
-    for module in (auth, me, conversations, admin, dlp, compliance):
+    for module in (auth, me, conversations, admin, dlp, compliance, people):
         app.include_router(module.router)
     app.add_api_websocket_route(WS_PATH, websocket_endpoint)  # listed for the route walk; served by EdgeMiddleware
     _mount_openapi(app)
@@ -350,6 +357,7 @@ async def _sweep(hub: Hub, rt: Runtime) -> None:
             if rt.presence is not None:
                 rt.presence.refresh()
             await asyncio.to_thread(_rescan_files, rt)
+            await asyncio.to_thread(_review_accounts, rt)
             live = list(hub.by_session)
             alive = await asyncio.to_thread(auth_service.sessions_alive, Ctx(rt=rt), live)
             for sid in live:
@@ -395,6 +403,16 @@ def _rescan_files(rt: Runtime) -> None:
             pass
     except Exception:
         log.exception("rescanning waiting files failed; retried at the next sweep")
+
+
+def _review_accounts(rt: Runtime) -> None:
+    """The scheduled account review (issue 21 item 9): once a day, by whichever server is first."""
+    from mixun.services.account_review import run_if_due
+
+    try:
+        run_if_due(rt)
+    except Exception:
+        log.exception("the scheduled account review failed; retried at the next sweep")
 
 
 def _mount_openapi(app: FastAPI) -> None:

@@ -70,9 +70,19 @@ EXTRA_CODES: dict[str, tuple[str, ...]] = {
     "POST /api/v1/compliance/review/{item_id}/decision": ("conflict",),
     "POST /api/v1/compliance/retention/runs": ("conflict",),
     "PUT /api/v1/dlp/policy": ("conflict",),
+    "GET /api/v1/directory/users": ("directory_rate_limited",),
+    "GET /api/v1/directory/users/{user_id}": ("directory_rate_limited",),
+    "POST /api/v1/rules/accept": ("rules_version_stale", "rules_not_published"),
+    "POST /api/v1/announcements": ("unit_not_found", "announcement_scope_forbidden", "dlp_blocked",
+                                   "dlp_confirm_required"),
+    "POST /api/v1/announcements/{announcement_id}/remind": ("conflict",),
+    "PUT /api/v1/admin/function-rules": ("unit_not_found",),
+    "GET /api/v1/announcements/{announcement_id}/files/{file_id}": ("file_not_ready", "file_blocked"),
 }
 # Routes answering something other than JSON on success: "METHOD /path" -> media types.
 SUCCESS_MEDIA: dict[str, dict[str, Any]] = {
+    "GET /api/v1/admin/rules/acceptance.csv": {"text/csv": {"schema": {"type": "string"}}},
+    "GET /api/v1/admin/account-reviews/{review_id}/csv": {"text/csv": {"schema": {"type": "string"}}},
     "GET /api/v1/audit/export": {"application/x-ndjson": {
         "schema": {"type": "string", "description": "one JSON object (an audit record) per line"}}},
 }

@@ -149,6 +149,24 @@ def cmd_user_enable(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_review_accounts(args: argparse.Namespace, settings: Settings) -> int:
+    """The account review now (for cron, besides the server's daily run): counts, and the findings as
+    CSV when asked."""
+    from pathlib import Path
+
+    from mixun.services import account_review
+
+    rt = _runtime(settings)
+    ctx = _cli_ctx(rt)
+    out = account_review.run(rt, ctx, "manual")
+    print(f"review {out['id']}: " + ", ".join(f"{k} {v}" for k, v in out["counts"].items()))
+    if args.csv:
+        ctx.locale = settings.locale
+        Path(args.csv).write_text("\ufeff" + account_review.review_csv(ctx, out["id"]), encoding="utf-8")
+        print(f"findings written to {args.csv}")
+    return 0
+
+
 def cmd_dlp_scan(args: argparse.Namespace, settings: Settings) -> int:
     from mixun.cli.dlp import scan_command
 
@@ -338,6 +356,10 @@ def build_parser() -> argparse.ArgumentParser:
     from mixun.cli.archive import add_commands
 
     add_commands(sub, ap)  # export, export verify, retention run, audit verify (with signed checkpoints)
+    rvp = sub.add_parser("review", help="reviews").add_subparsers(dest="review_command", required=True)
+    rva = rvp.add_parser("accounts", help="run the account review now (dormant, expired, no two-factor, ...)")
+    rva.add_argument("--csv", metavar="FILE", help="also write the findings as CSV")
+    rva.set_defaults(fn=cmd_review_accounts)
     bp = sub.add_parser("backup", help="online consistent, encrypted backup of database, files and keys")
     bp.add_argument("--out", required=True)
     rp = sub.add_parser("restore", help="restore a backup into an empty data dir")

@@ -45,21 +45,29 @@ class Perm(StrEnum):
     ADMIN_USERS_READ = "admin.users.read"  # the people list (sysadmin manages accounts, secadmin grants roles)
     ADMIN_ROLES = "admin.roles"  # granting and removing roles (授权): secadmin's, not sysadmin's
     APPROVALS = "admin.approvals"  # the second administrator's approval of a request on a privileged account
+    RULES = "rules.accept"  # a set-up session that has still to accept the current rules (reads and accepts them)
+    RULES_MANAGE = "rules.manage"  # publishing the usage and confidentiality rules (secadmin)
+    RULES_REPORT = "rules.report"  # who has and has not accepted them
+    ANNOUNCE = "announcements.publish"  # publishing announcements (unit heads: to their own units only)
+    FUNCTIONS_MANAGE = "functions.manage"  # per-unit / per-person function switches and group limits
+    ACCOUNT_REVIEW = "accounts.review"  # the periodic and on-demand account review
 
 
 _STAFF = {Perm.ACCOUNT, Perm.DIRECTORY_READ, Perm.CHAT}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.EMPLOYEE: frozenset(_STAFF),
-    Role.UNIT_HEAD: frozenset(_STAFF),
-    Role.HR: frozenset(_STAFF | {Perm.ADMIN_UNITS}),
-    Role.COMPLIANCE: frozenset(_STAFF | {Perm.ARCHIVE_SEARCH, Perm.REVIEW}),
+    Role.UNIT_HEAD: frozenset(_STAFF | {Perm.ANNOUNCE}),
+    Role.HR: frozenset(_STAFF | {Perm.ADMIN_UNITS, Perm.ANNOUNCE}),
+    Role.COMPLIANCE: frozenset(_STAFF | {Perm.ARCHIVE_SEARCH, Perm.REVIEW, Perm.RULES_REPORT}),
     Role.SYSADMIN: frozenset({Perm.ACCOUNT, Perm.DIRECTORY_READ, Perm.ADMIN_USERS, Perm.ADMIN_UNITS,
-                              Perm.ADMIN_SESSIONS, Perm.ADMIN_USERS_READ, Perm.APPROVALS}),
+                              Perm.ADMIN_SESSIONS, Perm.ADMIN_USERS_READ, Perm.APPROVALS, Perm.ANNOUNCE,
+                              Perm.ACCOUNT_REVIEW}),
     Role.SECADMIN: frozenset({Perm.ACCOUNT, Perm.DIRECTORY_READ, Perm.ADMIN_SESSIONS, Perm.SECURITY_ALERTS,
                               Perm.DLP_MANAGE, Perm.REVIEW, Perm.ADMIN_USERS_READ, Perm.ADMIN_ROLES,
-                              Perm.APPROVALS}),
-    Role.AUDITOR: frozenset({Perm.ACCOUNT, Perm.AUDIT_READ}),
+                              Perm.APPROVALS, Perm.RULES_MANAGE, Perm.RULES_REPORT, Perm.FUNCTIONS_MANAGE,
+                              Perm.ACCOUNT_REVIEW}),
+    Role.AUDITOR: frozenset({Perm.ACCOUNT, Perm.AUDIT_READ, Perm.RULES_REPORT}),
 }
 
 

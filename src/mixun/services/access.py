@@ -20,6 +20,10 @@ def require(principal: Principal | None, perm: Perm) -> Principal | None:
         return principal
     if principal.must_enroll_totp:
         raise MixunError("totp_enrollment_required")
+    if perm is Perm.RULES:
+        return principal
+    if principal.must_accept_rules:
+        raise MixunError("rules_acceptance_required")
     if perm not in principal.perms:
         raise MixunError("forbidden")
     return principal

@@ -29,7 +29,7 @@ from mixun.errors import MixunError
 from mixun.files.antivirus import ClamdScanner, ScanResult
 from mixun.files.inspect import IMAGES, FileKind
 from mixun.files.packing import PackRefused, WeakPackPassword, check_pack_password, safe_names, scan_and_pack
-from mixun.services import audit, events
+from mixun.services import audit, events, functions
 from mixun.services.conversations import access_conversation
 from mixun.services.dlp import service as dlp_service
 from mixun.services.messages import (
@@ -225,6 +225,7 @@ def _resent(ctx: Ctx, conversation_id: int, client_id: str | None) -> dict[str, 
 
 def send_image(ctx: Ctx, conversation_id: int, data: bytes, filename: str, client_id: str | None,
                outcome: Any = None) -> dict[str, Any]:
+    functions.require(ctx, "send_files")  # before any scan: a switched-off function costs nothing
     if len(data) > ctx.rt.settings.max_image_bytes:
         raise MixunError("file_too_large", limit=ctx.rt.settings.max_image_bytes)
     if not data:
@@ -251,6 +252,7 @@ def send_file(ctx: Ctx, conversation_id: int, data: bytes, filename: str, client
               confirm: bool = False) -> dict[str, Any]:
     """A document into a conversation: type from content, DLP on its text and name, virus scan, stored
     encrypted, delivered as a message of kind `file` (or `image`, for a picture sent as a file)."""
+    functions.require(ctx, "send_files")
     if len(data) > ctx.rt.settings.max_file_bytes:
         raise MixunError("file_too_large", limit=ctx.rt.settings.max_file_bytes)
     name = _clean_name(filename, "file")
@@ -286,6 +288,7 @@ def send_secure_pack(ctx: Ctx, conversation_id: int, files: list[tuple[str, byte
     findings it would only warn about or mask are what packing is for. The password is used once to
     encrypt and forgotten: never stored, logged, audited or echoed.
     """
+    functions.require(ctx, "send_files")
     failed = check_pack_password(password)
     if failed:
         raise MixunError("weak_pack_password", failed=failed)

@@ -37,7 +37,7 @@ from mixun.db.models import Session as DbSession
 from mixun.domain.passwords import configured_words, password_rule_failures
 from mixun.domain.roles import ADMIN_ROLES, Role, needs_totp, permissions_for
 from mixun.errors import MixunError
-from mixun.services import audit, events
+from mixun.services import audit, events, rules_gate
 from mixun.services.people import find_user_by_username, get_user, unit_path
 from mixun.services.runtime import Ctx, Principal, PrincipalCache, Runtime
 
@@ -164,6 +164,7 @@ class LoginResult:
     user: dict[str, Any]
     must_change_password: bool
     must_enroll_totp: bool
+    must_accept_rules: bool = False
 
 
 def _verify_password(ctx: Ctx, password_hash: str, password: str) -> bool:
@@ -299,10 +300,11 @@ def login(ctx: Ctx, username: str, password: str, otp: str | None) -> LoginResul
                      password_expired=expired)
         if reasons:
             _flag(s, ctx_user, u, reasons, now)
-        principal = _principal(u, sess.id, settings.totp_required_for_all)
+        principal = _principal(u, sess.id, settings.totp_required_for_all,
+                               must_accept_rules=rules_gate.needs_acceptance(s, u.id, now))
         view = me_view(s, u, principal)
     return LoginResult(token=token, user=view, must_change_password=principal.must_change_password,
-                       must_enroll_totp=principal.must_enroll_totp)
+                       must_enroll_totp=principal.must_enroll_totp, must_accept_rules=principal.must_accept_rules)
 
 
 def _unusual_login_reasons(s: Session, ctx: Ctx, u: User, had_failures: bool, now: datetime) -> list[str]:
@@ -356,12 +358,14 @@ def _check_otp_or_recovery(ctx: Ctx, user: User, otp: str) -> bool:
         return True
 
 
-def _principal(u: User, session_id: int | None, totp_for_all: bool, locked: bool = False) -> Principal:
+def _principal(u: User, session_id: int | None, totp_for_all: bool, locked: bool = False,
+               must_accept_rules: bool = False) -> Principal:
     roles = tuple(u.roles)
     return Principal(
         user_id=u.id, username=u.username, name=u.name, roles=roles, perms=permissions_for(roles),
         session_id=session_id, must_change_password=u.must_change_password,
         must_enroll_totp=needs_totp(list(roles), totp_for_all) and not u.totp_enabled, locked=locked,
+        must_accept_rules=must_accept_rules,
     )
 
 
@@ -468,6 +472,7 @@ def authenticate(ctx: Ctx, token: str, browser: bool = True) -> Principal:
     with ctx.rt.db.read() as s:
         row = s.execute(select(DbSession, User).join(User, User.id == DbSession.user_id)
                         .where(DbSession.token_hash == key)).first()
+        pending_rules = row is not None and rules_gate.needs_acceptance(s, row[1].id, now)
     if row is None:
         raise MixunError("not_authenticated")
     sess, user = row
@@ -489,7 +494,7 @@ def authenticate(ctx: Ctx, token: str, browser: bool = True) -> Principal:
         _set_locked(ctx, sess.id, user.id, True, "idle")
         locked = True
         generation = cache.generation
-    principal = _principal(user, sess.id, settings.totp_required_for_all, locked)
+    principal = _principal(user, sess.id, settings.totp_required_for_all, locked, pending_rules)
     cache.put(key, (principal, sess.expires_at, last_seen, time.monotonic()), generation)
     if (now - last_seen).total_seconds() > TOUCH_SECONDS:
         cache.touch(key, sess.id, now)
@@ -785,6 +790,7 @@ def me_view(s: Session, u: User, principal: Principal | None = None) -> dict[str
         "totp_enabled": u.totp_enabled,
         "must_change_password": principal.must_change_password if principal else u.must_change_password,
         "must_enroll_totp": principal.must_enroll_totp if principal else False,
+        "must_accept_rules": principal.must_accept_rules if principal else False,
         "locked": False,
     }
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from mixun.db.models import Conversation, Member, MembershipLog, Message, User
 from mixun.domain.roles import is_administrator
 from mixun.errors import MixunError
-from mixun.services import audit, events
+from mixun.services import audit, events, functions
 from mixun.services.membership import access_conversation as access_conversation
 from mixun.services.membership import contacts_of as contacts_of
 from mixun.services.membership import member_ids as member_ids
@@ -77,6 +77,7 @@ def create_conversation(ctx: Ctx, kind: str, members: list[int], name: str | Non
             try:
                 with ctx.rt.db.write() as s:
                     _check_users(s, [other])
+                    functions.check_direct_in(s, ctx, other)
                     conv = Conversation(kind="direct", name="", direct_key=key, created_by=me)
                     s.add(conv)
                     s.flush()
@@ -104,6 +105,7 @@ def create_conversation(ctx: Ctx, kind: str, members: list[int], name: str | Non
         ids = _check_users(s, [m for m in members if m != me])
         if len(ids) + 1 > MAX_GROUP_MEMBERS:
             raise MixunError("group_too_large")
+        functions.check_members_in(s, ctx, ids, len(ids) + 1, creating=True)
         conv = Conversation(kind="group", name=name, created_by=me)
         s.add(conv)
         s.flush()
@@ -251,6 +253,7 @@ def add_members(ctx: Ctx, conversation_id: int, user_ids: list[int]) -> dict[str
         new = [i for i in ids if i not in present]
         if len(present) + len(new) > MAX_GROUP_MEMBERS:
             raise MixunError("group_too_large")
+        functions.check_members_in(s, ctx, new, len(present) + len(new), creating=False)
         for uid in new:
             s.add(Member(conversation_id=conv.id, user_id=uid, role="member", joined_seq=conv.last_seq,
                          read_seq=conv.last_seq))

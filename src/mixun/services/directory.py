@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any
 
 from sqlalchemy import bindparam, func, literal, select
@@ -50,28 +52,52 @@ _ALL_IN_UNITS = (select(User.id).where(User.disabled.is_(False), User.unit_id.in
                  .order_by(User.id).offset(bindparam("off")).limit(bindparam("lim")))
 
 
-def _views(ctx: Ctx, rows: list[Any]) -> list[dict[str, Any]]:
+def _views(ctx: Ctx, rows: list[Any], with_phone: bool) -> list[dict[str, Any]]:
     online = online_users(ctx, [r.id for r in rows])
     return [{
         "id": r.id, "username": r.username, "name": r.name, "employee_no": r.employee_no,
         "unit": r.path or "", "unit_id": r.unit_id, "position": r.position,
-        "status": presence_status(r.work_status, r.id in online), "phone": r.phone,
+        "status": presence_status(r.work_status, r.id in online),
+        **({"phone": r.phone} if with_phone else {}),
         "hr_verified": r.hr_verified,
     } for r in rows]
 
 
-def _people(ctx: Ctx, s: Session, ids: list[int]) -> list[dict[str, Any]]:
-    """Directory cards for these people, in this order."""
+def _people(ctx: Ctx, s: Session, ids: list[int], with_phone: bool = False) -> list[dict[str, Any]]:
+    """Directory entries for these people, in this order; the phone only on a person's own card."""
     if not ids:
         return []
     # Administrators (sysadmin, secadmin, auditor) are not staff: no card, no chat page (issue 19).
     by_id = {r.id: r for r in s.connection().execute(_PEOPLE_BY_ID, {"ids": ids}) if not is_administrator(r.roles)}
-    return _views(ctx, [by_id[i] for i in ids if i in by_id])
+    return _views(ctx, [by_id[i] for i in ids if i in by_id], with_phone)
+
+
+def _take(ctx: Ctx, key: str, what: str) -> None:
+    """One directory read against the caller's allowance (issue 21 item 10: the directory cannot be
+    harvested). Over it: 429, and the refusal goes to the audit trail (once a minute per person, so a
+    script hammering the limit cannot flood the trail)."""
+    limiter = ctx.rt.directory_card_limiter if key == "directory_card_limiter" else ctx.rt.directory_limiter
+    if limiter is None or ctx.principal is None:
+        return
+    wait = limiter.wait(ctx.user_id)
+    if wait <= 0:
+        return
+    noted = ctx.rt.directory_refusals_noted
+    now = time.monotonic()
+    if now - noted.get(ctx.user_id, -1e9) >= 60:
+        noted[ctx.user_id] = now
+        from mixun.services import audit
+
+        with ctx.rt.db.write() as s:
+            audit.record(s, ctx, "directory.harvest_refused", target=f"user:{ctx.user_id}", outcome="failure",
+                         what=what)
+    raise MixunError("directory_rate_limited", retry_after=max(1, math.ceil(wait)))
 
 
 def search_users(ctx: Ctx, q: str, unit_id: int | None, limit: int, offset: int) -> dict[str, Any]:
     limit = max(1, min(limit, MAX_PAGE))
     offset = max(0, offset)
+    _take(ctx, "directory_limiter", "list")
     query = normalise_query(q)
     with ctx.rt.db.read() as s:
         conn = s.connection()
@@ -96,10 +122,17 @@ def _escape(value: str) -> str:
 
 
 def get_person(ctx: Ctx, user_id: int) -> dict[str, Any]:
+    """A person's card: the one place their phone number shows. Each card with a phone is audited."""
+    _take(ctx, "directory_card_limiter", "card")
     with ctx.rt.db.read() as s:
-        people = _people(ctx, s, [user_id])
+        people = _people(ctx, s, [user_id], with_phone=True)
     if not people:
         raise MixunError("not_found")
+    if people[0].get("phone") and ctx.principal is not None and user_id != ctx.user_id:
+        from mixun.services import audit
+
+        with ctx.rt.db.write() as s:
+            audit.record(s, ctx, "directory.card_viewed", target=f"user:{user_id}")
     return people[0]
 
 

@@ -21,7 +21,7 @@ from mixun.db import bulk
 from mixun.db.engine import is_busy
 from mixun.db.models import Attachment, Conversation, Member, Message, MessageVersion, Unit, User
 from mixun.errors import MixunError
-from mixun.services import audit, events
+from mixun.services import audit, events, functions
 from mixun.services.membership import access_conversation, member_ids
 from mixun.services.presence import online_users
 from mixun.services.runtime import Ctx, DlpHook, DlpOutcome
@@ -245,6 +245,7 @@ def prepare(job: SendJob) -> None:
         cid = job.client_id
         if cid is not None and (not isinstance(cid, str) or not 0 < len(cid) <= 64):
             raise MixunError("validation_failed", ("client_id 为 1–64 个字符", "client_id must be 1–64 characters"), field="client_id")
+        functions.check_send(ctx, job.conversation_id, bool(job.attachments))  # secadmin's switches (M10)
         if not job.rate_checked:
             take_send_token(ctx)
             job.rate_checked = True  # a deferred send is not charged again

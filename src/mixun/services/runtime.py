@@ -110,6 +110,7 @@ class Principal:
     must_change_password: bool = False
     must_enroll_totp: bool = False
     locked: bool = False  # the session is locked on the server (lock screen): only unlock/logout/me pass
+    must_accept_rules: bool = False  # the current usage and confidentiality rules are not accepted (A8)
 
 
 class PrincipalCache:
@@ -215,8 +216,12 @@ class Runtime:
     hub: LiveConnections | None = None
     send_queue: SendQueue | None = None
     antivirus: VirusScanner | None = None  # made on first use by services.attachments.antivirus
+    directory_limiter: RateLimiter | None = None  # directory pages per person (harvesting)
+    directory_card_limiter: RateLimiter | None = None  # person cards per person
     # This process's own state.
     principal_cache: PrincipalCache = field(default_factory=lambda: PrincipalCache())
+    directory_refusals_noted: dict[int, float] = field(default_factory=dict)  # user -> last audited refusal
+    function_rules: Any = None  # services.functions' cache of the switches, made on first use
     address_decisions: dict[str, bool] = field(default_factory=dict)  # ip -> inside MIXUN_ALLOWED_NETWORKS
     allowed_origins: frozenset[str] | None = None  # MIXUN_ALLOWED_ORIGINS, parsed on first use (api/ws.py)
 

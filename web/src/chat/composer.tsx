@@ -2,7 +2,7 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api, patch, uuid } from '../api';
 import { t } from '../i18n';
-import { Conversation, Member, Message, S, draftOf, ingest, refreshConfig, sendText, setDraft, toast } from '../store';
+import { Conversation, Member, Message, S, allowed, draftOf, ingest, offReason, refreshConfig, sendText, setDraft, toast } from '../store';
 import { Avatar, Icon } from '../ui';
 import { handleSendError } from './send_errors';
 import { SecurePack } from './secure_pack';
@@ -143,6 +143,7 @@ export function Composer({ c, replyTo, editing, clear }: { c: Conversation; repl
         </ul>
       )}
       <div class="toolbar">
+        {allowed('send_files') ? (<>
         <button class="icon-btn" title={t('image')} data-testid="image-button" onClick={() => file.current?.click()}><Icon name="image" size={20} /></button>
         <input type="file" accept="image/*" class="hidden" data-testid="image-input" ref={file}
           onChange={(e) => { const f = e.currentTarget.files?.[0]; if (f) upload(f); e.currentTarget.value = ''; }} />
@@ -150,6 +151,7 @@ export function Composer({ c, replyTo, editing, clear }: { c: Conversation; repl
         <input type="file" class="hidden" data-testid="file-input" ref={docInput}
           onChange={(e) => { const f = e.currentTarget.files?.[0]; if (f) sendFile(f); e.currentTarget.value = ''; }} />
         <button class="icon-btn" title={t('secure_pack')} data-testid="pack-button" onClick={() => setPacking(true)}><Icon name="lock" size={20} /></button>
+        </>) : <span class="files-off muted small" data-testid="files-off" title={offReason('send_files')}>🚫 {offReason('send_files')}</span>}
         {S.config.antivirus === 'unavailable' && (
           <span class="av-warn" data-testid="antivirus-warning" title={t('av_unavailable_' + (S.config.files_without_scanner || 'wait'))}>⚠ {t('av_unavailable')}</span>
         )}

@@ -6,8 +6,8 @@ import { t } from '../i18n';
 import type { ClientConfig, Conversation, Dlp, Me, Pending, Thread } from './types';
 
 export const S = {
-  tab: 'chats' as 'chats' | 'contacts' | 'me' | 'admin',
-  phase: 'boot' as 'boot' | 'login' | 'password' | 'totp' | 'main',
+  tab: 'chats' as 'chats' | 'contacts' | 'me' | 'admin' | 'announcements',
+  phase: 'boot' as 'boot' | 'login' | 'password' | 'totp' | 'rules' | 'main',
   me: null as Me | null,
   config: {} as ClientConfig,
   locked: false,

@@ -9,6 +9,7 @@ import { onGroupEvent, reloadSystem } from './group_life';
 import { onPresenceChanged, refreshPresence } from './presence';
 import { onViolationNotice } from './dlp';
 import { loadDrafts } from './drafts';
+import { onAnnouncementEvent } from './people';
 import type { Member } from './types';
 
 let ws: WebSocket | null = null;
@@ -114,6 +115,7 @@ function onFrame(f: any) {
       break;
     case 'dlp.violation_notice': onViolationNotice(f); break;
     case 'presence.changed': onPresenceChanged(f.user_id, f.status); break;
+    case 'announcement.published': case 'announcement.reminder': onAnnouncementEvent(f); break;
     default: break;
   }
 }

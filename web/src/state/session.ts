@@ -3,12 +3,14 @@ import { api, get, onAuthProblem, post } from '../api';
 import { S, changed } from './core';
 import { updateTitle } from './notify';
 import { startRealtime, stopRealtime } from './realtime';
+import { loadPeople } from './people';
 import type { ClientConfig, Me } from './types';
 
 onAuthProblem((e) => {
   if (e.status === 401) { resetSession(); S.phase = 'login'; changed(); }
   else if (e.code === 'password_change_required') { S.phase = 'password'; changed(); }
   else if (e.code === 'totp_enrollment_required') { S.phase = 'totp'; changed(); }
+  else if (e.code === 'rules_acceptance_required') { stopRealtime(); S.phase = 'rules'; changed(); }
 });
 
 // The scanner's state can change while the client runs; the composer re-reads it before each file.
@@ -32,7 +34,8 @@ export function afterAuth() {
   if (me.locked) { S.phase = 'main'; S.locked = true; } // locked on the server: the lock screen only
   else if (me.must_change_password) S.phase = 'password';
   else if (me.must_enroll_totp) S.phase = 'totp';
-  else { S.phase = 'main'; startRealtime(); }
+  else if (me.must_accept_rules) S.phase = 'rules';
+  else { S.phase = 'main'; startRealtime(); loadPeople(); }
   changed();
 }
 

@@ -24,7 +24,7 @@ def login(body: LoginIn, request: Request, response: Response,
                         secure=request.url.scheme == "https", path="/",
                         max_age=int(settings.session_absolute_hours * 3600))
     return {"token": result.token, "user": result.user, "must_change_password": result.must_change_password,
-            "must_enroll_totp": result.must_enroll_totp}
+            "must_enroll_totp": result.must_enroll_totp, "must_accept_rules": result.must_accept_rules}
 
 
 @router.post("/password", status_code=204)

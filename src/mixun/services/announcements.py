@@ -1,0 +1,358 @@
+"""Announcements (公告, M8): sysadmin and HR publish to the whole bank or to chosen units, unit heads to
+their own units. The recipients are fixed when it is published (one receipt row each); recipients read
+and, when asked, confirm; publishers see read and confirmed counts, who has not read, and can remind
+them. The text passes DLP on the ``announcement`` channel."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from mixun.db.models import Unit, User
+from mixun.db.models_people import Announcement, AnnouncementFile, AnnouncementReceipt, AnnouncementUnit
+from mixun.domain.roles import Perm, Role, is_administrator
+from mixun.errors import MixunError
+from mixun.services import audit, events
+from mixun.services.runtime import Ctx
+
+MAX_BODY = 20_000
+MAX_UNITS = 200
+MAX_FILES = 10
+# Who publishes to anyone; everyone else holding the permission (unit heads) to their own units only.
+BANK_WIDE = frozenset({Role.SYSADMIN.value, Role.HR.value})
+
+
+def _bank_wide(ctx: Ctx) -> bool:
+    return ctx.principal is not None and any(r in BANK_WIDE for r in ctx.principal.roles)
+
+
+def _own_unit_path(s: Session, user_id: int) -> str:
+    return s.execute(select(Unit.path).join(User, User.unit_id == Unit.id).where(User.id == user_id)).scalar() or ""
+
+
+def _within(path: str, root: str) -> bool:
+    return bool(root) and (path == root or path.startswith(root + "/"))
+
+
+def _dlp_text(ctx: Ctx, text: str, confirm: bool, unit_path: str) -> str:
+    """The announcement's text as DLP lets it out ('hold' refuses it: nobody reviews an announcement
+    after it went to everyone)."""
+    hook = ctx.rt.dlp
+    if hook is None or not text:
+        return text
+    outcome = hook(ctx, text, lambda: "announcement", confirm, lambda: unit_path, "announcement")
+    if outcome.action == "hold":
+        raise MixunError("dlp_blocked", findings=outcome.audit_summary)
+    if outcome.action != "allow" and outcome.audit_summary:
+        with ctx.rt.db.write() as s:
+            audit.record(s, ctx, "dlp.hit", target="announcement", dlp_action=outcome.action,
+                         findings=outcome.audit_summary)
+    return outcome.deliver_text
+
+
+def upload_file(ctx: Ctx, data: bytes, filename: str, confirm: bool = False) -> dict[str, Any]:
+    """A file for an announcement still to be published: DLP on its type, text and name, the virus scan,
+    stored encrypted (the conversation files' own steps, services/attachments.py)."""
+    import hashlib
+
+    from mixun.services.attachments import _Blobs, _clean_name, _mime, _virus_check
+    from mixun.services.dlp import service as dlp_service
+
+    if len(data) > ctx.rt.settings.max_file_bytes:
+        raise MixunError("file_too_large", limit=ctx.rt.settings.max_file_bytes)
+    if not data:
+        raise MixunError("unsupported_media", ("文件为空", "The file is empty"))
+    name = _clean_name(filename, "file")
+    with ctx.rt.db.read() as s:
+        own = _own_unit_path(s, ctx.user_id)
+    doc, outcome = dlp_service(ctx).check_file(ctx, data, name, confirm, lambda: own, "announcement")
+    if outcome.action == "hold":
+        raise MixunError("dlp_blocked", findings=outcome.audit_summary)
+    scan = _virus_check(ctx, data, "announcement", name)
+    blobs = _Blobs(ctx)
+    key = blobs.put(data, "blob")
+    try:
+        with ctx.rt.db.write() as s:
+            f = AnnouncementFile(uploader_id=ctx.user_id, filename=name, mime=_mime(doc.kind), size=len(data),
+                                 sha256=hashlib.sha256(data).hexdigest(), blob_key=key,
+                                 data_key_wrapped=blobs.wrapped, scan_status=scan, created_at=datetime.now(UTC))
+            s.add(f)
+            s.flush()
+            audit.record(s, ctx, "announcement.file_uploaded", target=f"announcement_file:{f.id}", filename=name,
+                         size=len(data))
+            return _file_view(f)
+    except BaseException:
+        blobs.discard()
+        raise
+
+
+def _file_view(f: AnnouncementFile) -> dict[str, Any]:
+    return {"id": f.id, "filename": f.filename, "mime": f.mime, "size": f.size, "scan_status": f.scan_status}
+
+
+def _files_of(s: Session, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    out: dict[int, list[dict[str, Any]]] = {}
+    if ids:
+        for f in s.execute(select(AnnouncementFile).where(AnnouncementFile.announcement_id.in_(ids))
+                           .order_by(AnnouncementFile.id)).scalars():
+            out.setdefault(int(f.announcement_id or 0), []).append(_file_view(f))
+    return out
+
+
+def read_file(ctx: Ctx, announcement_id: int, file_id: int) -> tuple[bytes, str, str]:
+    """A recipient's (or a publisher's) download; audited; refused while waiting for or failing its scan."""
+    from mixun.services.attachments import DOWNLOADABLE, _load
+
+    with ctx.rt.db.read() as s:
+        try:
+            _receipt(s, ctx, announcement_id)
+        except MixunError:
+            if not ctx.principal or Perm.ANNOUNCE not in ctx.principal.perms:
+                raise
+            _manageable(s, ctx, announcement_id)
+        f = s.get(AnnouncementFile, file_id)
+        if f is None or f.announcement_id != announcement_id:
+            raise MixunError("not_found")
+        s.expunge(f)
+    if f.scan_status == "pending":
+        raise MixunError("file_not_ready")
+    if f.scan_status not in DOWNLOADABLE:
+        raise MixunError("file_blocked")
+    data = _load(ctx, ctx.rt.keys.unwrap(f.data_key_wrapped), f.blob_key, "blob")
+    with ctx.rt.db.write() as s:
+        audit.record(s, ctx, "announcement.file_downloaded", target=f"announcement_file:{f.id}",
+                     announcement_id=announcement_id, filename=f.filename)
+    return data, f.mime, f.filename
+
+
+def publish(ctx: Ctx, *, title: str, body: str, unit_ids: list[int], must_confirm: bool, pinned: bool,
+            expires_at: datetime | None, confirm: bool = False, file_ids: list[int] | None = None) -> dict[str, Any]:
+    title, body = title.strip(), body.strip()
+    if not title or len(title) > 200:
+        raise MixunError("validation_failed", ("标题为 1–200 个字符", "The title must be 1–200 characters"), field="title")
+    if not body or len(body) > MAX_BODY:
+        raise MixunError("validation_failed", ("正文为 1–20000 个字符", "The text must be 1–20,000 characters"), field="body")
+    if len(unit_ids) > MAX_UNITS:
+        raise MixunError("validation_failed", (f"一次最多选择 {MAX_UNITS} 个单位", f"At most {MAX_UNITS} units"), field="unit_ids")
+    now = datetime.now(UTC)
+    if expires_at is not None and expires_at <= now:
+        raise MixunError("validation_failed", ("到期时间须晚于现在", "The expiry must be in the future"), field="expires_at")
+    unit_ids = list(dict.fromkeys(unit_ids))
+    file_ids = list(dict.fromkeys(file_ids or []))
+    if len(file_ids) > MAX_FILES:
+        raise MixunError("validation_failed", (f"一条公告最多 {MAX_FILES} 个附件", f"At most {MAX_FILES} files per announcement"),
+                         field="file_ids")
+    with ctx.rt.db.read() as s:
+        own = _own_unit_path(s, ctx.user_id)
+        paths = dict(s.execute(select(Unit.id, Unit.path).where(Unit.id.in_(unit_ids or [0]))).all())
+    missing = [u for u in unit_ids if u not in paths]
+    if missing:
+        raise MixunError("unit_not_found", unit_ids=missing)
+    if not _bank_wide(ctx) and (not unit_ids or not all(_within(p, own) for p in paths.values())):
+        raise MixunError("announcement_scope_forbidden", own_unit=own or None)
+    body = _dlp_text(ctx, body, confirm, own)
+    title = _dlp_text(ctx, title, confirm, own)
+    with ctx.rt.db.write() as s:
+        a = Announcement(title=title, body=body, author_id=ctx.user_id, to_all=not unit_ids,
+                         must_confirm=must_confirm, pinned=pinned, expires_at=expires_at, created_at=now)
+        s.add(a)
+        s.flush()
+        for uid in unit_ids:
+            s.add(AnnouncementUnit(announcement_id=a.id, unit_id=uid))
+        if file_ids:
+            files = s.execute(select(AnnouncementFile).where(
+                AnnouncementFile.id.in_(file_ids), AnnouncementFile.uploader_id == ctx.user_id,
+                AnnouncementFile.announcement_id.is_(None))).scalars().all()
+            if len(files) != len(file_ids):  # not the caller's, already used, or no such file
+                raise MixunError("not_found", file_ids=sorted(set(file_ids) - {f.id for f in files}))
+            for f in files:
+                f.announcement_id = a.id
+        people = select(User.id, User.roles).where(User.disabled.is_(False))
+        if unit_ids:
+            roots = list(paths.values())
+            inside = select(Unit.id).where(or_(*[or_(Unit.path == p, Unit.path.startswith(p + "/")) for p in roots]))
+            people = people.where(User.unit_id.in_(inside))
+        recipients = [uid for uid, roles in s.execute(people).all() if not is_administrator(roles)]
+        if recipients:
+            s.execute(insert(AnnouncementReceipt), [{"announcement_id": a.id, "user_id": uid} for uid in recipients])
+        a.recipients = len(recipients)
+        audit.record(s, ctx, "announcement.published", target=f"announcement:{a.id}", title=title,
+                     units=[paths[u] for u in unit_ids] or ["*"], recipients=len(recipients),
+                     must_confirm=must_confirm)
+        if recipients:
+            events.emit(s, ctx, recipients, "announcement.published", {"announcement": _brief(a)})
+        return _brief(a)
+
+
+def _brief(a: Announcement) -> dict[str, Any]:
+    return {"id": a.id, "title": a.title, "must_confirm": a.must_confirm, "pinned": a.pinned,
+            "created_at": a.created_at.isoformat(), "expires_at": a.expires_at.isoformat() if a.expires_at else None}
+
+
+def _live(now: datetime) -> Any:
+    return and_(Announcement.withdrawn_at.is_(None),
+                or_(Announcement.expires_at.is_(None), Announcement.expires_at > now))
+
+
+def list_mine(ctx: Ctx, limit: int, offset: int) -> dict[str, Any]:
+    """The caller's announcements, pinned first then newest; ``banner``: those still to read or confirm."""
+    now = datetime.now(UTC)
+    with ctx.rt.db.read() as s:
+        rows = s.execute(
+            select(Announcement, AnnouncementReceipt.read_at, AnnouncementReceipt.confirmed_at, User.name)
+            .join(AnnouncementReceipt, AnnouncementReceipt.announcement_id == Announcement.id)
+            .outerjoin(User, User.id == Announcement.author_id)
+            .where(AnnouncementReceipt.user_id == ctx.user_id, _live(now))
+            .order_by(Announcement.pinned.desc(), Announcement.created_at.desc(), Announcement.id.desc())
+            .offset(offset).limit(limit + 1)).all()
+        pending = s.execute(
+            select(Announcement.id, Announcement.title, Announcement.must_confirm)
+            .join(AnnouncementReceipt, AnnouncementReceipt.announcement_id == Announcement.id)
+            .where(AnnouncementReceipt.user_id == ctx.user_id, _live(now),
+                   or_(AnnouncementReceipt.read_at.is_(None),
+                       and_(Announcement.must_confirm.is_(True), AnnouncementReceipt.confirmed_at.is_(None))))
+            .order_by(Announcement.pinned.desc(), Announcement.created_at.desc()).limit(20)).all()
+        files = _files_of(s, [a.id for a, *_rest in rows[:limit]])
+    items = [{**_brief(a), "body": a.body, "author": author or "", "read_at": _iso(r), "confirmed_at": _iso(c),
+              "files": files.get(a.id, [])} for a, r, c, author in rows[:limit]]
+    return {"announcements": items, "next_offset": offset + limit if len(rows) > limit else None,
+            "banner": [{"id": i, "title": t, "must_confirm": m} for i, t, m in pending],
+            "unread": len(pending)}
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t else None
+
+
+def _receipt(s: Session, ctx: Ctx, announcement_id: int) -> tuple[Announcement, AnnouncementReceipt]:
+    row = s.execute(select(Announcement, AnnouncementReceipt)
+                    .join(AnnouncementReceipt, AnnouncementReceipt.announcement_id == Announcement.id)
+                    .where(Announcement.id == announcement_id, AnnouncementReceipt.user_id == ctx.user_id,
+                           Announcement.withdrawn_at.is_(None))).first()
+    if row is None:
+        raise MixunError("not_found")
+    return row[0], row[1]
+
+
+def mark_read(ctx: Ctx, announcement_id: int, confirm: bool) -> dict[str, Any]:
+    """Read (opening it) or confirm ("I have read and will comply") one announcement."""
+    now = datetime.now(UTC)
+    with ctx.rt.db.write() as s:
+        a, r = _receipt(s, ctx, announcement_id)
+        if confirm and not a.must_confirm:
+            raise MixunError("validation_failed", ("该公告无需确认", "This announcement needs no confirmation"), field="confirm")
+        if r.read_at is None:
+            r.read_at = now
+        if confirm and r.confirmed_at is None:
+            r.confirmed_at = now
+            audit.record(s, ctx, "announcement.confirmed", target=f"announcement:{a.id}")
+        return {"id": a.id, "read_at": _iso(r.read_at), "confirmed_at": _iso(r.confirmed_at)}
+
+
+def _manageable(s: Session, ctx: Ctx, announcement_id: int) -> Announcement:
+    """An announcement the caller may see the receipts of: their own, or any for sysadmin and HR."""
+    a = s.get(Announcement, announcement_id)
+    if a is None or (a.author_id != ctx.user_id and not _bank_wide(ctx)):
+        raise MixunError("not_found")
+    return a
+
+
+def _counts(s: Session, ids: list[int]) -> dict[int, tuple[int, int]]:
+    if not ids:
+        return {}
+    rows = s.execute(select(AnnouncementReceipt.announcement_id,
+                            func.sum(case((AnnouncementReceipt.read_at.is_not(None), 1), else_=0)),
+                            func.sum(case((AnnouncementReceipt.confirmed_at.is_not(None), 1), else_=0)))
+                     .where(AnnouncementReceipt.announcement_id.in_(ids))
+                     .group_by(AnnouncementReceipt.announcement_id)).all()
+    return {int(i): (int(r or 0), int(c or 0)) for i, r, c in rows}
+
+
+def list_published(ctx: Ctx, limit: int, offset: int) -> dict[str, Any]:
+    """What the caller published (sysadmin and HR: everything), with read and confirmed counts."""
+    with ctx.rt.db.read() as s:
+        stmt = select(Announcement, User.name).outerjoin(User, User.id == Announcement.author_id)
+        if not _bank_wide(ctx):
+            stmt = stmt.where(Announcement.author_id == ctx.user_id)
+        rows = s.execute(stmt.order_by(Announcement.id.desc()).offset(offset).limit(limit + 1)).all()
+        counts = _counts(s, [a.id for a, _n in rows[:limit]])
+        files = _files_of(s, [a.id for a, _n in rows[:limit]])
+        units: dict[int, list[str]] = {}
+        for aid, path in s.execute(select(AnnouncementUnit.announcement_id, Unit.path)
+                                   .join(Unit, Unit.id == AnnouncementUnit.unit_id)
+                                   .where(AnnouncementUnit.announcement_id.in_([a.id for a, _n in rows] or [0]))).all():
+            units.setdefault(aid, []).append(path)
+    out = []
+    for a, author in rows[:limit]:
+        read, confirmed = counts.get(a.id, (0, 0))
+        out.append({**_brief(a), "body": a.body, "author": author or "", "to_all": a.to_all,
+                    "units": units.get(a.id, []), "recipients": a.recipients, "read": read, "confirmed": confirmed,
+                    "withdrawn_at": _iso(a.withdrawn_at), "files": files.get(a.id, [])})
+    return {"announcements": out, "next_offset": offset + limit if len(rows) > limit else None}
+
+
+def receipts(ctx: Ctx, announcement_id: int, status: str, limit: int, offset: int) -> dict[str, Any]:
+    """Who has (not) read or confirmed: ``unread``, ``unconfirmed``, ``read`` or ``all``."""
+    if status not in ("unread", "unconfirmed", "read", "all"):
+        raise MixunError("validation_failed", ("status 只能是 unread、unconfirmed、read 或 all",
+                                               "status must be unread, unconfirmed, read or all"), field="status")
+    with ctx.rt.db.read() as s:
+        a = _manageable(s, ctx, announcement_id)
+        stmt = (select(User.id, User.name, User.username, Unit.path, AnnouncementReceipt.read_at,
+                       AnnouncementReceipt.confirmed_at, AnnouncementReceipt.reminded_at)
+                .join(AnnouncementReceipt, AnnouncementReceipt.user_id == User.id)
+                .outerjoin(Unit, Unit.id == User.unit_id).where(AnnouncementReceipt.announcement_id == a.id))
+        if status == "unread":
+            stmt = stmt.where(AnnouncementReceipt.read_at.is_(None))
+        elif status == "unconfirmed":
+            stmt = stmt.where(AnnouncementReceipt.confirmed_at.is_(None))
+        elif status == "read":
+            stmt = stmt.where(AnnouncementReceipt.read_at.is_not(None))
+        rows = s.execute(stmt.order_by(User.id).offset(offset).limit(limit + 1)).all()
+        read, confirmed = _counts(s, [a.id]).get(a.id, (0, 0))
+    return {"announcement": {**_brief(a), "recipients": a.recipients, "read": read, "confirmed": confirmed},
+            "people": [{"user_id": r.id, "name": r.name, "username": r.username, "unit": r.path or "",
+                        "read_at": _iso(r.read_at), "confirmed_at": _iso(r.confirmed_at),
+                        "reminded_at": _iso(r.reminded_at)} for r in rows[:limit]],
+            "next_offset": offset + limit if len(rows) > limit else None}
+
+
+def remind(ctx: Ctx, announcement_id: int) -> dict[str, Any]:
+    """Remind everyone who has not read it (or, when it must be confirmed, not confirmed it)."""
+    now = datetime.now(UTC)
+    with ctx.rt.db.write() as s:
+        a = _manageable(s, ctx, announcement_id)
+        if a.withdrawn_at is not None:
+            raise MixunError("conflict", ("公告已撤回", "The announcement was withdrawn"))
+        cond = AnnouncementReceipt.confirmed_at.is_(None) if a.must_confirm else AnnouncementReceipt.read_at.is_(None)
+        ids = list(s.execute(select(AnnouncementReceipt.user_id)
+                             .where(AnnouncementReceipt.announcement_id == a.id, cond)).scalars())
+        if ids:
+            s.execute(update(AnnouncementReceipt).where(AnnouncementReceipt.announcement_id == a.id, cond)
+                      .values(reminded_at=now))
+            events.emit(s, ctx, ids, "announcement.reminder", {"announcement": _brief(a)})
+        audit.record(s, ctx, "announcement.reminded", target=f"announcement:{a.id}", people=len(ids))
+    return {"reminded": len(ids)}
+
+
+def withdraw(ctx: Ctx, announcement_id: int) -> None:
+    with ctx.rt.db.write() as s:
+        a = _manageable(s, ctx, announcement_id)
+        if a.withdrawn_at is None:
+            a.withdrawn_at = datetime.now(UTC)
+            audit.record(s, ctx, "announcement.withdrawn", target=f"announcement:{a.id}")
+
+
+def publish_scope(ctx: Ctx) -> dict[str, Any]:
+    """What the caller may publish to: everything, or their own unit and its sub-units."""
+    with ctx.rt.db.read() as s:
+        if _bank_wide(ctx):
+            units = s.execute(select(Unit.id, Unit.path).order_by(Unit.path)).all()
+            return {"bank_wide": True, "units": [{"id": i, "path": p} for i, p in units]}
+        own = _own_unit_path(s, ctx.user_id)
+        units = s.execute(select(Unit.id, Unit.path).where(or_(Unit.path == own, Unit.path.startswith(own + "/")))
+                          .order_by(Unit.path)).all() if own else []
+        return {"bank_wide": False, "units": [{"id": i, "path": p} for i, p in units]}

@@ -1,0 +1,261 @@
+"""Function switches and group limits (NAFMII No.222 三(二), M10): secadmin switches functions on or off
+for a unit (with its sub-units) or one person, and sets group limits. A person's own rule wins over
+their unit's, a unit's nearest rule over its parents'; with no rule everything is on. Enforced in the
+services that do each function, so every route (and the CLI) meets the same refusal: a 403
+``function_disabled`` / ``group_size_limit`` that names the rule."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from mixun.db.models import Conversation, Member, Unit, User
+from mixun.db.models_people import FunctionRule
+from mixun.errors import MixunError
+from mixun.services import audit
+from mixun.services.runtime import Ctx, Runtime
+
+# Switches (on/off) and limits (a number). The drive's switch joins when the drive exists.
+SWITCHES = ("send_files", "create_groups", "cross_unit_messages", "cross_unit_groups")
+LIMITS = ("group_size",)
+FUNCTIONS = SWITCHES + LIMITS
+NAMES = {
+    "send_files": ("发送文件和图片", "sending files and images"),
+    "create_groups": ("创建群聊", "creating groups"),
+    "cross_unit_messages": ("与其他单位人员单聊", "direct messages with people of other units"),
+    "cross_unit_groups": ("群聊加入其他单位人员", "groups with people of other units"),
+    "group_size": ("群成员人数上限", "the group size limit"),
+}
+# Rules change rarely and are few: each process keeps them all, re-read every few seconds (a change made
+# in this process is seen at once; in another, within CACHE_SECONDS).
+CACHE_SECONDS = 5.0
+Key = tuple[str, int, str]  # (scope, target id, function)
+
+
+class _Rules:
+    def __init__(self) -> None:
+        self.rows: dict[Key, tuple[bool, int | None, int]] = {}
+        self.loaded = -1e9
+        self.lock = threading.Lock()
+
+
+def _cache(rt: Runtime) -> _Rules:
+    c = rt.function_rules
+    if c is None:
+        c = rt.function_rules = _Rules()
+    return c  # type: ignore[no-any-return]
+
+
+def _rules(rt: Runtime, s: Session | None = None) -> dict[Key, tuple[bool, int | None, int]]:
+    c = _cache(rt)
+    if time.monotonic() - c.loaded < CACHE_SECONDS:
+        return c.rows
+    stmt = select(FunctionRule.scope, FunctionRule.target_id, FunctionRule.function, FunctionRule.allowed,
+                  FunctionRule.limit, FunctionRule.id)
+    if s is not None:
+        rows = s.execute(stmt).all()
+    else:
+        with rt.db.read() as rs:
+            rows = rs.execute(stmt).all()
+    with c.lock:
+        c.rows = {(r.scope, int(r.target_id), r.function): (bool(r.allowed), r.limit, int(r.id)) for r in rows}
+        c.loaded = time.monotonic()
+    return c.rows
+
+
+def forget(rt: Runtime) -> None:
+    _cache(rt).loaded = -1e9
+
+
+def _person(s: Session, user_id: int) -> tuple[int | None, str]:
+    row = s.execute(select(User.unit_id, Unit.path).outerjoin(Unit, Unit.id == User.unit_id)
+                    .where(User.id == user_id)).first()
+    return (row.unit_id, row.path or "") if row else (None, "")
+
+
+def _ancestors(s: Session, path: str) -> list[tuple[int, str]]:
+    """The unit of ``path`` and its parents, nearest first."""
+    if not path:
+        return []
+    parts = path.split("/")
+    prefixes = ["/".join(parts[:i]) for i in range(len(parts), 0, -1)]
+    found = dict(s.execute(select(Unit.path, Unit.id).where(Unit.path.in_(prefixes))).all())
+    return [(int(found[p]), p) for p in prefixes if p in found]
+
+
+def effective_in(s: Session, rt: Runtime, user_id: int) -> dict[str, dict[str, Any]]:
+    """Each function's state for one person and the rule that decided it (None: the default)."""
+    rules = _rules(rt, s)
+    out: dict[str, dict[str, Any]] = {f: {"allowed": True, "limit": None, "rule": None} for f in FUNCTIONS}
+    if not rules:
+        return out
+    _unit_id, path = _person(s, user_id)
+    chain = _ancestors(s, path)
+    for f in FUNCTIONS:
+        hit = rules.get(("user", user_id, f))
+        if hit is not None:
+            out[f] = {"allowed": hit[0], "limit": hit[1], "rule": {"id": hit[2], "scope": "user", "target": ""}}
+            continue
+        for uid, upath in chain:
+            hit = rules.get(("unit", uid, f))
+            if hit is not None:
+                out[f] = {"allowed": hit[0], "limit": hit[1], "rule": {"id": hit[2], "scope": "unit", "target": upath}}
+                break
+    return out
+
+
+def effective(ctx: Ctx, user_id: int | None = None) -> dict[str, Any]:
+    with ctx.rt.db.read() as s:
+        uid = user_id if user_id is not None else ctx.user_id
+        if user_id is not None and s.get(User, user_id) is None:
+            raise MixunError("not_found")
+        eff = effective_in(s, ctx.rt, uid)
+    return {"functions": {f: {**v, "name": NAMES[f][1 if ctx.locale.startswith("en") else 0]} for f, v in eff.items()}}
+
+
+def _refuse(code: str, function: str, state: dict[str, Any], **extra: Any) -> MixunError:
+    rule = state["rule"] or {}
+    by_unit = rule.get("scope") == "unit"
+    where_zh = f"单位“{rule.get('target')}”的规则" if by_unit else "针对本人的规则"
+    where_en = f"the rule for unit {rule.get('target')}" if by_unit else "a rule set for you"
+    zh, en = NAMES[function]
+    details = {"function": function, "rule_scope": rule.get("scope"), "rule_unit": rule.get("target") or None,
+               "rule_id": rule.get("id"), **extra}
+    if code == "group_size_limit":
+        return MixunError(code, (f"群成员不能超过 {state['limit']} 人（{where_zh}）",
+                                 f"A group may have at most {state['limit']} members ({where_en})"), **details)
+    return MixunError(code, (f"“{zh}”功能已被安全管理员关闭（{where_zh}）",
+                             f"{en.capitalize()} is switched off by the security administrator ({where_en})"), **details)
+
+
+def require_in(s: Session, ctx: Ctx, function: str) -> None:
+    """403 when ``function`` is switched off for the caller."""
+    if not _rules(ctx.rt, s):
+        return
+    state = effective_in(s, ctx.rt, ctx.user_id)[function]
+    if not state["allowed"]:
+        raise _refuse("function_disabled", function, state)
+
+
+def require(ctx: Ctx, function: str) -> None:
+    if not _rules(ctx.rt):
+        return
+    with ctx.rt.db.read() as s:
+        require_in(s, ctx, function)
+
+
+def _same_unit(a: str, b: str) -> bool:
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
+
+
+def check_members_in(s: Session, ctx: Ctx, member_ids: list[int], size_after: int, creating: bool) -> None:
+    """A group being created (or grown) by the caller: may they create groups, include people of other
+    units, reach this size?"""
+    if not _rules(ctx.rt, s):
+        return
+    eff = effective_in(s, ctx.rt, ctx.user_id)
+    if creating and not eff["create_groups"]["allowed"]:
+        raise _refuse("function_disabled", "create_groups", eff["create_groups"])
+    size = eff["group_size"]
+    if size["limit"] is not None and size_after > size["limit"]:
+        raise _refuse("group_size_limit", "group_size", size, limit=size["limit"])
+    if not eff["cross_unit_groups"]["allowed"] and member_ids:
+        mine = _person(s, ctx.user_id)[1]
+        paths = s.execute(select(User.id, Unit.path).outerjoin(Unit, Unit.id == User.unit_id)
+                          .where(User.id.in_(member_ids))).all()
+        others = [uid for uid, p in paths if not _same_unit(mine, p or "")]
+        if others:
+            raise _refuse("function_disabled", "cross_unit_groups", eff["cross_unit_groups"], user_ids=others)
+
+
+def check_direct_in(s: Session, ctx: Ctx, other_id: int) -> None:
+    """A direct conversation with ``other_id``: may the caller talk to someone of another unit?"""
+    if not _rules(ctx.rt, s):
+        return
+    eff = effective_in(s, ctx.rt, ctx.user_id)
+    if eff["cross_unit_messages"]["allowed"]:
+        return
+    if not _same_unit(_person(s, ctx.user_id)[1], _person(s, other_id)[1]):
+        raise _refuse("function_disabled", "cross_unit_messages", eff["cross_unit_messages"])
+
+
+def check_send(ctx: Ctx, conversation_id: int, with_files: bool) -> None:
+    """Before a message is written: files allowed, and a direct conversation across units allowed."""
+    if not _rules(ctx.rt):
+        return
+    with ctx.rt.db.read() as s:
+        if with_files:
+            require_in(s, ctx, "send_files")
+        conv = s.get(Conversation, conversation_id)
+        if conv is None or conv.kind != "direct":
+            return
+        other = s.execute(select(Member.user_id).where(Member.conversation_id == conversation_id,
+                                                       Member.user_id != ctx.user_id)).scalar()
+        if other is not None:
+            check_direct_in(s, ctx, int(other))
+
+
+# ---- secadmin's screen --------------------------------------------------------------------------------
+
+def list_rules(ctx: Ctx) -> list[dict[str, Any]]:
+    with ctx.rt.db.read() as s:
+        rows = s.execute(select(FunctionRule).order_by(FunctionRule.scope, FunctionRule.target_id,
+                                                       FunctionRule.function)).scalars().all()
+        units = dict(s.execute(select(Unit.id, Unit.path).where(
+            Unit.id.in_([r.target_id for r in rows if r.scope == "unit"] or [0]))).all())
+        users = {r.id: r for r in s.execute(select(User.id, User.username, User.name).where(
+            User.id.in_([r.target_id for r in rows if r.scope == "user"] or [0]))).all()}
+    out = []
+    for r in rows:
+        who = units.get(r.target_id, "") if r.scope == "unit" else (
+            f"{users[r.target_id].name}（{users[r.target_id].username}）" if r.target_id in users else "")
+        out.append({"id": r.id, "scope": r.scope, "target_id": r.target_id, "target": who, "function": r.function,
+                    "allowed": r.allowed, "limit": r.limit, "set_at": r.set_at.isoformat()})
+    return out
+
+
+def set_rule(ctx: Ctx, scope: str, target_id: int, function: str, allowed: bool, limit: int | None) -> dict[str, Any]:
+    if scope not in ("unit", "user"):
+        raise MixunError("validation_failed", ("scope 只能是 unit 或 user", "scope must be unit or user"), field="scope")
+    if function not in FUNCTIONS:
+        raise MixunError("validation_failed", (f"功能只能是 {'、'.join(FUNCTIONS)}", f"function must be one of {', '.join(FUNCTIONS)}"),
+                         field="function")
+    if function in LIMITS:
+        if limit is None or not 2 <= limit <= 100_000:
+            raise MixunError("validation_failed", ("人数上限为 2–100000", "The limit must be 2–100000"), field="limit")
+        allowed = True
+    else:
+        limit = None
+    with ctx.rt.db.write() as s:
+        if scope == "unit":
+            if s.get(Unit, target_id) is None:
+                raise MixunError("unit_not_found")
+        elif s.get(User, target_id) is None:
+            raise MixunError("not_found")
+        row = s.execute(select(FunctionRule).where(FunctionRule.scope == scope, FunctionRule.target_id == target_id,
+                                                   FunctionRule.function == function)).scalar_one_or_none()
+        if row is None:
+            row = FunctionRule(scope=scope, target_id=target_id, function=function)
+            s.add(row)
+        row.allowed, row.limit, row.set_by, row.set_at = allowed, limit, ctx.user_id, datetime.now(UTC)
+        s.flush()
+        audit.record(s, ctx, "function.rule_set", target=f"{scope}:{target_id}", function=function,
+                     allowed=allowed, limit=limit)
+        rid = row.id
+    forget(ctx.rt)
+    return {"id": rid, "scope": scope, "target_id": target_id, "function": function, "allowed": allowed, "limit": limit}
+
+
+def remove_rule(ctx: Ctx, rule_id: int) -> None:
+    with ctx.rt.db.write() as s:
+        row = s.get(FunctionRule, rule_id)
+        if row is None:
+            raise MixunError("not_found")
+        audit.record(s, ctx, "function.rule_removed", target=f"{row.scope}:{row.target_id}", function=row.function)
+        s.execute(delete(FunctionRule).where(FunctionRule.id == rule_id))
+    forget(ctx.rt)
