@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from mixun import metrics
 from mixun.api import edge_input, errors, openapi
 from mixun.api.deps import COOKIE
 from mixun.api.responses import ORJSONResponse
@@ -182,6 +183,7 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 async def _send_error(send: Send, status: int, code: str, scope: Scope, **details: Any) -> None:
     import orjson
 
+    metrics.ERRORS.labels(code).inc()
     accept = dict(scope["headers"]).get(b"accept-language", b"").decode()
     body = orjson.dumps(error_body(code, "en" if accept.lower().startswith("en") else "zh-CN", **details))
     await send({"type": "http.response.start", "status": status,
@@ -307,6 +309,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, serving: bool
             await asyncio.to_thread(indexer[0].join, 10)
         await asyncio.to_thread(_flush_touches_once, rt)
         await bus.stop()
+        metrics.process_exited()
         presence = rt.extras.get("presence")
         if hasattr(presence, "close"):
             presence.close()
@@ -323,6 +326,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, serving: bool
         app.include_router(module.router)
     app.add_api_websocket_route(WS_PATH, websocket_endpoint)  # listed for the route walk; served by EdgeMiddleware
     _mount_openapi(app)
+    _mount_metrics(app, bus)
     openapi.install(app, settings)  # every route's statuses documented (api/openapi.py)
     _mount_web(app)
     app.edge = EdgeMiddleware(app.framework, settings)
@@ -398,6 +402,73 @@ def _mount_openapi(app: FastAPI) -> None:
         return ORJSONResponse(app.openapi())
 
     app.add_api_route("/api/v1/openapi.json", openapi, include_in_schema=False)
+
+
+def metrics_access(settings: Settings, peer: str, authorization: str) -> str | None:
+    """Who may read ``/metrics`` (INTERFACE.md): with MIXUN_METRICS_TOKEN set, only a request bearing it
+    (else 401 ``not_authenticated``); with MIXUN_METRICS_NETWORKS set, only from those networks (else 403
+    ``forbidden``); with neither, only from this machine (loopback). None when allowed, else the code."""
+    import hmac
+    import ipaddress
+
+    from mixun.config import _networks
+
+    token = settings.extra.get("MIXUN_METRICS_TOKEN", "")
+    networks = settings.extra.get("MIXUN_METRICS_NETWORKS", "")
+    if token:
+        given = authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            return "not_authenticated"
+    try:
+        addr = ipaddress.ip_address(peer)
+    except ValueError:
+        return "forbidden"
+    if networks:
+        return None if any(addr in net for net in _networks(networks)) else "forbidden"
+    return None if token or addr.is_loopback else "forbidden"
+
+
+def _mount_metrics(app: FastAPI, bus: Any) -> None:
+    """``GET /metrics``: Prometheus text format (mixun.metrics), from the addresses or with the token
+    metrics_access allows; outside the login sessions and the web client's routes."""
+    from mixun.api.deps import client_ip
+    from mixun.domain.roles import Perm
+    from mixun.errors import MixunError
+
+    rt: Runtime = app.state.runtime
+
+    async def scrape(request: Request) -> Any:
+        from fastapi.responses import Response
+
+        peer = client_ip(rt, request.client.host if request.client else "", request.headers.get("x-forwarded-for"))
+        refused = metrics_access(rt.settings, peer, request.headers.get("authorization", ""))
+        if refused:
+            raise MixunError(refused)
+        bus_up = 1.0 if await bus.healthy() else 0.0
+        body, ctype = await asyncio.to_thread(metrics.render, _health_probes(rt, bus_up))
+        return Response(body, media_type=ctype, headers={"Cache-Control": "no-store"})
+
+    scrape.permission = Perm.PUBLIC  # type: ignore[attr-defined]  # checked above: token or address
+    app.add_api_route("/metrics", scrape, include_in_schema=False, methods=["GET"])
+
+
+def _health_probes(rt: Runtime, bus_up: float) -> dict[str, tuple[str, Any]]:
+    from sqlalchemy import text
+
+    from mixun.files.antivirus import ClamdScanner
+
+    def database() -> float:
+        with rt.db.read() as s:
+            return float(s.execute(text("SELECT 1")).scalar() == 1)
+
+    def scanner() -> float:
+        return float(ClamdScanner(rt.settings.clamd_socket, timeout=2).available())
+
+    probes: dict[str, Any] = {"database": database, "bus": lambda: bus_up, "scanner": scanner}
+    probes.update(rt.extras.get("health_probes", {}))
+    return {f"mixun_{name}_up" if name in ("database", "bus", "scanner") else f"mixun_{name}":
+            (metrics.HEALTH_GAUGES.get(f"mixun_{name}_up", metrics.HEALTH_GAUGES.get(f"mixun_{name}", name)), fn)
+            for name, fn in probes.items()}
 
 
 def _mount_web(app: FastAPI) -> None:

@@ -24,6 +24,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from mixun import metrics
 from mixun.db import bulk
 from mixun.db.models import AuthEpoch, KnownClient, LoginAlert, PasswordHistory, RecoveryCode, User
 from mixun.db.models import Session as DbSession
@@ -145,6 +146,7 @@ def _fail(ctx: Ctx, code: str, username: str, user: User | None, reason: str, co
     """Record a failed login in its own committed transaction and return the error to raise. ``counted``:
     the attempt was already added to the account's failures before the password was checked."""
     settings = ctx.rt.settings
+    metrics.LOGIN_FAILURES.labels(reason).inc()
     if reason in ("bad_password", "bad_otp", "unknown_user", "locked"):
         login_throttle(ctx.rt).address_failed(ctx.ip)
     locked_now = False
@@ -169,6 +171,7 @@ def _fail(ctx: Ctx, code: str, username: str, user: User | None, reason: str, co
                      outcome="failure", actor_id=user.id if user else None,
                      username=user.username if user else _unknown_name(ctx, username), reason=reason)
     if locked_now:
+        metrics.LOCKOUTS.inc()
         details["locked"] = True
     return MixunError(code, **details)
 

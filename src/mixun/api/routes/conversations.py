@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Annotated, Any
 
 import orjson
@@ -11,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.types import Message, Scope, Send
 
+from mixun import metrics
 from mixun.api import errors as api_errors
 from mixun.api.deps import MAX_ID, Id, Limit, gate
 from mixun.api.responses import ORJSONResponse, file_response
@@ -97,7 +99,15 @@ async def _send(ctx: Ctx, conversation_id: int, body: MessageCreate) -> ORJSONRe
     # Written by the send queue's writer (group commit); answered once its batch has committed.
     job = messages.SendJob(ctx, conversation_id, body.text, client_id=body.client_id, urgent=body.urgent,
                            confirm=body.confirm, reply_to=body.reply_to)
-    view, _created = await ctx.rt.extras["send_queue"].send(job)
+    started = time.perf_counter()
+    try:
+        view, created = await ctx.rt.extras["send_queue"].send(job)
+    except MixunError as exc:
+        metrics.SEND_FAILURES.labels(exc.code).inc()
+        raise
+    if created:
+        metrics.SENDS.inc()
+        metrics.SEND_SECONDS.observe(time.perf_counter() - started)
     return ORJSONResponse(view, status_code=201)
 
 
