@@ -20,7 +20,7 @@ from mixun import metrics
 from mixun.api import edge_input, errors, openapi
 from mixun.api.deps import COOKIE
 from mixun.api.responses import ORJSONResponse
-from mixun.api.routes import admin, auth, compliance, conversations, dlp, me
+from mixun.api.routes import admin, auth, compliance, conversations, dlp, me, ops
 from mixun.api.routes.conversations import send_direct
 from mixun.api.ws import websocket_endpoint
 from mixun.bus import make_bus
@@ -198,9 +198,13 @@ def build_runtime(settings: Settings) -> Runtime:
     rt.extras["presence"] = RedisPresence(redis_url, ns) if redis_url else LocalPresence()
     rt.extras["rate_limiter"] = (RedisWindow(redis_url, settings.send_rate_per_minute, settings.send_burst, ns)
                                  if redis_url else TokenBucket(settings.send_rate_per_minute, settings.send_burst))
-    from mixun.notify import OutboxNotifier
+    from mixun import notify
 
-    rt.extras["notifier"] = OutboxNotifier(settings.data_dir)
+    rt.extras["notifier"] = notify.from_settings(
+        settings.data_dir, settings.extra, on_outcome=lambda channel, outcome: metrics.NOTIFICATIONS.labels(
+            channel, outcome).inc())
+    rt.extras.setdefault("health_probes", {})["notifications_dead_letters"] = (
+        lambda: notify.count_dead_letters(settings.data_dir))
     install_dlp(rt)
     return rt
 
@@ -322,7 +326,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, serving: bool
                   telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.runtime = rt
     errors.install(app)
-    for module in (auth, me, conversations, admin, dlp, compliance):
+    for module in (auth, me, conversations, admin, dlp, compliance, ops):
         app.include_router(module.router)
     app.add_api_websocket_route(WS_PATH, websocket_endpoint)  # listed for the route walk; served by EdgeMiddleware
     _mount_openapi(app)

@@ -45,6 +45,9 @@ class Perm(StrEnum):
     ADMIN_USERS_READ = "admin.users.read"  # the people list (sysadmin manages accounts, secadmin grants roles)
     ADMIN_ROLES = "admin.roles"  # granting and removing roles (授权): secadmin's, not sysadmin's
     APPROVALS = "admin.approvals"  # the second administrator's approval of a request on a privileged account
+    OPS_MONITOR = "ops.monitor"  # operations alerts and the notifications' dead-letter list (issue 22)
+    FAULTS_HANDLE = "faults.handle"  # the fault-report queue: assign, answer, resolve (issue 22)
+    REPORTS = "reports.inspection"  # the inspection report (issue 22)
 
 
 _STAFF = {Perm.ACCOUNT, Perm.DIRECTORY_READ, Perm.CHAT}
@@ -55,11 +58,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.HR: frozenset(_STAFF | {Perm.ADMIN_UNITS}),
     Role.COMPLIANCE: frozenset(_STAFF | {Perm.ARCHIVE_SEARCH, Perm.REVIEW}),
     Role.SYSADMIN: frozenset({Perm.ACCOUNT, Perm.DIRECTORY_READ, Perm.ADMIN_USERS, Perm.ADMIN_UNITS,
-                              Perm.ADMIN_SESSIONS, Perm.ADMIN_USERS_READ, Perm.APPROVALS}),
+                              Perm.ADMIN_SESSIONS, Perm.ADMIN_USERS_READ, Perm.APPROVALS,
+                              Perm.OPS_MONITOR, Perm.FAULTS_HANDLE, Perm.REPORTS}),
     Role.SECADMIN: frozenset({Perm.ACCOUNT, Perm.DIRECTORY_READ, Perm.ADMIN_SESSIONS, Perm.SECURITY_ALERTS,
                               Perm.DLP_MANAGE, Perm.REVIEW, Perm.ADMIN_USERS_READ, Perm.ADMIN_ROLES,
-                              Perm.APPROVALS}),
-    Role.AUDITOR: frozenset({Perm.ACCOUNT, Perm.AUDIT_READ}),
+                              Perm.APPROVALS, Perm.REPORTS}),
+    Role.AUDITOR: frozenset({Perm.ACCOUNT, Perm.AUDIT_READ, Perm.REPORTS}),
 }
 
 
