@@ -246,6 +246,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, serving: bool
     bus = make_bus(settings.bus_url, bus_namespace(settings))
     hub = Hub(Ctx(rt=rt), rt.extras["presence"], settings.ws_queue_limit)
     rt.extras["hub"] = hub
+    rt.extras["bus"] = bus
     from mixun.services.sendqueue import SendQueue
     from mixun.services.writer_process import WriterProcess, use_process
 
@@ -364,6 +365,8 @@ async def _sweep(hub: Hub, rt: Runtime) -> None:
         try:
             rt.extras["presence"].refresh()
             await asyncio.to_thread(_rescan_files, rt)
+            bus = rt.extras.get("bus")
+            rt.extras["bus_up"] = bool(await bus.healthy()) if bus is not None else True
             await asyncio.to_thread(_operations_round, rt)
             live = list(hub.by_session)
             alive = await asyncio.to_thread(auth_service.sessions_alive, Ctx(rt=rt), live)
@@ -395,12 +398,16 @@ def _flush_touches_once(rt: Runtime) -> None:
 
 def _operations_round(rt: Runtime) -> None:
     """Fault reports past their clock are escalated (once, whichever process gets there first)."""
-    from mixun.services import faults
+    from mixun.services import faults, ops_alerts
 
     try:
         faults.escalate_overdue(Ctx(rt=rt, ip="127.0.0.1", client="mixun-server"))
     except Exception:
         log.exception("escalating overdue fault reports failed; retried at the next sweep")
+    try:
+        ops_alerts.notify_new(rt)  # newly raised fault alerts to the supervisor, through the gateways
+    except Exception:
+        log.exception("checking operations alerts failed; retried at the next sweep")
 
 
 def _rescan_files(rt: Runtime) -> None:

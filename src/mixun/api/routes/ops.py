@@ -12,11 +12,23 @@ from mixun.api.deps import DbId, Id, Limit, Offset, gate
 from mixun.api.responses import file_response
 from mixun.api.schemas import _In
 from mixun.domain.roles import Perm
-from mixun.services import faults, notifications
+from mixun.services import faults, notifications, ops_alerts
 from mixun.services.runtime import Ctx
 
 router = APIRouter(prefix="/api/v1", tags=["operations"])
 Monitor = Annotated[Ctx, Depends(gate(Perm.OPS_MONITOR))]
+
+
+@router.get("/admin/ops/alerts")
+def alerts(ctx: Monitor) -> dict[str, Any]:
+    """What is wrong with the service now (the system administrator's alerts)."""
+    return ops_alerts.alerts(ctx, "faults")
+
+
+@router.get("/admin/security/risks")
+def security_risks(ctx: Annotated[Ctx, Depends(gate(Perm.SECURITY_ALERTS))]) -> dict[str, Any]:
+    """Security risks now: DLP block bursts, lockout bursts, unusual logins (the security administrator's)."""
+    return ops_alerts.alerts(ctx, "security")
 
 
 @router.get("/admin/ops/dead-letters")
