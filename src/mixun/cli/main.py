@@ -400,11 +400,51 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def cmd_report_inspection(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import date
+    from pathlib import Path
+
+    from mixun.cli.progress import Bar
+    from mixun.errors import MixunError
+    from mixun.services import inspection
+
+    out = Path(args.out)
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in ("html", "pdf"):
+        print("mixun: --out must end in .html or .pdf", file=sys.stderr)
+        return 2
+    try:
+        start, end = date.fromisoformat(args.date_from), date.fromisoformat(args.date_to)
+    except ValueError:
+        print("mixun: --from and --to are dates such as 2026-11-01", file=sys.stderr)
+        return 2
+    rt = _runtime(settings)
+    bar = Bar("巡检 inspection")
+    try:
+        body = inspection.build(_cli_ctx(rt), start, end, fmt, progress=bar)
+    except MixunError as exc:
+        bar.close()
+        print(f"error: {exc.code}: {exc.message_for('en')} {exc.details or ''}".rstrip(), file=sys.stderr)
+        return 2
+    bar.close()
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_bytes(body)
+    tmp.replace(out)
+    print(f"inspection report {start}..{end} written to {out} ({len(body)} bytes)")
+    return 0
+
+
 def _register_more(sub: Any) -> None:
     """Command groups that live in modules of their own."""
     from mixun.cli import standby
 
     standby.register(sub, runtime=_runtime, cli_ctx=_cli_ctx, serve=cmd_serve)
+    rp = sub.add_parser("report", help="reports").add_subparsers(dest="report_command", required=True)
+    ri = rp.add_parser("inspection", help="the security inspection report (HTML or PDF, with charts)")
+    ri.add_argument("--from", dest="date_from", required=True, help="first day, e.g. 2026-11-01")
+    ri.add_argument("--to", dest="date_to", required=True, help="last day (inclusive)")
+    ri.add_argument("--out", required=True, help="FILE ending in .html or .pdf")
+    ri.set_defaults(fn=cmd_report_inspection)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,6 +3,7 @@ reports (anyone files, sysadmin handles), the inspection report."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
@@ -12,7 +13,7 @@ from mixun.api.deps import DbId, Id, Limit, Offset, gate
 from mixun.api.responses import file_response
 from mixun.api.schemas import _In
 from mixun.domain.roles import Perm
-from mixun.services import faults, notifications, ops_alerts
+from mixun.services import faults, inspection, notifications, ops_alerts
 from mixun.services.runtime import Ctx
 
 router = APIRouter(prefix="/api/v1", tags=["operations"])
@@ -115,3 +116,17 @@ def assign_fault(report_id: Id, body: FaultAssignIn, ctx: Handler) -> dict[str, 
 @router.post("/admin/faults/{report_id}/resolve")
 def resolve_fault(report_id: Id, body: FaultResolveIn, ctx: Handler) -> dict[str, Any]:
     return faults.resolve(ctx, report_id, body.resolution)
+
+
+# ---- the inspection report ---------------------------------------------------------------------------
+
+@router.get("/admin/reports/inspection")
+def inspection_report(ctx: Annotated[Ctx, Depends(gate(Perm.REPORTS))],
+                      date_from: Annotated[date, Query(alias="from")], date_to: Annotated[date, Query(alias="to")],
+                      format: Annotated[Literal["html", "pdf"], Query()] = "html") -> Response:
+    """The inspection report for the days ``from``..``to`` (inclusive), as a download."""
+    body = inspection.build(ctx, date_from, date_to, format)
+    name = f"mixun-inspection-{date_from.isoformat()}-{date_to.isoformat()}.{format}"
+    mime = "application/pdf" if format == "pdf" else "text/html; charset=utf-8"
+    return Response(body, media_type=mime, headers={"Content-Disposition": f'attachment; filename="{name}"',
+                                                    "Cache-Control": "no-store"})
