@@ -10,8 +10,9 @@ import { Approvals, Users } from './admin_people';
 import { Audit } from './admin_audit';
 import { Archive } from './admin_archive';
 import { Review } from './admin_review';
+import { FaultQueue, InspectionReport, OpsMonitor, SecurityRisks } from './admin_ops';
 
-type Tab = 'users' | 'approvals' | 'units' | 'sessions' | 'alerts' | 'audit' | 'dlp-policy' | 'dlp-lexicons' | 'dlp' | 'archive' | 'review' | 'holds' | 'retention' | 'exports';
+type Tab = 'users' | 'approvals' | 'units' | 'sessions' | 'alerts' | 'audit' | 'dlp-policy' | 'dlp-lexicons' | 'dlp' | 'archive' | 'review' | 'holds' | 'retention' | 'exports' | 'faults' | 'ops' | 'inspection';
 const TABS: { id: Tab; roles: string[]; label: string }[] = [
   { id: 'users', roles: ['sysadmin', 'secadmin'], label: 'admin_users' },
   { id: 'approvals', roles: ['sysadmin', 'secadmin'], label: 'admin_approvals' },
@@ -27,6 +28,9 @@ const TABS: { id: Tab; roles: string[]; label: string }[] = [
   { id: 'holds', roles: ['compliance'], label: 'admin_holds' },
   { id: 'retention', roles: ['compliance'], label: 'admin_retention' },
   { id: 'exports', roles: ['compliance'], label: 'admin_exports' },
+  { id: 'faults', roles: ['sysadmin'], label: 'admin_faults' },
+  { id: 'ops', roles: ['sysadmin'], label: 'admin_ops' },
+  { id: 'inspection', roles: ['sysadmin', 'secadmin', 'auditor'], label: 'admin_inspection' },
 ];
 
 export function adminTabs(roles: string[]) { return TABS.filter((x) => x.roles.some((r) => roles.includes(r))); }
@@ -59,6 +63,9 @@ export function AdminConsole() {
         {tab === 'holds' && <Holds />}
         {tab === 'retention' && <Retention />}
         {tab === 'exports' && <Exports />}
+        {tab === 'faults' && <FaultQueue />}
+        {tab === 'ops' && <OpsMonitor />}
+        {tab === 'inspection' && <InspectionReport />}
       </div>
     </div>
   );
@@ -108,6 +115,7 @@ function Alerts() {
   useEffect(() => { get<any>('/admin/login-alerts?limit=200').then((r) => setRows(r.alerts || r.login_alerts || r.items || []), showError); }, []);
   return (
     <div data-testid="admin-alerts">
+      <SecurityRisks />
       <table class="grid">
         <thead><tr><th>{t('time')}</th><th>{t('name')}</th><th>{t('ip')}</th><th>{t('reason')}</th></tr></thead>
         <tbody>{(rows || []).map((a) => (
