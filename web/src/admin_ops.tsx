@@ -84,7 +84,7 @@ export function MyFaults() {
       <p class="muted">{t('fault_intro')}</p>
       <button class="primary" data-testid="fault-new" onClick={() => setFiling(true)}>{t('fault_new')}</button>
       {rows && rows.length > 0 && <table class="grid">
-        <thead><tr><th>{t('fault_title')}</th><th>{t('created_at')}</th><th>{t('state')}</th><th>{t('fault_clock')}</th><th /></tr></thead>
+        <thead><tr><th>{t('fault_title')}</th><th>{t('fault_filed_at')}</th><th>{t('state')}</th><th>{t('fault_clock')}</th><th /></tr></thead>
         <tbody>{rows.map((r) => (
           <tr data-testid="fault-row"><td>{r.title}</td><td>{fmtTime(r.created_at, true)}</td><td><StatusBadge r={r} /></td>
             <td class={r.overdue && r.status !== 'resolved' ? 'warn' : 'muted'}>{clockText(r)}</td>
@@ -151,10 +151,10 @@ export function FaultQueue() {
         {c.overdue > 0 && <span class="badge urgent" data-testid="fault-overdue-count">{t('fault_overdue_count', { n: c.overdue })}</span>}
       </div>
       <table class="grid">
-        <thead><tr><th>#</th><th>{t('fault_title')}</th><th>{t('fault_reporter')}</th><th>{t('created_at')}</th><th>{t('fault_clock')}</th><th>{t('state')}</th><th>{t('fault_assignee')}</th><th>{t('actions')}</th></tr></thead>
+        <thead><tr><th>#</th><th>{t('fault_title')}</th><th>{t('fault_reporter')}</th><th>{t('fault_filed_at')}</th><th>{t('fault_clock')}</th><th>{t('state')}</th><th>{t('fault_assignee')}</th><th>{t('actions')}</th></tr></thead>
         <tbody>{(data?.reports || []).map((r: any) => (
           <tr data-testid="fault-queue-row" class={r.overdue && r.status !== 'resolved' ? 'late' : ''}>
-            <td>{r.id}</td><td>{r.title}{r.file && ' 📎'}</td><td>{r.reporter.name}</td><td>{fmtTime(r.created_at, true)}</td>
+            <td>{r.id}</td><td>{r.title}{r.file && <span class="badge">{t('fault_has_file')}</span>}</td><td>{r.reporter.name}</td><td>{fmtTime(r.created_at, true)}</td>
             <td data-testid="fault-clock" class={r.overdue && r.status !== 'resolved' ? 'warn' : ''}>{clockText(r)}</td>
             <td><StatusBadge r={r} /></td><td>{r.assignee?.name || '—'}</td>
             <td class="actions"><button class="link" data-testid="fault-open" onClick={() => setOpen(r.id)}>{t('fault_details')}</button></td>

@@ -209,7 +209,7 @@ body{font-family:"Noto Sans CJK SC","Noto Serif CJK SC","Source Han Sans SC","Mi
 margin:32px;color:#111;font-size:14px}h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;border-bottom:2px solid #2563eb;
 padding-bottom:4px;margin-top:28px}table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:4px 8px;
 text-align:left}th{background:#f1f5f9}.ok{color:#059669;font-weight:bold}.bad{color:#dc2626;font-weight:bold}
-.meta{color:#555}.chart text{font-size:12px;fill:#222}.chart .t{font-size:13px;font-weight:bold}.empty{color:#777}
+.meta{color:#555}.chart{display:block;margin:10px 0}.kpis{margin:8px 0}.chart text{font-size:12px;fill:#222}.chart .t{font-size:13px;font-weight:bold}.empty{color:#777}
 .kpi{display:inline-block;border:1px solid #ddd;border-radius:6px;padding:8px 14px;margin:4px 8px 4px 0}
 .kpi b{display:block;font-size:20px}@page{size:A4;margin:14mm}
 """
@@ -228,6 +228,10 @@ def _kpi(label: str, value: Any) -> str:
     return f'<span class="kpi"><b>{_e(value)}</b>{_e(label)}</span>'
 
 
+def _kpis(inner: str) -> str:
+    return f'<div class="kpis">{inner}</div>'
+
+
 def render_html(data: dict[str, Any], org: str = "") -> str:
     dlp, acc, flt, aud, vio = data["dlp"], data["accounts"], data["faults"], data["audit"], data["violations"]
     actions = [a for a, _n in dlp["by_action"]] or ["block"]
@@ -240,18 +244,18 @@ def render_html(data: dict[str, Any], org: str = "") -> str:
         f"<h1>密讯安全巡检报告</h1><p class=\"meta\">{_e(org)} 巡检期间 {_e(data['from'])} 至 {_e(data['to'])}"
         f"（UTC+{data['tz_hours']}）· 生成于 {_e(data['generated_at'][:19].replace('T', ' '))} UTC</p>",
         "<h2>一、数据防泄漏（DLP）命中</h2>",
-        _kpi("命中总数", dlp["total"]) + "".join(_kpi(ACTION_ZH.get(a, a), n) for a, n in dlp["by_action"]),
+        _kpis(_kpi("命中总数", dlp["total"]) + "".join(_kpi(ACTION_ZH.get(a, a), n) for a, n in dlp["by_action"])),
         line_chart(dlp["by_day"], actions, "每日命中（按处置）"),
         bar_chart(dlp["by_unit"], "按部门"),
         bar_chart(dlp["by_detector"], "按检测器"),
         "<h2>二、违规与处置升级</h2>",
-        _table(["等级", "次数"], [[level_zh.get(lvl, lvl), n] for lvl, n in vio["by_level"]]),
-        _table(["审查状态", "条数"], [[status_zh.get(st, st), n] for st, n in vio["review"]]),
-        _table(["姓名", "部门", "当前处置", "违规次数"], [[x["name"], x["unit"], level_zh.get(x["level"], x["level"]),
+        "<h3>违规记录（按等级）</h3>", _table(["等级", "次数"], [[level_zh.get(lvl, lvl), n] for lvl, n in vio["by_level"]]),
+        "<h3>审查结果</h3>", _table(["审查状态", "条数"], [[status_zh.get(st, st), n] for st, n in vio["review"]]),
+        "<h3>当前处置中的人员</h3>", _table(["姓名", "部门", "当前处置", "违规次数"], [[x["name"], x["unit"], level_zh.get(x["level"], x["level"]),
                                                    x["violations"]] for x in vio["sanctioned"]]),
         "<h2>三、账号检查</h2>",
-        _kpi("在用账号", acc["active"]) + _kpi(f"{acc['dormant_days']} 天未登录", len(acc["dormant"]))
-        + _kpi("密码已过期", len(acc["expired_passwords"])) + _kpi("未启用双因素", len(acc["no_two_factor"])),
+        _kpis(_kpi("在用账号", acc["active"]) + _kpi(f"{acc['dormant_days']} 天未登录", len(acc["dormant"]))
+              + _kpi("密码已过期", len(acc["expired_passwords"])) + _kpi("未启用双因素", len(acc["no_two_factor"]))),
         bar_chart([("长期未登录", len(acc["dormant"])), ("密码过期", len(acc["expired_passwords"])),
                    ("未启用双因素", len(acc["no_two_factor"]))], "账号风险"),
         "<h3>长期未登录</h3>", _table(["用户名", "姓名", "部门", "最后登录"],
@@ -262,9 +266,9 @@ def render_html(data: dict[str, Any], org: str = "") -> str:
                                    [[x["username"], x["name"], x["unit"], "是" if x["administrator"] else ""] for x in acc["no_two_factor"]]),
         "<h2>四、网盘用量</h2><p class=\"meta\">本版本未启用网盘，无用量数据。</p>",
         "<h2>五、故障报告与时限（24 小时）</h2>",
-        _kpi("报告数", flt["filed"]) + _kpi("已解决", flt["resolved"]) + _kpi("按时解决率", sla)
-        + _kpi("未解决", flt["open"]) + _kpi("超时未解决", flt["open_overdue"]) + _kpi("已上报主管", flt["escalated"])
-        + _kpi("解决用时中位数（小时）", "—" if flt["median_hours"] is None else flt["median_hours"]),
+        _kpis(_kpi("报告数", flt["filed"]) + _kpi("已解决", flt["resolved"]) + _kpi("按时解决率", sla)
+              + _kpi("未解决", flt["open"]) + _kpi("超时未解决", flt["open_overdue"]) + _kpi("已上报主管", flt["escalated"])
+              + _kpi("解决用时中位数（小时）", "—" if flt["median_hours"] is None else flt["median_hours"])),
         bar_chart([("按时解决", flt["resolved_in_time"]), ("超时解决", flt["resolved"] - flt["resolved_in_time"]),
                    ("未解决", flt["open"])], "故障报告处理"),
         "<h2>六、审计日志完整性</h2>", audit_line,
