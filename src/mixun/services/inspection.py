@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -286,11 +287,19 @@ def chromium() -> str | None:
     return None
 
 
+_PRINTING = threading.Semaphore(1)  # one Chromium at a time per process: a few hundred MB each
+
+
 def to_pdf(page: str, timeout: float = 120.0) -> bytes:
     """The page printed to PDF by headless Chromium."""
     browser = chromium()
     if browser is None:
         raise MixunError("pdf_unavailable")
+    with _PRINTING:
+        return _print(browser, page, timeout)
+
+
+def _print(browser: str, page: str, timeout: float) -> bytes:
     with tempfile.TemporaryDirectory(prefix="mixun-report-") as tmp:
         src, out = Path(tmp) / "report.html", Path(tmp) / "report.pdf"
         src.write_text(page, encoding="utf-8")
