@@ -454,7 +454,12 @@ def metrics_access(settings: Settings, peer: str, authorization: str) -> str | N
     except ValueError:
         return "forbidden"
     if networks:
-        return None if any(addr in net for net in _networks(networks)) else "forbidden"
+        try:
+            allowed = _networks(networks)
+        except ValueError:  # a malformed MIXUN_METRICS_NETWORKS lets nobody in, and says why
+            log.error("MIXUN_METRICS_NETWORKS is not a list of CIDRs: /metrics refused")
+            return "forbidden"
+        return None if any(addr in net for net in allowed) else "forbidden"
     return None if token or addr.is_loopback else "forbidden"
 
 
