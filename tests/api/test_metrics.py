@@ -118,6 +118,12 @@ def test_metrics_networks_and_default_loopback(tmp_path: Path) -> None:
         assert lan.get("/metrics").status_code == 403
     finally:
         close()
+    (tmp_path / "c").mkdir()
+    e, close = build_env(tmp_path / "c", "sqlite", MIXUN_METRICS_NETWORKS="10.0.0.0/33")
+    try:
+        assert e.client.get("/metrics").status_code == 403  # malformed: nobody, never a 500
+    finally:
+        close()
 
 
 @pytest.mark.postgres
