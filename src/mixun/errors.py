@@ -119,6 +119,9 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "group_size_limit": (403, "群成员人数超过规定上限", "The group would exceed the size limit set for you"),
     "announcement_scope_forbidden": (403, "只能向本人负责的单位发布公告", "You may publish only to the units you head"),
     "directory_rate_limited": (429, "查询通讯录过于频繁，请稍后再试", "Too many directory lookups; try again later"),
+    "pdf_unavailable": (503, "无法生成 PDF（需要安装 chromium），请改用 HTML 格式",
+                        "The PDF cannot be made (chromium is needed); use the HTML format"),
+    "fault_resolved": (409, "该故障报告已解决，不能再修改", "The fault report is resolved and can no longer change"),
 }
 
 

@@ -282,7 +282,7 @@ def test_phone_numbers_only_on_cards_and_paging_is_rate_limited_and_audited(env:
     card = env.client.get(f"/api/v1/directory/users/{zs}", headers=env.h(ls_t)).json()
     assert card["phone"] == "13800138000"
     assert "directory.card_viewed" in _audit_actions(env)
-    env.rt.extras["directory_limiter"] = TokenBucket(5, 5)
+    env.rt.directory_limiter = TokenBucket(5, 5)
     codes = [env.client.get(f"/api/v1/directory/users?offset={i}&limit=1", headers=env.h(ls_t)).status_code
              for i in range(8)]
     assert codes[:5] == [200] * 5 and codes[-1] == 429
@@ -291,7 +291,7 @@ def test_phone_numbers_only_on_cards_and_paging_is_rate_limited_and_audited(env:
     assert _audit_actions(env).count("directory.harvest_refused") == 1
     # Someone else's allowance is their own.
     assert env.client.get("/api/v1/directory/users", headers=env.h(zs_t)).status_code == 200
-    env.rt.extras["directory_card_limiter"] = TokenBucket(2, 2)
+    env.rt.directory_card_limiter = TokenBucket(2, 2)
     codes = [env.client.get(f"/api/v1/directory/users/{zs}", headers=env.h(ls_t)).status_code for _ in range(3)]
     assert codes == [200, 200, 429]
 

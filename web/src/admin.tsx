@@ -25,8 +25,13 @@ const FunctionRules = lazyPart(() => import('./admin_people_rules'), 'FunctionRu
 const RulesAdmin = lazyPart(() => import('./admin_people_rules'), 'RulesAdmin');
 const RulesReport = lazyPart(() => import('./admin_people_rules'), 'RulesReport');
 
+const FaultQueue = lazyPart(() => import('./admin_ops'), 'FaultQueue');
+const InspectionReport = lazyPart(() => import('./admin_ops'), 'InspectionReport');
+const OpsMonitor = lazyPart(() => import('./admin_ops'), 'OpsMonitor');
+const SecurityRisks = lazyPart(() => import('./admin_ops'), 'SecurityRisks');
+
 type Tab = 'users' | 'approvals' | 'units' | 'sessions' | 'alerts' | 'audit' | 'dlp-policy' | 'dlp-lexicons' | 'dlp' | 'archive' | 'review' | 'holds' | 'retention' | 'exports'
-  | 'announce' | 'rules' | 'rules-report' | 'functions' | 'account-review';
+  | 'announce' | 'rules' | 'rules-report' | 'functions' | 'account-review' | 'faults' | 'ops' | 'inspection';
 const TABS: { id: Tab; roles: string[]; label: string }[] = [
   { id: 'users', roles: ['sysadmin', 'secadmin'], label: 'admin_users' },
   { id: 'approvals', roles: ['sysadmin', 'secadmin'], label: 'admin_approvals' },
@@ -47,6 +52,9 @@ const TABS: { id: Tab; roles: string[]; label: string }[] = [
   { id: 'rules-report', roles: ['secadmin', 'compliance', 'auditor'], label: 'admin_rules_report' },
   { id: 'functions', roles: ['secadmin'], label: 'admin_functions' },
   { id: 'account-review', roles: ['sysadmin', 'secadmin'], label: 'admin_account_review' },
+  { id: 'faults', roles: ['sysadmin'], label: 'admin_faults' },
+  { id: 'ops', roles: ['sysadmin'], label: 'admin_ops' },
+  { id: 'inspection', roles: ['sysadmin', 'secadmin', 'auditor'], label: 'admin_inspection' },
 ];
 
 export function adminTabs(roles: string[]) { return TABS.filter((x) => x.roles.some((r) => roles.includes(r))); }
@@ -84,6 +92,9 @@ export function AdminConsole() {
         {tab === 'rules-report' && <RulesReport />}
         {tab === 'functions' && <FunctionRules />}
         {tab === 'account-review' && <AccountReview />}
+        {tab === 'faults' && <FaultQueue />}
+        {tab === 'ops' && <OpsMonitor />}
+        {tab === 'inspection' && <InspectionReport />}
       </div>
     </div>
   );
@@ -133,6 +144,7 @@ function Alerts() {
   useEffect(() => { get<any>('/admin/login-alerts?limit=200').then((r) => setRows(r.alerts || r.login_alerts || r.items || []), showError); }, []);
   return (
     <div data-testid="admin-alerts">
+      <SecurityRisks />
       <table class="grid">
         <thead><tr><th>{t('time')}</th><th>{t('name')}</th><th>{t('ip')}</th><th>{t('reason')}</th></tr></thead>
         <tbody>{(rows || []).map((a) => (

@@ -5,6 +5,7 @@ import { NotifyPrefs, S, changed, logout, notifyPrefs, reloadMe, resetSession, s
 import { PasswordForm, TotpSetup } from './auth';
 import { Modal, StatusDot, fmtTime, roleName } from './ui';
 import { loginReasons } from './security';
+import { MyFaults } from './admin_ops';
 
 const STATUSES = ['available', 'busy', 'meeting', 'away'];
 
@@ -105,6 +106,8 @@ export function Profile() {
           <ul class="alerts" data-testid="my-login-alerts">{alerts.map((a) => <li>{fmtTime(a.created_at || a.at, true)} · {a.ip} · {loginReasons(a) || a.message}</li>)}</ul>
         )}
       </section>
+
+      <MyFaults />
 
       {pw && <Modal title={t('change_password')} onClose={() => setPw(false)}><PasswordForm onDone={() => setPw(false)} /></Modal>}
       {totp && <Modal title={t('totp_title')} onClose={() => setTotp(false)}><TotpSetup onDone={() => { setTotp(false); reloadMe().catch(showError); }} /></Modal>}

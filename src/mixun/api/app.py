@@ -16,10 +16,11 @@ from fastapi.responses import FileResponse, HTMLResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from mixun import metrics
 from mixun.api import edge_input, errors, openapi
 from mixun.api.deps import COOKIE
 from mixun.api.responses import ORJSONResponse
-from mixun.api.routes import admin, auth, compliance, conversations, dlp, me, people
+from mixun.api.routes import admin, auth, compliance, conversations, dlp, me, ops, people
 from mixun.api.routes.conversations import send_direct
 from mixun.api.ws import websocket_endpoint
 from mixun.bus import make_bus
@@ -182,6 +183,7 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 async def _send_error(send: Send, status: int, code: str, scope: Scope, **details: Any) -> None:
     import orjson
 
+    metrics.ERRORS.labels(code).inc()
     accept = dict(scope["headers"]).get(b"accept-language", b"").decode()
     body = orjson.dumps(error_body(code, "en" if accept.lower().startswith("en") else "zh-CN", **details))
     await send({"type": "http.response.start", "status": status,
@@ -203,9 +205,21 @@ def build_runtime(settings: Settings) -> Runtime:
         else TokenBucket(per_minute, per_minute)
         for key, per_minute in (("directory_limiter", settings.directory_rate_per_minute),
                                 ("directory_card_limiter", settings.directory_card_rate_per_minute)))
-    from mixun.notify import OutboxNotifier
+    from mixun import notify
 
-    rt.notifier = OutboxNotifier(settings.data_dir)
+    rt.notifier = notify.from_settings(
+        settings.data_dir, settings.extra, on_outcome=lambda channel, outcome: metrics.NOTIFICATIONS.labels(
+            channel, outcome).inc())
+    probes = rt.health_probes
+    probes["notifications_dead_letters"] = lambda: notify.count_dead_letters(settings.data_dir)
+
+    def fault_counts(which: int) -> float:
+        from mixun.services.faults import open_counts
+
+        return float(open_counts(Ctx(rt=rt))[which])
+
+    probes["fault_reports_open"] = lambda: fault_counts(0)
+    probes["fault_reports_overdue"] = lambda: fault_counts(1)
     install_dlp(rt)
     return rt
 
@@ -241,6 +255,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, serving: bool
     assert isinstance(presence, LocalPresence), "build_runtime puts presence in the runtime"
     hub = Hub(Ctx(rt=rt), presence, settings.ws_queue_limit)
     rt.hub = hub
+    rt.bus = bus
     from mixun.services.sendqueue import SendQueue
     from mixun.services.writer_process import WriterProcess, use_process
 
@@ -316,6 +331,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, serving: bool
             await asyncio.to_thread(indexer[0].join, 10)
         await asyncio.to_thread(_flush_touches_once, rt)
         await bus.stop()
+        metrics.process_exited()
         if isinstance(presence, RedisPresence):
             presence.close()
         rt.db.dispose()
@@ -327,10 +343,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None, serving: bool
                   telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.runtime = rt
     errors.install(app)
-    for module in (auth, me, conversations, admin, dlp, compliance, people):
+    for module in (auth, me, conversations, admin, dlp, compliance, people, ops):
         app.include_router(module.router)
     app.add_api_websocket_route(WS_PATH, websocket_endpoint)  # listed for the route walk; served by EdgeMiddleware
     _mount_openapi(app)
+    _mount_metrics(app, bus)
     openapi.install(app, settings)  # every route's statuses documented (api/openapi.py)
     _mount_web(app)
     app.edge = EdgeMiddleware(app.framework, settings)
@@ -357,6 +374,9 @@ async def _sweep(hub: Hub, rt: Runtime) -> None:
             if rt.presence is not None:
                 rt.presence.refresh()
             await asyncio.to_thread(_rescan_files, rt)
+            bus = rt.bus
+            rt.bus_up = bool(await bus.healthy()) if bus is not None else True
+            await asyncio.to_thread(_operations_round, rt)
             await asyncio.to_thread(_review_accounts, rt)
             live = list(hub.by_session)
             alive = await asyncio.to_thread(auth_service.sessions_alive, Ctx(rt=rt), live)
@@ -394,6 +414,20 @@ def _flush_touches_once(rt: Runtime) -> None:
         log.exception("writing session activity failed; kept for the next attempt")
 
 
+def _operations_round(rt: Runtime) -> None:
+    """Fault reports past their clock are escalated (once, whichever process gets there first)."""
+    from mixun.services import faults, ops_alerts
+
+    try:
+        faults.escalate_overdue(Ctx(rt=rt, ip="127.0.0.1", client="mixun-server"))
+    except Exception:
+        log.exception("escalating overdue fault reports failed; retried at the next sweep")
+    try:
+        ops_alerts.notify_new(rt)  # newly raised fault alerts to the supervisor, through the gateways
+    except Exception:
+        log.exception("checking operations alerts failed; retried at the next sweep")
+
+
 def _rescan_files(rt: Runtime) -> None:
     """Files that arrived while clamd was away are scanned once it is back (D7)."""
     from mixun.services.attachments import rescan_pending
@@ -426,6 +460,78 @@ def _mount_openapi(app: FastAPI) -> None:
         return ORJSONResponse(app.openapi())
 
     app.add_api_route("/api/v1/openapi.json", openapi, include_in_schema=False)
+
+
+def metrics_access(settings: Settings, peer: str, authorization: str) -> str | None:
+    """Who may read ``/metrics`` (INTERFACE.md): with MIXUN_METRICS_TOKEN set, only a request bearing it
+    (else 401 ``not_authenticated``); with MIXUN_METRICS_NETWORKS set, only from those networks (else 403
+    ``forbidden``); with neither, only from this machine (loopback). None when allowed, else the code."""
+    import hmac
+    import ipaddress
+
+    from mixun.config import _networks
+
+    token = settings.extra.get("MIXUN_METRICS_TOKEN", "")
+    networks = settings.extra.get("MIXUN_METRICS_NETWORKS", "")
+    if token:
+        given = authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            return "not_authenticated"
+    try:
+        addr = ipaddress.ip_address(peer)
+    except ValueError:
+        return "forbidden"
+    if networks:
+        try:
+            allowed = _networks(networks)
+        except ValueError:  # a malformed MIXUN_METRICS_NETWORKS lets nobody in, and says why
+            log.error("MIXUN_METRICS_NETWORKS is not a list of CIDRs: /metrics refused")
+            return "forbidden"
+        return None if any(addr in net for net in allowed) else "forbidden"
+    return None if token or addr.is_loopback else "forbidden"
+
+
+def _mount_metrics(app: FastAPI, bus: Any) -> None:
+    """``GET /metrics``: Prometheus text format (mixun.metrics), from the addresses or with the token
+    metrics_access allows; outside the login sessions and the web client's routes."""
+    from mixun.api.deps import client_ip
+    from mixun.domain.roles import Perm
+    from mixun.errors import MixunError
+
+    rt: Runtime = app.state.runtime
+
+    async def scrape(request: Request) -> Any:
+        from fastapi.responses import Response
+
+        peer = client_ip(rt, request.client.host if request.client else "", request.headers.get("x-forwarded-for"))
+        refused = metrics_access(rt.settings, peer, request.headers.get("authorization", ""))
+        if refused:
+            raise MixunError(refused)
+        bus_up = 1.0 if await bus.healthy() else 0.0
+        body, ctype = await asyncio.to_thread(metrics.render, _health_probes(rt, bus_up))
+        return Response(body, media_type=ctype, headers={"Cache-Control": "no-store"})
+
+    scrape.permission = Perm.PUBLIC  # type: ignore[attr-defined]  # checked above: token or address
+    app.add_api_route("/metrics", scrape, include_in_schema=False, methods=["GET"])
+
+
+def _health_probes(rt: Runtime, bus_up: float) -> dict[str, tuple[str, Any]]:
+    from sqlalchemy import text
+
+    from mixun.files.antivirus import ClamdScanner
+
+    def database() -> float:
+        with rt.db.read() as s:
+            return float(s.execute(text("SELECT 1")).scalar() == 1)
+
+    def scanner() -> float:
+        return float(ClamdScanner(rt.settings.clamd_socket, timeout=2).available())
+
+    probes: dict[str, Any] = {"database": database, "bus": lambda: bus_up, "scanner": scanner}
+    probes.update(rt.health_probes)
+    return {f"mixun_{name}_up" if name in ("database", "bus", "scanner") else f"mixun_{name}":
+            (metrics.HEALTH_GAUGES.get(f"mixun_{name}_up", metrics.HEALTH_GAUGES.get(f"mixun_{name}", name)), fn)
+            for name, fn in probes.items()}
 
 
 def _mount_web(app: FastAPI) -> None:

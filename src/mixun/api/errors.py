@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from mixun import metrics
 from mixun.api.responses import ORJSONResponse
 from mixun.db.engine import is_busy
 from mixun.errors import MixunError, error_body
@@ -30,11 +31,13 @@ def _locale(request: Request) -> str:
 
 def render(request: Request, code: str, **details: Any) -> ORJSONResponse:
     body = error_body(code, _locale(request), **details)
+    metrics.ERRORS.labels(code).inc()
     err = MixunError(code)
     return ORJSONResponse(body, status_code=err.status)
 
 
 def mixun_error(request: Request, exc: MixunError) -> ORJSONResponse:
+    metrics.ERRORS.labels(exc.code).inc()
     body = {"error": {"code": exc.code, "message": exc.message_for(_locale(request)), **exc.details}}
     response = ORJSONResponse(body, status_code=exc.status)
     if exc.code == "busy":  # nothing was written; the same request (same client_id) may come again
@@ -76,6 +79,7 @@ def unexpected(request: Request, exc: Exception) -> ORJSONResponse:
     if is_busy(exc):  # a lock the database would not wait for any longer: nothing written, try again
         log.warning("busy on %s %s: the database gave up waiting for a lock", request.method, request.url.path)
         return mixun_error(request, MixunError("busy"))
+    metrics.SERVER_ERRORS.inc()
     log.error("unhandled error on %s %s: %s", request.method, request.url.path, type(exc).__name__,
               exc_info=exc)
     return render(request, "internal_error")

@@ -78,6 +78,11 @@ EXTRA_CODES: dict[str, tuple[str, ...]] = {
     "POST /api/v1/announcements/{announcement_id}/remind": ("conflict",),
     "PUT /api/v1/admin/function-rules": ("unit_not_found",),
     "GET /api/v1/announcements/{announcement_id}/files/{file_id}": ("file_not_ready", "file_blocked"),
+    "POST /api/v1/faults/{report_id}/files": ("fault_resolved",),
+    "POST /api/v1/faults/{report_id}/replies": ("fault_resolved",),
+    "POST /api/v1/admin/faults/{report_id}/assign": ("fault_resolved",),
+    "POST /api/v1/admin/faults/{report_id}/resolve": ("fault_resolved",),
+    "GET /api/v1/admin/reports/inspection": ("pdf_unavailable",),
 }
 # Routes answering something other than JSON on success: "METHOD /path" -> media types.
 SUCCESS_MEDIA: dict[str, dict[str, Any]] = {

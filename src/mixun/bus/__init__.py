@@ -21,6 +21,7 @@ class Bus(Protocol):
     async def start(self, loop: asyncio.AbstractEventLoop, handler: Handler) -> None: ...
     def publish(self, data: bytes) -> None: ...
     async def stop(self) -> None: ...
+    async def healthy(self) -> bool: ...
 
 
 class MemoryBus:
@@ -38,6 +39,9 @@ class MemoryBus:
 
     async def stop(self) -> None:
         self._handler = None
+
+    async def healthy(self) -> bool:
+        return True
 
 
 class RedisBus:
@@ -93,6 +97,15 @@ class RedisBus:
         if self._client is not None:
             await self._client.aclose()
 
+    async def healthy(self) -> bool:
+        """The server answers a PING within a second (the `/metrics` gauge mixun_bus_up)."""
+        if self._client is None:
+            return False
+        try:
+            return bool(await asyncio.wait_for(self._client.ping(), 1.0))
+        except Exception:  # noqa: BLE001 - any failure is "down"
+            return False
+
 
 class NatsBus:
     def __init__(self, url: str, channel: str = CHANNEL) -> None:
@@ -127,6 +140,9 @@ class NatsBus:
     async def stop(self) -> None:
         if self._nc is not None:
             await self._nc.drain()
+
+    async def healthy(self) -> bool:
+        return bool(self._nc is not None and self._nc.is_connected)
 
 
 def make_bus(url: str, namespace: str = "") -> Bus:

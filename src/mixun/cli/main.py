@@ -42,7 +42,53 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _metrics_directory(settings: Settings) -> None:
+    """Every process of this server writes its metrics to one directory, so a scrape of any worker adds
+    them all up (mixun.metrics). Chosen before prometheus-client is first imported, which fixes its mode;
+    an operator's own PROMETHEUS_MULTIPROC_DIR is used (and not emptied) when set."""
+    import os
+    import shutil
+
+    if "prometheus_client" in sys.modules:  # imported already (an embedding tool): in-memory metrics
+        return
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+        return
+    path = settings.data_dir / "run" / "metrics"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+
+
+def _tls_options(args: argparse.Namespace) -> dict[str, Any] | str:
+    """uvicorn's TLS options from --tls-cert/--tls-key, or what is wrong with them (checked before the
+    server starts, so a typo is a clear message and exit 2, not a traceback)."""
+    import ssl
+    from pathlib import Path
+
+    cert, key = getattr(args, "tls_cert", None), getattr(args, "tls_key", None)
+    if not cert and not key:
+        return {}
+    if not cert or not key:
+        return "--tls-cert and --tls-key go together"
+    for name, path in (("--tls-cert", cert), ("--tls-key", key)):
+        if not Path(path).is_file():
+            return f"{name} {path}: no such file"
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError) as exc:
+        return f"the certificate and key cannot be used together: {exc}"
+    # TLS 1.2 at least (uvicorn's default context allows what OpenSSL allows; Debian's is 1.2 as well).
+    return {"ssl_certfile": cert, "ssl_keyfile": key, "ssl_version": ssl.PROTOCOL_TLS_SERVER,
+            "ssl_ciphers": "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:!aNULL:!MD5:!DSS"}
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    tls = _tls_options(args)
+    if isinstance(tls, str):
+        print(f"mixun: {tls}", file=sys.stderr)
+        return 2
+    _metrics_directory(settings)
     import uvicorn
 
     from mixun.api.app import create_app
@@ -61,7 +107,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         host=args.host, port=args.port, log_level=args.log_level, loop="uvloop", http="httptools",
         ws=LeanWebSocketProtocol, ws_ping_interval=20, ws_ping_timeout=20,
         ws_per_message_deflate=False,  # ~100 KB per connection for little gain on short JSON frames
-        ws_max_size=1_048_576, proxy_headers=False, server_header=False, access_log=False)
+        ws_max_size=1_048_576, proxy_headers=False, server_header=False, access_log=False, **tls)
     if args.workers > 1:
         # Several processes accept on one socket; each builds its app from the same MIXUN_* environment
         # and they share the database and the bus (as two `mixun serve` on one database do).
@@ -312,6 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--log-level", default="warning")
     sp.add_argument("--workers", type=int, default=1,
                     help="server processes sharing the port (above 1 needs MIXUN_BUS_URL=redis://…); one per core")
+    sp.add_argument("--tls-cert", help="serve HTTPS (and WSS) with this PEM certificate (chain)")
+    sp.add_argument("--tls-key", help="the certificate's PEM private key")
     sp.set_defaults(fn=cmd_serve)
     sub.add_parser("demo", help="load the demo bank (idempotent)").set_defaults(fn=cmd_demo)
     up = sub.add_parser("user", help="manage accounts").add_subparsers(dest="user_command", required=True)
@@ -374,12 +422,52 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def cmd_report_inspection(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import date
+    from pathlib import Path
+
+    from mixun.cli.progress import Bar
+    from mixun.errors import MixunError
+    from mixun.services import inspection
+
+    out = Path(args.out)
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in ("html", "pdf"):
+        print("mixun: --out must end in .html or .pdf", file=sys.stderr)
+        return 2
+    try:
+        start, end = date.fromisoformat(args.date_from), date.fromisoformat(args.date_to)
+    except ValueError:
+        print("mixun: --from and --to are dates such as 2026-11-01", file=sys.stderr)
+        return 2
+    rt = _runtime(settings)
+    bar = Bar("巡检 inspection")
+    try:
+        body = inspection.build(_cli_ctx(rt), start, end, fmt, progress=bar)
+    except MixunError as exc:
+        bar.close()
+        print(f"error: {exc.code}: {exc.message_for('en')} {exc.details or ''}".rstrip(), file=sys.stderr)
+        return 2
+    bar.close()
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_bytes(body)
+    tmp.replace(out)
+    print(f"inspection report {start}..{end} written to {out} ({len(body)} bytes)")
+    return 0
+
+
 def _register_more(sub: Any) -> None:
     """Command groups that live in modules of their own."""
     from mixun.cli import keys, standby
 
     standby.register(sub, runtime=_runtime, cli_ctx=_cli_ctx, serve=cmd_serve)
     keys.register(sub, runtime=_runtime, cli_ctx=_cli_ctx)
+    rp = sub.add_parser("report", help="reports").add_subparsers(dest="report_command", required=True)
+    ri = rp.add_parser("inspection", help="the security inspection report (HTML or PDF, with charts)")
+    ri.add_argument("--from", dest="date_from", required=True, help="first day, e.g. 2026-11-01")
+    ri.add_argument("--to", dest="date_to", required=True, help="last day (inclusive)")
+    ri.add_argument("--out", required=True, help="FILE ending in .html or .pdf")
+    ri.set_defaults(fn=cmd_report_inspection)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

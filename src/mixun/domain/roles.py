@@ -51,6 +51,9 @@ class Perm(StrEnum):
     ANNOUNCE = "announcements.publish"  # publishing announcements (unit heads: to their own units only)
     FUNCTIONS_MANAGE = "functions.manage"  # per-unit / per-person function switches and group limits
     ACCOUNT_REVIEW = "accounts.review"  # the periodic and on-demand account review
+    OPS_MONITOR = "ops.monitor"  # operations alerts and the notifications' dead-letter list (issue 22)
+    FAULTS_HANDLE = "faults.handle"  # the fault-report queue: assign, answer, resolve (issue 22)
+    REPORTS = "reports.inspection"  # the inspection report (issue 22)
 
 
 _STAFF = {Perm.ACCOUNT, Perm.DIRECTORY_READ, Perm.CHAT}
@@ -62,12 +65,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.COMPLIANCE: frozenset(_STAFF | {Perm.ARCHIVE_SEARCH, Perm.REVIEW, Perm.RULES_REPORT}),
     Role.SYSADMIN: frozenset({Perm.ACCOUNT, Perm.DIRECTORY_READ, Perm.ADMIN_USERS, Perm.ADMIN_UNITS,
                               Perm.ADMIN_SESSIONS, Perm.ADMIN_USERS_READ, Perm.APPROVALS, Perm.ANNOUNCE,
-                              Perm.ACCOUNT_REVIEW}),
+                              Perm.ACCOUNT_REVIEW, Perm.OPS_MONITOR, Perm.FAULTS_HANDLE, Perm.REPORTS}),
     Role.SECADMIN: frozenset({Perm.ACCOUNT, Perm.DIRECTORY_READ, Perm.ADMIN_SESSIONS, Perm.SECURITY_ALERTS,
                               Perm.DLP_MANAGE, Perm.REVIEW, Perm.ADMIN_USERS_READ, Perm.ADMIN_ROLES,
                               Perm.APPROVALS, Perm.RULES_MANAGE, Perm.RULES_REPORT, Perm.FUNCTIONS_MANAGE,
-                              Perm.ACCOUNT_REVIEW}),
-    Role.AUDITOR: frozenset({Perm.ACCOUNT, Perm.AUDIT_READ, Perm.RULES_REPORT}),
+                              Perm.ACCOUNT_REVIEW, Perm.REPORTS}),
+    Role.AUDITOR: frozenset({Perm.ACCOUNT, Perm.AUDIT_READ, Perm.RULES_REPORT, Perm.REPORTS}),
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import orjson
 from starlette.websockets import WebSocket
 
+from mixun import metrics
 from mixun.realtime.presence import LocalPresence
 from mixun.services import auth, events
 from mixun.services.runtime import Ctx
@@ -185,6 +187,7 @@ class Hub:
             return events.last_seq(s, user_id)
 
     def add(self, conn: Connection) -> None:
+        metrics.WS_CONNECTIONS.inc()
         self.by_user.setdefault(conn.user_id, set()).add(conn)
         self.by_session.setdefault(conn.session_id, set()).add(conn)
         if self.presence.connected(conn.user_id) and self.on_presence:
@@ -194,6 +197,7 @@ class Hub:
         conn.closed = True
         conns = self.by_user.get(conn.user_id)
         if conns and conn in conns:
+            metrics.WS_CONNECTIONS.dec()
             conns.discard(conn)
             if not conns:
                 del self.by_user[conn.user_id]
@@ -208,6 +212,7 @@ class Hub:
     def drop(self, conn: Connection, code: int, reason: str) -> None:
         if conn.closed:
             return
+        metrics.WS_DROPPED.labels(str(code)).inc()
         self.remove(conn)
         conn.queue = None
         with contextlib.suppress(Exception):
@@ -242,6 +247,7 @@ class Hub:
         if control:
             return
         by_user = self.by_user
+        delivered = 0
         for wake in msg.get("wakes") or (msg,):
             payload = wake.get("payload")
             if not isinstance(payload, str):
@@ -251,6 +257,13 @@ class Hub:
                 if conns:
                     for conn in tuple(conns):
                         conn.offer(seq, payload)
+                    if seq > 0:
+                        delivered += len(conns)
+        if delivered:  # counted once per wake-up, not per socket: a group's fan-out stays cheap
+            metrics.DELIVERIES.inc(delivered)
+            committed = msg.get("t")
+            if isinstance(committed, float):
+                metrics.DELIVERY_SECONDS.observe(max(0.0, time.time() - committed))
 
     def connection_count(self) -> int:
         return sum(len(c) for c in self.by_user.values())

@@ -22,6 +22,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
+from mixun import metrics
 from mixun.db import bulk
 from mixun.db.engine import affected
 from mixun.db.models import (
@@ -179,6 +180,7 @@ def _fail(ctx: Ctx, code: str, username: str, user: User | None, reason: str, co
     """Record a failed login in its own committed transaction and return the error to raise. ``counted``:
     the attempt was already added to the account's failures before the password was checked."""
     settings = ctx.rt.settings
+    metrics.LOGIN_FAILURES.labels(reason).inc()
     throttle = login_throttle(ctx.rt)
     locked_now = False
     with ctx.rt.db.write() as s:
@@ -204,6 +206,7 @@ def _fail(ctx: Ctx, code: str, username: str, user: User | None, reason: str, co
                      outcome="failure", actor_id=user.id if user else None,
                      username=user.username if user else _unknown_name(ctx, username), reason=reason)
     if locked_now:
+        metrics.LOCKOUTS.inc()
         details["locked"] = True
     return MixunError(code, **details)
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 
+from mixun import metrics
 from mixun.db.engine import affected
 from mixun.db.models import Unit, User
 from mixun.db.models_dlp import DlpHit, DlpLexiconTerm, DlpPolicyVersion, DlpSanction
@@ -177,6 +178,9 @@ class DlpService:
     def _settle(self, ctx: Ctx, verdict: Verdict, action: str, channel: str, confirm: bool, target: str,
                 reason: str | None = None) -> list[dict[str, Any]]:
         """The findings' views; a block, or a warning not yet confirmed, is recorded and raised."""
+        metrics.DLP_VERDICTS.labels(action, channel).inc()
+        for d in verdict.decisions:
+            metrics.DLP_FINDINGS.labels(d.finding.detector, d.action).inc()
         views = [{"detector": d.finding.detector, "start": d.finding.start, "end": d.finding.end,
                   "masked": d.finding.masked, "action": d.action, "category": d.finding.category}
                  for d in verdict.decisions]

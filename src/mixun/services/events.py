@@ -7,6 +7,7 @@ to the bus; processes push straight from it, and read the rows when they see a g
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -103,7 +104,9 @@ def write(r: bulk.Round, session: Session, ctx: Ctx, reserved: Reserved, items: 
     notify = ctx.rt.notify
     # One bus message for the whole batch (one publish, one parse and one loop wake-up in each process),
     # in parts of at most WAKE_BYTES of payload (NATS refuses messages over 1 MB by default).
-    on_commit(session, lambda: [notify(part[0] if len(part) == 1 else {"wakes": part}) for part in _parts(wakes)])
+    # "t": the commit's time, for the send-to-deliver latency each process's hub measures (mixun.metrics).
+    on_commit(session, lambda: [notify({**part[0], "t": time.time()} if len(part) == 1 else
+                                       {"wakes": part, "t": time.time()}) for part in _parts(wakes)])
 
 
 def _parts(wakes: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

@@ -495,13 +495,16 @@ def _notify_offline_urgent(s: Session, ctx: Ctx, recipients: list[int]) -> None:
     offline = [uid for uid in recipients if uid not in online_users(ctx, recipients)]
     if gateway is None or not offline:
         return
-    phones = dict(s.execute(select(User.id, User.phone).where(User.id.in_(offline))).all())
+    from mixun.services.notifications import contacts
+
+    reach = contacts(s, ctx.rt.settings, offline)
     sender = ctx.principal.name if ctx.principal else ""
     text = f"【密讯】{sender}给您发送了一条紧急消息,请尽快登录密讯查看。"
 
-    def deliver() -> None:
+    def deliver() -> None:  # queued only: the gateways are reached from the notifier's own thread
         for uid in offline:
-            gateway.send(uid, phones.get(uid), text)
+            phone, email = reach.get(uid, (None, None))
+            gateway.send(uid, phone, text, email=email, subject="密讯紧急消息 Urgent message on Mixun")
 
     on_commit(s, deliver)
 

@@ -222,6 +222,9 @@ class Runtime:
     principal_cache: PrincipalCache = field(default_factory=lambda: PrincipalCache())
     directory_refusals_noted: dict[int, float] = field(default_factory=dict)  # user -> last audited refusal
     function_rules: Any = None  # services.functions' cache of the switches, made on first use
+    bus: Any = None  # the event bus (api/app.py), for its health
+    bus_up: bool | None = None  # the bus answered at the last operations round (None: not checked)
+    health_probes: dict[str, Callable[[], float]] = field(default_factory=dict)  # gauges /metrics reads
     address_decisions: dict[str, bool] = field(default_factory=dict)  # ip -> inside MIXUN_ALLOWED_NETWORKS
     allowed_origins: frozenset[str] | None = None  # MIXUN_ALLOWED_ORIGINS, parsed on first use (api/ws.py)
 

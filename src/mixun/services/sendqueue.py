@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from mixun import metrics
 from mixun.services import messages
 
 log = logging.getLogger("mixun.sendqueue")
@@ -58,6 +59,7 @@ class SendQueue:
                 raise RuntimeError("send queue closed")
             self._start()
             self._queue.put(item)
+            metrics.SEND_QUEUE.inc()
 
     def close(self, timeout: float = 30.0) -> None:
         """Stop taking sends; what is queued is written first."""
@@ -112,6 +114,7 @@ class SendQueue:
                 first = None
             batch, retry = retry, []
             stop = first is _STOP
+            fresh = 0
             if first is not None and not stop:
                 batch.append(first)
                 fresh = 1
@@ -125,6 +128,8 @@ class SendQueue:
                         break
                     batch.append(item)
                     fresh += 1
+            if fresh:
+                metrics.SEND_QUEUE.dec(fresh)
             retry = self._write(batch, stop)
             stalled = len(retry) == len(batch)
             if stop:
@@ -135,6 +140,9 @@ def write_here(batch: list[Item], final: bool = True) -> list[Item]:
     """Write ``batch`` in this process and answer its requests; returns the items deferred to a later
     batch (none when ``final``: those are then tried again here until written or past their deadline)."""
     jobs = [job for job, _target, _token in batch]
+    if jobs:
+        metrics.WRITER_BATCHES.inc()
+        metrics.WRITER_BATCH_SIZE.observe(len(jobs))
     try:
         (messages.send_settled if final else messages.send_many)(jobs)
     except Exception as exc:  # send_many gives every job its own outcome; this is a last resort

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Annotated, Any
 
 import orjson
@@ -11,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.types import Message, Scope, Send
 
+from mixun import metrics
 from mixun.api import edge_input
 from mixun.api import errors as api_errors
 from mixun.api.deps import MAX_ID, Id, Limit, gate
@@ -100,7 +102,15 @@ async def _send(ctx: Ctx, conversation_id: int, body: MessageCreate) -> ORJSONRe
                            confirm=body.confirm, reply_to=body.reply_to)
     queue = ctx.rt.send_queue
     assert queue is not None, "the app puts its send queue in the runtime (api/app.py)"
-    view, _created = await queue.send(job)
+    started = time.perf_counter()
+    try:
+        view, created = await queue.send(job)
+    except MixunError as exc:
+        metrics.SEND_FAILURES.labels(exc.code).inc()
+        raise
+    if created:
+        metrics.SENDS.inc()
+        metrics.SEND_SECONDS.observe(time.perf_counter() - started)
     return ORJSONResponse(view, status_code=201)
 
 
