@@ -178,7 +178,8 @@ def queue(ctx: Ctx, status: str = "active", limit: int = 100, offset: int = 0) -
         else:
             stmt = stmt.order_by(FaultReport.id.desc())
         rows = list(s.execute(stmt.limit(limit).offset(offset)).scalars())
-        wanted: set[int | None] = {r.reporter_id for r in rows} | {r.assignee_id for r in rows}
+        wanted: set[int | None] = {r.assignee_id for r in rows}
+        wanted.update(r.reporter_id for r in rows)
         names = _names(s, wanted)
         counts = counts_of(s, now)
         return {"reports": [_view(r, names, now) for r in rows], "counts": counts,
