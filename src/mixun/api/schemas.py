@@ -91,6 +91,8 @@ class AdminUserCreate(_In):
 
 
 class AdminUserUpdate(_In):
+    # Unknown fields kept, so the route names them in a 422 (a real name is HR's to change, issue 21).
+    model_config = ConfigDict(strict=True, extra="allow")
     disabled: bool | None = None
     roles: list[str] | None = Field(default=None, max_length=10, json_schema_extra=ROLE_ITEMS)
     unit_id: DbId | None = None

@@ -45,6 +45,9 @@ class Perm(StrEnum):
     ADMIN_USERS_READ = "admin.users.read"  # the people list (sysadmin manages accounts, secadmin grants roles)
     ADMIN_ROLES = "admin.roles"  # granting and removing roles (授权): secadmin's, not sysadmin's
     APPROVALS = "admin.approvals"  # the second administrator's approval of a request on a privileged account
+    APPLICATIONS = "account.applications"  # file account applications; decide the step one's role owns (A1)
+    ORG_MANAGE = "org.manage"  # HR: the org tree, people's units, positions and real names, departures (A2-A4)
+    SCIM = "scim"  # HR's system over SCIM 2.0: its own bearer token (`mixun scim token`), held by no role
 
 
 _STAFF = {Perm.ACCOUNT, Perm.DIRECTORY_READ, Perm.CHAT}
@@ -61,6 +64,20 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
                               Perm.APPROVALS}),
     Role.AUDITOR: frozenset({Perm.ACCOUNT, Perm.AUDIT_READ}),
 }
+
+
+# Issue 21 (people and the organisation), added apart from the table above so its lines stay as merged.
+# Anyone with a staff account, and sysadmin who allocates, works account applications; HR owns the tree
+# and real names but no content access and no role-granting (docs/organisation.md).
+_ORG_GRANTS: dict[Role, frozenset[Perm]] = {
+    Role.EMPLOYEE: frozenset({Perm.APPLICATIONS}),
+    Role.UNIT_HEAD: frozenset({Perm.APPLICATIONS}),
+    Role.HR: frozenset({Perm.APPLICATIONS, Perm.ORG_MANAGE}),
+    Role.COMPLIANCE: frozenset({Perm.APPLICATIONS}),
+    Role.SYSADMIN: frozenset({Perm.APPLICATIONS}),
+}
+for _role, _extra in _ORG_GRANTS.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _extra
 
 
 def permissions_for(roles: list[str] | tuple[str, ...] | frozenset[str] | set[str]) -> frozenset[Perm]:
