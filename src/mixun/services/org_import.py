@@ -18,11 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from mixun.db.models import EventCounter, Unit, User
-from mixun.domain.names import pinyin_keys
+from mixun.db.models import EventCounter, SearchKey, Unit, User
+from mixun.domain.names import pinyin_keys, search_keys
 from mixun.domain.roles import Role, is_privileged
 from mixun.errors import MixunError
 from mixun.services import audit, users
@@ -123,6 +123,8 @@ class _State:
         self.people = {u.employee_no: u for u in s.execute(select(User).where(User.employee_no.is_not(None))).scalars()}
         self.units = {u.path: u for u in s.execute(select(Unit)).scalars()}
         self.usernames = {n.lower() for n in s.execute(select(func.lower(User.username))).scalars()}
+        self.pending: list[dict[str, Any]] = []  # new people not yet written (create_people_txn)
+        self.created: set[str] = set()
 
 
 def _unit(s: Session, ctx: Ctx, st: _State, out: Outcome, path: str) -> Unit:
@@ -180,10 +182,41 @@ def create_person_txn(s: Session, ctx: Ctx, *, username: str, name: str, employe
     return user
 
 
+BATCH = 1000  # new people written per statement
+
+
+def create_people_txn(s: Session, ctx: Ctx, people: list[dict[str, Any]], source: str) -> list[int]:
+    """Many new people at once (the import's creations): users, search keys, event counters and one
+    ``account.created`` audit record each, in a few statements. Each entry: username, name, employee_no,
+    unit (a Unit), position, phone."""
+    if not people:
+        return []
+    now = datetime.now(UTC)
+    rows = []
+    for p in people:
+        full, initials = pinyin_keys(p["name"])
+        rows.append({"username": p["username"], "name": p["name"], "name_pinyin": full, "name_initials": initials,
+                     "employee_no": p["employee_no"], "phone": p["phone"] or None, "unit_id": p["unit"].id,
+                     "position": p["position"], "roles": [Role.EMPLOYEE.value], "password_hash": UNUSABLE_PASSWORD,
+                     "must_change_password": True, "password_changed_at": now, "hr_verified": True,
+                     "created_at": now})
+    ids = list(s.scalars(insert(User).returning(User.id, sort_by_parameter_order=True), rows))
+    keys = [{"user_id": uid, "key": k, "rank": r} for uid, p in zip(ids, people, strict=True)
+            for k, r in search_keys(p["name"], p["username"], p["employee_no"], p["position"])]
+    if keys:
+        s.execute(insert(SearchKey), keys)
+    s.execute(insert(EventCounter), [{"user_id": uid, "last_seq": 0} for uid in ids])
+    audit.record_many(s, ctx, [("account.created", f"user:{uid}", {
+        "username": p["username"], "roles": [Role.EMPLOYEE.value], "unit": p["unit"].path, "source": source})
+        for uid, p in zip(ids, people, strict=True)])
+    return ids
+
+
 def _apply(s: Session, ctx: Ctx, rows: list[dict[str, str]], out: Outcome, progress: Progress) -> None:
     from mixun.services.org import apply_hr_fields
 
     st = _State(s)
+    st.pending = []
     seen: set[str] = set()
     total = len(rows)
     for i, raw in enumerate(rows, start=1):
@@ -210,6 +243,9 @@ def _apply(s: Session, ctx: Ctx, rows: list[dict[str, str]], out: Outcome, progr
             out.errors.append({"line": line, "employee_no": row["employee_no"], "code": exc.code,
                                "message": exc.message_for("en"), **{k: v for k, v in exc.details.items()
                                                                     if k in ("field", "path", "username")}})
+        if len(st.pending) >= BATCH or i == total:
+            create_people_txn(s, ctx, st.pending, "import")
+            st.pending = []
         if i % 200 == 0 or i == total:
             progress(i, total)
 
@@ -224,9 +260,10 @@ def _row(s: Session, ctx: Ctx, st: _State, out: Outcome, row: dict[str, str], st
             return {**base, "action": "unchanged", "note": "departed, no account"}
         unit = _unit(s, ctx, st, out, row["unit"])
         username = _username(st, row)
-        user = create_person_txn(s, ctx, username=username, name=row["name"], employee_no=no, unit=unit,
-                                 position=row["position"], phone=row["phone"] or None, source="import")
-        st.people[no], _ = user, st.usernames.add(username.lower())
+        st.pending.append({"username": username, "name": row["name"], "employee_no": no, "unit": unit,
+                           "position": row["position"], "phone": row["phone"] or None})
+        st.created.add(no)
+        st.usernames.add(username.lower())
         return {**base, "action": "created", "username": username, "unit": unit.path}
     if is_privileged(user.roles):
         raise MixunError("hr_privileged_account", username=user.username)
@@ -241,7 +278,7 @@ def _row(s: Session, ctx: Ctx, st: _State, out: Outcome, row: dict[str, str], st
         users._apply_depart(s, ctx, user, {"reason": reason, "pledged": False, "source": "import"}, None)
         return {**base, "action": "departed", "reason": reason}
     unit = _unit(s, ctx, st, out, row["unit"])
-    old_unit = users.unit_path(s, user.unit_id)
+    old_unit = next((u.path for u in st.units.values() if u.id == user.unit_id), "") if user.unit_id != unit.id else unit.path
     changes: dict[str, Any] = {"name": row["name"], "unit_id": unit.id}
     if row["position"]:
         changes["position"] = row["position"]
