@@ -28,6 +28,8 @@ def test_real_names_come_only_from_hr(env: Env) -> None:
     _hr, thr = env.person("hr1", "人事专员", unit="总行/人力资源部", roles=["hr"])
     _sys, tsys = staff(env, "sys1", "系统管理员", "sysadmin")
     assert env.client.get("/api/v1/me", headers=env.h(tzs)).json()["hr_verified"] is False
+    r = env.client.patch("/api/v1/me", headers=env.h(tzs), json={"status": "busy", "name": "张大三"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "name"  # nobody renames themselves
     r = env.client.patch(f"/api/v1/admin/users/{zs}", headers=env.h(tsys), json={"name": "张叁", "position": "x"})
     assert r.status_code == 422 and r.json()["error"]["code"] == "field_not_changeable"
     assert r.json()["error"]["field"] == "name"

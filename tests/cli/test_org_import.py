@@ -85,6 +85,16 @@ def test_real_import_is_one_audited_transaction(env: Env, tmp_path: Path, monkey
         assert people["E2001"].username == "zhaoxin" and people["E2001"].password_hash.startswith("!")
         summary = s.execute(select(AuditLog.details).where(AuditLog.action == "org.imported")).scalar_one()
     assert summary["created"] == 1 and summary["departed"] == 1 and len(summary["sha256"]) == 64
+    # the people written in bulk each have their own chained, authenticated audit record
+    from mixun.services.audit_checkpoints import verify
+    from mixun.services.runtime import Ctx
+
+    with env.rt.db.read() as s:
+        created = s.execute(select(AuditLog.target).where(AuditLog.action == "account.created",
+                                                          AuditLog.target == f"user:{people['E2001'].id}")).all()
+    assert len(created) == 1
+    report = verify(Ctx(rt=env.rt))
+    assert report.ok, report.reason
     assert _cli(env, monkeypatch, "org", "import", str(f), "--json") == 0
     again = json.loads(capsys.readouterr().out)
     assert again["counts"]["unchanged"] == 4 and again["rows"] == []
@@ -105,20 +115,21 @@ def test_real_import_is_one_audited_transaction(env: Env, tmp_path: Path, monkey
 
 
 def test_interrupted_import_leaves_nothing_half_done(env: Env) -> None:
-    """Ctrl-C in the middle of a long import (the progress callback raising) rolls every row back."""
+    """Ctrl-C in the middle of a long import (the progress callback raising), after a first thousand people
+    were already written in the transaction, rolls every row back."""
     from mixun.services.org_import import apply_rows
     from mixun.services.runtime import Ctx
 
-    rows = [{"employee_no": f"E5{i:04d}", "name": f"员工{i}", "unit": "总行/批量部"} for i in range(600)]
+    rows = [{"employee_no": f"E5{i:04d}", "name": f"员工{i}", "unit": "总行/批量部"} for i in range(1300)]
     before = _snapshot(env)
     seen: list[int] = []
 
     def progress(done: int, total: int) -> None:
         seen.append(done)
-        if done >= 400:
+        if done >= 1200:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         apply_rows(Ctx(rt=env.rt, ip="127.0.0.1", client="tests"), rows, dry_run=False, progress=progress)
-    assert seen == [200, 400]
+    assert seen == [200, 400, 600, 800, 1000, 1200]
     assert _snapshot(env) == before

@@ -81,7 +81,7 @@ def test_account_by_application(own_server, browser, viewport):
         dialog.get_by_test_id("application-position").fill("开发工程师")
         dialog.get_by_test_id("application-fn-files").check()
         dialog.get_by_test_id("application-submit").click()
-        expect(emp.get_by_test_id("toast")).to_contain_text("申请已提交")
+        expect(emp.get_by_test_id("toast")).to_contain_text("陈新")  # 申请已提交, or the event's 开户申请（陈新）
         row = emp.locator("[data-testid=application-row][data-employee-no=E900001]")
         expect(row.get_by_test_id("application-status")).to_have_text("待部门负责人审批")
         expect(row.get_by_test_id("application-approve")).to_have_count(0)

@@ -63,7 +63,7 @@ export function Applications() {
         </table>
       </div>
       {data && (data.applications || []).length === 0 && <div class="muted pad">{t('none')}</div>}
-      {filing && <FileApplication onClose={() => setFiling(false)} onDone={() => { setFiling(false); setScope('mine'); load(); toast(w('application_filed')); }} />}
+      {filing && <FileApplication onClose={() => setFiling(false)} onDone={(name) => { setFiling(false); setScope('mine'); load(); toast(`${w('application_filed')}（${name}）`); }} />}
       {approving && <ApproveDialog a={approving} onClose={() => setApproving(null)} onDone={(r) => { setApproving(null); if (r.password) setOpened(r); else toast(t('saved')); load(); }} />}
       {rejecting && <RejectDialog a={rejecting} onClose={() => setRejecting(null)} onDone={() => { setRejecting(null); toast(t('saved')); load(); }} />}
       {opened && (
@@ -76,7 +76,7 @@ export function Applications() {
   );
 }
 
-function FileApplication({ onClose, onDone }: { onClose: () => void; onDone: () => void }) {
+function FileApplication({ onClose, onDone }: { onClose: () => void; onDone: (name: string) => void }) {
   const [f, setF] = useState<Record<string, string>>({ name: '', employee_no: '', unit_id: '', position: '', phone: '', username: '', note: '' });
   const [fns, setFns] = useState<string[]>(['chat']);
   const [units, setUnits] = useState<any[]>([]);
@@ -89,7 +89,7 @@ function FileApplication({ onClose, onDone }: { onClose: () => void; onDone: () 
     const body: any = { name: f.name.trim(), employee_no: f.employee_no.trim(), unit_id: Number(f.unit_id), position: f.position.trim(), functions: fns, note: f.note.trim() };
     if (f.phone.trim()) body.phone = f.phone.trim();
     if (f.username.trim()) body.username = f.username.trim();
-    try { await post('/applications', body); onDone(); } catch (err) { showError(err); }
+    try { await post('/applications', body); onDone(body.name); } catch (err) { showError(err); }
   };
   return (
     <Dialog title={w('application_new')} inner="application-dialog" onCancel={onClose}>

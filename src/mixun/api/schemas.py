@@ -36,6 +36,7 @@ class OtpIn(_In):
 
 
 class StatusIn(_In):
+    model_config = ConfigDict(strict=True, extra="allow")  # other fields named in a 422 (PATCH /me)
     status: str = Field(max_length=16, json_schema_extra={"enum": list(WORK_STATUSES)})
 
 

@@ -9,6 +9,7 @@ import { onGroupEvent, reloadSystem } from './group_life';
 import { onPresenceChanged, refreshPresence } from './presence';
 import { onViolationNotice } from './dlp';
 import { loadDrafts } from './drafts';
+import { w } from '../labels_org';
 import type { Member } from './types';
 
 let ws: WebSocket | null = null;
@@ -114,6 +115,9 @@ function onFrame(f: any) {
       break;
     case 'dlp.violation_notice': onViolationNotice(f); break;
     case 'presence.changed': onPresenceChanged(f.user_id, f.status); break;
+    case 'application.changed': // an account application moved on: to its applicant and its next decider
+      toast(`${w('applications')}（${f.name || ''}）：${w('status_' + f.status)}`);
+      break;
     default: break;
   }
 }
