@@ -122,6 +122,13 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "pdf_unavailable": (503, "无法生成 PDF（需要安装 chromium），请改用 HTML 格式",
                         "The PDF cannot be made (chromium is needed); use the HTML format"),
     "fault_resolved": (409, "该故障报告已解决，不能再修改", "The fault report is resolved and can no longer change"),
+    "field_not_changeable": (422, "您不能修改该字段（实名、工号等以人力资源部为准）", "You may not change this field (real names and numbers come from HR)"),
+    "application_not_pending": (409, "该开户申请已处理", "This account application has already been decided"),
+    "application_not_your_step": (403, "该申请当前不在您审批的环节", "This application is not at a step you decide"),
+    "unit_closed": (409, "单位已撤销", "The unit is closed"),
+    "unit_not_empty": (409, "单位下仍有在职人员或下级单位，请先调出或合并", "The unit still holds people or sub-units; move or merge them first"),
+    "unit_move_invalid": (422, "不能把单位移到它自己或它的下级单位之下", "A unit cannot move under itself or one of its sub-units"),
+    "hr_privileged_account": (403, "管理员和合规人员的账号由系统管理员办理", "Administrators' and compliance officers' accounts are handled by the system administrator"),
 }
 
 

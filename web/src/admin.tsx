@@ -5,6 +5,8 @@ import { S, showError, toast, useStore } from './store';
 import { fmtTime } from './ui';
 import { loginReasons } from './security';
 import { lazyPart } from './lazy';
+import { Applications } from './org_applications';
+import { w } from './labels_org';
 
 // The consoles' screens are loaded when an administrator opens them, never by an employee's client:
 // each module is its own chunk (esbuild splitting), fetched once on first use.
@@ -30,12 +32,21 @@ const InspectionReport = lazyPart(() => import('./admin_ops'), 'InspectionReport
 const OpsMonitor = lazyPart(() => import('./admin_ops'), 'OpsMonitor');
 const SecurityRisks = lazyPart(() => import('./admin_ops'), 'SecurityRisks');
 
-type Tab = 'users' | 'approvals' | 'units' | 'sessions' | 'alerts' | 'audit' | 'dlp-policy' | 'dlp-lexicons' | 'dlp' | 'archive' | 'review' | 'holds' | 'retention' | 'exports'
+const OrgPeople = lazyPart(() => import('./org_admin'), 'OrgPeople');
+const OrgUnits = lazyPart(() => import('./org_admin'), 'OrgUnits');
+
+// Tabs of issue 21, labelled from labels_org.ts.
+const ORG_LABELS: Record<string, string> = { admin_applications: 'applications', admin_org_units: 'org_units', admin_org_people: 'org_people' };
+
+type Tab = 'users' | 'approvals' | 'applications' | 'org-units' | 'org-people' | 'units' | 'sessions' | 'alerts' | 'audit' | 'dlp-policy' | 'dlp-lexicons' | 'dlp' | 'archive' | 'review' | 'holds' | 'retention' | 'exports'
   | 'announce' | 'rules' | 'rules-report' | 'functions' | 'account-review' | 'faults' | 'ops' | 'inspection';
 const TABS: { id: Tab; roles: string[]; label: string }[] = [
   { id: 'users', roles: ['sysadmin', 'secadmin'], label: 'admin_users' },
   { id: 'approvals', roles: ['sysadmin', 'secadmin'], label: 'admin_approvals' },
-  { id: 'units', roles: ['sysadmin', 'hr'], label: 'admin_units' },
+  { id: 'applications', roles: ['sysadmin', 'hr', 'unit_head'], label: 'admin_applications' },
+  { id: 'org-units', roles: ['hr'], label: 'admin_org_units' },
+  { id: 'org-people', roles: ['hr'], label: 'admin_org_people' },
+  { id: 'units', roles: ['sysadmin'], label: 'admin_units' },
   { id: 'sessions', roles: ['sysadmin', 'secadmin'], label: 'admin_sessions' },
   { id: 'alerts', roles: ['secadmin'], label: 'admin_alerts' },
   { id: 'audit', roles: ['auditor'], label: 'admin_audit' },
@@ -69,12 +80,15 @@ export function AdminConsole() {
     <div class="admin" data-testid="admin-console">
       <nav class="admin-tabs" role="tablist">
         {tabs.map((x) => (
-          <button role="tab" aria-selected={tab === x.id} class={tab === x.id ? 'active' : ''} data-testid={'admin-tab-' + x.id} onClick={() => setTab(x.id)}>{t(x.label)}</button>
+          <button role="tab" aria-selected={tab === x.id} class={tab === x.id ? 'active' : ''} data-testid={'admin-tab-' + x.id} onClick={() => setTab(x.id)}>{ORG_LABELS[x.label] ? w(ORG_LABELS[x.label]) : t(x.label)}</button>
         ))}
       </nav>
       <div class="admin-body">
         {tab === 'users' && <Users />}
         {tab === 'approvals' && <Approvals />}
+        {tab === 'applications' && <Applications />}
+        {tab === 'org-units' && <OrgUnits />}
+        {tab === 'org-people' && <OrgPeople />}
         {tab === 'units' && <Units />}
         {tab === 'sessions' && <Sessions />}
         {tab === 'alerts' && <Alerts />}

@@ -7,6 +7,7 @@ import { api, get, patch, post } from './api';
 import { t } from './i18n';
 import { S, showError, toast, useStore } from './store';
 import { Modal, fmtTime, roleName } from './ui';
+import { DEPART_KINDS, departKind, w } from './labels_org';
 
 const GRANTABLE = ['unit_head', 'hr', 'compliance'];
 
@@ -187,13 +188,15 @@ function CreateUser({ onClose, onDone }: { onClose: () => void; onDone: (name: s
 
 function DepartDialog({ u, onClose, onDone }: { u: any; onClose: () => void; onDone: () => void }) {
   const [reason, setReason] = useState('termination');
-  const go = async () => { try { announce(await post(`/admin/users/${u.id}/depart`, { reason })); onDone(); } catch (e) { showError(e); } };
+  const [pledged, setPledged] = useState(false);
+  const go = async () => { try { announce(await post(`/admin/users/${u.id}/depart`, { reason, pledged })); onDone(); } catch (e) { showError(e); } };
   return (
     <Dialog title={`${u.name} · ${t('depart')}`} inner="depart-dialog" ok={t('depart')} danger onOk={go} onCancel={onClose}>
       <p class="hint">{t('depart_hint')}</p>
       <select data-testid="depart-reason" value={reason} onChange={(e) => setReason(e.currentTarget.value)}>
-        {['termination', 'resignation', 'retirement', 'internal_retirement', 'transfer', 'other'].map((r) => <option value={r}>{t('depart_' + r)}</option>)}
+        {DEPART_KINDS.map((r) => <option value={r}>{departKind(r) || t('depart_' + r)}</option>)}
       </select>
+      <label class="check"><input type="checkbox" data-testid="depart-pledged" checked={pledged} onChange={(e) => setPledged(e.currentTarget.checked)} /> {w('depart_pledged')}</label>
     </Dialog>
   );
 }
@@ -222,7 +225,7 @@ function approvalDetail(a: any): string {
       return parts.join('；');
     }
     case 'roles': return t('approval_roles_change', { from: (p.from || []).map(roleName).join('、'), to: (p.to || []).map(roleName).join('、') });
-    case 'depart': return `${t('reason')}：${t('depart_' + p.reason)}`;
+    case 'depart': return `${t('reason')}：${departKind(p.reason) || t('depart_' + p.reason)}${p.pledged ? '；' + w('depart_pledged') : ''}`;
     case 'reinstate': return `${t('reason')}：${p.reason || ''}`;
     default: return '';
   }

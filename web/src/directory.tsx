@@ -4,7 +4,7 @@ import { t } from './i18n';
 import { S, openDirect, showError, useStore } from './store';
 import { Avatar, Modal, StatusDot } from './ui';
 
-export type Person = { id: number; username: string; name: string; employee_no?: string; unit?: string; unit_id?: number; position?: string; status?: string; phone?: string };
+export type Person = { id: number; username: string; name: string; employee_no?: string; unit?: string; unit_id?: number; position?: string; status?: string; phone?: string; hr_verified?: boolean };
 export type Unit = { id: number; name: string; path: string; parent_id: number | null };
 
 export function statusOf(p: { id: number; status?: string }) { return S.presence.get(p.id) ?? p.status ?? 'offline'; }
@@ -53,7 +53,7 @@ export function PersonCard(props: { id: number; onClose: () => void }) {
       <div class="card-head">
         <Avatar name={p.name} id={p.id} size={56} />
         <div>
-          <div class="card-name">{p.name} <span class="badge verified" title={t('hr_verified')}>✔ {t('hr_verified')}</span></div>
+          <div class="card-name">{p.name} {p.hr_verified && <span class="badge verified" data-testid="hr-verified" title={t('hr_verified')}>✔ {t('hr_verified')}</span>}</div>
           <div class="muted"><StatusDot status={statusOf(p)} /> {t(statusOf(p))}</div>
         </div>
       </div>

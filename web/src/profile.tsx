@@ -6,6 +6,9 @@ import { PasswordForm, TotpSetup } from './auth';
 import { Modal, StatusDot, fmtTime, roleName } from './ui';
 import { loginReasons } from './security';
 import { MyFaults } from './admin_ops';
+import { Applications } from './org_applications';
+import { w } from './labels_org';
+import { isAdminOnly } from './state/session';
 
 const STATUSES = ['available', 'busy', 'meeting', 'away'];
 
@@ -18,6 +21,7 @@ export function Profile() {
   const [totp, setTotp] = useState(false);
   const [disable, setDisable] = useState(false);
   const [confirmAll, setConfirmAll] = useState(false);
+  const [showApps, setShowApps] = useState(false);
   const [prefs, setPrefs] = useState(notifyPrefs());
   const savePrefs = (p: NotifyPrefs) => { setNotifyPrefs(p); setPrefs(p); };
   const [perm, setPerm] = useState(typeof Notification !== 'undefined' ? Notification.permission : 'denied');
@@ -42,7 +46,7 @@ export function Profile() {
       <section class="panel">
         <h3>{t('profile')}</h3>
         <dl class="kv">
-          <dt>{t('name')}</dt><dd data-testid="profile-name">{me.name} <span class="badge verified">✔ {t('hr_verified')}</span></dd>
+          <dt>{t('name')}</dt><dd data-testid="profile-name">{me.name} {me.hr_verified && <span class="badge verified" data-testid="hr-verified">✔ {t('hr_verified')}</span>}</dd>
           <dt>{t('username')}</dt><dd>{me.username}</dd>
           <dt>{t('employee_no')}</dt><dd>{me.employee_no || '—'}</dd>
           <dt>{t('unit')}</dt><dd>{me.unit || '—'}</dd>
@@ -75,6 +79,12 @@ export function Profile() {
         </dl>
       </section>
 
+      {!isAdminOnly(me) && (
+        <section class="panel" data-testid="profile-applications">
+          <h3>{w('applications')}</h3>
+          {showApps ? <Applications /> : <button data-testid="open-applications" onClick={() => setShowApps(true)}>{w('application_new')} / {w('applications_mine')}</button>}
+        </section>
+      )}
       <section class="panel">
         <h3>{t('security')}</h3>
         <div class="row gap">

@@ -21,6 +21,8 @@ from mixun.api import edge_input, errors, openapi
 from mixun.api.deps import COOKIE
 from mixun.api.responses import ORJSONResponse
 from mixun.api.routes import admin, auth, compliance, conversations, dlp, me, ops, people
+from mixun.api.routes import org as org_routes
+from mixun.api.routes import scim as scim_routes
 from mixun.api.routes.conversations import send_direct
 from mixun.api.ws import websocket_endpoint
 from mixun.bus import make_bus
@@ -345,6 +347,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None, serving: bool
     errors.install(app)
     for module in (auth, me, conversations, admin, dlp, compliance, people, ops):
         app.include_router(module.router)
+    app.include_router(org_routes.router)  # issue 21: applications, HR's tree and people
+    scim_routes.install(app)  # issue 21: SCIM 2.0 at /scim/v2 (its own token and error format)
     app.add_api_websocket_route(WS_PATH, websocket_endpoint)  # listed for the route walk; served by EdgeMiddleware
     _mount_openapi(app)
     _mount_metrics(app, bus)

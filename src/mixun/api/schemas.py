@@ -39,6 +39,7 @@ class OtpIn(_In):
 
 
 class StatusIn(_In):
+    model_config = ConfigDict(strict=True, extra="allow")  # other fields named in a 422 (PATCH /me)
     status: str = Field(max_length=16, json_schema_extra={"enum": list(WORK_STATUSES)})
 
 
@@ -94,6 +95,8 @@ class AdminUserCreate(_In):
 
 
 class AdminUserUpdate(_In):
+    # Unknown fields kept, so the route names them in a 422 (a real name is HR's to change, issue 21).
+    model_config = ConfigDict(strict=True, extra="allow")
     disabled: bool | None = None
     roles: list[str] | None = Field(default=None, max_length=10, json_schema_extra=ROLE_ITEMS)
     unit_id: DbId | None = None

@@ -380,6 +380,9 @@ def build_parser() -> argparse.ArgumentParser:
     ue.add_argument("username")
     ue.add_argument("--reason", help="required to reinstate a departed person")
     ue.set_defaults(fn=cmd_user_enable)
+    from mixun.cli import org as org_cli
+
+    org_cli.register(sub, up, runtime=_runtime, cli_ctx=_cli_ctx)  # org import, user depart, scim token
     dp = sub.add_parser("dlp", help="data-loss prevention").add_subparsers(dest="dlp_command", required=True)
     ds = dp.add_parser("scan", help="scan a text or document file (stdin when omitted)")
     ds.add_argument("file", nargs="?")

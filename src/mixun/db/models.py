@@ -43,6 +43,7 @@ class Unit(Base):
     path: Mapped[str] = mapped_column(String(1000), unique=True)
     sort: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # 撤销: kept for history, takes nobody
 
 
 class User(Base):
@@ -67,10 +68,12 @@ class User(Base):
     totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     totp_last_step: Mapped[int] = mapped_column(Integer, default=0)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    hr_verified: Mapped[bool] = mapped_column(Boolean, default=True)
+    hr_verified: Mapped[bool] = mapped_column(Boolean, default=False)  # set only by HR's paths (issue 21)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     departed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a departure is final (issue 19)
+    departure_reason: Mapped[str | None] = mapped_column(String(32))  # termination, retirement, ... (issue 21)
+    departure_pledged: Mapped[bool] = mapped_column(Boolean, default=False)  # exit confidentiality pledge signed
 
 
 class SearchKey(Base):
@@ -357,3 +360,38 @@ class Approval(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decision_reason: Mapped[str] = mapped_column(String(500), default="", server_default="")
     __table_args__ = (Index("ix_approvals_status", "status", "id"),)
+
+
+class AccountApplication(Base):
+    """A new employee's account applied for (A1): unit head, then HR, then sysadmin allocates it."""
+
+    __tablename__ = "account_applications"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # pending_unit_head | pending_hr | pending_sysadmin | allocated | rejected
+    status: Mapped[str] = mapped_column(String(24))
+    name: Mapped[str] = mapped_column(String(100))
+    employee_no: Mapped[str] = mapped_column(String(32))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    position: Mapped[str] = mapped_column(String(100), default="")
+    phone: Mapped[str | None] = mapped_column(String(32))
+    functions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    username: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    applicant_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # [{"stage", "decision", "by", "at", "reason"}]: who decided each step, in order
+    steps: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reject_reason: Mapped[str] = mapped_column(String(500), default="")
+    __table_args__ = (Index("ix_account_applications_status", "status", "id"),
+                      Index("ix_account_applications_applicant", "applicant_id", "id"))
+
+
+class ScimToken(Base):
+    """The SCIM endpoint's bearer token (`mixun scim token`): only its SHA-256 is kept."""
+
+    __tablename__ = "scim_tokens"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -54,6 +54,9 @@ class Perm(StrEnum):
     OPS_MONITOR = "ops.monitor"  # operations alerts and the notifications' dead-letter list (issue 22)
     FAULTS_HANDLE = "faults.handle"  # the fault-report queue: assign, answer, resolve (issue 22)
     REPORTS = "reports.inspection"  # the inspection report (issue 22)
+    APPLICATIONS = "account.applications"  # file account applications; decide the step one's role owns (A1)
+    ORG_MANAGE = "org.manage"  # HR: the org tree, people's units, positions and real names, departures (A2-A4)
+    SCIM = "scim"  # HR's system over SCIM 2.0: its own bearer token (`mixun scim token`), held by no role
 
 
 _STAFF = {Perm.ACCOUNT, Perm.DIRECTORY_READ, Perm.CHAT}
@@ -72,6 +75,20 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
                               Perm.ACCOUNT_REVIEW, Perm.REPORTS}),
     Role.AUDITOR: frozenset({Perm.ACCOUNT, Perm.AUDIT_READ, Perm.RULES_REPORT, Perm.REPORTS}),
 }
+
+
+# Issue 21 (people and the organisation), added apart from the table above so its lines stay as merged.
+# Anyone with a staff account, and sysadmin who allocates, works account applications; HR owns the tree
+# and real names but no content access and no role-granting (docs/organisation.md).
+_ORG_GRANTS: dict[Role, frozenset[Perm]] = {
+    Role.EMPLOYEE: frozenset({Perm.APPLICATIONS}),
+    Role.UNIT_HEAD: frozenset({Perm.APPLICATIONS}),
+    Role.HR: frozenset({Perm.APPLICATIONS, Perm.ORG_MANAGE}),
+    Role.COMPLIANCE: frozenset({Perm.APPLICATIONS}),
+    Role.SYSADMIN: frozenset({Perm.APPLICATIONS}),
+}
+for _role, _extra in _ORG_GRANTS.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _extra
 
 
 def permissions_for(roles: list[str] | tuple[str, ...] | frozenset[str] | set[str]) -> frozenset[Perm]:

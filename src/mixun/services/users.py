@@ -57,6 +57,8 @@ def ensure_unit_path(session: Session, path: str, create: bool = True) -> Unit:
             unit = Unit(name=parts[i], path=sub, parent_id=parent.id if parent else None)
             session.add(unit)
             session.flush()
+        elif unit.closed_at is not None:
+            raise MixunError("unit_closed", path=sub)
         parent = unit
     assert parent is not None
     return parent
@@ -129,8 +131,9 @@ def index_user(session: Session, user: User) -> None:
 
 
 def list_units(ctx: Ctx) -> list[dict[str, Any]]:
+    """The open units (a closed one, 已撤销, is listed only in HR's tree: services/org.list_tree)."""
     with ctx.rt.db.read() as s:
-        units = s.execute(select(Unit).order_by(Unit.path)).scalars().all()
+        units = s.execute(select(Unit).where(Unit.closed_at.is_(None)).order_by(Unit.path)).scalars().all()
         return [{"id": u.id, "name": u.name, "path": u.path, "parent_id": u.parent_id} for u in units]
 
 
@@ -185,6 +188,7 @@ def admin_view(s: Session, u: User, now: datetime) -> dict[str, Any]:
         "created_at": u.created_at.isoformat(),
         "departed": u.departed_at is not None,
         "departed_at": u.departed_at.isoformat() if u.departed_at else None,
+        "departure_reason": u.departure_reason, "hr_verified": u.hr_verified,
         "privileged": is_privileged(u.roles),
     }
 
@@ -422,9 +426,10 @@ def active_session_count(s: Session, user_id: int) -> int:
 DEPARTURE_REASONS = ("termination", "retirement", "internal_retirement", "resignation", "transfer", "other")
 
 
-def depart(ctx: Ctx, user_id: int, reason: str) -> dict[str, Any]:
+def depart(ctx: Ctx, user_id: int, reason: str, pledged: bool = False) -> dict[str, Any]:
     """A4: the account leaves the org at once — sessions end, live connections close, the person leaves
-    every group — while everything they said stays in the archive. Final: see ``reinstate``."""
+    every group — while everything they said stays in the archive. Final: see ``reinstate``. Recorded by
+    sysadmin here or by HR (services/org.depart_person); ``pledged``: the exit confidentiality pledge."""
     if reason not in DEPARTURE_REASONS:
         raise MixunError("validation_failed", ("离职原因不正确", "Unknown departure reason"), field="reason",
                          allowed=list(DEPARTURE_REASONS))
@@ -435,9 +440,10 @@ def depart(ctx: Ctx, user_id: int, reason: str) -> dict[str, Any]:
             raise MixunError("reserved_role")
         if user.departed_at is not None:
             raise MixunError("account_departed")
+        payload = {"reason": reason, "pledged": bool(pledged)}
         if is_privileged(user.roles):
-            return _filed(s, ctx, "depart", user, {"reason": reason}, Role.SYSADMIN.value)
-        return _apply_depart(s, ctx, user, {"reason": reason}, None)
+            return _filed(s, ctx, "depart", user, payload, Role.SYSADMIN.value)
+        return _apply_depart(s, ctx, user, payload, None)
 
 
 def _apply_depart(s: Session, ctx: Ctx, user: User, payload: dict[str, Any],
@@ -447,11 +453,13 @@ def _apply_depart(s: Session, ctx: Ctx, user: User, payload: dict[str, Any],
     _last_admin_check(s, user)
     user.disabled = True
     user.departed_at = datetime.now(UTC)
+    user.departure_reason = payload["reason"]
+    user.departure_pledged = bool(payload.get("pledged"))
     index_user(s, user)
     sessions = revoke_user_sessions_txn(s, ctx, user.id, reason="departure")
     groups = remove_from_all_groups_txn(s, ctx, user.id)
     audit.record(s, ctx, "account.departed", target=f"user:{user.id}", reason=payload["reason"],
-                 sessions_ended=len(sessions), groups_left=groups, unit=unit_path(s, user.unit_id), **_via(approval))
+                 pledged=bool(payload.get("pledged")), sessions_ended=len(sessions), groups_left=groups, unit=unit_path(s, user.unit_id), **_via(approval))
     account_changed(s, ctx, user.id)
     return {"user_id": user.id, "sessions_ended": len(sessions), "groups_left": groups}
 
@@ -475,6 +483,7 @@ def _apply_reinstate(s: Session, ctx: Ctx, user: User, payload: dict[str, Any],
     if user.departed_at is None:
         raise MixunError("conflict", ("该人员未办理离职", "This person has not departed"))
     user.departed_at = None
+    user.departure_reason = None
     user.disabled = False
     index_user(s, user)
     audit.record(s, ctx, "account.reinstated", target=f"user:{user.id}", reason=payload["reason"], **_via(approval))
@@ -506,6 +515,7 @@ def cli_enable(ctx: Ctx, username: str, reason: str | None) -> dict[str, Any]:
             if not reason or len(reason.strip()) < 4:
                 raise MixunError("account_departed")
             user.departed_at = None
+            user.departure_reason = None
             audit.record(s, ctx, "account.reinstated", target=f"user:{user.id}", reason=reason.strip(), actor="cli")
         if user.disabled:
             user.disabled = False
@@ -516,6 +526,20 @@ def cli_enable(ctx: Ctx, username: str, reason: str | None) -> dict[str, Any]:
         user.failed_logins = 0
         account_changed(s, ctx, user.id)
         return {"username": user.username, "id": user.id, **was}
+
+
+def cli_depart(ctx: Ctx, username: str, reason: str, pledged: bool = False) -> dict[str, Any]:
+    """`mixun user depart`: the same act as the console's, from the server (administrators excepted: their
+    accounts are disabled, not departed)."""
+    if reason not in DEPARTURE_REASONS:
+        raise MixunError("validation_failed", ("离职原因不正确", "Unknown departure reason"), field="reason")
+    with ctx.rt.db.write() as s:
+        user = find_user_by_username(s, username)
+        if user is None:
+            raise MixunError("not_found")
+        if any(Role(r) in RESERVED_ROLES for r in user.roles):
+            raise MixunError("reserved_role")
+        return _apply_depart(s, ctx, user, {"reason": reason, "pledged": pledged}, None)
 
 
 def cli_reset_password(ctx: Ctx, username: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import { onPresenceChanged, refreshPresence } from './presence';
 import { onViolationNotice } from './dlp';
 import { loadDrafts } from './drafts';
 import { onAnnouncementEvent } from './people';
+import { w } from '../labels_org';
 import type { Member } from './types';
 
 let ws: WebSocket | null = null;
@@ -116,6 +117,9 @@ function onFrame(f: any) {
     case 'dlp.violation_notice': onViolationNotice(f); break;
     case 'presence.changed': onPresenceChanged(f.user_id, f.status); break;
     case 'announcement.published': case 'announcement.reminder': onAnnouncementEvent(f); break;
+    case 'application.changed': // an account application moved on: to its applicant and its next decider
+      toast(`${w('applications')}（${f.name || ''}）：${w('status_' + f.status)}`);
+      break;
     default: break;
   }
 }

@@ -2,7 +2,7 @@
 export type Me = {
   id: number; username: string; name: string; employee_no?: string; phone?: string; unit?: string; unit_id?: number;
   position?: string; status?: string; roles: string[]; totp_enabled?: boolean; must_change_password?: boolean; must_enroll_totp?: boolean;
-  locked?: boolean;
+  locked?: boolean; hr_verified?: boolean;
   must_accept_rules?: boolean;
 };
 export type Member = { id: number; name: string; role?: string };

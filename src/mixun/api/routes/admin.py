@@ -46,6 +46,9 @@ def create_user(body: AdminUserCreate, ctx: UsersAdmin) -> dict[str, Any]:
 
 @router.patch("/users/{user_id}", responses=FILED)
 def update_user(user_id: Id, body: AdminUserUpdate, ctx: UsersAdmin, response: Response) -> dict[str, Any]:
+    from mixun.services.org import refuse_fields
+
+    refuse_fields(body.model_extra, ())  # name, employee number: HR's (a 422 naming the field)
     return _maybe_pending(response, users.admin_update_user(ctx, user_id, body.model_dump(exclude_unset=True)))
 
 
@@ -76,11 +79,12 @@ def reset_two_factor(user_id: Id, ctx: UsersAdmin, response: Response) -> dict[s
 
 class DepartIn(_In):
     reason: str = Field(max_length=32)
+    pledged: bool = False  # the exit confidentiality pledge was signed
 
 
 @router.post("/users/{user_id}/depart", responses=FILED)
 def depart(user_id: Id, body: DepartIn, ctx: UsersAdmin, response: Response) -> dict[str, Any]:
-    return _maybe_pending(response, users.depart(ctx, user_id, body.reason))
+    return _maybe_pending(response, users.depart(ctx, user_id, body.reason, pledged=body.pledged))
 
 
 class ReasonIn(_In):

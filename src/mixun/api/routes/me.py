@@ -24,6 +24,10 @@ def me(ctx: Annotated[Ctx, Depends(gate(Perm.SESSION))]) -> dict[str, Any]:
 
 @router.patch("/me")
 def set_status(body: StatusIn, ctx: Annotated[Ctx, Depends(gate(Perm.ACCOUNT))]) -> dict[str, Any]:
+    """Only the work status: a real name is HR's (another field is a 422 that names it)."""
+    from mixun.services.org import refuse_fields
+
+    refuse_fields(body.model_extra, ())
     directory.set_work_status(ctx, body.status)
     return auth.me(ctx)
 

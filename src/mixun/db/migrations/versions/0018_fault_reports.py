@@ -1,14 +1,14 @@
 """Fault reports with a 24-hour clock, and their replies (issue 22 item 7)
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
-down_revision = "0016"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

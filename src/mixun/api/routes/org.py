@@ -1,0 +1,144 @@
+"""People and the organisation (issue 21): account applications, HR's unit tree and people."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import ConfigDict, Field
+
+from mixun.api.deps import DbId, Id, Limit, Offset, QueryId, gate
+from mixun.api.schemas import UnitCreate, _In
+from mixun.domain.roles import Perm
+from mixun.services import applications, org, users
+from mixun.services.runtime import Ctx
+
+router = APIRouter(prefix="/api/v1", tags=["organisation"])
+Hr = Annotated[Ctx, Depends(gate(Perm.ORG_MANAGE))]
+Applicant = Annotated[Ctx, Depends(gate(Perm.APPLICATIONS))]
+
+
+class _Named(_In):
+    """A body whose unknown fields are kept so the service can name them (422 field_not_changeable)."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+
+# ---- account applications (A1) ---------------------------------------------------------------------------
+
+class ApplicationCreate(_Named):
+    name: str = Field(max_length=100)
+    employee_no: str = Field(max_length=32)
+    unit_id: DbId
+    position: str = Field(default="", max_length=100)
+    phone: str | None = Field(default=None, max_length=32)
+    functions: list[str] = Field(default_factory=lambda: ["chat"], max_length=10,
+                                 json_schema_extra={"items": {"type": "string", "enum": list(applications.FUNCTIONS)}})
+    username: str | None = Field(default=None, max_length=64)
+    note: str = Field(default="", max_length=500)
+
+
+class ApproveIn(_In):
+    username: str | None = Field(default=None, max_length=64)
+
+
+class ReasonIn(_In):
+    reason: str = Field(max_length=500)
+
+
+@router.post("/applications", status_code=201)
+def file_application(body: ApplicationCreate, ctx: Applicant) -> dict[str, Any]:
+    """A new employee's account applied for; it waits for the unit head, then HR, then sysadmin."""
+    org.refuse_fields(body.model_extra, ())
+    return applications.file_application(ctx, **body.model_dump(exclude=set(body.model_extra or {})))
+
+
+@router.get("/applications")
+def list_applications(ctx: Applicant, scope: Annotated[str, Query(max_length=8)] = "mine",
+                      limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
+    return applications.list_applications(ctx, scope, limit, offset)
+
+
+@router.post("/applications/{application_id}/approve")
+def approve_application(application_id: Id, body: ApproveIn, ctx: Applicant) -> dict[str, Any]:
+    """The caller's step approved; at sysadmin's step the answer carries the one-time password, once."""
+    return applications.approve(ctx, application_id, body.username)
+
+
+@router.post("/applications/{application_id}/reject")
+def reject_application(application_id: Id, body: ReasonIn, ctx: Applicant) -> dict[str, Any]:
+    return applications.reject(ctx, application_id, body.reason)
+
+
+# ---- HR: the unit tree (A3, A4) ----------------------------------------------------------------------------
+
+class UnitUpdate(_Named):
+    name: str | None = Field(default=None, max_length=100)
+    parent_id: DbId | None = None
+
+
+class MergeIn(_In):
+    into_id: DbId
+
+
+@router.get("/org/units")
+def tree(ctx: Hr) -> dict[str, Any]:
+    """Every unit, closed ones flagged, with how many people each holds."""
+    return {"units": org.list_tree(ctx)}
+
+
+@router.post("/org/units", status_code=201)
+def create_unit(body: UnitCreate, ctx: Hr) -> dict[str, Any]:
+    return users.create_unit(ctx, body.name, body.parent_id)
+
+
+@router.patch("/org/units/{unit_id}")
+def update_unit(unit_id: Id, body: UnitUpdate, ctx: Hr) -> dict[str, Any]:
+    """Rename (``name``) and/or move (``parent_id``; null makes it top-level) a unit with its sub-units."""
+    org.refuse_fields(body.model_extra, ())
+    return org.update_unit(ctx, unit_id, body.name, body.parent_id, "parent_id" in body.model_fields_set)
+
+
+@router.post("/org/units/{unit_id}/merge")
+def merge_unit(unit_id: Id, body: MergeIn, ctx: Hr) -> dict[str, Any]:
+    return org.merge_unit(ctx, unit_id, body.into_id)
+
+
+@router.post("/org/units/{unit_id}/close")
+def close_unit(unit_id: Id, ctx: Hr) -> dict[str, Any]:
+    return org.close_unit(ctx, unit_id)
+
+
+# ---- HR: people (A2, A4) -----------------------------------------------------------------------------------
+
+class PersonUpdate(_Named):
+    name: str | None = Field(default=None, max_length=100)
+    employee_no: str | None = Field(default=None, max_length=32)
+    unit_id: DbId | None = None
+    position: str | None = Field(default=None, max_length=100)
+    phone: str | None = Field(default=None, max_length=32)
+
+
+class DepartIn(_In):
+    reason: str = Field(max_length=32, json_schema_extra={"enum": list(users.DEPARTURE_REASONS)})
+    pledged: bool = False
+
+
+@router.get("/org/people")
+def people(ctx: Hr, q: Annotated[str, Query(max_length=100)] = "", unit_id: QueryId = None,
+           limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
+    return org.list_people(ctx, q, unit_id, limit, offset)
+
+
+@router.patch("/org/people/{user_id}")
+def update_person(user_id: Id, body: PersonUpdate, ctx: Hr) -> dict[str, Any]:
+    """HR's correction: real name, employee number, unit, position, phone (audited; marks HR-verified).
+    Any other field is a 422 that names it."""
+    org.refuse_fields(body.model_extra, ())
+    return org.update_person(ctx, user_id, body.model_dump(exclude_unset=True, exclude=set(body.model_extra or {})))
+
+
+@router.post("/org/people/{user_id}/depart")
+def depart_person(user_id: Id, body: DepartIn, ctx: Hr) -> dict[str, Any]:
+    """HR records a departure (the same act as sysadmin's ``/admin/users/{id}/depart``)."""
+    return org.depart_person(ctx, user_id, body.reason, body.pledged)

@@ -1,0 +1,242 @@
+"""HR's organisation (issue 21, A2-A4): the unit tree (create, rename, move, merge, close), people's units,
+positions and real names (HR-verified), and departures recorded by HR.
+
+HR owns who is where and under which name; it never reaches message content and never grants roles
+(三员分立, docs/organisation.md). Administrators' and compliance officers' accounts stay with sysadmin.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from mixun.db.engine import affected
+from mixun.db.models import Unit, User
+from mixun.domain.names import pinyin_keys
+from mixun.domain.roles import Role, is_privileged
+from mixun.errors import MixunError
+from mixun.services import audit, users
+from mixun.services.runtime import Ctx
+
+# What HR may set on a person (anything else sent is a 422 naming the field: nothing is silently ignored).
+HR_FIELDS = ("name", "employee_no", "position", "unit_id", "phone")
+
+
+def _unit_view(u: Unit, people: int = 0) -> dict[str, Any]:
+    return {"id": u.id, "name": u.name, "path": u.path, "parent_id": u.parent_id,
+            "closed": u.closed_at is not None, "people": people}
+
+
+def _check_name(name: str) -> str:
+    name = name.strip()
+    if not name or "/" in name or len(name) > 100:
+        raise MixunError("validation_failed", ("单位名称不正确", "The unit name is invalid"), field="name")
+    return name
+
+
+def get_unit(s: Session, unit_id: int, open_only: bool = True) -> Unit:
+    unit = s.get(Unit, unit_id)
+    if unit is None:
+        raise MixunError("unit_not_found", unit_id=unit_id)
+    if open_only and unit.closed_at is not None:
+        raise MixunError("unit_closed", unit_id=unit_id)
+    return unit
+
+
+def list_tree(ctx: Ctx) -> list[dict[str, Any]]:
+    """Every unit, closed ones flagged, with the number of people (not departed) directly in it."""
+    with ctx.rt.db.read() as s:
+        counts = dict(s.execute(select(User.unit_id, func.count()).where(User.departed_at.is_(None))
+                                .group_by(User.unit_id)).all())
+        return [_unit_view(u, counts.get(u.id, 0)) for u in s.execute(select(Unit).order_by(Unit.path)).scalars()]
+
+
+def _descendants(s: Session, unit: Unit) -> list[Unit]:
+    prefix = unit.path + "/"
+    return [u for u in s.execute(select(Unit).where(func.substr(Unit.path, 1, len(prefix)) == prefix)).scalars()]
+
+
+def _move_subtree(s: Session, unit: Unit, new_path: str) -> int:
+    """Give ``unit`` the path ``new_path`` and carry its sub-units along; returns how many units moved."""
+    if s.execute(select(Unit.id).where(Unit.path == new_path, Unit.id != unit.id)).first():
+        raise MixunError("unit_exists", path=new_path)
+    below = [(u, u.path[len(unit.path):]) for u in _descendants(s, unit)]
+    for u, _tail in [(unit, ""), *below]:  # two steps: no intermediate state collides on the unique path
+        u.path = f"~moving~/{u.id}"
+    s.flush()
+    unit.path = new_path
+    for u, tail in below:
+        u.path = new_path + tail
+    s.flush()
+    return 1 + len(below)
+
+
+def update_unit(ctx: Ctx, unit_id: int, name: str | None, parent_id: int | None, move: bool) -> dict[str, Any]:
+    """Rename and/or move a unit (``move`` with ``parent_id`` None makes it a top-level unit)."""
+    with ctx.rt.db.write() as s:
+        unit = get_unit(s, unit_id)
+        new_name = _check_name(name) if name is not None else unit.name
+        new_parent = unit.parent_id
+        if move:
+            if parent_id is not None:
+                parent = get_unit(s, parent_id)
+                if parent.id == unit.id or parent.path.startswith(unit.path + "/"):
+                    raise MixunError("unit_move_invalid")
+            new_parent = parent_id
+        if new_name == unit.name and new_parent == unit.parent_id:
+            return _unit_view(unit)
+        parent_path = users.unit_path(s, new_parent)
+        old_path = unit.path
+        moved = _move_subtree(s, unit, (parent_path + "/" if parent_path else "") + new_name)
+        renamed, relocated = new_name != unit.name, new_parent != unit.parent_id
+        unit.name, unit.parent_id = new_name, new_parent
+        audit.record(s, ctx, "unit.moved" if relocated else "unit.renamed", target=f"unit:{unit.id}",
+                     **{"from": old_path, "to": unit.path, "units": moved, "renamed": renamed})  # type: ignore[arg-type]
+        return _unit_view(unit)
+
+
+def merge_unit(ctx: Ctx, unit_id: int, into_id: int) -> dict[str, Any]:
+    """Everyone and every sub-unit of ``unit_id`` moves into ``into_id``; the emptied unit is closed."""
+    with ctx.rt.db.write() as s:
+        unit = get_unit(s, unit_id)
+        into = get_unit(s, into_id)
+        if into.id == unit.id or into.path.startswith(unit.path + "/"):
+            raise MixunError("unit_move_invalid")
+        people = affected(s.execute(update(User).where(User.unit_id == unit.id).values(unit_id=into.id)))
+        children = list(s.execute(select(Unit).where(Unit.parent_id == unit.id)).scalars())
+        for child in children:
+            _move_subtree(s, child, into.path + "/" + child.name)
+            child.parent_id = into.id
+        unit.closed_at = datetime.now(UTC)
+        audit.record(s, ctx, "unit.merged", target=f"unit:{unit.id}", into=f"unit:{into.id}",
+                     **{"from": unit.path, "to": into.path, "people": people, "sub_units": len(children)})  # type: ignore[arg-type]
+        _people_changed(s, ctx)
+        return {"merged": _unit_view(unit), "into": _unit_view(into), "people_moved": people,
+                "sub_units_moved": len(children)}
+
+
+def close_unit(ctx: Ctx, unit_id: int) -> dict[str, Any]:
+    """撤销: an empty unit (no one still in it, no open sub-unit) is closed; it stays in the history."""
+    with ctx.rt.db.write() as s:
+        unit = get_unit(s, unit_id)
+        people = s.execute(select(func.count()).select_from(User).where(
+            User.unit_id == unit.id, User.departed_at.is_(None))).scalar_one()
+        open_children = s.execute(select(func.count()).select_from(Unit).where(
+            Unit.parent_id == unit.id, Unit.closed_at.is_(None))).scalar_one()
+        if people or open_children:
+            raise MixunError("unit_not_empty", people=people, sub_units=open_children)
+        unit.closed_at = datetime.now(UTC)
+        audit.record(s, ctx, "unit.closed", target=f"unit:{unit.id}", path=unit.path)
+        return _unit_view(unit)
+
+
+def _people_changed(s: Session, ctx: Ctx) -> None:
+    """Many people changed at once: one epoch move drops every server's cached sessions (names, units)."""
+    from mixun.services.auth import bump_epoch
+
+    bump_epoch(s)
+
+
+# ---- people ---------------------------------------------------------------------------------------------
+
+def _person_view(s: Session, u: User) -> dict[str, Any]:
+    return {"id": u.id, "username": u.username, "name": u.name, "employee_no": u.employee_no,
+            "unit_id": u.unit_id, "unit": users.unit_path(s, u.unit_id), "position": u.position,
+            "phone": u.phone, "hr_verified": u.hr_verified, "departed": u.departed_at is not None,
+            "departure_reason": u.departure_reason, "disabled": u.disabled,
+            "administrator": any(r in (Role.SYSADMIN, Role.SECADMIN, Role.AUDITOR) for r in u.roles),
+            "privileged": is_privileged(u.roles)}
+
+
+def list_people(ctx: Ctx, q: str, unit_id: int | None, limit: int, offset: int) -> dict[str, Any]:
+    """HR's people list: staff (administrators are not staff and are not HR's to edit)."""
+    with ctx.rt.db.read() as s:
+        stmt = select(User).order_by(User.id)
+        if unit_id is not None:
+            stmt = stmt.where(User.unit_id == unit_id)
+        if q.strip():
+            like = f"%{q.strip().lower()}%"
+            stmt = stmt.where(or_(func.lower(User.username).like(like), User.name.like(f"%{q.strip()}%"),
+                                  func.lower(User.employee_no).like(like)))
+        rows = [u for u in s.execute(stmt.offset(offset).limit(limit + 1)).scalars()]
+        return {"people": [_person_view(s, u) for u in rows[:limit]],
+                "next_offset": offset + limit if len(rows) > limit else None}
+
+
+def refuse_fields(extra: dict[str, Any] | None, allowed: tuple[str, ...]) -> None:
+    """A field the caller may not change is a 422 that names it (issue 21 item 3)."""
+    bad = sorted(k for k in (extra or {}) if k not in allowed)
+    if bad:
+        raise MixunError("field_not_changeable", field=bad[0], fields=bad)
+
+
+def apply_hr_fields(s: Session, ctx: Ctx, user: User, changes: dict[str, Any], source: str) -> dict[str, Any]:
+    """Set HR's fields on ``user`` (the one place a real name changes) and mark the person HR-verified.
+    ``source`` is ``hr`` (the correction screen), ``import`` or ``scim``. Returns what changed."""
+    changed: dict[str, Any] = {}
+    if changes.get("name") is not None:
+        name = str(changes["name"]).strip()
+        if not name or len(name) > 100:
+            raise MixunError("validation_failed", ("姓名不能为空", "The name is empty"), field="name")
+        if name != user.name:
+            changed["name"] = {"from": user.name, "to": name}
+            user.name = name
+            user.name_pinyin, user.name_initials = pinyin_keys(name)
+    if changes.get("employee_no") is not None:
+        no = str(changes["employee_no"]).strip()
+        if not no or len(no) > 32:
+            raise MixunError("validation_failed", ("工号不正确", "The employee number is invalid"), field="employee_no")
+        if no != user.employee_no:
+            if s.execute(select(User.id).where(User.employee_no == no, User.id != user.id)).first():
+                raise MixunError("employee_no_taken")
+            changed["employee_no"] = {"from": user.employee_no, "to": no}
+            user.employee_no = no
+    if changes.get("unit_id") is not None and changes["unit_id"] != user.unit_id:
+        unit = get_unit(s, int(changes["unit_id"]))
+        changed["unit"] = {"from": users.unit_path(s, user.unit_id), "to": unit.path}
+        user.unit_id = unit.id
+    if changes.get("position") is not None and str(changes["position"]).strip() != user.position:
+        changed["position"] = {"from": user.position, "to": str(changes["position"]).strip()[:100]}
+        user.position = str(changes["position"]).strip()[:100]
+    if "phone" in changes and changes["phone"] is not None and (changes["phone"] or None) != user.phone:
+        changed["phone"] = True  # a phone number is personal data: the trail says it changed, not to what
+        user.phone = changes["phone"] or None
+    first_verification = not user.hr_verified
+    user.hr_verified = True
+    if changed or first_verification:
+        users.index_user(s, user)
+        audit.record(s, ctx, "person.hr_updated", target=f"user:{user.id}", source=source, changes=changed,
+                     hr_verified=True)
+    return changed
+
+
+def _hr_target(s: Session, user_id: int) -> User:
+    user = users.get_user(s, user_id)
+    if is_privileged(user.roles):
+        raise MixunError("hr_privileged_account")
+    return user
+
+
+def update_person(ctx: Ctx, user_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+    """HR's correction screen: real name, employee number, unit, position, phone; audited, HR-verified."""
+    from mixun.services.auth import account_changed
+
+    with ctx.rt.db.write() as s:
+        user = _hr_target(s, user_id)
+        if user.departed_at is not None:
+            raise MixunError("account_departed")
+        changed = apply_hr_fields(s, ctx, user, changes, "hr")
+        if changed:
+            account_changed(s, ctx, user.id)
+        return {**_person_view(s, user), "changed": sorted(changed)}
+
+
+def depart_person(ctx: Ctx, user_id: int, reason: str, pledged: bool) -> dict[str, Any]:
+    """HR records a departure: the same act as sysadmin's (services/users.depart). Privileged accounts
+    stay with sysadmin, under dual control."""
+    with ctx.rt.db.read() as s:
+        _hr_target(s, user_id)
+    return users.depart(ctx, user_id, reason, pledged=pledged)
