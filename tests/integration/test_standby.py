@@ -20,7 +20,6 @@ from tests.conftest import PASSWORD, need
 from tests.helpers import MIXUN, Server, add_people
 from tests.pg_pair import PgPair, unavailable
 
-
 # These tests measure replication, not the send-rate limit: a fast host sends 31 requests inside the
 # default burst of 30 before the bucket refills (CI saw a 429 on the file upload).
 UNLIMITED = {"MIXUN_SEND_RATE_PER_MINUTE": "1000000", "MIXUN_SEND_BURST": "1000000"}

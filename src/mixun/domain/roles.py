@@ -45,6 +45,7 @@ class Perm(StrEnum):
     ADMIN_USERS_READ = "admin.users.read"  # the people list (sysadmin manages accounts, secadmin grants roles)
     ADMIN_ROLES = "admin.roles"  # granting and removing roles (授权): secadmin's, not sysadmin's
     APPROVALS = "admin.approvals"  # the second administrator's approval of a request on a privileged account
+    DRIVE_REPORTS = "drive.reports"  # reported drive files: check and remove (secadmin)
 
 
 _STAFF = {Perm.ACCOUNT, Perm.DIRECTORY_READ, Perm.CHAT}
@@ -58,7 +59,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
                               Perm.ADMIN_SESSIONS, Perm.ADMIN_USERS_READ, Perm.APPROVALS}),
     Role.SECADMIN: frozenset({Perm.ACCOUNT, Perm.DIRECTORY_READ, Perm.ADMIN_SESSIONS, Perm.SECURITY_ALERTS,
                               Perm.DLP_MANAGE, Perm.REVIEW, Perm.ADMIN_USERS_READ, Perm.ADMIN_ROLES,
-                              Perm.APPROVALS}),
+                              Perm.APPROVALS, Perm.DRIVE_REPORTS}),
     Role.AUDITOR: frozenset({Perm.ACCOUNT, Perm.AUDIT_READ}),
 }
 

@@ -425,6 +425,7 @@ def _apply_depart(s: Session, ctx: Ctx, user: User, payload: dict[str, Any],
                   approval: dict[str, Any] | None) -> dict[str, Any]:
     from mixun.services.auth import account_changed, revoke_user_sessions_txn
     from mixun.services.conversations import remove_from_all_groups_txn
+    from mixun.services.drive_handover import hand_over_txn
 
     if user.departed_at is not None:
         raise MixunError("account_departed")
@@ -436,8 +437,9 @@ def _apply_depart(s: Session, ctx: Ctx, user: User, payload: dict[str, Any],
     groups = remove_from_all_groups_txn(s, ctx, user.id)
     audit.record(s, ctx, "account.departed", target=f"user:{user.id}", reason=payload["reason"],
                  sessions_ended=len(sessions), groups_left=groups, unit=unit_path(s, user.unit_id), **_via(approval))
+    drive = hand_over_txn(s, ctx, user)  # the drive goes whole to the unit's head (or waits for HR)
     account_changed(s, ctx, user.id)
-    return {"user_id": user.id, "sessions_ended": len(sessions), "groups_left": groups}
+    return {"user_id": user.id, "sessions_ended": len(sessions), "groups_left": groups, "drive": drive}
 
 
 def reinstate(ctx: Ctx, user_id: int, reason: str) -> dict[str, Any]:
