@@ -114,8 +114,6 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "chunk_mismatch": (422, "分片校验失败，请重新上传", "The chunk failed its check; send it again"),
     "upload_incomplete": (409, "还有分片未上传，请继续上传", "Some chunks are still missing; continue the upload"),
     "range_not_satisfiable": (416, "请求的范围超出文件大小", "The requested range is outside the file"),
-    "no_handover_recipient": (409, "该人员所在单位没有负责人，请由人力资源指定交接人",
-                              "The person's unit has no head: HR must name who receives the drive"),
 }
 
 

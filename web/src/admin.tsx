@@ -10,8 +10,9 @@ import { Approvals, Users } from './admin_people';
 import { Audit } from './admin_audit';
 import { Archive } from './admin_archive';
 import { Review } from './admin_review';
+import { DriveHandovers, DriveQuotas, DriveReports, DriveTypes } from './admin_drive';
 
-type Tab = 'users' | 'approvals' | 'units' | 'sessions' | 'alerts' | 'audit' | 'dlp-policy' | 'dlp-lexicons' | 'dlp' | 'archive' | 'review' | 'holds' | 'retention' | 'exports';
+type Tab = 'users' | 'approvals' | 'units' | 'sessions' | 'alerts' | 'audit' | 'dlp-policy' | 'dlp-lexicons' | 'dlp' | 'archive' | 'review' | 'holds' | 'retention' | 'exports' | 'drive-quotas' | 'drive-types' | 'drive-reports' | 'drive-handovers';
 const TABS: { id: Tab; roles: string[]; label: string }[] = [
   { id: 'users', roles: ['sysadmin', 'secadmin'], label: 'admin_users' },
   { id: 'approvals', roles: ['sysadmin', 'secadmin'], label: 'admin_approvals' },
@@ -27,6 +28,10 @@ const TABS: { id: Tab; roles: string[]; label: string }[] = [
   { id: 'holds', roles: ['compliance'], label: 'admin_holds' },
   { id: 'retention', roles: ['compliance'], label: 'admin_retention' },
   { id: 'exports', roles: ['compliance'], label: 'admin_exports' },
+  { id: 'drive-quotas', roles: ['sysadmin'], label: 'admin_drive_quotas' },
+  { id: 'drive-types', roles: ['secadmin'], label: 'admin_drive_types' },
+  { id: 'drive-reports', roles: ['secadmin'], label: 'admin_drive_reports' },
+  { id: 'drive-handovers', roles: ['hr', 'sysadmin'], label: 'admin_drive_handovers' },
 ];
 
 export function adminTabs(roles: string[]) { return TABS.filter((x) => x.roles.some((r) => roles.includes(r))); }
@@ -59,6 +64,10 @@ export function AdminConsole() {
         {tab === 'holds' && <Holds />}
         {tab === 'retention' && <Retention />}
         {tab === 'exports' && <Exports />}
+        {tab === 'drive-quotas' && <DriveQuotas />}
+        {tab === 'drive-types' && <DriveTypes />}
+        {tab === 'drive-reports' && <DriveReports />}
+        {tab === 'drive-handovers' && <DriveHandovers />}
       </div>
     </div>
   );

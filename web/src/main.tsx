@@ -8,6 +8,7 @@ import { ChatView, ConversationList, DlpDialog, MessageSearchBox, MessageSearchR
 import { OrgTree } from './directory';
 import { Profile } from './profile';
 import { AdminConsole, hasAdmin } from './admin';
+import { DriveView } from './drive';
 import { WatermarkGuard, lockNow, startIdleLock, stopIdleLock } from './security';
 import { Avatar, Icon, fmtDate } from './ui';
 
@@ -63,6 +64,7 @@ function Shell() {
           <span class="ico"><Icon name="chat" size={22} /></span><span class="lbl">{t('chats')}</span>{unread > 0 && <span class="rail-badge" data-testid="total-unread">{unread > 99 ? '99+' : unread}</span>}
         </button>
         <button class={'rail-btn' + (tab === 'contacts' ? ' active' : '')} data-testid="nav-contacts" onClick={() => go('contacts')} title={t('contacts')}><span class="ico"><Icon name="users" size={22} /></span><span class="lbl">{t('contacts')}</span></button>
+        {!adminOnly && <button class={'rail-btn' + (tab === 'drive' ? ' active' : '')} data-testid="nav-drive" onClick={() => go('drive')} title={t('drive')}><span class="ico"><Icon name="folder" size={22} /></span><span class="lbl">{t('drive')}</span></button>}
         <button class={'rail-btn' + (tab === 'me' ? ' active' : '')} data-testid="nav-me" onClick={() => go('me')} title={t('me')}><span class="ico"><Icon name="user" size={22} /></span><span class="lbl">{t('me')}</span></button>
         {admin && <button class={'rail-btn' + (tab === 'admin' ? ' active' : '')} data-testid="nav-admin" onClick={() => go('admin')} title={t('admin')}><span class="ico"><Icon name="shield" size={22} /></span><span class="lbl">{t('admin')}</span></button>}
         <div class="rail-spacer" />
@@ -84,7 +86,7 @@ function Shell() {
         {s.conn !== 'online' && (
           <div class={'conn-banner ' + s.conn} data-testid="connection-status" role="status">{s.conn === 'reconnecting' ? t('reconnecting') : t('connecting')}</div>
         )}
-        {tab === 'me' ? <Profile /> : tab === 'admin' ? <AdminConsole /> : <ChatView />}
+        {tab === 'me' ? <Profile /> : tab === 'admin' ? <AdminConsole /> : tab === 'drive' ? <DriveView /> : <ChatView />}
       </main>
       {newGroup && <NewGroup onClose={() => setNewGroup(false)} />}
       {s.dlp && <DlpDialog />}

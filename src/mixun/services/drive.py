@@ -193,7 +193,7 @@ def _names(s: Session, ids: set[int]) -> dict[int, str]:
 def item_view(item: DriveItem, names: dict[int, str] | None = None) -> dict[str, Any]:
     v: dict[str, Any] = {
         "id": item.id, "source": "drive", "kind": item.kind, "name": item.name, "parent_id": item.parent_id,
-        "conversation_id": item.conversation_id, "size": item.size, "mime": item.mime,
+        "conversation_id": item.conversation_id, "size": item.size, "mime": item.mime, "sha256": item.sha256,
         "scan_status": item.scan_status if item.kind == "file" else None, "uploader_id": item.uploader_id,
         "uploader_name": (names or {}).get(item.uploader_id, ""), "created_at": item.created_at.isoformat(),
         "updated_at": item.updated_at.isoformat(), "last_opened_at": item.last_opened_at.isoformat(),

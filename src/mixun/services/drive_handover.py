@@ -79,3 +79,27 @@ def hand_over(ctx: Ctx, user_id: int, to_user_id: int) -> dict[str, Any]:
         if user.departed_at is None:
             raise MixunError("conflict", ("该人员未办理离职", "This person has not departed"))
         return hand_over_txn(s, ctx, user, to_user_id)
+
+
+def handovers(ctx: Ctx) -> dict[str, Any]:
+    """Departed people who had a drive: where it is now (still theirs = waiting for HR, or its holder)."""
+    from sqlalchemy import func
+
+    with ctx.rt.db.read() as s:
+        departed = list(s.execute(select(User).where(User.departed_at.is_not(None)).order_by(User.departed_at.desc())
+                                  .limit(500)).scalars())
+        out = []
+        for u in departed:
+            rows = s.execute(select(DriveItem.owner_id, func.count(), func.coalesce(func.sum(DriveItem.size), 0))
+                             .where(or_(DriveItem.owner_id == u.id, DriveItem.handed_from == u.id),
+                                    DriveItem.conversation_id.is_(None), DriveItem.kind == "file",
+                                    DriveItem.removed_at.is_(None)).group_by(DriveItem.owner_id)).all()
+            if not rows:
+                continue
+            holder = rows[0][0]
+            holder_name = s.execute(select(User.name).where(User.id == holder)).scalar() if holder != u.id else None
+            out.append({"user_id": u.id, "name": u.name, "username": u.username,
+                        "departed_at": u.departed_at.isoformat() if u.departed_at else None,
+                        "files": sum(r[1] for r in rows), "bytes": int(sum(r[2] for r in rows)),
+                        "holder_id": holder if holder != u.id else None, "holder_name": holder_name})
+        return {"handovers": out}

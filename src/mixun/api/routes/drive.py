@@ -277,6 +277,12 @@ def decide(report_id: Id, body: DecisionIn, ctx: ReportsAdmin) -> dict[str, Any]
     return drive.decide_report(ctx, report_id, body.action, body.reason)
 
 
+@router.get("/admin/drive/handovers")
+def list_handovers(ctx: HandoverAdmin) -> dict[str, Any]:
+    """Departed people's drives: waiting for HR (no unit head) or with whom they are now."""
+    return drive_handover.handovers(ctx)
+
+
 @router.post("/admin/users/{user_id}/drive-handover")
 def handover(user_id: Id, body: HandoverIn, ctx: HandoverAdmin) -> dict[str, Any]:
     """HR names who receives a departed person's drive (whole; from the manager too, if it went there)."""
