@@ -137,10 +137,28 @@ def _item(s: Session, ctx: Ctx, item_id: int, *, deleted: bool = False) -> tuple
     if item is None or item.removed_at is not None or (item.deleted_at is not None) != deleted:
         raise MixunError("not_found")
     if item.conversation_id is not None:
-        return item, _space(s, ctx, item.conversation_id)
-    if item.owner_id != ctx.user_id:
+        space = _space(s, ctx, item.conversation_id)
+    elif item.owner_id != ctx.user_id:
         raise MixunError("not_found")
-    return item, Space(ctx.user_id, None)
+    else:
+        space = Space(ctx.user_id, None)
+    if not deleted and _in_deleted_folder(s, item):
+        raise MixunError("not_found")
+    return item, space
+
+
+def _in_deleted_folder(s: Session, item: DriveItem) -> bool:
+    parent_id = item.parent_id
+    for _ in range(MAX_DEPTH + 1):
+        if parent_id is None:
+            return False
+        parent = s.get(DriveItem, parent_id)
+        if parent is None:
+            return False
+        if parent.deleted_at is not None or parent.removed_at is not None:
+            return True
+        parent_id = parent.parent_id
+    return False
 
 
 def _may_change(ctx: Ctx, item: DriveItem, space: Space) -> None:
@@ -223,6 +241,8 @@ def list_items(ctx: Ctx, parent_id: int | None = None, conversation_id: int | No
         else:
             stmt = stmt.where(DriveItem.parent_id.is_(None) if parent_id is None else DriveItem.parent_id == parent_id)
         items = list(s.execute(stmt.order_by(DriveItem.kind.desc(), DriveItem.name).limit(2000)).scalars())
+        if q:  # a search skips what lies inside a folder in the recycle bin
+            items = _outside_deleted_folders(s, space, items)
         sent: list[dict[str, Any]] = []
         if space.conversation_id is not None and (q or parent_id is None):
             sent = _sent_files(s, ctx, space.conversation_id, q)
@@ -237,6 +257,23 @@ def list_items(ctx: Ctx, parent_id: int | None = None, conversation_id: int | No
         else:
             out["role"] = space.role
         return out
+
+
+def _outside_deleted_folders(s: Session, space: Space, items: list[DriveItem]) -> list[DriveItem]:
+    folders = {fid: (parent, deleted is not None or removed is not None) for fid, parent, deleted, removed in s.execute(
+        select(DriveItem.id, DriveItem.parent_id, DriveItem.deleted_at, DriveItem.removed_at)
+        .where(space.where(), DriveItem.kind == "folder")).all()}
+
+    def hidden(parent: int | None) -> bool:
+        for _ in range(MAX_DEPTH + 1):
+            if parent is None or parent not in folders:
+                return False
+            parent, gone = folders[parent]
+            if gone:
+                return True
+        return False
+
+    return [i for i in items if not hidden(i.parent_id)]
 
 
 def _sent_files(s: Session, ctx: Ctx, conversation_id: int, q: str) -> list[dict[str, Any]]:
@@ -646,8 +683,11 @@ def put_chunk(ctx: Ctx, upload_id: str, index: int, data: bytes, sha256: str | N
     if not d.exists():  # the upload was completed or abandoned meanwhile
         raise MixunError("not_found")
     tmp = d / f"{index}.tmp-{secrets.token_hex(4)}"
-    tmp.write_bytes(sealed)
-    tmp.replace(d / str(index))
+    try:
+        tmp.write_bytes(sealed)
+        tmp.replace(d / str(index))
+    except FileNotFoundError:
+        raise MixunError("not_found") from None
     return {"index": index, "received": len(_received(ctx.rt, up.id)), "chunks": chunks}
 
 
@@ -673,10 +713,14 @@ def complete_upload(ctx: Ctx, upload_id: str, confirm: bool = False) -> dict[str
     blob.parent.mkdir(parents=True, exist_ok=True)
     d = _upload_dir(ctx.rt, up.id)
     tmp = blob.with_suffix(".tmp")
-    with tmp.open("wb") as out:
-        for i in range(chunks):
-            with (d / str(i)).open("rb") as part:
-                shutil.copyfileobj(part, out, 1024 * 1024)
+    try:
+        with tmp.open("wb") as out:
+            for i in range(chunks):
+                with (d / str(i)).open("rb") as part:
+                    shutil.copyfileobj(part, out, 1024 * 1024)
+    except FileNotFoundError:  # completed or abandoned meanwhile by another request
+        tmp.unlink(missing_ok=True)
+        raise MixunError("not_found") from None
     try:
         tmp.replace(blob)
         item = _check_and_keep(ctx, up, key, confirm)
