@@ -128,7 +128,7 @@ export function FileSpace({ conversationId }: { conversationId?: number }) {
     if (query.trim()) params.set('q', query.trim());
     try { setList(await get<Listing>(`${base}${params.toString() ? '?' + params : ''}`)); } catch (e) { showError(e); }
   }
-  useEffect(() => { load(parent); }, [parent, conversationId]);
+  useEffect(() => { if (view === 'files') load(parent); }, [parent, conversationId, view]);
   useEffect(() => { if (!group) get<any>('/drive/removed').then((r) => setRemoved(r.items || []), () => {}); }, []);
 
   function open(id: number | null) { setQ(''); setParent(id); }
