@@ -130,6 +130,18 @@ export function FileSpace({ conversationId }: { conversationId?: number }) {
   }
   useEffect(() => { if (view === 'files') load(parent); }, [parent, conversationId, view]);
   useEffect(() => { if (!group) get<any>('/drive/removed').then((r) => setRemoved(r.items || []), () => {}); }, []);
+  // Live: a member's upload in this group's space, a removal or a handover into this drive.
+  const latest = useRef(load);
+  latest.current = load;
+  useEffect(() => {
+    const f = (e: Event) => {
+      const d = (e as CustomEvent).detail || {};
+      if (group ? d.conversation_id === conversationId : d.type !== 'drive.space_changed') latest.current();
+      if (!group && d.type === 'drive.removed') get<any>('/drive/removed').then((r) => setRemoved(r.items || []), () => {});
+    };
+    window.addEventListener('mixun-drive', f);
+    return () => window.removeEventListener('mixun-drive', f);
+  }, [conversationId]);
 
   function open(id: number | null) { setQ(''); setParent(id); }
 

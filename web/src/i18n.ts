@@ -612,6 +612,8 @@ const zh = {
   drive_handover_name: "指定交接人",
   drive_handover_to: "把{name}的网盘整体交给：",
   drive_handed_over: "已交接给{name}",
+  drive_unused_reminder: "您的网盘中有 {count} 个文件已超过 {days} 天未打开，请在“网盘 › 长期未使用”中确认是否保留",
+  drive_handover_received: "{name}的网盘（{files} 个文件）已交接给您，见“网盘”",
 };
 type Key = keyof typeof zh;
 const en: Record<Key, string> = {
@@ -1226,6 +1228,8 @@ const en: Record<Key, string> = {
   drive_handover_name: "Name recipient",
   drive_handover_to: "Hand {name}'s drive, whole, to:",
   drive_handed_over: "Handed to {name}",
+  drive_unused_reminder: "{count} files in your drive have not been opened for {days} days: see Drive › Unused to keep or delete them",
+  drive_handover_received: "{name}'s drive ({files} files) was handed to you: see Drive",
 };
 
 export type Locale = 'zh-CN' | 'en';

@@ -309,6 +309,7 @@ def create_folder(ctx: Ctx, name: str, parent_id: int | None = None, conversatio
         if space.conversation_id is not None:
             audit.record(s, ctx, "drive.folder_created", target=f"drive_item:{item.id}",
                          conversation_id=space.conversation_id, name=item.name)
+            _space_changed(s, ctx, space.conversation_id)
         return item_view(item, _names(s, {ctx.user_id}))
 
 
@@ -324,6 +325,7 @@ def rename(ctx: Ctx, item_id: int, name: str) -> dict[str, Any]:
         item.updated_at = _now()
         audit.record(s, ctx, "drive.renamed", target=f"drive_item:{item.id}", old=old[:120], new=item.name[:120],
                      **({"conversation_id": space.conversation_id} if space.conversation_id else {}))
+        _space_changed(s, ctx, space.conversation_id)
         return item_view(item, _names(s, {item.uploader_id}))
 
 
@@ -342,7 +344,16 @@ def move(ctx: Ctx, item_id: int, parent_id: int | None) -> dict[str, Any]:
         item.updated_at = _now()
         audit.record(s, ctx, "drive.moved", target=f"drive_item:{item.id}", parent_id=parent_id,
                      **({"conversation_id": space.conversation_id} if space.conversation_id else {}))
+        _space_changed(s, ctx, space.conversation_id)
         return item_view(item, _names(s, {item.uploader_id}))
+
+
+def _space_changed(s: Session, ctx: Ctx, conversation_id: int | None) -> None:
+    """Tell the group's members their file space changed (open 群文件 panels reload)."""
+    if conversation_id is None:
+        return
+    members = list(s.execute(select(Member.user_id).where(Member.conversation_id == conversation_id)).scalars())
+    events.emit(s, ctx, members, "drive.space_changed", {"conversation_id": conversation_id})
 
 
 def _descendants(s: Session, root: DriveItem) -> list[DriveItem]:
@@ -375,6 +386,7 @@ def delete_item(ctx: Ctx, item_id: int) -> dict[str, Any]:
         item.updated_at = now
         audit.record(s, ctx, "drive.deleted", target=f"drive_item:{item.id}", name=item.name[:120], kind=item.kind,
                      **({"conversation_id": space.conversation_id} if space.conversation_id else {}))
+        _space_changed(s, ctx, space.conversation_id)
         view = item_view(item)
         view["purge_at"] = (now + timedelta(days=trash_days(ctx.rt))).isoformat() if space.conversation_id is None else None
         return view
@@ -800,9 +812,7 @@ def _check_and_keep(ctx: Ctx, up: DriveUpload, key: str, confirm: bool) -> dict[
         audit.record(s, ctx, "drive.uploaded", target=f"drive_item:{item.id}", name=item.name[:120], size=item.size,
                      sha256=digest, scan_status=scan,
                      **({"conversation_id": up.conversation_id} if up.conversation_id else {}))
-        if up.conversation_id is not None:
-            members = list(s.execute(select(Member.user_id).where(Member.conversation_id == up.conversation_id)).scalars())
-            events.emit(s, ctx, members, "drive.space_changed", {"conversation_id": up.conversation_id})
+        _space_changed(s, ctx, up.conversation_id)
         return item_view(item, _names(s, {ctx.user_id}))
 
 
