@@ -166,3 +166,24 @@ def test_group_files_seen_by_members_and_reported(scanned_server, make_page):
     pa.get_by_test_id("group-files-panel").get_by_test_id("drive-search-go").click()
     expect(pa.get_by_test_id("group-files-panel").get_by_test_id("drive-row").filter(has_text="与工作无关.txt")).to_have_count(0)
     assert pa.dialogs == [] and pb.dialogs == []  # type: ignore[attr-defined]
+
+
+def test_sysadmin_sets_a_quota_the_person_then_sees(scanned_server, make_page):
+    p = scanned_server.add_user("顾言")
+    sys_page = make_page(scanned_server.base)
+    sys_page.set_viewport_size({"width": 1440, "height": 900})
+    first_login_admin(sys_page, "sysadmin", scanned_server.admins["sysadmin"])
+    sys_page.get_by_test_id("admin-tab-drive-quotas").click()
+    expect(sys_page.get_by_test_id("admin-drive-quotas")).to_contain_text("默认配额 10.0 GB")
+    sys_page.get_by_test_id("quota-person-search").fill(p["username"])
+    sys_page.get_by_test_id("quota-person-option").first.click()
+    sys_page.get_by_test_id("quota-gb").fill("2")
+    sys_page.get_by_test_id("quota-save").click()
+    expect(sys_page.get_by_test_id("quota-row").filter(has_text="顾言")).to_contain_text("2.0 GB")
+    page = make_page(scanned_server.base)
+    page.set_viewport_size({"width": 390, "height": 844})
+    login_ready(page, p)
+    page.get_by_test_id("nav-drive").click()
+    expect(page.get_by_test_id("drive-usage")).to_contain_text("共 2.0 GB")
+    _no_overflow(page)
+    assert sys_page.dialogs == [] and page.dialogs == []  # type: ignore[attr-defined]
