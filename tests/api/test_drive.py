@@ -124,8 +124,16 @@ def test_group_space_files_pass_dlp_like_sent_files(denv: Env) -> None:
     b, _tb = denv.person("lisi", "李四")
     conv = group(denv, ta, "项目组", [b])
     doc = make_docx([f"客户身份证号 {ID_NUMBER}"])
-    r = upload(denv, ta, "客户.docx", doc, conversation_id=conv)
+    r = start(denv, ta, "客户.docx", len(doc), conversation_id=conv)
+    up = r.json()
+    assert put(denv, ta, up["id"], 0, doc).status_code == 200
+    r = denv.client.post(f"/api/v1/drive/uploads/{up['id']}/complete", headers=denv.h(ta), json={})
     assert r.status_code == 422 and r.json()["error"]["code"] == "dlp_confirm_required"
+    r = denv.client.post(f"/api/v1/drive/uploads/{up['id']}/complete", headers=denv.h(ta), json={"confirm": True})
+    assert r.status_code == 201, r.text
+    with denv.rt.db.read() as s:
+        actions = s.execute(select(DlpHit.action).where(DlpHit.channel == "file")).scalars().all()
+    assert "warn" in actions and len(actions) >= 2  # the unconfirmed attempt and the confirmed one
 
 
 # ---- item 2: personal drive --------------------------------------------------------------------------

@@ -778,6 +778,7 @@ def _check_and_keep(ctx: Ctx, up: DriveUpload, key: str, confirm: bool) -> dict[
         _refuse_blocked_type(s, up.name, sniff(head))
     scan = _scan_state(ctx, result, target, up.name)
     mime = "application/octet-stream"
+    outcome = None
     if up.conversation_id is not None:
         # A group's file is seen by the whole group: the same DLP as a file sent there (it is at most
         # the send limit, so it is read whole, as a sent file is).
@@ -812,6 +813,10 @@ def _check_and_keep(ctx: Ctx, up: DriveUpload, key: str, confirm: bool) -> dict[
         audit.record(s, ctx, "drive.uploaded", target=f"drive_item:{item.id}", name=item.name[:120], size=item.size,
                      sha256=digest, scan_status=scan,
                      **({"conversation_id": up.conversation_id} if up.conversation_id else {}))
+        if outcome is not None and outcome.findings:  # a confirmed warning is recorded as a sent file's is
+            from mixun.services.dlp import service as dlp_service
+
+            dlp_service(ctx).record_allowed_hits(s, ctx, outcome, target)
         _space_changed(s, ctx, up.conversation_id)
         return item_view(item, _names(s, {ctx.user_id}))
 
