@@ -54,7 +54,7 @@ def upload(env: Env, token: str, name: str, data: bytes, **extra: Any) -> Any:
 
 def audit(env: Env, action: str) -> list[dict[str, Any]]:
     with env.rt.db.read() as s:
-        return [r.details for r in s.execute(select(AuditLog).where(AuditLog.action == action)).scalars()]
+        return [r.details for r in s.execute(select(AuditLog).where(AuditLog.action == action).order_by(AuditLog.id)).scalars()]
 
 
 def events_of(s: Any, user_id: int, type_: str) -> int:
