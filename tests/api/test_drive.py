@@ -288,6 +288,8 @@ def test_malware_is_refused_and_nothing_kept(denv: Env) -> None:
     assert r.status_code == 422 and r.json()["error"]["code"] == "malware_detected"
     assert blobs(denv) == [] and denv.client.get("/api/v1/drive", headers=denv.h(ta)).json()["items"] == []
     assert audit(denv, "file.infected")
+    # The refused upload is gone with its reserved space.
+    assert denv.client.get("/api/v1/drive/usage", headers=denv.h(ta)).json()["reserved"] == 0
 
 
 # ---- item 2: sharing into a conversation -------------------------------------------------------------

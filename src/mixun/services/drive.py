@@ -44,6 +44,9 @@ STALE_UPLOAD = timedelta(days=7)
 HOUSEKEEPING_SECONDS = 600
 DOWNLOADABLE = ("clean", "unscanned")
 MESSAGE_FILE_KINDS = ("file", "image", "secure_pack")
+# Refusals at completion that no retry can change (a DLP warning, a busy scanner or a missing chunk can).
+FINAL_REFUSALS = frozenset({"malware_detected", "scan_failed", "drive_type_not_allowed", "chunk_mismatch",
+                            "unsupported_media", "dlp_blocked"})
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 # Content signatures of common non-work types: a renamed video or program is still refused.
@@ -736,6 +739,14 @@ def complete_upload(ctx: Ctx, upload_id: str, confirm: bool = False) -> dict[str
     try:
         tmp.replace(blob)
         item = _check_and_keep(ctx, up, key, confirm)
+    except MixunError as exc:
+        tmp.unlink(missing_ok=True)
+        blob.unlink(missing_ok=True)
+        if exc.code in FINAL_REFUSALS:  # it can never be kept: the upload (and its reserved space) goes
+            with ctx.rt.db.write() as s:
+                s.execute(delete(DriveUpload).where(DriveUpload.id == up.id))
+            shutil.rmtree(d, ignore_errors=True)
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         blob.unlink(missing_ok=True)
