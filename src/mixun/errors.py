@@ -129,6 +129,14 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "unit_not_empty": (409, "单位下仍有在职人员或下级单位，请先调出或合并", "The unit still holds people or sub-units; move or merge them first"),
     "unit_move_invalid": (422, "不能把单位移到它自己或它的下级单位之下", "A unit cannot move under itself or one of its sub-units"),
     "hr_privileged_account": (403, "管理员和合规人员的账号由系统管理员办理", "Administrators' and compliance officers' accounts are handled by the system administrator"),
+    # drive and group file space (docs/drive.md)
+    "drive_quota_exceeded": (413, "网盘空间不足，请清理文件或联系系统管理员调整配额",
+                             "Not enough drive space: free some up or ask the system administrator for a larger quota"),
+    "drive_type_not_allowed": (415, "该类型文件与工作无关，不能存入网盘或群文件",
+                               "This file type is not for work and cannot be kept in the drive or a group space"),
+    "chunk_mismatch": (422, "分片校验失败，请重新上传", "The chunk failed its check; send it again"),
+    "upload_incomplete": (409, "还有分片未上传，请继续上传", "Some chunks are still missing; continue the upload"),
+    "range_not_satisfiable": (416, "请求的范围超出文件大小", "The requested range is outside the file"),
 }
 
 

@@ -35,11 +35,17 @@ const SecurityRisks = lazyPart(() => import('./admin_ops'), 'SecurityRisks');
 const OrgPeople = lazyPart(() => import('./org_admin'), 'OrgPeople');
 const OrgUnits = lazyPart(() => import('./org_admin'), 'OrgUnits');
 
+const DriveHandovers = lazyPart(() => import('./admin_drive'), 'DriveHandovers');
+const DriveQuotas = lazyPart(() => import('./admin_drive'), 'DriveQuotas');
+const DriveReports = lazyPart(() => import('./admin_drive'), 'DriveReports');
+const DriveTypes = lazyPart(() => import('./admin_drive'), 'DriveTypes');
+
 // Tabs of issue 21, labelled from labels_org.ts.
 const ORG_LABELS: Record<string, string> = { admin_applications: 'applications', admin_org_units: 'org_units', admin_org_people: 'org_people' };
 
 type Tab = 'users' | 'approvals' | 'applications' | 'org-units' | 'org-people' | 'units' | 'sessions' | 'alerts' | 'audit' | 'dlp-policy' | 'dlp-lexicons' | 'dlp' | 'archive' | 'review' | 'holds' | 'retention' | 'exports'
-  | 'announce' | 'rules' | 'rules-report' | 'functions' | 'account-review' | 'faults' | 'ops' | 'inspection';
+  | 'announce' | 'rules' | 'rules-report' | 'functions' | 'account-review' | 'faults' | 'ops' | 'inspection'
+  | 'drive-quotas' | 'drive-types' | 'drive-reports' | 'drive-handovers';
 const TABS: { id: Tab; roles: string[]; label: string }[] = [
   { id: 'users', roles: ['sysadmin', 'secadmin'], label: 'admin_users' },
   { id: 'approvals', roles: ['sysadmin', 'secadmin'], label: 'admin_approvals' },
@@ -66,6 +72,10 @@ const TABS: { id: Tab; roles: string[]; label: string }[] = [
   { id: 'faults', roles: ['sysadmin'], label: 'admin_faults' },
   { id: 'ops', roles: ['sysadmin'], label: 'admin_ops' },
   { id: 'inspection', roles: ['sysadmin', 'secadmin', 'auditor'], label: 'admin_inspection' },
+  { id: 'drive-quotas', roles: ['sysadmin'], label: 'admin_drive_quotas' },
+  { id: 'drive-types', roles: ['secadmin'], label: 'admin_drive_types' },
+  { id: 'drive-reports', roles: ['secadmin'], label: 'admin_drive_reports' },
+  { id: 'drive-handovers', roles: ['hr', 'sysadmin'], label: 'admin_drive_handovers' },
 ];
 
 export function adminTabs(roles: string[]) { return TABS.filter((x) => x.roles.some((r) => roles.includes(r))); }
@@ -109,6 +119,10 @@ export function AdminConsole() {
         {tab === 'faults' && <FaultQueue />}
         {tab === 'ops' && <OpsMonitor />}
         {tab === 'inspection' && <InspectionReport />}
+        {tab === 'drive-quotas' && <DriveQuotas />}
+        {tab === 'drive-types' && <DriveTypes />}
+        {tab === 'drive-reports' && <DriveReports />}
+        {tab === 'drive-handovers' && <DriveHandovers />}
       </div>
     </div>
   );

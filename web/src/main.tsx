@@ -9,6 +9,7 @@ import { ChatView, ConversationList, DlpDialog, MessageSearchBox, MessageSearchR
 import { OrgTree } from './directory';
 import { Profile } from './profile';
 import { AdminConsole, hasAdmin } from './admin';
+import { DriveView } from './drive';
 import { WatermarkGuard, lockNow, startIdleLock, stopIdleLock } from './security';
 import { Avatar, Icon, fmtDate } from './ui';
 
@@ -66,6 +67,7 @@ function Shell() {
         </button>
         <button class={'rail-btn' + (tab === 'contacts' ? ' active' : '')} data-testid="nav-contacts" onClick={() => go('contacts')} title={t('contacts')}><span class="ico"><Icon name="users" size={22} /></span><span class="lbl">{t('contacts')}</span></button>
         {!adminOnly && <button class={'rail-btn' + (tab === 'announcements' ? ' active' : '')} data-testid="nav-announcements" onClick={() => go('announcements')} title={t('announcements')}><span class="ico"><Icon name="bell" size={22} /></span><span class="lbl">{t('announcements')}</span>{P.unread > 0 && <span class="rail-badge" data-testid="announcements-unread">{P.unread > 99 ? '99+' : P.unread}</span>}</button>}
+        {!adminOnly && <button class={'rail-btn' + (tab === 'drive' ? ' active' : '')} data-testid="nav-drive" onClick={() => go('drive')} title={t('drive')}><span class="ico"><Icon name="folder" size={22} /></span><span class="lbl">{t('drive')}</span></button>}
         <button class={'rail-btn' + (tab === 'me' ? ' active' : '')} data-testid="nav-me" onClick={() => go('me')} title={t('me')}><span class="ico"><Icon name="user" size={22} /></span><span class="lbl">{t('me')}</span></button>
         {admin && <button class={'rail-btn' + (tab === 'admin' ? ' active' : '')} data-testid="nav-admin" onClick={() => go('admin')} title={t('admin')}><span class="ico"><Icon name="shield" size={22} /></span><span class="lbl">{t('admin')}</span></button>}
         <div class="rail-spacer" />
@@ -90,7 +92,7 @@ function Shell() {
           <div class={'conn-banner ' + s.conn} data-testid="connection-status" role="status">{s.conn === 'reconnecting' ? t('reconnecting') : t('connecting')}</div>
         )}
         {!adminOnly && <AnnouncementBanner where="content" />}
-        {tab === 'me' ? <Profile /> : tab === 'admin' ? <AdminConsole /> : tab === 'announcements' ? <AnnouncementsPage /> : <ChatView />}
+        {tab === 'me' ? <Profile /> : tab === 'admin' ? <AdminConsole /> : tab === 'announcements' ? <AnnouncementsPage /> : tab === 'drive' ? <DriveView /> : <ChatView />}
       </main>
       {newGroup && <NewGroup onClose={() => setNewGroup(false)} />}
       {s.dlp && <DlpDialog />}

@@ -86,6 +86,7 @@ const ICONS: Record<string, string> = {
   bell: 'M6 17V11a6 6 0 0 1 12 0v6l1.5 2h-15zM10 21h4',
   back: 'M15 5l-7 7 7 7',
   file: 'M14 3H6v18h12V7zM14 3v4h4',
+  folder: 'M3 6h6l2 2h10v11H3z',
   phone: 'M5 4h4l2 5-2.5 1.5a11 11 0 0 0 5 5L15 13l5 2v4a1 1 0 0 1-1 1A16 16 0 0 1 4 5a1 1 0 0 1 1-1z',
 };
 export function Icon(props: { name: keyof typeof ICONS | string; size?: number }) {

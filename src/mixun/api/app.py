@@ -20,7 +20,7 @@ from mixun import metrics
 from mixun.api import edge_input, errors, openapi
 from mixun.api.deps import COOKIE
 from mixun.api.responses import ORJSONResponse
-from mixun.api.routes import admin, auth, compliance, conversations, dlp, me, ops, people
+from mixun.api.routes import admin, auth, compliance, conversations, dlp, drive, me, ops, people
 from mixun.api.routes import org as org_routes
 from mixun.api.routes import scim as scim_routes
 from mixun.api.routes.conversations import send_direct
@@ -34,6 +34,7 @@ from mixun.realtime.hub import Hub, watch_sessions
 from mixun.realtime.presence import LocalPresence, RedisPresence
 from mixun.realtime.ratelimit import RedisWindow, TokenBucket
 from mixun.services import archive, events
+from mixun.services.drive import CHUNK as _DRIVE_CHUNK
 from mixun.services.runtime import Ctx, Runtime
 
 log = logging.getLogger("mixun.app")
@@ -52,6 +53,8 @@ SECURITY_HEADERS = [
 IMAGE_SUFFIX = "/images"
 FILE_SUFFIXES = ("/files", "/secure-pack")
 UPLOAD_SUFFIXES = (IMAGE_SUFFIX, *FILE_SUFFIXES)
+DRIVE_CHUNK = re.compile(r"/api/v1/drive/uploads/[0-9a-f]{32}/chunks/[0-9]{1,7}")
+DRIVE_CHUNK_BYTES = _DRIVE_CHUNK + 1024
 WS_PATH = "/api/v1/ws"
 SEND_PREFIX = "/api/v1/conversations/"
 
@@ -100,6 +103,8 @@ class EdgeMiddleware:
                 limit = self.settings.max_image_bytes + 64 * 1024
             else:
                 limit = self.settings.max_file_bytes + 256 * 1024  # the multipart framing of up to 20 files
+        elif DRIVE_CHUNK.fullmatch(path) and (b"authorization" in headers or COOKIE.encode() in headers.get(b"cookie", b"")):
+            limit = DRIVE_CHUNK_BYTES  # one chunk of a drive upload (services/drive.py)
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
             await _send_error(send, 413, "body_too_large", scope)
@@ -345,7 +350,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, serving: bool
                   telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.runtime = rt
     errors.install(app)
-    for module in (auth, me, conversations, admin, dlp, compliance, people, ops):
+    for module in (auth, me, conversations, admin, dlp, compliance, people, ops, drive):
         app.include_router(module.router)
     app.include_router(org_routes.router)  # issue 21: applications, HR's tree and people
     scim_routes.install(app)  # issue 21: SCIM 2.0 at /scim/v2 (its own token and error format)
@@ -441,6 +446,12 @@ def _rescan_files(rt: Runtime) -> None:
             pass
     except Exception:
         log.exception("rescanning waiting files failed; retried at the next sweep")
+    try:
+        from mixun.services import drive as drive_service
+
+        drive_service.housekeeping(rt)
+    except Exception:
+        log.exception("drive housekeeping failed; retried at the next sweep")
 
 
 def _review_accounts(rt: Runtime) -> None:

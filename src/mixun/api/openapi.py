@@ -83,6 +83,29 @@ EXTRA_CODES: dict[str, tuple[str, ...]] = {
     "POST /api/v1/admin/faults/{report_id}/assign": ("fault_resolved",),
     "POST /api/v1/admin/faults/{report_id}/resolve": ("fault_resolved",),
     "GET /api/v1/admin/reports/inspection": ("pdf_unavailable",),
+    # drive and group file space (docs/drive.md)
+    "GET /api/v1/conversations/{conversation_id}/space": ("not_a_group",),
+    "POST /api/v1/drive/folders": ("not_a_group", "validation_failed"),
+    "PATCH /api/v1/drive/items/{item_id}": ("forbidden", "drive_type_not_allowed", "not_a_group"),
+    "POST /api/v1/drive/items/{item_id}/move": ("forbidden", "not_a_group"),
+    "DELETE /api/v1/drive/items/{item_id}": ("forbidden", "not_a_group"),
+    "POST /api/v1/drive/uploads": ("file_too_large", "drive_quota_exceeded", "drive_type_not_allowed",
+                                   "unsupported_media", "not_a_group"),
+    "PUT /api/v1/drive/uploads/{upload_id}/chunks/{index}": ("chunk_mismatch", "body_too_large"),
+    "POST /api/v1/drive/uploads/{upload_id}/complete": (
+        "upload_incomplete", "chunk_mismatch", "malware_detected", "scan_failed", "scanner_unavailable",
+        "drive_type_not_allowed", "unsupported_media", "dlp_blocked", "dlp_confirm_required", "sending_suspended",
+        "not_a_group"),
+    "GET /api/v1/drive/items/{item_id}/content": ("file_not_ready", "file_blocked", "range_not_satisfiable",
+                                                  "not_a_group"),
+    "POST /api/v1/drive/items/{item_id}/share": (
+        "file_not_ready", "file_blocked", "file_too_large", "malware_detected", "scan_failed", "scanner_unavailable",
+        "unsupported_media", "dlp_blocked", "dlp_confirm_required", "sending_suspended", "rate_limited", "not_a_group"),
+    "POST /api/v1/drive/items/{item_id}/report": ("conflict", "not_a_group"),
+    "POST /api/v1/drive/items/{item_id}/keep": ("not_a_group",),
+    "PUT /api/v1/admin/drive/quotas": ("not_found",),
+    "POST /api/v1/admin/drive/reports/{report_id}/decision": ("review_already_decided",),
+    "POST /api/v1/admin/users/{user_id}/drive-handover": ("conflict",),
 }
 # Routes answering something other than JSON on success: "METHOD /path" -> media types.
 SUCCESS_MEDIA: dict[str, dict[str, Any]] = {

@@ -57,6 +57,7 @@ class Perm(StrEnum):
     APPLICATIONS = "account.applications"  # file account applications; decide the step one's role owns (A1)
     ORG_MANAGE = "org.manage"  # HR: the org tree, people's units, positions and real names, departures (A2-A4)
     SCIM = "scim"  # HR's system over SCIM 2.0: its own bearer token (`mixun scim token`), held by no role
+    DRIVE_REPORTS = "drive.reports"  # reported drive files: check and remove (secadmin)
 
 
 _STAFF = {Perm.ACCOUNT, Perm.DIRECTORY_READ, Perm.CHAT}
@@ -72,7 +73,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.SECADMIN: frozenset({Perm.ACCOUNT, Perm.DIRECTORY_READ, Perm.ADMIN_SESSIONS, Perm.SECURITY_ALERTS,
                               Perm.DLP_MANAGE, Perm.REVIEW, Perm.ADMIN_USERS_READ, Perm.ADMIN_ROLES,
                               Perm.APPROVALS, Perm.RULES_MANAGE, Perm.RULES_REPORT, Perm.FUNCTIONS_MANAGE,
-                              Perm.ACCOUNT_REVIEW, Perm.REPORTS}),
+                              Perm.ACCOUNT_REVIEW, Perm.REPORTS, Perm.DRIVE_REPORTS}),
     Role.AUDITOR: frozenset({Perm.ACCOUNT, Perm.AUDIT_READ, Perm.RULES_REPORT, Perm.REPORTS}),
 }
 

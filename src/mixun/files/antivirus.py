@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -64,6 +65,10 @@ class ClamdScanner:
             return False
 
     def scan_bytes(self, data: bytes) -> ScanResult:
+        return self.scan_stream(iter((data,)))
+
+    def scan_stream(self, pieces: Iterator[bytes]) -> ScanResult:
+        """Scan a stream of any length without holding it: each piece goes to clamd as it comes."""
         try:
             s = self._connect()
         except OSError as exc:
@@ -71,10 +76,11 @@ class ClamdScanner:
         try:
             with s:
                 s.sendall(b"zINSTREAM\0")
-                view = memoryview(data)
-                for off in range(0, len(view), CHUNK):
-                    piece = view[off : off + CHUNK]
-                    s.sendall(struct.pack("!I", len(piece)) + piece)
+                for data in pieces:
+                    view = memoryview(data)
+                    for off in range(0, len(view), CHUNK):
+                        piece = view[off : off + CHUNK]
+                        s.sendall(struct.pack("!I", len(piece)) + piece)
                 s.sendall(struct.pack("!I", 0))
                 reply = self._read_reply(s)
         except OSError as exc:

@@ -249,9 +249,10 @@ def send_image(ctx: Ctx, conversation_id: int, data: bytes, filename: str, clien
 # ---- files (M4) -------------------------------------------------------------------------------------
 
 def send_file(ctx: Ctx, conversation_id: int, data: bytes, filename: str, client_id: str | None,
-              confirm: bool = False) -> dict[str, Any]:
+              confirm: bool = False, channel: str = "file") -> dict[str, Any]:
     """A document into a conversation: type from content, DLP on its text and name, virus scan, stored
-    encrypted, delivered as a message of kind `file` (or `image`, for a picture sent as a file)."""
+    encrypted, delivered as a message of kind `file` (or `image`, for a picture sent as a file).
+    ``channel`` is the DLP channel: `file` from the computer, `drive` when shared from a drive."""
     functions.require(ctx, "send_files")
     if len(data) > ctx.rt.settings.max_file_bytes:
         raise MixunError("file_too_large", limit=ctx.rt.settings.max_file_bytes)
@@ -262,7 +263,8 @@ def send_file(ctx: Ctx, conversation_id: int, data: bytes, filename: str, client
     with ctx.rt.db.read() as s:
         access_conversation(s, ctx, conversation_id)
     target = f"conversation:{conversation_id}"
-    doc, outcome = dlp_service(ctx).check_file(ctx, data, name, confirm, lambda: sender_unit_path(ctx), target)
+    doc, outcome = dlp_service(ctx).check_file(ctx, data, name, confirm, lambda: sender_unit_path(ctx), target,
+                                               channel=channel)
     if doc.kind in IMAGES:
         return send_image(ctx, conversation_id, data, name, client_id, outcome)
     take_send_token(ctx)

@@ -144,14 +144,14 @@ class DlpService:
                           audit_summary=_summary(views), channel=channel)
 
     def check_file(self, ctx: Ctx, data: bytes, filename: str, confirm: bool, unit_path: Callable[[], str],
-                   target: str) -> tuple[DocumentVerdict, DlpOutcome]:
-        """A file on channel `file` (D1–D4): its real type, its text and its name through the same
+                   target: str, channel: str = "file") -> tuple[DocumentVerdict, DlpOutcome]:
+        """A file on channel `file` (D1–D4; `drive` when shared from a drive): its real type, its text and its name through the same
         detectors and policy. Refusals raise (unsupported_media, dlp_blocked, dlp_confirm_required);
         what may go comes back with the outcome its message carries (allow, confirmed warn, hold)."""
         st = self.state()
         self.check_suspension(ctx, st)
         roles = ctx.principal.roles if ctx.principal else ()
-        doc = inspect_document(data, filename, st.engine, st.policy, channel="file", roles=roles,
+        doc = inspect_document(data, filename, st.engine, st.policy, channel=channel, roles=roles,
                                unit_path=unit_path())
         verdict = doc.verdict
         if verdict is None and doc.action != "block":  # encrypted content the policy lets through (or holds)
@@ -163,12 +163,12 @@ class DlpService:
             raise MixunError("unsupported_media", _REFUSAL_TEXT.get(doc.reason or ""),
                              reason=doc.reason, detected=doc.kind.value if doc.kind else None)
         if doc.action == "allow" and not verdict.decisions:
-            return doc, DlpOutcome(channel="file")
+            return doc, DlpOutcome(channel=channel)
         # `inspect_document` turns mask into warn (a file cannot be masked in place) and any classified
         # marking into a block whatever the policy says; settle on its action, not the raw verdict's.
-        views = self._settle(ctx, verdict, doc.action, "file", confirm, target, reason=doc.reason)
+        views = self._settle(ctx, verdict, doc.action, channel, confirm, target, reason=doc.reason)
         action = "allow" if doc.action == "allow" else doc.action
-        return doc, DlpOutcome(action=action, findings=views, audit_summary=_summary(views), channel="file")
+        return doc, DlpOutcome(action=action, findings=views, audit_summary=_summary(views), channel=channel)
 
     def check_suspension(self, ctx: Ctx, st: DlpState) -> None:
         until = st.suspended.get(ctx.user_id)

@@ -225,6 +225,7 @@ class Runtime:
     bus: Any = None  # the event bus (api/app.py), for its health
     bus_up: bool | None = None  # the bus answered at the last operations round (None: not checked)
     health_probes: dict[str, Callable[[], float]] = field(default_factory=dict)  # gauges /metrics reads
+    drive_housekeeping: float = 0.0  # monotonic time of the drive's last housekeeping round
     address_decisions: dict[str, bool] = field(default_factory=dict)  # ip -> inside MIXUN_ALLOWED_NETWORKS
     allowed_origins: frozenset[str] | None = None  # MIXUN_ALLOWED_ORIGINS, parsed on first use (api/ws.py)
 

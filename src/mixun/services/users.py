@@ -448,6 +448,8 @@ def depart(ctx: Ctx, user_id: int, reason: str, pledged: bool = False) -> dict[s
 
 def _apply_depart(s: Session, ctx: Ctx, user: User, payload: dict[str, Any],
                   approval: dict[str, Any] | None) -> dict[str, Any]:
+    from mixun.services.drive_handover import hand_over_txn
+
     if user.departed_at is not None:
         raise MixunError("account_departed")
     _last_admin_check(s, user)
@@ -460,8 +462,9 @@ def _apply_depart(s: Session, ctx: Ctx, user: User, payload: dict[str, Any],
     groups = remove_from_all_groups_txn(s, ctx, user.id)
     audit.record(s, ctx, "account.departed", target=f"user:{user.id}", reason=payload["reason"],
                  pledged=bool(payload.get("pledged")), sessions_ended=len(sessions), groups_left=groups, unit=unit_path(s, user.unit_id), **_via(approval))
+    drive = hand_over_txn(s, ctx, user)  # the drive goes whole to the unit's head (or waits for HR)
     account_changed(s, ctx, user.id)
-    return {"user_id": user.id, "sessions_ended": len(sessions), "groups_left": groups}
+    return {"user_id": user.id, "sessions_ended": len(sessions), "groups_left": groups, "drive": drive}
 
 
 def reinstate(ctx: Ctx, user_id: int, reason: str) -> dict[str, Any]:

@@ -4,7 +4,7 @@ import { Conversation, convTitle, openConversation, peerOf } from '../store';
 import { statusOf } from '../directory';
 import { Icon, StatusDot } from '../ui';
 
-export function ChatHeader({ c, onPanel }: { c: Conversation; onPanel: (p: 'members' | 'card' | 'settings') => void }) {
+export function ChatHeader({ c, onPanel }: { c: Conversation; onPanel: (p: 'members' | 'card' | 'settings' | 'files') => void }) {
   const peer = peerOf(c);
   return (
     <header class="chat-head">
@@ -17,6 +17,7 @@ export function ChatHeader({ c, onPanel }: { c: Conversation; onPanel: (p: 'memb
           <span class="sub">{c.members.length} {t('members')}</span>
         )}
       </div>
+      {c.kind === 'group' && <button class="ghost" data-testid="group-files-button" title={t('group_files')} onClick={() => onPanel('files')}>{t('group_files')}</button>}
       {c.kind === 'group' && <button class="ghost" data-testid="group-manage" onClick={() => onPanel('members')}>{t('members')}</button>}
       <button class="ghost" data-testid="conv-settings-button" title={t('conv_settings')} onClick={() => onPanel('settings')}>⋯</button>
     </header>

@@ -8,13 +8,14 @@ import { MessageList } from './message_list';
 import { Composer, dropTarget } from './composer';
 import { MembersPanel } from './groups';
 import { ConvSettings, NoticeGate } from './group_extras';
+import { GroupFilesPanel } from '../drive';
 
 export function ChatView() {
   useStore();
   const c = S.openId != null ? S.convs.get(S.openId) : undefined;
   const [replyTo, setReplyTo] = useState<Message | null>(null);
   const [editing, setEditing] = useState<Message | null>(null);
-  const [panel, setPanel] = useState<'members' | 'card' | 'settings' | null>(null);
+  const [panel, setPanel] = useState<'members' | 'card' | 'settings' | 'files' | null>(null);
   const [dragging, setDragging] = useState(false);
   useEffect(() => { setReplyTo(null); setEditing(null); setPanel(null); }, [S.openId]);
   if (!c) return <div class="chat-empty" data-testid="chat-empty"><div class="empty-logo" aria-hidden="true">密</div>{t('select_conversation')}</div>;
@@ -30,6 +31,7 @@ export function ChatView() {
       {panel === 'members' && <MembersPanel c={c} onClose={() => setPanel(null)} />}
       {panel === 'card' && peer && <PersonCard id={peer.id} onClose={() => setPanel(null)} />}
       {panel === 'settings' && <ConvSettings c={c} onClose={() => setPanel(null)} />}
+      {panel === 'files' && <GroupFilesPanel conversationId={c.id} onClose={() => setPanel(null)} />}
       <NoticeGate c={c} />
     </section>
   );

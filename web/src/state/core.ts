@@ -6,7 +6,7 @@ import { t } from '../i18n';
 import type { ClientConfig, Conversation, Dlp, Me, Pending, Thread } from './types';
 
 export const S = {
-  tab: 'chats' as 'chats' | 'contacts' | 'me' | 'admin' | 'announcements',
+  tab: 'chats' as 'chats' | 'contacts' | 'me' | 'admin' | 'announcements' | 'drive',
   phase: 'boot' as 'boot' | 'login' | 'password' | 'totp' | 'rules' | 'main',
   me: null as Me | null,
   config: {} as ClientConfig,

@@ -93,6 +93,7 @@ function onFrame(f: any) {
     S.lastEventSeq = f.event_seq;
   }
   onGroupEvent(f);
+  if (typeof f.type === 'string' && f.type.startsWith('drive.')) window.dispatchEvent(new CustomEvent('mixun-drive', { detail: f }));
   switch (f.type) {
     case 'message.created': if (f.message) applyMessage({ ...f.message, conversation_id: f.message.conversation_id ?? f.conversation_id }, true, 'created'); break;
     case 'message.edited': if (f.message) applyMessage({ ...f.message, conversation_id: f.message.conversation_id ?? f.conversation_id }, true, 'edited'); break;
@@ -120,6 +121,10 @@ function onFrame(f: any) {
     case 'application.changed': // an account application moved on: to its applicant and its next decider
       toast(`${w('applications')}（${f.name || ''}）：${w('status_' + f.status)}`);
       break;
+    // The drive (drive.tsx listens for its lists; the person is told of what concerns them).
+    case 'drive.unused': toast(t('drive_unused_reminder', { count: f.count, days: f.days })); break;
+    case 'drive.removed': toast(t('drive_removed_notice', { name: f.name, reason: f.reason }), 'error'); break;
+    case 'drive.handed_over': toast(t('drive_handover_received', { name: f.from_name, files: f.files })); break;
     default: break;
   }
 }

@@ -8,6 +8,7 @@ from sqlalchemy import create_engine, pool
 import mixun.db.models_archive  # noqa: F401  (registers the archive tables)
 import mixun.db.models_compliance  # noqa: F401  (registers the compliance dual-control tables)
 import mixun.db.models_dlp  # noqa: F401  (registers the DLP administration tables)
+import mixun.db.models_drive  # noqa: F401  (registers the drive and group file space tables)
 import mixun.db.models_ops  # noqa: F401  (registers the operations tables: fault reports)
 import mixun.db.models_people  # noqa: F401  (registers the people's rules tables)
 import mixun.db.models_web  # noqa: F401  (registers the web client tables)

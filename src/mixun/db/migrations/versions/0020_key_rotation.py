@@ -5,14 +5,14 @@ message_versions stays append-only: UPDATE is refused except, inside a `mixun ke
 original_enc alone (the same ciphertext with its data key wrapped under the new key-encryption key).
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
-down_revision = "0018"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
