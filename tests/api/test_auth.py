@@ -169,9 +169,11 @@ def _zhangsan_on(tmp_path: Any, db: str, **overrides: str) -> Iterator[tuple[Env
 @pytest.mark.parametrize("db", ["sqlite", "postgresql"])
 def test_idle_session_expires_and_is_recorded(tmp_path: Any, db: str) -> None:
     """A session left unused longer than the idle timeout is over: 401 session_expired, audited."""
-    with _zhangsan_on(tmp_path, db, MIXUN_SESSION_IDLE_MINUTES="0.02") as (e, token):  # 1.2 s
+    # 4.8 s: long enough that the first request after login lands inside it on a loaded CI host (1.2 s
+    # did not at load average 20), short enough to wait out.
+    with _zhangsan_on(tmp_path, db, MIXUN_SESSION_IDLE_MINUTES="0.08") as (e, token):
         assert e.client.get("/api/v1/me", headers=e.h(token)).status_code == 200
-        time.sleep(1.6)
+        time.sleep(5.6)
         r = e.client.get("/api/v1/me", headers=e.h(token))
         assert r.status_code == 401 and r.json()["error"]["code"] == "session_expired"
         # Still over on the next try, and a fresh login works.
@@ -186,9 +188,9 @@ def test_idle_session_expires_and_is_recorded(tmp_path: Any, db: str) -> None:
 @pytest.mark.parametrize("db", ["sqlite", "postgresql"])
 def test_absolute_lifetime_ends_even_a_busy_session(tmp_path: Any, db: str) -> None:
     """Activity keeps a session from going idle but not past its absolute lifetime."""
-    with _zhangsan_on(tmp_path, db, MIXUN_SESSION_ABSOLUTE_HOURS="0.0005") as (e, token):  # 1.8 s
+    with _zhangsan_on(tmp_path, db, MIXUN_SESSION_ABSOLUTE_HOURS="0.0015") as (e, token):  # 5.4 s
         codes = []
-        deadline = time.monotonic() + 3.0
+        deadline = time.monotonic() + 7.0
         while time.monotonic() < deadline:
             codes.append(e.client.get("/api/v1/me", headers=e.h(token)).status_code)
             time.sleep(0.2)
