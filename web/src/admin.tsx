@@ -5,7 +5,6 @@ import { S, showError, toast, useStore } from './store';
 import { fmtTime } from './ui';
 import { loginReasons } from './security';
 import { lazyPart } from './lazy';
-import { Applications } from './org_applications';
 import { w } from './labels_org';
 
 // The consoles' screens are loaded when an administrator opens them, never by an employee's client:
@@ -32,6 +31,7 @@ const InspectionReport = lazyPart(() => import('./admin_ops'), 'InspectionReport
 const OpsMonitor = lazyPart(() => import('./admin_ops'), 'OpsMonitor');
 const SecurityRisks = lazyPart(() => import('./admin_ops'), 'SecurityRisks');
 
+const Applications = lazyPart(() => import('./org_applications'), 'Applications');
 const OrgPeople = lazyPart(() => import('./org_admin'), 'OrgPeople');
 const OrgUnits = lazyPart(() => import('./org_admin'), 'OrgUnits');
 

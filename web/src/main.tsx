@@ -9,9 +9,12 @@ import { ChatView, ConversationList, DlpDialog, MessageSearchBox, MessageSearchR
 import { OrgTree } from './directory';
 import { Profile } from './profile';
 import { AdminConsole, hasAdmin } from './admin';
-import { DriveView } from './drive';
+import { lazyPart } from './lazy';
 import { WatermarkGuard, lockNow, startIdleLock, stopIdleLock } from './security';
 import { Avatar, Icon, fmtDate } from './ui';
+
+// The drive is fetched when someone first opens 网盘 (a chunk of its own).
+const DriveView = lazyPart(() => import('./drive'), 'DriveView');
 
 function App() {
   const s = useStore();

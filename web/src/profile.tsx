@@ -5,10 +5,13 @@ import { NotifyPrefs, S, changed, logout, notifyPrefs, reloadMe, resetSession, s
 import { PasswordForm, TotpSetup } from './auth';
 import { Modal, StatusDot, fmtTime, roleName } from './ui';
 import { loginReasons } from './security';
-import { MyFaults } from './admin_ops';
-import { Applications } from './org_applications';
+import { lazyPart } from './lazy';
 import { w } from './labels_org';
 import { isAdminOnly } from './state/session';
+
+// Fetched when the 我 page shows them (chunks of their own, shared with the consoles).
+const MyFaults = lazyPart(() => import('./admin_ops'), 'MyFaults');
+const Applications = lazyPart(() => import('./org_applications'), 'Applications');
 
 const STATUSES = ['available', 'busy', 'meeting', 'away'];
 

@@ -8,7 +8,10 @@ import { MessageList } from './message_list';
 import { Composer, dropTarget } from './composer';
 import { MembersPanel } from './groups';
 import { ConvSettings, NoticeGate } from './group_extras';
-import { GroupFilesPanel } from '../drive';
+import { lazyPart } from '../lazy';
+
+// 群文件 comes with the drive's chunk, fetched when first opened.
+const GroupFilesPanel = lazyPart<{ conversationId: number; onClose: () => void }>(() => import('../drive'), 'GroupFilesPanel');
 
 export function ChatView() {
   useStore();
