@@ -280,6 +280,9 @@ def login(ctx: Ctx, username: str, password: str, otp: str | None) -> LoginResul
             raise _fail(ctx, "otp_required", username, user, "bad_otp")
 
     token = secrets.token_urlsafe(32)
+    # The session starts when it is made: the password hash (argon2) and the one-time code took their
+    # time, and a clock read before them would eat into a short idle limit.
+    now = datetime.now(UTC)
     with ctx.rt.db.write() as s:
         u = get_user(s, user.id)
         had_failures = u.failed_logins > 0
