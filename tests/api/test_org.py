@@ -96,7 +96,10 @@ def test_hr_records_departures_with_their_kinds(env: Env) -> None:
     ls, tls = env.person("lisi", "李四")
     comp, _tc = env.person("comp1", "合规专员", roles=["compliance"])
     _hr, thr = env.person("hr1", "人事专员", unit="总行/人力资源部", roles=["hr"])
-    group(env, tzs, "项目组", [ls])
+    head, _th = env.person("wangwu", "王五", roles=["unit_head"])  # heads 张三's unit (总行/信息科技部)
+    conv = group(env, tzs, "项目组", [ls])
+    assert env.client.post(f"/api/v1/conversations/{conv}/members", headers=env.h(tzs),
+                           json={"user_ids": [head]}).status_code < 300
     r = env.client.post(f"/api/v1/org/people/{zs}/depart", headers=env.h(thr), json={"reason": "bored"})
     assert r.status_code == 422
     r = env.client.post(f"/api/v1/org/people/{comp}/depart", headers=env.h(thr), json={"reason": "retirement"})
@@ -105,8 +108,10 @@ def test_hr_records_departures_with_their_kinds(env: Env) -> None:
                         json={"reason": "internal_retirement", "pledged": True})
     assert r.status_code == 200 and r.json()["groups_left"] == 1
     assert env.client.get("/api/v1/me", headers=env.h(tzs)).status_code == 401
+    # the group passes to the unit head (no admin in it), though 李四 joined earlier
+    members = env.client.get(f"/api/v1/conversations/{conv}", headers=env.h(tls)).json()["members"]
+    assert {m["id"]: m["role"] for m in members} == {ls: "member", head: "owner"}
     p = env.client.get("/api/v1/org/people?q=zhangsan", headers=env.h(thr)).json()["people"][0]
     assert p["departed"] is True and p["departure_reason"] == "internal_retirement"
     r = env.client.post(f"/api/v1/org/people/{zs}/depart", headers=env.h(thr), json={"reason": "transfer"})
     assert r.status_code == 409 and r.json()["error"]["code"] == "account_departed"
-    _ = tls

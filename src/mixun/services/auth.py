@@ -418,7 +418,8 @@ def account_changed(s: Session, ctx: Ctx, user_id: int) -> None:
 def bump_epoch(s: Session) -> None:
     """Move the revocation epoch in this transaction: every server drops its session cache when it sees
     the move (within WATCH_SECONDS), whichever process made the change (the CLI included)."""
-    s.execute(update(AuthEpoch).where(AuthEpoch.id == 1).values(value=AuthEpoch.value + 1))
+    s.execute(update(AuthEpoch).where(AuthEpoch.id == 1).values(value=AuthEpoch.value + 1)
+              .execution_options(synchronize_session=False))  # no session scan (bulk callers hold many objects)
 
 
 def read_epoch(rt: Any) -> int:

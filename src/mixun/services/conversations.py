@@ -325,15 +325,23 @@ def set_admin(ctx: Ctx, conversation_id: int, user_id: int, admin: bool) -> dict
 
 
 def remove_from_all_groups_txn(s: Session, ctx: Ctx, user_id: int) -> int:
-    """For departures: the person leaves every group (ownership passes to the longest-standing admin)."""
+    """For departures: the person leaves every group (ownership passes to the longest-standing admin, else
+    to a member who heads the departing person's unit, else to the longest-standing member)."""
     convs = list(s.execute(select(Conversation).join(Member, Member.conversation_id == Conversation.id)
                            .where(Member.user_id == user_id, Conversation.kind == "group")).scalars())
+    leaving = s.get(User, user_id)
+    heads = [uid for uid, roles in s.execute(select(User.id, User.roles).where(
+        User.unit_id == leaving.unit_id, User.disabled.is_(False), User.id != user_id))
+        if "unit_head" in (roles or [])] if leaving is not None and leaving.unit_id is not None else []
     for conv in convs:
         m = s.get(Member, (conv.id, user_id))
         assert m is not None
         if m.role == "owner":
+            order = [(Member.role == "admin").desc()]
+            if heads:
+                order.append(Member.user_id.in_(heads).desc())
             heir = s.execute(select(Member).where(Member.conversation_id == conv.id, Member.user_id != user_id)
-                             .order_by((Member.role == "admin").desc(), Member.joined_at)).scalars().first()
+                             .order_by(*order, Member.joined_at)).scalars().first()
             if heir is not None:
                 heir.role = "owner"
                 _log(s, conv.id, heir.user_id, "role_changed", ctx.user_id, "owner")

@@ -123,7 +123,9 @@ def create_user(ctx: Ctx, **kwargs: Any) -> User:
 
 def index_user(session: Session, user: User) -> None:
     """(Re)write a person's directory search keys; a disabled account has none, so search never finds it."""
-    session.execute(delete(SearchKey).where(SearchKey.user_id == user.id))
+    # No ORM synchronisation: nothing holds SearchKey objects, and scanning the session for them costs
+    # O(loaded objects) per call (an HR import holds every person in its session).
+    session.execute(delete(SearchKey).where(SearchKey.user_id == user.id).execution_options(synchronize_session=False))
     if user.disabled or is_administrator(user.roles):  # administrators are not staff: not in the directory
         return
     keys = search_keys(user.name, user.username, user.employee_no, user.position)
