@@ -5,7 +5,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, del, get, post } from './api';
 import { t } from './i18n';
 import { showError, toast, useStore } from './store';
-import { fmtTime } from './ui';
+import { Icon, fmtTime } from './ui';
 import { Dialog } from './admin_people';
 import { RichText } from './people';
 
@@ -27,6 +27,7 @@ export function Announce() {
   const [err, setErr] = useState('');
   const [files, setFiles] = useState<File[]>([]);
   const [busy, setBusy] = useState(false);
+  const [fileKey, setFileKey] = useState(0); // a new input after publishing: the chosen files are gone
   const [who, setWho] = useState<{ a: any; status: string; people: any[] } | null>(null);
   const load = () => get<any>('/announcements/published?limit=100').then((r) => setRows(r.announcements || []), showError);
   useEffect(() => {
@@ -49,7 +50,7 @@ export function Announce() {
       if (f.expires) body.expires_at = new Date(f.expires).toISOString();
       await post('/announcements', body);
       setF({ ...f, title: '', body: '', units: [], expires: '' });
-      setFiles([]);
+      setFiles([]); setFileKey((k) => k + 1);
       load();
       const latest = (await get<any>('/announcements/published?limit=1')).announcements?.[0];
       toast(t('announce_published', { n: latest?.recipients ?? 0 }));
@@ -82,7 +83,7 @@ export function Announce() {
           <label class="check"><input type="checkbox" data-testid="announce-pinned" checked={f.pinned} onChange={(e) => setF({ ...f, pinned: e.currentTarget.checked })} /> {t('announce_pinned')}</label>
           <label>{t('announce_expires')} <input type="datetime-local" data-testid="announce-expires" value={f.expires} onInput={(e) => setF({ ...f, expires: e.currentTarget.value })} /></label>
         </div>
-        <label>{t('announce_files')} <input type="file" multiple data-testid="announce-files" onChange={(e) => setFiles(Array.from(e.currentTarget.files || []))} /></label>
+        <label>{t('announce_files')} <input key={fileKey} type="file" multiple data-testid="announce-files" onChange={(e) => setFiles(Array.from(e.currentTarget.files || []))} /></label>
         {err && <div class="form-error" role="alert" data-testid="announce-error">{err}</div>}
         <button class="primary" type="submit" data-testid="announce-publish" disabled={busy}>{t('announce_publish')}</button>
       </form>
@@ -91,7 +92,7 @@ export function Announce() {
           <thead><tr><th>{t('announce_title')}</th><th>{t('time')}</th><th>{t('announce_recipients')}</th><th>{t('announce_read')}</th><th>{t('announce_confirmed')}</th><th /></tr></thead>
           <tbody>{rows.map((a) => (
             <tr data-testid="announce-row" data-id={a.id}>
-              <td>{a.pinned ? '📌 ' : ''}{a.title}{a.files?.length ? ` 📎${a.files.length}` : ''}{a.withdrawn_at && <span class="badge warn">{t('announce_withdrawn')}</span>}<div class="muted small">{a.to_all ? t('announce_to_all') : (a.units || []).join('、')}</div></td>
+              <td>{a.pinned && <span class="badge">{t('announcement_pinned')}</span>}{a.title}{a.files?.length ? <span class="muted small"> <Icon name="file" size={13} />{a.files.length}</span> : null}{a.withdrawn_at && <span class="badge warn">{t('announce_withdrawn')}</span>}<div class="muted small">{a.to_all ? t('announce_to_all') : (a.units || []).join('、')}</div></td>
               <td>{fmtTime(a.created_at, true)}</td>
               <td>{a.recipients}</td>
               <td data-testid="announce-read-count">{a.read}</td>

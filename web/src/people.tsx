@@ -4,7 +4,7 @@ import { ApiError, get, post } from './api';
 import { locale, setLocale, t } from './i18n';
 import { P, S, changed, loadAnnouncements, logout, markAnnouncementRead, narrowScreen, reloadMe, setTab, showError, useStore } from './store';
 import type { Announcement } from './store';
-import { fmtTime } from './ui';
+import { Icon, fmtTime } from './ui';
 
 /** Announcement text: paragraphs (blank lines), line breaks and **bold**, built as elements (never HTML). */
 export function RichText({ text }: { text: string }) {
@@ -80,7 +80,7 @@ export function AnnouncementBanner({ where }: { where: 'side' | 'content' }) {
   const first = P.banner[0];
   return (
     <div class="announce-banner" role="status" data-testid="announcement-banner">
-      <span class="announce-banner-text">📢 {t('announcement_banner', { title: first.title })}{P.banner.length > 1 ? ' ' + t('announcement_banner_more', { n: P.banner.length }) : ''}</span>
+      <Icon name="bell" size={16} /><span class="announce-banner-text">{t('announcement_banner', { title: first.title })}{P.banner.length > 1 ? ' ' + t('announcement_banner_more', { n: P.banner.length }) : ''}</span>
       <button class="link" data-testid="announcement-banner-open" onClick={() => setTab('announcements')}>{t('announcement_view')}</button>
     </div>
   );
@@ -107,7 +107,7 @@ function AnnouncementItem({ a }: { a: Announcement }) {
           <RichText text={a.body} />
           {(a.files || []).length > 0 && (
             <ul class="announce-files">{(a.files || []).map((f) => (
-              <li><a data-testid="announcement-file" href={`/api/v1/announcements/${a.id}/files/${f.id}`} download={f.filename}>📎 {f.filename}</a> <span class="muted small">{Math.max(1, Math.round(f.size / 1024))} KB</span></li>
+              <li><a data-testid="announcement-file" href={`/api/v1/announcements/${a.id}/files/${f.id}`} download={f.filename}><Icon name="file" size={14} /> {f.filename}</a> <span class="muted small">{Math.max(1, Math.round(f.size / 1024))} KB</span></li>
             ))}</ul>
           )}
           {toConfirm && <button class="primary" data-testid="announcement-confirm" onClick={() => markAnnouncementRead(a, true).catch(showError)}>{t('announcement_confirm')}</button>}

@@ -151,7 +151,7 @@ export function Composer({ c, replyTo, editing, clear }: { c: Conversation; repl
         <input type="file" class="hidden" data-testid="file-input" ref={docInput}
           onChange={(e) => { const f = e.currentTarget.files?.[0]; if (f) sendFile(f); e.currentTarget.value = ''; }} />
         <button class="icon-btn" title={t('secure_pack')} data-testid="pack-button" onClick={() => setPacking(true)}><Icon name="lock" size={20} /></button>
-        </>) : <span class="files-off muted small" data-testid="files-off" title={offReason('send_files')}>🚫 {offReason('send_files')}</span>}
+        </>) : <span class="files-off muted small" data-testid="files-off" title={offReason('send_files')}>{offReason('send_files')}</span>}
         {S.config.antivirus === 'unavailable' && (
           <span class="av-warn" data-testid="antivirus-warning" title={t('av_unavailable_' + (S.config.files_without_scanner || 'wait'))}>⚠ {t('av_unavailable')}</span>
         )}
