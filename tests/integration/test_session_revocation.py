@@ -12,15 +12,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import PASSWORD, fresh_database
+from tests.conftest import PASSWORD, REDIS_URL, fresh_database, need, redis_available
 from tests.helpers import MIXUN, Server, add_people
 
 
 @pytest.mark.timeout(180)
-@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
-def test_cli_password_reset_ends_sessions_of_a_running_server_at_once(tmp_path: Path, db: str) -> None:
+@pytest.mark.parametrize(("db", "workers"), [("sqlite", 1), ("postgresql", 1), ("postgresql", 2)])
+def test_cli_password_reset_ends_sessions_of_a_running_server_at_once(tmp_path: Path, db: str, workers: int) -> None:
     """`mixun user reset-password` ends the person's sessions in the running server within two seconds
-    (its session cache used to keep them working for up to a minute): 401 over HTTP, 4001 on the socket."""
+    (its session cache used to keep them working for up to a minute): 401 over HTTP, 4001 on the socket.
+    With --workers 2 every request is a new connection, so both workers' caches are warmed and both
+    must let the session go."""
     from websockets.exceptions import ConnectionClosed
     from websockets.sync.client import connect as ws_connect
 
@@ -35,11 +37,15 @@ def test_cli_password_reset_ends_sessions_of_a_running_server_at_once(tmp_path: 
     add_people(load_settings(env))
     server = None
     try:
-        server = Server(data, env.get("MIXUN_DATABASE_URL")).wait()
+        if workers > 1:
+            need("Redis", redis_available())
+            server = Server(data, env.get("MIXUN_DATABASE_URL"), REDIS_URL, ("--workers", str(workers))).wait(60)
+        else:
+            server = Server(data, env.get("MIXUN_DATABASE_URL")).wait()
         r = httpx.post(server.url + "/api/v1/auth/login", json={"username": "zhangsan", "password": PASSWORD})
         token = r.json()["token"]
         h = {"Authorization": f"Bearer {token}"}
-        for _ in range(3):  # the session is in the server's cache now
+        for _ in range(6 * workers):  # the session is in the server's cache (each worker's) now
             assert httpx.get(server.url + "/api/v1/conversations", headers=h).status_code == 200
         with ws_connect(f"ws://127.0.0.1:{server.port}/api/v1/ws?token={token}") as ws:
             assert json.loads(ws.recv(timeout=10))["type"] == "hello"
@@ -55,6 +61,8 @@ def test_cli_password_reset_ends_sessions_of_a_running_server_at_once(tmp_path: 
                     break
                 time.sleep(0.1)
             assert code == 401, server.output()
+            codes = {httpx.get(server.url + "/api/v1/conversations", headers=h).status_code for _ in range(6 * workers)}
+            assert codes == {401}, codes  # in every worker
             with pytest.raises(ConnectionClosed) as closed:
                 while True:
                     ws.recv(timeout=5)
