@@ -109,7 +109,7 @@ def register(sub: Any, user_parser: Any, runtime: Any, cli_ctx: Any) -> None:
     oi.add_argument("--dry-run", action="store_true", help="print exactly what would change; change nothing")
     oi.add_argument("--json", action="store_true", help="print the outcome as JSON")
     oi.set_defaults(fn=cmd_import)
-    from mixun.services.users import DEPARTURE_REASONS
+    from mixun.domain.departures import DEPARTURE_REASONS
 
     ud = user_parser.add_parser("depart", help="record a departure: sessions end, groups left, history kept")
     ud.add_argument("username")

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from mixun.db.models import Approval, EventCounter, PasswordHistory, SearchKey, Unit, User
 from mixun.db.models import Session as DbSession
+from mixun.domain.departures import DEPARTURE_REASONS as DEPARTURE_REASONS
 from mixun.domain.names import pinyin_keys, search_keys
 from mixun.domain.passwords import configured_words, password_rule_failures
 from mixun.domain.presence import WORK_STATUSES as WORK_STATUSES
@@ -425,7 +426,6 @@ def active_session_count(s: Session, user_id: int) -> int:
                      .where(DbSession.user_id == user_id, DbSession.revoked_at.is_(None))).scalar_one()
 
 
-DEPARTURE_REASONS = ("termination", "retirement", "internal_retirement", "resignation", "transfer", "other")
 
 
 def depart(ctx: Ctx, user_id: int, reason: str, pledged: bool = False) -> dict[str, Any]:
