@@ -93,4 +93,4 @@ def test_approval_kinds_roles_and_reasons_are_words() -> None:
     assert "'depart_'" in LABELS
     for reason in DEPARTURE_REASONS:
         assert I18N.count(f"depart_{reason}:") >= 2, reason
-        assert f"'{reason}'" in (ROOT / "web/src/admin_people.tsx").read_text(encoding="utf-8"), reason
+        assert f"'{reason}'" in (ROOT / "web/src/labels_org.ts").read_text(encoding="utf-8"), reason  # DEPART_KINDS
