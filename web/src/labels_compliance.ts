@@ -154,7 +154,9 @@ const PREFIXES: Record<string, Pair> = {
   'report.': ['报告', 'Reports'], 'rules.': ['使用与保密规定', 'Rules'], 'scim.': ['人事系统接口', 'SCIM'],
 };
 const DETAILS: Record<string, Pair> = {
-  allowed: ['允许', 'Allowed'], announcement_id: ['公告', 'Announcement'], assignee: ['处理人', 'Assignee'], by: ['经由', 'By'],
+  credentials_reissued: ['已重新签发登录凭据', 'Credentials reissued'], dormant: ['长期未登录', 'Dormant'],
+  no_two_factor: ['未启用两步验证', 'No two-factor'], admin_inactive: ['长期未登录的管理员', 'Inactive administrators'],
+  not_hr_verified: ['未经人事认证', 'Not HR-verified'], rules_not_accepted: ['未接受规定', 'Rules not accepted'], allowed: ['允许', 'Allowed'], announcement_id: ['公告', 'Announcement'], assignee: ['处理人', 'Assignee'], by: ['经由', 'By'],
   bytes: ['字节数', 'Bytes'], format: ['格式', 'Format'], function: ['功能', 'Function'], functions: ['功能', 'Functions'],
   hours: ['小时', 'Hours'], hr_verified: ['人事认证', 'HR-verified'], into: ['并入', 'Into'], items: ['项数', 'Items'],
   label: ['标签', 'Label'], limit: ['上限', 'Limit'], must_confirm: ['须确认', 'Must confirm'], new: ['新值', 'New'], old: ['原值', 'Old'],
@@ -195,6 +197,7 @@ const DETAILS: Record<string, Pair> = {
   previous: ['上一版本', 'Previous version'], rewrapped: ['重新封装的数据密钥', 'Data keys rewrapped'], left: ['剩余', 'Left'],
 };
 const WORDS: Record<string, Pair> = {
+  scheduled: ['定时', 'Scheduled'], manual: ['手动', 'On demand'],
   // reason categories
   regulatory_inspection: ['监管检查', 'Regulatory inspection'], internal_investigation: ['内部调查', 'Internal investigation'],
   customer_complaint: ['客户投诉', 'Customer complaint'], litigation: ['法律诉讼', 'Litigation'], audit_sampling: ['审计抽查', 'Audit sampling'],
