@@ -196,7 +196,9 @@ def cmd_replicate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _db_files(rel: Path) -> bool:
-    return rel.parts[0].startswith(DB_NAME) or rel.parts[0].startswith(f".{DB_NAME}")
+    """Not mirrored: the database (Litestream replicates it) and `run/`, the serving processes' own
+    state (prometheus-client's per-process metric files), which means nothing on another machine."""
+    return rel.parts[0].startswith(DB_NAME) or rel.parts[0].startswith(f".{DB_NAME}") or rel.parts[0] == "run"
 
 
 def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
