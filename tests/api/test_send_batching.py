@@ -145,7 +145,7 @@ def test_concurrent_http_sends_are_committed_in_batches(sqlite_env: Env) -> None
 def test_the_direct_send_path_answers_like_the_route(sqlite_env: Env, monkeypatch: Any) -> None:
     """The busiest request skips the framework's routing, but a caller sees the same answers: the
     security headers, the cookie's same-origin check, 401, 404, validation details, chunked bodies."""
-    import mixun.api.app as app_module
+    import mixun.api.edge as app_module
 
     env = sqlite_env
     direct_answers: list[bool] = []

@@ -20,9 +20,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
-from mixun.api.deps import MAX_ID
+from mixun.api.deps import MAX_ID, gate
+from mixun.api.responses import ORJSONResponse
 from mixun.domain.roles import Perm
 from mixun.errors import ERRORS
 
@@ -249,3 +250,12 @@ def install(app: FastAPI, settings: Any) -> None:
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def mount_document(app: FastAPI) -> None:
+    """The OpenAPI document, behind the same gate as every other route (public: it holds no data)."""
+
+    def openapi(_ctx: Any = Depends(gate(Perm.PUBLIC))) -> Any:
+        return ORJSONResponse(app.openapi())
+
+    app.add_api_route("/api/v1/openapi.json", openapi, include_in_schema=False)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any, cast
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -119,6 +119,11 @@ class Database:
             yield session
         finally:
             session.close()  # ends the read transaction; loaded objects stay usable (not expired)
+
+    def answers(self) -> bool:
+        """Whether the database answers a trivial query (the health probes); raises when it cannot."""
+        with self.read() as s:
+            return bool(s.execute(text("SELECT 1")).scalar() == 1)
 
     def dispose(self) -> None:
         self.write_engine.dispose()

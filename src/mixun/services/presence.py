@@ -3,7 +3,9 @@ the status of everyone the caller shares a conversation with.
 
 Presence changes arrive as live-only `presence.changed` events, so a client that has just connected
 (or reconnected after a gap) has missed every change made before; it asks for this snapshot once per
-connection and applies the live events on top."""
+connection and applies the live events on top. A change (a first connection, the last one closed) is
+announced to the person and their contacts by ``announce_change``, which the hub calls through
+api/jobs/presence.py."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from sqlalchemy import select
 
 from mixun.db.models import User
 from mixun.domain.presence import presence_status
+from mixun.services import events
 from mixun.services.membership import contacts_of
 from mixun.services.runtime import Ctx
 
@@ -27,3 +30,14 @@ def contacts_presence(ctx: Ctx) -> dict[str, str]:
         rows = s.execute(select(User.id, User.work_status).where(User.id.in_(ids))).all() if ids else []
     online = online_users(ctx, [uid for uid, _ in rows])
     return {str(uid): presence_status(ws, uid in online) for uid, ws in rows}
+
+
+def announce_change(ctx: Ctx, user_id: int, online: bool) -> None:
+    """Tell ``user_id`` and everyone they share a conversation with their shown status, now that they
+    came online or went offline (a live-only ``presence.changed``)."""
+    with ctx.rt.db.read() as s:
+        ids = contacts_of(s, user_id)
+        user = s.get(User, user_id)
+        work_status = user.work_status if user else "available"
+    events.ephemeral(ctx, [*ids, user_id], "presence.changed",
+                     {"user_id": user_id, "status": presence_status(work_status, online)})

@@ -88,10 +88,7 @@ def client_config(ctx: Annotated[Ctx, Depends(gate(Perm.PUBLIC))]) -> dict[str, 
 
 @router.get("/health")
 def health(ctx: Annotated[Ctx, Depends(gate(Perm.PUBLIC))]) -> dict[str, Any]:
-    from sqlalchemy import text
-
-    with ctx.rt.db.read() as s:
-        s.execute(text("SELECT 1"))
+    ctx.rt.db.answers()  # raises when the database does not answer
     hub = ctx.rt.hub
     return {"status": "ok", "database": "sqlite" if ctx.rt.db.is_sqlite else "postgresql",
             "bus": ctx.rt.settings.bus_url.split("://")[0], "connections": hub.connection_count() if hub else 0,
