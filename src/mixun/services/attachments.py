@@ -22,7 +22,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import select, update
 
 from mixun.db.engine import affected
-from mixun.db.models import Attachment, Member, Message
+from mixun.db.models import Attachment, Message
 from mixun.domain.dlp import mask_text
 from mixun.domain.roles import Perm
 from mixun.errors import MixunError
@@ -41,6 +41,7 @@ from mixun.services.messages import (
     take_send_token,
 )
 from mixun.services.runtime import Ctx, DlpOutcome, Runtime
+from mixun.storage import conversations as conversation_store
 
 log = logging.getLogger("mixun.attachments")
 
@@ -468,7 +469,7 @@ def rescan_pending(rt: Runtime, limit: int = 20) -> int:
                 audit.record(s, ctx, "file.infected" if status == "infected" else "file.scan_failed",
                              target=f"attachment:{att.id}", outcome="failure", filename=att.filename,
                              signature=result.signature, detail=result.detail)
-            members = s.execute(select(Member.user_id).where(Member.conversation_id == att.conversation_id)).scalars().all()
+            members = conversation_store.list_member_ids(s, att.conversation_id)
             held = s.execute(select(Message.dlp_action).where(Message.id == att.message_id)).scalar() == "hold"
             events.emit(s, ctx, [att.uploader_id] if held else list(members), "attachment.scanned",
                         {"conversation_id": att.conversation_id, "message_id": att.message_id,

@@ -7,15 +7,17 @@ records keep ids (they are hashed as written), names are joined in when read.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from mixun.db.models import AuditLog, Conversation, Unit, User
 from mixun.errors import MixunError
-from mixun.services import audit
+from mixun.services import audit, audit_checkpoints
 from mixun.services.runtime import Ctx
 
 PEOPLE_MAX = 20  # a person query naming more than this many people is too vague to be useful
@@ -133,3 +135,46 @@ def parse_time(value: str, field: str = "since/until") -> str:
         raise MixunError("validation_failed", ("时间格式应为 ISO 8601，例如 2026-12-01T00:00:00+08:00",
                                                "Times must be ISO 8601, e.g. 2026-12-01T00:00:00+08:00"),
                          field=field) from exc
+
+
+def run_verification(ctx: Ctx) -> audit_checkpoints.VerifyReport:
+    """The auditor's check of the whole trail: audit_checkpoints.verify (the one verification), itself audited."""
+    report = audit_checkpoints.verify(ctx)
+    with ctx.rt.db.write() as s:
+        audit.record(s, ctx, "audit.verified", ok=report.ok, first_bad_id=report.first_bad_id)
+    return report
+
+
+EXPORT_BATCH = 2000
+
+
+def export_lines(ctx: Ctx, action: str | None, since: str | None, until: str | None) -> Iterator[bytes]:
+    """The trail as JSON Lines in id order, for streaming: the export is audited now (before the first
+    line is read), then each batch of 2,000 records is read in a short read transaction of its own as the
+    stream is consumed. ``since``/``until`` are ISO 8601 (``parse_time``; anything else is a 422 now)."""
+    since_at = parse_time(since, "since") if since else None
+    until_at = parse_time(until, "until") if until else None
+    with ctx.rt.db.write() as s:
+        audit.record(s, ctx, "audit.exported", action_filter=action or "", since=since_at, until=until_at)
+    return _export_batches(ctx, action, since_at, until_at)
+
+
+def _export_batches(ctx: Ctx, action: str | None, since: str | None, until: str | None) -> Iterator[bytes]:
+    last = 0
+    while True:
+        with ctx.rt.db.read() as s:
+            stmt = select(AuditLog).where(AuditLog.id > last).order_by(AuditLog.id).limit(EXPORT_BATCH)
+            if action:
+                stmt = stmt.where(AuditLog.action.startswith(action))
+            if since:
+                stmt = stmt.where(AuditLog.at >= since)
+            if until:
+                stmt = stmt.where(AuditLog.at <= until)
+            batch = list(s.execute(stmt).scalars())
+        if not batch:
+            return
+        last = batch[-1].id
+        yield b"".join(orjson.dumps({
+            "id": r.id, "at": r.at, "actor_id": r.actor_id, "actor_role": r.actor_role, "ip": r.ip,
+            "client": r.client, "action": r.action, "target": r.target, "outcome": r.outcome,
+            "details": r.details, "prev_hash": r.prev_hash, "hash": r.hash}) + b"\n" for r in batch)

@@ -18,6 +18,8 @@ from mixun.services.membership import contacts_of as contacts_of
 from mixun.services.membership import member_ids as member_ids
 from mixun.services.messages import message_views
 from mixun.services.runtime import Ctx
+from mixun.storage import conversations as conversation_store
+from mixun.storage import users as user_store
 
 MAX_GROUP_MEMBERS = 2000
 
@@ -26,8 +28,8 @@ def _check_users(s: Session, ids: list[int]) -> list[int]:
     ids = list(dict.fromkeys(int(i) for i in ids))
     if not ids:
         return ids
-    found = {i for i, roles in s.execute(select(User.id, User.roles).where(User.id.in_(ids), User.disabled.is_(False)))
-             if not is_administrator(roles)}  # administrators are not chat partners (issue 19)
+    found = {i for i, roles in user_store.list_enabled_roles(s, ids).items()
+             if not is_administrator(roles)}  # administrators are not chat partners
     missing = [i for i in ids if i not in found]
     if missing:
         raise MixunError("invalid_members", ("成员不存在或已停用", "A member does not exist or has been disabled"), user_ids=missing)
@@ -48,7 +50,7 @@ def _log(s: Session, conv_id: int, user_id: int, action: str, actor: int, detail
 def system_lines(s: Session, rows: list[MembershipLog]) -> list[dict[str, Any]]:
     """Membership log rows as the system lines members see ("王五邀请张三加入了群聊"), with names."""
     ids = {r.user_id for r in rows} | {r.actor_id for r in rows}
-    names = dict(s.execute(select(User.id, User.name).where(User.id.in_(ids))).all()) if ids else {}
+    names = user_store.list_names(s, ids)
     return [{"id": r.id, "conversation_id": r.conversation_id, "action": r.action, "detail": r.detail,
              "user": {"id": r.user_id, "name": names.get(r.user_id, "")},
              "actor": {"id": r.actor_id, "name": names.get(r.actor_id, "")},
@@ -72,7 +74,7 @@ def create_conversation(ctx: Ctx, kind: str, members: list[int], name: str | Non
         other = others[0]
         key = f"{min(me, other)}:{max(me, other)}"
         with ctx.rt.db.read() as s:
-            existing = s.execute(select(Conversation.id).where(Conversation.direct_key == key)).scalar()
+            existing = conversation_store.find_direct_id(s, key)
         if existing is None:
             try:
                 with ctx.rt.db.write() as s:
@@ -92,9 +94,9 @@ def create_conversation(ctx: Ctx, kind: str, members: list[int], name: str | Non
             except IntegrityError:  # the same pair created it concurrently
                 pass
         with ctx.rt.db.read() as s:
-            conv_id = s.execute(select(Conversation.id).where(Conversation.direct_key == key)).scalar_one()
-            found = s.get(Conversation, conv_id)
-            assert found is not None
+            conv_id = conversation_store.find_direct_id(s, key)
+            assert conv_id is not None
+            found = conversation_store.get_conversation(s, conv_id)
             return {**conversation_view(s, ctx, found, me), "created": False}
     if kind != "group":
         raise MixunError("validation_failed", ("kind 只能是 direct 或 group", "kind must be direct or group"), field="kind")
@@ -130,9 +132,7 @@ def _public(view: dict[str, Any]) -> dict[str, Any]:
 def conversation_view(s: Session, ctx: Ctx, conv: Conversation, viewer: int,
                       member_rows: list[tuple[int, str, str]] | None = None) -> dict[str, Any]:
     if member_rows is None:
-        member_rows = [(r[0], r[1], r[2]) for r in s.execute(
-            select(Member.user_id, User.name, Member.role).join(User, User.id == Member.user_id)
-            .where(Member.conversation_id == conv.id).order_by(Member.joined_at, Member.user_id)).all()]
+        member_rows = conversation_store.list_member_rows(s, [conv.id]).get(conv.id, [])
     members: list[dict[str, Any]] = [{"id": uid, "name": nm, "role": role} for uid, nm, role in member_rows]
     my_role = next((m["role"] for m in members if m["id"] == viewer), None)
     name = conv.name
@@ -166,12 +166,7 @@ def list_conversations(ctx: Ctx, limit: int = 200) -> dict[str, Any]:
         if not rows:
             return {"conversations": []}
         conv_ids = [c.id for c, _ in rows]
-        mrows: dict[int, list[tuple[int, str, str]]] = {}
-        for cid, uid, nm, role in s.execute(
-                select(Member.conversation_id, Member.user_id, User.name, Member.role)
-                .join(User, User.id == Member.user_id).where(Member.conversation_id.in_(conv_ids))
-                .order_by(Member.joined_at, Member.user_id)).all():
-            mrows.setdefault(cid, []).append((uid, nm, role))
+        mrows = conversation_store.list_member_rows(s, conv_ids)
         unread: dict[int, list[int]] = {cid: [0, 0, 0] for cid in conv_ids}
         read_of = {c.id: m.read_seq for c, m in rows}
         for cid, mentions, urgent in s.execute(
@@ -266,7 +261,7 @@ def remove_member(ctx: Ctx, conversation_id: int, user_id: int) -> dict[str, Any
     with ctx.rt.db.write() as s:
         conv, me = access_conversation(s, ctx, conversation_id, lock=True)
         _require_group_admin(conv, me)
-        target = s.get(Member, (conv.id, user_id))
+        target = conversation_store.find_member(s, conv.id, user_id)
         if target is None:
             raise MixunError("not_found")
         if target.role == "owner" or (target.role == "admin" and me.role != "owner"):
@@ -297,7 +292,7 @@ def transfer_owner(ctx: Ctx, conversation_id: int, user_id: int) -> dict[str, An
             raise MixunError("not_a_group")
         if me.role != "owner":
             raise MixunError("forbidden", ("只有群主可以转让群主", "Only the owner can transfer ownership"))
-        target = s.get(Member, (conv.id, user_id))
+        target = conversation_store.find_member(s, conv.id, user_id)
         if target is None or user_id == ctx.user_id:
             raise MixunError("invalid_members", ("新群主必须是本群其他成员", "The new owner must be another member of the group"))
         me.role = "admin"
@@ -315,7 +310,7 @@ def set_admin(ctx: Ctx, conversation_id: int, user_id: int, admin: bool) -> dict
             raise MixunError("not_a_group")
         if me.role != "owner":
             raise MixunError("forbidden", ("只有群主可以设置管理员", "Only the owner can appoint admins"))
-        target = s.get(Member, (conv.id, user_id))
+        target = conversation_store.find_member(s, conv.id, user_id)
         if target is None or target.role == "owner":
             raise MixunError("invalid_members")
         target.role = "admin" if admin else "member"
@@ -327,14 +322,13 @@ def set_admin(ctx: Ctx, conversation_id: int, user_id: int, admin: bool) -> dict
 def remove_from_all_groups_txn(s: Session, ctx: Ctx, user_id: int) -> int:
     """For departures: the person leaves every group (ownership passes to the longest-standing admin, else
     to a member who heads the departing person's unit, else to the longest-standing member)."""
-    convs = list(s.execute(select(Conversation).join(Member, Member.conversation_id == Conversation.id)
-                           .where(Member.user_id == user_id, Conversation.kind == "group")).scalars())
+    convs = conversation_store.list_groups_of(s, user_id)
     leaving = s.get(User, user_id)
     heads = [uid for uid, roles in s.execute(select(User.id, User.roles).where(
         User.unit_id == leaving.unit_id, User.disabled.is_(False), User.id != user_id))
         if "unit_head" in (roles or [])] if leaving is not None and leaving.unit_id is not None else []
     for conv in convs:
-        m = s.get(Member, (conv.id, user_id))
+        m = conversation_store.find_member(s, conv.id, user_id)
         assert m is not None
         if m.role == "owner":
             order = [(Member.role == "admin").desc()]

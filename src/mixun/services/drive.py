@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from mixun.db.models import Attachment, Conversation, Member, Message, Unit, User
+from mixun.db.models import Attachment, Conversation, Message, Unit, User
 from mixun.db.models_drive import DriveBlockedType, DriveItem, DriveQuota, DriveReport, DriveUpload
 from mixun.errors import MixunError
 from mixun.files.antivirus import ScanResult
@@ -34,6 +34,8 @@ from mixun.files.segments import SEGMENT, SegmentReader, seal_chunk, segment_cou
 from mixun.services import audit, events
 from mixun.services.conversations import access_conversation
 from mixun.services.runtime import Ctx, Runtime
+from mixun.storage import conversations as conversation_store
+from mixun.storage import users as user_store
 
 log = logging.getLogger("mixun.drive")
 
@@ -206,9 +208,7 @@ def _unique_name(s: Session, space: Space, parent_id: int | None, name: str, exc
 
 
 def _names(s: Session, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    return dict(s.execute(select(User.id, User.name).where(User.id.in_(ids))).all())
+    return user_store.list_names(s, ids)
 
 
 def item_view(item: DriveItem, names: dict[int, str] | None = None) -> dict[str, Any]:
@@ -280,8 +280,8 @@ def _outside_deleted_folders(s: Session, space: Space, items: list[DriveItem]) -
 
 
 def _sent_files(s: Session, ctx: Ctx, conversation_id: int, q: str) -> list[dict[str, Any]]:
-    member = s.execute(select(Member).where(Member.conversation_id == conversation_id,
-                                            Member.user_id == ctx.user_id)).scalar_one()
+    member = conversation_store.find_member(s, conversation_id, ctx.user_id)
+    assert member is not None  # the caller checked access
     stmt = (select(Attachment, Message.sender_id).join(Message, Message.id == Attachment.message_id)
             .where(Attachment.conversation_id == conversation_id, Attachment.kind.in_(MESSAGE_FILE_KINDS),
                    Message.seq > member.joined_seq, Message.recalled_at.is_(None),
@@ -355,7 +355,7 @@ def _space_changed(s: Session, ctx: Ctx, conversation_id: int | None) -> None:
     """Tell the group's members their file space changed (open 群文件 panels reload)."""
     if conversation_id is None:
         return
-    members = list(s.execute(select(Member.user_id).where(Member.conversation_id == conversation_id)).scalars())
+    members = conversation_store.list_member_ids(s, conversation_id)
     events.emit(s, ctx, members, "drive.space_changed", {"conversation_id": conversation_id})
 
 

@@ -18,11 +18,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from mixun.db.engine import affected
-from mixun.db.models import User
 from mixun.db.models_compliance import AccessRequest, ComplianceSetting
 from mixun.errors import MixunError
 from mixun.services import audit
 from mixun.services.runtime import Ctx
+from mixun.storage import users as user_store
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ def file_request(ctx: Ctx, kinds: list[str], params: dict[str, Any], reason: Rea
 
 def _views(s: Session, rows: list[AccessRequest]) -> list[dict[str, Any]]:
     ids = {r.requested_by for r in rows} | {r.decided_by for r in rows if r.decided_by}
-    names = dict(s.execute(select(User.id, User.name).where(User.id.in_(ids or {-1}))).all())
+    names = user_store.list_names(s, ids)
     return [{"id": r.id, "kind": r.kind, "kinds": r.params.get("kinds", [r.kind]),
              "params": {k: v for k, v in r.params.items() if k != "kinds"},
              "reason_category": r.reason_category, "reason": r.reason, "status": r.status,

@@ -23,6 +23,7 @@ from mixun.domain.roles import Perm, permissions_for
 from mixun.errors import MixunError
 from mixun.services import audit, notifications
 from mixun.services.runtime import Ctx
+from mixun.storage import users as user_store
 
 STATUSES = ("open", "in_progress", "resolved")
 KEY_PURPOSE = "fault-report-file"
@@ -38,10 +39,7 @@ def _handler(ctx: Ctx) -> bool:
 
 
 def _names(s: Session, ids: set[int | None]) -> dict[int, str]:
-    wanted = [i for i in ids if i]
-    if not wanted:
-        return {}
-    return dict(s.execute(select(User.id, User.name).where(User.id.in_(wanted))).all())
+    return user_store.list_names(s, (i for i in ids if i))
 
 
 def _view(r: FaultReport, names: dict[int, str], now: datetime, replies: list[FaultReply] | None = None

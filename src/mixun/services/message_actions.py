@@ -15,6 +15,7 @@ from mixun.errors import MixunError
 from mixun.services import attachments, events, messages
 from mixun.services.conversations import access_conversation, member_ids
 from mixun.services.runtime import Ctx
+from mixun.storage import users as user_store
 
 REACTIONS = ("👍", "收到", "❤️", "😄", "🙏", "👌", "🎉", "OK")
 MAX_FORWARD = 100
@@ -38,7 +39,7 @@ def _sources(s: Session, ctx: Ctx, message_ids: list[int]) -> list[tuple[Message
             if a.scan_status not in attachments.DOWNLOADABLE:
                 raise MixunError("forward_not_allowed", message_id=mid)
         out.append((msg, atts, ""))
-    names = dict(s.execute(select(User.id, User.name).where(User.id.in_({m.sender_id for m, _a, _n in out}))).all())
+    names = user_store.list_names(s, (m.sender_id for m, _a, _n in out))
     out = [(m, a, names.get(m.sender_id, "")) for m, a, _n in out]
     out.sort(key=lambda t: (t[0].conversation_id, t[0].seq))
     return out

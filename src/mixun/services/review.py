@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from mixun.db.models import Message, User
+from mixun.db.models import Message
 from mixun.db.models_archive import ReviewItem, Violation
 from mixun.db.models_dlp import DlpSanction
 from mixun.domain.roles import Perm
@@ -26,6 +26,7 @@ from mixun.services.conversations import access_conversation, member_ids
 from mixun.services.dlp import apply_sanction_txn
 from mixun.services.messages import archive_attachment_views, message_views
 from mixun.services.runtime import Ctx
+from mixun.storage import users as user_store
 
 SLA = timedelta(hours=24)
 DECISIONS = ("approve", "reject", "violation", "escalate")
@@ -102,8 +103,7 @@ def list_queue(ctx: Ctx, status: str | None = "open", limit: int = 50, offset: i
         atts = archive_attachment_views(s, list(msgs))
         if not sees_pack_contents(ctx):  # the files inside secure packs are for compliance only
             atts = {mid: [a for a in views if not a["archive_only"]] for mid, views in atts.items()}
-        names = dict(s.execute(select(User.id, User.name).where(
-            User.id.in_([i.subject_id for i in items] or [-1]))).all())
+        names = user_store.list_names(s, (i.subject_id for i in items))
         open_count = s.execute(select(func.count()).select_from(ReviewItem)
                                .where(ReviewItem.status == "open")).scalar_one()
         oldest = s.execute(select(func.min(ReviewItem.created_at)).where(ReviewItem.status == "open")).scalar()

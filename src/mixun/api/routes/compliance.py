@@ -4,30 +4,24 @@ auditor's audit-trail export and verification."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import select
 
 from mixun.api import zipstream
 from mixun.api.deps import DbCursor, DbId, Id, Instant, Limit, Offset, QueryCursor, QueryId, gate
 from mixun.api.responses import file_response
-from mixun.db.models import AuditLog
-from mixun.db.models_archive import ExportRecord
 from mixun.domain.roles import Perm
 from mixun.errors import MixunError
 from mixun.services import (
     archive,
     attachments,
-    audit,
-    audit_checkpoints,
     audit_read,
+    compliance_console,
     dual_control,
     export,
     retention,
@@ -209,21 +203,10 @@ def create_export(body: ExportCreate, ctx: Compliance, response: Response) -> di
         ["export_unit"] if body.unit or whole else []) + (
         ["originals"] if body.include_originals else [])
     if dual_control.kinds_on(ctx, kinds):
-        _export_scope_exists(ctx, body.user, body.unit)
+        compliance_console.check_export_scope(ctx, body.user, body.unit)
         response.status_code = 202
         return {"status": "pending", "request": dual_control.file_request(ctx, kinds, params, why)}
     return _run_export(ctx, params, why)
-
-
-def _export_scope_exists(ctx: Ctx, user: str | None, unit: str | None) -> None:
-    """A request is not filed for a person or unit that does not exist."""
-    from mixun.db.models import Unit, User
-
-    with ctx.rt.db.read() as s:
-        if user and s.execute(select(User.id).where(User.username == user)).first() is None:
-            raise MixunError("not_found", (f"没有用户 {user}", f"No user {user}"))
-        if unit and s.execute(select(Unit.id).where(Unit.path == unit.strip().rstrip("/"))).first() is None:
-            raise MixunError("not_found", (f"没有部门 {unit}", f"No unit {unit}"))
 
 
 def _run_export(ctx: Ctx, params: dict[str, Any], why: StatedReason, request_id: int | None = None
@@ -237,9 +220,7 @@ def _run_export(ctx: Ctx, params: dict[str, Any], why: StatedReason, request_id:
                                                       since=since, until=until),
                              tuple(params["formats"]), reason=f"{archive.REASON_CATEGORIES[why.category]}：{why.text}",
                              include_originals=bool(params.get("include_originals")))
-    with ctx.rt.db.read() as s:
-        rec = s.execute(select(ExportRecord.id).where(ExportRecord.path == str(out))).scalar()
-    return {"status": "done", "id": rec, "name": name, "counts": manifest["counts"],
+    return {"status": "done", "id": compliance_console.export_record_id(ctx, out), "name": name, "counts": manifest["counts"],
             "files": len(manifest["files"]), "request_id": request_id}
 
 
@@ -248,15 +229,7 @@ def download_export(export_id: Id, ctx: Compliance) -> StreamingResponse:
     """The export as one zip file, written to the response as it is read from disk (never whole in
     memory); the download is audited first. Only the officer who made the export downloads it: an export
     approved under dual control is the asker's, not every officer's."""
-    with ctx.rt.db.read() as s:
-        rec = s.get(ExportRecord, export_id)
-    root = Path(ctx.rt.settings.data_dir) / "exports"
-    path = Path(rec.path) if rec is not None else None
-    if rec is None or rec.actor_id != ctx.user_id or path is None or not path.is_dir() or path.resolve().parent != root.resolve():
-        raise MixunError("not_found")
-    with ctx.rt.db.write() as s:
-        audit.record(s, ctx, "archive.export_downloaded", target=f"export:{export_id}",
-                     manifest_sha256=rec.manifest_sha256)
+    path = compliance_console.open_download(ctx, export_id)
     return StreamingResponse(zipstream.zip_directory(path, path.name), media_type="application/zip",
                              headers={"content-disposition": f'attachment; filename="mixun-export-{path.name}.zip"',
                                       "cache-control": "no-store"})
@@ -330,21 +303,7 @@ def violations(user_id: Id, ctx: Reviewer) -> dict[str, Any]:
 @router.get(f"{P}/holds")
 def list_holds(ctx: Compliance, active: bool = False) -> dict[str, Any]:
     """Each hold with the person's and the conversation's names beside their ids."""
-    from mixun.db.models import User
-
-    holds = retention.list_holds(ctx, active)
-    uids = {h["user_id"] for h in holds if h.get("user_id")}
-    cids = {h["conversation_id"] for h in holds if h.get("conversation_id")}
-    with ctx.rt.db.read() as s:
-        people = {i: (nm, un) for i, nm, un in s.execute(
-            select(User.id, User.name, User.username).where(User.id.in_(uids))).all()} if uids else {}
-        titles = archive.conversation_titles(s, cids)
-    for h in holds:
-        if h.get("user_id") in people:
-            h["user_name"], h["username"] = people[h["user_id"]]
-        if h.get("conversation_id") in titles:
-            h["conversation_title"] = titles[h["conversation_id"]]
-    return {"holds": holds}
+    return {"holds": compliance_console.holds_with_names(ctx, active)}
 
 
 @router.post(f"{P}/holds", status_code=201)
@@ -401,9 +360,7 @@ def search_own(ctx: Staff, q: Annotated[str, Query(min_length=1, max_length=200)
 
 @router.get("/api/v1/audit/verify")
 def audit_verify(ctx: Auditor) -> dict[str, Any]:
-    r = audit_checkpoints.verify(ctx)
-    with ctx.rt.db.write() as s:
-        audit.record(s, ctx, "audit.verified", ok=r.ok, first_bad_id=r.first_bad_id)
+    r = audit_read.run_verification(ctx)
     return {"ok": r.ok, "count": r.count, "last_id": r.last_id, "first_bad_id": r.first_bad_id,
             "reason": r.reason, "anchored_at": r.anchored_at, "head_checked": r.head_checked}
 
@@ -414,30 +371,6 @@ def audit_export(ctx: Auditor, action: Annotated[str | None, Query(max_length=64
                  until: Annotated[str | None, Query(max_length=40)] = None) -> StreamingResponse:
     """The audit trail as JSON Lines, streamed in id order (the export itself is audited first). Times
     are read as admin/audit reads them: ISO 8601, anything else a 422."""
-    since = audit_read.parse_time(since, "since") if since else None
-    until = audit_read.parse_time(until, "until") if until else None
-    with ctx.rt.db.write() as s:
-        audit.record(s, ctx, "audit.exported", action_filter=action or "", since=since, until=until)
-
-    def rows() -> Iterator[bytes]:
-        last = 0
-        while True:
-            with ctx.rt.db.read() as s:
-                stmt = select(AuditLog).where(AuditLog.id > last).order_by(AuditLog.id).limit(2000)
-                if action:
-                    stmt = stmt.where(AuditLog.action.startswith(action))
-                if since:
-                    stmt = stmt.where(AuditLog.at >= since)
-                if until:
-                    stmt = stmt.where(AuditLog.at <= until)
-                batch = list(s.execute(stmt).scalars())
-            if not batch:
-                return
-            last = batch[-1].id
-            yield b"".join(orjson.dumps({
-                "id": r.id, "at": r.at, "actor_id": r.actor_id, "actor_role": r.actor_role, "ip": r.ip,
-                "client": r.client, "action": r.action, "target": r.target, "outcome": r.outcome,
-                "details": r.details, "prev_hash": r.prev_hash, "hash": r.hash}) + b"\n" for r in batch)
-
-    return StreamingResponse(rows(), media_type="application/x-ndjson",
+    lines = audit_read.export_lines(ctx, action, since, until)
+    return StreamingResponse(lines, media_type="application/x-ndjson",
                              headers={"content-disposition": 'attachment; filename="audit.jsonl"'})

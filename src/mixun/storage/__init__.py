@@ -1,0 +1,11 @@
+"""Storage: the queries the services share, one module per noun, each function taking the caller's
+``Session`` (a service opens the transaction; nothing here begins, commits or audits).
+
+Names say what happens when nothing matches: ``get_*`` raises ``MixunError("not_found")``, ``find_*``
+returns None, ``list_*`` returns a (possibly empty) list or dict, ``lock_*`` reads with
+``SELECT … FOR UPDATE``. Layers (pyproject.toml, docs/adr/0012-*.md): services → storage → db and domain;
+storage imports no service.
+
+Users, units and conversations (with their members) live here so far; messages, events and the rest
+still query inline in their services and move here as they are touched.
+"""

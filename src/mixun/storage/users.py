@@ -1,0 +1,50 @@
+"""People: look-ups by id and username, and their names for views."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mixun.db.models import User
+from mixun.errors import MixunError
+
+
+def get_user(s: Session, user_id: int) -> User:
+    user = s.get(User, user_id)
+    if user is None:
+        raise MixunError("not_found")
+    return user
+
+
+def find_user_by_username(s: Session, username: str) -> User | None:
+    """Usernames are matched without regard to case or surrounding spaces."""
+    return s.execute(select(User).where(func.lower(User.username) == username.strip().lower())
+                     ).scalar_one_or_none()
+
+
+def list_names(s: Session, user_ids: Iterable[int]) -> dict[int, str]:
+    """{user id: name} for those of ``user_ids`` that exist (no query for none)."""
+    ids = set(user_ids)
+    if not ids:
+        return {}
+    return dict(s.execute(select(User.id, User.name).where(User.id.in_(ids))).all())
+
+
+def list_names_and_usernames(s: Session, user_ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+    """{user id: (name, username)} for those of ``user_ids`` that exist (no query for none)."""
+    ids = set(user_ids)
+    if not ids:
+        return {}
+    return {uid: (name, username) for uid, name, username in s.execute(
+        select(User.id, User.name, User.username).where(User.id.in_(ids))).all()}
+
+
+def list_enabled_roles(s: Session, user_ids: Iterable[int]) -> dict[int, list[str]]:
+    """{user id: roles} for those of ``user_ids`` whose account is enabled."""
+    ids = set(user_ids)
+    if not ids:
+        return {}
+    return {uid: list(roles or []) for uid, roles in s.execute(
+        select(User.id, User.roles).where(User.id.in_(ids), User.disabled.is_(False))).all()}
