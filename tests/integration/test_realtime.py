@@ -340,3 +340,29 @@ def test_presence_snapshot_shows_who_is_online_before_any_change(env: Env) -> No
         close(ws_c)
     assert env.client.get("/api/v1/presence", headers=env.h(a)).json()["presence"] == {
         str(b_id): "offline", str(c_id): "offline"}
+
+
+def _next_presence_of(ws: Any, user_id: int) -> str:
+    """The status in the next ``presence.changed`` about ``user_id`` (other frames skipped)."""
+    while True:
+        frame = recv(ws)
+        assert frame["type"] != "__closed__"
+        if frame["type"] == "presence.changed" and frame["user_id"] == user_id:
+            return str(frame["status"])
+
+
+def test_contacts_hear_a_person_come_online_and_go_offline(env: Env) -> None:
+    """When 张三 opens the app, 李四 (who shares a conversation with him) sees him online at once, with his
+    work status (忙碌 stays 忙碌); when he closes it, 离线."""
+    a_id, a = env.person("zhangsan", "张三")
+    b_id, b = env.person("lisi", "李四")
+    direct(env, a, b_id)
+    assert env.client.patch("/api/v1/me", headers=env.h(a), json={"status": "busy"}).status_code == 200
+    ws_b, _ = connect(env, b)
+    try:
+        ws_a, _ = connect(env, a)
+        assert _next_presence_of(ws_b, a_id) == "busy"
+        close(ws_a)
+        assert _next_presence_of(ws_b, a_id) == "offline"
+    finally:
+        close(ws_b)
