@@ -202,27 +202,24 @@ class KeyStore:
         self._pointer: tuple[int, int] | None = None  # (mtime_ns, version)
         self._ring: DataKeyRing | None = None
         self._search: bytes | None = None
+        self.ring_url: str | None = None  # where the data keys live when not in keys/ (MIXUN_KEYRING_URL)
 
     @property
     def data_keys(self) -> DataKeyRing:
         """The data keys of message text (``keys/datakeys.db``), made on first use."""
         if self._ring is None:
-            self._ring = DataKeyRing(self)
+            self._ring = DataKeyRing(self, self.ring_url)
         return self._ring
 
     @property
     def search_key(self) -> bytes:
-        """The key of the search postings' keyed hashes (``keys/search.key``, made on first use)."""
+        """The key of the search postings' keyed hashes: derived (HKDF-SHA256) from KEK version 1, the
+        ``master.key`` every node of a deployment already holds, so all nodes write and query the same
+        postings without another file to distribute. KEK 1 is never destroyed (it also keys the login-name
+        hash), so the postings stay searchable across rotations."""
         if self._search is None:
-            path = self.dir / "search.key"
-            if not path.exists():
-                self.dir.mkdir(parents=True, exist_ok=True)
-                with contextlib.suppress(FileExistsError):  # another process made it first
-                    _write_new(path, secrets.token_bytes(32))
-            key = path.read_bytes()
-            if len(key) != 32:
-                raise RuntimeError(f"search key {path} is not 32 bytes")
-            self._search = key
+            self._search = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                                info=b"mixun search postings v1").derive(self.master)
         return self._search
 
     # ---- key-encryption keys ------------------------------------------------------------------------
@@ -423,34 +420,21 @@ class DataKeyRing:
 
     FILE = "datakeys.db"
 
-    def __init__(self, keys: KeyStore) -> None:
+    def __init__(self, keys: KeyStore, url: str | None = None) -> None:
         self.keys = keys
         self.path = keys.dir / self.FILE
+        self.url = url  # a PostgreSQL ring shared by several nodes; None: the SQLite file in keys/
         self._lock = threading.RLock()
-        self._conn: sqlite3.Connection | None = None
+        self._conn: _RingDB | None = None
         self._pid = 0
         self._by_scope: dict[tuple[str, int], tuple[int, bytes]] = {}
         self._by_id: dict[int, bytes] = {}
         self._aeads: dict[int, AESGCM] = {}
 
-    def _db(self) -> sqlite3.Connection:
+    def _db(self) -> _RingDB:
         if self._conn is None or self._pid != os.getpid():
-            self.keys.dir.mkdir(parents=True, exist_ok=True)
-            if not self.path.exists():
-                with contextlib.suppress(FileExistsError):
-                    _write_new(self.path, b"")
-            os.chmod(self.path, 0o600)
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA secure_delete = ON")  # a destroyed key's bytes are overwritten in the file
-            conn.execute("PRAGMA journal_mode = DELETE")
-            conn.execute("PRAGMA synchronous = FULL")
-            conn.execute("CREATE TABLE IF NOT EXISTS data_keys (id INTEGER PRIMARY KEY, scope TEXT NOT NULL, "
-                         "period INTEGER NOT NULL, wrapped BLOB NOT NULL, kek_version INTEGER NOT NULL, "
-                         "created_at TEXT NOT NULL)")
-            conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS data_keys_scope ON data_keys (scope, period)")
-            conn.execute("CREATE TABLE IF NOT EXISTS destroyed_keys (id INTEGER PRIMARY KEY, scope TEXT NOT NULL, "
-                         "period INTEGER NOT NULL, destroyed_at TEXT NOT NULL, reason TEXT NOT NULL)")
-            self._conn, self._pid = conn, os.getpid()
+            self._conn = _RingDB.open(self.url, self.path)
+            self._pid = os.getpid()
             self._by_scope, self._by_id = {}, {}
         return self._conn
 
@@ -466,7 +450,7 @@ class DataKeyRing:
             if not missing:
                 return out
             db = self._db()
-            db.execute("BEGIN IMMEDIATE")
+            db.begin()
             try:
                 for scope, period in missing:
                     row = db.execute("SELECT id, wrapped FROM data_keys WHERE scope = ? AND period = ?",
@@ -482,9 +466,9 @@ class DataKeyRing:
                                                                  datetime.now(UTC).isoformat()))
                     out[(scope, period)] = self._by_scope[(scope, period)] = (key_id, dek)
                     self._by_id[key_id] = dek
-                db.execute("COMMIT")
+                db.commit()
             except BaseException:
-                db.execute("ROLLBACK")
+                db.rollback()
                 raise
             return out
 
@@ -571,7 +555,7 @@ class DataKeyRing:
             db = self._db()
             now = datetime.now(UTC).isoformat()
             gone: list[int] = []
-            db.execute("BEGIN IMMEDIATE")
+            db.begin()
             try:
                 for scope, period in pairs:
                     row = db.execute("SELECT id FROM data_keys WHERE scope = ? AND period = ?",
@@ -579,13 +563,16 @@ class DataKeyRing:
                     if row is None:
                         continue
                     db.execute("DELETE FROM data_keys WHERE id = ?", (row[0],))
-                    db.execute("INSERT OR REPLACE INTO destroyed_keys (id, scope, period, destroyed_at, reason) "
+                    db.execute("DELETE FROM destroyed_keys WHERE id = ?", (row[0],))
+                    db.execute("INSERT INTO destroyed_keys (id, scope, period, destroyed_at, reason) "
                                "VALUES (?, ?, ?, ?, ?)", (row[0], scope, period, now, reason))
                     gone.append(int(row[0]))
-                db.execute("COMMIT")
+                db.commit()
             except BaseException:
-                db.execute("ROLLBACK")
+                db.rollback()
                 raise
+            if gone:
+                db.scrub()  # a PostgreSQL ring: the deleted rows' bytes go at once, not at autovacuum
             for key_id in gone:
                 self._by_id.pop(key_id, None)
                 self._aeads.pop(key_id, None)
@@ -619,20 +606,89 @@ class DataKeyRing:
                     return done, False
                 after = int(rows[-1][0])
                 new = [(self.keys.rewrap(w, version), version, int(i), w) for i, w in rows]
-                db.execute("BEGIN IMMEDIATE")
+                db.begin()
                 try:
                     for wrapped, v, key_id, old in new:
                         cur = db.execute("UPDATE data_keys SET wrapped = ?, kek_version = ? WHERE id = ? "
                                          "AND wrapped = ?", (wrapped, v, key_id, old))
                         done += cur.rowcount
-                    db.execute("COMMIT")
+                    db.commit()
                 except BaseException:
-                    db.execute("ROLLBACK")
+                    db.rollback()
                     raise
             if progress:
                 progress(done)
             if should_stop and should_stop():
                 return done, True
+
+
+
+class _RingDB:
+    """The key ring's store: a SQLite file in the key directory (one node), or a PostgreSQL database
+    of its own shared by several nodes (``MIXUN_KEYRING_URL``) - never the content database, whose backups
+    must not hold the keys. Statements are written with ``?`` placeholders; a transaction that writes
+    holds the ring's write lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: a table lock), so two nodes making
+    the same (conversation, month) key wait for each other and both use the first one's."""
+
+    _SCHEMA = ("CREATE TABLE IF NOT EXISTS data_keys (id BIGINT PRIMARY KEY, scope TEXT NOT NULL, "
+               "period INTEGER NOT NULL, wrapped {blob} NOT NULL, kek_version INTEGER NOT NULL, "
+               "created_at TEXT NOT NULL)",
+               "CREATE UNIQUE INDEX IF NOT EXISTS data_keys_scope ON data_keys (scope, period)",
+               "CREATE TABLE IF NOT EXISTS destroyed_keys (id BIGINT PRIMARY KEY, scope TEXT NOT NULL, "
+               "period INTEGER NOT NULL, destroyed_at TEXT NOT NULL, reason TEXT NOT NULL)")
+
+    def __init__(self, conn: Any, pg: bool) -> None:
+        self.conn = conn
+        self.pg = pg
+
+    @classmethod
+    def open(cls, url: str | None, path: Path) -> _RingDB:
+        if url:
+            import psycopg
+
+            conn = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1), autocommit=True)
+            ring = cls(conn, True)
+            ring.execute("SELECT pg_advisory_lock(74171)")  # one node creates the tables at a time
+            try:
+                for stmt in cls._SCHEMA:
+                    ring.execute(stmt.format(blob="BYTEA"))
+            finally:
+                ring.execute("SELECT pg_advisory_unlock(74171)")
+            return ring
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            with contextlib.suppress(FileExistsError):
+                _write_new(path, b"")
+        os.chmod(path, 0o600)
+        lite = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        lite.execute("PRAGMA secure_delete = ON")  # a destroyed key's bytes are overwritten in the file
+        lite.execute("PRAGMA journal_mode = DELETE")
+        lite.execute("PRAGMA synchronous = FULL")
+        for stmt in cls._SCHEMA:
+            lite.execute(stmt.format(blob="BLOB"))
+        return cls(lite, False)
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        if self.pg:
+            return self.conn.execute(sql.replace("?", "%s"), params)
+        return self.conn.execute(sql, params)
+
+    def begin(self) -> None:
+        if self.pg:
+            self.conn.execute("BEGIN")
+            self.conn.execute("LOCK TABLE data_keys IN SHARE ROW EXCLUSIVE MODE")
+        else:
+            self.conn.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self.conn.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self.conn.execute("ROLLBACK")
+
+    def scrub(self) -> None:
+        if self.pg:
+            self.conn.execute("VACUUM data_keys")
 
 
 def _unb64(text: str) -> bytes:
@@ -647,4 +703,6 @@ def keystore_from(settings: Any) -> KeyStore:
         if settings.pkcs11_pin_file:
             pin = Path(settings.pkcs11_pin_file).read_text().strip()
         hsm = Pkcs11Keks(settings.pkcs11_module, settings.pkcs11_token, pin)
-    return KeyStore(settings.key_file, settings.cipher, hsm)
+    store = KeyStore(settings.key_file, settings.cipher, hsm)
+    store.ring_url = getattr(settings, "keyring_url", "") or None
+    return store
