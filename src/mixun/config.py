@@ -63,6 +63,9 @@ class Settings:
     pkcs11_token: str = "mixun"  # noqa: S105 - the token's label, not a secret
     pkcs11_pin: str = field(default="", repr=False)
     pkcs11_pin_file: str = ""
+    # Where message text's data keys live: empty, keys/datakeys.db (one node); for several nodes a
+    # PostgreSQL database of their own, never the content database (docs/keys.md, docs/multinode.md).
+    keyring_url: str = field(default="", repr=False)
     directory_rate_per_minute: int = 120  # directory list/search pages per person (harvesting, issue 21)
     directory_card_rate_per_minute: int = 30  # person cards (with their phone) per person
     totp_required_for_all: bool = False
@@ -162,6 +165,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         pkcs11_token=get("PKCS11_TOKEN", "mixun"),
         pkcs11_pin=get("PKCS11_PIN", ""),
         pkcs11_pin_file=get("PKCS11_PIN_FILE", ""),
+        keyring_url=get("KEYRING_URL", ""),
         directory_rate_per_minute=int(num("DIRECTORY_RATE_PER_MINUTE", 120)),
         directory_card_rate_per_minute=int(num("DIRECTORY_CARD_RATE_PER_MINUTE", 30)),
         totp_required_for_all=get("TOTP_REQUIRED_FOR_ALL", "false").lower() in ("1", "true", "yes"),

@@ -22,9 +22,14 @@ Formats (every ciphertext records its algorithm; every wrapped key its KEK versi
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import os
 import secrets
+import sqlite3
 import threading
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +200,27 @@ class KeyStore:
         self.hsm = hsm
         self._keks: dict[int, bytes] = {}
         self._pointer: tuple[int, int] | None = None  # (mtime_ns, version)
+        self._ring: DataKeyRing | None = None
+        self._search: bytes | None = None
+        self.ring_url: str | None = None  # where the data keys live when not in keys/ (MIXUN_KEYRING_URL)
+
+    @property
+    def data_keys(self) -> DataKeyRing:
+        """The data keys of message text (``keys/datakeys.db``), made on first use."""
+        if self._ring is None:
+            self._ring = DataKeyRing(self, self.ring_url)
+        return self._ring
+
+    @property
+    def search_key(self) -> bytes:
+        """The key of the search postings' keyed hashes: derived (HKDF-SHA256) from KEK version 1, the
+        ``master.key`` every node of a deployment already holds, so all nodes write and query the same
+        postings without another file to distribute. KEK 1 is never destroyed (it also keys the login-name
+        hash), so the postings stay searchable across rotations."""
+        if self._search is None:
+            self._search = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                                info=b"mixun search postings v1").derive(self.master)
+        return self._search
 
     # ---- key-encryption keys ------------------------------------------------------------------------
 
@@ -370,6 +396,305 @@ class KeyStore:
         return self._open(dek, sealed, purpose.encode())
 
 
+TEXT_PREFIX = "\x1fm1"  # a sealed text (control characters are refused in user text, so none starts so)
+_TEXT_AAD = b"mixun-text"
+
+
+def period_of(at: datetime) -> int:
+    """The retention period of a moment: its calendar month in UTC, as YYYYMM."""
+    at = at.astimezone(UTC) if at.tzinfo else at
+    return at.year * 100 + at.month
+
+
+class DataKeyRing:
+    """Data keys of message text, one per (scope, period) - a scope is ``c:<conversation id>``, a period a
+    calendar month - each wrapped by a KEK, kept in the key directory (``keys/datakeys.db``, SQLite, 0600)
+    and never in the database. The database holds only sealed texts naming their key's id, so neither the
+    database nor a backup of it reads without this file, and destroying a key here (crypto-shredding)
+    reaches every copy of the texts it sealed, backups included.
+
+    A sealed text is ``TEXT_PREFIX`` + base64url(key id (8 bytes) | sealed value (algorithm recorded));
+    the key's row records the KEK version that wraps it. Keys are cached per process: a batch of sends
+    reads the ring only for a (conversation, month) it has not met yet, and makes any missing key in one
+    local transaction (no database round trip)."""
+
+    FILE = "datakeys.db"
+
+    def __init__(self, keys: KeyStore, url: str | None = None) -> None:
+        self.keys = keys
+        self.path = keys.dir / self.FILE
+        self.url = url  # a PostgreSQL ring shared by several nodes; None: the SQLite file in keys/
+        self._lock = threading.RLock()
+        self._conn: _RingDB | None = None
+        self._pid = 0
+        self._by_scope: dict[tuple[str, int], tuple[int, bytes]] = {}
+        self._by_id: dict[int, bytes] = {}
+        self._aeads: dict[int, AESGCM] = {}
+
+    def _db(self) -> _RingDB:
+        if self._conn is None or self._pid != os.getpid():
+            self._conn = _RingDB.open(self.url, self.path)
+            self._pid = os.getpid()
+            self._by_scope, self._by_id = {}, {}
+        return self._conn
+
+    # ---- making and finding keys --------------------------------------------------------------------
+
+    def keys_for(self, wanted: Iterable[tuple[str, int]]) -> dict[tuple[str, int], tuple[int, bytes]]:
+        """(key id, plain data key) for each (scope, period), made when missing."""
+        with self._lock:
+            if self._pid != os.getpid():
+                self._db()
+            out = {w: self._by_scope[w] for w in wanted if w in self._by_scope}
+            missing = [w for w in set(wanted) if w not in out]
+            if not missing:
+                return out
+            db = self._db()
+            db.begin()
+            try:
+                for scope, period in missing:
+                    row = db.execute("SELECT id, wrapped FROM data_keys WHERE scope = ? AND period = ?",
+                                     (scope, period)).fetchone()
+                    if row is not None:
+                        key_id, dek = int(row[0]), self.keys.unwrap(row[1])
+                    else:
+                        dek, wrapped = self.keys.new_data_key()
+                        key_id = secrets.randbits(62) + 1
+                        db.execute("INSERT INTO data_keys (id, scope, period, wrapped, kek_version, created_at) "
+                                   "VALUES (?, ?, ?, ?, ?, ?)", (key_id, scope, period, wrapped,
+                                                                 self.keys.wrapped_version(wrapped),
+                                                                 datetime.now(UTC).isoformat()))
+                    out[(scope, period)] = self._by_scope[(scope, period)] = (key_id, dek)
+                    self._by_id[key_id] = dek
+                db.commit()
+            except BaseException:
+                db.rollback()
+                raise
+            return out
+
+    def dek(self, key_id: int) -> bytes | None:
+        """The plain data key of ``key_id``; None when this ring does not hold it (destroyed, or another's)."""
+        dek = self._by_id.get(key_id)  # the keys are the same in a forked child: no lock, no pid check
+        if dek is not None:
+            return dek
+        with self._lock:
+            if self._pid != os.getpid():
+                self._db()
+            dek = self._by_id.get(key_id)
+            if dek is None:
+                row = self._db().execute("SELECT wrapped FROM data_keys WHERE id = ?", (key_id,)).fetchone()
+                if row is None:
+                    return None
+                dek = self._by_id[key_id] = self.keys.unwrap(row[0])
+            return dek
+
+    def was_destroyed(self, key_id: int) -> bool:
+        with self._lock:
+            return self._db().execute("SELECT 1 FROM destroyed_keys WHERE id = ?", (key_id,)).fetchone() is not None
+
+    # ---- sealing text -------------------------------------------------------------------------------
+
+    def seal_many(self, items: list[tuple[str, int, str]]) -> list[str]:
+        """Sealed texts of (scope, period, text) items, in order (empty texts stay empty)."""
+        keys = self.keys_for({(scope, period) for scope, period, text in items if text})
+        out: list[str] = []
+        for scope, period, text in items:
+            if not text:
+                out.append(text)
+                continue
+            key_id, dek = keys[(scope, period)]
+            kid = key_id.to_bytes(8, "big")
+            if len(dek) == _KEY_BYTES[ALG_AES]:
+                aead = self._aeads.get(key_id)
+                if aead is None:
+                    aead = self._aeads[key_id] = AESGCM(dek)
+                nonce = secrets.token_bytes(12)
+                sealed = _SEALED + bytes([ALG_AES]) + nonce + aead.encrypt(nonce, text.encode(), _TEXT_AAD + kid)
+            else:
+                sealed = KeyStore._seal(dek, text.encode(), _TEXT_AAD + kid)
+            out.append(TEXT_PREFIX + base64.urlsafe_b64encode(kid + sealed).decode().rstrip("="))
+        return out
+
+    def seal(self, scope: str, period: int, text: str) -> str:
+        return self.seal_many([(scope, period, text)])[0]
+
+    def open(self, value: str) -> str | None:
+        """The text of a sealed value; None when this ring does not hold its key. (The read path of every
+        message: the AES-GCM context of each key is kept, so a read is one base64 decode and one decrypt.)"""
+        raw = _unb64(value[len(TEXT_PREFIX):])
+        kid = raw[:8]
+        key_id = int.from_bytes(kid, "big")
+        if raw[8:10] == _SEALED + bytes([ALG_AES]):
+            aead = self._aeads.get(key_id)
+            if aead is None:
+                dek = self.dek(key_id)
+                if dek is None:
+                    return None
+                aead = self._aeads[key_id] = AESGCM(dek)
+            return aead.decrypt(raw[10:22], raw[22:], _TEXT_AAD + kid).decode()
+        dek = self.dek(key_id)
+        if dek is None:
+            return None
+        return KeyStore._open(dek, raw[8:], _TEXT_AAD + kid).decode()
+
+    # ---- destruction, rotation, status --------------------------------------------------------------
+
+    def scopes(self) -> list[tuple[int, str, int]]:
+        """(key id, scope, period) of every key held."""
+        with self._lock:
+            return [(int(a), str(b), int(c)) for a, b, c in
+                    self._db().execute("SELECT id, scope, period FROM data_keys ORDER BY id")]
+
+    def destroy(self, pairs: Iterable[tuple[str, int]], reason: str) -> list[int]:
+        """Destroy the keys of these (scope, period) pairs: overwritten in the file (secure_delete), a
+        tombstone left so readers can say the content was destroyed. Returns the key ids destroyed."""
+        pairs = list(pairs)
+        if not pairs:
+            return []
+        with self._lock:
+            db = self._db()
+            now = datetime.now(UTC).isoformat()
+            gone: list[int] = []
+            db.begin()
+            try:
+                for scope, period in pairs:
+                    row = db.execute("SELECT id FROM data_keys WHERE scope = ? AND period = ?",
+                                     (scope, period)).fetchone()
+                    if row is None:
+                        continue
+                    db.execute("DELETE FROM data_keys WHERE id = ?", (row[0],))
+                    db.execute("DELETE FROM destroyed_keys WHERE id = ?", (row[0],))
+                    db.execute("INSERT INTO destroyed_keys (id, scope, period, destroyed_at, reason) "
+                               "VALUES (?, ?, ?, ?, ?)", (row[0], scope, period, now, reason))
+                    gone.append(int(row[0]))
+                db.commit()
+            except BaseException:
+                db.rollback()
+                raise
+            if gone:
+                db.scrub()  # a PostgreSQL ring: the deleted rows' bytes go at once, not at autovacuum
+            for key_id in gone:
+                self._by_id.pop(key_id, None)
+                self._aeads.pop(key_id, None)
+            for pair in pairs:
+                self._by_scope.pop(pair, None)
+            return gone
+
+    def versions(self) -> dict[int, int]:
+        """{KEK version: number of data keys it wraps}."""
+        with self._lock:
+            return {int(v): int(n) for v, n in
+                    self._db().execute("SELECT kek_version, count(*) FROM data_keys GROUP BY kek_version")}
+
+    def pending(self, version: int) -> int:
+        with self._lock:
+            row = self._db().execute("SELECT count(*) FROM data_keys WHERE kek_version != ?", (version,)).fetchone()
+            return int(row[0])
+
+    def rewrap(self, version: int, batch: int = 500, progress: Callable[[int], None] | None = None,
+               should_stop: Callable[[], bool] | None = None) -> tuple[int, bool]:
+        """Rewrap every data key not under KEK ``version``, ``batch`` keys a transaction; (done, stopped).
+        A key destroyed meanwhile stays destroyed; the plain keys (and the texts) do not change."""
+        done = 0
+        after = 0
+        while True:
+            with self._lock:
+                db = self._db()
+                rows = db.execute("SELECT id, wrapped FROM data_keys WHERE kek_version != ? AND id > ? "
+                                  "ORDER BY id LIMIT ?", (version, after, batch)).fetchall()
+                if not rows:
+                    return done, False
+                after = int(rows[-1][0])
+                new = [(self.keys.rewrap(w, version), version, int(i), w) for i, w in rows]
+                db.begin()
+                try:
+                    for wrapped, v, key_id, old in new:
+                        cur = db.execute("UPDATE data_keys SET wrapped = ?, kek_version = ? WHERE id = ? "
+                                         "AND wrapped = ?", (wrapped, v, key_id, old))
+                        done += cur.rowcount
+                    db.commit()
+                except BaseException:
+                    db.rollback()
+                    raise
+            if progress:
+                progress(done)
+            if should_stop and should_stop():
+                return done, True
+
+
+
+class _RingDB:
+    """The key ring's store: a SQLite file in the key directory (one node), or a PostgreSQL database
+    of its own shared by several nodes (``MIXUN_KEYRING_URL``) - never the content database, whose backups
+    must not hold the keys. Statements are written with ``?`` placeholders; a transaction that writes
+    holds the ring's write lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: a table lock), so two nodes making
+    the same (conversation, month) key wait for each other and both use the first one's."""
+
+    _SCHEMA = ("CREATE TABLE IF NOT EXISTS data_keys (id BIGINT PRIMARY KEY, scope TEXT NOT NULL, "
+               "period INTEGER NOT NULL, wrapped {blob} NOT NULL, kek_version INTEGER NOT NULL, "
+               "created_at TEXT NOT NULL)",
+               "CREATE UNIQUE INDEX IF NOT EXISTS data_keys_scope ON data_keys (scope, period)",
+               "CREATE TABLE IF NOT EXISTS destroyed_keys (id BIGINT PRIMARY KEY, scope TEXT NOT NULL, "
+               "period INTEGER NOT NULL, destroyed_at TEXT NOT NULL, reason TEXT NOT NULL)")
+
+    def __init__(self, conn: Any, pg: bool) -> None:
+        self.conn = conn
+        self.pg = pg
+
+    @classmethod
+    def open(cls, url: str | None, path: Path) -> _RingDB:
+        if url:
+            import psycopg
+
+            conn = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1), autocommit=True)
+            ring = cls(conn, True)
+            ring.execute("SELECT pg_advisory_lock(74171)")  # one node creates the tables at a time
+            try:
+                for stmt in cls._SCHEMA:
+                    ring.execute(stmt.format(blob="BYTEA"))
+            finally:
+                ring.execute("SELECT pg_advisory_unlock(74171)")
+            return ring
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            with contextlib.suppress(FileExistsError):
+                _write_new(path, b"")
+        os.chmod(path, 0o600)
+        lite = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        lite.execute("PRAGMA secure_delete = ON")  # a destroyed key's bytes are overwritten in the file
+        lite.execute("PRAGMA journal_mode = DELETE")
+        lite.execute("PRAGMA synchronous = FULL")
+        for stmt in cls._SCHEMA:
+            lite.execute(stmt.format(blob="BLOB"))
+        return cls(lite, False)
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        if self.pg:
+            return self.conn.execute(sql.replace("?", "%s"), params)
+        return self.conn.execute(sql, params)
+
+    def begin(self) -> None:
+        if self.pg:
+            self.conn.execute("BEGIN")
+            self.conn.execute("LOCK TABLE data_keys IN SHARE ROW EXCLUSIVE MODE")
+        else:
+            self.conn.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self.conn.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self.conn.execute("ROLLBACK")
+
+    def scrub(self) -> None:
+        if self.pg:
+            self.conn.execute("VACUUM data_keys")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
 def keystore_from(settings: Any) -> KeyStore:
     """The key store the settings describe: KEK files only, or KEK files plus an HSM (PKCS#11)."""
     hsm = None
@@ -378,4 +703,6 @@ def keystore_from(settings: Any) -> KeyStore:
         if settings.pkcs11_pin_file:
             pin = Path(settings.pkcs11_pin_file).read_text().strip()
         hsm = Pkcs11Keks(settings.pkcs11_module, settings.pkcs11_token, pin)
-    return KeyStore(settings.key_file, settings.cipher, hsm)
+    store = KeyStore(settings.key_file, settings.cipher, hsm)
+    store.ring_url = getattr(settings, "keyring_url", "") or None
+    return store

@@ -95,14 +95,14 @@ def test_rotate_rewraps_everything_and_retired_keys_can_be_destroyed(kenv: Env) 
     c = _content(kenv)
     before = _status(kenv)
     assert before["current"] == 1 and before["versions"][0]["protects"] == {
-        "attachments": 1, "totp_secrets": 1, "dlp_originals": 1}
+        "message_texts": 1, "attachments": 1, "totp_secrets": 1, "dlp_originals": 1}
 
     out = keys.rotate(_ctx(kenv))
-    assert out["version"] == 2 and out["rewrapped"] == 3 and out["left"] == 0 and not out["interrupted"]
+    assert out["version"] == 2 and out["rewrapped"] == 4 and out["left"] == 0 and not out["interrupted"]
     st = _status(kenv)
     assert st["current"] == 2
     by = {v["version"]: v for v in st["versions"]}
-    assert by[1]["total"] == 0 and by[2]["total"] == 3 and by[2]["current"]
+    assert by[1]["total"] == 0 and by[2]["total"] == 4 and by[2]["current"]
     _readable(kenv, c)
     # The running server wraps new data keys with the new version at once (it re-reads the pointer).
     g = kenv.client.post("/api/v1/conversations", headers=c["h"], json={"kind": "group", "name": "二组",
@@ -139,7 +139,7 @@ def test_the_cli_shows_rotates_and_refuses(tmp_path: Path) -> None:
         assert shown.returncode == 0 and "KEK v1" in shown.stdout and "当前" in shown.stdout
         out = cli(env, "keys", "rotate")
         assert out.returncode == 0, out.stderr
-        assert "v2" in out.stdout and "rewrapped 3" in out.stdout
+        assert "v2" in out.stdout and "rewrapped 4" in out.stdout
         assert json.loads(cli(env, "keys", "status", "--json").stdout)["current"] == 2
         refused = cli(env, "keys", "destroy", "1")
         assert refused.returncode == 2 and "master.key" in refused.stderr
@@ -160,7 +160,7 @@ def test_an_interrupted_rotation_leaves_everything_readable_and_a_second_one_fin
         out = keys.rotate(ctx, should_stop=lambda: True)
     finally:
         keys.BATCH = saved
-    assert out["interrupted"] and out["rewrapped"] == 1 and out["left"] == 2
+    assert out["interrupted"] and out["rewrapped"] == 1 and out["left"] == 3  # the text key went first
     _readable(kenv, c)
     assert keys.rotate(ctx)["left"] == 0
     st = _status(kenv)
@@ -253,7 +253,7 @@ def test_key_encryption_keys_in_an_hsm(tmp_path: Path, softhsm: dict[str, str]) 
     try:
         c = _content(env)
         out = keys.rotate(_ctx(env))
-        assert out["left"] == 0 and out["rewrapped"] == 3
+        assert out["left"] == 0 and out["rewrapped"] == 4
         assert not (env.settings.key_file.parent / "kek-000002.key").exists(), "the KEK never touches the disk"
         st = _status(env)
         assert st["provider"] == "pkcs11"
@@ -276,3 +276,127 @@ def test_key_encryption_keys_in_an_hsm(tmp_path: Path, softhsm: dict[str, str]) 
         _readable(env, c)
     finally:
         close()
+
+
+def test_rotation_under_load_rewraps_message_text_keys_and_loses_nothing(kenv: Env) -> None:
+    """Messages keep being sent (new conversations, so new data keys) while `keys rotate` rewraps the
+    message-text data keys in batches: afterwards every key is under the new KEK, `keys status` counts
+    them there, and every message sent before, during and after reads back as sent, through a fresh key
+    store with no cached keys."""
+    import threading
+
+    from mixun.keystore import keystore_from
+    from mixun.services import keys, messages
+    from mixun.services.runtime import Ctx
+
+    env = kenv
+    a, _ta = env.person("zhangsan", "张三")
+    b, tb = env.person("lisi", "李四")
+    convs = [env.client.post("/api/v1/conversations", headers=env.h(tb),
+                             json={"kind": "group", "name": f"组{i}", "members": [a]}).json()["id"] for i in range(12)]
+    ring = env.rt.keys.data_keys
+    ring.keys_for([(f"c:{c}", p) for c in convs for p in range(202001, 202013)]
+                  + [(f"c:{9_000_000 + i}", 202101) for i in range(1100)])  # old months: > 2 batches of 500
+    from mixun.db.models import User
+    from mixun.services.auth import _principal
+
+    with env.rt.db.read() as s:
+        ctx = Ctx(rt=env.rt, principal=_principal(s.get(User, b), None, False), ip="127.0.0.1", client="tests")
+    sent: list[str] = []
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def load() -> None:
+        i = 0
+        while not stop.is_set() or i < 20:
+            t = f"轮换期间的消息 {i} 号"
+            try:
+                messages.send_message(ctx, convs[i % len(convs)], t)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+                return
+            sent.append(t)
+            i += 1
+
+    before = env.rt.keys.current_version()
+    worker = threading.Thread(target=load)
+    worker.start()
+    out = keys.rotate(Ctx(rt=env.rt, ip="127.0.0.1", client="mixun-cli (tests)"))
+    stop.set()
+    worker.join(60)
+    assert not errors, errors
+    assert out["version"] == before + 1 and out["left"] == 0 and not out["interrupted"]
+    assert out["rewrapped"] >= 1100 + 12 * 12
+    assert ring.pending(out["version"]) == 0
+    st = keys.status(env.rt)
+    row = next(v for v in st["versions"] if v["version"] == out["version"])
+    assert row["protects"]["message_texts"] == len(ring.scopes())
+    assert all(v["protects"]["message_texts"] == 0 for v in st["versions"] if v["version"] != out["version"])
+    fresh = keystore_from(env.settings)  # no cached keys: every one unwraps under the new KEK
+    for _kid, scope, period in ring.scopes()[:50]:
+        fresh.data_keys.keys_for([(scope, period)])
+    with env.rt.db.read_engine.connect() as c:
+        raw = [r[0] for r in c.execute(text("SELECT text FROM messages"))]  # as stored, not opened
+    assert raw and all(v.startswith("\x1fm1") for v in raw)
+    opened = [fresh.data_keys.open(v) for v in raw]
+    assert sorted(t for t in opened if t and "轮换期间" in t) == sorted(sent) and len(sent) >= 20
+
+
+def test_encrypt_existing_seals_plain_rows_resumably_and_they_read_as_before(kenv: Env) -> None:
+    """Rows from before message-text encryption (plain) read as before; `keys encrypt-existing` seals
+    them in batches, can stop between batches (everything still readable), and a second run finishes;
+    the archive's append-only rule lets it replace a plain version text by a sealed one and nothing else."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    from mixun.db.models import EventPayload, MessageVersion
+    from mixun.services import keys
+
+    env = kenv
+    a, ta = env.person("zhangsan", "张三")
+    b, tb = env.person("lisi", "李四")
+    conv = env.client.post("/api/v1/conversations", headers=env.h(ta),
+                           json={"kind": "group", "name": "旧群", "members": [b]}).json()["id"]
+    m = env.client.post(f"/api/v1/conversations/{conv}/messages", headers=env.h(ta), json={"text": "新消息"}).json()
+    assert env.client.put(f"/api/v1/drafts/{conv}", headers=env.h(tb), json={"text": "新草稿"}).status_code == 204
+    old, old_draft = "升级以前的旧消息甲", "升级以前的旧草稿乙"
+    with env.rt.db.write() as s:  # what a database from before this change holds: plain text
+        s.execute(text("UPDATE messages SET text = :t WHERE id = :i"), {"t": old, "i": m["id"]})
+        s.execute(text("UPDATE drafts SET text = :t WHERE conversation_id = :c"), {"t": old_draft, "c": conv})
+        s.execute(insert(MessageVersion.__table__).values(
+            message_id=m["id"], conversation_id=conv, version=2, kind="edited", sender_id=a, actor_id=a, text=old,
+            created_at=datetime.now(UTC)))
+        s.execute(insert(EventPayload.__table__).values(
+            type="message.created", body=json.dumps({"type": "message.created", "conversation_id": conv,
+                                                     "message": {"text": old}}, ensure_ascii=False),
+            created_at=datetime.now(UTC)))
+    plain = keys.plain_counts(env.rt)
+    assert plain["messages"] == 1 and plain["message_versions"] == 1 and plain["drafts"] == 1
+    assert plain["event_payloads"] == 1
+
+    def shown() -> tuple[str, str]:
+        hist = env.client.get(f"/api/v1/conversations/{conv}/messages", headers=env.h(tb)).json()["messages"]
+        return hist[-1]["text"], env.client.get("/api/v1/drafts", headers=env.h(tb)).json()["drafts"][str(conv)]
+
+    assert shown() == (old, old_draft)
+    keys.BATCH, saved = 1, keys.BATCH
+    try:
+        out = keys.encrypt_existing(_ctx(env), should_stop=lambda: True)
+    finally:
+        keys.BATCH = saved
+    assert out["interrupted"] and out["sealed"] == 1 and out["left"] == 3
+    assert shown() == (old, old_draft)
+    out = keys.encrypt_existing(_ctx(env))
+    assert out["left"] == 0 and out["sealed"] == 3 and not out["interrupted"]
+    assert sum(keys.plain_counts(env.rt).values()) == 0
+    assert shown() == (old, old_draft)
+    with env.rt.db.read_engine.connect() as c:
+        raw = [r[0] for r in c.execute(text("SELECT text FROM messages UNION ALL SELECT text FROM message_versions "
+                                            "UNION ALL SELECT text FROM drafts UNION ALL SELECT body FROM event_payloads"))]
+    assert not [v for v in raw if old in v or old_draft in v]
+    with pytest.raises(DBAPIError), env.rt.db.write() as s:  # the archive still refuses a rewrite, permit or not
+        keys._permit(s)
+        s.execute(update(MessageVersion).where(MessageVersion.message_id == m["id"]).values(text="改写"))
+    out = cli(env, "keys", "encrypt-existing")
+    assert out.returncode == 0 and "plain left 0" in out.stdout, out.stdout + out.stderr

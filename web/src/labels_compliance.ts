@@ -141,6 +141,10 @@ const ACTIONS: Record<string, Pair> = {
   'keys.rotated': ['完成密钥轮换', 'Keys rotated'],
   'keys.rotation_interrupted': ['密钥轮换中断', 'Key rotation interrupted'],
   'keys.destroyed': ['销毁已退役密钥', 'Retired key destroyed'],
+  'keys.data_keys_destroyed': ['销毁到期内容的数据密钥', 'Data keys of expired content destroyed'],
+  'keys.text_sealing_started': ['开始加密已有消息文本', 'Sealing of existing message texts started'],
+  'keys.text_sealed': ['已有消息文本加密完成', 'Existing message texts sealed'],
+  'keys.text_sealing_interrupted': ['已有消息文本加密中断', 'Sealing of existing message texts interrupted'],
 };
 const PREFIXES: Record<string, Pair> = {
   'account.': ['账号', 'Account'], 'archive.': ['归档', 'Archive'], 'audit.': ['审计', 'Audit'], 'auth.': ['登录与认证', 'Authentication'],
@@ -194,6 +198,7 @@ const DETAILS: Record<string, Pair> = {
   audit_records: ['审计记录', 'Audit records'], events: ['事件', 'Events'], held: ['保全保留', 'Kept under hold'],
   messages: ['消息', 'Messages'], attachments: ['附件', 'Files'], conversations: ['会话', 'Conversations'],
   decision_note: ['处理意见', 'Decision note'], via: ['途径', 'Via'],
+  periods: ['会话与月份', 'Conversations and months'], sealed: ['已加密', 'Sealed'],
   previous: ['上一版本', 'Previous version'], rewrapped: ['重新封装的数据密钥', 'Data keys rewrapped'], left: ['剩余', 'Left'],
 };
 const WORDS: Record<string, Pair> = {

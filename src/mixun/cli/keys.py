@@ -1,4 +1,4 @@
-"""`mixun keys status | rotate | destroy` — the key-encryption keys (docs/keys.md)."""
+"""`mixun keys status | rotate | encrypt-existing | destroy` — the key-encryption keys (docs/keys.md)."""
 
 from __future__ import annotations
 
@@ -68,6 +68,35 @@ def cmd_rotate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_encrypt_existing(args: argparse.Namespace, settings: Settings) -> int:
+    from mixun.services import keys
+
+    rt = _Edge.runtime(settings)
+    stop = {"asked": False}
+
+    def ask_stop(_sig: int, _frame: Any) -> None:
+        if stop["asked"]:
+            raise KeyboardInterrupt
+        stop["asked"] = True
+        print("\nmixun: 正在停止：完成当前一批后退出 (stopping after the current batch)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, ask_stop)
+    bar = Bar("加密已有的消息文本 sealing existing message texts", stream=sys.stderr) if not args.quiet else None
+    try:
+        out = keys.encrypt_existing(_Edge.cli_ctx(rt), progress=bar, should_stop=lambda: stop["asked"])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if bar:
+            bar.close()
+    print(f"已加密 sealed {out['sealed']}, 期间已变更 changed meanwhile {out['changed_meanwhile']}, "
+          f"剩余明文 plain left {out['left']}")
+    if out["interrupted"] or out["left"]:
+        print("mixun: 尚未全部加密：所有消息仍可读取；再次运行 mixun keys encrypt-existing 以完成 (not finished: "
+              "everything is still readable; run mixun keys encrypt-existing again)", file=sys.stderr)
+        return 3
+    return 0
+
+
 def cmd_destroy(args: argparse.Namespace, settings: Settings) -> int:
     from mixun.services import keys
 
@@ -91,6 +120,9 @@ def register(sub: Any, runtime: Any, cli_ctx: Any) -> None:
     ro = ks.add_parser("rotate", help="a new key-encryption key; every data key rewrapped online")
     ro.add_argument("--quiet", action="store_true", help="no progress bar")
     ro.set_defaults(fn=cmd_rotate)
+    en = ks.add_parser("encrypt-existing", help="seal message texts written before text encryption (resumable)")
+    en.add_argument("--quiet", action="store_true", help="no progress bar")
+    en.set_defaults(fn=cmd_encrypt_existing)
     de = ks.add_parser("destroy", help="destroy a retired key-encryption key that wraps nothing")
     de.add_argument("version", type=int)
     de.set_defaults(fn=cmd_destroy)

@@ -87,8 +87,11 @@ class Database:
         # SQLite has one writer. Writers wait on this lock (woken the moment it is free) rather than in
         # SQLite's busy handler, which sleeps in growing steps while the file lock may already be free.
         self._write_lock: threading.Lock | None = threading.Lock() if self.is_sqlite else None
-        self._write = sessionmaker(self.write_engine, expire_on_commit=False)
-        self._read = sessionmaker(self.read_engine, expire_on_commit=False)
+        # The key of the search postings' keyed hashes (set by the runtime from its key store); sessions
+        # carry it (session.info["search_key"]) so the index and its queries hash terms alike.
+        self.search_key: Callable[[], bytes] | None = None
+        self._write = sessionmaker(self.write_engine, expire_on_commit=False, info={"database": self})
+        self._read = sessionmaker(self.read_engine, expire_on_commit=False, info={"database": self})
 
     @contextmanager
     def write(self, after_commit: list[Callable[[], None]] | None = None) -> Iterator[Session]:

@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from mixun.db.sealed import SealedJSON, SealedText
 from mixun.db.types import BigId, UTCDateTime, utcnow
 
 
@@ -211,7 +212,7 @@ class Bundle(Base):
 
     __tablename__ = "message_bundles"
     message_id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    items: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
+    items: Mapped[list[dict[str, object]]] = mapped_column(SealedJSON, default=list)  # sealed (db/sealed.py)
 
 
 class Message(Base):
@@ -224,7 +225,7 @@ class Message(Base):
     sender_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     client_id: Mapped[str | None] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(16), default="text")  # text | image | file
-    text: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(SealedText, default="")  # sealed (db/sealed.py)
     reply_to_id: Mapped[int | None] = mapped_column(BigId)
     mentions: Mapped[list[int]] = mapped_column(JSON, default=list)
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -253,7 +254,7 @@ class MessageVersion(Base):
     kind: Mapped[str] = mapped_column(String(16))  # created | edited | recalled | hidden
     sender_id: Mapped[int] = mapped_column(BigId)
     actor_id: Mapped[int] = mapped_column(BigId)
-    text: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(SealedText, default="")  # sealed (db/sealed.py)
     original_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # DLP-masked original, encrypted
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
@@ -305,7 +306,7 @@ class EventPayload(Base):
     __tablename__ = "event_payloads"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     type: Mapped[str] = mapped_column(String(48))
-    body: Mapped[str] = mapped_column(Text)  # JSON without event_seq
+    body: Mapped[str] = mapped_column(SealedText)  # JSON without event_seq; sealed when it names a conversation
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

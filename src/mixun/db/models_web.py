@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Text
+from sqlalchemy import ForeignKey
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mixun.db.models import Base
+from mixun.db.sealed import SealedText
 from mixun.db.types import UTCDateTime, utcnow
 
 
@@ -18,5 +19,5 @@ class Draft(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"),
                                                  primary_key=True)
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(SealedText)  # sealed (db/sealed.py)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

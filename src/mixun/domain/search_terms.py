@@ -4,12 +4,18 @@ Chinese has no spaces and default parsers do not segment it, and trigram indexes
 than three characters. Indexing every pair of neighbouring characters finds any query of two or more
 characters (利率, 授信, a two-character name) by intersecting its bigrams, then confirming the substring;
 a one-character query is a prefix range over the bigrams and last characters.
+
+The postings hold keyed hashes of the terms (``hashed``), not the terms: whoever reads the database sees
+which messages share a term, never the term (docs/adr/0012-*.md says what that still reveals).
 """
 
 from __future__ import annotations
 
+import base64
+import hmac
 import re
 import unicodedata
+from functools import lru_cache
 
 TERM_MAX = 8
 _SEPARATORS = re.compile(r"[\W_]+", re.UNICODE)
@@ -49,3 +55,19 @@ def matches(query: str, text: str) -> bool:
     """The confirmation step: every query run occurs in the text as a substring."""
     hay = normalise(text)
     return all(run in hay for run in runs(query))
+
+
+HASH_HEAD = 3  # characters of a hashed term that depend on its first character only
+PREFIX_END = "\x7f"  # above every character a hashed term uses (base64url), for prefix ranges
+
+
+@lru_cache(maxsize=1 << 18)
+def hashed(key: bytes, term: str) -> str:
+    """The posting of ``term`` under the search key: 8 characters (base64url of HMAC-SHA256), the first
+    HASH_HEAD from the term's first character alone, so a one-character query is still a prefix range
+    (``hashed(key, c) <= posting < hashed(key, c) + PREFIX_END``), the rest from the whole term."""
+    head = base64.urlsafe_b64encode(hmac.digest(key, b"1" + term[:1].encode(), "sha256")[:3]).decode()
+    if len(term) == 1:
+        return head[:HASH_HEAD]
+    tail = base64.urlsafe_b64encode(hmac.digest(key, b"2" + term.encode(), "sha256")[:6]).decode()
+    return head[:HASH_HEAD] + tail[: 8 - HASH_HEAD]

@@ -21,7 +21,17 @@ from mixun.db import bulk
 from mixun.db.engine import is_busy
 from mixun.db.models import Conversation, Member, MembershipLog, Message, MessageVersion, Unit, User
 from mixun.db.models_archive import PendingVersion, SearchIndexState, SearchTerm
-from mixun.domain.search_terms import TERM_MAX, index_terms, matches, normalise, query_terms, runs
+from mixun.db.sealed import Unreadable
+from mixun.domain.search_terms import (
+    PREFIX_END,
+    TERM_MAX,
+    hashed,
+    index_terms,
+    matches,
+    normalise,
+    query_terms,
+    runs,
+)
 from mixun.errors import MixunError
 from mixun.services import audit, dual_control
 from mixun.services.audit_read import resolve_people
@@ -40,6 +50,15 @@ INDEX_SLICE = 50
 
 # --- indexing ---------------------------------------------------------------------------------------
 
+def search_key(s: Session) -> bytes:
+    """The key of the postings' keyed hashes, from the runtime that made the session's database."""
+    db = s.info.get("database")
+    source = getattr(db, "search_key", None)
+    if source is None:
+        raise RuntimeError("no search key: the database was not opened by a runtime")
+    return bytes(source())
+
+
 def _state(s: Session, lock: bool = False) -> SearchIndexState:
     stmt = select(SearchIndexState).where(SearchIndexState.id == 1)
     if lock:
@@ -54,11 +73,13 @@ def _state(s: Session, lock: bool = False) -> SearchIndexState:
 
 def index_rows(s: Session, rows: list[tuple[int, str]]) -> int:
     """Insert the terms of (version id, text) pairs; returns the number of postings written."""
+    key = search_key(s)
     terms: list[str] = []
     versions: list[int] = []
     for vid, text in rows:
         if text:
-            found = [t for t in index_terms(text) if len(t) <= TERM_MAX]
+            # A set: two terms of one text whose hashes collide make one posting (the primary key).
+            found = list({hashed(key, t) for t in index_terms(text) if len(t) <= TERM_MAX})
             terms += found
             versions += [vid] * len(found)
     # One statement, not one per posting.
@@ -186,17 +207,18 @@ def _candidates(s: Session, q: str, filters: list[Any], cursor: int | None, n: i
         id_col = MessageVersion.id
     elif bigrams:
         t0 = aliased(SearchTerm)
-        stmt = select(t0.version_id).where(t0.term == bigrams[0])
+        key = search_key(s)
+        stmt = select(t0.version_id).where(t0.term == hashed(key, bigrams[0]))
         for b in bigrams[1:]:
             tn = aliased(SearchTerm)
-            stmt = stmt.join(tn, and_(tn.term == b, tn.version_id == t0.version_id))
+            stmt = stmt.join(tn, and_(tn.term == hashed(key, b), tn.version_id == t0.version_id))
         id_col = t0.version_id
         if filters:
             stmt = stmt.join(MessageVersion, MessageVersion.id == t0.version_id)
     else:
         t0 = aliased(SearchTerm)
-        c = singles[0]
-        stmt = select(t0.version_id).where(t0.term >= c, t0.term < c + "\U0010ffff").distinct()
+        c = hashed(search_key(s), singles[0])
+        stmt = select(t0.version_id).where(t0.term >= c, t0.term < c + PREFIX_END).distinct()
         id_col = t0.version_id
         if filters:
             stmt = stmt.join(MessageVersion, MessageVersion.id == t0.version_id)
@@ -248,6 +270,7 @@ def _version_views(s: Session, ids: list[int]) -> list[dict[str, Any]]:
             "sender": {"id": v.sender_id, "name": name or "", "username": username or "", "unit": unit_path or ""},
             "actor_id": v.actor_id, "created_at": v.created_at.isoformat(),
             "dlp_action": dlp_action, "has_original": v.original_enc is not None,
+            "content_destroyed": isinstance(v.text, Unreadable),  # its data key was destroyed (retention)
         }
     return [by_id[i] for i in ids if i in by_id]
 

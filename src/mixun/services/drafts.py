@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 from mixun.db.models import Member
 from mixun.db.models_web import Draft
 from mixun.errors import MixunError
+from mixun.services import texts
 from mixun.services.runtime import Ctx
 
 
@@ -31,5 +32,6 @@ def save_draft(ctx: Ctx, conversation_id: int, text: str) -> None:
             raise MixunError("not_found")
         s.execute(delete(Draft).where(Draft.user_id == ctx.user_id, Draft.conversation_id == conversation_id))
         if text.strip():
-            s.add(Draft(user_id=ctx.user_id, conversation_id=conversation_id, text=text,
-                        updated_at=datetime.now(UTC)))
+            now = datetime.now(UTC)
+            s.add(Draft(user_id=ctx.user_id, conversation_id=conversation_id,
+                        text=texts.seal(ctx.rt, conversation_id, now, text), updated_at=now))

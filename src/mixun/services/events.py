@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 from mixun.db import bulk
 from mixun.db.engine import on_commit
 from mixun.db.models import EventCounter, EventPayload, UserEvent
+from mixun.db.sealed import Unreadable
+from mixun.services import texts
 from mixun.services.runtime import Ctx
 
 WAKE_BYTES = 256 * 1024
@@ -83,8 +85,13 @@ def write(r: bulk.Round, session: Session, ctx: Ctx, reserved: Reserved, items: 
     payloads = [orjson.dumps({"type": type_, **body}).decode() for _r, type_, body in events_]
     payload_ids = reserved.payload_ids.value
     now = datetime.now(UTC)
+    # A payload about a conversation may carry its text: stored sealed under that conversation's key.
+    about = [conversation_of(body) for _r, _t, body in events_]
+    stored = texts.seal_many(ctx.rt, [(cid, now, payload) if cid is not None else (0, now, "")
+                                      for cid, payload in zip(about, payloads, strict=True)])
+    stored = [s or p for s, p in zip(stored, payloads, strict=True)]
     r.insert_columns(EventPayload.__table__, {
-        "id": payload_ids, "type": [type_ for _r, type_, _b in events_], "body": payloads,
+        "id": payload_ids, "type": [type_ for _r, type_, _b in events_], "body": stored,
         "created_at": [now] * len(events_)})
     users: list[int] = []
     seqs: list[int] = []
@@ -109,6 +116,15 @@ def write(r: bulk.Round, session: Session, ctx: Ctx, reserved: Reserved, items: 
                                        {"wakes": part, "t": time.time()}) for part in _parts(wakes)])
 
 
+def conversation_of(body: Mapping[str, Any]) -> int | None:
+    """The conversation an event is about (its payload may carry that conversation's text), if any."""
+    cid = body.get("conversation_id")
+    if isinstance(cid, int):
+        return cid
+    conv = body.get("conversation")
+    return conv.get("id") if isinstance(conv, dict) and isinstance(conv.get("id"), int) else None
+
+
 def _parts(wakes: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     parts: list[list[dict[str, Any]]] = [[]]
     size = 0
@@ -131,7 +147,8 @@ def read_events(session: Session, user_id: int, after_seq: int, limit: int = 500
         .order_by(UserEvent.event_seq)
         .limit(limit)
     ).all()
-    return [(r[0], r[1]) for r in rows]
+    # A payload whose data key retention destroyed is no longer an event anyone can be sent.
+    return [(r[0], r[1]) for r in rows if not isinstance(r[1], Unreadable)]
 
 
 def last_seq(session: Session, user_id: int) -> int:

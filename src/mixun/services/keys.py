@@ -10,18 +10,23 @@ interrupted rotation leaves every row readable (under the old or the new version
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import Text, and_, delete, func, or_, select, text, tuple_, update
+from sqlalchemy import cast as sa_cast
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from mixun.db.models import Attachment, MessageVersion, User
+from mixun.db.models import Attachment, Bundle, EventPayload, Message, MessageVersion, User
 from mixun.db.models_archive import RekeyPermit
+from mixun.db.models_web import Draft
+from mixun.db.sealed import PREFIX
 from mixun.errors import MixunError
-from mixun.keystore import CIPHER_NAMES, KeyStore
-from mixun.services import audit
+from mixun.keystore import CIPHER_NAMES, KeyStore, period_of
+from mixun.services import audit, events, texts
 from mixun.services.runtime import Ctx, Runtime
 
 BATCH = 500
@@ -45,6 +50,11 @@ TARGETS: tuple[Target, ...] = (
     Target("dlp_originals", "脱敏前原文 DLP originals", MessageVersion.id, MessageVersion.original_enc, "small",
            archive=True),
 )
+
+
+TEXT_KEYS = "message_texts"
+LABELS = {TEXT_KEYS: "消息文本（按会话和月份）message texts (per conversation and month)",
+          **{t.name: t.label for t in TARGETS}}
 
 
 def _version(keys: KeyStore, target: Target, value: bytes) -> int:
@@ -80,6 +90,9 @@ def status(rt: Runtime) -> dict[str, Any]:
                     per = counts.setdefault(v, {})
                     per[target.name] = per.get(target.name, 0) + 1
                 after = rows[-1][0]
+    for v, n in keys.data_keys.versions().items():  # the data keys of message text (in the key ring)
+        per = counts.setdefault(v, {})
+        per[TEXT_KEYS] = per.get(TEXT_KEYS, 0) + n
     versions = sorted(set(keys.versions()) | set(counts))
     present = set(keys.versions())
     return {
@@ -88,9 +101,9 @@ def status(rt: Runtime) -> dict[str, Any]:
         "provider": "pkcs11" if keys.hsm is not None else "file",
         "versions": [{"version": v, "current": v == current, "present": v in present,
                       "where": "hsm" if keys.in_hsm(v) else "file",
-                      "protects": {t.name: counts.get(v, {}).get(t.name, 0) for t in TARGETS},
+                      "protects": {name: counts.get(v, {}).get(name, 0) for name in LABELS},
                       "total": sum(counts.get(v, {}).values())} for v in versions],
-        "labels": {t.name: t.label for t in TARGETS},
+        "labels": dict(LABELS),
         "unreadable": unreadable,
     }
 
@@ -116,7 +129,7 @@ def _pending(rt: Runtime, version: int) -> int:
             while rows := _rows(s, target, after, 5000):
                 n += sum(1 for _pk, value in rows if _version(rt.keys, target, value) != version)
                 after = rows[-1][0]
-    return n
+    return n + rt.keys.data_keys.pending(version)
 
 
 def rotate(ctx: Ctx, progress: Callable[[int, int], None] | None = None,
@@ -133,6 +146,10 @@ def rotate(ctx: Ctx, progress: Callable[[int, int], None] | None = None,
     stopped = False
     if progress:
         progress(0, total)
+    # The data keys of message text first (they live in the key ring, beside the KEKs).
+    text_done, stopped = keys.data_keys.rewrap(
+        version, BATCH, progress=(lambda n: progress(n, total)) if progress else None, should_stop=should_stop)
+    done += text_done
     for target in TARGETS:
         after = 0
         while not stopped:
@@ -189,3 +206,171 @@ def destroy(ctx: Ctx, version: int) -> dict[str, Any]:
         audit.record(s, ctx, "keys.destroyed", target=f"kek:{version}")
     return {"version": version, "destroyed": True}
 
+
+
+# ---- crypto-shredding --------------------------------------------------------------------------------
+
+def _month(period: int) -> tuple[datetime, datetime]:
+    y, m = divmod(period, 100)
+    start = datetime(y, m, 1, tzinfo=UTC)
+    return start, datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=UTC)
+
+
+def shred_spent(ctx: Ctx, now: datetime | None = None, reason: str = "retention") -> dict[str, Any]:
+    """Destroy the data key of every (conversation, month) that no stored message, version or draft of
+    that conversation and month needs any more (retention destroyed them, or they never outlived it):
+    the copies of those texts in old backups become unreadable. Months that may still be written (the
+    current one and the day before) are never touched. Audited with the conversations and months."""
+    now = now or datetime.now(UTC)
+    ring = ctx.rt.keys.data_keys
+    open_from = period_of(now - timedelta(days=1))
+    spent: list[tuple[str, int]] = []
+    with ctx.rt.db.read() as s:
+        for _kid, scope, period in ring.scopes():
+            if period >= open_from or not scope.startswith("c:"):
+                continue
+            cid = int(scope[2:])
+            start, end = _month(period)
+            checks = (select(Message.id).where(Message.conversation_id == cid, Message.created_at >= start,
+                                               Message.created_at < end),
+                      select(MessageVersion.id).where(MessageVersion.conversation_id == cid,
+                                                      MessageVersion.created_at >= start, MessageVersion.created_at < end),
+                      select(Draft.user_id).where(Draft.conversation_id == cid, Draft.updated_at >= start,
+                                                  Draft.updated_at < end))
+            if all(s.execute(q.limit(1)).first() is None for q in checks):
+                spent.append((scope, period))
+    gone = ring.destroy(spent, reason)
+    if gone:
+        with ctx.rt.db.write() as s:
+            audit.record(s, ctx, "keys.data_keys_destroyed", target="data_keys", count=len(gone), reason=reason,
+                         periods=[f"{scope[2:]}:{period}" for scope, period in spent][:200])
+    return {"destroyed": len(gone), "scopes": spent}
+
+
+# ---- sealing rows from before message-text encryption ------------------------------------------------
+
+@dataclass(frozen=True)
+class PlainTexts:
+    """A column that may still hold plain text: its key, the conversation and time that choose the data
+    key, and whether it is the append-only archive (then the rekey permit is needed)."""
+
+    name: str
+    table: Any
+    keys: tuple[str, ...]
+    column: str
+    conversation: str | None
+    at: str
+    archive: bool = False
+
+
+PLAIN: tuple[PlainTexts, ...] = (
+    PlainTexts("messages", Message.__table__, ("id",), "text", "conversation_id", "created_at"),
+    PlainTexts("message_versions", MessageVersion.__table__, ("id",), "text", "conversation_id", "created_at",
+               archive=True),
+    PlainTexts("drafts", Draft.__table__, ("user_id", "conversation_id"), "text", "conversation_id", "updated_at"),
+    PlainTexts("event_payloads", EventPayload.__table__, ("id",), "body", None, "created_at"),
+    PlainTexts("message_bundles", Bundle.__table__, ("message_id",), "items", None, ""),
+)
+
+
+_JSON_PREFIX = json.dumps(PREFIX)[:-1]  # a sealed value stored in a JSON column: a JSON string
+
+
+def _not_sealed(raw: Any, t: PlainTexts) -> Any:
+    cond = and_(func.substr(raw, 1, len(PREFIX)) != PREFIX, func.substr(raw, 1, len(_JSON_PREFIX)) != _JSON_PREFIX)
+    if t.name == "event_payloads":  # only an event about a conversation may carry its text
+        cond = and_(cond, or_(raw.like('%"conversation_id"%'), raw.like('%"conversation"%')))
+    return cond
+
+
+def _plain_rows(s: Session, t: PlainTexts, after: tuple[Any, ...] | None, limit: int) -> list[Any]:
+    """Rows whose column is not sealed yet, as stored (raw, not opened), in key order after ``after``."""
+    col = t.table.c[t.column]
+    raw = sa_cast(col, Text)  # the stored string (a JSON column's text too), past the type's opening
+    cols = [*(t.table.c[k] for k in t.keys), raw.label("raw")]
+    if t.conversation:
+        cols.append(t.table.c[t.conversation])
+    if t.at:
+        cols.append(t.table.c[t.at])
+    elif t.name == "message_bundles":
+        cols += [Message.conversation_id, Message.created_at]
+    stmt = select(*cols).where(col.is_not(None), _not_sealed(raw, t))
+    if t.name == "message_bundles":
+        stmt = stmt.join(Message, Message.id == t.table.c.message_id)
+    if after is not None:
+        stmt = stmt.where(tuple_(*(t.table.c[k] for k in t.keys)) > tuple_(*after))
+    return list(s.execute(stmt.order_by(*(t.table.c[k] for k in t.keys)).limit(limit)).all())
+
+
+def plain_counts(rt: Runtime) -> dict[str, int]:
+    """How many rows of each column still hold plain text."""
+    out = {}
+    with rt.db.read() as s:
+        for t in PLAIN:
+            col = sa_cast(t.table.c[t.column], Text)
+            out[t.name] = int(s.execute(select(func.count()).select_from(t.table).where(
+                t.table.c[t.column].is_not(None), _not_sealed(col, t))).scalar_one())
+    return out
+
+
+def encrypt_existing(ctx: Ctx, progress: Callable[[int, int], None] | None = None,
+                     should_stop: Callable[[], bool] | None = None) -> dict[str, Any]:
+    """Seal every text written before message-text encryption, in batches of one transaction each, each
+    row compared-and-set on its old value (a row changed meanwhile is left for the next run). It can stop
+    between batches and be run again: what is sealed stays sealed, the rest still reads as before."""
+    rt = ctx.rt
+    total = sum(plain_counts(rt).values())
+    with rt.db.write() as s:
+        audit.record(s, ctx, "keys.text_sealing_started", target="message_texts", left=total)
+    done = skipped = 0
+    stopped = False
+    if progress:
+        progress(0, total)
+    for t in PLAIN:
+        after: tuple[Any, ...] | None = None
+        while not stopped:
+            with rt.db.read() as s:
+                rows = _plain_rows(s, t, after, BATCH)
+            if not rows:
+                break
+            nk = len(t.keys)
+            after = tuple(rows[-1][:nk])
+            items = []
+            for row in rows:
+                value = row[nk]
+                if t.name == "event_payloads":
+                    try:
+                        body = json.loads(value)
+                    except ValueError:
+                        continue
+                    cid = events.conversation_of(body) if isinstance(body, dict) else None
+                    if cid is None:  # names no conversation: carries no message text
+                        continue
+                    items.append((row, cid, row[nk + 1], value))
+                else:
+                    items.append((row, row[nk + 1], row[nk + 2], value))
+            sealed = texts.seal_many(rt, [(cid, at, value) for _r, cid, at, value in items])
+            with rt.db.write() as s:
+                if t.archive:
+                    _permit(s)
+                for (row, _cid, _at, old), new in zip(items, sealed, strict=True):
+                    if not old:
+                        continue
+                    where = [t.table.c[k] == row[i] for i, k in enumerate(t.keys)]
+                    where.append(sa_cast(t.table.c[t.column], Text) == old)
+                    res = s.execute(update(t.table).where(*where).values({t.column: new}))
+                    if res.rowcount == 1:  # type: ignore[attr-defined]
+                        done += 1
+                    else:
+                        skipped += 1
+                if t.archive:
+                    _close_permit(s)
+            if progress:
+                progress(done + skipped, total)
+            if should_stop and should_stop():
+                stopped = True
+    left = sum(plain_counts(rt).values())
+    with rt.db.write() as s:
+        audit.record(s, ctx, "keys.text_sealed" if not stopped else "keys.text_sealing_interrupted",
+                     target="message_texts", sealed=done, left=left)
+    return {"sealed": done, "changed_meanwhile": skipped, "left": left, "interrupted": stopped}

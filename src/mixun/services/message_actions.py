@@ -4,6 +4,7 @@ is sent through it (same permission and DLP checks as a send), never the other w
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from mixun.db.models import Attachment, Bundle, Message, Reaction, User
 from mixun.errors import MixunError
-from mixun.services import attachments, events, messages
+from mixun.services import attachments, events, messages, texts
 from mixun.services.conversations import access_conversation, member_ids
 from mixun.services.runtime import Ctx
 from mixun.storage import users as user_store
@@ -112,7 +113,8 @@ def _send_bundle(ctx: Ctx, conversation_id: int, title: str, items: list[dict[st
     view, _created = messages.send_message(ctx, conversation_id, text, confirm=confirm, kind=KIND_MERGED,
                                            rate_checked=True)
     with ctx.rt.db.write() as s:
-        s.add(Bundle(message_id=view["id"], items=items))
+        stored = texts.seal(ctx.rt, conversation_id, datetime.now(UTC), json.dumps(items, ensure_ascii=False))
+        s.add(Bundle(message_id=view["id"], items=stored))
     view["bundle_title"] = title
     return view
 

@@ -16,12 +16,14 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from mixun.db import bulk
 from mixun.db.engine import is_busy
 from mixun.db.models import Attachment, Conversation, Member, Message, MessageVersion, Unit, User
+from mixun.db.sealed import Unreadable
 from mixun.errors import MixunError
-from mixun.services import audit, events, functions
+from mixun.services import audit, events, functions, texts
 from mixun.services.membership import access_conversation, member_ids
 from mixun.services.presence import online_users
 from mixun.services.runtime import Ctx, DlpHook, DlpOutcome
@@ -420,13 +422,16 @@ def _write_in(s: Session, jobs: list[SendJob], results: list[tuple[SendJob, dict
     reads_back = any(job.attachments or job.urgent for job in live)
     emitted = None if reads_back else views()
     # The round that commits flushes what the session holds (a DLP hit's audit record) first.
+    # Text is stored sealed under its conversation's data key for this month (cached: no round trip).
+    sealed = texts.seal_many(jobs[0].ctx.rt, [(job.conversation_id, now, o.deliver_text)
+                                              for job, o in zip(live, outcomes, strict=True)])
     with bulk.Round(conn, commits=None if reads_back else s) as r:
-        r.insert_rows(_msg, rows)
+        r.insert_rows(_msg, [dict(row, text=text) for row, text in zip(rows, sealed, strict=True)])
         r.insert_rows(_ver, [{
             "message_id": row["id"], "conversation_id": row["conversation_id"], "version": 1, "kind": "created",
-            "sender_id": row["sender_id"], "actor_id": row["sender_id"], "text": row["text"],
+            "sender_id": row["sender_id"], "actor_id": row["sender_id"], "text": text,
             "original_enc": outcome.original_enc, "created_at": now}
-            for outcome, row in zip(outcomes, rows, strict=True)])
+            for outcome, row, text in zip(outcomes, rows, sealed, strict=True)])
         # Sending reads what came before (the last of a sender's messages in the batch counts). No
         # separate conversation.read event: every member receives this message.created, which says so.
         reads = {(row["conversation_id"], row["sender_id"]): row["seq"] for row in rows}
@@ -571,6 +576,8 @@ def message_views(s: Session, ctx: Ctx, msgs: list[Message], viewer: int | None)
             "read_count": read_count, "recipient_count": len(others),
             "client_id": m.client_id if viewer == m.sender_id else None,
         }
+        if isinstance(m.text, Unreadable):  # its data key was destroyed (retention's crypto-shredding)
+            view["content_destroyed"] = True
         if m.dlp_action and viewer == m.sender_id:
             view["dlp"] = {"action": m.dlp_action, "findings": m.dlp_findings or []}
         elif m.dlp_action == "mask":
@@ -632,16 +639,18 @@ def edit_message(ctx: Ctx, message_id: int, text: str, confirm: bool = False) ->
         if now - msg.created_at > timedelta(minutes=ctx.rt.settings.edit_window_minutes):
             raise MixunError("edit_window_passed")
         _record_dlp(s, ctx, outcome, target)
-        msg.text = outcome.deliver_text
+        stored = texts.seal(ctx.rt, conv.id, msg.created_at, outcome.deliver_text)
+        msg.text = stored
         msg.edited_at = now
         msg.version += 1
         msg.mentions = _mentions(s, conv.id, outcome.deliver_text, ctx.user_id)
         if outcome.action != "allow":
             msg.dlp_action, msg.dlp_findings = outcome.action, outcome.findings or None
         s.add(MessageVersion(message_id=msg.id, conversation_id=conv.id, version=msg.version, kind="edited",
-                             sender_id=msg.sender_id, actor_id=ctx.user_id, text=outcome.deliver_text,
+                             sender_id=msg.sender_id, actor_id=ctx.user_id, text=texts.seal(ctx.rt, conv.id, now, outcome.deliver_text),
                              original_enc=outcome.original_enc, created_at=now))
         s.flush()
+        set_committed_value(msg, "text", outcome.deliver_text)  # the views show it; the row holds it sealed
         view = message_views(s, ctx, [msg], None)[0]
         events.emit(s, ctx, member_ids(s, conv.id), "message.edited", {"conversation_id": conv.id, "message": view})
         return message_views(s, ctx, [msg], ctx.user_id)[0]

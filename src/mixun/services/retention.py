@@ -302,6 +302,12 @@ def run(ctx: Ctx, *, dry_run: bool = False, now: datetime | None = None) -> dict
             s.rollback()
             s.info["after_commit"].clear()
             audit.record(s, ctx, "retention.ran", target="dry-run", dry_run=True, **counts)
+    if not dry_run:
+        # Crypto-shredding, once the destruction has committed: the data key of every conversation-month
+        # left with nothing stored is destroyed, so old backups can no longer show those texts.
+        from mixun.services import keys
+
+        result["data_keys_destroyed"] = keys.shred_spent(ctx, now)["destroyed"]
     return result
 
 

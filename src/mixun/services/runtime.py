@@ -21,6 +21,7 @@ from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
 
 from mixun.config import Settings
+from mixun.db import sealed
 from mixun.db.engine import Database
 from mixun.domain.roles import Perm
 from mixun.files.antivirus import ClamdScanner
@@ -232,6 +233,10 @@ class Runtime:
     def __post_init__(self) -> None:
         t, m, p = self.settings.argon2
         self.hasher = PasswordHasher(time_cost=t, memory_cost=m, parallelism=p)
+        sealed.register(self.keys.data_keys)  # sealed message texts read through this key store
+        if isinstance(self.db, Database):
+            keys = self.keys
+            self.db.search_key = lambda: keys.search_key  # the search postings' keyed hashes
 
 
 @dataclass

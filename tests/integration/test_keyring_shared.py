@@ -1,0 +1,79 @@
+"""Several nodes share one key ring (MIXUN_KEYRING_URL, a PostgreSQL database of its own): a text sealed
+on one node opens on another that holds only the same master key, two nodes making the same
+(conversation, month) key end up with one key, and a key destroyed on one node is gone for every node
+that has not cached it. The search key is the same on every node (derived from the master key)."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mixun.keystore import KeyStore, ensure_master_key
+from tests.conftest import _pg_available, _pg_exec, _pg_url, need
+
+
+@pytest.fixture
+def ring_url() -> Iterator[str]:
+    need("PostgreSQL", _pg_available())
+    name = f"mixun_ring_{uuid.uuid4().hex[:10]}"
+    _pg_exec(f'CREATE DATABASE "{name}"')
+    yield _pg_url(name)
+    _pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _node(tmp: Path, name: str, master: Path, url: str | None) -> KeyStore:
+    keys = tmp / name / "keys"
+    keys.mkdir(parents=True)
+    shutil.copy(master, keys / "master.key")  # as an operator distributes the deployment's master key
+    store = KeyStore(keys / "master.key")
+    store.ring_url = url
+    return store
+
+
+def test_nodes_share_keys_through_the_ring(tmp_path: Path, ring_url: str) -> None:
+    master = tmp_path / "master.key"
+    ensure_master_key(master)
+    a = _node(tmp_path, "a", master, ring_url)
+    b = _node(tmp_path, "b", master, ring_url)
+
+    sealed = a.data_keys.seal("c:7", 202612, "季度授信额度：三千万元")
+    assert "授信" not in sealed
+    assert b.data_keys.open(sealed) == "季度授信额度：三千万元"
+    assert a.search_key == b.search_key  # the same postings on every node
+
+    # Both nodes asking for a new (conversation, month) key at once get the same one.
+    results: list[str] = []
+
+    def seal(store: KeyStore) -> None:
+        results.append(store.data_keys.seal("c:8", 202612, "同时"))
+
+    threads = [threading.Thread(target=seal, args=(s,)) for s in (a, b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(a.data_keys.scopes()) == 2
+    for value in results:
+        assert a.data_keys.open(value) == b.data_keys.open(value) == "同时"
+
+    # Destroyed on node a: a third node (nothing cached) cannot open it, and says so (None, not an error).
+    assert a.data_keys.destroy([("c:7", 202612)], "retention")
+    c = _node(tmp_path, "c", master, ring_url)
+    assert c.data_keys.open(sealed) is None
+    assert len(c.data_keys.scopes()) == 1
+
+
+def test_without_a_shared_ring_another_node_cannot_open(tmp_path: Path) -> None:
+    """The default ring is the node's own file: why several nodes need MIXUN_KEYRING_URL."""
+    master = tmp_path / "master.key"
+    ensure_master_key(master)
+    a = _node(tmp_path, "a", master, None)
+    b = _node(tmp_path, "b", master, None)
+    sealed = a.data_keys.seal("c:7", 202612, "只在本节点")
+    assert a.data_keys.open(sealed) == "只在本节点"
+    assert b.data_keys.open(sealed) is None
