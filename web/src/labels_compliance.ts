@@ -133,6 +133,7 @@ const ACTIONS: Record<string, Pair> = {
   'rules.published': ['发布使用与保密规定', 'Rules published'],
   'rules.report_exported': ['导出规定接受情况', 'Rules acceptance exported'],
   'scim.token_created': ['生成 SCIM 令牌', 'SCIM token created'],
+  'scim.user_deleted': ['人事系统删除人员（按离职处理）', 'Person deleted by the HR system (departed)'],
   'unit.closed': ['撤销部门', 'Unit closed'],
   'unit.merged': ['合并部门', 'Units merged'],
   'unit.moved': ['调整部门隶属', 'Unit moved'],
