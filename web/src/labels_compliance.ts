@@ -127,6 +127,7 @@ const ACTIONS: Record<string, Pair> = {
   'function.rule_removed': ['删除功能权限规则', 'Function rule removed'],
   'function.rule_set': ['设置功能权限', 'Function rule set'],
   'org.imported': ['导入人事数据', 'HR data imported'],
+  'org.ldap_synced': ['从 LDAP 目录同步人事数据', 'HR data synced from the LDAP directory'],
   'person.hr_updated': ['人事更正人员信息', 'Person corrected by HR'],
   'report.inspection': ['生成巡检报告', 'Inspection report made'],
   'rules.accepted': ['接受使用与保密规定', 'Rules accepted'],
