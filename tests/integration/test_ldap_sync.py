@@ -200,7 +200,8 @@ def test_ldap_sync_failures_are_recorded_without_the_password(env: Env, slapd: S
     assert "bind" in str(exc.value) and wrong not in str(exc.value) and PASSWORD not in str(exc.value)
     assert wrong not in caplog.text
     last = ldap_sync.last_sync(_ctx(env))
-    assert last is not None and not last["ok"] and "bind" in last["errors"][0] and wrong not in str(last)
+    assert last is not None and not last["ok"] and "bind" in last["errors"][0]["en"] and wrong not in str(last)
+    assert last["errors"][0]["zh"].startswith("无法读取目录")
     with pytest.raises(ldap_sync.LdapSyncError, match="MIXUN_LDAP_URL"):
         ldap_sync.run_sync(_ctx(env), {}, dry_run=True)
     # a row the engine refuses (two entries with one employee number): nothing changes, the error kept
@@ -216,7 +217,8 @@ employeeNumber: L0001001
     with env.rt.db.read() as s:
         assert not list(s.execute(select(AuditLog.id).where(AuditLog.action == "org.ldap_synced")))
     last = ldap_sync.last_sync(_ctx(env))
-    assert last is not None and not last["ok"] and "L0001001" in last["errors"][0]
+    assert last is not None and not last["ok"] and "L0001001" in last["errors"][0]["en"]
+    assert last["errors"][0]["zh"].startswith("工号 L0001001：")
     # HR's console reads it
     _uid, t = env.person("hr1", "人事专员", roles=["hr"])
     r = env.client.get("/api/v1/org/ldap-sync", headers=env.h(t))

@@ -429,5 +429,5 @@ class DirectorySync(Base):
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
     ok: Mapped[bool] = mapped_column(Boolean, default=False)
     counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
-    errors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    errors: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     __table_args__ = (Index("ix_directory_syncs_source", "source", "id"),)

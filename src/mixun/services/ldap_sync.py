@@ -189,7 +189,8 @@ def read_directory(cfg: LdapConfig) -> list[dict[str, str]]:
 
 
 def _record(ctx: Ctx, started: datetime, dry_run: bool, ok: bool, counts: Mapping[str, int],
-            errors: list[str]) -> None:
+            errors: list[dict[str, str]]) -> None:
+    """One run kept; each error in Chinese and English (HR's console shows the reader's language)."""
     with ctx.rt.db.write() as s:
         s.add(DirectorySync(source=SOURCE, started_at=started, finished_at=datetime.now(UTC), dry_run=dry_run,
                             ok=ok, counts=dict(counts), errors=errors[:MAX_ERRORS_KEPT]))
@@ -205,11 +206,12 @@ def run_sync(ctx: Ctx, extra: Mapping[str, str], dry_run: bool, progress: Progre
         rows = read_directory(cfg)
     except LdapSyncError as exc:
         log.warning("ldap sync failed: %s", exc)
-        _record(ctx, started, dry_run, False, {}, [str(exc)])
+        _record(ctx, started, dry_run, False, {}, [{"zh": f"无法读取目录，未做任何更改：{exc}", "en": str(exc)}])
         raise
     out = apply_rows(ctx, rows, dry_run, progress, source=f"ldap {cfg.url} {cfg.base_dn}"[:200],
                      action="org.ldap_synced")
-    errors = [f"{e.get('employee_no') or '?'}: {e['message']}" + (f" ({e['field']})" if e.get("field") else "")
+    errors = [{"zh": f"工号 {e.get('employee_no') or '?'}：{e['message_zh']}" + (f"（{e['field']}）" if e.get("field") else ""),
+               "en": f"{e.get('employee_no') or '?'}: {e['message']}" + (f" ({e['field']})" if e.get("field") else "")}
               for e in out["errors"]]
     _record(ctx, started, dry_run, not errors, out["counts"], errors)
     out["entries"] = len(rows)

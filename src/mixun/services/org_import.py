@@ -242,7 +242,7 @@ def _apply(s: Session, ctx: Ctx, rows: list[dict[str, str]], out: Outcome, progr
                 out.rows.append({"line": line, **entry})
         except MixunError as exc:
             out.errors.append({"line": line, "employee_no": row["employee_no"], "code": exc.code,
-                               "message": exc.message_for("en"), **{k: v for k, v in exc.details.items()
+                               "message": exc.message_for("en"), "message_zh": exc.message_for("zh-CN"), **{k: v for k, v in exc.details.items()
                                                                     if k in ("field", "path", "username")}})
         if len(st.pending) >= BATCH or i == total:
             create_people_txn(s, ctx, st.pending, "import")
