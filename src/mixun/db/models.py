@@ -417,6 +417,27 @@ class ScimExternalId(Base):
     __table_args__ = (Index("ix_scim_external_ids_value", "kind", "external_id"),)
 
 
+class GroupRequest(Base):
+    """A group with people of other units, asked for by someone whose unit's rules need the unit head's
+    approval first (issue 21 item 8): pending, approved (the group made), rejected (with a reason) or
+    withdrawn."""
+
+    __tablename__ = "group_requests"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    requester_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"))
+    unit_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("units.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    members: Mapped[list[int]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    conversation_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("conversations.id"))
+    __table_args__ = (Index("ix_group_requests_status", "status", "id"),
+                      Index("ix_group_requests_requester", "requester_id", "id"))
+
+
 class DirectorySync(Base):
     """One run of the LDAP / Active Directory sync (`mixun org ldap-sync`): when, what it counted, what
     went wrong. HR's console shows the last one."""

@@ -155,3 +155,40 @@ def ldap_sync_status(ctx: Hr) -> dict[str, Any]:
     extra = ctx.rt.settings.extra
     return {"configured": bool(extra.get("MIXUN_LDAP_URL") and extra.get("MIXUN_LDAP_BASE_DN")),
             "last": ldap_sync.last_sync(ctx)}
+
+
+# ---- groups with other units awaiting the unit head (item 8) ----------------------------------------------------
+
+Chat = Annotated[Ctx, Depends(gate(Perm.CHAT))]
+
+
+@router.get("/group-requests")
+def group_requests(ctx: Chat, scope: Annotated[str, Query(max_length=8)] = "mine",
+                   limit: Limit = 50) -> dict[str, Any]:
+    """``mine``: the caller's own requests and where each stands; ``todo``: those the caller (a unit
+    head) decides."""
+    from mixun.services import group_requests as gr
+
+    return gr.list_requests(ctx, scope, limit)
+
+
+@router.post("/group-requests/{request_id}/approve")
+def approve_group_request(request_id: Id, ctx: Chat) -> dict[str, Any]:
+    """The unit head approves: the group is made as the requester asked."""
+    from mixun.services import group_requests as gr
+
+    return gr.approve(ctx, request_id)
+
+
+@router.post("/group-requests/{request_id}/reject")
+def reject_group_request(request_id: Id, body: ReasonIn, ctx: Chat) -> dict[str, Any]:
+    from mixun.services import group_requests as gr
+
+    return gr.reject(ctx, request_id, body.reason)
+
+
+@router.post("/group-requests/{request_id}/withdraw")
+def withdraw_group_request(request_id: Id, ctx: Chat) -> dict[str, Any]:
+    from mixun.services import group_requests as gr
+
+    return gr.withdraw(ctx, request_id)

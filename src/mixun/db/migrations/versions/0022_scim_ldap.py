@@ -1,6 +1,6 @@
 """SCIM deletions (RFC 7644 §3.6: a deleted User is a 404 from then on, while the departed account and
 its history stay), the externalId a SCIM client gives each resource, employee numbers up to 64
-characters, and the directory (LDAP / Active Directory) sync runs HR's console shows
+characters, cross-unit group requests awaiting the unit head, and the directory (LDAP / Active Directory) sync runs HR's console shows
 
 Revision ID: 0022
 Revises: 0020
@@ -46,9 +46,28 @@ def upgrade() -> None:
         sa.Column("errors", sa.JSON(), nullable=False),
     )
     op.create_index("ix_directory_syncs_source", "directory_syncs", ["source", "id"])
+    op.create_table(
+        "group_requests",
+        sa.Column("id", BIG, primary_key=True, autoincrement=True),
+        sa.Column("requester_id", BIG, sa.ForeignKey("users.id"), nullable=False),
+        sa.Column("unit_id", BIG, sa.ForeignKey("units.id"), nullable=True),
+        sa.Column("name", sa.String(100), nullable=False),
+        sa.Column("members", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("decided_by", BIG, sa.ForeignKey("users.id"), nullable=True),
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("reason", sa.String(500), nullable=False, server_default=""),
+        sa.Column("conversation_id", BIG, sa.ForeignKey("conversations.id"), nullable=True),
+    )
+    op.create_index("ix_group_requests_status", "group_requests", ["status", "id"])
+    op.create_index("ix_group_requests_requester", "group_requests", ["requester_id", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_group_requests_requester", "group_requests")
+    op.drop_index("ix_group_requests_status", "group_requests")
+    op.drop_table("group_requests")
     op.drop_index("ix_directory_syncs_source", "directory_syncs")
     op.drop_table("directory_syncs")
     op.drop_index("ix_scim_external_ids_value", "scim_external_ids")
