@@ -6,6 +6,8 @@ Revision ID: 0022
 Revises: 0020
 """
 
+import json
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -34,6 +36,18 @@ def upgrade() -> None:
     for table in ("users", "account_applications"):
         with op.batch_alter_table(table) as b:
             b.alter_column("employee_no", existing_type=sa.String(32), type_=sa.String(64))
+    # Accounts made without HR's number used to get E000001…, numbers HR's own files hold: each such
+    # placeholder (the account's id, never verified by HR) becomes ADM-000001 (administrators and
+    # compliance officers) or MX-000042, which HR never uses (services/users.placeholder_employee_no).
+    bind = op.get_bind()
+    privileged = {"sysadmin", "secadmin", "auditor", "compliance"}
+    for uid, no, roles, verified in bind.execute(sa.text(
+            "SELECT id, employee_no, roles, hr_verified FROM users WHERE employee_no LIKE 'E%'")).all():
+        if no != f"E{uid:06d}" or verified:
+            continue
+        held = json.loads(roles) if isinstance(roles, str) else (roles or [])
+        new = f"{'ADM' if privileged & set(held) else 'MX'}-{uid:06d}"
+        bind.execute(sa.text("UPDATE users SET employee_no = :new WHERE id = :id"), {"new": new, "id": uid})
     op.create_table(
         "directory_syncs",
         sa.Column("id", BIG, primary_key=True, autoincrement=True),
