@@ -25,9 +25,9 @@ install-web:
 # Debian's Chromium for the browser tests (never a browser download), ClamAV for the scanner tests, a
 # CJK font so the screenshots show Chinese, and SoftHSM for the key tests' HSM (PKCS#11).
 install-browser:
-	@if [ ! -x /usr/bin/chromium ] || ! command -v clamd >/dev/null || [ ! -d /usr/share/fonts/opentype/noto ] || ! command -v softhsm2-util >/dev/null; then \
+	@if [ ! -x /usr/bin/chromium ] || ! command -v clamd >/dev/null || [ ! -d /usr/share/fonts/opentype/noto ] || ! command -v softhsm2-util >/dev/null || [ ! -x /usr/sbin/slapd ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium clamav-daemon clamav fonts-noto-cjk softhsm2 >/dev/null; \
+	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium clamav-daemon clamav fonts-noto-cjk softhsm2 slapd ldap-utils >/dev/null; \
 	  else echo "chromium/clamav missing and not root: those tests will skip"; fi; \
 	fi
 

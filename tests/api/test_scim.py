@@ -83,7 +83,15 @@ def test_scim_user_lifecycle(env: Env) -> None:
     leave["schemas"].append(MIXUN)
     leave[MIXUN] = {"departureReason": "retirement"}
     r = c.put(f"/scim/v2/Users/{u['id']}", headers=h, json=leave)
-    assert r.status_code == 200 and r.json()["active"] is False and r.json()[MIXUN]["departureReason"] == "retirement"
+    assert r.status_code == 200 and r.json()["active"] is False
+    from mixun.db.models import User
+
+    with env.rt.db.read() as s:
+        assert s.get(User, int(u["id"])).departure_reason == "retirement"
+    # a departed person comes back only by a reinstatement (secadmin's decision), never by SCIM
+    r = c.patch(f"/scim/v2/Users/{u['id']}", headers=h, json={"schemas": [PATCH], "Operations": [
+        {"op": "replace", "path": "active", "value": True}]})
+    assert r.status_code == 409 and r.json()["status"] == "409"
     assert c.get("/scim/v2/Users/999999", headers=h).status_code == 404
     from sqlalchemy import select
 
@@ -109,7 +117,14 @@ def test_scim_groups_and_discovery(env: Env) -> None:
     assert c.get('/scim/v2/Groups?filter=displayName eq "总行/数据管理部"', headers=h).json()["totalResults"] == 1
     assert c.delete(f"/scim/v2/Groups/{gid}", headers=h).status_code == 409  # still holds someone
     assert c.delete(f"/scim/v2/Users/{u['id']}", headers=h).status_code == 204
-    assert c.get(f"/scim/v2/Users/{u['id']}", headers=h).json()["active"] is False
+    # RFC 7644 §3.6: a deleted resource is a 404 from then on; the departed account and its history stay
+    assert c.get(f"/scim/v2/Users/{u['id']}", headers=h).status_code == 404
+    assert u["id"] not in [x["id"] for x in c.get("/scim/v2/Users?count=500", headers=h).json()["Resources"]]
+    from mixun.db.models import User
+
+    with env.rt.db.read() as s:
+        gone = s.get(User, int(u["id"]))
+        assert gone is not None and gone.departed_at is not None and gone.departure_reason == "other"
     assert c.delete(f"/scim/v2/Groups/{gid}", headers=h).status_code == 204
     spc = c.get("/scim/v2/ServiceProviderConfig", headers=h).json()
     assert spc["patch"]["supported"] is True and spc["filter"]["supported"] is True
@@ -117,3 +132,37 @@ def test_scim_groups_and_discovery(env: Env) -> None:
     assert types == {"User", "Group"}
     schemas = {x["id"] for x in c.get("/scim/v2/Schemas", headers=h).json()["Resources"]}
     assert {CORE, ENT, "urn:ietf:params:scim:schemas:core:2.0:Group"} <= schemas
+
+
+def test_scim_query_parameters_and_extras(env: Env) -> None:
+    """attributes / excludedAttributes (RFC 7644 §3.4.2.5), POST /.search, the client's externalId kept
+    and found, a Group renamed and moved by PATCH, 405 on discovery, SCIM 404 elsewhere, and values
+    longer than Mixun keeps a 400 (not a database error)."""
+    h = _token(env)
+    c = env.client
+    body = _user("wangfang", "王芳", "E800101", "总行/运营管理部", externalId="hr-77")
+    u = c.post("/scim/v2/Users", headers=h, json=body).json()
+    assert u["externalId"] == "hr-77"
+    only = c.get(f"/scim/v2/Users/{u['id']}?attributes=userName,{ENT}:department", headers=h).json()
+    assert set(only) == {"schemas", "id", "meta", "userName", ENT} and only[ENT] == {"department": "总行/运营管理部"}
+    without = c.get(f"/scim/v2/Users/{u['id']}?excludedAttributes=title,phoneNumbers", headers=h).json()
+    assert "title" not in without and "phoneNumbers" not in without and without["userName"] == "wangfang"
+    found = c.post("/scim/v2/Users/.search", headers=h, json={
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": 'externalId eq "hr-77"',
+        "attributes": ["userName"]}).json()
+    assert found["totalResults"] == 1 and set(found["Resources"][0]) == {"schemas", "id", "meta", "userName"}
+    g = c.post("/scim/v2/Groups", headers=h, json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                                                   "displayName": "总行/临时组", "externalId": "ou-9"}).json()
+    r = c.patch(f"/scim/v2/Groups/{g['id']}", headers=h, json={"schemas": [PATCH], "Operations": [
+        {"op": "replace", "path": "displayName", "value": "分行/专项组"}]})
+    assert r.status_code == 200 and r.json()["displayName"] == "分行/专项组" and r.json()["externalId"] == "ou-9"
+    for method in ("post", "put", "delete"):
+        r = getattr(c, method)("/scim/v2/Schemas", headers=h)
+        assert r.status_code == 405 and r.json()["status"] == "405"
+    r = c.get("/scim/v2/NoSuchThing", headers=h)
+    assert r.status_code == 404 and r.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+    r = c.post("/scim/v2/Users", headers=h, json=_user("longno", "李长", "E" * 65, "总行"))
+    assert r.status_code == 400 and r.json()["scimType"] == "invalidValue"
+    r = c.post("/scim/v2/Users", headers=h, json=_user("longtel", "李长", "E800102", "总行") | {
+        "phoneNumbers": [{"value": "1" * 40}]})
+    assert r.status_code == 400

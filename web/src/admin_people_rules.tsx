@@ -8,8 +8,11 @@ import { showError, toast, useStore } from './store';
 import { Icon, fmtTime } from './ui';
 import { Dialog } from './admin_people';
 import { RichText } from './people';
+import { w } from './labels_org';
 
-const FUNCTIONS = ['send_files', 'create_groups', 'cross_unit_messages', 'cross_unit_groups', 'group_size'];
+const FUNCTIONS = ['send_files', 'create_groups', 'cross_unit_messages', 'cross_unit_groups', 'cross_unit_groups_unreviewed', 'use_drive', 'group_size'];
+// The switches added with the drive and the unit head's approval are named in labels_org.
+const fname = (x: string) => { const v = w('function_' + x); return v === 'function_' + x ? t('function_' + x) : v; };
 const KINDS = ['dormant', 'password_expired', 'no_two_factor', 'admin_inactive', 'not_hr_verified', 'rules_not_accepted'];
 
 function download(path: string) {
@@ -224,7 +227,7 @@ export function FunctionRules() {
             </>
           )}
           <select data-testid="function-name" value={f.function} onChange={(e) => setF({ ...f, function: e.currentTarget.value })}>
-            {FUNCTIONS.map((x) => <option value={x}>{t('function_' + x)}</option>)}
+            {FUNCTIONS.map((x) => <option value={x}>{fname(x)}</option>)}
           </select>
           {f.function === 'group_size' ? (
             <label>{t('function_limit')} <input type="number" min="2" max="100000" data-testid="function-limit" value={f.limit} onInput={(e) => setF({ ...f, limit: e.currentTarget.value })} /></label>
@@ -243,7 +246,7 @@ export function FunctionRules() {
           <tbody>{rules.map((r) => (
             <tr data-testid="function-rule-row">
               <td>{t('function_scope_' + r.scope)}：{r.target}</td>
-              <td>{t('function_' + r.function)}</td>
+              <td>{fname(r.function)}</td>
               <td>{r.function === 'group_size' ? `${t('function_limit')} ${r.limit}` : r.allowed ? <span class="badge ok">{t('function_on')}</span> : <span class="badge warn">{t('function_off')}</span>}</td>
               <td>{fmtTime(r.set_at, true)}</td>
               <td><button class="danger" data-testid="function-remove" onClick={async () => { try { await del(`/admin/function-rules/${r.id}`); load(); } catch (e) { showError(e); } }}>{t('function_remove')}</button></td>

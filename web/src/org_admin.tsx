@@ -3,12 +3,45 @@
 // HR reaches no message content and grants no roles: those screens are not here.
 import { useEffect, useState } from 'preact/hooks';
 import { get, patch, post } from './api';
-import { t } from './i18n';
+import { locale, t } from './i18n';
 import { showError, toast } from './store';
 import { Dialog } from './admin_people';
 import { DEPART_KINDS, w } from './labels_org';
+import { fmtTime } from './ui';
 
 function kindLabel(k: string) { return k === 'resignation' || k === 'transfer' ? w('depart_' + k) : t('depart_' + k); }
+
+// The LDAP / Active Directory sync's last run (when, what it counted, what went wrong), in words.
+export function LdapSyncStatus() {
+  const [s, setS] = useState<any>(null);
+  useEffect(() => { get<any>('/org/ldap-sync').then(setS, showError); }, []);
+  if (!s) return null;
+  const last = s.last;
+  const counts = { created: 0, moved: 0, renamed: 0, updated: 0, departed: 0, unchanged: 0, units_created: 0, ...(last?.counts || {}) };
+  return (
+    <section class="card" data-testid="ldap-sync">
+      <h3>{w('ldap_title')}</h3>
+      {!s.configured && !last && <p class="muted" data-testid="ldap-sync-off">{w('ldap_off')}</p>}
+      {s.configured && !last && <p class="muted">{w('ldap_never')}</p>}
+      {last && (
+        <div class="stack" data-testid="ldap-sync-last" data-ok={last.ok ? 'true' : 'false'}>
+          <div class="row gap wrap">
+            <span>{w('ldap_last', { when: fmtTime(last.finished_at || last.started_at, true) })}</span>
+            <span class={'badge ' + (last.ok ? 'ok' : 'warn')}>{last.ok ? w('ldap_ok') : w('ldap_failed')}</span>
+            {last.dry_run && <span class="badge">{w('ldap_dry')}</span>}
+          </div>
+          {last.ok || Object.keys(last.counts || {}).length ? <div data-testid="ldap-sync-counts">{w('ldap_counts', counts)}</div> : null}
+          {last.errors?.length > 0 && (
+            <div data-testid="ldap-sync-errors">
+              <div>{w('ldap_errors', { n: last.errors.length })}</div>
+              <ul class="small">{last.errors.map((e: any) => <li>{locale === 'en' ? e.en : e.zh}</li>)}</ul>
+            </div>
+          )}
+        </div>
+      )}
+    </section>
+  );
+}
 
 type UnitAct = { kind: 'rename' | 'move' | 'merge' | 'close' | 'child'; unit: any };
 
@@ -42,6 +75,7 @@ export function OrgUnits() {
   const candidates = act ? open.filter((x) => x.id !== act.unit?.id && !x.path.startsWith((act.unit?.path || '\u0000') + '/')) : [];
   return (
     <div data-testid="org-units" class="stack">
+      <LdapSyncStatus />
       <div class="row gap wrap">
         <button class="primary" data-testid="org-unit-new" onClick={() => start('child', null)}>{t('create_unit')}</button>
         <label class="check"><input type="checkbox" data-testid="org-show-closed" checked={showClosed} onChange={(e) => setShowClosed(e.currentTarget.checked)} /> {w('unit_closed')}</label>

@@ -7,6 +7,7 @@ import { S, showError, toast, useStore } from './store';
 import { fmtTime, roleName } from './ui';
 import { Dialog } from './admin_people';
 import { FUNCTIONS, w } from './labels_org';
+import { GroupRequests } from './group_requests';
 
 type Scope = 'mine' | 'todo' | 'all';
 
@@ -63,6 +64,7 @@ export function Applications() {
         </table>
       </div>
       {data && (data.applications || []).length === 0 && <div class="muted pad">{t('none')}</div>}
+      <GroupRequests />
       {filing && <FileApplication onClose={() => setFiling(false)} onDone={(name) => { setFiling(false); setScope('mine'); load(); toast(`${w('application_filed')}（${name}）`); }} />}
       {approving && <ApproveDialog a={approving} onClose={() => setApproving(null)} onDone={(r) => { setApproving(null); if (r.password) setOpened(r); else toast(t('saved')); load(); }} />}
       {rejecting && <RejectDialog a={rejecting} onClose={() => setRejecting(null)} onDone={() => { setRejecting(null); toast(t('saved')); load(); }} />}

@@ -383,6 +383,9 @@ def build_parser() -> argparse.ArgumentParser:
     from mixun.cli import org as org_cli
 
     org_cli.register(sub, up, runtime=_runtime, cli_ctx=_cli_ctx)  # org import, user depart, scim token
+    from mixun.cli import announce as announce_cli
+
+    announce_cli.register(sub, runtime=_runtime, cli_ctx=_cli_ctx)  # the outage notice
     dp = sub.add_parser("dlp", help="data-loss prevention").add_subparsers(dest="dlp_command", required=True)
     ds = dp.add_parser("scan", help="scan a text or document file (stdin when omitted)")
     ds.add_argument("file", nargs="?")

@@ -1,4 +1,5 @@
-"""`mixun org import FILE [--dry-run]`, `mixun user depart`, `mixun scim token`: HR's data from the shell.
+"""`mixun org import FILE [--dry-run]`, `mixun org ldap-sync [--dry-run]`, `mixun user depart`,
+`mixun scim token`: HR's data from the shell.
 
 The import is one transaction: a progress bar while it runs, everything or nothing at the end (an error
 row or Ctrl-C leaves the database as it was).
@@ -54,6 +55,11 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         print("mixun: import interrupted; nothing was changed", file=sys.stderr)
         return 130
     bar.close()
+    return _report(out, args, "import committed (recorded in the audit trail)")
+
+
+def _report(out: dict[str, Any], args: argparse.Namespace, committed: str) -> int:
+    """The outcome as `mixun org import` prints it (each changed row, then the counts), or as JSON."""
     if args.json:
         print(json.dumps(out, ensure_ascii=False, indent=2))
     else:
@@ -67,9 +73,32 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     if out["errors"]:
         print(f"mixun: {len(out['errors'])} row(s) in error; nothing was changed", file=sys.stderr)
         return 1
-    print("dry run: nothing was changed" if args.dry_run else "import committed (recorded in the audit trail)",
-          file=sys.stderr)
+    print("dry run: nothing was changed" if args.dry_run else committed, file=sys.stderr)
     return 0
+
+
+def cmd_ldap_sync(args: argparse.Namespace, settings: Settings) -> int:
+    """The directory (LDAP / Active Directory) applied as HR's import: same engine, same output."""
+    from mixun.cli.progress import Bar
+    from mixun.services.ldap_sync import LdapSyncError, run_sync
+    from mixun.services.setup import initialise
+
+    initialise(settings, create_admins=False)
+    rt = _edge["runtime"](settings)
+    bar = Bar("LDAP 同步 sync" if not args.dry_run else "LDAP 试运行 dry run")
+    try:
+        out = run_sync(_edge["cli_ctx"](rt), settings.extra, args.dry_run, progress=bar)
+    except LdapSyncError as exc:
+        bar.close()
+        print(f"error: {exc}; nothing was changed", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        bar.close()
+        print("mixun: LDAP sync interrupted; nothing was changed", file=sys.stderr)
+        return 130
+    bar.close()
+    print(f"entries read: {out['entries']}", file=sys.stderr)
+    return _report(out, args, "LDAP sync committed (recorded in the audit trail)")
 
 
 def cmd_depart(args: argparse.Namespace, settings: Settings) -> int:
@@ -109,6 +138,11 @@ def register(sub: Any, user_parser: Any, runtime: Any, cli_ctx: Any) -> None:
     oi.add_argument("--dry-run", action="store_true", help="print exactly what would change; change nothing")
     oi.add_argument("--json", action="store_true", help="print the outcome as JSON")
     oi.set_defaults(fn=cmd_import)
+    ol = op.add_parser("ldap-sync", help="make units and people follow the LDAP / Active Directory directory "
+                       "(MIXUN_LDAP_* settings: docs/organisation.md)")
+    ol.add_argument("--dry-run", action="store_true", help="print exactly what would change; change nothing")
+    ol.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    ol.set_defaults(fn=cmd_ldap_sync)
     from mixun.domain.departures import DEPARTURE_REASONS
 
     ud = user_parser.add_parser("depart", help="record a departure: sessions end, groups left, history kept")

@@ -54,7 +54,7 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(100))
     name_pinyin: Mapped[str] = mapped_column(String(500), default="")
     name_initials: Mapped[str] = mapped_column(String(200), default="")
-    employee_no: Mapped[str | None] = mapped_column(String(32), unique=True)
+    employee_no: Mapped[str | None] = mapped_column(String(64), unique=True)
     phone: Mapped[str | None] = mapped_column(String(32))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     position: Mapped[str] = mapped_column(String(100), default="")
@@ -371,7 +371,7 @@ class AccountApplication(Base):
     # pending_unit_head | pending_hr | pending_sysadmin | allocated | rejected
     status: Mapped[str] = mapped_column(String(24))
     name: Mapped[str] = mapped_column(String(100))
-    employee_no: Mapped[str] = mapped_column(String(32))
+    employee_no: Mapped[str] = mapped_column(String(64))
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
     position: Mapped[str] = mapped_column(String(100), default="")
     phone: Mapped[str | None] = mapped_column(String(32))
@@ -396,3 +396,60 @@ class ScimToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ScimDeletion(Base):
+    """A User the SCIM client deleted: departed, kept with its history, and a 404 over SCIM from then on
+    (RFC 7644 §3.6) until a reinstatement brings the person back."""
+
+    __tablename__ = "scim_deletions"
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"), primary_key=True)
+    deleted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ScimExternalId(Base):
+    """The ``externalId`` a SCIM client gave a User or Group (RFC 7643 §3.1: the client's own identifier,
+    kept as given and returned)."""
+
+    __tablename__ = "scim_external_ids"
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    resource_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(255))
+    __table_args__ = (Index("ix_scim_external_ids_value", "kind", "external_id"),)
+
+
+class GroupRequest(Base):
+    """A group with people of other units, asked for by someone whose unit's rules need the unit head's
+    approval first (issue 21 item 8): pending, approved (the group made), rejected (with a reason) or
+    withdrawn."""
+
+    __tablename__ = "group_requests"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    requester_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"))
+    unit_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("units.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    members: Mapped[list[int]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    conversation_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("conversations.id"))
+    __table_args__ = (Index("ix_group_requests_status", "status", "id"),
+                      Index("ix_group_requests_requester", "requester_id", "id"))
+
+
+class DirectorySync(Base):
+    """One run of the LDAP / Active Directory sync (`mixun org ldap-sync`): when, what it counted, what
+    went wrong. HR's console shows the last one."""
+
+    __tablename__ = "directory_syncs"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    ok: Mapped[bool] = mapped_column(Boolean, default=False)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    errors: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    __table_args__ = (Index("ix_directory_syncs_source", "source", "id"),)

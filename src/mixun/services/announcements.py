@@ -356,3 +356,58 @@ def publish_scope(ctx: Ctx) -> dict[str, Any]:
         units = s.execute(select(Unit.id, Unit.path).where(or_(Unit.path == own, Unit.path.startswith(own + "/")))
                           .order_by(Unit.path)).all() if own else []
         return {"bank_wide": False, "units": [{"id": i, "path": p} for i, p in units]}
+
+
+# ---- the outage notice (issue 21 item 7) ----------------------------------------------------------------
+
+SMS_TEXT_LIMIT = 300
+
+
+def outage_notice(ctx: Ctx, author: str, *, title: str, body: str, must_confirm: bool,
+                  gateway: Any | None, progress: Any | None = None) -> dict[str, Any]:
+    """`mixun announce --all`: in a long outage the system administrator sends one notice to everyone,
+    from the server's shell with the web tier down. It is published as any bank-wide announcement
+    (stored, DLP-checked, audited; people read it in 公告 when the service is back), and each recipient
+    is also sent it at once through the configured notification channels (``gateway``: the outbox always,
+    SMS and e-mail when configured) — the notice itself, never message content. ``author`` is the
+    username of a system administrator, who appears as its publisher."""
+    from dataclasses import replace
+
+    from mixun.domain.roles import permissions_for
+    from mixun.services.runtime import Principal
+
+    with ctx.rt.db.read() as s:
+        user = s.execute(select(User).where(func.lower(User.username) == author.lower())).scalar_one_or_none()
+        if user is None or user.disabled or Role.SYSADMIN.value not in (user.roles or []):
+            raise MixunError("validation_failed", ("发布人须是在用的系统管理员账号", "The author must be an active system administrator account"),
+                             field="author")
+        roles = tuple(user.roles or ())
+        as_author = replace(ctx, principal=Principal(user_id=user.id, username=user.username, name=user.name,
+                                                     roles=roles, perms=permissions_for(roles), session_id=None))
+    brief = publish(as_author, title=title, body=body, unit_ids=[], must_confirm=must_confirm, pinned=True,
+                    expires_at=None, confirm=True)
+    with ctx.rt.db.read() as s:
+        people = s.execute(select(User.id, User.phone, User.username).join(
+            AnnouncementReceipt, AnnouncementReceipt.user_id == User.id).where(
+            AnnouncementReceipt.announcement_id == brief["id"]).order_by(User.id)).all()
+    text = f"【密讯公告】{brief['title']}：{body.strip()}"
+    if len(text) > SMS_TEXT_LIMIT:
+        text = text[:SMS_TEXT_LIMIT - 1] + "…"
+    from mixun.services.notifications import email_of
+
+    sent = with_phone = with_email = 0
+    total = len(people)
+    for i, (uid, phone, username) in enumerate(people, start=1):
+        if gateway is not None:
+            email = email_of(ctx.rt.settings, username)
+            gateway.send(uid, phone, text, email=email, subject=f"【密讯公告】{brief['title']}")
+            sent += 1
+            with_phone += 1 if phone else 0
+            with_email += 1 if email else 0
+        if progress is not None and (i % 200 == 0 or i == total):
+            progress(i, total)
+    with ctx.rt.db.write() as s:
+        audit.record(s, as_author, "announcement.broadcast", target=f"announcement:{brief['id']}",
+                     recipients=total, notified=sent, with_phone=with_phone, with_email=with_email, actor="cli")
+    return {"announcement": brief, "recipients": total, "notified": sent, "with_phone": with_phone,
+            "with_email": with_email}

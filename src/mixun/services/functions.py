@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,8 +21,10 @@ from mixun.errors import MixunError
 from mixun.services import audit
 from mixun.services.runtime import Ctx, Runtime
 
-# Switches (on/off) and limits (a number). The drive's switch joins when the drive exists.
-SWITCHES = ("send_files", "create_groups", "cross_unit_messages", "cross_unit_groups")
+# Switches (on/off) and limits (a number). ``cross_unit_groups_unreviewed`` off means a group with people
+# of other units waits for the unit head's approval (services/group_requests.py) instead of being made.
+SWITCHES = ("send_files", "create_groups", "cross_unit_messages", "cross_unit_groups",
+            "cross_unit_groups_unreviewed", "use_drive")
 LIMITS = ("group_size",)
 FUNCTIONS = SWITCHES + LIMITS
 NAMES = {
@@ -29,12 +32,16 @@ NAMES = {
     "create_groups": ("创建群聊", "creating groups"),
     "cross_unit_messages": ("与其他单位人员单聊", "direct messages with people of other units"),
     "cross_unit_groups": ("群聊加入其他单位人员", "groups with people of other units"),
+    "cross_unit_groups_unreviewed": ("跨单位建群无需单位负责人审批", "groups with other units without the unit head's approval"),
+    "use_drive": ("使用网盘", "using the drive"),
     "group_size": ("群成员人数上限", "the group size limit"),
 }
 # Rules change rarely and are few: each process keeps them all, re-read every few seconds (a change made
 # in this process is seen at once; in another, within CACHE_SECONDS).
 CACHE_SECONDS = 5.0
 Key = tuple[str, int, str]  # (scope, target id, function)
+# Set while a unit head's approved group request makes its group (services/group_requests.py).
+APPROVED_GROUP: ContextVar[bool] = ContextVar("mixun_approved_group", default=False)
 
 
 class _Rules:
@@ -126,6 +133,10 @@ def _refuse(code: str, function: str, state: dict[str, Any], **extra: Any) -> Mi
     zh, en = NAMES[function]
     details = {"function": function, "rule_scope": rule.get("scope"), "rule_unit": rule.get("target") or None,
                "rule_id": rule.get("id"), **extra}
+    if code == "group_approval_required":
+        return MixunError(code, (f"与其他单位人员建群须经单位负责人审批（{where_zh}），已可提交申请",
+                                 f"A group with people of other units needs the unit head's approval ({where_en})"),
+                          **details)
     if code == "group_size_limit":
         return MixunError(code, (f"群成员不能超过 {state['limit']} 人（{where_zh}）",
                                  f"A group may have at most {state['limit']} members ({where_en})"), **details)
@@ -164,13 +175,17 @@ def check_members_in(s: Session, ctx: Ctx, member_ids: list[int], size_after: in
     size = eff["group_size"]
     if size["limit"] is not None and size_after > size["limit"]:
         raise _refuse("group_size_limit", "group_size", size, limit=size["limit"])
-    if not eff["cross_unit_groups"]["allowed"] and member_ids:
+    reviewed = creating and not eff["cross_unit_groups_unreviewed"]["allowed"] and not APPROVED_GROUP.get()
+    if (not eff["cross_unit_groups"]["allowed"] or reviewed) and member_ids:
         mine = _person(s, ctx.user_id)[1]
         paths = s.execute(select(User.id, Unit.path).outerjoin(Unit, Unit.id == User.unit_id)
                           .where(User.id.in_(member_ids))).all()
         others = [uid for uid, p in paths if not _same_unit(mine, p or "")]
-        if others:
+        if others and not eff["cross_unit_groups"]["allowed"]:
             raise _refuse("function_disabled", "cross_unit_groups", eff["cross_unit_groups"], user_ids=others)
+        if others:
+            raise _refuse("group_approval_required", "cross_unit_groups_unreviewed",
+                          eff["cross_unit_groups_unreviewed"], user_ids=others)
 
 
 def check_direct_in(s: Session, ctx: Ctx, other_id: int) -> None:

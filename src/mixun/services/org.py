@@ -77,25 +77,30 @@ def _move_subtree(s: Session, unit: Unit, new_path: str) -> int:
 def update_unit(ctx: Ctx, unit_id: int, name: str | None, parent_id: int | None, move: bool) -> dict[str, Any]:
     """Rename and/or move a unit (``move`` with ``parent_id`` None makes it a top-level unit)."""
     with ctx.rt.db.write() as s:
-        unit = get_unit(s, unit_id)
-        new_name = _check_name(name) if name is not None else unit.name
-        new_parent = unit.parent_id
-        if move:
-            if parent_id is not None:
-                parent = get_unit(s, parent_id)
-                if parent.id == unit.id or parent.path.startswith(unit.path + "/"):
-                    raise MixunError("unit_move_invalid")
-            new_parent = parent_id
-        if new_name == unit.name and new_parent == unit.parent_id:
-            return _unit_view(unit)
-        parent_path = users.unit_path(s, new_parent)
-        old_path = unit.path
-        moved = _move_subtree(s, unit, (parent_path + "/" if parent_path else "") + new_name)
-        renamed, relocated = new_name != unit.name, new_parent != unit.parent_id
-        unit.name, unit.parent_id = new_name, new_parent
-        audit.record(s, ctx, "unit.moved" if relocated else "unit.renamed", target=f"unit:{unit.id}",
-                     **{"from": old_path, "to": unit.path, "units": moved, "renamed": renamed})  # type: ignore[arg-type]
+        return update_unit_txn(s, ctx, get_unit(s, unit_id), name, parent_id, move)
+
+
+def update_unit_txn(s: Session, ctx: Ctx, unit: Unit, name: str | None, parent_id: int | None,
+                    move: bool) -> dict[str, Any]:
+    """update_unit inside the caller's transaction (HR's screen, SCIM's Group replacement)."""
+    new_name = _check_name(name) if name is not None else unit.name
+    new_parent = unit.parent_id
+    if move:
+        if parent_id is not None:
+            parent = get_unit(s, parent_id)
+            if parent.id == unit.id or parent.path.startswith(unit.path + "/"):
+                raise MixunError("unit_move_invalid")
+        new_parent = parent_id
+    if new_name == unit.name and new_parent == unit.parent_id:
         return _unit_view(unit)
+    parent_path = users.unit_path(s, new_parent)
+    old_path = unit.path
+    moved = _move_subtree(s, unit, (parent_path + "/" if parent_path else "") + new_name)
+    renamed, relocated = new_name != unit.name, new_parent != unit.parent_id
+    unit.name, unit.parent_id = new_name, new_parent
+    audit.record(s, ctx, "unit.moved" if relocated else "unit.renamed", target=f"unit:{unit.id}",
+                 **{"from": old_path, "to": unit.path, "units": moved, "renamed": renamed})  # type: ignore[arg-type]
+    return _unit_view(unit)
 
 
 def merge_unit(ctx: Ctx, unit_id: int, into_id: int) -> dict[str, Any]:
@@ -187,7 +192,7 @@ def apply_hr_fields(s: Session, ctx: Ctx, user: User, changes: dict[str, Any], s
             user.name_pinyin, user.name_initials = pinyin_keys(name)
     if changes.get("employee_no") is not None:
         no = str(changes["employee_no"]).strip()
-        if not no or len(no) > 32:
+        if not no or len(no) > 64:
             raise MixunError("validation_failed", ("工号不正确", "The employee number is invalid"), field="employee_no")
         if no != user.employee_no:
             if s.execute(select(User.id).where(User.employee_no == no, User.id != user.id)).first():

@@ -100,14 +100,15 @@ def run_import(ctx: Ctx, path: Path, dry_run: bool, progress: Progress | None = 
 
 
 def apply_rows(ctx: Ctx, rows: list[dict[str, str]], dry_run: bool, progress: Progress | None = None,
-               source: str = "", digest: str = "") -> dict[str, Any]:
+               source: str = "", digest: str = "", action: str = "org.imported") -> dict[str, Any]:
+    """The plan/apply engine of HR's import, also the LDAP sync's (``action`` org.ldap_synced)."""
     out = Outcome(dry_run=dry_run, digest=digest)
     try:
         with ctx.rt.db.write() as s:
             _apply(s, ctx, rows, out, progress or (lambda _d, _t: None))
             if out.errors:
                 raise _Rollback
-            audit.record(s, ctx, "org.imported", target="org", source=source[:200], sha256=digest,
+            audit.record(s, ctx, action, target="org", source=source[:200], sha256=digest,
                          rows=len(rows), **out.counts, **({} if ctx.principal else {"actor": "cli"}))  # type: ignore[arg-type]
             if dry_run:
                 raise _Rollback
@@ -241,7 +242,7 @@ def _apply(s: Session, ctx: Ctx, rows: list[dict[str, str]], out: Outcome, progr
                 out.rows.append({"line": line, **entry})
         except MixunError as exc:
             out.errors.append({"line": line, "employee_no": row["employee_no"], "code": exc.code,
-                               "message": exc.message_for("en"), **{k: v for k, v in exc.details.items()
+                               "message": exc.message_for("en"), "message_zh": exc.message_for("zh-CN"), **{k: v for k, v in exc.details.items()
                                                                     if k in ("field", "path", "username")}})
         if len(st.pending) >= BATCH or i == total:
             create_people_txn(s, ctx, st.pending, "import")

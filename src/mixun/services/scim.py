@@ -17,11 +17,13 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from mixun.db.models import ScimToken, Unit, User
+from mixun.db.models import ScimDeletion, ScimExternalId, ScimToken, Unit, User
 from mixun.domain.roles import is_privileged
 from mixun.errors import MixunError
 from mixun.services import audit, users
 from mixun.services.runtime import Ctx
+
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 
 def _digest(token: str) -> str:
@@ -48,11 +50,49 @@ def check_token(ctx: Ctx, token: str) -> bool:
     return any(hmac.compare_digest(digest, h) for h in live)
 
 
+# ---- externalId (the client's own identifier, kept as given) --------------------------------------------------
+
+def _external(s: Session, kind: str, rid: int) -> str | None:
+    row = s.get(ScimExternalId, (kind, rid))
+    return row.external_id if row else None
+
+
+def _set_external(s: Session, kind: str, rid: int, value: str | None) -> None:
+    value = (value or "").strip() or None
+    if value is not None and len(value) > 255:
+        raise MixunError("validation_failed", ("externalId 过长", "externalId is too long"), field="externalId")
+    row = s.get(ScimExternalId, (kind, rid))
+    if value is None:
+        if row is not None:
+            s.delete(row)
+    elif row is None:
+        s.add(ScimExternalId(kind=kind, resource_id=rid, external_id=value))
+    else:
+        row.external_id = value
+
+
+def _with_external(s: Session, kind: str, value: str | None) -> list[int]:
+    return list(s.execute(select(ScimExternalId.resource_id).where(
+        ScimExternalId.kind == kind, ScimExternalId.external_id == value)).scalars())
+
+
+def _as_id(value: str | None) -> int:
+    text = value or ""
+    return int(text) if text.isdigit() and len(text) < 16 else -1
+
+
 # ---- Users ------------------------------------------------------------------------------------------------
+
+def _deleted(s: Session) -> set[int]:
+    """Users the SCIM client deleted and who have not been reinstated since (RFC 7644 §3.6: 404 for
+    them from then on; their accounts and history stay)."""
+    return set(s.execute(select(ScimDeletion.user_id).join(User, User.id == ScimDeletion.user_id)
+                         .where(User.departed_at.is_not(None))).scalars())
+
 
 def _staff(s: Session, user_id: int) -> User:
     user = s.get(User, user_id)
-    if user is None or is_privileged(user.roles):
+    if user is None or is_privileged(user.roles) or user_id in _deleted(s):
         raise MixunError("not_found")
     return user
 
@@ -63,7 +103,7 @@ def user_record(s: Session, u: User) -> dict[str, Any]:
             "position": u.position, "phone": u.phone, "unit": users.unit_path(s, u.unit_id),
             "active": u.departed_at is None and not u.disabled, "departed": u.departed_at is not None,
             "departure_reason": u.departure_reason, "created_at": u.created_at,
-            "version": _version(u)}
+            "external_id": _external(s, "user", u.id), "version": _version(u)}
 
 
 def _version(u: User) -> str:
@@ -77,17 +117,22 @@ def get_user(ctx: Ctx, user_id: int) -> dict[str, Any]:
 
 
 def list_users(ctx: Ctx, attr: str | None, value: str | None, start: int, count: int) -> tuple[int, list[dict[str, Any]]]:
-    """(total, page) of staff accounts, optionally where ``attr`` (username, employee_no, name) equals
+    """(total, page) of staff accounts, optionally where ``attr`` (id, username, employee_no, name) equals
     ``value`` (userName compares case-insensitively, RFC 7643 caseExact false)."""
     with ctx.rt.db.read() as s:
         stmt = select(User).order_by(User.id)
-        if attr == "username":
+        gone = _deleted(s)
+        if attr == "id":
+            stmt = stmt.where(User.id == _as_id(value))
+        elif attr == "username":
             stmt = stmt.where(func.lower(User.username) == (value or "").lower())
         elif attr == "employee_no":
             stmt = stmt.where(User.employee_no == value)
+        elif attr == "external_id":  # the client's own externalId, or (when it gave none) the employee number
+            stmt = stmt.where(User.id.in_(_with_external(s, "user", value)) | (User.employee_no == value))
         elif attr == "name":
             stmt = stmt.where(User.name == value)
-        rows = [u for u in s.execute(stmt).scalars() if not is_privileged(u.roles)]
+        rows = [u for u in s.execute(stmt).scalars() if not is_privileged(u.roles) and u.id not in gone]
         page = rows[max(start - 1, 0): max(start - 1, 0) + count]
         return len(rows), [user_record(s, u) for u in page]
 
@@ -98,13 +143,31 @@ def _unit_for(s: Session, ctx: Ctx, path: str) -> Unit:
     return _unit(s, ctx, _State(s), Outcome(dry_run=False), path)
 
 
+_SCIM_NAMES = {"username": "userName", "name": "name.formatted", "employee_no": f"{ENTERPRISE}:employeeNumber",
+               "unit": f"{ENTERPRISE}:department"}
+
+
+_LIMITS = {"employee_no": 64, "name": 100, "phone": 32, "username": 64}
+
+
+def _require(data: dict[str, Any]) -> None:
+    """What Mixun needs of every User (its published schema marks them required), and no value longer
+    than Mixun keeps (a 400 naming it, never a database error)."""
+    for key, scim_name in _SCIM_NAMES.items():
+        if not str(data.get(key) or "").strip():
+            raise MixunError("validation_failed", (f"缺少：{scim_name}", f"missing: {scim_name}"), field=scim_name)
+    for key, limit in _LIMITS.items():
+        if len(str(data.get(key) or "").strip()) > limit:
+            name = _SCIM_NAMES.get(key, "phoneNumbers" if key == "phone" else key)
+            raise MixunError("validation_failed", (f"{name} 超过 {limit} 个字符", f"{name} is longer than {limit}"),
+                             field=name)
+
+
 def create_user(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
     """``data``: username, name, employee_no, unit (path, created when missing), position, phone."""
     from mixun.services.org_import import create_person_txn
 
-    for key in ("username", "name", "employee_no", "unit"):
-        if not (data.get(key) or "").strip():
-            raise MixunError("validation_failed", (f"缺少：{key}", f"missing: {key}"), field=key)
+    _require(data)
     with ctx.rt.db.write() as s:
         if users.find_user_by_username(s, data["username"]) is not None:
             raise MixunError("username_taken")
@@ -119,44 +182,59 @@ def create_user(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
                                  employee_no=data["employee_no"].strip(), unit=unit,
                                  position=(data.get("position") or "").strip()[:100], phone=data.get("phone"),
                                  source="scim")
+        _set_external(s, "user", user.id, data.get("external_id"))
+        if data.get("active") is False:  # HR records someone who has already left
+            _depart_txn(s, ctx, user, data.get("departure_reason"))
         return user_record(s, user)
+
+
+def _depart_txn(s: Session, ctx: Ctx, user: User, reason: str | None) -> None:
+    reason = reason or "other"
+    if reason not in users.DEPARTURE_REASONS:
+        raise MixunError("validation_failed", ("离职原因不正确", "Unknown departure reason"), field="departureReason")
+    users._apply_depart(s, ctx, user, {"reason": reason, "pledged": False, "source": "scim"}, None)
 
 
 def replace_user(ctx: Ctx, user_id: int, data: dict[str, Any]) -> dict[str, Any]:
     """PUT/PATCH: HR's fields set; ``active`` false records a departure (``departure_reason`` or
-    ``other``); a departed person is brought back only by a reinstatement, never by SCIM."""
+    ``other``). A departed person's HR fields may still be corrected, but they are brought back only by a
+    reinstatement (secadmin's decision), never by SCIM: ``active`` true for them is a 409."""
     from mixun.services.auth import account_changed
     from mixun.services.org import apply_hr_fields
 
+    _require(data)
     with ctx.rt.db.write() as s:
         user = _staff(s, user_id)
         if data.get("username") and data["username"].lower() != user.username.lower():
             raise MixunError("field_not_changeable", field="userName")
-        if user.departed_at is not None:
-            if data.get("active") is True:
-                raise MixunError("account_departed")
-            return user_record(s, user)
+        departed = user.departed_at is not None
+        if departed and data.get("active") is True:
+            raise MixunError("account_departed")
+        _set_external(s, "user", user.id, data.get("external_id"))
         changes: dict[str, Any] = {k: data.get(k) for k in ("name", "employee_no", "position", "phone")}
         if data.get("unit"):
             changes["unit_id"] = _unit_for(s, ctx, data["unit"]).id
         changed = apply_hr_fields(s, ctx, user, changes, "scim")
-        if data.get("active") is False:
-            reason = data.get("departure_reason") or "other"
-            if reason not in users.DEPARTURE_REASONS:
-                raise MixunError("validation_failed", ("离职原因不正确", "Unknown departure reason"),
-                                 field="departureReason")
-            users._apply_depart(s, ctx, user, {"reason": reason, "pledged": False, "source": "scim"}, None)
+        if not departed and data.get("active") is False:
+            _depart_txn(s, ctx, user, data.get("departure_reason"))
         elif changed:
             account_changed(s, ctx, user.id)
         return user_record(s, user)
 
 
 def depart_user(ctx: Ctx, user_id: int) -> None:
-    """DELETE: the account leaves the organisation (departure ``other``); its history stays."""
+    """DELETE: the account leaves the organisation (departure ``other``, unless it had already departed);
+    its history stays, and SCIM answers 404 for it from then on."""
     with ctx.rt.db.write() as s:
         user = _staff(s, user_id)
         if user.departed_at is None:
             users._apply_depart(s, ctx, user, {"reason": "other", "pledged": False, "source": "scim"}, None)
+        row = s.get(ScimDeletion, user.id)
+        if row is None:
+            s.add(ScimDeletion(user_id=user.id, deleted_at=datetime.now(UTC)))
+        else:
+            row.deleted_at = datetime.now(UTC)
+        audit.record(s, ctx, "scim.user_deleted", target=f"user:{user.id}")
 
 
 # ---- Groups (org units) -------------------------------------------------------------------------------------
@@ -168,15 +246,24 @@ def _group(s: Session, unit: Unit, with_members: bool = True) -> dict[str, Any]:
                 User.unit_id == unit.id, User.departed_at.is_(None)).order_by(User.id)):
             if not is_privileged(roles):
                 members.append({"id": uid, "name": name})
+    version = hashlib.sha256(f"{unit.id}|{unit.path}|{[m['id'] for m in members]}".encode()).hexdigest()[:16]
     return {"id": unit.id, "name": unit.name, "path": unit.path, "parent_id": unit.parent_id,
-            "closed": unit.closed_at is not None, "created_at": unit.created_at, "members": members}
+            "closed": unit.closed_at is not None, "created_at": unit.created_at, "members": members,
+            "external_id": _external(s, "group", unit.id), "version": version}
 
 
-def list_groups(ctx: Ctx, name: str | None, start: int, count: int) -> tuple[int, list[dict[str, Any]]]:
+def list_groups(ctx: Ctx, attr: str | None, value: str | None, start: int, count: int
+                ) -> tuple[int, list[dict[str, Any]]]:
+    """(total, page) of open units, optionally where ``attr`` (id, or name: the path or the unit's own
+    name) equals ``value``."""
     with ctx.rt.db.read() as s:
         stmt = select(Unit).where(Unit.closed_at.is_(None)).order_by(Unit.id)
-        if name is not None:
-            stmt = stmt.where((Unit.path == name) | (Unit.name == name))
+        if attr == "id":
+            stmt = stmt.where(Unit.id == _as_id(value))
+        elif attr == "name":
+            stmt = stmt.where((Unit.path == value) | (Unit.name == value))
+        elif attr == "external_id":
+            stmt = stmt.where(Unit.id.in_(_with_external(s, "group", value)))
         rows = list(s.execute(stmt).scalars())
         page = rows[max(start - 1, 0): max(start - 1, 0) + count]
         return len(rows), [_group(s, u) for u in page]
@@ -190,15 +277,39 @@ def get_group(ctx: Ctx, unit_id: int) -> dict[str, Any]:
         return _group(s, unit)
 
 
-def create_group(ctx: Ctx, path: str) -> dict[str, Any]:
+def _parts(path: str) -> list[str]:
+    parts = [p.strip() for p in (path or "").replace("\\", "/").split("/") if p.strip()]
+    if not parts:
+        raise MixunError("validation_failed", ("单位路径不能为空", "The unit path is empty"), field="displayName")
+    return parts
+
+
+def create_group(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
     """A unit by its path (``总行/数据管理部``; missing parents are created too)."""
     with ctx.rt.db.write() as s:
-        parts = [p.strip() for p in path.replace("\\", "/").split("/") if p.strip()]
-        if not parts:
-            raise MixunError("validation_failed", ("单位路径不能为空", "The unit path is empty"), field="displayName")
+        parts = _parts(data.get("path") or "")
         if s.execute(select(Unit.id).where(Unit.path == "/".join(parts))).first():
             raise MixunError("unit_exists")
-        return _group(s, _unit_for(s, ctx, "/".join(parts)))
+        unit = _unit_for(s, ctx, "/".join(parts))
+        _set_external(s, "group", unit.id, data.get("external_id"))
+        return _group(s, unit)
+
+
+def replace_group(ctx: Ctx, unit_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    """PUT/PATCH of a Group's displayName (its path): the unit is renamed and/or moved, its parent made
+    when missing; its people and sub-units go with it (services/org.update_unit_txn)."""
+    from mixun.services.org import get_unit, update_unit_txn
+
+    with ctx.rt.db.write() as s:
+        unit = get_unit(s, unit_id)
+        parts = _parts(data.get("path") or "")
+        if "/".join(parts) != unit.path:
+            if s.execute(select(Unit.id).where(Unit.path == "/".join(parts), Unit.closed_at.is_(None))).first():
+                raise MixunError("unit_exists")
+            parent_id = _unit_for(s, ctx, "/".join(parts[:-1])).id if len(parts) > 1 else None
+            update_unit_txn(s, ctx, unit, parts[-1], parent_id, True)
+        _set_external(s, "group", unit.id, data.get("external_id"))
+        return _group(s, unit)
 
 
 def close_group(ctx: Ctx, unit_id: int) -> None:

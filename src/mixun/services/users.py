@@ -108,13 +108,20 @@ def create_user_txn(session: Session, ctx: Ctx, *, username: str, name: str, uni
     session.add(user)
     session.flush()
     if not user.employee_no:
-        user.employee_no = f"E{user.id:06d}"
+        user.employee_no = placeholder_employee_no(user.id, role_list)
     index_user(session, user)
     session.add(EventCounter(user_id=user.id, last_seq=0))
     session.add(PasswordHistory(user_id=user.id, password_hash=pw_hash))
     audit.record(session, ctx, "account.created", target=f"user:{user.id}", username=username,
                  roles=role_list, unit=unit_row.path)
     return user
+
+
+def placeholder_employee_no(user_id: int, roles: list[str]) -> str:
+    """The number an account made without HR's gets: ``ADM-000001`` for administrators and compliance
+    officers, ``MX-000042`` for anyone else. Never a number HR's files could hold (theirs are HR's own,
+    matched by the import, SCIM and the LDAP sync), so an HR row can never land on such an account."""
+    return f"{'ADM' if is_privileged(roles) else 'MX'}-{user_id:06d}"
 
 
 def create_user(ctx: Ctx, **kwargs: Any) -> User:

@@ -2,7 +2,8 @@
 import { useState } from 'preact/hooks';
 import { del, get, patch, post } from '../api';
 import { t } from '../i18n';
-import { Conversation, S, changed, convTitle, loadConversations, openConversation, showError, useStore } from '../store';
+import { Conversation, S, changed, convTitle, loadConversations, openConversation, showError, toast, useStore } from '../store';
+import { w } from '../labels_org';
 import { Person, PersonCard, PersonRow, usePeopleSearch } from '../directory';
 import { Avatar, Modal } from '../ui';
 import { Confirm, OrgPicker } from './group_extras';
@@ -17,7 +18,8 @@ export function NewGroup({ onClose }: { onClose: () => void }) {
   async function create() {
     setBusy(true);
     try {
-      const c = await post<Conversation>('/conversations', { kind: 'group', name: name.trim(), members: sel.map((p) => p.id) });
+      const c = await post<Conversation & { pending?: boolean }>('/conversations', { kind: 'group', name: name.trim(), members: sel.map((p) => p.id) });
+      if (c.pending) { toast(w('group_request_filed')); onClose(); return; } // waits for the unit head (group_requests.tsx)
       S.convs.set(c.id, { ...c, unread_count: 0 });
       onClose();
       openConversation(c.id);

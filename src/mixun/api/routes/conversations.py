@@ -45,9 +45,19 @@ SEND_PATH = re.compile(r"/api/v1/conversations/([1-9][0-9]{0,15})/messages")
 Seq = Annotated[int | None, Query(ge=0, le=MAX_ID)]
 
 
-@router.post("/conversations", status_code=201)
-def create(body: ConversationCreate, ctx: Chat) -> dict[str, Any]:
-    return conversations.create_conversation(ctx, body.kind, body.members, body.name)
+@router.post("/conversations", status_code=201, responses={202: {
+    "description": "A group with people of other units that needs the unit head's approval: the request filed "
+                   "(``pending`` true, ``request``; GET /group-requests shows where it stands)"}})
+def create(body: ConversationCreate, ctx: Chat, response: Response) -> dict[str, Any]:
+    try:
+        return conversations.create_conversation(ctx, body.kind, body.members, body.name)
+    except MixunError as exc:
+        if exc.code != "group_approval_required":
+            raise
+    from mixun.services import group_requests
+
+    response.status_code = 202
+    return {"pending": True, "request": group_requests.file_request(ctx, body.name or "", body.members)}
 
 
 @router.get("/conversations")

@@ -13,11 +13,20 @@ from mixun.api.deps import MAX_ID, DbId, Id, QueryId, gate
 from mixun.api.schemas import _In
 from mixun.domain.roles import Perm
 from mixun.errors import MixunError
-from mixun.services import drive, drive_handover
+from mixun.services import drive, drive_handover, functions
 from mixun.services.runtime import Ctx
 
 router = APIRouter(prefix="/api/v1", tags=["drive"])
-Staff = Annotated[Ctx, Depends(gate(Perm.CHAT))]
+_STAFF_GATE = gate(Perm.CHAT)
+
+
+def _drive_user(ctx: Annotated[Ctx, Depends(_STAFF_GATE)]) -> Ctx:
+    """Staff, and the drive switched on for them (secadmin's ``use_drive`` rule; a 403 that names it)."""
+    functions.require(ctx, "use_drive")
+    return ctx
+
+
+Staff = Annotated[Ctx, Depends(_drive_user)]
 QuotaAdmin = Annotated[Ctx, Depends(gate(Perm.ADMIN_USERS))]
 TypesAdmin = Annotated[Ctx, Depends(gate(Perm.DLP_MANAGE))]
 ReportsAdmin = Annotated[Ctx, Depends(gate(Perm.DRIVE_REPORTS))]

@@ -28,7 +28,7 @@ class _Named(_In):
 
 class ApplicationCreate(_Named):
     name: str = Field(max_length=100)
-    employee_no: str = Field(max_length=32)
+    employee_no: str = Field(max_length=64)
     unit_id: DbId
     position: str = Field(default="", max_length=100)
     phone: str | None = Field(default=None, max_length=32)
@@ -113,7 +113,7 @@ def close_unit(unit_id: Id, ctx: Hr) -> dict[str, Any]:
 
 class PersonUpdate(_Named):
     name: str | None = Field(default=None, max_length=100)
-    employee_no: str | None = Field(default=None, max_length=32)
+    employee_no: str | None = Field(default=None, max_length=64)
     unit_id: DbId | None = None
     position: str | None = Field(default=None, max_length=100)
     phone: str | None = Field(default=None, max_length=32)
@@ -142,3 +142,53 @@ def update_person(user_id: Id, body: PersonUpdate, ctx: Hr) -> dict[str, Any]:
 def depart_person(user_id: Id, body: DepartIn, ctx: Hr) -> dict[str, Any]:
     """HR records a departure (the same act as sysadmin's ``/admin/users/{id}/depart``)."""
     return org.depart_person(ctx, user_id, body.reason, body.pledged)
+
+
+# ---- HR: the directory sync (LDAP / Active Directory) ----------------------------------------------------------
+
+@router.get("/org/ldap-sync")
+def ldap_sync_status(ctx: Hr) -> dict[str, Any]:
+    """Whether the LDAP / Active Directory sync is configured and its last run (when, counts, errors);
+    runs are started by `mixun org ldap-sync` (a timer or cron on the server)."""
+    from mixun.services import ldap_sync
+
+    extra = ctx.rt.settings.extra
+    return {"configured": bool(extra.get("MIXUN_LDAP_URL") and extra.get("MIXUN_LDAP_BASE_DN")),
+            "last": ldap_sync.last_sync(ctx)}
+
+
+# ---- groups with other units awaiting the unit head (item 8) ----------------------------------------------------
+
+Chat = Annotated[Ctx, Depends(gate(Perm.CHAT))]
+
+
+@router.get("/group-requests")
+def group_requests(ctx: Chat, scope: Annotated[str, Query(max_length=8)] = "mine",
+                   limit: Limit = 50) -> dict[str, Any]:
+    """``mine``: the caller's own requests and where each stands; ``todo``: those the caller (a unit
+    head) decides."""
+    from mixun.services import group_requests as gr
+
+    return gr.list_requests(ctx, scope, limit)
+
+
+@router.post("/group-requests/{request_id}/approve")
+def approve_group_request(request_id: Id, ctx: Chat) -> dict[str, Any]:
+    """The unit head approves: the group is made as the requester asked."""
+    from mixun.services import group_requests as gr
+
+    return gr.approve(ctx, request_id)
+
+
+@router.post("/group-requests/{request_id}/reject")
+def reject_group_request(request_id: Id, body: ReasonIn, ctx: Chat) -> dict[str, Any]:
+    from mixun.services import group_requests as gr
+
+    return gr.reject(ctx, request_id, body.reason)
+
+
+@router.post("/group-requests/{request_id}/withdraw")
+def withdraw_group_request(request_id: Id, ctx: Chat) -> dict[str, Any]:
+    from mixun.services import group_requests as gr
+
+    return gr.withdraw(ctx, request_id)

@@ -163,7 +163,8 @@ def withdraw(announcement_id: Id, ctx: Publisher) -> Response:
 class FunctionRuleIn(_In):
     scope: Literal["unit", "user"]
     target_id: DbId
-    function: Literal["send_files", "create_groups", "cross_unit_messages", "cross_unit_groups", "group_size"]
+    function: Literal["send_files", "create_groups", "cross_unit_messages", "cross_unit_groups",
+                      "cross_unit_groups_unreviewed", "use_drive", "group_size"]
     allowed: bool = True
     limit: int | None = Field(default=None, ge=2, le=100_000)
 
