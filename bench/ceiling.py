@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mode", default="direct", choices=("asgi", "direct"))
     ap.add_argument("--rate", type=float, default=2000.0, help="offered msg/s (50 deliveries each)")
     ap.add_argument("--seconds", type=float, default=15.0)
-    ap.add_argument("--backend", default="sqlite", choices=("sqlite", "postgres"))
+    ap.add_argument("--backend", default="postgres", help="sqlite, postgres or both, comma-separated")
     ap.add_argument("--rounds", type=int, default=1)
     args = ap.parse_args(argv)
     if args.serve:
@@ -162,18 +162,20 @@ def main(argv: list[str] | None = None) -> int:
     print("machine", json.dumps(common.machine()), flush=True)
     out: dict[str, list[dict[str, Any]]] = {}
     for rnd in range(args.rounds):
-        for name, fn in (("bare_direct", lambda: run_bare("direct", args.rate, args.seconds)),
-                         ("bare_asgi", lambda: run_bare("asgi", args.rate, args.seconds)),
-                         (f"mixun_{args.backend}", lambda: latency.run_backend(args.backend, args.rate, args.seconds))):
+        plan: list[tuple[str, Any]] = [("bare_direct", lambda: run_bare("direct", args.rate, args.seconds)),
+                                        ("bare_asgi", lambda: run_bare("asgi", args.rate, args.seconds))]
+        plan += [(f"mixun_{b}", lambda b=b: latency.run_backend(b, args.rate, args.seconds))
+                 for b in args.backend.split(",")]
+        for name, fn in plan:
             r = fn()
             kept = {k: r[k] for k in KEEP if k in r}
             out.setdefault(name, []).append(kept)
             print(rnd, name, json.dumps(kept, ensure_ascii=False), flush=True)
     best = {name: max(r["deliveries_per_s"] for r in runs) for name, runs in out.items()}
     ceiling = max(best["bare_direct"], best["bare_asgi"])
-    mixun = best[f"mixun_{args.backend}"]
-    summary = {"ceiling_deliveries_per_s": ceiling, "mixun_deliveries_per_s": mixun,
-               "mixun_fraction_of_ceiling": round(mixun / ceiling, 3) if ceiling else None}
+    summary = {"ceiling_deliveries_per_s": ceiling,
+               **{f"{name}_fraction_of_ceiling": round(best[name] / ceiling, 3) if ceiling else None
+                  for name in best if name.startswith("mixun_")}}
     print(json.dumps({"runs": out, **summary}, ensure_ascii=False, indent=1))
     return 0
 
