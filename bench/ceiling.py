@@ -143,7 +143,7 @@ def run_bare(mode: str, rate: float, duration: float, clients: int = 1000) -> di
 
 
 KEEP = ("achieved_send_rate", "deliveries_per_s", "delivered_fraction", "deliver_latency_ms", "server_cpu_percent",
-        "server_cpu_ms_per_message", "server_cpu_us_per_delivery", "generators_cpu_percent", "machine_steal_percent",
+        "server_cpu_ms_per_message", "server_cpu_us_per_delivery", "serving_process_cpu_ms_per_message", "generators_cpu_percent", "machine_steal_percent",
         "load_average", "socket_errors")
 
 

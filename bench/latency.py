@@ -292,19 +292,19 @@ def drive(url: str, port: int, pid: int, tokens: list[str], plan: list[tuple[int
     sa, sb = ctx.Pipe()
     sp = ctx.Process(target=_sender, args=(port, plan, rate, duration, start_at, sb), daemon=True)
     sp.start()
-    cpu0 = common.cpu_seconds(pid)
+    cpu0, own0 = common.cpu_seconds(pid), common.own_cpu_seconds(pid)
     gen0 = sum(common.cpu_seconds(p.pid) for p in (*procs, sp))
     ticks0 = common.cpu_ticks()
     sent = _recv(sa, duration + 120)[1]
     ticks1 = common.cpu_ticks()
-    cpu1 = common.cpu_seconds(pid)
+    cpu1, own1 = common.cpu_seconds(pid), common.own_cpu_seconds(pid)
     gen1 = sum(common.cpu_seconds(p.pid) for p in (*procs, sp))
     time.sleep(DRAIN_SECONDS)
     rss_end = common.rss_kb(pid)
     results = _stop_receivers(pipes, procs)
     sp.join(10)
     return {"sent": sent, "results": results, "connected": connected, "connect_s": connect_s,
-            "settle_s": settle_s, "server_cpu_s": cpu1 - cpu0, "generators_cpu_s": gen1 - gen0,
+            "settle_s": settle_s, "server_cpu_s": cpu1 - cpu0, "serving_cpu_s": own1 - own0, "generators_cpu_s": gen1 - gen0,
             "steal": common.steal_percent(ticks0, ticks1), "rss_kb": [rss_start, rss_end]}
 
 
@@ -330,6 +330,9 @@ def summarise(d: dict[str, Any], group_size: int) -> dict[str, Any]:
         "server_cpu_percent": round(100 * d["server_cpu_s"] / elapsed, 0),
         "server_cpu_ms_per_message": round(1000 * d["server_cpu_s"] / max(1, ok), 2),
         "server_cpu_us_per_delivery": round(1e6 * d["server_cpu_s"] / max(1, len(lat)), 1),
+        # The serving process alone (its writer process and other children left out; one process only:
+        # with --workers N it is uvicorn's supervisor).
+        "serving_process_cpu_ms_per_message": round(1000 * d["serving_cpu_s"] / max(1, ok), 2),
         "generators_cpu_percent": round(100 * d["generators_cpu_s"] / elapsed, 0),
         "machine_steal_percent": d["steal"],
         "load_average": common.load_average(),
