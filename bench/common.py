@@ -120,6 +120,15 @@ def cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def own_cpu_seconds(pid: int) -> float:
+    """user + system CPU seconds of the process ``pid`` alone (not its children: `mixun serve`'s
+    writer process, say)."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return 0.0
+
+
 def cpu_ticks() -> tuple[int, int]:
     """(stolen, all) CPU ticks of the whole machine since boot, from /proc/stat."""
     with contextlib.suppress(OSError, ValueError, IndexError):

@@ -27,7 +27,8 @@ RUNS = {
     "latency_postgres_500": "from bench import latency; r = latency.run_backend('postgres', 500.0, {s})",
 }
 KEEP = ("messages_per_s", "achieved_send_rate", "deliveries_per_s", "delivered_fraction", "deliver_latency_ms",
-        "ack_latency_ms", "server_cpu_ms_per_message", "server_cpu_percent", "generators_cpu_percent", "socket_errors",
+        "ack_latency_ms", "server_cpu_ms_per_message", "server_cpu_us_per_delivery",
+        "serving_process_cpu_ms_per_message", "server_cpu_percent", "generators_cpu_percent", "socket_errors",
         "machine_steal_percent")
 
 

@@ -244,7 +244,6 @@ def _recv(conn: Any, timeout: float) -> Any:
 
 def run_backend(backend: str, rate: float, duration: float, clients: int = 1000,
                 group_size: int = 50, workers: int = 1) -> dict[str, Any]:
-    ctx = mp.get_context("spawn")
     with common.environment(backend, "latency", **common.bus_for(workers)) as env:
         rt = common.runtime(env)
         ids = common.bulk_users(rt, clients, prefix="l")
@@ -255,66 +254,90 @@ def run_backend(backend: str, rate: float, duration: float, clients: int = 1000,
         plan = [(conv, token_of[uid]) for conv, members in groups for uid in members]
         with common.Server(env, workers=workers) as server:
             url = f"ws://127.0.0.1:{server.port}/api/v1/ws"
-            rss_start = common.rss_kb(server.pid)
-            pipes, procs = [], []
-            share = [tokens[i::RECEIVERS] for i in range(RECEIVERS)]
-            t_conn = time.monotonic()
-            for part in share:
-                a, b = ctx.Pipe()
-                p = ctx.Process(target=_receiver, args=(url, part, b), daemon=True)
-                p.start()
-                pipes.append(a)
-                procs.append(p)
-            connected = sum(_recv(a, 300)[1] for a in pipes)
-            connect_s = time.monotonic() - t_conn
-            # The clock starts once the server has done what connecting asked of it (a resume and a
-            # presence change per socket), or the first second measures that backlog.
-            settle_s = common.wait_quiet(server.pid)
-            common.log(f"latency[{backend}]: {connected} sockets connected in {connect_s:.0f} s; "
-                       f"sending {rate:g}/s for {duration:g} s")
-            start_at = time.monotonic() + 1.0
-            sa, sb = ctx.Pipe()
-            sp = ctx.Process(target=_sender, args=(server.port, plan, rate, duration, start_at, sb), daemon=True)
-            sp.start()
-            cpu0 = common.cpu_seconds(server.pid)
-            gen0 = sum(common.cpu_seconds(p.pid) for p in (*procs, sp))
-            ticks0 = common.cpu_ticks()
-            sent = _recv(sa, duration + 120)[1]
-            ticks1 = common.cpu_ticks()
-            cpu1 = common.cpu_seconds(server.pid)
-            gen1 = sum(common.cpu_seconds(p.pid) for p in (*procs, sp))
-            time.sleep(DRAIN_SECONDS)
-            rss_end = common.rss_kb(server.pid)
-            results = _stop_receivers(pipes, procs)
-            sp.join(10)
+            d = drive(url, server.port, server.pid, tokens, plan, rate, duration, backend)
             tracebacks = server.errors_in_log()
+    res = {"backend": backend, "server_processes": workers, "groups": len(groups), **summarise(d, group_size),
+           "target_rate": rate, "duration_s": duration, "server_tracebacks": tracebacks, "target_p99_ms": 50}
+    res["pass"] = (res["deliveries"] > 0 and res["deliver_latency_ms"]["p99"] < 50
+                   and res["delivered_fraction"] > 0.999)
+    common.log(f"latency[{backend}]: {res}")
+    return res
+
+
+def drive(url: str, port: int, pid: int, tokens: list[str], plan: list[tuple[int, str]], rate: float,
+          duration: float, label: str) -> dict[str, Any]:
+    """Connect the receivers' sockets to ``url``, wait for the server (``pid``) to go quiet, send at
+    ``rate`` for ``duration`` s over HTTP to ``port`` following ``plan`` (conversation, token), wait for
+    the stragglers, and return what the generators saw and what the server's process tree spent.
+    ``bench.ceiling`` drives its bare ASGI app with this too."""
+    ctx = mp.get_context("spawn")
+    rss_start = common.rss_kb(pid)
+    pipes, procs = [], []
+    share = [tokens[i::RECEIVERS] for i in range(RECEIVERS)]
+    t_conn = time.monotonic()
+    for part in share:
+        a, b = ctx.Pipe()
+        p = ctx.Process(target=_receiver, args=(url, part, b), daemon=True)
+        p.start()
+        pipes.append(a)
+        procs.append(p)
+    connected = sum(_recv(a, 300)[1] for a in pipes)
+    connect_s = time.monotonic() - t_conn
+    # The clock starts once the server has done what connecting asked of it (a resume and a
+    # presence change per socket), or the first second measures that backlog.
+    settle_s = common.wait_quiet(pid)
+    common.log(f"latency[{label}]: {connected} sockets connected in {connect_s:.0f} s; "
+               f"sending {rate:g}/s for {duration:g} s")
+    start_at = time.monotonic() + 1.0
+    sa, sb = ctx.Pipe()
+    sp = ctx.Process(target=_sender, args=(port, plan, rate, duration, start_at, sb), daemon=True)
+    sp.start()
+    cpu0, own0 = common.cpu_seconds(pid), common.own_cpu_seconds(pid)
+    gen0 = sum(common.cpu_seconds(p.pid) for p in (*procs, sp))
+    ticks0 = common.cpu_ticks()
+    sent = _recv(sa, duration + 120)[1]
+    ticks1 = common.cpu_ticks()
+    cpu1, own1 = common.cpu_seconds(pid), common.own_cpu_seconds(pid)
+    gen1 = sum(common.cpu_seconds(p.pid) for p in (*procs, sp))
+    time.sleep(DRAIN_SECONDS)
+    rss_end = common.rss_kb(pid)
+    results = _stop_receivers(pipes, procs)
+    sp.join(10)
+    return {"sent": sent, "results": results, "connected": connected, "connect_s": connect_s,
+            "settle_s": settle_s, "server_cpu_s": cpu1 - cpu0, "serving_cpu_s": own1 - own0, "generators_cpu_s": gen1 - gen0,
+            "steal": common.steal_percent(ticks0, ticks1), "rss_kb": [rss_start, rss_end]}
+
+
+def summarise(d: dict[str, Any], group_size: int) -> dict[str, Any]:
+    """The figures of one ``drive``: rates, delivery, percentiles, CPU."""
+    sent, results = d["sent"], d["results"]
     lat = [x for r in results for x in r["latencies"]]
     ok = sent["status"].get("201", 0)
     expected = ok * group_size
-    res = {
-        "backend": backend, "server_processes": workers, "clients": connected, "groups": len(groups), "group_size": group_size,
-        "target_rate": rate, "duration_s": duration, "connect_seconds": round(connect_s, 1),
-        "settle_seconds": round(settle_s, 1),
+    elapsed = sent["send_elapsed"]
+    return {
+        "clients": d["connected"], "group_size": group_size,
+        "connect_seconds": round(d["connect_s"], 1), "settle_seconds": round(d["settle_s"], 1),
         "attempted": sent["attempted"], "skipped_generator_backlog": sent["skipped"],
-        "status": sent["status"], "achieved_send_rate": round(ok / sent["send_elapsed"], 1),
+        "status": sent["status"], "achieved_send_rate": round(ok / elapsed, 1),
         "deliveries": len(lat), "expected_deliveries": expected,
         "delivered_fraction": round(len(lat) / expected, 4) if expected else 0.0,
-        "deliveries_per_s": round(len(lat) / sent["send_elapsed"], 0),
+        "deliveries_per_s": round(len(lat) / elapsed, 0),
         "deliver_latency_ms": common.summary_ms(lat),
         "http_latency_ms": common.summary_ms(sent["http_latencies"]),
         "send_schedule_lag_ms": common.summary_ms(sent["schedule_lag"]),
         "socket_errors": sum(r["closed"] for r in results),
-        "server_cpu_percent": round(100 * (cpu1 - cpu0) / sent["send_elapsed"], 0),
-        "server_cpu_ms_per_message": round(1000 * (cpu1 - cpu0) / max(1, ok), 1),
-        "generators_cpu_percent": round(100 * (gen1 - gen0) / sent["send_elapsed"], 0),
-        "machine_steal_percent": common.steal_percent(ticks0, ticks1),
+        "server_cpu_percent": round(100 * d["server_cpu_s"] / elapsed, 0),
+        "server_cpu_ms_per_message": round(1000 * d["server_cpu_s"] / max(1, ok), 2),
+        "server_cpu_us_per_delivery": round(1e6 * d["server_cpu_s"] / max(1, len(lat)), 1),
+        # The serving process alone (its writer process and other children left out; one process only:
+        # with --workers N it is uvicorn's supervisor).
+        "serving_process_cpu_ms_per_message": round(1000 * d["serving_cpu_s"] / max(1, ok), 2),
+        "generators_cpu_percent": round(100 * d["generators_cpu_s"] / elapsed, 0),
+        "machine_steal_percent": d["steal"],
         "load_average": common.load_average(),
-        "server_rss_mb": [round(rss_start / 1024), round(rss_end / 1024)], "server_tracebacks": tracebacks,
-        "target_p99_ms": 50,
+        "server_rss_mb": [round(d["rss_kb"][0] / 1024), round(d["rss_kb"][1] / 1024)],
     }
-    res["pass"] = bool(lat) and res["deliver_latency_ms"]["p99"] < 50 and res["delivered_fraction"] > 0.999
-    common.log(f"latency[{backend}]: {res}")
-    return res
 
 
 def _stop_receivers(pipes: list[Any], procs: list[Any]) -> list[dict[str, Any]]:
