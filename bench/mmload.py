@@ -168,7 +168,8 @@ class _User:
     rnd: random.Random
     cur: int = 0
     last_seq: dict[int, int] = field(default_factory=dict)
-    recent: list[int] = field(default_factory=list)  # message ids seen (reactions, edits, replies)
+    recent: list[int] = field(default_factory=list)  # message ids seen (reactions)
+    recent_in: dict[int, list[int]] = field(default_factory=dict)  # by conversation (replies)
     mine: list[int] = field(default_factory=list)  # own message ids (edit, recall)
     event_seq: int = 0
     stream: tuple[Any, Any] | None = None
@@ -191,7 +192,7 @@ def _generator(port: int, users: list[tuple[int, str, list[int]]], gid: int, con
 
         def reset() -> None:
             window.clear()
-            window.update({"lat": [], "by_action": {}, "status": {}, "timeouts": 0})
+            window.update({"lat": [], "by_action": {}, "status": {}, "timeouts": 0, "refused": {}})
 
         reset()
 
@@ -201,6 +202,9 @@ def _generator(port: int, users: list[tuple[int, str, list[int]]], gid: int, con
             a[0] += 1
             a[1] += seconds
             window["status"][status] = window["status"].get(status, 0) + 1
+            if not status.startswith(("2", "101")):
+                key = f"{action} {status}"
+                window["refused"][key] = window["refused"].get(key, 0) + 1
 
         async def call(u: _User, action: str, method: str, path: str, body: Any = None) -> tuple[str, Any]:
             data = None if body is None else orjson.dumps(body)
@@ -236,10 +240,13 @@ def _generator(port: int, users: list[tuple[int, str, list[int]]], gid: int, con
         def note_messages(u: _User, conv: int, body: Any) -> None:
             if not isinstance(body, dict):
                 return
+            here = u.recent_in.setdefault(conv, [])
             for m in body.get("messages", ()):
                 u.last_seq[conv] = max(u.last_seq.get(conv, 0), int(m.get("seq", 0)))
                 u.recent.append(int(m["id"]))
+                here.append(int(m["id"]))
             del u.recent[:-20]
+            del here[:-20]
 
         async def connect_ws(u: _User) -> None:
             def on_text(raw: bytes) -> None:
@@ -253,6 +260,10 @@ def _generator(port: int, users: list[tuple[int, str, list[int]]], gid: int, con
                     u.recent.append(int(m["id"]))
                     if len(u.recent) > 40:
                         del u.recent[:-20]
+                    here = u.recent_in.setdefault(int(m["conversation_id"]), [])
+                    here.append(int(m["id"]))
+                    if len(here) > 40:
+                        del here[:-20]
                     text = m.get("text", "")
                     if text.startswith("m:"):
                         _m, stamp, rest = text.split(":", 2)
@@ -295,8 +306,9 @@ def _generator(port: int, users: list[tuple[int, str, list[int]]], gid: int, con
             pid = f"{gid}x{state['counter']}"
             await call(u, "Typing", "PUT", f"/api/v1/drafts/{u.cur}", {"text": "正在输入"})
             body: dict[str, Any] = {"client_id": f"mm{pid}"}
-            if u.recent and u.rnd.random() < PERCENT_REPLIES:
-                body["reply_to"] = u.rnd.choice(u.recent)
+            targets = u.recent_in.get(u.cur)
+            if targets and u.rnd.random() < PERCENT_REPLIES:
+                body["reply_to"] = u.rnd.choice(targets)
             words = " ".join(u.rnd.choice(("报表", "客户", "审批", "收到", "明天", "会议", "已处理", "请查看"))
                              for _ in range(u.rnd.randint(1, 12)))
             sent_at = time.monotonic()
@@ -392,7 +404,7 @@ def _generator(port: int, users: list[tuple[int, str, list[int]]], gid: int, con
                 conn.send(("grown", {"users": len(running), "seconds": time.monotonic() - t0}))
             elif cmd == "flush":
                 out = {"lat": window["lat"], "by_action": window["by_action"], "status": window["status"],
-                       "timeouts": window["timeouts"], "posts": posts[:], "arrivals": arrivals[:],
+                       "timeouts": window["timeouts"], "refused": window["refused"], "posts": posts[:], "arrivals": arrivals[:],
                        "ws_errors": state["ws_errors"]}
                 del posts[:len(out["posts"])]
                 del arrivals[:len(out["arrivals"])]
@@ -424,6 +436,40 @@ def _recv(conn: Any, timeout: float) -> Any:
     return conn.recv()
 
 
+def _sum_counts(parts: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for part in parts:
+        for k, v in part.items():
+            out[k] = out.get(k, 0) + v
+    return out
+
+
+def db_connections(dbname: str) -> int:
+    """PostgreSQL backends connected to ``dbname`` (their process titles name it)."""
+    n = 0
+    for d in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError):
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ")
+            if cmd.startswith(b"postgres: ") and f" {dbname} ".encode() in cmd:
+                n += 1
+    return n
+
+
+def db_footprint(url: str) -> dict[str, Any]:
+    """The database's size and what it holds: bytes per stored message, fan-out rows included."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]  # type: ignore[index]
+        tables = conn.execute(
+            "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE c.relkind = 'r' AND n.nspname = 'public' ORDER BY 2 DESC LIMIT 8").fetchall()
+        messages = conn.execute("SELECT count(*) FROM messages").fetchone()[0]  # type: ignore[index]
+        events = conn.execute("SELECT count(*) FROM user_events").fetchone()[0]  # type: ignore[index]
+    return {"database_mb": round(size / 2**20, 1), "messages": messages, "user_event_rows": events,
+            "largest_tables_mb": {name: round(b / 2**20, 1) for name, b in tables}}
+
+
 def judge(step: dict[str, Any], cores: int) -> list[str]:
     """The thresholds that tripped in a step (empty: healthy)."""
     tripped = []
@@ -445,12 +491,13 @@ def judge(step: dict[str, Any], cores: int) -> list[str]:
 
 
 def run(start: int, step_users: int, max_users: int, window: float, backend: str = "postgres",
-        workers: int = 1) -> dict[str, Any]:
+        workers: int = 1, warmup: float = 20.0) -> dict[str, Any]:
     from bench.peers.load import db_backend_cpu, rss_tree_kb
 
     ctx = mp.get_context("spawn")
     cores = os.cpu_count() or 2
     res: dict[str, Any] = {"model_per_user_per_minute": expected_per_minute(), "window_seconds": window,
+                           "warmup_seconds": warmup,
                            "backend": backend, "server_processes": workers, "steps": []}
     with common.environment(backend, "mmload", **common.bus_for(workers)) as env:
         rt = common.runtime(env)
@@ -495,6 +542,11 @@ def run(start: int, step_users: int, max_users: int, window: float, backend: str
                 grown = [_recv(a, 900)[1] for a in pipes]
                 active = target
                 common.log(f"mmload: {active} users active (joined in {max(x['seconds'] for x in grown):.0f} s)")
+                time.sleep(warmup)  # the new users' first idle times run out; then the window
+                for a in pipes:
+                    a.send(("flush", None))
+                for a in pipes:
+                    _recv(a, 120)  # what arrived during the warm-up is not judged
                 cpu0, db0 = common.cpu_seconds(server.pid), db_backend_cpu(env.pg_db or "")
                 gen0 = sum(common.cpu_seconds(p.pid) for p in procs)
                 ticks0, w0 = common.cpu_ticks(), time.monotonic()
@@ -547,6 +599,7 @@ def run(start: int, step_users: int, max_users: int, window: float, backend: str
                     "delivered_fraction": round(delivered / expected, 5) if expected else 1.0,
                     "delivery_ms": common.summary_ms(dlat),
                     "ws_errors": sum(o["ws_errors"] for o in outs),
+                    "refused_by_action": _sum_counts(o["refused"] for o in outs),
                     "server_cpu_percent": round(100 * (cpu1 - cpu0) / elapsed),
                     "db_cpu_percent": round(100 * (db1 - db0) / elapsed),
                     "server_and_db_cpu_percent": round(100 * (cpu1 - cpu0 + db1 - db0) / elapsed),
@@ -554,8 +607,14 @@ def run(start: int, step_users: int, max_users: int, window: float, backend: str
                     "machine_steal_percent": common.steal_percent(ticks0, ticks1),
                     "load_average": common.load_average(),
                     "server_rss_mb": round(rss_tree_kb(pids) / 1024),
+                    "db_connections": db_connections(env.pg_db or ""),
                 }
                 step["tripped"] = judge(step, cores)
+                # Users the box's cores would carry at the CPU bound if the server and its database had
+                # them to themselves at this step's cost per user (others' load on this shared host and
+                # the generators left out).
+                step["users_at_cpu_bound_if_alone"] = round(
+                    active * MAX_CPU_PERCENT_OF_BOX * cores / max(1, step["server_and_db_cpu_percent"]))
                 res["steps"].append(step)
                 common.log(f"mmload {active} users: {step['requests_per_s']} req/s, avg "
                            f"{step['request_ms']['avg']} ms, p99 {step['request_ms']['p99']} ms, 5xx "
@@ -575,6 +634,8 @@ def run(start: int, step_users: int, max_users: int, window: float, backend: str
                 p.join(10)
             res["server_rss_mb_idle"] = round(rss0 / 1024)
             res["server_tracebacks"] = server.errors_in_log()
+        if env.pg_db:
+            res["database"] = db_footprint(env.database_url.replace("postgresql+psycopg://", "postgresql://"))
     res["carried_users"] = carried
     return res
 
@@ -585,12 +646,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--step", type=int, default=1000)
     parser.add_argument("--max", type=int, default=8000)
     parser.add_argument("--window", type=float, default=60.0, help="seconds each step is held and judged")
+    parser.add_argument("--warmup", type=float, default=20.0, help="seconds after adding users before the window")
     parser.add_argument("--backend", default="postgres", choices=("postgres", "sqlite"))
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
     out: dict[str, Any] = {"machine": common.machine(), "load_average_at_start": common.load_average(),
                            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    out.update(run(args.start, args.step, args.max, args.window, args.backend, args.workers))
+    out.update(run(args.start, args.step, args.max, args.window, args.backend, args.workers, args.warmup))
     text = json.dumps(out, ensure_ascii=False, indent=1)
     out_dir = Path(__file__).resolve().parent / "results"
     out_dir.mkdir(exist_ok=True)

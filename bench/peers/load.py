@@ -145,10 +145,22 @@ def sender(kind: str, port: int, plan: list[tuple[str, str]], rate: float, durat
             while (item := await queue.get()) is not None:
                 i, room, token, t0 = item
                 method, path, body = build(i, room, t0)
-                try:
-                    key, _ = await request(reader, writer, method, path, token, body)
-                except Exception as exc:
-                    key = type(exc).__name__
+                for attempt in (0, 1):
+                    try:
+                        key, _ = await request(reader, writer, method, path, token, body)
+                    except (ConnectionError, asyncio.IncompleteReadError) as exc:
+                        key = type(exc).__name__
+                    except Exception as exc:
+                        key = type(exc).__name__
+                        break
+                    if key in ("eof", "ConnectionResetError", "IncompleteReadError") and attempt == 0:
+                        # The server closed an idle keep-alive connection (uvicorn after 5 s): open a
+                        # new one and send again, as any HTTP client does. Both sends are idempotent
+                        # (Mixun's client_id, Matrix's transaction id).
+                        writer.close()
+                        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                        continue
+                    break
                 if key != ok_code:
                     writer.close()
                     reader, writer = await asyncio.open_connection("127.0.0.1", port)
