@@ -415,7 +415,8 @@ def _generator(port: int, users: list[tuple[int, str, list[int]]], gid: int, con
                 state["stopping"] = True
                 for t in running:
                     t.cancel()
-                await asyncio.gather(*running, return_exceptions=True)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.gather(*running, return_exceptions=True), 10)
                 for u in people:
                     if u.sock is not None:
                         u.sock.transport.close()
@@ -632,6 +633,8 @@ def run(start: int, step_users: int, max_users: int, window: float, backend: str
                     _recv(a, 60)
             for p in procs:
                 p.join(10)
+                if p.is_alive():
+                    p.terminate()
             res["server_rss_mb_idle"] = round(rss0 / 1024)
             res["server_tracebacks"] = server.errors_in_log()
         if env.pg_db:
