@@ -22,8 +22,8 @@ request the users make; the CPU bound applied to the server's process tree plus 
 backends of its database against the box's 2 cores (this box is app node and database node at once);
 and a WebSocket delivery bound Mattermost's sample does not have: every post reaches each connected
 member's socket (≥ 99.9 %) with p99 < 2 s. A step adds users (they log in as the web client does:
-``GET /me``, ``GET /conversations``, a WebSocket with a resume), then holds WINDOW seconds and is
-judged on that window.
+``GET /me``, ``GET /conversations``, a WebSocket with a resume), waits ``--warmup`` seconds (their
+first idle times run out), then holds ``--window`` seconds and is judged on that window.
 
 Users are in two groups of 50 each (blocks of 50 and blocks of 50 shifted by 25), so each user sees two
 channels, as Mattermost's sample instance gives each user several.
