@@ -4,7 +4,7 @@ Two layouts:
 - ``single``: one ``synapse.app.homeserver`` process (the monolith);
 - ``workers``: the main process, one event persister (``stream_writers: events``) and synchrotrons
   (``/sync``) as ``synapse.app.generic_worker`` processes, replication over Redis and the main's
-  replication listener (``instance_map``), no federation listener and no federation sender: the
+  replication listener (``instance_map``), no federation listener and no remote server to send to: the
   federation-free worker layout of Synapse's "Scaling synapse via workers" page. The load generator
   sends ``/sync`` for a user always to the same synchrotron (what the docs' reverse proxy does,
   sticky by user) and everything else to the main process.
