@@ -1,0 +1,1 @@
+"""Mixun beside a peer (Matrix Synapse) on the same machine, database and load generator."""
