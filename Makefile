@@ -23,11 +23,12 @@ install-web:
 	else echo "no web client source"; fi
 
 # Debian's Chromium for the browser tests (never a browser download), ClamAV for the scanner tests, a
-# CJK font so the screenshots show Chinese, and SoftHSM for the key tests' HSM (PKCS#11).
+# CJK font so the screenshots show Chinese, SoftHSM for the key tests' HSM (PKCS#11), and nginx for the
+# multi-node tests (tests/integration/test_multinode.py, run as a child process).
 install-browser:
-	@if [ ! -x /usr/bin/chromium ] || ! command -v clamd >/dev/null || [ ! -d /usr/share/fonts/opentype/noto ] || ! command -v softhsm2-util >/dev/null; then \
+	@if [ ! -x /usr/bin/chromium ] || ! command -v clamd >/dev/null || [ ! -d /usr/share/fonts/opentype/noto ] || ! command -v softhsm2-util >/dev/null || [ ! -x /usr/sbin/nginx ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium clamav-daemon clamav fonts-noto-cjk softhsm2 >/dev/null; \
+	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium clamav-daemon clamav fonts-noto-cjk softhsm2 nginx-light >/dev/null; \
 	  else echo "chromium/clamav missing and not root: those tests will skip"; fi; \
 	fi
 

@@ -2,6 +2,12 @@
 
 The bus only wakes; the database rows are the truth. ``publish`` is thread-safe and never blocks the
 caller (services run in worker threads, after their commit).
+
+Pub/sub keeps nothing for a subscriber that is not subscribed yet or is reconnecting, so: ``start``
+returns only once the server has the subscription (Redis confirmed it, NATS answered a flush), so a
+node that says it is up never misses a wake-up published after that; and after the connection to the
+server comes back, ``on_resync`` is called (on the event loop), so the hub reads from the database
+whatever the wake-ups it missed meanwhile named (realtime/hub.py ``Hub.resync``).
 """
 
 from __future__ import annotations
@@ -15,10 +21,14 @@ from typing import Any, Protocol
 log = logging.getLogger("mixun.bus")
 CHANNEL = "mixun.events"  # suffixed with the deployment namespace (see make_bus)
 Handler = Callable[[bytes], None]
+Resync = Callable[[], None]
+SUBSCRIBE_TIMEOUT = 10.0
+RESYNC_DELAY = 0.2  # after a reconnection, time for the re-sent subscription to take before the read
 
 
 class Bus(Protocol):
-    async def start(self, loop: asyncio.AbstractEventLoop, handler: Handler) -> None: ...
+    async def start(self, loop: asyncio.AbstractEventLoop, handler: Handler,
+                    on_resync: Resync | None = None) -> None: ...
     def publish(self, data: bytes) -> None: ...
     async def stop(self) -> None: ...
     async def healthy(self) -> bool: ...
@@ -29,7 +39,8 @@ class MemoryBus:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._handler: Handler | None = None
 
-    async def start(self, loop: asyncio.AbstractEventLoop, handler: Handler) -> None:
+    async def start(self, loop: asyncio.AbstractEventLoop, handler: Handler,
+                    on_resync: Resync | None = None) -> None:
         self._loop, self._handler = loop, handler
 
     def publish(self, data: bytes) -> None:
@@ -52,15 +63,39 @@ class RedisBus:
         self._task: asyncio.Task[None] | None = None
         self._client: Any = None  # redis.asyncio.Redis once started
         self._pubsub: Any = None
+        self._on_resync: Resync | None = None
 
-    async def start(self, loop: asyncio.AbstractEventLoop, handler: Handler) -> None:
+    async def start(self, loop: asyncio.AbstractEventLoop, handler: Handler,
+                    on_resync: Resync | None = None) -> None:
         import redis.asyncio as aioredis
 
         self._loop = loop
+        self._on_resync = on_resync
         self._client = aioredis.from_url(self.url)
         self._pubsub = self._client.pubsub()
         await self._pubsub.subscribe(self.channel)
+        # SUBSCRIBE is only sent; until Redis confirms it, a PUBLISH from another node reaches no one here.
+        deadline = loop.time() + SUBSCRIBE_TIMEOUT
+        while True:
+            msg = await self._pubsub.get_message(timeout=max(0.0, deadline - loop.time()))
+            if msg is not None and msg.get("type") == "subscribe":
+                break
+            if msg is not None and msg.get("type") == "message":
+                handler(msg["data"])
+            if loop.time() > deadline:
+                raise TimeoutError(f"Redis did not confirm the subscription to {self.channel}")
+        self._connects = 0
+        # Called on every (re)connection of the subscriber's connection, after redis-py re-sent SUBSCRIBE.
+        self._pubsub.connection.register_connect_callback(self._on_connect)
         self._task = loop.create_task(self._listen(handler))
+
+    def _on_connect(self, _connection: Any) -> None:
+        self._schedule_resync()
+
+    def _schedule_resync(self) -> None:
+        if self._on_resync is not None and self._loop is not None and not self._loop.is_closed():
+            log.warning("redis bus reconnected; catching up from the database")
+            self._loop.call_later(RESYNC_DELAY, self._on_resync)
 
     async def _listen(self, handler: Handler) -> None:
         assert self._pubsub is not None
@@ -76,6 +111,7 @@ class RedisBus:
                 await asyncio.sleep(0.5)
                 with contextlib.suppress(Exception):  # the next loop retries
                     await self._pubsub.subscribe(self.channel)
+                    self._schedule_resync()
 
     def publish(self, data: bytes) -> None:
         if self._loop is None or self._client is None or self._loop.is_closed():
@@ -114,16 +150,27 @@ class NatsBus:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._nc: Any = None  # nats.aio.client.Client once started
 
-    async def start(self, loop: asyncio.AbstractEventLoop, handler: Handler) -> None:
+    async def start(self, loop: asyncio.AbstractEventLoop, handler: Handler,
+                    on_resync: Resync | None = None) -> None:
         import nats
 
         self._loop = loop
-        self._nc = await nats.connect(self.url, max_reconnect_attempts=-1)
+
+        async def reconnected() -> None:  # nats-py re-sends the subscription before calling this
+            if on_resync is not None:
+                log.warning("nats bus reconnected; catching up from the database")
+                with contextlib.suppress(Exception):
+                    await self._nc.flush(timeout=SUBSCRIBE_TIMEOUT)
+                loop.call_soon(on_resync)
+
+        self._nc = await nats.connect(self.url, max_reconnect_attempts=-1, reconnected_cb=reconnected)
 
         async def on_msg(msg: object) -> None:
             handler(msg.data)  # type: ignore[attr-defined]
 
         await self._nc.subscribe(self.channel, cb=on_msg)
+        # SUB is only buffered; a flush's PONG means the server has it.
+        await self._nc.flush(timeout=SUBSCRIBE_TIMEOUT)
 
     def publish(self, data: bytes) -> None:
         if self._loop is None or self._nc is None or self._loop.is_closed():
