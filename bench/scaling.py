@@ -52,6 +52,25 @@ def cpu(started: list[common.Server]) -> float:
     return sum(common.cpu_seconds(s.pid) for s in started)
 
 
+def writer_batches(port: int) -> dict[str, float] | None:
+    """The send writers' batches (count, sends per batch) from /metrics, added up over the processes of
+    one `mixun serve` (separate servers on one data directory do not add up: left out)."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    values = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples
+              if s.name in ("mixun_writer_batch_size_sum", "mixun_writer_batch_size_count")}
+    count = values.get("mixun_writer_batch_size_count", 0.0)
+    return {"batches": count, "sends_per_batch": round(values.get("mixun_writer_batch_size_sum", 0.0) / count, 1)
+            if count else 0.0}
+
+
 def run_ingest(bus: str, n: int, layout: str, duration: float) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     with common.environment("postgres", f"scale_i{n}", MIXUN_BUS_URL=BUSES[bus]) as env:
@@ -73,9 +92,10 @@ def run_ingest(bus: str, n: int, layout: str, duration: float) -> dict[str, Any]
             out = a.recv()
             used = cpu(started) - cpu0
             p.join(10)
+            batches = writer_batches(started[0].port) if len(started) == 1 else None
             tracebacks = sum(s.errors_in_log() for s in started)
     ok = out["status"].get("201", 0)
-    return {"acknowledged": ok, "status": out["status"], "messages_per_s": round(ok / out["elapsed"], 1),
+    return {"writer_batches": batches, "acknowledged": ok, "status": out["status"], "messages_per_s": round(ok / out["elapsed"], 1),
             "ack_latency_ms": common.summary_ms(out["lat"]),
             "server_cpu_percent": round(100 * used / (out["elapsed"] + ingest.WARMUP)),
             "server_cpu_ms_per_message": round(1000 * used / max(1, sum(out["status"].values())), 2),
