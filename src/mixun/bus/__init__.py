@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -71,7 +72,8 @@ class RedisBus:
 
         self._loop = loop
         self._on_resync = on_resync
-        self._client = aioredis.from_url(self.url)
+        # Named, so `CLIENT LIST` on a shared Redis tells which connections are a Mixun bus's.
+        self._client = aioredis.from_url(self.url, client_name=f"mixun-bus-{os.getpid()}-{id(self):x}")
         self._pubsub = self._client.pubsub()
         await self._pubsub.subscribe(self.channel)
         # SUBSCRIBE is only sent; until Redis confirms it, a PUBLISH from another node reaches no one here.
