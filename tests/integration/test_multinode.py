@@ -418,7 +418,10 @@ async def _kill_mid_load(cluster: Cluster, group_id: int, seconds: float, rate: 
                 await asyncio.sleep(len(names) / rate)
 
     send_tasks = [asyncio.create_task(sender(n)) for n in names]
+    # Mid-load: once sends are being acknowledged (on a crowded host the first take a while), and a
+    # third of the run in.
     await asyncio.sleep(seconds / 3)
+    await wait_for(lambda: len(acked) >= 2 * len(names), 60, lambda: f"the first acknowledgements ({len(acked)})")
     before_kill = len(acked)
     os.killpg(cluster.nodes[0].proc.pid, signal.SIGKILL)  # the node's server and its writer process
     await asyncio.to_thread(cluster.nodes[0].proc.wait, 10)
