@@ -24,6 +24,8 @@ import argparse
 import contextlib
 import json
 import multiprocessing as mp
+import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -40,12 +42,18 @@ def servers(env: common.Env, n: int, layout: str) -> Any:
         if layout == "workers":
             started.append(common.Server(env, workers=n).start())
         else:
-            for _ in range(n):
-                started.append(common.Server(env).start())
+            for i in range(n):
+                server = common.Server(env)
+                server.log_path = env.data_dir / f"server-{i}.log"
+                started.append(server.start())
         yield started
     finally:
         for s in started:
             s.stop()
+            if s.errors_in_log():  # kept: the data directory goes with the run
+                kept = Path(tempfile.gettempdir()) / f"bench-scaling-{s.port}.log"
+                shutil.copy(s.log_path, kept)
+                common.log(f"server log with tracebacks kept in {kept}")
 
 
 def cpu(started: list[common.Server]) -> float:

@@ -77,3 +77,36 @@ def test_nats_bus_is_subscribed_when_started() -> None:
             await bus.stop()
 
     asyncio.run(main())
+
+
+def test_redis_bus_sends_every_wake_up_in_order_however_many_come_at_once() -> None:
+    """Wake-ups published from many threads at once all arrive, each publisher's in its order: one
+    publisher pipelines them (one pooled connection each ran the pool out and dropped wake-ups)."""
+    need("Redis", redis_available())
+    import threading
+
+    async def main() -> None:
+        got: list[bytes] = []
+        channel = f"mixun.events.test-burst-{id(got):x}"
+        bus, other = RedisBus(REDIS_URL, channel), RedisBus(REDIS_URL, channel)
+        await bus.start(asyncio.get_running_loop(), got.append)
+        await other.start(asyncio.get_running_loop(), lambda _d: None)
+        try:
+            def burst(t: int) -> None:
+                for i in range(500):
+                    other.publish(b"%d:%d" % (t, i))
+
+            threads = [threading.Thread(target=burst, args=(t,)) for t in range(4)]
+            for th in threads:
+                th.start()
+            await asyncio.to_thread(lambda: [th.join() for th in threads])
+            await _until(lambda: len(got) >= 2000, 30)
+            assert len(got) == 2000
+            for t in range(4):
+                mine = [int(m.split(b":")[1]) for m in got if m.startswith(b"%d:" % t)]
+                assert mine == list(range(500))
+        finally:
+            await other.stop()
+            await bus.stop()
+
+    asyncio.run(main())

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -24,6 +25,8 @@ CHANNEL = "mixun.events"  # suffixed with the deployment namespace (see make_bus
 Handler = Callable[[bytes], None]
 Resync = Callable[[], None]
 SUBSCRIBE_TIMEOUT = 10.0
+OUTBOX_LIMIT = 100_000  # wake-ups kept for Redis while it is away
+PUBLISH_BATCH = 500  # wake-ups a pipeline carries
 RESYNC_DELAY = 0.2  # after a reconnection, time for the re-sent subscription to take before the read
 
 
@@ -65,6 +68,10 @@ class RedisBus:
         self._client: Any = None  # redis.asyncio.Redis once started
         self._pubsub: Any = None
         self._on_resync: Resync | None = None
+        self._outbox: deque[bytes] = deque()
+        self._dropped = 0
+        self._ready = asyncio.Event()  # bound to the loop that first waits on it (Python 3.10+)
+        self._publisher: asyncio.Task[None] | None = None
 
     async def start(self, loop: asyncio.AbstractEventLoop, handler: Handler,
                     on_resync: Resync | None = None) -> None:
@@ -90,6 +97,11 @@ class RedisBus:
         # Called on every (re)connection of the subscriber's connection, after redis-py re-sent SUBSCRIBE.
         self._pubsub.connection.register_connect_callback(self._on_connect)
         self._task = loop.create_task(self._listen(handler))
+        self._publisher = loop.create_task(self._publish_loop())
+
+    async def _drained(self) -> None:
+        while self._outbox:
+            await asyncio.sleep(0.01)
 
     def _on_connect(self, _connection: Any) -> None:
         self._schedule_resync()
@@ -118,16 +130,47 @@ class RedisBus:
     def publish(self, data: bytes) -> None:
         if self._loop is None or self._client is None or self._loop.is_closed():
             return
-        asyncio.run_coroutine_threadsafe(self._safe_publish(data), self._loop)
+        self._loop.call_soon_threadsafe(self._enqueue, data)
 
-    async def _safe_publish(self, data: bytes) -> None:
-        try:
-            assert self._client is not None
-            await self._client.publish(self.channel, data)
-        except Exception:
-            log.exception("redis publish failed")
+    def _enqueue(self, data: bytes) -> None:
+        if len(self._outbox) >= OUTBOX_LIMIT:  # Redis away for long: the oldest go (resync covers them)
+            self._outbox.popleft()
+            self._dropped += 1
+        self._outbox.append(data)
+        self._ready.set()
+
+    async def _publish_loop(self) -> None:
+        """One publisher, in order, everything waiting sent in one pipeline (one round trip). A publish
+        each, concurrently, took one pooled connection each: on a slow Redis the pool ran out
+        ("Too many connections") and those wake-ups were dropped (issue 23). A failed round is sent
+        again, not dropped."""
+        while True:
+            await self._ready.wait()
+            self._ready.clear()
+            while self._outbox:
+                batch = [self._outbox.popleft() for _ in range(min(len(self._outbox), PUBLISH_BATCH))]
+                try:
+                    assert self._client is not None
+                    pipe = self._client.pipeline(transaction=False)
+                    for data in batch:
+                        pipe.publish(self.channel, data)
+                    await pipe.execute()
+                except asyncio.CancelledError:
+                    self._outbox.extendleft(reversed(batch))
+                    raise
+                except Exception:
+                    log.exception("redis publish failed; sending again")
+                    self._outbox.extendleft(reversed(batch))
+                    await asyncio.sleep(0.2)
+                if self._dropped:
+                    log.error("redis bus: %d wake-ups dropped while Redis was away", self._dropped)
+                    self._dropped = 0
 
     async def stop(self) -> None:
+        if self._publisher is not None:
+            with contextlib.suppress(TimeoutError):  # what is waiting goes out first, if Redis answers
+                await asyncio.wait_for(self._drained(), 2.0)
+            self._publisher.cancel()
         if self._task:
             self._task.cancel()
         if self._pubsub is not None:
