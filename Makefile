@@ -23,11 +23,12 @@ install-web:
 	else echo "no web client source"; fi
 
 # Debian's Chromium for the browser tests (never a browser download), ClamAV for the scanner tests, a
-# CJK font so the screenshots show Chinese, and SoftHSM for the key tests' HSM (PKCS#11).
+# CJK font so the screenshots show Chinese, SoftHSM for the key tests' HSM (PKCS#11), nginx for the
+# multi-node tests and slapd for the directory-sync tests (both run as child processes of the tests).
 install-browser:
-	@if [ ! -x /usr/bin/chromium ] || ! command -v clamd >/dev/null || [ ! -d /usr/share/fonts/opentype/noto ] || ! command -v softhsm2-util >/dev/null || [ ! -x /usr/sbin/slapd ]; then \
+	@if [ ! -x /usr/bin/chromium ] || ! command -v clamd >/dev/null || [ ! -d /usr/share/fonts/opentype/noto ] || ! command -v softhsm2-util >/dev/null || [ ! -x /usr/sbin/nginx ] || [ ! -x /usr/sbin/slapd ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium clamav-daemon clamav fonts-noto-cjk softhsm2 slapd ldap-utils >/dev/null; \
+	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium clamav-daemon clamav fonts-noto-cjk softhsm2 nginx-light slapd ldap-utils >/dev/null; \
 	  else echo "chromium/clamav missing and not root: those tests will skip"; fi; \
 	fi
 

@@ -242,7 +242,9 @@ class Server:
             [str(VENV_BIN / "mixun"), "serve", "--host", "127.0.0.1", "--port", str(self.port),
              *(["--workers", str(self.workers)] if self.workers > 1 else [])],
             env=self.env.environ(), stdout=out, stderr=subprocess.STDOUT, cwd=str(ROOT))
-        deadline = time.monotonic() + 60
+        # BENCH_START_TIMEOUT: on a crowded host `--workers N` (N processes, each with its writer) can
+        # take longer than a minute to come up.
+        deadline = time.monotonic() + float(os.environ.get("BENCH_START_TIMEOUT", "60"))
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log_path.read_text()[-2000:]}")

@@ -21,13 +21,16 @@ CONCURRENCY = 64
 WARMUP = 2.0
 
 
-def _generator(port: int, plan: list[tuple[int, str]], duration: float, conn: Any) -> None:
+def _generator(port: int | list[int], plan: list[tuple[int, str]], duration: float, conn: Any) -> None:
+    """``port``: the server's, or several servers' (each worker keeps to one, round robin: bench.scaling)."""
+    ports = port if isinstance(port, list) else [port]
+
     import orjson
     import uvloop
 
     async def worker(wid: int, stop_at: float, count_from: float, out: dict[str, Any]) -> None:
         rnd = random.Random(wid)
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        reader, writer = await asyncio.open_connection("127.0.0.1", ports[wid % len(ports)])
         i = 0
         while time.monotonic() < stop_at:
             conv, token = plan[rnd.randrange(len(plan))]

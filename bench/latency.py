@@ -170,8 +170,11 @@ def _receiver(url: str, tokens: list[str], conn: Any) -> None:
     conn.send(("done", asyncio.run(main())))
 
 
-def _sender(port: int, plan: list[tuple[int, str]], rate: float, duration: float, start_at: float,
+def _sender(port: int | list[int], plan: list[tuple[int, str]], rate: float, duration: float, start_at: float,
             conn: Any) -> None:
+    """``port``: the server's, or several servers' (connections round robin over them: bench.scaling)."""
+    ports = port if isinstance(port, list) else [port]
+
     import orjson
     import uvloop
 
@@ -184,7 +187,7 @@ def _sender(port: int, plan: list[tuple[int, str]], rate: float, duration: float
         rnd = random.Random(5)
         queue: asyncio.Queue[tuple[int, int, str, int] | None] = asyncio.Queue()
 
-        async def worker() -> None:
+        async def worker(port: int) -> None:
             nonlocal in_flight
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
             while (item := await queue.get()) is not None:
@@ -204,7 +207,7 @@ def _sender(port: int, plan: list[tuple[int, str]], rate: float, duration: float
             writer.close()
 
         # Connections open before the clock starts, so their set-up is not measured.
-        workers = [asyncio.create_task(worker()) for _ in range(SENDER_CONNECTIONS)]
+        workers = [asyncio.create_task(worker(ports[w % len(ports)])) for w in range(SENDER_CONNECTIONS)]
         await asyncio.sleep(max(0.0, start_at - time.monotonic()))
         t_start = time.monotonic()
         i = 0

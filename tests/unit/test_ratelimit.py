@@ -31,3 +31,20 @@ def test_redis_window_falls_back_to_a_local_bucket_when_the_store_is_down() -> N
     limiter = RedisWindow("redis://127.0.0.1:1/0", 60, 1)
     assert limiter.wait(1) == 0.0
     assert limiter.wait(1) > 0.0
+
+
+def test_a_batch_is_charged_in_one_round_trip_with_the_same_answers() -> None:
+    """wait_many (a batch of sends, one Redis pipeline) counts each key as often as it appears, shares
+    the window with wait, and falls back to the local bucket when Redis is down."""
+    need("Redis", redis_available())
+    ns = uuid.uuid4().hex
+    one, two = RedisWindow(REDIS_URL, 2, 1, ns), RedisWindow(REDIS_URL, 2, 1, ns)
+    assert one.wait(7) == 0.0
+    waits = two.wait_many([7, 8, 7, 7])
+    assert waits[:3] == [0.0, 0.0, 0.0] and 0.0 < waits[3] <= 60.0, waits
+    assert one.wait(7) > 0.0 and one.wait_many([]) == []
+    down = RedisWindow("redis://127.0.0.1:1/0", 60, 1)
+    first, second = down.wait_many([1, 1])
+    assert first == 0.0 and second > 0.0
+    bucket = TokenBucket(per_minute=6, burst=2)
+    assert bucket.wait_many([1, 1, 1])[:2] == [0.0, 0.0] and bucket.wait(1) > 0.0

@@ -68,7 +68,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, serving: bool
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
-        await bus.start(loop, hub.on_bus)
+        await bus.start(loop, hub.on_bus, hub.resync)
         sweeper = loop.create_task(sweep(hub, rt))
         toucher = loop.create_task(sessions_job.flush_touches(rt))
         watcher = loop.create_task(watch_sessions(hub, Ctx(rt=rt)))  # revocations elsewhere, idle sockets

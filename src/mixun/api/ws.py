@@ -87,8 +87,10 @@ async def websocket_endpoint(ws: WebSocket) -> None:
             return
         released = True
         conn.catching_up = False
-        if conn.live_max >= conn.next_seq:
-            conn.start_catchup()
+        # Always read once: a wake-up for an event committed after last_seq was read but arriving
+        # before hub.add reached no socket (issue 23: a message from another node missing until the
+        # next one). The read finds it; one query per connection, which a resume costs anyway.
+        conn.start_catchup()
 
     timer = loop.call_later(HOLD_SECONDS, release)
     try:

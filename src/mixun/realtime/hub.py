@@ -280,6 +280,13 @@ class Hub:
             if isinstance(committed, float):
                 metrics.DELIVERY_SECONDS.observe(max(0.0, time.time() - committed))
 
+    def resync(self) -> None:
+        """The bus connection came back: the wake-ups published while it was down are gone, so every
+        connection reads what it owes from the database (the rows are the truth)."""
+        for conns in tuple(self.by_user.values()):
+            for conn in tuple(conns):
+                conn.start_catchup()
+
     def connection_count(self) -> int:
         return sum(len(c) for c in self.by_user.values())
 

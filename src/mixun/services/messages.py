@@ -79,6 +79,21 @@ def take_send_token(ctx: Ctx) -> None:
         raise MixunError("rate_limited", retry_after=max(1, math.ceil(wait)))
 
 
+def take_send_tokens(jobs: list[SendJob]) -> None:
+    """A batch's sends against their senders' rate limits at once (one Redis round trip, not one per
+    send); ``prepare`` then answers a job that was over its limit with the 429, in its usual place."""
+    pending = [j for j in jobs if not j.rate_checked and j.error is None and j.result is None]
+    limiter = pending[0].ctx.rt.rate_limiter if pending else None
+    if limiter is None:
+        return
+    try:
+        waits = limiter.wait_many([j.ctx.user_id for j in pending])
+    except Exception:  # noqa: BLE001 - prepare asks one at a time and reports the job's own failure
+        return
+    for job, wait in zip(pending, waits, strict=True):
+        job.rate_wait = wait
+
+
 def _record_dlp(s: Session, ctx: Ctx, outcome: DlpOutcome, target: str) -> None:
     if outcome.action != "allow" and outcome.audit_summary:
         audit.record(s, ctx, "dlp.hit", target=target, dlp_action=outcome.action, findings=outcome.audit_summary)
@@ -142,6 +157,9 @@ class SendJob:
     # The id reserved for its message by its latest write: a commit whose outcome was unknown that did
     # store it is told from a resend by this (the upload's blobs are then kept, not discarded).
     message_id: int | None = None
+    # What the rate limit said when its batch was charged at once (take_send_tokens): seconds to wait,
+    # 0.0 allowed; None: not asked yet (prepare asks on its own).
+    rate_wait: float | None = None
 
     @property
     def done(self) -> bool:
@@ -186,6 +204,7 @@ def send_many(jobs: list[SendJob]) -> None:
     The writer never waits for a conversation's lock (a transaction stuck while holding one would
     otherwise hold every send of the process): its batch takes the conversations it can lock and
     leaves the others' sends for the next one."""
+    take_send_tokens(jobs)
     for job in jobs:
         job.deferred = False
         prepare(job)
@@ -249,7 +268,10 @@ def prepare(job: SendJob) -> None:
             raise MixunError("validation_failed", ("client_id 为 1–64 个字符", "client_id must be 1–64 characters"), field="client_id")
         functions.check_send(ctx, job.conversation_id, bool(job.attachments))  # secadmin's switches (M10)
         if not job.rate_checked:
-            take_send_token(ctx)
+            if job.rate_wait is None:
+                take_send_token(ctx)
+            elif job.rate_wait > 0:  # charged with its batch (take_send_tokens)
+                raise MixunError("rate_limited", retry_after=max(1, math.ceil(job.rate_wait)))
             job.rate_checked = True  # a deferred send is not charged again
         if job.dlp_outcome is None:
             target = f"conversation:{job.conversation_id}"

@@ -67,6 +67,8 @@ class RateLimiter(Protocol):
 
     def wait(self, key: int) -> float: ...
 
+    def wait_many(self, keys: list[int]) -> list[float]: ...
+
 
 class LiveConnections(Protocol):
     """The hub of live WebSocket connections (realtime/hub.py), as the services see it."""

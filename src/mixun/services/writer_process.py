@@ -176,6 +176,7 @@ class WriterProcess:
         """The stage thread's step: this process's checks, then the batch to the writer process."""
         ready: list[Item] = []
         settled: list[Item] = []
+        messages.take_send_tokens([item[0] for item in batch])
         for item in batch:
             job = item[0]
             job.deferred = False
