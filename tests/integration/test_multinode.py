@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import PASSWORD, REDIS_URL, fresh_database, need, redis_available
+from tests.conftest import PASSWORD, REDIS_URL, _pg_exec, _pg_url, fresh_database, need, redis_available
 from tests.helpers import Server, add_people, free_port
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -154,10 +155,19 @@ def cluster_factory(tmp_path: Path) -> Iterator[Any]:
 
     def make(bus: str, nodes: int = 2, people: int = 4) -> Cluster:
         bus_url = _need_bus(bus)
-        url, cleanup = fresh_database("postgresql", tmp_path)
+        url, drop_db = fresh_database("postgresql", tmp_path)
+        # The nodes' one key ring (message text's data keys): a PostgreSQL database of its own, never the
+        # content database (docs/keys.md); without it a node could not open what another node sealed.
+        ring = f"mixun_ring_{uuid.uuid4().hex[:10]}"
+        _pg_exec(f'CREATE DATABASE "{ring}"')
+
+        def cleanup() -> None:
+            drop_db()
+            _pg_exec(f'DROP DATABASE IF EXISTS "{ring}" WITH (FORCE)')
+
         first = tmp_path / "node0"
-        ids = add_people(load_settings({"MIXUN_DATA_DIR": str(first), "MIXUN_DATABASE_URL": url}),
-                         _people(people))
+        ids = add_people(load_settings({"MIXUN_DATA_DIR": str(first), "MIXUN_DATABASE_URL": url,
+                                        "MIXUN_KEYRING_URL": _pg_url(ring)}), _people(people))
         servers: list[Server] = []
         lb: Nginx | None = None
         try:
@@ -167,7 +177,7 @@ def cluster_factory(tmp_path: Path) -> Iterator[Any]:
                     (data / "keys").mkdir(parents=True, exist_ok=True)
                     shutil.copy2(first / "keys" / "master.key", data / "keys" / "master.key")
                 servers.append(Server(data, url, bus_url, MIXUN_TRUSTED_PROXIES="127.0.0.1/32",
-                                      MIXUN_ARGON2_PROFILE="fast"))
+                                      MIXUN_ARGON2_PROFILE="fast", MIXUN_KEYRING_URL=_pg_url(ring)))
             for s in servers:
                 s.wait(60)
             lb = Nginx(tmp_path / "nginx", [s.port for s in servers])
@@ -446,6 +456,9 @@ async def _kill_mid_load(cluster: Cluster, group_id: int, seconds: float, rate: 
         assert len(ids) == len(set(ids)), f"{r.name} got a message twice"
         texts = [e["message"]["text"] for e in r.events if e.get("type") == "message.created"]
         assert len(texts) == len(set(texts)), f"{r.name}: a resent client_id stored twice"
+        # Sealed by either node under the shared key ring, opened by the other: the words, never the
+        # "destroyed" notice a node shows for a key it cannot reach.
+        assert all("第" in t and t.endswith("条") for t in texts), (r.name, [t for t in texts if "条" not in t][:3])
     for r in on_dead:  # dropped with their node, back through nginx on the other one, resumed
         assert r.reconnects >= 1 and r.nodes[-1].endswith(alive), (r.name, r.nodes)
 

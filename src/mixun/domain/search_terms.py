@@ -6,7 +6,7 @@ characters (利率, 授信, a two-character name) by intersecting its bigrams, t
 a one-character query is a prefix range over the bigrams and last characters.
 
 The postings hold keyed hashes of the terms (``hashed``), not the terms: whoever reads the database sees
-which messages share a term, never the term (docs/adr/0012-*.md says what that still reveals).
+which messages share a term, never the term (docs/adr/0014-*.md says what that still reveals).
 """
 
 from __future__ import annotations
