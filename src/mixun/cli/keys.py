@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 from typing import Any
 
-from mixun.cli.progress import Bar
+from mixun.cli.progress import interruptible
 from mixun.config import Settings
 from mixun.errors import MixunError
 
@@ -40,22 +39,9 @@ def cmd_rotate(args: argparse.Namespace, settings: Settings) -> int:
     from mixun.services import keys
 
     rt = _Edge.runtime(settings)
-    stop = {"asked": False}
-
-    def ask_stop(_sig: int, _frame: Any) -> None:
-        if stop["asked"]:
-            raise KeyboardInterrupt
-        stop["asked"] = True
-        print("\nmixun: 正在停止：完成当前一批后退出 (stopping after the current batch)", file=sys.stderr)
-
-    previous = signal.signal(signal.SIGINT, ask_stop)
-    bar = Bar("重新封装数据密钥 rewrapping data keys", stream=sys.stderr) if not args.quiet else None
-    try:
-        out = keys.rotate(_Edge.cli_ctx(rt), progress=bar, should_stop=lambda: stop["asked"])
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if bar:
-            bar.close()
+    out = interruptible("重新封装数据密钥 rewrapping data keys",
+                        lambda bar, should_stop: keys.rotate(_Edge.cli_ctx(rt), progress=bar, should_stop=should_stop),
+                        quiet=args.quiet)
     print(f"新密钥版本 new KEK v{out['version']} ({out['cipher']}), 上一版本 previous v{out['previous']}: "
           f"已重新封装 rewrapped {out['rewrapped']}, 期间已变更 changed meanwhile {out['changed_meanwhile']}, "
           f"剩余 left {out['left']}")
@@ -72,22 +58,10 @@ def cmd_encrypt_existing(args: argparse.Namespace, settings: Settings) -> int:
     from mixun.services import keys
 
     rt = _Edge.runtime(settings)
-    stop = {"asked": False}
-
-    def ask_stop(_sig: int, _frame: Any) -> None:
-        if stop["asked"]:
-            raise KeyboardInterrupt
-        stop["asked"] = True
-        print("\nmixun: 正在停止：完成当前一批后退出 (stopping after the current batch)", file=sys.stderr)
-
-    previous = signal.signal(signal.SIGINT, ask_stop)
-    bar = Bar("加密已有的消息文本 sealing existing message texts", stream=sys.stderr) if not args.quiet else None
-    try:
-        out = keys.encrypt_existing(_Edge.cli_ctx(rt), progress=bar, should_stop=lambda: stop["asked"])
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if bar:
-            bar.close()
+    out = interruptible("加密已有的消息文本 sealing existing message texts",
+                        lambda bar, should_stop: keys.encrypt_existing(_Edge.cli_ctx(rt), progress=bar,
+                                                                       should_stop=should_stop),
+                        quiet=args.quiet)
     print(f"已加密 sealed {out['sealed']}, 期间已变更 changed meanwhile {out['changed_meanwhile']}, "
           f"剩余明文 plain left {out['left']}")
     if out["interrupted"] or out["left"]:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
-from typing import TextIO
+from collections.abc import Callable
+from typing import Any, TextIO, TypeVar
+
+T = TypeVar("T")
 
 
 class Bar:
@@ -36,3 +40,25 @@ class Bar:
         elif total:
             self.stream.write(f"{self.label}: {done}/{total}\n")
         self.stream.flush()
+
+
+def interruptible(label: str, work: Callable[[Bar | None, Callable[[], bool]], T], *, quiet: bool = False) -> T:
+    """Run ``work(bar, should_stop)`` with a progress bar (None when ``quiet``) and Ctrl-C asking it to stop
+    after its current batch (a second Ctrl-C interrupts at once): long work that must never be left
+    half-done checks ``should_stop`` between batches, each of which commits whole."""
+    stop = {"asked": False}
+
+    def ask_stop(_sig: int, _frame: Any) -> None:
+        if stop["asked"]:
+            raise KeyboardInterrupt
+        stop["asked"] = True
+        print("\nmixun: 正在停止：完成当前一批后退出 (stopping after the current batch)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, ask_stop)
+    bar = None if quiet else Bar(label, stream=sys.stderr)
+    try:
+        return work(bar, lambda: stop["asked"])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if bar:
+            bar.close()
