@@ -21,7 +21,8 @@ SENT = "跨境汇款核查暗号青龙七号"
 ASCII = "PurpleElephant42 wire to Zurich"
 EDITED = "编辑以后的机密文本白虎八号"
 DRAFT = "草稿里的秘密朱雀九号"
-PHRASES = [SENT, ASCII, EDITED, DRAFT, "青龙七号", "白虎八号", "朱雀九号", "PurpleElephant42"]
+NOTICE = "群公告：玄武十号项目周五封版"
+PHRASES = [SENT, ASCII, EDITED, DRAFT, "青龙七号", "白虎八号", "朱雀九号", "PurpleElephant42", "玄武十号"]
 S = "/api/v1/compliance/archive/search"
 AML = {"category": "internal_investigation", "reason": "反洗钱专项检查，核对相关人员往来记录"}
 
@@ -70,6 +71,8 @@ def test_no_message_text_in_the_clear_at_rest(env: Env, tmp_path: Path) -> None:
     r = env.client.patch(f"/api/v1/messages/{first['id']}", headers=env.h(ta), json={"text": EDITED})
     assert r.status_code == 200, r.text
     assert env.client.put(f"/api/v1/drafts/{conv}", headers=env.h(tb), json={"text": DRAFT}).status_code == 204
+    r = env.client.put(f"/api/v1/conversations/{conv}/notice", headers=env.h(ta), json={"text": NOTICE})
+    assert r.status_code == 200 and r.json()["notice"]["text"] == NOTICE, r.text
     r = env.client.post("/api/v1/messages/forward", headers=env.h(tb),
                         json={"message_ids": [first["id"]], "conversation_id": conv, "merged": True})
     assert r.status_code == 201, r.text
@@ -82,6 +85,8 @@ def test_no_message_text_in_the_clear_at_rest(env: Env, tmp_path: Path) -> None:
     texts = [m["text"] for m in hist]
     assert EDITED in texts and ASCII in texts and any(EDITED in t for t in texts if t.startswith("张三"))
     assert env.client.get("/api/v1/drafts", headers=env.h(tb)).json()["drafts"] == {str(conv): DRAFT}
+    convs = env.client.get("/api/v1/conversations", headers=env.h(tb)).json()["conversations"]
+    assert [c["notice"]["text"] for c in convs if c["id"] == conv] == [NOTICE]  # the group notice, opened
     own = env.client.get("/api/v1/search/messages", headers=env.h(tb), params={"q": "白虎"})
     assert own.status_code == 200, own.text
     assert EDITED in [x["text"] for x in own.json()["results"]]
@@ -102,7 +107,7 @@ def test_no_message_text_in_the_clear_at_rest(env: Env, tmp_path: Path) -> None:
 
     with env.rt.db.read_engine.connect() as c:  # raw values, past the columns' opening
         stored = [r[0] for r in c.execute(text("SELECT text FROM messages UNION ALL SELECT text FROM message_versions "
-                                               "UNION ALL SELECT text FROM drafts")) if r[0]]
+                                               "UNION ALL SELECT text FROM drafts UNION ALL SELECT notice FROM conversations")) if r[0]]
     assert stored and all(v.startswith("\x1fm1") for v in stored), stored
     blobs = env.settings.data_dir / "blobs"
     if blobs.exists():

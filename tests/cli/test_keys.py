@@ -358,12 +358,16 @@ def test_encrypt_existing_seals_plain_rows_resumably_and_they_read_as_before(ken
     b, tb = env.person("lisi", "李四")
     conv = env.client.post("/api/v1/conversations", headers=env.h(ta),
                            json={"kind": "group", "name": "旧群", "members": [b]}).json()["id"]
+    empty = env.client.post(f"/api/v1/conversations/{conv}/messages", headers=env.h(ta), json={"text": "空"}).json()
     m = env.client.post(f"/api/v1/conversations/{conv}/messages", headers=env.h(ta), json={"text": "新消息"}).json()
     assert env.client.put(f"/api/v1/drafts/{conv}", headers=env.h(tb), json={"text": "新草稿"}).status_code == 204
     old, old_draft = "升级以前的旧消息甲", "升级以前的旧草稿乙"
     with env.rt.db.write() as s:  # what a database from before this change holds: plain text
         s.execute(text("UPDATE messages SET text = :t WHERE id = :i"), {"t": old, "i": m["id"]})
         s.execute(text("UPDATE drafts SET text = :t WHERE conversation_id = :c"), {"t": old_draft, "c": conv})
+        s.execute(text("UPDATE messages SET text = '' WHERE id = :i"), {"i": empty["id"]})  # nothing to seal
+        s.execute(text("UPDATE conversations SET notice = :t, notice_version = 1, notice_at = :at WHERE id = :c"),
+                  {"t": "升级以前的群公告丙", "at": datetime.now(UTC), "c": conv})
         s.execute(insert(MessageVersion.__table__).values(
             message_id=m["id"], conversation_id=conv, version=2, kind="edited", sender_id=a, actor_id=a, text=old,
             created_at=datetime.now(UTC)))
@@ -373,7 +377,7 @@ def test_encrypt_existing_seals_plain_rows_resumably_and_they_read_as_before(ken
             created_at=datetime.now(UTC)))
     plain = keys.plain_counts(env.rt)
     assert plain["messages"] == 1 and plain["message_versions"] == 1 and plain["drafts"] == 1
-    assert plain["event_payloads"] == 1
+    assert plain["event_payloads"] == 1 and plain["group_notices"] == 1
 
     def shown() -> tuple[str, str]:
         hist = env.client.get(f"/api/v1/conversations/{conv}/messages", headers=env.h(tb)).json()["messages"]
@@ -385,16 +389,19 @@ def test_encrypt_existing_seals_plain_rows_resumably_and_they_read_as_before(ken
         out = keys.encrypt_existing(_ctx(env), should_stop=lambda: True)
     finally:
         keys.BATCH = saved
-    assert out["interrupted"] and out["sealed"] == 1 and out["left"] == 3
+    assert out["interrupted"] and out["sealed"] == 1 and out["left"] == 4
     assert shown() == (old, old_draft)
     out = keys.encrypt_existing(_ctx(env))
-    assert out["left"] == 0 and out["sealed"] == 3 and not out["interrupted"]
+    assert out["left"] == 0 and out["sealed"] == 4 and not out["interrupted"]
     assert sum(keys.plain_counts(env.rt).values()) == 0
     assert shown() == (old, old_draft)
     with env.rt.db.read_engine.connect() as c:
         raw = [r[0] for r in c.execute(text("SELECT text FROM messages UNION ALL SELECT text FROM message_versions "
-                                            "UNION ALL SELECT text FROM drafts UNION ALL SELECT body FROM event_payloads"))]
-    assert not [v for v in raw if old in v or old_draft in v]
+                                            "UNION ALL SELECT text FROM drafts UNION ALL SELECT body FROM event_payloads "
+                                            "UNION ALL SELECT notice FROM conversations"))]
+    assert not [v for v in raw if old in v or old_draft in v or "群公告丙" in v]
+    convs = env.client.get("/api/v1/conversations", headers=env.h(tb)).json()["conversations"]
+    assert [c["notice"]["text"] for c in convs if c["id"] == conv] == ["升级以前的群公告丙"]
     with pytest.raises(DBAPIError), env.rt.db.write() as s:  # the archive still refuses a rewrite, permit or not
         keys._permit(s)
         s.execute(update(MessageVersion).where(MessageVersion.message_id == m["id"]).values(text="改写"))

@@ -20,7 +20,6 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Table,
-    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -173,7 +172,7 @@ class Conversation(Base):
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     classification: Mapped[str] = mapped_column(String(16), default="internal")
     # 群公告: its text, bumped version (members who have not opened this version see it), who and when.
-    notice: Mapped[str] = mapped_column(Text, default="")
+    notice: Mapped[str] = mapped_column(SealedText, default="")  # sealed (db/sealed.py), by notice_at's month
     notice_version: Mapped[int] = mapped_column(Integer, default=0)
     notice_by: Mapped[int | None] = mapped_column(BigId)
     notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from mixun.db.models import Conversation, Member, MembershipLog
 from mixun.errors import MixunError
-from mixun.services import audit, events
+from mixun.services import audit, events, texts
 from mixun.services.conversations import (
     _changed,
     _log,
@@ -35,13 +35,16 @@ def set_notice(ctx: Ctx, conversation_id: int, text: str) -> dict[str, Any]:
     with ctx.rt.db.write() as s:
         conv, me = access_conversation(s, ctx, conversation_id, lock=True)
         _require_group_admin(conv, me)
-        conv.notice = text
+        now = datetime.now(UTC)
+        conv.notice = texts.seal(ctx.rt, conv.id, now, text) if text else ""  # at rest under the month's key
         conv.notice_version = (conv.notice_version or 0) + 1
         conv.notice_by = ctx.user_id
-        conv.notice_at = datetime.now(UTC)
+        conv.notice_at = now
         me.notice_seen = conv.notice_version  # the author has read what they wrote
         _log(s, conv.id, ctx.user_id, "notice", ctx.user_id, "set" if text else "cleared")
         _touch(s, conv)
+        s.flush()
+        s.expire(conv, ["notice"])  # the views read it back opened, never the sealed value
         return _changed(s, ctx, conv, "conversation.updated", [])
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import Text, and_, delete, func, or_, select, text, tuple_, upda
 from sqlalchemy import cast as sa_cast
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from mixun.db.models import Attachment, Bundle, EventPayload, Message, MessageVersion, User
+from mixun.db.models import Attachment, Bundle, Conversation, EventPayload, Message, MessageVersion, User
 from mixun.db.models_archive import RekeyPermit
 from mixun.db.models_web import Draft
 from mixun.db.sealed import PREFIX
@@ -217,8 +217,8 @@ def _month(period: int) -> tuple[datetime, datetime]:
 
 
 def shred_spent(ctx: Ctx, now: datetime | None = None, reason: str = "retention") -> dict[str, Any]:
-    """Destroy the data key of every (conversation, month) that no stored message, version or draft of
-    that conversation and month needs any more (retention destroyed them, or they never outlived it):
+    """Destroy the data key of every (conversation, month) that no stored message, version, draft or
+    current group notice of that conversation and month needs any more (retention destroyed them, or they never outlived it):
     the copies of those texts in old backups become unreadable. Months that may still be written (the
     current one and the day before) are never touched. Audited with the conversations and months."""
     now = now or datetime.now(UTC)
@@ -236,7 +236,9 @@ def shred_spent(ctx: Ctx, now: datetime | None = None, reason: str = "retention"
                       select(MessageVersion.id).where(MessageVersion.conversation_id == cid,
                                                       MessageVersion.created_at >= start, MessageVersion.created_at < end),
                       select(Draft.user_id).where(Draft.conversation_id == cid, Draft.updated_at >= start,
-                                                  Draft.updated_at < end))
+                                                  Draft.updated_at < end),
+                      select(Conversation.id).where(Conversation.id == cid, Conversation.notice != "",
+                                                    Conversation.notice_at >= start, Conversation.notice_at < end))
             if all(s.execute(q.limit(1)).first() is None for q in checks):
                 spent.append((scope, period))
     gone = ring.destroy(spent, reason)
@@ -269,6 +271,7 @@ PLAIN: tuple[PlainTexts, ...] = (
                archive=True),
     PlainTexts("drafts", Draft.__table__, ("user_id", "conversation_id"), "text", "conversation_id", "updated_at"),
     PlainTexts("event_payloads", EventPayload.__table__, ("id",), "body", None, "created_at"),
+    PlainTexts("group_notices", Conversation.__table__, ("id",), "notice", "id", "notice_at"),
     PlainTexts("message_bundles", Bundle.__table__, ("message_id",), "items", None, ""),
 )
 
@@ -277,7 +280,8 @@ _JSON_PREFIX = json.dumps(PREFIX)[:-1]  # a sealed value stored in a JSON column
 
 
 def _not_sealed(raw: Any, t: PlainTexts) -> Any:
-    cond = and_(func.substr(raw, 1, len(PREFIX)) != PREFIX, func.substr(raw, 1, len(_JSON_PREFIX)) != _JSON_PREFIX)
+    cond = and_(raw != "", func.substr(raw, 1, len(PREFIX)) != PREFIX,
+                func.substr(raw, 1, len(_JSON_PREFIX)) != _JSON_PREFIX)  # an empty text holds nothing to seal
     if t.name == "event_payloads":  # only an event about a conversation may carry its text
         cond = and_(cond, or_(raw.like('%"conversation_id"%'), raw.like('%"conversation"%')))
     return cond
