@@ -74,7 +74,8 @@ export function MessageItem(props: { m: Message; c: Conversation; mine: boolean;
             <b>{quoted.sender?.name}</b>{locale === 'en' ? ': ' : '：'}{quoted.recalled ? t('recalled') : (quoted.text || (quoted.attachments?.length ? t('image_message') : ''))}
           </div>
         )}
-        <div class={'bubble' + (m.recalled ? ' recalled' : '')} data-testid="message" data-message-id={m.id} {...menuHandlers(m)}>
+        <div class={'bubble' + (m.recalled ? ' recalled' : '') + (m.content_destroyed ? ' destroyed' : '')} data-testid="message" data-message-id={m.id}
+          data-destroyed={m.content_destroyed ? 'true' : undefined} title={m.content_destroyed ? t('content_destroyed_hint') : undefined} {...menuHandlers(m)}>
           {m.recalled ? (reedit != null
             ? <span class="recalled-note">{t('you_recalled')} <button class="link" data-testid="reedit" onClick={() => restoreDraft(c.id, reedit)}>{t('reedit')}</button></span>
             : t('recalled')) : (
@@ -104,7 +105,7 @@ export function MessageItem(props: { m: Message; c: Conversation; mine: boolean;
       </div>
       <div class="msg-actions" role="toolbar">
         {!m.recalled && <button class="icon-btn" title={t('reply')} data-testid="action-reply" onClick={() => props.onReply(m)}><Icon name="reply" size={16} /></button>}
-        {mine && !m.recalled && !m.attachments?.length && m.kind !== 'merged' && <button class="icon-btn" title={t('edit')} data-testid="action-edit" onClick={() => props.onEdit(m)}><Icon name="edit" size={16} /></button>}
+        {mine && !m.recalled && !m.content_destroyed && !m.attachments?.length && m.kind !== 'merged' && <button class="icon-btn" title={t('edit')} data-testid="action-edit" onClick={() => props.onEdit(m)}><Icon name="edit" size={16} /></button>}
         {recallable && <button class="icon-btn" title={t('recall')} data-testid="action-recall" onClick={() => setConfirmRecall(true)}><Icon name="recall" size={16} /></button>}
       </div>
       {confirmRecall && (

@@ -9,7 +9,7 @@ export type Member = { id: number; name: string; role?: string };
 export type Attachment = { id: number; kind?: string; mime?: string; size?: number; width?: number; height?: number; name?: string; filename?: string; scan_status?: string };
 export type Message = {
   id: number; conversation_id: number; seq: number; sender: { id: number; name: string }; text: string; created_at: string;
-  kind?: string; edited?: boolean; edited_at?: string; recalled?: boolean; urgent?: boolean; reply_to?: number | null | { id: number };
+  kind?: string; edited?: boolean; edited_at?: string; recalled?: boolean; content_destroyed?: boolean; urgent?: boolean; reply_to?: number | null | { id: number };
   mentions?: number[]; attachments?: Attachment[]; read_count?: number; recipient_count?: number; client_id?: string;
   urgent_recipients?: { id: number; name: string; phone?: string; read?: boolean }[]; dlp?: { action?: string; findings?: any[] } | null;
   reactions?: { emoji: string; users: { id: number; name: string }[] }[];
