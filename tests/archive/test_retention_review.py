@@ -96,7 +96,10 @@ def test_nothing_expires_early_and_dry_run_destroys_nothing(env: Env) -> None:
     """Within the five-year default nothing is destroyed; a dry run only counts."""
     _history(env)
     assert retention.run(cli_ctx(env), now=datetime.now(UTC) + timedelta(days=4 * 365))["counts"]["messages"] == 0
-    assert retention.run(cli_ctx(env), now=LATER, dry_run=True)["counts"]["messages"] == 2
+    seen: list[tuple[int, int]] = []
+    assert retention.run(cli_ctx(env), now=LATER, dry_run=True,
+                         progress=lambda done, total: seen.append((done, total)))["counts"]["messages"] == 2
+    assert seen[0] == (0, 2) and seen[-1] == (2, 2)  # what the CLI's progress bar is shown
     assert _count(env, "SELECT count(*) FROM message_versions") == 2 and _blob_count(env) == 2
 
 

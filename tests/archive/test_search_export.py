@@ -121,7 +121,9 @@ def test_export_round_trip_verifies(env: Env, tmp_path: Path, capsys: pytest.Cap
     args = argparse.Namespace(out=str(out), user="lisi", conversation=None, since=None, until=None, format=None,
                               reason="监管调阅", export_command=None)
     assert cmd_export(args, env.settings) == 0
-    assert "exported 3 versions of 3 messages in 1 conversations" in capsys.readouterr().out
+    said = capsys.readouterr()
+    assert "exported 3 versions of 3 messages in 1 conversations" in said.out
+    assert "exporting versions: 3/3" in said.err  # the progress bar's last line (no terminal here)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["counts"]["versions"] == 3 and manifest["counts"]["eml_files"] == 1
     lines = [json.loads(x) for x in (out / "messages.jsonl").read_text().splitlines()]
@@ -142,7 +144,9 @@ def test_tampered_export_is_detected(env: Env, tmp_path: Path, capsys: pytest.Ca
     """Changing one exported message, or adding a file, makes the export fail verification, naming the file."""
     _chat(env)
     out = tmp_path / "exp"
-    export.export(cli_ctx(env), out, export.Filters())
+    seen: list[tuple[int, int]] = []
+    export.export(cli_ctx(env), out, export.Filters(), progress=lambda done, total: seen.append((done, total)))
+    assert seen[0] == (0, 3) and seen[-1] == (3, 3)  # what a progress bar is shown
     p = out / "messages.jsonl"
     p.write_text(p.read_text().replace("利率", "汇率"))
     (out / "extra.txt").write_text("x")

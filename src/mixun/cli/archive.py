@@ -47,6 +47,7 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from mixun.cli.progress import Bar
     from mixun.errors import MixunError
     from mixun.services import export
 
@@ -60,12 +61,19 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     f = export.Filters(user=args.user, conversation_id=args.conversation, since=_time(args.since),
                        until=_time(args.until))
     formats = tuple(args.format.split(",")) if args.format else export.ALL_FORMATS
+    bar = Bar("导出 exporting versions", stream=sys.stderr)
     try:
         manifest = export.export(_ctx(settings), Path(args.out), f, formats, reason=args.reason or "cli export",
-                                 include_originals=bool(getattr(args, "include_originals", False)))
+                                 include_originals=bool(getattr(args, "include_originals", False)), progress=bar)
+    except KeyboardInterrupt:  # the partial directory is already gone: nothing half-written stays
+        bar.close()
+        print("mixun: 已中止，未留下部分导出 (interrupted: no partial export was left)", file=sys.stderr)
+        return 130
     except MixunError as exc:
+        bar.close()
         print(f"error: {exc.code}: {exc.message_for('en')}", file=sys.stderr)
         return 2
+    bar.close()
     c = manifest["counts"]
     print(f"exported {c['versions']} versions of {c['messages']} messages in {c['conversations']} conversations, "
           f"{c['attachments']} attachments, {c['eml_files']} EML files to {args.out} (signed manifest)")
@@ -110,9 +118,17 @@ def cmd_export_public_key(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_retention_run(args: argparse.Namespace, settings: Settings) -> int:
+    from mixun.cli.progress import Bar
     from mixun.services import retention
 
-    result = retention.run(_ctx(settings), dry_run=args.dry_run)
+    bar = Bar("保留期限 retention (messages looked at)", stream=sys.stderr)
+    try:
+        result = retention.run(_ctx(settings), dry_run=args.dry_run, progress=bar)
+    except KeyboardInterrupt:  # one transaction: rolled back, nothing destroyed
+        bar.close()
+        print("mixun: 已中止，未销毁任何内容 (interrupted: nothing was destroyed)", file=sys.stderr)
+        return 130
+    bar.close()
     print(("would destroy: " if args.dry_run else "destroyed: ") +
           ", ".join(f"{k} {v}" for k, v in result["counts"].items()))
     return 0

@@ -23,7 +23,7 @@ import os
 import secrets
 import shutil
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.header import Header
@@ -35,7 +35,7 @@ import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mixun.config import Settings
@@ -53,6 +53,8 @@ from mixun.db.models_archive import ExportRecord
 from mixun.errors import MixunError
 from mixun.services import audit
 from mixun.services.runtime import Ctx
+
+Progress = Callable[[int, int], None]  # (versions written, versions to write)
 
 BATCH = 10_000
 FORMAT = "mixun-archive-export/2"  # /2: signed (manifest.sig), participants as of each message
@@ -218,6 +220,20 @@ def _preload(s: Session, c: _Caches, scope: list[int] | None) -> None:
         c.bounds[cid] = sorted({t for _u, a, b in ivs for t in (a, b) if t is not None})
 
 
+def _count_versions(s: Session, f: Filters, scope: list[int] | None) -> int:
+    """How many versions the export will write (the progress bar's total)."""
+    stmt = select(func.count()).select_from(MessageVersion)
+    if f.conversation_id is not None:
+        stmt = stmt.where(MessageVersion.conversation_id == f.conversation_id)
+    if scope is not None:
+        stmt = stmt.where(MessageVersion.conversation_id.in_(scope or [-1]))
+    if f.since is not None:
+        stmt = stmt.where(MessageVersion.created_at >= f.since)
+    if f.until is not None:
+        stmt = stmt.where(MessageVersion.created_at <= f.until)
+    return int(s.execute(stmt).scalar_one())
+
+
 def _versions(s: Session, f: Filters, scope: list[int] | None, by_conversation: bool,
               originals: bool = False) -> Iterator[Sequence[Any]]:
     """Batches of version rows: in id order, or (for EML) conversation by conversation, each in id order."""
@@ -323,7 +339,7 @@ def _sent_times(s: Session, rows: Sequence[Any]) -> dict[int, datetime]:
 
 
 def write_export(s: Session, ctx: Ctx, out: Path, f: Filters, formats: tuple[str, ...] = ALL_FORMATS,
-                 include_originals: bool = False) -> dict[str, Any]:
+                 include_originals: bool = False, progress: Progress | None = None) -> dict[str, Any]:
     """Write the export into ``out`` (must be empty or missing); returns the manifest (unsigned: ``export``
     signs it). With ``include_originals`` each DLP-masked version also carries its original text."""
     out.mkdir(parents=True, exist_ok=True)
@@ -350,6 +366,9 @@ def write_export(s: Session, ctx: Ctx, out: Path, f: Filters, formats: tuple[str
     last_msg = -1
     dumps = orjson.dumps
     keys = ctx.rt.keys
+    total = _count_versions(s, f, scope) if progress else 0
+    if progress:
+        progress(0, total)
     for rows in _versions(s, f, scope, by_conversation=eml is not None, originals=include_originals):
         cids = {r[2] for r in rows}
         att_map = _attachments_for(s, sorted({r[1] for r in rows})) if cids & with_files else {}
@@ -407,6 +426,8 @@ def write_export(s: Session, ctx: Ctx, out: Path, f: Filters, formats: tuple[str
             jsonl.write(b"\n".join(lines) + b"\n")
         if csv_sink is not None:
             csv_sink.write(csv_buf.take())
+        if progress:
+            progress(counts["versions"], max(total, counts["versions"]))
     for sink in (jsonl, csv_sink):
         if sink is not None:
             files[sink.rel] = sink.close()
@@ -503,7 +524,7 @@ def _target_ready(out: Path) -> None:
 
 
 def export(ctx: Ctx, out: Path, f: Filters, formats: tuple[str, ...] = ALL_FORMATS,
-           reason: str = "", include_originals: bool = False) -> dict[str, Any]:
+           reason: str = "", include_originals: bool = False, progress: Progress | None = None) -> dict[str, Any]:
     """Export into ``out``, sign the manifest, and audit it (the record carries the manifest's SHA-256).
 
     The files are written into a hidden directory beside ``out`` and renamed into place only when the
@@ -516,7 +537,7 @@ def export(ctx: Ctx, out: Path, f: Filters, formats: tuple[str, ...] = ALL_FORMA
     tmp = out.parent / f".{out.name}.partial-{secrets.token_hex(6)}"
     try:
         with ctx.rt.db.read() as s:
-            manifest = write_export(s, ctx, tmp, f, formats, include_originals=include_originals)
+            manifest = write_export(s, ctx, tmp, f, formats, include_originals=include_originals, progress=progress)
         manifest_bytes = (tmp / "manifest.json").read_bytes()
         (tmp / SIGNATURE_FILE).write_text(json.dumps(sign_manifest(key, manifest_bytes), indent=1))
         _target_ready(out)

@@ -8,11 +8,12 @@ Before trimming the oldest audit records it stores a signed checkpoint so the tr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from mixun.db.engine import affected, on_commit
@@ -199,8 +200,10 @@ def _unlink_later(s: Session, paths: list[Path]) -> None:
         on_commit(s, unlink)
 
 
-def run(ctx: Ctx, *, dry_run: bool = False, now: datetime | None = None) -> dict[str, Any]:
-    """Destroy expired messages, versions, files and audit records unless held; record what went."""
+def run(ctx: Ctx, *, dry_run: bool = False, now: datetime | None = None,
+        progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Destroy expired messages, versions, files and audit records unless held; record what went. One
+    transaction: interrupted, it destroys nothing. ``progress(messages looked at, expired messages)``."""
     now = now or datetime.now(UTC)
     counts: dict[str, Any] = {"messages": 0, "versions": 0, "attachments": 0, "audit_records": 0, "events": 0, "held": 0}
     blob_dir = ctx.rt.settings.blob_dir
@@ -219,13 +222,19 @@ def run(ctx: Ctx, *, dry_run: bool = False, now: datetime | None = None) -> dict
         units: dict[int, str] = {}
         last_id = 0
         doomed_paths: list[Path] = []
+        total = int(s.execute(select(func.count()).select_from(Message).where(Message.created_at < cutoff))
+                    .scalar_one()) if progress else 0
+        looked = 0
         while True:
+            if progress:
+                progress(looked, max(total, looked))
             msgs = s.execute(select(Message.id, Message.conversation_id, Message.sender_id, Message.created_at)
                              .where(Message.created_at < cutoff, Message.id > last_id)
                              .order_by(Message.id).limit(BATCH)).all()
             if not msgs:
                 break
             last_id = msgs[-1][0]
+            looked += len(msgs)
             gone_msgs: list[int] = []
             file_msgs: list[int] = []
             for mid, cid, sender, created in msgs:
