@@ -220,9 +220,8 @@ def _preload(s: Session, c: _Caches, scope: list[int] | None) -> None:
         c.bounds[cid] = sorted({t for _u, a, b in ivs for t in (a, b) if t is not None})
 
 
-def _count_versions(s: Session, f: Filters, scope: list[int] | None) -> int:
-    """How many versions the export will write (the progress bar's total)."""
-    stmt = select(func.count()).select_from(MessageVersion)
+def _filtered(stmt: Any, f: Filters, scope: list[int] | None) -> Any:
+    """``stmt`` over message versions narrowed to the export's conversation, scope and time range."""
     if f.conversation_id is not None:
         stmt = stmt.where(MessageVersion.conversation_id == f.conversation_id)
     if scope is not None:
@@ -231,7 +230,12 @@ def _count_versions(s: Session, f: Filters, scope: list[int] | None) -> int:
         stmt = stmt.where(MessageVersion.created_at >= f.since)
     if f.until is not None:
         stmt = stmt.where(MessageVersion.created_at <= f.until)
-    return int(s.execute(stmt).scalar_one())
+    return stmt
+
+
+def _count_versions(s: Session, f: Filters, scope: list[int] | None) -> int:
+    """How many versions the export will write (the progress bar's total)."""
+    return int(s.execute(_filtered(select(func.count()).select_from(MessageVersion), f, scope)).scalar_one())
 
 
 def _versions(s: Session, f: Filters, scope: list[int] | None, by_conversation: bool,
@@ -246,15 +250,7 @@ def _versions(s: Session, f: Filters, scope: list[int] | None, by_conversation: 
     if not by_conversation:  # id order reads the table sequentially: the fastest path for JSONL and CSV
         last = 0
         while True:
-            stmt = select(*cols).where(MessageVersion.id > last)
-            if f.conversation_id is not None:
-                stmt = stmt.where(MessageVersion.conversation_id == f.conversation_id)
-            if scope is not None:
-                stmt = stmt.where(MessageVersion.conversation_id.in_(scope or [-1]))
-            if f.since is not None:
-                stmt = stmt.where(MessageVersion.created_at >= f.since)
-            if f.until is not None:
-                stmt = stmt.where(MessageVersion.created_at <= f.until)
+            stmt = _filtered(select(*cols).where(MessageVersion.id > last), f, scope)
             rows = s.execute(stmt.order_by(MessageVersion.id).limit(BATCH)).all()
             if not rows:
                 return
