@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import os
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +59,14 @@ def group(env: Env, token: str, name: str, members: list[int]) -> int:
                         json={"kind": "group", "name": name, "members": members})
     assert r.status_code == 201, r.text
     return int(r.json()["id"])
+
+
+def run_async(coro: Coroutine[Any, Any, Any]) -> Any:
+    """``asyncio.run(coro)`` in a thread of its own: the browser tests' session-wide Playwright (sync API)
+    keeps an event loop running in the main thread, where ``asyncio.run`` refuses to start, so a test
+    that runs after any browser test in the same session must not call it there."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def free_port() -> int:

@@ -10,6 +10,7 @@ import pytest
 
 from mixun.bus import NatsBus, RedisBus
 from tests.conftest import REDIS_URL, need, redis_available
+from tests.helpers import run_async
 
 
 async def _until(pred: object, timeout: float = 10.0) -> None:
@@ -51,7 +52,7 @@ def test_redis_bus_is_subscribed_when_started_and_resyncs_after_its_connection_i
             await other.stop()
             await bus.stop()
 
-    asyncio.run(main())
+    run_async(main())
 
 
 def test_nats_bus_is_subscribed_when_started() -> None:
@@ -76,7 +77,7 @@ def test_nats_bus_is_subscribed_when_started() -> None:
             await other.stop()
             await bus.stop()
 
-    asyncio.run(main())
+    run_async(main())
 
 
 def test_redis_bus_sends_every_wake_up_in_order_however_many_come_at_once() -> None:
@@ -109,4 +110,4 @@ def test_redis_bus_sends_every_wake_up_in_order_however_many_come_at_once() -> N
             await other.stop()
             await bus.stop()
 
-    asyncio.run(main())
+    run_async(main())

@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from tests.conftest import PASSWORD, REDIS_URL, _pg_exec, _pg_url, fresh_database, need, redis_available
-from tests.helpers import Server, add_people, free_port
+from tests.helpers import Server, add_people, free_port, run_async
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 pytestmark = [pytest.mark.postgres]
@@ -376,7 +376,7 @@ def test_a_client_on_any_node_receives_what_a_client_on_another_node_sent(cluste
     for name in cluster.ids:
         cluster.tokens[name] = login(cluster.lb.url, name)
     group_id = make_group(cluster.lb.url, cluster.tokens["staff00"], [v for k, v in cluster.ids.items() if k != "staff00"])
-    asyncio.run(_cross_node_rounds(cluster, group_id, rounds=int(os.environ.get("MIXUN_MULTINODE_ROUNDS", "5"))))
+    run_async(_cross_node_rounds(cluster, group_id, rounds=int(os.environ.get("MIXUN_MULTINODE_ROUNDS", "5"))))
 
 
 # --- (b) a node killed mid-load loses no acknowledged message; its clients resume elsewhere ----------
@@ -469,5 +469,5 @@ def test_a_node_killed_mid_load_loses_no_acknowledged_message(cluster_factory: A
     for name in cluster.ids:
         cluster.tokens[name] = login(cluster.lb.url, name)
     group_id = make_group(cluster.lb.url, cluster.tokens["staff00"], [v for k, v in cluster.ids.items() if k != "staff00"])
-    asyncio.run(_kill_mid_load(cluster, group_id, seconds=float(os.environ.get("MIXUN_MULTINODE_SECONDS", "3")),
+    run_async(_kill_mid_load(cluster, group_id, seconds=float(os.environ.get("MIXUN_MULTINODE_SECONDS", "3")),
                                rate=float(os.environ.get("MIXUN_MULTINODE_RATE", "80"))))
