@@ -121,6 +121,13 @@ def test_promote_after_the_primary_dies_loses_no_acknowledged_message(tmp_path: 
         back = next(t for t in sender.ack_times[before:] if t > killed_at) - killed_at
         assert back < 60
 
+        # Read the texts as a node of this deployment does: opened with its key ring (registered here; the
+        # runtime that add_people built may long be collected in a whole-suite run).
+        from mixun.db import sealed
+        from mixun.keystore import keystore_from
+
+        keys = keystore_from(load_settings(env))
+        sealed.register(keys.data_keys)
         engine = create_engine(pair.standby_url())
         try:
             with engine.connect() as conn:
