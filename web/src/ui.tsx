@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef } from 'preact/hooks';
+import { useLayoutEffect, useRef } from 'preact/hooks';
 import { t, locale } from './i18n';
 
 // Open dialogs, oldest first: Escape closes only the topmost (a confirmation over a preview closes
@@ -9,7 +9,9 @@ const openModals: object[] = [];
 export function Modal(props: { title: string; onClose?: () => void; children: ComponentChildren; wide?: boolean; testid?: string }) {
   const close = useRef(props.onClose);
   close.current = props.onClose;
-  useEffect(() => {
+  // A layout effect: registered as the dialog is put on the page, not after the next paint, so an
+  // Escape pressed the moment it shows (a slow machine) closes it and not the dialog under it.
+  useLayoutEffect(() => {
     const me = {};
     openModals.push(me);
     const f = (e: KeyboardEvent) => {
