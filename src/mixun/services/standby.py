@@ -206,11 +206,14 @@ def _walk(root: Path) -> Iterator[Path]:
 
 def mirror_files(src: Path, dst: Path, skip: Callable[[Path], bool] | None = None,
                  progress: Callable[[int, int], None] | None = None) -> MirrorStats:
-    """Copy every file of ``src`` missing or different (by size and mtime) in ``dst``.
+    """Copy every file of ``src`` missing or different (by size and exact mtime) in ``dst``.
 
     Each copy goes to a temporary name, is fsynced, then renamed: an interrupted mirror never leaves a
     half-written blob under its real name. Blobs are written once and never changed, so this is cheap
-    after the first pass."""
+    after the first pass. A file that changes (the key ring ``keys/datakeys.db``: a new data key per
+    conversation and month) is compared by its mtime to the nanosecond - a key added in the same second
+    at the same size was missed, and a standby without it could not open the messages it sealed - and a
+    copy during which the file changed is taken again."""
     stats = MirrorStats()
     files = [p for p in _walk(src) if skip is None or not skip(p.relative_to(src))]
     for i, path in enumerate(files, 1):
@@ -219,7 +222,7 @@ def mirror_files(src: Path, dst: Path, skip: Callable[[Path], bool] | None = Non
         st = path.stat()
         try:
             ost = out.stat()
-            if ost.st_size == st.st_size and int(ost.st_mtime) == int(st.st_mtime):
+            if ost.st_size == st.st_size and ost.st_mtime_ns == st.st_mtime_ns:
                 stats.skipped += 1
                 if progress:
                     progress(i, len(files))
@@ -228,12 +231,17 @@ def mirror_files(src: Path, dst: Path, skip: Callable[[Path], bool] | None = Non
             pass
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(f".{out.name}.part")
-        with path.open("rb") as fin, tmp.open("wb") as fout:
-            shutil.copyfileobj(fin, fout, 1 << 20)
-            fout.flush()
-            os.fsync(fout.fileno())
+        for _attempt in range(5):  # a file written meanwhile is copied again (its mtime moved)
+            with path.open("rb") as fin, tmp.open("wb") as fout:
+                shutil.copyfileobj(fin, fout, 1 << 20)
+                fout.flush()
+                os.fsync(fout.fileno())
+            now = path.stat()
+            if (now.st_size, now.st_mtime_ns) == (st.st_size, st.st_mtime_ns):
+                break
+            st = now
         os.chmod(tmp, st.st_mode & 0o777)
-        os.utime(tmp, (st.st_atime, st.st_mtime))
+        os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
         os.replace(tmp, out)
         stats.copied += 1
         stats.bytes += st.st_size

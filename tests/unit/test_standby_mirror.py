@@ -1,0 +1,24 @@
+"""The standby's file mirror copies a file changed within the same second at the same size (the key ring
+gains a data key in place): a standby without that key could not open the messages it sealed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mixun.services.standby import mirror_files
+
+
+def test_a_same_size_change_in_the_same_second_is_mirrored(tmp_path: Path) -> None:
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    ring = src / "keys" / "datakeys.db"
+    ring.parent.mkdir(parents=True)
+    ring.write_bytes(b"key-one-")
+    second = 1_800_000_000
+    os.utime(ring, ns=(second * 10**9, second * 10**9 + 100))
+    assert mirror_files(src, dst).copied == 1
+    ring.write_bytes(b"key-two-")  # same size, same whole second, a later nanosecond
+    os.utime(ring, ns=(second * 10**9, second * 10**9 + 900))
+    stats = mirror_files(src, dst)
+    assert stats.copied == 1 and (dst / "keys" / "datakeys.db").read_bytes() == b"key-two-"
+    assert mirror_files(src, dst).copied == 0  # unchanged: skipped
