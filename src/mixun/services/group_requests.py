@@ -108,16 +108,21 @@ def list_requests(ctx: Ctx, scope: str, limit: int = 50) -> dict[str, Any]:
         return {"requests": [_view(s, ctx, r) for r in rows], "todo_count": len(todo)}
 
 
+def _pending_for_me(s: Session, ctx: Ctx, request_id: int) -> GroupRequest:
+    """The request, locked, when it is still pending and the caller is one who decides it."""
+    req = s.get(GroupRequest, request_id, with_for_update=True)
+    if req is None:
+        raise MixunError("not_found")
+    if req.status != "pending":
+        raise MixunError("group_request_not_pending", status=req.status)
+    if ctx.user_id not in _deciders(s, req):
+        raise MixunError("group_request_not_yours")
+    return req
+
+
 def _claim(ctx: Ctx, request_id: int) -> None:
     with ctx.rt.db.write() as s:
-        req = s.get(GroupRequest, request_id, with_for_update=True)
-        if req is None:
-            raise MixunError("not_found")
-        if req.status != "pending":
-            raise MixunError("group_request_not_pending", status=req.status)
-        if ctx.user_id not in _deciders(s, req):
-            raise MixunError("group_request_not_yours")
-        req.status = "approving"
+        _pending_for_me(s, ctx, request_id).status = "approving"
 
 
 def _requester_ctx(ctx: Ctx, user: User) -> Ctx:
@@ -170,13 +175,7 @@ def reject(ctx: Ctx, request_id: int, reason: str) -> dict[str, Any]:
     if len(reason) < 2:
         raise MixunError("validation_failed", ("请填写驳回理由", "Give a reason for the rejection"), field="reason")
     with ctx.rt.db.write() as s:
-        req = s.get(GroupRequest, request_id, with_for_update=True)
-        if req is None:
-            raise MixunError("not_found")
-        if req.status != "pending":
-            raise MixunError("group_request_not_pending", status=req.status)
-        if ctx.user_id not in _deciders(s, req):
-            raise MixunError("group_request_not_yours")
+        req = _pending_for_me(s, ctx, request_id)
         # _tell before the status changes would name the approvers; afterwards the requester hears
         recipients = sorted(set(_deciders(s, req)) | {req.requester_id})
         req.status, req.decided_by, req.decided_at, req.reason = "rejected", ctx.user_id, datetime.now(UTC), reason
