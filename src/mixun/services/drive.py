@@ -82,7 +82,7 @@ def unused_days(rt: Runtime) -> float:
     return setting(rt, "DRIVE_UNUSED_DAYS", 180)
 
 
-def _blob_path(rt: Runtime, key: str) -> Path:
+def blob_path(rt: Runtime, key: str) -> Path:
     return rt.settings.blob_dir / "drive" / key[:2] / key
 
 
@@ -447,7 +447,7 @@ def _destroy(s: Session, item: DriveItem) -> list[str]:
 
 def _unlink(rt: Runtime, keys: list[str]) -> None:
     for key in keys:
-        _blob_path(rt, key).unlink(missing_ok=True)
+        blob_path(rt, key).unlink(missing_ok=True)
 
 
 def purge_expired(rt: Runtime) -> int:
@@ -724,7 +724,7 @@ def complete_upload(ctx: Ctx, upload_id: str, confirm: bool = False) -> dict[str
     if missing:
         raise MixunError("upload_incomplete", missing=missing[:100], received=len(received), chunks=chunks)
     key = secrets.token_hex(16)
-    blob = _blob_path(ctx.rt, key)
+    blob = blob_path(ctx.rt, key)
     blob.parent.mkdir(parents=True, exist_ok=True)
     d = _upload_dir(ctx.rt, up.id)
     tmp = blob.with_suffix(".tmp")
@@ -780,7 +780,7 @@ def _check_and_keep(ctx: Ctx, up: DriveUpload, key: str, confirm: bool) -> dict[
     from mixun.services.attachments import FILE_MIMES
 
     dek = ctx.rt.keys.unwrap(up.data_key_wrapped)
-    reader = SegmentReader(_blob_path(ctx.rt, key), dek, up.size)
+    reader = SegmentReader(blob_path(ctx.rt, key), dek, up.size)
     target = f"conversation:{up.conversation_id}" if up.conversation_id else f"drive:{up.user_id}"
     digest, result, head = _stream_checks(ctx, up, reader)
     if up.sha256 and digest != up.sha256:
@@ -899,7 +899,7 @@ def open_file(ctx: Ctx, item_id: int, range_header: str | None = None) -> Downlo
         s.flush()
         s.expunge(item)
     start, end = span or (0, item.size)
-    reader = SegmentReader(_blob_path(ctx.rt, item.blob_key), ctx.rt.keys.unwrap(item.data_key_wrapped), item.size)
+    reader = SegmentReader(blob_path(ctx.rt, item.blob_key), ctx.rt.keys.unwrap(item.data_key_wrapped), item.size)
     return Download(reader.iter_range(start, end), item.size, start, end, item.name, item.mime or "application/octet-stream",
                     span is not None)
 
@@ -922,7 +922,7 @@ def share(ctx: Ctx, item_id: int, conversation_id: int, client_id: str | None = 
         raise MixunError("file_blocked")
     if item.size > ctx.rt.settings.max_file_bytes:
         raise MixunError("file_too_large", limit=ctx.rt.settings.max_file_bytes)
-    reader = SegmentReader(_blob_path(ctx.rt, item.blob_key), ctx.rt.keys.unwrap(item.data_key_wrapped), item.size)
+    reader = SegmentReader(blob_path(ctx.rt, item.blob_key), ctx.rt.keys.unwrap(item.data_key_wrapped), item.size)
     data = b"".join(reader.iter_range())
     view = send_file(ctx, conversation_id, data, item.name, client_id, confirm, channel="drive")
     with ctx.rt.db.write() as s:
@@ -1105,7 +1105,7 @@ def rescan_pending(rt: Runtime, limit: int = 5) -> int:
     for item in waiting:
         if not item.blob_key or item.data_key_wrapped is None:
             continue
-        reader = SegmentReader(_blob_path(rt, item.blob_key), rt.keys.unwrap(item.data_key_wrapped), item.size)
+        reader = SegmentReader(blob_path(rt, item.blob_key), rt.keys.unwrap(item.data_key_wrapped), item.size)
         try:
             result = av.scanner.scan_stream(reader.iter_range())
         except (OSError, ValueError) as exc:

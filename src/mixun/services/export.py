@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import func, select
@@ -51,7 +51,8 @@ from mixun.db.models import (
 )
 from mixun.db.models_archive import ExportRecord
 from mixun.errors import MixunError
-from mixun.services import audit
+from mixun.keystore import KeyMissing
+from mixun.services import archive_space, audit
 from mixun.services.runtime import Ctx
 
 Progress = Callable[[int, int], None]  # (versions written, versions to write)
@@ -431,9 +432,11 @@ def write_export(s: Session, ctx: Ctx, out: Path, f: Filters, formats: tuple[str
         eml.close()
         files.update(eml.files)
         counts["eml_files"] = len(eml.files)
+    group_files = _write_group_files(s, ctx, out, f, scope, formats, files)
+    counts["group_files"] = len(group_files)
     manifest = {"format": FORMAT, "created_at": datetime.now(UTC).isoformat(), "filters": f.as_dict(),
                 "formats": list(formats), "include_originals": include_originals, "counts": counts,
-                "files": {k: files[k] for k in sorted(files)}}
+                "group_files": group_files, "files": {k: files[k] for k in sorted(files)}}
     (out / "manifest.json").write_bytes(json.dumps(manifest, ensure_ascii=False, indent=1).encode())
     return manifest
 
@@ -448,6 +451,42 @@ def _write_attachment(ctx: Ctx, out: Path, rel: str, a: Attachment) -> dict[str,
         pass  # destroyed or unreadable: an empty file, and the manifest says so
     info = sink.close()
     if info["size"] == 0:
+        info["missing"] = True
+    return info
+
+
+def _write_group_files(s: Session, ctx: Ctx, out: Path, f: Filters, scope: list[int] | None,
+                       formats: tuple[str, ...], files: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The files and folders of the groups' file spaces (群文件) within the export's scope and dates, those
+    members deleted or moved included: each described in the manifest (uploader, group, folder, time,
+    size, scan state, what members did to it), and with "attachments" each file's content, decrypted as
+    an attachment is, under group_files/ and hashed in the manifest's file list."""
+    described: list[dict[str, Any]] = []
+    last = 0
+    while True:
+        items = archive_space.in_scope(s, scope, f.conversation_id, f.since, f.until, after=last)
+        if not items:
+            return described
+        last = items[-1].id
+        for item, view in zip(items, archive_space.views(s, items), strict=True):
+            if "attachments" in formats and view["content_kept"]:
+                rel = f"group_files/{item.id}-{_safe(item.name)}"
+                files[rel] = _write_group_file(ctx, out, rel, item)
+                view["path"] = rel
+            described.append(view)
+
+
+def _write_group_file(ctx: Ctx, out: Path, rel: str, item: Any) -> dict[str, Any]:
+    """One group-space file, decrypted segment by segment as it is written (one segment in memory)."""
+    sink = _Sink(out, rel)
+    try:
+        for piece in archive_space.reader(ctx, item).iter_range():
+            sink.write(piece)
+    except (OSError, ValueError, InvalidTag, KeyMissing):
+        sink.close()
+        sink = _Sink(out, rel)  # destroyed or unreadable: an empty file, and the manifest says so
+    info = sink.close()
+    if info["size"] == 0 and item.size:
         info["missing"] = True
     return info
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
@@ -19,6 +20,7 @@ from mixun.domain.roles import Perm
 from mixun.errors import MixunError
 from mixun.services import (
     archive,
+    archive_space,
     attachments,
     audit_read,
     compliance_console,
@@ -163,6 +165,31 @@ def archive_attachment(attachment_id: Id, ctx: Compliance, reason: Reason, categ
     data, mime, name = attachments.read_for_officer(ctx, attachment_id, action="archive.attachment_viewed",
                                                     reason=f"{archive.REASON_CATEGORIES[why.category]}：{why.text}")
     return file_response(data, mime, name, inline=False, cache="no-store")
+
+
+@router.get(f"{P}/archive/group-files")
+def search_group_files(ctx: Compliance, reason: Reason, category: Category = "",
+                       q: Annotated[str, Query(max_length=200, description="a part of the file or folder name")] = "",
+                       person_q: Annotated[str | None, Query(max_length=64, description="the uploader: name, username or employee number")] = None,
+                       group_q: Annotated[str | None, Query(max_length=100, description="a part of the group's name")] = None,
+                       conversation_id: QueryId = None, since: Annotated[Instant | None, Query()] = None,
+                       until: Annotated[Instant | None, Query()] = None, limit: Limit = 50,
+                       cursor: QueryCursor = None) -> dict[str, Any]:
+    """Files and folders put into groups' file spaces (群文件), including those members deleted or moved;
+    audited with the reason."""
+    why = archive.check_access_reason(category, reason)
+    return archive_space.search(ctx, reason=why, q=q, person_q=person_q, group_q=group_q,
+                                conversation_id=conversation_id, since=since, until=until, limit=limit, cursor=cursor)
+
+
+@router.get(f"{P}/archive/group-files/{{item_id}}/content")
+def group_file_content(item_id: Id, ctx: Compliance, reason: Reason, category: Category = "") -> StreamingResponse:
+    """A group-space file's content (streamed), deleted by members or not; audited with the reason."""
+    why = archive.check_access_reason(category, reason)
+    f = archive_space.open_file(ctx, item_id, why)
+    return StreamingResponse(f.chunks, media_type=f.mime, headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(f.name)}", "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff", "Content-Length": str(f.size)})
 
 
 @router.get(f"{P}/review/{{item_id}}/attachments/{{attachment_id}}")
