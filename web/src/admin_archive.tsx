@@ -1,12 +1,15 @@
 // compliance's archive search: a reason (category + what the case is), filters by person, unit,
 // conversation and date; each hit says who wrote to whom, when and where, with the found words marked;
 // the conversation opens around a hit; a masked message's original is its own, reason-gated request.
+// Beside the messages, 群文件: what members put straight into groups' file spaces (deleted or moved
+// ones included), by name, uploader, group and date, each with what members did to it.
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, get } from './api';
 import { locale, t } from './i18n';
 import { showError, toast } from './store';
 import { Icon, Modal, fmtTime } from './ui';
 import { REASON_CATEGORIES, REASON_MIN, word } from './labels_compliance';
+import { fmtSize } from './drive';
 
 const zh = () => locale !== 'en';
 export type Why = { category: string; reason: string };
@@ -70,8 +73,24 @@ function whoToWhom(r: any): string {
 const EMPTY = { q: '', sender: '', participant: '', unit: '', conversation: '', since: '', until: '' };
 
 export function Archive() {
-  const [f, setF] = useState({ ...EMPTY });
+  const [mode, setMode] = useState<'messages' | 'files'>('messages');
+  // One reason for both: the officer's case does not change with the tab.
   const [why, setWhy] = useState<Why>({ category: '', reason: '' });
+  return (
+    <div data-testid="admin-archive">
+      <nav class="admin-tabs archive-modes" role="tablist">
+        {(['messages', 'files'] as const).map((m) => (
+          <button role="tab" aria-selected={mode === m} class={mode === m ? 'active' : ''} data-testid={'archive-mode-' + m}
+            onClick={() => setMode(m)}>{t('archive_mode_' + m)}</button>
+        ))}
+      </nav>
+      {mode === 'messages' ? <Messages why={why} setWhy={setWhy} /> : <GroupFiles why={why} setWhy={setWhy} />}
+    </div>
+  );
+}
+
+function Messages({ why, setWhy }: { why: Why; setWhy: (w: Why) => void }) {
+  const [f, setF] = useState({ ...EMPTY });
   const [err, setErr] = useState<string | null>(null);
   const [res, setRes] = useState<any[] | null>(null);
   const [convTitle, setConvTitle] = useState('');
@@ -105,7 +124,7 @@ export function Archive() {
     } catch (e) { showError(e); }
   };
   return (
-    <div data-testid="admin-archive">
+    <div data-testid="archive-messages">
       <form class="admin-form" onSubmit={(e) => { e.preventDefault(); run(); }}>
         <ReasonFields why={why} setWhy={setWhy} prefix="archive" />
         {field('q', t('archive_query'), 'text', zh() ? '关键词，如：利率、授信' : 'Words, e.g. rate')}
@@ -145,6 +164,95 @@ export function Archive() {
         </table>
       )}
       {ctxOf && <ContextDialog hit={ctxOf} why={why} onClose={() => setCtxOf(null)} />}
+    </div>
+  );
+}
+
+const GF_EMPTY = { q: '', person: '', group: '', since: '', until: '' };
+
+/** A line of what was done to a group-space item: when, who, what. */
+function historyLine(e: any): string {
+  const what = t('gfiles_ev_' + e.action, { old: e.old || '', to: e.to || t('gfiles_root'), reason: e.reason || '' });
+  return `${fmtTime(e.at, true)} ${e.by || word(e.by_role) || ''} ${what.startsWith('gfiles_ev_') ? word(e.action) : what}`;
+}
+
+function stateLabel(r: any): string {
+  if (r.state === 'deleted') return r.deleted_by ? t('gfiles_state_deleted', { name: r.deleted_by }) : t('gfiles_state_deleted_anon');
+  return t('gfiles_state_' + r.state);
+}
+
+/** 群文件: files and folders members put into groups' spaces, found by name, uploader, group and date,
+ * with where they are, who put them there, and what members did to them since. */
+function GroupFiles({ why, setWhy }: { why: Why; setWhy: (w: Why) => void }) {
+  const [f, setF] = useState({ ...GF_EMPTY });
+  const [err, setErr] = useState<string | null>(null);
+  const [res, setRes] = useState<any[] | null>(null);
+  const run = async (over: Partial<typeof GF_EMPTY> = {}) => {
+    const g = { ...f, ...over };
+    const bad = reasonProblem(why);
+    if (bad) { setErr(bad); return; }
+    setErr(null);
+    const qs = new URLSearchParams({ category: why.category, reason: why.reason.trim(), q: g.q.trim(), limit: '100' });
+    if (g.person.trim()) qs.set('person_q', g.person.trim());
+    if (g.group.trim()) qs.set('group_q', g.group.trim());
+    const since = dayIso(g.since), until = dayIso(g.until, true);
+    if (since) qs.set('since', since);
+    if (until) qs.set('until', until);
+    try { setRes((await get<any>(`/compliance/archive/group-files?${qs}`)).results || []); } catch (e) { setErr(e instanceof ApiError ? e.message : String(e)); }
+  };
+  const field = (k: keyof typeof GF_EMPTY, lbl: string, type = 'text', ph = '') => (
+    <label>{lbl}<input type={type} data-testid={'gfiles-' + k} placeholder={ph} value={f[k]} onInput={(e) => setF({ ...f, [k]: e.currentTarget.value })} /></label>
+  );
+  const href = (r: any) => `/api/v1/compliance/archive/group-files/${r.id}/content?${new URLSearchParams({ category: why.category, reason: why.reason.trim() })}`;
+  return (
+    <div data-testid="archive-group-files">
+      <form class="admin-form" onSubmit={(e) => { e.preventDefault(); run(); }}>
+        <ReasonFields why={why} setWhy={setWhy} prefix="gfiles" />
+        {field('q', t('gfiles_name'), 'text', t('gfiles_name_ph'))}
+        {field('person', t('gfiles_person'), 'text', zh() ? '姓名、用户名或工号' : 'Name, username, employee no.')}
+        {field('group', t('gfiles_group'), 'text', t('gfiles_group_ph'))}
+        {field('since', t('since'), 'date')}{field('until', t('until'), 'date')}
+        <button class="primary" type="submit" data-testid="gfiles-search">{t('search')}</button>
+      </form>
+      {err && <div class="form-error" role="alert" data-testid="gfiles-error">{err}</div>}
+      <p class="hint">{t('gfiles_hint')}</p>
+      {res && res.length === 0 && <div class="muted pad" data-testid="gfiles-empty">{t('no_results')}</div>}
+      {res && res.length > 0 && (
+        <table class="grid archive-grid">
+          <thead><tr><th>{t('time')}</th><th>{t('gfiles_file')}</th><th>{t('gfiles_place')}</th><th>{t('gfiles_person')}</th><th>{t('gfiles_scan')}</th><th>{t('gfiles_state')}</th><th>{t('actions')}</th></tr></thead>
+          <tbody>{res.map((r) => {
+            const openable = r.kind === 'file' && r.content_kept && ['clean', 'unscanned'].includes(r.scan_status);
+            return (
+              <tr data-testid="gfiles-row" data-item-id={r.id} data-state={r.state}>
+                <td>{fmtTime(r.created_at, true)}</td>
+                <td class="wrap" data-testid="gfiles-name"><Icon name={r.kind === 'folder' ? 'folder' : 'file'} size={14} /> {r.name}
+                  <div class="muted">{r.kind === 'folder' ? t('gfiles_folder') : fmtSize(r.size || 0)}</div></td>
+                <td class="wrap"><button class="link" data-testid="gfiles-group-name" title={t('gfiles_only_group')}
+                  onClick={() => { setF({ ...f, group: r.conversation.name }); run({ group: r.conversation.name }); }}>{r.conversation.name || (zh() ? '（未命名）' : '(untitled)')}</button>
+                  <div class="muted" data-testid="gfiles-path">/{r.folder_path || t('gfiles_root')}</div></td>
+                <td data-testid="gfiles-uploader">{r.uploader?.name}{r.uploader?.unit ? <div class="muted">{r.uploader.unit}</div> : null}</td>
+                <td data-testid="gfiles-scan">{r.kind === 'file' ? t('drive_scan_' + r.scan_status) : ''}</td>
+                <td class="wrap" data-testid="gfiles-state">
+                  <span class={'badge' + (r.state === 'present' ? '' : ' warn')}>{stateLabel(r)}</span>
+                  {r.state === 'removed' && r.removed_reason ? <span class="muted"> {r.removed_reason}</span> : null}
+                  {r.moved ? <span class="badge">{t('gfiles_moved')}</span> : null}
+                  {r.renamed ? <span class="badge">{t('gfiles_renamed')}</span> : null}
+                  {r.history?.length > 0 && (
+                    <details class="gfiles-history" data-testid="gfiles-history"><summary>{t('gfiles_history')}</summary>
+                      <ul>{r.history.map((e: any) => <li>{historyLine(e)}</li>)}</ul>
+                    </details>
+                  )}
+                </td>
+                <td class="actions">
+                  {openable
+                    ? <a class="file-chip" data-testid="gfiles-download" href={href(r)} download={r.name}><Icon name="file" size={14} /> {t('gfiles_download')}</a>
+                    : r.kind === 'file' ? <span class="muted">{r.content_kept ? t('scan_' + r.scan_status) : t('gfiles_no_content')}</span> : null}
+                </td>
+              </tr>
+            );
+          })}</tbody>
+        </table>
+      )}
     </div>
   );
 }

@@ -20,6 +20,8 @@ const ACTIONS: Record<string, Pair> = {
   'archive.viewed': ['查看会话归档', 'Conversation viewed in the archive'],
   'archive.attachment_viewed': ['查看归档文件', 'Archived file opened'],
   'archive.original_viewed': ['查看遮盖前原文', 'Unmasked original viewed'],
+  'archive.group_files_searched': ['检索群文件归档', 'Group files searched in the archive'],
+  'archive.group_file_viewed': ['下载归档的群文件', 'Archived group file opened'],
   'access_request.filed': ['提交双人复核申请', 'Dual-control request filed'],
   'access_request.approved': ['批准双人复核申请', 'Dual-control request approved'],
   'access_request.rejected': ['驳回双人复核申请', 'Dual-control request rejected'],
@@ -178,6 +180,7 @@ const DETAILS: Record<string, Pair> = {
   source: ['来源', 'Source'], stage: ['环节', 'Stage'], title: ['标题', 'Title'], to_user_id: ['接收人', 'Recipient'],
   trigger: ['触发方式', 'Trigger'], units: ['部门', 'Units'], version: ['版本', 'Version'], what: ['内容', 'What'],
   reason: ['理由', 'Reason'], reason_category: ['理由类别', 'Reason category'], query_length: ['检索词长度', 'Query length'],
+  person_q: ['上传人', 'Uploader'], group_q: ['群聊', 'Group'],
   sender: ['发送人', 'Sender'], sender_q: ['发送人', 'Sender'], participant: ['参与人', 'Participant'], participant_q: ['参与人', 'Participant'],
   unit: ['部门', 'Unit'], conversation_id: ['会话', 'Conversation'], since: ['起始', 'From'], until: ['截止', 'To'], dlp: ['仅限敏感信息', 'DLP only'],
   results: ['结果数', 'Results'], versions: ['消息版本数', 'Versions'], originals: ['含原文', 'With originals'], around: ['定位消息', 'Around'],
@@ -243,7 +246,7 @@ const WORDS: Record<string, Pair> = {
 };
 const COUNTS: Record<string, Pair> = {
   versions: ['消息版本', 'versions'], messages: ['消息', 'messages'], conversations: ['会话', 'conversations'],
-  attachments: ['附件', 'files'], eml_files: ['邮件文件', 'EML files'],
+  attachments: ['附件', 'files'], eml_files: ['邮件文件', 'EML files'], group_files: ['群文件', 'group files'],
 };
 
 const pick = (p: Pair) => (locale === 'en' ? p[1] : p[0]);
@@ -309,6 +312,7 @@ export function targetLabel(target: string, name?: string): string {
     lexicon: ['敏感词库', 'Lexicon'], dlp_policy: ['数据防泄漏策略', 'DLP policy'], retention_run: ['保留期清理', 'Retention run'],
     export: ['导出', 'Export'], access_request: ['双人复核申请', 'Dual-control request'], archive: ['归档', 'Archive'],
     dual_control: ['双人复核设置', 'Dual-control setting'],
+    drive_item: ['网盘文件', 'Drive item'],
   };
   if (kinds[kind]) return id ? `${pick(kinds[kind])} #${id}` : pick(kinds[kind]);
   return target;
