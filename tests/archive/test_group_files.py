@@ -10,15 +10,18 @@ import io
 import json
 import zipfile
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from mixun.db.models import AuditLog
+from mixun.db.models_archive import LegalHold, RetentionDestroyed
 from mixun.db.models_drive import DriveItem
 from mixun.services import export
+from tests.archive.conftest import cli_ctx
 from tests.conftest import Env, build_env
 from tests.helpers import group, staff
 
@@ -194,3 +197,32 @@ def test_sysadmin_and_staff_cannot_reach_group_files_in_the_archive(genv: Env) -
     # The member who deleted it cannot open it any more through the drive either.
     assert genv.client.get(f"/api/v1/drive/items/{x['draft']}/content", headers=genv.h(tl)).status_code == 404
     assert not _actions(genv, "archive.group_file")
+
+
+LATER = datetime.now(UTC) + timedelta(days=6 * 365)  # past the default retention of files
+
+
+def test_retention_destroys_group_files_only_when_their_time_is_up_and_no_hold_covers_them(genv: Env) -> None:
+    """A member's delete never destroys (above); retention does, after the groups' files_days, as it does
+    a group's sent files: the row with its wrapped key and the blob go, the folder stays; a hold keeps them."""
+    from mixun.services import retention
+
+    x = _space(genv)
+    blobs = [p for p in (genv.settings.blob_dir / "drive").rglob("*") if p.is_file()]
+    assert len(blobs) == 2
+    assert retention.run(cli_ctx(genv), now=datetime.now(UTC) + timedelta(days=30))["counts"]["group_files"] == 0
+    _o, to = staff(genv, "hegui", "何规", "compliance")
+    hold = genv.client.post(f"{C}/holds", headers=genv.h(to), json={"conversation_id": x["conv"], "reason": "诉讼保全 2026-18"})
+    assert hold.status_code == 201, hold.text
+    held = retention.run(cli_ctx(genv), now=LATER)["counts"]
+    assert held["group_files"] == 0 and held["held"] == 2 and all(p.exists() for p in blobs)
+    # Without the hold (released: here straight in the table, the release's own rules are tested elsewhere).
+    with genv.rt.db.write() as s:
+        s.execute(update(LegalHold).values(released_at=datetime.now(UTC)))
+    done = retention.run(cli_ctx(genv), now=LATER)["counts"]
+    assert done["group_files"] == 2 and not any(p.exists() for p in blobs)
+    with genv.rt.db.read() as s:
+        assert s.get(DriveItem, x["draft"]) is None and s.get(DriveItem, x["plan"]) is None
+        assert s.get(DriveItem, x["folder"]) is not None
+        gone = s.execute(select(RetentionDestroyed.ref_id).where(RetentionDestroyed.kind == "group_file")).scalars().all()
+    assert sorted(gone) == sorted([x["draft"], x["plan"]])

@@ -210,6 +210,9 @@ def open_file(ctx: Ctx, item_id: int, reason: Reason) -> Opened:
         raise MixunError("file_not_ready")
     if item.scan_status not in OPENABLE:
         raise MixunError("file_blocked")
+    assert item.blob_key is not None
+    if not drive.blob_path(ctx.rt, item.blob_key).is_file():  # checked before the headers are sent
+        raise MixunError("not_found", ("该文件内容已不在归档中", "This file's content is no longer in the archive"))
     with ctx.rt.db.write() as s:
         audit.record(s, ctx, "archive.group_file_viewed", target=f"drive_item:{item.id}", **reason.audit(),
                      filename=item.name[:120], conversation_id=item.conversation_id, size=item.size)

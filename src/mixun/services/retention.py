@@ -37,6 +37,7 @@ from mixun.db.models_archive import (
     RetentionPolicy,
     RetentionRun,
 )
+from mixun.db.models_drive import DriveItem, DriveReport
 from mixun.domain import retention as rules
 from mixun.errors import MixunError
 from mixun.services import audit, dual_control
@@ -205,7 +206,8 @@ def run(ctx: Ctx, *, dry_run: bool = False, now: datetime | None = None,
     """Destroy expired messages, versions, files and audit records unless held; record what went. One
     transaction: interrupted, it destroys nothing. ``progress(messages looked at, expired messages)``."""
     now = now or datetime.now(UTC)
-    counts: dict[str, Any] = {"messages": 0, "versions": 0, "attachments": 0, "audit_records": 0, "events": 0, "held": 0}
+    counts: dict[str, Any] = {"messages": 0, "versions": 0, "attachments": 0, "group_files": 0, "audit_records": 0,
+                              "events": 0, "held": 0}
     blob_dir = ctx.rt.settings.blob_dir
     with ctx.rt.db.write() as s:
         policies = _policies(s)
@@ -283,6 +285,7 @@ def run(ctx: Ctx, *, dry_run: bool = False, now: datetime | None = None,
                 s.execute(delete(MessageVersion).where(MessageVersion.message_id.in_(gone_msgs)))
                 s.execute(delete(Message).where(Message.id.in_(gone_msgs)))
             s.flush()
+        _expire_group_files(s, run_row.id, policies, holds, cutoff, now, dry_run, counts, doomed_paths, blob_dir)
         # Delivery copies of old events (they carry message text) go with the shortest retention.
         old_payloads = select(EventPayload.id).where(EventPayload.created_at < cutoff)
         if not dry_run:
@@ -318,6 +321,55 @@ def run(ctx: Ctx, *, dry_run: bool = False, now: datetime | None = None,
 
         result["data_keys_destroyed"] = keys.shred_spent(ctx, now)["destroyed"]
     return result
+
+
+def _expire_group_files(s: Session, run_id: int, policies: dict[str, rules.Policy], holds: list[rules.Hold],
+                        cutoff: datetime, now: datetime, dry_run: bool, counts: dict[str, Any],
+                        doomed_paths: list[Path], blob_dir: Path) -> None:
+    """Files put straight into groups' file spaces (群文件) go as a group's sent files do: after the
+    ``files_days`` of the policy for groups and the uploader's unit, unless a hold covers them (the
+    uploader, a participant of the group, the group, the time). Whether members deleted one does not
+    matter: until then the archive keeps it. The row (with the wrapped data key) and the blob go;
+    folders, which hold no content, stay."""
+    last = 0
+    people: dict[int, set[int]] = {}
+    units: dict[int, str] = {}
+    while True:
+        items = s.execute(select(DriveItem.id, DriveItem.conversation_id, DriveItem.uploader_id, DriveItem.created_at,
+                                 DriveItem.blob_key)
+                          .where(DriveItem.conversation_id.is_not(None), DriveItem.kind == "file",
+                                 DriveItem.created_at < cutoff, DriveItem.id > last)
+                          .order_by(DriveItem.id).limit(BATCH)).all()
+        if not items:
+            return
+        last = items[-1][0]
+        doomed: list[int] = []
+        for item_id, conversation_id, uploader, created, blob_key in items:
+            assert conversation_id is not None  # a group's item: the query's condition
+            cid = conversation_id
+            if cid not in people:
+                found = set(s.execute(select(Member.user_id).where(Member.conversation_id == cid)).scalars())
+                found |= set(s.execute(select(MembershipLog.user_id).where(MembershipLog.conversation_id == cid)).scalars())
+                people[cid] = found
+            if uploader not in units:
+                units[uploader] = s.execute(select(Unit.path).join(User, User.unit_id == Unit.id)
+                                            .where(User.id == uploader)).scalar() or ""
+            policy = rules.resolve(policies, "group", units[uploader])
+            if not rules.expired(created, policy.files_days, now):
+                continue
+            if rules.held(holds, uploader, people[cid], cid, created) is not None:
+                counts["held"] += 1
+                continue
+            doomed.append(item_id)
+            counts["group_files"] += 1
+            s.add(RetentionDestroyed(run_id=run_id, kind="group_file", ref_id=item_id, conversation_id=cid,
+                                     created_at=created))
+            if blob_key:
+                doomed_paths.append(blob_dir / "drive" / blob_key[:2] / blob_key)
+        if doomed and not dry_run:
+            s.execute(delete(DriveReport).where(DriveReport.item_id.in_(doomed)))
+            s.execute(delete(DriveItem).where(DriveItem.id.in_(doomed)))
+        s.flush()
 
 
 def list_runs(ctx: Ctx, limit: int = 50) -> list[dict[str, Any]]:
