@@ -71,3 +71,19 @@ def list_enabled_with_roles(s: Session, unit_path: str | None = None) -> list[tu
         stmt = stmt.join(Unit, Unit.id == User.unit_id).where(Unit.path == unit_path)
     return [(uid, roles) for uid, roles in s.execute(stmt).all()]
 
+
+def list_enabled_ids(s: Session, user_ids: Iterable[int]) -> set[int]:
+    """Those of ``user_ids`` whose account exists and is enabled (no query for none)."""
+    ids = list(user_ids)
+    if not ids:
+        return set()
+    return set(s.execute(select(User.id).where(User.id.in_(ids), User.disabled.is_(False))).scalars())
+
+
+def list_names_and_unit_paths(s: Session, user_ids: Iterable[int]) -> dict[int, tuple[str, str | None]]:
+    """{user id: (name, their unit's path or None)} for those of ``user_ids`` that exist (no query for none)."""
+    ids = list(user_ids)
+    if not ids:
+        return {}
+    return {uid: (name, path) for uid, name, path in s.execute(
+        select(User.id, User.name, Unit.path).outerjoin(Unit, Unit.id == User.unit_id).where(User.id.in_(ids))).all()}
