@@ -8,15 +8,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from mixun.db.models import Unit, User
-from mixun.db.models_people import Announcement, AnnouncementFile, AnnouncementReceipt, AnnouncementUnit
+from mixun.db.models_people import Announcement, AnnouncementFile, AnnouncementReceipt
 from mixun.domain.roles import Perm, Role, is_administrator
 from mixun.errors import MixunError
 from mixun.services import audit, events
 from mixun.services.runtime import Ctx
+from mixun.storage import announcements as stored
+from mixun.storage import units as stored_units
+from mixun.storage.users import find_user_by_username
 
 MAX_BODY = 20_000
 MAX_UNITS = 200
@@ -30,7 +31,7 @@ def _bank_wide(ctx: Ctx) -> bool:
 
 
 def _own_unit_path(s: Session, user_id: int) -> str:
-    return s.execute(select(Unit.path).join(User, User.unit_id == Unit.id).where(User.id == user_id)).scalar() or ""
+    return stored_units.user_unit_path(s, user_id)
 
 
 def _within(path: str, root: str) -> bool:
@@ -94,12 +95,7 @@ def _file_view(f: AnnouncementFile) -> dict[str, Any]:
 
 
 def _files_of(s: Session, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    out: dict[int, list[dict[str, Any]]] = {}
-    if ids:
-        for f in s.execute(select(AnnouncementFile).where(AnnouncementFile.announcement_id.in_(ids))
-                           .order_by(AnnouncementFile.id)).scalars():
-            out.setdefault(int(f.announcement_id or 0), []).append(_file_view(f))
-    return out
+    return {aid: [_file_view(f) for f in files] for aid, files in stored.list_files(s, ids).items()}
 
 
 def read_file(ctx: Ctx, announcement_id: int, file_id: int) -> tuple[bytes, str, str]:
@@ -113,9 +109,7 @@ def read_file(ctx: Ctx, announcement_id: int, file_id: int) -> tuple[bytes, str,
             if not ctx.principal or Perm.ANNOUNCE not in ctx.principal.perms:
                 raise
             _manageable(s, ctx, announcement_id)
-        f = s.get(AnnouncementFile, file_id)
-        if f is None or f.announcement_id != announcement_id:
-            raise MixunError("not_found")
+        f = stored.get_file(s, announcement_id, file_id)
         s.expunge(f)
     if f.scan_status == "pending":
         raise MixunError("file_not_ready")
@@ -147,7 +141,7 @@ def publish(ctx: Ctx, *, title: str, body: str, unit_ids: list[int], must_confir
                          field="file_ids")
     with ctx.rt.db.read() as s:
         own = _own_unit_path(s, ctx.user_id)
-        paths = dict(s.execute(select(Unit.id, Unit.path).where(Unit.id.in_(unit_ids or [0]))).all())
+        paths = stored_units.list_paths(s, unit_ids)
     missing = [u for u in unit_ids if u not in paths]
     if missing:
         raise MixunError("unit_not_found", unit_ids=missing)
@@ -160,24 +154,16 @@ def publish(ctx: Ctx, *, title: str, body: str, unit_ids: list[int], must_confir
                          must_confirm=must_confirm, pinned=pinned, expires_at=expires_at, created_at=now)
         s.add(a)
         s.flush()
-        for uid in unit_ids:
-            s.add(AnnouncementUnit(announcement_id=a.id, unit_id=uid))
+        stored.add_units(s, a.id, unit_ids)
         if file_ids:
-            files = s.execute(select(AnnouncementFile).where(
-                AnnouncementFile.id.in_(file_ids), AnnouncementFile.uploader_id == ctx.user_id,
-                AnnouncementFile.announcement_id.is_(None))).scalars().all()
+            files = stored.list_unattached_files(s, file_ids, ctx.user_id)
             if len(files) != len(file_ids):  # not the caller's, already used, or no such file
                 raise MixunError("not_found", file_ids=sorted(set(file_ids) - {f.id for f in files}))
             for f in files:
                 f.announcement_id = a.id
-        people = select(User.id, User.roles).where(User.disabled.is_(False))
-        if unit_ids:
-            roots = list(paths.values())
-            inside = select(Unit.id).where(or_(*[or_(Unit.path == p, Unit.path.startswith(p + "/")) for p in roots]))
-            people = people.where(User.unit_id.in_(inside))
-        recipients = [uid for uid, roles in s.execute(people).all() if not is_administrator(roles)]
-        if recipients:
-            s.execute(insert(AnnouncementReceipt), [{"announcement_id": a.id, "user_id": uid} for uid in recipients])
+        roots = [paths[u] for u in unit_ids]
+        recipients = [uid for uid, roles in stored.list_audience(s, roots) if not is_administrator(roles)]
+        stored.add_receipts(s, a.id, recipients)
         a.recipients = len(recipients)
         audit.record(s, ctx, "announcement.published", target=f"announcement:{a.id}", title=title,
                      units=[paths[u] for u in unit_ids] or ["*"], recipients=len(recipients),
@@ -192,29 +178,12 @@ def _brief(a: Announcement) -> dict[str, Any]:
             "created_at": a.created_at.isoformat(), "expires_at": a.expires_at.isoformat() if a.expires_at else None}
 
 
-def _live(now: datetime) -> Any:
-    return and_(Announcement.withdrawn_at.is_(None),
-                or_(Announcement.expires_at.is_(None), Announcement.expires_at > now))
-
-
 def list_mine(ctx: Ctx, limit: int, offset: int) -> dict[str, Any]:
     """The caller's announcements, pinned first then newest; ``banner``: those still to read or confirm."""
     now = datetime.now(UTC)
     with ctx.rt.db.read() as s:
-        rows = s.execute(
-            select(Announcement, AnnouncementReceipt.read_at, AnnouncementReceipt.confirmed_at, User.name)
-            .join(AnnouncementReceipt, AnnouncementReceipt.announcement_id == Announcement.id)
-            .outerjoin(User, User.id == Announcement.author_id)
-            .where(AnnouncementReceipt.user_id == ctx.user_id, _live(now))
-            .order_by(Announcement.pinned.desc(), Announcement.created_at.desc(), Announcement.id.desc())
-            .offset(offset).limit(limit + 1)).all()
-        pending = s.execute(
-            select(Announcement.id, Announcement.title, Announcement.must_confirm)
-            .join(AnnouncementReceipt, AnnouncementReceipt.announcement_id == Announcement.id)
-            .where(AnnouncementReceipt.user_id == ctx.user_id, _live(now),
-                   or_(AnnouncementReceipt.read_at.is_(None),
-                       and_(Announcement.must_confirm.is_(True), AnnouncementReceipt.confirmed_at.is_(None))))
-            .order_by(Announcement.pinned.desc(), Announcement.created_at.desc()).limit(20)).all()
+        rows = stored.list_received(s, ctx.user_id, now, limit + 1, offset)
+        pending = stored.list_pending(s, ctx.user_id, now, 20)
         files = _files_of(s, [a.id for a, *_rest in rows[:limit]])
     items = [{**_brief(a), "body": a.body, "author": author or "", "read_at": _iso(r), "confirmed_at": _iso(c),
               "files": files.get(a.id, [])} for a, r, c, author in rows[:limit]]
@@ -228,13 +197,7 @@ def _iso(t: datetime | None) -> str | None:
 
 
 def _receipt(s: Session, ctx: Ctx, announcement_id: int) -> tuple[Announcement, AnnouncementReceipt]:
-    row = s.execute(select(Announcement, AnnouncementReceipt)
-                    .join(AnnouncementReceipt, AnnouncementReceipt.announcement_id == Announcement.id)
-                    .where(Announcement.id == announcement_id, AnnouncementReceipt.user_id == ctx.user_id,
-                           Announcement.withdrawn_at.is_(None))).first()
-    if row is None:
-        raise MixunError("not_found")
-    return row[0], row[1]
+    return stored.get_receipt(s, announcement_id, ctx.user_id)
 
 
 def mark_read(ctx: Ctx, announcement_id: int, confirm: bool) -> dict[str, Any]:
@@ -254,37 +217,19 @@ def mark_read(ctx: Ctx, announcement_id: int, confirm: bool) -> dict[str, Any]:
 
 def _manageable(s: Session, ctx: Ctx, announcement_id: int) -> Announcement:
     """An announcement the caller may see the receipts of: their own, or any for sysadmin and HR."""
-    a = s.get(Announcement, announcement_id)
+    a = stored.find_announcement(s, announcement_id)
     if a is None or (a.author_id != ctx.user_id and not _bank_wide(ctx)):
         raise MixunError("not_found")
     return a
 
 
-def _counts(s: Session, ids: list[int]) -> dict[int, tuple[int, int]]:
-    if not ids:
-        return {}
-    rows = s.execute(select(AnnouncementReceipt.announcement_id,
-                            func.sum(case((AnnouncementReceipt.read_at.is_not(None), 1), else_=0)),
-                            func.sum(case((AnnouncementReceipt.confirmed_at.is_not(None), 1), else_=0)))
-                     .where(AnnouncementReceipt.announcement_id.in_(ids))
-                     .group_by(AnnouncementReceipt.announcement_id)).all()
-    return {int(i): (int(r or 0), int(c or 0)) for i, r, c in rows}
-
-
 def list_published(ctx: Ctx, limit: int, offset: int) -> dict[str, Any]:
     """What the caller published (sysadmin and HR: everything), with read and confirmed counts."""
     with ctx.rt.db.read() as s:
-        stmt = select(Announcement, User.name).outerjoin(User, User.id == Announcement.author_id)
-        if not _bank_wide(ctx):
-            stmt = stmt.where(Announcement.author_id == ctx.user_id)
-        rows = s.execute(stmt.order_by(Announcement.id.desc()).offset(offset).limit(limit + 1)).all()
-        counts = _counts(s, [a.id for a, _n in rows[:limit]])
+        rows = stored.list_published(s, None if _bank_wide(ctx) else ctx.user_id, limit + 1, offset)
+        counts = stored.list_counts(s, [a.id for a, _n in rows[:limit]])
         files = _files_of(s, [a.id for a, _n in rows[:limit]])
-        units: dict[int, list[str]] = {}
-        for aid, path in s.execute(select(AnnouncementUnit.announcement_id, Unit.path)
-                                   .join(Unit, Unit.id == AnnouncementUnit.unit_id)
-                                   .where(AnnouncementUnit.announcement_id.in_([a.id for a, _n in rows] or [0]))).all():
-            units.setdefault(aid, []).append(path)
+        units = stored.list_unit_paths(s, [a.id for a, _n in rows[:limit]])
     out = []
     for a, author in rows[:limit]:
         read, confirmed = counts.get(a.id, (0, 0))
@@ -296,23 +241,13 @@ def list_published(ctx: Ctx, limit: int, offset: int) -> dict[str, Any]:
 
 def receipts(ctx: Ctx, announcement_id: int, status: str, limit: int, offset: int) -> dict[str, Any]:
     """Who has (not) read or confirmed: ``unread``, ``unconfirmed``, ``read`` or ``all``."""
-    if status not in ("unread", "unconfirmed", "read", "all"):
+    if status not in stored.RECEIPT_STATUSES:
         raise MixunError("validation_failed", ("status 只能是 unread、unconfirmed、read 或 all",
                                                "status must be unread, unconfirmed, read or all"), field="status")
     with ctx.rt.db.read() as s:
         a = _manageable(s, ctx, announcement_id)
-        stmt = (select(User.id, User.name, User.username, Unit.path, AnnouncementReceipt.read_at,
-                       AnnouncementReceipt.confirmed_at, AnnouncementReceipt.reminded_at)
-                .join(AnnouncementReceipt, AnnouncementReceipt.user_id == User.id)
-                .outerjoin(Unit, Unit.id == User.unit_id).where(AnnouncementReceipt.announcement_id == a.id))
-        if status == "unread":
-            stmt = stmt.where(AnnouncementReceipt.read_at.is_(None))
-        elif status == "unconfirmed":
-            stmt = stmt.where(AnnouncementReceipt.confirmed_at.is_(None))
-        elif status == "read":
-            stmt = stmt.where(AnnouncementReceipt.read_at.is_not(None))
-        rows = s.execute(stmt.order_by(User.id).offset(offset).limit(limit + 1)).all()
-        read, confirmed = _counts(s, [a.id]).get(a.id, (0, 0))
+        rows = stored.list_receipt_people(s, a.id, status, limit + 1, offset)
+        read, confirmed = stored.list_counts(s, [a.id]).get(a.id, (0, 0))
     return {"announcement": {**_brief(a), "recipients": a.recipients, "read": read, "confirmed": confirmed},
             "people": [{"user_id": r.id, "name": r.name, "username": r.username, "unit": r.path or "",
                         "read_at": _iso(r.read_at), "confirmed_at": _iso(r.confirmed_at),
@@ -327,12 +262,9 @@ def remind(ctx: Ctx, announcement_id: int) -> dict[str, Any]:
         a = _manageable(s, ctx, announcement_id)
         if a.withdrawn_at is not None:
             raise MixunError("conflict", ("公告已撤回", "The announcement was withdrawn"))
-        cond = AnnouncementReceipt.confirmed_at.is_(None) if a.must_confirm else AnnouncementReceipt.read_at.is_(None)
-        ids = list(s.execute(select(AnnouncementReceipt.user_id)
-                             .where(AnnouncementReceipt.announcement_id == a.id, cond)).scalars())
+        ids = stored.list_outstanding(s, a)
         if ids:
-            s.execute(update(AnnouncementReceipt).where(AnnouncementReceipt.announcement_id == a.id, cond)
-                      .values(reminded_at=now))
+            stored.mark_outstanding_reminded(s, a, now)
             events.emit(s, ctx, ids, "announcement.reminder", {"announcement": _brief(a)})
         audit.record(s, ctx, "announcement.reminded", target=f"announcement:{a.id}", people=len(ids))
     return {"reminded": len(ids)}
@@ -350,11 +282,10 @@ def publish_scope(ctx: Ctx) -> dict[str, Any]:
     """What the caller may publish to: everything, or their own unit and its sub-units."""
     with ctx.rt.db.read() as s:
         if _bank_wide(ctx):
-            units = s.execute(select(Unit.id, Unit.path).order_by(Unit.path)).all()
+            units = stored_units.list_units(s)
             return {"bank_wide": True, "units": [{"id": i, "path": p} for i, p in units]}
         own = _own_unit_path(s, ctx.user_id)
-        units = s.execute(select(Unit.id, Unit.path).where(or_(Unit.path == own, Unit.path.startswith(own + "/")))
-                          .order_by(Unit.path)).all() if own else []
+        units = stored_units.list_units(s, own) if own else []
         return {"bank_wide": False, "units": [{"id": i, "path": p} for i, p in units]}
 
 
@@ -377,7 +308,7 @@ def outage_notice(ctx: Ctx, author: str, *, title: str, body: str, must_confirm:
     from mixun.services.runtime import Principal
 
     with ctx.rt.db.read() as s:
-        user = s.execute(select(User).where(func.lower(User.username) == author.lower())).scalar_one_or_none()
+        user = find_user_by_username(s, author)
         if user is None or user.disabled or Role.SYSADMIN.value not in (user.roles or []):
             raise MixunError("validation_failed", ("发布人须是在用的系统管理员账号", "The author must be an active system administrator account"),
                              field="author")
@@ -387,9 +318,7 @@ def outage_notice(ctx: Ctx, author: str, *, title: str, body: str, must_confirm:
     brief = publish(as_author, title=title, body=body, unit_ids=[], must_confirm=must_confirm, pinned=True,
                     expires_at=None, confirm=True)
     with ctx.rt.db.read() as s:
-        people = s.execute(select(User.id, User.phone, User.username).join(
-            AnnouncementReceipt, AnnouncementReceipt.user_id == User.id).where(
-            AnnouncementReceipt.announcement_id == brief["id"]).order_by(User.id)).all()
+        people = stored.list_recipient_contacts(s, brief["id"])
     text = f"【密讯公告】{brief['title']}：{body.strip()}"
     if len(text) > SMS_TEXT_LIMIT:
         text = text[:SMS_TEXT_LIMIT - 1] + "…"

@@ -8,15 +8,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mixun.db.models import AccountApplication, Unit, User
+from mixun.db.models import AccountApplication, Unit
 from mixun.domain.passwords import generate_password
 from mixun.domain.roles import Role
 from mixun.errors import MixunError
 from mixun.services import audit, events, users
 from mixun.services.runtime import Ctx
+from mixun.storage import applications as stored
+from mixun.storage import users as stored_users
+from mixun.storage.units import find_unit
 
 # The steps in order, and the role that decides each.
 STAGES = ("pending_unit_head", "pending_hr", "pending_sysadmin")
@@ -32,8 +34,7 @@ def _unit_heads(s: Session, unit: Unit, exclude: int | None) -> list[int]:
     """The unit heads of ``unit`` or, when it has none, of the nearest unit above it that has one."""
     path = unit.path
     while path:
-        rows = s.execute(select(User.id, User.roles).join(Unit, Unit.id == User.unit_id).where(
-            Unit.path == path, User.disabled.is_(False))).all()
+        rows = stored_users.list_enabled_with_roles(s, path)
         heads = [uid for uid, roles in rows if Role.UNIT_HEAD.value in (roles or []) and uid != exclude]
         if heads:
             return heads
@@ -42,13 +43,13 @@ def _unit_heads(s: Session, unit: Unit, exclude: int | None) -> list[int]:
 
 
 def _holders(s: Session, role: str, exclude: int | None) -> list[int]:
-    rows = s.execute(select(User.id, User.roles).where(User.disabled.is_(False))).all()
+    rows = stored_users.list_enabled_with_roles(s)
     return [uid for uid, roles in rows if role in (roles or []) and uid != exclude]
 
 
 def _deciders(s: Session, app: AccountApplication) -> list[int]:
     if app.status == "pending_unit_head":
-        return _unit_heads(s, s.get(Unit, app.unit_id), app.applicant_id)  # type: ignore[arg-type]
+        return _unit_heads(s, find_unit(s, app.unit_id), app.applicant_id)  # type: ignore[arg-type]
     if app.status in STAGE_ROLE:
         return _holders(s, STAGE_ROLE[app.status], app.applicant_id)
     return []
@@ -57,7 +58,7 @@ def _deciders(s: Session, app: AccountApplication) -> list[int]:
 def _person(s: Session, user_id: int | None) -> dict[str, Any] | None:
     if user_id is None:
         return None
-    u = s.get(User, user_id)
+    u = stored_users.find_user(s, user_id)
     return {"id": u.id, "name": u.name, "username": u.username} if u else None
 
 
@@ -119,9 +120,8 @@ def file_application(ctx: Ctx, *, name: str, employee_no: str, unit_id: int, pos
     assert ctx.principal is not None
     with ctx.rt.db.write() as s:
         unit = get_unit(s, unit_id)
-        if s.execute(select(User.id).where(User.employee_no == employee_no)).first() or s.execute(
-                select(AccountApplication.id).where(AccountApplication.employee_no == employee_no,
-                                                    AccountApplication.status.in_(STAGES))).first():
+        if (stored_users.find_user_id_by_employee_no(s, employee_no) is not None
+                or stored.find_open_id_by_employee_no(s, employee_no, STAGES) is not None):
             raise MixunError("employee_no_taken")
         app = AccountApplication(
             status="pending_unit_head", name=name, employee_no=employee_no, unit_id=unit.id,
@@ -148,7 +148,7 @@ def _visible(s: Session, ctx: Ctx, app: AccountApplication) -> bool:
     assert p is not None
     if app.applicant_id == p.user_id or {Role.HR.value, Role.SYSADMIN.value} & set(p.roles):
         return True
-    unit = s.get(Unit, app.unit_id)
+    unit = find_unit(s, app.unit_id)
     return Role.UNIT_HEAD.value in p.roles and unit is not None and p.user_id in _unit_heads(s, unit, None)
 
 
@@ -161,24 +161,19 @@ def list_applications(ctx: Ctx, scope: str, limit: int, offset: int) -> dict[str
     p = ctx.principal
     assert p is not None
     with ctx.rt.db.read() as s:
-        base = select(AccountApplication).order_by(AccountApplication.id.desc())
-        pending = [a for a in s.execute(base.where(AccountApplication.status.in_(STAGES))).scalars()
-                   if _may_decide(s, ctx, a)]
+        pending = [a for a in stored.list_applications(s, statuses=STAGES) if _may_decide(s, ctx, a)]
         if scope == "mine":
-            rows = list(s.execute(base.where(AccountApplication.applicant_id == p.user_id)
-                                  .offset(offset).limit(limit + 1)).scalars())
+            rows = stored.list_applications(s, applicant_id=p.user_id, limit=limit + 1, offset=offset)
         elif scope == "todo":
             rows = pending[offset:offset + limit + 1]
         else:
-            rows = [a for a in s.execute(base).scalars() if _visible(s, ctx, a)][offset:offset + limit + 1]
+            rows = [a for a in stored.list_applications(s) if _visible(s, ctx, a)][offset:offset + limit + 1]
         return {"applications": [_view(s, ctx, a) for a in rows[:limit]], "todo_count": len(pending),
                 "next_offset": offset + limit if len(rows) > limit else None}
 
 
 def _for_decision(s: Session, ctx: Ctx, app_id: int) -> AccountApplication:
-    app = s.get(AccountApplication, app_id, with_for_update=True)
-    if app is None:
-        raise MixunError("not_found")
+    app = stored.get_application(s, app_id, lock=True)
     if app.status not in STAGES:
         raise MixunError("application_not_pending", status=app.status)
     if not _may_decide(s, ctx, app):
@@ -222,7 +217,7 @@ def approve(ctx: Ctx, app_id: int, username: str | None = None) -> dict[str, Any
 def _default_username(s: Session, employee_no: str) -> str:
     base = "".join(c for c in employee_no.lower() if c.isalnum() or c in "._-") or "user"
     candidate, n = base, 1
-    while s.execute(select(User.id).where(func.lower(User.username) == candidate)).first():
+    while stored_users.find_user_id_by_username(s, candidate) is not None:
         n += 1
         candidate = f"{base}-{n}"
     return candidate

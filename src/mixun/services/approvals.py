@@ -15,14 +15,16 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mixun.db.models import Approval, AuditLog, User
+from mixun.db.models import Approval, User
 from mixun.domain.roles import Role
 from mixun.errors import MixunError
 from mixun.services import audit
 from mixun.services.runtime import Ctx
+from mixun.storage import approvals as stored
+from mixun.storage.audit import find_record_id
+from mixun.storage.users import find_user
 
 RESET_MEMORY_DAYS = 365
 KINDS = ("update", "roles", "reset_password", "reset_two_factor", "depart", "reinstate")
@@ -33,10 +35,9 @@ DECIDER = {Role.SYSADMIN.value: Role.SECADMIN.value, Role.SECADMIN.value: Role.S
 def file_txn(s: Session, ctx: Ctx, kind: str, target: User, payload: dict[str, Any], requester_role: str
              ) -> dict[str, Any]:
     assert kind in KINDS and requester_role in DECIDER and ctx.principal is not None
-    pending = s.execute(select(Approval.id).where(Approval.target_user_id == target.id, Approval.kind == kind,
-                                                  Approval.status == "pending")).first()
+    pending = stored.find_pending_id(s, target.id, kind)
     if pending is not None:
-        raise MixunError("approval_pending_exists", approval_id=pending[0])
+        raise MixunError("approval_pending_exists", approval_id=pending)
     row = Approval(kind=kind, target_user_id=target.id, payload=payload, requested_by=ctx.principal.user_id,
                    requester_role=requester_role, requested_at=datetime.now(UTC), status="pending")
     s.add(row)
@@ -54,7 +55,7 @@ def _audited(payload: dict[str, Any]) -> dict[str, Any]:
 def _person(s: Session, user_id: int | None) -> dict[str, Any] | None:
     if user_id is None:
         return None
-    u = s.get(User, user_id)
+    u = find_user(s, user_id)
     return {"id": u.id, "name": u.name, "username": u.username, "roles": list(u.roles)} if u else None
 
 
@@ -80,21 +81,14 @@ def list_approvals(ctx: Ctx, status: str, limit: int, offset: int) -> dict[str, 
         raise MixunError("validation_failed", ("状态只能是 pending、decided 或 all", "status is pending, decided or all"),
                          field="status")
     with ctx.rt.db.read() as s:
-        stmt = select(Approval)
-        if status == "pending":
-            stmt = stmt.where(Approval.status == "pending")
-        elif status == "decided":
-            stmt = stmt.where(Approval.status != "pending")
-        rows = s.execute(stmt.order_by(Approval.id.desc()).offset(offset).limit(limit + 1)).scalars().all()
-        pending = s.execute(select(func.count()).select_from(Approval).where(Approval.status == "pending")).scalar_one()
+        rows = stored.list_approvals(s, status, limit + 1, offset)
+        pending = stored.count_pending(s)
         return {"approvals": [_view(s, ctx, r) for r in rows[:limit]], "pending_count": pending,
                 "next_offset": offset + limit if len(rows) > limit else None}
 
 
 def _pending_for_decision(s: Session, ctx: Ctx, approval_id: int) -> Approval:
-    row = s.get(Approval, approval_id, with_for_update=True)
-    if row is None:
-        raise MixunError("not_found")
+    row = stored.get_approval(s, approval_id, lock=True)
     if row.status != "pending":
         raise MixunError("approval_not_pending", status=row.status)
     if not _may_decide(ctx, row) or _reset_it_before(s, ctx, row) or _holds_other_half(s, ctx, row):
@@ -110,11 +104,8 @@ def _reset_it_before(s: Session, ctx: Ctx, row: Approval) -> bool:
         return False
     assert ctx.principal is not None
     since = datetime.now(UTC) - timedelta(days=RESET_MEMORY_DAYS)
-    hit = s.execute(select(AuditLog.id).where(
-        AuditLog.actor_id == ctx.principal.user_id, AuditLog.target == f"user:{row.target_user_id}",
-        AuditLog.action.in_(("account.password_reset", "account.two_factor_reset")),
-        AuditLog.at >= since.isoformat()).limit(1)).first()
-    return hit is not None
+    return find_record_id(s, actor_id=ctx.principal.user_id, target=f"user:{row.target_user_id}",
+                          actions=("account.password_reset", "account.two_factor_reset"), since=since) is not None
 
 
 _RESET_HALVES = {"reset_password": "reset_two_factor", "reset_two_factor": "reset_password"}
@@ -129,10 +120,8 @@ def _holds_other_half(s: Session, ctx: Ctx, row: Approval) -> bool:
         return False
     assert ctx.principal is not None
     since = datetime.now(UTC) - timedelta(days=RESET_MEMORY_DAYS)
-    hit = s.execute(select(Approval.id).where(
-        Approval.decided_by == ctx.principal.user_id, Approval.target_user_id == row.target_user_id,
-        Approval.kind == other, Approval.status == "approved", Approval.decided_at >= since).limit(1)).first()
-    return hit is not None
+    return stored.find_approved_id(s, decided_by=ctx.principal.user_id, target_user_id=row.target_user_id,
+                                   kind=other, since=since) is not None
 
 
 class _Refused(Exception):
@@ -168,7 +157,7 @@ def _approve(ctx: Ctx, approval_id: int, apply: Mapping[str, Apply]) -> dict[str
     assert ctx.principal is not None
     with ctx.rt.db.write() as s:
         row = _pending_for_decision(s, ctx, approval_id)
-        user = s.get(User, row.target_user_id)
+        user = find_user(s, row.target_user_id)
         if user is None:
             raise MixunError("not_found")
         via = {"id": row.id, "requested_by": row.requested_by}

@@ -15,15 +15,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mixun.db import bulk
 from mixun.db.engine import on_commit
-from mixun.db.models import EventCounter, EventPayload, UserEvent
 from mixun.db.sealed import Unreadable
 from mixun.services import texts
 from mixun.services.runtime import Ctx
+from mixun.storage import events as stored_events
 
 WAKE_BYTES = 256 * 1024
 # (recipients, event type, body): one event to be emitted.
@@ -33,7 +32,7 @@ Event = tuple[Iterable[int], str, dict[str, Any]]
 def _healed(r: bulk.Round, counts: Mapping[int, int], last: dict[int, int]) -> dict[int, int]:
     missing = sorted(uid for uid, n in counts.items() if n > 0 and uid not in last)
     if missing:  # users created before their counter row (should not happen; heal it)
-        r.insert_columns(EventCounter.__table__, {"user_id": missing, "last_seq": [counts[uid] for uid in missing]})
+        stored_events.insert_counters(r, {uid: counts[uid] for uid in missing})
         last.update({uid: counts[uid] for uid in missing})
     return last
 
@@ -68,8 +67,8 @@ def reserve(r: bulk.Round, recipients: list[list[int]]) -> Reserved:
     """In round ``r``: each recipient's event_seqs (one per event naming them) and one payload id per
     event that has recipients. ``recipients`` must be free of duplicates, as ``write`` gets them."""
     counts = Counter(uid for rcpts in recipients for uid in rcpts)
-    return Reserved(counts, r.bump(EventCounter.__table__, "user_id", "last_seq", counts),
-                    r.reserve_ids(EventPayload.__table__, sum(1 for rcpts in recipients if rcpts)))
+    return Reserved(counts, stored_events.bump_counters(r, counts),
+                    stored_events.reserve_payload_ids(r, sum(1 for rcpts in recipients if rcpts)))
 
 
 def write(r: bulk.Round, session: Session, ctx: Ctx, reserved: Reserved, items: Sequence[Event]) -> None:
@@ -90,9 +89,7 @@ def write(r: bulk.Round, session: Session, ctx: Ctx, reserved: Reserved, items: 
     stored = texts.seal_many(ctx.rt, [(cid, now, payload) if cid is not None else (0, now, "")
                                       for cid, payload in zip(about, payloads, strict=True)])
     stored = [s or p for s, p in zip(stored, payloads, strict=True)]
-    r.insert_columns(EventPayload.__table__, {
-        "id": payload_ids, "type": [type_ for _r, type_, _b in events_], "body": stored,
-        "created_at": [now] * len(events_)})
+    stored_events.insert_payloads(r, payload_ids, [type_ for _r, type_, _b in events_], stored, now)
     users: list[int] = []
     seqs: list[int] = []
     refs: list[int] = []
@@ -107,7 +104,7 @@ def write(r: bulk.Round, session: Session, ctx: Ctx, reserved: Reserved, items: 
         users += rcpts
         refs += [payload_id] * len(rcpts)
         wakes.append({"recipients": pairs, "payload": payload})
-    r.insert_columns(UserEvent.__table__, {"user_id": users, "event_seq": seqs, "payload_id": refs})
+    stored_events.insert_user_events(r, users, seqs, refs)
     notify = ctx.rt.notify
     # One bus message for the whole batch (one publish, one parse and one loop wake-up in each process),
     # in parts of at most WAKE_BYTES of payload (NATS refuses messages over 1 MB by default).
@@ -140,20 +137,13 @@ def _parts(wakes: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 def read_events(session: Session, user_id: int, after_seq: int, limit: int = 500) -> list[tuple[int, str]]:
     """(event_seq, payload json) for one user after ``after_seq``, in order."""
-    rows = session.execute(
-        select(UserEvent.event_seq, EventPayload.body)
-        .join(EventPayload, EventPayload.id == UserEvent.payload_id)
-        .where(UserEvent.user_id == user_id, UserEvent.event_seq > after_seq)
-        .order_by(UserEvent.event_seq)
-        .limit(limit)
-    ).all()
     # A payload whose data key retention destroyed is no longer an event anyone can be sent.
-    return [(r[0], r[1]) for r in rows if not isinstance(r[1], Unreadable)]
+    return [(seq, body) for seq, body in stored_events.list_events(session, user_id, after_seq, limit)
+            if not isinstance(body, Unreadable)]
 
 
 def last_seq(session: Session, user_id: int) -> int:
-    value = session.execute(select(EventCounter.last_seq).where(EventCounter.user_id == user_id)).scalar()
-    return int(value or 0)
+    return int(stored_events.find_last_seq(session, user_id) or 0)
 
 
 def ephemeral(ctx: Ctx, recipients: Iterable[int], type_: str, body: dict[str, Any]) -> None:

@@ -6,10 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from mixun.db.models import Conversation, Member, MembershipLog
+from mixun.db.models import Conversation, Member
 from mixun.errors import MixunError
 from mixun.services import audit, events, texts
 from mixun.services.conversations import (
@@ -22,6 +21,7 @@ from mixun.services.conversations import (
     system_lines,
 )
 from mixun.services.runtime import Ctx
+from mixun.storage import conversations as stored
 
 MAX_NOTICE = 2000
 
@@ -102,7 +102,7 @@ def dissolve(ctx: Ctx, conversation_id: int) -> None:
         _log(s, conv.id, ctx.user_id, "dissolved", ctx.user_id)
         for uid in former:
             _log(s, conv.id, uid, "removed", ctx.user_id, "dissolved")
-        s.execute(delete(Member).where(Member.conversation_id == conv.id))
+        stored.delete_members(s, conv.id)
         _touch(s, conv)
         s.flush()
         lines = system_lines(s, s.info.pop("membership_log", [])[:1])
@@ -117,20 +117,12 @@ def system_log(ctx: Ctx, conversation_id: int, limit: int = 200) -> dict[str, An
         if conv.kind != "group":
             return {"system": []}
         # From the caller's latest joining on (a creation's lines, written in the same transaction, included).
-        since = s.execute(select(func.max(MembershipLog.id)).where(
-            MembershipLog.conversation_id == conv.id, MembershipLog.user_id == ctx.user_id,
-            MembershipLog.action == "joined")).scalar() or 0
+        since = stored.find_last_joined_log_id(s, conv.id, ctx.user_id) or 0
         if conv.created_by == ctx.user_id or since == 0:
             since = 0
         else:
-            first = s.execute(select(func.min(MembershipLog.id)).where(
-                MembershipLog.conversation_id == conv.id)).scalar() or 0
+            first = stored.find_first_log_id(s, conv.id) or 0
             # Those who came with the group's creation see its creation lines too.
-            created = s.execute(select(func.max(MembershipLog.id)).where(
-                MembershipLog.conversation_id == conv.id, MembershipLog.created_at <= conv.created_at
-                + timedelta(seconds=1))).scalar() or 0
+            created = stored.find_last_log_id_until(s, conv.id, conv.created_at + timedelta(seconds=1)) or 0
             since = first if since <= created else since
-        rows = list(s.execute(select(MembershipLog).where(
-            MembershipLog.conversation_id == conv.id, MembershipLog.id >= since)
-            .order_by(MembershipLog.id.desc()).limit(limit)).scalars())[::-1]
-        return {"system": system_lines(s, rows)}
+        return {"system": system_lines(s, stored.list_log_since(s, conv.id, since, limit))}

@@ -14,14 +14,16 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mixun.db.models import GroupRequest, Unit, User
+from mixun.db.models import GroupRequest, User
 from mixun.domain.roles import Role, permissions_for
 from mixun.errors import MixunError
 from mixun.services import audit, events, functions
 from mixun.services.runtime import Ctx, Principal
+from mixun.storage import group_requests as stored
+from mixun.storage import users as stored_users
+from mixun.storage.units import find_unit
 
 STATUSES = ("pending", "approving", "approved", "rejected", "withdrawn")
 
@@ -29,26 +31,24 @@ STATUSES = ("pending", "approving", "approved", "rejected", "withdrawn")
 def _deciders(s: Session, req: GroupRequest) -> list[int]:
     from mixun.services.applications import _unit_heads
 
-    unit = s.get(Unit, req.unit_id) if req.unit_id else None
+    unit = find_unit(s, req.unit_id) if req.unit_id else None
     return _unit_heads(s, unit, req.requester_id) if unit is not None else []
 
 
 def _path(s: Session, unit_id: int | None) -> str:
-    unit = s.get(Unit, unit_id) if unit_id else None
+    unit = find_unit(s, unit_id) if unit_id else None
     return unit.path if unit is not None else ""
 
 
 def _person(s: Session, user_id: int | None) -> dict[str, Any] | None:
     if user_id is None:
         return None
-    u = s.get(User, user_id)
+    u = stored_users.find_user(s, user_id)
     return {"id": u.id, "name": u.name, "username": u.username} if u else None
 
 
 def _view(s: Session, ctx: Ctx, req: GroupRequest) -> dict[str, Any]:
-    people = {uid: (name, path) for uid, name, path in s.execute(
-        select(User.id, User.name, Unit.path).outerjoin(Unit, Unit.id == User.unit_id)
-        .where(User.id.in_(list(req.members) or [0]))).all()}
+    people = stored_users.list_names_and_unit_paths(s, req.members)
     deciders = _deciders(s, req) if req.status == "pending" else []
     return {"id": req.id, "name": req.name, "status": req.status, "requester": _person(s, req.requester_id),
             "unit": _path(s, req.unit_id),
@@ -74,9 +74,9 @@ def file_request(ctx: Ctx, name: str, members: list[int]) -> dict[str, Any]:
         raise MixunError("validation_failed", ("群名称为 1–100 个字符", "A group name must be 1–100 characters"), field="name")
     ids = [m for m in dict.fromkeys(members) if m != ctx.user_id]
     with ctx.rt.db.write() as s:
-        me = s.get(User, ctx.user_id)
+        me = stored_users.find_user(s, ctx.user_id)
         assert me is not None
-        found = set(s.execute(select(User.id).where(User.id.in_(ids or [0]), User.disabled.is_(False))).scalars())
+        found = stored_users.list_enabled_ids(s, ids)
         if not ids or len(found) != len(ids):
             raise MixunError("invalid_members", ("成员不存在或已停用", "A member does not exist or is disabled"))
         req = GroupRequest(requester_id=me.id, unit_id=me.unit_id, name=name, members=ids, status="pending",
@@ -97,22 +97,18 @@ def list_requests(ctx: Ctx, scope: str, limit: int = 50) -> dict[str, Any]:
         raise MixunError("validation_failed", ("范围只能是 mine 或 todo", "scope is mine or todo"), field="scope")
     with ctx.rt.db.read() as s:
         if scope == "mine":
-            rows = list(s.execute(select(GroupRequest).where(GroupRequest.requester_id == ctx.user_id)
-                                  .order_by(GroupRequest.id.desc()).limit(limit)).scalars())
-            todo = [r for r in s.execute(select(GroupRequest).where(GroupRequest.status == "pending")).scalars()
+            rows = stored.list_by_requester(s, ctx.user_id, limit)
+            todo = [r for r in stored.list_pending(s)
                     if ctx.user_id in _deciders(s, r)] if Role.UNIT_HEAD.value in (ctx.principal.roles if ctx.principal else ()) else []
         else:
-            todo = [r for r in s.execute(select(GroupRequest).where(GroupRequest.status == "pending")
-                                         .order_by(GroupRequest.id)).scalars() if ctx.user_id in _deciders(s, r)]
+            todo = [r for r in stored.list_pending(s) if ctx.user_id in _deciders(s, r)]
             rows = todo[:limit]
         return {"requests": [_view(s, ctx, r) for r in rows], "todo_count": len(todo)}
 
 
 def _pending_for_me(s: Session, ctx: Ctx, request_id: int) -> GroupRequest:
     """The request, locked, when it is still pending and the caller is one who decides it."""
-    req = s.get(GroupRequest, request_id, with_for_update=True)
-    if req is None:
-        raise MixunError("not_found")
+    req = stored.get_request(s, request_id, lock=True)
     if req.status != "pending":
         raise MixunError("group_request_not_pending", status=req.status)
     if ctx.user_id not in _deciders(s, req):
@@ -141,9 +137,8 @@ def approve(ctx: Ctx, request_id: int) -> dict[str, Any]:
     _claim(ctx, request_id)
     try:
         with ctx.rt.db.read() as s:
-            req = s.get(GroupRequest, request_id)
-            assert req is not None
-            requester = s.get(User, req.requester_id)
+            req = stored.get_request(s, request_id)
+            requester = stored_users.find_user(s, req.requester_id)
             assert requester is not None
             if requester.disabled or requester.departed_at is not None:
                 raise MixunError("account_departed")
@@ -155,13 +150,12 @@ def approve(ctx: Ctx, request_id: int) -> dict[str, Any]:
             functions.APPROVED_GROUP.reset(token)
     except BaseException:
         with ctx.rt.db.write() as s:
-            back = s.get(GroupRequest, request_id)
+            back = stored.find_request(s, request_id)
             if back is not None and back.status == "approving":
                 back.status = "pending"
         raise
     with ctx.rt.db.write() as s:
-        req = s.get(GroupRequest, request_id)
-        assert req is not None
+        req = stored.get_request(s, request_id)
         req.status, req.decided_by, req.decided_at = "approved", ctx.user_id, datetime.now(UTC)
         req.conversation_id = int(conv["id"])
         audit.record(s, ctx, "group_request.approved", target=f"group_request:{req.id}",
@@ -189,8 +183,8 @@ def reject(ctx: Ctx, request_id: int, reason: str) -> dict[str, Any]:
 def withdraw(ctx: Ctx, request_id: int) -> dict[str, Any]:
     """The requester takes back a pending request."""
     with ctx.rt.db.write() as s:
-        req = s.get(GroupRequest, request_id, with_for_update=True)
-        if req is None or req.requester_id != ctx.user_id:
+        req = stored.get_request(s, request_id, lock=True)
+        if req.requester_id != ctx.user_id:
             raise MixunError("not_found")
         if req.status != "pending":
             raise MixunError("group_request_not_pending", status=req.status)

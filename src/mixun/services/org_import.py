@@ -21,12 +21,13 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from mixun.db.models import EventCounter, SearchKey, Unit, User
+from mixun.db.models import SearchKey, Unit, User
 from mixun.domain.names import pinyin_keys, search_keys
 from mixun.domain.roles import Role, is_privileged
 from mixun.errors import MixunError
 from mixun.services import audit, users
 from mixun.services.runtime import Ctx
+from mixun.storage import events as stored_events
 
 COLUMNS = ("employee_no", "name", "unit", "position", "phone", "username", "status", "departure_reason")
 REQUIRED = ("employee_no", "name", "unit")
@@ -177,7 +178,7 @@ def create_person_txn(s: Session, ctx: Ctx, *, username: str, name: str, employe
     s.add(user)
     s.flush()
     users.index_user(s, user)
-    s.add(EventCounter(user_id=user.id, last_seq=0))
+    stored_events.add_counter(s, user.id)
     audit.record(s, ctx, "account.created", target=f"user:{user.id}", username=username, roles=[Role.EMPLOYEE.value],
                  unit=unit.path, source=source)
     return user
@@ -206,7 +207,7 @@ def create_people_txn(s: Session, ctx: Ctx, people: list[dict[str, Any]], source
             for k, r in search_keys(p["name"], p["username"], p["employee_no"], p["position"])]
     if keys:
         s.execute(insert(SearchKey), keys)
-    s.execute(insert(EventCounter), [{"user_id": uid, "last_seq": 0} for uid in ids])
+    stored_events.add_counters(s, ids)
     audit.record_many(s, ctx, [("account.created", f"user:{uid}", {
         "username": p["username"], "roles": [Role.EMPLOYEE.value], "unit": p["unit"].path, "source": source})
         for uid, p in zip(ids, people, strict=True)])

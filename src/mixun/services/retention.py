@@ -16,19 +16,17 @@ from typing import Any
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
-from mixun.db.engine import affected, on_commit
+from mixun.db.engine import on_commit
 from mixun.db.models import (
     Attachment,
     AuditLog,
     Conversation,
-    EventPayload,
     Member,
     MembershipLog,
     Message,
     MessageVersion,
     Unit,
     User,
-    UserEvent,
 )
 from mixun.db.models_archive import (
     LegalHold,
@@ -44,6 +42,7 @@ from mixun.services import audit, dual_control
 from mixun.services.archive import check_reason, unindex
 from mixun.services.audit_checkpoints import add_checkpoint
 from mixun.services.runtime import Ctx
+from mixun.storage import events as stored_events
 
 BATCH = 2000
 
@@ -287,10 +286,8 @@ def run(ctx: Ctx, *, dry_run: bool = False, now: datetime | None = None,
             s.flush()
         _expire_group_files(s, run_row.id, policies, holds, cutoff, now, dry_run, counts, doomed_paths, blob_dir)
         # Delivery copies of old events (they carry message text) go with the shortest retention.
-        old_payloads = select(EventPayload.id).where(EventPayload.created_at < cutoff)
         if not dry_run:
-            counts["events"] = affected(s.execute(delete(UserEvent).where(UserEvent.payload_id.in_(old_payloads)))) or 0
-            s.execute(delete(EventPayload).where(EventPayload.created_at < cutoff))
+            counts["events"] = stored_events.delete_before(s, cutoff)
         audit_cutoff = (now - timedelta(days=rules.audit_days(policies))).isoformat()
         # The newest record always stays: the next append chains on it and continues its ids.
         newest = s.execute(select(AuditLog.id).order_by(AuditLog.id.desc()).limit(1)).scalar() or 0

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from mixun.db.models import Approval, EventCounter, PasswordHistory, SearchKey, Unit, User
+from mixun.db.models import Approval, PasswordHistory, SearchKey, Unit, User
 from mixun.db.models import Session as DbSession
 from mixun.domain.departures import DEPARTURE_REASONS as DEPARTURE_REASONS
 from mixun.domain.names import pinyin_keys, search_keys
@@ -31,6 +31,7 @@ from mixun.services.people import find_user_by_username as find_user_by_username
 from mixun.services.people import get_user as get_user
 from mixun.services.people import unit_path as unit_path
 from mixun.services.runtime import Ctx
+from mixun.storage import events as stored_events
 
 
 def _unit_parts(path: str) -> list[str]:
@@ -110,7 +111,7 @@ def create_user_txn(session: Session, ctx: Ctx, *, username: str, name: str, uni
     if not user.employee_no:
         user.employee_no = placeholder_employee_no(user.id, role_list)
     index_user(session, user)
-    session.add(EventCounter(user_id=user.id, last_seq=0))
+    stored_events.add_counter(session, user.id)
     session.add(PasswordHistory(user_id=user.id, password_hash=pw_hash))
     audit.record(session, ctx, "account.created", target=f"user:{user.id}", username=username,
                  roles=role_list, unit=unit_row.path)

@@ -1,15 +1,17 @@
 """Conversations and their members: the membership check every conversation route starts with, member
 ids (the recipients of a conversation's events), members with their names (the conversation view),
-contacts (everyone who shares a conversation with a person) and a person's groups."""
+contacts (everyone who shares a conversation with a person), a person's groups, and the membership log
+a group's system lines are read from."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
-from mixun.db.models import Conversation, Member, User
+from mixun.db.models import Conversation, Member, MembershipLog, User
 from mixun.errors import MixunError
 
 # (user id, name, role) of one member, in the order they joined.
@@ -77,3 +79,34 @@ def list_groups_of(s: Session, user_id: int) -> list[Conversation]:
     """The group conversations ``user_id`` is a member of."""
     return list(s.execute(select(Conversation).join(Member, Member.conversation_id == Conversation.id)
                           .where(Member.user_id == user_id, Conversation.kind == "group")).scalars())
+
+
+def delete_members(s: Session, conversation_id: int) -> None:
+    """Every membership of the conversation (a group dissolved; its log and messages stay)."""
+    s.execute(delete(Member).where(Member.conversation_id == conversation_id))
+
+
+# --- the membership log (a group's system lines) ---------------------------------------------------
+
+def find_last_joined_log_id(s: Session, conversation_id: int, user_id: int) -> int | None:
+    """The log id of ``user_id``'s latest joining of the conversation."""
+    return s.execute(select(func.max(MembershipLog.id)).where(
+        MembershipLog.conversation_id == conversation_id, MembershipLog.user_id == user_id,
+        MembershipLog.action == "joined")).scalar()
+
+
+def find_first_log_id(s: Session, conversation_id: int) -> int | None:
+    return s.execute(select(func.min(MembershipLog.id)).where(MembershipLog.conversation_id == conversation_id)).scalar()
+
+
+def find_last_log_id_until(s: Session, conversation_id: int, until: datetime) -> int | None:
+    """The id of the conversation's last log line written at or before ``until``."""
+    return s.execute(select(func.max(MembershipLog.id)).where(
+        MembershipLog.conversation_id == conversation_id, MembershipLog.created_at <= until)).scalar()
+
+
+def list_log_since(s: Session, conversation_id: int, since_id: int, limit: int) -> list[MembershipLog]:
+    """The conversation's last ``limit`` log lines from id ``since_id`` on, oldest first."""
+    return list(s.execute(select(MembershipLog).where(
+        MembershipLog.conversation_id == conversation_id, MembershipLog.id >= since_id)
+        .order_by(MembershipLog.id.desc()).limit(limit)).scalars())[::-1]

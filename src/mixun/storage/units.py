@@ -1,11 +1,17 @@
-"""Units (the organisation tree): look-ups by id and path."""
+"""Units (the organisation tree): look-ups by id and path, a person's unit, and a subtree."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Iterable
+
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from mixun.db.models import Unit
+from mixun.db.models import Unit, User
+
+
+def find_unit(s: Session, unit_id: int | None) -> Unit | None:
+    return s.get(Unit, unit_id) if unit_id is not None else None
 
 
 def unit_path(s: Session, unit_id: int | None) -> str:
@@ -17,3 +23,24 @@ def unit_path(s: Session, unit_id: int | None) -> str:
 
 def find_unit_id_by_path(s: Session, path: str) -> int | None:
     return s.execute(select(Unit.id).where(Unit.path == path)).scalar()
+
+
+def user_unit_path(s: Session, user_id: int) -> str:
+    """The path of ``user_id``'s unit, or "" for a person without one (or no such person)."""
+    return s.execute(select(Unit.path).join(User, User.unit_id == Unit.id).where(User.id == user_id)).scalar() or ""
+
+
+def list_paths(s: Session, unit_ids: Iterable[int]) -> dict[int, str]:
+    """{unit id: path} for those of ``unit_ids`` that exist (no query for none)."""
+    ids = list(unit_ids)
+    if not ids:
+        return {}
+    return dict(s.execute(select(Unit.id, Unit.path).where(Unit.id.in_(ids))).all())
+
+
+def list_units(s: Session, under: str | None = None) -> list[tuple[int, str]]:
+    """(id, path) by path: every unit, or ``under`` and the units below it."""
+    stmt = select(Unit.id, Unit.path)
+    if under is not None:
+        stmt = stmt.where(or_(Unit.path == under, Unit.path.startswith(under + "/")))
+    return [(i, p) for i, p in s.execute(stmt.order_by(Unit.path)).all()]
