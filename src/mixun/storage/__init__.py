@@ -6,6 +6,7 @@ returns None, ``list_*`` returns a (possibly empty) list or dict, ``lock_*`` rea
 ``SELECT … FOR UPDATE``. Layers (pyproject.toml, docs/adr/0012-*.md): services → storage → db and domain;
 storage imports no service.
 
-Users, units and conversations (with their members) live here so far; messages, events and the rest
-still query inline in their services and move here as they are touched.
+Users, units, conversations (with their members) and messages live here so far; events and the rest
+still query inline in their services and move here as they are touched. The send path's batch
+statements stay in ``sendpath/batch.py`` (built once, spelt for ``db.bulk.Round``).
 """
