@@ -18,8 +18,8 @@ from mixun.sendpath.request import SendRequest
 from mixun.services import attachments, events, messages, texts
 from mixun.services.conversations import access_conversation, member_ids
 from mixun.services.runtime import Ctx
+from mixun.storage import messages as message_store
 from mixun.storage import users as user_store
-from mixun.storage.messages import ARCHIVE_ONLY
 
 REACTIONS = ("👍", "收到", "❤️", "😄", "🙏", "👌", "🎉", "OK")
 MAX_FORWARD = 100
@@ -36,9 +36,7 @@ def _sources(s: Session, ctx: Ctx, message_ids: list[int]) -> list[tuple[Message
         msg, _conv, _member = messages.access_message(s, ctx, mid)
         if msg.recalled_at is not None or msg.dlp_action == "hold":
             raise MixunError("forward_not_allowed", message_id=mid)
-        atts = list(s.execute(select(Attachment).where(Attachment.message_id == msg.id,
-                                                       Attachment.kind != ARCHIVE_ONLY)
-                              .order_by(Attachment.id)).scalars())
+        atts = message_store.list_attachments(s, [msg.id])
         for a in atts:
             if a.scan_status not in attachments.DOWNLOADABLE:
                 raise MixunError("forward_not_allowed", message_id=mid)
