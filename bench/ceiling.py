@@ -36,7 +36,7 @@ GROUP = 50
 
 
 def _frame_body(text: str, group: int, seq: int, n: int) -> dict[str, Any]:
-    """A message.created event as Mixun emits it (services/messages.py ``_created``), same keys."""
+    """A message.created event as Mixun emits it (sendpath/batch.py ``_created``), same keys."""
     return {"type": "message.created", "conversation_id": group, "message": {
         "id": n, "conversation_id": group, "seq": seq, "sender": {"id": group * GROUP + 1, "name": "测试1"},
         "kind": "text", "text": text, "created_at": "2026-12-07T16:00:00.000000+00:00", "edited": False,

@@ -64,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
             results: dict[str, dict[str, list[dict[str, object]]]] = {}
             for rnd in range(args.rounds):
                 for name, code in runs.items():
-                    for label, path in (("previous", str(tree / "src")), ("now", None)):
+                    # Now: this checkout's src first too (the venv's editable install may point at another
+                    # checkout: a git worktree shares the main checkout's venv).
+                    for label, path in (("previous", str(tree / "src")), ("now", str(ROOT / "src"))):
                         res = _one(code.format(s=args.seconds), path)
                         results.setdefault(name, {}).setdefault(label, []).append(res)
                         print(rnd, name, label, json.dumps(res, ensure_ascii=False), flush=True)

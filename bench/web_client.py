@@ -28,8 +28,9 @@ SIZES = {"desktop 1440×900": {"width": 1440, "height": 900}, "phone 390×844": 
 
 def _seed_bank(rt: Any, people: int, messages: int) -> tuple[str, str, str]:
     """(username, title of the long conversation, its newest text)."""
+    from mixun.sendpath.batch import send
+    from mixun.sendpath.request import SendRequest
     from mixun.services import conversations
-    from mixun.services import messages as msgs
 
     names = [f"测试{i}" for i in range(people)]
     names[1] = "对账专员"
@@ -40,12 +41,12 @@ def _seed_bank(rt: Any, people: int, messages: int) -> tuple[str, str, str]:
     try:
         for other in ids[2:40]:
             c = conversations.create_conversation(common.principal_ctx(rt, other), "direct", [viewer], None)
-            msgs.send_message(common.principal_ctx(rt, other), c["id"], "请查收本周的对账单。")
+            send(SendRequest(common.principal_ctx(rt, other), c["id"], "请查收本周的对账单。")).unwrap()
         long = conversations.create_conversation(pctx, "direct", [viewer], None)
         text = ""
         for i in range(messages):
             text = f"第{i + 1}条 例行对账记录，柜员号 {i % 97:04d}，差额 0 元。"
-            msgs.send_message(pctx if i % 2 else vctx, long["id"], text)
+            send(SendRequest(pctx if i % 2 else vctx, long["id"], text)).unwrap()
     finally:
         rt.rate_limiter = limiter
     return "w000000", "对账专员", text

@@ -2,7 +2,7 @@
 `python -m bench.peers.footprint [--messages 20000] [--group 50]`.
 
 A fresh database, people in groups of ``--group`` (and as many direct conversations), messages of
-typical chat length sent through the send path in batches (``messages.send_many``, the writer's group
+typical chat length sent through the send path in batches (``sendpath.batch.write_batch``, the writer's group
 commit) and indexed for the archive's search, then each table's size (heap, indexes and TOAST) divided
 by the messages stored: the bytes a message costs, and apart the delivery rows (``user_events``, one per
 recipient), which grow with the conversation's size.
@@ -26,9 +26,10 @@ WORDS = ("报表", "客户", "审批", "收到", "明天上午", "会议室", "�
 def run(messages: int, group: int, people: int = 1000) -> dict[str, Any]:
     import psycopg
 
+    from mixun.sendpath.batch import write_batch
+    from mixun.sendpath.request import SendRequest
     from mixun.services import archive
     from mixun.services.conversations import create_conversation
-    from mixun.services.messages import SendJob, send_many
 
     rnd = random.Random(7)
     with common.environment("postgres", "footprint") as env:
@@ -60,9 +61,9 @@ def run(messages: int, group: int, people: int = 1000) -> dict[str, Any]:
                     uid = rnd.choice(members)
                     ctx = ctxs.get(uid) or ctxs.setdefault(uid, common.principal_ctx(rt, uid))
                     text = "".join(rnd.choice(WORDS) for _ in range(rnd.randint(2, 12)))
-                    jobs.append(SendJob(ctx, conv, text, client_id=f"fp{sent}"))
+                    jobs.append(SendRequest(ctx, conv, text, client_id=f"fp{sent}"))
                     sent += 1
-                send_many(jobs)
+                write_batch(jobs)
             with rt.db.write() as s:
                 while archive.index_pending(s) > 0:
                     pass

@@ -49,7 +49,7 @@ class Settings:
     clamd_socket: str = "/run/clamav/clamd.ctl"
     files_without_scanner: str = "wait"  # wait (held until scanned) | refuse | allow (marked unscanned)
     # Where sends are written: auto (a process of its own under `mixun serve`, a thread of an embedded
-    # app), process or thread (services/writer_process.py).
+    # app), process or thread (sendpath/transport.py).
     send_writer: str = "auto"
     edit_window_minutes: float = 60 * 24
     recall_window_minutes: float = 2

@@ -15,7 +15,9 @@ import orjson
 from sqlalchemy import select
 
 from mixun.errors import MixunError
-from mixun.services import events, messages
+from mixun.sendpath import batch, queue
+from mixun.sendpath.request import SendOutcome, SendRequest
+from mixun.services import events
 from tests.conftest import Env
 from tests.helpers import group, send
 
@@ -28,6 +30,10 @@ def _ctx(env: Env, uid: int) -> Any:
     with env.rt.db.read() as s:
         user = s.get(User, uid)
         return Ctx(rt=env.rt, principal=_principal(user, None, False), ip="127.0.0.1", client="tests")
+
+
+def _result(outcome: SendOutcome) -> tuple[dict[str, Any], bool] | None:
+    return (outcome.view, outcome.created) if outcome.view is not None else None
 
 
 def _stream(env: Env, uid: int) -> list[tuple[int, dict[str, Any]]]:
@@ -54,20 +60,20 @@ def test_one_batch_gives_every_send_its_own_outcome(env: Env) -> None:
     other = group(env, a, "另一个群", [c_id])
     earlier = send(env, a, conv, "先发的一条", client_id="early").json()
     ca, cb, cc = _ctx(env, a_id), _ctx(env, b_id), _ctx(env, c_id)
-    jobs = [
-        messages.SendJob(ca, conv, "第一条", client_id="k1"),
-        messages.SendJob(cb, conv, "第二条", reply_to=earlier["id"]),
-        messages.SendJob(cc, conv, "不是成员"),                                   # not a member: 404
-        messages.SendJob(ca, other, "回复别的会话的消息", reply_to=earlier["id"]),  # reply from elsewhere
-        messages.SendJob(ca, conv, "   "),                                       # empty
-        messages.SendJob(ca, conv, "重发", client_id="early"),                   # resend of a committed one
-        messages.SendJob(ca, conv, "第三条", client_id="k1"),                     # same client_id in batch
-        messages.SendJob(ca, other, "另一个群的第一条"),
-        messages.SendJob(ca, conv, "第四条"),
+    requests = [
+        SendRequest(ca, conv, "第一条", client_id="k1"),
+        SendRequest(cb, conv, "第二条", reply_to=earlier["id"]),
+        SendRequest(cc, conv, "不是成员"),                                   # not a member: 404
+        SendRequest(ca, other, "回复别的会话的消息", reply_to=earlier["id"]),  # reply from elsewhere
+        SendRequest(ca, conv, "   "),                                       # empty
+        SendRequest(ca, conv, "重发", client_id="early"),                   # resend of a committed one
+        SendRequest(ca, conv, "第三条", client_id="k1"),                     # same client_id in batch
+        SendRequest(ca, other, "另一个群的第一条"),
+        SendRequest(ca, conv, "第四条"),
     ]
-    messages.send_many(jobs)
-    assert all(j.done for j in jobs)
-    ok = [j.result for j in jobs]
+    jobs = batch.write_batch(requests)
+    assert all(o.settled and (o.view is None) != (o.error is None) for o in jobs)
+    ok = [_result(o) for o in jobs]
     assert ok[0] and ok[0][1] and ok[0][0]["seq"] == 2
     assert ok[1] and ok[1][0]["seq"] == 3 and ok[1][0]["reply_to"] == earlier["id"]
     assert isinstance(jobs[2].error, MixunError) and jobs[2].error.code == "not_found"
@@ -91,12 +97,11 @@ def test_a_send_that_fails_in_the_write_does_not_fail_the_batch(env: Env) -> Non
     b_id, _b = env.person("lisi", "李四")
     conv = group(env, a, "回退群", [b_id])
     ca = _ctx(env, a_id)
-    bad = messages.SendJob(ca, conv, "带坏附件", attachments=[{"no_such_column": 1}])
-    jobs = [messages.SendJob(ca, conv, f"好消息{i}") for i in range(3)]
-    jobs.insert(1, bad)
-    messages.send_many(jobs)
-    assert bad.error is not None and bad.result is None
-    assert [j.result[0]["seq"] for j in jobs if j is not bad and j.result] == [1, 2, 3]
+    requests = [SendRequest(ca, conv, f"好消息{i}") for i in range(3)]
+    requests.insert(1, SendRequest(ca, conv, "带坏附件", attachments=({"no_such_column": 1},)))
+    jobs = batch.write_batch(requests)
+    assert jobs[1].error is not None and jobs[1].view is None
+    assert [o.view["seq"] for i, o in enumerate(jobs) if i != 1 and o.view] == [1, 2, 3]
     _assert_streams_complete(env, [a_id, b_id], conv, 3)
 
 
@@ -107,13 +112,13 @@ def test_concurrent_http_sends_are_committed_in_batches(sqlite_env: Env) -> None
     people = [env.person(f"user{i}", f"同事{i}") for i in range(5)]
     conv = group(env, people[0][1], "并发群", [uid for uid, _ in people[1:]])
     sizes: list[int] = []
-    real = messages.send_many
+    real = queue.write_batch
 
-    def recording(jobs: list[messages.SendJob]) -> None:
-        sizes.append(len(jobs))
-        real(jobs)
+    def recording(requests: list[SendRequest], *, settle: bool = False) -> list[SendOutcome]:
+        sizes.append(len(requests))
+        return real(requests, settle=settle)
 
-    messages.send_many = recording  # type: ignore[assignment]
+    queue.write_batch = recording  # type: ignore[assignment]
     results: list[tuple[int, int]] = []
     lock = env.rt.db._write_lock
     assert lock is not None
@@ -129,7 +134,7 @@ def test_concurrent_http_sends_are_committed_in_batches(sqlite_env: Env) -> None
         for th in threads:
             th.join(30)
     finally:
-        messages.send_many = real  # type: ignore[assignment]
+        queue.write_batch = real  # type: ignore[assignment]
         if lock.locked():
             lock.release()
     assert sorted(code for code, _ in results) == [201] * 20
@@ -201,10 +206,9 @@ def test_a_failing_step_after_commit_neither_fails_nor_repeats_the_batch(env: En
 
     env.rt.notifier = BrokenGateway()
     ca = _ctx(env, a_id)
-    jobs = [messages.SendJob(ca, conv, "普通"), messages.SendJob(ca, conv, "紧急", urgent=True)]
-    messages.send_many(jobs)
-    assert [j.error for j in jobs] == [None, None]
-    assert [j.result[0]["seq"] for j in jobs if j.result] == [1, 2]
+    jobs = batch.write_batch([SendRequest(ca, conv, "普通"), SendRequest(ca, conv, "紧急", urgent=True)])
+    assert [o.error for o in jobs] == [None, None]
+    assert [o.view["seq"] for o in jobs if o.view] == [1, 2]
     history = env.client.get(f"/api/v1/conversations/{conv}/messages", headers=env.h(a)).json()["messages"]
     assert [m["text"] for m in history] == ["普通", "紧急"]
     _assert_streams_complete(env, [a_id, b_id], conv, 2)
@@ -225,11 +229,10 @@ def test_one_sends_unexpected_failure_is_its_own(env: Env) -> None:
             return float(real.wait(user_id))
 
     env.rt.rate_limiter = FlakyLimiter()
-    jobs = [messages.SendJob(_ctx(env, a_id), conv, "一"), messages.SendJob(_ctx(env, b_id), conv, "二"),
-            messages.SendJob(_ctx(env, a_id), conv, "三")]
-    messages.send_many(jobs)
-    assert isinstance(jobs[1].error, ConnectionError) and jobs[1].result is None
-    assert [j.result[0]["seq"] for j in (jobs[0], jobs[2]) if j.result] == [1, 2]
+    jobs = batch.write_batch([SendRequest(_ctx(env, a_id), conv, "一"), SendRequest(_ctx(env, b_id), conv, "二"),
+                              SendRequest(_ctx(env, a_id), conv, "三")])
+    assert isinstance(jobs[1].error, ConnectionError) and jobs[1].view is None
+    assert [o.view["seq"] for o in (jobs[0], jobs[2]) if o.view] == [1, 2]
 
 
 def test_a_nul_character_is_refused_alike_on_both_databases(env: Env) -> None:
@@ -344,17 +347,18 @@ def test_a_commit_of_unknown_outcome_that_stored_the_send_answers_it_as_new(tmp_
         a_id, a = env.person("zhangsan", "张三")
         b_id, _b = env.person("lisi", "李四")
         conv = group(env, a, "不确定", [b_id])
-        real = messages._write_in
+        real = batch._statements_txn
 
         def committed_then_lost(s: Any, jobs: Any, results: Any) -> None:
             real(s, jobs, results)  # its last round committed
             raise bulk.CommitUncertain()
 
-        monkeypatch.setattr(messages, "_write_in", committed_then_lost)
-        view, created = messages.send_message(_ctx(env, a_id), conv, "提交结果未知", client_id="u-1")
-        monkeypatch.setattr(messages, "_write_in", real)
+        request = SendRequest(_ctx(env, a_id), conv, "提交结果未知", client_id="u-1")
+        monkeypatch.setattr(batch, "_statements_txn", committed_then_lost)
+        view, created = batch.send(request).unwrap()
+        monkeypatch.setattr(batch, "_statements_txn", real)
         assert created is True and view["text"] == "提交结果未知"
-        again, created_again = messages.send_message(_ctx(env, a_id), conv, "提交结果未知", client_id="u-1")
+        again, created_again = batch.send(request).unwrap()
         assert created_again is False and again["id"] == view["id"]  # a real resend
         history = env.client.get(f"/api/v1/conversations/{conv}/messages", headers=env.h(a)).json()["messages"]
         assert [m["text"] for m in history] == ["提交结果未知"]

@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from mixun.cli.archive import cmd_audit_verify
 from mixun.services import retention
-from mixun.services.messages import DlpOutcome
+from mixun.services.runtime import DlpOutcome
 from tests.archive.conftest import cli_ctx, group, officer, raw, send
 from tests.conftest import Env
 

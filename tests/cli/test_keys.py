@@ -286,7 +286,9 @@ def test_rotation_under_load_rewraps_message_text_keys_and_loses_nothing(kenv: E
     import threading
 
     from mixun.keystore import keystore_from
-    from mixun.services import keys, messages
+    from mixun.sendpath import batch
+    from mixun.sendpath.request import SendRequest
+    from mixun.services import keys
     from mixun.services.runtime import Ctx
 
     env = kenv
@@ -311,7 +313,7 @@ def test_rotation_under_load_rewraps_message_text_keys_and_loses_nothing(kenv: E
         while not stop.is_set() or i < 20:
             t = f"轮换期间的消息 {i} 号"
             try:
-                messages.send_message(ctx, convs[i % len(convs)], t)
+                batch.send(SendRequest(ctx, convs[i % len(convs)], t)).unwrap()
             except BaseException as exc:  # noqa: BLE001 - reported below
                 errors.append(exc)
                 return

@@ -17,7 +17,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from mixun.services import messages
+from mixun.sendpath import batch
+from mixun.sendpath.request import SendRequest
 from tests.conftest import _pg_available, build_env, need
 from tests.helpers import group
 
@@ -78,19 +79,18 @@ def test_a_batch_of_sends_waits_for_postgresql_three_times(tmp_path: Path) -> No
         convs = [group(env, people[0][1], f"群{i}", ids[1:]) for i in range(3)]
         ctxs = [_ctx(env, uid) for uid in ids]
 
-        def batch(tag: str, reply_to: int | None = None) -> list[messages.SendJob]:
-            jobs = [messages.SendJob(ctxs[i % 3], convs[i % 3], f"第{i}条 {tag}", client_id=f"{tag}-{i}")
-                    for i in range(7)]
-            jobs.append(messages.SendJob(ctxs[0], convs[0], f"回复 {tag}", reply_to=reply_to))
-            return jobs
+        def requests(tag: str, reply_to: int | None = None) -> list[SendRequest]:
+            out = [SendRequest(ctxs[i % 3], convs[i % 3], f"第{i}条 {tag}", client_id=f"{tag}-{i}")
+                   for i in range(7)]
+            out.append(SendRequest(ctxs[0], convs[0], f"回复 {tag}", reply_to=reply_to))
+            return out
 
-        warm = batch("warm")  # the first batch on a connection may fetch type information
-        messages.send_many(warm)
-        assert warm[0].result is not None, warm[0].error
-        jobs = batch("counted", reply_to=warm[0].result[0]["id"])
+        warm = batch.write_batch(requests("warm"))  # the first batch on a connection may fetch type information
+        assert warm[0].view is not None, warm[0].error
+        counted = requests("counted", reply_to=warm[0].view["id"])
         with _waits() as waits:
-            messages.send_many(jobs)
-        assert all(j.result is not None and j.result[1] for j in jobs), [j.error for j in jobs]
+            outcomes = batch.write_batch(counted)
+        assert all(o.view is not None and o.created for o in outcomes), [o.error for o in outcomes]
         assert len(waits) == 3, waits
     finally:
         close()

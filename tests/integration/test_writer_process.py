@@ -1,4 +1,4 @@
-"""`mixun serve` writes sends in a writer process of its own (services/writer_process.py): the sends it
+"""`mixun serve` writes sends in a writer process of its own (sendpath/transport.py): the sends it
 writes are delivered, checked and answered exactly as the in-process writer's; a writer that dies loses
 no acknowledged send, leaves no request waiting and is replaced; it never outlives its server."""
 
@@ -35,7 +35,7 @@ def _writer_pids(parent: int) -> list[int]:
         except OSError:
             continue
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == parent and b"mixun.services.writer_process" in cmdline:
+        if ppid == parent and b"mixun.sendpath.transport" in cmdline:
             pids.append(int(entry))
     return pids
 
@@ -320,16 +320,16 @@ def test_a_writer_that_cannot_start_does_not_stop_sending(tmp_path: Path, db: st
     server says why in its log."""
     import sys
 
-    from mixun.services import writer_process
+    from mixun.sendpath import transport
     from tests.conftest import build_env
 
     command = ([sys.executable, "-c", "import sys; sys.exit(3)"] if failure == "exits_at_start"
                else ["/nonexistent/mixun-writer"])
-    monkeypatch.setattr(writer_process, "_command", lambda fd: command)
+    monkeypatch.setattr(transport, "_command", lambda fd: command)
     caplog.set_level("ERROR", logger="mixun.writer")
     env, close = build_env(tmp_path, db, MIXUN_SEND_WRITER="process")
     try:
-        assert isinstance(env.rt.send_queue, writer_process.WriterProcess)
+        assert isinstance(env.rt.send_queue.writer, transport.ProcessWriter)
         _a, ta = env.person("zhangsan", "张三")
         b, tb = env.person("lisi", "李四")
         r = env.client.post("/api/v1/conversations", headers=env.h(ta), json={"kind": "direct", "members": [b]})
@@ -343,7 +343,7 @@ def test_a_writer_that_cannot_start_does_not_stop_sending(tmp_path: Path, db: st
         history = env.client.get(f"/api/v1/conversations/{conv}/messages", headers=env.h(tb)).json()["messages"]
         assert [(m["id"], m["seq"], m["text"]) for m in history] == sent
         assert [s for _i, s, _t in sent] == list(range(1, 7))
-        assert env.rt.send_queue.pid is None
+        assert env.rt.send_queue.writer.pid is None
         said = " ".join(rec.getMessage() for rec in caplog.records)
         assert ("ended before it was ready" in said) if failure == "exits_at_start" else ("could not be started" in said)
     finally:

@@ -21,7 +21,7 @@ HALF_WIDTH = re.compile(r"(?<=[\u3400-\u9fff])[,.:;!?]|[,:;!?](?=[\u3400-\u9fff]
 # Calls that hand on a message built elsewhere (already a pair, checked where it is built).
 FORWARDED = {
     ("errors.py", "message"),                                 # error_body passes its argument on
-    ("services/writer_process.py", "outcome[2]"),             # an outcome read back from the writer
+    ("sendpath/wire.py", "self.message"),                       # an outcome read back from the writer
     ("services/dlp.py", "_REFUSAL_TEXT.get(doc.reason or '')"),  # pairs, tested below
     ("services/retention.py", "problem"),                     # domain.retention.check_days returns a pair
 }

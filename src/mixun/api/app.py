@@ -32,10 +32,10 @@ from mixun.bus import make_bus
 from mixun.config import Settings
 from mixun.realtime.hub import Hub, watch_sessions
 from mixun.realtime.presence import LocalPresence, RedisPresence
+from mixun.sendpath.queue import SendQueue
+from mixun.sendpath.transport import ProcessWriter, process_send_queue, use_process
 from mixun.services import archive
 from mixun.services.runtime import Ctx, Runtime
-from mixun.services.sendqueue import SendQueue
-from mixun.services.writer_process import WriterProcess, use_process
 
 __all__ = ["app_from_environment", "build_runtime", "create_app"]
 
@@ -59,9 +59,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None, serving: bool
     rt.notify = notify
     # One writer per process: measured on PostgreSQL, a second one added nothing (its batches wait on
     # the first's row locks), and one keeps batches large. Serving, it is a process of its own, so it
-    # never waits for this process's interpreter lock (services/writer_process.py).
-    send_queue: SendQueue | WriterProcess = (WriterProcess(settings, bus.publish) if use_process(settings, serving)
-                                             else SendQueue())
+    # never waits for this process's interpreter lock (sendpath/transport.py).
+    send_queue = process_send_queue(settings, bus.publish) if use_process(settings, serving) else SendQueue()
     rt.send_queue = send_queue
     hub.on_presence = presence_job.announcer(rt)
 
@@ -73,8 +72,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None, serving: bool
         toucher = loop.create_task(sessions_job.flush_touches(rt))
         watcher = loop.create_task(watch_sessions(hub, Ctx(rt=rt)))  # revocations elsewhere, idle sockets
         collector = None
-        if isinstance(send_queue, WriterProcess):
-            send_queue.start()  # which keeps the search index current
+        if isinstance(send_queue.writer, ProcessWriter):
+            send_queue.writer.start()  # which keeps the search index current
             indexer = None
         else:
             indexer = archive.start_indexer(rt)

@@ -113,7 +113,7 @@ def keep_index_current(rt: Runtime, stop: threading.Event) -> None:
     versions four times a second, so indexing never holds the write lock or an interpreter long enough
     to show in message latency (400 every 2 s put p99 at 300 ms with 1,000 clients at 100 msg/s; 50
     every 0.25 s, 41 ms), and a backlog drains slice by slice. A serving process runs it in a thread;
-    with a writer process (services/writer_process.py), the writer runs it instead, beside its writes
+    with a writer process (sendpath/transport.py), the writer runs it instead, beside its writes
     and off the event loop's interpreter."""
     while not stop.wait(INDEX_EVERY_SECONDS):
         try:

@@ -29,19 +29,17 @@ from mixun.errors import MixunError
 from mixun.files.antivirus import ClamdScanner, ScanResult
 from mixun.files.inspect import IMAGES, FileKind
 from mixun.files.packing import PackRefused, WeakPackPassword, check_pack_password, safe_names, scan_and_pack
+from mixun.sendpath import batch
+from mixun.sendpath.checks import sender_unit_path, take_send_token
+from mixun.sendpath.request import SendRequest
 from mixun.services import audit, events, functions
 from mixun.services.conversations import access_conversation
 from mixun.services.dlp import service as dlp_service
-from mixun.services.messages import (
-    ARCHIVE_ONLY,
-    _access_message,
-    _find_by_client_id,
-    send_message,
-    sender_unit_path,
-    take_send_token,
-)
+from mixun.services.message_views import find_sent_view
+from mixun.services.messages import access_message
 from mixun.services.runtime import Ctx, DlpOutcome, Runtime
 from mixun.storage import conversations as conversation_store
+from mixun.storage.messages import ARCHIVE_ONLY
 
 log = logging.getLogger("mixun.attachments")
 
@@ -202,9 +200,10 @@ class _Blobs:
 def _send_with(ctx: Ctx, conversation_id: int, blobs: _Blobs, text: str, client_id: str | None, kind: str,
                rows: list[dict[str, Any]], outcome: Any = None) -> tuple[dict[str, Any], bool]:
     try:
-        view, created = send_message(ctx, conversation_id, text, client_id=client_id, kind=kind,
-                                     attachments=[dict(r, data_key_wrapped=blobs.wrapped) for r in rows],
-                                     dlp_outcome=outcome, rate_checked=True)
+        view, created = batch.send(SendRequest(
+            ctx, conversation_id, text, client_id=client_id, kind=kind,
+            attachments=tuple(dict(r, data_key_wrapped=blobs.wrapped) for r in rows),
+            dlp_outcome=outcome, rate_checked=True)).unwrap()
     except BaseException:
         blobs.discard()
         raise
@@ -219,7 +218,7 @@ def _resent(ctx: Ctx, conversation_id: int, client_id: str | None) -> dict[str, 
         return None
     with ctx.rt.db.read() as s:
         access_conversation(s, ctx, conversation_id)
-        return _find_by_client_id(s, ctx, client_id)
+        return find_sent_view(s, ctx, client_id)
 
 
 # ---- images -----------------------------------------------------------------------------------------
@@ -391,7 +390,7 @@ def read_attachment(ctx: Ctx, attachment_id: int, thumbnail: bool, action: str =
             raise MixunError("not_found")
         # The same visibility as the message itself: sent after the caller joined, not held for review
         # (except to its sender), not recalled.
-        msg, _conv, _member = _access_message(s, ctx, att.message_id)
+        msg, _conv, _member = access_message(s, ctx, att.message_id)
         if msg.dlp_action == "hold" and msg.sender_id != ctx.user_id:
             raise MixunError("not_found")
         if msg.recalled_at is not None:

@@ -16,7 +16,7 @@ from mixun.services import audit, events, functions
 from mixun.services.membership import access_conversation as access_conversation
 from mixun.services.membership import contacts_of as contacts_of
 from mixun.services.membership import member_ids as member_ids
-from mixun.services.messages import message_views
+from mixun.services.message_views import message_views
 from mixun.services.runtime import Ctx
 from mixun.storage import conversations as conversation_store
 from mixun.storage import users as user_store

@@ -7,7 +7,9 @@ import random
 from sqlalchemy import select
 
 from mixun.db.models import Conversation, User
-from mixun.services import conversations, messages, users
+from mixun.sendpath import batch
+from mixun.sendpath.request import SendRequest
+from mixun.services import conversations, users
 from mixun.services.runtime import Ctx, Principal, Runtime
 
 DEMO_PASSWORD = "Mixun@2026"  # noqa: S105 - the documented demo password
@@ -93,11 +95,11 @@ def load_demo(ctx: Ctx) -> str:
             senders = [zhangsan, *members[:6]]
             for i in range(12):
                 sctx = Ctx(rt=rt, principal=_principal(rt, senders[i % len(senders)]), ip="127.0.0.1")
-                messages.send_message(sctx, conv["id"], LINES[(i + len(gname)) % len(LINES)])
+                batch.send(SendRequest(sctx, conv["id"], LINES[(i + len(gname)) % len(LINES)])).unwrap()
         direct = conversations.create_conversation(owner_ctx, "direct", [people[1][0]], None)
-        messages.send_message(owner_ctx, direct["id"], "李四,下午的变更窗口确认一下?")
+        batch.send(SendRequest(owner_ctx, direct["id"], "李四,下午的变更窗口确认一下?")).unwrap()
         lctx = Ctx(rt=rt, principal=_principal(rt, people[1][0]), ip="127.0.0.1")
-        messages.send_message(lctx, direct["id"], "确认,两点开始,我在机房。")
+        batch.send(SendRequest(lctx, direct["id"], "确认,两点开始,我在机房。")).unwrap()
     finally:
         rt.rate_limiter = limiter
     with rt.db.read() as s:

@@ -31,6 +31,7 @@ from mixun.db.models_drive import DriveBlockedType, DriveItem, DriveQuota, Drive
 from mixun.errors import MixunError
 from mixun.files.antivirus import ScanResult
 from mixun.files.segments import SEGMENT, SegmentReader, seal_chunk, segment_count
+from mixun.sendpath.checks import sender_unit_path
 from mixun.services import audit, events
 from mixun.services.conversations import access_conversation
 from mixun.services.runtime import Ctx, Runtime
@@ -794,7 +795,6 @@ def _check_and_keep(ctx: Ctx, up: DriveUpload, key: str, confirm: bool) -> dict[
         # A group's file is seen by the whole group: the same DLP as a file sent there (it is at most
         # the send limit, so it is read whole, as a sent file is).
         from mixun.services.dlp import service as dlp_service
-        from mixun.services.messages import sender_unit_path
 
         data = b"".join(reader.iter_range())
         doc, outcome = dlp_service(ctx).check_file(ctx, data, up.name, confirm, lambda: sender_unit_path(ctx), target)

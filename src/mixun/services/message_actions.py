@@ -13,9 +13,12 @@ from sqlalchemy.orm import Session
 
 from mixun.db.models import Attachment, Bundle, Message, Reaction, User
 from mixun.errors import MixunError
+from mixun.sendpath import batch, checks
+from mixun.sendpath.request import SendRequest
 from mixun.services import attachments, events, messages, texts
 from mixun.services.conversations import access_conversation, member_ids
 from mixun.services.runtime import Ctx
+from mixun.storage import messages as message_store
 from mixun.storage import users as user_store
 
 REACTIONS = ("👍", "收到", "❤️", "😄", "🙏", "👌", "🎉", "OK")
@@ -30,12 +33,10 @@ def _sources(s: Session, ctx: Ctx, message_ids: list[int]) -> list[tuple[Message
     sent, not recalled, not held for review, files past their virus scan. (message, files, sender name)."""
     out = []
     for mid in dict.fromkeys(message_ids):
-        msg, _conv, _member = messages._access_message(s, ctx, mid)
+        msg, _conv, _member = messages.access_message(s, ctx, mid)
         if msg.recalled_at is not None or msg.dlp_action == "hold":
             raise MixunError("forward_not_allowed", message_id=mid)
-        atts = list(s.execute(select(Attachment).where(Attachment.message_id == msg.id,
-                                                       Attachment.kind != messages.ARCHIVE_ONLY)
-                              .order_by(Attachment.id)).scalars())
+        atts = message_store.list_attachments(s, [msg.id])
         for a in atts:
             if a.scan_status not in attachments.DOWNLOADABLE:
                 raise MixunError("forward_not_allowed", message_id=mid)
@@ -70,7 +71,7 @@ def forward(ctx: Ctx, message_ids: list[int], conversation_id: int, merged: bool
         bundles = {b.message_id: b.items for b in s.execute(select(Bundle).where(
             Bundle.message_id.in_([m.id for m, _a, _n in sources if m.kind == KIND_MERGED]))).scalars()}
     # One forward is one act against the send rate (not one per message, which could stop it halfway).
-    messages.take_send_token(ctx)
+    checks.take_send_token(ctx)
     if merged:
         return {"messages": [_forward_merged(ctx, sources, bundles, conversation_id, confirm)]}
     sent = []
@@ -85,7 +86,8 @@ def forward(ctx: Ctx, message_ids: list[int], conversation_id: int, merged: bool
                 else:
                     sent.append(attachments.send_file(ctx, conversation_id, data, name, None, confirm))
         else:
-            sent.append(messages.send_message(ctx, conversation_id, msg.text, confirm=confirm, rate_checked=True)[0])
+            request = SendRequest(ctx, conversation_id, msg.text, confirm=confirm, rate_checked=True)
+            sent.append(batch.send(request).unwrap()[0])
     return {"messages": sent}
 
 
@@ -95,7 +97,7 @@ def _forward_merged(ctx: Ctx, sources: list[tuple[Message, list[Attachment], str
     for msg, atts, name in sources:
         text = _label(msg, atts)
         # Each item is checked on its own for the target (a masked item is kept masked in the bundle).
-        outcome = messages._dlp(ctx, text, conversation_id, confirm, f"conversation:{conversation_id}") if text else None
+        outcome = checks.dlp_verdict(ctx, text, conversation_id, confirm, f"conversation:{conversation_id}") if text else None
         items.append({"sender": {"id": msg.sender_id, "name": name}, "kind": msg.kind,
                       "text": outcome.deliver_text if outcome else text,
                       "created_at": msg.created_at.isoformat(),
@@ -110,8 +112,8 @@ def _send_bundle(ctx: Ctx, conversation_id: int, title: str, items: list[dict[st
     # The message's text is a plain transcript: the archive, search and DLP see everything in it.
     lines = [title] + [f"{i['sender']['name']}：{i['text']}" for i in items]
     text = "\n".join(lines)[: ctx.rt.settings.max_message_length]
-    view, _created = messages.send_message(ctx, conversation_id, text, confirm=confirm, kind=KIND_MERGED,
-                                           rate_checked=True)
+    view, _created = batch.send(SendRequest(ctx, conversation_id, text, confirm=confirm, kind=KIND_MERGED,
+                                            rate_checked=True)).unwrap()
     with ctx.rt.db.write() as s:
         stored = texts.seal(ctx.rt, conversation_id, datetime.now(UTC), json.dumps(items, ensure_ascii=False))
         s.add(Bundle(message_id=view["id"], items=stored))
@@ -122,7 +124,7 @@ def _send_bundle(ctx: Ctx, conversation_id: int, title: str, items: list[dict[st
 def bundle(ctx: Ctx, message_id: int) -> dict[str, Any]:
     """The forwarded messages a merged forward shows when opened (same visibility as the message)."""
     with ctx.rt.db.read() as s:
-        msg, _conv, _member = messages._access_message(s, ctx, message_id)
+        msg, _conv, _member = messages.access_message(s, ctx, message_id)
         if msg.kind != KIND_MERGED or msg.recalled_at is not None or (
                 msg.dlp_action == "hold" and msg.sender_id != ctx.user_id):
             raise MixunError("not_found")
@@ -138,7 +140,7 @@ def react(ctx: Ctx, message_id: int, emoji: str, on: bool) -> dict[str, Any]:
     if emoji not in REACTIONS:
         raise MixunError("validation_failed", field="emoji", allowed=list(REACTIONS))
     with ctx.rt.db.write() as s:
-        msg, conv, _member = messages._access_message(s, ctx, message_id)
+        msg, conv, _member = messages.access_message(s, ctx, message_id)
         if msg.recalled_at is not None:
             raise MixunError("message_recalled")
         if msg.dlp_action == "hold" and msg.sender_id != ctx.user_id:

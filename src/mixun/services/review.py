@@ -24,7 +24,7 @@ from mixun.services import audit, events
 from mixun.services.attachments import read_for_officer, sees_pack_contents
 from mixun.services.conversations import access_conversation, member_ids
 from mixun.services.dlp import apply_sanction_txn
-from mixun.services.messages import archive_attachment_views, message_views
+from mixun.services.message_views import archive_attachment_views, message_views
 from mixun.services.runtime import Ctx
 from mixun.storage import users as user_store
 

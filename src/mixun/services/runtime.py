@@ -77,11 +77,11 @@ class LiveConnections(Protocol):
 
 
 class SendQueue(Protocol):
-    """Where sends are written in batches: the thread (services/sendqueue.py) or the writer process
-    (services/writer_process.py). ``job`` is a ``messages.SendJob`` (typed loosely here: the messages
-    module imports this one)."""
+    """Where sends are written in batches (``sendpath/queue.py``, its writer a thread or the writer
+    process). ``request`` is a ``sendpath.request.SendRequest`` and the result its ``SendOutcome``
+    (typed loosely here: the send path imports this module)."""
 
-    async def send(self, job: Any) -> tuple[dict[str, Any], bool]: ...
+    async def send(self, request: Any) -> Any: ...
 
     def close(self, timeout: float = 30.0) -> None: ...
 

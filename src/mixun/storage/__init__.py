@@ -6,8 +6,9 @@ returns None, ``list_*`` returns a (possibly empty) list or dict, ``lock_*`` rea
 ``SELECT … FOR UPDATE``. Layers (pyproject.toml, docs/adr/0012-*.md): services → storage → db and domain;
 storage imports no service.
 
-Here so far: users, units, conversations (with their members and the membership log), the event log,
-announcements, drafts, account applications, approvals, group requests and reads of the audit trail
-(docs/adr/0012-*.md, docs/adr/0019-*.md); messages and the rest still query inline in their services
-and move here as they are touched.
+Here so far: users, units, conversations (with their members and the membership log), messages, the
+event log, announcements, drafts, account applications, approvals, group requests and reads of the audit
+trail (docs/adr/0012-*.md, docs/adr/0019-*.md); the rest still query inline in their services and move
+here as they are touched. The send path's batch statements stay in ``sendpath/batch.py`` (built once,
+spelt for ``db.bulk.Round``).
 """

@@ -35,6 +35,7 @@ from mixun.api.schemas import (
 )
 from mixun.domain.roles import Perm
 from mixun.errors import MixunError
+from mixun.sendpath.request import SendOutcome, SendRequest
 from mixun.services import attachments, conversations, group_life, message_actions, messages, previews
 from mixun.services.runtime import Ctx
 
@@ -108,13 +109,14 @@ async def send(conversation_id: Id, body: MessageCreate, ctx: Chat) -> ORJSONRes
 
 async def _send(ctx: Ctx, conversation_id: int, body: MessageCreate) -> ORJSONResponse:
     # Written by the send queue's writer (group commit); answered once its batch has committed.
-    job = messages.SendJob(ctx, conversation_id, body.text, client_id=body.client_id, urgent=body.urgent,
-                           confirm=body.confirm, reply_to=body.reply_to)
+    request = SendRequest(ctx, conversation_id, body.text, client_id=body.client_id, urgent=body.urgent,
+                          confirm=body.confirm, reply_to=body.reply_to)
     queue = ctx.rt.send_queue
     assert queue is not None, "the app puts its send queue in the runtime (api/app.py)"
     started = time.perf_counter()
+    outcome: SendOutcome = await queue.send(request)
     try:
-        view, created = await queue.send(job)
+        view, created = outcome.unwrap()
     except MixunError as exc:
         metrics.SEND_FAILURES.labels(exc.code).inc()
         raise

@@ -2,21 +2,21 @@
 
 In one process the event loop (HTTP, WebSocket frames: 25,000 a second at 500 messages/s to 50-member
 groups) and the send writer share one interpreter lock, and the writer spent longer waiting for that
-lock than for the database (BENCHMARKS.md). Here the writer runs in a child process, with its own
-interpreter, on the other core:
+lock than for the database (docs/adr/0003-writer-process.md). Here the writer runs in a child process,
+with its own interpreter, on the other core:
 
     request ─► stage thread (this process) ─ socketpair ─► writer process ─► database
-                 checks, rate limit, DLP                     group commit (SendQueue, send_many)
-    201 ◄─ reader thread ◄──── results, wake-ups ─────────────┘
+                 checks, rate limit, DLP                     group commit (SendQueue, write_batch)
+    201 ◄─ reader thread ◄──── outcomes, wake-ups ────────────┘
 
-- The **stage thread** does everything of a send that depends on this process: validation, the rate
-  limiter's token, the DLP verdict (this process's policy cache, invalidated here when secadmin
-  changes it). A send that fails them is answered at once; the rest go to the writer in one frame per
-  batch.
-- The **writer process** writes them exactly as the in-process writer does (``messages.send_many``:
-  one transaction per batch, deferral of locked conversations, client_id resends) and sends back each
-  batch's wake-ups (before its results, as the in-process writer publishes them before it answers)
-  and results.
+- The **stage thread** (the queue's thread, whose writer is ``ProcessWriter``) does everything of a
+  send that depends on this process (``checks.prepare``): validation, the rate limiter's token, the DLP
+  verdict (this process's policy cache, invalidated here when secadmin changes it). A send that fails
+  them is answered at once; the rest go to the writer in one frame per batch (``wire.WireSend``).
+- The **writer process** (``main``) writes them exactly as the thread writer does (``ThreadWriter``:
+  one transaction per batch, deferral of held conversations, client_id resends) and sends back each
+  batch's wake-ups (before its outcomes, as the thread writer publishes them before it answers) and
+  outcomes (``wire.WireOutcome``).
 - The **reader thread** publishes the wake-ups (serialised by the writer, as this process's own
   notify would) on this process's bus and answers the requests.
 
@@ -24,8 +24,7 @@ Urgent sends are written in this process (their offline recipients are judged by
 presence). If the writer process dies, the sends it held are answered as after a commit whose outcome
 is unknown: a send with a client_id (the web client's always have one) is looked up, and answered with
 its message if stored or else written by a new writer; any other gets an error (500). The next send
-starts a new writer; one that cannot start leaves this process writing sends for a while. The
-socketpair is private to the two processes, so frames are pickles.
+starts a new writer; one that cannot start leaves this process writing sends for a while.
 """
 
 from __future__ import annotations
@@ -43,12 +42,19 @@ import weakref
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
+import orjson
+
+from mixun import logs
 from mixun.config import Settings
-from mixun.db.engine import is_busy
-from mixun.errors import MixunError
-from mixun.services import messages
-from mixun.services.runtime import Ctx, Runtime
-from mixun.services.sendqueue import Item, SendQueue, answer
+from mixun.db.engine import Database
+from mixun.keystore import keystore_from
+from mixun.sendpath import checks, wire
+from mixun.sendpath.batch import resend_outcome
+from mixun.sendpath.queue import Entry, SendQueue, answer
+from mixun.sendpath.request import SendOutcome, SendRequest
+from mixun.services import archive
+from mixun.services.dlp import DlpService
+from mixun.services.runtime import Runtime
 
 log = logging.getLogger("mixun.writer")
 
@@ -56,6 +62,20 @@ STOP_SECONDS = 60.0
 # A writer process that ends before it is ready (it cannot start) is not started again at once: sends are
 # written in the serving process meanwhile.
 RESTART_PAUSE_SECONDS = 30.0
+
+
+def use_process(settings: Settings, serving: bool) -> bool:
+    """MIXUN_SEND_WRITER: ``process``, ``thread``, or ``auto``: a process under ``mixun serve``, a thread
+    in an app embedded in tests and tools (whose sends then need no second process)."""
+    return settings.send_writer == "process" or (settings.send_writer == "auto" and serving)
+
+
+def process_send_queue(settings: Settings, publish: Callable[[bytes], None], max_batch: int = 64) -> SendQueue:
+    """The send queue of a serving process whose writer is a child process: plain sends are checked by
+    the queue's (stage) thread and written by the child; urgent sends, and every send while there is no
+    child, are written by a queue of this process."""
+    here = SendQueue(max_batch=max_batch)
+    return SendQueue(ProcessWriter(settings, publish, here), urgent=here, max_batch=max_batch)
 
 
 def _send_frame(sock: socket.socket, obj: Any) -> None:
@@ -85,7 +105,7 @@ def _recv_frame(f: BinaryIO) -> Any:
 # manager's SIGTERM, reaches the whole process group; the parent's shutdown decides.
 _LAUNCH = ("import signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
            "signal.signal(signal.SIGTERM, signal.SIG_IGN); "
-           "from mixun.services.writer_process import main; sys.exit(main(sys.argv))")
+           "from mixun.sendpath.transport import main; sys.exit(main(sys.argv))")
 
 
 def _command(fd: int) -> list[str]:
@@ -95,7 +115,7 @@ def _command(fd: int) -> list[str]:
 
 
 class _Child:
-    """One writer process and what it holds: request id -> item."""
+    """One writer process and what it holds: request id -> entry."""
 
     def __init__(self, settings: Settings) -> None:
         ours, theirs = socket.socketpair()
@@ -108,22 +128,22 @@ class _Child:
             raise
         finally:
             theirs.close()
-        self.inflight: dict[int, Item] = {}
+        self.inflight: dict[int, Entry] = {}
         self.alive = True
         self.ready = False  # it said so once its runtime was built
         self.reader: threading.Thread | None = None
         with contextlib.suppress(OSError):  # it ended already: its reader finds the end, not ready
-            _send_frame(self.sock, ("settings", settings))
+            _send_frame(self.sock, (wire.SETTINGS, settings))
 
 
-class WriterProcess:
-    """The send queue of a serving process whose writer is a child process (see the module's text)."""
+class ProcessWriter:
+    """The ``Writer`` whose batches are written by a child process (see the module's text). ``here`` is
+    this process's own queue, which takes the sends while there is no child."""
 
-    def __init__(self, settings: Settings, publish: Callable[[bytes], None], max_batch: int = 64) -> None:
+    def __init__(self, settings: Settings, publish: Callable[[bytes], None], here: SendQueue) -> None:
         self._settings = settings
         self._publish = publish  # the bus's: a wake-up comes from the writer already serialised
-        self._stage = SendQueue(max_batch=max_batch, write=self._ship)
-        self._local = SendQueue(max_batch=max_batch)
+        self._here = here
         self._lock = threading.Lock()  # the child and what it holds
         # Held while sends are handed to a writer, and while a lost writer's sends are settled and
         # handed on: those go before any send that came after them.
@@ -131,13 +151,8 @@ class WriterProcess:
         self._child: _Child | None = None
         self._next_id = 0
         self._closed = False
-        self._resent: weakref.WeakSet[messages.SendJob] = weakref.WeakSet()
+        self._resent: weakref.WeakSet[SendRequest] = weakref.WeakSet()
         self._local_until = 0.0  # after a writer that could not start: sends are written here until then
-
-    async def send(self, job: messages.SendJob) -> tuple[dict[str, Any], bool]:
-        if job.urgent:
-            return await self._local.send(job)
-        return await self._stage.send(job)
 
     def start(self) -> None:
         """Start the writer process now rather than at the first send (start-up costs about a second)."""
@@ -152,9 +167,7 @@ class WriterProcess:
         return child.proc.pid if child is not None and child.alive else None
 
     def close(self, timeout: float = 30.0) -> None:
-        """Stop taking sends; what is queued is written and answered first."""
-        self._stage.close(timeout)
-        self._local.close(timeout)
+        """After the queues: the writer finishes what it holds, answers and exits."""
         with self._lock:
             self._closed = True
             child = self._child
@@ -172,44 +185,44 @@ class WriterProcess:
             child.reader.join(10)
 
     # --- stage thread -------------------------------------------------------------------------------
-    def _ship(self, batch: list[Item], final: bool) -> list[Item]:
-        """The stage thread's step: this process's checks, then the batch to the writer process."""
-        ready: list[Item] = []
-        settled: list[Item] = []
-        messages.take_send_tokens([item[0] for item in batch])
-        for item in batch:
-            job = item[0]
-            job.deferred = False
-            messages.prepare(job)
-            (settled if job.done else ready).append(item)
+    def write(self, batch: list[Entry], final: bool) -> list[Entry]:
+        """The stage thread's step: this process's checks, then the batch to the writer process (which
+        defers and retries on its own: nothing comes back deferred)."""
+        ready: list[Entry] = []
+        settled: list[tuple[Entry, SendOutcome]] = []
+        for entry, wait in zip(batch, checks.rate_waits([e.request for e in batch]), strict=True):
+            checked = checks.prepare(entry.request, wait)
+            if isinstance(checked, SendRequest):
+                ready.append(entry._replace(request=checked))
+            else:
+                settled.append((entry, checked))
         answer(settled)
         if ready:
             with self._ship_lock:
                 self._hand_over(ready)
         return []
 
-    def _hand_over(self, ready: list[Item]) -> None:
-        """To the writer process (or, while there is none, to this process's writer); the ship lock held."""
+    def _hand_over(self, ready: list[Entry]) -> None:
+        """To the writer process (or, while there is none, to this process's queue); the ship lock held."""
         with self._lock:
             child = self._child
             if child is None or not child.alive:
                 child = self._try_start_child()
             if child is not None:
                 frame = []
-                for item in ready:
+                for entry in ready:
                     self._next_id += 1
-                    child.inflight[self._next_id] = item
-                    frame.append((self._next_id, _encode(item[0])))
+                    child.inflight[self._next_id] = entry
+                    frame.append((self._next_id, wire.WireSend.of(entry.request).to_tuple()))
         if child is None:  # no writer process for now: written here, as without one
-            for item in ready:
+            for entry in ready:
                 try:
-                    self._local.put(item)
+                    self._here.put(entry)
                 except RuntimeError as exc:  # closing: still answered
-                    item[0].error = exc
-                    answer([item])
+                    answer([(entry, SendOutcome.failed(exc))])
             return
         with contextlib.suppress(OSError):  # the writer is gone: its reader answers what it held
-            _send_frame(child.sock, ("jobs", frame))
+            _send_frame(child.sock, (wire.SENDS, frame))
 
     def _try_start_child(self) -> _Child | None:
         """A new writer process (the lock held), or None while sends are to be written here."""
@@ -254,14 +267,14 @@ class WriterProcess:
                 if msg is None:
                     break
                 kind, body = msg
-                if kind == "wake":
+                if kind == wire.WAKE:
                     try:
                         self._publish(body)
                     except Exception:
                         log.exception("publishing a batch's wake-up failed")
-                elif kind == "done":
+                elif kind == wire.OUTCOMES:
                     self._answer(child, body)
-                elif kind == "ready":
+                elif kind == wire.READY:
                     child.ready = True
         finally:
             self._lost(child)
@@ -269,18 +282,18 @@ class WriterProcess:
             child.sock.close()
 
     def _answer(self, child: _Child, outcomes: list[tuple[int, tuple[Any, ...]]]) -> None:
-        items = []
+        settled = []
         with self._lock:
-            for req, outcome in outcomes:
-                item = child.inflight.pop(req, None)
-                if item is not None:
+            for req, data in outcomes:
+                entry = child.inflight.pop(req, None)
+                if entry is not None:
                     try:
-                        _decode_outcome(item[0], outcome)
+                        outcome = wire.WireOutcome.from_tuple(data).outcome()
                     except Exception as exc:  # still answered
                         log.exception("a send's outcome from the writer process could not be read")
-                        item[0].error = exc
-                    items.append(item)
-        answer(items)
+                        outcome = SendOutcome.failed(exc)
+                    settled.append((entry, outcome))
+        answer(settled)
 
     def _lost(self, child: _Child) -> None:
         """The writer process has ended: whatever it still held has an unknown outcome. A send with a
@@ -310,22 +323,22 @@ class WriterProcess:
             log.error("the send writer process %d ended (exit code %s) holding %d sends", child.proc.pid,
                       code, len(held))
         gone = RuntimeError("the send writer process ended before answering")
-        settled, again = [], []
-        for item in held:
-            job = item[0]
+        settled: list[tuple[Entry, SendOutcome]] = []
+        again: list[Entry] = []
+        for entry in held:
+            request = entry.request
             if unstarted:  # none was written
-                again.append(item)
+                again.append(entry)
                 continue
-            elif not job.client_id:
-                job.error = gone
-            else:
-                messages.answer_resend(job, missing=gone)
-                if job.result is None and job not in self._resent and not closing:
-                    job.error = None
-                    self._resent.add(job)
-                    again.append(item)
-                    continue
-            settled.append(item)
+            if not request.client_id:
+                settled.append((entry, SendOutcome.failed(gone)))
+                continue
+            outcome = resend_outcome(request, missing=gone)
+            if outcome.view is None and request not in self._resent and not closing:
+                self._resent.add(request)
+                again.append(entry)
+                continue
+            settled.append((entry, outcome))
         answer(settled)
         if again:
             self._hand_over(again)
@@ -333,55 +346,13 @@ class WriterProcess:
             child.proc.wait(5)
 
 
-def _encode(job: messages.SendJob) -> tuple[Any, ...]:
-    ctx = job.ctx
-    return (ctx.principal, ctx.ip, ctx.client, ctx.locale, job.conversation_id, job.text, job.client_id,
-            job.confirm, job.reply_to, job.kind, job.dlp_outcome)
-
-
-def _decode(rt: Runtime, data: tuple[Any, ...]) -> messages.SendJob:
-    principal, ip, client, locale, conversation_id, text, client_id, confirm, reply_to, kind, dlp_outcome = data
-    return messages.SendJob(Ctx(rt, principal, ip, client, locale), conversation_id, text, client_id=client_id,
-                            confirm=confirm, reply_to=reply_to, kind=kind, dlp_outcome=dlp_outcome,
-                            rate_checked=True)
-
-
-def _outcome(job: messages.SendJob) -> tuple[Any, ...]:
-    if job.result is not None:
-        return ("ok", job.result)
-    err = job.error
-    if isinstance(err, MixunError):
-        return ("error", err.code, err.custom_message, err.details)
-    if err is not None and is_busy(err):
-        return ("error", "busy", None, {})
-    log.error("a send failed in the writer process: %s", type(err).__name__, exc_info=err)
-    return ("failed", type(err).__name__)
-
-
-def _decode_outcome(job: messages.SendJob, outcome: tuple[Any, ...]) -> None:
-    if outcome[0] == "ok":
-        job.result = outcome[1]
-    elif outcome[0] == "error":
-        job.error = MixunError(outcome[1], outcome[2], **outcome[3])
-    else:
-        job.error = RuntimeError(f"the send failed in the writer process ({outcome[1]})")
-
-
 # --- the writer process --------------------------------------------------------------------------------
 def main(argv: list[str]) -> int:
-    import orjson
-
-    from mixun import logs
-    from mixun.db.engine import Database
-    from mixun.keystore import keystore_from
-    from mixun.services import archive
-    from mixun.services.dlp import DlpService
-
     logs.configure()
     sock = socket.socket(fileno=int(argv[1]))
     f = sock.makefile("rb")
     first = _recv_frame(f)
-    if first is None or first[0] != "settings":
+    if first is None or first[0] != wire.SETTINGS:
         return 2
     settings: Settings = first[1]
     rt = Runtime(settings=settings, db=Database(settings.database_url, settings.db_lock_timeout_seconds),
@@ -394,21 +365,25 @@ def main(argv: list[str]) -> int:
         with out, contextlib.suppress(OSError):
             _send_frame(sock, msg)
 
-    rt.notify = lambda wake: ship(("wake", orjson.dumps(wake)))  # as the serving process's notify publishes it
+    rt.notify = lambda wake: ship((wire.WAKE, orjson.dumps(wake)))  # as the serving process's notify publishes it
 
-    def done(settled: list[tuple[Any, messages.SendJob]]) -> None:
+    def done(settled: list[tuple[Any, SendOutcome]]) -> None:
         outcomes = []
-        for req, job in settled:
+        for req, outcome in settled:
             try:
-                outcomes.append((req, _outcome(job)))
+                sent = wire.WireOutcome.of(outcome)
+                if sent.kind == "failed":
+                    log.error("a send failed in the writer process: %s", sent.code, exc_info=outcome.error)
+                outcomes.append((req, sent.to_tuple()))
             except Exception:
                 log.exception("a send's outcome could not be taken")
-                outcomes.append((req, ("failed", "outcome")))
+                outcomes.append((req, wire.WireOutcome("failed", code="outcome").to_tuple()))
         try:
-            ship(("done", outcomes))
+            ship((wire.OUTCOMES, outcomes))
         except Exception:  # an outcome that cannot be pickled: every request is still answered
             log.exception("a batch's outcomes could not be sent")
-            ship(("done", [(req, ("failed", "outcome")) for req, _outcome_ in outcomes]))
+            ship((wire.OUTCOMES, [(req, wire.WireOutcome("failed", code="outcome").to_tuple())
+                                  for req, _data in outcomes]))
 
     queue = SendQueue()
     indexer, indexer_stop = archive.start_indexer(rt)
@@ -419,14 +394,20 @@ def main(argv: list[str]) -> int:
     young, middle, _old = gc.get_threshold()
     gc.set_threshold(young, middle, 2**31 - 1)
     threading.Thread(target=_collect_periodically, name="mixun-writer-gc", daemon=True).start()
-    ship(("ready", None))
+    ship((wire.READY, None))
     try:
         while True:
             msg = _recv_frame(f)
             if msg is None:
                 break
             for req, data in msg[1]:
-                queue.put((_decode(rt, data), done, req))
+                try:
+                    request = wire.WireSend.from_tuple(data).request(rt)
+                except Exception as exc:  # answered, not written: a record this code cannot read
+                    log.exception("a send from the serving process could not be read")
+                    done([(req, SendOutcome.failed(exc))])
+                    continue
+                queue.put(Entry(request, done, req))
     finally:
         queue.close(STOP_SECONDS)
         indexer_stop.set()
@@ -441,10 +422,3 @@ def _collect_periodically(every: float = 60.0) -> None:
     while True:
         time.sleep(every)
         gc.collect()
-
-
-def use_process(settings: Settings, serving: bool) -> bool:
-    """MIXUN_SEND_WRITER: ``process``, ``thread``, or ``auto``: a process under ``mixun serve``, a thread
-    in an app embedded in tests and tools (whose sends then need no second process)."""
-    return settings.send_writer == "process" or (settings.send_writer == "auto" and serving)
-

@@ -1,0 +1,84 @@
+"""The views of messages as a member, the sender or the archive sees them: one builder for stored
+messages (``message_views``), their attachments, and a sender's message found by its client_id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from mixun.db.models import Message
+from mixun.db.sealed import Unreadable
+from mixun.services.membership import access_conversation
+from mixun.services.runtime import Ctx
+from mixun.storage import messages as message_store
+from mixun.storage import users as user_store
+from mixun.storage.messages import ARCHIVE_ONLY
+
+
+def attachment_views(s: Session, message_ids: list[int], archive: bool = False) -> dict[int, list[dict[str, Any]]]:
+    """Attachments by message. Members see what was sent; ``archive`` (compliance and review) adds the
+    files kept inside secure packs, marked ``archive_only``."""
+    atts: dict[int, list[dict[str, Any]]] = {}
+    for a in message_store.list_attachments(s, message_ids, archive=archive):
+        view = {"id": a.id, "kind": a.kind, "mime": a.mime, "size": a.size, "width": a.width,
+                "height": a.height, "filename": a.filename, "scan_status": a.scan_status}
+        if archive:
+            view["archive_only"] = a.kind == ARCHIVE_ONLY
+            view["sha256"] = a.sha256
+        atts.setdefault(a.message_id or 0, []).append(view)
+    return atts
+
+
+def archive_attachment_views(s: Session, message_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    return attachment_views(s, message_ids, archive=True) if message_ids else {}
+
+
+def message_views(s: Session, ctx: Ctx, msgs: list[Message], viewer: int | None) -> list[dict[str, Any]]:
+    """Public views; ``viewer`` adds read state and, for an urgent sender, the recipients' phones."""
+    if not msgs:
+        return []
+    names = user_store.list_names(s, {m.sender_id for m in msgs})
+    reads = message_store.list_read_positions(s, {m.conversation_id for m in msgs})
+    ids_with_atts = [m.id for m in msgs if m.kind != "text"]
+    atts = attachment_views(s, ids_with_atts) if ids_with_atts else {}
+    out = []
+    for m in msgs:
+        others = [(uid, rs) for uid, rs in reads.get(m.conversation_id, []) if uid != m.sender_id]
+        read_count = sum(1 for _, rs in others if rs >= m.seq) if viewer is not None else 0
+        recalled = m.recalled_at is not None
+        view: dict[str, Any] = {
+            "id": m.id, "conversation_id": m.conversation_id, "seq": m.seq,
+            "sender": {"id": m.sender_id, "name": names.get(m.sender_id, "")},
+            "kind": m.kind, "text": "" if recalled else m.text,
+            "created_at": m.created_at.isoformat(), "edited": m.edited_at is not None,
+            "edited_at": m.edited_at.isoformat() if m.edited_at else None,
+            "recalled": recalled, "urgent": m.urgent, "reply_to": m.reply_to_id,
+            "mentions": list(m.mentions or []), "attachments": [] if recalled else atts.get(m.id, []),
+            "read_count": read_count, "recipient_count": len(others),
+            "client_id": m.client_id if viewer == m.sender_id else None,
+        }
+        if isinstance(m.text, Unreadable):  # its data key was destroyed (retention's crypto-shredding)
+            view["content_destroyed"] = True
+        if m.dlp_action and viewer == m.sender_id:
+            view["dlp"] = {"action": m.dlp_action, "findings": m.dlp_findings or []}
+        elif m.dlp_action == "mask":
+            view["dlp"] = {"action": "mask"}
+        if viewer == m.sender_id and m.urgent:
+            ids = [uid for uid, _ in others]
+            people = user_store.list_names(s, ids)
+            phones = message_store.list_phones(s, ids)
+            view["urgent_recipients"] = [{"id": uid, "name": people.get(uid, ""), "phone": phones.get(uid),
+                                          "read": rs >= m.seq} for uid, rs in others]
+        out.append(view)
+    return out
+
+
+def find_sent_view(s: Session, ctx: Ctx, client_id: str) -> dict[str, Any] | None:
+    """The caller's view of the message they sent with ``client_id`` (a resend is answered with it), if
+    there is one; 404 when they are no longer a member of its conversation."""
+    existing = message_store.find_by_client_id(s, ctx.user_id, client_id)
+    if existing is None:
+        return None
+    access_conversation(s, ctx, existing.conversation_id)
+    return message_views(s, ctx, [existing], ctx.user_id)[0]
