@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, select
 
 from mixun import metrics
 from mixun.db.engine import affected
-from mixun.db.models import Unit, User
+from mixun.db.models import Message, Unit, User
 from mixun.db.models_dlp import DlpHit, DlpLexiconTerm, DlpPolicyVersion, DlpSanction
 from mixun.domain.dlp import (
     CATEGORIES,
@@ -36,7 +36,7 @@ from mixun.domain.roles import Role
 from mixun.domain.sanctions import higher_level
 from mixun.errors import MixunError
 from mixun.files.inspect import DocumentVerdict, inspect_document
-from mixun.services import audit, events
+from mixun.services import audit, events, texts
 from mixun.services.runtime import Ctx, DlpOutcome, Runtime
 
 REFRESH_SECONDS = 3.0
@@ -199,9 +199,10 @@ class DlpService:
 
     def _record_hits(self, s: Any, ctx: Ctx, views: list[dict[str, Any]], channel: str, target: str) -> None:
         now = datetime.now(UTC)  # one timestamp per attempt: escalation counts attempts, not findings
-        for f in views:
+        masked = seal_hits(self.rt, s, target, now, [str(f["masked"])[:200] for f in views])
+        for f, excerpt in zip(views, masked, strict=True):
             s.add(DlpHit(user_id=ctx.user_id, detector=f["detector"], category=f.get("category"),
-                         action=f["action"], channel=channel, target=target[:100], masked=str(f["masked"])[:200],
+                         action=f["action"], channel=channel, target=target[:100], masked=excerpt,
                          created_at=now))
 
     def record_allowed_hits(self, s: Any, ctx: Ctx, outcome: DlpOutcome, target: str) -> None:
@@ -229,6 +230,30 @@ class DlpService:
         self.invalidate()
 
 
+
+
+def conversation_of_target(s: Any, target: str) -> int | None:
+    """The conversation a hit's target names: ``conversation:N``, or ``message:N`` (an edit) through its
+    message; None for targets outside conversations (``drive:N``, ``announcement``)."""
+    kind, _, ref = target.partition(":")
+    if not ref.isdigit():
+        return None
+    if kind == "conversation":
+        return int(ref)
+    if kind == "message":
+        cid = s.execute(select(Message.conversation_id).where(Message.id == int(ref))).scalar()
+        return int(cid) if cid is not None else None
+    return None
+
+
+def seal_hits(rt: Runtime, s: Any, target: str, at: datetime, excerpts: list[str]) -> list[str]:
+    """The masked excerpts of hits on ``target``, sealed at rest (docs/keys.md): under the data key of the
+    target's conversation and month, so crypto-shredding reaches them with the messages; a hit outside
+    any conversation under the ``dlp`` scope's key of the month (never shredded)."""
+    cid = conversation_of_target(s, target)
+    if cid is not None:
+        return texts.seal_many(rt, [(cid, at, e) for e in excerpts])
+    return [texts.seal_scoped(rt, texts.DLP_SCOPE, at, e) for e in excerpts]
 
 
 def _iso(at: datetime | None) -> str | None:
