@@ -26,7 +26,7 @@ NOTICE_SMS = "【密讯】麒麟十一号核查通知请回电"  # a notificatio
 ID_NUMBER = "11010519491231002X"  # masked by DLP in a group; its masked excerpt is 110105********002X
 EXCERPT = "110105********002X"
 PHRASES = [SENT, ASCII, EDITED, DRAFT, "青龙七号", "白虎八号", "朱雀九号", "PurpleElephant42", "玄武十号",
-           NOTICE_SMS, "麒麟十一号", ID_NUMBER]
+           NOTICE_SMS, "麒麟十一号", ID_NUMBER, EXCERPT]
 S = "/api/v1/compliance/archive/search"
 AML = {"category": "internal_investigation", "reason": "反洗钱专项检查，核对相关人员往来记录"}
 
@@ -116,6 +116,15 @@ def test_no_message_text_in_the_clear_at_rest(env: Env, tmp_path: Path) -> None:
     _sec, tsec = staff(env, "sec1", "安全员", "secadmin")
     hits = env.client.get("/api/v1/dlp/hits", headers=env.h(tsec))
     assert hits.status_code == 200 and [h["masked"] for h in hits.json()["hits"]] == [EXCERPT], hits.text
+    _aud, taud = staff(env, "aud1", "审计员", "auditor")  # the audit trail's dlp.hit record, opened
+    trail = env.client.get("/api/v1/admin/audit", headers=env.h(taud), params={"action": "dlp.hit"})
+    assert trail.status_code == 200, trail.text
+    assert [f["masked"] for r in trail.json()["records"] for f in r["details"]["findings"]] == [EXCERPT]
+    from mixun.services import audit_checkpoints
+    from mixun.services.runtime import Ctx
+
+    report = audit_checkpoints.verify(Ctx(rt=env.rt))  # the chain hashes the excerpt as stored (sealed)
+    assert report.ok, report
     # A notification waiting in the outbox: the outbox's reader (a gateway) and the sender get its text.
     from mixun.services import notifications
 
@@ -152,8 +161,7 @@ def test_no_message_text_in_the_clear_at_rest(env: Env, tmp_path: Path) -> None:
         excerpts = [str(r[0]) for r in c.execute(text(
             "SELECT masked FROM dlp_hits UNION ALL SELECT CAST(dlp_findings AS TEXT) FROM messages "
             "WHERE dlp_action IS NOT NULL"))]
-        # Every table but the audit trail (which keeps findings' masked excerpts: docs/keys.md, Not yet).
-        tables = [t for t in env.rt.db.read_engine.dialect.get_table_names(c) if t != "audit_log"]
+        tables = env.rt.db.read_engine.dialect.get_table_names(c)  # the audit trail's too
         cells = [str(v) for t in tables for row in c.execute(text(f'SELECT * FROM "{t}"')) for v in row  # noqa: S608
                  if v is not None]
     sealed_forms = ("\x1fm1", '"\\u001fm1')  # a text column's, a JSON column's (a JSON string)

@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, select
 
 from mixun import metrics
 from mixun.db.engine import affected
-from mixun.db.models import Message, Unit, User
+from mixun.db.models import Unit, User
 from mixun.db.models_dlp import DlpHit, DlpLexiconTerm, DlpPolicyVersion, DlpSanction
 from mixun.domain.dlp import (
     CATEGORIES,
@@ -199,7 +199,7 @@ class DlpService:
 
     def _record_hits(self, s: Any, ctx: Ctx, views: list[dict[str, Any]], channel: str, target: str) -> None:
         now = datetime.now(UTC)  # one timestamp per attempt: escalation counts attempts, not findings
-        masked = seal_hits(self.rt, s, target, now, [str(f["masked"])[:200] for f in views])
+        masked = texts.seal_excerpts(self.rt, s, target, now, [str(f["masked"])[:200] for f in views])
         for f, excerpt in zip(views, masked, strict=True):
             s.add(DlpHit(user_id=ctx.user_id, detector=f["detector"], category=f.get("category"),
                          action=f["action"], channel=channel, target=target[:100], masked=excerpt,
@@ -230,30 +230,6 @@ class DlpService:
         self.invalidate()
 
 
-
-
-def conversation_of_target(s: Any, target: str) -> int | None:
-    """The conversation a hit's target names: ``conversation:N``, or ``message:N`` (an edit) through its
-    message; None for targets outside conversations (``drive:N``, ``announcement``)."""
-    kind, _, ref = target.partition(":")
-    if not ref.isdigit():
-        return None
-    if kind == "conversation":
-        return int(ref)
-    if kind == "message":
-        cid = s.execute(select(Message.conversation_id).where(Message.id == int(ref))).scalar()
-        return int(cid) if cid is not None else None
-    return None
-
-
-def seal_hits(rt: Runtime, s: Any, target: str, at: datetime, excerpts: list[str]) -> list[str]:
-    """The masked excerpts of hits on ``target``, sealed at rest (docs/keys.md): under the data key of the
-    target's conversation and month, so crypto-shredding reaches them with the messages; a hit outside
-    any conversation under the ``dlp`` scope's key of the month (never shredded)."""
-    cid = conversation_of_target(s, target)
-    if cid is not None:
-        return texts.seal_many(rt, [(cid, at, e) for e in excerpts])
-    return [texts.seal_scoped(rt, texts.DLP_SCOPE, at, e) for e in excerpts]
 
 
 def _iso(at: datetime | None) -> str | None:

@@ -27,7 +27,7 @@ from mixun.db.models_web import Draft
 from mixun.db.sealed import PREFIX
 from mixun.errors import MixunError
 from mixun.keystore import CIPHER_NAMES, KeyStore, period_of
-from mixun.services import audit, dlp, events, texts
+from mixun.services import audit, events, texts
 from mixun.services.runtime import Ctx, Runtime
 
 BATCH = 500
@@ -357,7 +357,7 @@ def encrypt_existing(ctx: Ctx, progress: Callable[[int, int], None] | None = Non
                             continue
                         items.append((row, texts.scope(cid), row[nk + 1], value))
                     elif t.name == "dlp_hits":  # the conversation its target names, else the dlp scope
-                        cid = dlp.conversation_of_target(s, row[nk + 2])
+                        cid = texts.conversation_of_target(s, row[nk + 2])
                         items.append((row, texts.scope(cid) if cid is not None else texts.DLP_SCOPE, row[nk + 1],
                                       value))
                     else:

@@ -10,6 +10,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mixun.db.models import Message
+from mixun.db.sealed import PREFIX, open_text
 from mixun.keystore import period_of
 from mixun.services.runtime import Runtime
 
@@ -46,3 +51,52 @@ def seal_findings(rt: Runtime, conversation_id: int, at: datetime, findings: lis
     if not findings:
         return None
     return seal(rt, conversation_id, at, json.dumps(findings, ensure_ascii=False))
+
+
+def conversation_of_target(s: Session, target: str) -> int | None:
+    """The conversation an audit or DLP target names: ``conversation:N``, or ``message:N`` (an edit)
+    through its message; None for targets outside conversations (``drive:N``, ``announcement``)."""
+    kind, _, ref = target.partition(":")
+    if not ref.isdigit():
+        return None
+    if kind == "conversation":
+        return int(ref)
+    if kind == "message":
+        cid = s.execute(select(Message.conversation_id).where(Message.id == int(ref))).scalar()
+        return int(cid) if cid is not None else None
+    return None
+
+
+def seal_excerpts(rt: Runtime, s: Session, target: str, at: datetime, excerpts: list[str]) -> list[str]:
+    """DLP's masked excerpts found on ``target``, sealed at rest (docs/keys.md): under the data key of the
+    target's conversation and month, so crypto-shredding reaches them with the messages; outside any
+    conversation under the ``dlp`` scope's key of the month (never shredded)."""
+    cid = conversation_of_target(s, target)
+    if cid is not None:
+        return seal_many(rt, [(cid, at, e) for e in excerpts])
+    return [seal_scoped(rt, DLP_SCOPE, at, e) for e in excerpts]
+
+
+def sealed_findings(rt: Runtime, s: Session, target: str, at: datetime, findings: Any) -> Any:
+    """A list of DLP findings (dicts with a ``masked`` excerpt) with each excerpt sealed, for the audit
+    trail's details; anything else unchanged."""
+    if not isinstance(findings, list) or not any(isinstance(f, dict) and f.get("masked") for f in findings):
+        return findings
+    wanted = [i for i, f in enumerate(findings) if isinstance(f, dict) and isinstance(f.get("masked"), str)
+              and f["masked"] and not f["masked"].startswith(PREFIX)]
+    sealed = seal_excerpts(rt, s, target, at, [findings[i]["masked"] for i in wanted])
+    out = list(findings)
+    for i, value in zip(wanted, sealed, strict=True):
+        out[i] = dict(findings[i], masked=value)
+    return out
+
+
+def opened(value: Any) -> Any:
+    """``value`` (audit details, say) with every sealed string in it opened, for showing."""
+    if isinstance(value, str):
+        return open_text(value) if value.startswith(PREFIX) else value
+    if isinstance(value, list):
+        return [opened(v) for v in value]
+    if isinstance(value, dict):
+        return {k: opened(v) for k, v in value.items()}
+    return value
