@@ -22,7 +22,11 @@ ASCII = "PurpleElephant42 wire to Zurich"
 EDITED = "编辑以后的机密文本白虎八号"
 DRAFT = "草稿里的秘密朱雀九号"
 NOTICE = "群公告：玄武十号项目周五封版"
-PHRASES = [SENT, ASCII, EDITED, DRAFT, "青龙七号", "白虎八号", "朱雀九号", "PurpleElephant42", "玄武十号"]
+NOTICE_SMS = "【密讯】麒麟十一号核查通知请回电"  # a notification waiting in the outbox
+ID_NUMBER = "11010519491231002X"  # masked by DLP in a group; its masked excerpt is 110105********002X
+EXCERPT = "110105********002X"
+PHRASES = [SENT, ASCII, EDITED, DRAFT, "青龙七号", "白虎八号", "朱雀九号", "PurpleElephant42", "玄武十号",
+           NOTICE_SMS, "麒麟十一号", ID_NUMBER, EXCERPT]
 S = "/api/v1/compliance/archive/search"
 AML = {"category": "internal_investigation", "reason": "反洗钱专项检查，核对相关人员往来记录"}
 
@@ -67,6 +71,8 @@ def test_no_message_text_in_the_clear_at_rest(env: Env, tmp_path: Path) -> None:
     b, tb = env.person("lisi", "李四")
     conv = group(env, ta, "专项小组", [b])
     first = send(env, ta, conv, SENT).json()
+    masked = send(env, ta, conv, f"身份证 {ID_NUMBER}").json()
+    assert masked["dlp"]["action"] == "mask" and [f["masked"] for f in masked["dlp"]["findings"]] == [EXCERPT]
     send(env, ta, conv, ASCII)
     r = env.client.patch(f"/api/v1/messages/{first['id']}", headers=env.h(ta), json={"text": EDITED})
     assert r.status_code == 200, r.text
@@ -102,6 +108,48 @@ def test_no_message_text_in_the_clear_at_rest(env: Env, tmp_path: Path) -> None:
     with env.rt.db.read() as s:  # the event log (replayed to a reconnecting client) holds them sealed
         assert any(ASCII in body for _seq, body in events.read_events(s, b, 0))
 
+    # DLP's masked excerpt: the sender's view and the DLP console (secadmin) show it as before.
+    from tests.helpers import staff
+
+    mine = env.client.get(f"/api/v1/conversations/{conv}/messages", headers=env.h(ta)).json()["messages"]
+    assert [f["masked"] for m in mine if m["id"] == masked["id"] for f in m["dlp"]["findings"]] == [EXCERPT]
+    _sec, tsec = staff(env, "sec1", "安全员", "secadmin")
+    hits = env.client.get("/api/v1/dlp/hits", headers=env.h(tsec))
+    assert hits.status_code == 200 and [h["masked"] for h in hits.json()["hits"]] == [EXCERPT], hits.text
+    _aud, taud = staff(env, "aud1", "审计员", "auditor")  # the audit trail's dlp.hit record, opened
+    trail = env.client.get("/api/v1/admin/audit", headers=env.h(taud), params={"action": "dlp.hit"})
+    assert trail.status_code == 200, trail.text
+    assert [f["masked"] for r in trail.json()["records"] for f in r["details"]["findings"]] == [EXCERPT]
+    from mixun.services import audit_checkpoints
+    from mixun.services.runtime import Ctx
+
+    report = audit_checkpoints.verify(Ctx(rt=env.rt))  # the chain hashes the excerpt as stored (sealed)
+    assert report.ok, report
+    # A notification waiting in the outbox: the outbox's reader (a gateway) and the sender get its text.
+    from mixun.services import notifications
+
+    sent: list[str] = []
+
+    class Recorder:  # a channel like SMS or e-mail: what the dispatcher hands it is what goes out
+        name = "sms"
+
+        def wants(self, n: object) -> bool:
+            return True
+
+        def deliver(self, n: object) -> None:
+            sent.append(n.text)  # type: ignore[attr-defined]
+
+    env.rt.notifier.channels.append(Recorder())
+    try:
+        env.rt.notifier.send(b, "13800138000", NOTICE_SMS, subject="密讯")
+        assert env.rt.notifier.idle(20)
+    finally:
+        env.rt.notifier.channels.pop()
+    assert sent == [NOTICE_SMS]
+    assert [x["text"] for x in notifications.outbox(env.rt) if x["user_id"] == b] == [NOTICE_SMS]
+    outbox = env.settings.data_dir / "outbox"
+    assert not {n: _leaks(d) for n, d in _files(outbox).items() if _leaks(d)}
+
     # Nothing at rest holds them in the clear.
     from sqlalchemy import text
 
@@ -109,6 +157,16 @@ def test_no_message_text_in_the_clear_at_rest(env: Env, tmp_path: Path) -> None:
         stored = [r[0] for r in c.execute(text("SELECT text FROM messages UNION ALL SELECT text FROM message_versions "
                                                "UNION ALL SELECT text FROM drafts UNION ALL SELECT notice FROM conversations")) if r[0]]
     assert stored and all(v.startswith("\x1fm1") for v in stored), stored
+    with env.rt.db.read_engine.connect() as c:  # DLP's excerpts: the hit and the message's findings, sealed
+        excerpts = [str(r[0]) for r in c.execute(text(
+            "SELECT masked FROM dlp_hits UNION ALL SELECT CAST(dlp_findings AS TEXT) FROM messages "
+            "WHERE dlp_action IS NOT NULL"))]
+        tables = env.rt.db.read_engine.dialect.get_table_names(c)  # the audit trail's too
+        cells = [str(v) for t in tables for row in c.execute(text(f'SELECT * FROM "{t}"')) for v in row  # noqa: S608
+                 if v is not None]
+    sealed_forms = ("\x1fm1", '"\\u001fm1')  # a text column's, a JSON column's (a JSON string)
+    assert len(excerpts) == 2 and all(v.startswith(sealed_forms) and EXCERPT not in v for v in excerpts), excerpts
+    assert not [v for v in cells if EXCERPT in v]
     blobs = env.settings.data_dir / "blobs"
     if blobs.exists():
         assert not {n: _leaks(d) for n, d in _files(blobs).items() if _leaks(d)}

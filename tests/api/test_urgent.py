@@ -20,7 +20,11 @@ def test_urgent_message_shows_phone_and_notifies_offline_recipient(env: Env) -> 
     assert body["urgent"] is True
     assert body["urgent_recipients"] == [{"id": b, "name": "李四", "phone": "13800138000", "read": False}]
     outbox = env.settings.data_dir / "outbox" / "sms.jsonl"
-    lines = [json.loads(x) for x in outbox.read_text(encoding="utf-8").splitlines()]
+    raw = [json.loads(x) for x in outbox.read_text(encoding="utf-8").splitlines()]
+    assert raw[-1]["text"].startswith("\x1fm1") and "张三" not in raw[-1]["text"]  # sealed at rest
+    from mixun.services.notifications import outbox as read_outbox
+
+    lines = read_outbox(env.rt)  # opened, as a gateway reads it
     assert lines[-1]["user_id"] == b and lines[-1]["phone"] == "13800138000"
     assert "系统故障" not in lines[-1]["text"] and "张三" in lines[-1]["text"]
     env.client.post(f"/api/v1/conversations/{conv}/read", headers=env.h(tb), json={"seq": body["seq"]})

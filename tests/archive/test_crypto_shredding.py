@@ -47,29 +47,37 @@ def test_retention_destroys_the_data_key_and_old_backups_cannot_show_the_text(en
     b, _tb = env.person("lisi", "李四")
     conv = group(env, ta, [b])
     send(env, ta, conv, SECRET)
+    masked = send(env, ta, conv, "身份证 11010519491231002X")  # DLP masks it; its hit keeps the excerpt
+    assert masked["dlp"]["action"] == "mask", masked
     assert env.rt.keys.data_keys.scopes(), "a data key was made for the conversation's month"
     key, _ = backup_crypto.key_from_file(tmp_path / "backup.key", create=True)
     backup.backup(env.settings, tmp_path / "old.tgz", key)
 
     result = retention.run(cli_ctx(env), now=LATER)
-    assert result["counts"]["messages"] == 1
+    assert result["counts"]["messages"] == 2
     assert result["data_keys_destroyed"] >= 1
     assert not [s for _k, s, _p in env.rt.keys.data_keys.scopes() if s == f"c:{conv}"]
     with env.rt.db.read() as s:
         rows = s.execute(text("SELECT details FROM audit_log WHERE action = 'keys.data_keys_destroyed'")).all()
     assert rows, "the destruction is audited"
+    from tests.helpers import staff
+
+    _sec, tsec = staff(env, "sec1", "安全员", "secadmin")  # the DLP console keeps the hit, not its excerpt
+    hits = env.client.get("/api/v1/dlp/hits", headers=env.h(tsec)).json()["hits"]
+    assert [(h["detector"], h["masked"]) for h in hits] == [("cn_id_card", DESTROYED_TEXT)]
 
     settings = _restore_elsewhere(env, tmp_path / "old.tgz", tmp_path / "backup.key", tmp_path)
     app = create_app(settings)
     with TestClient(app, client=("127.0.0.1", 40001)) as client:
         rt = app.state.runtime
         with rt.db.read_engine.connect() as c:  # the old backup still holds the sealed rows ...
-            assert c.execute(text("SELECT count(*) FROM messages WHERE conversation_id = :c"), {"c": conv}).scalar() == 1
+            assert c.execute(text("SELECT count(*) FROM messages WHERE conversation_id = :c"), {"c": conv}).scalar() == 2
         tok = client.post("/api/v1/auth/login", json={"username": "zhangsan", "password": PASSWORD}).json()["token"]
         r = client.get(f"/api/v1/conversations/{conv}/messages", headers={"Authorization": f"Bearer {tok}"})
         assert r.status_code == 200, r.text
-        (msg,) = [m for m in r.json()["messages"] if m["kind"] == "text"]
-        assert msg["content_destroyed"] is True  # ... but the text cannot be read, and says so
-        assert msg["text"] == DESTROYED_TEXT
+        shown = [m for m in r.json()["messages"] if m["kind"] == "text"]
+        assert len(shown) == 2  # ... but the texts cannot be read, and say so
+        assert all(m["content_destroyed"] is True and m["text"] == DESTROYED_TEXT for m in shown)
+        assert all(m["dlp"]["findings"] == [] for m in shown if "dlp" in m)  # nor the masked excerpt
         assert SECRET not in r.text
         rt.db.dispose()

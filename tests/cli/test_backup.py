@@ -165,3 +165,64 @@ def test_restore_refuses_the_wrong_kind_of_database_before_writing(tmp_path: Pat
             str(tmp_path / "s.tgz"))
     assert r.returncode == 2 and "existing database file" in r.stderr
     assert existing.read_bytes() == b"live data"
+
+
+def test_a_backup_taken_while_data_keys_are_made_restores_a_ring_that_opens_every_text(tmp_path: Path) -> None:
+    """The key ring (keys/datakeys.db) is copied with SQLite's online backup API: a backup taken while
+    another connection keeps committing new data keys holds a whole ring, and every text sealed before the
+    backup began opens with the restored ring (a plain file copy could catch a commit half written)."""
+    import threading
+    from datetime import UTC, datetime
+
+    from mixun.config import load_settings
+    from mixun.keystore import KeyStore, period_of
+    from mixun.services import backup, backup_crypto
+    from tests.conftest import build_env
+
+    (tmp_path / "a").mkdir()
+    env, close = build_env(tmp_path / "a", "sqlite")
+    try:
+        writer_ring = KeyStore(env.settings.key_file).data_keys  # a connection of its own, like another process
+        sealed: list[tuple[str, str]] = []
+        stop = threading.Event()
+        failures: list[BaseException] = []
+        period = period_of(datetime.now(UTC))
+
+        def make_keys() -> None:
+            try:
+                i = 0
+                while not stop.is_set():
+                    i += 1
+                    text = f"第{i}条：汇款核对{i * 7919}"
+                    sealed.append((writer_ring.seal(f"c:{i}", period, text), text))
+            except BaseException as exc:  # noqa: BLE001 - reported by the test
+                failures.append(exc)
+
+        worker = threading.Thread(target=make_keys)
+        worker.start()
+        while len(sealed) < 300 and worker.is_alive():
+            threading.Event().wait(0.01)
+        before = list(sealed)  # every key of these was committed before the backup began
+        key, _created = backup_crypto.key_from_file(tmp_path / "backup.key", create=True)
+        backup.backup(env.settings, tmp_path / "b.tgz", key)
+        during = len(sealed)
+        stop.set()
+        worker.join(30)
+        assert not failures, failures
+        assert during > len(before), "keys were being made while the backup ran"
+    finally:
+        close()
+    dst = load_settings({"MIXUN_DATA_DIR": str(tmp_path / "c"), "MIXUN_DATABASE_URL": f"sqlite:///{tmp_path}/c/mixun.db"})
+    backup.restore(dst, tmp_path / "b.tgz", key_file=tmp_path / "backup.key")
+    ring_file = dst.key_file.parent / "datakeys.db"
+    assert ring_file.stat().st_mode & 0o077 == 0
+    assert not list(dst.key_file.parent.glob("datakeys.db-*")), "no journal beside the restored ring"
+    import sqlite3
+
+    check = sqlite3.connect(ring_file)
+    assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    check.close()
+    restored = KeyStore(dst.key_file).data_keys
+    assert all(restored.open(value) == text for value, text in before)
+    # Keys made while the backup ran are wholly in it or wholly out of it, never half.
+    assert all(restored.open(value) in (text, None) for value, text in sealed[len(before):])

@@ -353,9 +353,13 @@ def test_encrypt_existing_seals_plain_rows_resumably_and_they_read_as_before(ken
     from sqlalchemy import insert
 
     from mixun.db.models import EventPayload, MessageVersion
+    from mixun.db.models_dlp import DlpHit
     from mixun.services import keys
+    from tests.helpers import staff
 
     env = kenv
+    findings = [{"detector": "prohibited", "start": 0, "end": 4, "masked": "旧摘录己***", "action": "mask",
+                 "category": None}]
     a, ta = env.person("zhangsan", "张三")
     b, tb = env.person("lisi", "李四")
     conv = env.client.post("/api/v1/conversations", headers=env.h(ta),
@@ -377,9 +381,18 @@ def test_encrypt_existing_seals_plain_rows_resumably_and_they_read_as_before(ken
             type="message.created", body=json.dumps({"type": "message.created", "conversation_id": conv,
                                                      "message": {"text": old}}, ensure_ascii=False),
             created_at=datetime.now(UTC)))
+        # DLP's masked excerpts as stored before: the message's findings and two hits (one outside any
+        # conversation, sealed under the ring's dlp scope).
+        s.execute(text("UPDATE messages SET dlp_action = 'mask', dlp_findings = :f WHERE id = :i"),
+                  {"f": json.dumps(findings, ensure_ascii=False), "i": m["id"]})
+        for target, masked in ((f"conversation:{conv}", "旧摘录丁****"), ("announcement", "旧摘录戊****")):
+            s.execute(insert(DlpHit.__table__).values(user_id=a, detector="prohibited", action="mask",
+                                                      channel="group", target=target, masked=masked,
+                                                      created_at=datetime.now(UTC)))
     plain = keys.plain_counts(env.rt)
     assert plain["messages"] == 1 and plain["message_versions"] == 1 and plain["drafts"] == 1
     assert plain["event_payloads"] == 1 and plain["group_notices"] == 1
+    assert plain["dlp_findings"] == 1 and plain["dlp_hits"] == 2
 
     def shown() -> tuple[str, str]:
         hist = env.client.get(f"/api/v1/conversations/{conv}/messages", headers=env.h(tb)).json()["messages"]
@@ -391,12 +404,29 @@ def test_encrypt_existing_seals_plain_rows_resumably_and_they_read_as_before(ken
         out = keys.encrypt_existing(_ctx(env), should_stop=lambda: True)
     finally:
         keys.BATCH = saved
-    assert out["interrupted"] and out["sealed"] == 1 and out["left"] == 4
+    assert out["interrupted"] and out["sealed"] == 1 and out["left"] == 7
     assert shown() == (old, old_draft)
+    _sec, tsec = staff(env, "sec1", "安全员", "secadmin")
+
+    def excerpts() -> tuple[list[object], list[str]]:
+        mine = env.client.get(f"/api/v1/conversations/{conv}/messages", headers=env.h(ta)).json()["messages"]
+        hits = env.client.get("/api/v1/dlp/hits", headers=env.h(tsec)).json()["hits"]
+        return [x["dlp"]["findings"] for x in mine if x["id"] == m["id"]], sorted(h["masked"] for h in hits)
+
+    before = excerpts()
+    assert before == ([findings], ["旧摘录丁****", "旧摘录戊****"])
     out = keys.encrypt_existing(_ctx(env))
-    assert out["left"] == 0 and out["sealed"] == 4 and not out["interrupted"]
+    assert out["left"] == 0 and out["sealed"] == 7 and not out["interrupted"]
     assert sum(keys.plain_counts(env.rt).values()) == 0
     assert shown() == (old, old_draft)
+    assert excerpts() == before  # the sender and the DLP console see what they saw
+    with env.rt.db.read_engine.connect() as c:
+        stored = [str(r[0]) for r in c.execute(text("SELECT masked FROM dlp_hits UNION ALL "
+                                                    "SELECT CAST(dlp_findings AS TEXT) FROM messages WHERE id = :i"),
+                                               {"i": m["id"]})]
+    assert len(stored) == 3 and not [v for v in stored if "旧摘录" in v or "\\u65e7" in v], stored
+    scopes = {scope for _k, scope, _p in env.rt.keys.data_keys.scopes()}
+    assert "dlp" in scopes and f"c:{conv}" in scopes
     with env.rt.db.read_engine.connect() as c:
         raw = [r[0] for r in c.execute(text("SELECT text FROM messages UNION ALL SELECT text FROM message_versions "
                                             "UNION ALL SELECT text FROM drafts UNION ALL SELECT body FROM event_payloads "

@@ -150,14 +150,18 @@ def test_smtp_unreachable_is_retried_then_dead(tmp_path: Path) -> None:
 
 
 def test_dead_letters_in_the_console(env: Env) -> None:
+    from mixun.services import notifications
     from tests.helpers import staff
 
     down = notify.Dispatcher(env.settings.data_dir, [notify.SmsHttpChannel(notify.SmsConfig(
-        f"http://127.0.0.1:{free_port()}/"))], retries=0)
-    down.send(3, "13900000002", "告警")
+        f"http://127.0.0.1:{free_port()}/"))], retries=0, seal=notifications.sealer(env.rt))
+    down.send(3, "13900000002", "告警：核心库不可用")
     assert down.idle(20)
+    at_rest = (env.settings.data_dir / "outbox").glob("*.jsonl")
+    assert not [p for p in at_rest if "核心库".encode() in p.read_bytes()]  # outbox and dead letters sealed
     _s, sys_token = staff(env, "sys1", "系统员", "sysadmin")
     r = env.client.get("/api/v1/admin/ops/dead-letters", headers=env.h(sys_token))
     assert r.status_code == 200 and r.json()["total"] == 1 and r.json()["dead_letters"][0]["to"] == "13900000002"
+    assert r.json()["dead_letters"][0]["text"] == "告警：核心库不可用"  # opened for the console
     _e, emp = env.person("zhangsan", "张三")
     assert env.client.get("/api/v1/admin/ops/dead-letters", headers=env.h(emp)).status_code == 403

@@ -12,6 +12,7 @@ from mixun.db.engine import Database
 from mixun.keystore import keystore_from
 from mixun.realtime.presence import LocalPresence, RedisPresence
 from mixun.realtime.ratelimit import RedisWindow, TokenBucket
+from mixun.services import notifications
 from mixun.services.runtime import Ctx, Runtime
 
 
@@ -31,7 +32,7 @@ def build_runtime(settings: Settings) -> Runtime:
                                 ("directory_card_limiter", settings.directory_card_rate_per_minute)))
     rt.notifier = notify.from_settings(
         settings.data_dir, settings.extra, on_outcome=lambda channel, outcome: metrics.NOTIFICATIONS.labels(
-            channel, outcome).inc())
+            channel, outcome).inc(), seal=notifications.sealer(rt))
     probes = rt.health_probes
     probes["notifications_dead_letters"] = lambda: notify.count_dead_letters(settings.data_dir)
 

@@ -22,7 +22,7 @@ def cmd_announce(args: argparse.Namespace, settings: Settings) -> int:
     from mixun import notify
     from mixun.cli.progress import Bar
     from mixun.errors import MixunError
-    from mixun.services import announcements
+    from mixun.services import announcements, notifications
 
     body = args.body
     if args.body_file:
@@ -32,7 +32,7 @@ def cmd_announce(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     rt = _edge["runtime"](settings)
     try:
-        gateway = notify.from_settings(settings.data_dir, settings.extra)
+        gateway = notify.from_settings(settings.data_dir, settings.extra, seal=notifications.sealer(rt))
     except ValueError as exc:
         print(f"error: notification settings: {exc}", file=sys.stderr)
         return 2

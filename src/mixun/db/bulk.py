@@ -390,7 +390,7 @@ def _pg_columns(table: Table, cols: tuple[str, ...], dialect: Dialect) -> tuple[
     args, reads, procs = [], [], []
     for i, name in enumerate(cols):
         col = table.c[name]
-        is_json = isinstance(col.type, JSON)
+        is_json = isinstance(getattr(col.type, "impl", col.type), JSON)  # SealedJSON too (a JSON string)
         # Strings travel as text[] (a VARCHAR's length and collation are the column's, checked on insert).
         elem = "text" if is_json or isinstance(col.type, String) else col.type.compile(dialect=dialect)
         args.append(f"CAST(:c{i} AS {elem}[])")

@@ -234,7 +234,8 @@ class Message(Base):
     recalled_by: Mapped[int | None] = mapped_column(BigId)
     version: Mapped[int] = mapped_column(Integer, default=1)
     dlp_action: Mapped[str | None] = mapped_column(String(16))
-    dlp_findings: Mapped[list[dict[str, object]] | None] = mapped_column(JSON)
+    # The masked excerpts DLP found, sealed like the text (a JSON string); opened on read (db/sealed.py).
+    dlp_findings: Mapped[list[dict[str, object]] | None] = mapped_column(SealedJSON)
     classification: Mapped[str] = mapped_column(String(16), default="internal")
     __table_args__ = (
         UniqueConstraint("conversation_id", "seq"),

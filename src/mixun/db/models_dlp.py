@@ -8,6 +8,7 @@ from sqlalchemy import JSON, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mixun.db.models import Base
+from mixun.db.sealed import SealedText
 from mixun.db.types import BigId, UTCDateTime, utcnow
 
 
@@ -33,7 +34,8 @@ class DlpLexiconTerm(Base):
 
 
 class DlpHit(Base):
-    """One finding acted upon (never the raw value: the masked form only)."""
+    """One finding acted upon (never the raw value: the masked form only). The masked excerpt is sealed at
+    rest under its conversation's data key (else the ``dlp`` scope's), opened on read (db/sealed.py)."""
 
     __tablename__ = "dlp_hits"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -43,7 +45,7 @@ class DlpHit(Base):
     action: Mapped[str] = mapped_column(String(16))
     channel: Mapped[str] = mapped_column(String(16))
     target: Mapped[str] = mapped_column(String(100), default="")
-    masked: Mapped[str] = mapped_column(String(200), default="")
+    masked: Mapped[str] = mapped_column(SealedText, default="")  # sealed; at most 200 characters when opened
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 

@@ -14,6 +14,11 @@ notification every attempt of which failed — or that a gateway refused outrigh
 an SMTP 5xx) — goes to the dead-letter list ``<data dir>/outbox/dead-letters.jsonl``, which the
 system administrator's console shows. Message content never leaves through a gateway — only that an
 urgent message is waiting and from whom, or an alert's own text.
+
+At rest, the ``text`` of every line of the outbox and the dead-letter list is sealed (``seal``, given by
+whoever builds the notifier: a data key of the key ring, docs/keys.md) when a sealer is given; the
+readers (``read_outbox``, ``read_dead_letters``) open it with the ``opener`` they are given. Lines
+written before read unchanged.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ from typing import Any, Protocol
 
 log = logging.getLogger("mixun.notify")
 DEAD_LETTERS = "dead-letters.jsonl"
+OUTBOX = "sms.jsonl"
+Sealer = Callable[[str], str]
 
 
 class Notifier(Protocol):
@@ -61,14 +68,16 @@ class Notification:
 class OutboxNotifier:
     """The file outbox: also the whole of notification when no gateway is configured."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.path = data_dir / "outbox" / "sms.jsonl"
+    def __init__(self, data_dir: Path, seal: Sealer | None = None) -> None:
+        self.path = data_dir / "outbox" / OUTBOX
+        self.seal = seal
         self._lock = threading.Lock()
 
     def send(self, user_id: int, phone: str | None, text: str, *, email: str | None = None,
              subject: str | None = None) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        record = {"at": datetime.now(UTC).isoformat(), "user_id": user_id, "phone": phone, "text": text}
+        stored = self.seal(text) if self.seal is not None else text
+        record = {"at": datetime.now(UTC).isoformat(), "user_id": user_id, "phone": phone, "text": stored}
         if email:
             record["email"] = email
         line = json.dumps(record, ensure_ascii=False)
@@ -194,8 +203,9 @@ class Dispatcher:
     retries, and the dead-letter list. ``on_outcome(channel, outcome)`` counts (mixun.metrics)."""
 
     def __init__(self, data_dir: Path, channels: list[Any], retries: int = 3, retry_seconds: float = 2.0,
-                 on_outcome: Callable[[str, str], None] | None = None) -> None:
-        self.outbox = OutboxNotifier(data_dir)
+                 on_outcome: Callable[[str, str], None] | None = None, seal: Sealer | None = None) -> None:
+        self.outbox = OutboxNotifier(data_dir, seal)
+        self.seal = seal
         self.channels = channels
         self.retries = max(0, retries)
         self.retry_seconds = max(0.0, retry_seconds)
@@ -266,7 +276,8 @@ class Dispatcher:
         self.on_outcome(channel.name, "dead")
         log.error("notification via %s given up after %d attempt(s): %s", channel.name, attempts, error)
         record = {"at": datetime.now(UTC).isoformat(), "channel": channel.name, "user_id": n.user_id,
-                  "to": n.email if channel.name == "email" else n.phone, "text": n.text,
+                  "to": n.email if channel.name == "email" else n.phone,
+                  "text": self.seal(n.text) if self.seal is not None else n.text,
                   "attempts": attempts, "error": error}
         self.dead_path.parent.mkdir(parents=True, exist_ok=True)
         with self.dead_path.open("a", encoding="utf-8") as fh:
@@ -283,18 +294,30 @@ class Dispatcher:
         return False
 
 
-def read_dead_letters(data_dir: Path, limit: int = 200) -> list[dict[str, Any]]:
-    """The dead-letter list, newest first."""
-    path = data_dir / "outbox" / DEAD_LETTERS
+def _read_lines(path: Path, limit: int | None, opener: Sealer | None) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     rows = []
-    for line in path.read_text(encoding="utf-8").splitlines()[-limit:]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for line in lines[-limit:] if limit is not None else lines:
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError:
             continue
-    return rows[::-1]
+        if opener is not None and isinstance(row, dict) and isinstance(row.get("text"), str):
+            row["text"] = opener(row["text"])
+        rows.append(row)
+    return rows
+
+
+def read_dead_letters(data_dir: Path, limit: int = 200, opener: Sealer | None = None) -> list[dict[str, Any]]:
+    """The dead-letter list, newest first (each text opened with ``opener`` when given)."""
+    return _read_lines(data_dir / "outbox" / DEAD_LETTERS, limit, opener)[::-1]
+
+
+def read_outbox(data_dir: Path, opener: Sealer | None = None) -> list[dict[str, Any]]:
+    """The outbox's notifications, oldest first (each text opened with ``opener`` when given)."""
+    return _read_lines(data_dir / "outbox" / OUTBOX, None, opener)
 
 
 def count_dead_letters(data_dir: Path) -> int:
@@ -306,7 +329,7 @@ def count_dead_letters(data_dir: Path) -> int:
 
 
 def from_settings(data_dir: Path, extra: Mapping[str, str],
-                  on_outcome: Callable[[str, str], None] | None = None) -> Dispatcher:
+                  on_outcome: Callable[[str, str], None] | None = None, seal: Sealer | None = None) -> Dispatcher:
     """The dispatcher the MIXUN_SMTP_* / MIXUN_SMS_* / MIXUN_NOTIFY_* settings describe."""
     def get(name: str, default: str = "") -> str:
         return extra.get(f"MIXUN_{name}", default)
@@ -329,4 +352,4 @@ def from_settings(data_dir: Path, extra: Mapping[str, str],
             content_type=get("SMS_CONTENT_TYPE", "application/json"), headers=_headers(get("SMS_HEADERS")),
             timeout=float(get("NOTIFY_TIMEOUT_SECONDS", "10")))))
     return Dispatcher(data_dir, channels, retries=int(get("NOTIFY_RETRIES", "3")),
-                      retry_seconds=float(get("NOTIFY_RETRY_SECONDS", "2")), on_outcome=on_outcome)
+                      retry_seconds=float(get("NOTIFY_RETRY_SECONDS", "2")), on_outcome=on_outcome, seal=seal)

@@ -322,7 +322,8 @@ def _statements_txn(s: Session, jobs: list[_Job], results: list[tuple[_Job, dict
     sealed = texts.seal_many(ctx.rt, [(q.conversation_id, now, o.deliver_text)
                                       for q, o in zip(sends, outcomes, strict=True)])
     with bulk.Round(conn, commits=None if reads_back else s) as r:
-        r.insert_rows(_msg, [dict(row, text=text) for row, text in zip(rows, sealed, strict=True)])
+        r.insert_rows(_msg, [dict(row, text=text, dlp_findings=texts.seal_findings(  # the masked excerpts too
+            q.ctx.rt, q.conversation_id, now, o.findings)) for q, o, row, text in zip(sends, outcomes, rows, sealed, strict=True)])
         r.insert_rows(_ver, [{
             "message_id": row["id"], "conversation_id": row["conversation_id"], "version": 1, "kind": "created",
             "sender_id": row["sender_id"], "actor_id": row["sender_id"], "text": text,

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from mixun.db.engine import on_commit
 from mixun.db.models import AuditLog
 from mixun.domain.audit_chain import GENESIS, chain_hash, record_mac
+from mixun.services import texts
 from mixun.services.audit_checkpoints import note_head, record_key
 from mixun.services.runtime import Ctx
 
@@ -19,7 +20,11 @@ _AUDIT_LOCK_KEY = 0x6D69786E  # "mixn": serialises audit appends on PostgreSQL
 
 def record(session: Session, ctx: Ctx, action: str, target: str = "", outcome: str = "success",
            actor_id: int | None = None, **details: Any) -> None:
-    """Append one audit record. Never pass raw secrets or sensitive values in ``details``."""
+    """Append one audit record. Never pass raw secrets or sensitive values in ``details``. DLP findings
+    (``findings=[{..., "masked": ...}]``) are kept with their masked excerpts sealed (docs/keys.md); the
+    chain hashes what is stored, and the console opens them (services/audit_read.py)."""
+    if "findings" in details:
+        details["findings"] = texts.sealed_findings(ctx.rt, session, target, datetime.now(UTC), details["findings"])
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK_KEY})
     last = session.execute(select(AuditLog.id, AuditLog.hash).order_by(AuditLog.id.desc()).limit(1)).first()
@@ -63,6 +68,9 @@ def record_many(session: Session, ctx: Ctx, entries: list[tuple[str, str, dict[s
     at = datetime.now(UTC).isoformat()
     rows: list[dict[str, Any]] = []
     for action, target, details in entries:
+        if "findings" in details:
+            details = dict(details, findings=texts.sealed_findings(ctx.rt, session, target, datetime.now(UTC),
+                                                                    details["findings"]))
         prev_id += 1
         row: dict[str, Any] = {"id": prev_id, "at": at, "actor_id": actor_id, "actor_role": ctx.role_label,
                                "ip": ctx.ip, "client": ctx.client[:300], "action": action, "target": target[:200],

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from mixun.db.models import AuditLog, Conversation, Unit, User
 from mixun.errors import MixunError
-from mixun.services import audit, audit_checkpoints
+from mixun.services import audit, audit_checkpoints, texts
 from mixun.services.runtime import Ctx
 
 PEOPLE_MAX = 20  # a person query naming more than this many people is too vague to be useful
@@ -78,7 +78,8 @@ def _view(r: AuditLog, names: dict[int, tuple[str, str]], targets: dict[str, str
     username, name = names.get(r.actor_id or 0, ("", ""))
     return {"id": r.id, "at": r.at, "actor_id": r.actor_id, "actor_username": username, "actor_name": name,
             "actor_role": r.actor_role, "ip": r.ip, "client": r.client, "action": r.action, "target": r.target,
-            "target_name": targets.get(r.target or "", ""), "outcome": r.outcome, "details": r.details,
+            "target_name": targets.get(r.target or "", ""), "outcome": r.outcome,
+            "details": texts.opened(r.details),  # DLP findings' excerpts are stored sealed
             "detail_names": {k: targets[ref] for k, ref in _detail_refs(r.details).items() if targets.get(ref)},
             "hash": r.hash}
 

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from mixun.config import Settings
+from mixun.keystore import DataKeyRing
 from mixun.services.backup_crypto import (
     BackupKey,
     EncryptingWriter,
@@ -38,6 +39,7 @@ from mixun.services.backup_crypto import (
 Progress = Callable[[int, int], None]
 
 FORMAT = "mixun-backup-1"
+RING = DataKeyRing.FILE  # the key ring of message-text data keys, in the key directory (docs/keys.md)
 
 
 def _sha256(path: Path) -> str:
@@ -64,16 +66,15 @@ def backup(settings: Settings, out: Path, key: BackupKey, progress: Progress | N
         # vouches for, or a restore would look like a truncated trail.
         keys_stage = stage / "keys"
         if settings.key_file.parent.exists():
-            # Not the dot files: the audit head's lock file and half-written temporaries.
-            shutil.copytree(settings.key_file.parent, keys_stage, ignore=shutil.ignore_patterns(".*"))
+            # Not the dot files: the audit head's lock file and half-written temporaries. Not the key ring
+            # either: a file copy of it taken while a process commits a new data key can be torn.
+            shutil.copytree(settings.key_file.parent, keys_stage,
+                            ignore=shutil.ignore_patterns(".*", RING, f"{RING}-*"))
+            ring = settings.key_file.parent / RING
+            if ring.is_file():
+                _sqlite_snapshot(ring, keys_stage / RING)
         if settings.is_sqlite:
-            src_path = make_url(settings.database_url).database
-            src = sqlite3.connect(str(src_path))
-            dst = sqlite3.connect(str(stage / "database.sqlite"))
-            with dst:
-                src.backup(dst)
-            src.close()
-            dst.close()
+            _sqlite_snapshot(Path(str(make_url(settings.database_url).database)), stage / "database.sqlite")
             db_file = "database.sqlite"
         else:
             args, env = _pg_env(settings.database_url)
@@ -114,6 +115,20 @@ def backup(settings: Settings, out: Path, key: BackupKey, progress: Progress | N
             tmp_out.unlink(missing_ok=True)  # interrupted: no half-written backup under any name
             raise
     return manifest
+
+
+def _sqlite_snapshot(src_path: Path, dst_path: Path) -> None:
+    """A consistent copy of a SQLite database that processes may be writing: SQLite's online backup API
+    copies every page under one read lock (a commit in between is wholly in or wholly out)."""
+    src = sqlite3.connect(str(src_path), timeout=30)
+    dst = sqlite3.connect(str(dst_path))
+    try:
+        with dst:
+            src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+    os.chmod(dst_path, 0o600)
 
 
 def restore(settings: Settings, archive: Path, key_file: Path | None = None, passphrase: str | None = None,

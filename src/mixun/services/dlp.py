@@ -36,7 +36,7 @@ from mixun.domain.roles import Role
 from mixun.domain.sanctions import higher_level
 from mixun.errors import MixunError
 from mixun.files.inspect import DocumentVerdict, inspect_document
-from mixun.services import audit, events
+from mixun.services import audit, events, texts
 from mixun.services.runtime import Ctx, DlpOutcome, Runtime
 
 REFRESH_SECONDS = 3.0
@@ -199,9 +199,10 @@ class DlpService:
 
     def _record_hits(self, s: Any, ctx: Ctx, views: list[dict[str, Any]], channel: str, target: str) -> None:
         now = datetime.now(UTC)  # one timestamp per attempt: escalation counts attempts, not findings
-        for f in views:
+        masked = texts.seal_excerpts(self.rt, s, target, now, [str(f["masked"])[:200] for f in views])
+        for f, excerpt in zip(views, masked, strict=True):
             s.add(DlpHit(user_id=ctx.user_id, detector=f["detector"], category=f.get("category"),
-                         action=f["action"], channel=channel, target=target[:100], masked=str(f["masked"])[:200],
+                         action=f["action"], channel=channel, target=target[:100], masked=excerpt,
                          created_at=now))
 
     def record_allowed_hits(self, s: Any, ctx: Ctx, outcome: DlpOutcome, target: str) -> None:

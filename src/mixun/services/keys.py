@@ -22,6 +22,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from mixun.db.models import Attachment, Bundle, Conversation, EventPayload, Message, MessageVersion, User
 from mixun.db.models_archive import RekeyPermit
+from mixun.db.models_dlp import DlpHit
 from mixun.db.models_web import Draft
 from mixun.db.sealed import PREFIX
 from mixun.errors import MixunError
@@ -273,6 +274,9 @@ PLAIN: tuple[PlainTexts, ...] = (
     PlainTexts("event_payloads", EventPayload.__table__, ("id",), "body", None, "created_at"),
     PlainTexts("group_notices", Conversation.__table__, ("id",), "notice", "id", "notice_at"),
     PlainTexts("message_bundles", Bundle.__table__, ("message_id",), "items", None, ""),
+    # DLP's masked excerpts: a message's findings, and each hit (its conversation is named by its target).
+    PlainTexts("dlp_findings", Message.__table__, ("id",), "dlp_findings", "conversation_id", "created_at"),
+    PlainTexts("dlp_hits", DlpHit.__table__, ("id",), "masked", None, "created_at"),
 )
 
 
@@ -284,6 +288,8 @@ def _not_sealed(raw: Any, t: PlainTexts) -> Any:
                 func.substr(raw, 1, len(_JSON_PREFIX)) != _JSON_PREFIX)  # an empty text holds nothing to seal
     if t.name == "event_payloads":  # only an event about a conversation may carry its text
         cond = and_(cond, or_(raw.like('%"conversation_id"%'), raw.like('%"conversation"%')))
+    if t.name == "dlp_findings":  # a message without findings holds JSON null (or an empty list)
+        cond = and_(cond, raw != "null", raw != "[]")
     return cond
 
 
@@ -296,6 +302,8 @@ def _plain_rows(s: Session, t: PlainTexts, after: tuple[Any, ...] | None, limit:
         cols.append(t.table.c[t.conversation])
     if t.at:
         cols.append(t.table.c[t.at])
+        if t.name == "dlp_hits":
+            cols.append(t.table.c.target)
     elif t.name == "message_bundles":
         cols += [Message.conversation_id, Message.created_at]
     stmt = select(*cols).where(col.is_not(None), _not_sealed(raw, t))
@@ -333,31 +341,35 @@ def encrypt_existing(ctx: Ctx, progress: Callable[[int, int], None] | None = Non
     for t in PLAIN:
         after: tuple[Any, ...] | None = None
         while not stopped:
+            nk = len(t.keys)
+            items: list[tuple[Any, str, datetime, str]] = []  # (row, key scope, time, stored value)
             with rt.db.read() as s:
                 rows = _plain_rows(s, t, after, BATCH)
+                for row in rows:
+                    value = row[nk]
+                    if t.name == "event_payloads":
+                        try:
+                            body = json.loads(value)
+                        except ValueError:
+                            continue
+                        cid = events.conversation_of(body) if isinstance(body, dict) else None
+                        if cid is None:  # names no conversation: carries no message text
+                            continue
+                        items.append((row, texts.scope(cid), row[nk + 1], value))
+                    elif t.name == "dlp_hits":  # the conversation its target names, else the dlp scope
+                        cid = texts.conversation_of_target(s, row[nk + 2])
+                        items.append((row, texts.scope(cid) if cid is not None else texts.DLP_SCOPE, row[nk + 1],
+                                      value))
+                    else:
+                        items.append((row, texts.scope(row[nk + 1]), row[nk + 2], value))
             if not rows:
                 break
-            nk = len(t.keys)
             after = tuple(rows[-1][:nk])
-            items = []
-            for row in rows:
-                value = row[nk]
-                if t.name == "event_payloads":
-                    try:
-                        body = json.loads(value)
-                    except ValueError:
-                        continue
-                    cid = events.conversation_of(body) if isinstance(body, dict) else None
-                    if cid is None:  # names no conversation: carries no message text
-                        continue
-                    items.append((row, cid, row[nk + 1], value))
-                else:
-                    items.append((row, row[nk + 1], row[nk + 2], value))
-            sealed = texts.seal_many(rt, [(cid, at, value) for _r, cid, at, value in items])
+            sealed = rt.keys.data_keys.seal_many([(scope, period_of(at), value) for _r, scope, at, value in items])
             with rt.db.write() as s:
                 if t.archive:
                     _permit(s)
-                for (row, _cid, _at, old), new in zip(items, sealed, strict=True):
+                for (row, _scope, _at, old), new in zip(items, sealed, strict=True):
                     if not old:
                         continue
                     where = [t.table.c[k] == row[i] for i, k in enumerate(t.keys)]

@@ -69,12 +69,15 @@ def edit_message(ctx: Ctx, message_id: int, text: str, confirm: bool = False) ->
         msg.version += 1
         msg.mentions = checks.mentions(s, conv.id, outcome.deliver_text, ctx.user_id)
         if outcome.action != "allow":
-            msg.dlp_action, msg.dlp_findings = outcome.action, outcome.findings or None
+            msg.dlp_action = outcome.action
+            msg.dlp_findings = texts.seal_findings(ctx.rt, conv.id, msg.created_at, outcome.findings)  # type: ignore[assignment]
         s.add(MessageVersion(message_id=msg.id, conversation_id=conv.id, version=msg.version, kind="edited",
                              sender_id=msg.sender_id, actor_id=ctx.user_id, text=texts.seal(ctx.rt, conv.id, now, outcome.deliver_text),
                              original_enc=outcome.original_enc, created_at=now))
         s.flush()
         set_committed_value(msg, "text", outcome.deliver_text)  # the views show it; the row holds it sealed
+        if outcome.action != "allow":
+            set_committed_value(msg, "dlp_findings", outcome.findings or None)
         view = message_views(s, ctx, [msg], None)[0]
         events.emit(s, ctx, member_ids(s, conv.id), "message.edited", {"conversation_id": conv.id, "message": view})
         return message_views(s, ctx, [msg], ctx.user_id)[0]

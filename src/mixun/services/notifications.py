@@ -8,16 +8,19 @@ e-mailed. The supervisor is ``MIXUN_ESCALATION_EMAIL`` and ``MIXUN_ESCALATION_PH
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mixun.config import Settings
+from mixun.db import sealed
 from mixun.db.models import User
 from mixun.domain.roles import Perm
-from mixun.services import access
-from mixun.services.runtime import Ctx
+from mixun.services import access, texts
+from mixun.services.runtime import Ctx, Runtime
 
 
 def email_of(settings: Settings, username: str) -> str | None:
@@ -68,10 +71,28 @@ def notify_supervisor(ctx: Ctx, text: str, subject: str) -> int:
     return len(reach)
 
 
+def sealer(rt: Runtime) -> Callable[[str], str]:
+    """How the notifier seals a notification's text at rest (the outbox and the dead-letter list hold
+    message previews, fault titles, announcements): the key ring's ``notify`` key of the month."""
+    return lambda text: texts.seal_scoped(rt, texts.NOTIFY_SCOPE, datetime.now(UTC), text)
+
+
+def opener(text: str) -> str:
+    """A notification text as stored (sealed, or plain from before) opened for sending or showing."""
+    return sealed.open_text(text) if sealed.is_sealed(text) else text
+
+
+def outbox(rt: Runtime) -> list[dict[str, Any]]:
+    """The outbox's notifications with their texts opened, oldest first (what a gateway sends)."""
+    from mixun import notify
+
+    return notify.read_outbox(rt.settings.data_dir, opener)
+
+
 def dead_letters(ctx: Ctx, limit: int = 200) -> dict[str, Any]:
     """The notifications given up after their retries, for the system administrator."""
     from mixun import notify
 
     access.require(ctx.principal, Perm.OPS_MONITOR)
-    rows = notify.read_dead_letters(ctx.rt.settings.data_dir, limit)
+    rows = notify.read_dead_letters(ctx.rt.settings.data_dir, limit, opener)
     return {"dead_letters": rows, "total": notify.count_dead_letters(ctx.rt.settings.data_dir)}
