@@ -79,6 +79,21 @@ def writer_batches(port: int) -> dict[str, float] | None:
             if count else 0.0}
 
 
+def pending_versions(env: common.Env) -> int:
+    """Message versions not yet in the search index: work a server left for after the measurement (the
+    writers' indexers run beside the writes; one indexer may fall behind where two keep up)."""
+    from sqlalchemy import func, select
+
+    from mixun.db.models_archive import PendingVersion
+
+    rt = common.runtime(env)
+    try:
+        with rt.db.read() as s:
+            return int(s.execute(select(func.count()).select_from(PendingVersion)).scalar_one())
+    finally:
+        rt.db.dispose()
+
+
 def run_ingest(bus: str, n: int, layout: str, duration: float, warmup: float) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     with common.environment("postgres", f"scale_i{n}", MIXUN_BUS_URL=BUSES[bus]) as env:
@@ -107,6 +122,7 @@ def run_ingest(bus: str, n: int, layout: str, duration: float, warmup: float) ->
             out = a.recv()
             used = cpu(started) - cpu0
             p.join(10)
+            unindexed = pending_versions(env)
             batches = writer_batches(started[0].port) if len(started) == 1 else None
             tracebacks = sum(s.errors_in_log() for s in started)
     ok = out["status"].get("201", 0)
@@ -114,7 +130,7 @@ def run_ingest(bus: str, n: int, layout: str, duration: float, warmup: float) ->
             "ack_latency_ms": common.summary_ms(out["lat"]),
             "server_cpu_percent": round(100 * used / out["elapsed"]),
             "server_cpu_ms_per_message": round(1000 * used / max(1, sum(out["status"].values())), 2),
-            "server_tracebacks": tracebacks}
+            "server_tracebacks": tracebacks, "unindexed_at_end": unindexed}
 
 
 def run_latency(bus: str, n: int, layout: str, rate: float, duration: float, clients: int) -> dict[str, Any]:
