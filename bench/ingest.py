@@ -21,8 +21,11 @@ CONCURRENCY = 64
 WARMUP = 2.0
 
 
-def _generator(port: int | list[int], plan: list[tuple[int, str]], duration: float, conn: Any) -> None:
-    """``port``: the server's, or several servers' (each worker keeps to one, round robin: bench.scaling)."""
+def _generator(port: int | list[int], plan: list[tuple[int, str]], duration: float, conn: Any,
+               warmup: float = WARMUP, mark: bool = False) -> None:
+    """``port``: the server's, or several servers' (each worker keeps to one, round robin: bench.scaling).
+    ``warmup``: seconds of load not counted; ``mark``: "counting" is sent on ``conn`` when counting
+    starts (the caller reads the server's CPU from then on), before the result."""
     ports = port if isinstance(port, list) else [port]
 
     import orjson
@@ -53,9 +56,15 @@ def _generator(port: int | list[int], plan: list[tuple[int, str]], duration: flo
     async def main() -> dict[str, Any]:
         out: dict[str, Any] = {"status": {}, "lat": [], "per_second": {}}
         start = time.monotonic()
-        count_from = start + WARMUP
+        count_from = start + warmup
         stop_at = count_from + duration
-        await asyncio.gather(*(worker(w, stop_at, count_from, out) for w in range(CONCURRENCY)))
+
+        async def marker() -> None:
+            await asyncio.sleep(max(0.0, count_from - time.monotonic()))
+            if mark:
+                conn.send("counting")
+
+        await asyncio.gather(marker(), *(worker(w, stop_at, count_from, out) for w in range(CONCURRENCY)))
         out["elapsed"] = time.monotonic() - count_from
         return out
 

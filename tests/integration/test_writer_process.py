@@ -348,3 +348,34 @@ def test_a_writer_that_cannot_start_does_not_stop_sending(tmp_path: Path, db: st
         assert ("ended before it was ready" in said) if failure == "exits_at_start" else ("could not be started" in said)
     finally:
         close()
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+def test_the_server_takes_connections_once_its_writer_is_ready(tmp_path: Path, db: str,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's start-up waits for its writer process to be ready (a worker of `mixun serve --workers N`
+    shares the listening socket: started earlier, it took connections whose sends waited for a writer
+    still importing): a writer slow to start delays the start-up, and is ready when it ends."""
+    import sys
+
+    from mixun.sendpath import transport
+    from tests.conftest import build_env
+
+    slow = ("import time; time.sleep(1.5); " + transport._LAUNCH)
+    monkeypatch.setattr(transport, "_command", lambda fd: [sys.executable, "-P", "-c", slow, str(fd)])
+    started = time.monotonic()
+    env, close = build_env(tmp_path, db, MIXUN_SEND_WRITER="process")
+    try:
+        queue = env.rt.send_queue.writer
+        assert isinstance(queue, transport.ProcessWriter)
+        assert time.monotonic() - started >= 1.5
+        assert queue.wait_ready(0) and queue.pid is not None
+        _a, ta = env.person("zhangsan", "张三")
+        b, _tb = env.person("lisi", "李四")
+        conv = env.client.post("/api/v1/conversations", headers=env.h(ta),
+                               json={"kind": "direct", "members": [b]}).json()["id"]
+        r = env.client.post(f"/api/v1/conversations/{conv}/messages", headers=env.h(ta), json={"text": "你好"})
+        assert r.status_code == 201, r.text
+        assert queue.pid is not None  # written by that writer, not by a replacement or here
+    finally:
+        close()

@@ -37,6 +37,8 @@ from mixun.sendpath.transport import ProcessWriter, process_send_queue, use_proc
 from mixun.services import archive
 from mixun.services.runtime import Ctx, Runtime
 
+WRITER_READY_SECONDS = 60.0  # at most, before the server takes connections without its writer
+
 __all__ = ["app_from_environment", "build_runtime", "create_app"]
 
 
@@ -74,6 +76,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None, serving: bool
         collector = None
         if isinstance(send_queue.writer, ProcessWriter):
             send_queue.writer.start()  # which keeps the search index current
+            # Connections are taken once the writer can write: a process that took them earlier (a
+            # worker of `--workers N` shares the listening socket) held their sends while its writer
+            # was still starting (seconds on a busy host). One that cannot start: sends written here.
+            await asyncio.to_thread(send_queue.writer.wait_ready, WRITER_READY_SECONDS)
             indexer = None
         else:
             indexer = archive.start_indexer(rt)

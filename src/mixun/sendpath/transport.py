@@ -131,6 +131,7 @@ class _Child:
         self.inflight: dict[int, Entry] = {}
         self.alive = True
         self.ready = False  # it said so once its runtime was built
+        self.settled = threading.Event()  # ready, or ended: what wait_ready waits for
         self.reader: threading.Thread | None = None
         with contextlib.suppress(OSError):  # it ended already: its reader finds the end, not ready
             _send_frame(self.sock, (wire.SETTINGS, settings))
@@ -159,6 +160,12 @@ class ProcessWriter:
         with self._lock:
             if not self._closed and (self._child is None or not self._child.alive):
                 self._try_start_child()
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait until the writer process is ready to write (its runtime built), ends, or ``timeout``
+        passes; whether it is ready. The server takes connections only after this (app lifespan)."""
+        child = self._child
+        return child is not None and child.settled.wait(timeout) and child.ready
 
     @property
     def pid(self) -> int | None:
@@ -276,7 +283,9 @@ class ProcessWriter:
                     self._answer(child, body)
                 elif kind == wire.READY:
                     child.ready = True
+                    child.settled.set()
         finally:
+            child.settled.set()
             self._lost(child)
             f.close()
             child.sock.close()
