@@ -89,7 +89,7 @@ def create_conversation(ctx: Ctx, kind: str, members: list[int], name: str | Non
                     s.flush()
                     view = conversation_view(s, ctx, conv, me)
                     events.emit(s, ctx, [me, other], "conversation.created",
-                                {"conversation": _public(view)})
+                                {"conversation": public_view(view)})
                     return {**view, "created": True}
             except IntegrityError:  # the same pair created it concurrently
                 pass
@@ -118,12 +118,12 @@ def create_conversation(ctx: Ctx, kind: str, members: list[int], name: str | Non
             _log(s, conv.id, uid, "joined", me)
         s.flush()
         view = conversation_view(s, ctx, conv, me)
-        events.emit(s, ctx, [me, *ids], "conversation.created", {"conversation": _public(view),
+        events.emit(s, ctx, [me, *ids], "conversation.created", {"conversation": public_view(view),
                                                                  "system": _take_log(s)})
         return {**view, "created": True}
 
 
-def _public(view: dict[str, Any]) -> dict[str, Any]:
+def public_view(view: dict[str, Any]) -> dict[str, Any]:
     """The parts of a conversation view that are the same for every member."""
     return {k: view[k] for k in ("id", "kind", "name", "members", "last_seq", "created_at", "updated_at",
                                  "notice", "all_may_mention_all")}
@@ -221,7 +221,7 @@ def _changed(s: Session, ctx: Ctx, conv: Conversation, type_: str, extra_recipie
     s.flush()
     view = conversation_view(s, ctx, conv, ctx.user_id)
     recipients = member_ids(s, conv.id) + extra_recipients
-    events.emit(s, ctx, recipients, type_, {"conversation": _public(view), **body, "system": _take_log(s)})
+    events.emit(s, ctx, recipients, type_, {"conversation": public_view(view), **body, "system": _take_log(s)})
     return view
 
 

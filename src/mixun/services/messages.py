@@ -480,14 +480,9 @@ def _created(s: Session, job: SendJob, row: dict[str, Any], recipients: list[int
             dict(a, message_id=msg_id, conversation_id=cid, uploader_id=me, created_at=now)
             for a in job.attachments])
         atts = _attachment_views(s, [msg_id]).get(msg_id, [])
-    view: dict[str, Any] = {
-        "id": msg_id, "conversation_id": cid, "seq": row["seq"],
-        "sender": {"id": me, "name": ctx.principal.name if ctx.principal else ""},
-        "kind": job.kind, "text": row["text"], "created_at": now.isoformat(), "edited": False,
-        "edited_at": None, "recalled": False, "urgent": bool(job.urgent), "reply_to": job.reply_to,
-        "mentions": row["mentions"], "attachments": atts, "read_count": 0,
-        "recipient_count": len(recipients) - 1,
-    }
+    view = message_view(msg_id, cid, row["seq"], me, ctx.principal.name if ctx.principal else "", job.kind,
+                        row["text"], now, None, False, bool(job.urgent), job.reply_to, row["mentions"], atts,
+                        0, len(recipients) - 1)
     dlp_action = row["dlp_action"]
     if dlp_action == "mask":
         view["dlp"] = {"action": "mask"}
@@ -544,13 +539,18 @@ def _attachment_views(s: Session, message_ids: list[int], archive: bool = False)
     if not archive:
         stmt = stmt.where(Attachment.kind != ARCHIVE_ONLY)
     for a in s.execute(stmt).scalars():
-        view = {"id": a.id, "kind": a.kind, "mime": a.mime, "size": a.size, "width": a.width,
-                "height": a.height, "filename": a.filename, "scan_status": a.scan_status}
-        if archive:
-            view["archive_only"] = a.kind == ARCHIVE_ONLY
-            view["sha256"] = a.sha256
-        atts.setdefault(a.message_id or 0, []).append(view)
+        atts.setdefault(a.message_id or 0, []).append(attachment_view(a, archive))
     return atts
+
+
+def attachment_view(a: Attachment, archive: bool = False) -> dict[str, Any]:
+    """One attachment of a message (the shape api/models.py ``Attachment`` states)."""
+    view: dict[str, Any] = {"id": a.id, "kind": a.kind, "mime": a.mime, "size": a.size, "width": a.width,
+                            "height": a.height, "filename": a.filename, "scan_status": a.scan_status}
+    if archive:
+        view["archive_only"] = a.kind == ARCHIVE_ONLY
+        view["sha256"] = a.sha256
+    return view
 
 
 def archive_attachment_views(s: Session, message_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
@@ -558,6 +558,22 @@ def archive_attachment_views(s: Session, message_ids: list[int]) -> dict[int, li
 
 
 SENDER_ONLY = ("client_id", "dlp", "urgent_recipients")
+
+
+def message_view(id_: int, conversation_id: int, seq: int, sender_id: int, sender_name: str, kind: str,
+                 text: str, created_at: datetime, edited_at: datetime | None, recalled: bool, urgent: bool,
+                 reply_to: int | None, mentions: list[int], attachments: list[dict[str, Any]], read_count: int,
+                 recipient_count: int) -> dict[str, Any]:
+    """The one builder of a message's view (api/models.py ``Message`` states its shape): history, the
+    send path's answer and events, edits and recalls all start here; the callers add the viewer's parts
+    (``client_id``, ``dlp``, ``urgent_recipients``) and history its ``reactions``."""
+    return {
+        "id": id_, "conversation_id": conversation_id, "seq": seq, "sender": {"id": sender_id, "name": sender_name},
+        "kind": kind, "text": text, "created_at": created_at.isoformat(), "edited": edited_at is not None,
+        "edited_at": edited_at.isoformat() if edited_at else None, "recalled": recalled, "urgent": urgent,
+        "reply_to": reply_to, "mentions": mentions, "attachments": attachments, "read_count": read_count,
+        "recipient_count": recipient_count,
+    }
 
 
 def public_view(view: dict[str, Any]) -> dict[str, Any]:
@@ -587,17 +603,11 @@ def message_views(s: Session, ctx: Ctx, msgs: list[Message], viewer: int | None)
         others = [(uid, rs) for uid, rs in reads.get(m.conversation_id, []) if uid != m.sender_id]
         read_count = sum(1 for _, rs in others if rs >= m.seq) if viewer is not None else 0
         recalled = m.recalled_at is not None
-        view: dict[str, Any] = {
-            "id": m.id, "conversation_id": m.conversation_id, "seq": m.seq,
-            "sender": {"id": m.sender_id, "name": names.get(m.sender_id, "")},
-            "kind": m.kind, "text": "" if recalled else m.text,
-            "created_at": m.created_at.isoformat(), "edited": m.edited_at is not None,
-            "edited_at": m.edited_at.isoformat() if m.edited_at else None,
-            "recalled": recalled, "urgent": m.urgent, "reply_to": m.reply_to_id,
-            "mentions": list(m.mentions or []), "attachments": [] if recalled else atts.get(m.id, []),
-            "read_count": read_count, "recipient_count": len(others),
-            "client_id": m.client_id if viewer == m.sender_id else None,
-        }
+        view = message_view(m.id, m.conversation_id, m.seq, m.sender_id, names.get(m.sender_id, ""), m.kind,
+                            "" if recalled else m.text, m.created_at, m.edited_at, recalled, m.urgent,
+                            m.reply_to_id, list(m.mentions or []), [] if recalled else atts.get(m.id, []),
+                            read_count, len(others))
+        view["client_id"] = m.client_id if viewer == m.sender_id else None
         if isinstance(m.text, Unreadable):  # its data key was destroyed (retention's crypto-shredding)
             view["content_destroyed"] = True
         if m.dlp_action and viewer == m.sender_id:

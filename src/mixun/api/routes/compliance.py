@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from mixun.api import zipstream
 from mixun.api.deps import DbCursor, DbId, Id, Instant, Limit, Offset, QueryCursor, QueryId, gate
+from mixun.api.models import SearchResults
 from mixun.api.responses import file_response
 from mixun.domain.roles import Perm
 from mixun.errors import MixunError
@@ -352,7 +353,7 @@ def report_message(body: ReportCreate, ctx: Staff) -> dict[str, Any]:
     return review.report_message(ctx, body.message_id, body.reason)
 
 
-@router.get("/api/v1/search/messages")
+@router.get("/api/v1/search/messages", response_model=SearchResults)
 def search_own(ctx: Staff, q: Annotated[str, Query(min_length=1, max_length=200)], limit: Limit = 50,
                cursor: QueryCursor = None) -> dict[str, Any]:
     return archive.search_own(ctx, q, limit, cursor)
