@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from mixun.db.models import Unit, User
 from mixun.db.models_people import Announcement, AnnouncementFile, AnnouncementReceipt, AnnouncementUnit
+from mixun.domain.events import EventType
 from mixun.domain.roles import Perm, Role, is_administrator
 from mixun.errors import MixunError
 from mixun.services import audit, events
@@ -183,7 +184,7 @@ def publish(ctx: Ctx, *, title: str, body: str, unit_ids: list[int], must_confir
                      units=[paths[u] for u in unit_ids] or ["*"], recipients=len(recipients),
                      must_confirm=must_confirm)
         if recipients:
-            events.emit(s, ctx, recipients, "announcement.published", {"announcement": _brief(a)})
+            events.emit(s, ctx, recipients, EventType.ANNOUNCEMENT_PUBLISHED, {"announcement": _brief(a)})
         return _brief(a)
 
 
@@ -333,7 +334,7 @@ def remind(ctx: Ctx, announcement_id: int) -> dict[str, Any]:
         if ids:
             s.execute(update(AnnouncementReceipt).where(AnnouncementReceipt.announcement_id == a.id, cond)
                       .values(reminded_at=now))
-            events.emit(s, ctx, ids, "announcement.reminder", {"announcement": _brief(a)})
+            events.emit(s, ctx, ids, EventType.ANNOUNCEMENT_REMINDER, {"announcement": _brief(a)})
         audit.record(s, ctx, "announcement.reminded", target=f"announcement:{a.id}", people=len(ids))
     return {"reminded": len(ids)}
 

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mixun.db.models import AccountApplication, Unit, User
+from mixun.domain.events import EventType
 from mixun.domain.passwords import generate_password
 from mixun.domain.roles import Role
 from mixun.errors import MixunError
@@ -85,7 +86,7 @@ def _view(s: Session, ctx: Ctx, app: AccountApplication) -> dict[str, Any]:
 def _tell(s: Session, ctx: Ctx, app: AccountApplication) -> None:
     """Whoever must act next, and the applicant, hear of the change (an event on their own stream)."""
     recipients = set(_deciders(s, app)) | {app.applicant_id}
-    events.emit(s, ctx, sorted(recipients), "application.changed",
+    events.emit(s, ctx, sorted(recipients), EventType.APPLICATION_CHANGED,
                 {"application_id": app.id, "status": app.status, "name": app.name})
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 from mixun.db.engine import affected
 from mixun.db.models import Attachment, Message
 from mixun.domain.dlp import mask_text
+from mixun.domain.events import EventType
 from mixun.domain.roles import Perm
 from mixun.errors import MixunError
 from mixun.files.antivirus import ClamdScanner, ScanResult
@@ -471,7 +472,7 @@ def rescan_pending(rt: Runtime, limit: int = 20) -> int:
                              signature=result.signature, detail=result.detail)
             members = conversation_store.list_member_ids(s, att.conversation_id)
             held = s.execute(select(Message.dlp_action).where(Message.id == att.message_id)).scalar() == "hold"
-            events.emit(s, ctx, [att.uploader_id] if held else list(members), "attachment.scanned",
+            events.emit(s, ctx, [att.uploader_id] if held else list(members), EventType.ATTACHMENT_SCANNED,
                         {"conversation_id": att.conversation_id, "message_id": att.message_id,
                          "attachment_id": att.id, "scan_status": status})
         done += 1

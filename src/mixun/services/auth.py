@@ -35,6 +35,7 @@ from mixun.db.models import (
     User,
 )
 from mixun.db.models import Session as DbSession
+from mixun.domain.events import EventType
 from mixun.domain.passwords import configured_words, password_rule_failures
 from mixun.domain.roles import ADMIN_ROLES, Role, needs_totp, permissions_for
 from mixun.errors import MixunError
@@ -236,7 +237,7 @@ def _flag(s: Session, ctx: Ctx, u: User, reasons: list[str], now: datetime) -> N
                       "ip": ctx.ip, "reasons": reasons, "created_at": now.isoformat()}}
     secadmins = [uid for uid, roles in s.execute(select(User.id, User.roles)).all()
                  if Role.SECADMIN.value in roles]
-    events.emit(s, ctx, set(secadmins) | {u.id}, "security.login_flagged", body)
+    events.emit(s, ctx, set(secadmins) | {u.id}, EventType.SECURITY_LOGIN_FLAGGED, body)
 
 
 def login(ctx: Ctx, username: str, password: str, otp: str | None) -> LoginResult:

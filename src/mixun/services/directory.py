@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, func, literal, select
 from sqlalchemy.orm import Session
 
 from mixun.db.models import SearchKey, Unit, User
+from mixun.domain.events import EventType
 from mixun.domain.names import normalise_query
 from mixun.domain.presence import WORK_STATUSES, presence_status
 from mixun.domain.roles import is_administrator
@@ -147,6 +148,6 @@ def set_work_status(ctx: Ctx, status: str) -> None:
         user.work_status = status
         online = bool(online_users(ctx, [user.id]))
         shown = presence_status(status, online)
-        events.emit(s, ctx, [*contacts_of(s, user.id), user.id], "presence.changed",
+        events.emit(s, ctx, [*contacts_of(s, user.id), user.id], EventType.PRESENCE_CHANGED,
                     {"user_id": user.id, "status": shown, "work_status": status})
         audit.record(s, ctx, "account.status_changed", target=f"user:{user.id}", status=status)

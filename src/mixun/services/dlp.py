@@ -32,6 +32,7 @@ from mixun.domain.dlp import (
     Verdict,
     decide,
 )
+from mixun.domain.events import EventType
 from mixun.domain.roles import Role
 from mixun.domain.sanctions import higher_level
 from mixun.errors import MixunError
@@ -274,7 +275,7 @@ def apply_sanction_txn(s: Any, ctx: Ctx, user_id: int, level: str, hours: float 
     recipients = {user_id}
     if level in ("unit_notice", "suspension"):
         recipients |= set(_unit_heads(s, user_id))
-    events.emit(s, ctx, recipients, "dlp.violation_notice", notice)
+    events.emit(s, ctx, recipients, EventType.DLP_VIOLATION_NOTICE, notice)
     svc = ctx.rt.dlp_service
     if svc is not None:
         from mixun.db.engine import on_commit

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from mixun.db.models import Attachment, Conversation, Message, Unit, User
 from mixun.db.models_drive import DriveBlockedType, DriveItem, DriveQuota, DriveReport, DriveUpload
+from mixun.domain.events import EventType
 from mixun.errors import MixunError
 from mixun.files.antivirus import ScanResult
 from mixun.files.segments import SEGMENT, SegmentReader, seal_chunk, segment_count
@@ -356,7 +357,7 @@ def _space_changed(s: Session, ctx: Ctx, conversation_id: int | None) -> None:
     if conversation_id is None:
         return
     members = conversation_store.list_member_ids(s, conversation_id)
-    events.emit(s, ctx, members, "drive.space_changed", {"conversation_id": conversation_id})
+    events.emit(s, ctx, members, EventType.DRIVE_SPACE_CHANGED, {"conversation_id": conversation_id})
 
 
 def _descendants(s: Session, root: DriveItem) -> list[DriveItem]:
@@ -955,7 +956,7 @@ def flag_unused(rt: Runtime) -> int:
             if owner is None:
                 continue
             per_owner[owner] = per_owner.get(owner, 0) + 1
-        events.emit_many(s, ctx, [([owner], "drive.unused", {"count": n, "days": unused_days(rt)})
+        events.emit_many(s, ctx, [([owner], EventType.DRIVE_UNUSED, {"count": n, "days": unused_days(rt)})
                                   for owner, n in per_owner.items()])
         audit.record(s, ctx, "drive.unused_flagged", target="drive", files=len(rows), owners=len(per_owner))
         return len(rows)
@@ -1057,7 +1058,7 @@ def decide_report(ctx: Ctx, report_id: int, action: str, reason: str) -> dict[st
             audit.record(s, ctx, "drive.removed", target=f"drive_item:{item.id}", report_id=r.id, reason=reason[:500],
                          name=item.name[:120], owner_id=owner,
                          **({"conversation_id": item.conversation_id} if item.conversation_id else {}))  # type: ignore[arg-type]
-            events.emit(s, ctx, [owner], "drive.removed", {"item_id": item.id, "name": item.name, "reason": reason[:500]})
+            events.emit(s, ctx, [owner], EventType.DRIVE_REMOVED, {"item_id": item.id, "name": item.name, "reason": reason[:500]})
         else:
             audit.record(s, ctx, "drive.report_dismissed", target=f"drive_item:{item.id}", report_id=r.id, reason=reason[:500])
         out = {"id": r.id, "status": r.status, "item_id": item.id}

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from mixun.db.models import User
 from mixun.db.models_drive import DriveItem
+from mixun.domain.events import EventType
 from mixun.errors import MixunError
 from mixun.services import audit, events
 from mixun.services.runtime import Ctx
@@ -65,7 +66,7 @@ def hand_over_txn(s: Session, ctx: Ctx, user: User, to_user_id: int | None = Non
     audit.record(s, ctx, "drive.handed_over", target=f"user:{user.id}", to_user_id=recipient.id,
                  previous_holder=previous if previous != recipient.id else None, files=len(files), bytes=size,
                  items=len(items), by="hr" if to_user_id is not None else "manager")
-    events.emit(s, ctx, [recipient.id], "drive.handed_over", {"from_user_id": user.id, "from_name": user.name,
+    events.emit(s, ctx, [recipient.id], EventType.DRIVE_HANDED_OVER, {"from_user_id": user.id, "from_name": user.name,
                                                               "folder_id": root.id, "files": len(files)})
     return {"handed_to": recipient.id, "folder_id": root.id, "files": len(files), "bytes": size}
 

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mixun.db.models import GroupRequest, Unit, User
+from mixun.domain.events import EventType
 from mixun.domain.roles import Role, permissions_for
 from mixun.errors import MixunError
 from mixun.services import audit, events, functions
@@ -63,7 +64,7 @@ def _view(s: Session, ctx: Ctx, req: GroupRequest) -> dict[str, Any]:
 
 def _tell(s: Session, ctx: Ctx, req: GroupRequest) -> None:
     recipients = set(_deciders(s, req)) | {req.requester_id}
-    events.emit(s, ctx, sorted(recipients), "group_request.changed",
+    events.emit(s, ctx, sorted(recipients), EventType.GROUP_REQUEST_CHANGED,
                 {"request_id": req.id, "status": req.status, "name": req.name})
 
 
@@ -181,7 +182,7 @@ def reject(ctx: Ctx, request_id: int, reason: str) -> dict[str, Any]:
         req.status, req.decided_by, req.decided_at, req.reason = "rejected", ctx.user_id, datetime.now(UTC), reason
         audit.record(s, ctx, "group_request.rejected", target=f"group_request:{req.id}", reason=reason,
                      requester=f"user:{req.requester_id}")
-        events.emit(s, ctx, recipients, "group_request.changed",
+        events.emit(s, ctx, recipients, EventType.GROUP_REQUEST_CHANGED,
                     {"request_id": req.id, "status": req.status, "name": req.name})
         return _view(s, ctx, req)
 
@@ -197,6 +198,6 @@ def withdraw(ctx: Ctx, request_id: int) -> dict[str, Any]:
         recipients = sorted(set(_deciders(s, req)) | {req.requester_id})
         req.status, req.decided_at = "withdrawn", datetime.now(UTC)
         audit.record(s, ctx, "group_request.withdrawn", target=f"group_request:{req.id}")
-        events.emit(s, ctx, recipients, "group_request.changed",
+        events.emit(s, ctx, recipients, EventType.GROUP_REQUEST_CHANGED,
                     {"request_id": req.id, "status": req.status, "name": req.name})
         return _view(s, ctx, req)

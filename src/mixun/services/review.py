@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from mixun.db.models import Message
 from mixun.db.models_archive import ReviewItem, Violation
 from mixun.db.models_dlp import DlpSanction
+from mixun.domain.events import EventType
 from mixun.domain.roles import Perm
 from mixun.domain.sanctions import higher_level
 from mixun.errors import MixunError
@@ -175,7 +176,7 @@ def _deliver(s: Session, ctx: Ctx, msg: Message) -> None:
     s.refresh(msg)
     recipients = [uid for uid in member_ids(s, msg.conversation_id) if uid != msg.sender_id]
     view = message_views(s, ctx, [msg], None)[0]
-    events.emit(s, ctx, recipients, "message.created", {"conversation_id": msg.conversation_id, "message": view})
+    events.emit(s, ctx, recipients, EventType.MESSAGE_CREATED, {"conversation_id": msg.conversation_id, "message": view})
 
 
 def violations_of(ctx: Ctx, user_id: int) -> list[dict[str, Any]]:
