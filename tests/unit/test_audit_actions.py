@@ -17,10 +17,13 @@ EMITTERS = {"emit", "ephemeral", "_changed"}  # _changed: conversations.py, its 
 
 
 def _strings(node: ast.AST | None) -> list[str]:
+    """A literal's value, or ``AuditAction.NAME`` as its value (a misspelt name stays unknown)."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return [node.value]
     if isinstance(node, ast.IfExp):
         return _strings(node.body) + _strings(node.orelse)
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "AuditAction":
+        return [AuditAction[node.attr].value if node.attr in AuditAction.__members__ else f"AuditAction.{node.attr}"]
     return []
 
 
@@ -37,7 +40,9 @@ def _name(call: ast.Call) -> str:
 
 def recorded_actions() -> dict[str, str]:
     """Audit actions written in the code (value -> where): the action of ``record``, the first item of
-    ``record_many``'s entries, ``action=`` arguments and defaults, and dotted ``action = ...`` assignments."""
+    ``record_many``'s entries, ``action=`` arguments and defaults, and dotted ``action = ...`` assignments;
+    as a literal or as a member. (mypy holds ``record`` to AuditAction; this also catches a string given
+    where the type is loose, as in a test.)"""
     found: dict[str, str] = {}
     for path in sorted(SRC.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -62,7 +67,7 @@ def recorded_actions() -> dict[str, str]:
                 values.append(node.value)
         for value in values:
             for text in _strings(value):
-                if DOTTED.match(text):
+                if DOTTED.match(text) or text.startswith("AuditAction."):
                     found.setdefault(text, where)
     return found
 

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mixun.db.models import Conversation, Member, MembershipLog, Message, User
+from mixun.domain.audit_actions import AuditAction
 from mixun.domain.events import EventType
 from mixun.domain.roles import is_administrator
 from mixun.errors import MixunError
@@ -343,7 +344,7 @@ def remove_from_all_groups_txn(s: Session, ctx: Ctx, user_id: int) -> int:
         s.delete(m)
         _log(s, conv.id, user_id, "removed", ctx.user_id, "departure")
         _changed(s, ctx, conv, EventType.CONVERSATION_MEMBER_REMOVED, [user_id], user_ids=[user_id])
-    audit.record(s, ctx, "account.removed_from_groups", target=f"user:{user_id}", groups=len(convs))
+    audit.record(s, ctx, AuditAction.ACCOUNT_REMOVED_FROM_GROUPS, target=f"user:{user_id}", groups=len(convs))
     return len(convs)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from mixun.db.models import Conversation, Member, MembershipLog
+from mixun.domain.audit_actions import AuditAction
 from mixun.domain.events import EventType
 from mixun.errors import MixunError
 from mixun.services import audit, events, texts
@@ -107,7 +108,7 @@ def dissolve(ctx: Ctx, conversation_id: int) -> None:
         _touch(s, conv)
         s.flush()
         lines = system_lines(s, s.info.pop("membership_log", [])[:1])
-        audit.record(s, ctx, "conversation.dissolved", target=f"conversation:{conv.id}", members=len(former))
+        audit.record(s, ctx, AuditAction.CONVERSATION_DISSOLVED, target=f"conversation:{conv.id}", members=len(former))
         events.emit(s, ctx, former, EventType.CONVERSATION_DISSOLVED, {"conversation_id": conv.id, "system": lines})
 
 

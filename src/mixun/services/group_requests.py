@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mixun.db.models import GroupRequest, Unit, User
+from mixun.domain.audit_actions import AuditAction
 from mixun.domain.events import EventType
 from mixun.domain.roles import Role, permissions_for
 from mixun.errors import MixunError
@@ -86,7 +87,7 @@ def file_request(ctx: Ctx, name: str, members: list[int]) -> dict[str, Any]:
         s.flush()
         if not _deciders(s, req):
             raise MixunError("no_unit_head")
-        audit.record(s, ctx, "group_request.filed", target=f"group_request:{req.id}", members=len(ids),
+        audit.record(s, ctx, AuditAction.GROUP_REQUEST_FILED, target=f"group_request:{req.id}", members=len(ids),
                      unit=_path(s, me.unit_id))
         _tell(s, ctx, req)
         return _view(s, ctx, req)
@@ -165,7 +166,7 @@ def approve(ctx: Ctx, request_id: int) -> dict[str, Any]:
         assert req is not None
         req.status, req.decided_by, req.decided_at = "approved", ctx.user_id, datetime.now(UTC)
         req.conversation_id = int(conv["id"])
-        audit.record(s, ctx, "group_request.approved", target=f"group_request:{req.id}",
+        audit.record(s, ctx, AuditAction.GROUP_REQUEST_APPROVED, target=f"group_request:{req.id}",
                      conversation=f"conversation:{conv['id']}", requester=f"user:{req.requester_id}")
         _tell(s, ctx, req)
         return _view(s, ctx, req)
@@ -180,7 +181,7 @@ def reject(ctx: Ctx, request_id: int, reason: str) -> dict[str, Any]:
         # _tell before the status changes would name the approvers; afterwards the requester hears
         recipients = sorted(set(_deciders(s, req)) | {req.requester_id})
         req.status, req.decided_by, req.decided_at, req.reason = "rejected", ctx.user_id, datetime.now(UTC), reason
-        audit.record(s, ctx, "group_request.rejected", target=f"group_request:{req.id}", reason=reason,
+        audit.record(s, ctx, AuditAction.GROUP_REQUEST_REJECTED, target=f"group_request:{req.id}", reason=reason,
                      requester=f"user:{req.requester_id}")
         events.emit(s, ctx, recipients, EventType.GROUP_REQUEST_CHANGED,
                     {"request_id": req.id, "status": req.status, "name": req.name})
@@ -197,7 +198,7 @@ def withdraw(ctx: Ctx, request_id: int) -> dict[str, Any]:
             raise MixunError("group_request_not_pending", status=req.status)
         recipients = sorted(set(_deciders(s, req)) | {req.requester_id})
         req.status, req.decided_at = "withdrawn", datetime.now(UTC)
-        audit.record(s, ctx, "group_request.withdrawn", target=f"group_request:{req.id}")
+        audit.record(s, ctx, AuditAction.GROUP_REQUEST_WITHDRAWN, target=f"group_request:{req.id}")
         events.emit(s, ctx, recipients, EventType.GROUP_REQUEST_CHANGED,
                     {"request_id": req.id, "status": req.status, "name": req.name})
         return _view(s, ctx, req)

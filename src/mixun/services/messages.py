@@ -22,6 +22,7 @@ from mixun.db import bulk
 from mixun.db.engine import is_busy
 from mixun.db.models import Attachment, Conversation, Member, Message, MessageVersion, Unit, User
 from mixun.db.sealed import Unreadable
+from mixun.domain.audit_actions import AuditAction
 from mixun.errors import MixunError
 from mixun.services import audit, events, functions, texts
 from mixun.services.membership import access_conversation, member_ids
@@ -96,7 +97,8 @@ def take_send_tokens(jobs: list[SendJob]) -> None:
 
 def _record_dlp(s: Session, ctx: Ctx, outcome: DlpOutcome, target: str) -> None:
     if outcome.action != "allow" and outcome.audit_summary:
-        audit.record(s, ctx, "dlp.hit", target=target, dlp_action=outcome.action, findings=outcome.audit_summary)
+        audit.record(s, ctx, AuditAction.DLP_HIT, target=target, dlp_action=outcome.action,
+                     findings=outcome.audit_summary)
         svc = ctx.rt.dlp_service
         if svc is not None:
             svc.record_allowed_hits(s, ctx, outcome, target)

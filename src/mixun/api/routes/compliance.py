@@ -16,6 +16,7 @@ from mixun.api import zipstream
 from mixun.api.deps import DbCursor, DbId, Id, Instant, Limit, Offset, QueryCursor, QueryId, gate
 from mixun.api.models import SearchResults
 from mixun.api.responses import file_response
+from mixun.domain.audit_actions import AuditAction
 from mixun.domain.roles import Perm
 from mixun.errors import MixunError
 from mixun.services import (
@@ -161,7 +162,7 @@ def view_original(version_id: Id, body: AccessReason, ctx: Compliance, response:
 def archive_attachment(attachment_id: Id, ctx: Compliance, reason: Reason, category: Category = "") -> Response:
     """Any archived file, including the files kept inside secure packs; audited with the reason."""
     why = archive.check_access_reason(category, reason)
-    data, mime, name = attachments.read_for_officer(ctx, attachment_id, action="archive.attachment_viewed",
+    data, mime, name = attachments.read_for_officer(ctx, attachment_id, action=AuditAction.ARCHIVE_ATTACHMENT_VIEWED,
                                                     reason=f"{archive.REASON_CATEGORIES[why.category]}：{why.text}")
     return file_response(data, mime, name, inline=False, cache="no-store")
 
