@@ -651,14 +651,14 @@ export type StatusIn = {
   [key: string]: unknown;
 };
 
-/** A group's system line (created, invited, removed, left, renamed, owner...). */
+/** ``services.conversations.system_lines``: a group's system line (joined, invited, removed, left, renamed, owner...). */
 export type SystemLine = {
   id: number;
   conversation_id: number;
   action: string;
   detail: string;
-  user: Person | null;
-  actor: Person | null;
+  user: Person;
+  actor: Person;
   at: string;
 };
 

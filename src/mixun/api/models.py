@@ -259,14 +259,15 @@ class GroupPending(TypedDict):
 
 @with_config(OUT)
 class SystemLine(TypedDict):
-    """A group's system line (created, invited, removed, left, renamed, owner...)."""
+    """``services.conversations.system_lines``: a group's system line (joined, invited, removed, left,
+    renamed, owner...)."""
 
     id: int
     conversation_id: int
     action: str
     detail: str
-    user: Person | None
-    actor: Person | None
+    user: Person
+    actor: Person
     at: str
 
 

@@ -2,7 +2,7 @@
 // `python -m mixun.api.tsgen`; docs/api.md), not declared by hand.
 import type * as api from '../api-types';
 
-export type { Frame, OtherFrame } from '../api-types';
+export type { Frame, MessagePage, OtherFrame, ReadFrame } from '../api-types';
 export type Me = api.Me;
 export type Member = api.ConversationMember;
 export type Attachment = api.Attachment;
