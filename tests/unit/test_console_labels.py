@@ -8,6 +8,7 @@ import ast
 import re
 from pathlib import Path
 
+from mixun.domain.audit_actions import AuditAction
 from mixun.domain.roles import Role
 from mixun.services.approvals import KINDS
 from mixun.services.users import DEPARTURE_REASONS
@@ -24,7 +25,11 @@ def _table(name: str) -> set[str]:
 
 
 def _strings(node: ast.AST) -> set[str]:
-    return {n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    """String constants in ``node``, with ``AuditAction.X`` members read as their values."""
+    out = {n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    out.update(AuditAction[n.attr].value for n in ast.walk(node) if isinstance(n, ast.Attribute)
+               and isinstance(n.value, ast.Name) and n.value.id == "AuditAction" and n.attr in AuditAction.__members__)
+    return out
 
 
 def _audit_calls() -> tuple[set[str], set[str], list[str]]:
@@ -43,13 +48,16 @@ def _audit_calls() -> tuple[set[str], set[str], list[str]]:
                     assigned.setdefault(n.targets[0].id, set()).update(_strings(n.value))
                 if isinstance(n, ast.Call):  # callers passing action="..." to a helper that audits it
                     for kw in n.keywords:
-                        if kw.arg == "action" and isinstance(kw.value, ast.Constant) and "." in str(kw.value.value):
-                            actions.add(str(kw.value.value))
+                        if kw.arg == "action" and "." in "".join(found := _strings(kw.value)) and isinstance(
+                                kw.value, ast.Constant | ast.Attribute):
+                            actions.update(found)
             for n in ast.walk(fn):
                 if not (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "record"
                         and isinstance(n.func.value, ast.Name) and n.func.value.id == "audit" and len(n.args) >= 3):
                     continue
                 arg = n.args[2]
+                if isinstance(arg, ast.Call) and isinstance(arg.func, ast.Name) and arg.func.id == "AuditAction":
+                    arg = arg.args[0]  # AuditAction(f"review.{status}"): the value it is made from
                 if isinstance(arg, ast.JoinedStr):
                     dynamic.append(str(arg.values[0].value) if isinstance(arg.values[0], ast.Constant) else "")
                 elif isinstance(arg, ast.Name):

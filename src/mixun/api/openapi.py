@@ -130,6 +130,16 @@ _GENERIC = {400: "The request is malformed (invalid_json, bad_request)",
 _RETRY_AFTER = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
 
 
+def frame_schemas(ref_template: str = "#/components/schemas/{model}") -> dict[str, Any]:
+    """The WebSocket frames (api/models.py ``Frame``), as components: ``Frame`` is their union,
+    discriminated by ``type``."""
+    from mixun.api.models import FRAME
+
+    schema = FRAME.json_schema(ref_template=ref_template)
+    defs = schema.pop("$defs", {})
+    return {**defs, "Frame": schema}
+
+
 def error_schema() -> dict[str, Any]:
     return {"type": "object", "required": ["error"], "properties": {"error": {
         "type": "object", "required": ["code", "message"], "additionalProperties": True,
@@ -186,6 +196,9 @@ def complete(document: dict[str, Any], routes: dict[str, Any]) -> dict[str, Any]
     """Add the error responses (and media types) to ``document``; idempotent."""
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas["Error"] = error_schema()
+    for name, schema in frame_schemas().items():
+        if schemas.setdefault(name, schema) != schema:
+            raise RuntimeError(f"two schemas named {name} in the OpenAPI document")
     ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for path, item in document.get("paths", {}).items():
         for method, operation in item.items():

@@ -15,6 +15,7 @@ from typing import Any
 
 from mixun.cli.progress import Bar
 from mixun.config import Settings
+from mixun.domain.audit_actions import AuditAction
 from mixun.errors import MixunError
 
 DB_NAME = "mixun.db"
@@ -119,7 +120,7 @@ def _audit_promotion(settings: Settings, args: argparse.Namespace, out: dict[str
     try:
         ctx = _Edge.cli_ctx(rt)
         with rt.db.write() as s:
-            audit.record(s, ctx, "standby.promoted", target=out["host"], forced=bool(args.force),
+            audit.record(s, ctx, AuditAction.STANDBY_PROMOTED, target=out["host"], forced=bool(args.force),
                          seconds=out["seconds"], now_asynchronous=out["now_asynchronous"])
     except Exception as exc:  # the promotion itself succeeded; say what could not be recorded
         print(f"mixun: warning: the promotion could not be recorded in the audit trail: {type(exc).__name__}",

@@ -26,7 +26,7 @@ from mixun.errors import MixunError
 from mixun.sendpath import checks
 from mixun.sendpath.request import SendOutcome, SendRequest
 from mixun.services import events, texts
-from mixun.services.message_views import attachment_views, find_sent_view
+from mixun.services.message_views import attachment_views, find_sent_view, message_view
 from mixun.services.notifications import contacts
 from mixun.services.presence import online_users
 from mixun.services.runtime import Ctx, DlpOutcome
@@ -355,14 +355,9 @@ def _created(s: Session, q: SendRequest, row: dict[str, Any], recipients: list[i
             dict(a, message_id=msg_id, conversation_id=cid, uploader_id=me, created_at=now)
             for a in q.attachments])
         atts = attachment_views(s, [msg_id]).get(msg_id, [])
-    view: dict[str, Any] = {
-        "id": msg_id, "conversation_id": cid, "seq": row["seq"],
-        "sender": {"id": me, "name": ctx.principal.name if ctx.principal else ""},
-        "kind": q.kind, "text": row["text"], "created_at": now.isoformat(), "edited": False,
-        "edited_at": None, "recalled": False, "urgent": bool(q.urgent), "reply_to": q.reply_to,
-        "mentions": row["mentions"], "attachments": atts, "read_count": 0,
-        "recipient_count": len(recipients) - 1,
-    }
+    view = message_view(msg_id, cid, row["seq"], me, ctx.principal.name if ctx.principal else "", q.kind,
+                        row["text"], now, None, False, bool(q.urgent), q.reply_to, row["mentions"], atts,
+                        0, len(recipients) - 1)
     dlp_action = row["dlp_action"]
     if dlp_action == "mask":
         view["dlp"] = {"action": "mask"}

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mixun.db.models import Conversation, Member, Unit, User
+from mixun.domain.audit_actions import AuditAction
 from mixun.errors import MixunError
 from mixun.sendpath.request import SendOutcome, SendRequest
 from mixun.services import audit, functions
@@ -120,7 +121,8 @@ def sender_unit_path(ctx: Ctx) -> str:
 def record_dlp(s: Session, ctx: Ctx, outcome: DlpOutcome, target: str) -> None:
     """A DLP hit the send went through with (warn, mask, hold): audited, in the send's transaction."""
     if outcome.action != "allow" and outcome.audit_summary:
-        audit.record(s, ctx, "dlp.hit", target=target, dlp_action=outcome.action, findings=outcome.audit_summary)
+        audit.record(s, ctx, AuditAction.DLP_HIT, target=target, dlp_action=outcome.action,
+                     findings=outcome.audit_summary)
         svc = ctx.rt.dlp_service
         if svc is not None:
             svc.record_allowed_hits(s, ctx, outcome, target)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from mixun.db.models import Unit, User
 from mixun.db.models_people import AccountReview, RulesAcceptance, RulesVersion
+from mixun.domain.audit_actions import AuditAction
 from mixun.domain.roles import is_privileged, needs_totp
 from mixun.errors import MixunError
 from mixun.services import audit
@@ -97,7 +98,7 @@ def run(rt: Runtime, ctx: Ctx | None, trigger: str) -> dict[str, Any]:
                             counts={k: counts.get(k, 0) for k in KINDS}, findings=findings)
         s.add(row)
         s.flush()
-        audit.record(s, actx, "account.review_run", target=f"review:{row.id}", trigger=trigger, **row.counts)
+        audit.record(s, actx, AuditAction.ACCOUNT_REVIEW_RUN, target=f"review:{row.id}", trigger=trigger, **row.counts)
         return _view(row, with_findings=True)
 
 
@@ -153,5 +154,5 @@ def review_csv(ctx: Ctx, review_id: int) -> str:
         w.writerow([f["kind"], LABELS[f["kind"]][0 if zh else 1], f["username"], f["name"], f["unit"],
                     " ".join(f["roles"]), f["detail"], f["last_login_at"] or ""])
     with ctx.rt.db.write() as s:
-        audit.record(s, ctx, "account.review_exported", target=f"review:{review_id}", rows=len(v["findings"]))
+        audit.record(s, ctx, AuditAction.ACCOUNT_REVIEW_EXPORTED, target=f"review:{review_id}", rows=len(v["findings"]))
     return out.getvalue()

@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from mixun.db.models_people import Announcement, AnnouncementFile, AnnouncementReceipt
+from mixun.domain.audit_actions import AuditAction
+from mixun.domain.events import EventType
 from mixun.domain.roles import Perm, Role, is_administrator
 from mixun.errors import MixunError
 from mixun.services import audit, events
@@ -49,7 +51,7 @@ def _dlp_text(ctx: Ctx, text: str, confirm: bool, unit_path: str) -> str:
         raise MixunError("dlp_blocked", findings=outcome.audit_summary)
     if outcome.action != "allow" and outcome.audit_summary:
         with ctx.rt.db.write() as s:
-            audit.record(s, ctx, "dlp.hit", target="announcement", dlp_action=outcome.action,
+            audit.record(s, ctx, AuditAction.DLP_HIT, target="announcement", dlp_action=outcome.action,
                          findings=outcome.audit_summary)
     return outcome.deliver_text
 
@@ -82,7 +84,7 @@ def upload_file(ctx: Ctx, data: bytes, filename: str, confirm: bool = False) -> 
                                  data_key_wrapped=blobs.wrapped, scan_status=scan, created_at=datetime.now(UTC))
             s.add(f)
             s.flush()
-            audit.record(s, ctx, "announcement.file_uploaded", target=f"announcement_file:{f.id}", filename=name,
+            audit.record(s, ctx, AuditAction.ANNOUNCEMENT_FILE_UPLOADED, target=f"announcement_file:{f.id}", filename=name,
                          size=len(data))
             return _file_view(f)
     except BaseException:
@@ -117,7 +119,7 @@ def read_file(ctx: Ctx, announcement_id: int, file_id: int) -> tuple[bytes, str,
         raise MixunError("file_blocked")
     data = _load(ctx, ctx.rt.keys.unwrap(f.data_key_wrapped), f.blob_key, "blob")
     with ctx.rt.db.write() as s:
-        audit.record(s, ctx, "announcement.file_downloaded", target=f"announcement_file:{f.id}",
+        audit.record(s, ctx, AuditAction.ANNOUNCEMENT_FILE_DOWNLOADED, target=f"announcement_file:{f.id}",
                      announcement_id=announcement_id, filename=f.filename)
     return data, f.mime, f.filename
 
@@ -165,11 +167,11 @@ def publish(ctx: Ctx, *, title: str, body: str, unit_ids: list[int], must_confir
         recipients = [uid for uid, roles in stored.list_audience(s, roots) if not is_administrator(roles)]
         stored.add_receipts(s, a.id, recipients)
         a.recipients = len(recipients)
-        audit.record(s, ctx, "announcement.published", target=f"announcement:{a.id}", title=title,
+        audit.record(s, ctx, AuditAction.ANNOUNCEMENT_PUBLISHED, target=f"announcement:{a.id}", title=title,
                      units=[paths[u] for u in unit_ids] or ["*"], recipients=len(recipients),
                      must_confirm=must_confirm)
         if recipients:
-            events.emit(s, ctx, recipients, "announcement.published", {"announcement": _brief(a)})
+            events.emit(s, ctx, recipients, EventType.ANNOUNCEMENT_PUBLISHED, {"announcement": _brief(a)})
         return _brief(a)
 
 
@@ -211,7 +213,7 @@ def mark_read(ctx: Ctx, announcement_id: int, confirm: bool) -> dict[str, Any]:
             r.read_at = now
         if confirm and r.confirmed_at is None:
             r.confirmed_at = now
-            audit.record(s, ctx, "announcement.confirmed", target=f"announcement:{a.id}")
+            audit.record(s, ctx, AuditAction.ANNOUNCEMENT_CONFIRMED, target=f"announcement:{a.id}")
         return {"id": a.id, "read_at": _iso(r.read_at), "confirmed_at": _iso(r.confirmed_at)}
 
 
@@ -265,8 +267,8 @@ def remind(ctx: Ctx, announcement_id: int) -> dict[str, Any]:
         ids = stored.list_outstanding(s, a)
         if ids:
             stored.mark_outstanding_reminded(s, a, now)
-            events.emit(s, ctx, ids, "announcement.reminder", {"announcement": _brief(a)})
-        audit.record(s, ctx, "announcement.reminded", target=f"announcement:{a.id}", people=len(ids))
+            events.emit(s, ctx, ids, EventType.ANNOUNCEMENT_REMINDER, {"announcement": _brief(a)})
+        audit.record(s, ctx, AuditAction.ANNOUNCEMENT_REMINDED, target=f"announcement:{a.id}", people=len(ids))
     return {"reminded": len(ids)}
 
 
@@ -275,7 +277,7 @@ def withdraw(ctx: Ctx, announcement_id: int) -> None:
         a = _manageable(s, ctx, announcement_id)
         if a.withdrawn_at is None:
             a.withdrawn_at = datetime.now(UTC)
-            audit.record(s, ctx, "announcement.withdrawn", target=f"announcement:{a.id}")
+            audit.record(s, ctx, AuditAction.ANNOUNCEMENT_WITHDRAWN, target=f"announcement:{a.id}")
 
 
 def publish_scope(ctx: Ctx) -> dict[str, Any]:
@@ -336,7 +338,7 @@ def outage_notice(ctx: Ctx, author: str, *, title: str, body: str, must_confirm:
         if progress is not None and (i % 200 == 0 or i == total):
             progress(i, total)
     with ctx.rt.db.write() as s:
-        audit.record(s, as_author, "announcement.broadcast", target=f"announcement:{brief['id']}",
+        audit.record(s, as_author, AuditAction.ANNOUNCEMENT_BROADCAST, target=f"announcement:{brief['id']}",
                      recipients=total, notified=sent, with_phone=with_phone, with_email=with_email, actor="cli")
     return {"announcement": brief, "recipients": total, "notified": sent, "with_phone": with_phone,
             "with_email": with_email}

@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from mixun.db.models import AccountApplication, Unit
+from mixun.domain.audit_actions import AuditAction
+from mixun.domain.events import EventType
 from mixun.domain.passwords import generate_password
 from mixun.domain.roles import Role
 from mixun.errors import MixunError
@@ -86,7 +88,7 @@ def _view(s: Session, ctx: Ctx, app: AccountApplication) -> dict[str, Any]:
 def _tell(s: Session, ctx: Ctx, app: AccountApplication) -> None:
     """Whoever must act next, and the applicant, hear of the change (an event on their own stream)."""
     recipients = set(_deciders(s, app)) | {app.applicant_id}
-    events.emit(s, ctx, sorted(recipients), "application.changed",
+    events.emit(s, ctx, sorted(recipients), EventType.APPLICATION_CHANGED,
                 {"application_id": app.id, "status": app.status, "name": app.name})
 
 
@@ -130,7 +132,7 @@ def file_application(ctx: Ctx, *, name: str, employee_no: str, unit_id: int, pos
             created_at=datetime.now(UTC), steps=[])
         s.add(app)
         s.flush()
-        audit.record(s, ctx, "application.filed", target=f"application:{app.id}", unit=unit.path,
+        audit.record(s, ctx, AuditAction.APPLICATION_FILED, target=f"application:{app.id}", unit=unit.path,
                      employee_no=employee_no, functions=wanted)
         if not _deciders(s, app):
             # No unit head over this unit (other than the applicant): the step is recorded as skipped and
@@ -196,7 +198,7 @@ def approve(ctx: Ctx, app_id: int, username: str | None = None) -> dict[str, Any
         if stage != "pending_sysadmin":
             _step(app, ctx, "approved")
             app.status = NEXT[stage]
-            audit.record(s, ctx, "application.approved", target=f"application:{app.id}", stage=stage)
+            audit.record(s, ctx, AuditAction.APPLICATION_APPROVED, target=f"application:{app.id}", stage=stage)
             _tell(s, ctx, app)
             return _view(s, ctx, app)
         chosen = _check_username(s, username) or app.username or _default_username(s, app.employee_no)
@@ -208,7 +210,7 @@ def approve(ctx: Ctx, app_id: int, username: str | None = None) -> dict[str, Any
         user.hr_verified = True  # HR approved this person's record at its step
         _step(app, ctx, "allocated")
         app.status, app.user_id, app.username = "allocated", user.id, user.username
-        audit.record(s, ctx, "application.allocated", target=f"application:{app.id}", user=f"user:{user.id}",
+        audit.record(s, ctx, AuditAction.APPLICATION_ALLOCATED, target=f"application:{app.id}", user=f"user:{user.id}",
                      username=user.username)
         _tell(s, ctx, app)
         return {**_view(s, ctx, app), "password": password}
@@ -232,6 +234,6 @@ def reject(ctx: Ctx, app_id: int, reason: str) -> dict[str, Any]:
         stage = app.status
         _step(app, ctx, "rejected", reason)
         app.status, app.reject_reason = "rejected", reason
-        audit.record(s, ctx, "application.rejected", target=f"application:{app.id}", stage=stage, reason=reason)
+        audit.record(s, ctx, AuditAction.APPLICATION_REJECTED, target=f"application:{app.id}", stage=stage, reason=reason)
         _tell(s, ctx, app)
         return _view(s, ctx, app)

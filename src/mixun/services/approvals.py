@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from mixun.db.models import Approval, User
+from mixun.domain.audit_actions import AuditAction
 from mixun.domain.roles import Role
 from mixun.errors import MixunError
 from mixun.services import audit
@@ -42,7 +43,7 @@ def file_txn(s: Session, ctx: Ctx, kind: str, target: User, payload: dict[str, A
                    requester_role=requester_role, requested_at=datetime.now(UTC), status="pending")
     s.add(row)
     s.flush()
-    audit.record(s, ctx, "approval.requested", target=f"user:{target.id}", approval_id=row.id, kind=kind,
+    audit.record(s, ctx, AuditAction.APPROVAL_REQUESTED, target=f"user:{target.id}", approval_id=row.id, kind=kind,
                  payload=_audited(payload), decided_by_role=DECIDER[requester_role])
     return _view(s, ctx, row)
 
@@ -133,7 +134,7 @@ class _Refused(Exception):
 def _refused(ctx: Ctx, exc: _Refused) -> MixunError:
     """A refused attempt to decide is itself audited (in its own transaction: the attempt changed nothing)."""
     with ctx.rt.db.write() as s:
-        audit.record(s, ctx, "approval.decision_refused", target=f"user:{exc.target}", outcome="denied",
+        audit.record(s, ctx, AuditAction.APPROVAL_DECISION_REFUSED, target=f"user:{exc.target}", outcome="denied",
                      approval_id=exc.approval_id, kind=exc.kind)
     return MixunError("approval_not_allowed", decider_role=exc.decider_role)
 
@@ -163,7 +164,7 @@ def _approve(ctx: Ctx, approval_id: int, apply: Mapping[str, Apply]) -> dict[str
         via = {"id": row.id, "requested_by": row.requested_by}
         result = apply[row.kind](s, ctx, user, dict(row.payload or {}), via)
         row.status, row.decided_by, row.decided_at = "approved", ctx.principal.user_id, datetime.now(UTC)
-        audit.record(s, ctx, "approval.approved", target=f"user:{row.target_user_id}", approval_id=row.id,
+        audit.record(s, ctx, AuditAction.APPROVAL_APPROVED, target=f"user:{row.target_user_id}", approval_id=row.id,
                      kind=row.kind, requested_by=row.requested_by)
         return {"approval": _view(s, ctx, row), "result": result}
 
@@ -185,6 +186,6 @@ def _reject(ctx: Ctx, approval_id: int, reason: str) -> dict[str, Any]:
         row = _pending_for_decision(s, ctx, approval_id)
         row.status, row.decided_by, row.decided_at = "rejected", ctx.principal.user_id, datetime.now(UTC)
         row.decision_reason = reason[:500]
-        audit.record(s, ctx, "approval.rejected", target=f"user:{row.target_user_id}", approval_id=row.id,
+        audit.record(s, ctx, AuditAction.APPROVAL_REJECTED, target=f"user:{row.target_user_id}", approval_id=row.id,
                      kind=row.kind, requested_by=row.requested_by, reason=reason[:500])
         return {"approval": _view(s, ctx, row)}

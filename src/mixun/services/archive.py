@@ -22,6 +22,7 @@ from mixun.db.engine import is_busy
 from mixun.db.models import Conversation, Member, MembershipLog, Message, MessageVersion, Unit, User
 from mixun.db.models_archive import PendingVersion, SearchIndexState, SearchTerm
 from mixun.db.sealed import Unreadable
+from mixun.domain.audit_actions import AuditAction
 from mixun.domain.search_terms import (
     PREFIX_END,
     TERM_MAX,
@@ -427,7 +428,7 @@ def search(ctx: Ctx, *, reason: Reason, q: str = "", sender: int | None = None, 
         results, next_cursor = search_versions(s, q, filters, limit, cursor)
         _with_people(s, _with_attachments(s, results), q)
     with ctx.rt.db.write() as s:
-        audit.record(s, ctx, "archive.searched", target="archive", **reason.audit(), query_length=len(q),
+        audit.record(s, ctx, AuditAction.ARCHIVE_SEARCHED, target="archive", **reason.audit(), query_length=len(q),
                      sender=sender, sender_q=(sender_q or "")[:64] or None, participant=participant,
                      participant_q=(participant_q or "")[:64] or None, unit=unit or "",
                      conversation_id=conversation_id, since=since.isoformat() if since else None,
@@ -514,7 +515,7 @@ def view_conversation(ctx: Ctx, conversation_id: int, *, reason: Reason, after_v
                 "members": members, "membership_log": log, "versions": versions,
                 "next_after_version": ids[-1] if more and ids else None}
     with ctx.rt.db.write() as s:
-        audit.record(s, ctx, "archive.viewed", target=f"conversation:{conversation_id}", **reason.audit(),
+        audit.record(s, ctx, AuditAction.ARCHIVE_VIEWED, target=f"conversation:{conversation_id}", **reason.audit(),
                      versions=len(versions), originals=include_originals, around=around)
     return view
 
@@ -541,6 +542,6 @@ def original_text(ctx: Ctx, version_id: int, reason: Reason, request_id: int | N
         text = ctx.rt.keys.decrypt_small(v.original_enc, "dlp-original").decode()
         conversation_id, message_id = v.conversation_id, v.message_id
     with ctx.rt.db.write() as s:
-        audit.record(s, ctx, "archive.original_viewed", target=f"conversation:{conversation_id}",
+        audit.record(s, ctx, AuditAction.ARCHIVE_ORIGINAL_VIEWED, target=f"conversation:{conversation_id}",
                      **reason.audit(), version_id=version_id, message_id=message_id, request_id=request_id)
     return {"version_id": version_id, "message_id": message_id, "original_text": text}

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from mixun.db.models import AuditLog, Conversation, Unit, User
 from mixun.db.models_drive import DriveItem
+from mixun.domain.audit_actions import AuditAction
 from mixun.errors import MixunError
 from mixun.files.segments import SegmentReader
 from mixun.services import audit, drive
@@ -171,7 +172,7 @@ def search(ctx: Ctx, *, reason: Reason, q: str = "", person_q: str | None = None
         items = items[:limit]
         results = views(s, items)
     with ctx.rt.db.write() as s:
-        audit.record(s, ctx, "archive.group_files_searched", target="archive", **reason.audit(),
+        audit.record(s, ctx, AuditAction.ARCHIVE_GROUP_FILES_SEARCHED, target="archive", **reason.audit(),
                      query_length=len(q), person_q=(person_q or "")[:64] or None, group_q=(group_q or "")[:64] or None,
                      conversation_id=conversation_id, since=since.isoformat() if since else None,
                      until=until.isoformat() if until else None, results=len(results))
@@ -214,7 +215,7 @@ def open_file(ctx: Ctx, item_id: int, reason: Reason) -> Opened:
     if not drive.blob_path(ctx.rt, item.blob_key).is_file():  # checked before the headers are sent
         raise MixunError("not_found", ("该文件内容已不在归档中", "This file's content is no longer in the archive"))
     with ctx.rt.db.write() as s:
-        audit.record(s, ctx, "archive.group_file_viewed", target=f"drive_item:{item.id}", **reason.audit(),
+        audit.record(s, ctx, AuditAction.ARCHIVE_GROUP_FILE_VIEWED, target=f"drive_item:{item.id}", **reason.audit(),
                      filename=item.name[:120], conversation_id=item.conversation_id, size=item.size)
     return Opened(reader(ctx, item).iter_range(), item.size, item.name, item.mime or "application/octet-stream")
 

@@ -23,7 +23,9 @@ from sqlalchemy import select, update
 
 from mixun.db.engine import affected
 from mixun.db.models import Attachment, Message
+from mixun.domain.audit_actions import AuditAction
 from mixun.domain.dlp import mask_text
+from mixun.domain.events import EventType
 from mixun.domain.roles import Perm
 from mixun.errors import MixunError
 from mixun.files.antivirus import ClamdScanner, ScanResult
@@ -156,7 +158,7 @@ def _virus_check(ctx: Ctx, data: bytes, target: str, filename: str, image: bool 
         return "clean"
     if result.status in ("infected", "error"):
         with ctx.rt.db.write() as s:
-            audit.record(s, ctx, "file.infected" if result.status == "infected" else "file.scan_failed",
+            audit.record(s, ctx, AuditAction.FILE_INFECTED if result.status == "infected" else AuditAction.FILE_SCAN_FAILED,
                          target=target, outcome="failure", filename=filename[:120],
                          signature=result.signature, detail=result.detail)
         if result.status == "infected":
@@ -321,7 +323,7 @@ def send_secure_pack(ctx: Ctx, conversation_id: int, files: list[tuple[str, byte
     if name_findings:  # the pack's own name travels in the clear
         views = [{"detector": f.detector, "masked": f.masked, "action": "block"} for f in name_findings]
         with ctx.rt.db.write() as s:
-            audit.record(s, ctx, "file.pack_refused", target=target, outcome="failure", reason="pack_name",
+            audit.record(s, ctx, AuditAction.FILE_PACK_REFUSED, target=target, outcome="failure", reason="pack_name",
                          findings=views)
         raise MixunError("dlp_blocked", ("文件包名称含有敏感信息，请修改", "The archive name contains sensitive data"),
                          reason="pack_name", findings=views)
@@ -336,7 +338,7 @@ def send_secure_pack(ctx: Ctx, conversation_id: int, files: list[tuple[str, byte
                                  for d in (v.verdict.decisions if v.verdict else ())]}
                    for n, v in exc.refused.items()]
         with ctx.rt.db.write() as s:
-            audit.record(s, ctx, "file.pack_refused", target=target, outcome="failure",
+            audit.record(s, ctx, AuditAction.FILE_PACK_REFUSED, target=target, outcome="failure",
                          files=[{k: r[k] for k in ("filename", "reason", "findings")} for r in refused])
         raise MixunError("dlp_blocked", ("文件包含不允许发送的内容，未打包",
                                          "A file contains content that may not be sent; nothing was packed"),
@@ -367,7 +369,7 @@ def send_secure_pack(ctx: Ctx, conversation_id: int, files: list[tuple[str, byte
                                DlpOutcome(deliver_text=text))
     if created:
         with ctx.rt.db.write() as s:
-            audit.record(s, ctx, "file.packed", target=target, message_id=view["id"], filename=zip_name,
+            audit.record(s, ctx, AuditAction.FILE_PACKED, target=target, message_id=view["id"], filename=zip_name,
                          files=[{"filename": n, "size": len(d)} for n, d in named], size=len(packed.data))
     return dict(view, instruction="请通过电话把解压密码告诉接收人,切勿通过即时通讯工具、短信或邮件发送密码。")
 
@@ -382,7 +384,7 @@ def _check_scanned(att: Attachment) -> None:
         raise MixunError("file_blocked")
 
 
-def read_attachment(ctx: Ctx, attachment_id: int, thumbnail: bool, action: str = "file.downloaded"
+def read_attachment(ctx: Ctx, attachment_id: int, thumbnail: bool, action: AuditAction = AuditAction.FILE_DOWNLOADED
                     ) -> tuple[bytes, str, str]:
     with ctx.rt.db.read() as s:
         att = s.get(Attachment, attachment_id)
@@ -413,7 +415,7 @@ def sees_pack_contents(ctx: Ctx) -> bool:
     return ctx.principal is not None and Perm.ARCHIVE_SEARCH in ctx.principal.perms
 
 
-def read_for_officer(ctx: Ctx, attachment_id: int, *, action: str, reason: str | None = None,
+def read_for_officer(ctx: Ctx, attachment_id: int, *, action: AuditAction, reason: str | None = None,
                      message_id: int | None = None) -> tuple[bytes, str, str]:
     """Compliance (archive, with a stated reason) and reviewers (an item's own message) open any
     attachment, including the files kept inside secure packs; never one that failed its virus scan.
@@ -465,12 +467,12 @@ def rescan_pending(rt: Runtime, limit: int = 20) -> int:
             if not changed:
                 continue
             if status != "clean":
-                audit.record(s, ctx, "file.infected" if status == "infected" else "file.scan_failed",
+                audit.record(s, ctx, AuditAction.FILE_INFECTED if status == "infected" else AuditAction.FILE_SCAN_FAILED,
                              target=f"attachment:{att.id}", outcome="failure", filename=att.filename,
                              signature=result.signature, detail=result.detail)
             members = conversation_store.list_member_ids(s, att.conversation_id)
             held = s.execute(select(Message.dlp_action).where(Message.id == att.message_id)).scalar() == "hold"
-            events.emit(s, ctx, [att.uploader_id] if held else list(members), "attachment.scanned",
+            events.emit(s, ctx, [att.uploader_id] if held else list(members), EventType.ATTACHMENT_SCANNED,
                         {"conversation_id": att.conversation_id, "message_id": att.message_id,
                          "attachment_id": att.id, "scan_status": status})
         done += 1

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from mixun.db.engine import on_commit
 from mixun.db.models import AuditLog
+from mixun.domain.audit_actions import AuditAction
 from mixun.domain.audit_chain import GENESIS, chain_hash, record_mac
 from mixun.services import texts
 from mixun.services.audit_checkpoints import note_head, record_key
@@ -18,7 +19,7 @@ from mixun.services.runtime import Ctx
 _AUDIT_LOCK_KEY = 0x6D69786E  # "mixn": serialises audit appends on PostgreSQL
 
 
-def record(session: Session, ctx: Ctx, action: str, target: str = "", outcome: str = "success",
+def record(session: Session, ctx: Ctx, action: AuditAction, target: str = "", outcome: str = "success",
            actor_id: int | None = None, **details: Any) -> None:
     """Append one audit record. Never pass raw secrets or sensitive values in ``details``. DLP findings
     (``findings=[{..., "masked": ...}]``) are kept with their masked excerpts sealed (docs/keys.md); the
@@ -53,7 +54,7 @@ def record(session: Session, ctx: Ctx, action: str, target: str = "", outcome: s
     on_commit(session, lambda: note_head(settings, audit_id, head))
 
 
-def record_many(session: Session, ctx: Ctx, entries: list[tuple[str, str, dict[str, Any]]]) -> None:
+def record_many(session: Session, ctx: Ctx, entries: list[tuple[AuditAction, str, dict[str, Any]]]) -> None:
     """Append several records (action, target, details) in one statement, chained exactly as ``record``
     chains them one by one: for bulk acts (an HR import of thousands of people) that still want one
     record per person."""

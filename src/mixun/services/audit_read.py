@@ -16,6 +16,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from mixun.db.models import AuditLog, Conversation, Unit, User
+from mixun.domain.audit_actions import AuditAction
 from mixun.errors import MixunError
 from mixun.services import audit, audit_checkpoints, texts
 from mixun.services.runtime import Ctx
@@ -116,7 +117,7 @@ def search(ctx: Ctx, action: str | None, actor: int | None, limit: int, offset: 
             select(User.id, User.username, User.name).where(User.id.in_(actor_ids))).all()} if actor_ids else {}
         targets = _target_names(s, rows[:limit])
     with ctx.rt.db.write() as s:
-        audit.record(s, ctx, "audit.searched", action_filter=action or "", actor_filter=actor,
+        audit.record(s, ctx, AuditAction.AUDIT_SEARCHED, action_filter=action or "", actor_filter=actor,
                      person_filter=(person or "").strip()[:64] or None)
     out: dict[str, Any] = {"records": [_view(r, names, targets) for r in rows[:limit]],
                            "next_offset": offset + limit if len(rows) > limit else None}
@@ -142,7 +143,7 @@ def run_verification(ctx: Ctx) -> audit_checkpoints.VerifyReport:
     """The auditor's check of the whole trail: audit_checkpoints.verify (the one verification), itself audited."""
     report = audit_checkpoints.verify(ctx)
     with ctx.rt.db.write() as s:
-        audit.record(s, ctx, "audit.verified", ok=report.ok, first_bad_id=report.first_bad_id)
+        audit.record(s, ctx, AuditAction.AUDIT_VERIFIED, ok=report.ok, first_bad_id=report.first_bad_id)
     return report
 
 
@@ -156,7 +157,7 @@ def export_lines(ctx: Ctx, action: str | None, since: str | None, until: str | N
     since_at = parse_time(since, "since") if since else None
     until_at = parse_time(until, "until") if until else None
     with ctx.rt.db.write() as s:
-        audit.record(s, ctx, "audit.exported", action_filter=action or "", since=since_at, until=until_at)
+        audit.record(s, ctx, AuditAction.AUDIT_EXPORTED, action_filter=action or "", since=since_at, until=until_at)
     return _export_batches(ctx, action, since_at, until_at)
 
 

@@ -35,6 +35,8 @@ from mixun.db.models import (
     User,
 )
 from mixun.db.models import Session as DbSession
+from mixun.domain.audit_actions import AuditAction
+from mixun.domain.events import EventType
 from mixun.domain.passwords import configured_words, password_rule_failures
 from mixun.domain.roles import ADMIN_ROLES, Role, needs_totp, permissions_for
 from mixun.errors import MixunError
@@ -199,10 +201,10 @@ def _fail(ctx: Ctx, code: str, username: str, user: User | None, reason: str, co
                 u.locked_until = now + timedelta(minutes=settings.lockout_minutes)
                 u.failed_logins = 0
                 locked_now = True
-                audit.record(s, ctx, "auth.account_locked", target=f"user:{u.id}", outcome="success",
+                audit.record(s, ctx, AuditAction.AUTH_ACCOUNT_LOCKED, target=f"user:{u.id}", outcome="success",
                              actor_id=u.id, minutes=settings.lockout_minutes)
                 _flag(s, ctx, u, ["locked_out"], now)
-        audit.record(s, ctx, "auth.login_failed", target=f"user:{user.id}" if user else "",
+        audit.record(s, ctx, AuditAction.AUTH_LOGIN_FAILED, target=f"user:{user.id}" if user else "",
                      outcome="failure", actor_id=user.id if user else None,
                      username=user.username if user else _unknown_name(ctx, username), reason=reason)
     if locked_now:
@@ -231,12 +233,12 @@ def _flag(s: Session, ctx: Ctx, u: User, reasons: list[str], now: datetime) -> N
     alert = LoginAlert(user_id=u.id, ip=ctx.ip, user_agent=ctx.client[:300], reasons=reasons)
     s.add(alert)
     s.flush()
-    audit.record(s, ctx, "auth.login_flagged", target=f"user:{u.id}", reasons=reasons)
+    audit.record(s, ctx, AuditAction.AUTH_LOGIN_FLAGGED, target=f"user:{u.id}", reasons=reasons)
     body = {"alert": {"id": alert.id, "user_id": u.id, "username": u.username, "name": u.name,
                       "ip": ctx.ip, "reasons": reasons, "created_at": now.isoformat()}}
     secadmins = [uid for uid, roles in s.execute(select(User.id, User.roles)).all()
                  if Role.SECADMIN.value in roles]
-    events.emit(s, ctx, set(secadmins) | {u.id}, "security.login_flagged", body)
+    events.emit(s, ctx, set(secadmins) | {u.id}, EventType.SECURITY_LOGIN_FLAGGED, body)
 
 
 def login(ctx: Ctx, username: str, password: str, otp: str | None) -> LoginResult:
@@ -244,12 +246,12 @@ def login(ctx: Ctx, username: str, password: str, otp: str | None) -> LoginResul
     settings = ctx.rt.settings
     if not network_allowed(ctx):
         with ctx.rt.db.write() as s:
-            audit.record(s, ctx, "auth.login_refused", outcome="failure", username=_typed_name(s, ctx, username),
+            audit.record(s, ctx, AuditAction.AUTH_LOGIN_REFUSED, outcome="failure", username=_typed_name(s, ctx, username),
                          reason="network_not_allowed")
         raise MixunError("network_not_allowed")
     if login_throttle(ctx.rt).address_blocked(ctx.ip, _address_limit(ctx.rt), settings.lockout_minutes * 60):
         with ctx.rt.db.write() as s:
-            audit.record(s, ctx, "auth.login_refused", outcome="failure", username=_typed_name(s, ctx, username),
+            audit.record(s, ctx, AuditAction.AUTH_LOGIN_REFUSED, outcome="failure", username=_typed_name(s, ctx, username),
                          reason="too_many_attempts")
         raise MixunError("too_many_attempts")
     now = datetime.now(UTC)
@@ -302,7 +304,7 @@ def login(ctx: Ctx, username: str, password: str, otp: str | None) -> LoginResul
         ctx_user = Ctx(rt=ctx.rt, ip=ctx.ip, client=ctx.client, locale=ctx.locale,
                        principal=_principal(u, sess.id, settings.totp_required_for_all))
         reasons = _unusual_login_reasons(s, ctx, u, had_failures, now)
-        audit.record(s, ctx_user, "auth.login_succeeded", target=f"user:{u.id}", session_id=sess.id,
+        audit.record(s, ctx_user, AuditAction.AUTH_LOGIN_SUCCEEDED, target=f"user:{u.id}", session_id=sess.id,
                      password_expired=expired)
         if reasons:
             _flag(s, ctx_user, u, reasons, now)
@@ -360,7 +362,7 @@ def _check_otp_or_recovery(ctx: Ctx, user: User, otp: str) -> bool:
         if row is None:
             return False
         row.used_at = datetime.now(UTC)
-        audit.record(s, ctx, "auth.recovery_code_used", target=f"user:{user.id}", actor_id=user.id)
+        audit.record(s, ctx, AuditAction.AUTH_RECOVERY_CODE_USED, target=f"user:{user.id}", actor_id=user.id)
         return True
 
 
@@ -491,7 +493,7 @@ def authenticate(ctx: Ctx, token: str, browser: bool = True) -> Principal:
         with ctx.rt.db.write() as s:
             s.execute(update(DbSession).where(DbSession.id == sess.id, DbSession.revoked_at.is_(None))
                       .values(revoked_at=now))
-            audit.record(s, ctx, "session.expired", target=f"session:{sess.id}", actor_id=user.id)
+            audit.record(s, ctx, AuditAction.SESSION_EXPIRED, target=f"session:{sess.id}", actor_id=user.id)
         raise MixunError("session_expired")
     locked = sess.locked_at is not None
     idle_lock = settings.idle_lock_minutes if browser else 0
@@ -518,7 +520,7 @@ def _set_locked_txn(s: Session, ctx: Ctx, session_id: int, user_id: int, locked:
 
     s.execute(update(DbSession).where(DbSession.id == session_id)
               .values(locked_at=datetime.now(UTC) if locked else None))
-    audit.record(s, ctx, "auth.screen_locked" if locked else "auth.screen_unlocked",
+    audit.record(s, ctx, AuditAction.AUTH_SCREEN_LOCKED if locked else AuditAction.AUTH_SCREEN_UNLOCKED,
                  target=f"session:{session_id}", actor_id=user_id, reason=why)
     bump_epoch(s)
     cache, notify = principal_cache(ctx.rt), ctx.rt.notify
@@ -610,7 +612,7 @@ def expire_idle(ctx: Ctx, session_ids: Iterable[int]) -> list[int]:
         return []
     with ctx.rt.db.write() as s:
         for sid, uid in stale:
-            audit.record(s, ctx, "session.expired", target=f"session:{sid}", actor_id=uid, reason="idle")
+            audit.record(s, ctx, AuditAction.SESSION_EXPIRED, target=f"session:{sid}", actor_id=uid, reason="idle")
         return _revoke(s, ctx, [sid for sid, _ in stale], "idle")
 
 
@@ -631,7 +633,7 @@ def logout(ctx: Ctx) -> None:
     assert ctx.principal is not None
     with ctx.rt.db.write() as s:
         _revoke(s, ctx, [ctx.principal.session_id or 0], "logout")
-        audit.record(s, ctx, "auth.logout", target=f"session:{ctx.principal.session_id}")
+        audit.record(s, ctx, AuditAction.AUTH_LOGOUT, target=f"session:{ctx.principal.session_id}")
 
 
 def _revoke(s: Session, ctx: Ctx, session_ids: list[int], reason: str) -> list[int]:
@@ -663,7 +665,7 @@ def logout_all(ctx: Ctx) -> int:
     assert ctx.principal is not None
     with ctx.rt.db.write() as s:
         ids = revoke_user_sessions_txn(s, ctx, ctx.user_id, "logout_all")
-        audit.record(s, ctx, "auth.logout_all", target=f"user:{ctx.user_id}", sessions=len(ids))
+        audit.record(s, ctx, AuditAction.AUTH_LOGOUT_ALL, target=f"user:{ctx.user_id}", sessions=len(ids))
     return len(ids)
 
 
@@ -689,7 +691,7 @@ def end_own_session(ctx: Ctx, session_id: int) -> None:
         if sess is None or sess.user_id != ctx.user_id:
             raise MixunError("not_found")
         _revoke(s, ctx, [session_id], "ended_by_user")
-        audit.record(s, ctx, "session.ended", target=f"session:{session_id}")
+        audit.record(s, ctx, AuditAction.SESSION_ENDED, target=f"session:{session_id}")
 
 
 def change_password(ctx: Ctx, old_password: str, new_password: str) -> None:
@@ -699,7 +701,7 @@ def change_password(ctx: Ctx, old_password: str, new_password: str) -> None:
         s.expunge(user)
     if not _verify_password(ctx, user.password_hash, old_password):
         with ctx.rt.db.write() as s:
-            audit.record(s, ctx, "auth.password_change_failed", target=f"user:{user.id}", outcome="failure",
+            audit.record(s, ctx, AuditAction.AUTH_PASSWORD_CHANGE_FAILED, target=f"user:{user.id}", outcome="failure",
                          reason="bad_old_password")
         raise MixunError("invalid_credentials", ("原密码不正确", "The current password is wrong"))
     failures = password_rule_failures(new_password, user.username, configured_words(settings.extra))
@@ -719,7 +721,7 @@ def change_password(ctx: Ctx, old_password: str, new_password: str) -> None:
         s.add(PasswordHistory(user_id=u.id, password_hash=new_hash))
         revoke_user_sessions_txn(s, ctx, u.id, "password_changed", keep=ctx.principal.session_id
                                  if ctx.principal else None)
-        audit.record(s, ctx, "auth.password_changed", target=f"user:{u.id}")
+        audit.record(s, ctx, AuditAction.AUTH_PASSWORD_CHANGED, target=f"user:{u.id}")
         account_changed(s, ctx, u.id)
 
 
@@ -735,7 +737,7 @@ def totp_enroll(ctx: Ctx) -> dict[str, str]:
         if u.totp_enabled:
             raise MixunError("totp_already_enabled")
         u.totp_secret_enc = ctx.rt.keys.encrypt_small(secret.encode(), "totp")
-        audit.record(s, ctx, "auth.totp_enrollment_started", target=f"user:{u.id}")
+        audit.record(s, ctx, AuditAction.AUTH_TOTP_ENROLLMENT_STARTED, target=f"user:{u.id}")
         uri = pyotp.TOTP(secret).provisioning_uri(name=u.username, issuer_name="Mixun 密讯")
     img = qrcode.make(uri, image_factory=qrcode.image.svg.SvgPathImage)
     buf = io.BytesIO()
@@ -761,7 +763,7 @@ def totp_verify(ctx: Ctx, otp: str) -> list[str]:
             s.delete(old)
         for c in codes:
             s.add(RecoveryCode(user_id=u.id, code_hash=_sha(c)))
-        audit.record(s, ctx, "auth.totp_enabled", target=f"user:{u.id}")
+        audit.record(s, ctx, AuditAction.AUTH_TOTP_ENABLED, target=f"user:{u.id}")
         account_changed(s, ctx, u.id)
     return codes
 
@@ -779,7 +781,7 @@ def totp_disable(ctx: Ctx, password: str) -> None:
         user = get_user(s, ctx.user_id)
         user.totp_enabled = False
         user.totp_secret_enc = None
-        audit.record(s, ctx, "auth.totp_disabled", target=f"user:{user.id}")
+        audit.record(s, ctx, AuditAction.AUTH_TOTP_DISABLED, target=f"user:{user.id}")
         account_changed(s, ctx, user.id)
 
 

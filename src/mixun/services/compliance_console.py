@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from mixun.db.models import User
 from mixun.db.models_archive import ExportRecord
+from mixun.domain.audit_actions import AuditAction
 from mixun.errors import MixunError
 from mixun.services import archive, audit, retention
 from mixun.services.runtime import Ctx
@@ -44,7 +45,7 @@ def open_download(ctx: Ctx, export_id: int) -> Path:
     if rec is None or rec.actor_id != ctx.user_id or path is None or not path.is_dir() or path.resolve().parent != root.resolve():
         raise MixunError("not_found")
     with ctx.rt.db.write() as s:
-        audit.record(s, ctx, "archive.export_downloaded", target=f"export:{export_id}",
+        audit.record(s, ctx, AuditAction.ARCHIVE_EXPORT_DOWNLOADED, target=f"export:{export_id}",
                      manifest_sha256=rec.manifest_sha256)
     return path
 

@@ -10,6 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mixun.db.models import Conversation, Member, MembershipLog, Message, User
+from mixun.domain.audit_actions import AuditAction
+from mixun.domain.events import EventType
 from mixun.domain.roles import is_administrator
 from mixun.errors import MixunError
 from mixun.services import audit, events, functions
@@ -88,8 +90,8 @@ def create_conversation(ctx: Ctx, kind: str, members: list[int], name: str | Non
                         _log(s, conv.id, uid, "joined", me)
                     s.flush()
                     view = conversation_view(s, ctx, conv, me)
-                    events.emit(s, ctx, [me, other], "conversation.created",
-                                {"conversation": _public(view)})
+                    events.emit(s, ctx, [me, other], EventType.CONVERSATION_CREATED,
+                                {"conversation": public_view(view)})
                     return {**view, "created": True}
             except IntegrityError:  # the same pair created it concurrently
                 pass
@@ -118,12 +120,12 @@ def create_conversation(ctx: Ctx, kind: str, members: list[int], name: str | Non
             _log(s, conv.id, uid, "joined", me)
         s.flush()
         view = conversation_view(s, ctx, conv, me)
-        events.emit(s, ctx, [me, *ids], "conversation.created", {"conversation": _public(view),
+        events.emit(s, ctx, [me, *ids], EventType.CONVERSATION_CREATED, {"conversation": public_view(view),
                                                                  "system": _take_log(s)})
         return {**view, "created": True}
 
 
-def _public(view: dict[str, Any]) -> dict[str, Any]:
+def public_view(view: dict[str, Any]) -> dict[str, Any]:
     """The parts of a conversation view that are the same for every member."""
     return {k: view[k] for k in ("id", "kind", "name", "members", "last_seq", "created_at", "updated_at",
                                  "notice", "all_may_mention_all")}
@@ -221,7 +223,7 @@ def _changed(s: Session, ctx: Ctx, conv: Conversation, type_: str, extra_recipie
     s.flush()
     view = conversation_view(s, ctx, conv, ctx.user_id)
     recipients = member_ids(s, conv.id) + extra_recipients
-    events.emit(s, ctx, recipients, type_, {"conversation": _public(view), **body, "system": _take_log(s)})
+    events.emit(s, ctx, recipients, type_, {"conversation": public_view(view), **body, "system": _take_log(s)})
     return view
 
 
@@ -236,7 +238,7 @@ def rename(ctx: Ctx, conversation_id: int, name: str) -> dict[str, Any]:
         conv.name = name
         _touch(s, conv)
         _log(s, conv.id, ctx.user_id, "renamed", ctx.user_id, f"{old} -> {name}"[:200])
-        return _changed(s, ctx, conv, "conversation.updated", [])
+        return _changed(s, ctx, conv, EventType.CONVERSATION_UPDATED, [])
 
 
 def add_members(ctx: Ctx, conversation_id: int, user_ids: list[int]) -> dict[str, Any]:
@@ -254,7 +256,7 @@ def add_members(ctx: Ctx, conversation_id: int, user_ids: list[int]) -> dict[str
                          read_seq=conv.last_seq))
             _log(s, conv.id, uid, "joined", ctx.user_id)
         _touch(s, conv)
-        return _changed(s, ctx, conv, "conversation.member_added", [], user_ids=new)
+        return _changed(s, ctx, conv, EventType.CONVERSATION_MEMBER_ADDED, [], user_ids=new)
 
 
 def remove_member(ctx: Ctx, conversation_id: int, user_id: int) -> dict[str, Any]:
@@ -269,7 +271,7 @@ def remove_member(ctx: Ctx, conversation_id: int, user_id: int) -> dict[str, Any
         s.delete(target)
         _log(s, conv.id, user_id, "removed", ctx.user_id)
         _touch(s, conv)
-        return _changed(s, ctx, conv, "conversation.member_removed", [user_id], user_ids=[user_id])
+        return _changed(s, ctx, conv, EventType.CONVERSATION_MEMBER_REMOVED, [user_id], user_ids=[user_id])
 
 
 def leave(ctx: Ctx, conversation_id: int) -> None:
@@ -282,7 +284,7 @@ def leave(ctx: Ctx, conversation_id: int) -> None:
         s.execute(delete(Member).where(Member.conversation_id == conv.id, Member.user_id == ctx.user_id))
         _log(s, conv.id, ctx.user_id, "left", ctx.user_id)
         _touch(s, conv)
-        _changed(s, ctx, conv, "conversation.member_removed", [ctx.user_id], user_ids=[ctx.user_id])
+        _changed(s, ctx, conv, EventType.CONVERSATION_MEMBER_REMOVED, [ctx.user_id], user_ids=[ctx.user_id])
 
 
 def transfer_owner(ctx: Ctx, conversation_id: int, user_id: int) -> dict[str, Any]:
@@ -300,7 +302,7 @@ def transfer_owner(ctx: Ctx, conversation_id: int, user_id: int) -> dict[str, An
         _log(s, conv.id, user_id, "role_changed", ctx.user_id, "owner")
         _log(s, conv.id, ctx.user_id, "role_changed", ctx.user_id, "admin")
         _touch(s, conv)
-        return _changed(s, ctx, conv, "conversation.updated", [])
+        return _changed(s, ctx, conv, EventType.CONVERSATION_UPDATED, [])
 
 
 def set_admin(ctx: Ctx, conversation_id: int, user_id: int, admin: bool) -> dict[str, Any]:
@@ -316,7 +318,7 @@ def set_admin(ctx: Ctx, conversation_id: int, user_id: int, admin: bool) -> dict
         target.role = "admin" if admin else "member"
         _log(s, conv.id, user_id, "role_changed", ctx.user_id, target.role)
         _touch(s, conv)
-        return _changed(s, ctx, conv, "conversation.updated", [])
+        return _changed(s, ctx, conv, EventType.CONVERSATION_UPDATED, [])
 
 
 def remove_from_all_groups_txn(s: Session, ctx: Ctx, user_id: int) -> int:
@@ -341,8 +343,8 @@ def remove_from_all_groups_txn(s: Session, ctx: Ctx, user_id: int) -> int:
                 _log(s, conv.id, heir.user_id, "role_changed", ctx.user_id, "owner")
         s.delete(m)
         _log(s, conv.id, user_id, "removed", ctx.user_id, "departure")
-        _changed(s, ctx, conv, "conversation.member_removed", [user_id], user_ids=[user_id])
-    audit.record(s, ctx, "account.removed_from_groups", target=f"user:{user_id}", groups=len(convs))
+        _changed(s, ctx, conv, EventType.CONVERSATION_MEMBER_REMOVED, [user_id], user_ids=[user_id])
+    audit.record(s, ctx, AuditAction.ACCOUNT_REMOVED_FROM_GROUPS, target=f"user:{user_id}", groups=len(convs))
     return len(convs)
 
 

@@ -10,6 +10,8 @@ from sqlalchemy import bindparam, func, literal, select
 from sqlalchemy.orm import Session
 
 from mixun.db.models import SearchKey, Unit, User
+from mixun.domain.audit_actions import AuditAction
+from mixun.domain.events import EventType
 from mixun.domain.names import normalise_query
 from mixun.domain.presence import WORK_STATUSES, presence_status
 from mixun.domain.roles import is_administrator
@@ -89,7 +91,7 @@ def _take(ctx: Ctx, key: str, what: str) -> None:
         from mixun.services import audit
 
         with ctx.rt.db.write() as s:
-            audit.record(s, ctx, "directory.harvest_refused", target=f"user:{ctx.user_id}", outcome="failure",
+            audit.record(s, ctx, AuditAction.DIRECTORY_HARVEST_REFUSED, target=f"user:{ctx.user_id}", outcome="failure",
                          what=what)
     raise MixunError("directory_rate_limited", retry_after=max(1, math.ceil(wait)))
 
@@ -132,7 +134,7 @@ def get_person(ctx: Ctx, user_id: int) -> dict[str, Any]:
         from mixun.services import audit
 
         with ctx.rt.db.write() as s:
-            audit.record(s, ctx, "directory.card_viewed", target=f"user:{user_id}")
+            audit.record(s, ctx, AuditAction.DIRECTORY_CARD_VIEWED, target=f"user:{user_id}")
     return people[0]
 
 
@@ -147,6 +149,6 @@ def set_work_status(ctx: Ctx, status: str) -> None:
         user.work_status = status
         online = bool(online_users(ctx, [user.id]))
         shown = presence_status(status, online)
-        events.emit(s, ctx, [*contacts_of(s, user.id), user.id], "presence.changed",
+        events.emit(s, ctx, [*contacts_of(s, user.id), user.id], EventType.PRESENCE_CHANGED,
                     {"user_id": user.id, "status": shown, "work_status": status})
-        audit.record(s, ctx, "account.status_changed", target=f"user:{user.id}", status=status)
+        audit.record(s, ctx, AuditAction.ACCOUNT_STATUS_CHANGED, target=f"user:{user.id}", status=status)

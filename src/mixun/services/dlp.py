@@ -21,6 +21,7 @@ from mixun import metrics
 from mixun.db.engine import affected
 from mixun.db.models import Unit, User
 from mixun.db.models_dlp import DlpHit, DlpLexiconTerm, DlpPolicyVersion, DlpSanction
+from mixun.domain.audit_actions import AuditAction
 from mixun.domain.dlp import (
     CATEGORIES,
     CHANNELS,
@@ -32,6 +33,7 @@ from mixun.domain.dlp import (
     Verdict,
     decide,
 )
+from mixun.domain.events import EventType
 from mixun.domain.roles import Role
 from mixun.domain.sanctions import higher_level
 from mixun.errors import MixunError
@@ -158,7 +160,7 @@ class DlpService:
             verdict = Verdict(doc.action)
         if verdict is None:  # refused before any text was read: its type, encryption or an unreadable body
             with self.rt.db.write() as s:
-                audit.record(s, ctx, "file.refused", target=target, outcome="failure", reason=doc.reason,
+                audit.record(s, ctx, AuditAction.FILE_REFUSED, target=target, outcome="failure", reason=doc.reason,
                              file_kind=doc.kind.value if doc.kind else None)
             raise MixunError("unsupported_media", _REFUSAL_TEXT.get(doc.reason or ""),
                              reason=doc.reason, detected=doc.kind.value if doc.kind else None)
@@ -188,7 +190,7 @@ class DlpService:
             code = "dlp_blocked" if action == "block" else "dlp_confirm_required"
             with self.rt.db.write() as s:
                 self._record_hits(s, ctx, views, channel, target)
-                audit.record(s, ctx, "dlp.blocked" if action == "block" else "dlp.warned", target=target,
+                audit.record(s, ctx, AuditAction.DLP_BLOCKED if action == "block" else AuditAction.DLP_WARNED, target=target,
                              outcome="failure", channel=channel, findings=_summary(views),
                              thresholds=list(verdict.thresholds), **_reason(reason))
                 if action == "block":
@@ -267,7 +269,7 @@ def apply_sanction_txn(s: Any, ctx: Ctx, user_id: int, level: str, hours: float 
         sanction.violations = (sanction.violations or 0) + 1
     if level == "suspension":
         sanction.suspended_until = now + timedelta(hours=hours)
-    audit.record(s, ctx, "dlp.escalated", target=f"user:{user_id}", level=level, violations=sanction.violations)
+    audit.record(s, ctx, AuditAction.DLP_ESCALATED, target=f"user:{user_id}", level=level, violations=sanction.violations)
     # The name lets the unit head's client say who it is about without a directory look-up.
     notice = {"user_id": user_id, "name": s.execute(select(User.name).where(User.id == user_id)).scalar(),
               "level": level, "violations": sanction.violations,
@@ -275,7 +277,7 @@ def apply_sanction_txn(s: Any, ctx: Ctx, user_id: int, level: str, hours: float 
     recipients = {user_id}
     if level in ("unit_notice", "suspension"):
         recipients |= set(_unit_heads(s, user_id))
-    events.emit(s, ctx, recipients, "dlp.violation_notice", notice)
+    events.emit(s, ctx, recipients, EventType.DLP_VIOLATION_NOTICE, notice)
     svc = ctx.rt.dlp_service
     if svc is not None:
         from mixun.db.engine import on_commit
@@ -314,7 +316,7 @@ def set_policy(ctx: Ctx, body: dict[str, Any], note: str = "") -> dict[str, Any]
                                note=note[:500])
         s.add(row)
         s.flush()
-        audit.record(s, ctx, "dlp.policy_changed", target=f"dlp_policy:{row.id}", note=note[:200],
+        audit.record(s, ctx, AuditAction.DLP_POLICY_CHANGED, target=f"dlp_policy:{row.id}", note=note[:200],
                      rules=len(policy.rules))
     service(ctx).invalidate()
     return get_policy(ctx)
@@ -354,7 +356,7 @@ def add_terms(ctx: Ctx, category: str, terms: list[str]) -> dict[str, int]:
         for t in new:
             s.add(DlpLexiconTerm(category=category, term=t,
                                  created_by=ctx.principal.user_id if ctx.principal else None))
-        audit.record(s, ctx, "dlp.lexicon_changed", target=f"lexicon:{category}", added=len(new))
+        audit.record(s, ctx, AuditAction.DLP_LEXICON_CHANGED, target=f"lexicon:{category}", added=len(new))
     service(ctx).invalidate()
     return {"added": len(new)}
 
@@ -364,7 +366,7 @@ def remove_terms(ctx: Ctx, category: str, terms: list[str]) -> dict[str, int]:
     with ctx.rt.db.write() as s:
         n = affected(s.execute(delete(DlpLexiconTerm).where(DlpLexiconTerm.category == category,
                                                    DlpLexiconTerm.term.in_(clean))))
-        audit.record(s, ctx, "dlp.lexicon_changed", target=f"lexicon:{category}", removed=int(n or 0))
+        audit.record(s, ctx, AuditAction.DLP_LEXICON_CHANGED, target=f"lexicon:{category}", removed=int(n or 0))
     service(ctx).invalidate()
     return {"removed": int(n or 0)}
 
@@ -375,7 +377,7 @@ def try_scan(ctx: Ctx, text: str, channel: str, roles: list[str], unit_path: str
     st = service(ctx).state()
     verdict = decide(st.engine.scan(text), st.policy, channel=channel, roles=roles, unit_path=unit_path)
     with ctx.rt.db.write() as s:
-        audit.record(s, ctx, "dlp.scan_tried", channel=channel, findings=len(verdict.decisions))
+        audit.record(s, ctx, AuditAction.DLP_SCAN_TRIED, channel=channel, findings=len(verdict.decisions))
     return {"action": verdict.action, "thresholds": list(verdict.thresholds),
             "findings": [{"detector": d.finding.detector, "start": d.finding.start, "end": d.finding.end,
                           "masked": d.finding.masked, "action": d.action, "confidence": d.finding.confidence,
@@ -413,5 +415,5 @@ def lift_suspension(ctx: Ctx, user_id: int) -> None:
         sanction.suspended_until = None
         sanction.level = "warning"
         sanction.updated_at = datetime.now(UTC)
-        audit.record(s, ctx, "dlp.suspension_lifted", target=f"user:{user_id}")
+        audit.record(s, ctx, AuditAction.DLP_SUSPENSION_LIFTED, target=f"user:{user_id}")
     service(ctx).invalidate()

@@ -28,6 +28,8 @@ from sqlalchemy.orm import Session
 
 from mixun.db.models import Attachment, Conversation, Message, Unit, User
 from mixun.db.models_drive import DriveBlockedType, DriveItem, DriveQuota, DriveReport, DriveUpload
+from mixun.domain.audit_actions import AuditAction
+from mixun.domain.events import EventType
 from mixun.errors import MixunError
 from mixun.files.antivirus import ScanResult
 from mixun.files.segments import SEGMENT, SegmentReader, seal_chunk, segment_count
@@ -311,7 +313,7 @@ def create_folder(ctx: Ctx, name: str, parent_id: int | None = None, conversatio
         s.add(item)
         s.flush()
         if space.conversation_id is not None:
-            audit.record(s, ctx, "drive.folder_created", target=f"drive_item:{item.id}",
+            audit.record(s, ctx, AuditAction.DRIVE_FOLDER_CREATED, target=f"drive_item:{item.id}",
                          conversation_id=space.conversation_id, name=item.name)
             _space_changed(s, ctx, space.conversation_id)
         return item_view(item, _names(s, {ctx.user_id}))
@@ -327,7 +329,7 @@ def rename(ctx: Ctx, item_id: int, name: str) -> dict[str, Any]:
         old = item.name
         item.name = _unique_name(s, space, item.parent_id, name, exclude=item.id)
         item.updated_at = _now()
-        audit.record(s, ctx, "drive.renamed", target=f"drive_item:{item.id}", old=old[:120], new=item.name[:120],
+        audit.record(s, ctx, AuditAction.DRIVE_RENAMED, target=f"drive_item:{item.id}", old=old[:120], new=item.name[:120],
                      **({"conversation_id": space.conversation_id} if space.conversation_id else {}))  # type: ignore[arg-type]
         _space_changed(s, ctx, space.conversation_id)
         return item_view(item, _names(s, {item.uploader_id}))
@@ -346,7 +348,7 @@ def move(ctx: Ctx, item_id: int, parent_id: int | None) -> dict[str, Any]:
         item.parent_id = parent_id
         item.name = _unique_name(s, space, parent_id, item.name, exclude=item.id)
         item.updated_at = _now()
-        audit.record(s, ctx, "drive.moved", target=f"drive_item:{item.id}", parent_id=parent_id,
+        audit.record(s, ctx, AuditAction.DRIVE_MOVED, target=f"drive_item:{item.id}", parent_id=parent_id,
                      **({"conversation_id": space.conversation_id} if space.conversation_id else {}))  # type: ignore[arg-type]
         _space_changed(s, ctx, space.conversation_id)
         return item_view(item, _names(s, {item.uploader_id}))
@@ -357,7 +359,7 @@ def _space_changed(s: Session, ctx: Ctx, conversation_id: int | None) -> None:
     if conversation_id is None:
         return
     members = conversation_store.list_member_ids(s, conversation_id)
-    events.emit(s, ctx, members, "drive.space_changed", {"conversation_id": conversation_id})
+    events.emit(s, ctx, members, EventType.DRIVE_SPACE_CHANGED, {"conversation_id": conversation_id})
 
 
 def _descendants(s: Session, root: DriveItem) -> list[DriveItem]:
@@ -388,7 +390,7 @@ def delete_item(ctx: Ctx, item_id: int) -> dict[str, Any]:
         now = _now()
         item.deleted_at = now
         item.updated_at = now
-        audit.record(s, ctx, "drive.deleted", target=f"drive_item:{item.id}", name=item.name[:120], kind=item.kind,
+        audit.record(s, ctx, AuditAction.DRIVE_DELETED, target=f"drive_item:{item.id}", name=item.name[:120], kind=item.kind,
                      **({"conversation_id": space.conversation_id} if space.conversation_id else {}))  # type: ignore[arg-type]
         _space_changed(s, ctx, space.conversation_id)
         view = item_view(item)
@@ -421,7 +423,7 @@ def restore(ctx: Ctx, item_id: int) -> dict[str, Any]:
         item.deleted_at = None
         item.name = _unique_name(s, space, item.parent_id, item.name, exclude=item.id)
         item.updated_at = _now()
-        audit.record(s, ctx, "drive.restored", target=f"drive_item:{item.id}")
+        audit.record(s, ctx, AuditAction.DRIVE_RESTORED, target=f"drive_item:{item.id}")
         return item_view(item)
 
 
@@ -432,7 +434,7 @@ def purge(ctx: Ctx, item_id: int) -> None:
         if space.conversation_id is not None:
             raise MixunError("not_found")
         keys = _destroy(s, item)
-        audit.record(s, ctx, "drive.destroyed", target=f"drive_item:{item_id}", name=item.name[:120], files=len(keys))
+        audit.record(s, ctx, AuditAction.DRIVE_DESTROYED, target=f"drive_item:{item_id}", name=item.name[:120], files=len(keys))
     _unlink(ctx.rt, keys)
 
 
@@ -465,7 +467,7 @@ def purge_expired(rt: Runtime) -> int:
             if item is None or item.deleted_at is None:
                 continue
             keys = _destroy(s, item)
-            audit.record(s, ctx, "drive.destroyed", target=f"drive_item:{item_id}", name=item.name[:120],
+            audit.record(s, ctx, AuditAction.DRIVE_DESTROYED, target=f"drive_item:{item_id}", name=item.name[:120],
                          files=len(keys), owner_id=item.owner_id, reason="recycle_bin_expired")
         _unlink(rt, keys)
         done += 1
@@ -534,7 +536,7 @@ def set_quota(ctx: Ctx, quota_bytes: int, user_id: int | None = None, unit_id: i
         else:
             row.quota_bytes, row.set_by, row.set_at = quota_bytes, ctx.user_id, _now()
         s.flush()
-        audit.record(s, ctx, "drive.quota_set", target=f"user:{user_id}" if user_id else f"unit:{unit_id}",
+        audit.record(s, ctx, AuditAction.DRIVE_QUOTA_SET, target=f"user:{user_id}" if user_id else f"unit:{unit_id}",
                      quota_bytes=quota_bytes, previous=old)
         return _quota_view(s, row)
 
@@ -544,7 +546,7 @@ def clear_quota(ctx: Ctx, quota_id: int) -> None:
         row = s.get(DriveQuota, quota_id)
         if row is None:
             raise MixunError("not_found")
-        audit.record(s, ctx, "drive.quota_cleared", target=f"user:{row.user_id}" if row.user_id else f"unit:{row.unit_id}",
+        audit.record(s, ctx, AuditAction.DRIVE_QUOTA_CLEARED, target=f"user:{row.user_id}" if row.user_id else f"unit:{row.unit_id}",
                      previous=row.quota_bytes)
         s.delete(row)
 
@@ -605,7 +607,7 @@ def add_blocked_type(ctx: Ctx, extension: str, label: str) -> dict[str, Any]:
             s.add(DriveBlockedType(extension=ext, label=label.strip()[:100], added_by=ctx.user_id, added_at=_now()))
         else:
             row.label = label.strip()[:100]
-        audit.record(s, ctx, "drive.type_blocked", target=f"drive_type:{ext}", label=label.strip()[:100])
+        audit.record(s, ctx, AuditAction.DRIVE_TYPE_BLOCKED, target=f"drive_type:{ext}", label=label.strip()[:100])
     return blocked_types(ctx)
 
 
@@ -616,7 +618,7 @@ def remove_blocked_type(ctx: Ctx, extension: str) -> dict[str, Any]:
         if row is None:
             raise MixunError("not_found")
         s.delete(row)
-        audit.record(s, ctx, "drive.type_allowed", target=f"drive_type:{ext}")
+        audit.record(s, ctx, AuditAction.DRIVE_TYPE_ALLOWED, target=f"drive_type:{ext}")
     return blocked_types(ctx)
 
 
@@ -821,7 +823,7 @@ def _check_and_keep(ctx: Ctx, up: DriveUpload, key: str, confirm: bool) -> dict[
         s.add(item)
         s.delete(live)
         s.flush()
-        audit.record(s, ctx, "drive.uploaded", target=f"drive_item:{item.id}", name=item.name[:120], size=item.size,
+        audit.record(s, ctx, AuditAction.DRIVE_UPLOADED, target=f"drive_item:{item.id}", name=item.name[:120], size=item.size,
                      sha256=digest, scan_status=scan,
                      **({"conversation_id": up.conversation_id} if up.conversation_id else {}))  # type: ignore[arg-type]
         if outcome is not None and outcome.findings:  # a confirmed warning is recorded as a sent file's is
@@ -837,7 +839,7 @@ def _scan_state(ctx: Ctx, result: ScanResult, target: str, name: str) -> str:
         return "clean"
     if result.status in ("infected", "error"):
         with ctx.rt.db.write() as s:
-            audit.record(s, ctx, "file.infected" if result.status == "infected" else "file.scan_failed", target=target,
+            audit.record(s, ctx, AuditAction.FILE_INFECTED if result.status == "infected" else AuditAction.FILE_SCAN_FAILED, target=target,
                          outcome="failure", filename=name[:120], signature=result.signature, detail=result.detail)
         if result.status == "infected":
             raise MixunError("malware_detected", signature=result.signature)
@@ -894,7 +896,7 @@ def open_file(ctx: Ctx, item_id: int, range_header: str | None = None) -> Downlo
         if span is None or span[0] == 0:  # one record per download, not per resumed range
             item.last_opened_at = _now()
             item.flagged_at = None
-            audit.record(s, ctx, "drive.downloaded", target=f"drive_item:{item.id}", name=item.name[:120], size=item.size,
+            audit.record(s, ctx, AuditAction.DRIVE_DOWNLOADED, target=f"drive_item:{item.id}", name=item.name[:120], size=item.size,
                          **({"conversation_id": space.conversation_id} if space.conversation_id else {}))  # type: ignore[arg-type]
         s.flush()
         s.expunge(item)
@@ -926,7 +928,7 @@ def share(ctx: Ctx, item_id: int, conversation_id: int, client_id: str | None = 
     data = b"".join(reader.iter_range())
     view = send_file(ctx, conversation_id, data, item.name, client_id, confirm, channel="drive")
     with ctx.rt.db.write() as s:
-        audit.record(s, ctx, "drive.shared", target=f"drive_item:{item.id}", conversation_id=conversation_id,
+        audit.record(s, ctx, AuditAction.DRIVE_SHARED, target=f"drive_item:{item.id}", conversation_id=conversation_id,
                      message_id=view.get("id"), name=item.name[:120])
         live = s.get(DriveItem, item.id)
         if live is not None:
@@ -955,9 +957,9 @@ def flag_unused(rt: Runtime) -> int:
             if owner is None:
                 continue
             per_owner[owner] = per_owner.get(owner, 0) + 1
-        events.emit_many(s, ctx, [([owner], "drive.unused", {"count": n, "days": unused_days(rt)})
+        events.emit_many(s, ctx, [([owner], EventType.DRIVE_UNUSED, {"count": n, "days": unused_days(rt)})
                                   for owner, n in per_owner.items()])
-        audit.record(s, ctx, "drive.unused_flagged", target="drive", files=len(rows), owners=len(per_owner))
+        audit.record(s, ctx, AuditAction.DRIVE_UNUSED_FLAGGED, target="drive", files=len(rows), owners=len(per_owner))
         return len(rows)
 
 
@@ -977,7 +979,7 @@ def keep(ctx: Ctx, item_id: int) -> dict[str, Any]:
             raise MixunError("not_found")
         item.last_opened_at = _now()
         item.flagged_at = None
-        audit.record(s, ctx, "drive.kept", target=f"drive_item:{item.id}")
+        audit.record(s, ctx, AuditAction.DRIVE_KEPT, target=f"drive_item:{item.id}")
         return item_view(item)
 
 
@@ -999,7 +1001,7 @@ def report(ctx: Ctx, item_id: int, reason: str) -> dict[str, Any]:
         r = DriveReport(item_id=item.id, reporter_id=ctx.user_id, reason=reason[:500], created_at=_now())
         s.add(r)
         s.flush()
-        audit.record(s, ctx, "drive.reported", target=f"drive_item:{item.id}", report_id=r.id)
+        audit.record(s, ctx, AuditAction.DRIVE_REPORTED, target=f"drive_item:{item.id}", report_id=r.id)
         return {"id": r.id, "item_id": item.id, "status": r.status}
 
 
@@ -1054,12 +1056,12 @@ def decide_report(ctx: Ctx, report_id: int, action: str, reason: str) -> dict[st
                 item.blob_key = None
                 item.data_key_wrapped = None
             owner = item.owner_id or item.uploader_id
-            audit.record(s, ctx, "drive.removed", target=f"drive_item:{item.id}", report_id=r.id, reason=reason[:500],
+            audit.record(s, ctx, AuditAction.DRIVE_REMOVED, target=f"drive_item:{item.id}", report_id=r.id, reason=reason[:500],
                          name=item.name[:120], owner_id=owner,
                          **({"conversation_id": item.conversation_id} if item.conversation_id else {}))  # type: ignore[arg-type]
-            events.emit(s, ctx, [owner], "drive.removed", {"item_id": item.id, "name": item.name, "reason": reason[:500]})
+            events.emit(s, ctx, [owner], EventType.DRIVE_REMOVED, {"item_id": item.id, "name": item.name, "reason": reason[:500]})
         else:
-            audit.record(s, ctx, "drive.report_dismissed", target=f"drive_item:{item.id}", report_id=r.id, reason=reason[:500])
+            audit.record(s, ctx, AuditAction.DRIVE_REPORT_DISMISSED, target=f"drive_item:{item.id}", report_id=r.id, reason=reason[:500])
         out = {"id": r.id, "status": r.status, "item_id": item.id}
     _unlink(ctx.rt, keys)
     return out
@@ -1117,7 +1119,7 @@ def rescan_pending(rt: Runtime, limit: int = 5) -> int:
             s.execute(update(DriveItem).where(DriveItem.id == item.id, DriveItem.scan_status == "pending")
                       .values(scan_status=status))
             if status != "clean":
-                audit.record(s, ctx, "file.infected" if status == "infected" else "file.scan_failed",
+                audit.record(s, ctx, AuditAction.FILE_INFECTED if status == "infected" else AuditAction.FILE_SCAN_FAILED,
                              target=f"drive_item:{item.id}", outcome="failure", filename=item.name[:120],
                              signature=result.signature, detail=result.detail)
         done += 1

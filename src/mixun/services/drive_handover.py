@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 
 from mixun.db.models import User
 from mixun.db.models_drive import DriveItem
+from mixun.domain.audit_actions import AuditAction
+from mixun.domain.events import EventType
 from mixun.errors import MixunError
 from mixun.services import audit, events
 from mixun.services.runtime import Ctx
@@ -39,7 +41,7 @@ def hand_over_txn(s: Session, ctx: Ctx, user: User, to_user_id: int | None = Non
     files = [i for i in items if i.kind == "file" and i.removed_at is None]
     size = sum(i.size for i in files)
     if recipient_id is None:
-        audit.record(s, ctx, "drive.handover_pending", target=f"user:{user.id}", files=len(files), bytes=size)
+        audit.record(s, ctx, AuditAction.DRIVE_HANDOVER_PENDING, target=f"user:{user.id}", files=len(files), bytes=size)
         return {"handed_to": None, "files": len(files), "bytes": size}
     recipient = s.get(User, recipient_id)
     if recipient is None or recipient.disabled or recipient.id == user.id:
@@ -62,10 +64,10 @@ def hand_over_txn(s: Session, ctx: Ctx, user: User, to_user_id: int | None = Non
             i.parent_id = root.id
         i.owner_id = recipient.id
         i.handed_from = user.id
-    audit.record(s, ctx, "drive.handed_over", target=f"user:{user.id}", to_user_id=recipient.id,
+    audit.record(s, ctx, AuditAction.DRIVE_HANDED_OVER, target=f"user:{user.id}", to_user_id=recipient.id,
                  previous_holder=previous if previous != recipient.id else None, files=len(files), bytes=size,
                  items=len(items), by="hr" if to_user_id is not None else "manager")
-    events.emit(s, ctx, [recipient.id], "drive.handed_over", {"from_user_id": user.id, "from_name": user.name,
+    events.emit(s, ctx, [recipient.id], EventType.DRIVE_HANDED_OVER, {"from_user_id": user.id, "from_name": user.name,
                                                               "folder_id": root.id, "files": len(files)})
     return {"handed_to": recipient.id, "folder_id": root.id, "files": len(files), "bytes": size}
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from mixun.db.engine import affected
 from mixun.db.models_compliance import AccessRequest, ComplianceSetting
+from mixun.domain.audit_actions import AuditAction
 from mixun.errors import MixunError
 from mixun.services import audit
 from mixun.services.runtime import Ctx
@@ -69,7 +70,7 @@ def set_settings(ctx: Ctx, values: dict[str, bool]) -> dict[str, Any]:
             s.add(ComplianceSetting(key=SETTING_KEY, value=after, updated_by=ctx.user_id))
         else:
             row.value, row.updated_by, row.updated_at = after, ctx.user_id, datetime.now(UTC)
-        audit.record(s, ctx, "compliance.dual_control_changed", target="dual_control", before=before, after=after)
+        audit.record(s, ctx, AuditAction.COMPLIANCE_DUAL_CONTROL_CHANGED, target="dual_control", before=before, after=after)
     return {"dual_control": after, "kinds": list(KINDS)}
 
 
@@ -93,7 +94,7 @@ def file_request(ctx: Ctx, kinds: list[str], params: dict[str, Any], reason: Rea
                           reason=reason.text, status="pending", requested_by=ctx.user_id, decision_note="")
         s.add(r)
         s.flush()
-        audit.record(s, ctx, "access_request.filed", target=f"access_request:{r.id}", kinds=kinds,
+        audit.record(s, ctx, AuditAction.ACCESS_REQUEST_FILED, target=f"access_request:{r.id}", kinds=kinds,
                      **reason.audit())
         return _views(s, [r])[0]
 
@@ -137,7 +138,7 @@ def decide(ctx: Ctx, request_id: int, approve: bool, note: str = "") -> dict[str
             raise MixunError("request_not_pending", status=r.status)
         r.status = "approved" if approve else "rejected"
         r.decided_by, r.decided_at, r.decision_note = ctx.user_id, datetime.now(UTC), note.strip()[:500]
-        audit.record(s, ctx, "access_request.approved" if approve else "access_request.rejected",
+        audit.record(s, ctx, AuditAction.ACCESS_REQUEST_APPROVED if approve else AuditAction.ACCESS_REQUEST_REJECTED,
                      target=f"access_request:{r.id}", kinds=r.params.get("kinds", [r.kind]),
                      requested_by=r.requested_by, note=r.decision_note)
         return _views(s, [r])[0]
@@ -157,7 +158,7 @@ def claim(ctx: Ctx, request_id: int) -> tuple[dict[str, Any], Reason]:
             raise MixunError("not_found")
         if not taken:
             raise MixunError("request_not_approved", status=r.status)
-        audit.record(s, ctx, "access_request.used", target=f"access_request:{request_id}")
+        audit.record(s, ctx, AuditAction.ACCESS_REQUEST_USED, target=f"access_request:{request_id}")
         return dict(r.params), Reason(r.reason_category, r.reason)
 
 
@@ -168,5 +169,5 @@ def release(ctx: Ctx, request_id: int) -> None:
                                                      AccessRequest.status == "used")
                          .values(status="approved", used_at=None)))
         if back:
-            audit.record(s, ctx, "access_request.released", target=f"access_request:{request_id}",
+            audit.record(s, ctx, AuditAction.ACCESS_REQUEST_RELEASED, target=f"access_request:{request_id}",
                          outcome="failed")

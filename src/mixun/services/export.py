@@ -50,6 +50,7 @@ from mixun.db.models import (
     User,
 )
 from mixun.db.models_archive import ExportRecord
+from mixun.domain.audit_actions import AuditAction
 from mixun.errors import MixunError
 from mixun.keystore import KeyMissing
 from mixun.services import archive_space, audit
@@ -542,7 +543,7 @@ def signing_key(ctx: Ctx) -> Ed25519PrivateKey:
     assert key is not None
     if created:
         with ctx.rt.db.write() as s:
-            audit.record(s, ctx, "export.signing_key_created", target=SIGNING_KEY_NAME, algorithm="Ed25519",
+            audit.record(s, ctx, AuditAction.EXPORT_SIGNING_KEY_CREATED, target=SIGNING_KEY_NAME, algorithm="Ed25519",
                          fingerprint=fingerprint(key.public_key()))
     return key
 
@@ -588,7 +589,7 @@ def export(ctx: Ctx, out: Path, f: Filters, formats: tuple[str, ...] = ALL_FORMA
         s.add(ExportRecord(actor_id=ctx.principal.user_id if ctx.principal else None, path=str(out),
                            filters=f.as_dict(), counts=manifest["counts"], manifest_sha256=digest))
         # The export's name, not its absolute path: the audit trail is read over the API.
-        audit.record(s, ctx, "archive.exported", target=out.name[:200], reason=reason[:500], **f.as_dict(),
+        audit.record(s, ctx, AuditAction.ARCHIVE_EXPORTED, target=out.name[:200], reason=reason[:500], **f.as_dict(),
                      counts=manifest["counts"], manifest_sha256=digest, originals=include_originals,
                      key_fingerprint=fingerprint(key.public_key()))
     return manifest

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from mixun.db.engine import affected
 from mixun.db.models import User
 from mixun.db.models_ops import FaultReply, FaultReport
+from mixun.domain.audit_actions import AuditAction
 from mixun.domain.roles import Perm, permissions_for
 from mixun.errors import MixunError
 from mixun.services import audit, notifications
@@ -92,7 +93,7 @@ def file_report(ctx: Ctx, title: str, location: str, description: str) -> dict[s
                         status="open", created_at=now, due_at=now + timedelta(hours=sla_hours(ctx)))
         s.add(r)
         s.flush()
-        audit.record(s, ctx, "fault.filed", target=f"fault:{r.id}")
+        audit.record(s, ctx, AuditAction.FAULT_FILED, target=f"fault:{r.id}")
         return _view(r, _names(s, {r.reporter_id}), now, [])
 
 
@@ -114,7 +115,7 @@ def attach(ctx: Ctx, report_id: int, data: bytes, filename: str, mime: str | Non
     result = antivirus(ctx.rt).scanner.scan_bytes(data)
     if result.status == "infected":
         with ctx.rt.db.write() as s:
-            audit.record(s, ctx, "file.infected", target=f"fault:{report_id}", outcome="failure",
+            audit.record(s, ctx, AuditAction.FILE_INFECTED, target=f"fault:{report_id}", outcome="failure",
                          signature=result.signature)
         raise MixunError("malware_detected", signature=result.signature)
     # Only what the bytes are decides how it is served: an image by its signature, anything else as a
@@ -126,7 +127,7 @@ def attach(ctx: Ctx, report_id: int, data: bytes, filename: str, mime: str | Non
     with ctx.rt.db.write() as s:
         r = _get(s, ctx, report_id, lock=True)
         r.file_name, r.file_mime, r.file_size, r.file_enc = name, kind, len(data), sealed
-        audit.record(s, ctx, "fault.file_attached", target=f"fault:{r.id}", size=len(data),
+        audit.record(s, ctx, AuditAction.FAULT_FILE_ATTACHED, target=f"fault:{r.id}", size=len(data),
                      scan=result.status)
         return _view(r, _names(s, {r.reporter_id, r.assignee_id}), now)
 
@@ -207,7 +208,7 @@ def assign(ctx: Ctx, report_id: int, assignee_id: int | None) -> dict[str, Any]:
         if who is None or who.disabled or Perm.FAULTS_HANDLE not in permissions_for(who.roles):
             raise MixunError("validation_failed", fields=[{"field": "user_id", "problem": "not_a_handler"}])
         r.assignee_id, r.status = target, "in_progress"
-        audit.record(s, ctx, "fault.assigned", target=f"fault:{r.id}", assignee=f"user:{target}")
+        audit.record(s, ctx, AuditAction.FAULT_ASSIGNED, target=f"fault:{r.id}", assignee=f"user:{target}")
         return _view(r, _names(s, {r.reporter_id, r.assignee_id}), now)
 
 
@@ -226,7 +227,7 @@ def reply(ctx: Ctx, report_id: int, text: str) -> dict[str, Any]:
                 r.status, r.assignee_id = "in_progress", r.assignee_id or ctx.user_id
             notifications.notify_users(s, ctx, [r.reporter_id], f"【密讯】您的故障报告“{r.title[:30]}”有新的答复,请登录密讯查看。",
                                        "密讯故障报告答复 Reply to your fault report")
-        audit.record(s, ctx, "fault.replied", target=f"fault:{r.id}")
+        audit.record(s, ctx, AuditAction.FAULT_REPLIED, target=f"fault:{r.id}")
     return get_report(ctx, report_id)
 
 
@@ -244,7 +245,7 @@ def resolve(ctx: Ctx, report_id: int, resolution: str) -> dict[str, Any]:
         r.assignee_id = r.assignee_id or ctx.user_id
         notifications.notify_users(s, ctx, [r.reporter_id], f"【密讯】您的故障报告“{r.title[:30]}”已处理完毕。",
                                    "密讯故障报告已解决 Your fault report is resolved")
-        audit.record(s, ctx, "fault.resolved", target=f"fault:{r.id}", overdue=now > r.due_at)
+        audit.record(s, ctx, AuditAction.FAULT_RESOLVED, target=f"fault:{r.id}", overdue=now > r.due_at)
     return get_report(ctx, report_id)
 
 
@@ -262,7 +263,7 @@ def escalate_overdue(ctx: Ctx, now: datetime | None = None) -> int:
                              .values(escalated_at=now))
             if affected(done):
                 claimed.append((rid, reporter, title))
-                audit.record(s, ctx, "fault.escalated", target=f"fault:{rid}", hours=sla_hours(ctx))
+                audit.record(s, ctx, AuditAction.FAULT_ESCALATED, target=f"fault:{rid}", hours=sla_hours(ctx))
                 notifications.notify_users(
                     s, ctx, [reporter], f"【密讯】您的故障报告“{title[:30]}”超过{sla_hours(ctx):g}小时未解决,已上报主管。",
                     "密讯故障报告已升级 Your fault report was escalated")

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from mixun.db.models import Conversation, Member, Unit, User
 from mixun.db.models_people import FunctionRule
+from mixun.domain.audit_actions import AuditAction
 from mixun.errors import MixunError
 from mixun.services import audit
 from mixun.services.runtime import Ctx, Runtime
@@ -259,7 +260,7 @@ def set_rule(ctx: Ctx, scope: str, target_id: int, function: str, allowed: bool,
             s.add(row)
         row.allowed, row.limit, row.set_by, row.set_at = allowed, limit, ctx.user_id, datetime.now(UTC)
         s.flush()
-        audit.record(s, ctx, "function.rule_set", target=f"{scope}:{target_id}", function=function,
+        audit.record(s, ctx, AuditAction.FUNCTION_RULE_SET, target=f"{scope}:{target_id}", function=function,
                      allowed=allowed, limit=limit)
         rid = row.id
     forget(ctx.rt)
@@ -271,6 +272,6 @@ def remove_rule(ctx: Ctx, rule_id: int) -> None:
         row = s.get(FunctionRule, rule_id)
         if row is None:
             raise MixunError("not_found")
-        audit.record(s, ctx, "function.rule_removed", target=f"{row.scope}:{row.target_id}", function=row.function)
+        audit.record(s, ctx, AuditAction.FUNCTION_RULE_REMOVED, target=f"{row.scope}:{row.target_id}", function=row.function)
         s.execute(delete(FunctionRule).where(FunctionRule.id == rule_id))
     forget(ctx.rt)

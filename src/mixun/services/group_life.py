@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from mixun.db.models import Conversation, Member
+from mixun.domain.audit_actions import AuditAction
+from mixun.domain.events import EventType
 from mixun.errors import MixunError
 from mixun.services import audit, events, texts
 from mixun.services.conversations import (
@@ -45,7 +47,7 @@ def set_notice(ctx: Ctx, conversation_id: int, text: str) -> dict[str, Any]:
         _touch(s, conv)
         s.flush()
         s.expire(conv, ["notice"])  # the views read it back opened, never the sealed value
-        return _changed(s, ctx, conv, "conversation.updated", [])
+        return _changed(s, ctx, conv, EventType.CONVERSATION_UPDATED, [])
 
 
 def notice_seen(ctx: Ctx, conversation_id: int, version: int) -> dict[str, Any]:
@@ -73,7 +75,7 @@ def _prefs_changed(s: Session, ctx: Ctx, conv: Conversation, me: Member) -> dict
     s.flush()
     prefs = {"conversation_id": conv.id, "pinned": bool(me.pinned), "muted": bool(me.muted),
              "notice_unread": bool(conv.notice and conv.notice_version and me.notice_seen < conv.notice_version)}
-    events.emit(s, ctx, [ctx.user_id], "conversation.prefs", prefs)
+    events.emit(s, ctx, [ctx.user_id], EventType.CONVERSATION_PREFS, prefs)
     return prefs
 
 
@@ -85,7 +87,7 @@ def set_settings(ctx: Ctx, conversation_id: int, all_may_mention_all: bool) -> d
         conv.all_may_mention_all = all_may_mention_all
         _log(s, conv.id, ctx.user_id, "settings", ctx.user_id, f"mention_all:{'all' if all_may_mention_all else 'admins'}")
         _touch(s, conv)
-        return _changed(s, ctx, conv, "conversation.updated", [])
+        return _changed(s, ctx, conv, EventType.CONVERSATION_UPDATED, [])
 
 
 def dissolve(ctx: Ctx, conversation_id: int) -> None:
@@ -106,8 +108,8 @@ def dissolve(ctx: Ctx, conversation_id: int) -> None:
         _touch(s, conv)
         s.flush()
         lines = system_lines(s, s.info.pop("membership_log", [])[:1])
-        audit.record(s, ctx, "conversation.dissolved", target=f"conversation:{conv.id}", members=len(former))
-        events.emit(s, ctx, former, "conversation.dissolved", {"conversation_id": conv.id, "system": lines})
+        audit.record(s, ctx, AuditAction.CONVERSATION_DISSOLVED, target=f"conversation:{conv.id}", members=len(former))
+        events.emit(s, ctx, former, EventType.CONVERSATION_DISSOLVED, {"conversation_id": conv.id, "system": lines})
 
 
 def system_log(ctx: Ctx, conversation_id: int, limit: int = 200) -> dict[str, Any]:

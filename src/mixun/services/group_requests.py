@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from mixun.db.models import GroupRequest, User
+from mixun.domain.audit_actions import AuditAction
+from mixun.domain.events import EventType
 from mixun.domain.roles import Role, permissions_for
 from mixun.errors import MixunError
 from mixun.services import audit, events, functions
@@ -63,7 +65,7 @@ def _view(s: Session, ctx: Ctx, req: GroupRequest) -> dict[str, Any]:
 
 def _tell(s: Session, ctx: Ctx, req: GroupRequest) -> None:
     recipients = set(_deciders(s, req)) | {req.requester_id}
-    events.emit(s, ctx, sorted(recipients), "group_request.changed",
+    events.emit(s, ctx, sorted(recipients), EventType.GROUP_REQUEST_CHANGED,
                 {"request_id": req.id, "status": req.status, "name": req.name})
 
 
@@ -85,7 +87,7 @@ def file_request(ctx: Ctx, name: str, members: list[int]) -> dict[str, Any]:
         s.flush()
         if not _deciders(s, req):
             raise MixunError("no_unit_head")
-        audit.record(s, ctx, "group_request.filed", target=f"group_request:{req.id}", members=len(ids),
+        audit.record(s, ctx, AuditAction.GROUP_REQUEST_FILED, target=f"group_request:{req.id}", members=len(ids),
                      unit=_path(s, me.unit_id))
         _tell(s, ctx, req)
         return _view(s, ctx, req)
@@ -158,7 +160,7 @@ def approve(ctx: Ctx, request_id: int) -> dict[str, Any]:
         req = stored.get_request(s, request_id)
         req.status, req.decided_by, req.decided_at = "approved", ctx.user_id, datetime.now(UTC)
         req.conversation_id = int(conv["id"])
-        audit.record(s, ctx, "group_request.approved", target=f"group_request:{req.id}",
+        audit.record(s, ctx, AuditAction.GROUP_REQUEST_APPROVED, target=f"group_request:{req.id}",
                      conversation=f"conversation:{conv['id']}", requester=f"user:{req.requester_id}")
         _tell(s, ctx, req)
         return _view(s, ctx, req)
@@ -173,9 +175,9 @@ def reject(ctx: Ctx, request_id: int, reason: str) -> dict[str, Any]:
         # _tell before the status changes would name the approvers; afterwards the requester hears
         recipients = sorted(set(_deciders(s, req)) | {req.requester_id})
         req.status, req.decided_by, req.decided_at, req.reason = "rejected", ctx.user_id, datetime.now(UTC), reason
-        audit.record(s, ctx, "group_request.rejected", target=f"group_request:{req.id}", reason=reason,
+        audit.record(s, ctx, AuditAction.GROUP_REQUEST_REJECTED, target=f"group_request:{req.id}", reason=reason,
                      requester=f"user:{req.requester_id}")
-        events.emit(s, ctx, recipients, "group_request.changed",
+        events.emit(s, ctx, recipients, EventType.GROUP_REQUEST_CHANGED,
                     {"request_id": req.id, "status": req.status, "name": req.name})
         return _view(s, ctx, req)
 
@@ -190,7 +192,7 @@ def withdraw(ctx: Ctx, request_id: int) -> dict[str, Any]:
             raise MixunError("group_request_not_pending", status=req.status)
         recipients = sorted(set(_deciders(s, req)) | {req.requester_id})
         req.status, req.decided_at = "withdrawn", datetime.now(UTC)
-        audit.record(s, ctx, "group_request.withdrawn", target=f"group_request:{req.id}")
-        events.emit(s, ctx, recipients, "group_request.changed",
+        audit.record(s, ctx, AuditAction.GROUP_REQUEST_WITHDRAWN, target=f"group_request:{req.id}")
+        events.emit(s, ctx, recipients, EventType.GROUP_REQUEST_CHANGED,
                     {"request_id": req.id, "status": req.status, "name": req.name})
         return _view(s, ctx, req)

@@ -29,6 +29,7 @@ from mixun.db.models import Unit, User
 from mixun.db.models_archive import ReviewItem, Violation
 from mixun.db.models_dlp import DlpHit, DlpSanction
 from mixun.db.models_ops import FaultReport
+from mixun.domain.audit_actions import AuditAction
 from mixun.domain.roles import ADMIN_ROLES
 from mixun.errors import MixunError
 from mixun.services.runtime import Ctx
@@ -323,6 +324,6 @@ def build(ctx: Ctx, start: date, end: date, fmt: str, progress: Progress | None 
     page = render_html(data, ctx.rt.settings.extra.get("MIXUN_ORG_NAME", ""))
     body = to_pdf(page) if fmt == "pdf" else page.encode("utf-8")
     with ctx.rt.db.write() as s:
-        audit.record(s, ctx, "report.inspection", target=f"{start.isoformat()}..{end.isoformat()}", format=fmt,
+        audit.record(s, ctx, AuditAction.REPORT_INSPECTION, target=f"{start.isoformat()}..{end.isoformat()}", format=fmt,
                      size=len(body))
     return body

@@ -25,6 +25,7 @@ from mixun.db.models_archive import RekeyPermit
 from mixun.db.models_dlp import DlpHit
 from mixun.db.models_web import Draft
 from mixun.db.sealed import PREFIX
+from mixun.domain.audit_actions import AuditAction
 from mixun.errors import MixunError
 from mixun.keystore import CIPHER_NAMES, KeyStore, period_of
 from mixun.services import audit, events, texts
@@ -141,7 +142,7 @@ def rotate(ctx: Ctx, progress: Callable[[int, int], None] | None = None,
     before = keys.current_version()
     version = keys.create_kek()
     with rt.db.write() as s:
-        audit.record(s, ctx, "keys.rotation_started", target=f"kek:{version}", previous=before)
+        audit.record(s, ctx, AuditAction.KEYS_ROTATION_STARTED, target=f"kek:{version}", previous=before)
     total = _pending(rt, version)
     done = skipped = 0
     stopped = False
@@ -183,7 +184,7 @@ def rotate(ctx: Ctx, progress: Callable[[int, int], None] | None = None,
     result = {"version": version, "previous": before, "rewrapped": done, "changed_meanwhile": skipped,
               "left": left, "interrupted": stopped, "cipher": CIPHER_NAMES[keys.alg]}
     with rt.db.write() as s:
-        audit.record(s, ctx, "keys.rotated" if not stopped else "keys.rotation_interrupted",
+        audit.record(s, ctx, AuditAction.KEYS_ROTATED if not stopped else AuditAction.KEYS_ROTATION_INTERRUPTED,
                      target=f"kek:{version}", previous=before, rewrapped=done, left=left)
     return result
 
@@ -204,7 +205,7 @@ def destroy(ctx: Ctx, version: int) -> dict[str, Any]:
         raise MixunError("key_in_use", version=version, why="wraps", count=row["total"])
     rt.keys.destroy_kek(version)
     with rt.db.write() as s:
-        audit.record(s, ctx, "keys.destroyed", target=f"kek:{version}")
+        audit.record(s, ctx, AuditAction.KEYS_DESTROYED, target=f"kek:{version}")
     return {"version": version, "destroyed": True}
 
 
@@ -245,7 +246,7 @@ def shred_spent(ctx: Ctx, now: datetime | None = None, reason: str = "retention"
     gone = ring.destroy(spent, reason)
     if gone:
         with ctx.rt.db.write() as s:
-            audit.record(s, ctx, "keys.data_keys_destroyed", target="data_keys", count=len(gone), reason=reason,
+            audit.record(s, ctx, AuditAction.KEYS_DATA_KEYS_DESTROYED, target="data_keys", count=len(gone), reason=reason,
                          periods=[f"{scope[2:]}:{period}" for scope, period in spent][:200])
     return {"destroyed": len(gone), "scopes": spent}
 
@@ -333,7 +334,7 @@ def encrypt_existing(ctx: Ctx, progress: Callable[[int, int], None] | None = Non
     rt = ctx.rt
     total = sum(plain_counts(rt).values())
     with rt.db.write() as s:
-        audit.record(s, ctx, "keys.text_sealing_started", target="message_texts", left=total)
+        audit.record(s, ctx, AuditAction.KEYS_TEXT_SEALING_STARTED, target="message_texts", left=total)
     done = skipped = 0
     stopped = False
     if progress:
@@ -387,6 +388,6 @@ def encrypt_existing(ctx: Ctx, progress: Callable[[int, int], None] | None = Non
                 stopped = True
     left = sum(plain_counts(rt).values())
     with rt.db.write() as s:
-        audit.record(s, ctx, "keys.text_sealed" if not stopped else "keys.text_sealing_interrupted",
+        audit.record(s, ctx, AuditAction.KEYS_TEXT_SEALED if not stopped else AuditAction.KEYS_TEXT_SEALING_INTERRUPTED,
                      target="message_texts", sealed=done, left=left)
     return {"sealed": done, "changed_meanwhile": skipped, "left": left, "interrupted": stopped}

@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import select
 
 from mixun.db.models import DirectorySync
+from mixun.domain.audit_actions import AuditAction
 from mixun.services.org_import import Progress, apply_rows
 from mixun.services.runtime import Ctx
 
@@ -209,7 +210,7 @@ def run_sync(ctx: Ctx, extra: Mapping[str, str], dry_run: bool, progress: Progre
         _record(ctx, started, dry_run, False, {}, [{"zh": f"无法读取目录，未做任何更改：{exc}", "en": str(exc)}])
         raise
     out = apply_rows(ctx, rows, dry_run, progress, source=f"ldap {cfg.url} {cfg.base_dn}"[:200],
-                     action="org.ldap_synced")
+                     action=AuditAction.ORG_LDAP_SYNCED)
     errors = [{"zh": f"工号 {e.get('employee_no') or '?'}：{e['message_zh']}" + (f"（{e['field']}）" if e.get("field") else ""),
                "en": f"{e.get('employee_no') or '?'}: {e['message']}" + (f" ({e['field']})" if e.get("field") else "")}
               for e in out["errors"]]

@@ -12,6 +12,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from mixun.db.models import Attachment, Bundle, Message, Reaction, User
+from mixun.domain.events import EventType
 from mixun.errors import MixunError
 from mixun.sendpath import batch, checks
 from mixun.sendpath.request import SendRequest
@@ -153,7 +154,7 @@ def react(ctx: Ctx, message_id: int, emoji: str, on: bool) -> dict[str, Any]:
                                              Reaction.emoji == emoji))
         s.flush()
         found = _reactions(s, [msg.id]).get(msg.id, [])
-        events.emit(s, ctx, member_ids(s, conv.id), "message.reactions",
+        events.emit(s, ctx, member_ids(s, conv.id), EventType.MESSAGE_REACTIONS,
                     {"conversation_id": conv.id, "message_id": msg.id, "reactions": found})
         return {"message_id": msg.id, "reactions": found}
 

@@ -3,11 +3,12 @@ messages (``message_views``), their attachments, and a sender's message found by
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from mixun.db.models import Message
+from mixun.db.models import Attachment, Message
 from mixun.db.sealed import Unreadable
 from mixun.services.membership import access_conversation
 from mixun.services.runtime import Ctx
@@ -21,13 +22,34 @@ def attachment_views(s: Session, message_ids: list[int], archive: bool = False) 
     files kept inside secure packs, marked ``archive_only``."""
     atts: dict[int, list[dict[str, Any]]] = {}
     for a in message_store.list_attachments(s, message_ids, archive=archive):
-        view = {"id": a.id, "kind": a.kind, "mime": a.mime, "size": a.size, "width": a.width,
-                "height": a.height, "filename": a.filename, "scan_status": a.scan_status}
-        if archive:
-            view["archive_only"] = a.kind == ARCHIVE_ONLY
-            view["sha256"] = a.sha256
-        atts.setdefault(a.message_id or 0, []).append(view)
+        atts.setdefault(a.message_id or 0, []).append(attachment_view(a, archive))
     return atts
+
+
+def attachment_view(a: Attachment, archive: bool = False) -> dict[str, Any]:
+    """One attachment of a message (the shape api/models.py ``Attachment`` states)."""
+    view: dict[str, Any] = {"id": a.id, "kind": a.kind, "mime": a.mime, "size": a.size, "width": a.width,
+                            "height": a.height, "filename": a.filename, "scan_status": a.scan_status}
+    if archive:
+        view["archive_only"] = a.kind == ARCHIVE_ONLY
+        view["sha256"] = a.sha256
+    return view
+
+
+def message_view(id_: int, conversation_id: int, seq: int, sender_id: int, sender_name: str, kind: str,
+                 text: str, created_at: datetime, edited_at: datetime | None, recalled: bool, urgent: bool,
+                 reply_to: int | None, mentions: list[int], attachments: list[dict[str, Any]], read_count: int,
+                 recipient_count: int) -> dict[str, Any]:
+    """The one builder of a message's view (api/models.py ``Message`` states its shape): history, the
+    send path's answer and events, edits and recalls all start here; the callers add the viewer's parts
+    (``client_id``, ``dlp``, ``urgent_recipients``) and history its ``reactions``."""
+    return {
+        "id": id_, "conversation_id": conversation_id, "seq": seq, "sender": {"id": sender_id, "name": sender_name},
+        "kind": kind, "text": text, "created_at": created_at.isoformat(), "edited": edited_at is not None,
+        "edited_at": edited_at.isoformat() if edited_at else None, "recalled": recalled, "urgent": urgent,
+        "reply_to": reply_to, "mentions": mentions, "attachments": attachments, "read_count": read_count,
+        "recipient_count": recipient_count,
+    }
 
 
 def archive_attachment_views(s: Session, message_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
@@ -47,17 +69,11 @@ def message_views(s: Session, ctx: Ctx, msgs: list[Message], viewer: int | None)
         others = [(uid, rs) for uid, rs in reads.get(m.conversation_id, []) if uid != m.sender_id]
         read_count = sum(1 for _, rs in others if rs >= m.seq) if viewer is not None else 0
         recalled = m.recalled_at is not None
-        view: dict[str, Any] = {
-            "id": m.id, "conversation_id": m.conversation_id, "seq": m.seq,
-            "sender": {"id": m.sender_id, "name": names.get(m.sender_id, "")},
-            "kind": m.kind, "text": "" if recalled else m.text,
-            "created_at": m.created_at.isoformat(), "edited": m.edited_at is not None,
-            "edited_at": m.edited_at.isoformat() if m.edited_at else None,
-            "recalled": recalled, "urgent": m.urgent, "reply_to": m.reply_to_id,
-            "mentions": list(m.mentions or []), "attachments": [] if recalled else atts.get(m.id, []),
-            "read_count": read_count, "recipient_count": len(others),
-            "client_id": m.client_id if viewer == m.sender_id else None,
-        }
+        view = message_view(m.id, m.conversation_id, m.seq, m.sender_id, names.get(m.sender_id, ""), m.kind,
+                            "" if recalled else m.text, m.created_at, m.edited_at, recalled, m.urgent,
+                            m.reply_to_id, list(m.mentions or []), [] if recalled else atts.get(m.id, []),
+                            read_count, len(others))
+        view["client_id"] = m.client_id if viewer == m.sender_id else None
         if isinstance(m.text, Unreadable):  # its data key was destroyed (retention's crypto-shredding)
             view["content_destroyed"] = True
         if m.dlp_action and viewer == m.sender_id:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from mixun.db.engine import affected
 from mixun.db.models import Unit, User
+from mixun.domain.audit_actions import AuditAction
 from mixun.domain.names import pinyin_keys
 from mixun.domain.roles import Role, is_privileged
 from mixun.errors import MixunError
@@ -98,7 +99,7 @@ def update_unit_txn(s: Session, ctx: Ctx, unit: Unit, name: str | None, parent_i
     moved = _move_subtree(s, unit, (parent_path + "/" if parent_path else "") + new_name)
     renamed, relocated = new_name != unit.name, new_parent != unit.parent_id
     unit.name, unit.parent_id = new_name, new_parent
-    audit.record(s, ctx, "unit.moved" if relocated else "unit.renamed", target=f"unit:{unit.id}",
+    audit.record(s, ctx, AuditAction.UNIT_MOVED if relocated else AuditAction.UNIT_RENAMED, target=f"unit:{unit.id}",
                  **{"from": old_path, "to": unit.path, "units": moved, "renamed": renamed})  # type: ignore[arg-type]
     return _unit_view(unit)
 
@@ -116,7 +117,7 @@ def merge_unit(ctx: Ctx, unit_id: int, into_id: int) -> dict[str, Any]:
             _move_subtree(s, child, into.path + "/" + child.name)
             child.parent_id = into.id
         unit.closed_at = datetime.now(UTC)
-        audit.record(s, ctx, "unit.merged", target=f"unit:{unit.id}", into=f"unit:{into.id}",
+        audit.record(s, ctx, AuditAction.UNIT_MERGED, target=f"unit:{unit.id}", into=f"unit:{into.id}",
                      **{"from": unit.path, "to": into.path, "people": people, "sub_units": len(children)})  # type: ignore[arg-type]
         _people_changed(s, ctx)
         return {"merged": _unit_view(unit), "into": _unit_view(into), "people_moved": people,
@@ -134,7 +135,7 @@ def close_unit(ctx: Ctx, unit_id: int) -> dict[str, Any]:
         if people or open_children:
             raise MixunError("unit_not_empty", people=people, sub_units=open_children)
         unit.closed_at = datetime.now(UTC)
-        audit.record(s, ctx, "unit.closed", target=f"unit:{unit.id}", path=unit.path)
+        audit.record(s, ctx, AuditAction.UNIT_CLOSED, target=f"unit:{unit.id}", path=unit.path)
         return _unit_view(unit)
 
 
@@ -213,7 +214,7 @@ def apply_hr_fields(s: Session, ctx: Ctx, user: User, changes: dict[str, Any], s
     user.hr_verified = True
     if changed or first_verification:
         users.index_user(s, user)
-        audit.record(s, ctx, "person.hr_updated", target=f"user:{user.id}", source=source, changes=changed,
+        audit.record(s, ctx, AuditAction.PERSON_HR_UPDATED, target=f"user:{user.id}", source=source, changes=changed,
                      hr_verified=True)
     return changed
 

@@ -22,6 +22,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from mixun.db.models import SearchKey, Unit, User
+from mixun.domain.audit_actions import AuditAction
 from mixun.domain.names import pinyin_keys, search_keys
 from mixun.domain.roles import Role, is_privileged
 from mixun.errors import MixunError
@@ -101,7 +102,7 @@ def run_import(ctx: Ctx, path: Path, dry_run: bool, progress: Progress | None = 
 
 
 def apply_rows(ctx: Ctx, rows: list[dict[str, str]], dry_run: bool, progress: Progress | None = None,
-               source: str = "", digest: str = "", action: str = "org.imported") -> dict[str, Any]:
+               source: str = "", digest: str = "", action: AuditAction = AuditAction.ORG_IMPORTED) -> dict[str, Any]:
     """The plan/apply engine of HR's import, also the LDAP sync's (``action`` org.ldap_synced)."""
     out = Outcome(dry_run=dry_run, digest=digest)
     try:
@@ -141,7 +142,7 @@ def _unit(s: Session, ctx: Ctx, st: _State, out: Outcome, path: str) -> Unit:
             s.flush()
             st.units[sub] = unit
             out.counts["units_created"] += 1
-            audit.record(s, ctx, "unit.created", target=f"unit:{unit.id}", path=sub, source="import")
+            audit.record(s, ctx, AuditAction.UNIT_CREATED, target=f"unit:{unit.id}", path=sub, source="import")
         elif unit.closed_at is not None:
             raise MixunError("unit_closed", path=sub)
         parent = unit
@@ -179,7 +180,7 @@ def create_person_txn(s: Session, ctx: Ctx, *, username: str, name: str, employe
     s.flush()
     users.index_user(s, user)
     stored_events.add_counter(s, user.id)
-    audit.record(s, ctx, "account.created", target=f"user:{user.id}", username=username, roles=[Role.EMPLOYEE.value],
+    audit.record(s, ctx, AuditAction.ACCOUNT_CREATED, target=f"user:{user.id}", username=username, roles=[Role.EMPLOYEE.value],
                  unit=unit.path, source=source)
     return user
 
@@ -208,7 +209,7 @@ def create_people_txn(s: Session, ctx: Ctx, people: list[dict[str, Any]], source
     if keys:
         s.execute(insert(SearchKey), keys)
     stored_events.add_counters(s, ids)
-    audit.record_many(s, ctx, [("account.created", f"user:{uid}", {
+    audit.record_many(s, ctx, [(AuditAction.ACCOUNT_CREATED, f"user:{uid}", {
         "username": p["username"], "roles": [Role.EMPLOYEE.value], "unit": p["unit"].path, "source": source})
         for uid, p in zip(ids, people, strict=True)])
     return ids

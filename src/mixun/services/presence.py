@@ -12,6 +12,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from mixun.db.models import User
+from mixun.domain.events import EventType
 from mixun.domain.presence import presence_status
 from mixun.services import events
 from mixun.services.membership import contacts_of
@@ -39,5 +40,5 @@ def announce_change(ctx: Ctx, user_id: int, online: bool) -> None:
         ids = contacts_of(s, user_id)
         user = s.get(User, user_id)
         work_status = user.work_status if user else "available"
-    events.ephemeral(ctx, [*ids, user_id], "presence.changed",
+    events.ephemeral(ctx, [*ids, user_id], EventType.PRESENCE_CHANGED,
                      {"user_id": user_id, "status": presence_status(work_status, online)})

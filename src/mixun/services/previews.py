@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import nh3
 
+from mixun.domain.audit_actions import AuditAction
 from mixun.errors import MixunError
 from mixun.files.inspect import FileKind, decode_text, sniff
 from mixun.services import attachments
@@ -43,7 +44,7 @@ font-size:18px;color:#000;user-select:none}
 
 def preview(ctx: Ctx, attachment_id: int) -> str:
     """The preview page of one attachment, or preview_unsupported / preview_failed."""
-    data, _mime, name = attachments.read_attachment(ctx, attachment_id, thumbnail=False, action="file.previewed")
+    data, _mime, name = attachments.read_attachment(ctx, attachment_id, thumbnail=False, action=AuditAction.FILE_PREVIEWED)
     kind = sniff(data)
     try:
         if kind == FileKind.DOCX:

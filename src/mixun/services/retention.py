@@ -37,6 +37,7 @@ from mixun.db.models_archive import (
 )
 from mixun.db.models_drive import DriveItem, DriveReport
 from mixun.domain import retention as rules
+from mixun.domain.audit_actions import AuditAction
 from mixun.errors import MixunError
 from mixun.services import audit, dual_control
 from mixun.services.archive import check_reason, unindex
@@ -106,7 +107,7 @@ def set_policy(ctx: Ctx, scope: str, messages_days: int, files_days: int, *,
             s.add(row)
         row.messages_days, row.files_days = messages_days, files_days
         row.updated_by, row.updated_at = ctx.principal.user_id if ctx.principal else None, datetime.now(UTC)
-        audit.record(s, ctx, "retention.policy_changed", target=scope, before=before,
+        audit.record(s, ctx, AuditAction.RETENTION_POLICY_CHANGED, target=scope, before=before,
                      messages_days=messages_days, files_days=files_days, request_id=approved_request)
     return {"status": "done", "scope": scope, "messages_days": messages_days, "files_days": files_days}
 
@@ -135,7 +136,7 @@ def place_hold(ctx: Ctx, *, reason: str | None, user_id: int | None = None, conv
                       placed_by=ctx.user_id)
         s.add(h)
         s.flush()
-        audit.record(s, ctx, "legal_hold.placed", target=f"hold:{h.id}", reason=why, user_id=user_id,
+        audit.record(s, ctx, AuditAction.LEGAL_HOLD_PLACED, target=f"hold:{h.id}", reason=why, user_id=user_id,
                      conversation_id=conversation_id, since=since.isoformat() if since else None,
                      until=until.isoformat() if until else None)
         return _hold_view(h)
@@ -163,7 +164,7 @@ def release_hold(ctx: Ctx, hold_id: int, reason: str | None, *,
         if h.released_at is not None:
             raise MixunError("hold_already_released")
         h.released_at, h.released_by, h.release_reason = datetime.now(UTC), ctx.user_id, why
-        audit.record(s, ctx, "legal_hold.released", target=f"hold:{h.id}", reason=why,
+        audit.record(s, ctx, AuditAction.LEGAL_HOLD_RELEASED, target=f"hold:{h.id}", reason=why,
                      request_id=approved_request)
         return {"status": "done", **_hold_view(h)}
 
@@ -305,12 +306,12 @@ def run(ctx: Ctx, *, dry_run: bool = False, now: datetime | None = None,
             _unlink_later(s, doomed_paths)
         run_row.finished_at = datetime.now(UTC)
         run_row.counts = dict(counts, dry_run=int(dry_run))
-        audit.record(s, ctx, "retention.ran", target=f"retention_run:{run_row.id}", dry_run=dry_run, **counts)
+        audit.record(s, ctx, AuditAction.RETENTION_RAN, target=f"retention_run:{run_row.id}", dry_run=dry_run, **counts)
         result = {"run_id": run_row.id, "dry_run": dry_run, "counts": counts}
         if dry_run:  # nothing destroyed or recorded as destroyed; only the fact of the dry run is audited
             s.rollback()
             s.info["after_commit"].clear()
-            audit.record(s, ctx, "retention.ran", target="dry-run", dry_run=True, **counts)
+            audit.record(s, ctx, AuditAction.RETENTION_RAN, target="dry-run", dry_run=True, **counts)
     if not dry_run:
         # Crypto-shredding, once the destruction has committed: the data key of every conversation-month
         # left with nothing stored is destroyed, so old backups can no longer show those texts.

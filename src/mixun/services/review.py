@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 from mixun.db.models import Message
 from mixun.db.models_archive import ReviewItem, Violation
 from mixun.db.models_dlp import DlpSanction
+from mixun.domain.audit_actions import AuditAction
+from mixun.domain.events import EventType
 from mixun.domain.roles import Perm
 from mixun.domain.sanctions import higher_level
 from mixun.errors import MixunError
@@ -59,7 +61,7 @@ def report_message(ctx: Ctx, message_id: int, reason: str) -> dict[str, Any]:
                           subject_id=msg.sender_id, reporter_id=ctx.user_id, reason=(reason or "")[:500])
         s.add(item)
         s.flush()
-        audit.record(s, ctx, "review.reported", target=f"message:{msg.id}", item=item.id)
+        audit.record(s, ctx, AuditAction.REVIEW_REPORTED, target=f"message:{msg.id}", item=item.id)
         return {"id": item.id, "status": item.status}
 
 
@@ -126,7 +128,7 @@ def item_attachment(ctx: Ctx, item_id: int, attachment_id: int) -> tuple[bytes, 
         if item is None or item.message_id is None:
             raise MixunError("not_found")
         message_id = item.message_id
-    return read_for_officer(ctx, attachment_id, action="review.attachment_viewed", message_id=message_id)
+    return read_for_officer(ctx, attachment_id, action=AuditAction.REVIEW_ATTACHMENT_VIEWED, message_id=message_id)
 
 
 def decide(ctx: Ctx, item_id: int, decision: str, note: str = "") -> dict[str, Any]:
@@ -164,7 +166,7 @@ def decide(ctx: Ctx, item_id: int, decision: str, note: str = "") -> dict[str, A
             apply_sanction_txn(s, ctx, item.subject_id, level, violations=count)
             result = {"violations": count, "level": level}
         item.decided_at, item.decided_by, item.decision_note = now, ctx.user_id, note[:2000]
-        audit.record(s, ctx, f"review.{item.status}", target=f"review:{item.id}", message_id=item.message_id,
+        audit.record(s, ctx, AuditAction(f"review.{item.status}"), target=f"review:{item.id}", message_id=item.message_id,
                      subject_id=item.subject_id, **result)
         return {"id": item.id, "status": item.status, **result}
 
@@ -175,7 +177,7 @@ def _deliver(s: Session, ctx: Ctx, msg: Message) -> None:
     s.refresh(msg)
     recipients = [uid for uid in member_ids(s, msg.conversation_id) if uid != msg.sender_id]
     view = message_views(s, ctx, [msg], None)[0]
-    events.emit(s, ctx, recipients, "message.created", {"conversation_id": msg.conversation_id, "message": view})
+    events.emit(s, ctx, recipients, EventType.MESSAGE_CREATED, {"conversation_id": msg.conversation_id, "message": view})
 
 
 def violations_of(ctx: Ctx, user_id: int) -> list[dict[str, Any]]:

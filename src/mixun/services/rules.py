@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from mixun.db.models import Unit, User
 from mixun.db.models_people import RulesAcceptance, RulesVersion
+from mixun.domain.audit_actions import AuditAction
 from mixun.errors import MixunError
 from mixun.services import audit
 from mixun.services.rules_gate import VALID_FOR, current_version, last_acceptance
@@ -51,7 +52,7 @@ def accept(ctx: Ctx, version: int) -> dict[str, Any]:
         now = datetime.now(UTC)
         s.add(RulesAcceptance(user_id=ctx.user_id, version=v.version, accepted_at=now, ip=ctx.ip[:64],
                               client=ctx.client[:300]))
-        audit.record(s, ctx, "rules.accepted", target=f"user:{ctx.user_id}", version=v.version)
+        audit.record(s, ctx, AuditAction.RULES_ACCEPTED, target=f"user:{ctx.user_id}", version=v.version)
         account_changed(s, ctx, ctx.user_id)  # the session's cached "must accept" goes
     return {"version": v.version, "accepted_at": now.isoformat()}
 
@@ -72,7 +73,7 @@ def publish(ctx: Ctx, title: str, body: str) -> dict[str, Any]:
                          published_at=datetime.now(UTC))
         s.add(v)
         s.flush()
-        audit.record(s, ctx, "rules.published", target=f"rules:{v.version}", version=v.version, title=title)
+        audit.record(s, ctx, AuditAction.RULES_PUBLISHED, target=f"rules:{v.version}", version=v.version, title=title)
         # Every server drops its cached sessions (the epoch, within half a second; this one at once):
         # each session looks at the new version on its next request.
         bump_epoch(s)
@@ -123,7 +124,7 @@ def compliance_csv(ctx: Ctx, status: str) -> str:
         w.writerow([p["username"], p["name"], p["employee_no"] or "", p["unit"], data["version"],
                     "yes" if p["accepted"] else "no", p["accepted_at"] or ""])
     with ctx.rt.db.write() as s:
-        audit.record(s, ctx, "rules.report_exported", status=status, rows=len(data["people"]))
+        audit.record(s, ctx, AuditAction.RULES_REPORT_EXPORTED, status=status, rows=len(data["people"]))
     return out.getvalue()
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from mixun.db.models import ScimDeletion, ScimExternalId, ScimToken, Unit, User
+from mixun.domain.audit_actions import AuditAction
 from mixun.domain.roles import is_privileged
 from mixun.errors import MixunError
 from mixun.services import audit, users
@@ -37,7 +38,7 @@ def new_token(ctx: Ctx) -> str:
         now = datetime.now(UTC)
         s.execute(update(ScimToken).where(ScimToken.revoked_at.is_(None)).values(revoked_at=now))
         s.add(ScimToken(token_hash=_digest(token), created_at=now))
-        audit.record(s, ctx, "scim.token_created", target="scim", actor="cli")
+        audit.record(s, ctx, AuditAction.SCIM_TOKEN_CREATED, target="scim", actor="cli")
     return token
 
 
@@ -234,7 +235,7 @@ def depart_user(ctx: Ctx, user_id: int) -> None:
             s.add(ScimDeletion(user_id=user.id, deleted_at=datetime.now(UTC)))
         else:
             row.deleted_at = datetime.now(UTC)
-        audit.record(s, ctx, "scim.user_deleted", target=f"user:{user.id}")
+        audit.record(s, ctx, AuditAction.SCIM_USER_DELETED, target=f"user:{user.id}")
 
 
 # ---- Groups (org units) -------------------------------------------------------------------------------------

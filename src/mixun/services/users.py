@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from mixun.db.models import Approval, PasswordHistory, SearchKey, Unit, User
 from mixun.db.models import Session as DbSession
+from mixun.domain.audit_actions import AuditAction
 from mixun.domain.departures import DEPARTURE_REASONS as DEPARTURE_REASONS
 from mixun.domain.names import pinyin_keys, search_keys
 from mixun.domain.passwords import configured_words, password_rule_failures
@@ -113,7 +114,7 @@ def create_user_txn(session: Session, ctx: Ctx, *, username: str, name: str, uni
     index_user(session, user)
     stored_events.add_counter(session, user.id)
     session.add(PasswordHistory(user_id=user.id, password_hash=pw_hash))
-    audit.record(session, ctx, "account.created", target=f"user:{user.id}", username=username,
+    audit.record(session, ctx, AuditAction.ACCOUNT_CREATED, target=f"user:{user.id}", username=username,
                  roles=role_list, unit=unit_row.path)
     return user
 
@@ -164,7 +165,7 @@ def create_unit(ctx: Ctx, name: str, parent_id: int | None) -> dict[str, Any]:
         unit = Unit(name=name, parent_id=parent_id, path=parent_path + name)
         s.add(unit)
         s.flush()
-        audit.record(s, ctx, "unit.created", target=f"unit:{unit.id}", path=unit.path)
+        audit.record(s, ctx, AuditAction.UNIT_CREATED, target=f"unit:{unit.id}", path=unit.path)
         return {"id": unit.id, "name": unit.name, "path": unit.path, "parent_id": unit.parent_id}
 
 
@@ -288,9 +289,9 @@ def _apply_update(s: Session, ctx: Ctx, user: User, changes: dict[str, Any],
             revoke_user_sessions_txn(s, ctx, user.id, reason="account_disabled")
     if "position" in changed or "disabled" in changed:
         index_user(s, user)
-    action = "account.updated"
+    action = AuditAction.ACCOUNT_UPDATED
     if "disabled" in changed:
-        action = "account.disabled" if user.disabled else "account.enabled"
+        action = AuditAction.ACCOUNT_DISABLED if user.disabled else AuditAction.ACCOUNT_ENABLED
     if changed:
         audit.record(s, ctx, action, target=f"user:{user.id}", changes=changed, **_via(approval))
         account_changed(s, ctx, user.id)
@@ -329,7 +330,7 @@ def _apply_roles(s: Session, ctx: Ctx, user: User, payload: dict[str, Any],
     reissue = approval is not None and Role.COMPLIANCE.value in new_roles and Role.COMPLIANCE.value not in old
     password = _reissue_credentials(s, ctx, user) if reissue else None
     reissued: dict[str, Any] = {"credentials_reissued": True} if reissue else {}
-    audit.record(s, ctx, "account.roles_changed", target=f"user:{user.id}",
+    audit.record(s, ctx, AuditAction.ACCOUNT_ROLES_CHANGED, target=f"user:{user.id}",
                  changes={"roles": {"from": old, "to": new_roles}}, **_via(approval), **reissued)
     account_changed(s, ctx, user.id)
     view = admin_view(s, user, datetime.now(UTC))
@@ -363,7 +364,7 @@ def admin_unlock(ctx: Ctx, user_id: int) -> None:
         user = get_user(s, user_id)
         user.locked_until = None
         user.failed_logins = 0
-        audit.record(s, ctx, "account.unlocked", target=f"user:{user.id}")
+        audit.record(s, ctx, AuditAction.ACCOUNT_UNLOCKED, target=f"user:{user.id}")
 
 
 def admin_reset_password(ctx: Ctx, user_id: int) -> dict[str, Any]:
@@ -387,7 +388,7 @@ def _apply_reset_password(s: Session, ctx: Ctx, user: User, payload: dict[str, A
     user.failed_logins = 0
     s.add(PasswordHistory(user_id=user.id, password_hash=user.password_hash))
     revoke_user_sessions_txn(s, ctx, user.id, reason="password_reset")
-    audit.record(s, ctx, "account.password_reset", target=f"user:{user.id}",
+    audit.record(s, ctx, AuditAction.ACCOUNT_PASSWORD_RESET, target=f"user:{user.id}",
                  two_factor_kept=bool(user.totp_enabled), **_via(approval),
                  **_cli_actor(ctx))
     account_changed(s, ctx, user.id)
@@ -424,7 +425,7 @@ def _apply_reset_two_factor(s: Session, ctx: Ctx, user: User, payload: dict[str,
     user.totp_last_step = 0
     s.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     revoke_user_sessions_txn(s, ctx, user.id, reason="two_factor_reset")
-    audit.record(s, ctx, "account.two_factor_reset", target=f"user:{user.id}", **_via(approval))
+    audit.record(s, ctx, AuditAction.ACCOUNT_TWO_FACTOR_RESET, target=f"user:{user.id}", **_via(approval))
     account_changed(s, ctx, user.id)
     return admin_view(s, user, datetime.now(UTC))
 
@@ -470,7 +471,7 @@ def _apply_depart(s: Session, ctx: Ctx, user: User, payload: dict[str, Any],
     index_user(s, user)
     sessions = revoke_user_sessions_txn(s, ctx, user.id, reason="departure")
     groups = remove_from_all_groups_txn(s, ctx, user.id)
-    audit.record(s, ctx, "account.departed", target=f"user:{user.id}", reason=payload["reason"],
+    audit.record(s, ctx, AuditAction.ACCOUNT_DEPARTED, target=f"user:{user.id}", reason=payload["reason"],
                  pledged=bool(payload.get("pledged")), sessions_ended=len(sessions), groups_left=groups, unit=unit_path(s, user.unit_id), **_via(approval))
     drive = hand_over_txn(s, ctx, user)  # the drive goes whole to the unit's head (or waits for HR)
     account_changed(s, ctx, user.id)
@@ -499,7 +500,7 @@ def _apply_reinstate(s: Session, ctx: Ctx, user: User, payload: dict[str, Any],
     user.departure_reason = None
     user.disabled = False
     index_user(s, user)
-    audit.record(s, ctx, "account.reinstated", target=f"user:{user.id}", reason=payload["reason"], **_via(approval))
+    audit.record(s, ctx, AuditAction.ACCOUNT_REINSTATED, target=f"user:{user.id}", reason=payload["reason"], **_via(approval))
     account_changed(s, ctx, user.id)
     return admin_view(s, user, datetime.now(UTC))
 
@@ -529,11 +530,11 @@ def cli_enable(ctx: Ctx, username: str, reason: str | None) -> dict[str, Any]:
                 raise MixunError("account_departed")
             user.departed_at = None
             user.departure_reason = None
-            audit.record(s, ctx, "account.reinstated", target=f"user:{user.id}", reason=reason.strip(), actor="cli")
+            audit.record(s, ctx, AuditAction.ACCOUNT_REINSTATED, target=f"user:{user.id}", reason=reason.strip(), actor="cli")
         if user.disabled:
             user.disabled = False
             index_user(s, user)
-            audit.record(s, ctx, "account.enabled", target=f"user:{user.id}", actor="cli",
+            audit.record(s, ctx, AuditAction.ACCOUNT_ENABLED, target=f"user:{user.id}", actor="cli",
                          changes={"disabled": False})
         user.locked_until = None
         user.failed_logins = 0

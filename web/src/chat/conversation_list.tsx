@@ -48,7 +48,7 @@ function ConversationItem({ c }: { c: Conversation }) {
             {draft ? <><span class="mark draft" data-testid="draft-mark">[{t('draft_mark')}]</span>{draft}</> : <>{who}{preview(last)}</>}
           </span>
           {c.muted && <span class="muted-icon" data-testid="muted-mark" title={t('mute')}>🔕</span>}
-          {c.unread_count > 0 && <span class={'unread-badge' + (c.muted ? ' muted-badge' : '')} data-testid="unread-count">{c.unread_count > 99 ? '99+' : c.unread_count}</span>}
+          {(c.unread_count ?? 0) > 0 && <span class={'unread-badge' + (c.muted ? ' muted-badge' : '')} data-testid="unread-count">{c.unread_count! > 99 ? '99+' : c.unread_count}</span>}
         </div>
       </div>
     </li>

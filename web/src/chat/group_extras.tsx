@@ -70,7 +70,7 @@ export function NoticeGate({ c }: { c: Conversation }) {
   return (
     <Modal title={t('group_notice')} onClose={() => noticeSeen(c)} testid="notice-dialog">
       <div class="notice-text" data-testid="notice-text">{c.notice.text}</div>
-      <p class="muted small">{c.notice.by?.name} · {fmtTime(c.notice.at, true)}</p>
+      <p class="muted small">{c.notice.by?.name} · {fmtTime(c.notice.at ?? undefined, true)}</p>
       <div class="row-end"><button class="primary" data-testid="dialog-ok" onClick={() => noticeSeen(c)}>{t('notice_got_it')}</button></div>
     </Modal>
   );

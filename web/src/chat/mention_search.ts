@@ -4,7 +4,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { get } from '../api';
 import { Conversation, Member, S } from '../store';
 
-export const ALL: Member = { id: 0, name: '所有人' };
+export const ALL: Member = { id: 0, name: '所有人', role: 'member' };
 
 export function mayMentionAll(c: Conversation): boolean {
   return c.kind === 'group' && (c.my_role === 'owner' || c.my_role === 'admin' || !!c.all_may_mention_all);

@@ -27,7 +27,7 @@ export function menuHandlers(m: Message) {
 function plain(m: Message): string {
   if (m.kind === 'merged') return m.text.split('\n')[0];
   if (m.text) return m.text;
-  return (m.attachments || []).map((a) => (a.kind === 'image' ? t('image_message') : `[${t('file_message')}] ${a.filename || a.name || ''}`)).join(' ');
+  return (m.attachments || []).map((a) => (a.kind === 'image' ? t('image_message') : `[${t('file_message')}] ${a.filename || ''}`)).join(' ');
 }
 
 /** The menu itself (one per chat), and the dialogs it opens. */

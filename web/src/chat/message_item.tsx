@@ -82,7 +82,7 @@ export function MessageItem(props: { m: Message; c: Conversation; mine: boolean;
             <>
               {m.kind === 'merged' ? <MergedCard m={m} /> : m.text && <MessageText text={m.text} members={c.members} />}
               {images.map((a) => (
-                <img class="msg-img" src={`/api/v1/attachments/${a.id}/thumbnail`} alt={a.name || a.filename || t('image')} title={a.name || a.filename || ''}
+                <img class="msg-img" src={`/api/v1/attachments/${a.id}/thumbnail`} alt={a.filename || t('image')} title={a.filename || ''}
                   data-testid="message-image" loading="lazy" onClick={() => props.onPreview(a.id)}
                   ref={(el) => { if (el && a.width && a.height) { const w = Math.min(240, a.width); el.style.width = w + 'px'; el.style.aspectRatio = `${a.width} / ${a.height}`; } }} />
               ))}
@@ -130,7 +130,7 @@ export function fmtSize(n?: number): string {
 
 // A file in a message: its name and size, and whether it may be downloaded yet (D7: only once scanned).
 function FileChip({ a }: { a: Attachment }) {
-  const name = a.name || a.filename || t('file_message');
+  const name = a.filename || t('file_message');
   const st = a.scan_status || 'clean';
   const ready = st === 'clean' || st === 'unscanned' || st === 'reencoded';
   const pack = a.kind === 'secure_pack';

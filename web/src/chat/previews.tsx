@@ -7,7 +7,7 @@ import { Modal } from '../ui';
 
 const OFFICE = /\.(docx|xlsx|pptx|txt|csv)$/i;
 export function previewKind(a: Attachment): 'pdf' | 'office' | 'image' | null {
-  const name = a.filename || a.name || '';
+  const name = a.filename || '';
   if (a.kind === 'image' || a.mime?.startsWith('image/')) return 'image';
   if (a.mime === 'application/pdf' || /\.pdf$/i.test(name)) return 'pdf';
   if (OFFICE.test(name) || /officedocument|text\/(plain|csv)/.test(a.mime || '')) return 'office';
@@ -27,7 +27,7 @@ export function PreviewButton({ a }: { a: Attachment }) {
 }
 
 export function FilePreview({ a, onClose }: { a: Attachment; onClose: () => void }) {
-  const name = a.filename || a.name || '';
+  const name = a.filename || '';
   const kind = previewKind(a);
   return (
     <Modal title={name} onClose={onClose} wide testid="file-preview-dialog">

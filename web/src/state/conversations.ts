@@ -5,7 +5,7 @@ import { updateTitle } from './notify';
 import { isAdminOnly } from './session';
 import { loadLatest, thread } from './threads';
 import { presenceMissing } from './presence';
-import type { Conversation, Member } from './types';
+import type { Conversation, ConversationPublic, Member } from './types';
 
 export function convTitle(c: Conversation): string {
   if (c.kind === 'group') return c.name || c.members.map((m) => m.name).join('、');
@@ -36,8 +36,9 @@ export async function loadConversations() {
   changed();
 }
 
-export async function ensureConversation(id: number, c?: Conversation) {
-  if (c) { S.convs.set(id, { ...S.convs.get(id), ...c }); presenceMissing(c.members?.map((m) => m.id) ?? []); changed(); return; }
+// An event carries the conversation's public part only (ConversationPublic): it updates what is known.
+export async function ensureConversation(id: number, c?: Conversation | ConversationPublic) {
+  if (c) { S.convs.set(id, { ...S.convs.get(id), ...c } as Conversation); presenceMissing(c.members?.map((m) => m.id) ?? []); changed(); return; }
   if (S.convs.has(id)) return;
   try { const conv = await get<Conversation>(`/conversations/${id}`); S.convs.set(id, conv); changed(); } catch { /* ignore */ }
 }

@@ -3,14 +3,12 @@
 import { api, get, post } from '../api';
 import { S, changed, showError } from './core';
 import { thread } from './threads';
-import type { Conversation, Message } from './types';
+import type { SystemLine as SystemLineShape } from '../api-types';
+import type { Conversation, Frame, Message } from './types';
 
 const put = <T = any>(p: string, b: unknown) => api<T>('PUT', p, b);
 
-export type SystemLine = {
-  id: number; conversation_id: number; action: string; detail: string; at: string;
-  user: { id: number; name: string }; actor: { id: number; name: string };
-};
+export type SystemLine = SystemLineShape;
 export type Reaction = { emoji: string; users: { id: number; name: string }[] };
 
 export const G = {
@@ -45,9 +43,9 @@ export function reloadSystem(id: number) {
 }
 
 /** Group-life parts of an event frame (called by the realtime router for every frame). */
-export function onGroupEvent(f: any) {
-  if (Array.isArray(f.system)) addLines(f.system);
-  const nv = f.conversation?.notice;
+export function onGroupEvent(f: Frame) {
+  if ('system' in f && Array.isArray(f.system)) addLines(f.system);
+  const nv = f.type === 'conversation.updated' ? f.conversation.notice : null;
   if (f.type === 'conversation.updated' && nv) {
     // A new 群公告 from someone else: shown to us once (the server keeps who has opened it).
     const c = S.convs.get(f.conversation.id);

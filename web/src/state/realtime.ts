@@ -11,7 +11,7 @@ import { onViolationNotice } from './dlp';
 import { loadDrafts } from './drafts';
 import { onAnnouncementEvent } from './people';
 import { w } from '../labels_org';
-import type { Member } from './types';
+import type { Frame, Member, OtherFrame } from './types';
 
 let ws: WebSocket | null = null;
 let wsTimer: any;
@@ -39,7 +39,7 @@ function connect() {
   let sock: WebSocket;
   try { sock = new WebSocket(`${proto}//${location.host}/api/v1/ws`); } catch { retry(); return; }
   ws = sock;
-  sock.onmessage = (ev) => { let f: any; try { f = JSON.parse(ev.data); } catch { return; } onFrame(f); };
+  sock.onmessage = (ev) => { let f: Frame; try { f = JSON.parse(ev.data); } catch { return; } onFrame(f); };
   sock.onclose = (ev) => {
     if (ws !== sock) return;
     ws = null; clearInterval(pingTimer);
@@ -61,7 +61,7 @@ function retry() {
   backoff = Math.min(backoff * 2, 5000);
 }
 
-function onFrame(f: any) {
+function onFrame(f: Frame) {
   if (f.type === 'hello') {
     backoff = 500;
     const wasOnline = S.everOnline;
@@ -107,16 +107,28 @@ function onFrame(f: any) {
     case 'conversation.member_removed':
       if (f.conversation) {
         const still = f.conversation.members?.some((m: Member) => m.id === S.me?.id);
-        if (still === false || f.user_id === S.me?.id) { S.convs.delete(f.conversation.id); if (S.openId === f.conversation.id) S.openId = null; changed(); }
+        if (still === false || (S.me != null && (f.user_ids ?? []).includes(S.me.id))) { S.convs.delete(f.conversation.id); if (S.openId === f.conversation.id) S.openId = null; changed(); }
         else ensureConversation(f.conversation.id, f.conversation);
       }
       break;
-    case 'attachment.scanned': onScanned(f); break;
     case 'security.login_flagged': // the person's own notice: a lockout or a second machine
       if (f.alert?.user_id === S.me?.id) toast(t((f.alert.reasons || []).includes('locked_out') ? 'notice_locked_out' : 'notice_login_flagged', { ip: f.alert.ip || '' }), 'error');
       break;
-    case 'dlp.violation_notice': onViolationNotice(f); break;
     case 'presence.changed': onPresenceChanged(f.user_id, f.status); break;
+    case 'attachment.scanned': case 'dlp.violation_notice': case 'announcement.published': case 'announcement.reminder':
+    case 'application.changed': case 'group_request.changed': case 'drive.space_changed': case 'drive.unused':
+    case 'drive.removed': case 'drive.handed_over':
+      onOther(f); break;
+    default: break;
+  }
+}
+
+// Events whose bodies the OpenAPI document leaves open (OtherFrame): read as the server writes them.
+function onOther(frame: OtherFrame) {
+  const f = frame as OtherFrame & Record<string, any>;
+  switch (f.type) {
+    case 'attachment.scanned': onScanned(f); break;
+    case 'dlp.violation_notice': onViolationNotice(f as any); break;
     case 'announcement.published': case 'announcement.reminder': onAnnouncementEvent(f); break;
     case 'application.changed': // an account application moved on: to its applicant and its next decider
       toast(`${w('applications')}（${f.name || ''}）：${w('status_' + f.status)}`);

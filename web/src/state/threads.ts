@@ -4,7 +4,7 @@ import { S, changed } from './core';
 import { chatShown, ensureConversation, markRead } from './conversations';
 import { notify, updateTitle } from './notify';
 import { removePending } from './outbox';
-import type { Message, Thread } from './types';
+import type { Message, MessagePage, ReadFrame, Thread } from './types';
 
 export function thread(id: number): Thread {
   let th = S.threads.get(id);
@@ -32,7 +32,7 @@ export async function loadLatest(id: number) {
   const c = S.convs.get(id);
   const unread = c ? Math.max(0, (c.last_seq ?? 0) - (c.read_seq ?? 0)) : 0;
   const limit = Math.min(200, Math.max(50, unread + 20));
-  const r = await get<{ messages: Message[] }>(`/conversations/${id}/messages?limit=${limit}` + `&before_seq=${c?.last_seq ? c.last_seq + 1 : 2147483647}`);
+  const r = await get<MessagePage>(`/conversations/${id}/messages?limit=${limit}` + `&before_seq=${c?.last_seq ? c.last_seq + 1 : 2147483647}`);
   for (const m of r.messages) insert(th, m);
   if (r.messages.length < limit) th.loadedAll = true;
   th.loaded = true;
@@ -45,7 +45,7 @@ export async function loadNewer(id: number) {
   const th = thread(id);
   for (let i = 0; i < 50; i++) {
     const after = th.list.length ? th.list[th.list.length - 1].seq : 0;
-    const r = await get<{ messages: Message[] }>(`/conversations/${id}/messages?after_seq=${after}&limit=200`);
+    const r = await get<MessagePage>(`/conversations/${id}/messages?after_seq=${after}&limit=200`);
     let added = false;
     for (const m of r.messages) { if (insert(th, m)) { added = true; bumpSummary(m, false); } }
     if (r.messages.length < 200 || !added) break;
@@ -60,7 +60,7 @@ export async function loadOlder(id: number): Promise<number> {
   changed();
   try {
     const first = th.list[0].seq;
-    const r = await get<{ messages: Message[] }>(`/conversations/${id}/messages?before_seq=${first}&limit=${PAGE}`);
+    const r = await get<MessagePage>(`/conversations/${id}/messages?before_seq=${first}&limit=${PAGE}`);
     let n = 0;
     for (const m of r.messages) if (m.seq < first && insert(th, m)) n++;
     if (r.messages.length < PAGE || n === 0) th.loadedAll = true;
@@ -127,7 +127,7 @@ export function applyMessage(m: Message, live: boolean, kind: 'created' | 'edite
 export function ingest(m: Message) { applyMessage(m, false); }
 
 const receiptRefresh = new Map<number, any>();
-export function onRead(f: any) {
+export function onRead(f: Pick<ReadFrame, 'conversation_id' | 'user_id' | 'seq'>) {
   const id = f.conversation_id;
   const c = S.convs.get(id);
   if (f.user_id === S.me?.id) {
@@ -149,7 +149,7 @@ export function onRead(f: any) {
       if (!list.length) return;
       const from = Math.max(0, list[list.length - 1].seq - 200);
       try {
-        const r = await get<{ messages: Message[] }>(`/conversations/${id}/messages?after_seq=${from}&limit=200`);
+        const r = await get<MessagePage>(`/conversations/${id}/messages?after_seq=${from}&limit=200`);
         for (const m of r.messages) insert(th, m);
         changed();
       } catch { /* ignore */ }

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from mixun.api.deps import COOKIE, Id, gate
+from mixun.api.models import Login
 from mixun.api.schemas import LoginIn, OtpIn, PasswordChangeIn, PasswordIn
 from mixun.domain.roles import Perm
 from mixun.services import auth
@@ -15,7 +16,7 @@ from mixun.services.runtime import Ctx
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
-@router.post("/login")
+@router.post("/login", response_model=Login)
 def login(body: LoginIn, request: Request, response: Response,
           ctx: Annotated[Ctx, Depends(gate(Perm.PUBLIC))]) -> dict[str, Any]:
     result = auth.login(ctx, body.username, body.password, body.otp)

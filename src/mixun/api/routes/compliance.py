@@ -15,7 +15,9 @@ from pydantic import BaseModel, Field, field_validator
 
 from mixun.api import zipstream
 from mixun.api.deps import DbCursor, DbId, Id, Instant, Limit, Offset, QueryCursor, QueryId, gate
+from mixun.api.models import SearchResults
 from mixun.api.responses import file_response
+from mixun.domain.audit_actions import AuditAction
 from mixun.domain.roles import Perm
 from mixun.errors import MixunError
 from mixun.services import (
@@ -162,7 +164,7 @@ def view_original(version_id: Id, body: AccessReason, ctx: Compliance, response:
 def archive_attachment(attachment_id: Id, ctx: Compliance, reason: Reason, category: Category = "") -> Response:
     """Any archived file, including the files kept inside secure packs; audited with the reason."""
     why = archive.check_access_reason(category, reason)
-    data, mime, name = attachments.read_for_officer(ctx, attachment_id, action="archive.attachment_viewed",
+    data, mime, name = attachments.read_for_officer(ctx, attachment_id, action=AuditAction.ARCHIVE_ATTACHMENT_VIEWED,
                                                     reason=f"{archive.REASON_CATEGORIES[why.category]}：{why.text}")
     return file_response(data, mime, name, inline=False, cache="no-store")
 
@@ -379,7 +381,7 @@ def report_message(body: ReportCreate, ctx: Staff) -> dict[str, Any]:
     return review.report_message(ctx, body.message_id, body.reason)
 
 
-@router.get("/api/v1/search/messages")
+@router.get("/api/v1/search/messages", response_model=SearchResults)
 def search_own(ctx: Staff, q: Annotated[str, Query(min_length=1, max_length=200)], limit: Limit = 50,
                cursor: QueryCursor = None) -> dict[str, Any]:
     return archive.search_own(ctx, q, limit, cursor)

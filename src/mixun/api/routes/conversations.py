@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from starlette.types import Message, Scope, Send
 
 from mixun import metrics
-from mixun.api import edge_input
+from mixun.api import edge_input, models
 from mixun.api import errors as api_errors
 from mixun.api.deps import MAX_ID, Id, Limit, gate
 from mixun.api.responses import ORJSONResponse, file_response
@@ -46,9 +46,10 @@ SEND_PATH = re.compile(r"/api/v1/conversations/([1-9][0-9]{0,15})/messages")
 Seq = Annotated[int | None, Query(ge=0, le=MAX_ID)]
 
 
-@router.post("/conversations", status_code=201, responses={202: {
-    "description": "A group with people of other units that needs the unit head's approval: the request filed "
-                   "(``pending`` true, ``request``; GET /group-requests shows where it stands)"}})
+@router.post("/conversations", status_code=201, response_model=models.Conversation | models.GroupPending,
+             responses={202: {"model": models.GroupPending, "description":
+                              "A group with people of other units that needs the unit head's approval: the request "
+                              "filed (``pending`` true, ``request``; GET /group-requests shows where it stands)"}})
 def create(body: ConversationCreate, ctx: Chat, response: Response) -> dict[str, Any]:
     try:
         return conversations.create_conversation(ctx, body.kind, body.members, body.name)
@@ -61,27 +62,27 @@ def create(body: ConversationCreate, ctx: Chat, response: Response) -> dict[str,
     return {"pending": True, "request": group_requests.file_request(ctx, body.name or "", body.members)}
 
 
-@router.get("/conversations")
+@router.get("/conversations", response_model=models.ConversationList)
 def list_(ctx: Chat) -> dict[str, Any]:
     return conversations.list_conversations(ctx)
 
 
-@router.get("/conversations/{conversation_id}")
+@router.get("/conversations/{conversation_id}", response_model=models.Conversation)
 def get(conversation_id: Id, ctx: Chat) -> dict[str, Any]:
     return conversations.get_conversation(ctx, conversation_id)
 
 
-@router.patch("/conversations/{conversation_id}")
+@router.patch("/conversations/{conversation_id}", response_model=models.Conversation)
 def rename(conversation_id: Id, body: ConversationUpdate, ctx: Chat) -> dict[str, Any]:
     return conversations.rename(ctx, conversation_id, body.name)
 
 
-@router.post("/conversations/{conversation_id}/members")
+@router.post("/conversations/{conversation_id}/members", response_model=models.Conversation)
 def add_members(conversation_id: Id, body: MembersIn, ctx: Chat) -> dict[str, Any]:
     return conversations.add_members(ctx, conversation_id, body.user_ids)
 
 
-@router.delete("/conversations/{conversation_id}/members/{user_id}")
+@router.delete("/conversations/{conversation_id}/members/{user_id}", response_model=models.Conversation)
 def remove_member(conversation_id: Id, user_id: Id, ctx: Chat) -> dict[str, Any]:
     return conversations.remove_member(ctx, conversation_id, user_id)
 
@@ -92,17 +93,17 @@ def leave(conversation_id: Id, ctx: Chat) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/conversations/{conversation_id}/owner")
+@router.post("/conversations/{conversation_id}/owner", response_model=models.Conversation)
 def transfer(conversation_id: Id, body: UserIdIn, ctx: Chat) -> dict[str, Any]:
     return conversations.transfer_owner(ctx, conversation_id, body.user_id)
 
 
-@router.post("/conversations/{conversation_id}/admins")
+@router.post("/conversations/{conversation_id}/admins", response_model=models.Conversation)
 def set_admin(conversation_id: Id, body: AdminIn, ctx: Chat) -> dict[str, Any]:
     return conversations.set_admin(ctx, conversation_id, body.user_id, body.admin)
 
 
-@router.post("/conversations/{conversation_id}/messages", status_code=201)
+@router.post("/conversations/{conversation_id}/messages", status_code=201, response_model=models.Message)
 async def send(conversation_id: Id, body: MessageCreate, ctx: Chat) -> ORJSONResponse:
     return await _send(ctx, conversation_id, body)
 
@@ -163,7 +164,7 @@ async def _no_body() -> Message:
     return {"type": "http.disconnect"}
 
 
-@router.get("/conversations/{conversation_id}/messages")
+@router.get("/conversations/{conversation_id}/messages", response_model=models.MessagePage)
 def history(conversation_id: Id, ctx: Chat, after_seq: Seq = None, before_seq: Seq = None,
             limit: Limit = 50) -> dict[str, Any]:
     views = messages.list_messages(ctx, conversation_id, after_seq, before_seq, limit)
@@ -176,7 +177,7 @@ def read(conversation_id: Id, body: ReadIn, ctx: Chat) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/conversations/{conversation_id}/images", status_code=201)
+@router.post("/conversations/{conversation_id}/images", status_code=201, response_model=models.Message)
 def upload_image(conversation_id: Id, ctx: Chat, file: Annotated[UploadFile, File()],
                  client_id: Annotated[str | None, Form(max_length=64)] = None) -> JSONResponse:
     edge_input.require_text(client_id=client_id, filename=file.filename)
@@ -185,7 +186,7 @@ def upload_image(conversation_id: Id, ctx: Chat, file: Annotated[UploadFile, Fil
     return JSONResponse(view, status_code=201)
 
 
-@router.post("/conversations/{conversation_id}/files", status_code=201)
+@router.post("/conversations/{conversation_id}/files", status_code=201, response_model=models.Message)
 def upload_file(conversation_id: Id, ctx: Chat, file: Annotated[UploadFile, File()],
                 client_id: Annotated[str | None, Form(max_length=64)] = None,
                 confirm: Annotated[bool, Form()] = False) -> JSONResponse:
@@ -196,7 +197,7 @@ def upload_file(conversation_id: Id, ctx: Chat, file: Annotated[UploadFile, File
     return JSONResponse(view, status_code=201)
 
 
-@router.post("/conversations/{conversation_id}/secure-pack", status_code=201)
+@router.post("/conversations/{conversation_id}/secure-pack", status_code=201, response_model=models.Message)
 def secure_pack(conversation_id: Id, ctx: Chat, files: Annotated[list[UploadFile], File()],
                 password: Annotated[str, Form(max_length=128)],
                 client_id: Annotated[str | None, Form(max_length=64)] = None,
@@ -228,12 +229,12 @@ def thumbnail(attachment_id: Id, ctx: Chat) -> Response:
     return file_response(data, mime, name)
 
 
-@router.patch("/messages/{message_id}")
+@router.patch("/messages/{message_id}", response_model=models.Message)
 def edit(message_id: Id, body: MessageUpdate, ctx: Chat) -> dict[str, Any]:
     return messages.edit_message(ctx, message_id, body.text, body.confirm)
 
 
-@router.post("/messages/{message_id}/recall")
+@router.post("/messages/{message_id}/recall", response_model=models.Message)
 def recall(message_id: Id, ctx: Chat) -> dict[str, Any]:
     return messages.recall_message(ctx, message_id)
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from mixun.api.deps import Id, Limit, Offset, QueryId, gate
+from mixun.api.models import Drafts, Me
 from mixun.api.schemas import StatusIn
 from mixun.domain.roles import Perm
 from mixun.services import auth, directory, drafts, presence, users
@@ -17,12 +18,12 @@ from mixun.services.runtime import Ctx
 router = APIRouter(prefix="/api/v1", tags=["me", "directory"])
 
 
-@router.get("/me")
+@router.get("/me", response_model=Me)
 def me(ctx: Annotated[Ctx, Depends(gate(Perm.SESSION))]) -> dict[str, Any]:
     return auth.me(ctx)
 
 
-@router.patch("/me")
+@router.patch("/me", response_model=Me)
 def set_status(body: StatusIn, ctx: Annotated[Ctx, Depends(gate(Perm.ACCOUNT))]) -> dict[str, Any]:
     """Only the work status: a real name is HR's (another field is a 422 that names it)."""
     from mixun.services.org import refuse_fields
@@ -60,7 +61,7 @@ class DraftIn(BaseModel):
     text: str = Field(default="", max_length=100_000)
 
 
-@router.get("/drafts")
+@router.get("/drafts", response_model=Drafts)
 def my_drafts(ctx: Annotated[Ctx, Depends(gate(Perm.CHAT))]) -> dict[str, Any]:
     """The caller's unsent composer texts, by conversation id."""
     return {"drafts": drafts.list_drafts(ctx)}

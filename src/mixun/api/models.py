@@ -1,0 +1,404 @@
+"""Response models: the shapes the core resources answer, as the OpenAPI document states them.
+
+Each model describes what one view builder returns (the builder is named on the model), field for field,
+in the builder's order. ``NotRequired`` marks a key the view leaves out in some cases (absent, not null);
+``X | None`` a key always present that may be null.
+
+They are ``TypedDict``s (validated by pydantic as dicts), configured so that FastAPI's response check can
+never change an answer: extra keys are kept (``extra="allow"``), nothing is filled in, nothing coerced
+(the types are the ones the views produce). The document still states each shape as closed (the
+``additionalProperties`` pydantic would add for ``allow`` is taken out): a key added to a view without
+its model fails tests/api/test_response_models.py, which checks real answers against the document with
+extra keys refused, and the TypeScript types generated from it (web/src/api-types.ts, docs/api.md).
+
+The WebSocket frames are here too (``Frame``, a union discriminated by ``type``): the OpenAPI document
+has no place for them by itself, so api/openapi.py adds them to its components.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, NotRequired
+
+from pydantic import ConfigDict, Discriminator, Field, TypeAdapter, with_config
+from typing_extensions import TypedDict
+
+from mixun.domain.events import EventType
+
+
+def _closed(schema: dict[str, Any]) -> None:
+    schema.pop("additionalProperties", None)
+
+
+OUT = ConfigDict(extra="allow", json_schema_extra=_closed)
+
+
+# ---- people ---------------------------------------------------------------------------------------------
+
+@with_config(OUT)
+class Me(TypedDict):
+    """``services.auth.me_view``: the caller's account; a locked session gets only the lock screen's part."""
+
+    id: int
+    username: str
+    name: str
+    employee_no: NotRequired[str | None]
+    phone: NotRequired[str | None]
+    unit: NotRequired[str]
+    unit_id: NotRequired[int | None]
+    position: NotRequired[str]
+    status: NotRequired[str]
+    work_status: NotRequired[str]
+    roles: list[str]
+    is_admin: NotRequired[bool]
+    hr_verified: NotRequired[bool]
+    totp_enabled: NotRequired[bool]
+    must_change_password: bool
+    must_enroll_totp: bool
+    must_accept_rules: NotRequired[bool]
+    locked: bool
+
+
+@with_config(OUT)
+class Login(TypedDict):
+    """``services.auth.login``'s answer: the session's token and the account."""
+
+    token: str
+    user: Me
+    must_change_password: bool
+    must_enroll_totp: bool
+    must_accept_rules: bool
+
+
+@with_config(OUT)
+class Person(TypedDict):
+    """Someone named in a view: a sender, a reacting member, whoever set a notice."""
+
+    id: int
+    name: str
+
+
+# ---- messages -------------------------------------------------------------------------------------------
+
+@with_config(OUT)
+class Attachment(TypedDict):
+    """``services.message_views.attachment_view``; the archive's views add ``archive_only`` and ``sha256``."""
+
+    id: int
+    kind: str
+    mime: str
+    size: int
+    width: int | None
+    height: int | None
+    filename: str | None
+    scan_status: str
+    archive_only: NotRequired[bool]
+    sha256: NotRequired[str]
+
+
+@with_config(OUT)
+class DlpFinding(TypedDict):
+    """One DLP finding, as its sender is shown it (the raw value never: ``masked`` only)."""
+
+    detector: str
+    start: int
+    end: int
+    masked: str
+    action: str
+    category: NotRequired[str | None]
+
+
+@with_config(OUT)
+class MessageDlp(TypedDict):
+    """What DLP did to a message: members see ``mask`` alone; the sender also the findings."""
+
+    action: str
+    findings: NotRequired[list[DlpFinding]]
+
+
+@with_config(OUT)
+class UrgentRecipient(TypedDict):
+    id: int
+    name: str
+    phone: str | None
+    read: bool
+
+
+@with_config(OUT)
+class Reaction(TypedDict):
+    emoji: str
+    users: list[Person]
+
+
+@with_config(OUT)
+class Message(TypedDict):
+    """``services.message_views.message_view``: one message as a member sees it (history, sends, edits,
+    recalls, events). Sender-only parts (``client_id``, the findings, ``urgent_recipients``) go to its
+    sender; ``reactions`` come with history pages; ``bundle_title`` with a merged forward just sent."""
+
+    id: int
+    conversation_id: int
+    seq: int
+    sender: Person
+    kind: str
+    text: str
+    created_at: str
+    edited: bool
+    edited_at: str | None
+    recalled: bool
+    urgent: bool
+    reply_to: int | None
+    mentions: list[int]
+    attachments: list[Attachment]
+    read_count: int
+    recipient_count: int
+    client_id: NotRequired[str | None]
+    content_destroyed: NotRequired[bool]
+    dlp: NotRequired[MessageDlp]
+    urgent_recipients: NotRequired[list[UrgentRecipient]]
+    reactions: NotRequired[list[Reaction]]
+    bundle_title: NotRequired[str]
+
+
+@with_config(OUT)
+class MessagePage(TypedDict):
+    """A page of history, in ``seq`` order."""
+
+    messages: list[Message]
+
+
+@with_config(OUT)
+class SearchHit(TypedDict):
+    message_id: int
+    conversation_id: int
+    seq: int
+    sender: Person
+    text: str
+    created_at: str
+
+
+@with_config(OUT)
+class SearchResults(TypedDict):
+    """``services.archive.search_own``: the caller's own messages matching the words, newest first."""
+
+    results: list[SearchHit]
+    next_cursor: int | None
+
+
+@with_config(OUT)
+class Drafts(TypedDict):
+    """Unsent composer texts by conversation id (JSON object keys are text)."""
+
+    drafts: dict[str, str]
+
+
+# ---- conversations --------------------------------------------------------------------------------------
+
+@with_config(OUT)
+class ConversationMember(TypedDict):
+    id: int
+    name: str
+    role: str
+
+
+@with_config(OUT)
+class Notice(TypedDict):
+    text: str
+    version: int
+    by: Person
+    at: str | None
+
+
+@with_config(OUT)
+class ConversationPublic(TypedDict):
+    """``services.conversations.public_view``: the part of a conversation that is the same for every
+    member (what conversation events carry)."""
+
+    id: int
+    kind: Literal["direct", "group"]
+    name: str | None
+    members: list[ConversationMember]
+    last_seq: int
+    created_at: str
+    updated_at: str
+    notice: Notice | None
+    all_may_mention_all: bool
+
+
+@with_config(OUT)
+class Conversation(ConversationPublic):
+    """``services.conversations.conversation_view``, with the caller's own part (``personal``) where the
+    route adds it, and the list's counters and last message in GET /conversations."""
+
+    my_role: str | None
+    classification: str
+    pinned: NotRequired[bool]
+    muted: NotRequired[bool]
+    notice_unread: NotRequired[bool]
+    unread_count: NotRequired[int]
+    mention_count: NotRequired[int]
+    urgent_unread: NotRequired[int]
+    read_seq: NotRequired[int]
+    last_message: NotRequired[Message | None]
+    created: NotRequired[bool]
+
+
+@with_config(OUT)
+class ConversationList(TypedDict):
+    conversations: list[Conversation]
+
+
+@with_config(OUT)
+class GroupPending(TypedDict):
+    """202 from POST /conversations: the group needs a unit head's approval; the request was filed."""
+
+    pending: bool
+    request: dict[str, Any]
+
+
+# ---- WebSocket frames -----------------------------------------------------------------------------------
+
+@with_config(OUT)
+class SystemLine(TypedDict):
+    """``services.conversations.system_lines``: a group's system line (joined, invited, removed, left,
+    renamed, owner...)."""
+
+    id: int
+    conversation_id: int
+    action: str
+    detail: str
+    user: Person
+    actor: Person
+    at: str
+
+
+@with_config(OUT)
+class HelloFrame(TypedDict):
+    """First frame on a connection: ``last_event_seq`` is the caller's event counter now."""
+
+    type: Literal["hello"]
+    user_id: int
+    last_event_seq: int
+
+
+@with_config(OUT)
+class PongFrame(TypedDict):
+    type: Literal["pong"]
+
+
+@with_config(OUT)
+class ErrorFrame(TypedDict):
+    """The client sent something the socket does not take (``code`` bad_request or validation_failed)."""
+
+    type: Literal["error"]
+    code: str
+    field: NotRequired[str]
+
+
+@with_config(OUT)
+class _Event(TypedDict):
+    """Every event frame: ``event_seq`` the recipient's own gap-free counter (absent on live-only notices)."""
+
+    event_seq: NotRequired[int]
+
+
+@with_config(OUT)
+class MessageFrame(_Event):
+    type: Literal[EventType.MESSAGE_CREATED, EventType.MESSAGE_EDITED]
+    conversation_id: int
+    message: Message
+
+
+@with_config(OUT)
+class MessageRecalledFrame(_Event):
+    type: Literal[EventType.MESSAGE_RECALLED]
+    conversation_id: int
+    message: Message
+    recalled_by: int
+
+
+@with_config(OUT)
+class ReactionsFrame(_Event):
+    type: Literal[EventType.MESSAGE_REACTIONS]
+    conversation_id: int
+    message_id: int
+    reactions: list[Reaction]
+
+
+@with_config(OUT)
+class ReadFrame(_Event):
+    """To the senders of the messages read: ``user_id`` read up to ``seq``."""
+
+    type: Literal[EventType.CONVERSATION_READ]
+    conversation_id: int
+    user_id: int
+    seq: int
+
+
+@with_config(OUT)
+class ConversationFrame(_Event):
+    type: Literal[EventType.CONVERSATION_CREATED, EventType.CONVERSATION_UPDATED,
+                  EventType.CONVERSATION_MEMBER_ADDED, EventType.CONVERSATION_MEMBER_REMOVED]
+    conversation: ConversationPublic
+    system: NotRequired[list[SystemLine]]
+    user_ids: NotRequired[list[int]]
+
+
+@with_config(OUT)
+class DissolvedFrame(_Event):
+    type: Literal[EventType.CONVERSATION_DISSOLVED]
+    conversation_id: int
+    system: list[SystemLine]
+
+
+@with_config(OUT)
+class PrefsFrame(_Event):
+    """The caller's own 置顶 / 消息免打扰 changed (in another tab or device)."""
+
+    type: Literal[EventType.CONVERSATION_PREFS]
+    conversation_id: int
+    pinned: bool
+    muted: bool
+    notice_unread: bool
+
+
+@with_config(OUT)
+class PresenceFrame(_Event):
+    type: Literal[EventType.PRESENCE_CHANGED]
+    user_id: int
+    status: str
+    work_status: NotRequired[str]
+
+
+@with_config(OUT)
+class LoginAlert(TypedDict):
+    id: int
+    user_id: int
+    username: str
+    name: str
+    ip: str
+    reasons: list[str]
+    created_at: str
+
+
+@with_config(OUT)
+class LoginFlaggedFrame(_Event):
+    type: Literal[EventType.SECURITY_LOGIN_FLAGGED]
+    alert: LoginAlert
+
+
+@with_config(ConfigDict(extra="allow"))
+class OtherFrame(_Event):
+    """An event whose body this document leaves open (keys vary with what it is about; see docs/api.md)."""
+
+    type: Literal[EventType.ATTACHMENT_SCANNED, EventType.DLP_VIOLATION_NOTICE,
+                  EventType.ANNOUNCEMENT_PUBLISHED, EventType.ANNOUNCEMENT_REMINDER,
+                  EventType.APPLICATION_CHANGED, EventType.GROUP_REQUEST_CHANGED,
+                  EventType.DRIVE_SPACE_CHANGED, EventType.DRIVE_UNUSED, EventType.DRIVE_REMOVED,
+                  EventType.DRIVE_HANDED_OVER]
+
+
+Frame = Annotated[
+    HelloFrame | PongFrame | ErrorFrame | MessageFrame | MessageRecalledFrame | ReactionsFrame | ReadFrame
+    | ConversationFrame | DissolvedFrame | PrefsFrame | PresenceFrame | LoginFlaggedFrame | OtherFrame,
+    Discriminator("type"), Field(title="Frame")]
+FRAME = TypeAdapter(Frame)

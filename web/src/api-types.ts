@@ -1,0 +1,716 @@
+// Generated from the OpenAPI document by `python -m mixun.api.tsgen` (src/mixun/api/tsgen.py): do not edit.
+// The server's response models are in src/mixun/api/models.py; docs/api.md says how this file is kept true.
+
+export type AccessReason = {
+  /** the reason's category (needed; its Chinese label is accepted too): regulatory_inspection, internal_investigation, customer_complaint, litigation, audit_sampling, other */
+  category?: "regulatory_inspection" | "internal_investigation" | "customer_complaint" | "litigation" | "audit_sampling" | "other" | "监管检查" | "内部调查" | "客户投诉" | "法律诉讼" | "审计抽查" | "其他";
+  /** at least 10 characters */
+  reason: string;
+};
+
+export type AdminIn = {
+  user_id: number;
+  admin: boolean;
+};
+
+export type AdminUserCreate = {
+  username: string;
+  name: string;
+  unit_path: string;
+  password: string;
+  phone?: string | null;
+  position?: string;
+  employee_no?: string | null;
+  roles?: ("employee" | "unit_head" | "hr" | "sysadmin" | "secadmin" | "auditor" | "compliance")[];
+};
+
+export type AdminUserUpdate = {
+  disabled?: boolean | null;
+  roles?: string[] | null;
+  unit_id?: number | null;
+  position?: string | null;
+  phone?: string | null;
+  [key: string]: unknown;
+};
+
+export type AnnouncementCreate = {
+  title: string;
+  body: string;
+  unit_ids?: number[];
+  must_confirm?: boolean;
+  pinned?: boolean;
+  expires_at?: string | null;
+  confirm?: boolean;
+  file_ids?: number[];
+};
+
+export type AnnouncementRead = {
+  confirm?: boolean;
+};
+
+export type ApplicationCreate = {
+  name: string;
+  employee_no: string;
+  unit_id: number;
+  position?: string;
+  phone?: string | null;
+  functions?: ("chat" | "files" | "groups" | "drive" | "cross_unit")[];
+  username?: string | null;
+  note?: string;
+  [key: string]: unknown;
+};
+
+export type ApproveIn = {
+  username?: string | null;
+};
+
+/** ``services.message_views.attachment_view``; the archive's views add ``archive_only`` and ``sha256``. */
+export type Attachment = {
+  id: number;
+  kind: string;
+  mime: string;
+  size: number;
+  width: number | null;
+  height: number | null;
+  filename: string | null;
+  scan_status: string;
+  archive_only?: boolean;
+  sha256?: string;
+};
+
+export type BlockedTypeIn = {
+  extension: string;
+  label?: string;
+};
+
+export type Body_attach_fault_file_api_v1_faults__report_id__files_post = {
+  file: string;
+};
+
+export type Body_secure_pack_api_v1_conversations__conversation_id__secure_pack_post = {
+  files: string[];
+  password: string;
+  client_id?: string | null;
+  name?: string | null;
+};
+
+export type Body_upload_announcement_file_api_v1_announcements_files_post = {
+  file: string;
+  confirm?: boolean;
+};
+
+export type Body_upload_file_api_v1_conversations__conversation_id__files_post = {
+  file: string;
+  client_id?: string | null;
+  confirm?: boolean;
+};
+
+export type Body_upload_image_api_v1_conversations__conversation_id__images_post = {
+  file: string;
+  client_id?: string | null;
+};
+
+export type CompleteIn = {
+  confirm?: boolean;
+};
+
+/** ``services.conversations.conversation_view``, with the caller's own part (``personal``) where the route adds it, and the list's counters and last message in GET /conversations. */
+export type Conversation = {
+  id: number;
+  kind: "direct" | "group";
+  name: string | null;
+  members: ConversationMember[];
+  last_seq: number;
+  created_at: string;
+  updated_at: string;
+  notice: Notice | null;
+  all_may_mention_all: boolean;
+  my_role: string | null;
+  classification: string;
+  pinned?: boolean;
+  muted?: boolean;
+  notice_unread?: boolean;
+  unread_count?: number;
+  mention_count?: number;
+  urgent_unread?: number;
+  read_seq?: number;
+  last_message?: Message | null;
+  created?: boolean;
+};
+
+export type ConversationCreate = {
+  kind: "direct" | "group";
+  members: number[];
+  name?: string | null;
+};
+
+export type ConversationFrame = {
+  event_seq?: number;
+  type: "conversation.created" | "conversation.updated" | "conversation.member_added" | "conversation.member_removed";
+  conversation: ConversationPublic;
+  system?: SystemLine[];
+  user_ids?: number[];
+};
+
+export type ConversationList = {
+  conversations: Conversation[];
+};
+
+export type ConversationMember = {
+  id: number;
+  name: string;
+  role: string;
+};
+
+/** ``services.conversations.public_view``: the part of a conversation that is the same for every member (what conversation events carry). */
+export type ConversationPublic = {
+  id: number;
+  kind: "direct" | "group";
+  name: string | null;
+  members: ConversationMember[];
+  last_seq: number;
+  created_at: string;
+  updated_at: string;
+  notice: Notice | null;
+  all_may_mention_all: boolean;
+};
+
+export type ConversationUpdate = {
+  name: string;
+};
+
+export type Decision = {
+  decision: "approve" | "reject" | "violation" | "escalate";
+  note?: string;
+};
+
+export type DecisionIn = {
+  action: "remove" | "dismiss";
+  reason: string;
+};
+
+export type DissolvedFrame = {
+  event_seq?: number;
+  type: "conversation.dissolved";
+  conversation_id: number;
+  system: SystemLine[];
+};
+
+/** One DLP finding, as its sender is shown it (the raw value never: ``masked`` only). */
+export type DlpFinding = {
+  detector: string;
+  start: number;
+  end: number;
+  masked: string;
+  action: string;
+  category?: string | null;
+};
+
+export type DraftIn = {
+  text?: string;
+};
+
+/** Unsent composer texts by conversation id (JSON object keys are text). */
+export type Drafts = {
+  drafts: { [key: string]: string };
+};
+
+export type DualControlSet = {
+  export_person?: boolean | null;
+  export_unit?: boolean | null;
+  originals?: boolean | null;
+};
+
+export type Error = {
+  error: {
+    code: "account_departed" | "account_disabled" | "account_locked" | "address_not_allowed" | "announcement_scope_forbidden" | "application_not_pending" | "application_not_your_step" | "approval_not_allowed" | "approval_not_pending" | "approval_pending_exists" | "approval_required" | "bad_request" | "body_too_large" | "busy" | "chunk_mismatch" | "conflict" | "directory_rate_limited" | "dlp_blocked" | "dlp_confirm_required" | "drive_quota_exceeded" | "drive_type_not_allowed" | "edit_window_passed" | "employee_no_taken" | "empty_message" | "export_dir_not_empty" | "fault_resolved" | "field_not_changeable" | "file_blocked" | "file_not_ready" | "file_too_large" | "forbidden" | "forward_not_allowed" | "function_disabled" | "group_approval_required" | "group_request_not_pending" | "group_request_not_yours" | "group_size_limit" | "group_too_large" | "hold_already_released" | "hr_privileged_account" | "internal_error" | "invalid_credentials" | "invalid_json" | "invalid_members" | "invalid_otp" | "invalid_time_range" | "key_in_use" | "last_administrator" | "litestream_missing" | "malware_detected" | "message_recalled" | "message_too_long" | "method_not_allowed" | "network_not_allowed" | "no_original" | "no_unit_head" | "not_a_group" | "not_authenticated" | "not_found" | "otp_required" | "own_request" | "owner_must_transfer" | "password_change_required" | "password_expired" | "pdf_unavailable" | "preview_failed" | "preview_unsupported" | "range_not_satisfiable" | "rate_limited" | "reason_category_required" | "reason_too_short" | "recall_window_passed" | "request_not_approved" | "request_not_pending" | "reserved_role" | "reset_needs_two_factor" | "review_already_decided" | "review_content_hidden" | "role_grant_not_allowed" | "rules_acceptance_required" | "rules_not_published" | "rules_version_stale" | "scan_failed" | "scanner_unavailable" | "self_action_forbidden" | "sending_suspended" | "session_expired" | "session_locked" | "standby_none" | "standby_not_postgresql" | "standby_primary_alive" | "standby_promote_failed" | "standby_unknown_host" | "standby_unreachable" | "too_many_attempts" | "totp_already_enabled" | "totp_enrollment_required" | "totp_not_started" | "totp_required_for_role" | "unit_closed" | "unit_exists" | "unit_move_invalid" | "unit_not_empty" | "unit_not_found" | "unsupported_media" | "upload_incomplete" | "user_already_departed" | "username_taken" | "validation_failed" | "weak_pack_password" | "weak_password";
+    /** in the caller's language (zh-CN or en) */
+    message: string;
+    [key: string]: unknown;
+  };
+};
+
+/** The client sent something the socket does not take (``code`` bad_request or validation_failed). */
+export type ErrorFrame = {
+  type: "error";
+  code: string;
+  field?: string;
+};
+
+export type ExportCreate = {
+  since?: string | null;
+  until?: string | null;
+  /** the reason's category (needed; its Chinese label is accepted too): regulatory_inspection, internal_investigation, customer_complaint, litigation, audit_sampling, other */
+  category?: "regulatory_inspection" | "internal_investigation" | "customer_complaint" | "litigation" | "audit_sampling" | "other" | "监管检查" | "内部调查" | "客户投诉" | "法律诉讼" | "审计抽查" | "其他";
+  reason: string;
+  user?: string | null;
+  unit?: string | null;
+  conversation_id?: number | null;
+  formats?: ("jsonl" | "csv" | "eml" | "attachments")[];
+  include_originals?: boolean;
+};
+
+export type FaultAssignIn = {
+  user_id?: number | null;
+};
+
+export type FaultIn = {
+  title: string;
+  location?: string;
+  description?: string;
+};
+
+export type FaultReplyIn = {
+  text: string;
+};
+
+export type FaultResolveIn = {
+  resolution: string;
+};
+
+export type FolderIn = {
+  name: string;
+  parent_id?: number | null;
+  conversation_id?: number | null;
+};
+
+export type ForwardIn = {
+  message_ids: number[];
+  conversation_id: number;
+  merged?: boolean;
+  confirm?: boolean;
+};
+
+export type Frame = HelloFrame | PongFrame | ErrorFrame | MessageFrame | MessageRecalledFrame | ReactionsFrame | ReadFrame | ConversationFrame | DissolvedFrame | PrefsFrame | PresenceFrame | LoginFlaggedFrame | OtherFrame;
+
+export type FunctionRuleIn = {
+  scope: "unit" | "user";
+  target_id: number;
+  function: "send_files" | "create_groups" | "cross_unit_messages" | "cross_unit_groups" | "cross_unit_groups_unreviewed" | "use_drive" | "group_size";
+  allowed?: boolean;
+  limit?: number | null;
+};
+
+/** 202 from POST /conversations: the group needs a unit head's approval; the request was filed. */
+export type GroupPending = {
+  pending: boolean;
+  request: { [key: string]: unknown };
+};
+
+export type GroupSettingsIn = {
+  all_may_mention_all: boolean;
+};
+
+export type HTTPValidationError = {
+  detail?: ValidationError[];
+};
+
+export type HandoverIn = {
+  to_user_id: number;
+};
+
+/** First frame on a connection: ``last_event_seq`` is the caller's event counter now. */
+export type HelloFrame = {
+  type: "hello";
+  user_id: number;
+  last_event_seq: number;
+};
+
+export type HoldCreate = {
+  since?: string | null;
+  until?: string | null;
+  reason: string;
+  user_id?: number | null;
+  conversation_id?: number | null;
+};
+
+export type HoldRelease = {
+  reason: string;
+};
+
+/** ``services.auth.login``'s answer: the session's token and the account. */
+export type Login = {
+  token: string;
+  user: Me;
+  must_change_password: boolean;
+  must_enroll_totp: boolean;
+  must_accept_rules: boolean;
+};
+
+export type LoginAlert = {
+  id: number;
+  user_id: number;
+  username: string;
+  name: string;
+  ip: string;
+  reasons: string[];
+  created_at: string;
+};
+
+export type LoginFlaggedFrame = {
+  event_seq?: number;
+  type: "security.login_flagged";
+  alert: LoginAlert;
+};
+
+export type LoginIn = {
+  username: string;
+  password: string;
+  otp?: string | null;
+};
+
+/** ``services.auth.me_view``: the caller's account; a locked session gets only the lock screen's part. */
+export type Me = {
+  id: number;
+  username: string;
+  name: string;
+  employee_no?: string | null;
+  phone?: string | null;
+  unit?: string;
+  unit_id?: number | null;
+  position?: string;
+  status?: string;
+  work_status?: string;
+  roles: string[];
+  is_admin?: boolean;
+  hr_verified?: boolean;
+  totp_enabled?: boolean;
+  must_change_password: boolean;
+  must_enroll_totp: boolean;
+  must_accept_rules?: boolean;
+  locked: boolean;
+};
+
+export type MembersIn = {
+  user_ids: number[];
+};
+
+export type MergeIn = {
+  into_id: number;
+};
+
+/** ``services.message_views.message_view``: one message as a member sees it (history, sends, edits, recalls, events). Sender-only parts (``client_id``, the findings, ``urgent_recipients``) go to its sender; ``reactions`` come with history pages; ``bundle_title`` with a merged forward just sent. */
+export type Message = {
+  id: number;
+  conversation_id: number;
+  seq: number;
+  sender: Person;
+  kind: string;
+  text: string;
+  created_at: string;
+  edited: boolean;
+  edited_at: string | null;
+  recalled: boolean;
+  urgent: boolean;
+  reply_to: number | null;
+  mentions: number[];
+  attachments: Attachment[];
+  read_count: number;
+  recipient_count: number;
+  client_id?: string | null;
+  content_destroyed?: boolean;
+  dlp?: MessageDlp;
+  urgent_recipients?: UrgentRecipient[];
+  reactions?: Reaction[];
+  bundle_title?: string;
+};
+
+export type MessageCreate = {
+  text: string;
+  client_id?: string | null;
+  urgent?: boolean;
+  confirm?: boolean;
+  reply_to?: number | null;
+};
+
+/** What DLP did to a message: members see ``mask`` alone; the sender also the findings. */
+export type MessageDlp = {
+  action: string;
+  findings?: DlpFinding[];
+};
+
+export type MessageFrame = {
+  event_seq?: number;
+  type: "message.created" | "message.edited";
+  conversation_id: number;
+  message: Message;
+};
+
+/** A page of history, in ``seq`` order. */
+export type MessagePage = {
+  messages: Message[];
+};
+
+export type MessageRecalledFrame = {
+  event_seq?: number;
+  type: "message.recalled";
+  conversation_id: number;
+  message: Message;
+  recalled_by: number;
+};
+
+export type MessageUpdate = {
+  text: string;
+  confirm?: boolean;
+};
+
+export type MoveIn = {
+  parent_id?: number | null;
+};
+
+export type Notice = {
+  text: string;
+  version: number;
+  by: Person;
+  at: string | null;
+};
+
+export type NoticeIn = {
+  text: string;
+};
+
+export type NoticeSeenIn = {
+  version: number;
+};
+
+/** An event whose body this document leaves open (keys vary with what it is about; see docs/api.md). */
+export type OtherFrame = {
+  event_seq?: number;
+  type: "attachment.scanned" | "dlp.violation_notice" | "announcement.published" | "announcement.reminder" | "application.changed" | "group_request.changed" | "drive.space_changed" | "drive.unused" | "drive.removed" | "drive.handed_over";
+  [key: string]: unknown;
+};
+
+export type OtpIn = {
+  otp: string;
+};
+
+export type PasswordChangeIn = {
+  old_password: string;
+  new_password: string;
+};
+
+export type PasswordIn = {
+  password: string;
+};
+
+/** Someone named in a view: a sender, a reacting member, whoever set a notice. */
+export type Person = {
+  id: number;
+  name: string;
+};
+
+export type PersonUpdate = {
+  name?: string | null;
+  employee_no?: string | null;
+  unit_id?: number | null;
+  position?: string | null;
+  phone?: string | null;
+  [key: string]: unknown;
+};
+
+export type PolicyIn = {
+  policy: { [key: string]: unknown };
+  note?: string;
+};
+
+export type PolicySet = {
+  /** default, audit, kind:direct, kind:group or unit:<path> */
+  scope: string;
+  messages_days: number;
+  files_days: number;
+};
+
+export type PongFrame = {
+  type: "pong";
+};
+
+/** The caller's own 置顶 / 消息免打扰 changed (in another tab or device). */
+export type PrefsFrame = {
+  event_seq?: number;
+  type: "conversation.prefs";
+  conversation_id: number;
+  pinned: boolean;
+  muted: boolean;
+  notice_unread: boolean;
+};
+
+export type PrefsIn = {
+  pinned?: boolean | null;
+  muted?: boolean | null;
+};
+
+export type PresenceFrame = {
+  event_seq?: number;
+  type: "presence.changed";
+  user_id: number;
+  status: string;
+  work_status?: string;
+};
+
+export type QuotaIn = {
+  quota_bytes: number;
+  user_id?: number | null;
+  unit_id?: number | null;
+};
+
+export type Reaction = {
+  emoji: string;
+  users: Person[];
+};
+
+export type ReactionIn = {
+  emoji: "👍" | "收到" | "❤️" | "😄" | "🙏" | "👌" | "🎉" | "OK";
+  on?: boolean;
+};
+
+export type ReactionsFrame = {
+  event_seq?: number;
+  type: "message.reactions";
+  conversation_id: number;
+  message_id: number;
+  reactions: Reaction[];
+};
+
+/** To the senders of the messages read: ``user_id`` read up to ``seq``. */
+export type ReadFrame = {
+  event_seq?: number;
+  type: "conversation.read";
+  conversation_id: number;
+  user_id: number;
+  seq: number;
+};
+
+export type ReadIn = {
+  seq: number;
+};
+
+export type ReasonIn = {
+  reason: string;
+};
+
+export type RenameIn = {
+  name: string;
+};
+
+export type ReportCreate = {
+  message_id: number;
+  reason?: string;
+};
+
+export type ReportIn = {
+  reason: string;
+};
+
+export type RequestDecision = {
+  note?: string;
+};
+
+export type RolesIn = {
+  roles: string[];
+};
+
+export type RulesAcceptIn = {
+  version: number;
+};
+
+export type RulesPublishIn = {
+  title: string;
+  body: string;
+};
+
+export type ScanIn = {
+  text: string;
+  channel?: "direct" | "group" | "announcement" | "file" | "drive";
+  roles?: string[];
+  unit_path?: string;
+};
+
+export type SearchHit = {
+  message_id: number;
+  conversation_id: number;
+  seq: number;
+  sender: Person;
+  text: string;
+  created_at: string;
+};
+
+/** ``services.archive.search_own``: the caller's own messages matching the words, newest first. */
+export type SearchResults = {
+  results: SearchHit[];
+  next_cursor: number | null;
+};
+
+export type ShareIn = {
+  conversation_id: number;
+  client_id?: string | null;
+  confirm?: boolean;
+};
+
+export type StatusIn = {
+  status: "available" | "busy" | "meeting" | "away";
+  [key: string]: unknown;
+};
+
+/** ``services.conversations.system_lines``: a group's system line (joined, invited, removed, left, renamed, owner...). */
+export type SystemLine = {
+  id: number;
+  conversation_id: number;
+  action: string;
+  detail: string;
+  user: Person;
+  actor: Person;
+  at: string;
+};
+
+export type TermsIn = {
+  category: "illegal" | "obscene" | "violent" | "gambling" | "drugs" | "fraud" | "advertising";
+  terms: string[];
+};
+
+export type UnitCreate = {
+  name: string;
+  parent_id?: number | null;
+};
+
+export type UnitUpdate = {
+  name?: string | null;
+  parent_id?: number | null;
+  [key: string]: unknown;
+};
+
+export type UploadIn = {
+  name: string;
+  size: number;
+  parent_id?: number | null;
+  conversation_id?: number | null;
+  sha256?: string | null;
+};
+
+export type UrgentRecipient = {
+  id: number;
+  name: string;
+  phone: string | null;
+  read: boolean;
+};
+
+export type UserIdIn = {
+  user_id: number;
+};
+
+export type ValidationError = {
+  loc: (string | number)[];
+  msg: string;
+  type: string;
+  input?: unknown;
+  ctx?: { [key: string]: unknown };
+};
+
+export type mixun__api__routes__admin__DepartIn = {
+  reason: string;
+  pledged?: boolean;
+};
+
+export type mixun__api__routes__org__DepartIn = {
+  reason: "termination" | "retirement" | "internal_retirement" | "resignation" | "transfer" | "other";
+  pledged?: boolean;
+};
