@@ -2,10 +2,19 @@
 
 Run `python -m bench.archive` (BENCH_ARCHIVE_N sets the message count, default 200,000; BENCH_PG_URL the
 PostgreSQL server). Results go between the archive markers in BENCHMARKS.md.
+
+`python -m bench.archive --compare REV [--db sqlite,postgresql] [--rounds R]` measures archive search of an
+earlier commit and of this checkout side by side in one run (bench.compare's mechanism: the commit in a
+temporary git worktree, each side a fresh interpreter with its ``src`` first on PYTHONPATH). Each side gets
+its own database loaded with the same messages (the earlier commit's rows as it wrote them: plain texts and
+plain bigram postings), then search rounds alternate earlier / today (ABBA), each round new queries, the same for
+both sides, with the machine's load average, busy share and steal recorded around every round.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import random
 import re
@@ -32,6 +41,22 @@ def log(*parts: object) -> None:
     print(f"[{time.strftime('%H:%M:%S')}]", *parts, flush=True)
 
 
+def _names() -> list[str]:
+    # Sorted: a set's order changes with each interpreter's hash seed, and every side and process of a
+    # comparison must load, and query, the same names.
+    return sorted({s + g for s in SURNAMES for g in GIVEN})[:300]
+
+
+def _sealer(rt: Any) -> Any:
+    """seal_many of the code under test, or None for a commit from before text sealing (its rows were
+    plain text; the "before" side of --compare)."""
+    try:
+        from mixun.services import texts
+    except ImportError:
+        return None
+    return lambda items: texts.seal_many(rt, items)
+
+
 def _text(rng: random.Random, names: list[str]) -> str:
     parts = []
     for _ in range(rng.randint(3, 7)):
@@ -55,10 +80,10 @@ def _load(rt: Any, n: int) -> tuple[list[str], float]:
     from mixun.db.models import Conversation, Message, MessageVersion, Unit, User
     from mixun.db.models_archive import PendingVersion
     from mixun.services.archive import index_rows
-    from mixun.services.texts import seal_many
 
+    seal_many = _sealer(rt)
     rng = random.Random(42)
-    names = list({s + g for s in SURNAMES for g in GIVEN})[:300]
+    names = _names()
     t0 = time.perf_counter()
     with rt.db.write() as s:
         unit_id = s.execute(insert(Unit).values(name="营业部", path="总行/营业部").returning(Unit.id)).scalar_one()
@@ -84,10 +109,11 @@ def _load(rt: Any, n: int) -> tuple[list[str], float]:
             vers.append({"id": mid, "message_id": mid, "conversation_id": cid, "version": 1, "kind": "created",
                          "sender_id": sender, "actor_id": sender, "text": t, "created_at": at})
             texts.append((mid, t))
-        # Stored as the send path stores them: sealed under each conversation-month's data key.
-        sealed = seal_many(rt, [(m["conversation_id"], m["created_at"], m["text"]) for m in msgs])
-        for m, v, stored in zip(msgs, vers, sealed, strict=True):
-            m["text"] = v["text"] = stored
+        if seal_many is not None:
+            # Stored as the send path stores them: sealed under each conversation-month's data key.
+            sealed = seal_many([(m["conversation_id"], m["created_at"], m["text"]) for m in msgs])
+            for m, v, stored in zip(msgs, vers, sealed, strict=True):
+                m["text"] = v["text"] = stored
         with rt.db.write() as s:
             s.execute(insert(Message), msgs)
             s.execute(insert(MessageVersion), vers)
@@ -230,8 +256,220 @@ def write_results(block: str) -> None:
     path.write_text(new)
 
 
+# --- before / today, side by side (--compare) -------------------------------------------------------
+
+KINDS = ("word", "name", "two words", "one character")
+
+
+def _queries(rng: random.Random, names: list[str]) -> dict[str, list[str]]:
+    """Per kind: a banking word (one bigram, frequent), a person's name (one bigram, rarer), two words
+    run together (three bigrams joined), one character (the prefix range over the postings)."""
+    return {"word": [rng.choice(WORDS) for _ in range(60)],
+            "name": [rng.choice(names) for _ in range(60)],
+            "two words": [rng.choice(WORDS) + rng.choice(WORDS) for _ in range(60)],
+            "one character": [rng.choice(SURNAMES + "".join(WORDS)) for _ in range(30)]}
+
+
+def _open(url: str, data: str) -> Any:
+    from mixun.api.app import build_runtime
+    from mixun.config import load_settings
+
+    return build_runtime(load_settings({"MIXUN_DATA_DIR": data, "MIXUN_DATABASE_URL": url}))
+
+
+def side_load(url: str, data: str, n: int) -> dict[str, Any]:
+    """Child process: initialise and load one side's database; what was loaded."""
+    rt = _setup(url, Path(data))
+    _names_, load_s = _load(rt, n)
+    with rt.db.read() as s:
+        postings = s.execute(text("SELECT count(*) FROM archive_search_terms")).scalar_one()
+        sealed = s.execute(text("SELECT count(*) FROM message_versions WHERE text LIKE :p"),
+                           {"p": "\x1f%"}).scalar_one()
+    rt.db.dispose()
+    return {"load_s": load_s, "postings": postings, "sealed_texts": sealed, "sealing": _sealer(rt) is not None}
+
+
+def side_search(url: str, data: str, seed: int) -> dict[str, Any]:
+    """Child process: one round of searches through services.archive.search_versions (the code the
+    archive API calls), after a warm-up; latencies in ms and hits per kind."""
+    from mixun.services.archive import search_versions
+
+    rt = _open(url, data)
+    names = _names()
+    with rt.db.read() as s:
+        for q in (WORDS[:5] + names[:5]):  # warm-up: connection, statement caches, the key ring
+            search_versions(s, q, [], 50, None)
+        lat: dict[str, list[float]] = {}
+        cpu: dict[str, list[float]] = {}
+        hits: dict[str, int] = {}
+        for kind, qs in _queries(random.Random(seed), names).items():
+            for q in qs:
+                t0, c0 = time.perf_counter(), time.thread_time()
+                res, _ = search_versions(s, q, [], 50, None)
+                # This thread's CPU time: all of a search on SQLite (in process), the Python side (ORM,
+                # opening texts, confirming) on PostgreSQL; unlike wall time, little moved by other load.
+                cpu.setdefault(kind, []).append((time.thread_time() - c0) * 1000)
+                lat.setdefault(kind, []).append((time.perf_counter() - t0) * 1000)
+                hits[kind] = hits.get(kind, 0) + len(res)
+    rt.db.dispose()
+    return {"lat": lat, "cpu": cpu, "hits": hits}
+
+
+def _cpu() -> tuple[int, int, int]:
+    """(busy, stolen, all) CPU ticks of the whole machine since boot."""
+    f = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    return sum(f) - f[3] - f[4], f[7], sum(f)
+
+
+def _pct(values: list[float], p: float) -> float:
+    v = sorted(values)
+    return v[min(len(v) - 1, int(len(v) * p / 100))]
+
+
+def _new_db(kind: str, tmp: Path, label: str) -> tuple[str, str | None]:
+    if kind == "sqlite":
+        return f"sqlite:///{tmp / f'{label}.db'}", None
+    name = f"mixun_bench_archive_{label}_{os.getpid()}"
+    subprocess.run(["psql", f"{PG_BASE}/postgres", "-qc", f'DROP DATABASE IF EXISTS "{name}"', "-c",
+                    f'CREATE DATABASE "{name}"'], check=True, capture_output=True)
+    return f"{PG_BASE}/{name}", name
+
+
+def compare(rev: str, kinds: list[str], n: int, rounds: int) -> dict[str, Any]:
+    from bench.compare import previous_tree, run_code
+
+    before_sha = subprocess.run(["git", "rev-parse", "--short", rev], cwd=ROOT, capture_output=True,
+                                text=True, check=True).stdout.strip()
+    today_sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                               text=True, check=True).stdout.strip()
+    out: dict[str, Any] = {"before": before_sha, "today": today_sha, "n": n, "rounds": rounds, "dbs": {}}
+    with previous_tree(rev) as tree, tempfile.TemporaryDirectory(prefix="mixun-bench-archive-") as d:
+        tmp = Path(d)
+        sides = {"before": str(tree / "src"), "today": str(ROOT / "src")}
+        for kind in kinds:
+            dbs: dict[str, tuple[str, str | None]] = {}
+            res: dict[str, Any] = {"load": {}, "rounds": []}
+            try:
+                for label, path in sides.items():
+                    url, drop = dbs[label] = _new_db(kind, tmp, label)
+                    data = str(tmp / f"data-{kind}-{label}")
+                    t0, c0 = time.time(), _cpu()
+                    r = run_code(f"from bench import archive; r = archive.side_load({url!r}, {data!r}, {n})", path)
+                    c1 = _cpu()
+                    r.update(loadavg=list(os.getloadavg()), wall_s=time.time() - t0,
+                             busy_pct=100 * (c1[0] - c0[0]) / max(1, c1[2] - c0[2]),
+                             steal_pct=100 * (c1[1] - c0[1]) / max(1, c1[2] - c0[2]))
+                    res["load"][label] = r
+                    log(f"{kind} {label}: loaded {json.dumps(r)[:400]}")
+                    if "error" in r:
+                        raise RuntimeError(r["error"])
+                for rnd in range(rounds):
+                    # ABBA: before first in even rounds, today first in odd ones, so a drift of the
+                    # machine's load does not always fall on the same side.
+                    for label, path in sorted(sides.items(), reverse=rnd % 2 == 1):
+                        url = dbs[label][0]
+                        data = str(tmp / f"data-{kind}-{label}")
+                        la0, c0, t0 = os.getloadavg()[0], _cpu(), time.time()
+                        r = run_code(f"from bench import archive; r = archive.side_search({url!r}, {data!r}, "
+                                     f"{100 + rnd})", path)
+                        c1 = _cpu()
+                        r.update(side=label, round=rnd, wall_s=time.time() - t0, loadavg_before=la0,
+                                 loadavg_after=os.getloadavg()[0],
+                                 busy_pct=100 * (c1[0] - c0[0]) / max(1, c1[2] - c0[2]),
+                                 steal_pct=100 * (c1[1] - c0[1]) / max(1, c1[2] - c0[2]))
+                        res["rounds"].append(r)
+                        if "error" in r:
+                            raise RuntimeError(r["error"])
+                        all_ms = [x for v in r["lat"].values() for x in v]
+                        log(f"{kind} round {rnd} {label}: p50 {_pct(all_ms, 50):.1f} p95 {_pct(all_ms, 95):.1f} ms, "
+                            f"load {la0:.2f}->{r['loadavg_after']:.2f}, busy {r['busy_pct']:.0f}%, "
+                            f"steal {r['steal_pct']:.1f}%")
+            finally:
+                for _url, drop in dbs.values():
+                    if drop:
+                        subprocess.run(["psql", f"{PG_BASE}/postgres", "-qc",
+                                        f'DROP DATABASE IF EXISTS "{drop}" WITH (FORCE)'], check=False,
+                                       capture_output=True)
+            out["dbs"][kind] = res
+    return out
+
+
+def summarise(result: dict[str, Any]) -> dict[str, Any]:
+    """Per database and query kind (and all kinds): p50/p95/p99 of each side over every round, and
+    today / before."""
+    summary: dict[str, Any] = {}
+    for db, res in result["dbs"].items():
+        rows: dict[str, Any] = {}
+        for kind in (*KINDS, "all"):
+            row: dict[str, Any] = {}
+            for side in ("before", "today"):
+                ms = [x for r in res["rounds"] if r["side"] == side for k, v in r["lat"].items()
+                      if kind in ("all", k) for x in v]
+                hits = [r["hits"].get(k, 0) for r in res["rounds"] if r["side"] == side for k in r["hits"]
+                        if kind in ("all", k)]
+                cpu = [x for r in res["rounds"] if r["side"] == side for k, v in r.get("cpu", {}).items()
+                       if kind in ("all", k) for x in v]
+                if ms:
+                    row[side] = {"n": len(ms), **{f"p{p}": _pct(ms, p) for p in (50, 95, 99)},
+                                 "hits": sum(hits), "cpu_mean": sum(cpu) / len(cpu) if cpu else None}
+            if "before" in row and "today" in row:
+                row["ratio"] = {p: row["today"][p] / row["before"][p] for p in ("p50", "p95", "p99")}
+                if row["before"]["cpu_mean"] and row["today"]["cpu_mean"]:
+                    row["ratio"]["cpu_mean"] = row["today"]["cpu_mean"] / row["before"]["cpu_mean"]
+            rows[kind] = row
+        summary[db] = rows
+    return summary
+
+
+def render_compare(result: dict[str, Any]) -> str:
+    summary = summarise(result)
+    lines = [f"Before `{result['before']}`, today `{result['today']}`, {result['n']:,} messages, "
+             f"{result['rounds']} interleaved rounds (ABBA) of {sum(len(v) for v in _queries(random.Random(0), _names()).values())} "
+             "searches (limit 50) per side.", "",
+             "| database | query kind | before p50 / p95 / p99 | today p50 / p95 / p99 | today ÷ before (p50 / p95 / p99) "
+             "| search CPU, mean (before → today) |",
+             "|---|---|---|---|---|---|"]
+    for db, rows in summary.items():
+        for kind, row in rows.items():
+            if "ratio" not in row:
+                continue
+            b, t, r = row["before"], row["today"], row["ratio"]
+            lines.append(f"| {db} | {kind} | {b['p50']:.1f} / {b['p95']:.1f} / {b['p99']:.1f} ms | "
+                         f"{t['p50']:.1f} / {t['p95']:.1f} / {t['p99']:.1f} ms | "
+                         f"{r['p50']:.2f} / {r['p95']:.2f} / {r['p99']:.2f} | " + (
+                             f"{b['cpu_mean']:.1f} → {t['cpu_mean']:.1f} ms (×{r['cpu_mean']:.2f}) |"
+                             if "cpu_mean" in r else "– |"))
+    lines.append("")
+    for db, res in result["dbs"].items():
+        for side, ld in res["load"].items():
+            lines.append(f"- {db} {side}: loaded in {ld.get('load_s', 0):.0f} s, {ld.get('postings', 0):,} postings, "
+                         f"{ld.get('sealed_texts', 0):,} sealed texts; machine busy {ld['busy_pct']:.0f} %, "
+                         f"steal {ld['steal_pct']:.1f} %, load average after {ld['loadavg'][0]:.2f}")
+        for side in ("before", "today"):
+            rs = [r for r in res["rounds"] if r["side"] == side]
+            if rs:
+                lines.append(f"- {db} {side} search rounds: load average {min(r['loadavg_before'] for r in rs):.2f}–"
+                             f"{max(r['loadavg_after'] for r in rs):.2f}, machine busy "
+                             f"{min(r['busy_pct'] for r in rs):.0f}–{max(r['busy_pct'] for r in rs):.0f} %, steal "
+                             f"{max(r['steal_pct'] for r in rs):.1f} % at most")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
-    kinds = os.environ.get("BENCH_ARCHIVE_DB", "sqlite,postgresql").split(",")
+    ap = argparse.ArgumentParser(prog="python -m bench.archive")
+    ap.add_argument("--compare", metavar="REV", help="search of REV and of this checkout, side by side")
+    ap.add_argument("--db", default=os.environ.get("BENCH_ARCHIVE_DB", "sqlite,postgresql"))
+    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--json", help="with --compare: also write the raw result here")
+    args = ap.parse_args()
+    kinds = args.db.split(",")
+    if args.compare:
+        result = compare(args.compare, kinds, N, args.rounds)
+        result["summary"] = summarise(result)
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, ensure_ascii=False))
+        print(render_compare(result))
+        return
     results = [run_one(k, N) for k in kinds]
     block = render(results)
     print(block)

@@ -2,20 +2,24 @@
 `python -m bench.compare REV [--rounds N] [--seconds S] [--only RUN,...]`.
 
 The earlier commit is checked out into a temporary git worktree and served from it (its ``src`` first
-on PYTHONPATH, ahead of this checkout's editable install); both sides are driven by this checkout's
-load generators. Runs alternate, previous then now, so the machine's drift hits both alike. Prints one
-JSON line per run and the whole result at the end.
+on PYTHONPATH, ahead of the venv's editable install), this checkout from its own ``src`` likewise (the
+editable install may point at another checkout); both sides are driven by this checkout's load
+generators. Runs alternate, previous then now, so the machine's drift hits both alike. Prints one JSON
+line per run and the whole result at the end.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
@@ -32,16 +36,37 @@ KEEP = ("messages_per_s", "achieved_send_rate", "deliveries_per_s", "delivered_f
         "machine_steal_percent")
 
 
-def _one(code: str, pythonpath: str | None) -> dict[str, object]:
+def run_code(code: str, pythonpath: str) -> dict[str, Any]:
+    """Run ``code`` (which sets ``r``) in a fresh interpreter from this checkout with ``pythonpath``
+    (one side's ``src``) first; ``r`` as parsed JSON, or {"error": the end of stderr}."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    if pythonpath:
-        env["PYTHONPATH"] = pythonpath
+    env["PYTHONPATH"] = pythonpath
     script = code + "; import json; print('RESULT', json.dumps(r))"
     out = subprocess.run([PYTHON, "-c", script], env=env, capture_output=True, text=True, cwd=ROOT)
     lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
     if not lines:
         return {"error": out.stderr[-800:]}
-    result = json.loads(lines[-1][7:])
+    result: dict[str, Any] = json.loads(lines[-1][7:])
+    return result
+
+
+@contextlib.contextmanager
+def previous_tree(rev: str) -> Iterator[Path]:
+    """A temporary git worktree of ``rev``, removed afterwards; its ``src`` is the earlier side."""
+    with tempfile.TemporaryDirectory(prefix="mixun-compare-") as tmp:
+        tree = Path(tmp) / "previous"
+        subprocess.run(["git", "worktree", "add", "--detach", str(tree), rev], cwd=ROOT, check=True,
+                       capture_output=True)
+        try:
+            yield tree
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)
+
+
+def _one(code: str, pythonpath: str) -> dict[str, object]:
+    result = run_code(code, pythonpath)
+    if "error" in result:
+        return result
     return {k: result[k] for k in KEEP if k in result}
 
 
@@ -56,22 +81,14 @@ def main(argv: list[str] | None = None) -> int:
     from bench import common
 
     print("machine", json.dumps(common.machine()), flush=True)
-    with tempfile.TemporaryDirectory(prefix="mixun-compare-") as tmp:
-        tree = Path(tmp) / "previous"
-        subprocess.run(["git", "worktree", "add", "--detach", str(tree), args.rev], cwd=ROOT, check=True,
-                       capture_output=True)
-        try:
-            results: dict[str, dict[str, list[dict[str, object]]]] = {}
-            for rnd in range(args.rounds):
-                for name, code in runs.items():
-                    # Now: this checkout's src first too (the venv's editable install may point at another
-                    # checkout: a git worktree shares the main checkout's venv).
-                    for label, path in (("previous", str(tree / "src")), ("now", str(ROOT / "src"))):
-                        res = _one(code.format(s=args.seconds), path)
-                        results.setdefault(name, {}).setdefault(label, []).append(res)
-                        print(rnd, name, label, json.dumps(res, ensure_ascii=False), flush=True)
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)
+    with previous_tree(args.rev) as tree:
+        results: dict[str, dict[str, list[dict[str, object]]]] = {}
+        for rnd in range(args.rounds):
+            for name, code in runs.items():
+                for label, path in (("previous", str(tree / "src")), ("now", str(ROOT / "src"))):
+                    res = _one(code.format(s=args.seconds), path)
+                    results.setdefault(name, {}).setdefault(label, []).append(res)
+                    print(rnd, name, label, json.dumps(res, ensure_ascii=False), flush=True)
     print(json.dumps(results, ensure_ascii=False, indent=1))
     return 0
 
