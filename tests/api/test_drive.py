@@ -443,6 +443,30 @@ def test_on_departure_the_drive_goes_whole_to_the_manager_then_to_whom_hr_names(
                             json={"to_user_id": head}).status_code == 409
 
 
+def test_only_hr_names_the_recipient_and_never_an_administrator(denv: Env) -> None:
+    """Who receives a departed person's files is a reach into content: HR's (the role that owns
+    departures), not sysadmin's (三员分立); an administrator's account has no drive to receive it."""
+    sysadmin, tsys = staff(denv, "sys1", "系统管理员", "sysadmin")
+    a, ta = denv.person("zhangsan", "张三", unit="总行/公司业务部")
+    head, _th = denv.person("zhaoliu", "赵六", unit="总行/公司业务部", roles=["unit_head"])
+    other, tother = denv.person("qianqi", "钱七", unit="总行/零售部")
+    _hr, thr = staff(denv, "hr1", "人力", "hr")
+    f = upload(denv, ta, "甲公司.txt", b"a" * 100).json()
+    assert denv.client.post(f"/api/v1/admin/users/{a}/depart", headers=denv.h(tsys),
+                            json={"reason": "resignation"}).status_code == 200
+    for method, url, body in (("GET", "/api/v1/admin/drive/handovers", None),
+                              ("POST", f"/api/v1/admin/users/{a}/drive-handover", {"to_user_id": other})):
+        r = denv.client.request(method, url, headers=denv.h(tsys), json=body)
+        assert r.status_code == 403, r.text
+    assert denv.client.get(f"/api/v1/drive/items/{f['id']}/content", headers=denv.h(tother)).status_code == 404
+    assert audit(denv, "drive.handed_over")[-1]["to_user_id"] == head
+    r = denv.client.post(f"/api/v1/admin/users/{a}/drive-handover", headers=denv.h(thr), json={"to_user_id": sysadmin})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "to_user_id"
+    rows = denv.client.get("/api/v1/admin/drive/handovers", headers=denv.h(thr)).json()["handovers"]
+    assert [(x["name"], x["unit"], x["holder_name"], x["manager_id"], x["manager_name"], x["files"]) for x in rows] == [
+        ("张三", "总行/公司业务部", "赵六", head, "赵六", 1)]
+
+
 def test_without_a_manager_the_drive_waits_for_hr(denv: Env) -> None:
     _s, tsys = staff(denv, "sys1", "系统管理员", "sysadmin")
     a, ta = denv.person("zhangsan", "张三", unit="总行/零售部")

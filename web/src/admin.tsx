@@ -75,7 +75,7 @@ const TABS: { id: Tab; roles: string[]; label: string }[] = [
   { id: 'drive-quotas', roles: ['sysadmin'], label: 'admin_drive_quotas' },
   { id: 'drive-types', roles: ['secadmin'], label: 'admin_drive_types' },
   { id: 'drive-reports', roles: ['secadmin'], label: 'admin_drive_reports' },
-  { id: 'drive-handovers', roles: ['hr', 'sysadmin'], label: 'admin_drive_handovers' },
+  { id: 'drive-handovers', roles: ['hr'], label: 'admin_drive_handovers' },
 ];
 
 export function adminTabs(roles: string[]) { return TABS.filter((x) => x.roles.some((r) => roles.includes(r))); }

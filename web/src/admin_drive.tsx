@@ -133,10 +133,26 @@ export function DriveReports() {
 export function DriveHandovers() {
   const [rows, setRows] = useState<any[] | null>(null);
   const [picking, setPicking] = useState<any | null>(null);
+  const [chosen, setChosen] = useState<{ id: number; name: string; unit?: string } | null>(null);
+  const [busy, setBusy] = useState(false);
   const [q, setQ] = useState('');
   const res = usePeopleSearch(q);
   const load = () => get<any>('/admin/drive/handovers').then((r) => setRows(r.handovers), showError);
   useEffect(() => { load(); }, []);
+  const open = (r: any) => { setQ(''); setChosen(null); setPicking(r); };
+  const close = () => { setPicking(null); setChosen(null); };
+  async function confirm() {
+    if (!picking || !chosen) return;
+    setBusy(true);
+    try {
+      const r = await post<any>(`/admin/users/${picking.user_id}/drive-handover`, { to_user_id: chosen.id });
+      toast(t('drive_handed_over', { name: chosen.name, files: r.files }));
+      close();
+      load();
+    } catch (e) { showError(e); } finally { setBusy(false); }
+  }
+  // Neither the departed person nor whoever holds the drive now can receive it.
+  const options = (res || []).filter((p) => picking && p.id !== picking.user_id && p.id !== picking.holder_id);
   return (
     <div data-testid="admin-drive-handovers" class="stack">
       <div class="muted small">{t('drive_handover_hint')}</div>
@@ -144,21 +160,42 @@ export function DriveHandovers() {
         <thead><tr><th>{t('name')}</th><th>{t('drive_departed_at')}</th><th>{t('drive_files')}</th><th>{t('drive_holder')}</th><th /></tr></thead>
         <tbody>{(rows || []).map((r) => (
           <tr data-testid="drive-handover-row" data-user-id={r.user_id}>
-            <td>{r.name} <span class="muted small">{r.username}</span></td><td>{fmtTime(r.departed_at, true)}</td>
-            <td>{r.files} · {fmtSize(r.bytes)}</td><td>{r.holder_name || <span class="danger-text">{t('drive_handover_waiting')}</span>}</td>
-            <td><button class="link" data-testid="drive-handover-pick" onClick={() => { setQ(''); setPicking(r); }}>{t('drive_handover_name')}</button></td>
+            <td>{r.name}<div class="muted small">{[r.unit, r.username].filter(Boolean).join(' · ')}</div></td>
+            <td>{fmtTime(r.departed_at, true)}</td>
+            <td>{t('drive_handover_count', { files: r.files })} · {fmtSize(r.bytes)}</td>
+            <td data-testid="drive-handover-holder">{r.holder_name
+              ? <>{r.holder_name}{r.holder_id === r.manager_id && <div class="muted small">{t('drive_handover_manager')}</div>}</>
+              : <span class="danger-text">{t('drive_handover_waiting')}</span>}</td>
+            <td><button class="link" data-testid="drive-handover-pick" onClick={() => open(r)}>{r.holder_name ? t('drive_handover_change') : t('drive_handover_name')}</button></td>
           </tr>
         ))}</tbody>
       </table>
-      {rows && rows.length === 0 && <div class="muted pad">{t('none')}</div>}
+      {rows && rows.length === 0 && <div class="muted pad">{t('drive_handover_none')}</div>}
       {picking && (
         <div class="stack decide-box" data-testid="drive-handover-dialog">
-          <div>{t('drive_handover_to', { name: picking.name })}</div>
-          <input data-testid="drive-handover-search" placeholder={t('search_people')} value={q} onInput={(e) => setQ(e.currentTarget.value)} />
-          {res && <ul class="people small">{res.map((p) => <PersonRow p={p} testid="drive-handover-option" onClick={async () => {
-            try { await post(`/admin/users/${picking.user_id}/drive-handover`, { to_user_id: p.id }); toast(t('drive_handed_over', { name: p.name })); setPicking(null); load(); } catch (e) { showError(e); }
-          }} />)}</ul>}
-          <div class="row-end"><button data-testid="dialog-cancel" onClick={() => setPicking(null)}>{t('cancel')}</button></div>
+          {!chosen && <>
+            <div>{t('drive_handover_to', { name: picking.name })}</div>
+            {picking.manager_id && picking.manager_id !== picking.holder_id && (
+              <button data-testid="drive-handover-manager" onClick={() => setChosen({ id: picking.manager_id, name: picking.manager_name, unit: picking.unit })}>
+                {t('drive_handover_to_manager', { name: picking.manager_name })}</button>
+            )}
+            <input data-testid="drive-handover-search" placeholder={t('drive_handover_search')} value={q} onInput={(e) => setQ(e.currentTarget.value)} />
+            {res && q.trim() && options.length === 0 && <div class="muted small">{t('no_results')}</div>}
+            {options.length > 0 && <ul class="people small">{options.map((p) => (
+              <PersonRow p={p} testid="drive-handover-option" onClick={() => setChosen({ id: p.id, name: p.name, unit: p.unit })} />
+            ))}</ul>}
+            <div class="row-end"><button data-testid="dialog-cancel" onClick={close}>{t('cancel')}</button></div>
+          </>}
+          {chosen && <>
+            <div data-testid="drive-handover-confirm-text">{t('drive_handover_confirm', {
+              name: picking.name, files: picking.files, size: fmtSize(picking.bytes),
+              to: chosen.unit ? `${chosen.name}（${chosen.unit}）` : chosen.name })}</div>
+            {picking.holder_name && <div class="muted small">{t('drive_handover_from_holder', { name: picking.holder_name })}</div>}
+            <div class="row-end">
+              <button data-testid="dialog-cancel" disabled={busy} onClick={() => setChosen(null)}>{t('back')}</button>
+              <button class="primary" data-testid="drive-handover-ok" disabled={busy} onClick={confirm}>{t('drive_handover_ok')}</button>
+            </div>
+          </>}
         </div>
       )}
     </div>

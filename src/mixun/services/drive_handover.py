@@ -16,9 +16,11 @@ from mixun.db.models import User
 from mixun.db.models_drive import DriveItem
 from mixun.domain.audit_actions import AuditAction
 from mixun.domain.events import EventType
+from mixun.domain.roles import is_administrator
 from mixun.errors import MixunError
 from mixun.services import audit, events
 from mixun.services.runtime import Ctx
+from mixun.storage.units import unit_path
 
 
 def manager_of(s: Session, user: User) -> int | None:
@@ -44,7 +46,9 @@ def hand_over_txn(s: Session, ctx: Ctx, user: User, to_user_id: int | None = Non
         audit.record(s, ctx, AuditAction.DRIVE_HANDOVER_PENDING, target=f"user:{user.id}", files=len(files), bytes=size)
         return {"handed_to": None, "files": len(files), "bytes": size}
     recipient = s.get(User, recipient_id)
-    if recipient is None or recipient.disabled or recipient.id == user.id:
+    if (recipient is None or recipient.disabled or recipient.id == user.id
+            or is_administrator(recipient.roles or [])):
+        # Administrators' accounts have no drive (docs/separation-of-duties.md): never a recipient.
         raise MixunError("validation_failed", ("交接人须为在职员工", "The recipient must be an active colleague"),
                          field="to_user_id")
     now = datetime.now(UTC)
@@ -100,8 +104,11 @@ def handovers(ctx: Ctx) -> dict[str, Any]:
                 continue
             holder = rows[0][0]
             holder_name = s.execute(select(User.name).where(User.id == holder)).scalar() if holder != u.id else None
-            out.append({"user_id": u.id, "name": u.name, "username": u.username,
+            manager = manager_of(s, u)
+            out.append({"user_id": u.id, "name": u.name, "username": u.username, "unit": unit_path(s, u.unit_id),
                         "departed_at": u.departed_at.isoformat() if u.departed_at else None,
                         "files": sum(r[1] for r in rows), "bytes": int(sum(r[2] for r in rows)),
-                        "holder_id": holder if holder != u.id else None, "holder_name": holder_name})
+                        "holder_id": holder if holder != u.id else None, "holder_name": holder_name,
+                        "manager_id": manager,
+                        "manager_name": s.execute(select(User.name).where(User.id == manager)).scalar() if manager else None})
         return {"handovers": out}

@@ -30,7 +30,8 @@ Staff = Annotated[Ctx, Depends(_drive_user)]
 QuotaAdmin = Annotated[Ctx, Depends(gate(Perm.ADMIN_USERS))]
 TypesAdmin = Annotated[Ctx, Depends(gate(Perm.DLP_MANAGE))]
 ReportsAdmin = Annotated[Ctx, Depends(gate(Perm.DRIVE_REPORTS))]
-HandoverAdmin = Annotated[Ctx, Depends(gate(Perm.ADMIN_UNITS))]
+# HR only: who receives a departed person's files is a reach into content, not sysadmin's (三员分立).
+HandoverAdmin = Annotated[Ctx, Depends(gate(Perm.ORG_MANAGE))]
 UploadId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 ChunkIndex = Annotated[int, Path(ge=0, le=1_000_000)]
 CHUNK_BODY = {"requestBody": {"required": True, "content": {"application/octet-stream": {
