@@ -189,6 +189,38 @@ export type DecisionIn = {
   reason: string;
 };
 
+/** ``services.directory.search_users``: best match first; ``next_offset`` null on the last page. */
+export type DirectoryPage = {
+  users: DirectoryPerson[];
+  next_offset: number | null;
+};
+
+/** ``services.directory._views``: a colleague as the directory shows them; ``phone`` only on a person's own card (GET /directory/users/{id}), never in a search. */
+export type DirectoryPerson = {
+  id: number;
+  username: string;
+  name: string;
+  employee_no: string | null;
+  unit: string;
+  unit_id: number | null;
+  position: string;
+  status: string;
+  phone?: string | null;
+  hr_verified: boolean;
+};
+
+/** ``services.users.list_units``: an open unit. */
+export type DirectoryUnit = {
+  id: number;
+  name: string;
+  path: string;
+  parent_id: number | null;
+};
+
+export type DirectoryUnits = {
+  units: DirectoryUnit[];
+};
+
 export type DissolvedFrame = {
   event_seq?: number;
   type: "conversation.dissolved";
@@ -213,6 +245,210 @@ export type DraftIn = {
 /** Unsent composer texts by conversation id (JSON object keys are text). */
 export type Drafts = {
   drafts: { [key: string]: string };
+};
+
+export type DriveBlockedType = {
+  extension: string;
+  label: string;
+  added_at: string;
+};
+
+export type DriveBlockedTypes = {
+  types: DriveBlockedType[];
+};
+
+export type DriveChunk = {
+  index: number;
+  received: number;
+  chunks: number;
+};
+
+export type DriveDecision = {
+  id: number;
+  status: string;
+  item_id: number;
+};
+
+export type DriveFolderStep = {
+  id: number;
+  name: string;
+};
+
+/** ``services.drive_handover.hand_over_txn``: to whom the drive went (null: waiting for HR), into which folder of theirs, and how much. */
+export type DriveHandover = {
+  handed_to: number | null;
+  folder_id?: number;
+  files: number;
+  bytes: number;
+};
+
+/** A departed person's drive: waiting for HR (``holder_id`` null) or with whom it is now. */
+export type DriveHandoverRow = {
+  user_id: number;
+  name: string;
+  username: string;
+  departed_at: string | null;
+  files: number;
+  bytes: number;
+  holder_id: number | null;
+  holder_name: string | null;
+};
+
+export type DriveHandovers = {
+  handovers: DriveHandoverRow[];
+};
+
+/** ``services.drive.item_view``: a folder or file of a personal drive or a group's space. ``handed_from`` marks a departed colleague's drive handed over; ``purge_at`` (when the recycle bin destroys it, null in a group space) comes with the bin's list and a delete. */
+export type DriveItem = {
+  id: number;
+  source: "drive";
+  kind: "folder" | "file";
+  name: string;
+  parent_id: number | null;
+  conversation_id: number | null;
+  size: number;
+  mime: string;
+  sha256: string;
+  scan_status: string | null;
+  uploader_id: number;
+  uploader_name: string;
+  created_at: string;
+  updated_at: string;
+  last_opened_at: string;
+  flagged_unused: boolean;
+  deleted_at: string | null;
+  handed_from?: number;
+  handed_from_name?: string;
+  purge_at?: string | null;
+};
+
+/** The recycle bin (``days`` before it destroys) or the unused files (``days`` unopened). */
+export type DriveItems = {
+  items: DriveItem[];
+  days: number;
+};
+
+/** ``services.drive.list_items``: one folder (or a search); a personal drive adds ``usage``, a group's space the caller's ``role`` in the group. */
+export type DriveListing = {
+  space: DriveSpace;
+  parent_id: number | null;
+  path: DriveFolderStep[];
+  items: DriveItem[];
+  sent_files: DriveSentFile[];
+  usage?: DriveUsage;
+  role?: string;
+};
+
+/** ``services.drive._quota_view``: a person's quota (with ``used``) or a unit's (``name`` its path). */
+export type DriveQuota = {
+  id: number;
+  user_id: number | null;
+  unit_id: number | null;
+  quota_bytes: number;
+  set_at: string;
+  name: string;
+  used?: number;
+};
+
+export type DriveQuotas = {
+  default_quota: number;
+  file_limit: number;
+  quotas: DriveQuota[];
+};
+
+/** ``services.drive.removed_notices``: what secadmin removed from the caller's files, and why. */
+export type DriveRemoved = {
+  items: DriveRemovedItem[];
+};
+
+export type DriveRemovedItem = {
+  id: number;
+  name: string;
+  removed_at: string | null;
+  reason: string;
+  conversation_id: number | null;
+};
+
+export type DriveReport = {
+  id: number;
+  status: string;
+  reason: string;
+  created_at: string;
+  reporter_id: number;
+  reporter_name: string;
+  decision_reason: string | null;
+  decided_at: string | null;
+  item: DriveReportedItem;
+};
+
+export type DriveReportFiled = {
+  id: number;
+  item_id: number;
+  status: string;
+};
+
+/** A reported file as secadmin sees it: its name, type, size, place and owner, never its content. */
+export type DriveReportedItem = {
+  id: number;
+  name: string;
+  size: number;
+  mime: string;
+  scan_status: string;
+  owner_id: number | null;
+  owner_name: string;
+  uploader_id: number;
+  uploader_name: string;
+  conversation_id: number | null;
+  conversation_name: string | null;
+  removed: boolean;
+};
+
+/** ``services.drive.reports``. */
+export type DriveReports = {
+  reports: DriveReport[];
+};
+
+/** ``services.drive._sent_files``: a file sent in a group's chat, listed in its space (``id`` is the attachment's; it downloads through the message). */
+export type DriveSentFile = {
+  id: number;
+  source: "message";
+  kind: "file";
+  name: string | null;
+  size: number;
+  mime: string;
+  scan_status: string;
+  uploader_id: number;
+  message_id: number;
+  created_at: string;
+  uploader_name: string;
+};
+
+/** Whose the listing is: a person's drive (``owner_id``) or a group's space (``conversation_id``). */
+export type DriveSpace = {
+  owner_id: number | null;
+  conversation_id: number | null;
+};
+
+/** ``services.drive.start_upload`` / ``upload_status``: which chunks the server holds (the status adds where the file will go). */
+export type DriveUpload = {
+  id: string;
+  name: string;
+  size: number;
+  chunk_size: number;
+  chunks: number;
+  received: number[];
+  conversation_id?: number | null;
+  parent_id?: number | null;
+};
+
+/** ``services.drive._usage``: bytes used and reserved by open uploads, the quota and where it comes from. */
+export type DriveUsage = {
+  used: number;
+  reserved: number;
+  quota: number;
+  quota_source: string;
+  file_limit: number;
+  chunk_size: number;
 };
 
 export type DualControlSet = {

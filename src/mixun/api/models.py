@@ -255,6 +255,296 @@ class GroupPending(TypedDict):
     request: dict[str, Any]
 
 
+# ---- directory ------------------------------------------------------------------------------------------
+
+@with_config(OUT)
+class DirectoryPerson(TypedDict):
+    """``services.directory._views``: a colleague as the directory shows them; ``phone`` only on a
+    person's own card (GET /directory/users/{id}), never in a search."""
+
+    id: int
+    username: str
+    name: str
+    employee_no: str | None
+    unit: str
+    unit_id: int | None
+    position: str
+    status: str
+    phone: NotRequired[str | None]
+    hr_verified: bool
+
+
+@with_config(OUT)
+class DirectoryPage(TypedDict):
+    """``services.directory.search_users``: best match first; ``next_offset`` null on the last page."""
+
+    users: list[DirectoryPerson]
+    next_offset: int | None
+
+
+@with_config(OUT)
+class DirectoryUnit(TypedDict):
+    """``services.users.list_units``: an open unit."""
+
+    id: int
+    name: str
+    path: str
+    parent_id: int | None
+
+
+@with_config(OUT)
+class DirectoryUnits(TypedDict):
+    units: list[DirectoryUnit]
+
+
+# ---- drive ----------------------------------------------------------------------------------------------
+
+@with_config(OUT)
+class DriveItem(TypedDict):
+    """``services.drive.item_view``: a folder or file of a personal drive or a group's space. ``handed_from``
+    marks a departed colleague's drive handed over; ``purge_at`` (when the recycle bin destroys it, null
+    in a group space) comes with the bin's list and a delete."""
+
+    id: int
+    source: Literal["drive"]
+    kind: Literal["folder", "file"]
+    name: str
+    parent_id: int | None
+    conversation_id: int | None
+    size: int
+    mime: str
+    sha256: str
+    scan_status: str | None
+    uploader_id: int
+    uploader_name: str
+    created_at: str
+    updated_at: str
+    last_opened_at: str
+    flagged_unused: bool
+    deleted_at: str | None
+    handed_from: NotRequired[int]
+    handed_from_name: NotRequired[str]
+    purge_at: NotRequired[str | None]
+
+
+@with_config(OUT)
+class DriveSentFile(TypedDict):
+    """``services.drive._sent_files``: a file sent in a group's chat, listed in its space (``id`` is the
+    attachment's; it downloads through the message)."""
+
+    id: int
+    source: Literal["message"]
+    kind: Literal["file"]
+    name: str | None
+    size: int
+    mime: str
+    scan_status: str
+    uploader_id: int
+    message_id: int
+    created_at: str
+    uploader_name: str
+
+
+@with_config(OUT)
+class DriveSpace(TypedDict):
+    """Whose the listing is: a person's drive (``owner_id``) or a group's space (``conversation_id``)."""
+
+    owner_id: int | None
+    conversation_id: int | None
+
+
+@with_config(OUT)
+class DriveFolderStep(TypedDict):
+    id: int
+    name: str
+
+
+@with_config(OUT)
+class DriveUsage(TypedDict):
+    """``services.drive._usage``: bytes used and reserved by open uploads, the quota and where it comes from."""
+
+    used: int
+    reserved: int
+    quota: int
+    quota_source: str
+    file_limit: int
+    chunk_size: int
+
+
+@with_config(OUT)
+class DriveListing(TypedDict):
+    """``services.drive.list_items``: one folder (or a search); a personal drive adds ``usage``, a group's
+    space the caller's ``role`` in the group."""
+
+    space: DriveSpace
+    parent_id: int | None
+    path: list[DriveFolderStep]
+    items: list[DriveItem]
+    sent_files: list[DriveSentFile]
+    usage: NotRequired[DriveUsage]
+    role: NotRequired[str]
+
+
+@with_config(OUT)
+class DriveItems(TypedDict):
+    """The recycle bin (``days`` before it destroys) or the unused files (``days`` unopened)."""
+
+    items: list[DriveItem]
+    days: float
+
+
+@with_config(OUT)
+class DriveUpload(TypedDict):
+    """``services.drive.start_upload`` / ``upload_status``: which chunks the server holds (the status adds
+    where the file will go)."""
+
+    id: str
+    name: str
+    size: int
+    chunk_size: int
+    chunks: int
+    received: list[int]
+    conversation_id: NotRequired[int | None]
+    parent_id: NotRequired[int | None]
+
+
+@with_config(OUT)
+class DriveChunk(TypedDict):
+    index: int
+    received: int
+    chunks: int
+
+
+@with_config(OUT)
+class DriveReportFiled(TypedDict):
+    id: int
+    item_id: int
+    status: str
+
+
+@with_config(OUT)
+class DriveRemovedItem(TypedDict):
+    id: int
+    name: str
+    removed_at: str | None
+    reason: str
+    conversation_id: int | None
+
+
+@with_config(OUT)
+class DriveRemoved(TypedDict):
+    """``services.drive.removed_notices``: what secadmin removed from the caller's files, and why."""
+
+    items: list[DriveRemovedItem]
+
+
+@with_config(OUT)
+class DriveBlockedType(TypedDict):
+    extension: str
+    label: str
+    added_at: str
+
+
+@with_config(OUT)
+class DriveBlockedTypes(TypedDict):
+    types: list[DriveBlockedType]
+
+
+@with_config(OUT)
+class DriveQuota(TypedDict):
+    """``services.drive._quota_view``: a person's quota (with ``used``) or a unit's (``name`` its path)."""
+
+    id: int
+    user_id: int | None
+    unit_id: int | None
+    quota_bytes: int
+    set_at: str
+    name: str
+    used: NotRequired[int]
+
+
+@with_config(OUT)
+class DriveQuotas(TypedDict):
+    default_quota: int
+    file_limit: int
+    quotas: list[DriveQuota]
+
+
+@with_config(OUT)
+class DriveReportedItem(TypedDict):
+    """A reported file as secadmin sees it: its name, type, size, place and owner, never its content."""
+
+    id: int
+    name: str
+    size: int
+    mime: str
+    scan_status: str
+    owner_id: int | None
+    owner_name: str
+    uploader_id: int
+    uploader_name: str
+    conversation_id: int | None
+    conversation_name: str | None
+    removed: bool
+
+
+@with_config(OUT)
+class DriveReport(TypedDict):
+    id: int
+    status: str
+    reason: str
+    created_at: str
+    reporter_id: int
+    reporter_name: str
+    decision_reason: str | None
+    decided_at: str | None
+    item: DriveReportedItem
+
+
+@with_config(OUT)
+class DriveReports(TypedDict):
+    """``services.drive.reports``."""
+
+    reports: list[DriveReport]
+
+
+@with_config(OUT)
+class DriveDecision(TypedDict):
+    id: int
+    status: str
+    item_id: int
+
+
+@with_config(OUT)
+class DriveHandoverRow(TypedDict):
+    """A departed person's drive: waiting for HR (``holder_id`` null) or with whom it is now."""
+
+    user_id: int
+    name: str
+    username: str
+    departed_at: str | None
+    files: int
+    bytes: int
+    holder_id: int | None
+    holder_name: str | None
+
+
+@with_config(OUT)
+class DriveHandovers(TypedDict):
+    handovers: list[DriveHandoverRow]
+
+
+@with_config(OUT)
+class DriveHandover(TypedDict):
+    """``services.drive_handover.hand_over_txn``: to whom the drive went (null: waiting for HR), into
+    which folder of theirs, and how much."""
+
+    handed_to: int | None
+    folder_id: NotRequired[int]
+    files: int
+    bytes: int
+
+
 # ---- WebSocket frames -----------------------------------------------------------------------------------
 
 @with_config(OUT)
