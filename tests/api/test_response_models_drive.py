@@ -184,3 +184,5 @@ def test_every_drive_answer_is_exactly_its_model(answers: tuple[dict[str, Any], 
     assert {q["unit_id"] is None for q in out["quotas"][3]["quotas"]} == {True, False}
     assert {h["holder_id"] is None for h in out["handovers"][3]["handovers"]} == {True, False}
     assert out["handover"][3]["folder_id"]
+    # The wire is what the views produce: the default days stay integers (a ``float`` model would send 30.0).
+    assert type(out["trash"][3]["days"]) is int and type(out["unused"][3]["days"]) is int

@@ -13,6 +13,31 @@ export type AdminIn = {
   admin: boolean;
 };
 
+/** ``services.users.admin_view``: an account as the user console shows it; the list adds the kinds of the approvals pending on it. */
+export type AdminUser = {
+  id: number;
+  username: string;
+  name: string;
+  employee_no: string | null;
+  unit: string;
+  unit_id: number | null;
+  position: string;
+  phone: string | null;
+  roles: string[];
+  disabled: boolean;
+  locked: boolean;
+  totp_enabled: boolean;
+  must_change_password: boolean;
+  last_login_at: string | null;
+  created_at: string;
+  departed: boolean;
+  departed_at: string | null;
+  departure_reason: string | null;
+  hr_verified: boolean;
+  privileged: boolean;
+  pending_approvals?: string[];
+};
+
 export type AdminUserCreate = {
   username: string;
   name: string;
@@ -22,6 +47,12 @@ export type AdminUserCreate = {
   position?: string;
   employee_no?: string | null;
   roles?: ("employee" | "unit_head" | "hr" | "sysadmin" | "secadmin" | "auditor" | "compliance")[];
+};
+
+/** ``services.users.admin_list_users``; ``next_offset`` null on the last page. */
+export type AdminUserPage = {
+  users: AdminUser[];
+  next_offset: number | null;
 };
 
 export type AdminUserUpdate = {
@@ -322,7 +353,7 @@ export type DriveItem = {
   purge_at?: string | null;
 };
 
-/** The recycle bin (``days`` before it destroys) or the unused files (``days`` unopened). */
+/** The recycle bin (``days`` before it destroys) or the unused files (``days`` unopened); ``days`` as configured: an integer by default, a fraction when set so (the model keeps which). */
 export type DriveItems = {
   items: DriveItem[];
   days: number;
@@ -490,14 +521,77 @@ export type FaultAssignIn = {
   user_id?: number | null;
 };
 
+export type FaultCounts = {
+  active: number;
+  overdue: number;
+  resolved: number;
+};
+
+export type FaultFile = {
+  name: string;
+  mime: string | null;
+  size: number;
+};
+
+export type FaultHandler = {
+  id: number;
+  name: string;
+  username: string;
+};
+
+export type FaultHandlers = {
+  handlers: FaultHandler[];
+};
+
 export type FaultIn = {
   title: string;
   location?: string;
   description?: string;
 };
 
+/** ``services.faults.queue``: the handlers' queue, with the console's tab counts and the deadline. */
+export type FaultQueue = {
+  reports: FaultReport[];
+  counts: FaultCounts;
+  sla_hours: number;
+};
+
+export type FaultReply = {
+  id: number;
+  author: Person;
+  text: string;
+  created_at: string;
+  by_handler: boolean;
+};
+
 export type FaultReplyIn = {
   text: string;
+};
+
+/** ``services.faults._view``: a fault report and its clock (``seconds_left`` negative: overdue by that much; it stops at resolution). ``replies`` come with one report (GET, reply, resolve, filing). */
+export type FaultReport = {
+  id: number;
+  title: string;
+  location: string;
+  description: string;
+  status: "open" | "in_progress" | "resolved";
+  reporter: Person;
+  assignee: Person | null;
+  resolution: string;
+  created_at: string;
+  due_at: string;
+  answered_at: string | null;
+  resolved_at: string | null;
+  escalated_at: string | null;
+  seconds_left: number;
+  overdue: boolean;
+  file: FaultFile | null;
+  replies?: FaultReply[];
+};
+
+/** ``services.faults.my_reports``: the caller's own reports. */
+export type FaultReports = {
+  reports: FaultReport[];
 };
 
 export type FaultResolveIn = {

@@ -387,10 +387,11 @@ class DriveListing(TypedDict):
 
 @with_config(OUT)
 class DriveItems(TypedDict):
-    """The recycle bin (``days`` before it destroys) or the unused files (``days`` unopened)."""
+    """The recycle bin (``days`` before it destroys) or the unused files (``days`` unopened); ``days`` as
+    configured: an integer by default, a fraction when set so (the model keeps which)."""
 
     items: list[DriveItem]
-    days: float
+    days: int | float
 
 
 @with_config(OUT)
@@ -543,6 +544,119 @@ class DriveHandover(TypedDict):
     folder_id: NotRequired[int]
     files: int
     bytes: int
+
+
+# ---- consoles: accounts (sysadmin) and fault reports (ops) ----------------------------------------------
+
+@with_config(OUT)
+class AdminUser(TypedDict):
+    """``services.users.admin_view``: an account as the user console shows it; the list adds the kinds
+    of the approvals pending on it."""
+
+    id: int
+    username: str
+    name: str
+    employee_no: str | None
+    unit: str
+    unit_id: int | None
+    position: str
+    phone: str | None
+    roles: list[str]
+    disabled: bool
+    locked: bool
+    totp_enabled: bool
+    must_change_password: bool
+    last_login_at: str | None
+    created_at: str
+    departed: bool
+    departed_at: str | None
+    departure_reason: str | None
+    hr_verified: bool
+    privileged: bool
+    pending_approvals: NotRequired[list[str]]
+
+
+@with_config(OUT)
+class AdminUserPage(TypedDict):
+    """``services.users.admin_list_users``; ``next_offset`` null on the last page."""
+
+    users: list[AdminUser]
+    next_offset: int | None
+
+
+@with_config(OUT)
+class FaultFile(TypedDict):
+    name: str
+    mime: str | None
+    size: int
+
+
+@with_config(OUT)
+class FaultReply(TypedDict):
+    id: int
+    author: Person
+    text: str
+    created_at: str
+    by_handler: bool
+
+
+@with_config(OUT)
+class FaultReport(TypedDict):
+    """``services.faults._view``: a fault report and its clock (``seconds_left`` negative: overdue by
+    that much; it stops at resolution). ``replies`` come with one report (GET, reply, resolve, filing)."""
+
+    id: int
+    title: str
+    location: str
+    description: str
+    status: Literal["open", "in_progress", "resolved"]
+    reporter: Person
+    assignee: Person | None
+    resolution: str
+    created_at: str
+    due_at: str
+    answered_at: str | None
+    resolved_at: str | None
+    escalated_at: str | None
+    seconds_left: int
+    overdue: bool
+    file: FaultFile | None
+    replies: NotRequired[list[FaultReply]]
+
+
+@with_config(OUT)
+class FaultReports(TypedDict):
+    """``services.faults.my_reports``: the caller's own reports."""
+
+    reports: list[FaultReport]
+
+
+@with_config(OUT)
+class FaultCounts(TypedDict):
+    active: int
+    overdue: int
+    resolved: int
+
+
+@with_config(OUT)
+class FaultQueue(TypedDict):
+    """``services.faults.queue``: the handlers' queue, with the console's tab counts and the deadline."""
+
+    reports: list[FaultReport]
+    counts: FaultCounts
+    sla_hours: float
+
+
+@with_config(OUT)
+class FaultHandler(TypedDict):
+    id: int
+    name: str
+    username: str
+
+
+@with_config(OUT)
+class FaultHandlers(TypedDict):
+    handlers: list[FaultHandler]
 
 
 # ---- WebSocket frames -----------------------------------------------------------------------------------
