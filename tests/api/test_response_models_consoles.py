@@ -13,9 +13,10 @@ from PIL import Image
 from sqlalchemy import update
 
 from mixun.db.models import User
+from mixun.db.models_dlp import DlpSanction
 from tests.api.test_response_models import violations
 from tests.conftest import PASSWORD, Env
-from tests.helpers import staff
+from tests.helpers import group, send, staff
 
 
 def png() -> bytes:
@@ -98,3 +99,25 @@ def test_the_fault_reports_answer_their_models(env: Env) -> None:
     assert {r["resolved_at"] is None for r in reports} == {True, False}
     assert [x["by_handler"] for x in out["one"][3].json()["replies"]] == [True, False]
     assert all("replies" not in r for r in reports)
+
+
+def test_the_dlp_console_lists_hits_as_its_model(env: Env) -> None:
+    c = env.client
+    _sec, tsec = staff(env, "sec1", "安全员", "secadmin")
+    a, ta = env.person("zhangsan", "张三")
+    b, tb = env.person("lisi", "李四")
+    conv = group(env, ta, "项目组", [b])
+    assert send(env, ta, conv, "身份证 11010519491231002X").status_code == 201  # masked
+    assert send(env, tb, conv, "机密★5年 关于授信额度的批复").status_code == 422  # blocked
+    with env.rt.db.write() as s:
+        s.merge(DlpSanction(user_id=b, level="suspended", violations=3, suspended_until=datetime.now(UTC) + timedelta(days=1)))
+    out = {
+        "hits": ("get", "/api/v1/dlp/hits", 200, c.get("/api/v1/dlp/hits", headers=env.h(tsec))),
+        "hits.page": ("get", "/api/v1/dlp/hits", 200, c.get("/api/v1/dlp/hits", headers=env.h(tsec), params={"limit": 1})),
+        "hits.person": ("get", "/api/v1/dlp/hits", 200, c.get("/api/v1/dlp/hits", headers=env.h(tsec), params={"user_id": a})),
+    }
+    check(env, out)
+    body = out["hits"][3].json()
+    assert {h["user_id"] for h in body["hits"]} == {a, b} and body["next_offset"] is None
+    assert {p["suspended_until"] is None for p in body["by_person"]} == {True, False}
+    assert out["hits.page"][3].json()["next_offset"] == 1

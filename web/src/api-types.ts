@@ -269,6 +269,37 @@ export type DlpFinding = {
   category?: string | null;
 };
 
+/** One DLP hit as secadmin's console lists it: who, where, what was done, the value masked (never raw). */
+export type DlpHit = {
+  id: number;
+  user_id: number;
+  name: string;
+  unit: string;
+  detector: string;
+  category: string | null;
+  action: string;
+  channel: string;
+  target: string;
+  masked: string;
+  created_at: string;
+};
+
+/** ``services.dlp.list_hits``: newest first, the people with most hits, ``next_offset`` null at the end. */
+export type DlpHits = {
+  hits: DlpHit[];
+  by_person: DlpPersonHits[];
+  next_offset: number | null;
+};
+
+/** A person's hits counted, with the sanction they stand at (``suspended_until`` null: not suspended). */
+export type DlpPersonHits = {
+  user_id: number;
+  name: string;
+  hits: number;
+  level: string;
+  suspended_until: string | null;
+};
+
 export type DraftIn = {
   text?: string;
 };

@@ -659,6 +659,45 @@ class FaultHandlers(TypedDict):
     handlers: list[FaultHandler]
 
 
+# ---- consoles: DLP (secadmin) -----------------------------------------------------------------------------
+
+@with_config(OUT)
+class DlpHit(TypedDict):
+    """One DLP hit as secadmin's console lists it: who, where, what was done, the value masked (never raw)."""
+
+    id: int
+    user_id: int
+    name: str
+    unit: str
+    detector: str
+    category: str | None
+    action: str
+    channel: str
+    target: str
+    masked: str
+    created_at: str
+
+
+@with_config(OUT)
+class DlpPersonHits(TypedDict):
+    """A person's hits counted, with the sanction they stand at (``suspended_until`` null: not suspended)."""
+
+    user_id: int
+    name: str
+    hits: int
+    level: str
+    suspended_until: str | None
+
+
+@with_config(OUT)
+class DlpHits(TypedDict):
+    """``services.dlp.list_hits``: newest first, the people with most hits, ``next_offset`` null at the end."""
+
+    hits: list[DlpHit]
+    by_person: list[DlpPersonHits]
+    next_offset: int | None
+
+
 # ---- WebSocket frames -----------------------------------------------------------------------------------
 
 @with_config(OUT)
