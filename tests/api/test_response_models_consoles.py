@@ -110,7 +110,7 @@ def test_the_dlp_console_lists_hits_as_its_model(env: Env) -> None:
     assert send(env, ta, conv, "身份证 11010519491231002X").status_code == 201  # masked
     assert send(env, tb, conv, "机密★5年 关于授信额度的批复").status_code == 422  # blocked
     with env.rt.db.write() as s:
-        s.merge(DlpSanction(user_id=b, level="suspended", violations=3, suspended_until=datetime.now(UTC) + timedelta(days=1)))
+        s.merge(DlpSanction(user_id=b, level="suspension", violations=3, suspended_until=datetime.now(UTC) + timedelta(days=1)))
     out = {
         "hits": ("get", "/api/v1/dlp/hits", 200, c.get("/api/v1/dlp/hits", headers=env.h(tsec))),
         "hits.page": ("get", "/api/v1/dlp/hits", 200, c.get("/api/v1/dlp/hits", headers=env.h(tsec), params={"limit": 1})),
