@@ -5,6 +5,7 @@ import { t } from './i18n';
 import { showError, toast } from './store';
 import { Modal, fmtTime } from './ui';
 import { DualControlSettings } from './admin_compliance';
+import type { DlpHits as DlpHitsAnswer, DlpPersonHits } from './api-types';
 
 export const DETECTORS = ['cn_id_card', 'bank_card', 'cn_mobile', 'uscc', 'email', 'credential', 'secret_key', 'classified_marking', 'prohibited'];
 export const ACTIONS = ['allow', 'mask', 'warn', 'hold', 'block'];
@@ -248,17 +249,17 @@ export function DlpLexicons() {
 }
 
 export function DlpHits() {
-  const [data, setData] = useState<any>(null);
+  const [data, setData] = useState<DlpHitsAnswer | null>(null);
   const [who, setWho] = useState<{ id: number; name: string } | null>(null);
-  const [lifting, setLifting] = useState<any>(null);
-  const load = () => get<any>(`/dlp/hits?limit=100${who ? '&user_id=' + who.id : ''}`).then(setData, showError);
+  const [lifting, setLifting] = useState<DlpPersonHits | null>(null);
+  const load = () => get<DlpHitsAnswer>(`/dlp/hits?limit=100${who ? '&user_id=' + who.id : ''}`).then(setData, showError);
   useEffect(() => { load(); }, [who]);
   return (
     <div data-testid="admin-dlp">
       <h4>{t('dlp_by_person')}</h4>
       <table class="grid">
         <thead><tr><th>{t('name')}</th><th>{t('dlp_hits')}</th><th>{t('dlp_sanction')}</th><th>{t('actions')}</th></tr></thead>
-        <tbody>{(data?.by_person || []).map((p: any) => (
+        <tbody>{(data?.by_person || []).map((p) => (
           <tr data-testid="dlp-person-row" data-user-id={p.user_id}>
             <td>{p.name}</td><td>{p.hits}</td>
             <td><span class={'badge' + (p.level === 'suspension' ? ' warn' : '')}>{label('dlp_level_', p.level)}</span>{p.suspended_until ? ` → ${fmtTime(p.suspended_until, true)}` : ''}</td>
@@ -272,7 +273,7 @@ export function DlpHits() {
       <h4>{t('dlp_hits')}{who ? ` · ${who.name}` : ''} {who && <button class="link" onClick={() => setWho(null)}>{t('dlp_all')}</button>}</h4>
       <table class="grid">
         <thead><tr><th>{t('time')}</th><th>{t('name')}</th><th>{t('unit')}</th><th>{t('dlp_detector')}</th><th>{t('dlp_channel')}</th><th>{t('action')}</th><th>{t('dlp_masked')}</th></tr></thead>
-        <tbody>{(data?.hits || []).map((h: any) => (
+        <tbody>{(data?.hits || []).map((h) => (
           <tr data-testid="dlp-hit-row"><td>{fmtTime(h.created_at, true)}</td><td>{h.name}</td><td>{h.unit}</td><td>{label('dlp_detector_', h.detector)}{h.category ? ` / ${label('dlp_category_', h.category)}` : ''}</td><td>{h.channel ? label('dlp_channel_', h.channel) : ''}</td><td>{label('dlp_action_', h.action)}</td><td><code>{h.masked}</code></td></tr>
         ))}</tbody>
       </table>

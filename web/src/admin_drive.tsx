@@ -7,22 +7,23 @@ import { showError, toast } from './store';
 import { fmtTime } from './ui';
 import { PersonRow, usePeopleSearch } from './directory';
 import { fmtSize } from './drive';
+import type { AdminUser, AdminUserPage, DriveBlockedType, DriveBlockedTypes, DriveHandoverRow, DriveHandovers, DriveQuotas, DriveReport, DriveReports } from './api-types';
 
 const GB = 1024 ** 3;
 
 export function DriveQuotas() {
-  const [r, setR] = useState<any>(null);
+  const [r, setR] = useState<DriveQuotas | null>(null);
   const [units, setUnits] = useState<any[]>([]);
   const [who, setWho] = useState<'user' | 'unit'>('user');
   const [q, setQ] = useState('');
-  const [people, setPeople] = useState<any[]>([]);
+  const [people, setPeople] = useState<AdminUser[]>([]);
   const [target, setTarget] = useState<{ id: number; name: string } | null>(null);
   const [gb, setGb] = useState('20');
-  const load = () => get<any>('/admin/drive/quotas').then(setR, showError);
+  const load = () => get<DriveQuotas>('/admin/drive/quotas').then(setR, showError);
   useEffect(() => { load(); get<any>('/admin/units').then((x) => setUnits(x.units || []), () => {}); }, []);
   useEffect(() => {
     if (who !== 'user' || !q.trim()) { setPeople([]); return; }
-    get<any>(`/admin/users?q=${encodeURIComponent(q.trim())}&limit=10`).then((x) => setPeople(x.users || x.items || []), () => {});
+    get<AdminUserPage>(`/admin/users?q=${encodeURIComponent(q.trim())}&limit=10`).then((x) => setPeople(x.users), () => {});
   }, [q, who]);
   async function save() {
     if (!target) return;
@@ -48,11 +49,11 @@ export function DriveQuotas() {
         <button class="primary" data-testid="quota-save" disabled={!target} onClick={save}>{t('save')}</button>
       </div>
       {who === 'user' && !target && people.length > 0 && (
-        <ul class="people small">{people.map((p) => <li class="person-row" data-testid="quota-person-option" onClick={() => setTarget({ id: p.id, name: p.name })}>{p.name} <span class="muted small">{p.username} {p.unit_path || p.unit || ''}</span></li>)}</ul>
+        <ul class="people small">{people.map((p) => <li class="person-row" data-testid="quota-person-option" onClick={() => setTarget({ id: p.id, name: p.name })}>{p.name} <span class="muted small">{p.username} {p.unit}</span></li>)}</ul>
       )}
       <table class="grid">
         <thead><tr><th>{t('drive_quota_for')}</th><th>{t('drive_quota')}</th><th>{t('drive_used')}</th><th>{t('time')}</th><th /></tr></thead>
-        <tbody>{(r?.quotas || []).map((x: any) => (
+        <tbody>{(r?.quotas || []).map((x) => (
           <tr data-testid="quota-row"><td>{x.user_id ? x.name : `${t('drive_quota_unit')}：${x.name}`}</td><td>{fmtSize(x.quota_bytes)}</td><td>{x.used != null ? fmtSize(x.used) : ''}</td><td>{fmtTime(x.set_at, true)}</td>
             <td><button class="link danger" onClick={async () => { try { await api('DELETE', `/admin/drive/quotas/${x.id}`); load(); } catch (e) { showError(e); } }}>{t('drive_quota_clear')}</button></td></tr>
         ))}</tbody>
@@ -62,17 +63,17 @@ export function DriveQuotas() {
 }
 
 export function DriveTypes() {
-  const [types, setTypes] = useState<any[]>([]);
+  const [types, setTypes] = useState<DriveBlockedType[]>([]);
   const [ext, setExt] = useState('');
   const [label, setLabel] = useState('');
-  const load = () => get<any>('/admin/drive/blocked-types').then((r) => setTypes(r.types || []), showError);
+  const load = () => get<DriveBlockedTypes>('/admin/drive/blocked-types').then((r) => setTypes(r.types), showError);
   useEffect(() => { load(); }, []);
   return (
     <div data-testid="admin-drive-types" class="stack">
       <div class="muted small">{t('drive_types_hint')}</div>
       <form class="row gap" onSubmit={async (e) => {
         e.preventDefault();
-        try { const r = await post<any>('/admin/drive/blocked-types', { extension: ext.trim(), label: label.trim() }); setTypes(r.types); setExt(''); setLabel(''); } catch (err) { showError(err); }
+        try { const r = await post<DriveBlockedTypes>('/admin/drive/blocked-types', { extension: ext.trim(), label: label.trim() }); setTypes(r.types); setExt(''); setLabel(''); } catch (err) { showError(err); }
       }}>
         <input data-testid="drive-type-ext" placeholder={t('drive_type_ext')} value={ext} onInput={(e) => setExt(e.currentTarget.value)} required maxLength={17} />
         <input data-testid="drive-type-label" placeholder={t('drive_type_label')} value={label} onInput={(e) => setLabel(e.currentTarget.value)} maxLength={100} />
@@ -80,7 +81,7 @@ export function DriveTypes() {
       </form>
       <table class="grid"><tbody>{types.map((x) => (
         <tr data-testid="drive-type-row" data-ext={x.extension}><td>.{x.extension}</td><td>{x.label}</td>
-          <td><button class="link danger" data-testid="drive-type-remove" onClick={async () => { try { const r = await api<any>('DELETE', `/admin/drive/blocked-types/${x.extension}`); setTypes(r.types); } catch (e) { showError(e); } }}>{t('remove')}</button></td></tr>
+          <td><button class="link danger" data-testid="drive-type-remove" onClick={async () => { try { const r = await api<DriveBlockedTypes>('DELETE', `/admin/drive/blocked-types/${x.extension}`); setTypes(r.types); } catch (e) { showError(e); } }}>{t('remove')}</button></td></tr>
       ))}</tbody></table>
     </div>
   );
@@ -88,10 +89,10 @@ export function DriveTypes() {
 
 export function DriveReports() {
   const [status, setStatus] = useState('open');
-  const [rows, setRows] = useState<any[] | null>(null);
+  const [rows, setRows] = useState<DriveReport[] | null>(null);
   const [deciding, setDeciding] = useState<{ id: number; action: 'remove' | 'dismiss' } | null>(null);
   const [reason, setReason] = useState('');
-  const load = () => get<any>(`/admin/drive/reports?status=${status}`).then((r) => setRows(r.reports), showError);
+  const load = () => get<DriveReports>(`/admin/drive/reports?status=${status}`).then((r) => setRows(r.reports), showError);
   useEffect(() => { load(); }, [status]);
   return (
     <div data-testid="admin-drive-reports" class="stack">
@@ -131,15 +132,15 @@ export function DriveReports() {
 }
 
 export function DriveHandovers() {
-  const [rows, setRows] = useState<any[] | null>(null);
-  const [picking, setPicking] = useState<any | null>(null);
+  const [rows, setRows] = useState<DriveHandoverRow[] | null>(null);
+  const [picking, setPicking] = useState<DriveHandoverRow | null>(null);
   const [chosen, setChosen] = useState<{ id: number; name: string; unit?: string } | null>(null);
   const [busy, setBusy] = useState(false);
   const [q, setQ] = useState('');
   const res = usePeopleSearch(q);
-  const load = () => get<any>('/admin/drive/handovers').then((r) => setRows(r.handovers), showError);
+  const load = () => get<DriveHandovers>('/admin/drive/handovers').then((r) => setRows(r.handovers), showError);
   useEffect(() => { load(); }, []);
-  const open = (r: any) => { setQ(''); setChosen(null); setPicking(r); };
+  const open = (r: DriveHandoverRow) => { setQ(''); setChosen(null); setPicking(r); };
   const close = () => { setPicking(null); setChosen(null); };
   async function confirm() {
     if (!picking || !chosen) return;
@@ -161,7 +162,7 @@ export function DriveHandovers() {
         <tbody>{(rows || []).map((r) => (
           <tr data-testid="drive-handover-row" data-user-id={r.user_id}>
             <td>{r.name}<div class="muted small">{[r.unit, r.username].filter(Boolean).join(' · ')}</div></td>
-            <td>{fmtTime(r.departed_at, true)}</td>
+            <td>{fmtTime(r.departed_at ?? undefined, true)}</td>
             <td>{t('drive_handover_count', { files: r.files })} · {fmtSize(r.bytes)}</td>
             <td data-testid="drive-handover-holder">{r.holder_name
               ? <>{r.holder_name}{r.holder_id === r.manager_id && <div class="muted small">{t('drive_handover_manager')}</div>}</>
@@ -175,9 +176,9 @@ export function DriveHandovers() {
         <div class="stack decide-box" data-testid="drive-handover-dialog">
           {!chosen && <>
             <div>{t('drive_handover_to', { name: picking.name })}</div>
-            {picking.manager_id && picking.manager_id !== picking.holder_id && (
-              <button data-testid="drive-handover-manager" onClick={() => setChosen({ id: picking.manager_id, name: picking.manager_name, unit: picking.unit })}>
-                {t('drive_handover_to_manager', { name: picking.manager_name })}</button>
+            {picking.manager_id != null && picking.manager_id !== picking.holder_id && (
+              <button data-testid="drive-handover-manager" onClick={() => setChosen({ id: picking.manager_id!, name: picking.manager_name ?? '', unit: picking.unit })}>
+                {t('drive_handover_to_manager', { name: picking.manager_name ?? '' })}</button>
             )}
             <input data-testid="drive-handover-search" placeholder={t('drive_handover_search')} value={q} onInput={(e) => setQ(e.currentTarget.value)} />
             {res && q.trim() && options.length === 0 && <div class="muted small">{t('no_results')}</div>}

@@ -5,10 +5,11 @@ import { api, get, post } from './api';
 import { t } from './i18n';
 import { showError, toast } from './store';
 import { Modal, fmtTime } from './ui';
+import type { FaultQueue as FaultQueueAnswer, FaultReport, FaultReports } from './api-types';
 
 /** The 24-hour clock as shown: time left, or how long overdue; a resolved report shows its outcome. */
-export function clockText(r: any): string {
-  const secs = Math.abs(r.seconds_left as number);
+export function clockText(r: Pick<FaultReport, 'seconds_left' | 'status' | 'overdue'>): string {
+  const secs = Math.abs(r.seconds_left);
   const h = Math.floor(secs / 3600);
   const m = Math.floor((secs % 3600) / 60);
   const span = h > 0 ? t('fault_hm', { h, m }) : t('fault_m', { m });
@@ -16,12 +17,12 @@ export function clockText(r: any): string {
   return r.overdue ? t('fault_overdue_by', { span }) : t('fault_left', { span });
 }
 
-function StatusBadge({ r }: { r: any }) {
+function StatusBadge({ r }: { r: FaultReport }) {
   const cls = r.status === 'resolved' ? 'badge ok' : r.overdue ? 'badge urgent' : r.status === 'in_progress' ? 'badge' : 'badge warn';
   return <span class={cls} data-testid="fault-status">{t('fault_status_' + r.status)}</span>;
 }
 
-function FaultFile({ r }: { r: any }) {
+function FaultFile({ r }: { r: FaultReport }) {
   if (!r.file) return null;
   const href = `/api/v1/faults/${r.id}/file`;
   return r.file.mime?.startsWith('image/')
@@ -31,12 +32,12 @@ function FaultFile({ r }: { r: any }) {
 
 /** One report with its answers; handlers also assign and resolve here. */
 function FaultDetail({ id, handler, onClose, onChanged }: { id: number; handler: boolean; onClose: () => void; onChanged: () => void }) {
-  const [r, setR] = useState<any>(null);
+  const [r, setR] = useState<FaultReport | null>(null);
   const [text, setText] = useState('');
   const [resolution, setResolution] = useState('');
-  const load = () => get<any>(`/faults/${id}`).then(setR, showError);
+  const load = () => get<FaultReport>(`/faults/${id}`).then(setR, showError);
   useEffect(() => { load(); }, [id]);
-  const act = (f: () => Promise<any>) => async () => { try { setR(await f()); toast(t('saved')); onChanged(); } catch (e) { showError(e); } };
+  const act = (f: () => Promise<FaultReport>) => async () => { try { setR(await f()); toast(t('saved')); onChanged(); } catch (e) { showError(e); } };
   return (
     <Modal title={r ? `#${r.id} ${r.title}` : t('loading')} onClose={onClose} wide testid="fault-detail">
       {r && <div class="stack">
@@ -52,18 +53,18 @@ function FaultDetail({ id, handler, onClose, onChanged }: { id: number; handler:
         <FaultFile r={r} />
         <h4>{t('fault_replies')}</h4>
         {(r.replies || []).length === 0 && <div class="muted">{t('none')}</div>}
-        <ul class="fault-replies">{(r.replies || []).map((x: any) => (
+        <ul class="fault-replies">{(r.replies || []).map((x) => (
           <li data-testid="fault-reply" class={x.by_handler ? 'handler' : ''}><b>{x.author.name}</b> <span class="muted">{fmtTime(x.created_at, true)}</span><div class="wrap">{x.text}</div></li>
         ))}</ul>
         {r.status !== 'resolved' && <>
           <textarea data-testid="fault-reply-text" rows={3} maxLength={4000} placeholder={t('fault_reply_placeholder')} value={text} onInput={(e) => setText(e.currentTarget.value)} />
           <div class="row gap">
-            <button class="primary" data-testid="fault-reply-send" disabled={!text.trim()} onClick={act(async () => { const v = await post(`/faults/${id}/replies`, { text }); setText(''); return v; })}>{t('fault_reply')}</button>
-            {handler && !r.assignee && <button data-testid="fault-assign" onClick={act(() => post(`/admin/faults/${id}/assign`, {}).then(() => get(`/faults/${id}`)))}>{t('fault_take')}</button>}
+            <button class="primary" data-testid="fault-reply-send" disabled={!text.trim()} onClick={act(async () => { const v = await post<FaultReport>(`/faults/${id}/replies`, { text }); setText(''); return v; })}>{t('fault_reply')}</button>
+            {handler && !r.assignee && <button data-testid="fault-assign" onClick={act(() => post(`/admin/faults/${id}/assign`, {}).then(() => get<FaultReport>(`/faults/${id}`)))}>{t('fault_take')}</button>}
           </div>
           {handler && <div class="row gap">
             <input data-testid="fault-resolution" maxLength={4000} placeholder={t('fault_resolution_placeholder')} value={resolution} onInput={(e) => setResolution(e.currentTarget.value)} />
-            <button class="primary" data-testid="fault-resolve" disabled={!resolution.trim()} onClick={act(() => post(`/admin/faults/${id}/resolve`, { resolution }))}>{t('fault_resolve')}</button>
+            <button class="primary" data-testid="fault-resolve" disabled={!resolution.trim()} onClick={act(() => post<FaultReport>(`/admin/faults/${id}/resolve`, { resolution }))}>{t('fault_resolve')}</button>
           </div>}
         </>}
       </div>}
@@ -73,10 +74,10 @@ function FaultDetail({ id, handler, onClose, onChanged }: { id: number; handler:
 
 /** The employee's side (in 我): file a report, see one's reports, their state and answers. */
 export function MyFaults() {
-  const [rows, setRows] = useState<any[] | null>(null);
+  const [rows, setRows] = useState<FaultReport[] | null>(null);
   const [filing, setFiling] = useState(false);
   const [open, setOpen] = useState<number | null>(null);
-  const load = () => get<any>('/faults').then((r) => setRows(r.reports), () => setRows([]));
+  const load = () => get<FaultReports>('/faults').then((r) => setRows(r.reports), () => setRows([]));
   useEffect(() => { load(); }, []);
   return (
     <section class="panel" data-testid="my-faults">
@@ -107,7 +108,7 @@ function FileFault({ onClose, onDone }: { onClose: () => void; onDone: () => voi
     e.preventDefault();
     setBusy(true);
     try {
-      const r = await post<any>('/faults', { title: title.trim(), location: location.trim(), description });
+      const r = await post<FaultReport>('/faults', { title: title.trim(), location: location.trim(), description });
       if (file) {
         const fd = new FormData();
         fd.append('file', file, file.name);
@@ -133,11 +134,11 @@ function FileFault({ onClose, onDone }: { onClose: () => void; onDone: () => voi
 /** The system administrator's queue: the most urgent deadline first, overdue marked. */
 export function FaultQueue() {
   const [status, setStatus] = useState('active');
-  const [data, setData] = useState<any>(null);
+  const [data, setData] = useState<FaultQueueAnswer | null>(null);
   const [open, setOpen] = useState<number | null>(null);
-  const load = () => get<any>(`/admin/faults?status=${status}&limit=100`).then(setData, showError);
+  const load = () => get<FaultQueueAnswer>(`/admin/faults?status=${status}&limit=100`).then(setData, showError);
   useEffect(() => { load(); const iv = setInterval(load, 60000); return () => clearInterval(iv); }, [status]);
-  const c = data?.counts || {};
+  const c = data?.counts ?? { active: 0, overdue: 0, resolved: 0 };
   return (
     <div data-testid="admin-faults">
       <div class="row gap">
@@ -152,7 +153,7 @@ export function FaultQueue() {
       </div>
       <table class="grid">
         <thead><tr><th>#</th><th>{t('fault_title')}</th><th>{t('fault_reporter')}</th><th>{t('fault_filed_at')}</th><th>{t('fault_clock')}</th><th>{t('state')}</th><th>{t('fault_assignee')}</th><th>{t('actions')}</th></tr></thead>
-        <tbody>{(data?.reports || []).map((r: any) => (
+        <tbody>{(data?.reports || []).map((r) => (
           <tr data-testid="fault-queue-row" class={r.overdue && r.status !== 'resolved' ? 'late' : ''}>
             <td>{r.id}</td><td>{r.title}{r.file && <span class="badge">{t('fault_has_file')}</span>}</td><td>{r.reporter.name}</td><td>{fmtTime(r.created_at, true)}</td>
             <td data-testid="fault-clock" class={r.overdue && r.status !== 'resolved' ? 'warn' : ''}>{clockText(r)}</td>

@@ -8,6 +8,7 @@ import { t } from './i18n';
 import { S, showError, toast, useStore } from './store';
 import { Modal, fmtTime, roleName } from './ui';
 import { DEPART_KINDS, departKind, w } from './labels_org';
+import type { AdminUser, AdminUserPage } from './api-types';
 
 const GRANTABLE = ['unit_head', 'hr', 'compliance'];
 
@@ -35,7 +36,7 @@ export function Dialog(props: { title: string; inner?: string; ok?: string; dang
   );
 }
 
-function stateBadge(u: any) {
+function stateBadge(u: AdminUser) {
   if (u.departed) return <span class="badge warn" data-testid="user-state" data-state="departed">{t('departed')}</span>;
   if (u.disabled) return <span class="badge warn" data-testid="user-state" data-state="disabled">{t('disabled')}</span>;
   if (u.locked) return <span class="badge warn" data-testid="user-state" data-state="locked">{t('locked')}</span>;
@@ -49,15 +50,15 @@ export function Users() {
   const isSec = roles.includes('secadmin');
   const [q, setQ] = useState('');
   const [offset, setOffset] = useState(0);
-  const [data, setData] = useState<{ users: any[]; next_offset?: number | null } | null>(null);
+  const [data, setData] = useState<AdminUserPage | null>(null);
   const [creating, setCreating] = useState(false);
   const [created, setCreated] = useState<{ name: string; password: string } | null>(null);
   const [oneTime, setOneTime] = useState<{ name: string; password: string } | null>(null);
-  const [rolesOf, setRolesOf] = useState<any | null>(null);
-  const [depart, setDepart] = useState<any | null>(null);
-  const [reinstate, setReinstate] = useState<any | null>(null);
+  const [rolesOf, setRolesOf] = useState<AdminUser | null>(null);
+  const [depart, setDepart] = useState<AdminUser | null>(null);
+  const [reinstate, setReinstate] = useState<AdminUser | null>(null);
   const [confirm, setConfirm] = useState<{ message: string; ok: string; run: () => Promise<void> } | null>(null);
-  const load = () => get<any>(`/admin/users?q=${encodeURIComponent(q)}&limit=50&offset=${offset}`).then(setData, showError);
+  const load = () => get<AdminUserPage>(`/admin/users?q=${encodeURIComponent(q)}&limit=50&offset=${offset}`).then(setData, showError);
   useEffect(() => { load(); }, [offset]);
   const ask = (message: string, ok: string, run: () => Promise<void>) => setConfirm({ message, ok, run });
   const doAsk = async () => {
@@ -67,7 +68,7 @@ export function Users() {
     try { await c.run(); } catch (e) { showError(e); }
     load();
   };
-  const self = (u: any) => u.id === S.me?.id;
+  const self = (u: AdminUser) => u.id === S.me?.id;
   return (
     <div data-testid="admin-users">
       <div class="row gap">
@@ -141,7 +142,7 @@ export function Users() {
   );
 }
 
-function RolesDialog({ u, onClose, onSaved }: { u: any; onClose: () => void; onSaved: () => void }) {
+function RolesDialog({ u, onClose, onSaved }: { u: AdminUser; onClose: () => void; onSaved: () => void }) {
   const [sel, setSel] = useState<string[]>((u.roles || []).filter((r: string) => r !== 'employee'));
   const save = async () => {
     try { announce(await api('PUT', `/admin/users/${u.id}/roles`, { roles: ['employee', ...sel] })); onSaved(); } catch (e) { showError(e); }
@@ -186,7 +187,7 @@ function CreateUser({ onClose, onDone }: { onClose: () => void; onDone: (name: s
   );
 }
 
-function DepartDialog({ u, onClose, onDone }: { u: any; onClose: () => void; onDone: () => void }) {
+function DepartDialog({ u, onClose, onDone }: { u: AdminUser; onClose: () => void; onDone: () => void }) {
   const [reason, setReason] = useState('termination');
   const [pledged, setPledged] = useState(false);
   const go = async () => { try { announce(await post(`/admin/users/${u.id}/depart`, { reason, pledged })); onDone(); } catch (e) { showError(e); } };
@@ -201,7 +202,7 @@ function DepartDialog({ u, onClose, onDone }: { u: any; onClose: () => void; onD
   );
 }
 
-function ReinstateDialog({ u, onClose, onDone }: { u: any; onClose: () => void; onDone: () => void }) {
+function ReinstateDialog({ u, onClose, onDone }: { u: AdminUser; onClose: () => void; onDone: () => void }) {
   const [reason, setReason] = useState('');
   const go = async () => { try { announce(await post(`/admin/users/${u.id}/reinstate`, { reason: reason.trim() })); onDone(); } catch (e) { showError(e); } };
   return (

@@ -13,6 +13,31 @@ export type AdminIn = {
   admin: boolean;
 };
 
+/** ``services.users.admin_view``: an account as the user console shows it; the list adds the kinds of the approvals pending on it. */
+export type AdminUser = {
+  id: number;
+  username: string;
+  name: string;
+  employee_no: string | null;
+  unit: string;
+  unit_id: number | null;
+  position: string;
+  phone: string | null;
+  roles: string[];
+  disabled: boolean;
+  locked: boolean;
+  totp_enabled: boolean;
+  must_change_password: boolean;
+  last_login_at: string | null;
+  created_at: string;
+  departed: boolean;
+  departed_at: string | null;
+  departure_reason: string | null;
+  hr_verified: boolean;
+  privileged: boolean;
+  pending_approvals?: string[];
+};
+
 export type AdminUserCreate = {
   username: string;
   name: string;
@@ -22,6 +47,12 @@ export type AdminUserCreate = {
   position?: string;
   employee_no?: string | null;
   roles?: ("employee" | "unit_head" | "hr" | "sysadmin" | "secadmin" | "auditor" | "compliance")[];
+};
+
+/** ``services.users.admin_list_users``; ``next_offset`` null on the last page. */
+export type AdminUserPage = {
+  users: AdminUser[];
+  next_offset: number | null;
 };
 
 export type AdminUserUpdate = {
@@ -189,6 +220,38 @@ export type DecisionIn = {
   reason: string;
 };
 
+/** ``services.directory.search_users``: best match first; ``next_offset`` null on the last page. */
+export type DirectoryPage = {
+  users: DirectoryPerson[];
+  next_offset: number | null;
+};
+
+/** ``services.directory._views``: a colleague as the directory shows them; ``phone`` only on a person's own card (GET /directory/users/{id}), never in a search. */
+export type DirectoryPerson = {
+  id: number;
+  username: string;
+  name: string;
+  employee_no: string | null;
+  unit: string;
+  unit_id: number | null;
+  position: string;
+  status: string;
+  phone?: string | null;
+  hr_verified: boolean;
+};
+
+/** ``services.users.list_units``: an open unit. */
+export type DirectoryUnit = {
+  id: number;
+  name: string;
+  path: string;
+  parent_id: number | null;
+};
+
+export type DirectoryUnits = {
+  units: DirectoryUnit[];
+};
+
 export type DissolvedFrame = {
   event_seq?: number;
   type: "conversation.dissolved";
@@ -206,6 +269,37 @@ export type DlpFinding = {
   category?: string | null;
 };
 
+/** One DLP hit as secadmin's console lists it: who, where, what was done, the value masked (never raw). */
+export type DlpHit = {
+  id: number;
+  user_id: number;
+  name: string;
+  unit: string;
+  detector: string;
+  category: string | null;
+  action: string;
+  channel: string;
+  target: string;
+  masked: string;
+  created_at: string;
+};
+
+/** ``services.dlp.list_hits``: newest first, the people with most hits, ``next_offset`` null at the end. */
+export type DlpHits = {
+  hits: DlpHit[];
+  by_person: DlpPersonHits[];
+  next_offset: number | null;
+};
+
+/** A person's hits counted, with the sanction they stand at (``suspended_until`` null: not suspended). */
+export type DlpPersonHits = {
+  user_id: number;
+  name: string;
+  hits: number;
+  level: string;
+  suspended_until: string | null;
+};
+
 export type DraftIn = {
   text?: string;
 };
@@ -213,6 +307,213 @@ export type DraftIn = {
 /** Unsent composer texts by conversation id (JSON object keys are text). */
 export type Drafts = {
   drafts: { [key: string]: string };
+};
+
+export type DriveBlockedType = {
+  extension: string;
+  label: string;
+  added_at: string;
+};
+
+export type DriveBlockedTypes = {
+  types: DriveBlockedType[];
+};
+
+export type DriveChunk = {
+  index: number;
+  received: number;
+  chunks: number;
+};
+
+export type DriveDecision = {
+  id: number;
+  status: string;
+  item_id: number;
+};
+
+export type DriveFolderStep = {
+  id: number;
+  name: string;
+};
+
+/** ``services.drive_handover.hand_over_txn``: to whom the drive went (null: waiting for HR), into which folder of theirs, and how much. */
+export type DriveHandover = {
+  handed_to: number | null;
+  folder_id?: number;
+  files: number;
+  bytes: number;
+};
+
+/** A departed person's drive: waiting for HR (``holder_id`` null) or with whom it is now. */
+export type DriveHandoverRow = {
+  user_id: number;
+  name: string;
+  username: string;
+  unit: string;
+  departed_at: string | null;
+  files: number;
+  bytes: number;
+  holder_id: number | null;
+  holder_name: string | null;
+  manager_id: number | null;
+  manager_name: string | null;
+};
+
+export type DriveHandovers = {
+  handovers: DriveHandoverRow[];
+};
+
+/** ``services.drive.item_view``: a folder or file of a personal drive or a group's space. ``handed_from`` marks a departed colleague's drive handed over; ``purge_at`` (when the recycle bin destroys it, null in a group space) comes with the bin's list and a delete. */
+export type DriveItem = {
+  id: number;
+  source: "drive";
+  kind: "folder" | "file";
+  name: string;
+  parent_id: number | null;
+  conversation_id: number | null;
+  size: number;
+  mime: string;
+  sha256: string;
+  scan_status: string | null;
+  uploader_id: number;
+  uploader_name: string;
+  created_at: string;
+  updated_at: string;
+  last_opened_at: string;
+  flagged_unused: boolean;
+  deleted_at: string | null;
+  handed_from?: number;
+  handed_from_name?: string;
+  purge_at?: string | null;
+};
+
+/** The recycle bin (``days`` before it destroys) or the unused files (``days`` unopened); ``days`` as configured: an integer by default, a fraction when set so (the model keeps which). */
+export type DriveItems = {
+  items: DriveItem[];
+  days: number;
+};
+
+/** ``services.drive.list_items``: one folder (or a search); a personal drive adds ``usage``, a group's space the caller's ``role`` in the group. */
+export type DriveListing = {
+  space: DriveSpace;
+  parent_id: number | null;
+  path: DriveFolderStep[];
+  items: DriveItem[];
+  sent_files: DriveSentFile[];
+  usage?: DriveUsage;
+  role?: string;
+};
+
+/** ``services.drive._quota_view``: a person's quota (with ``used``) or a unit's (``name`` its path). */
+export type DriveQuota = {
+  id: number;
+  user_id: number | null;
+  unit_id: number | null;
+  quota_bytes: number;
+  set_at: string;
+  name: string;
+  used?: number;
+};
+
+export type DriveQuotas = {
+  default_quota: number;
+  file_limit: number;
+  quotas: DriveQuota[];
+};
+
+/** ``services.drive.removed_notices``: what secadmin removed from the caller's files, and why. */
+export type DriveRemoved = {
+  items: DriveRemovedItem[];
+};
+
+export type DriveRemovedItem = {
+  id: number;
+  name: string;
+  removed_at: string | null;
+  reason: string;
+  conversation_id: number | null;
+};
+
+export type DriveReport = {
+  id: number;
+  status: string;
+  reason: string;
+  created_at: string;
+  reporter_id: number;
+  reporter_name: string;
+  decision_reason: string | null;
+  decided_at: string | null;
+  item: DriveReportedItem;
+};
+
+export type DriveReportFiled = {
+  id: number;
+  item_id: number;
+  status: string;
+};
+
+/** A reported file as secadmin sees it: its name, type, size, place and owner, never its content. */
+export type DriveReportedItem = {
+  id: number;
+  name: string;
+  size: number;
+  mime: string;
+  scan_status: string;
+  owner_id: number | null;
+  owner_name: string;
+  uploader_id: number;
+  uploader_name: string;
+  conversation_id: number | null;
+  conversation_name: string | null;
+  removed: boolean;
+};
+
+/** ``services.drive.reports``. */
+export type DriveReports = {
+  reports: DriveReport[];
+};
+
+/** ``services.drive._sent_files``: a file sent in a group's chat, listed in its space (``id`` is the attachment's; it downloads through the message). */
+export type DriveSentFile = {
+  id: number;
+  source: "message";
+  kind: "file";
+  name: string | null;
+  size: number;
+  mime: string;
+  scan_status: string;
+  uploader_id: number;
+  message_id: number;
+  created_at: string;
+  uploader_name: string;
+};
+
+/** Whose the listing is: a person's drive (``owner_id``) or a group's space (``conversation_id``). */
+export type DriveSpace = {
+  owner_id: number | null;
+  conversation_id: number | null;
+};
+
+/** ``services.drive.start_upload`` / ``upload_status``: which chunks the server holds (the status adds where the file will go). */
+export type DriveUpload = {
+  id: string;
+  name: string;
+  size: number;
+  chunk_size: number;
+  chunks: number;
+  received: number[];
+  conversation_id?: number | null;
+  parent_id?: number | null;
+};
+
+/** ``services.drive._usage``: bytes used and reserved by open uploads, the quota and where it comes from. */
+export type DriveUsage = {
+  used: number;
+  reserved: number;
+  quota: number;
+  quota_source: string;
+  file_limit: number;
+  chunk_size: number;
 };
 
 export type DualControlSet = {
@@ -254,14 +555,77 @@ export type FaultAssignIn = {
   user_id?: number | null;
 };
 
+export type FaultCounts = {
+  active: number;
+  overdue: number;
+  resolved: number;
+};
+
+export type FaultFile = {
+  name: string;
+  mime: string | null;
+  size: number;
+};
+
+export type FaultHandler = {
+  id: number;
+  name: string;
+  username: string;
+};
+
+export type FaultHandlers = {
+  handlers: FaultHandler[];
+};
+
 export type FaultIn = {
   title: string;
   location?: string;
   description?: string;
 };
 
+/** ``services.faults.queue``: the handlers' queue, with the console's tab counts and the deadline. */
+export type FaultQueue = {
+  reports: FaultReport[];
+  counts: FaultCounts;
+  sla_hours: number;
+};
+
+export type FaultReply = {
+  id: number;
+  author: Person;
+  text: string;
+  created_at: string;
+  by_handler: boolean;
+};
+
 export type FaultReplyIn = {
   text: string;
+};
+
+/** ``services.faults._view``: a fault report and its clock (``seconds_left`` negative: overdue by that much; it stops at resolution). ``replies`` come with one report (GET, reply, resolve, filing). */
+export type FaultReport = {
+  id: number;
+  title: string;
+  location: string;
+  description: string;
+  status: "open" | "in_progress" | "resolved";
+  reporter: Person;
+  assignee: Person | null;
+  resolution: string;
+  created_at: string;
+  due_at: string;
+  answered_at: string | null;
+  resolved_at: string | null;
+  escalated_at: string | null;
+  seconds_left: number;
+  overdue: boolean;
+  file: FaultFile | null;
+  replies?: FaultReply[];
+};
+
+/** ``services.faults.my_reports``: the caller's own reports. */
+export type FaultReports = {
+  reports: FaultReport[];
 };
 
 export type FaultResolveIn = {

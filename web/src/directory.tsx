@@ -4,8 +4,11 @@ import { t } from './i18n';
 import { S, openDirect, showError, useStore } from './store';
 import { Avatar, Modal, StatusDot } from './ui';
 
-export type Person = { id: number; username: string; name: string; employee_no?: string; unit?: string; unit_id?: number; position?: string; status?: string; phone?: string; hr_verified?: boolean };
-export type Unit = { id: number; name: string; path: string; parent_id: number | null };
+import type { DirectoryPage, DirectoryPerson, DirectoryUnit, DirectoryUnits } from './api-types';
+
+/** A colleague as the directory answers them (the phone only on a card). */
+export type Person = DirectoryPerson;
+export type Unit = DirectoryUnit;
 
 export function statusOf(p: { id: number; status?: string }) { return S.presence.get(p.id) ?? p.status ?? 'offline'; }
 
@@ -19,7 +22,7 @@ export function usePeopleSearch(q: string) {
     const my = ++seq.current;
     const h = setTimeout(async () => {
       try {
-        const r = await get<{ users: Person[] }>(`/directory/users?q=${encodeURIComponent(text)}&limit=30`);
+        const r = await get<DirectoryPage>(`/directory/users?q=${encodeURIComponent(text)}&limit=30`);
         if (my === seq.current) setRes(r.users);
       } catch (e) { if (my === seq.current) { setRes([]); showError(e); } }
     }, 150);
@@ -78,7 +81,7 @@ export function OrgTree() {
   const [people, setPeople] = useState<Person[] | null>(null);
   const [card, setCard] = useState<number | null>(null);
   useEffect(() => {
-    get<{ units: Unit[] }>('/directory/units').then((r) => {
+    get<DirectoryUnits>('/directory/units').then((r) => {
       setUnits(r.units);
       setOpen(new Set(r.units.filter((u) => u.parent_id == null).map((u) => u.id)));
     }, showError);
@@ -86,7 +89,7 @@ export function OrgTree() {
   useEffect(() => {
     if (sel == null) { setPeople(null); return; }
     setPeople(null);
-    get<{ users: Person[] }>(`/directory/users?unit_id=${sel}&limit=200`).then((r) => setPeople(r.users), showError);
+    get<DirectoryPage>(`/directory/users?unit_id=${sel}&limit=200`).then((r) => setPeople(r.users), showError);
   }, [sel]);
   // The head office (总行) comes before its branches; otherwise the server's order (by path) stands.
   const headFirst = (a: Unit, b: Unit) => (/总行|总部/.test(b.name) ? 1 : 0) - (/总行|总部/.test(a.name) ? 1 : 0);

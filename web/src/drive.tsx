@@ -8,14 +8,10 @@ import { S, changed, convTitle, showError, toast, useStore } from './store';
 import { Modal, fmtTime } from './ui';
 import { sha256Hex } from './sha256';
 
-export type Item = {
-  id: number; source: 'drive' | 'message'; kind: 'folder' | 'file'; name: string; size: number; mime?: string;
-  scan_status?: string | null; uploader_id: number; uploader_name?: string; created_at: string; updated_at?: string;
-  parent_id?: number | null; message_id?: number; flagged_unused?: boolean; deleted_at?: string | null; purge_at?: string | null;
-  handed_from_name?: string;
-};
-type Listing = { items: Item[]; sent_files: Item[]; path: { id: number; name: string }[]; usage?: Usage; role?: string };
-type Usage = { used: number; reserved: number; quota: number; quota_source: string; file_limit: number; chunk_size: number };
+import type { DriveItem, DriveItems, DriveListing, DriveRemovedItem, DriveSentFile, DriveUpload } from './api-types';
+
+/** A row of the browser: a drive or group space item, or (at a group's root) a file sent in its chat. */
+export type Item = DriveItem | DriveSentFile;
 type Upload = { key: string; name: string; size: number; sent: number; state: 'running' | 'retrying' | 'done' | 'failed'; error?: string };
 
 export function fmtSize(n: number): string {
@@ -47,11 +43,11 @@ async function putChunk(id: string, index: number, body: Uint8Array<ArrayBuffer>
 
 /** One file through the chunked upload; resumes (asks the server what it holds) after a network error. */
 export async function uploadFile(file: File, where: { parent_id: number | null; conversation_id?: number },
-  progress: (sent: number) => void, confirmDlp: (e: ApiError) => Promise<boolean>): Promise<Item> {
-  const up = await post<any>('/drive/uploads', { name: file.name, size: file.size, parent_id: where.parent_id, conversation_id: where.conversation_id ?? null });
+  progress: (sent: number) => void, confirmDlp: (e: ApiError) => Promise<boolean>): Promise<DriveItem> {
+  const up = await post<DriveUpload>('/drive/uploads', { name: file.name, size: file.size, parent_id: where.parent_id, conversation_id: where.conversation_id ?? null });
   let received = new Set<number>();
-  const total = up.chunks as number;
-  const size = up.chunk_size as number;
+  const total = up.chunks;
+  const size = up.chunk_size;
   let failures = 0;
   for (let i = 0; i < total; i++) {
     if (received.has(i)) continue;
@@ -63,15 +59,15 @@ export async function uploadFile(file: File, where: { parent_id: number | null; 
     } catch (e) {
       if (!(e instanceof ApiError) || (e.status !== 0 && e.status < 500) || ++failures > 8) throw e;
       await sleep(Math.min(8000, 500 * 2 ** failures));
-      try { received = new Set((await get<any>(`/drive/uploads/${up.id}`)).received); } catch { /* still away */ }
+      try { received = new Set((await get<DriveUpload>(`/drive/uploads/${up.id}`)).received); } catch { /* still away */ }
       i = -1; // start over from the first chunk the server lacks
     }
   }
   try {
-    return await post<Item>(`/drive/uploads/${up.id}/complete`, {});
+    return await post<DriveItem>(`/drive/uploads/${up.id}/complete`, {});
   } catch (e) {
     if (e instanceof ApiError && e.code === 'dlp_confirm_required' && await confirmDlp(e)) {
-      return await post<Item>(`/drive/uploads/${up.id}/complete`, { confirm: true });
+      return await post<DriveItem>(`/drive/uploads/${up.id}/complete`, { confirm: true });
     }
     throw e;
   }
@@ -113,12 +109,12 @@ export function FileSpace({ conversationId }: { conversationId?: number }) {
   useStore();
   const group = conversationId != null;
   const [parent, setParent] = useState<number | null>(null);
-  const [list, setList] = useState<Listing | null>(null);
+  const [list, setList] = useState<DriveListing | null>(null);
   const [q, setQ] = useState('');
   const [view, setView] = useState<'files' | 'trash' | 'unused'>('files');
   const [uploads, setUploads] = useState<Upload[]>([]);
-  const [dialog, setDialog] = useState<{ kind: 'folder' | 'rename' | 'move' | 'share' | 'report'; item?: Item } | null>(null);
-  const [removed, setRemoved] = useState<any[]>([]);
+  const [dialog, setDialog] = useState<{ kind: 'folder' | 'rename' | 'move' | 'share' | 'report'; item?: DriveItem } | null>(null);
+  const [removed, setRemoved] = useState<DriveRemovedItem[]>([]);
   const input = useRef<HTMLInputElement>(null);
   const base = group ? `/conversations/${conversationId}/space` : '/drive';
 
@@ -126,10 +122,10 @@ export function FileSpace({ conversationId }: { conversationId?: number }) {
     const params = new URLSearchParams();
     if (p != null && !query.trim()) params.set('parent_id', String(p));
     if (query.trim()) params.set('q', query.trim());
-    try { setList(await get<Listing>(`${base}${params.toString() ? '?' + params : ''}`)); } catch (e) { showError(e); }
+    try { setList(await get<DriveListing>(`${base}${params.toString() ? '?' + params : ''}`)); } catch (e) { showError(e); }
   }
   useEffect(() => { if (view === 'files') load(parent); }, [parent, conversationId, view]);
-  useEffect(() => { if (!group) get<any>('/drive/removed').then((r) => setRemoved(r.items || []), () => {}); }, []);
+  useEffect(() => { if (!group) get<{ items: DriveRemovedItem[] }>('/drive/removed').then((r) => setRemoved(r.items || []), () => {}); }, []);
   // Live: a member's upload in this group's space, a removal or a handover into this drive.
   const latest = useRef(load);
   latest.current = load;
@@ -137,7 +133,7 @@ export function FileSpace({ conversationId }: { conversationId?: number }) {
     const f = (e: Event) => {
       const d = (e as CustomEvent).detail || {};
       if (group ? d.conversation_id === conversationId : d.type !== 'drive.space_changed') latest.current();
-      if (!group && d.type === 'drive.removed') get<any>('/drive/removed').then((r) => setRemoved(r.items || []), () => {});
+      if (!group && d.type === 'drive.removed') get<{ items: DriveRemovedItem[] }>('/drive/removed').then((r) => setRemoved(r.items || []), () => {});
     };
     window.addEventListener('mixun-drive', f);
     return () => window.removeEventListener('mixun-drive', f);
@@ -224,9 +220,9 @@ export function FileSpace({ conversationId }: { conversationId?: number }) {
                   <td class="name">
                     {it.kind === 'folder'
                       ? <button class="link" data-testid="drive-open" onClick={() => open(it.id)}>📁 {it.name}</button>
-                      : <a href={href(it)} download={it.name} data-testid="drive-download">{it.name}</a>}
+                      : <a href={href(it)} download={it.name ?? ''} data-testid="drive-download">{it.name}</a>}
                     {it.source === 'message' && <span class="tag small">{t('drive_from_chat')}</span>}
-                    {it.handed_from_name && <span class="tag small">{t('drive_handed', { name: it.handed_from_name })}</span>}
+                    {it.source === 'drive' && it.handed_from_name && <span class="tag small">{t('drive_handed', { name: it.handed_from_name })}</span>}
                   </td>
                   <td class="hide-narrow">{it.kind === 'file' ? fmtSize(it.size) : ''}</td>
                   <td class="hide-narrow">{it.uploader_name}</td>
@@ -271,10 +267,10 @@ function NameDialog({ title, initial, onOk, onClose }: { title: string; initial:
   );
 }
 
-function MoveDialog({ item, base, onOk, onClose }: { item: Item; base: string; onOk: (target: number | null) => void; onClose: () => void }) {
+function MoveDialog({ item, base, onOk, onClose }: { item: DriveItem; base: string; onOk: (target: number | null) => void; onClose: () => void }) {
   const [at, setAt] = useState<number | null>(null);
-  const [list, setList] = useState<Listing | null>(null);
-  useEffect(() => { get<Listing>(`${base}${at != null ? '?parent_id=' + at : ''}`).then(setList, showError); }, [at]);
+  const [list, setList] = useState<DriveListing | null>(null);
+  useEffect(() => { get<DriveListing>(`${base}${at != null ? '?parent_id=' + at : ''}`).then(setList, showError); }, [at]);
   const folders = (list?.items || []).filter((i) => i.kind === 'folder' && i.id !== item.id);
   return (
     <Modal title={t('drive_move_to', { name: item.name })} onClose={onClose} testid="drive-move-dialog">
@@ -288,7 +284,7 @@ function MoveDialog({ item, base, onOk, onClose }: { item: Item; base: string; o
   );
 }
 
-function ShareDialog({ item, onClose }: { item: Item; onClose: () => void }) {
+function ShareDialog({ item, onClose }: { item: DriveItem; onClose: () => void }) {
   const convs = Array.from(S.convs.values());
   const [busy, setBusy] = useState(false);
   async function share(id: number) {
@@ -313,7 +309,7 @@ function ShareDialog({ item, onClose }: { item: Item; onClose: () => void }) {
   );
 }
 
-function ReportDialog({ item, onClose }: { item: Item; onClose: () => void }) {
+function ReportDialog({ item, onClose }: { item: DriveItem; onClose: () => void }) {
   const [reason, setReason] = useState('');
   return (
     <Modal title={t('drive_report_title', { name: item.name })} onClose={onClose} testid="drive-report-dialog">
@@ -329,8 +325,8 @@ function ReportDialog({ item, onClose }: { item: Item; onClose: () => void }) {
 }
 
 function Trash() {
-  const [r, setR] = useState<{ items: Item[]; days: number } | null>(null);
-  const load = () => get<any>('/drive/trash').then(setR, showError);
+  const [r, setR] = useState<DriveItems | null>(null);
+  const load = () => get<DriveItems>('/drive/trash').then(setR, showError);
   useEffect(() => { load(); }, []);
   const act = (f: () => Promise<any>) => async () => { try { await f(); load(); } catch (e) { showError(e); } };
   return (
@@ -353,8 +349,8 @@ function Trash() {
 }
 
 function Unused() {
-  const [r, setR] = useState<{ items: Item[]; days: number } | null>(null);
-  const load = () => get<any>('/drive/unused').then(setR, showError);
+  const [r, setR] = useState<DriveItems | null>(null);
+  const load = () => get<DriveItems>('/drive/unused').then(setR, showError);
   useEffect(() => { load(); }, []);
   const act = (f: () => Promise<any>) => async () => { try { await f(); load(); } catch (e) { showError(e); } };
   return (
@@ -363,7 +359,7 @@ function Unused() {
       <table class="grid drive-grid"><tbody>{(r?.items || []).map((it) => (
         <tr data-testid="drive-unused-row" data-name={it.name}>
           <td class="name">{it.name}</td><td class="hide-narrow">{fmtSize(it.size)}</td>
-          <td class="muted small">{t('drive_last_opened', { when: fmtTime((it as any).last_opened_at, true) })}</td>
+          <td class="muted small">{t('drive_last_opened', { when: fmtTime(it.last_opened_at, true) })}</td>
           <td class="actions">
             <button class="link" data-testid="drive-keep" onClick={act(() => post(`/drive/items/${it.id}/keep`))}>{t('drive_keep')}</button>
             <button class="link danger" data-testid="drive-unused-delete" onClick={act(() => del(`/drive/items/${it.id}`))}>{t('delete')}</button>

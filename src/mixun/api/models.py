@@ -255,6 +255,452 @@ class GroupPending(TypedDict):
     request: dict[str, Any]
 
 
+# ---- directory ------------------------------------------------------------------------------------------
+
+@with_config(OUT)
+class DirectoryPerson(TypedDict):
+    """``services.directory._views``: a colleague as the directory shows them; ``phone`` only on a
+    person's own card (GET /directory/users/{id}), never in a search."""
+
+    id: int
+    username: str
+    name: str
+    employee_no: str | None
+    unit: str
+    unit_id: int | None
+    position: str
+    status: str
+    phone: NotRequired[str | None]
+    hr_verified: bool
+
+
+@with_config(OUT)
+class DirectoryPage(TypedDict):
+    """``services.directory.search_users``: best match first; ``next_offset`` null on the last page."""
+
+    users: list[DirectoryPerson]
+    next_offset: int | None
+
+
+@with_config(OUT)
+class DirectoryUnit(TypedDict):
+    """``services.users.list_units``: an open unit."""
+
+    id: int
+    name: str
+    path: str
+    parent_id: int | None
+
+
+@with_config(OUT)
+class DirectoryUnits(TypedDict):
+    units: list[DirectoryUnit]
+
+
+# ---- drive ----------------------------------------------------------------------------------------------
+
+@with_config(OUT)
+class DriveItem(TypedDict):
+    """``services.drive.item_view``: a folder or file of a personal drive or a group's space. ``handed_from``
+    marks a departed colleague's drive handed over; ``purge_at`` (when the recycle bin destroys it, null
+    in a group space) comes with the bin's list and a delete."""
+
+    id: int
+    source: Literal["drive"]
+    kind: Literal["folder", "file"]
+    name: str
+    parent_id: int | None
+    conversation_id: int | None
+    size: int
+    mime: str
+    sha256: str
+    scan_status: str | None
+    uploader_id: int
+    uploader_name: str
+    created_at: str
+    updated_at: str
+    last_opened_at: str
+    flagged_unused: bool
+    deleted_at: str | None
+    handed_from: NotRequired[int]
+    handed_from_name: NotRequired[str]
+    purge_at: NotRequired[str | None]
+
+
+@with_config(OUT)
+class DriveSentFile(TypedDict):
+    """``services.drive._sent_files``: a file sent in a group's chat, listed in its space (``id`` is the
+    attachment's; it downloads through the message)."""
+
+    id: int
+    source: Literal["message"]
+    kind: Literal["file"]
+    name: str | None
+    size: int
+    mime: str
+    scan_status: str
+    uploader_id: int
+    message_id: int
+    created_at: str
+    uploader_name: str
+
+
+@with_config(OUT)
+class DriveSpace(TypedDict):
+    """Whose the listing is: a person's drive (``owner_id``) or a group's space (``conversation_id``)."""
+
+    owner_id: int | None
+    conversation_id: int | None
+
+
+@with_config(OUT)
+class DriveFolderStep(TypedDict):
+    id: int
+    name: str
+
+
+@with_config(OUT)
+class DriveUsage(TypedDict):
+    """``services.drive._usage``: bytes used and reserved by open uploads, the quota and where it comes from."""
+
+    used: int
+    reserved: int
+    quota: int
+    quota_source: str
+    file_limit: int
+    chunk_size: int
+
+
+@with_config(OUT)
+class DriveListing(TypedDict):
+    """``services.drive.list_items``: one folder (or a search); a personal drive adds ``usage``, a group's
+    space the caller's ``role`` in the group."""
+
+    space: DriveSpace
+    parent_id: int | None
+    path: list[DriveFolderStep]
+    items: list[DriveItem]
+    sent_files: list[DriveSentFile]
+    usage: NotRequired[DriveUsage]
+    role: NotRequired[str]
+
+
+@with_config(OUT)
+class DriveItems(TypedDict):
+    """The recycle bin (``days`` before it destroys) or the unused files (``days`` unopened); ``days`` as
+    configured: an integer by default, a fraction when set so (the model keeps which)."""
+
+    items: list[DriveItem]
+    days: int | float
+
+
+@with_config(OUT)
+class DriveUpload(TypedDict):
+    """``services.drive.start_upload`` / ``upload_status``: which chunks the server holds (the status adds
+    where the file will go)."""
+
+    id: str
+    name: str
+    size: int
+    chunk_size: int
+    chunks: int
+    received: list[int]
+    conversation_id: NotRequired[int | None]
+    parent_id: NotRequired[int | None]
+
+
+@with_config(OUT)
+class DriveChunk(TypedDict):
+    index: int
+    received: int
+    chunks: int
+
+
+@with_config(OUT)
+class DriveReportFiled(TypedDict):
+    id: int
+    item_id: int
+    status: str
+
+
+@with_config(OUT)
+class DriveRemovedItem(TypedDict):
+    id: int
+    name: str
+    removed_at: str | None
+    reason: str
+    conversation_id: int | None
+
+
+@with_config(OUT)
+class DriveRemoved(TypedDict):
+    """``services.drive.removed_notices``: what secadmin removed from the caller's files, and why."""
+
+    items: list[DriveRemovedItem]
+
+
+@with_config(OUT)
+class DriveBlockedType(TypedDict):
+    extension: str
+    label: str
+    added_at: str
+
+
+@with_config(OUT)
+class DriveBlockedTypes(TypedDict):
+    types: list[DriveBlockedType]
+
+
+@with_config(OUT)
+class DriveQuota(TypedDict):
+    """``services.drive._quota_view``: a person's quota (with ``used``) or a unit's (``name`` its path)."""
+
+    id: int
+    user_id: int | None
+    unit_id: int | None
+    quota_bytes: int
+    set_at: str
+    name: str
+    used: NotRequired[int]
+
+
+@with_config(OUT)
+class DriveQuotas(TypedDict):
+    default_quota: int
+    file_limit: int
+    quotas: list[DriveQuota]
+
+
+@with_config(OUT)
+class DriveReportedItem(TypedDict):
+    """A reported file as secadmin sees it: its name, type, size, place and owner, never its content."""
+
+    id: int
+    name: str
+    size: int
+    mime: str
+    scan_status: str
+    owner_id: int | None
+    owner_name: str
+    uploader_id: int
+    uploader_name: str
+    conversation_id: int | None
+    conversation_name: str | None
+    removed: bool
+
+
+@with_config(OUT)
+class DriveReport(TypedDict):
+    id: int
+    status: str
+    reason: str
+    created_at: str
+    reporter_id: int
+    reporter_name: str
+    decision_reason: str | None
+    decided_at: str | None
+    item: DriveReportedItem
+
+
+@with_config(OUT)
+class DriveReports(TypedDict):
+    """``services.drive.reports``."""
+
+    reports: list[DriveReport]
+
+
+@with_config(OUT)
+class DriveDecision(TypedDict):
+    id: int
+    status: str
+    item_id: int
+
+
+@with_config(OUT)
+class DriveHandoverRow(TypedDict):
+    """A departed person's drive: waiting for HR (``holder_id`` null) or with whom it is now."""
+
+    user_id: int
+    name: str
+    username: str
+    unit: str
+    departed_at: str | None
+    files: int
+    bytes: int
+    holder_id: int | None
+    holder_name: str | None
+    manager_id: int | None
+    manager_name: str | None
+
+
+@with_config(OUT)
+class DriveHandovers(TypedDict):
+    handovers: list[DriveHandoverRow]
+
+
+@with_config(OUT)
+class DriveHandover(TypedDict):
+    """``services.drive_handover.hand_over_txn``: to whom the drive went (null: waiting for HR), into
+    which folder of theirs, and how much."""
+
+    handed_to: int | None
+    folder_id: NotRequired[int]
+    files: int
+    bytes: int
+
+
+# ---- consoles: accounts (sysadmin) and fault reports (ops) ----------------------------------------------
+
+@with_config(OUT)
+class AdminUser(TypedDict):
+    """``services.users.admin_view``: an account as the user console shows it; the list adds the kinds
+    of the approvals pending on it."""
+
+    id: int
+    username: str
+    name: str
+    employee_no: str | None
+    unit: str
+    unit_id: int | None
+    position: str
+    phone: str | None
+    roles: list[str]
+    disabled: bool
+    locked: bool
+    totp_enabled: bool
+    must_change_password: bool
+    last_login_at: str | None
+    created_at: str
+    departed: bool
+    departed_at: str | None
+    departure_reason: str | None
+    hr_verified: bool
+    privileged: bool
+    pending_approvals: NotRequired[list[str]]
+
+
+@with_config(OUT)
+class AdminUserPage(TypedDict):
+    """``services.users.admin_list_users``; ``next_offset`` null on the last page."""
+
+    users: list[AdminUser]
+    next_offset: int | None
+
+
+@with_config(OUT)
+class FaultFile(TypedDict):
+    name: str
+    mime: str | None
+    size: int
+
+
+@with_config(OUT)
+class FaultReply(TypedDict):
+    id: int
+    author: Person
+    text: str
+    created_at: str
+    by_handler: bool
+
+
+@with_config(OUT)
+class FaultReport(TypedDict):
+    """``services.faults._view``: a fault report and its clock (``seconds_left`` negative: overdue by
+    that much; it stops at resolution). ``replies`` come with one report (GET, reply, resolve, filing)."""
+
+    id: int
+    title: str
+    location: str
+    description: str
+    status: Literal["open", "in_progress", "resolved"]
+    reporter: Person
+    assignee: Person | None
+    resolution: str
+    created_at: str
+    due_at: str
+    answered_at: str | None
+    resolved_at: str | None
+    escalated_at: str | None
+    seconds_left: int
+    overdue: bool
+    file: FaultFile | None
+    replies: NotRequired[list[FaultReply]]
+
+
+@with_config(OUT)
+class FaultReports(TypedDict):
+    """``services.faults.my_reports``: the caller's own reports."""
+
+    reports: list[FaultReport]
+
+
+@with_config(OUT)
+class FaultCounts(TypedDict):
+    active: int
+    overdue: int
+    resolved: int
+
+
+@with_config(OUT)
+class FaultQueue(TypedDict):
+    """``services.faults.queue``: the handlers' queue, with the console's tab counts and the deadline."""
+
+    reports: list[FaultReport]
+    counts: FaultCounts
+    sla_hours: float
+
+
+@with_config(OUT)
+class FaultHandler(TypedDict):
+    id: int
+    name: str
+    username: str
+
+
+@with_config(OUT)
+class FaultHandlers(TypedDict):
+    handlers: list[FaultHandler]
+
+
+# ---- consoles: DLP (secadmin) -----------------------------------------------------------------------------
+
+@with_config(OUT)
+class DlpHit(TypedDict):
+    """One DLP hit as secadmin's console lists it: who, where, what was done, the value masked (never raw)."""
+
+    id: int
+    user_id: int
+    name: str
+    unit: str
+    detector: str
+    category: str | None
+    action: str
+    channel: str
+    target: str
+    masked: str
+    created_at: str
+
+
+@with_config(OUT)
+class DlpPersonHits(TypedDict):
+    """A person's hits counted, with the sanction they stand at (``suspended_until`` null: not suspended)."""
+
+    user_id: int
+    name: str
+    hits: int
+    level: str
+    suspended_until: str | None
+
+
+@with_config(OUT)
+class DlpHits(TypedDict):
+    """``services.dlp.list_hits``: newest first, the people with most hits, ``next_offset`` null at the end."""
+
+    hits: list[DlpHit]
+    by_person: list[DlpPersonHits]
+    next_offset: int | None
+
+
 # ---- WebSocket frames -----------------------------------------------------------------------------------
 
 @with_config(OUT)

@@ -5,6 +5,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, del, get, post } from '../api';
 import { t } from '../i18n';
 import { Conversation, G, S, SystemLine, changed, noticeSeen, setPrefs, showError, useStore } from '../store';
+import type { DirectoryPage } from '../api-types';
 import type { Person, Unit } from '../directory';
 import { Modal, fmtTime } from '../ui';
 
@@ -147,7 +148,7 @@ export function OrgPicker({ picked, onChange }: { picked: Person[]; onChange: (p
   async function peopleOf(id: number): Promise<Person[]> {
     const have = people.get(id);
     if (have) return have;
-    const r = await get<{ users: Person[] }>(`/directory/users?unit_id=${id}&limit=200`);
+    const r = await get<DirectoryPage>(`/directory/users?unit_id=${id}&limit=200`);
     const list = r.users.filter((p) => p.id !== S.me?.id);
     setPeople((m) => new Map(m).set(id, list));
     return list;

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import Field
 
+from mixun.api import models
 from mixun.api.deps import Id, Instant, Limit, Offset, QueryId, gate
 from mixun.api.schemas import AdminUserCreate, AdminUserUpdate, UnitCreate, _In
 from mixun.domain.roles import Perm
@@ -30,13 +31,13 @@ def _maybe_pending(response: Response, out: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@router.get("/users")
+@router.get("/users", response_model=models.AdminUserPage)
 def list_users(ctx: Annotated[Ctx, Depends(gate(Perm.ADMIN_USERS_READ))], q: Annotated[str, Query(max_length=100)] = "", limit: Limit = 50,
                offset: Offset = 0) -> dict[str, Any]:
     return users.admin_list_users(ctx, q, limit, offset)
 
 
-@router.post("/users", status_code=201)
+@router.post("/users", status_code=201, response_model=models.AdminUser)
 def create_user(body: AdminUserCreate, ctx: UsersAdmin) -> dict[str, Any]:
     """A plain employee in an existing unit; roles other than employee are secadmin's to grant."""
     return users.admin_create_user(ctx, username=body.username, name=body.name, unit=body.unit_path,

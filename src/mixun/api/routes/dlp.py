@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import Field
 
+from mixun.api import models
 from mixun.api.deps import Id, Limit, Offset, QueryId, gate
 from mixun.api.schemas import _In
 from mixun.domain.dlp import CATEGORIES, CHANNELS
@@ -66,7 +67,7 @@ def scan(body: ScanIn, ctx: Sec) -> dict[str, Any]:
     return dlp.try_scan(ctx, body.text, body.channel, body.roles, body.unit_path)
 
 
-@router.get("/hits")
+@router.get("/hits", response_model=models.DlpHits)
 def hits(ctx: Sec, user_id: QueryId = None, limit: Limit = 100,
          offset: Offset = 0) -> dict[str, Any]:
     return dlp.list_hits(ctx, user_id, limit, offset)

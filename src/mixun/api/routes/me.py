@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from mixun.api.deps import Id, Limit, Offset, QueryId, gate
-from mixun.api.models import Drafts, Me
+from mixun.api.models import DirectoryPage, DirectoryPerson, DirectoryUnits, Drafts, Me
 from mixun.api.schemas import StatusIn
 from mixun.domain.roles import Perm
 from mixun.services import auth, directory, drafts, presence, users
@@ -38,14 +38,14 @@ def my_alerts(ctx: Annotated[Ctx, Depends(gate(Perm.ACCOUNT))]) -> dict[str, Any
     return {"alerts": auth.login_alerts(ctx, ctx.user_id)}
 
 
-@router.get("/directory/users")
+@router.get("/directory/users", response_model=DirectoryPage)
 def search(ctx: Annotated[Ctx, Depends(gate(Perm.DIRECTORY_READ))],
            q: Annotated[str, Query(max_length=100)] = "", unit_id: QueryId = None,
            limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
     return directory.search_users(ctx, q, unit_id, limit, offset)
 
 
-@router.get("/directory/users/{user_id}")
+@router.get("/directory/users/{user_id}", response_model=DirectoryPerson)
 def person(user_id: Id, ctx: Annotated[Ctx, Depends(gate(Perm.DIRECTORY_READ))]) -> dict[str, Any]:
     return directory.get_person(ctx, user_id)
 
@@ -73,7 +73,7 @@ def save_draft(conversation_id: Id, body: DraftIn, ctx: Annotated[Ctx, Depends(g
     return Response(status_code=204)
 
 
-@router.get("/directory/units")
+@router.get("/directory/units", response_model=DirectoryUnits)
 def units(ctx: Annotated[Ctx, Depends(gate(Perm.DIRECTORY_READ))]) -> dict[str, Any]:
     return {"units": users.list_units(ctx)}
 

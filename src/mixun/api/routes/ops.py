@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
 from pydantic import Field
 
+from mixun.api import models
 from mixun.api.deps import DbId, Id, Limit, Offset, gate
 from mixun.api.responses import file_response
 from mixun.api.schemas import _In
@@ -62,25 +63,25 @@ class FaultAssignIn(_In):
     user_id: DbId | None = None
 
 
-@router.post("/faults", status_code=201)
+@router.post("/faults", status_code=201, response_model=models.FaultReport)
 def file_fault(body: FaultIn, ctx: Account) -> dict[str, Any]:
     """Any signed-in person files a fault report (what, where); the clock starts now."""
     return faults.file_report(ctx, body.title, body.location, body.description)
 
 
-@router.post("/faults/{report_id}/files", status_code=201)
+@router.post("/faults/{report_id}/files", status_code=201, response_model=models.FaultReport)
 def attach_fault_file(report_id: Id, ctx: Account, file: Annotated[UploadFile, File()]) -> dict[str, Any]:
     """The report's screenshot or file (its reporter; up to MIXUN_MAX_IMAGE_BYTES), virus-scanned."""
     data = file.file.read(ctx.rt.settings.max_image_bytes + 1)
     return faults.attach(ctx, report_id, data, file.filename or "file", file.content_type)
 
 
-@router.get("/faults")
+@router.get("/faults", response_model=models.FaultReports)
 def my_faults(ctx: Account) -> dict[str, Any]:
     return faults.my_reports(ctx)
 
 
-@router.get("/faults/{report_id}")
+@router.get("/faults/{report_id}", response_model=models.FaultReport)
 def fault(report_id: Id, ctx: Account) -> dict[str, Any]:
     return faults.get_report(ctx, report_id)
 
@@ -91,29 +92,29 @@ def fault_file(report_id: Id, ctx: Account) -> Response:
     return file_response(data, mime, name, inline=mime.startswith("image/"))
 
 
-@router.post("/faults/{report_id}/replies")
+@router.post("/faults/{report_id}/replies", response_model=models.FaultReport)
 def reply_fault(report_id: Id, body: FaultReplyIn, ctx: Account) -> dict[str, Any]:
     """An answer: a handler's (the first stops nothing but is recorded as answered) or the reporter's."""
     return faults.reply(ctx, report_id, body.text)
 
 
-@router.get("/admin/faults")
+@router.get("/admin/faults", response_model=models.FaultQueue)
 def fault_queue(ctx: Handler, status: Annotated[Literal["active", "overdue", "resolved", "all"], Query()] = "active",
                 limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
     return faults.queue(ctx, status, limit, offset)
 
 
-@router.get("/admin/faults/handlers")
+@router.get("/admin/faults/handlers", response_model=models.FaultHandlers)
 def fault_handlers(ctx: Handler) -> dict[str, Any]:
     return {"handlers": faults.handlers(ctx)}
 
 
-@router.post("/admin/faults/{report_id}/assign")
+@router.post("/admin/faults/{report_id}/assign", response_model=models.FaultReport)
 def assign_fault(report_id: Id, body: FaultAssignIn, ctx: Handler) -> dict[str, Any]:
     return faults.assign(ctx, report_id, body.user_id)
 
 
-@router.post("/admin/faults/{report_id}/resolve")
+@router.post("/admin/faults/{report_id}/resolve", response_model=models.FaultReport)
 def resolve_fault(report_id: Id, body: FaultResolveIn, ctx: Handler) -> dict[str, Any]:
     return faults.resolve(ctx, report_id, body.resolution)
 
