@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from mixun.db.models import AuditLog, Conversation, Unit, User
@@ -159,12 +159,7 @@ def search(ctx: Ctx, *, reason: Reason, q: str = "", person_q: str | None = None
             stmt = stmt.where(DriveItem.uploader_id.in_([p["id"] for p in resolve_people(s, person_q)] or [-1]))
         if group_q is not None and group_q.strip():
             stmt = stmt.where(DriveItem.conversation_id.in_(_groups_named(s, group_q) or [-1]))
-        if conversation_id is not None:
-            stmt = stmt.where(DriveItem.conversation_id == conversation_id)
-        if since is not None:
-            stmt = stmt.where(DriveItem.created_at >= since)
-        if until is not None:
-            stmt = stmt.where(DriveItem.created_at <= until)
+        stmt = _scoped(stmt, conversation_id, since, until)
         if cursor is not None:
             stmt = stmt.where(DriveItem.id < cursor)
         items = list(s.execute(stmt.order_by(DriveItem.id.desc()).limit(limit + 1)).scalars())
@@ -227,11 +222,18 @@ def in_scope(s: Session, conversations: list[int] | None, conversation_id: int |
     stmt = select(DriveItem).where(DriveItem.conversation_id.is_not(None), DriveItem.id > after)
     if conversations is not None:
         stmt = stmt.where(DriveItem.conversation_id.in_(conversations or [-1]))
+    stmt = _scoped(stmt, conversation_id, since, until)
+    return list(s.execute(stmt.order_by(DriveItem.id).limit(batch)).scalars())
+
+
+def _scoped(stmt: Select[DriveItem], conversation_id: int | None, since: datetime | None,
+            until: datetime | None) -> Select[DriveItem]:
+    """``stmt`` narrowed to one group and an upload-time range (each when given)."""
     if conversation_id is not None:
         stmt = stmt.where(DriveItem.conversation_id == conversation_id)
     if since is not None:
         stmt = stmt.where(DriveItem.created_at >= since)
     if until is not None:
         stmt = stmt.where(DriveItem.created_at <= until)
-    return list(s.execute(stmt.order_by(DriveItem.id).limit(batch)).scalars())
+    return stmt
 
