@@ -825,8 +825,14 @@ export type MoveIn = {
 export type Notice = {
   text: string;
   version: number;
-  by: Person;
+  by: NoticeAuthor;
   at: string | null;
+};
+
+/** Whoever set a group notice: ``id`` is null for a notice set by no one (an import or a row written before notices recorded their author). */
+export type NoticeAuthor = {
+  id: number | null;
+  name: string;
 };
 
 export type NoticeIn = {

@@ -201,10 +201,19 @@ class ConversationMember(TypedDict):
 
 
 @with_config(OUT)
+class NoticeAuthor(TypedDict):
+    """Whoever set a group notice: ``id`` is null for a notice set by no one (an import or a row written
+    before notices recorded their author)."""
+
+    id: int | None
+    name: str
+
+
+@with_config(OUT)
 class Notice(TypedDict):
     text: str
     version: int
-    by: Person
+    by: NoticeAuthor
     at: str | None
 
 
