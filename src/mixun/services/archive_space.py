@@ -22,7 +22,6 @@ from mixun.db.models import AuditLog, Conversation, Unit, User
 from mixun.db.models_drive import DriveItem
 from mixun.domain.audit_actions import AuditAction
 from mixun.errors import MixunError
-from mixun.files.segments import SegmentReader
 from mixun.services import audit, drive
 from mixun.services.archive import check_range
 from mixun.services.audit_read import resolve_people
@@ -191,11 +190,6 @@ def _kept_file(s: Session, item_id: int) -> DriveItem:
     return item
 
 
-def reader(ctx: Ctx, item: DriveItem) -> SegmentReader:
-    assert item.blob_key is not None and item.data_key_wrapped is not None
-    return SegmentReader(drive.blob_path(ctx.rt, item.blob_key), ctx.rt.keys.unwrap(item.data_key_wrapped), item.size)
-
-
 def open_file(ctx: Ctx, item_id: int, reason: Reason) -> Opened:
     """One group-space file's content for a compliance officer, deleted by members or not; never one that
     failed its virus scan, none before it is scanned. Audited with the reason before a byte is read."""
@@ -212,7 +206,7 @@ def open_file(ctx: Ctx, item_id: int, reason: Reason) -> Opened:
     with ctx.rt.db.write() as s:
         audit.record(s, ctx, AuditAction.ARCHIVE_GROUP_FILE_VIEWED, target=f"drive_item:{item.id}", **reason.audit(),
                      filename=item.name[:120], conversation_id=item.conversation_id, size=item.size)
-    return Opened(reader(ctx, item).iter_range(), item.size, item.name, item.mime or "application/octet-stream")
+    return Opened(drive.item_reader(ctx.rt, item).iter_range(), item.size, item.name, item.mime or "application/octet-stream")
 
 
 def in_scope(s: Session, conversations: list[int] | None, conversation_id: int | None, since: datetime | None,

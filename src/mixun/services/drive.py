@@ -89,6 +89,11 @@ def blob_path(rt: Runtime, key: str) -> Path:
     return rt.settings.blob_dir / "drive" / key[:2] / key
 
 
+def item_reader(rt: Runtime, item: DriveItem) -> SegmentReader:
+    """A stored file's content, decrypted segment by segment (drive, group spaces, the archive, exports)."""
+    assert item.blob_key is not None and item.data_key_wrapped is not None
+    return SegmentReader(blob_path(rt, item.blob_key), rt.keys.unwrap(item.data_key_wrapped), item.size)
+
 def _upload_dir(rt: Runtime, upload_id: str) -> Path:
     return rt.settings.data_dir / "uploads" / upload_id
 
@@ -901,7 +906,7 @@ def open_file(ctx: Ctx, item_id: int, range_header: str | None = None) -> Downlo
         s.flush()
         s.expunge(item)
     start, end = span or (0, item.size)
-    reader = SegmentReader(blob_path(ctx.rt, item.blob_key), ctx.rt.keys.unwrap(item.data_key_wrapped), item.size)
+    reader = item_reader(ctx.rt, item)
     return Download(reader.iter_range(start, end), item.size, start, end, item.name, item.mime or "application/octet-stream",
                     span is not None)
 
@@ -924,7 +929,7 @@ def share(ctx: Ctx, item_id: int, conversation_id: int, client_id: str | None = 
         raise MixunError("file_blocked")
     if item.size > ctx.rt.settings.max_file_bytes:
         raise MixunError("file_too_large", limit=ctx.rt.settings.max_file_bytes)
-    reader = SegmentReader(blob_path(ctx.rt, item.blob_key), ctx.rt.keys.unwrap(item.data_key_wrapped), item.size)
+    reader = item_reader(ctx.rt, item)
     data = b"".join(reader.iter_range())
     view = send_file(ctx, conversation_id, data, item.name, client_id, confirm, channel="drive")
     with ctx.rt.db.write() as s:
@@ -1107,7 +1112,7 @@ def rescan_pending(rt: Runtime, limit: int = 5) -> int:
     for item in waiting:
         if not item.blob_key or item.data_key_wrapped is None:
             continue
-        reader = SegmentReader(blob_path(rt, item.blob_key), rt.keys.unwrap(item.data_key_wrapped), item.size)
+        reader = item_reader(rt, item)
         try:
             result = av.scanner.scan_stream(reader.iter_range())
         except (OSError, ValueError) as exc:

@@ -53,7 +53,7 @@ from mixun.db.models_archive import ExportRecord
 from mixun.domain.audit_actions import AuditAction
 from mixun.errors import MixunError
 from mixun.keystore import KeyMissing
-from mixun.services import archive_space, audit
+from mixun.services import archive_space, audit, drive
 from mixun.services.runtime import Ctx
 
 Progress = Callable[[int, int], None]  # (versions written, versions to write)
@@ -481,7 +481,7 @@ def _write_group_file(ctx: Ctx, out: Path, rel: str, item: Any) -> dict[str, Any
     """One group-space file, decrypted segment by segment as it is written (one segment in memory)."""
     sink = _Sink(out, rel)
     try:
-        for piece in archive_space.reader(ctx, item).iter_range():
+        for piece in drive.item_reader(ctx.rt, item).iter_range():
             sink.write(piece)
     except (OSError, ValueError, InvalidTag, KeyMissing):
         sink.close()
