@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from starlette.responses import JSONResponse, Response
@@ -18,9 +19,11 @@ def file_response(data: bytes, mime: str, name: str, *, inline: bool = True, cac
     """A stored file: its Chinese name kept (RFC 5987), never sniffed into something else, and never
     kept in the browser's (or a proxy's) cache: a file of a conversation must not outlive the session
     on the disk of a shared branch PC."""
-    from urllib.parse import quote
+    return Response(data, media_type=mime, headers=file_headers(name, inline=inline, cache=cache))
 
+
+def file_headers(name: str, *, inline: bool = False, cache: str = "no-store") -> dict[str, str]:
+    """The headers of every file download, whole or streamed (``file_response``'s reasons)."""
     disposition = "inline" if inline else "attachment"
-    return Response(data, media_type=mime, headers={
-        "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(name)}",
-        "Cache-Control": cache, "X-Content-Type-Options": "nosniff"})
+    return {"Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(name)}",
+            "Cache-Control": cache, "X-Content-Type-Options": "nosniff"}

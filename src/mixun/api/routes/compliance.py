@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
@@ -16,7 +15,7 @@ from pydantic import BaseModel, Field, field_validator
 from mixun.api import zipstream
 from mixun.api.deps import DbCursor, DbId, Id, Instant, Limit, Offset, QueryCursor, QueryId, gate
 from mixun.api.models import SearchResults
-from mixun.api.responses import file_response
+from mixun.api.responses import file_headers, file_response
 from mixun.domain.audit_actions import AuditAction
 from mixun.domain.roles import Perm
 from mixun.errors import MixunError
@@ -189,9 +188,7 @@ def group_file_content(item_id: Id, ctx: Compliance, reason: Reason, category: C
     """A group-space file's content (streamed), deleted by members or not; audited with the reason."""
     why = archive.check_access_reason(category, reason)
     f = archive_space.open_file(ctx, item_id, why)
-    return StreamingResponse(f.chunks, media_type=f.mime, headers={
-        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(f.name)}", "Cache-Control": "no-store",
-        "X-Content-Type-Options": "nosniff", "Content-Length": str(f.size)})
+    return StreamingResponse(f.chunks, media_type=f.mime, headers=file_headers(f.name) | {"Content-Length": str(f.size)})
 
 
 @router.get(f"{P}/review/{{item_id}}/attachments/{{attachment_id}}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -11,6 +10,7 @@ from pydantic import Field
 
 from mixun.api import models
 from mixun.api.deps import MAX_ID, DbId, Id, QueryId, gate
+from mixun.api.responses import file_headers
 from mixun.api.schemas import _In
 from mixun.domain.roles import Perm
 from mixun.errors import MixunError
@@ -200,8 +200,7 @@ def cancel_upload(upload_id: UploadId, ctx: Staff) -> Response:
 def download(item_id: Id, ctx: Staff, range_: Annotated[str | None, Header(alias="Range", max_length=100)] = None) -> Response:
     """The file, streamed; ``Range: bytes=a-b`` answers 206 with that part."""
     d = drive.open_file(ctx, item_id, range_)
-    headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(d.name)}", "Cache-Control": "no-store",
-               "X-Content-Type-Options": "nosniff", "Accept-Ranges": "bytes", "Content-Length": str(d.end - d.start)}
+    headers = file_headers(d.name) | {"Accept-Ranges": "bytes", "Content-Length": str(d.end - d.start)}
     if d.partial:
         headers["Content-Range"] = f"bytes {d.start}-{d.end - 1}/{d.size}"
     return StreamingResponse(d.chunks, status_code=206 if d.partial else 200, media_type=d.mime, headers=headers)
