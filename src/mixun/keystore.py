@@ -18,6 +18,8 @@ Formats (every ciphertext records its algorithm; every wrapped key its KEK versi
 - wrapped:          0x03 | KEK version (4, big-endian) | alg(1) | nonce(12) | ciphertext + tag, the header
   authenticated with the key
 - wrapped in an HSM: 0x04 | KEK version (4) | nonce(12) | AES-256-GCM ciphertext + tag made by the token
+- period-wrapped:   0x05 | period YYYYMM (4) | alg(1) | nonce(12) | ciphertext + tag - a conversation's data
+  key under its month's period key (``PeriodKeys``); the ring stores this blob wrapped again by a KEK
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ _LEGACY = b"\x01"
 _SEALED = b"\x02"
 _WRAPPED = b"\x03"
 _HSM_WRAPPED = b"\x04"
+_PERIOD_WRAPPED = b"\x05"
 ALG_AES = 1
 ALG_SM4 = 2
 CIPHERS = {"aes-256-gcm": ALG_AES, "sm4-gcm": ALG_SM4}
@@ -52,6 +55,11 @@ POINTER = "kek-current"
 
 class KeyMissing(RuntimeError):
     """A key-encryption key that a wrapped data key names is not in the key directory."""
+
+
+class PeriodKeyGone(KeyMissing):
+    """The period key a conversation's data key is wrapped under is not in this key store: destroyed by
+    retention (crypto-shredding), or never restored here (a backup restored without the period escrow)."""
 
 
 def ensure_master_key(path: Path) -> bool:
@@ -188,6 +196,65 @@ class Pkcs11Keks:
         with self._lock:
             self._key(version).destroy()
             self._keys.pop(version, None)
+
+    # ---- period keys (one AES-256 key per month, never extractable: ``PeriodKeys``) -------------------
+
+    PERIOD_PREFIX = "mixun-period-"
+
+    def _period_key(self, period: int) -> Any:
+        from pkcs11 import ObjectClass
+        from pkcs11.exceptions import NoSuchKey
+
+        try:
+            return self._open().get_key(label=f"{self.PERIOD_PREFIX}{period}", object_class=ObjectClass.SECRET_KEY)
+        except NoSuchKey:
+            raise PeriodKeyGone(f"period key {period} is not in the HSM") from None
+
+    def periods(self) -> list[int]:
+        from pkcs11 import Attribute, ObjectClass
+
+        with self._lock:
+            found = set()
+            for obj in self._open().get_objects({Attribute.CLASS: ObjectClass.SECRET_KEY}):
+                label = obj.label or ""
+                if label.startswith(self.PERIOD_PREFIX) and label[len(self.PERIOD_PREFIX):].isdigit():
+                    found.add(int(label[len(self.PERIOD_PREFIX):]))
+            return sorted(found)
+
+    def ensure_period(self, period: int) -> None:
+        """Make the period's key in the token unless it is there (callers hold the ring's write lock, so
+        two processes do not both make it)."""
+        from pkcs11 import Attribute, KeyType
+
+        with self._lock:
+            try:
+                self._period_key(period)
+            except PeriodKeyGone:
+                self._open().generate_key(KeyType.AES, 256, label=f"{self.PERIOD_PREFIX}{period}", store=True,
+                                          template={Attribute.EXTRACTABLE: False, Attribute.SENSITIVE: True})
+
+    def period_encrypt(self, period: int, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+        from pkcs11 import GCMParams, Mechanism
+
+        with self._lock:
+            return bytes(self._period_key(period).encrypt(plaintext, mechanism=Mechanism.AES_GCM,
+                                                          mechanism_param=GCMParams(nonce, aad, 128)))
+
+    def period_decrypt(self, period: int, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
+        from pkcs11 import GCMParams, Mechanism
+        from pkcs11.exceptions import PKCS11Error
+
+        with self._lock:
+            key = self._period_key(period)
+            try:
+                return bytes(key.decrypt(sealed, mechanism=Mechanism.AES_GCM,
+                                         mechanism_param=GCMParams(nonce, aad, 128)))
+            except PKCS11Error as exc:
+                raise ValueError("period-wrapped key does not authenticate") from exc
+
+    def destroy_period(self, period: int) -> None:
+        with self._lock, contextlib.suppress(PeriodKeyGone):
+            self._period_key(period).destroy()
 
 
 class KeyStore:
@@ -406,6 +473,203 @@ def period_of(at: datetime) -> int:
     return at.year * 100 + at.month
 
 
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class PeriodKeys:
+    """Per-month key-encryption keys ("period keys", ADR 0020): every conversation's data key of a month
+    is wrapped by its month's period key *inside* the KEK wrapping the ring stores, so reading it needs
+    the ring, a KEK and the period key. Period keys are kept where no backup of Mixun reaches:
+
+    - ``keys/periods/period-YYYYMM.key`` (32 bytes, 0600): a sub-store of the key directory that
+      ``mixun backup`` does not copy (the default);
+    - with ``MIXUN_KEK_PROVIDER=pkcs11``, AES-256 keys ``mixun-period-YYYYMM`` inside the HSM, never
+      extractable (periods already in files keep reading from their files);
+    - with a shared ring (``MIXUN_KEYRING_URL``) and no HSM, the ring database's ``period_keys`` table
+      (back that database up without the table's data: docs/keys.md).
+
+    Retention destroys a month's period key once no conversation's data key of that month is left in the
+    ring (``DataKeyRing.destroy_spent_periods``): every backup's copy of that month's ring entries is then
+    unreadable. For disaster recovery the operator keeps an escrow of the period keys
+    (``mixun keys export-periods``) under its own, short retention; an HSM keeps them by its replication."""
+
+    DIR = "periods"
+
+    def __init__(self, ring: DataKeyRing) -> None:
+        self.ring = ring
+        self.keys = ring.keys
+        self.dir = ring.keys.dir / self.DIR
+        self._material: dict[int, bytes] = {}
+
+    @property
+    def where(self) -> str:
+        """Where new period keys are made: ``hsm``, ``ring`` (the shared ring's database) or ``file``."""
+        if self.keys.hsm is not None:
+            return "hsm"
+        return "ring" if self.ring.url else "file"
+
+    def path(self, period: int) -> Path:
+        return self.dir / f"period-{period}.key"
+
+    def _in_hsm(self, period: int) -> bool:
+        return self.keys.hsm is not None and not self.path(period).exists()
+
+    def where_is(self, period: int) -> str:
+        if self.path(period).exists():
+            return "file"
+        return "hsm" if self.keys.hsm is not None else self.where
+
+    def present(self) -> list[int]:
+        """Periods whose key this store holds."""
+        found: set[int] = set()
+        if self.dir.is_dir():
+            for p in self.dir.glob("period-*.key"):
+                tail = p.stem.split("-", 1)[1]
+                if tail.isdigit():
+                    found.add(int(tail))
+        if self.ring.url:
+            found |= {int(r[0]) for r in self.ring._db().execute("SELECT period FROM period_keys")}
+        if self.keys.hsm is not None:
+            found |= set(self.keys.hsm.periods())
+        return sorted(found)
+
+    def ensure(self, period: int) -> None:
+        """Make the period's key unless it exists (callers hold the ring's write lock)."""
+        if period in self._material or self.path(period).exists():
+            return
+        if self.keys.hsm is not None:
+            self.keys.hsm.ensure_period(period)
+        elif self.ring.url:
+            self.ring._db().execute("INSERT INTO period_keys (period, material, created_at) VALUES (?, ?, ?) "
+                                    "ON CONFLICT (period) DO NOTHING",
+                                    (period, secrets.token_bytes(32), datetime.now(UTC).isoformat()))
+        else:
+            self._write(period, secrets.token_bytes(32))
+
+    def _write(self, period: int, material: bytes) -> bool:
+        """The key file written whole or not at all (a temporary, then a hard link that fails if another
+        process got there first). True when this call wrote it."""
+        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.dir, 0o700)
+        tmp = self.dir / f".period-{period}.{os.getpid()}.{secrets.token_hex(4)}"
+        _write_new(tmp, material)
+        try:
+            os.link(tmp, self.path(period))
+            wrote = True
+        except FileExistsError:
+            wrote = False
+        finally:
+            tmp.unlink()
+        _fsync_dir(self.dir)
+        return wrote
+
+    def material(self, period: int) -> bytes:
+        """The key bytes of a period kept in a file or the ring database (not an HSM's)."""
+        key = self._material.get(period)
+        if key is not None:
+            return key
+        try:
+            key = self.path(period).read_bytes()
+        except FileNotFoundError:
+            key = None
+            if self.ring.url:
+                row = self.ring._db().execute("SELECT material FROM period_keys WHERE period = ?", (period,)).fetchone()
+                key = bytes(row[0]) if row is not None else None
+            if key is None:
+                raise PeriodKeyGone(f"period key {period} is not in this key store") from None
+        if len(key) != 32:
+            raise RuntimeError(f"period key {period} is not 32 bytes")
+        self._material[period] = key
+        return key
+
+    @staticmethod
+    def _aad(header: bytes, scope: str) -> bytes:
+        return header + b"period-dek:" + scope.encode()
+
+    def wrap(self, period: int, dek: bytes, scope: str) -> bytes:
+        """``dek`` wrapped under the period's key (made first when missing), bound to its scope."""
+        self.ensure(period)
+        in_hsm = self._in_hsm(period)
+        alg = ALG_AES if in_hsm else self.keys.alg
+        header = _PERIOD_WRAPPED + period.to_bytes(4, "big") + bytes([alg])
+        nonce = secrets.token_bytes(12)
+        if in_hsm:
+            assert self.keys.hsm is not None
+            body = self.keys.hsm.period_encrypt(period, nonce, dek, self._aad(header, scope))
+        else:
+            body = _encrypt(alg, _kek_for(alg, self.material(period)), nonce, dek, self._aad(header, scope))
+        return header + nonce + body
+
+    @staticmethod
+    def period_of_wrapped(blob: bytes) -> int:
+        if blob[:1] != _PERIOD_WRAPPED or len(blob) < 6 + 12 + 16:
+            raise ValueError("not a period-wrapped key")
+        return int.from_bytes(blob[1:5], "big")
+
+    def unwrap(self, blob: bytes, scope: str) -> bytes:
+        """The data key inside a period-wrapped blob; ``PeriodKeyGone`` when the period's key is not here."""
+        period = self.period_of_wrapped(blob)
+        header, alg = blob[:6], blob[5]
+        if self._in_hsm(period):
+            assert self.keys.hsm is not None
+            return self.keys.hsm.period_decrypt(period, blob[6:18], blob[18:], self._aad(header, scope))
+        return _decrypt(alg, _kek_for(alg, self.material(period)), blob[6:18], blob[18:], self._aad(header, scope))
+
+    def destroy(self, period: int) -> None:
+        """The period's key gone from this store: a file overwritten, fsynced and removed; a row of the
+        ring database deleted (vacuumed by the caller); an HSM object destroyed in the token."""
+        self._material.pop(period, None)
+        path = self.path(period)
+        if path.exists():
+            size = path.stat().st_size
+            with open(path, "r+b") as fh:
+                fh.write(secrets.token_bytes(size))
+                fh.flush()
+                os.fsync(fh.fileno())
+            path.unlink()
+            _fsync_dir(self.dir)
+        if self.ring.url:
+            self.ring._db().execute("DELETE FROM period_keys WHERE period = ?", (period,))
+        if self.keys.hsm is not None:
+            self.keys.hsm.destroy_period(period)
+
+    def export(self) -> tuple[dict[int, bytes], list[int]]:
+        """({period: key bytes} of every period kept in a file or the ring database, [periods in the HSM],
+        which cannot leave it)."""
+        out: dict[int, bytes] = {}
+        in_hsm: list[int] = []
+        for period in self.present():
+            if self._in_hsm(period):
+                in_hsm.append(period)
+            else:
+                out[period] = self.material(period)
+        return out, in_hsm
+
+    def load(self, period: int, material: bytes) -> bool:
+        """Put back a period key from an escrow: True when written, False when it was already here (the
+        same key); a different key for the period is refused."""
+        if len(material) != 32:
+            raise ValueError(f"period key {period} is not 32 bytes")
+        try:
+            have = self.material(period)
+        except PeriodKeyGone:
+            have = None
+        if have is not None:
+            if have != material:
+                raise ValueError(f"a different key for period {period} is already here")
+            return False
+        if self.ring.url and self.keys.hsm is None:
+            self.ring._db().execute("INSERT INTO period_keys (period, material, created_at) VALUES (?, ?, ?) "
+                                    "ON CONFLICT (period) DO NOTHING", (period, material, datetime.now(UTC).isoformat()))
+            return True
+        return self._write(period, material)
+
+
 class DataKeyRing:
     """Data keys of message text, one per (scope, period) - a scope is ``c:<conversation id>``, a period a
     calendar month - each wrapped by a KEK, kept in the key directory (``keys/datakeys.db``, SQLite, 0600)
@@ -430,6 +694,24 @@ class DataKeyRing:
         self._by_scope: dict[tuple[str, int], tuple[int, bytes]] = {}
         self._by_id: dict[int, bytes] = {}
         self._aeads: dict[int, AESGCM] = {}
+        self.periods = PeriodKeys(self)
+
+    @staticmethod
+    def period_wrapped_scope(scope: str) -> bool:
+        """Conversations' keys are wrapped under period keys (crypto-shredding destroys them); the ``dlp``
+        and ``notify`` scopes' keys are never destroyed, so they stay under the KEK alone (a period key they
+        needed could never be destroyed)."""
+        return scope.startswith("c:")
+
+    def _wrap_new(self, scope: str, period: int, dek: bytes) -> tuple[bytes, int]:
+        """(what the ring stores, 1 when period-wrapped) for a new data key."""
+        if self.period_wrapped_scope(scope):
+            return self.keys.wrap(self.periods.wrap(period, dek, scope), self.keys.current_version()), 1
+        return self.keys.wrap(dek, self.keys.current_version()), 0
+
+    def _unwrap_row(self, wrapped: bytes, period_wrapped: int, scope: str) -> bytes:
+        inner = self.keys.unwrap(bytes(wrapped))
+        return self.periods.unwrap(inner, scope) if period_wrapped else inner
 
     def _db(self) -> _RingDB:
         if self._conn is None or self._pid != os.getpid():
@@ -453,17 +735,24 @@ class DataKeyRing:
             db.begin()
             try:
                 for scope, period in missing:
-                    row = db.execute("SELECT id, wrapped FROM data_keys WHERE scope = ? AND period = ?",
-                                     (scope, period)).fetchone()
+                    row = db.execute("SELECT id, wrapped, period_wrapped FROM data_keys WHERE scope = ? AND "
+                                     "period = ?", (scope, period)).fetchone()
                     if row is not None:
-                        key_id, dek = int(row[0]), self.keys.unwrap(row[1])
+                        try:
+                            key_id, dek = int(row[0]), self._unwrap_row(row[1], row[2], scope)
+                        except PeriodKeyGone:
+                            raise PeriodKeyGone(
+                                f"the period key of {period} is not in this key store, so the data key of "
+                                f"{scope} in {period} cannot be used: restore the period keys' escrow "
+                                "(mixun keys import-periods), or the period was destroyed by retention") from None
                     else:
-                        dek, wrapped = self.keys.new_data_key()
+                        dek = secrets.token_bytes(_KEY_BYTES[self.keys.alg])
+                        wrapped, pw = self._wrap_new(scope, period, dek)
                         key_id = secrets.randbits(62) + 1
-                        db.execute("INSERT INTO data_keys (id, scope, period, wrapped, kek_version, created_at) "
-                                   "VALUES (?, ?, ?, ?, ?, ?)", (key_id, scope, period, wrapped,
-                                                                 self.keys.wrapped_version(wrapped),
-                                                                 datetime.now(UTC).isoformat()))
+                        db.execute("INSERT INTO data_keys (id, scope, period, wrapped, kek_version, created_at, "
+                                   "period_wrapped) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                   (key_id, scope, period, wrapped, self.keys.wrapped_version(wrapped),
+                                    datetime.now(UTC).isoformat(), pw))
                     out[(scope, period)] = self._by_scope[(scope, period)] = (key_id, dek)
                     self._by_id[key_id] = dek
                 db.commit()
@@ -482,15 +771,25 @@ class DataKeyRing:
                 self._db()
             dek = self._by_id.get(key_id)
             if dek is None:
-                row = self._db().execute("SELECT wrapped FROM data_keys WHERE id = ?", (key_id,)).fetchone()
+                row = self._db().execute("SELECT wrapped, period_wrapped, scope FROM data_keys WHERE id = ?",
+                                         (key_id,)).fetchone()
                 if row is None:
                     return None
-                dek = self._by_id[key_id] = self.keys.unwrap(row[0])
+                try:
+                    dek = self._unwrap_row(row[0], row[1], row[2])
+                except PeriodKeyGone:  # its month's period key was destroyed (or never restored here)
+                    return None
+                self._by_id[key_id] = dek
             return dek
 
     def was_destroyed(self, key_id: int) -> bool:
         with self._lock:
-            return self._db().execute("SELECT 1 FROM destroyed_keys WHERE id = ?", (key_id,)).fetchone() is not None
+            db = self._db()
+            if db.execute("SELECT 1 FROM destroyed_keys WHERE id = ?", (key_id,)).fetchone() is not None:
+                return True
+            row = db.execute("SELECT period FROM data_keys WHERE id = ? AND period_wrapped = 1", (key_id,)).fetchone()
+            return (row is not None and int(row[0]) not in self.periods.present()
+                    and db.execute("SELECT 1 FROM destroyed_periods WHERE period = ?", (row[0],)).fetchone() is not None)
 
     # ---- sealing text -------------------------------------------------------------------------------
 
@@ -580,16 +879,100 @@ class DataKeyRing:
                 self._by_scope.pop(pair, None)
             return gone
 
+    def period_status(self) -> list[dict[str, Any]]:
+        """Each period (month) the ring or the period store knows: whether its period key is here, where,
+        how many conversations' data keys it wraps, how many of that month's conversation keys are still
+        under the KEK alone (from before period keys), and when it was destroyed."""
+        with self._lock:
+            db = self._db()
+            wraps = {int(p): int(n) for p, n in db.execute(
+                "SELECT period, count(*) FROM data_keys WHERE period_wrapped = 1 GROUP BY period")}
+            legacy = {int(p): int(n) for p, n in db.execute(
+                "SELECT period, count(*) FROM data_keys WHERE period_wrapped = 0 AND scope LIKE 'c:%' GROUP BY period")}
+            destroyed = {int(p): str(at) for p, at in db.execute("SELECT period, destroyed_at FROM destroyed_periods")}
+            present = set(self.periods.present())
+        out = []
+        for period in sorted(present | set(wraps) | set(legacy) | set(destroyed)):
+            here = period in present
+            out.append({"period": period, "present": here,
+                        "state": "present" if here else ("destroyed" if period in destroyed else "missing"),
+                        "where": self.periods.where_is(period) if here else None,
+                        "protects": wraps.get(period, 0), "legacy": legacy.get(period, 0),
+                        "destroyed_at": destroyed.get(period)})
+        return out
+
+    def destroy_spent_periods(self, before: int, reason: str) -> list[int]:
+        """Destroy the period key of every month before ``before`` that no conversation's data key in the
+        ring needs any more (crypto-shredding destroyed them all, holds respected by the caller): every
+        backup's copy of that month's ring entries becomes unreadable. Checked and destroyed under the
+        ring's write lock, so no process makes a key of that month meanwhile. Returns the periods."""
+        with self._lock:
+            db = self._db()
+            candidates = [p for p in self.periods.present() if p < before]
+            if not candidates:
+                return []
+            gone: list[int] = []
+            now = datetime.now(UTC).isoformat()
+            db.begin()
+            try:
+                for period in candidates:
+                    if db.execute("SELECT 1 FROM data_keys WHERE period = ? AND period_wrapped = 1 LIMIT 1",
+                                  (period,)).fetchone() is not None:
+                        continue
+                    self.periods.destroy(period)
+                    db.execute("DELETE FROM destroyed_periods WHERE period = ?", (period,))
+                    db.execute("INSERT INTO destroyed_periods (period, destroyed_at, reason) VALUES (?, ?, ?)",
+                               (period, now, reason))
+                    gone.append(period)
+                db.commit()
+            except BaseException:
+                db.rollback()
+                raise
+            if gone and self.url:
+                db.execute("VACUUM period_keys")
+            return gone
+
+    def ensure_periods(self, periods: Iterable[int]) -> None:
+        """Make these periods' keys now (under the ring's write lock) unless they exist: the escrow taken
+        next then covers the months ahead too."""
+        with self._lock:
+            db = self._db()
+            db.begin()
+            try:
+                for period in periods:
+                    self.periods.ensure(period)
+                db.commit()
+            except BaseException:
+                db.rollback()
+                raise
+
+    def destroyed_periods(self) -> set[int]:
+        with self._lock:
+            return {int(r[0]) for r in self._db().execute("SELECT period FROM destroyed_periods")}
+
     def versions(self) -> dict[int, int]:
         """{KEK version: number of data keys it wraps}."""
         with self._lock:
             return {int(v): int(n) for v, n in
                     self._db().execute("SELECT kek_version, count(*) FROM data_keys GROUP BY kek_version")}
 
+    # Rows a rotation to ``version`` still has to rewrite: under another KEK, or a conversation's key from
+    # before period keys (wrapped by the KEK alone: the rotation wraps it under its period key as well).
+    _TODO = "(kek_version != ? OR (period_wrapped = 0 AND scope LIKE 'c:%'))"
+
     def pending(self, version: int) -> int:
         with self._lock:
-            row = self._db().execute("SELECT count(*) FROM data_keys WHERE kek_version != ?", (version,)).fetchone()
+            row = self._db().execute(f"SELECT count(*) FROM data_keys WHERE {self._TODO}", (version,)).fetchone()
             return int(row[0])
+
+    def _rewrapped(self, wrapped: bytes, period_wrapped: int, scope: str, period: int,
+                   version: int) -> tuple[bytes, int]:
+        """A row's key under KEK ``version``, a conversation's key also under its period key: only the
+        wrapping changes (the plain data key, and the texts, do not)."""
+        inner = self.keys.unwrap(wrapped)
+        if not period_wrapped and self.period_wrapped_scope(scope):
+            return self.keys.wrap(self.periods.wrap(period, inner, scope), version), 1
+        return self.keys.wrap(inner, version), period_wrapped
 
     def rewrap(self, version: int, batch: int = 500, progress: Callable[[int], None] | None = None,
                should_stop: Callable[[], bool] | None = None) -> tuple[int, bool]:
@@ -600,17 +983,18 @@ class DataKeyRing:
         while True:
             with self._lock:
                 db = self._db()
-                rows = db.execute("SELECT id, wrapped FROM data_keys WHERE kek_version != ? AND id > ? "
-                                  "ORDER BY id LIMIT ?", (version, after, batch)).fetchall()
+                rows = db.execute(f"SELECT id, wrapped, period_wrapped, scope, period FROM data_keys WHERE "
+                                  f"{self._TODO} AND id > ? ORDER BY id LIMIT ?", (version, after, batch)).fetchall()
                 if not rows:
                     return done, False
                 after = int(rows[-1][0])
-                new = [(self.keys.rewrap(w, version), version, int(i), w) for i, w in rows]
                 db.begin()
                 try:
-                    for wrapped, v, key_id, old in new:
-                        cur = db.execute("UPDATE data_keys SET wrapped = ?, kek_version = ? WHERE id = ? "
-                                         "AND wrapped = ?", (wrapped, v, key_id, old))
+                    new = [(*self._rewrapped(bytes(w), int(pw), str(sc), int(pe), version), int(i), bytes(w))
+                           for i, w, pw, sc, pe in rows]  # period keys made under the ring's write lock
+                    for wrapped, pw, key_id, old in new:
+                        cur = db.execute("UPDATE data_keys SET wrapped = ?, kek_version = ?, period_wrapped = ? "
+                                         "WHERE id = ? AND wrapped = ?", (wrapped, version, pw, key_id, old))
                         done += cur.rowcount
                     db.commit()
                 except BaseException:
@@ -635,7 +1019,16 @@ class _RingDB:
                "created_at TEXT NOT NULL)",
                "CREATE UNIQUE INDEX IF NOT EXISTS data_keys_scope ON data_keys (scope, period)",
                "CREATE TABLE IF NOT EXISTS destroyed_keys (id BIGINT PRIMARY KEY, scope TEXT NOT NULL, "
-               "period INTEGER NOT NULL, destroyed_at TEXT NOT NULL, reason TEXT NOT NULL)")
+               "period INTEGER NOT NULL, destroyed_at TEXT NOT NULL, reason TEXT NOT NULL)",
+               "CREATE TABLE IF NOT EXISTS destroyed_periods (period INTEGER PRIMARY KEY, "
+               "destroyed_at TEXT NOT NULL, reason TEXT NOT NULL)")
+    # 1 when the row's key is wrapped under its month's period key inside the KEK wrapping (ADR 0020); rings
+    # from before have 0 everywhere and read as before, and the next rotation wraps their conversations'
+    # keys under period keys too.
+    _PERIOD_COLUMN = "ALTER TABLE data_keys ADD COLUMN {if_not_exists}period_wrapped INTEGER NOT NULL DEFAULT 0"
+    # Period keys of a shared ring without an HSM (the SQLite ring never holds any: it is in every backup).
+    _PG_PERIODS = ("CREATE TABLE IF NOT EXISTS period_keys (period INTEGER PRIMARY KEY, material BYTEA NOT NULL, "
+                   "created_at TEXT NOT NULL)")
 
     def __init__(self, conn: Any, pg: bool) -> None:
         self.conn = conn
@@ -652,6 +1045,8 @@ class _RingDB:
             try:
                 for stmt in cls._SCHEMA:
                     ring.execute(stmt.format(blob="BYTEA"))
+                ring.execute(cls._PERIOD_COLUMN.format(if_not_exists="IF NOT EXISTS "))
+                ring.execute(cls._PG_PERIODS)
             finally:
                 ring.execute("SELECT pg_advisory_unlock(74171)")
             return ring
@@ -666,6 +1061,12 @@ class _RingDB:
         lite.execute("PRAGMA synchronous = FULL")
         for stmt in cls._SCHEMA:
             lite.execute(stmt.format(blob="BLOB"))
+        if "period_wrapped" not in {r[1] for r in lite.execute("PRAGMA table_info(data_keys)")}:
+            try:  # online: a column with a default, added once (another process may win the race)
+                lite.execute(cls._PERIOD_COLUMN.format(if_not_exists=""))
+            except sqlite3.OperationalError as exc:
+                if "duplicate column" not in str(exc):
+                    raise
         return cls(lite, False)
 
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> Any:

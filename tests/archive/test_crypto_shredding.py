@@ -81,3 +81,164 @@ def test_retention_destroys_the_data_key_and_old_backups_cannot_show_the_text(en
         assert all(m["dlp"]["findings"] == [] for m in shown if "dlp" in m)  # nor the masked excerpt
         assert SECRET not in r.text
         rt.db.dispose()
+
+
+OLD_SECRET = "六年前的授信批复：青龙三号额度八千万"
+NOW_TEXT = "本月的授信例会纪要"
+
+
+def _old_message(env: Env, conv: int, sender: int, at: datetime, body: str) -> None:
+    """A message written at ``at`` (history from years ago): sealed under its month's key, as the send
+    path sealed it then."""
+    from mixun.db.models import Message, MessageVersion
+    from mixun.services import texts
+
+    with env.rt.db.write() as s:
+        m = Message(conversation_id=conv, seq=1000, sender_id=sender, kind="text",
+                    text=texts.seal(env.rt, conv, at, body), created_at=at)
+        s.add(m)
+        s.flush()
+        s.add(MessageVersion(message_id=m.id, conversation_id=conv, version=1, kind="created", sender_id=sender,
+                             actor_id=sender, text=texts.seal(env.rt, conv, at, body), created_at=at))
+
+
+def _restore_with_own_keys(env: Env, archive: Path, key_file: Path, escrow: Path | None, tmp: Path,
+                           name: str) -> tuple[object, dict]:
+    """The backup restored into a new data dir and database with ITS OWN key directory and ring (nothing
+    of today's key store), the period keys from ``escrow``."""
+    kind = "sqlite" if env.rt.db.is_sqlite else "postgresql"
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp}/{name}/mixun.db"
+    else:
+        url = fresh_database(kind, tmp / f"{name}-db")[0]
+        eng = create_engine(url)
+        with eng.begin() as c:
+            c.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        eng.dispose()
+    settings = load_settings({"MIXUN_DATA_DIR": str(tmp / name), "MIXUN_DATABASE_URL": url})
+    manifest = backup.restore(settings, archive, key_file=key_file, periods=escrow)
+    return settings, manifest
+
+
+def _history(settings: object, conv_old: int, conv_now: int) -> tuple[list[dict], list[dict], str]:
+    from mixun.api.app import create_app
+
+    app = create_app(settings)
+    with TestClient(app, client=("127.0.0.1", 40002)) as client:
+        tok = client.post("/api/v1/auth/login", json={"username": "zhangsan", "password": PASSWORD}).json()["token"]
+        h = {"Authorization": f"Bearer {tok}"}
+        old = client.get(f"/api/v1/conversations/{conv_old}/messages", headers=h)
+        now = client.get(f"/api/v1/conversations/{conv_now}/messages", headers=h)
+        assert old.status_code == 200 and now.status_code == 200, (old.text, now.text)
+        app.state.runtime.db.dispose()
+        return ([m for m in old.json()["messages"] if m["kind"] == "text"],
+                [m for m in now.json()["messages"] if m["kind"] == "text"], old.text + now.text)
+
+
+def _opened_by_own_keys(settings: object, conv: int) -> list[str | None]:
+    """The texts of ``conv``'s messages as stored in the restored database, opened with nothing but the
+    restored key directory (this process also holds the other tests' rings, which the API's reads try)."""
+    from mixun.keystore import KeyStore
+
+    eng = create_engine(settings.database_url)  # type: ignore[attr-defined]
+    with eng.connect() as c:
+        values = [r[0] for r in c.execute(text("SELECT text FROM messages WHERE conversation_id = :c AND kind = 'text' "
+                                               "ORDER BY seq"), {"c": conv})]
+    eng.dispose()
+    ring = KeyStore(settings.key_file).data_keys  # type: ignore[attr-defined]
+    return [ring.open(v) for v in values]
+
+
+def test_an_old_backup_restored_with_its_own_ring_cannot_show_a_destroyed_month(env: Env, tmp_path: Path) -> None:
+    """Issue 20 item 10's test (ADR 0020): a backup taken before retention destroys a month, restored
+    elsewhere with its OWN key directory and ring (and its backup key) plus the period keys' escrow the
+    operator keeps, shows the destroyed month's messages as destroyed and the others as they were. The
+    month's period key is destroyed (audited); it was never in any backup."""
+    from mixun.keystore import period_of
+    from mixun.services import keys
+
+    a, ta = env.person("zhangsan", "张三")
+    b, _tb = env.person("lisi", "李四")
+    conv_old = group(env, ta, [b], name="旧授信群")
+    conv_now = group(env, ta, [b], name="本月例会群")
+    old_at = datetime.now(UTC) - timedelta(days=6 * 365)  # beyond the default five years
+    _old_message(env, conv_old, a, old_at, OLD_SECRET)
+    send(env, ta, conv_now, NOW_TEXT)
+    old_period = period_of(old_at)
+    ring = env.rt.keys.data_keys
+    assert ring.periods.path(old_period).exists(), "the month's period key is kept in keys/periods"
+    key, _ = backup_crypto.key_from_file(tmp_path / "backup.key", create=True)
+    keys.export_periods(cli_ctx(env), tmp_path / "escrow-before.bin", key)
+    manifest = backup.backup(env.settings, tmp_path / "old.tgz", key)
+    assert old_period in manifest["period_keys"]["needed"]
+    assert not [n for n in manifest["files"] if "periods" in n], "no period key is in the backup"
+
+    result = retention.run(cli_ctx(env), now=datetime.now(UTC))
+    assert result["counts"]["messages"] == 1 and result["data_keys_destroyed"] == 1
+    assert not ring.periods.path(old_period).exists(), "the month's period key is destroyed"
+    st = {p["period"]: p for p in keys.status(env.rt)["periods"]}
+    assert st[old_period]["state"] == "destroyed" and st[period_of(datetime.now(UTC))]["state"] == "present"
+    with env.rt.db.read() as s:
+        rows = s.execute(text("SELECT details FROM audit_log WHERE action = 'keys.period_keys_destroyed'")).all()
+    assert len(rows) == 1 and str(old_period) in str(rows[0][0])
+    keys.export_periods(cli_ctx(env), tmp_path / "escrow-after.bin", key)  # the escrow the operator keeps
+
+    # The OLD backup, its own ring and keys, today's escrow: the destroyed month reads as destroyed.
+    settings, restored = _restore_with_own_keys(env, tmp_path / "old.tgz", tmp_path / "backup.key",
+                                                tmp_path / "escrow-after.bin", tmp_path, "elsewhere")
+    assert restored["periods_missing"] == [old_period]
+    assert not (settings.key_file.parent / "periods" / f"period-{old_period}.key").exists()
+    old, now, raw_text = _history(settings, conv_old, conv_now)
+    assert len(old) == 1 and old[0]["content_destroyed"] is True and old[0]["text"] == DESTROYED_TEXT
+    assert [m["text"] for m in now] == [NOW_TEXT] and now[0].get("content_destroyed") is not True
+    assert OLD_SECRET not in raw_text
+    assert _opened_by_own_keys(settings, conv_old) == [None]
+    assert _opened_by_own_keys(settings, conv_now) == [NOW_TEXT]
+    # Its own ring still holds the month's data key, wrapped, but nothing can open it.
+    from mixun.keystore import KeyStore
+
+    own = KeyStore(settings.key_file).data_keys
+    assert any(scope == f"c:{conv_old}" and period == old_period for _k, scope, period in own.scopes())
+
+
+def test_disaster_recovery_restores_a_backup_with_the_period_escrow(env: Env, tmp_path: Path) -> None:
+    """A backup restores whole with the escrow taken beside it (every text readable), and says which
+    months it could not restore when the escrow is missing (their texts read as destroyed, never a 500).
+    An escrow taken BEFORE a destruction still holds the destroyed month: it is kept under its own short
+    retention (docs/keys.md) - this test shows why."""
+    from mixun.keystore import period_of
+    from mixun.services import keys
+
+    a, ta = env.person("zhangsan", "张三")
+    b, _tb = env.person("lisi", "李四")
+    conv_old = group(env, ta, [b], name="旧授信群")
+    conv_now = group(env, ta, [b], name="本月例会群")
+    old_at = datetime.now(UTC) - timedelta(days=6 * 365)
+    _old_message(env, conv_old, a, old_at, OLD_SECRET)
+    send(env, ta, conv_now, NOW_TEXT)
+    key, _ = backup_crypto.key_from_file(tmp_path / "backup.key", create=True)
+    backup.backup(env.settings, tmp_path / "b.tgz", key)
+    keys.export_periods(cli_ctx(env), tmp_path / "escrow.bin", key)
+
+    settings, restored = _restore_with_own_keys(env, tmp_path / "b.tgz", tmp_path / "backup.key",
+                                                tmp_path / "escrow.bin", tmp_path, "dr")
+    assert restored["periods_missing"] == []
+    old, now, _raw = _history(settings, conv_old, conv_now)
+    assert [m["text"] for m in old] == [OLD_SECRET] and [m["text"] for m in now] == [NOW_TEXT]
+    assert _opened_by_own_keys(settings, conv_old) == [OLD_SECRET]
+    assert _opened_by_own_keys(settings, conv_now) == [NOW_TEXT]
+
+    # Without the escrow: nothing of the texts, said plainly; the escrow imported afterwards restores them.
+    settings2, bare = _restore_with_own_keys(env, tmp_path / "b.tgz", tmp_path / "backup.key", None, tmp_path,
+                                             "bare")
+    assert sorted(bare["periods_missing"]) == sorted({period_of(old_at), period_of(datetime.now(UTC))})
+    assert _opened_by_own_keys(settings2, conv_old) == [None]  # read as destroyed, not an error
+    assert _opened_by_own_keys(settings2, conv_now) == [None]
+    from mixun.keystore import KeyStore
+    from mixun.services import period_escrow
+
+    loaded = period_escrow.load(KeyStore(settings2.key_file), period_escrow.read(tmp_path / "escrow.bin",
+                                                                                 tmp_path / "backup.key"))
+    assert set(bare["periods_missing"]) < set(loaded["loaded"])  # and next month's, made ahead by the export
+    assert _opened_by_own_keys(settings2, conv_old) == [OLD_SECRET]
+    assert _opened_by_own_keys(settings2, conv_now) == [NOW_TEXT]

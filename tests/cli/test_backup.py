@@ -176,7 +176,7 @@ def test_a_backup_taken_while_data_keys_are_made_restores_a_ring_that_opens_ever
 
     from mixun.config import load_settings
     from mixun.keystore import KeyStore, period_of
-    from mixun.services import backup, backup_crypto
+    from mixun.services import backup, backup_crypto, period_escrow
     from tests.conftest import build_env
 
     (tmp_path / "a").mkdir()
@@ -205,6 +205,7 @@ def test_a_backup_taken_while_data_keys_are_made_restores_a_ring_that_opens_ever
         before = list(sealed)  # every key of these was committed before the backup began
         key, _created = backup_crypto.key_from_file(tmp_path / "backup.key", create=True)
         backup.backup(env.settings, tmp_path / "b.tgz", key)
+        period_escrow.write(KeyStore(env.settings.key_file), tmp_path / "periods.escrow", key)  # not in the backup
         during = len(sealed)
         stop.set()
         worker.join(30)
@@ -213,7 +214,10 @@ def test_a_backup_taken_while_data_keys_are_made_restores_a_ring_that_opens_ever
     finally:
         close()
     dst = load_settings({"MIXUN_DATA_DIR": str(tmp_path / "c"), "MIXUN_DATABASE_URL": f"sqlite:///{tmp_path}/c/mixun.db"})
-    backup.restore(dst, tmp_path / "b.tgz", key_file=tmp_path / "backup.key")
+    restored_manifest = backup.restore(dst, tmp_path / "b.tgz", key_file=tmp_path / "backup.key",
+                                       periods=tmp_path / "periods.escrow")
+    assert restored_manifest["period_keys"] == {"included": False, "needed": [period]}
+    assert restored_manifest["periods_missing"] == []
     ring_file = dst.key_file.parent / "datakeys.db"
     assert ring_file.stat().st_mode & 0o077 == 0
     assert not list(dst.key_file.parent.glob("datakeys.db-*")), "no journal beside the restored ring"

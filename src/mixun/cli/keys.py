@@ -32,6 +32,19 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         print(f"密钥版本 KEK v{v['version']}  {state}  {where}  保护 protects {v['total']}: {what}")
     if st["unreadable"]:
         print(f"无法识别的密文 unrecognised ciphertexts: {st['unreadable']}")
+    places = {"file": "文件 file (keys/periods, 不在备份中 not in backups)", "hsm": "HSM (PKCS#11)",
+             "ring": "密钥环数据库 ring database (period_keys)"}
+    print(f"期间密钥 period keys (新建于 made in: {places[st['period_keys_where']]})")
+    states = {"present": "在用 present", "destroyed": "已销毁 destroyed", "missing": "缺失 MISSING"}
+    for p in st["periods"]:
+        place = f"  {places[p['where']].split(' (')[0]}" if p["where"] else ""
+        extra = f"，仅由KEK封装 KEK only {p['legacy']}" if p["legacy"] else ""
+        when = f"  {p['destroyed_at'][:19]}" if p["destroyed_at"] else ""
+        print(f"  {p['period']}  {states[p['state']]}{place}  保护会话数据密钥 protects {p['protects']} "
+              f"conversation data keys{extra}{when}")
+    if any(p["legacy"] for p in st["periods"]):
+        print("  旧的会话数据密钥仅由KEK封装：运行 mixun keys rotate 以期间密钥封装 (conversation keys from before "
+              "period keys are under the KEK alone: mixun keys rotate wraps them under their period keys)")
     return 0
 
 
@@ -84,6 +97,61 @@ def cmd_destroy(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _escrow_key(args: argparse.Namespace, create: bool) -> Any:
+    from pathlib import Path
+
+    from mixun.cli.backup_secret import backup_secret
+    from mixun.services.backup_crypto import key_from_file, key_from_passphrase
+
+    passphrase, key_file = backup_secret(args)
+    if passphrase is not None:
+        return key_from_passphrase(passphrase), None, passphrase
+    key = key_from_file(Path(key_file), create=create)[0] if create else None
+    return key, Path(key_file), None
+
+
+def cmd_export_periods(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from mixun.keystore import KeyMissing
+    from mixun.services import keys
+    from mixun.services.backup_crypto import BackupKeyError
+
+    rt = _Edge.runtime(settings)
+    try:
+        key, _file, _pw = _escrow_key(args, create=True)
+        out = keys.export_periods(_Edge.cli_ctx(rt), Path(args.out), key)
+    except (BackupKeyError, KeyMissing, OSError) as exc:
+        print(f"mixun: {exc}", file=sys.stderr)
+        return 2
+    months = ", ".join(str(p) for p in out["periods"]) or "—"
+    print(f"期间密钥托管文件已写入 period keys' escrow written to {args.out}: {months}")
+    if out["in_hsm"]:
+        print(f"HSM 中的期间密钥不可导出（依靠 HSM 自身的复制与备份）period keys in the HSM cannot leave it "
+              f"(the HSM's own replication keeps them): {', '.join(str(p) for p in out['in_hsm'])}")
+    print("mixun: 托管文件只保留最新的几份：较早的托管文件仍含已销毁的期间密钥 (keep only the latest escrows: "
+          "an older one still holds the period keys destroyed since)", file=sys.stderr)
+    return 0
+
+
+def cmd_import_periods(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from mixun.services import keys
+    from mixun.services.backup_crypto import BackupFormatError, BackupKeyError
+
+    rt = _Edge.runtime(settings)
+    try:
+        _key, key_file, passphrase = _escrow_key(args, create=False)
+        out = keys.import_periods(_Edge.cli_ctx(rt), Path(args.file), key_file=key_file, passphrase=passphrase)
+    except (BackupKeyError, BackupFormatError, ValueError, OSError) as exc:
+        print(f"mixun: {exc}", file=sys.stderr)
+        return 2
+    print(f"已导入 loaded {out['loaded']}, 已存在 already present {out['already_present']}, "
+          f"已销毁不导入 destroyed, not loaded {out['destroyed_not_loaded']}")
+    return 0
+
+
 def register(sub: Any, runtime: Any, cli_ctx: Any) -> None:
     _Edge.runtime, _Edge.cli_ctx = runtime, cli_ctx
     p = sub.add_parser("keys", help="key-encryption keys: status, rotate, destroy a retired one")
@@ -100,3 +168,13 @@ def register(sub: Any, runtime: Any, cli_ctx: Any) -> None:
     de = ks.add_parser("destroy", help="destroy a retired key-encryption key that wraps nothing")
     de.add_argument("version", type=int)
     de.set_defaults(fn=cmd_destroy)
+    ex = ks.add_parser("export-periods", help="write the period keys' escrow for disaster recovery (encrypted)")
+    ex.add_argument("--out", required=True)
+    im = ks.add_parser("import-periods", help="put period keys back from an escrow (not destroyed months)")
+    im.add_argument("file")
+    for parser in (ex, im):
+        parser.add_argument("--key-file", help="the backup key (default MIXUN_BACKUP_KEY_FILE, then "
+                            "~/.mixun/backup.key; export-periods creates it)")
+        parser.add_argument("--passphrase-file", help="use a passphrase instead (or MIXUN_BACKUP_PASSPHRASE)")
+    ex.set_defaults(fn=cmd_export_periods)
+    im.set_defaults(fn=cmd_import_periods)

@@ -270,17 +270,9 @@ def cmd_dlp_lexicon(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _backup_secret(args: argparse.Namespace) -> tuple[Any, Any]:
-    """(passphrase, key file path, its key when a key file is used) from the options and environment."""
-    import os
-    from pathlib import Path
+    from mixun.cli.backup_secret import backup_secret
 
-    passphrase = None
-    if getattr(args, "passphrase_file", None):
-        passphrase = Path(args.passphrase_file).read_text().rstrip("\n")
-    elif os.environ.get("MIXUN_BACKUP_PASSPHRASE"):
-        passphrase = os.environ["MIXUN_BACKUP_PASSPHRASE"]
-    key_file = Path(args.key_file or os.environ.get("MIXUN_BACKUP_KEY_FILE") or Path.home() / ".mixun" / "backup.key")
-    return passphrase, key_file
+    return backup_secret(args)
 
 
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
@@ -313,6 +305,11 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     bar.close()
     print(f"backup written to {args.out}: {len(manifest['files'])} files ({manifest['database']}), "
           f"encrypted (AES-256-GCM) under {how}")
+    if manifest["period_keys"]["needed"]:
+        print("mixun: 期间密钥不在备份中（保留期销毁须能触及备份）；灾难恢复请另行保管 `mixun keys export-periods` "
+              "的托管文件，仅保留最新的几份 (the period keys are not in the backup, so that retention's destruction "
+              "reaches it: for disaster recovery keep the escrow `mixun keys export-periods` writes, only the "
+              "latest few; restore with --periods)", file=sys.stderr)
     return 0
 
 
@@ -331,7 +328,8 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
         if not is_encrypted(Path(args.file)):
             print("mixun: warning: this backup is not encrypted (made before backups were); restoring it",
                   file=sys.stderr)
-        manifest = restore(settings, Path(args.file), key_file=key_file, passphrase=passphrase, progress=bar)
+        manifest = restore(settings, Path(args.file), key_file=key_file, passphrase=passphrase, progress=bar,
+                           periods=Path(args.periods) if args.periods else None)
     except BackupKeyError as exc:
         print(f"error: {exc}; nothing was restored", file=sys.stderr)
         return 2
@@ -344,6 +342,12 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         bar.close()
     print(f"restored {len(manifest['files'])} files into {settings.data_dir}; run `mixun init` to migrate")
+    if manifest["periods_missing"]:
+        months = ", ".join(str(p) for p in manifest["periods_missing"])
+        print(f"mixun: 以下月份的期间密钥未恢复，其消息将显示为已销毁：{months}（已按保留期限销毁，或托管文件中没有；"
+              f"可稍后用 mixun keys import-periods 导入）(period keys not restored, their months' messages read as "
+              f"destroyed: {months} - destroyed by retention, or not in the escrow; import one later with "
+              "mixun keys import-periods)", file=sys.stderr)
     return 0
 
 
@@ -418,6 +422,8 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--out", required=True)
     rp = sub.add_parser("restore", help="restore a backup into an empty data dir")
     rp.add_argument("file")
+    rp.add_argument("--periods", metavar="ESCROW", help="the period keys' escrow (mixun keys export-periods), "
+                    "opened with the same key file or passphrase; without it message texts read as destroyed")
     for parser in (bp, rp):
         parser.add_argument("--key-file", help="the backup key, kept apart from the backups (default "
                             "MIXUN_BACKUP_KEY_FILE, then ~/.mixun/backup.key; backup creates it)")

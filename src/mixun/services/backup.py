@@ -5,6 +5,12 @@ with pg_dump (one MVCC snapshot). The archive is a tar.gz with a manifest of SHA
 restore checks before it writes anything, and the whole of it is encrypted (services/backup_crypto.py)
 under a key the backup does not hold: a key file the operator keeps apart, or a passphrase. The
 master key inside is therefore never in the clear in a backup.
+
+The period keys (``keys/periods/``, ADR 0020) are never in a backup: destroying a month's period key is
+what makes retention's destruction reach every backup. A backup therefore restores its message texts only
+together with an escrow of the period keys (``mixun keys export-periods``; ``restore(periods=...)``), and
+a month whose period key was destroyed reads as destroyed. The manifest lists the months the backup's
+ring needs.
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from mixun.config import Settings
-from mixun.keystore import DataKeyRing
+from mixun.keystore import DataKeyRing, PeriodKeys
+from mixun.services import period_escrow
 from mixun.services.backup_crypto import (
     BackupKey,
     EncryptingWriter,
@@ -68,8 +75,9 @@ def backup(settings: Settings, out: Path, key: BackupKey, progress: Progress | N
         if settings.key_file.parent.exists():
             # Not the dot files: the audit head's lock file and half-written temporaries. Not the key ring
             # either: a file copy of it taken while a process commits a new data key can be torn.
+            # Nor the period keys: they must live outside every backup (ADR 0020).
             shutil.copytree(settings.key_file.parent, keys_stage,
-                            ignore=shutil.ignore_patterns(".*", RING, f"{RING}-*"))
+                            ignore=shutil.ignore_patterns(".*", RING, f"{RING}-*", PeriodKeys.DIR))
             ring = settings.key_file.parent / RING
             if ring.is_file():
                 _sqlite_snapshot(ring, keys_stage / RING)
@@ -91,6 +99,7 @@ def backup(settings: Settings, out: Path, key: BackupKey, progress: Progress | N
                     files.append((p, "blobs/" + str(p.relative_to(settings.blob_dir))))
         manifest = {"format": FORMAT, "created_at": datetime.now(UTC).isoformat(),
                     "database": "sqlite" if settings.is_sqlite else "postgresql",
+                    "period_keys": {"included": False, "needed": _periods_needed(keys_stage / RING)},
                     "files": {name: {"sha256": _sha256(p), "size": p.stat().st_size} for p, name in files}}
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp_out = out.with_suffix(out.suffix + ".partial")
@@ -117,6 +126,32 @@ def backup(settings: Settings, out: Path, key: BackupKey, progress: Progress | N
     return manifest
 
 
+def _periods_needed(ring: Path) -> list[int]:
+    """The months whose period keys the (snapshot of the) ring needs to open its conversations' keys."""
+    if not ring.is_file():
+        return []
+    conn = sqlite3.connect(str(ring))
+    try:
+        if "period_wrapped" not in {r[1] for r in conn.execute("PRAGMA table_info(data_keys)")}:
+            return []
+        return [int(r[0]) for r in conn.execute("SELECT DISTINCT period FROM data_keys WHERE period_wrapped = 1 "
+                                                "ORDER BY period")]
+    finally:
+        conn.close()
+
+
+def _destroyed_in(ring: Path) -> set[int]:
+    if not ring.is_file():
+        return set()
+    conn = sqlite3.connect(str(ring))
+    try:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'destroyed_periods'").fetchone():
+            return set()
+        return {int(r[0]) for r in conn.execute("SELECT period FROM destroyed_periods")}
+    finally:
+        conn.close()
+
+
 def _sqlite_snapshot(src_path: Path, dst_path: Path) -> None:
     """A consistent copy of a SQLite database that processes may be writing: SQLite's online backup API
     copies every page under one read lock (a commit in between is wholly in or wholly out)."""
@@ -132,10 +167,14 @@ def _sqlite_snapshot(src_path: Path, dst_path: Path) -> None:
 
 
 def restore(settings: Settings, archive: Path, key_file: Path | None = None, passphrase: str | None = None,
-            progress: Progress | None = None) -> dict[str, Any]:
+            progress: Progress | None = None, periods: Path | None = None) -> dict[str, Any]:
     """Restore ``archive`` into the empty data directory. An encrypted backup is opened with the key file
     or passphrase (a wrong one is refused first) and decrypted whole, every part authenticated, before
-    anything is written; a plain backup from before encryption is still accepted."""
+    anything is written; a plain backup from before encryption is still accepted. ``periods``, an escrow
+    of the period keys (opened with the same key file or passphrase, refused first when they do not open
+    it), puts the period keys back; the result's ``periods_missing`` lists the months the backup needs
+    that nothing restored (destroyed since, or not in the escrow): their texts read as destroyed."""
+    escrow = period_escrow.read(periods, key_file, passphrase) if periods is not None else {}
     data_dir = settings.data_dir
     if data_dir.exists() and any(p.name != "mixun.env" for p in data_dir.iterdir()):
         raise RuntimeError(f"refusing to restore into non-empty data dir {data_dir}")
@@ -159,6 +198,8 @@ def restore(settings: Settings, archive: Path, key_file: Path | None = None, pas
             if _sha256(stage / name) != meta["sha256"]:
                 raise RuntimeError(f"backup file {name} is corrupt (checksum mismatch)")
         _check_target(settings, manifest["database"])  # before anything is written
+        for period in _destroyed_in(stage / "keys" / RING):  # what the backup's own ring says was destroyed
+            escrow.pop(period, None)
         data_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(data_dir, 0o700)
         if manifest["database"] == "postgresql":
@@ -193,6 +234,22 @@ def restore(settings: Settings, archive: Path, key_file: Path | None = None, pas
                 tmp_db = _sibling(target)
                 shutil.copy2(stage / "database.sqlite", tmp_db)
                 moves.append((tmp_db, target))
+            if escrow:  # the period keys into the restored key directory's own sub-store
+                keys_dir = settings.key_file.parent
+                staged = next((t for t, f in moves if f == keys_dir), None)
+                if staged is None:
+                    staged = _sibling(keys_dir)
+                    staged.mkdir(mode=0o700)
+                    moves.append((staged, keys_dir))
+                store = staged / PeriodKeys.DIR
+                store.mkdir(mode=0o700)
+                for period, material in escrow.items():
+                    target_file = store / f"period-{period}.key"
+                    fd = os.open(target_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                    with os.fdopen(fd, "wb") as fh:
+                        fh.write(material)
+                        fh.flush()
+                        os.fsync(fh.fileno())
             for tmp_path, final in moves:
                 if final.is_dir() and not any(final.iterdir()):
                     final.rmdir()
@@ -203,6 +260,9 @@ def restore(settings: Settings, archive: Path, key_file: Path | None = None, pas
                     shutil.rmtree(tmp_path, ignore_errors=True)
                 else:
                     tmp_path.unlink(missing_ok=True)
+    needed = (manifest.get("period_keys") or {}).get("needed") or []
+    manifest["periods_restored"] = sorted(escrow)
+    manifest["periods_missing"] = [p for p in needed if p not in escrow]
     return manifest
 
 

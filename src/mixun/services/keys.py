@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Text, and_, delete, func, or_, select, text, tuple_, update
@@ -28,7 +29,8 @@ from mixun.db.sealed import PREFIX
 from mixun.domain.audit_actions import AuditAction
 from mixun.errors import MixunError
 from mixun.keystore import CIPHER_NAMES, KeyStore, period_of
-from mixun.services import audit, events, texts
+from mixun.services import audit, events, period_escrow, texts
+from mixun.services.backup_crypto import BackupKey
 from mixun.services.runtime import Ctx, Runtime
 
 BATCH = 500
@@ -107,6 +109,8 @@ def status(rt: Runtime) -> dict[str, Any]:
                       "total": sum(counts.get(v, {}).values())} for v in versions],
         "labels": dict(LABELS),
         "unreadable": unreadable,
+        "periods": keys.data_keys.period_status(),
+        "period_keys_where": keys.data_keys.periods.where,
     }
 
 
@@ -248,7 +252,39 @@ def shred_spent(ctx: Ctx, now: datetime | None = None, reason: str = "retention"
         with ctx.rt.db.write() as s:
             audit.record(s, ctx, AuditAction.KEYS_DATA_KEYS_DESTROYED, target="data_keys", count=len(gone), reason=reason,
                          periods=[f"{scope[2:]}:{period}" for scope, period in spent][:200])
-    return {"destroyed": len(gone), "scopes": spent}
+    # A month none of whose conversations' keys is left: its period key goes too, and with it every
+    # backup's copy of that month's ring entries (ADR 0020). Never the open months.
+    months = ring.destroy_spent_periods(open_from, reason)
+    if months:
+        with ctx.rt.db.write() as s:
+            audit.record(s, ctx, AuditAction.KEYS_PERIOD_KEYS_DESTROYED, target="period_keys", count=len(months),
+                         reason=reason, periods=months, where=ring.periods.where)
+    return {"destroyed": len(gone), "scopes": spent, "periods_destroyed": months}
+
+
+# ---- the period keys' escrow (ADR 0020) ----------------------------------------------------------------
+
+def export_periods(ctx: Ctx, out: Path, key: BackupKey, now: datetime | None = None) -> dict[str, Any]:
+    """The escrow of the period keys (current and next month's made first), audited with the months."""
+    now = now or datetime.now(UTC)
+    this = period_of(now)
+    nxt = period_of(_month(this)[1])
+    result = period_escrow.write(ctx.rt.keys, out, key, ahead=[this, nxt])
+    with ctx.rt.db.write() as s:
+        audit.record(s, ctx, AuditAction.KEYS_PERIOD_KEYS_EXPORTED, target="period_keys",
+                     periods=result["periods"], in_hsm=result["in_hsm"])
+    return result
+
+
+def import_periods(ctx: Ctx, path: Path, key_file: Path | None = None,
+                   passphrase: str | None = None) -> dict[str, list[int]]:
+    """Put an escrow's period keys back (a restore's disaster recovery), audited; destroyed months are
+    not brought back."""
+    result = period_escrow.load(ctx.rt.keys, period_escrow.read(path, key_file, passphrase))
+    with ctx.rt.db.write() as s:
+        audit.record(s, ctx, AuditAction.KEYS_PERIOD_KEYS_IMPORTED, target="period_keys", loaded=result["loaded"],
+                     already_present=result["already_present"], destroyed_not_loaded=result["destroyed_not_loaded"])
+    return result
 
 
 # ---- sealing rows from before message-text encryption ------------------------------------------------
