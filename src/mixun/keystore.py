@@ -888,7 +888,7 @@ class DataKeyRing:
             wraps = {int(p): int(n) for p, n in db.execute(
                 "SELECT period, count(*) FROM data_keys WHERE period_wrapped = 1 GROUP BY period")}
             legacy = {int(p): int(n) for p, n in db.execute(
-                "SELECT period, count(*) FROM data_keys WHERE period_wrapped = 0 AND scope LIKE 'c:%' GROUP BY period")}
+                "SELECT period, count(*) FROM data_keys WHERE period_wrapped = 0 AND substr(scope, 1, 2) = 'c:' GROUP BY period")}
             destroyed = {int(p): str(at) for p, at in db.execute("SELECT period, destroyed_at FROM destroyed_periods")}
             present = set(self.periods.present())
         out = []
@@ -958,7 +958,7 @@ class DataKeyRing:
 
     # Rows a rotation to ``version`` still has to rewrite: under another KEK, or a conversation's key from
     # before period keys (wrapped by the KEK alone: the rotation wraps it under its period key as well).
-    _TODO = "(kek_version != ? OR (period_wrapped = 0 AND scope LIKE 'c:%'))"
+    _TODO = "(kek_version != ? OR (period_wrapped = 0 AND substr(scope, 1, 2) = 'c:'))"
 
     def pending(self, version: int) -> int:
         with self._lock:

@@ -439,3 +439,115 @@ def test_encrypt_existing_seals_plain_rows_resumably_and_they_read_as_before(ken
         s.execute(update(MessageVersion).where(MessageVersion.message_id == m["id"]).values(text="改写"))
     out = cli(env, "keys", "encrypt-existing")
     assert out.returncode == 0 and "plain left 0" in out.stdout, out.stdout + out.stderr
+
+
+def _conversation_text(env: Env, body: str) -> tuple[int, str]:
+    """A group message; (conversation id, the sealed value stored)."""
+    _a, ta = env.person("wangwu", "王五")
+    b, _tb = env.person("zhaoliu", "赵六")
+    h = env.h(ta)
+    conv = env.client.post("/api/v1/conversations", headers=h,
+                           json={"kind": "group", "name": "期间密钥", "members": [b]}).json()["id"]
+    r = env.client.post(f"/api/v1/conversations/{conv}/messages", headers=h, json={"text": body})
+    assert r.status_code == 201, r.text
+    with env.rt.db.read_engine.connect() as c:
+        stored = c.execute(text("SELECT text FROM messages WHERE id = :i"), {"i": r.json()["id"]}).scalar_one()
+    assert str(stored).startswith("\x1fm1") and body not in str(stored)  # as stored: sealed
+    return int(conv), str(stored)
+
+
+def test_rotation_wraps_old_ring_entries_under_period_keys_and_keeps_the_period_layer(kenv: Env) -> None:
+    """A ring from before period keys (a conversation's data key under the KEK alone) reads as before; the
+    next rotation wraps it under its month's period key too (online, compare-and-set), `keys status` counts
+    it before and after, and from then on it opens only with the period key. A later rotation rewraps the
+    KEK layer and leaves the period layer as it is."""
+    import shutil
+    from datetime import UTC, datetime
+
+    from mixun.keystore import KeyStore, period_of
+    from mixun.services import keys
+
+    body = "旧格式密钥环中的授信记录"
+    conv, stored = _conversation_text(kenv, body)
+    ring = kenv.rt.keys.data_keys
+    period = period_of(datetime.now(UTC))
+    key_id = next(k for k, s, p in ring.scopes() if s == f"c:{conv}" and p == period)
+    dek = ring.dek(key_id)
+    assert dek is not None
+    db = ring._db()
+    (before,) = db.execute("SELECT wrapped FROM data_keys WHERE id = ?", (key_id,)).fetchone()
+    # Made as the code before period keys made it: the data key under the current KEK alone.
+    db.execute("UPDATE data_keys SET wrapped = ?, period_wrapped = 0 WHERE id = ?",
+               (kenv.rt.keys.wrap(dek, kenv.rt.keys.current_version()), key_id))
+    assert KeyStore(kenv.settings.key_file).data_keys.open(stored) == body  # the old form still reads
+    st = {p["period"]: p for p in _status(kenv)["periods"]}
+    assert st[period]["legacy"] >= 1
+
+    out = keys.rotate(_ctx(kenv))
+    assert out["left"] == 0
+    (pw, wrapped) = db.execute("SELECT period_wrapped, wrapped FROM data_keys WHERE id = ?", (key_id,)).fetchone()
+    assert pw == 1 and bytes(wrapped) != bytes(before)
+    st = {p["period"]: p for p in _status(kenv)["periods"]}
+    assert st[period]["legacy"] == 0 and st[period]["protects"] >= 1 and st[period]["where"] == "file"
+    assert KeyStore(kenv.settings.key_file).data_keys.open(stored) == body
+    # It now needs the period key: without the file nothing opens it (and it says so: None, not an error).
+    pfile = ring.periods.path(period)
+    shutil.move(pfile, pfile.with_suffix(".aside"))
+    try:
+        assert KeyStore(kenv.settings.key_file).data_keys.open(stored) is None
+    finally:
+        shutil.move(pfile.with_suffix(".aside"), pfile)
+    inner = kenv.rt.keys.unwrap(bytes(wrapped))
+    assert keys.rotate(_ctx(kenv))["left"] == 0  # the KEK layer rewrapped, the period layer unchanged
+    (again,) = db.execute("SELECT wrapped FROM data_keys WHERE id = ?", (key_id,)).fetchone()
+    assert kenv.rt.keys.wrapped_version(bytes(again)) == out["version"] + 1
+    assert kenv.rt.keys.unwrap(bytes(again)) == inner
+    assert KeyStore(kenv.settings.key_file).data_keys.open(stored) == body
+    shown = cli(kenv, "keys", "status")
+    assert shown.returncode == 0 and f"{period}" in shown.stdout and "期间密钥 period keys" in shown.stdout, shown.stderr
+
+
+def test_period_keys_in_an_hsm(tmp_path: Path, softhsm: dict[str, str]) -> None:
+    """With MIXUN_KEK_PROVIDER=pkcs11 a month's period key is made inside the token (never extractable,
+    no file), a copy of the key directory cannot open the texts, the escrow names it without holding it,
+    and retention's destruction destroys it in the token."""
+    from datetime import UTC, datetime
+
+    from pkcs11 import Attribute
+
+    from mixun.keystore import KeyStore, period_of
+    from mixun.services import backup_crypto, keys, period_escrow
+
+    env, close = build_env(tmp_path, "sqlite", MIXUN_FILES_WITHOUT_SCANNER="allow", **softhsm)
+    try:
+        body = "HSM 保护的月度授信纪要"
+        conv, stored = _conversation_text(env, body)
+        period = period_of(datetime.now(UTC))
+        hsm = env.rt.keys.hsm
+        assert period in hsm.periods()
+        assert hsm._period_key(period)[Attribute.EXTRACTABLE] is False
+        ring = env.rt.keys.data_keys
+        assert not ring.periods.path(period).exists(), "the period key never touches the disk"
+        assert ring.open(stored) == body
+        assert KeyStore(env.settings.key_file).data_keys.open(stored) is None  # the key directory alone
+        key, _ = backup_crypto.key_from_file(tmp_path / "backup.key", create=True)
+        out = keys.export_periods(_ctx(env), tmp_path / "escrow.bin", key)
+        assert period in out["in_hsm"] and period not in out["periods"]
+        assert period not in period_escrow.read(tmp_path / "escrow.bin", tmp_path / "backup.key")
+        st = {p["period"]: p for p in _status(env)["periods"]}
+        assert st[period]["where"] == "hsm" and st[period]["protects"] >= 1
+        # Retention destroyed every conversation's key of the month: the period key goes, in the token.
+        ring.destroy([(s, p) for _k, s, p in ring.scopes() if p == period and s.startswith("c:")], "retention")
+        assert ring.destroy_spent_periods(period + 1, "retention") == [period]
+        assert period not in hsm.periods()
+        st = {p["period"]: p for p in _status(env)["periods"]}
+        assert st[period]["state"] == "destroyed"
+        assert keystore_ring(env).open(stored) is None
+    finally:
+        close()
+
+
+def keystore_ring(env: Env):  # noqa: ANN201
+    from mixun.keystore import keystore_from
+
+    return keystore_from(env.settings).data_keys

@@ -77,3 +77,32 @@ def test_without_a_shared_ring_another_node_cannot_open(tmp_path: Path) -> None:
     sealed = a.data_keys.seal("c:7", 202612, "只在本节点")
     assert a.data_keys.open(sealed) == "只在本节点"
     assert b.data_keys.open(sealed) is None
+
+
+def test_a_shared_ring_keeps_period_keys_in_its_database_and_destroys_them(tmp_path: Path, ring_url: str) -> None:
+    """With MIXUN_KEYRING_URL and no HSM, a month's period key is a row of the ring database's
+    period_keys table (every node reads it; no node keeps a file); the dlp/notify scopes stay under the KEK
+    alone; destroying the month's last conversation key lets the period key go (row deleted, vacuumed),
+    and a node that had not cached the keys cannot open the month any more."""
+    master = tmp_path / "master.key"
+    ensure_master_key(master)
+    a = _node(tmp_path, "a", master, ring_url)
+    b = _node(tmp_path, "b", master, ring_url)
+    sealed = a.data_keys.seal("c:7", 202611, "十一月的授信纪要")
+    kept = a.data_keys.seal("dlp", 202611, "不属于会话的摘录")
+    assert a.data_keys.periods.where == "ring"
+    assert not (a.dir / "periods").exists() and not (b.dir / "periods").exists()
+    assert b.data_keys.open(sealed) == "十一月的授信纪要"
+    db = a.data_keys._db()
+    assert [r[0] for r in db.execute("SELECT period FROM period_keys")] == [202611]
+    flags = dict(db.execute("SELECT scope, period_wrapped FROM data_keys").fetchall())
+    assert flags == {"c:7": 1, "dlp": 0}
+
+    assert a.data_keys.destroy_spent_periods(202612, "retention") == [], "still wraps a conversation key"
+    a.data_keys.destroy([("c:7", 202611)], "retention")
+    assert a.data_keys.destroy_spent_periods(202612, "retention") == [202611]
+    assert db.execute("SELECT count(*) FROM period_keys").fetchone()[0] == 0
+    c = _node(tmp_path, "c", master, ring_url)
+    assert c.data_keys.open(sealed) is None
+    assert c.data_keys.open(kept) == "不属于会话的摘录"
+    assert [p["state"] for p in c.data_keys.period_status()] == ["destroyed"]

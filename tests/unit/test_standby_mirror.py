@@ -22,3 +22,22 @@ def test_a_same_size_change_in_the_same_second_is_mirrored(tmp_path: Path) -> No
     stats = mirror_files(src, dst)
     assert stats.copied == 1 and (dst / "keys" / "datakeys.db").read_bytes() == b"key-two-"
     assert mirror_files(src, dst).copied == 0  # unchanged: skipped
+
+
+def test_a_period_key_destroyed_on_the_primary_is_destroyed_in_the_mirror(tmp_path: Path) -> None:
+    """The standby mirrors the period keys (it must open the texts after a failover) but keeps none that
+    retention destroyed on the primary; other files are never removed from the mirror."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    (src / "keys" / "periods").mkdir(parents=True)
+    (src / "keys" / "periods" / "period-202611.key").write_bytes(b"k" * 32)
+    (src / "keys" / "periods" / "period-202612.key").write_bytes(b"m" * 32)
+    (src / "blobs").mkdir()
+    (src / "blobs" / "a").write_bytes(b"blob")
+    assert mirror_files(src, dst).copied == 3
+    (src / "keys" / "periods" / "period-202611.key").unlink()
+    (src / "blobs" / "a").unlink()
+    stats = mirror_files(src, dst)
+    assert stats.removed == 1
+    assert not (dst / "keys" / "periods" / "period-202611.key").exists()
+    assert (dst / "keys" / "periods" / "period-202612.key").read_bytes() == b"m" * 32
+    assert (dst / "blobs" / "a").exists()

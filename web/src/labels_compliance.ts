@@ -213,6 +213,9 @@ const DETAILS: Record<string, Pair> = {
   decision_note: ['处理意见', 'Decision note'], via: ['途径', 'Via'],
   periods: ['会话与月份', 'Conversations and months'], sealed: ['已加密', 'Sealed'],
   previous: ['上一版本', 'Previous version'], rewrapped: ['重新封装的数据密钥', 'Data keys rewrapped'], left: ['剩余', 'Left'],
+  loaded: ['已导入的月份', 'Months loaded'], already_present: ['已存在的月份', 'Months already present'],
+  destroyed_not_loaded: ['已销毁、未导入的月份', 'Destroyed months not loaded'],
+  in_hsm: ['保存在 HSM 中的月份', 'Months kept in the HSM'], where: ['保存位置', 'Kept in'],
 };
 const WORDS: Record<string, Pair> = {
   scheduled: ['定时', 'Scheduled'], manual: ['手动', 'On demand'],

@@ -247,4 +247,19 @@ def mirror_files(src: Path, dst: Path, skip: Callable[[Path], bool] | None = Non
         stats.bytes += st.st_size
         if progress:
             progress(i, len(files))
+    # A period key destroyed on the primary (retention's crypto-shredding, ADR 0020) is destroyed in the
+    # mirror too: the standby is a live copy, not a backup, and must not keep what retention destroyed.
+    held = {p.relative_to(src) for p in files}
+    for path in list(_walk(dst / PERIODS)):
+        if path.relative_to(dst) not in held and path.name.startswith("period-"):
+            size = path.stat().st_size
+            with open(path, "r+b") as fh:
+                fh.write(os.urandom(size))
+                fh.flush()
+                os.fsync(fh.fileno())
+            path.unlink()
+            stats.removed += 1
     return stats
+
+
+PERIODS = Path("keys") / "periods"  # the period keys' sub-store of the key directory (keystore.PeriodKeys)
