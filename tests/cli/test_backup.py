@@ -230,3 +230,49 @@ def test_a_backup_taken_while_data_keys_are_made_restores_a_ring_that_opens_ever
     assert all(restored.open(value) == text for value, text in before)
     # Keys made while the backup ran are wholly in it or wholly out of it, never half.
     assert all(restored.open(value) in (text, None) for value, text in sealed[len(before):])
+
+
+def test_the_cli_keeps_period_keys_out_of_backups_and_restores_them_from_the_escrow(tmp_path: Path) -> None:
+    """`mixun backup` says the period keys are not in it; `mixun keys export-periods` writes the escrow
+    (owner-only, encrypted: a wrong key is refused); `mixun restore --periods` puts them back, and without
+    it restore names the months whose texts will read as destroyed."""
+    from datetime import UTC, datetime
+
+    from mixun.keystore import period_of
+    from tests.conftest import build_env
+
+    (tmp_path / "a").mkdir()
+    env, close = build_env(tmp_path / "a", "sqlite")
+    try:
+        _a, ta = env.person("zhangsan", "张三")
+        b, _tb = env.person("lisi", "李四")
+        conv = env.client.post("/api/v1/conversations", headers=env.h(ta),
+                               json={"kind": "group", "name": "备份群", "members": [b]}).json()["id"]
+        assert env.client.post(f"/api/v1/conversations/{conv}/messages", headers=env.h(ta),
+                               json={"text": "托管测试"}).status_code == 201
+        src = {"MIXUN_DATA_DIR": str(env.settings.data_dir), "MIXUN_DATABASE_URL": env.settings.database_url,
+               "MIXUN_BACKUP_KEY_FILE": str(tmp_path / "backup.key")}
+        made = run(src, "backup", "--out", str(tmp_path / "b.tgz"))
+        assert made.returncode == 0 and "export-periods" in made.stderr, made.stderr
+        esc = run(src, "keys", "export-periods", "--out", str(tmp_path / "periods.escrow"))
+        assert esc.returncode == 0, esc.stderr
+        assert (tmp_path / "periods.escrow").stat().st_mode & 0o077 == 0
+        assert str(period_of(datetime.now(UTC))) in esc.stdout
+    finally:
+        close()
+    other_key = tmp_path / "other.key"
+    run({"MIXUN_DATA_DIR": str(tmp_path / "x"), "MIXUN_BACKUP_KEY_FILE": str(other_key)}, "backup", "--out",
+        str(tmp_path / "x.tgz"))  # makes another backup key
+    dst = {"MIXUN_DATA_DIR": str(tmp_path / "c"), "MIXUN_DATABASE_URL": f"sqlite:///{tmp_path}/c/mixun.db",
+           "MIXUN_BACKUP_KEY_FILE": str(tmp_path / "backup.key")}
+    wrong = run({**dst, "MIXUN_BACKUP_KEY_FILE": str(other_key)}, "restore", str(tmp_path / "b.tgz"), "--periods",
+                str(tmp_path / "periods.escrow"))
+    assert wrong.returncode == 2 and not (tmp_path / "c").exists()
+    restored = run(dst, "restore", str(tmp_path / "b.tgz"), "--periods", str(tmp_path / "periods.escrow"))
+    assert restored.returncode == 0 and "period keys not restored" not in restored.stderr, restored.stderr
+    assert run(dst, "init").returncode == 0
+    status = run(dst, "keys", "status")
+    assert status.returncode == 0 and f"{period_of(datetime.now(UTC))}  在用 present" in status.stdout, status.stdout
+    bare = {**dst, "MIXUN_DATA_DIR": str(tmp_path / "d"), "MIXUN_DATABASE_URL": f"sqlite:///{tmp_path}/d/mixun.db"}
+    without = run(bare, "restore", str(tmp_path / "b.tgz"))
+    assert without.returncode == 0 and f"destroyed: {period_of(datetime.now(UTC))}" in without.stderr, without.stderr
