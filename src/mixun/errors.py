@@ -111,6 +111,10 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "key_in_use": (409, "此密钥仍在使用：当前密钥、主密钥（master.key）或仍有数据密钥由它加密的密钥不能销毁",
                    "That key is in use: the current key, the master key (master.key) or a key that still "
                    "wraps data keys cannot be destroyed"),
+    "period_key_missing": (503, "此会话本月的期间密钥不在本服务器的密钥库中（备份恢复时未导入期间密钥托管文件）：请管理员运行 mixun keys import-periods",
+                           "This conversation's period key for the month is not in this server's key store (a "
+                           "backup was restored without the period keys' escrow): an administrator must run "
+                           "mixun keys import-periods"),
     # people's rules (docs/people-rules.md)
     "rules_acceptance_required": (403, "请先阅读并接受《使用与保密规定》", "Read and accept the usage and confidentiality rules first"),
     "rules_version_stale": (409, "规定已有新版本，请阅读最新版本后再接受", "The rules have a newer version; read it and accept that one"),

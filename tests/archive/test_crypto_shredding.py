@@ -234,6 +234,15 @@ def test_disaster_recovery_restores_a_backup_with_the_period_escrow(env: Env, tm
     assert sorted(bare["periods_missing"]) == sorted({period_of(old_at), period_of(datetime.now(UTC))})
     assert _opened_by_own_keys(settings2, conv_old) == [None]  # read as destroyed, not an error
     assert _opened_by_own_keys(settings2, conv_now) == [None]
+    from mixun.api.app import create_app
+
+    app = create_app(settings2)  # writing into a month whose period key is missing: a clear error, not a 500
+    with TestClient(app, client=("127.0.0.1", 40003)) as client:
+        tok = client.post("/api/v1/auth/login", json={"username": "zhangsan", "password": PASSWORD}).json()["token"]
+        r = client.post(f"/api/v1/conversations/{conv_now}/messages", headers={"Authorization": f"Bearer {tok}"},
+                        json={"text": "恢复后的第一条"})
+        assert r.status_code == 503 and r.json()["error"]["code"] == "period_key_missing", r.text
+        app.state.runtime.db.dispose()
     from mixun.keystore import KeyStore
     from mixun.services import period_escrow
 

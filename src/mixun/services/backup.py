@@ -242,7 +242,7 @@ def restore(settings: Settings, archive: Path, key_file: Path | None = None, pas
                     staged.mkdir(mode=0o700)
                     moves.append((staged, keys_dir))
                 store = staged / PeriodKeys.DIR
-                store.mkdir(mode=0o700)
+                store.mkdir(mode=0o700, exist_ok=True)
                 for period, material in escrow.items():
                     target_file = store / f"period-{period}.key"
                     fd = os.open(target_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from mixun.db.models import Message
 from mixun.db.sealed import PREFIX, open_text
-from mixun.keystore import period_of
+from mixun.errors import MixunError
+from mixun.keystore import PeriodKeyGone, period_of
 from mixun.services.runtime import Runtime
 
 
@@ -24,13 +25,18 @@ def scope(conversation_id: int) -> str:
 
 
 def seal(rt: Runtime, conversation_id: int, at: datetime, text: str) -> str:
-    return rt.keys.data_keys.seal(scope(conversation_id), period_of(at), text)
+    return seal_many(rt, [(conversation_id, at, text)])[0]
 
 
 def seal_many(rt: Runtime, items: Sequence[tuple[int, datetime, str]]) -> list[str]:
     """Sealed texts of (conversation id, time, text) items, in order: one look-up in the key ring for the
-    keys this process has not used yet, none otherwise."""
-    return rt.keys.data_keys.seal_many([(scope(cid), period_of(at), text) for cid, at, text in items])
+    keys this process has not used yet, none otherwise. A conversation-month whose data key is in the ring
+    but whose period key is not (a backup restored without the period keys' escrow, ADR 0020) is a
+    registered error, not a crash."""
+    try:
+        return rt.keys.data_keys.seal_many([(scope(cid), period_of(at), text) for cid, at, text in items])
+    except PeriodKeyGone as exc:
+        raise MixunError("period_key_missing") from exc
 
 
 # Scopes of data keys that belong to no conversation (never crypto-shredded: ``keys.shred_spent`` only
