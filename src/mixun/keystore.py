@@ -674,8 +674,10 @@ class DataKeyRing:
     """Data keys of message text, one per (scope, period) - a scope is ``c:<conversation id>``, a period a
     calendar month - each wrapped by a KEK, kept in the key directory (``keys/datakeys.db``, SQLite, 0600)
     and never in the database. The database holds only sealed texts naming their key's id, so neither the
-    database nor a backup of it reads without this file, and destroying a key here (crypto-shredding)
-    reaches every copy of the texts it sealed, backups included.
+    database nor a backup of it reads without this file. Destroying a key here (crypto-shredding) reaches
+    every copy of the database; a conversation's key is also wrapped under its month's period key
+    (``PeriodKeys``, kept outside every backup), so destroying that once the whole month is destroyed
+    reaches the copies of this ring inside old backups too (ADR 0020).
 
     A sealed text is ``TEXT_PREFIX`` + base64url(key id (8 bytes) | sealed value (algorithm recorded));
     the key's row records the KEK version that wraps it. Keys are cached per process: a batch of sends
