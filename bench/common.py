@@ -179,6 +179,9 @@ class Env:
             "MIXUN_WS_QUEUE_LIMIT": "100000",
         })
         env.update(self.extra)
+        # BENCH_SERVER_ENV="MIXUN_X=1 MIXUN_Y=2": settings for the measured server only (bench.compare's
+        # --previous-env runs one side of a comparison with them).
+        env.update(dict(pair.split("=", 1) for pair in os.environ.get("BENCH_SERVER_ENV", "").split() if "=" in pair))
         return env
 
     def settings(self) -> Any:

@@ -1,5 +1,7 @@
 """The core benchmarks of an earlier commit and of this checkout, side by side in one run:
-`python -m bench.compare REV [--rounds N] [--seconds S] [--only RUN,...]`.
+`python -m bench.compare REV [--rounds N] [--seconds S] [--only RUN,...]`; or of this checkout with
+and without some server settings: `python -m bench.compare --previous-env "MIXUN_X=0 ..." ...` (the
+"previous" side is this checkout's server with those settings).
 
 The earlier commit is checked out into a temporary git worktree and served from it (its ``src`` first
 on PYTHONPATH, ahead of the venv's editable install), this checkout from its own ``src`` likewise (the
@@ -36,11 +38,14 @@ KEEP = ("messages_per_s", "achieved_send_rate", "deliveries_per_s", "delivered_f
         "machine_steal_percent")
 
 
-def run_code(code: str, pythonpath: str) -> dict[str, Any]:
+def run_code(code: str, pythonpath: str, server_env: str = "") -> dict[str, Any]:
     """Run ``code`` (which sets ``r``) in a fresh interpreter from this checkout with ``pythonpath``
-    (one side's ``src``) first; ``r`` as parsed JSON, or {"error": the end of stderr}."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    (one side's ``src``) first and ``server_env`` given to the server it starts (common.Env.environ);
+    ``r`` as parsed JSON, or {"error": the end of stderr}."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "BENCH_SERVER_ENV")}
     env["PYTHONPATH"] = pythonpath
+    if server_env:
+        env["BENCH_SERVER_ENV"] = server_env
     script = code + "; import json; print('RESULT', json.dumps(r))"
     out = subprocess.run([PYTHON, "-c", script], env=env, capture_output=True, text=True, cwd=ROOT)
     lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
@@ -63,8 +68,8 @@ def previous_tree(rev: str) -> Iterator[Path]:
             subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)
 
 
-def _one(code: str, pythonpath: str) -> dict[str, object]:
-    result = run_code(code, pythonpath)
+def _one(code: str, pythonpath: str, server_env: str = "") -> dict[str, object]:
+    result = run_code(code, pythonpath, server_env)
     if "error" in result:
         return result
     return {k: result[k] for k in KEEP if k in result}
@@ -72,7 +77,9 @@ def _one(code: str, pythonpath: str) -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.compare")
-    ap.add_argument("rev", help="the earlier commit")
+    ap.add_argument("rev", nargs="?", help="the earlier commit")
+    ap.add_argument("--previous-env", default="",
+                    help='instead of an earlier commit: this checkout with these server settings ("MIXUN_X=0 ...")')
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=15.0)
     ap.add_argument("--only", default="", help=f"comma-separated subset of {', '.join(RUNS)}")
@@ -81,12 +88,18 @@ def main(argv: list[str] | None = None) -> int:
     from bench import common
 
     print("machine", json.dumps(common.machine()), flush=True)
-    with previous_tree(args.rev) as tree:
+    if not args.rev and not args.previous_env:
+        ap.error("give the earlier commit or --previous-env")
+    with contextlib.ExitStack() as stack:
+        if args.rev:
+            previous = (str(stack.enter_context(previous_tree(args.rev)) / "src"), args.previous_env)
+        else:
+            previous = (str(ROOT / "src"), args.previous_env)
         results: dict[str, dict[str, list[dict[str, object]]]] = {}
         for rnd in range(args.rounds):
             for name, code in runs.items():
-                for label, path in (("previous", str(tree / "src")), ("now", str(ROOT / "src"))):
-                    res = _one(code.format(s=args.seconds), path)
+                for label, (path, server_env) in (("previous", previous), ("now", (str(ROOT / "src"), ""))):
+                    res = _one(code.format(s=args.seconds), path, server_env)
                     results.setdefault(name, {}).setdefault(label, []).append(res)
                     print(rnd, name, label, json.dumps(res, ensure_ascii=False), flush=True)
     print(json.dumps(results, ensure_ascii=False, indent=1))

@@ -51,6 +51,9 @@ class Settings:
     # Where sends are written: auto (a process of its own under `mixun serve`, a thread of an embedded
     # app), process or thread (sendpath/transport.py).
     send_writer: str = "auto"
+    # How long a batch of sends may be held open for more when sends arrive often enough for another to
+    # come within it (sendpath/queue.py): fewer write transactions at low rates; 0 turns it off.
+    send_linger_ms: float = 15.0
     edit_window_minutes: float = 60 * 24
     recall_window_minutes: float = 2
     send_rate_per_minute: int = 120
@@ -155,6 +158,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         files_without_scanner=_choice(get("FILES_WITHOUT_SCANNER", "wait"), ("wait", "refuse", "allow"),
                                       "FILES_WITHOUT_SCANNER"),
         send_writer=_choice(get("SEND_WRITER", "auto"), ("auto", "process", "thread"), "SEND_WRITER"),
+        send_linger_ms=min(max(num("SEND_LINGER_MS", 15.0), 0.0), 50.0),
         edit_window_minutes=num("EDIT_WINDOW_MINUTES", 60 * 24),
         recall_window_minutes=num("RECALL_WINDOW_MINUTES", 2),
         send_rate_per_minute=int(num("SEND_RATE_PER_MINUTE", 120)),

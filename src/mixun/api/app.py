@@ -62,7 +62,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None, serving: bool
     # One writer per process: measured on PostgreSQL, a second one added nothing (its batches wait on
     # the first's row locks), and one keeps batches large. Serving, it is a process of its own, so it
     # never waits for this process's interpreter lock (sendpath/transport.py).
-    send_queue = process_send_queue(settings, bus.publish) if use_process(settings, serving) else SendQueue()
+    send_queue = (process_send_queue(settings, bus.publish) if use_process(settings, serving)
+                  else SendQueue(linger=settings.send_linger_ms / 1000))
     rt.send_queue = send_queue
     hub.on_presence = presence_job.announcer(rt)
 

@@ -5,6 +5,15 @@ heavy load the cost of each statement, round trip and commit (an fsync on SQLite
 batch, which is where almost all of a send's time went. A request gets its 201 only after its batch
 committed.
 
+At low rates sends do not queue up (the writer is idle when each arrives), so every send was a
+transaction of its own: 3 ms of the writer's CPU each on SQLite, several times its share in a batch.
+A queue with a ``linger`` therefore holds a batch open, for at most that long, while sends arrive often
+enough for another to be expected within it (the mean gap between arrivals is shorter than the linger
+and the next one is due before the linger ends); the batch closes as soon as the next send is not
+expected in time, it holds ``LINGER_ENOUGH`` sends, or an urgent send is in it. A linger that gathered
+nothing (a sender that waits for each answer before its next send) turns lingering off for the next
+``LINGER_BACKOFF`` batches. No send waits longer than the linger for its batch to start.
+
 Two writers implement ``Writer``: ``ThreadWriter`` (the batch written in the queue's thread, with
 ``batch.write_batch``) and ``transport.ProcessWriter`` (the batch checked here and written by a writer
 process of its own)."""
@@ -16,6 +25,7 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
@@ -25,6 +35,12 @@ from mixun.sendpath.request import SendOutcome, SendRequest
 
 log = logging.getLogger("mixun.sendqueue")
 _STOP = object()
+# A batch this large shares its fixed cost well enough: a linger ends there.
+LINGER_ENOUGH = 16
+# Batches that start at once after a linger that gathered nothing.
+LINGER_BACKOFF = 8
+# Weight of the newest gap between two arrivals in their running mean.
+_GAP_WEIGHT = 0.2
 
 # Where a send's outcome goes: the event loop of the request that waits (the token is its future), or a
 # function taking [(token, outcome), ...] (the writer process answering its parent).
@@ -86,11 +102,15 @@ class SendQueue:
     a writer process, urgent sends are written in this process, which knows who is online)."""
 
     def __init__(self, writer: Writer | None = None, *, urgent: SendQueue | None = None, writers: int = 1,
-                 max_batch: int = 64) -> None:
+                 max_batch: int = 64, linger: float = 0.0) -> None:
         self.writer: Writer = writer or ThreadWriter()
         self.urgent = urgent
         self.writers = max(1, writers)
         self.max_batch = max(1, max_batch)
+        self.linger = max(0.0, linger)  # seconds a batch may be held open for more sends (module text)
+        self._gap = float("inf")  # running mean of the time between two arrivals
+        self._last_put = 0.0
+        self._backoff = 0
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
@@ -112,8 +132,30 @@ class SendQueue:
             if self._closed:
                 raise RuntimeError("send queue closed")
             self._start()
+            self._arrived()
             self._queue.put(entry)
             metrics.SEND_QUEUE.inc()
+
+    def put_many(self, entries: list[Entry]) -> None:
+        """Queue ``entries`` (a batch gathered elsewhere: the writer process's frame) as one item, so the
+        writer takes them in one batch rather than the first one alone."""
+        if not entries:
+            return
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("send queue closed")
+            self._start()
+            self._arrived()
+            self._queue.put(list(entries))
+            metrics.SEND_QUEUE.inc(len(entries))
+
+    def _arrived(self) -> None:
+        """Count an arrival in the running mean gap (the lock held)."""
+        now = time.monotonic()
+        if self._last_put:
+            gap = now - self._last_put
+            self._gap = gap if self._gap == float("inf") else self._gap + _GAP_WEIGHT * (gap - self._gap)
+        self._last_put = now
 
     def close(self, timeout: float = 30.0) -> None:
         """Stop taking sends; what is queued is written first (then the urgent queue's, then the writer
@@ -131,7 +173,9 @@ class SendQueue:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if item is not _STOP:
+            if isinstance(item, list):
+                left.extend(item)
+            elif item is not _STOP:
                 left.append(item)
         if left:
             self.writer.write(left, True)
@@ -173,8 +217,7 @@ class SendQueue:
             stop = first is _STOP
             fresh = 0
             if first is not None and not stop:
-                batch.append(first)
-                fresh = 1
+                fresh = _add(batch, first)
                 while fresh < self.max_batch:
                     try:
                         item = self._queue.get_nowait()
@@ -183,14 +226,58 @@ class SendQueue:
                     if item is _STOP:
                         stop = True
                         break
-                    batch.append(item)
-                    fresh += 1
+                    fresh += _add(batch, item)
+                if not stop and self._lingers(batch, fresh):
+                    gathered, stop = self._gather(batch)
+                    fresh += gathered
             if fresh:
                 metrics.SEND_QUEUE.dec(fresh)
             retry = self.writer.write(batch, stop)
             stalled = len(retry) == len(batch)
             if stop:
                 return
+
+    def _lingers(self, batch: list[Entry], fresh: int) -> bool:
+        """Whether to hold this batch open for more sends (the module's text)."""
+        if not self.linger or fresh >= min(self.max_batch, LINGER_ENOUGH) or self._gap >= self.linger:
+            return False
+        if self._backoff:
+            self._backoff -= 1
+            return False
+        return not any(entry.request.urgent for entry in batch)
+
+    def _gather(self, batch: list[Entry]) -> tuple[int, bool]:
+        """Add to ``batch`` what arrives within the linger while the next send is due in time; how many
+        were added, and whether the queue is stopping."""
+        deadline = time.monotonic() + self.linger
+        enough = min(self.max_batch, LINGER_ENOUGH)
+        gathered = 0
+        stop = False
+        while len(batch) < enough:
+            now = time.monotonic()
+            if now >= deadline or self._last_put + self._gap > deadline:
+                break
+            try:
+                item = self._queue.get(timeout=deadline - now)
+            except queue.Empty:
+                break
+            if item is _STOP:
+                stop = True
+                break
+            gathered += _add(batch, item)
+            if batch[-1].request.urgent:
+                break
+        self._backoff = 0 if gathered else LINGER_BACKOFF
+        return gathered, stop
+
+
+def _add(batch: list[Entry], item: Entry | list[Entry]) -> int:
+    """Add a queued item (one entry, or the entries of one ``put_many``) to ``batch``; how many."""
+    if isinstance(item, list):
+        batch.extend(item)
+        return len(item)
+    batch.append(item)
+    return 1
 
 
 def answer(settled: list[tuple[Entry, SendOutcome]]) -> None:

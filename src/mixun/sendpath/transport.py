@@ -73,9 +73,12 @@ def use_process(settings: Settings, serving: bool) -> bool:
 def process_send_queue(settings: Settings, publish: Callable[[bytes], None], max_batch: int = 64) -> SendQueue:
     """The send queue of a serving process whose writer is a child process: plain sends are checked by
     the queue's (stage) thread and written by the child; urgent sends, and every send while there is no
-    child, are written by a queue of this process."""
+    child, are written by a queue of this process. The stage queue lingers (``settings.send_linger_ms``):
+    what it gathers goes to the writer in one frame and is written in one transaction; urgent sends are
+    never held."""
     here = SendQueue(max_batch=max_batch)
-    return SendQueue(ProcessWriter(settings, publish, here), urgent=here, max_batch=max_batch)
+    return SendQueue(ProcessWriter(settings, publish, here), urgent=here, max_batch=max_batch,
+                     linger=settings.send_linger_ms / 1000)
 
 
 def _send_frame(sock: socket.socket, obj: Any) -> None:
@@ -409,6 +412,7 @@ def main(argv: list[str]) -> int:
             msg = _recv_frame(f)
             if msg is None:
                 break
+            entries = []
             for req, data in msg[1]:
                 try:
                     request = wire.WireSend.from_tuple(data).request(rt)
@@ -416,7 +420,8 @@ def main(argv: list[str]) -> int:
                     log.exception("a send from the serving process could not be read")
                     done([(req, SendOutcome.failed(exc))])
                     continue
-                queue.put(Entry(request, done, req))
+                entries.append(Entry(request, done, req))
+            queue.put_many(entries)  # one frame, one batch: the serving process gathered it
     finally:
         queue.close(STOP_SECONDS)
         indexer_stop.set()
