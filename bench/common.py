@@ -262,7 +262,8 @@ class Server:
     def _maybe_profile(self) -> None:
         """BENCH_PYSPY=/path/prefix: sample the server with py-spy (collapsed stacks) while it runs."""
         prefix = os.environ.get("BENCH_PYSPY")
-        spy = VENV_BIN / "py-spy"
+        # BENCH_PYSPY_BIN: a py-spy unpacked outside the project's environment (never installed into it).
+        spy = Path(os.environ.get("BENCH_PYSPY_BIN") or VENV_BIN / "py-spy")
         if prefix and spy.exists():
             extra = os.environ.get("BENCH_PYSPY_ARGS", "").split()
             # --native (where a thread waits: the interpreter lock, a socket) needs the process paused.

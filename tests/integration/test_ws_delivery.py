@@ -80,6 +80,11 @@ def test_frames_of_every_length_arrive_and_a_stalled_client_is_dropped(tmp_path:
         texts = ["短", "中" * 1000, "长" * 30000]  # frames under 126 bytes, under 64 KB, over 64 KB
         texts += [f"{i}" + "满" * 30000 for i in range(110)]  # ~10 MB: more than the stalled socket's buffers
         with ws_connect(f"ws://127.0.0.1:{server.port}/api/v1/ws?token={b}", max_size=2**20) as ws:
+            # The client offers compression (websockets' default); the server declines it, so no frame
+            # costs a deflate and every one can take the direct write (api/wsproto.py).
+            assert ws.request is not None and ws.response is not None
+            assert "permessage-deflate" in ws.request.headers.get("Sec-WebSocket-Extensions", "")
+            assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
             hello = json.loads(ws.recv(timeout=10))
             ws.send(json.dumps({"type": "resume", "after_event_seq": hello["last_event_seq"]}))
             got: list[dict[str, Any]] = []

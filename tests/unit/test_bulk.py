@@ -305,3 +305,57 @@ def test_the_round_that_commits_takes_the_sessions_changes_with_it(kind: str, tm
     finally:
         engine.dispose()
         cleanup()
+
+
+def test_sqlite_bulk_rows_are_stored_as_sqlalchemys_insert_stores_them(tmp_path: Path) -> None:
+    """SQLite's bulk insert goes to the driver with each column's bind processing done by hand: what it
+    stores (read back raw, without SQLAlchemy's result processing) is byte for byte what SQLAlchemy's
+    insert() stores for the same rows — timestamps, booleans, JSON, bytes, text."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'probe.db'}")
+    try:
+        META.create_all(engine)
+        rows = _rows()
+        with engine.begin() as conn:
+            bulk.insert_rows(conn, PROBE, rows)
+            conn.execute(PROBE.insert(), rows)
+            cols = ", ".join(c for c in rows[0])
+            stored = conn.exec_driver_sql(f"SELECT {cols} FROM bulk_probe ORDER BY id").all()
+        assert stored[: len(rows)] == stored[len(rows):]
+        assert any(isinstance(v, str) for v in (r[5] for r in stored)), "the timestamps went in as text"
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_bulk_insert_applies_python_side_defaults_of_columns_left_out(tmp_path: Path) -> None:
+    """A column with a Python-side default left out of the rows gets that default, as insert() gives it."""
+    meta = MetaData()
+    table = Table("bulk_defaults", meta, Column("id", Integer, primary_key=True),
+                  Column("label", String(10)), Column("kind", String(10), default="普通"))
+    engine = create_engine(f"sqlite:///{tmp_path / 'defaults.db'}")
+    try:
+        meta.create_all(engine)
+        with engine.begin() as conn:
+            bulk.insert_columns(conn, table, {"label": ["甲", "乙"]})
+            got = conn.execute(select(table.c.label, table.c.kind).order_by(table.c.id)).all()
+        assert [tuple(r) for r in got] == [("甲", "普通"), ("乙", "普通")]
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_bump_with_many_keys_and_counts(tmp_path: Path) -> None:
+    """SQLite bumps every key of one count in one statement (the keys as a JSON array): each row moves
+    by its own count, rows that do not exist are left out, and other rows are untouched."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'bump.db'}")
+    try:
+        META.create_all(engine)
+        with engine.begin() as conn:
+            bulk.insert_rows(conn, COUNTER, [{"k": k, "last": k * 10} for k in range(1, 1201)])
+        counts = {k: 1 + k % 3 for k in range(1, 1001)} | {5000: 2}
+        with engine.begin() as conn, bulk.Round(conn) as r:
+            last = r.bump(COUNTER, "k", "last", counts)
+        assert last.value == {k: k * 10 + 1 + k % 3 for k in range(1, 1001)}
+        with engine.connect() as conn:
+            stored = dict(conn.execute(select(COUNTER.c.k, COUNTER.c.last)).all())
+        assert all(stored[k] == k * 10 for k in range(1001, 1201))
+    finally:
+        engine.dispose()

@@ -66,9 +66,16 @@ def _state(s: Session, lock: bool = False) -> SearchIndexState:
         stmt = stmt.with_for_update()
     row = s.execute(stmt).scalar_one_or_none()
     if row is None:
-        row = SearchIndexState(id=1, last_version_id=0)
-        s.add(row)
-        s.flush()
+        # Two writers (two processes' indexers, or an indexer and retention) can both find no row: a
+        # plain INSERT of the second then waited for the first's commit and failed on the primary key
+        # (UniqueViolation). Inserted if missing: the second's insert does nothing, and the read after
+        # it (a statement of its own, so it sees the first's commit) finds and locks the row.
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
+        s.execute(dialect.insert(SearchIndexState).values(id=1, last_version_id=0)
+                  .on_conflict_do_nothing(index_elements=["id"]))
+        row = s.execute(stmt).scalar_one()
     return row
 
 

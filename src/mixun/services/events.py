@@ -95,15 +95,15 @@ def write(r: bulk.Round, session: Session, ctx: Ctx, reserved: Reserved, items: 
     refs: list[int] = []
     wakes: list[dict[str, Any]] = []
     for (rcpts, _t, _b), payload, payload_id in zip(events_, payloads, payload_ids, strict=True):
-        pairs = []
-        for uid in rcpts:
-            seq = next_seq[uid]
-            next_seq[uid] = seq + 1
-            pairs.append([uid, seq])
-            seqs.append(seq)
+        # Recipients are distinct within an event (deduplicated by the caller), so each takes its next
+        # seq and moves it on by one; done column-wise (map, zip) rather than a Python step per recipient,
+        # which this loop was for every one of a group's members.
+        mine = list(map(next_seq.__getitem__, rcpts))
+        next_seq.update(zip(rcpts, map((1).__add__, mine), strict=True))
+        seqs += mine
         users += rcpts
         refs += [payload_id] * len(rcpts)
-        wakes.append({"recipients": pairs, "payload": payload})
+        wakes.append({"recipients": list(zip(rcpts, mine, strict=True)), "payload": payload})
     stored_events.insert_user_events(r, users, seqs, refs)
     notify = ctx.rt.notify
     # One bus message for the whole batch (one publish, one parse and one loop wake-up in each process),
