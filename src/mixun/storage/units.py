@@ -44,3 +44,11 @@ def list_units(s: Session, under: str | None = None) -> list[tuple[int, str]]:
     if under is not None:
         stmt = stmt.where(or_(Unit.path == under, Unit.path.startswith(under + "/")))
     return [(i, p) for i, p in s.execute(stmt.order_by(Unit.path)).all()]
+
+
+def list_ids_by_path(s: Session, paths: Iterable[str]) -> dict[str, int]:
+    """{path: unit id} for those of ``paths`` that exist (no query for none)."""
+    wanted = list(paths)
+    if not wanted:
+        return {}
+    return {p: i for p, i in s.execute(select(Unit.path, Unit.id).where(Unit.path.in_(wanted))).all()}

@@ -87,3 +87,18 @@ def list_names_and_unit_paths(s: Session, user_ids: Iterable[int]) -> dict[int, 
         return {}
     return {uid: (name, path) for uid, name, path in s.execute(
         select(User.id, User.name, Unit.path).outerjoin(Unit, Unit.id == User.unit_id).where(User.id.in_(ids))).all()}
+
+
+def list_enabled_accounts(s: Session) -> list[tuple[int, str, str, list[str]]]:
+    """(id, name, username, roles) of every enabled account."""
+    return [(uid, name, username, roles) for uid, name, username, roles in s.execute(
+        select(User.id, User.name, User.username, User.roles).where(User.disabled.is_(False))).all()]
+
+
+def list_unit_paths(s: Session, user_ids: Iterable[int]) -> dict[int, str | None]:
+    """{user id: their unit's path, or None} for those of ``user_ids`` that exist (no query for none)."""
+    ids = list(user_ids)
+    if not ids:
+        return {}
+    return {uid: path for uid, path in s.execute(
+        select(User.id, Unit.path).outerjoin(Unit, Unit.id == User.unit_id).where(User.id.in_(ids))).all()}
