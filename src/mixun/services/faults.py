@@ -13,14 +13,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from mixun.db.models_ops import FaultReply, FaultReport
 from mixun.domain.audit_actions import AuditAction
 from mixun.domain.roles import Perm, permissions_for
 from mixun.errors import MixunError
 from mixun.services import audit, notifications
 from mixun.services.runtime import Ctx
+from mixun.storage import Session
 from mixun.storage import faults as fault_store
 from mixun.storage import users as user_store
 

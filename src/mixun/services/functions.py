@@ -12,13 +12,12 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from mixun.db.models_people import FunctionRule
 from mixun.domain.audit_actions import AuditAction
 from mixun.errors import MixunError
 from mixun.services import audit
 from mixun.services.runtime import Ctx, Runtime
+from mixun.storage import Session
 from mixun.storage import conversations as conversation_store
 from mixun.storage import function_rules as rule_store
 from mixun.storage import units as unit_store

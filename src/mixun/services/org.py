@@ -10,8 +10,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from mixun.db.models import Unit, User
 from mixun.domain.audit_actions import AuditAction
 from mixun.domain.names import pinyin_keys
@@ -19,6 +17,7 @@ from mixun.domain.roles import Role, is_privileged
 from mixun.errors import MixunError
 from mixun.services import audit, users
 from mixun.services.runtime import Ctx
+from mixun.storage import Session
 from mixun.storage import units as unit_store
 from mixun.storage import users as user_store
 

@@ -153,3 +153,19 @@ def list_for_admin(s: Session, q: str, offset: int, limit: int) -> list[User]:
 def list_enabled_roles_except(s: Session, user_id: int) -> list[list[str]]:
     """The roles of every enabled account but ``user_id``'s."""
     return list(s.execute(select(User.roles).where(User.id != user_id, User.disabled.is_(False))).scalars())
+
+
+def list_in_unit(s: Session, unit_id: int) -> list[tuple[int, str, list[str]]]:
+    """(id, name, roles) by id of the people (departed ones not) directly in the unit."""
+    return [(uid, name, roles) for uid, name, roles in s.execute(select(User.id, User.name, User.roles).where(
+        User.unit_id == unit_id, User.departed_at.is_(None)).order_by(User.id))]
+
+
+def find_username(s: Session, username: str) -> str | None:
+    """``username`` as stored when an account has exactly that name (case and all)."""
+    return s.execute(select(User.username).where(User.username == username)).scalar()
+
+
+def list_all_roles(s: Session) -> list[tuple[int, list[str]]]:
+    """(id, roles) of every account, disabled ones included."""
+    return [(uid, roles) for uid, roles in s.execute(select(User.id, User.roles)).all()]
