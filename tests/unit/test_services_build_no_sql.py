@@ -12,7 +12,8 @@ SERVICES = Path(__file__).resolve().parents[2] / "src" / "mixun" / "services"
 # Each service and the statements it no longer builds (the ORM's ``s.add`` of a new row stays a
 # service's: the row is the use case's).
 MOVED = ("events.py", "announcements.py", "drafts.py", "group_life.py", "applications.py", "approvals.py",
-         "group_requests.py", "faults.py", "functions.py", "org.py", "users.py", "users.py", "directory.py")
+         "group_requests.py", "faults.py", "functions.py", "org.py", "users.py", "users.py", "directory.py",
+         "users.py", "directory.py", "scim.py")
 # SQLAlchemy's statement constructors (not a method such as ``dict.update``), a table handed to
 # ``bulk``, and a look-up by primary key.
 BUILDS = re.compile(r"(?<![.\w])(select|insert|update|delete)\(|\.__table__\b|\b(session|s)\.get\(")
