@@ -19,21 +19,9 @@ from typing import Any
 
 import pyotp
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select, text, update
-from sqlalchemy.orm import Session
 
 from mixun import metrics
-from mixun.db import bulk
-from mixun.db.engine import affected
-from mixun.db.models import (
-    AuthEpoch,
-    KnownClient,
-    LoginAlert,
-    LoginFailureCount,
-    PasswordHistory,
-    RecoveryCode,
-    User,
-)
+from mixun.db.models import KnownClient, LoginAlert, PasswordHistory, RecoveryCode, User
 from mixun.db.models import Session as DbSession
 from mixun.domain.audit_actions import AuditAction
 from mixun.domain.events import EventType
@@ -43,6 +31,12 @@ from mixun.errors import MixunError
 from mixun.services import audit, events, rules_gate
 from mixun.services.people import find_user_by_username, get_user, unit_path
 from mixun.services.runtime import Ctx, Principal, PrincipalCache, Runtime
+from mixun.storage import Session
+from mixun.storage import credentials as credential_store
+from mixun.storage import login_alerts as login_alert_store
+from mixun.storage import login_throttle as throttle_store
+from mixun.storage import sessions as session_store
+from mixun.storage import users as user_store
 
 _DUMMY_HASH: str | None = None
 
@@ -104,9 +98,7 @@ class LoginThrottle:
 
     def _row(self, key: str) -> tuple[int, float, float] | None:
         with self.rt.db.read() as s:
-            row = s.execute(select(LoginFailureCount.failures, LoginFailureCount.window_start,
-                                   LoginFailureCount.locked_until).where(LoginFailureCount.key == key)).first()
-        return None if row is None else (int(row[0]), float(row[1]), float(row[2]))
+            return throttle_store.find_count(s, key)
 
     def address_blocked(self, ip: str, limit: int, window: float) -> bool:
         row = self._row(self.address_key(ip))
@@ -120,35 +112,24 @@ class LoginThrottle:
     def _count(s: Session, key: str, now: float, window: float) -> int:
         """One more failure for ``key`` in one statement (no lost counts between processes); a window
         that has passed starts again at this failure. Returns the count."""
-        return int(s.execute(text(
-            "INSERT INTO login_throttle (key, failures, window_start, locked_until) VALUES (:k, 1, :now, 0) "
-            "ON CONFLICT (key) DO UPDATE SET "
-            "failures = CASE WHEN login_throttle.window_start <= :cutoff THEN 1 ELSE login_throttle.failures + 1 END, "
-            "window_start = CASE WHEN login_throttle.window_start <= :cutoff THEN :now "
-            "ELSE login_throttle.window_start END "
-            "RETURNING failures"), {"k": key, "now": now, "cutoff": now - window}).scalar_one())
+        return throttle_store.add_failure(s, key, now, window)
 
     def address_failed(self, s: Session, ip: str, window: float) -> None:
         now = time.time()
         self._count(s, self.address_key(ip), now, window)
         if secrets.randbelow(64) == 0:  # now and then, forget what no longer counts
-            s.execute(delete(LoginFailureCount).where(
-                LoginFailureCount.key.startswith("addr:"), LoginFailureCount.window_start <= now - window))
-            s.execute(delete(LoginFailureCount).where(
-                LoginFailureCount.key.startswith("name:"), LoginFailureCount.locked_until <= now,
-                LoginFailureCount.window_start <= now - UNKNOWN_NAME_KEEP_SECONDS))
+            throttle_store.delete_stale(s, now, window, UNKNOWN_NAME_KEEP_SECONDS)
 
     def unknown_failed(self, s: Session, name: str, threshold: int, minutes: float) -> float:
         """Count a failure for an unknown name; returns the lock's end when this one locks it, else 0.
         ``window_start`` is the last failure here: the count lasts until a lockout, as a real one does."""
         key, now = self.name_key(name), time.time()
         count = self._count(s, key, now, UNKNOWN_NAME_KEEP_SECONDS)
-        s.execute(update(LoginFailureCount).where(LoginFailureCount.key == key).values(window_start=now))
+        throttle_store.update_window_start(s, key, now)
         if count < threshold:
             return 0.0
         until = now + minutes * 60
-        s.execute(update(LoginFailureCount).where(LoginFailureCount.key == key)
-                  .values(failures=0, locked_until=until))
+        throttle_store.update_locked(s, key, until)
         return until
 
 
@@ -192,7 +173,7 @@ def _fail(ctx: Ctx, code: str, username: str, user: User | None, reason: str, co
             locked_now = throttle.unknown_failed(s, username, settings.lockout_threshold,
                                                  settings.lockout_minutes) > 0
         if user is not None and reason in ("bad_password", "bad_otp"):
-            u = s.get(User, user.id)
+            u = user_store.find_user(s, user.id)
             assert u is not None
             if not counted:
                 u.failed_logins += 1
@@ -224,7 +205,7 @@ def _unknown_name(ctx: Ctx, typed: str) -> str:
 def _typed_name(s: Session, ctx: Ctx, typed: str) -> str:
     """A typed username as the audit trail may keep it: the account's own name, or a digest (above)."""
     name = typed.strip()[:64]
-    known = s.execute(select(User.username).where(User.username == name)).scalar() if name else None
+    known = user_store.find_username(s, name) if name else None
     return known or _unknown_name(ctx, typed)
 
 
@@ -236,8 +217,7 @@ def _flag(s: Session, ctx: Ctx, u: User, reasons: list[str], now: datetime) -> N
     audit.record(s, ctx, AuditAction.AUTH_LOGIN_FLAGGED, target=f"user:{u.id}", reasons=reasons)
     body = {"alert": {"id": alert.id, "user_id": u.id, "username": u.username, "name": u.name,
                       "ip": ctx.ip, "reasons": reasons, "created_at": now.isoformat()}}
-    secadmins = [uid for uid, roles in s.execute(select(User.id, User.roles)).all()
-                 if Role.SECADMIN.value in roles]
+    secadmins = [uid for uid, roles in user_store.list_all_roles(s) if Role.SECADMIN.value in roles]
     events.emit(s, ctx, set(secadmins) | {u.id}, EventType.SECURITY_LOGIN_FLAGGED, body)
 
 
@@ -318,7 +298,7 @@ def login(ctx: Ctx, username: str, password: str, otp: str | None) -> LoginResul
 def _unusual_login_reasons(s: Session, ctx: Ctx, u: User, had_failures: bool, now: datetime) -> list[str]:
     reasons: list[str] = []
     fingerprint = _sha(f"{ctx.ip}|{ctx.client}")
-    known = s.execute(select(KnownClient.fingerprint).where(KnownClient.user_id == u.id)).scalars().all()
+    known = credential_store.list_known_clients(s, u.id)
     if fingerprint not in known:
         if known:  # the very first login of an account is not "unusual"
             reasons.append("new_client")
@@ -333,9 +313,7 @@ def _unusual_login_reasons(s: Session, ctx: Ctx, u: User, had_failures: bool, no
     # Another live session of this account from another machine (address or client): one account, one
     # person, so two places at once is worth a look.
     idle = timedelta(minutes=settings.session_idle_minutes)
-    others = s.execute(select(DbSession.ip, DbSession.user_agent).where(
-        DbSession.user_id == u.id, DbSession.revoked_at.is_(None), DbSession.expires_at > now,
-        DbSession.last_seen_at > now - idle)).all()
+    others = session_store.list_live_places(s, u.id, now, now - idle)
     if any(ip != ctx.ip or ua != ctx.client[:300] for ip, ua in others):
         reasons.append("concurrent_session")
     return reasons
@@ -352,13 +330,11 @@ def _check_otp_or_recovery(ctx: Ctx, user: User, otp: str) -> bool:
             step = int(at.timestamp()) // 30
             if step > user.totp_last_step and secrets.compare_digest(totp.at(at), code):
                 with ctx.rt.db.write() as s:  # a code is good once (no replay)
-                    s.execute(update(User).where(User.id == user.id).values(totp_last_step=step))
+                    credential_store.update_totp_last_step(s, user.id, step)
                 return True
         return False
     with ctx.rt.db.write() as s:
-        row = s.execute(select(RecoveryCode).where(RecoveryCode.user_id == user.id,
-                                                   RecoveryCode.code_hash == _sha(code.lower()),
-                                                   RecoveryCode.used_at.is_(None))).scalar_one_or_none()
+        row = credential_store.find_unused_recovery_code(s, user.id, _sha(code.lower()))
         if row is None:
             return False
         row.used_at = datetime.now(UTC)
@@ -391,8 +367,7 @@ def flush_touches(rt: Runtime) -> int:
         return 0
     try:
         with rt.db.write() as s:  # one statement whatever the number (a thousand clients: 1 against 1,000)
-            bulk.update_rows(s.connection(), DbSession.__table__, ("id",),
-                             [{"id": sid, "last_seen_at": seen} for sid, seen in touches.items()])
+            session_store.update_last_seen(s, touches)
     except Exception:
         cache.restore_touches(touches)
         raise
@@ -420,13 +395,12 @@ def account_changed(s: Session, ctx: Ctx, user_id: int) -> None:
 def bump_epoch(s: Session) -> None:
     """Move the revocation epoch in this transaction: every server drops its session cache when it sees
     the move (within WATCH_SECONDS), whichever process made the change (the CLI included)."""
-    s.execute(update(AuthEpoch).where(AuthEpoch.id == 1).values(value=AuthEpoch.value + 1)
-              .execution_options(synchronize_session=False))  # no session scan (bulk callers hold many objects)
+    session_store.bump_epoch(s)
 
 
 def read_epoch(rt: Any) -> int:
     with rt.db.read() as s:
-        return int(s.execute(select(AuthEpoch.value).where(AuthEpoch.id == 1)).scalar_one_or_none() or 0)
+        return int(session_store.find_epoch(s) or 0)
 
 
 def touch_session(rt: Any, session_id: int) -> None:
@@ -479,8 +453,7 @@ def authenticate(ctx: Ctx, token: str, browser: bool = True) -> Principal:
     generation = cache.generation
     idle = timedelta(minutes=settings.session_idle_minutes)
     with ctx.rt.db.read() as s:
-        row = s.execute(select(DbSession, User).join(User, User.id == DbSession.user_id)
-                        .where(DbSession.token_hash == key)).first()
+        row = session_store.find_with_user(s, key)
         pending_rules = row is not None and rules_gate.needs_acceptance(s, row[1].id, now)
     if row is None:
         raise MixunError("not_authenticated")
@@ -491,8 +464,7 @@ def authenticate(ctx: Ctx, token: str, browser: bool = True) -> Principal:
                      if t is not None])
     if sess.expires_at <= now or last_seen + idle <= now:
         with ctx.rt.db.write() as s:
-            s.execute(update(DbSession).where(DbSession.id == sess.id, DbSession.revoked_at.is_(None))
-                      .values(revoked_at=now))
+            session_store.update_revoked_one(s, sess.id, now)
             audit.record(s, ctx, AuditAction.SESSION_EXPIRED, target=f"session:{sess.id}", actor_id=user.id)
         raise MixunError("session_expired")
     locked = sess.locked_at is not None
@@ -518,8 +490,7 @@ def _set_locked(ctx: Ctx, session_id: int, user_id: int, locked: bool, why: str)
 def _set_locked_txn(s: Session, ctx: Ctx, session_id: int, user_id: int, locked: bool, why: str) -> None:
     from mixun.db.engine import on_commit
 
-    s.execute(update(DbSession).where(DbSession.id == session_id)
-              .values(locked_at=datetime.now(UTC) if locked else None))
+    session_store.update_locked(s, session_id, datetime.now(UTC) if locked else None)
     audit.record(s, ctx, AuditAction.AUTH_SCREEN_LOCKED if locked else AuditAction.AUTH_SCREEN_UNLOCKED,
                  target=f"session:{session_id}", actor_id=user_id, reason=why)
     bump_epoch(s)
@@ -548,10 +519,7 @@ def unlock_session(ctx: Ctx, password: str) -> None:
     with ctx.rt.db.write() as s:
         # The attempt counts before the password is checked, in one statement: guesses sent at once cannot
         # all be checked against a counter none of them has raised yet.
-        taken = affected(s.execute(update(User).where(
-            User.id == ctx.user_id, User.failed_logins < threshold,
-            (User.locked_until.is_(None)) | (User.locked_until <= now))
-            .values(failed_logins=User.failed_logins + 1)))
+        taken = credential_store.update_failed_login(s, ctx.user_id, threshold, now)
         user = get_user(s, ctx.user_id)
         s.expunge(user)
     if not taken:
@@ -578,9 +546,7 @@ def session_states(ctx: Ctx, session_ids: Iterable[int]) -> tuple[set[int], set[
     locked: set[int] = set()
     with ctx.rt.db.read() as s:
         for i in range(0, len(ids), 500):
-            for sid, locked_at in s.execute(select(DbSession.id, DbSession.locked_at).where(
-                    DbSession.id.in_(ids[i:i + 500]), DbSession.revoked_at.is_(None),
-                    DbSession.expires_at > now)).all():
+            for sid, locked_at in session_store.list_live_states(s, ids[i:i + 500], now):
                 alive.add(sid)
                 if locked_at is not None:
                     locked.add(sid)
@@ -598,8 +564,7 @@ def expire_idle(ctx: Ctx, session_ids: Iterable[int]) -> list[int]:
     now = datetime.now(UTC)
     idle = timedelta(minutes=ctx.rt.settings.session_idle_minutes)
     with ctx.rt.db.read() as s:
-        rows = s.execute(select(DbSession.id, DbSession.user_id, DbSession.last_seen_at).where(
-            DbSession.id.in_(ids), DbSession.revoked_at.is_(None))).all()
+        rows = session_store.list_unrevoked_seen(s, ids)
     stale: list[tuple[int, int]] = []
     for sid, uid, seen in rows:
         local = cache.last_activity(sid)
@@ -623,9 +588,7 @@ def sessions_alive(ctx: Ctx, session_ids: Iterable[int]) -> set[int]:
     alive: set[int] = set()
     with ctx.rt.db.read() as s:
         for i in range(0, len(ids), 500):
-            alive.update(s.execute(select(DbSession.id).where(
-                DbSession.id.in_(ids[i:i + 500]), DbSession.revoked_at.is_(None),
-                DbSession.expires_at > now)).scalars())
+            alive.update(session_store.list_live_ids(s, ids[i:i + 500], now))
     return alive
 
 
@@ -638,8 +601,7 @@ def logout(ctx: Ctx) -> None:
 
 def _revoke(s: Session, ctx: Ctx, session_ids: list[int], reason: str) -> list[int]:
     now = datetime.now(UTC)
-    ids = list(s.execute(update(DbSession).where(DbSession.id.in_(session_ids), DbSession.revoked_at.is_(None))
-                         .values(revoked_at=now).returning(DbSession.id)).scalars())
+    ids = session_store.update_revoked(s, session_ids, now)
     if ids:
         bump_epoch(s)
         notify = ctx.rt.notify
@@ -656,8 +618,7 @@ def _revoke(s: Session, ctx: Ctx, session_ids: list[int], reason: str) -> list[i
 
 def revoke_user_sessions_txn(s: Session, ctx: Ctx, user_id: int, reason: str,
                              keep: int | None = None) -> list[int]:
-    ids = list(s.execute(select(DbSession.id).where(DbSession.user_id == user_id,
-                                                    DbSession.revoked_at.is_(None))).scalars())
+    ids = session_store.list_active_ids(s, user_id)
     return _revoke(s, ctx, [i for i in ids if i != keep], reason)
 
 
@@ -674,11 +635,7 @@ def list_sessions(ctx: Ctx, user_id: int | None = None) -> list[dict[str, Any]]:
     now = datetime.now(UTC)
     idle = timedelta(minutes=ctx.rt.settings.session_idle_minutes)
     with ctx.rt.db.read() as s:
-        stmt = select(DbSession, User.username, User.name).join(User, User.id == DbSession.user_id).where(
-            DbSession.revoked_at.is_(None), DbSession.expires_at > now, DbSession.last_seen_at > now - idle)
-        if user_id is not None:
-            stmt = stmt.where(DbSession.user_id == user_id)
-        rows = s.execute(stmt.order_by(DbSession.id.desc()).limit(200)).all()
+        rows = session_store.list_live_with_names(s, now, now - idle, user_id, 200)
     current = ctx.principal.session_id if ctx.principal else None
     return [{"id": r[0].id, "user_id": r[0].user_id, "username": r[1], "name": r[2],
              "created_at": r[0].created_at.isoformat(), "last_seen_at": r[0].last_seen_at.isoformat(),
@@ -687,7 +644,7 @@ def list_sessions(ctx: Ctx, user_id: int | None = None) -> list[dict[str, Any]]:
 
 def end_own_session(ctx: Ctx, session_id: int) -> None:
     with ctx.rt.db.write() as s:
-        sess = s.get(DbSession, session_id)
+        sess = session_store.find_session(s, session_id)
         if sess is None or sess.user_id != ctx.user_id:
             raise MixunError("not_found")
         _revoke(s, ctx, [session_id], "ended_by_user")
@@ -706,8 +663,7 @@ def change_password(ctx: Ctx, old_password: str, new_password: str) -> None:
         raise MixunError("invalid_credentials", ("原密码不正确", "The current password is wrong"))
     failures = password_rule_failures(new_password, user.username, configured_words(settings.extra))
     with ctx.rt.db.read() as s:
-        history = s.execute(select(PasswordHistory.password_hash).where(PasswordHistory.user_id == user.id)
-                            .order_by(PasswordHistory.id.desc()).limit(settings.password_history)).scalars().all()
+        history = credential_store.list_password_hashes(s, user.id, settings.password_history)
     if any(_verify_password(ctx, h, new_password) for h in history):
         failures.append("reused")
     if failures:
@@ -759,7 +715,7 @@ def totp_verify(ctx: Ctx, otp: str) -> list[str]:
         user = get_user(s, u.id)
         user.totp_enabled = True
         user.totp_last_step = int(datetime.now(UTC).timestamp()) // 30
-        for old in s.execute(select(RecoveryCode).where(RecoveryCode.user_id == u.id)).scalars():
+        for old in credential_store.list_recovery_codes(s, u.id):
             s.delete(old)
         for c in codes:
             s.add(RecoveryCode(user_id=u.id, code_hash=_sha(c)))
@@ -811,10 +767,7 @@ def me(ctx: Ctx) -> dict[str, Any]:
 
 def login_alerts(ctx: Ctx, user_id: int | None, limit: int = 50) -> list[dict[str, Any]]:
     with ctx.rt.db.read() as s:
-        stmt = select(LoginAlert, User.username, User.name).join(User, User.id == LoginAlert.user_id)
-        if user_id is not None:
-            stmt = stmt.where(LoginAlert.user_id == user_id)
-        rows = s.execute(stmt.order_by(LoginAlert.id.desc()).limit(limit)).all()
+        rows = login_alert_store.list_alerts(s, user_id, limit)
     return [{"id": a.id, "user_id": a.user_id, "username": un, "name": nm, "ip": a.ip,
              "user_agent": a.user_agent, "reasons": list(a.reasons), "created_at": a.created_at.isoformat()}
             for a, un, nm in rows]

@@ -6,10 +6,6 @@ import math
 import time
 from typing import Any
 
-from sqlalchemy import bindparam, func, literal, select
-from sqlalchemy.orm import Session
-
-from mixun.db.models import SearchKey, Unit, User
 from mixun.domain.audit_actions import AuditAction
 from mixun.domain.events import EventType
 from mixun.domain.names import normalise_query
@@ -20,38 +16,11 @@ from mixun.services import audit, events
 from mixun.services.membership import contacts_of
 from mixun.services.presence import online_users
 from mixun.services.runtime import Ctx
+from mixun.storage import Session
+from mixun.storage import directory as directory_store
+from mixun.storage import users as user_store
 
 MAX_PAGE = 200
-
-
-_PERSON = select(User.id, User.username, User.name, User.employee_no, User.unit_id, User.position,
-                 User.work_status, User.phone, User.hr_verified, Unit.path, User.roles).outerjoin(Unit, Unit.id == User.unit_id)
-_PEOPLE_BY_ID = _PERSON.where(User.id.in_(bindparam("ids", expanding=True)))
-
-
-def _hits(unit_filter: bool) -> Any:
-    """Ids of matching people, best rank first: search-key prefixes (covering index on key, rank,
-    user_id) and people of units whose name contains the query (units are few). Built once per shape,
-    so a search pays no statement construction and SQLAlchemy's compiled cache always hits."""
-    key_hits = (select(SearchKey.user_id.label("uid"), SearchKey.rank.label("rank"))
-                .where(SearchKey.key >= bindparam("lo"), SearchKey.key < bindparam("hi")))
-    matching_units = select(Unit.id).where(Unit.name.like(bindparam("like"), escape="\\"))
-    unit_hits = (select(User.id.label("uid"), literal(3).label("rank"))
-                 .where(User.unit_id.in_(matching_units), User.disabled == False))  # noqa: E712 (indexable)
-    hits = key_hits.union_all(unit_hits).subquery()
-    best = select(hits.c.uid, func.min(hits.c.rank).label("best")).group_by(hits.c.uid).subquery()
-    # Disabled people have no search keys (users.index_user) and the unit branch skips them: no join.
-    stmt = select(best.c.uid)
-    if unit_filter:
-        stmt = stmt.join(User, User.id == best.c.uid).where(User.unit_id.in_(bindparam("units", expanding=True)))
-    return stmt.order_by(best.c.best, best.c.uid).offset(bindparam("off")).limit(bindparam("lim"))
-
-
-_HITS = {False: _hits(False), True: _hits(True)}
-_ALL = (select(User.id).where(User.disabled.is_(False)).order_by(User.id)
-        .offset(bindparam("off")).limit(bindparam("lim")))
-_ALL_IN_UNITS = (select(User.id).where(User.disabled.is_(False), User.unit_id.in_(bindparam("units", expanding=True)))
-                 .order_by(User.id).offset(bindparam("off")).limit(bindparam("lim")))
 
 
 def _views(ctx: Ctx, rows: list[Any], with_phone: bool) -> list[dict[str, Any]]:
@@ -70,7 +39,7 @@ def _people(ctx: Ctx, s: Session, ids: list[int], with_phone: bool = False) -> l
     if not ids:
         return []
     # Administrators (sysadmin, secadmin, auditor) are not staff: no card, no chat page (issue 19).
-    by_id = {r.id: r for r in s.connection().execute(_PEOPLE_BY_ID, {"ids": ids}) if not is_administrator(r.roles)}
+    by_id = {r.id: r for r in directory_store.list_entries(s, ids) if not is_administrator(r.roles)}
     return _views(ctx, [by_id[i] for i in ids if i in by_id], with_phone)
 
 
@@ -102,25 +71,15 @@ def search_users(ctx: Ctx, q: str, unit_id: int | None, limit: int, offset: int)
     _take(ctx, "directory_limiter", "list")
     query = normalise_query(q)
     with ctx.rt.db.read() as s:
-        conn = s.connection()
-        params: dict[str, Any] = {"off": offset, "lim": limit + 1}
+        units: list[int] | None = None
         if unit_id is not None:
-            path = conn.execute(select(Unit.path).where(Unit.id == unit_id)).scalar()
+            path = directory_store.find_unit_path(s, unit_id)
             if path is None:
                 raise MixunError("not_found")
-            params["units"] = list(conn.execute(select(Unit.id).where(
-                (Unit.id == unit_id) | Unit.path.startswith(path + "/"))).scalars())
-        if not query:
-            ids = list(conn.execute(_ALL if unit_id is None else _ALL_IN_UNITS, params).scalars())
-        else:
-            params.update(lo=query, hi=query + "\U0010ffff", like=f"%{_escape(query)}%")
-            ids = list(conn.execute(_HITS[unit_id is not None], params).scalars())
+            units = directory_store.list_subtree_ids(s, unit_id, path)
+        ids = directory_store.list_ids(s, query, units, offset, limit + 1)
         more = len(ids) > limit
         return {"users": _people(ctx, s, ids[:limit]), "next_offset": offset + limit if more else None}
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def get_person(ctx: Ctx, user_id: int) -> dict[str, Any]:
@@ -142,7 +101,7 @@ def set_work_status(ctx: Ctx, status: str) -> None:
     if status not in WORK_STATUSES:
         raise MixunError("validation_failed", ("状态只能是 available、busy、meeting、away", "The status must be available, busy, meeting or away"), field="status")
     with ctx.rt.db.write() as s:
-        user = s.get(User, ctx.user_id)
+        user = user_store.find_user(s, ctx.user_id)
         assert user is not None
         if user.work_status == status:
             return

@@ -13,17 +13,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
-
-from mixun.db.engine import affected
-from mixun.db.models import User
 from mixun.db.models_ops import FaultReply, FaultReport
 from mixun.domain.audit_actions import AuditAction
 from mixun.domain.roles import Perm, permissions_for
 from mixun.errors import MixunError
 from mixun.services import audit, notifications
 from mixun.services.runtime import Ctx
+from mixun.storage import Session
+from mixun.storage import faults as fault_store
 from mixun.storage import users as user_store
 
 STATUSES = ("open", "in_progress", "resolved")
@@ -68,10 +65,7 @@ def _view(r: FaultReport, names: dict[int, str], now: datetime, replies: list[Fa
 
 
 def _get(s: Session, ctx: Ctx, report_id: int, lock: bool = False) -> FaultReport:
-    stmt = select(FaultReport).where(FaultReport.id == report_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    r = s.execute(stmt).scalar_one_or_none()
+    r = fault_store.find_report(s, report_id, lock=lock)
     if r is None or (r.reporter_id != ctx.user_id and not _handler(ctx)):
         raise MixunError("not_found")
     return r
@@ -144,8 +138,7 @@ def read_file(ctx: Ctx, report_id: int) -> tuple[bytes, str, str]:
 def my_reports(ctx: Ctx) -> dict[str, Any]:
     now = datetime.now(UTC)
     with ctx.rt.db.read() as s:
-        rows = list(s.execute(select(FaultReport).where(FaultReport.reporter_id == ctx.user_id)
-                              .order_by(FaultReport.id.desc()).limit(200)).scalars())
+        rows = fault_store.list_by_reporter(s, ctx.user_id, 200)
         names = _names(s, {r.assignee_id for r in rows} | {ctx.user_id})
         return {"reports": [_view(r, names, now) for r in rows]}
 
@@ -154,8 +147,7 @@ def get_report(ctx: Ctx, report_id: int) -> dict[str, Any]:
     now = datetime.now(UTC)
     with ctx.rt.db.read() as s:
         r = _get(s, ctx, report_id)
-        replies = list(s.execute(select(FaultReply).where(FaultReply.report_id == r.id)
-                                 .order_by(FaultReply.id)).scalars())
+        replies = fault_store.list_replies(s, r.id)
         names = _names(s, {r.reporter_id, r.assignee_id} | {x.author_id for x in replies})
         return _view(r, names, now, replies)
 
@@ -167,16 +159,7 @@ def queue(ctx: Ctx, status: str = "active", limit: int = 100, offset: int = 0) -
         raise MixunError("forbidden")
     now = datetime.now(UTC)
     with ctx.rt.db.read() as s:
-        stmt = select(FaultReport)
-        if status == "active":
-            stmt = stmt.where(FaultReport.status != "resolved").order_by(FaultReport.due_at, FaultReport.id)
-        elif status == "overdue":
-            stmt = stmt.where(FaultReport.status != "resolved", FaultReport.due_at < now).order_by(FaultReport.due_at)
-        elif status == "resolved":
-            stmt = stmt.where(FaultReport.status == "resolved").order_by(FaultReport.resolved_at.desc())
-        else:
-            stmt = stmt.order_by(FaultReport.id.desc())
-        rows = list(s.execute(stmt.limit(limit).offset(offset)).scalars())
+        rows = fault_store.list_reports(s, status, now, limit, offset)
         wanted: set[int | None] = {r.assignee_id for r in rows}
         wanted.update(r.reporter_id for r in rows)
         names = _names(s, wanted)
@@ -186,12 +169,7 @@ def queue(ctx: Ctx, status: str = "active", limit: int = 100, offset: int = 0) -
 
 
 def counts_of(s: Session, now: datetime) -> dict[str, int]:
-    active = FaultReport.status != "resolved"
-    return {
-        "active": s.execute(select(func.count()).where(active)).scalar_one(),
-        "overdue": s.execute(select(func.count()).where(active, FaultReport.due_at < now)).scalar_one(),
-        "resolved": s.execute(select(func.count()).where(FaultReport.status == "resolved")).scalar_one(),
-    }
+    return fault_store.count_reports(s, now)
 
 
 def assign(ctx: Ctx, report_id: int, assignee_id: int | None) -> dict[str, Any]:
@@ -204,7 +182,7 @@ def assign(ctx: Ctx, report_id: int, assignee_id: int | None) -> dict[str, Any]:
         r = _get(s, ctx, report_id, lock=True)
         if r.status == "resolved":
             raise MixunError("fault_resolved")
-        who = s.get(User, target)
+        who = user_store.find_user(s, target)
         if who is None or who.disabled or Perm.FAULTS_HANDLE not in permissions_for(who.roles):
             raise MixunError("validation_failed", fields=[{"field": "user_id", "problem": "not_a_handler"}])
         r.assignee_id, r.status = target, "in_progress"
@@ -254,14 +232,10 @@ def escalate_overdue(ctx: Ctx, now: datetime | None = None) -> int:
     conditional update), then the supervisor and the reporter are told. Returns how many."""
     now = now or datetime.now(UTC)
     with ctx.rt.db.write() as s:
-        due = list(s.execute(select(FaultReport.id, FaultReport.reporter_id, FaultReport.title).where(
-            FaultReport.status != "resolved", FaultReport.due_at < now, FaultReport.escalated_at.is_(None))
-            .limit(100)).all())
+        due = fault_store.list_overdue_unescalated(s, now, 100)
         claimed = []
         for rid, reporter, title in due:
-            done = s.execute(update(FaultReport).where(FaultReport.id == rid, FaultReport.escalated_at.is_(None))
-                             .values(escalated_at=now))
-            if affected(done):
+            if fault_store.update_escalated(s, rid, now):
                 claimed.append((rid, reporter, title))
                 audit.record(s, ctx, AuditAction.FAULT_ESCALATED, target=f"fault:{rid}", hours=sla_hours(ctx))
                 notifications.notify_users(
@@ -287,6 +261,6 @@ def handlers(ctx: Ctx) -> list[dict[str, Any]]:
     if not _handler(ctx):
         raise MixunError("forbidden")
     with ctx.rt.db.read() as s:
-        rows = s.execute(select(User.id, User.name, User.username, User.roles).where(User.disabled.is_(False))).all()
+        rows = user_store.list_enabled_accounts(s)
     return [{"id": uid, "name": name, "username": username} for uid, name, username, roles in rows
             if Perm.FAULTS_HANDLE in permissions_for(roles)]

@@ -12,15 +12,16 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
-
-from mixun.db.models import Conversation, Member, Unit, User
 from mixun.db.models_people import FunctionRule
 from mixun.domain.audit_actions import AuditAction
 from mixun.errors import MixunError
 from mixun.services import audit
 from mixun.services.runtime import Ctx, Runtime
+from mixun.storage import Session
+from mixun.storage import conversations as conversation_store
+from mixun.storage import function_rules as rule_store
+from mixun.storage import units as unit_store
+from mixun.storage import users as user_store
 
 # Switches (on/off) and limits (a number). ``cross_unit_groups_unreviewed`` off means a group with people
 # of other units waits for the unit head's approval (services/group_requests.py) instead of being made.
@@ -63,13 +64,11 @@ def _rules(rt: Runtime, s: Session | None = None) -> dict[Key, tuple[bool, int |
     c = _cache(rt)
     if time.monotonic() - c.loaded < CACHE_SECONDS:
         return c.rows
-    stmt = select(FunctionRule.scope, FunctionRule.target_id, FunctionRule.function, FunctionRule.allowed,
-                  FunctionRule.limit, FunctionRule.id)
     if s is not None:
-        rows = s.execute(stmt).all()
+        rows = rule_store.list_rule_rows(s)
     else:
         with rt.db.read() as rs:
-            rows = rs.execute(stmt).all()
+            rows = rule_store.list_rule_rows(rs)
     with c.lock:
         c.rows = {(r.scope, int(r.target_id), r.function): (bool(r.allowed), r.limit, int(r.id)) for r in rows}
         c.loaded = time.monotonic()
@@ -80,10 +79,9 @@ def forget(rt: Runtime) -> None:
     _cache(rt).loaded = -1e9
 
 
-def _person(s: Session, user_id: int) -> tuple[int | None, str]:
-    row = s.execute(select(User.unit_id, Unit.path).outerjoin(Unit, Unit.id == User.unit_id)
-                    .where(User.id == user_id)).first()
-    return (row.unit_id, row.path or "") if row else (None, "")
+def _unit_path(s: Session, user_id: int) -> str:
+    """The path of the person's unit ("" for none)."""
+    return unit_store.user_unit_path(s, user_id)
 
 
 def _ancestors(s: Session, path: str) -> list[tuple[int, str]]:
@@ -92,7 +90,7 @@ def _ancestors(s: Session, path: str) -> list[tuple[int, str]]:
         return []
     parts = path.split("/")
     prefixes = ["/".join(parts[:i]) for i in range(len(parts), 0, -1)]
-    found = dict(s.execute(select(Unit.path, Unit.id).where(Unit.path.in_(prefixes))).all())
+    found = unit_store.list_ids_by_path(s, prefixes)
     return [(int(found[p]), p) for p in prefixes if p in found]
 
 
@@ -102,7 +100,7 @@ def effective_in(s: Session, rt: Runtime, user_id: int) -> dict[str, dict[str, A
     out: dict[str, dict[str, Any]] = {f: {"allowed": True, "limit": None, "rule": None} for f in FUNCTIONS}
     if not rules:
         return out
-    _unit_id, path = _person(s, user_id)
+    path = _unit_path(s, user_id)
     chain = _ancestors(s, path)
     for f in FUNCTIONS:
         hit = rules.get(("user", user_id, f))
@@ -120,7 +118,7 @@ def effective_in(s: Session, rt: Runtime, user_id: int) -> dict[str, dict[str, A
 def effective(ctx: Ctx, user_id: int | None = None) -> dict[str, Any]:
     with ctx.rt.db.read() as s:
         uid = user_id if user_id is not None else ctx.user_id
-        if user_id is not None and s.get(User, user_id) is None:
+        if user_id is not None and user_store.find_user(s, user_id) is None:
             raise MixunError("not_found")
         eff = effective_in(s, ctx.rt, uid)
     return {"functions": {f: {**v, "name": NAMES[f][1 if ctx.locale.startswith("en") else 0]} for f, v in eff.items()}}
@@ -178,10 +176,9 @@ def check_members_in(s: Session, ctx: Ctx, member_ids: list[int], size_after: in
         raise _refuse("group_size_limit", "group_size", size, limit=size["limit"])
     reviewed = creating and not eff["cross_unit_groups_unreviewed"]["allowed"] and not APPROVED_GROUP.get()
     if (not eff["cross_unit_groups"]["allowed"] or reviewed) and member_ids:
-        mine = _person(s, ctx.user_id)[1]
-        paths = s.execute(select(User.id, Unit.path).outerjoin(Unit, Unit.id == User.unit_id)
-                          .where(User.id.in_(member_ids))).all()
-        others = [uid for uid, p in paths if not _same_unit(mine, p or "")]
+        mine = _unit_path(s, ctx.user_id)
+        paths = user_store.list_unit_paths(s, member_ids)
+        others = [uid for uid, p in paths.items() if not _same_unit(mine, p or "")]
         if others and not eff["cross_unit_groups"]["allowed"]:
             raise _refuse("function_disabled", "cross_unit_groups", eff["cross_unit_groups"], user_ids=others)
         if others:
@@ -196,7 +193,7 @@ def check_direct_in(s: Session, ctx: Ctx, other_id: int) -> None:
     eff = effective_in(s, ctx.rt, ctx.user_id)
     if eff["cross_unit_messages"]["allowed"]:
         return
-    if not _same_unit(_person(s, ctx.user_id)[1], _person(s, other_id)[1]):
+    if not _same_unit(_unit_path(s, ctx.user_id), _unit_path(s, other_id)):
         raise _refuse("function_disabled", "cross_unit_messages", eff["cross_unit_messages"])
 
 
@@ -207,11 +204,10 @@ def check_send(ctx: Ctx, conversation_id: int, with_files: bool) -> None:
     with ctx.rt.db.read() as s:
         if with_files:
             require_in(s, ctx, "send_files")
-        conv = s.get(Conversation, conversation_id)
+        conv = conversation_store.find_conversation(s, conversation_id)
         if conv is None or conv.kind != "direct":
             return
-        other = s.execute(select(Member.user_id).where(Member.conversation_id == conversation_id,
-                                                       Member.user_id != ctx.user_id)).scalar()
+        other = conversation_store.find_other_member_id(s, conversation_id, ctx.user_id)
         if other is not None:
             check_direct_in(s, ctx, int(other))
 
@@ -220,16 +216,13 @@ def check_send(ctx: Ctx, conversation_id: int, with_files: bool) -> None:
 
 def list_rules(ctx: Ctx) -> list[dict[str, Any]]:
     with ctx.rt.db.read() as s:
-        rows = s.execute(select(FunctionRule).order_by(FunctionRule.scope, FunctionRule.target_id,
-                                                       FunctionRule.function)).scalars().all()
-        units = dict(s.execute(select(Unit.id, Unit.path).where(
-            Unit.id.in_([r.target_id for r in rows if r.scope == "unit"] or [0]))).all())
-        users = {r.id: r for r in s.execute(select(User.id, User.username, User.name).where(
-            User.id.in_([r.target_id for r in rows if r.scope == "user"] or [0]))).all()}
+        rows = rule_store.list_rules(s)
+        units = unit_store.list_paths(s, [r.target_id for r in rows if r.scope == "unit"])
+        users = user_store.list_names_and_usernames(s, [r.target_id for r in rows if r.scope == "user"])
     out = []
     for r in rows:
         who = units.get(r.target_id, "") if r.scope == "unit" else (
-            f"{users[r.target_id].name}（{users[r.target_id].username}）" if r.target_id in users else "")
+            f"{users[r.target_id][0]}（{users[r.target_id][1]}）" if r.target_id in users else "")
         out.append({"id": r.id, "scope": r.scope, "target_id": r.target_id, "target": who, "function": r.function,
                     "allowed": r.allowed, "limit": r.limit, "set_at": r.set_at.isoformat()})
     return out
@@ -249,12 +242,11 @@ def set_rule(ctx: Ctx, scope: str, target_id: int, function: str, allowed: bool,
         limit = None
     with ctx.rt.db.write() as s:
         if scope == "unit":
-            if s.get(Unit, target_id) is None:
+            if unit_store.find_unit(s, target_id) is None:
                 raise MixunError("unit_not_found")
-        elif s.get(User, target_id) is None:
+        elif user_store.find_user(s, target_id) is None:
             raise MixunError("not_found")
-        row = s.execute(select(FunctionRule).where(FunctionRule.scope == scope, FunctionRule.target_id == target_id,
-                                                   FunctionRule.function == function)).scalar_one_or_none()
+        row = rule_store.find_rule_for(s, scope, target_id, function)
         if row is None:
             row = FunctionRule(scope=scope, target_id=target_id, function=function)
             s.add(row)
@@ -269,9 +261,9 @@ def set_rule(ctx: Ctx, scope: str, target_id: int, function: str, allowed: bool,
 
 def remove_rule(ctx: Ctx, rule_id: int) -> None:
     with ctx.rt.db.write() as s:
-        row = s.get(FunctionRule, rule_id)
+        row = rule_store.find_rule(s, rule_id)
         if row is None:
             raise MixunError("not_found")
         audit.record(s, ctx, AuditAction.FUNCTION_RULE_REMOVED, target=f"{row.scope}:{row.target_id}", function=row.function)
-        s.execute(delete(FunctionRule).where(FunctionRule.id == rule_id))
+        rule_store.delete_rule(s, rule_id)
     forget(ctx.rt)

@@ -10,10 +10,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import Session
-
-from mixun.db.engine import affected
 from mixun.db.models import Unit, User
 from mixun.domain.audit_actions import AuditAction
 from mixun.domain.names import pinyin_keys
@@ -21,6 +17,9 @@ from mixun.domain.roles import Role, is_privileged
 from mixun.errors import MixunError
 from mixun.services import audit, users
 from mixun.services.runtime import Ctx
+from mixun.storage import Session
+from mixun.storage import units as unit_store
+from mixun.storage import users as user_store
 
 # What HR may set on a person (anything else sent is a 422 naming the field: nothing is silently ignored).
 HR_FIELDS = ("name", "employee_no", "position", "unit_id", "phone")
@@ -39,7 +38,7 @@ def _check_name(name: str) -> str:
 
 
 def get_unit(s: Session, unit_id: int, open_only: bool = True) -> Unit:
-    unit = s.get(Unit, unit_id)
+    unit = unit_store.find_unit(s, unit_id)
     if unit is None:
         raise MixunError("unit_not_found", unit_id=unit_id)
     if open_only and unit.closed_at is not None:
@@ -50,21 +49,15 @@ def get_unit(s: Session, unit_id: int, open_only: bool = True) -> Unit:
 def list_tree(ctx: Ctx) -> list[dict[str, Any]]:
     """Every unit, closed ones flagged, with the number of people (not departed) directly in it."""
     with ctx.rt.db.read() as s:
-        counts = dict(s.execute(select(User.unit_id, func.count()).where(User.departed_at.is_(None))
-                                .group_by(User.unit_id)).all())
-        return [_unit_view(u, counts.get(u.id, 0)) for u in s.execute(select(Unit).order_by(Unit.path)).scalars()]
-
-
-def _descendants(s: Session, unit: Unit) -> list[Unit]:
-    prefix = unit.path + "/"
-    return [u for u in s.execute(select(Unit).where(func.substr(Unit.path, 1, len(prefix)) == prefix)).scalars()]
+        counts = user_store.count_by_unit(s)
+        return [_unit_view(u, counts.get(u.id, 0)) for u in unit_store.list_tree(s)]
 
 
 def _move_subtree(s: Session, unit: Unit, new_path: str) -> int:
     """Give ``unit`` the path ``new_path`` and carry its sub-units along; returns how many units moved."""
-    if s.execute(select(Unit.id).where(Unit.path == new_path, Unit.id != unit.id)).first():
+    if unit_store.find_unit_id_by_path(s, new_path, except_id=unit.id) is not None:
         raise MixunError("unit_exists", path=new_path)
-    below = [(u, u.path[len(unit.path):]) for u in _descendants(s, unit)]
+    below = [(u, u.path[len(unit.path):]) for u in unit_store.list_descendants(s, unit)]
     for u, _tail in [(unit, ""), *below]:  # two steps: no intermediate state collides on the unique path
         u.path = f"~moving~/{u.id}"
     s.flush()
@@ -111,8 +104,8 @@ def merge_unit(ctx: Ctx, unit_id: int, into_id: int) -> dict[str, Any]:
         into = get_unit(s, into_id)
         if into.id == unit.id or into.path.startswith(unit.path + "/"):
             raise MixunError("unit_move_invalid")
-        people = affected(s.execute(update(User).where(User.unit_id == unit.id).values(unit_id=into.id)))
-        children = list(s.execute(select(Unit).where(Unit.parent_id == unit.id)).scalars())
+        people = user_store.update_unit_id(s, unit.id, into.id)
+        children = unit_store.list_children(s, unit.id)
         for child in children:
             _move_subtree(s, child, into.path + "/" + child.name)
             child.parent_id = into.id
@@ -128,10 +121,8 @@ def close_unit(ctx: Ctx, unit_id: int) -> dict[str, Any]:
     """撤销: an empty unit (no one still in it, no open sub-unit) is closed; it stays in the history."""
     with ctx.rt.db.write() as s:
         unit = get_unit(s, unit_id)
-        people = s.execute(select(func.count()).select_from(User).where(
-            User.unit_id == unit.id, User.departed_at.is_(None))).scalar_one()
-        open_children = s.execute(select(func.count()).select_from(Unit).where(
-            Unit.parent_id == unit.id, Unit.closed_at.is_(None))).scalar_one()
+        people = user_store.count_in_unit(s, unit.id)
+        open_children = unit_store.count_open_children(s, unit.id)
         if people or open_children:
             raise MixunError("unit_not_empty", people=people, sub_units=open_children)
         unit.closed_at = datetime.now(UTC)
@@ -160,14 +151,7 @@ def _person_view(s: Session, u: User) -> dict[str, Any]:
 def list_people(ctx: Ctx, q: str, unit_id: int | None, limit: int, offset: int) -> dict[str, Any]:
     """HR's people list: staff (administrators are not staff and are not HR's to edit)."""
     with ctx.rt.db.read() as s:
-        stmt = select(User).order_by(User.id)
-        if unit_id is not None:
-            stmt = stmt.where(User.unit_id == unit_id)
-        if q.strip():
-            like = f"%{q.strip().lower()}%"
-            stmt = stmt.where(or_(func.lower(User.username).like(like), User.name.like(f"%{q.strip()}%"),
-                                  func.lower(User.employee_no).like(like)))
-        rows = [u for u in s.execute(stmt.offset(offset).limit(limit + 1)).scalars()]
+        rows = user_store.list_for_hr(s, q, unit_id, offset, limit + 1)
         return {"people": [_person_view(s, u) for u in rows[:limit]],
                 "next_offset": offset + limit if len(rows) > limit else None}
 
@@ -196,7 +180,7 @@ def apply_hr_fields(s: Session, ctx: Ctx, user: User, changes: dict[str, Any], s
         if not no or len(no) > 64:
             raise MixunError("validation_failed", ("工号不正确", "The employee number is invalid"), field="employee_no")
         if no != user.employee_no:
-            if s.execute(select(User.id).where(User.employee_no == no, User.id != user.id)).first():
+            if user_store.find_user_id_by_employee_no(s, no, except_id=user.id) is not None:
                 raise MixunError("employee_no_taken")
             changed["employee_no"] = {"from": user.employee_no, "to": no}
             user.employee_no = no

@@ -14,15 +14,16 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
-
 from mixun.db.models import ScimDeletion, ScimExternalId, ScimToken, Unit, User
 from mixun.domain.audit_actions import AuditAction
 from mixun.domain.roles import is_privileged
 from mixun.errors import MixunError
 from mixun.services import audit, users
 from mixun.services.runtime import Ctx
+from mixun.storage import Session
+from mixun.storage import scim as scim_store
+from mixun.storage import units as unit_store
+from mixun.storage import users as user_store
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
@@ -36,7 +37,7 @@ def new_token(ctx: Ctx) -> str:
     token = "scim_" + secrets.token_urlsafe(32)
     with ctx.rt.db.write() as s:
         now = datetime.now(UTC)
-        s.execute(update(ScimToken).where(ScimToken.revoked_at.is_(None)).values(revoked_at=now))
+        scim_store.update_tokens_revoked(s, now)
         s.add(ScimToken(token_hash=_digest(token), created_at=now))
         audit.record(s, ctx, AuditAction.SCIM_TOKEN_CREATED, target="scim", actor="cli")
     return token
@@ -47,14 +48,14 @@ def check_token(ctx: Ctx, token: str) -> bool:
         return False
     digest = _digest(token)
     with ctx.rt.db.read() as s:
-        live = s.execute(select(ScimToken.token_hash).where(ScimToken.revoked_at.is_(None))).scalars().all()
+        live = scim_store.list_live_token_hashes(s)
     return any(hmac.compare_digest(digest, h) for h in live)
 
 
 # ---- externalId (the client's own identifier, kept as given) --------------------------------------------------
 
 def _external(s: Session, kind: str, rid: int) -> str | None:
-    row = s.get(ScimExternalId, (kind, rid))
+    row = scim_store.find_external(s, kind, rid)
     return row.external_id if row else None
 
 
@@ -62,7 +63,7 @@ def _set_external(s: Session, kind: str, rid: int, value: str | None) -> None:
     value = (value or "").strip() or None
     if value is not None and len(value) > 255:
         raise MixunError("validation_failed", ("externalId 过长", "externalId is too long"), field="externalId")
-    row = s.get(ScimExternalId, (kind, rid))
+    row = scim_store.find_external(s, kind, rid)
     if value is None:
         if row is not None:
             s.delete(row)
@@ -72,27 +73,16 @@ def _set_external(s: Session, kind: str, rid: int, value: str | None) -> None:
         row.external_id = value
 
 
-def _with_external(s: Session, kind: str, value: str | None) -> list[int]:
-    return list(s.execute(select(ScimExternalId.resource_id).where(
-        ScimExternalId.kind == kind, ScimExternalId.external_id == value)).scalars())
-
-
-def _as_id(value: str | None) -> int:
-    text = value or ""
-    return int(text) if text.isdigit() and len(text) < 16 else -1
-
-
 # ---- Users ------------------------------------------------------------------------------------------------
 
 def _deleted(s: Session) -> set[int]:
     """Users the SCIM client deleted and who have not been reinstated since (RFC 7644 §3.6: 404 for
     them from then on; their accounts and history stay)."""
-    return set(s.execute(select(ScimDeletion.user_id).join(User, User.id == ScimDeletion.user_id)
-                         .where(User.departed_at.is_not(None))).scalars())
+    return scim_store.list_deleted_ids(s)
 
 
 def _staff(s: Session, user_id: int) -> User:
-    user = s.get(User, user_id)
+    user = user_store.find_user(s, user_id)
     if user is None or is_privileged(user.roles) or user_id in _deleted(s):
         raise MixunError("not_found")
     return user
@@ -121,19 +111,9 @@ def list_users(ctx: Ctx, attr: str | None, value: str | None, start: int, count:
     """(total, page) of staff accounts, optionally where ``attr`` (id, username, employee_no, name) equals
     ``value`` (userName compares case-insensitively, RFC 7643 caseExact false)."""
     with ctx.rt.db.read() as s:
-        stmt = select(User).order_by(User.id)
         gone = _deleted(s)
-        if attr == "id":
-            stmt = stmt.where(User.id == _as_id(value))
-        elif attr == "username":
-            stmt = stmt.where(func.lower(User.username) == (value or "").lower())
-        elif attr == "employee_no":
-            stmt = stmt.where(User.employee_no == value)
-        elif attr == "external_id":  # the client's own externalId, or (when it gave none) the employee number
-            stmt = stmt.where(User.id.in_(_with_external(s, "user", value)) | (User.employee_no == value))
-        elif attr == "name":
-            stmt = stmt.where(User.name == value)
-        rows = [u for u in s.execute(stmt).scalars() if not is_privileged(u.roles) and u.id not in gone]
+        # externalId: the client's own, or (when it gave none) the employee number.
+        rows = [u for u in scim_store.list_users(s, attr, value) if not is_privileged(u.roles) and u.id not in gone]
         page = rows[max(start - 1, 0): max(start - 1, 0) + count]
         return len(rows), [user_record(s, u) for u in page]
 
@@ -172,7 +152,7 @@ def create_user(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
     with ctx.rt.db.write() as s:
         if users.find_user_by_username(s, data["username"]) is not None:
             raise MixunError("username_taken")
-        if s.execute(select(User.id).where(User.employee_no == data["employee_no"].strip())).first():
+        if user_store.find_user_id_by_employee_no(s, data["employee_no"].strip()) is not None:
             raise MixunError("employee_no_taken")
         username = data["username"].strip()
         if len(username) > 64 or not all(c.isalnum() or c in "._-" for c in username):
@@ -230,7 +210,7 @@ def depart_user(ctx: Ctx, user_id: int) -> None:
         user = _staff(s, user_id)
         if user.departed_at is None:
             users._apply_depart(s, ctx, user, {"reason": "other", "pledged": False, "source": "scim"}, None)
-        row = s.get(ScimDeletion, user.id)
+        row = scim_store.find_deletion(s, user.id)
         if row is None:
             s.add(ScimDeletion(user_id=user.id, deleted_at=datetime.now(UTC)))
         else:
@@ -243,8 +223,7 @@ def depart_user(ctx: Ctx, user_id: int) -> None:
 def _group(s: Session, unit: Unit, with_members: bool = True) -> dict[str, Any]:
     members: list[dict[str, Any]] = []
     if with_members:
-        for uid, name, roles in s.execute(select(User.id, User.name, User.roles).where(
-                User.unit_id == unit.id, User.departed_at.is_(None)).order_by(User.id)):
+        for uid, name, roles in user_store.list_in_unit(s, unit.id):
             if not is_privileged(roles):
                 members.append({"id": uid, "name": name})
     version = hashlib.sha256(f"{unit.id}|{unit.path}|{[m['id'] for m in members]}".encode()).hexdigest()[:16]
@@ -258,21 +237,14 @@ def list_groups(ctx: Ctx, attr: str | None, value: str | None, start: int, count
     """(total, page) of open units, optionally where ``attr`` (id, or name: the path or the unit's own
     name) equals ``value``."""
     with ctx.rt.db.read() as s:
-        stmt = select(Unit).where(Unit.closed_at.is_(None)).order_by(Unit.id)
-        if attr == "id":
-            stmt = stmt.where(Unit.id == _as_id(value))
-        elif attr == "name":
-            stmt = stmt.where((Unit.path == value) | (Unit.name == value))
-        elif attr == "external_id":
-            stmt = stmt.where(Unit.id.in_(_with_external(s, "group", value)))
-        rows = list(s.execute(stmt).scalars())
+        rows = scim_store.list_groups(s, attr, value)
         page = rows[max(start - 1, 0): max(start - 1, 0) + count]
         return len(rows), [_group(s, u) for u in page]
 
 
 def get_group(ctx: Ctx, unit_id: int) -> dict[str, Any]:
     with ctx.rt.db.read() as s:
-        unit = s.get(Unit, unit_id)
+        unit = unit_store.find_unit(s, unit_id)
         if unit is None or unit.closed_at is not None:
             raise MixunError("not_found")
         return _group(s, unit)
@@ -289,7 +261,7 @@ def create_group(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
     """A unit by its path (``总行/数据管理部``; missing parents are created too)."""
     with ctx.rt.db.write() as s:
         parts = _parts(data.get("path") or "")
-        if s.execute(select(Unit.id).where(Unit.path == "/".join(parts))).first():
+        if unit_store.find_unit_id_by_path(s, "/".join(parts)) is not None:
             raise MixunError("unit_exists")
         unit = _unit_for(s, ctx, "/".join(parts))
         _set_external(s, "group", unit.id, data.get("external_id"))
@@ -305,7 +277,7 @@ def replace_group(ctx: Ctx, unit_id: int, data: dict[str, Any]) -> dict[str, Any
         unit = get_unit(s, unit_id)
         parts = _parts(data.get("path") or "")
         if "/".join(parts) != unit.path:
-            if s.execute(select(Unit.id).where(Unit.path == "/".join(parts), Unit.closed_at.is_(None))).first():
+            if unit_store.find_unit_id_by_path(s, "/".join(parts), open_only=True) is not None:
                 raise MixunError("unit_exists")
             parent_id = _unit_for(s, ctx, "/".join(parts[:-1])).id if len(parts) > 1 else None
             update_unit_txn(s, ctx, unit, parts[-1], parent_id, True)

@@ -12,11 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select
-from sqlalchemy.orm import Session
-
-from mixun.db.models import Approval, PasswordHistory, SearchKey, Unit, User
-from mixun.db.models import Session as DbSession
+from mixun.db.models import PasswordHistory, Unit, User
 from mixun.domain.audit_actions import AuditAction
 from mixun.domain.departures import DEPARTURE_REASONS as DEPARTURE_REASONS
 from mixun.domain.names import pinyin_keys, search_keys
@@ -32,7 +28,14 @@ from mixun.services.people import find_user_by_username as find_user_by_username
 from mixun.services.people import get_user as get_user
 from mixun.services.people import unit_path as unit_path
 from mixun.services.runtime import Ctx
+from mixun.storage import Session
+from mixun.storage import approvals as approval_store
+from mixun.storage import credentials as credential_store
 from mixun.storage import events as stored_events
+from mixun.storage import search_keys as search_key_store
+from mixun.storage import sessions as session_store
+from mixun.storage import units as unit_store
+from mixun.storage import users as user_store
 
 
 def _unit_parts(path: str) -> list[str]:
@@ -43,7 +46,7 @@ def _unit_parts(path: str) -> list[str]:
 
 
 def unit_exists(session: Session, path: str) -> bool:
-    return session.execute(select(Unit.id).where(Unit.path == "/".join(_unit_parts(path)))).first() is not None
+    return unit_store.find_unit_id_by_path(session, "/".join(_unit_parts(path))) is not None
 
 
 def ensure_unit_path(session: Session, path: str, create: bool = True) -> Unit:
@@ -53,7 +56,7 @@ def ensure_unit_path(session: Session, path: str, create: bool = True) -> Unit:
     parent: Unit | None = None
     for i in range(len(parts)):
         sub = "/".join(parts[: i + 1])
-        unit = session.execute(select(Unit).where(Unit.path == sub)).scalar_one_or_none()
+        unit = unit_store.find_unit_by_path(session, sub)
         if unit is None:
             if not create:
                 raise MixunError("unit_not_found", path="/".join(parts))
@@ -94,9 +97,9 @@ def create_user_txn(session: Session, ctx: Ctx, *, username: str, name: str, uni
         if failures:
             raise MixunError("weak_password", rules=failures)
     role_list = check_roles(roles or [Role.EMPLOYEE.value], allow_reserved_roles)
-    if session.execute(select(User.id).where(func.lower(User.username) == username.lower())).first():
+    if user_store.find_user_id_by_username(session, username) is not None:
         raise MixunError("username_taken")
-    if employee_no and session.execute(select(User.id).where(User.employee_no == employee_no)).first():
+    if employee_no and user_store.find_user_id_by_employee_no(session, employee_no) is not None:
         raise MixunError("employee_no_taken")
     unit_row = ensure_unit_path(session, unit, create=create_units)
     full, initials = pinyin_keys(name.strip())
@@ -133,19 +136,17 @@ def create_user(ctx: Ctx, **kwargs: Any) -> User:
 
 def index_user(session: Session, user: User) -> None:
     """(Re)write a person's directory search keys; a disabled account has none, so search never finds it."""
-    # No ORM synchronisation: nothing holds SearchKey objects, and scanning the session for them costs
-    # O(loaded objects) per call (an HR import holds every person in its session).
-    session.execute(delete(SearchKey).where(SearchKey.user_id == user.id).execution_options(synchronize_session=False))
+    search_key_store.delete_keys(session, user.id)
     if user.disabled or is_administrator(user.roles):  # administrators are not staff: not in the directory
         return
     keys = search_keys(user.name, user.username, user.employee_no, user.position)
-    session.execute(insert(SearchKey), [{"user_id": user.id, "key": k, "rank": r} for k, r in keys])
+    search_key_store.insert_keys(session, user.id, keys)
 
 
 def list_units(ctx: Ctx) -> list[dict[str, Any]]:
     """The open units (a closed one, 已撤销, is listed only in HR's tree: services/org.list_tree)."""
     with ctx.rt.db.read() as s:
-        units = s.execute(select(Unit).where(Unit.closed_at.is_(None)).order_by(Unit.path)).scalars().all()
+        units = unit_store.list_tree(s, open_only=True)
         return [{"id": u.id, "name": u.name, "path": u.path, "parent_id": u.parent_id} for u in units]
 
 
@@ -156,11 +157,11 @@ def create_unit(ctx: Ctx, name: str, parent_id: int | None) -> dict[str, Any]:
     with ctx.rt.db.write() as s:
         parent_path = ""
         if parent_id is not None:
-            parent = s.get(Unit, parent_id)
+            parent = unit_store.find_unit(s, parent_id)
             if parent is None:
                 raise MixunError("not_found")
             parent_path = parent.path + "/"
-        if s.execute(select(Unit.id).where(Unit.path == parent_path + name)).first():
+        if unit_store.find_unit_id_by_path(s, parent_path + name) is not None:
             raise MixunError("unit_exists")
         unit = Unit(name=name, parent_id=parent_id, path=parent_path + name)
         s.add(unit)
@@ -171,20 +172,13 @@ def create_unit(ctx: Ctx, name: str, parent_id: int | None) -> dict[str, Any]:
 
 def admin_list_users(ctx: Ctx, q: str, limit: int, offset: int) -> dict[str, Any]:
     with ctx.rt.db.read() as s:
-        stmt = select(User).order_by(User.id)
-        if q:
-            like = f"%{q.lower()}%"
-            stmt = stmt.where(or_(func.lower(User.username).like(like), User.name.like(f"%{q}%"),
-                                  User.employee_no.like(like)))
-        rows = s.execute(stmt.offset(offset).limit(limit + 1)).scalars().all()
+        rows = user_store.list_for_admin(s, q, offset, limit + 1)
         now = datetime.now(UTC)
         users = [admin_view(s, u, now) for u in rows[:limit]]
         # Requests waiting on each person, so the console shows 待审批 rather than inviting a duplicate.
         pending: dict[int, list[str]] = {}
-        if users:
-            for uid, kind in s.execute(select(Approval.target_user_id, Approval.kind).where(
-                    Approval.status == "pending", Approval.target_user_id.in_([u["id"] for u in users]))):
-                pending.setdefault(uid, []).append(kind)
+        for uid, kind in approval_store.list_pending_kinds(s, [u["id"] for u in users]):
+            pending.setdefault(uid, []).append(kind)
         for u in users:
             u["pending_approvals"] = pending.get(u["id"], [])
         return {"users": users, "next_offset": offset + limit if len(rows) > limit else None}
@@ -229,7 +223,7 @@ def _last_admin_check(s: Session, user: User) -> None:
     held = [r for r in user.roles if Role(r) in ADMIN_ROLES] if user.roles else []
     if not held:
         return
-    others = s.execute(select(User.roles).where(User.id != user.id, User.disabled.is_(False))).scalars()
+    others = user_store.list_enabled_roles_except(s, user.id)
     remaining = {r for roles in others for r in (roles or [])}
     missing = [r for r in held if r not in remaining]
     if missing:
@@ -255,7 +249,7 @@ def admin_update_user(ctx: Ctx, user_id: int, changes: dict[str, Any]) -> dict[s
         # Only what actually changes (a request for nothing would wait for nobody's benefit).
         changes = {k: v for k, v in changes.items() if k != "roles" and v is not None and v != getattr(user, k)}
         _not_self(ctx, user)
-        if changes.get("unit_id") is not None and s.get(Unit, changes["unit_id"]) is None:
+        if changes.get("unit_id") is not None and unit_store.find_unit(s, changes["unit_id"]) is None:
             raise MixunError("unit_not_found", unit_id=changes["unit_id"])
         if changes.get("disabled") is False and user.departed_at is not None:
             raise MixunError("account_departed")
@@ -270,7 +264,7 @@ def _apply_update(s: Session, ctx: Ctx, user: User, changes: dict[str, Any],
                   approval: dict[str, Any] | None) -> dict[str, Any]:
     changed: dict[str, Any] = {}
     if changes.get("unit_id") is not None and changes["unit_id"] != user.unit_id:
-        if s.get(Unit, changes["unit_id"]) is None:
+        if unit_store.find_unit(s, changes["unit_id"]) is None:
             raise MixunError("unit_not_found", unit_id=changes["unit_id"])
         changed["unit_id"] = {"from": user.unit_id, "to": changes["unit_id"]}
         user.unit_id = changes["unit_id"]
@@ -339,7 +333,6 @@ def _apply_roles(s: Session, ctx: Ctx, user: User, payload: dict[str, Any],
 
 def _reissue_credentials(s: Session, ctx: Ctx, user: User) -> str:
     """A new one-time password, two-factor and recovery codes cleared, every session ended."""
-    from mixun.db.models import RecoveryCode
     from mixun.domain.passwords import generate_password
     from mixun.services.auth import revoke_user_sessions_txn
 
@@ -353,7 +346,7 @@ def _reissue_credentials(s: Session, ctx: Ctx, user: User) -> str:
     user.totp_enabled = False
     user.totp_secret_enc = None
     user.totp_last_step = 0
-    s.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    credential_store.delete_recovery_codes(s, user.id)
     revoke_user_sessions_txn(s, ctx, user.id, reason="credentials_reissued")
     return password
 
@@ -418,12 +411,10 @@ def _reset(ctx: Ctx, user_id: int, kind: str) -> dict[str, Any]:
 
 def _apply_reset_two_factor(s: Session, ctx: Ctx, user: User, payload: dict[str, Any],
                             approval: dict[str, Any] | None) -> dict[str, Any]:
-    from mixun.db.models import RecoveryCode
-
     user.totp_enabled = False
     user.totp_secret_enc = None
     user.totp_last_step = 0
-    s.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    credential_store.delete_recovery_codes(s, user.id)
     revoke_user_sessions_txn(s, ctx, user.id, reason="two_factor_reset")
     audit.record(s, ctx, AuditAction.ACCOUNT_TWO_FACTOR_RESET, target=f"user:{user.id}", **_via(approval))
     account_changed(s, ctx, user.id)
@@ -431,8 +422,7 @@ def _apply_reset_two_factor(s: Session, ctx: Ctx, user: User, payload: dict[str,
 
 
 def active_session_count(s: Session, user_id: int) -> int:
-    return s.execute(select(func.count()).select_from(DbSession)
-                     .where(DbSession.user_id == user_id, DbSession.revoked_at.is_(None))).scalar_one()
+    return session_store.count_active(s, user_id)
 
 
 

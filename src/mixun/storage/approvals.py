@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -44,3 +44,12 @@ def list_approvals(s: Session, status: str, limit: int, offset: int) -> Sequence
 
 def count_pending(s: Session) -> int:
     return int(s.execute(select(func.count()).select_from(Approval).where(Approval.status == "pending")).scalar_one())
+
+
+def list_pending_kinds(s: Session, user_ids: Iterable[int]) -> list[tuple[int, str]]:
+    """(target user id, kind) of every pending request on one of ``user_ids`` (no query for none)."""
+    ids = list(user_ids)
+    if not ids:
+        return []
+    return [(uid, kind) for uid, kind in s.execute(select(Approval.target_user_id, Approval.kind).where(
+        Approval.status == "pending", Approval.target_user_id.in_(ids)))]

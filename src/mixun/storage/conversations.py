@@ -25,6 +25,16 @@ def get_conversation(s: Session, conversation_id: int, *, lock: bool = False) ->
     return conv
 
 
+def find_conversation(s: Session, conversation_id: int) -> Conversation | None:
+    return s.get(Conversation, conversation_id)
+
+
+def find_other_member_id(s: Session, conversation_id: int, user_id: int) -> int | None:
+    """A member of the conversation other than ``user_id`` (in a direct one: the other person)."""
+    return s.execute(select(Member.user_id).where(Member.conversation_id == conversation_id,
+                                                  Member.user_id != user_id)).scalar()
+
+
 def find_member(s: Session, conversation_id: int, user_id: int) -> Member | None:
     return s.get(Member, (conversation_id, user_id))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from mixun.db.models import Unit, User
@@ -21,8 +21,19 @@ def unit_path(s: Session, unit_id: int | None) -> str:
     return s.execute(select(Unit.path).where(Unit.id == unit_id)).scalar() or ""
 
 
-def find_unit_id_by_path(s: Session, path: str) -> int | None:
-    return s.execute(select(Unit.id).where(Unit.path == path)).scalar()
+def find_unit_id_by_path(s: Session, path: str, *, except_id: int | None = None,
+                         open_only: bool = False) -> int | None:
+    """The unit at ``path`` (other than ``except_id``; not closed when ``open_only``), if any."""
+    stmt = select(Unit.id).where(Unit.path == path)
+    if except_id is not None:
+        stmt = stmt.where(Unit.id != except_id)
+    if open_only:
+        stmt = stmt.where(Unit.closed_at.is_(None))
+    return s.execute(stmt).scalar()
+
+
+def find_unit_by_path(s: Session, path: str) -> Unit | None:
+    return s.execute(select(Unit).where(Unit.path == path)).scalar_one_or_none()
 
 
 def user_unit_path(s: Session, user_id: int) -> str:
@@ -44,3 +55,35 @@ def list_units(s: Session, under: str | None = None) -> list[tuple[int, str]]:
     if under is not None:
         stmt = stmt.where(or_(Unit.path == under, Unit.path.startswith(under + "/")))
     return [(i, p) for i, p in s.execute(stmt.order_by(Unit.path)).all()]
+
+
+def list_ids_by_path(s: Session, paths: Iterable[str]) -> dict[str, int]:
+    """{path: unit id} for those of ``paths`` that exist (no query for none)."""
+    wanted = list(paths)
+    if not wanted:
+        return {}
+    return {p: i for p, i in s.execute(select(Unit.path, Unit.id).where(Unit.path.in_(wanted))).all()}
+
+
+def list_tree(s: Session, *, open_only: bool = False) -> list[Unit]:
+    """Every unit (only the open ones when ``open_only``) by path."""
+    stmt = select(Unit)
+    if open_only:
+        stmt = stmt.where(Unit.closed_at.is_(None))
+    return list(s.execute(stmt.order_by(Unit.path)).scalars().all())
+
+
+def list_descendants(s: Session, unit: Unit) -> list[Unit]:
+    """Every unit below ``unit`` (by path), closed ones included."""
+    prefix = unit.path + "/"
+    return list(s.execute(select(Unit).where(func.substr(Unit.path, 1, len(prefix)) == prefix)).scalars())
+
+
+def list_children(s: Session, unit_id: int) -> list[Unit]:
+    """The units directly below ``unit_id``, closed ones included."""
+    return list(s.execute(select(Unit).where(Unit.parent_id == unit_id)).scalars())
+
+
+def count_open_children(s: Session, unit_id: int) -> int:
+    return s.execute(select(func.count()).select_from(Unit).where(
+        Unit.parent_id == unit_id, Unit.closed_at.is_(None))).scalar_one()
