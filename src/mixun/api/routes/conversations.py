@@ -167,8 +167,7 @@ async def _no_body() -> Message:
 @router.get("/conversations/{conversation_id}/messages", response_model=models.MessagePage)
 def history(conversation_id: Id, ctx: Chat, after_seq: Seq = None, before_seq: Seq = None,
             limit: Limit = 50) -> dict[str, Any]:
-    views = messages.list_messages(ctx, conversation_id, after_seq, before_seq, limit)
-    return {"messages": message_actions.with_reactions(ctx, views)}
+    return {"messages": message_actions.history_page(ctx, conversation_id, after_seq, before_seq, limit)}
 
 
 @router.post("/conversations/{conversation_id}/read", status_code=204)
