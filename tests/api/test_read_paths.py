@@ -92,6 +92,12 @@ def test_quick_read_answers_and_refuses_writes(env: Env) -> None:
         assert s.get(Member, (conv, a_id)) is not None
     if env.rt.db.is_sqlite:
         return
+    with env.rt.db.quick_read() as s:
+        raw = s.connection().connection.dbapi_connection
+        assert raw is not None and raw.autocommit
+    assert not raw.autocommit  # back in the pool in its usual mode: a write session gets a transaction
+    with env.rt.db.write() as s:
+        assert not s.connection().connection.dbapi_connection.autocommit  # type: ignore[union-attr]
     with pytest.raises(RuntimeError), env.rt.db.quick_read() as s:
         s.execute(update(Member).where(Member.conversation_id == conv).values(read_seq=5))
     with pytest.raises(RuntimeError), env.rt.db.quick_read() as s:
