@@ -293,7 +293,11 @@ class Server:
         return 0
 
     def __enter__(self) -> Server:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()  # a server that came up too slowly is not left running (__exit__ will not run)
+            raise
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

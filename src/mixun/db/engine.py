@@ -92,6 +92,13 @@ class Database:
         self.search_key: Callable[[], bytes] | None = None
         self._write = sessionmaker(self.write_engine, expire_on_commit=False, info={"database": self})
         self._read = sessionmaker(self.read_engine, expire_on_commit=False, info={"database": self})
+        # quick_read: PostgreSQL without a transaction around the statements (see there); SQLite as read.
+        quick_engine = (self.read_engine if self.is_sqlite
+                        else self.read_engine.execution_options(isolation_level="AUTOCOMMIT"))
+        self._quick = sessionmaker(quick_engine, expire_on_commit=False, info={"database": self})
+        if not self.is_sqlite:
+            event.listen(self._quick, "do_orm_execute", _refuse_writes)
+            event.listen(self._quick, "before_flush", _refuse_flush)
 
     @contextmanager
     def write(self, after_commit: list[Callable[[], None]] | None = None) -> Iterator[Session]:
@@ -123,6 +130,20 @@ class Database:
         finally:
             session.close()  # ends the read transaction; loaded objects stay usable (not expired)
 
+    @contextmanager
+    def quick_read(self) -> Iterator[Session]:
+        """A read of the busiest routes (history, the conversation list, the status poll), for code that
+        only SELECTs. On PostgreSQL its statements run in autocommit mode: no BEGIN and no ROLLBACK,
+        two round trips fewer per request. The answers are those of ``read``: at PostgreSQL's READ
+        COMMITTED (the isolation Mixun runs at) every statement of a transaction takes a snapshot of
+        its own anyway, so the transaction around them gave no common snapshot. A write through it is
+        refused (it would commit on its own). SQLite: ``read`` (its transaction is in-process)."""
+        session = self._quick()
+        try:
+            yield session
+        finally:
+            session.close()
+
     def answers(self) -> bool:
         """Whether the database answers a trivial query (the health probes); raises when it cannot."""
         with self.read() as s:
@@ -132,6 +153,17 @@ class Database:
         self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             self.read_engine.dispose()
+
+
+def _refuse_writes(state: Any) -> None:
+    """An ORM or Core INSERT, UPDATE or DELETE in a quick_read (textual SQL is the caller's to keep read-only)."""
+    if state.is_insert or state.is_update or state.is_delete:
+        raise RuntimeError("quick_read is for SELECTs only; use Database.write")
+
+
+def _refuse_flush(session: Session, _ctx: Any, _instances: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("quick_read is for SELECTs only; use Database.write")
 
 
 def is_busy(exc: BaseException) -> bool:

@@ -161,7 +161,7 @@ def personal(view: dict[str, Any], conv: Conversation, member: Member) -> dict[s
 
 def list_conversations(ctx: Ctx, limit: int = 200) -> dict[str, Any]:
     me = ctx.user_id
-    with ctx.rt.db.read() as s:
+    with ctx.rt.db.quick_read() as s:
         rows = s.execute(select(Conversation, Member).join(Member, Member.conversation_id == Conversation.id)
                          .where(Member.user_id == me).order_by(Conversation.updated_at.desc())
                          .limit(limit)).all()

@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session
 from mixun.db.models import Conversation, Member
 from mixun.services.runtime import Ctx
 from mixun.storage import conversations as conversation_store
+from mixun.storage.conversations import contacts_query as contacts_query
 from mixun.storage.conversations import list_contacts as contacts_of
 from mixun.storage.conversations import list_member_ids as member_ids
 
-__all__ = ["access_conversation", "contacts_of", "member_ids"]
+__all__ = ["access_conversation", "contacts_of", "contacts_query", "member_ids"]
 
 
 def access_conversation(s: Session, ctx: Ctx, conversation_id: int, *, lock: bool = False

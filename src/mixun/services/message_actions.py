@@ -170,13 +170,25 @@ def _reactions(s: Session, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     return {mid: list(by.values()) for mid, by in out.items()}
 
 
-def with_reactions(ctx: Ctx, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """History views with their reactions (one query for the page; sends never pay for it)."""
+def history_page(ctx: Ctx, conversation_id: int, after_seq: int | None, before_seq: int | None,
+                 limit: int) -> list[dict[str, Any]]:
+    """A history page as ``messages.list_messages`` gives it, with its reactions: one read for both
+    (the busiest read of all; round trips are most of its cost)."""
+    with ctx.rt.db.quick_read() as s:
+        return with_reactions(ctx, messages.page_views(s, ctx, conversation_id, after_seq, before_seq, limit), s)
+
+
+def with_reactions(ctx: Ctx, views: list[dict[str, Any]], s: Session | None = None) -> list[dict[str, Any]]:
+    """History views with their reactions (one query for the page; sends never pay for it), read in
+    session ``s`` when given (the history page's own), else in a read of its own."""
     ids = [v["id"] for v in views]
     if not ids:
         return views
-    with ctx.rt.db.read() as s:
+    if s is not None:
         found = _reactions(s, ids)
+    else:
+        with ctx.rt.db.read() as own:
+            found = _reactions(own, ids)
     for v in views:
         if v["id"] in found and not v.get("recalled"):
             v["reactions"] = found[v["id"]]

@@ -26,13 +26,19 @@ MAX_PAGE = 200
 
 def list_messages(ctx: Ctx, conversation_id: int, after_seq: int | None, before_seq: int | None,
                   limit: int) -> list[dict[str, Any]]:
-    limit = max(1, min(limit, MAX_PAGE))
     with ctx.rt.db.read() as s:
-        conv, me = access_conversation(s, ctx, conversation_id)
-        rows = message_store.list_page(s, conv.id, me.joined_seq, after_seq, before_seq, limit)
-        if any(r.dlp_action == "hold" for r in rows):
-            rows = [r for r in rows if r.dlp_action != "hold" or r.sender_id == ctx.user_id]
-        return message_views(s, ctx, rows, ctx.user_id)
+        return page_views(s, ctx, conversation_id, after_seq, before_seq, limit)
+
+
+def page_views(s: Session, ctx: Ctx, conversation_id: int, after_seq: int | None, before_seq: int | None,
+               limit: int) -> list[dict[str, Any]]:
+    """``list_messages`` in the caller's session ``s``."""
+    limit = max(1, min(limit, MAX_PAGE))
+    conv, me = access_conversation(s, ctx, conversation_id)
+    rows = message_store.list_page(s, conv.id, me.joined_seq, after_seq, before_seq, limit)
+    if any(r.dlp_action == "hold" for r in rows):
+        rows = [r for r in rows if r.dlp_action != "hold" or r.sender_id == ctx.user_id]
+    return message_views(s, ctx, rows, ctx.user_id)
 
 
 def access_message(s: Session, ctx: Ctx, message_id: int) -> tuple[Message, Conversation, Member]:
@@ -108,7 +114,17 @@ def recall_message(ctx: Ctx, message_id: int) -> dict[str, Any]:
 
 
 def mark_read(ctx: Ctx, conversation_id: int, seq: int) -> None:
-    """Advance the caller's read position; tell the caller's devices and the senders whose counts changed."""
+    """Advance the caller's read position; tell the caller's devices and the senders whose counts changed.
+
+    Each mark that advances is committed before the answer (it is not coalesced in memory): another
+    serving process answers the caller's next conversation list, and the senders' read receipts are
+    events written in the same transaction. A mark that would not advance (a client marking what it
+    has marked already, on every focus or page view) is answered after one read, without taking a
+    write transaction (SQLite's single writer, a commit)."""
+    with ctx.rt.db.quick_read() as s:
+        conv, member = access_conversation(s, ctx, conversation_id)
+        if min(int(seq), conv.last_seq) <= member.read_seq:
+            return
     with ctx.rt.db.write() as s:
         conv, member = access_conversation(s, ctx, conversation_id)
         seq = min(int(seq), conv.last_seq)

