@@ -6,6 +6,7 @@ import { fmtTime } from './ui';
 import { loginReasons } from './security';
 import { lazyPart } from './lazy';
 import { w } from './labels_org';
+import type { DirectoryUnit, DirectoryUnits, LoginAlertRow, LoginAlerts, SessionRow, Sessions as SessionsAnswer } from './api-types';
 
 // The consoles' screens are loaded when an administrator opens them, never by an employee's client:
 // each module is its own chunk (esbuild splitting), fetched once on first use.
@@ -129,10 +130,10 @@ export function AdminConsole() {
 }
 
 function Units() {
-  const [units, setUnits] = useState<any[]>([]);
+  const [units, setUnits] = useState<DirectoryUnit[]>([]);
   const [name, setName] = useState('');
   const [parent, setParent] = useState('');
-  const load = () => get<any>('/admin/units').then((r) => setUnits(r.units || []), showError);
+  const load = () => get<DirectoryUnits>('/admin/units').then((r) => setUnits(r.units || []), showError);
   useEffect(() => { load(); }, []);
   return (
     <div data-testid="admin-units">
@@ -153,14 +154,14 @@ function Units() {
 }
 
 function Sessions() {
-  const [rows, setRows] = useState<any[] | null>(null);
-  useEffect(() => { get<any>('/admin/sessions?limit=200').then((r) => setRows(r.sessions || []), showError); }, []);
+  const [rows, setRows] = useState<SessionRow[] | null>(null);
+  useEffect(() => { get<SessionsAnswer>('/admin/sessions?limit=200').then((r) => setRows(r.sessions || []), showError); }, []);
   return (
     <div data-testid="admin-sessions">
       <table class="grid">
         <thead><tr><th>{t('name')}</th><th>{t('created_at')}</th><th>{t('last_seen')}</th><th>{t('ip')}</th><th>{t('user_agent')}</th></tr></thead>
         <tbody>{(rows || []).map((s) => (
-          <tr><td>{s.user?.name || s.name || s.username || s.user_name || s.user_id}</td><td>{fmtTime(s.created_at, true)}</td><td>{fmtTime(s.last_seen_at, true)}</td><td>{s.ip}</td><td class="ua">{s.user_agent}</td></tr>
+          <tr><td>{s.name || s.username || s.user_id}</td><td>{fmtTime(s.created_at, true)}</td><td>{fmtTime(s.last_seen_at, true)}</td><td>{s.ip}</td><td class="ua">{s.user_agent}</td></tr>
         ))}</tbody>
       </table>
     </div>
@@ -168,15 +169,15 @@ function Sessions() {
 }
 
 function Alerts() {
-  const [rows, setRows] = useState<any[] | null>(null);
-  useEffect(() => { get<any>('/admin/login-alerts?limit=200').then((r) => setRows(r.alerts || r.login_alerts || r.items || []), showError); }, []);
+  const [rows, setRows] = useState<LoginAlertRow[] | null>(null);
+  useEffect(() => { get<LoginAlerts>('/admin/login-alerts?limit=200').then((r) => setRows(r.alerts || []), showError); }, []);
   return (
     <div data-testid="admin-alerts">
       <SecurityRisks />
       <table class="grid">
         <thead><tr><th>{t('time')}</th><th>{t('name')}</th><th>{t('ip')}</th><th>{t('reason')}</th></tr></thead>
         <tbody>{(rows || []).map((a) => (
-          <tr><td>{fmtTime(a.created_at || a.at, true)}</td><td>{a.user?.name || a.name || a.username || a.user_id}</td><td>{a.ip}</td><td>{loginReasons(a)}</td></tr>
+          <tr><td>{fmtTime(a.created_at, true)}</td><td>{a.name || a.username || a.user_id}</td><td>{a.ip}</td><td>{loginReasons(a)}</td></tr>
         ))}</tbody>
       </table>
       {rows && rows.length === 0 && <div class="muted pad">{t('none')}</div>}

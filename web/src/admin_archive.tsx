@@ -10,6 +10,7 @@ import { showError, toast } from './store';
 import { Icon, Modal, fmtTime } from './ui';
 import { REASON_CATEGORIES, REASON_MIN, word } from './labels_compliance';
 import { fmtSize } from './drive';
+import type { AccessRequestFiled, ArchiveConversation, ArchiveOriginal, ArchiveSearch, ArchiveVersion, Attachment, GroupFile, GroupFileEvent, GroupFiles as GroupFilesAnswer } from './api-types';
 
 const zh = () => locale !== 'en';
 export type Why = { category: string; reason: string };
@@ -64,8 +65,8 @@ export function Snippet({ sn, fallback }: { sn?: { text: string; start: number; 
   return <span>{sn.start > 0 ? '…' : ''}{parts}{sn.start + sn.text.length < fallback.length ? '…' : ''}</span>;
 }
 
-function whoToWhom(r: any): string {
-  const to = (r.recipients || []).map((p: any) => p.name).join('、');
+function whoToWhom(r: ArchiveVersion): string {
+  const to = (r.recipients || []).map((p) => p.name).join('、');
   const more = (r.recipient_count || 0) > (r.recipients || []).length ? (zh() ? ` 等 ${r.recipient_count} 人` : ` and others (${r.recipient_count})`) : '';
   return `${r.sender?.name || ''} → ${to || (zh() ? '（无其他成员）' : '(nobody else)')}${more}`;
 }
@@ -92,9 +93,9 @@ export function Archive() {
 function Messages({ why, setWhy }: { why: Why; setWhy: (w: Why) => void }) {
   const [f, setF] = useState({ ...EMPTY });
   const [err, setErr] = useState<string | null>(null);
-  const [res, setRes] = useState<any[] | null>(null);
+  const [res, setRes] = useState<ArchiveVersion[] | null>(null);
   const [convTitle, setConvTitle] = useState('');
-  const [ctxOf, setCtxOf] = useState<any>(null);
+  const [ctxOf, setCtxOf] = useState<ArchiveVersion | null>(null);
   const [originals, setOriginals] = useState<Record<number, string>>({});
   const run = async (over: Partial<typeof EMPTY> = {}) => {
     const g = { ...f, ...over };
@@ -109,17 +110,17 @@ function Messages({ why, setWhy }: { why: Why; setWhy: (w: Why) => void }) {
     const since = dayIso(g.since), until = dayIso(g.until, true);
     if (since) qs.set('since', since);
     if (until) qs.set('until', until);
-    try { setRes((await get<any>(`/compliance/archive/search?${qs}`)).results || []); } catch (e) { setErr(e instanceof ApiError ? e.message : String(e)); }
+    try { setRes((await get<ArchiveSearch>(`/compliance/archive/search?${qs}`)).results || []); } catch (e) { setErr(e instanceof ApiError ? e.message : String(e)); }
   };
   const field = (k: keyof typeof EMPTY, lbl: string, type = 'text', ph = '') => (
     <label>{lbl}<input type={type} data-testid={'archive-' + k} placeholder={ph} value={f[k]} onInput={(e) => setF({ ...f, [k]: e.currentTarget.value })} /></label>
   );
-  const original = async (r: any) => {
+  const original = async (r: ArchiveVersion) => {
     const bad = reasonProblem(why);
     if (bad) { setErr(bad); return; }
     try {
-      const out = await api<any>('POST', `/compliance/archive/versions/${r.version_id}/original`, { category: why.category, reason: why.reason.trim() });
-      if (out.status === 'pending') toast(zh() ? '已提交申请，须另一名合规人员批准后在“导出”页查看' : 'Request filed: another officer must approve it (see Exports)');
+      const out = await api<ArchiveOriginal | AccessRequestFiled>('POST', `/compliance/archive/versions/${r.version_id}/original`, { category: why.category, reason: why.reason.trim() });
+      if ('status' in out) toast(zh() ? '已提交申请，须另一名合规人员批准后在“导出”页查看' : 'Request filed: another officer must approve it (see Exports)');
       else setOriginals({ ...originals, [r.version_id]: out.original_text });
     } catch (e) { showError(e); }
   };
@@ -171,12 +172,12 @@ function Messages({ why, setWhy }: { why: Why; setWhy: (w: Why) => void }) {
 const GF_EMPTY = { q: '', person: '', group: '', since: '', until: '' };
 
 /** A line of what was done to a group-space item: when, who, what. */
-function historyLine(e: any): string {
+function historyLine(e: GroupFileEvent): string {
   const what = t('gfiles_ev_' + e.action, { old: e.old || '', to: e.to || t('gfiles_root'), reason: e.reason || '' });
   return `${fmtTime(e.at, true)} ${e.by || word(e.by_role) || ''} ${what.startsWith('gfiles_ev_') ? word(e.action) : what}`;
 }
 
-function stateLabel(r: any): string {
+function stateLabel(r: GroupFile): string {
   if (r.state === 'deleted') return r.deleted_by ? t('gfiles_state_deleted', { name: r.deleted_by }) : t('gfiles_state_deleted_anon');
   return t('gfiles_state_' + r.state);
 }
@@ -186,7 +187,7 @@ function stateLabel(r: any): string {
 function GroupFiles({ why, setWhy }: { why: Why; setWhy: (w: Why) => void }) {
   const [f, setF] = useState({ ...GF_EMPTY });
   const [err, setErr] = useState<string | null>(null);
-  const [res, setRes] = useState<any[] | null>(null);
+  const [res, setRes] = useState<GroupFile[] | null>(null);
   const run = async (over: Partial<typeof GF_EMPTY> = {}) => {
     const g = { ...f, ...over };
     const bad = reasonProblem(why);
@@ -198,12 +199,12 @@ function GroupFiles({ why, setWhy }: { why: Why; setWhy: (w: Why) => void }) {
     const since = dayIso(g.since), until = dayIso(g.until, true);
     if (since) qs.set('since', since);
     if (until) qs.set('until', until);
-    try { setRes((await get<any>(`/compliance/archive/group-files?${qs}`)).results || []); } catch (e) { setErr(e instanceof ApiError ? e.message : String(e)); }
+    try { setRes((await get<GroupFilesAnswer>(`/compliance/archive/group-files?${qs}`)).results || []); } catch (e) { setErr(e instanceof ApiError ? e.message : String(e)); }
   };
   const field = (k: keyof typeof GF_EMPTY, lbl: string, type = 'text', ph = '') => (
     <label>{lbl}<input type={type} data-testid={'gfiles-' + k} placeholder={ph} value={f[k]} onInput={(e) => setF({ ...f, [k]: e.currentTarget.value })} /></label>
   );
-  const href = (r: any) => `/api/v1/compliance/archive/group-files/${r.id}/content?${new URLSearchParams({ category: why.category, reason: why.reason.trim() })}`;
+  const href = (r: GroupFile) => `/api/v1/compliance/archive/group-files/${r.id}/content?${new URLSearchParams({ category: why.category, reason: why.reason.trim() })}`;
   return (
     <div data-testid="archive-group-files">
       <form class="admin-form" onSubmit={(e) => { e.preventDefault(); run(); }}>
@@ -221,7 +222,7 @@ function GroupFiles({ why, setWhy }: { why: Why; setWhy: (w: Why) => void }) {
         <table class="grid archive-grid">
           <thead><tr><th>{t('time')}</th><th>{t('gfiles_file')}</th><th>{t('gfiles_place')}</th><th>{t('gfiles_person')}</th><th>{t('gfiles_scan')}</th><th>{t('gfiles_state')}</th><th>{t('actions')}</th></tr></thead>
           <tbody>{res.map((r) => {
-            const openable = r.kind === 'file' && r.content_kept && ['clean', 'unscanned'].includes(r.scan_status);
+            const openable = r.kind === 'file' && r.content_kept && ['clean', 'unscanned'].includes(r.scan_status || '');
             return (
               <tr data-testid="gfiles-row" data-item-id={r.id} data-state={r.state}>
                 <td>{fmtTime(r.created_at, true)}</td>
@@ -239,7 +240,7 @@ function GroupFiles({ why, setWhy }: { why: Why; setWhy: (w: Why) => void }) {
                   {r.renamed ? <span class="badge">{t('gfiles_renamed')}</span> : null}
                   {r.history?.length > 0 && (
                     <details class="gfiles-history" data-testid="gfiles-history"><summary>{t('gfiles_history')}</summary>
-                      <ul>{r.history.map((e: any) => <li>{historyLine(e)}</li>)}</ul>
+                      <ul>{r.history.map((e) => <li>{historyLine(e)}</li>)}</ul>
                     </details>
                   )}
                 </td>
@@ -258,15 +259,15 @@ function GroupFiles({ why, setWhy }: { why: Why; setWhy: (w: Why) => void }) {
 }
 
 /** The whole conversation around a hit: the versions before and after it, the hit marked. */
-function ContextDialog({ hit, why, onClose }: { hit: any; why: Why; onClose: () => void }) {
-  const [data, setData] = useState<any>(null);
+function ContextDialog({ hit, why, onClose }: { hit: ArchiveVersion; why: Why; onClose: () => void }) {
+  const [data, setData] = useState<ArchiveConversation | null>(null);
   const [more, setMore] = useState<number | null>(null);
   const load = async (after?: number) => {
     const qs = new URLSearchParams({ category: why.category, reason: why.reason.trim(), limit: '60' });
     if (after != null) qs.set('after_version', String(after)); else qs.set('around', String(hit.version_id));
     try {
-      const r = await get<any>(`/compliance/archive/conversations/${hit.conversation.id}?${qs}`);
-      setData((d: any) => (after != null && d ? { ...r, versions: [...d.versions, ...r.versions] } : r));
+      const r = await get<ArchiveConversation>(`/compliance/archive/conversations/${hit.conversation.id}?${qs}`);
+      setData((d) => (after != null && d ? { ...r, versions: [...d.versions, ...r.versions] } : r));
       setMore(r.next_after_version ?? null);
     } catch (e) { showError(e); onClose(); }
   };
@@ -274,9 +275,9 @@ function ContextDialog({ hit, why, onClose }: { hit: any; why: Why; onClose: () 
   return (
     <Modal title={`${hit.conversation.title || ''} · ${zh() ? '上下文' : 'Context'}`} onClose={onClose} wide testid="dialog">
       <div class="stack" data-testid="archive-context">
-        {data && <div class="muted">{zh() ? '成员：' : 'Members: '}{(data.members || []).map((m: any) => m.name).join('、')}</div>}
+        {data && <div class="muted">{zh() ? '成员：' : 'Members: '}{(data.members || []).map((m) => m.name).join('、')}</div>}
         <ol class="context-list">
-          {(data?.versions || []).map((v: any) => (
+          {(data?.versions || []).map((v) => (
             <li data-testid="archive-context-row" class={v.version_id === hit.version_id ? 'hit' : ''} data-hit={String(v.version_id === hit.version_id)}>
               <span class="muted">{fmtTime(v.created_at, true)}</span> <b>{v.sender?.name}</b>{v.kind !== 'created' ? <span class="badge">{word(v.kind)}</span> : null}：{v.version_id === hit.version_id ? <mark class="wrap">{v.text}</mark> : <span class="wrap">{v.text}</span>}
             </li>
@@ -294,7 +295,7 @@ function ContextDialog({ hit, why, onClose }: { hit: any; why: Why; onClose: () 
 
 // Files of an archived or reviewed message, including those kept from inside a secure pack; each
 // opening is audited by the server (with the stated reason for archive searches).
-export function ArchiveFiles({ atts, href }: { atts?: any[]; href: (a: any) => string }) {
+export function ArchiveFiles({ atts, href }: { atts?: Attachment[]; href: (a: Attachment) => string }) {
   if (!atts?.length) return null;
   return (
     <div class="archive-files">

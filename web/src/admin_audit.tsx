@@ -6,6 +6,7 @@ import { locale, t } from './i18n';
 import { showError } from './store';
 import { fmtTime } from './ui';
 import { Pager } from './admin';
+import type { AuditPerson, AuditRecord, AuditTrail, AuditVerification } from './api-types';
 import { actionLabel, actionOptions, detailLines, rolesLabel, targetLabel, word } from './labels_compliance';
 
 const zh = () => locale !== 'en';
@@ -14,18 +15,18 @@ export function Audit() {
   const [action, setAction] = useState('');
   const [person, setPerson] = useState('');
   const [offset, setOffset] = useState(0);
-  const [data, setData] = useState<any>(null);
-  const [verify, setVerify] = useState<any>(null);
+  const [data, setData] = useState<AuditTrail | null>(null);
+  const [verify, setVerify] = useState<AuditVerification | null>(null);
   const [verifying, setVerifying] = useState(false);
   const load = (a = action, who = person, off = offset) => {
     const qs = new URLSearchParams({ limit: '50', offset: String(off) });
     if (a) qs.set('action', a);
     if (who.trim()) qs.set('person', who.trim());
-    return get<any>(`/admin/audit?${qs}`).then(setData, showError);
+    return get<AuditTrail>(`/admin/audit?${qs}`).then(setData, showError);
   };
   useEffect(() => { load(); }, [offset]);
-  const rows: any[] = data?.records || [];
-  const people: any[] | undefined = data?.people;
+  const rows: AuditRecord[] = data?.records || [];
+  const people: AuditPerson[] | undefined = data?.people;
   const filterPerson = (who: string) => { setPerson(who); setOffset(0); load(action, who, 0); };
   const exportHref = '/api/v1/audit/export' + (action ? '?' + new URLSearchParams({ action }) : '');
   return (
@@ -33,7 +34,7 @@ export function Audit() {
       <div class="row gap">
         <button class="primary" data-testid="audit-verify" disabled={verifying} onClick={async () => {
           setVerifying(true);
-          try { setVerify(await get<any>('/audit/verify')); } catch (e) { showError(e); } finally { setVerifying(false); }
+          try { setVerify(await get<AuditVerification>('/audit/verify')); } catch (e) { showError(e); } finally { setVerifying(false); }
         }}>{verifying ? t('loading') : t('audit_verify')}</button>
         <a class="button" data-testid="audit-export" href={exportHref} download="audit.jsonl">{t('audit_export')}</a>
       </div>
@@ -41,7 +42,7 @@ export function Audit() {
         <div class={verify.ok ? 'form-ok' : 'form-error'} data-testid="audit-verify-result" data-ok={String(!!verify.ok)} role="status">
           {verify.ok ? t('audit_verify_ok', { n: verify.count ?? 0, last: verify.last_id ?? 0 })
             : `${t('audit_verify_bad', { id: verify.first_bad_id ?? '?' })}${verify.reason ? ' — ' + verify.reason : ''}`}
-          {verify.anchored_at ? <div class="muted">{t('audit_anchored', { at: fmtTime(verify.anchored_at, true) })}</div> : null}
+          {verify.anchored_at ? <div class="muted">{t('audit_anchored', { at: `#${verify.anchored_at}` })}</div> : null}
         </div>
       )}
       <form class="row gap wrap-row" onSubmit={(e) => { e.preventDefault(); setOffset(0); load(action, person, 0); }}>

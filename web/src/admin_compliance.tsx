@@ -7,6 +7,11 @@ import { Modal, fmtTime } from './ui';
 import { ErrorLine, errText } from './admin_dlp';
 import { ReasonFields, reasonProblem, type Why } from './admin_archive';
 import { countsLabel, word } from './labels_compliance';
+import type {
+  AccessRequestFiled, AccessRequests as AccessRequestsAnswer, ArchiveOriginal, DirectoryPage, DualControlSettings as DualControlAnswer,
+  ExportDone, ExportList, ExportRecord, LegalHold, LegalHoldReleased, LegalHolds, RetentionPolicies, RetentionPolicy,
+  RetentionPolicySet, RetentionRunRecord, RetentionRunResult, RetentionRuns,
+} from './api-types';
 
 /** A date input's value as an ISO instant: the start of the day, or its end for `until`. */
 function dayIso(v: string, end = false): string | undefined {
@@ -20,8 +25,8 @@ async function resolveUser(v: string): Promise<number | undefined> {
   const s = v.trim();
   if (!s) return undefined;
   if (/^\d+$/.test(s)) return Number(s);
-  const r = await get<any>(`/directory/users?q=${encodeURIComponent(s)}&limit=20`);
-  const u = (r.users || []).find((x: any) => x.username === s) || ((r.users || []).length === 1 ? r.users[0] : null);
+  const r = await get<DirectoryPage>(`/directory/users?q=${encodeURIComponent(s)}&limit=20`);
+  const u = (r.users || []).find((x) => x.username === s) || ((r.users || []).length === 1 ? r.users[0] : null);
   if (!u) throw new ApiError(404, 'not_found', t('user_not_found'));
   return u.id;
 }
@@ -32,12 +37,12 @@ function Counts({ counts }: { counts: Record<string, number> | undefined }) {
 }
 
 export function Holds() {
-  const [rows, setRows] = useState<any[] | null>(null);
+  const [rows, setRows] = useState<LegalHold[] | null>(null);
   const [activeOnly, setActiveOnly] = useState(false);
   const [f, setF] = useState({ user: '', conversation: '', since: '', until: '', reason: '' });
   const [err, setErr] = useState<string | null>(null);
-  const [releasing, setReleasing] = useState<any>(null);
-  const load = () => get<any>(`/compliance/holds?active=${activeOnly}`).then((r) => setRows(r.holds || []), showError);
+  const [releasing, setReleasing] = useState<LegalHold | null>(null);
+  const load = () => get<LegalHolds>(`/compliance/holds?active=${activeOnly}`).then((r) => setRows(r.holds || []), showError);
   useEffect(() => { load(); }, [activeOnly]);
   const field = (k: keyof typeof f, lbl: string, type = 'text') => (
     <label>{lbl}<input type={type} data-testid={'hold-' + k} value={f[k]} onInput={(e) => setF({ ...f, [k]: e.currentTarget.value })} /></label>
@@ -82,7 +87,7 @@ export function Holds() {
   );
 }
 
-function ReleaseDialog({ hold, onClose, onDone }: { hold: any; onClose: () => void; onDone: () => void }) {
+function ReleaseDialog({ hold, onClose, onDone }: { hold: LegalHold; onClose: () => void; onDone: () => void }) {
   const [reason, setReason] = useState('');
   const [err, setErr] = useState<string | null>(null);
   return (
@@ -90,7 +95,7 @@ function ReleaseDialog({ hold, onClose, onDone }: { hold: any; onClose: () => vo
       <form class="stack" onSubmit={async (e) => {
         e.preventDefault();
         try {
-          const r = await post<any>(`/compliance/holds/${hold.id}/release`, { reason: reason.trim() });
+          const r = await post<LegalHoldReleased | AccessRequestFiled>(`/compliance/holds/${hold.id}/release`, { reason: reason.trim() });
           toast(r?.status === 'pending' ? SECOND_OFFICER() : t('saved')); onDone();
         } catch (e2) { setErr(errText(e2)); }
       }}>
@@ -113,19 +118,19 @@ function scopeName(scope: string): string {
 }
 
 export function Retention() {
-  const [policies, setPolicies] = useState<any[]>([]);
-  const [runs, setRuns] = useState<any[]>([]);
+  const [policies, setPolicies] = useState<RetentionPolicy[]>([]);
+  const [runs, setRuns] = useState<RetentionRunRecord[]>([]);
   const [f, setF] = useState({ scope: 'default', messages_days: '', files_days: '' });
   const [err, setErr] = useState<string | null>(null);
-  const [last, setLast] = useState<any>(null);
+  const [last, setLast] = useState<RetentionRunResult | null>(null);
   const [confirming, setConfirming] = useState(false);
   const load = () => {
-    get<any>('/compliance/retention/policies').then((r) => setPolicies(r.policies || []), showError);
-    get<any>('/compliance/retention/runs').then((r) => setRuns(r.runs || []), showError);
+    get<RetentionPolicies>('/compliance/retention/policies').then((r) => setPolicies(r.policies || []), showError);
+    get<RetentionRuns>('/compliance/retention/runs').then((r) => setRuns(r.runs || []), showError);
   };
   useEffect(() => { load(); }, []);
   const run = async (dry: boolean) => {
-    try { setLast(await post<any>(`/compliance/retention/runs?dry_run=${dry}`)); setConfirming(false); load(); } catch (e) { showError(e); }
+    try { setLast(await post<RetentionRunResult>(`/compliance/retention/runs?dry_run=${dry}`)); setConfirming(false); load(); } catch (e) { showError(e); }
   };
   return (
     <div data-testid="admin-retention">
@@ -143,7 +148,7 @@ export function Retention() {
         const m = parseInt(f.messages_days, 10);
         const fd = f.files_days.trim() ? parseInt(f.files_days, 10) : m;
         try {
-          const r = await api<any>('PUT', '/compliance/retention/policies', { scope: f.scope.trim(), messages_days: m, files_days: fd });
+          const r = await api<RetentionPolicySet | AccessRequestFiled>('PUT', '/compliance/retention/policies', { scope: f.scope.trim(), messages_days: m, files_days: fd });
           toast(r?.status === 'pending' ? SECOND_OFFICER() : t('saved')); load();
         } catch (e2) { setErr(errText(e2)); }
       }}>
@@ -207,9 +212,9 @@ export function Exports() {
   const [originals, setOriginals] = useState(false);
   const [err, setErr] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const [rows, setRows] = useState<any[]>([]);
+  const [rows, setRows] = useState<ExportRecord[]>([]);
   const [tick, setTick] = useState(0);
-  const load = () => get<any>('/compliance/exports?limit=50').then((r) => setRows(r.exports || []), showError);
+  const load = () => get<ExportList>('/compliance/exports?limit=50').then((r) => setRows(r.exports || []), showError);
   useEffect(() => { load(); }, [tick]);
   const field = (k: keyof typeof f, lbl: string, type = 'text', ph = '') => (
     <label>{lbl}<input type={type} data-testid={'export-' + k} placeholder={ph} value={f[k]} onInput={(e) => setF({ ...f, [k]: e.currentTarget.value })} /></label>
@@ -226,7 +231,7 @@ export function Exports() {
           if (f.user.trim()) body.user = f.user.trim();
           if (f.unit.trim()) body.unit = f.unit.trim();
           if (f.conversation.trim()) body.conversation_id = Number(f.conversation.trim());
-          const r = await post<any>('/compliance/exports', body);
+          const r = await post<ExportDone | AccessRequestFiled>('/compliance/exports', body);
           if (r.status === 'pending') toast(zh() ? '须另一名合规人员批准：申请已提交，见下方“双人复核申请”' : 'Needs another officer: request filed (see below)');
           else toast(t('saved'));
           setTick(tick + 1);
@@ -259,12 +264,12 @@ export function Exports() {
 /** Dual control: requests for heavy access. Another officer approves or rejects; the asker carries an
  * approved one out once (the export is made, or the original shown). */
 function AccessRequests({ tick, onDone }: { tick: number; onDone: () => void }) {
-  const [data, setData] = useState<any>(null);
-  const [shown, setShown] = useState<any>(null);
-  const load = () => get<any>('/compliance/access-requests?limit=50').then(setData, showError);
+  const [data, setData] = useState<AccessRequestsAnswer | null>(null);
+  const [shown, setShown] = useState<ArchiveOriginal | null>(null);
+  const load = () => get<AccessRequestsAnswer>('/compliance/access-requests?limit=50').then(setData, showError);
   useEffect(() => { load(); }, [tick]);
   const me = S.me?.id;
-  const act = (f: () => Promise<any>) => async () => { try { const r = await f(); load(); return r; } catch (e) { showError(e); } };
+  const act = <T,>(f: () => Promise<T>) => async (): Promise<T | undefined> => { try { const r = await f(); load(); return r; } catch (e) { showError(e); } };
   const on = Object.entries(data?.dual_control || {}).filter(([, v]) => v).map(([k]) => word(k));
   return (
     <div data-testid="access-requests">
@@ -272,7 +277,7 @@ function AccessRequests({ tick, onDone }: { tick: number; onDone: () => void }) 
       <p class="hint">{on.length ? (zh() ? `以下查阅须另一名合规人员批准：${on.join('、')}。不能批准自己的申请。` : `Needs a second officer: ${on.join(', ')}.`) : (zh() ? '安全管理员未开启双人复核。' : 'Dual control is off.')}</p>
       <table class="grid">
         <thead><tr><th>{t('time')}</th><th>{zh() ? '申请人' : 'By'}</th><th>{zh() ? '类型' : 'Kind'}</th><th>{zh() ? '范围' : 'Scope'}</th><th>{t('reason')}</th><th>{t('state')}</th><th>{t('actions')}</th></tr></thead>
-        <tbody>{(data?.requests || []).map((r: any) => (
+        <tbody>{(data?.requests || []).map((r) => (
           <tr data-testid="access-request-row" data-status={r.status}>
             <td>{fmtTime(r.requested_at, true)}</td><td>{r.requested_by?.name}</td>
             <td>{(r.kinds || [r.kind]).map(word).join('、')}</td><td>{scopeLabel(r.params)}</td>
@@ -286,8 +291,8 @@ function AccessRequests({ tick, onDone }: { tick: number; onDone: () => void }) 
               {r.status === 'pending' && r.requested_by?.id === me && <span class="muted">{zh() ? '等待他人批准' : 'Waiting for another officer'}</span>}
               {r.status === 'approved' && r.requested_by?.id === me && (
                 <button class="link" data-testid="access-request-run" onClick={async () => {
-                  const out = await act(() => post<any>(`/compliance/access-requests/${r.id}/run`, {}))();
-                  if (out?.original_text != null) setShown(out); else if (out) { toast(t('saved')); onDone(); }
+                  const out = await act(() => post<ExportDone | ArchiveOriginal | RetentionPolicySet | LegalHoldReleased>(`/compliance/access-requests/${r.id}/run`, {}))();
+                  if (out && 'original_text' in out) setShown(out); else if (out) { toast(t('saved')); onDone(); }
                 }}>{r.params?.version_id ? (zh() ? '查看原文' : 'View original') : r.params?.hold_id ? (zh() ? '解除保全' : 'Release hold') : r.params?.scope ? (zh() ? '执行调整' : 'Apply policy') : (zh() ? '执行导出' : 'Run export')}</button>
               )}
             </td>
@@ -310,7 +315,7 @@ function AccessRequests({ tick, onDone }: { tick: number; onDone: () => void }) 
 /** secadmin's switch: which heavy compliance accesses need a second compliance officer. */
 export function DualControlSettings() {
   const [v, setV] = useState<Record<string, boolean> | null>(null);
-  useEffect(() => { get<any>('/security/dual-control').then((r) => setV(r.dual_control), showError); }, []);
+  useEffect(() => { get<DualControlAnswer>('/security/dual-control').then((r) => setV(r.dual_control), showError); }, []);
   if (!v) return null;
   return (
     <div data-testid="dual-control-settings" class="stack">
@@ -318,7 +323,7 @@ export function DualControlSettings() {
       <p class="hint">{zh() ? '开启后，合规人员的该类查阅须另一名合规人员批准，本人不能批准自己的申请。' : "When on, a compliance officer's access of that kind needs another officer's approval."}</p>
       {['export_person', 'export_unit', 'originals'].map((k) => (
         <label class="check"><input type="checkbox" data-testid={'dual-control-' + k} checked={!!v[k]} onChange={async (e) => {
-          try { const r = await api<any>('PUT', '/security/dual-control', { [k]: e.currentTarget.checked }); setV(r.dual_control); toast(t('saved')); } catch (e2) { showError(e2); }
+          try { const r = await api<DualControlAnswer>('PUT', '/security/dual-control', { [k]: e.currentTarget.checked }); setV(r.dual_control); toast(t('saved')); } catch (e2) { showError(e2); }
         }} /> {word(k)}</label>
       ))}
     </div>

@@ -8,7 +8,7 @@ import { t } from './i18n';
 import { S, showError, toast, useStore } from './store';
 import { Modal, fmtTime, roleName } from './ui';
 import { DEPART_KINDS, departKind, w } from './labels_org';
-import type { AdminUser, AdminUserPage } from './api-types';
+import type { AdminUser, AdminUserPage, Approval, ApprovalDone, ApprovalFiled, Approvals as ApprovalsAnswer, DirectoryUnit, DirectoryUnits, PasswordReset } from './api-types';
 
 const GRANTABLE = ['unit_head', 'hr', 'compliance'];
 
@@ -95,8 +95,8 @@ export function Users() {
                   {isSys && u.locked && !u.departed && <button class="link" data-testid="admin-user-unlock" onClick={async () => { try { await post(`/admin/users/${u.id}/unlock`); toast(t('saved')); load(); } catch (e) { showError(e); } }}>{t('unlock_account')}</button>}
                   {isSys && !self(u) && !u.departed && (
                     <button class="link" data-testid="admin-user-reset" onClick={() => ask(t('confirm_reset', { name: u.name }), t('reset_password'), async () => {
-                      const r = await post<any>(`/admin/users/${u.id}/reset-password`);
-                      if (r.pending) announce(r); else setOneTime({ name: u.name, password: r.password });
+                      const r = await post<PasswordReset | ApprovalFiled>(`/admin/users/${u.id}/reset-password`);
+                      if ('pending' in r) announce(r); else setOneTime({ name: u.name, password: r.password });
                     })}>{t('reset_password')}</button>
                   )}
                   {isSys && !self(u) && !u.departed && u.totp_enabled && (
@@ -158,8 +158,8 @@ function RolesDialog({ u, onClose, onSaved }: { u: AdminUser; onClose: () => voi
 
 function CreateUser({ onClose, onDone }: { onClose: () => void; onDone: (name: string, password: string) => void }) {
   const [f, setF] = useState<Record<string, string>>({ username: '', name: '', unit_path: '', password: '', phone: '', position: '', employee_no: '' });
-  const [units, setUnits] = useState<any[]>([]);
-  useEffect(() => { get<any>('/admin/units').then((r) => setUnits(r.units || []), () => setUnits([])); }, []);
+  const [units, setUnits] = useState<DirectoryUnit[]>([]);
+  useEffect(() => { get<DirectoryUnits>('/admin/units').then((r) => setUnits(r.units || []), () => setUnits([])); }, []);
   const field = (k: string, label: string, type = 'text', list?: string) => (
     <label>{label}<input type={type} list={list} data-testid={'new-user-' + k} value={f[k]} onInput={(e) => setF({ ...f, [k]: e.currentTarget.value })} required={['username', 'name', 'unit_path', 'password'].includes(k)} /></label>
   );
@@ -234,25 +234,27 @@ function approvalDetail(a: any): string {
 
 export function Approvals() {
   const [status, setStatus] = useState<'pending' | 'decided'>('pending');
-  const [data, setData] = useState<any>(null);
-  const [approving, setApproving] = useState<any | null>(null);
-  const [rejecting, setRejecting] = useState<any | null>(null);
+  const [data, setData] = useState<ApprovalsAnswer | null>(null);
+  const [approving, setApproving] = useState<Approval | null>(null);
+  const [rejecting, setRejecting] = useState<Approval | null>(null);
   const [reason, setReason] = useState('');
   const [shown, setShown] = useState<{ name: string; password: string; grant?: boolean } | null>(null);
-  const load = () => get<any>(`/admin/approvals?status=${status}&limit=100`).then(setData, showError);
+  const load = () => get<ApprovalsAnswer>(`/admin/approvals?status=${status}&limit=100`).then(setData, showError);
   useEffect(() => { load(); }, [status]);
   const approve = async () => {
     const a = approving;
+    if (!a) return;
     setApproving(null);
     try {
-      const r = await post<any>(`/admin/approvals/${a.id}/approve`);
-      if (r.result && r.result.password) setShown({ name: a.target?.name || '', password: r.result.password, grant: a.kind === 'roles' });
+      const r = await post<ApprovalDone>(`/admin/approvals/${a.id}/approve`);
+      if (r.result && 'password' in r.result && r.result.password) setShown({ name: a.target?.name || '', password: r.result.password, grant: a.kind === 'roles' });
       else toast(t('saved'));
     } catch (e) { showError(e); }
     load();
   };
   const reject = async () => {
     const a = rejecting;
+    if (!a) return;
     try { await post(`/admin/approvals/${a.id}/reject`, { reason: reason.trim() }); setRejecting(null); setReason(''); toast(t('saved')); } catch (e) { showError(e); }
     load();
   };
@@ -267,7 +269,7 @@ export function Approvals() {
       <div class="table-scroll" style={{ overflowX: 'auto' }}>
         <table class="grid">
           <thead><tr><th>{t('time')}</th><th>{t('approval_kind')}</th><th>{t('approval_target')}</th><th>{t('approval_detail')}</th><th>{t('approval_requester')}</th><th>{t('state')}</th><th>{t('actions')}</th></tr></thead>
-          <tbody>{(data?.approvals || []).map((a: any) => (
+          <tbody>{(data?.approvals || []).map((a) => (
             <tr data-testid="approval-row" data-kind={a.kind} data-status={a.status}>
               <td>{fmtTime(a.requested_at, true)}</td>
               <td>{t('approval_kind_' + a.kind)}</td>

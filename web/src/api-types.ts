@@ -8,6 +8,36 @@ export type AccessReason = {
   reason: string;
 };
 
+/** ``services.dual_control._views``: a request for heavy access, pending until another officer decides; ``params`` are what it will do (an export's filters, a version, a policy, a hold). */
+export type AccessRequest = {
+  id: number;
+  kind: string;
+  kinds: string[];
+  params: { [key: string]: unknown };
+  reason_category: string;
+  reason: string;
+  status: "pending" | "approved" | "rejected" | "used";
+  requested_by: Person;
+  requested_at: string;
+  decided_by: Person | null;
+  decided_at: string | null;
+  decision_note: string;
+  used_at: string | null;
+};
+
+/** 202: the access needs a second compliance officer; the request was filed (``request``). */
+export type AccessRequestFiled = {
+  status: "pending";
+  request: AccessRequest;
+};
+
+/** ``services.dual_control.list_requests``, with the dual-control settings in force. */
+export type AccessRequests = {
+  requests: AccessRequest[];
+  next_offset: number | null;
+  dual_control: DualControlFlags;
+};
+
 export type AdminIn = {
   user_id: number;
   admin: boolean;
@@ -55,6 +85,32 @@ export type AdminUserPage = {
   next_offset: number | null;
 };
 
+/** ``services.users._apply_roles`` approved: an account given the compliance role gets a new one-time password (``password``, to its approver only). */
+export type AdminUserReissued = {
+  id: number;
+  username: string;
+  name: string;
+  employee_no: string | null;
+  unit: string;
+  unit_id: number | null;
+  position: string;
+  phone: string | null;
+  roles: string[];
+  disabled: boolean;
+  locked: boolean;
+  totp_enabled: boolean;
+  must_change_password: boolean;
+  last_login_at: string | null;
+  created_at: string;
+  departed: boolean;
+  departed_at: string | null;
+  departure_reason: string | null;
+  hr_verified: boolean;
+  privileged: boolean;
+  pending_approvals?: string[];
+  password?: string;
+};
+
 export type AdminUserUpdate = {
   disabled?: boolean | null;
   roles?: string[] | null;
@@ -91,8 +147,145 @@ export type ApplicationCreate = {
   [key: string]: unknown;
 };
 
+/** ``services.approvals._view``: a request for a second administrator (``payload``: what it will change; ``can_decide``: the caller may decide it). */
+export type Approval = {
+  id: number;
+  kind: string;
+  status: "pending" | "approved" | "rejected";
+  payload: { [key: string]: unknown };
+  target: ApprovalPerson | null;
+  requested_by: ApprovalPerson | null;
+  requester_role: string;
+  decider_role: string;
+  requested_at: string;
+  decided_by: ApprovalPerson | null;
+  decided_at: string | null;
+  decision_reason: string;
+  can_decide: boolean;
+};
+
+/** ``services.approvals.approve``: the approval and the act's answer (an account, a one-time password, a departure). */
+export type ApprovalDone = {
+  approval: Approval;
+  result: AdminUserReissued | PasswordReset | Departure;
+};
+
+/** 202 (``services.users._filed``): an act on a privileged account, filed for a second administrator. */
+export type ApprovalFiled = {
+  pending: true;
+  approval: Approval;
+};
+
+export type ApprovalPerson = {
+  id: number;
+  name: string;
+  username: string;
+  roles: string[];
+};
+
+export type ApprovalRejected = {
+  approval: Approval;
+};
+
+/** ``services.approvals.list_approvals``. */
+export type Approvals = {
+  approvals: Approval[];
+  pending_count: number;
+  next_offset: number | null;
+};
+
 export type ApproveIn = {
   username?: string | null;
+};
+
+/** ``services.archive.view_conversation``: a conversation in context, its versions in order; ``next_after_version`` null on the last page. */
+export type ArchiveConversation = {
+  conversation: ArchiveConversationHead;
+  members: ConversationMember[];
+  membership_log: ArchiveMembershipEntry[];
+  versions: ArchiveVersion[];
+  next_after_version: number | null;
+};
+
+export type ArchiveConversationHead = {
+  id: number;
+  kind: string;
+  name: string | null;
+  title: string;
+  created_at: string;
+};
+
+/** The conversation a version was written in; ``title`` is its name or, unnamed, its people's. */
+export type ArchiveConversationRef = {
+  id: number;
+  kind: string | null;
+  name: string;
+  title: string;
+};
+
+export type ArchiveMembershipEntry = {
+  user_id: number;
+  user_name: string;
+  action: string;
+  actor_id: number | null;
+  actor_name: string;
+  detail: string;
+  at: string;
+};
+
+/** ``services.archive.original_text``: a masked message's original, decrypted for this answer only. */
+export type ArchiveOriginal = {
+  version_id: number;
+  message_id: number;
+  original_text: string;
+};
+
+export type ArchivePerson = {
+  id: number;
+  name: string;
+  username: string;
+  unit: string;
+};
+
+export type ArchiveRecipient = {
+  id: number;
+  name: string;
+  username: string;
+};
+
+/** ``services.archive.search``: matching versions newest first; ``next_cursor`` null at the end. */
+export type ArchiveSearch = {
+  results: ArchiveVersion[];
+  next_cursor: number | null;
+};
+
+/** ``services.archive.snippet``: the text around the first hit, where it starts, each hit's [start, end). */
+export type ArchiveSnippet = {
+  text: string;
+  start: number;
+  hits: number[][];
+};
+
+/** ``services.archive._version_views``, then ``_with_attachments`` (a created version's files, pack contents included) and ``_with_people`` (recipients, the title, a search's ``snippet``); the conversation view adds ``original_text`` when originals are asked for and allowed. ``seq`` and the conversation's ``kind`` are null when the message or conversation row is gone. */
+export type ArchiveVersion = {
+  version_id: number;
+  message_id: number;
+  conversation: ArchiveConversationRef;
+  seq: number | null;
+  version: number;
+  kind: string;
+  text: string;
+  sender: ArchivePerson;
+  actor_id: number | null;
+  created_at: string;
+  dlp_action: string | null;
+  has_original: boolean;
+  content_destroyed: boolean;
+  attachments?: Attachment[];
+  recipients: ArchiveRecipient[];
+  recipient_count: number;
+  snippet?: ArchiveSnippet;
+  original_text?: string;
 };
 
 /** ``services.message_views.attachment_view``; the archive's views add ``archive_only`` and ``sha256``. */
@@ -107,6 +300,51 @@ export type Attachment = {
   scan_status: string;
   archive_only?: boolean;
   sha256?: string;
+};
+
+/** ``services.audit_read.resolve_people``: a person a query named. */
+export type AuditPerson = {
+  id: number;
+  username: string;
+  name: string;
+  employee_no: string;
+};
+
+/** ``services.audit_read._view``: one record, names beside the ids (``target_name``, ``detail_names``). */
+export type AuditRecord = {
+  id: number;
+  at: string;
+  actor_id: number | null;
+  actor_username: string;
+  actor_name: string;
+  actor_role: string;
+  ip: string;
+  client: string;
+  action: string;
+  target: string;
+  target_name: string;
+  outcome: string;
+  details: { [key: string]: unknown };
+  detail_names: { [key: string]: string };
+  hash: string;
+};
+
+/** ``services.audit_read.search``: newest first; ``people`` when the query named a person. */
+export type AuditTrail = {
+  records: AuditRecord[];
+  next_offset: number | null;
+  people?: AuditPerson[];
+};
+
+/** ``routes.compliance.audit_verify`` from ``audit_checkpoints.VerifyReport``. */
+export type AuditVerification = {
+  ok: boolean;
+  count: number;
+  last_id: number | null;
+  first_bad_id: number | null;
+  reason: string;
+  anchored_at: number;
+  head_checked: boolean;
 };
 
 export type BlockedTypeIn = {
@@ -139,6 +377,18 @@ export type Body_upload_file_api_v1_conversations__conversation_id__files_post =
 export type Body_upload_image_api_v1_conversations__conversation_id__images_post = {
   file: string;
   client_id?: string | null;
+};
+
+/** ``routes.me.client_config``: the settings a client needs. Minutes are as configured: an integer by default, a fraction when set so (``int | float`` keeps whichever). */
+export type ClientConfig = {
+  idle_lock_minutes: number;
+  locale: string;
+  max_message_length: number;
+  max_image_bytes: number;
+  max_file_bytes: number;
+  files_without_scanner: string;
+  antivirus: "available" | "unavailable";
+  recall_window_minutes: number;
 };
 
 export type CompleteIn = {
@@ -218,6 +468,14 @@ export type Decision = {
 export type DecisionIn = {
   action: "remove" | "dismiss";
   reason: string;
+};
+
+/** ``services.users._apply_depart``: sessions ended, groups left, where the drive went. */
+export type Departure = {
+  user_id: number;
+  sessions_ended: number;
+  groups_left: number;
+  drive: DriveHandover;
 };
 
 /** ``services.directory.search_users``: best match first; ``next_offset`` null on the last page. */
@@ -516,10 +774,23 @@ export type DriveUsage = {
   chunk_size: number;
 };
 
+/** ``services.dual_control._settings``: which heavy accesses need a second compliance officer. */
+export type DualControlFlags = {
+  export_person: boolean;
+  export_unit: boolean;
+  originals: boolean;
+};
+
 export type DualControlSet = {
   export_person?: boolean | null;
   export_unit?: boolean | null;
   originals?: boolean | null;
+};
+
+/** ``services.dual_control.settings`` (and ``set_settings``). */
+export type DualControlSettings = {
+  dual_control: DualControlFlags;
+  kinds: string[];
 };
 
 export type Error = {
@@ -549,6 +820,43 @@ export type ExportCreate = {
   conversation_id?: number | null;
   formats?: ("jsonl" | "csv" | "eml" | "attachments")[];
   include_originals?: boolean;
+};
+
+/** ``routes.compliance._run_export``: an export written (``request_id``: the approved request it carried out, null without one). */
+export type ExportDone = {
+  status: "done";
+  id: number | null;
+  name: string;
+  counts: { [key: string]: number };
+  files: number;
+  request_id: number | null;
+};
+
+/** ``services.export.Filters.as_dict``. */
+export type ExportFilters = {
+  user: string | null;
+  unit: string | null;
+  conversation_id: number | null;
+  since: string | null;
+  until: string | null;
+};
+
+export type ExportList = {
+  exports: ExportRecord[];
+  next_offset: number | null;
+};
+
+/** ``services.export.list_exports``: one export made (its name, never the server's path); ``downloadable`` for the officer who made it only. */
+export type ExportRecord = {
+  id: number;
+  name: string;
+  actor_id: number | null;
+  actor_name: string;
+  filters: ExportFilters;
+  counts: { [key: string]: number };
+  manifest_sha256: string;
+  created_at: string;
+  downloadable: boolean;
 };
 
 export type FaultAssignIn = {
@@ -655,6 +963,55 @@ export type FunctionRuleIn = {
   limit?: number | null;
 };
 
+/** ``services.archive_space.views``: a group-space file or folder as the archive shows it (``size``, ``scan_status`` null for a folder; ``sha256`` null when not known). */
+export type GroupFile = {
+  id: number;
+  kind: "folder" | "file";
+  name: string;
+  size: number | null;
+  mime: string;
+  sha256: string | null;
+  scan_status: string | null;
+  conversation: GroupFileConversation;
+  folder_path: string;
+  folder_id: number | null;
+  uploader: ArchivePerson;
+  created_at: string;
+  updated_at: string;
+  state: "present" | "deleted" | "in_deleted_folder" | "removed";
+  deleted_at: string | null;
+  deleted_by: string | null;
+  removed_at: string | null;
+  removed_reason: string | null;
+  moved: boolean;
+  renamed: boolean;
+  history: GroupFileEvent[];
+  content_kept: boolean;
+};
+
+export type GroupFileConversation = {
+  id: number | null;
+  name: string;
+};
+
+/** What a member did to a group file (from the audit trail): ``old``/``new`` for a rename, ``to`` for a move, ``reason`` for a removal. */
+export type GroupFileEvent = {
+  action: string;
+  at: string;
+  by: string;
+  by_role: string;
+  old?: string;
+  new?: string;
+  to?: string;
+  reason?: string;
+};
+
+/** ``services.archive_space.search``: newest first; ``next_cursor`` null at the end. */
+export type GroupFiles = {
+  results: GroupFile[];
+  next_cursor: number | null;
+};
+
 /** 202 from POST /conversations: the group needs a unit head's approval; the request was filed. */
 export type GroupPending = {
   pending: boolean;
@@ -671,6 +1028,15 @@ export type HTTPValidationError = {
 
 export type HandoverIn = {
   to_user_id: number;
+};
+
+/** ``routes.me.health``. */
+export type Health = {
+  status: "ok";
+  database: "sqlite" | "postgresql";
+  bus: string;
+  connections: number;
+  antivirus: "available" | "unavailable";
 };
 
 /** First frame on a connection: ``last_event_seq`` is the caller's event counter now. */
@@ -692,6 +1058,47 @@ export type HoldRelease = {
   reason: string;
 };
 
+/** ``services.retention._hold_view``; the list (``compliance_console.holds_with_names``) adds the person's and the conversation's names where it has them. */
+export type LegalHold = {
+  id: number;
+  user_id: number | null;
+  conversation_id: number | null;
+  since: string | null;
+  until: string | null;
+  reason: string;
+  placed_by: number;
+  placed_at: string;
+  released_at: string | null;
+  released_by: number | null;
+  release_reason: string;
+  user_name?: string;
+  username?: string;
+  conversation_title?: string;
+};
+
+/** ``services.retention.release_hold`` carried out (by the asker of an approved request): ``status`` then the hold. */
+export type LegalHoldReleased = {
+  status: "done";
+  id: number;
+  user_id: number | null;
+  conversation_id: number | null;
+  since: string | null;
+  until: string | null;
+  reason: string;
+  placed_by: number;
+  placed_at: string;
+  released_at: string | null;
+  released_by: number | null;
+  release_reason: string;
+  user_name?: string;
+  username?: string;
+  conversation_title?: string;
+};
+
+export type LegalHolds = {
+  holds: LegalHold[];
+};
+
 /** ``services.auth.login``'s answer: the session's token and the account. */
 export type Login = {
   token: string;
@@ -709,6 +1116,22 @@ export type LoginAlert = {
   ip: string;
   reasons: string[];
   created_at: string;
+};
+
+/** ``services.auth.login_alerts``: a flagged login (the live frame's ``alert`` has no ``user_agent``). */
+export type LoginAlertRow = {
+  id: number;
+  user_id: number;
+  username: string;
+  name: string;
+  ip: string;
+  user_agent: string;
+  reasons: string[];
+  created_at: string;
+};
+
+export type LoginAlerts = {
+  alerts: LoginAlertRow[];
 };
 
 export type LoginFlaggedFrame = {
@@ -863,6 +1286,12 @@ export type PasswordIn = {
   password: string;
 };
 
+/** ``services.users._apply_reset_password``: the one-time password, shown once. */
+export type PasswordReset = {
+  password: string;
+  disabled: boolean;
+};
+
 /** Someone named in a view: a sender, a reacting member, whoever set a notice. */
 export type Person = {
   id: number;
@@ -907,6 +1336,11 @@ export type PrefsFrame = {
 export type PrefsIn = {
   pinned?: boolean | null;
   muted?: boolean | null;
+};
+
+/** ``services.presence.contacts_presence``: the shown status by user id (object keys are text). */
+export type Presence = {
+  presence: { [key: string]: string };
 };
 
 export type PresenceFrame = {
@@ -958,6 +1392,11 @@ export type ReasonIn = {
   reason: string;
 };
 
+/** ``services.auth.totp_verify``: shown once. */
+export type RecoveryCodes = {
+  recovery_codes: string[];
+};
+
 export type RenameIn = {
   name: string;
 };
@@ -967,12 +1406,97 @@ export type ReportCreate = {
   reason?: string;
 };
 
+/** ``services.review.report_message``: the review item an employee's report opened. */
+export type ReportFiled = {
+  id: number;
+  status: string;
+};
+
 export type ReportIn = {
   reason: string;
 };
 
 export type RequestDecision = {
   note?: string;
+};
+
+/** ``services.retention.list_policies``. */
+export type RetentionPolicies = {
+  policies: RetentionPolicy[];
+};
+
+export type RetentionPolicy = {
+  scope: string;
+  messages_days: number;
+  files_days: number;
+};
+
+/** ``services.retention.set_policy`` in force (a lengthening, or an approved shortening). */
+export type RetentionPolicySet = {
+  status: "done";
+  scope: string;
+  messages_days: number;
+  files_days: number;
+};
+
+/** ``services.retention.list_runs``: a run and what it destroyed (``dry_run`` 1 for a rehearsal). */
+export type RetentionRunRecord = {
+  id: number;
+  started_at: string;
+  finished_at: string | null;
+  actor: string;
+  counts: { [key: string]: number };
+};
+
+/** ``services.retention.run``: what went (or would go, ``dry_run``); a real run adds how many data keys were destroyed. */
+export type RetentionRunResult = {
+  run_id: number;
+  dry_run: boolean;
+  counts: { [key: string]: number };
+  data_keys_destroyed?: number;
+};
+
+export type RetentionRuns = {
+  runs: RetentionRunRecord[];
+};
+
+/** ``services.review.decide``: a violation adds the person's count and sanction level. */
+export type ReviewDecided = {
+  id: number;
+  status: string;
+  violations?: number;
+  level?: string;
+};
+
+/** ``services.review._view`` with the message's files: a held or reported message. Who is not a compliance officer (secadmin) gets ``text`` empty, ``content_hidden`` true and no attachments. */
+export type ReviewItem = {
+  id: number;
+  kind: string;
+  status: string;
+  message_id: number;
+  conversation_id: number;
+  subject: Person;
+  reporter_id: number | null;
+  reason: string;
+  text: string;
+  content_hidden: boolean;
+  dlp_findings: DlpFinding[];
+  created_at: string;
+  age_seconds: number;
+  sla_breached: boolean;
+  decided_at: string | null;
+  decided_by: number | null;
+  decision_note: string;
+  attachments: Attachment[];
+};
+
+/** ``services.review.list_queue``: oldest first, with the open count and the oldest open item's age (null when none is open). */
+export type ReviewQueue = {
+  items: ReviewItem[];
+  next_offset: number | null;
+  open: number;
+  oldest_open_age_seconds: number | null;
+  sla_hours: number;
 };
 
 export type RolesIn = {
@@ -1010,6 +1534,23 @@ export type SearchResults = {
   next_cursor: number | null;
 };
 
+/** ``services.auth.list_sessions``: a live session (``current``: the caller's own). */
+export type SessionRow = {
+  id: number;
+  user_id: number;
+  username: string;
+  name: string;
+  created_at: string;
+  last_seen_at: string;
+  ip: string;
+  user_agent: string;
+  current: boolean;
+};
+
+export type Sessions = {
+  sessions: SessionRow[];
+};
+
 export type ShareIn = {
   conversation_id: number;
   client_id?: string | null;
@@ -1035,6 +1576,13 @@ export type SystemLine = {
 export type TermsIn = {
   category: "illegal" | "obscene" | "violent" | "gambling" | "drugs" | "fraud" | "advertising";
   terms: string[];
+};
+
+/** ``services.auth.totp_enroll``: the secret, as a URI and a QR code (SVG text). */
+export type TotpEnrollment = {
+  secret: string;
+  otpauth_uri: string;
+  qr_svg: string;
 };
 
 export type UnitCreate = {
@@ -1073,6 +1621,20 @@ export type ValidationError = {
   type: string;
   input?: unknown;
   ctx?: { [key: string]: unknown };
+};
+
+export type ViolationRecord = {
+  id: number;
+  message_id: number | null;
+  level: string;
+  note: string;
+  recorded_by: number;
+  created_at: string;
+};
+
+/** ``services.review.violations_of``: a person's recorded violations, oldest first. */
+export type Violations = {
+  violations: ViolationRecord[];
 };
 
 export type mixun__api__routes__admin__DepartIn = {

@@ -4,6 +4,7 @@ import { setLocale, locale, t } from './i18n';
 import { S, afterAuth, changed, logout, reloadMe, resetSession, showError, toast } from './store';
 import { unlocked } from './security';
 import { Icon, ruleText } from './ui';
+import type { RecoveryCodes, TotpEnrollment } from './api-types';
 
 function LangSwitch() {
   return (
@@ -130,14 +131,14 @@ export function ForcedPassword() {
 }
 
 export function TotpSetup(props: { onDone: () => void }) {
-  const [enroll, setEnroll] = useState<{ secret: string; otpauth_uri: string; qr_svg: string } | null>(null);
+  const [enroll, setEnroll] = useState<TotpEnrollment | null>(null);
   const [code, setCode] = useState('');
   const [codes, setCodes] = useState<string[] | null>(null);
   const [err, setErr] = useState('');
 
   async function start() {
     setErr('');
-    try { setEnroll(await post('/auth/totp/enroll')); } catch (e) { setErr(e instanceof ApiError ? e.message : t('error_generic')); }
+    try { setEnroll(await post<TotpEnrollment>('/auth/totp/enroll')); } catch (e) { setErr(e instanceof ApiError ? e.message : t('error_generic')); }
   }
   useEffect(() => { start(); }, []);
 
@@ -145,7 +146,7 @@ export function TotpSetup(props: { onDone: () => void }) {
     e.preventDefault();
     setErr('');
     try {
-      const r = await post<{ recovery_codes: string[] }>('/auth/totp/verify', { otp: code.trim() });
+      const r = await post<RecoveryCodes>('/auth/totp/verify', { otp: code.trim() });
       setCodes(r?.recovery_codes || []);
     } catch (e) { setErr(e instanceof ApiError ? e.message : t('error_generic')); }
   }

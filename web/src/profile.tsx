@@ -8,6 +8,7 @@ import { loginReasons } from './security';
 import { lazyPart } from './lazy';
 import { w } from './labels_org';
 import { isAdminOnly } from './state/session';
+import type { LoginAlertRow, LoginAlerts, SessionRow, Sessions } from './api-types';
 
 // Fetched when the 我 page shows them (chunks of their own, shared with the consoles).
 const MyFaults = lazyPart(() => import('./admin_ops'), 'MyFaults');
@@ -18,8 +19,8 @@ const STATUSES = ['available', 'busy', 'meeting', 'away'];
 export function Profile() {
   useStore();
   const me = S.me!;
-  const [sessions, setSessions] = useState<any[] | null>(null);
-  const [alerts, setAlerts] = useState<any[] | null>(null);
+  const [sessions, setSessions] = useState<SessionRow[] | null>(null);
+  const [alerts, setAlerts] = useState<LoginAlertRow[] | null>(null);
   const [pw, setPw] = useState(false);
   const [totp, setTotp] = useState(false);
   const [disable, setDisable] = useState(false);
@@ -29,10 +30,10 @@ export function Profile() {
   const savePrefs = (p: NotifyPrefs) => { setNotifyPrefs(p); setPrefs(p); };
   const [perm, setPerm] = useState(typeof Notification !== 'undefined' ? Notification.permission : 'denied');
 
-  const loadSessions = () => get<{ sessions: any[] }>('/auth/sessions').then((r) => setSessions(r.sessions), () => setSessions([]));
+  const loadSessions = () => get<Sessions>('/auth/sessions').then((r) => setSessions(r.sessions), () => setSessions([]));
   useEffect(() => {
     loadSessions();
-    get<any>('/me/login-alerts').then((r) => setAlerts(r.alerts || r.login_alerts || r.items || []), () => setAlerts([]));
+    get<LoginAlerts>('/me/login-alerts').then((r) => setAlerts(r.alerts || []), () => setAlerts([]));
   }, []);
 
   const myStatus = me.status === 'online' || me.status === 'offline' || !me.status ? 'available' : me.status;
@@ -116,7 +117,7 @@ export function Profile() {
         <h4>{t('login_alerts')}</h4>
         {alerts && alerts.length === 0 && <div class="muted">{t('none')}</div>}
         {alerts && alerts.length > 0 && (
-          <ul class="alerts" data-testid="my-login-alerts">{alerts.map((a) => <li>{fmtTime(a.created_at || a.at, true)} · {a.ip} · {loginReasons(a) || a.message}</li>)}</ul>
+          <ul class="alerts" data-testid="my-login-alerts">{alerts.map((a) => <li>{fmtTime(a.created_at, true)} · {a.ip} · {loginReasons(a)}</li>)}</ul>
         )}
       </section>
 

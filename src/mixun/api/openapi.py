@@ -112,6 +112,8 @@ EXTRA_CODES: dict[str, tuple[str, ...]] = {
 SUCCESS_MEDIA: dict[str, dict[str, Any]] = {
     "GET /api/v1/admin/rules/acceptance.csv": {"text/csv": {"schema": {"type": "string"}}},
     "GET /api/v1/admin/account-reviews/{review_id}/csv": {"text/csv": {"schema": {"type": "string"}}},
+    "GET /api/v1/compliance/exports/{export_id}/download": {"application/zip": {
+        "schema": {"type": "string", "format": "binary"}}},
     "GET /api/v1/audit/export": {"application/x-ndjson": {
         "schema": {"type": "string", "description": "one JSON object (an audit record) per line"}}},
 }
@@ -220,13 +222,14 @@ def complete(document: dict[str, Any], routes: dict[str, Any]) -> dict[str, Any]
 
 
 def _is_file_route(route: Any) -> bool:
-    """A download: its endpoint says it returns a bare Response (file_response)."""
+    """A download: its endpoint says it returns a bare Response (file_response) or a stream."""
     if route is None:
         return False
-    from starlette.responses import Response
+    from starlette.responses import Response, StreamingResponse
 
     returns = getattr(route.endpoint, "__annotations__", {}).get("return")
-    return returns in (Response, "Response") and route.status_code in (None, 200)
+    return (returns in (Response, "Response", StreamingResponse, "StreamingResponse")
+            and route.status_code in (None, 200))
 
 
 def _routes(app: FastAPI) -> dict[str, Any]:

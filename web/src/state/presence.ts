@@ -2,6 +2,7 @@
 // live-only events, so without the snapshot anyone who came online before we did would show as offline.
 import { get } from '../api';
 import { S, changed } from './core';
+import type { Presence } from '../api-types';
 
 let asked = 0;
 const changedAt = new Map<number, number>();
@@ -16,7 +17,7 @@ export async function refreshPresence() {
   const started = Date.now();
   asked = started;
   try {
-    const r = await get<{ presence: Record<string, string> }>('/presence');
+    const r = await get<Presence>('/presence');
     if (asked !== started) return; // a newer snapshot is on its way
     for (const [id, status] of Object.entries(r.presence)) {
       const uid = Number(id);

@@ -15,7 +15,8 @@ export type Pending = {
   state: 'sending' | 'queued' | 'failed'; error?: string; created_at: string;
 };
 export type Thread = { list: Message[]; byId: Map<number, Message>; loadedAll: boolean; loadingOlder: boolean; loaded: boolean };
-export type ClientConfig = { idle_lock_minutes?: number; locale?: string; max_message_length?: number; max_file_bytes?: number; antivirus?: string; files_without_scanner?: string; recall_window_minutes?: number };
+// Empty until GET /client-config first answers.
+export type ClientConfig = Partial<api.ClientConfig>;
 export type DlpNotice = { user_id: number; name?: string; level: string; violations?: number; suspended_until?: string | null };
 // A DLP dialog: a refused send (blocked), a warning to confirm, sending suspended, or an escalation notice
 // (to the person concerned, or to their unit head).

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import Field
 
 from mixun.api import models
+from mixun.api import models_consoles_a as m
 from mixun.api.deps import Id, Instant, Limit, Offset, QueryId, gate
 from mixun.api.schemas import AdminUserCreate, AdminUserUpdate, UnitCreate, _In
 from mixun.domain.roles import Perm
@@ -21,7 +22,8 @@ Approver = Annotated[Ctx, Depends(gate(Perm.APPROVALS))]
 
 
 # Acts on a privileged account answer 202 with the filed request (documented in the OpenAPI too).
-FILED: dict[int | str, dict[str, Any]] = {202: {"description": "Filed for a second administrator's approval"}}
+FILED: dict[int | str, dict[str, Any]] = {202: {"model": m.ApprovalFiled,
+                                                 "description": "Filed for a second administrator's approval"}}
 
 
 def _maybe_pending(response: Response, out: dict[str, Any]) -> dict[str, Any]:
@@ -45,7 +47,7 @@ def create_user(body: AdminUserCreate, ctx: UsersAdmin) -> dict[str, Any]:
                                    roles=body.roles, employee_no=body.employee_no)
 
 
-@router.patch("/users/{user_id}", responses=FILED)
+@router.patch("/users/{user_id}", response_model=models.AdminUser | m.ApprovalFiled, responses=FILED)
 def update_user(user_id: Id, body: AdminUserUpdate, ctx: UsersAdmin, response: Response) -> dict[str, Any]:
     from mixun.services.org import refuse_fields
 
@@ -57,7 +59,7 @@ class RolesIn(_In):
     roles: list[str] = Field(max_length=10)
 
 
-@router.put("/users/{user_id}/roles", responses=FILED)
+@router.put("/users/{user_id}/roles", response_model=models.AdminUser | m.ApprovalFiled, responses=FILED)
 def set_roles(user_id: Id, body: RolesIn, ctx: RolesAdmin, response: Response) -> dict[str, Any]:
     return _maybe_pending(response, users.set_roles(ctx, user_id, body.roles))
 
@@ -68,12 +70,13 @@ def unlock(user_id: Id, ctx: UsersAdmin) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/users/{user_id}/reset-password", responses=FILED)
+@router.post("/users/{user_id}/reset-password", response_model=m.PasswordReset | m.ApprovalFiled, responses=FILED)
 def reset_password(user_id: Id, ctx: UsersAdmin, response: Response) -> dict[str, Any]:
     return _maybe_pending(response, users.admin_reset_password(ctx, user_id))
 
 
-@router.post("/users/{user_id}/reset-two-factor", responses=FILED)
+@router.post("/users/{user_id}/reset-two-factor", response_model=models.AdminUser | m.ApprovalFiled,
+             responses=FILED)
 def reset_two_factor(user_id: Id, ctx: UsersAdmin, response: Response) -> dict[str, Any]:
     return _maybe_pending(response, users.admin_reset_two_factor(ctx, user_id))
 
@@ -83,7 +86,7 @@ class DepartIn(_In):
     pledged: bool = False  # the exit confidentiality pledge was signed
 
 
-@router.post("/users/{user_id}/depart", responses=FILED)
+@router.post("/users/{user_id}/depart", response_model=m.Departure | m.ApprovalFiled, responses=FILED)
 def depart(user_id: Id, body: DepartIn, ctx: UsersAdmin, response: Response) -> dict[str, Any]:
     return _maybe_pending(response, users.depart(ctx, user_id, body.reason, pledged=body.pledged))
 
@@ -92,49 +95,49 @@ class ReasonIn(_In):
     reason: str = Field(max_length=500)
 
 
-@router.post("/users/{user_id}/reinstate", status_code=202)
+@router.post("/users/{user_id}/reinstate", status_code=202, response_model=m.ApprovalFiled)
 def reinstate(user_id: Id, body: ReasonIn, ctx: UsersAdmin) -> dict[str, Any]:
     """Undoing a departure: always a request with a reason, decided by secadmin."""
     return users.reinstate(ctx, user_id, body.reason)
 
 
-@router.get("/approvals")
+@router.get("/approvals", response_model=m.Approvals)
 def list_approvals(ctx: Approver, status: Annotated[str, Query(max_length=16)] = "pending", limit: Limit = 50,
                    offset: Offset = 0) -> dict[str, Any]:
     return approvals.list_approvals(ctx, status, limit, offset)
 
 
-@router.post("/approvals/{approval_id}/approve")
+@router.post("/approvals/{approval_id}/approve", response_model=m.ApprovalDone)
 def approve(approval_id: Id, ctx: Approver) -> dict[str, Any]:
     return approvals.approve(ctx, approval_id, users.APPLY)
 
 
-@router.post("/approvals/{approval_id}/reject")
+@router.post("/approvals/{approval_id}/reject", response_model=m.ApprovalRejected)
 def reject(approval_id: Id, body: ReasonIn, ctx: Approver) -> dict[str, Any]:
     return approvals.reject(ctx, approval_id, body.reason)
 
 
-@router.get("/units")
+@router.get("/units", response_model=models.DirectoryUnits)
 def list_units(ctx: Annotated[Ctx, Depends(gate(Perm.ADMIN_UNITS))]) -> dict[str, Any]:
     return {"units": users.list_units(ctx)}
 
 
-@router.post("/units", status_code=201)
+@router.post("/units", status_code=201, response_model=models.DirectoryUnit)
 def create_unit(body: UnitCreate, ctx: Annotated[Ctx, Depends(gate(Perm.ADMIN_UNITS))]) -> dict[str, Any]:
     return users.create_unit(ctx, body.name, body.parent_id)
 
 
-@router.get("/sessions")
+@router.get("/sessions", response_model=m.Sessions)
 def sessions(ctx: Annotated[Ctx, Depends(gate(Perm.ADMIN_SESSIONS))]) -> dict[str, Any]:
     return {"sessions": auth.list_sessions(ctx)}
 
 
-@router.get("/login-alerts")
+@router.get("/login-alerts", response_model=m.LoginAlerts)
 def login_alerts(ctx: Annotated[Ctx, Depends(gate(Perm.SECURITY_ALERTS))], limit: Limit = 100) -> dict[str, Any]:
     return {"alerts": auth.login_alerts(ctx, None, limit)}
 
 
-@router.get("/audit")
+@router.get("/audit", response_model=m.AuditTrail)
 def audit_trail(ctx: Annotated[Ctx, Depends(gate(Perm.AUDIT_READ))],
                 action: Annotated[str | None, Query(max_length=64)] = None,
                 actor: QueryId = None,

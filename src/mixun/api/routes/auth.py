@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from mixun.api import models_consoles_a as m
 from mixun.api.deps import COOKIE, Id, gate
 from mixun.api.models import Login
 from mixun.api.schemas import LoginIn, OtpIn, PasswordChangeIn, PasswordIn
@@ -50,7 +51,7 @@ def logout_all(ctx: Annotated[Ctx, Depends(gate(Perm.SESSION))]) -> Response:
     return resp
 
 
-@router.get("/sessions")
+@router.get("/sessions", response_model=m.Sessions)
 def sessions(ctx: Annotated[Ctx, Depends(gate(Perm.ACCOUNT))]) -> dict[str, Any]:
     return {"sessions": auth.list_sessions(ctx, ctx.user_id)}
 
@@ -61,12 +62,12 @@ def end_session(session_id: Id, ctx: Annotated[Ctx, Depends(gate(Perm.ACCOUNT))]
     return Response(status_code=204)
 
 
-@router.post("/totp/enroll")
+@router.post("/totp/enroll", response_model=m.TotpEnrollment)
 def totp_enroll(ctx: Annotated[Ctx, Depends(gate(Perm.TOTP_SETUP))]) -> dict[str, str]:
     return auth.totp_enroll(ctx)
 
 
-@router.post("/totp/verify")
+@router.post("/totp/verify", response_model=m.RecoveryCodes)
 def totp_verify(body: OtpIn, ctx: Annotated[Ctx, Depends(gate(Perm.TOTP_SETUP))]) -> dict[str, Any]:
     return {"recovery_codes": auth.totp_verify(ctx, body.otp)}
 

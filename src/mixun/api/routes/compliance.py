@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, field_validator
 
+from mixun.api import models_consoles_a as m
 from mixun.api import zipstream
 from mixun.api.deps import DbCursor, DbId, Id, Instant, Limit, Offset, QueryCursor, QueryId, gate
 from mixun.api.models import SearchResults
@@ -50,6 +51,13 @@ Reason = Annotated[str, Query(max_length=500, description="why you are looking (
 Category = Annotated[str, Query(max_length=32, description=_CATEGORY_DOC, json_schema_extra={"enum": _CATEGORY_ENUM})]
 SecAdmin = Annotated[Ctx, Depends(gate(Perm.DLP_MANAGE))]
 P = "/api/v1/compliance"
+# The heavy accesses answer 200/201 when done, 202 with the filed request when a second compliance
+# officer must approve first (dual control): the response model is the union, the 202 documented apart.
+_FILED_FOR_OFFICER: dict[int | str, dict[str, Any]] = {202: {
+    "model": m.AccessRequestFiled, "description": "Dual control is on: the request was filed (``status`` pending, "
+    "``request``); another compliance officer approves, then the asker runs it"}}
+_SECOND_OFFICER: dict[int | str, dict[str, Any]] = {202: {
+    "model": m.AccessRequestFiled, "description": "Request filed: a second compliance officer approves, then the asker runs it"}}
 
 
 def _no_number(v: Any) -> Any:
@@ -120,7 +128,7 @@ class ReportCreate(BaseModel):
     reason: str = Field(default="", max_length=500)
 
 
-@router.get(f"{P}/archive/search")
+@router.get(f"{P}/archive/search", response_model=m.ArchiveSearch)
 def search_archive(ctx: Compliance, reason: Reason, category: Category = "",
                    q: Annotated[str, Query(max_length=200)] = "",
                    sender: QueryId = None, unit: Annotated[str | None, Query(max_length=300)] = None,
@@ -136,7 +144,7 @@ def search_archive(ctx: Compliance, reason: Reason, category: Category = "",
                           sender_q=sender_q, participant_q=participant_q)
 
 
-@router.get(f"{P}/archive/conversations/{{conversation_id}}")
+@router.get(f"{P}/archive/conversations/{{conversation_id}}", response_model=m.ArchiveConversation)
 def view_conversation(conversation_id: Id, ctx: Compliance, reason: Reason, category: Category = "",
                       after_version: DbCursor = 0, limit: Limit = 200, originals: bool = False,
                       around: Annotated[DbId | None, Query(description="a version id to open the page around")] = None
@@ -146,7 +154,8 @@ def view_conversation(conversation_id: Id, ctx: Compliance, reason: Reason, cate
                                      limit=limit, include_originals=originals, around=around)
 
 
-@router.post(f"{P}/archive/versions/{{version_id}}/original")
+@router.post(f"{P}/archive/versions/{{version_id}}/original", response_model=m.ArchiveOriginal | m.AccessRequestFiled,
+             responses=_FILED_FOR_OFFICER)
 def view_original(version_id: Id, body: AccessReason, ctx: Compliance, response: Response) -> dict[str, Any]:
     """The unmasked original of a masked message, with a reason; audited. Under dual control this files
     a request (202) that another compliance officer approves; the asker then carries it out."""
@@ -168,7 +177,7 @@ def archive_attachment(attachment_id: Id, ctx: Compliance, reason: Reason, categ
     return file_response(data, mime, name, inline=False, cache="no-store")
 
 
-@router.get(f"{P}/archive/group-files")
+@router.get(f"{P}/archive/group-files", response_model=m.GroupFiles)
 def search_group_files(ctx: Compliance, reason: Reason, category: Category = "",
                        q: Annotated[str, Query(max_length=200, description="a part of the file or folder name")] = "",
                        person_q: Annotated[str | None, Query(max_length=64, description="the uploader: name, username or employee number")] = None,
@@ -197,7 +206,7 @@ def review_attachment(item_id: Id, attachment_id: Id, ctx: Reviewer) -> Response
     return file_response(data, mime, name, inline=False, cache="no-store")
 
 
-@router.get(f"{P}/exports")
+@router.get(f"{P}/exports", response_model=m.ExportList)
 def list_exports(ctx: Compliance, limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
     out = export.list_exports(ctx, limit, offset)
     for e in out["exports"]:
@@ -205,7 +214,8 @@ def list_exports(ctx: Compliance, limit: Limit = 50, offset: Offset = 0) -> dict
     return out
 
 
-@router.post(f"{P}/exports", status_code=201)
+@router.post(f"{P}/exports", status_code=201, response_model=m.ExportDone | m.AccessRequestFiled,
+             responses=_FILED_FOR_OFFICER)
 def create_export(body: ExportCreate, ctx: Compliance, response: Response) -> dict[str, Any]:
     """An export of the archive. A person's or a unit's whole history, or one with the originals of
     masked messages, may need a second officer (dual control): then a request is filed (202)."""
@@ -261,24 +271,25 @@ def download_export(export_id: Id, ctx: Compliance) -> StreamingResponse:
                                       "cache-control": "no-store"})
 
 
-@router.get(f"{P}/access-requests")
+@router.get(f"{P}/access-requests", response_model=m.AccessRequests)
 def list_access_requests(ctx: Compliance, status: Annotated[str | None, Query(max_length=16)] = None,
                          limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
     """Dual control: requests for heavy access (pending ones are for another officer to decide)."""
     return dual_control.list_requests(ctx, status, limit, offset)
 
 
-@router.post(f"{P}/access-requests/{{request_id}}/approve")
+@router.post(f"{P}/access-requests/{{request_id}}/approve", response_model=m.AccessRequest)
 def approve_access_request(request_id: Id, body: RequestDecision, ctx: Compliance) -> dict[str, Any]:
     return dual_control.decide(ctx, request_id, True, body.note)
 
 
-@router.post(f"{P}/access-requests/{{request_id}}/reject")
+@router.post(f"{P}/access-requests/{{request_id}}/reject", response_model=m.AccessRequest)
 def reject_access_request(request_id: Id, body: RequestDecision, ctx: Compliance) -> dict[str, Any]:
     return dual_control.decide(ctx, request_id, False, body.note)
 
 
-@router.post(f"{P}/access-requests/{{request_id}}/run")
+@router.post(f"{P}/access-requests/{{request_id}}/run",
+             response_model=m.ExportDone | m.ArchiveOriginal | m.RetentionPolicySet | m.LegalHoldReleased)
 def run_access_request(request_id: Id, ctx: Compliance) -> dict[str, Any]:
     """The asker carries out their approved request, once: the export, the original's text, the shorter
     retention policy or the hold's release."""
@@ -299,50 +310,48 @@ def run_access_request(request_id: Id, ctx: Compliance) -> dict[str, Any]:
         raise
 
 
-@router.get("/api/v1/security/dual-control")
+@router.get("/api/v1/security/dual-control", response_model=m.DualControlSettings)
 def get_dual_control(ctx: SecAdmin) -> dict[str, Any]:
     """Which heavy compliance accesses need a second compliance officer (secadmin's setting)."""
     return dual_control.settings(ctx)
 
 
-@router.put("/api/v1/security/dual-control")
+@router.put("/api/v1/security/dual-control", response_model=m.DualControlSettings)
 def set_dual_control(body: DualControlSet, ctx: SecAdmin) -> dict[str, Any]:
     return dual_control.set_settings(ctx, {k: v for k, v in body.model_dump().items() if v is not None})
 
 
-@router.get(f"{P}/review")
+@router.get(f"{P}/review", response_model=m.ReviewQueue)
 def review_queue(ctx: Reviewer, status: Annotated[str | None, Query(max_length=16)] = "open",
                  limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
     return review.list_queue(ctx, status or None, limit, offset)
 
 
-@router.post(f"{P}/review/{{item_id}}/decision")
+@router.post(f"{P}/review/{{item_id}}/decision", response_model=m.ReviewDecided)
 def decide(item_id: Id, body: Decision, ctx: Reviewer) -> dict[str, Any]:
     return review.decide(ctx, item_id, body.decision, body.note)
 
 
-@router.get(f"{P}/violations/{{user_id}}")
+@router.get(f"{P}/violations/{{user_id}}", response_model=m.Violations)
 def violations(user_id: Id, ctx: Reviewer) -> dict[str, Any]:
     return {"violations": review.violations_of(ctx, user_id)}
 
 
-@router.get(f"{P}/holds")
+@router.get(f"{P}/holds", response_model=m.LegalHolds)
 def list_holds(ctx: Compliance, active: bool = False) -> dict[str, Any]:
     """Each hold with the person's and the conversation's names beside their ids."""
     return {"holds": compliance_console.holds_with_names(ctx, active)}
 
 
-@router.post(f"{P}/holds", status_code=201)
+@router.post(f"{P}/holds", status_code=201, response_model=m.LegalHold)
 def place_hold(body: HoldCreate, ctx: Compliance) -> dict[str, Any]:
     archive.check_range(body.since, body.until)
     return retention.place_hold(ctx, reason=body.reason, user_id=body.user_id,
                                 conversation_id=body.conversation_id, since=body.since, until=body.until)
 
 
-_SECOND_OFFICER: dict[int | str, dict[str, Any]] = {202: {"description": "Request filed: a second compliance officer approves, then the asker runs it"}}
-
-
-@router.post(f"{P}/holds/{{hold_id}}/release", responses=_SECOND_OFFICER)
+@router.post(f"{P}/holds/{{hold_id}}/release", response_model=m.LegalHoldReleased | m.AccessRequestFiled,
+             responses=_SECOND_OFFICER)
 def release_hold(hold_id: Id, body: HoldRelease, ctx: Compliance, response: Response) -> dict[str, Any]:
     out = retention.release_hold(ctx, hold_id, body.reason)
     if out["status"] == "pending":
@@ -350,12 +359,13 @@ def release_hold(hold_id: Id, body: HoldRelease, ctx: Compliance, response: Resp
     return out
 
 
-@router.get(f"{P}/retention/policies")
+@router.get(f"{P}/retention/policies", response_model=m.RetentionPolicies)
 def list_policies(ctx: Compliance) -> dict[str, Any]:
     return {"policies": retention.list_policies(ctx)}
 
 
-@router.put(f"{P}/retention/policies", responses=_SECOND_OFFICER)
+@router.put(f"{P}/retention/policies", response_model=m.RetentionPolicySet | m.AccessRequestFiled,
+            responses=_SECOND_OFFICER)
 def set_policy(body: PolicySet, ctx: Compliance, response: Response) -> dict[str, Any]:
     out = retention.set_policy(ctx, body.scope, body.messages_days, body.files_days)
     if out["status"] == "pending":  # shortening: a second compliance officer approves first
@@ -363,17 +373,17 @@ def set_policy(body: PolicySet, ctx: Compliance, response: Response) -> dict[str
     return out
 
 
-@router.get(f"{P}/retention/runs")
+@router.get(f"{P}/retention/runs", response_model=m.RetentionRuns)
 def list_runs(ctx: Compliance) -> dict[str, Any]:
     return {"runs": retention.list_runs(ctx)}
 
 
-@router.post(f"{P}/retention/runs", status_code=201)
+@router.post(f"{P}/retention/runs", status_code=201, response_model=m.RetentionRunResult)
 def run_retention(ctx: Compliance, dry_run: bool = True) -> dict[str, Any]:
     return retention.run(ctx, dry_run=dry_run)
 
 
-@router.post("/api/v1/reports", status_code=201)
+@router.post("/api/v1/reports", status_code=201, response_model=m.ReportFiled)
 def report_message(body: ReportCreate, ctx: Staff) -> dict[str, Any]:
     return review.report_message(ctx, body.message_id, body.reason)
 
@@ -384,7 +394,7 @@ def search_own(ctx: Staff, q: Annotated[str, Query(min_length=1, max_length=200)
     return archive.search_own(ctx, q, limit, cursor)
 
 
-@router.get("/api/v1/audit/verify")
+@router.get("/api/v1/audit/verify", response_model=m.AuditVerification)
 def audit_verify(ctx: Auditor) -> dict[str, Any]:
     r = audit_read.run_verification(ctx)
     return {"ok": r.ok, "count": r.count, "last_id": r.last_id, "first_bad_id": r.first_bad_id,

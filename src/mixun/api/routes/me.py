@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
+from mixun.api import models_consoles_a as m
 from mixun.api.deps import Id, Limit, Offset, QueryId, gate
 from mixun.api.models import DirectoryPage, DirectoryPerson, DirectoryUnits, Drafts, Me
 from mixun.api.schemas import StatusIn
@@ -33,7 +34,7 @@ def set_status(body: StatusIn, ctx: Annotated[Ctx, Depends(gate(Perm.ACCOUNT))])
     return auth.me(ctx)
 
 
-@router.get("/me/login-alerts")
+@router.get("/me/login-alerts", response_model=m.LoginAlerts)
 def my_alerts(ctx: Annotated[Ctx, Depends(gate(Perm.ACCOUNT))]) -> dict[str, Any]:
     return {"alerts": auth.login_alerts(ctx, ctx.user_id)}
 
@@ -50,7 +51,7 @@ def person(user_id: Id, ctx: Annotated[Ctx, Depends(gate(Perm.DIRECTORY_READ))])
     return directory.get_person(ctx, user_id)
 
 
-@router.get("/presence")
+@router.get("/presence", response_model=m.Presence)
 def contacts_presence(ctx: Annotated[Ctx, Depends(gate(Perm.DIRECTORY_READ))]) -> dict[str, Any]:
     """The shown status of everyone the caller shares a conversation with (a snapshot; live changes
     follow as `presence.changed` events)."""
@@ -78,7 +79,7 @@ def units(ctx: Annotated[Ctx, Depends(gate(Perm.DIRECTORY_READ))]) -> dict[str, 
     return {"units": users.list_units(ctx)}
 
 
-@router.get("/client-config")
+@router.get("/client-config", response_model=m.ClientConfig)
 def client_config(ctx: Annotated[Ctx, Depends(gate(Perm.PUBLIC))]) -> dict[str, Any]:
     s = ctx.rt.settings
     return {"idle_lock_minutes": s.idle_lock_minutes, "locale": s.locale,
@@ -87,7 +88,7 @@ def client_config(ctx: Annotated[Ctx, Depends(gate(Perm.PUBLIC))]) -> dict[str, 
             "antivirus": antivirus_status(ctx.rt), "recall_window_minutes": s.recall_window_minutes}
 
 
-@router.get("/health")
+@router.get("/health", response_model=m.Health)
 def health(ctx: Annotated[Ctx, Depends(gate(Perm.PUBLIC))]) -> dict[str, Any]:
     ctx.rt.db.answers()  # raises when the database does not answer
     hub = ctx.rt.hub
