@@ -95,3 +95,11 @@ class Reactions(TypedDict):
 
     message_id: int
     reactions: list[Reaction]
+
+
+@with_config(OUT)
+class SecurePackMessage(Message):
+    """``services.attachments.send_secure_pack``: the pack's message, with the sender told to give the
+    password by phone (``instruction``; never in the message itself)."""
+
+    instruction: str

@@ -198,7 +198,7 @@ def upload_file(conversation_id: Id, ctx: Chat, file: Annotated[UploadFile, File
     return JSONResponse(view, status_code=201)
 
 
-@router.post("/conversations/{conversation_id}/secure-pack", status_code=201, response_model=models.Message)
+@router.post("/conversations/{conversation_id}/secure-pack", status_code=201, response_model=mc.SecurePackMessage)
 def secure_pack(conversation_id: Id, ctx: Chat, files: Annotated[list[UploadFile], File()],
                 password: Annotated[str, Form(max_length=128)],
                 client_id: Annotated[str | None, Form(max_length=64)] = None,
