@@ -23,7 +23,8 @@ class Answers:
     def call(self, name: str, method: str, route: str, token: str, status: int = 200, url: str | None = None,
              **kw: Any) -> Any:
         """Call ``route`` (``url`` when its path has parameters) as ``token``; the answer must have ``status``."""
-        r = self.env.client.request(method.upper(), url or route, headers=self.env.h(token), **kw)
+        headers = {**self.env.h(token), **kw.pop("headers", {})}
+        r = self.env.client.request(method.upper(), url or route, headers=headers, **kw)
         assert r.status_code == status, (name, r.status_code, r.text)
         assert name not in self.out, name
         self.out[name] = (method, route, str(status), r.json())
