@@ -8,6 +8,33 @@ export type AccessReason = {
   reason: string;
 };
 
+/** One review with its findings (those of ``kind`` when asked). */
+export type AccountReview = {
+  id: number;
+  created_at: string;
+  trigger: string;
+  counts: { [key: string]: number };
+  total: number;
+  findings: ReviewFinding[];
+};
+
+/** ``services.account_review._view``: one review, counted by kind. */
+export type AccountReviewSummary = {
+  id: number;
+  created_at: string;
+  trigger: string;
+  counts: { [key: string]: number };
+  total: number;
+};
+
+/** ``services.account_review.list_reviews``: newest first, with the thresholds and the kinds. */
+export type AccountReviews = {
+  reviews: AccountReviewSummary[];
+  next_offset: number | null;
+  thresholds: ReviewThresholds;
+  kinds: string[];
+};
+
 export type AdminIn = {
   user_id: number;
   admin: boolean;
@@ -64,6 +91,34 @@ export type AdminUserUpdate = {
   [key: string]: unknown;
 };
 
+export type AnnouncementBanner = {
+  id: number;
+  title: string;
+  must_confirm: boolean;
+};
+
+/** ``services.announcements._brief``: an announcement's heading (the publish answer, the events; the lists add their parts, api/models_people.py). */
+export type AnnouncementBrief = {
+  id: number;
+  title: string;
+  must_confirm: boolean;
+  pinned: boolean;
+  created_at: string;
+  expires_at: string | null;
+};
+
+export type AnnouncementCounts = {
+  id: number;
+  title: string;
+  must_confirm: boolean;
+  pinned: boolean;
+  created_at: string;
+  expires_at: string | null;
+  recipients: number;
+  read: number;
+  confirmed: number;
+};
+
 export type AnnouncementCreate = {
   title: string;
   body: string;
@@ -75,8 +130,118 @@ export type AnnouncementCreate = {
   file_ids?: number[];
 };
 
+/** ``services.announcements._file_view``: a file of an announcement (or uploaded for one). */
+export type AnnouncementFile = {
+  id: number;
+  filename: string;
+  mime: string;
+  size: number;
+  scan_status: string;
+};
+
+/** A new announcement for the recipient, or a reminder to read (or confirm) one. */
+export type AnnouncementFrame = {
+  event_seq?: number;
+  type: "announcement.published" | "announcement.reminder";
+  announcement: AnnouncementBrief;
+};
+
+/** ``services.announcements.list_published``: an announcement as its publisher sees it, with counts. */
+export type AnnouncementPublished = {
+  id: number;
+  title: string;
+  must_confirm: boolean;
+  pinned: boolean;
+  created_at: string;
+  expires_at: string | null;
+  body: string;
+  author: string;
+  to_all: boolean;
+  units: string[];
+  recipients: number;
+  read: number;
+  confirmed: number;
+  withdrawn_at: string | null;
+  files: AnnouncementFile[];
+};
+
 export type AnnouncementRead = {
   confirm?: boolean;
+};
+
+/** ``services.announcements.mark_read``. */
+export type AnnouncementReadState = {
+  id: number;
+  read_at: string;
+  confirmed_at: string | null;
+};
+
+export type AnnouncementReceipt = {
+  user_id: number;
+  name: string;
+  username: string;
+  unit: string;
+  read_at: string | null;
+  confirmed_at: string | null;
+  reminded_at: string | null;
+};
+
+/** ``services.announcements.receipts``: who has (not) read or confirmed. */
+export type AnnouncementReceipts = {
+  announcement: AnnouncementCounts;
+  people: AnnouncementReceipt[];
+  next_offset: number | null;
+};
+
+/** ``services.announcements.list_mine``: an announcement as its recipient sees it. */
+export type AnnouncementReceived = {
+  id: number;
+  title: string;
+  must_confirm: boolean;
+  pinned: boolean;
+  created_at: string;
+  expires_at: string | null;
+  body: string;
+  author: string;
+  read_at: string | null;
+  confirmed_at: string | null;
+  files: AnnouncementFile[];
+};
+
+/** ``services.announcements.remind``: how many people were reminded. */
+export type AnnouncementReminded = {
+  reminded: number;
+};
+
+/** ``services.applications._view``: an account application and where it stands (``waiting_for``: the role deciding next, null once decided; ``user_id``: the account made for it). */
+export type Application = {
+  id: number;
+  status: string;
+  name: string;
+  employee_no: string;
+  unit_id: number;
+  unit: string;
+  position: string;
+  phone: string | null;
+  functions: string[];
+  username: string | null;
+  note: string;
+  applicant: OrgPerson | null;
+  created_at: string;
+  steps: ApplicationStep[];
+  user_id: number | null;
+  reject_reason: string;
+  waiting_for: string | null;
+  can_decide: boolean;
+};
+
+/** ``services.applications._tell``: an account application moved on (to its applicant and whoever decides next). */
+export type ApplicationChangedFrame = {
+  event_seq?: number;
+  type: "application.changed";
+  application_id: number;
+  status: string;
+  name: string;
 };
 
 export type ApplicationCreate = {
@@ -89,6 +254,45 @@ export type ApplicationCreate = {
   username?: string | null;
   note?: string;
   [key: string]: unknown;
+};
+
+/** ``services.applications.approve``: at sysadmin's step the account is made and the answer carries its one-time ``password``, this once. */
+export type ApplicationDecided = {
+  id: number;
+  status: string;
+  name: string;
+  employee_no: string;
+  unit_id: number;
+  unit: string;
+  position: string;
+  phone: string | null;
+  functions: string[];
+  username: string | null;
+  note: string;
+  applicant: OrgPerson | null;
+  created_at: string;
+  steps: ApplicationStep[];
+  user_id: number | null;
+  reject_reason: string;
+  waiting_for: string | null;
+  can_decide: boolean;
+  password?: string;
+};
+
+/** One step of an application: a decision (``by`` its decider) or a step skipped (``by`` null). */
+export type ApplicationStep = {
+  stage: string;
+  decision: string;
+  by: OrgPerson | null;
+  at: string;
+  reason: string;
+};
+
+/** ``services.applications.list_applications``. */
+export type Applications = {
+  applications: Application[];
+  todo_count: number;
+  next_offset: number | null;
 };
 
 export type ApproveIn = {
@@ -107,6 +311,16 @@ export type Attachment = {
   scan_status: string;
   archive_only?: boolean;
   sha256?: string;
+};
+
+/** ``services.attachments`` after the virus scan: to the members (to the sender alone while the message is held for review). */
+export type AttachmentScannedFrame = {
+  event_seq?: number;
+  type: "attachment.scanned";
+  conversation_id: number;
+  message_id: number;
+  attachment_id: number;
+  scan_status: string;
 };
 
 export type BlockedTypeIn = {
@@ -139,6 +353,22 @@ export type Body_upload_file_api_v1_conversations__conversation_id__files_post =
 export type Body_upload_image_api_v1_conversations__conversation_id__images_post = {
   file: string;
   client_id?: string | null;
+};
+
+/** ``services.message_actions.bundle``: a merged forward opened. */
+export type Bundle = {
+  message_id: number;
+  title: string;
+  items: BundleItem[];
+};
+
+/** One forwarded message in a merged forward (``items``: a merged forward inside it, else null). */
+export type BundleItem = {
+  sender: Person;
+  kind: string;
+  text: string;
+  created_at: string;
+  items: BundleItem[] | null;
 };
 
 export type CompleteIn = {
@@ -193,6 +423,14 @@ export type ConversationMember = {
   role: string;
 };
 
+/** ``services.group_life._prefs_changed``: the caller's own 置顶 / 消息免打扰 and whether the notice is unread. */
+export type ConversationPrefs = {
+  conversation_id: number;
+  pinned: boolean;
+  muted: boolean;
+  notice_unread: boolean;
+};
+
 /** ``services.conversations.public_view``: the part of a conversation that is the same for every member (what conversation events carry). */
 export type ConversationPublic = {
   id: number;
@@ -210,6 +448,23 @@ export type ConversationUpdate = {
   name: string;
 };
 
+/** ``notify.Dispatcher._dead``: a notification given up (``to`` the address or phone, null: none). */
+export type DeadLetter = {
+  at: string;
+  channel: string;
+  user_id: number;
+  to: string | null;
+  text: string;
+  attempts: number;
+  error: string;
+};
+
+/** ``services.notifications.dead_letters``: newest first, and how many in all. */
+export type DeadLetters = {
+  dead_letters: DeadLetter[];
+  total: number;
+};
+
 export type Decision = {
   decision: "approve" | "reject" | "violation" | "escalate";
   note?: string;
@@ -218,6 +473,14 @@ export type Decision = {
 export type DecisionIn = {
   action: "remove" | "dismiss";
   reason: string;
+};
+
+/** ``services.users._apply_depart``: sessions ended, groups left, and where the drive went. */
+export type Departure = {
+  user_id: number;
+  sessions_ended: number;
+  groups_left: number;
+  drive: DriveHandover;
 };
 
 /** ``services.directory.search_users``: best match first; ``next_offset`` null on the last page. */
@@ -300,6 +563,98 @@ export type DlpPersonHits = {
   suspended_until: string | null;
 };
 
+/** ``services.dlp.get_policy``: the policy in force (``id`` null and ``default`` true: the built-in one) and the names it may use. */
+export type DlpPolicy = {
+  id: number | null;
+  policy: DlpPolicyDocument;
+  default: boolean;
+  channels: string[];
+  categories: string[];
+  detectors: string[];
+};
+
+/** ``domain.dlp.policy.Policy.to_dict``. */
+export type DlpPolicyDocument = {
+  version: number;
+  default_action: string;
+  encrypted_file_action: string;
+  rules: DlpRule[];
+  thresholds: DlpThreshold[];
+};
+
+/** ``domain.dlp.policy.Rule.to_dict``: an action for the findings it matches; a key left out matches all. */
+export type DlpRule = {
+  action: string;
+  detectors?: string[];
+  channels?: string[];
+  roles?: string[];
+  unit_prefix?: string;
+  min_confidence?: number;
+};
+
+/** ``services.dlp.try_scan``: the verdict, the reasons of the thresholds that fired, the findings and the text as it would be delivered. */
+export type DlpScan = {
+  action: string;
+  thresholds: string[];
+  findings: DlpScanFinding[];
+  masked_text: string;
+};
+
+/** A finding of a trial scan (the value masked, never raw); ``confidence`` as the engine rounds it. */
+export type DlpScanFinding = {
+  detector: string;
+  start: number;
+  end: number;
+  masked: string;
+  action: string;
+  confidence: number;
+  category: string | null;
+};
+
+export type DlpTerm = {
+  id: number;
+  category: string;
+  term: string;
+  created_at: string;
+};
+
+/** ``services.dlp.list_terms``: the added terms, and how many each built-in lexicon holds. */
+export type DlpTerms = {
+  terms: DlpTerm[];
+  builtin_counts: { [key: string]: number };
+  next_offset: number | null;
+};
+
+/** ``services.dlp.add_terms``: how many were new. */
+export type DlpTermsAdded = {
+  added: number;
+};
+
+/** ``services.dlp.remove_terms``. */
+export type DlpTermsRemoved = {
+  removed: number;
+};
+
+/** ``domain.dlp.policy.Threshold.to_dict``: ``count`` findings of ``detectors`` in one text take ``action``. */
+export type DlpThreshold = {
+  detectors: string[];
+  count: number;
+  action: string;
+  channels?: string[];
+  reason?: string;
+};
+
+/** ``services.dlp`` escalation: to the person (and, from ``unit_notice`` on, their unit heads); ``suspended_until`` null when sending is not suspended. */
+export type DlpViolationNoticeFrame = {
+  event_seq?: number;
+  type: "dlp.violation_notice";
+  user_id: number;
+  name: string;
+  level: string;
+  violations: number;
+  suspended_until: string | null;
+};
+
 export type DraftIn = {
   text?: string;
 };
@@ -334,6 +689,16 @@ export type DriveDecision = {
 export type DriveFolderStep = {
   id: number;
   name: string;
+};
+
+/** ``services.drive_handover.hand_over_txn``: a departed colleague's drive is now the recipient's, in ``folder_id``. */
+export type DriveHandedOverFrame = {
+  event_seq?: number;
+  type: "drive.handed_over";
+  from_user_id: number;
+  from_name: string;
+  folder_id: number;
+  files: number;
 };
 
 /** ``services.drive_handover.hand_over_txn``: to whom the drive went (null: waiting for HR), into which folder of theirs, and how much. */
@@ -426,6 +791,15 @@ export type DriveRemoved = {
   items: DriveRemovedItem[];
 };
 
+/** secadmin removed a reported file of the recipient's, with the reason. */
+export type DriveRemovedFrame = {
+  event_seq?: number;
+  type: "drive.removed";
+  item_id: number;
+  name: string;
+  reason: string;
+};
+
 export type DriveRemovedItem = {
   id: number;
   name: string;
@@ -492,6 +866,21 @@ export type DriveSentFile = {
 export type DriveSpace = {
   owner_id: number | null;
   conversation_id: number | null;
+};
+
+/** A group's space changed (an upload, a folder, a rename...): its members reload it. */
+export type DriveSpaceChangedFrame = {
+  event_seq?: number;
+  type: "drive.space_changed";
+  conversation_id: number;
+};
+
+/** ``services.drive.flag_unused``: ``count`` of the owner's files unopened for ``days`` (as configured: an integer by default, a fraction when set so). */
+export type DriveUnusedFrame = {
+  event_seq?: number;
+  type: "drive.unused";
+  count: number;
+  days: number;
 };
 
 /** ``services.drive.start_upload`` / ``upload_status``: which chunks the server holds (the status adds where the file will go). */
@@ -645,7 +1034,24 @@ export type ForwardIn = {
   confirm?: boolean;
 };
 
-export type Frame = HelloFrame | PongFrame | ErrorFrame | MessageFrame | MessageRecalledFrame | ReactionsFrame | ReadFrame | ConversationFrame | DissolvedFrame | PrefsFrame | PresenceFrame | LoginFlaggedFrame | OtherFrame;
+/** ``services.message_actions.forward``: the messages sent (one, with ``bundle_title``, when merged). */
+export type Forwarded = {
+  messages: Message[];
+};
+
+export type Frame = HelloFrame | PongFrame | ErrorFrame | MessageFrame | MessageRecalledFrame | ReactionsFrame | ReadFrame | ConversationFrame | DissolvedFrame | PrefsFrame | PresenceFrame | LoginFlaggedFrame | AttachmentScannedFrame | DlpViolationNoticeFrame | AnnouncementFrame | ApplicationChangedFrame | GroupRequestChangedFrame | DriveSpaceChangedFrame | DriveUnusedFrame | DriveRemovedFrame | DriveHandedOverFrame;
+
+/** ``services.functions.list_rules``: ``target`` the unit's path or the person's name and username. */
+export type FunctionRule = {
+  id: number;
+  scope: string;
+  target_id: number;
+  target: string;
+  function: string;
+  allowed: boolean;
+  limit: number | null;
+  set_at: string;
+};
 
 export type FunctionRuleIn = {
   scope: "unit" | "user";
@@ -655,10 +1061,80 @@ export type FunctionRuleIn = {
   limit?: number | null;
 };
 
+/** The rule that decided a function: a person's own (``target`` empty) or a unit's (its path). */
+export type FunctionRuleRef = {
+  id: number;
+  scope: string;
+  target: string;
+};
+
+/** ``services.functions.set_rule``. */
+export type FunctionRuleSet = {
+  id: number;
+  scope: string;
+  target_id: number;
+  function: string;
+  allowed: boolean;
+  limit: number | null;
+};
+
+/** Every rule and the functions' names; with ``user_id``, that person's ``effective`` functions. */
+export type FunctionRules = {
+  rules: FunctionRule[];
+  functions: string[];
+  effective?: { [key: string]: FunctionState };
+};
+
+/** ``services.functions.effective``: one function on or off, its limit, the deciding rule (null: the default) and its name in the caller's language. */
+export type FunctionState = {
+  allowed: boolean;
+  limit: number | null;
+  rule: FunctionRuleRef | null;
+  name: string;
+};
+
 /** 202 from POST /conversations: the group needs a unit head's approval; the request was filed. */
 export type GroupPending = {
   pending: boolean;
   request: { [key: string]: unknown };
+};
+
+/** ``services.group_requests._view``: a requested group and where it stands (``approvers``: the unit heads who may decide it while it is pending). */
+export type GroupRequest = {
+  id: number;
+  name: string;
+  status: string;
+  requester: OrgPerson | null;
+  unit: string;
+  members: GroupRequestMember[];
+  created_at: string;
+  decided_by: OrgPerson | null;
+  decided_at: string | null;
+  reason: string;
+  conversation_id: number | null;
+  approvers: OrgPerson[];
+  can_decide: boolean;
+};
+
+/** ``services.group_requests``: a request for a group with other units moved on (to its requester and the unit heads who decide it). */
+export type GroupRequestChangedFrame = {
+  event_seq?: number;
+  type: "group_request.changed";
+  request_id: number;
+  status: string;
+  name: string;
+};
+
+export type GroupRequestMember = {
+  id: number;
+  name: string;
+  unit: string;
+};
+
+/** ``services.group_requests.list_requests``. */
+export type GroupRequests = {
+  requests: GroupRequest[];
+  todo_count: number;
 };
 
 export type GroupSettingsIn = {
@@ -690,6 +1166,27 @@ export type HoldCreate = {
 
 export type HoldRelease = {
   reason: string;
+};
+
+export type LdapSyncError = {
+  zh: string;
+  en: string;
+};
+
+/** ``services.ldap_sync.last_sync``: the last run, its counts and errors (in both languages). */
+export type LdapSyncRun = {
+  started_at: string;
+  finished_at: string | null;
+  dry_run: boolean;
+  ok: boolean;
+  counts: { [key: string]: number };
+  errors: LdapSyncError[];
+};
+
+/** Whether the sync is configured, and its last run (null: it never ran). */
+export type LdapSyncStatus = {
+  configured: boolean;
+  last: LdapSyncRun | null;
 };
 
 /** ``services.auth.login``'s answer: the session's token and the account. */
@@ -822,6 +1319,19 @@ export type MoveIn = {
   parent_id?: number | null;
 };
 
+/** ``services.announcements.list_mine``: pinned first, then newest; ``banner``: still to read or confirm. */
+export type MyAnnouncements = {
+  announcements: AnnouncementReceived[];
+  next_offset: number | null;
+  banner: AnnouncementBanner[];
+  unread: number;
+};
+
+/** By function name (``send_files``, ``group_size``...). */
+export type MyFunctions = {
+  functions: { [key: string]: FunctionState };
+};
+
 export type Notice = {
   text: string;
   version: number;
@@ -843,11 +1353,83 @@ export type NoticeSeenIn = {
   version: number;
 };
 
-/** An event whose body this document leaves open (keys vary with what it is about; see docs/api.md). */
-export type OtherFrame = {
-  event_seq?: number;
-  type: "attachment.scanned" | "dlp.violation_notice" | "announcement.published" | "announcement.reminder" | "application.changed" | "group_request.changed" | "drive.space_changed" | "drive.unused" | "drive.removed" | "drive.handed_over";
-  [key: string]: unknown;
+/** ``services.ops_alerts._alert``: ``value`` a count, or a percentage (free disk) with one decimal. */
+export type OpsAlert = {
+  code: string;
+  severity: string;
+  title: string;
+  value: number;
+  detail: string;
+};
+
+/** ``services.ops_alerts.alerts``: the faults (sysadmin's) or security risks (secadmin's) now. */
+export type OpsAlerts = {
+  checked_at: string;
+  alerts: OpsAlert[];
+};
+
+/** ``services.org.list_people``. */
+export type OrgPeople = {
+  people: OrgPersonRow[];
+  next_offset: number | null;
+};
+
+/** ``services.applications._person`` / ``services.group_requests._person``: an account named in a view. */
+export type OrgPerson = {
+  id: number;
+  name: string;
+  username: string;
+};
+
+/** ``services.org._person_view``: a person as HR's list shows them. */
+export type OrgPersonRow = {
+  id: number;
+  username: string;
+  name: string;
+  employee_no: string | null;
+  unit_id: number | null;
+  unit: string;
+  position: string;
+  phone: string | null;
+  hr_verified: boolean;
+  departed: boolean;
+  departure_reason: string | null;
+  disabled: boolean;
+  administrator: boolean;
+  privileged: boolean;
+};
+
+/** ``services.org.update_person``: the person after HR's correction, with the fields that changed. */
+export type OrgPersonUpdated = {
+  id: number;
+  username: string;
+  name: string;
+  employee_no: string | null;
+  unit_id: number | null;
+  unit: string;
+  position: string;
+  phone: string | null;
+  hr_verified: boolean;
+  departed: boolean;
+  departure_reason: string | null;
+  disabled: boolean;
+  administrator: boolean;
+  privileged: boolean;
+  changed: string[];
+};
+
+/** ``services.org._unit_view``: a unit, closed or not, with the people directly in it. */
+export type OrgUnit = {
+  id: number;
+  name: string;
+  path: string;
+  parent_id: number | null;
+  closed: boolean;
+  people: number;
+};
+
+export type OrgUnits = {
+  units: OrgUnit[];
 };
 
 export type OtpIn = {
@@ -917,6 +1499,22 @@ export type PresenceFrame = {
   work_status?: string;
 };
 
+/** ``services.announcements.publish_scope``: the whole bank, or the caller's unit and its sub-units. */
+export type PublishScope = {
+  bank_wide: boolean;
+  units: PublishUnit[];
+};
+
+export type PublishUnit = {
+  id: number;
+  path: string;
+};
+
+export type PublishedAnnouncements = {
+  announcements: AnnouncementPublished[];
+  next_offset: number | null;
+};
+
 export type QuotaIn = {
   quota_bytes: number;
   user_id?: number | null;
@@ -931,6 +1529,12 @@ export type Reaction = {
 export type ReactionIn = {
   emoji: "👍" | "收到" | "❤️" | "😄" | "🙏" | "👌" | "🎉" | "OK";
   on?: boolean;
+};
+
+/** ``services.message_actions.react``: the message's reactions after the change. */
+export type Reactions = {
+  message_id: number;
+  reactions: Reaction[];
 };
 
 export type ReactionsFrame = {
@@ -958,6 +1562,25 @@ export type ReasonIn = {
   reason: string;
 };
 
+export type ReceiptRead = {
+  user_id: number;
+  name: string;
+  read_at: string | null;
+};
+
+export type ReceiptUnread = {
+  user_id: number;
+  name: string;
+};
+
+/** ``services.messages.receipts``: who has read a message; an urgent one adds everyone's phone. */
+export type Receipts = {
+  message_id: number;
+  read: ReceiptRead[];
+  unread: ReceiptUnread[];
+  urgent_phones?: UrgentPhone[];
+};
+
 export type RenameIn = {
   name: string;
 };
@@ -975,6 +1598,26 @@ export type RequestDecision = {
   note?: string;
 };
 
+/** An account the review flags, and why (``detail``: days, a date or a version, by ``kind``). */
+export type ReviewFinding = {
+  kind: string;
+  user_id: number;
+  username: string;
+  name: string;
+  unit: string;
+  roles: string[];
+  detail: string;
+  last_login_at: string | null;
+};
+
+/** ``services.account_review.thresholds``. */
+export type ReviewThresholds = {
+  dormant_days: number;
+  admin_days: number;
+  interval_hours: number;
+  password_max_age_days: number;
+};
+
 export type RolesIn = {
   roles: string[];
 };
@@ -983,9 +1626,64 @@ export type RulesAcceptIn = {
   version: number;
 };
 
+/** ``services.rules.compliance``: who has (not) accepted the current version (``version`` null and no ``next_offset``: nothing published yet). */
+export type RulesAcceptance = {
+  version: number | null;
+  total: number;
+  pending: number;
+  accepted: number;
+  people: RulesAcceptanceRow[];
+  next_offset?: number | null;
+};
+
+export type RulesAcceptanceRow = {
+  user_id: number;
+  username: string;
+  name: string;
+  employee_no: string | null;
+  unit: string;
+  accepted_at: string | null;
+  accepted: boolean;
+};
+
+/** ``services.rules.accept``. */
+export type RulesAccepted = {
+  version: number;
+  accepted_at: string;
+};
+
+/** ``services.rules.get_current``: the current version (null: none published yet) and the caller's standing; ``due_at`` (when the acceptance runs out) comes once something is published. */
+export type RulesCurrent = {
+  rules: RulesText | null;
+  accepted_at: string | null;
+  must_accept: boolean;
+  due_at?: string | null;
+};
+
 export type RulesPublishIn = {
   title: string;
   body: string;
+};
+
+/** ``services.rules._view``: one published version of the rules. */
+export type RulesText = {
+  version: number;
+  title: string;
+  body: string;
+  published_at: string;
+};
+
+/** ``services.rules.list_versions``: a version with how many people accepted it. */
+export type RulesVersion = {
+  version: number;
+  title: string;
+  body: string;
+  published_at: string;
+  accepted: number;
+};
+
+export type RulesVersions = {
+  versions: RulesVersion[];
 };
 
 export type ScanIn = {
@@ -1010,6 +1708,33 @@ export type SearchResults = {
   next_cursor: number | null;
 };
 
+/** ``services.attachments.send_secure_pack``: the pack's message, with the sender told to give the password by phone (``instruction``; never in the message itself). */
+export type SecurePackMessage = {
+  id: number;
+  conversation_id: number;
+  seq: number;
+  sender: Person;
+  kind: string;
+  text: string;
+  created_at: string;
+  edited: boolean;
+  edited_at: string | null;
+  recalled: boolean;
+  urgent: boolean;
+  reply_to: number | null;
+  mentions: number[];
+  attachments: Attachment[];
+  read_count: number;
+  recipient_count: number;
+  client_id?: string | null;
+  content_destroyed?: boolean;
+  dlp?: MessageDlp;
+  urgent_recipients?: UrgentRecipient[];
+  reactions?: Reaction[];
+  bundle_title?: string;
+  instruction: string;
+};
+
 export type ShareIn = {
   conversation_id: number;
   client_id?: string | null;
@@ -1032,6 +1757,11 @@ export type SystemLine = {
   at: string;
 };
 
+/** ``services.group_life.system_log``: the group's system lines since the caller joined, oldest first. */
+export type SystemLines = {
+  system: SystemLine[];
+};
+
 export type TermsIn = {
   category: "illegal" | "obscene" | "violent" | "gambling" | "drugs" | "fraud" | "advertising";
   terms: string[];
@@ -1040,6 +1770,22 @@ export type TermsIn = {
 export type UnitCreate = {
   name: string;
   parent_id?: number | null;
+};
+
+/** ``services.users.create_unit``. */
+export type UnitCreated = {
+  id: number;
+  name: string;
+  path: string;
+  parent_id: number | null;
+};
+
+/** ``services.org.merge_unit``: the unit merged (now closed) and the one it went into. */
+export type UnitMerged = {
+  merged: OrgUnit;
+  into: OrgUnit;
+  people_moved: number;
+  sub_units_moved: number;
 };
 
 export type UnitUpdate = {
@@ -1054,6 +1800,14 @@ export type UploadIn = {
   parent_id?: number | null;
   conversation_id?: number | null;
   sha256?: string | null;
+};
+
+/** An urgent message's recipient with the phone to call (null: none on file). */
+export type UrgentPhone = {
+  user_id: number;
+  name: string;
+  phone: string | null;
+  read: boolean;
 };
 
 export type UrgentRecipient = {

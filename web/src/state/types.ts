@@ -2,7 +2,10 @@
 // `python -m mixun.api.tsgen`; docs/api.md), not declared by hand.
 import type * as api from '../api-types';
 
-export type { Frame, MessagePage, OtherFrame, ReadFrame } from '../api-types';
+export type {
+  AnnouncementFrame, ApplicationChangedFrame, AttachmentScannedFrame, DlpViolationNoticeFrame, DriveHandedOverFrame,
+  DriveRemovedFrame, DriveSpaceChangedFrame, DriveUnusedFrame, Frame, GroupRequestChangedFrame, MessagePage, ReadFrame,
+} from '../api-types';
 export type Me = api.Me;
 export type Member = api.ConversationMember;
 export type Attachment = api.Attachment;
@@ -16,7 +19,7 @@ export type Pending = {
 };
 export type Thread = { list: Message[]; byId: Map<number, Message>; loadedAll: boolean; loadingOlder: boolean; loaded: boolean };
 export type ClientConfig = { idle_lock_minutes?: number; locale?: string; max_message_length?: number; max_file_bytes?: number; antivirus?: string; files_without_scanner?: string; recall_window_minutes?: number };
-export type DlpNotice = { user_id: number; name?: string; level: string; violations?: number; suspended_until?: string | null };
+export type DlpNotice = Omit<api.DlpViolationNoticeFrame, 'type' | 'event_seq'>;
 // A DLP dialog: a refused send (blocked), a warning to confirm, sending suspended, or an escalation notice
 // (to the person concerned, or to their unit head).
 export type Dlp = {
