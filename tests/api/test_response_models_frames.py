@@ -19,8 +19,9 @@ from sqlalchemy import select, update
 from mixun.db.models import User
 from mixun.db.models_drive import DriveItem
 from mixun.domain.events import EventType
-from mixun.services import drive, events
+from mixun.services import drive, events, presence
 from mixun.services.attachments import Antivirus, rescan_pending
+from mixun.services.runtime import Ctx
 from tests.api.test_response_models import violations
 from tests.api.test_response_models_drive import upload
 from tests.conftest import PASSWORD, Env, build_env
@@ -45,7 +46,7 @@ def ok(r: Any, status: int = 200) -> Any:
 
 
 def socket_frames(env: Env, token: str) -> list[dict[str, Any]]:
-    """What the socket itself answers: hello, a live-only presence notice, pong, and both errors."""
+    """What the socket itself answers: hello, pong, and both errors (and whatever arrives between)."""
     got: list[dict[str, Any]] = []
 
     def until(ws: Any, kind: str) -> None:
@@ -65,6 +66,23 @@ def socket_frames(env: Env, token: str) -> list[dict[str, Any]]:
     return got
 
 
+def live_presence(env: Env, user_id: int) -> list[dict[str, Any]]:
+    """The live-only notice of someone coming online, as handed to the hub (no event_seq; not stored)."""
+    handed: list[dict[str, Any]] = []
+    real = env.rt.notify
+
+    def notify(message: dict[str, Any]) -> None:
+        handed.append(message)
+        real(message)
+
+    env.rt.notify = notify
+    try:
+        presence.announce_change(Ctx(rt=env.rt, ip="127.0.0.1", client="tests"), user_id, True)
+    finally:
+        env.rt.notify = real
+    return [orjson.loads(m["payload"]) for m in handed]
+
+
 def scenario(env: Env) -> list[dict[str, Any]]:
     c = env.client
     zs, zs_t = env.person("zhangsan", "张三", unit=UNIT_A)
@@ -76,6 +94,7 @@ def scenario(env: Env) -> list[dict[str, Any]]:
     _sys, sys = staff(env, "sys1", "系统管理员", "sysadmin")
     _sec, sec = staff(env, "sec1", "安全员", "secadmin")
     frames = socket_frames(env, zs_t)
+    frames += live_presence(env, zs)
 
     # A chat's life.
     g = group(env, zs_t, "项目组", [ls, ww])
