@@ -5,7 +5,7 @@ import { t } from './i18n';
 import { showError, toast } from './store';
 import { Modal, fmtTime } from './ui';
 import { DualControlSettings } from './admin_compliance';
-import type { DlpHits as DlpHitsAnswer, DlpPersonHits } from './api-types';
+import type { DlpHits as DlpHitsAnswer, DlpPersonHits, DlpScan, DlpTerms, DlpTermsAdded } from './api-types';
 
 export const DETECTORS = ['cn_id_card', 'bank_card', 'cn_mobile', 'uscc', 'email', 'credential', 'secret_key', 'classified_marking', 'prohibited'];
 export const ACTIONS = ['allow', 'mask', 'warn', 'hold', 'block'];
@@ -159,14 +159,14 @@ function TryText({ channels }: { channels: string[] }) {
   const [channel, setChannel] = useState('direct');
   const [roles, setRoles] = useState('employee');
   const [unit, setUnit] = useState('');
-  const [res, setRes] = useState<any>(null);
+  const [res, setRes] = useState<DlpScan | null>(null);
   return (
     <div class="try-box">
       <h4>{t('dlp_try')}</h4>
       <form class="stack" onSubmit={async (e) => {
         e.preventDefault();
         try {
-          setRes(await post<any>('/dlp/scan', { text, channel, roles: roles.split(/[,，\s]+/).filter(Boolean), unit_path: unit.trim() }));
+          setRes(await post<DlpScan>('/dlp/scan', { text, channel, roles: roles.split(/[,，\s]+/).filter(Boolean), unit_path: unit.trim() }));
         } catch (err) { showError(err); }
       }}>
         <textarea data-testid="dlp-try-text" rows={3} placeholder={t('dlp_try_placeholder')} value={text} onInput={(e) => setText(e.currentTarget.value)} required />
@@ -184,7 +184,7 @@ function TryText({ channels }: { channels: string[] }) {
           {(res.findings || []).length === 0 ? <div class="muted">{t('dlp_no_findings')}</div> : (
             <table class="grid">
               <thead><tr><th>{t('dlp_detector')}</th><th>{t('dlp_masked')}</th><th>{t('action')}</th><th>{t('dlp_confidence')}</th></tr></thead>
-              <tbody>{res.findings.map((f: any) => (
+              <tbody>{res.findings.map((f) => (
                 <tr data-testid="dlp-try-finding"><td>{label('dlp_detector_', f.detector)}{f.category ? ` / ${label('dlp_category_', f.category)}` : ''}</td><td><code>{f.masked}</code></td><td>{label('dlp_action_', f.action)}</td><td>{typeof f.confidence === 'number' ? f.confidence.toFixed(2) : ''}</td></tr>
               ))}</tbody>
             </table>
@@ -200,11 +200,11 @@ function TryText({ channels }: { channels: string[] }) {
 export function DlpLexicons() {
   const [category, setCategory] = useState('');
   const [offset, setOffset] = useState(0);
-  const [data, setData] = useState<any>(null);
+  const [data, setData] = useState<DlpTerms | null>(null);
   const [addCat, setAddCat] = useState(CATEGORIES_FALLBACK[0]);
   const [terms, setTerms] = useState('');
   const [err, setErr] = useState<string | null>(null);
-  const load = () => get<any>(`/dlp/lexicons?limit=100&offset=${offset}${category ? '&category=' + encodeURIComponent(category) : ''}`).then(setData, showError);
+  const load = () => get<DlpTerms>(`/dlp/lexicons?limit=100&offset=${offset}${category ? '&category=' + encodeURIComponent(category) : ''}`).then(setData, showError);
   useEffect(() => { load(); }, [category, offset]);
   const builtin: Record<string, number> = data?.builtin_counts || {};
   const cats = Object.keys(builtin).length ? Object.keys(builtin) : CATEGORIES_FALLBACK;
@@ -217,7 +217,7 @@ export function DlpLexicons() {
         e.preventDefault(); setErr(null);
         const list = terms.split('\n').map((x) => x.trim()).filter(Boolean);
         if (!list.length) return;
-        try { const r = await post<any>('/dlp/lexicons', { category: addCat, terms: list }); toast(t('dlp_terms_added', { n: r.added })); setTerms(''); load(); } catch (e2) { setErr(errText(e2)); }
+        try { const r = await post<DlpTermsAdded>('/dlp/lexicons', { category: addCat, terms: list }); toast(t('dlp_terms_added', { n: r.added })); setTerms(''); load(); } catch (e2) { setErr(errText(e2)); }
       }}>
         <div class="row gap">
           <select data-testid="lexicon-category" value={addCat} onChange={(e) => setAddCat(e.currentTarget.value)}>{cats.map((c) => <option value={c}>{label('dlp_category_', c)}</option>)}</select>
@@ -242,7 +242,7 @@ export function DlpLexicons() {
       {data && !(data.terms || []).length && <div class="muted pad">{t('dlp_no_terms')}</div>}
       <div class="row gap pager">
         <button disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - 100))}>{t('prev')}</button>
-        <button disabled={data?.next_offset == null} onClick={() => setOffset(data.next_offset)}>{t('next')}</button>
+        <button disabled={data?.next_offset == null} onClick={() => setOffset(data?.next_offset ?? offset)}>{t('next')}</button>
       </div>
     </div>
   );

@@ -5,7 +5,7 @@ import { api, get, post } from './api';
 import { t } from './i18n';
 import { showError, toast } from './store';
 import { Modal, fmtTime } from './ui';
-import type { FaultQueue as FaultQueueAnswer, FaultReport, FaultReports } from './api-types';
+import type { DeadLetters, FaultQueue as FaultQueueAnswer, FaultReport, FaultReports, OpsAlert, OpsAlerts } from './api-types';
 
 /** The 24-hour clock as shown: time left, or how long overdue; a resolved report shows its outcome. */
 export function clockText(r: Pick<FaultReport, 'seconds_left' | 'status' | 'overdue'>): string {
@@ -168,7 +168,7 @@ export function FaultQueue() {
   );
 }
 
-function AlertList({ rows, testid }: { rows: any[] | null; testid: string }) {
+function AlertList({ rows, testid }: { rows: OpsAlert[] | null; testid: string }) {
   if (!rows) return null;
   if (rows.length === 0) return <div class="badge ok" data-testid={testid + '-none'}>{t('ops_all_clear')}</div>;
   return (
@@ -183,12 +183,12 @@ function AlertList({ rows, testid }: { rows: any[] | null; testid: string }) {
 
 /** The system administrator's monitor: what is wrong now, and notifications given up. */
 export function OpsMonitor() {
-  const [alerts, setAlerts] = useState<any[] | null>(null);
-  const [dead, setDead] = useState<any>(null);
+  const [alerts, setAlerts] = useState<OpsAlert[] | null>(null);
+  const [dead, setDead] = useState<DeadLetters | null>(null);
   const [at, setAt] = useState('');
   const load = () => {
-    get<any>('/admin/ops/alerts').then((r) => { setAlerts(r.alerts); setAt(r.checked_at); }, showError);
-    get<any>('/admin/ops/dead-letters?limit=50').then(setDead, showError);
+    get<OpsAlerts>('/admin/ops/alerts').then((r) => { setAlerts(r.alerts); setAt(r.checked_at); }, showError);
+    get<DeadLetters>('/admin/ops/dead-letters?limit=50').then(setDead, showError);
   };
   useEffect(() => { load(); const iv = setInterval(load, 30000); return () => clearInterval(iv); }, []);
   return (
@@ -200,7 +200,7 @@ export function OpsMonitor() {
       {dead && dead.dead_letters.length === 0 && <div class="muted">{t('none')}</div>}
       {dead && dead.dead_letters.length > 0 && <table class="grid" data-testid="dead-letters">
         <thead><tr><th>{t('time')}</th><th>{t('ops_channel')}</th><th>{t('ops_to')}</th><th>{t('ops_attempts')}</th><th>{t('reason')}</th></tr></thead>
-        <tbody>{dead.dead_letters.map((d: any) => <tr><td>{fmtTime(d.at, true)}</td><td>{t('ops_channel_' + d.channel)}</td><td>{d.to}</td><td>{d.attempts}</td><td class="wrap">{d.error}</td></tr>)}</tbody>
+        <tbody>{dead.dead_letters.map((d) => <tr><td>{fmtTime(d.at, true)}</td><td>{t('ops_channel_' + d.channel)}</td><td>{d.to}</td><td>{d.attempts}</td><td class="wrap">{d.error}</td></tr>)}</tbody>
       </table>}
     </div>
   );
@@ -208,8 +208,8 @@ export function OpsMonitor() {
 
 /** The security administrator's risks now (above the login alerts). */
 export function SecurityRisks() {
-  const [rows, setRows] = useState<any[] | null>(null);
-  useEffect(() => { get<any>('/admin/security/risks').then((r) => setRows(r.alerts), showError); }, []);
+  const [rows, setRows] = useState<OpsAlert[] | null>(null);
+  useEffect(() => { get<OpsAlerts>('/admin/security/risks').then((r) => setRows(r.alerts), showError); }, []);
   return <div class="stack" data-testid="security-risks"><h3>{t('ops_security_risks')}</h3><AlertList rows={rows} testid="risk-list" /></div>;
 }
 

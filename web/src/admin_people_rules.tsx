@@ -9,6 +9,7 @@ import { Icon, fmtTime } from './ui';
 import { Dialog } from './admin_people';
 import { RichText } from './people';
 import { w } from './labels_org';
+import type * as apiT from './api-types';
 
 const FUNCTIONS = ['send_files', 'create_groups', 'cross_unit_messages', 'cross_unit_groups', 'cross_unit_groups_unreviewed', 'use_drive', 'group_size'];
 // The switches added with the drive and the unit head's approval are named in labels_org.
@@ -24,17 +25,17 @@ function download(path: string) {
 
 export function Announce() {
   useStore();
-  const [scope, setScope] = useState<{ bank_wide: boolean; units: { id: number; path: string }[] } | null>(null);
-  const [rows, setRows] = useState<any[]>([]);
+  const [scope, setScope] = useState<apiT.PublishScope | null>(null);
+  const [rows, setRows] = useState<apiT.AnnouncementPublished[]>([]);
   const [f, setF] = useState({ title: '', body: '', all: true, units: [] as number[], must_confirm: false, pinned: false, expires: '' });
   const [err, setErr] = useState('');
   const [files, setFiles] = useState<File[]>([]);
   const [busy, setBusy] = useState(false);
   const [fileKey, setFileKey] = useState(0); // a new input after publishing: the chosen files are gone
   const [who, setWho] = useState<{ a: any; status: string; people: any[] } | null>(null);
-  const load = () => get<any>('/announcements/published?limit=100').then((r) => setRows(r.announcements || []), showError);
+  const load = () => get<apiT.PublishedAnnouncements>('/announcements/published?limit=100').then((r) => setRows(r.announcements), showError);
   useEffect(() => {
-    get<any>('/announcements/scope').then((s) => { setScope(s); if (!s.bank_wide) setF((x) => ({ ...x, all: false })); }, showError);
+    get<apiT.PublishScope>('/announcements/scope').then((s) => { setScope(s); if (!s.bank_wide) setF((x) => ({ ...x, all: false })); }, showError);
     load();
   }, []);
   async function publish(e: Event, confirm = false) {
@@ -124,11 +125,11 @@ export function Announce() {
 // ---- the usage rules ---------------------------------------------------------------------------------
 
 export function RulesAdmin() {
-  const [versions, setVersions] = useState<any[]>([]);
+  const [versions, setVersions] = useState<apiT.RulesVersion[]>([]);
   const [title, setTitle] = useState(t('rules_title'));
   const [body, setBody] = useState('');
   const [ask, setAsk] = useState(false);
-  const load = () => get<any>('/admin/rules').then((r) => setVersions(r.versions || []), showError);
+  const load = () => get<apiT.RulesVersions>('/admin/rules').then((r) => setVersions(r.versions), showError);
   useEffect(() => { load(); }, []);
   return (
     <div class="stack" data-testid="admin-rules">
@@ -157,8 +158,8 @@ export function RulesAdmin() {
 
 export function RulesReport() {
   const [status, setStatus] = useState('pending');
-  const [data, setData] = useState<any>(null);
-  useEffect(() => { get<any>(`/admin/rules/acceptance?status=${status}&limit=200`).then(setData, showError); }, [status]);
+  const [data, setData] = useState<apiT.RulesAcceptance | null>(null);
+  useEffect(() => { get<apiT.RulesAcceptance>(`/admin/rules/acceptance?status=${status}&limit=200`).then(setData, showError); }, [status]);
   return (
     <div class="stack" data-testid="admin-rules-report">
       <div class="row gap wrap">
@@ -262,18 +263,18 @@ export function FunctionRules() {
 
 export function AccountReview() {
   useStore();
-  const [runs, setRuns] = useState<any[]>([]);
-  const [sel, setSel] = useState<any | null>(null);
+  const [runs, setRuns] = useState<apiT.AccountReviewSummary[]>([]);
+  const [sel, setSel] = useState<apiT.AccountReview | null>(null);
   const [kind, setKind] = useState('');
   const [busy, setBusy] = useState(false);
   const load = async () => {
     try {
-      const r = await get<any>('/admin/account-reviews?limit=20');
-      setRuns(r.reviews || []);
+      const r = await get<apiT.AccountReviews>('/admin/account-reviews?limit=20');
+      setRuns(r.reviews);
       if (r.reviews?.length && !sel) open(r.reviews[0].id);
     } catch (e) { showError(e); }
   };
-  const open = (id: number, k = kind) => get<any>(`/admin/account-reviews/${id}${k ? '?kind=' + k : ''}`).then(setSel, showError);
+  const open = (id: number, k = kind) => get<apiT.AccountReview>(`/admin/account-reviews/${id}${k ? '?kind=' + k : ''}`).then(setSel, showError);
   useEffect(() => { load(); }, []);
   return (
     <div class="stack" data-testid="admin-account-review">
@@ -281,7 +282,7 @@ export function AccountReview() {
       <div class="row gap wrap">
         <button class="primary" data-testid="review-run" disabled={busy} onClick={async () => {
           setBusy(true);
-          try { const r = await post<any>('/admin/account-reviews'); setKind(''); setSel(r); const l = await get<any>('/admin/account-reviews?limit=20'); setRuns(l.reviews || []); } catch (e) { showError(e); } finally { setBusy(false); }
+          try { const r = await post<apiT.AccountReview>('/admin/account-reviews'); setKind(''); setSel(r); const l = await get<apiT.AccountReviews>('/admin/account-reviews?limit=20'); setRuns(l.reviews); } catch (e) { showError(e); } finally { setBusy(false); }
         }}>{t('review_run')}</button>
         <select data-testid="review-runs" value={sel?.id ?? ''} onChange={(e) => open(Number(e.currentTarget.value))}>
           {runs.map((r) => <option value={r.id}>{fmtTime(r.created_at, true)} · {t('review_trigger_' + r.trigger)} · {t('review_findings', { n: r.total })}</option>)}

@@ -38,6 +38,33 @@ export type AccessRequests = {
   dual_control: DualControlFlags;
 };
 
+/** One review with its findings (those of ``kind`` when asked). */
+export type AccountReview = {
+  id: number;
+  created_at: string;
+  trigger: string;
+  counts: { [key: string]: number };
+  total: number;
+  findings: ReviewFinding[];
+};
+
+/** ``services.account_review._view``: one review, counted by kind. */
+export type AccountReviewSummary = {
+  id: number;
+  created_at: string;
+  trigger: string;
+  counts: { [key: string]: number };
+  total: number;
+};
+
+/** ``services.account_review.list_reviews``: newest first, with the thresholds and the kinds. */
+export type AccountReviews = {
+  reviews: AccountReviewSummary[];
+  next_offset: number | null;
+  thresholds: ReviewThresholds;
+  kinds: string[];
+};
+
 export type AdminIn = {
   user_id: number;
   admin: boolean;
@@ -120,6 +147,34 @@ export type AdminUserUpdate = {
   [key: string]: unknown;
 };
 
+export type AnnouncementBanner = {
+  id: number;
+  title: string;
+  must_confirm: boolean;
+};
+
+/** ``services.announcements._brief``: an announcement's heading (the publish answer, the events; the lists add their parts, api/models_people.py). */
+export type AnnouncementBrief = {
+  id: number;
+  title: string;
+  must_confirm: boolean;
+  pinned: boolean;
+  created_at: string;
+  expires_at: string | null;
+};
+
+export type AnnouncementCounts = {
+  id: number;
+  title: string;
+  must_confirm: boolean;
+  pinned: boolean;
+  created_at: string;
+  expires_at: string | null;
+  recipients: number;
+  read: number;
+  confirmed: number;
+};
+
 export type AnnouncementCreate = {
   title: string;
   body: string;
@@ -131,8 +186,118 @@ export type AnnouncementCreate = {
   file_ids?: number[];
 };
 
+/** ``services.announcements._file_view``: a file of an announcement (or uploaded for one). */
+export type AnnouncementFile = {
+  id: number;
+  filename: string;
+  mime: string;
+  size: number;
+  scan_status: string;
+};
+
+/** A new announcement for the recipient, or a reminder to read (or confirm) one. */
+export type AnnouncementFrame = {
+  event_seq?: number;
+  type: "announcement.published" | "announcement.reminder";
+  announcement: AnnouncementBrief;
+};
+
+/** ``services.announcements.list_published``: an announcement as its publisher sees it, with counts. */
+export type AnnouncementPublished = {
+  id: number;
+  title: string;
+  must_confirm: boolean;
+  pinned: boolean;
+  created_at: string;
+  expires_at: string | null;
+  body: string;
+  author: string;
+  to_all: boolean;
+  units: string[];
+  recipients: number;
+  read: number;
+  confirmed: number;
+  withdrawn_at: string | null;
+  files: AnnouncementFile[];
+};
+
 export type AnnouncementRead = {
   confirm?: boolean;
+};
+
+/** ``services.announcements.mark_read``. */
+export type AnnouncementReadState = {
+  id: number;
+  read_at: string;
+  confirmed_at: string | null;
+};
+
+export type AnnouncementReceipt = {
+  user_id: number;
+  name: string;
+  username: string;
+  unit: string;
+  read_at: string | null;
+  confirmed_at: string | null;
+  reminded_at: string | null;
+};
+
+/** ``services.announcements.receipts``: who has (not) read or confirmed. */
+export type AnnouncementReceipts = {
+  announcement: AnnouncementCounts;
+  people: AnnouncementReceipt[];
+  next_offset: number | null;
+};
+
+/** ``services.announcements.list_mine``: an announcement as its recipient sees it. */
+export type AnnouncementReceived = {
+  id: number;
+  title: string;
+  must_confirm: boolean;
+  pinned: boolean;
+  created_at: string;
+  expires_at: string | null;
+  body: string;
+  author: string;
+  read_at: string | null;
+  confirmed_at: string | null;
+  files: AnnouncementFile[];
+};
+
+/** ``services.announcements.remind``: how many people were reminded. */
+export type AnnouncementReminded = {
+  reminded: number;
+};
+
+/** ``services.applications._view``: an account application and where it stands (``waiting_for``: the role deciding next, null once decided; ``user_id``: the account made for it). */
+export type Application = {
+  id: number;
+  status: string;
+  name: string;
+  employee_no: string;
+  unit_id: number;
+  unit: string;
+  position: string;
+  phone: string | null;
+  functions: string[];
+  username: string | null;
+  note: string;
+  applicant: OrgPerson | null;
+  created_at: string;
+  steps: ApplicationStep[];
+  user_id: number | null;
+  reject_reason: string;
+  waiting_for: string | null;
+  can_decide: boolean;
+};
+
+/** ``services.applications._tell``: an account application moved on (to its applicant and whoever decides next). */
+export type ApplicationChangedFrame = {
+  event_seq?: number;
+  type: "application.changed";
+  application_id: number;
+  status: string;
+  name: string;
 };
 
 export type ApplicationCreate = {
@@ -145,6 +310,45 @@ export type ApplicationCreate = {
   username?: string | null;
   note?: string;
   [key: string]: unknown;
+};
+
+/** ``services.applications.approve``: at sysadmin's step the account is made and the answer carries its one-time ``password``, this once. */
+export type ApplicationDecided = {
+  id: number;
+  status: string;
+  name: string;
+  employee_no: string;
+  unit_id: number;
+  unit: string;
+  position: string;
+  phone: string | null;
+  functions: string[];
+  username: string | null;
+  note: string;
+  applicant: OrgPerson | null;
+  created_at: string;
+  steps: ApplicationStep[];
+  user_id: number | null;
+  reject_reason: string;
+  waiting_for: string | null;
+  can_decide: boolean;
+  password?: string;
+};
+
+/** One step of an application: a decision (``by`` its decider) or a step skipped (``by`` null). */
+export type ApplicationStep = {
+  stage: string;
+  decision: string;
+  by: OrgPerson | null;
+  at: string;
+  reason: string;
+};
+
+/** ``services.applications.list_applications``. */
+export type Applications = {
+  applications: Application[];
+  todo_count: number;
+  next_offset: number | null;
 };
 
 /** ``services.approvals._view``: a request for a second administrator (``payload``: what it will change; ``can_decide``: the caller may decide it). */
@@ -302,6 +506,16 @@ export type Attachment = {
   sha256?: string;
 };
 
+/** ``services.attachments`` after the virus scan: to the members (to the sender alone while the message is held for review). */
+export type AttachmentScannedFrame = {
+  event_seq?: number;
+  type: "attachment.scanned";
+  conversation_id: number;
+  message_id: number;
+  attachment_id: number;
+  scan_status: string;
+};
+
 /** ``services.audit_read.resolve_people``: a person a query named. */
 export type AuditPerson = {
   id: number;
@@ -379,6 +593,22 @@ export type Body_upload_image_api_v1_conversations__conversation_id__images_post
   client_id?: string | null;
 };
 
+/** ``services.message_actions.bundle``: a merged forward opened. */
+export type Bundle = {
+  message_id: number;
+  title: string;
+  items: BundleItem[];
+};
+
+/** One forwarded message in a merged forward (``items``: a merged forward inside it, else null). */
+export type BundleItem = {
+  sender: Person;
+  kind: string;
+  text: string;
+  created_at: string;
+  items: BundleItem[] | null;
+};
+
 /** ``routes.me.client_config``: the settings a client needs. Minutes are as configured: an integer by default, a fraction when set so (``int | float`` keeps whichever). */
 export type ClientConfig = {
   idle_lock_minutes: number;
@@ -443,6 +673,14 @@ export type ConversationMember = {
   role: string;
 };
 
+/** ``services.group_life._prefs_changed``: the caller's own 置顶 / 消息免打扰 and whether the notice is unread. */
+export type ConversationPrefs = {
+  conversation_id: number;
+  pinned: boolean;
+  muted: boolean;
+  notice_unread: boolean;
+};
+
 /** ``services.conversations.public_view``: the part of a conversation that is the same for every member (what conversation events carry). */
 export type ConversationPublic = {
   id: number;
@@ -460,6 +698,23 @@ export type ConversationUpdate = {
   name: string;
 };
 
+/** ``notify.Dispatcher._dead``: a notification given up (``to`` the address or phone, null: none). */
+export type DeadLetter = {
+  at: string;
+  channel: string;
+  user_id: number;
+  to: string | null;
+  text: string;
+  attempts: number;
+  error: string;
+};
+
+/** ``services.notifications.dead_letters``: newest first, and how many in all. */
+export type DeadLetters = {
+  dead_letters: DeadLetter[];
+  total: number;
+};
+
 export type Decision = {
   decision: "approve" | "reject" | "violation" | "escalate";
   note?: string;
@@ -468,6 +723,11 @@ export type Decision = {
 export type DecisionIn = {
   action: "remove" | "dismiss";
   reason: string;
+};
+
+export type DepartIn = {
+  reason: string;
+  pledged?: boolean;
 };
 
 /** ``services.users._apply_depart``: sessions ended, groups left, where the drive went. */
@@ -558,6 +818,98 @@ export type DlpPersonHits = {
   suspended_until: string | null;
 };
 
+/** ``services.dlp.get_policy``: the policy in force (``id`` null and ``default`` true: the built-in one) and the names it may use. */
+export type DlpPolicy = {
+  id: number | null;
+  policy: DlpPolicyDocument;
+  default: boolean;
+  channels: string[];
+  categories: string[];
+  detectors: string[];
+};
+
+/** ``domain.dlp.policy.Policy.to_dict``. */
+export type DlpPolicyDocument = {
+  version: number;
+  default_action: string;
+  encrypted_file_action: string;
+  rules: DlpRule[];
+  thresholds: DlpThreshold[];
+};
+
+/** ``domain.dlp.policy.Rule.to_dict``: an action for the findings it matches; a key left out matches all. */
+export type DlpRule = {
+  action: string;
+  detectors?: string[];
+  channels?: string[];
+  roles?: string[];
+  unit_prefix?: string;
+  min_confidence?: number;
+};
+
+/** ``services.dlp.try_scan``: the verdict, the reasons of the thresholds that fired, the findings and the text as it would be delivered. */
+export type DlpScan = {
+  action: string;
+  thresholds: string[];
+  findings: DlpScanFinding[];
+  masked_text: string;
+};
+
+/** A finding of a trial scan (the value masked, never raw); ``confidence`` as the engine rounds it. */
+export type DlpScanFinding = {
+  detector: string;
+  start: number;
+  end: number;
+  masked: string;
+  action: string;
+  confidence: number;
+  category: string | null;
+};
+
+export type DlpTerm = {
+  id: number;
+  category: string;
+  term: string;
+  created_at: string;
+};
+
+/** ``services.dlp.list_terms``: the added terms, and how many each built-in lexicon holds. */
+export type DlpTerms = {
+  terms: DlpTerm[];
+  builtin_counts: { [key: string]: number };
+  next_offset: number | null;
+};
+
+/** ``services.dlp.add_terms``: how many were new. */
+export type DlpTermsAdded = {
+  added: number;
+};
+
+/** ``services.dlp.remove_terms``. */
+export type DlpTermsRemoved = {
+  removed: number;
+};
+
+/** ``domain.dlp.policy.Threshold.to_dict``: ``count`` findings of ``detectors`` in one text take ``action``. */
+export type DlpThreshold = {
+  detectors: string[];
+  count: number;
+  action: string;
+  channels?: string[];
+  reason?: string;
+};
+
+/** ``services.dlp`` escalation: to the person (and, from ``unit_notice`` on, their unit heads); ``suspended_until`` null when sending is not suspended. */
+export type DlpViolationNoticeFrame = {
+  event_seq?: number;
+  type: "dlp.violation_notice";
+  user_id: number;
+  name: string;
+  level: string;
+  violations: number;
+  suspended_until: string | null;
+};
+
 export type DraftIn = {
   text?: string;
 };
@@ -592,6 +944,16 @@ export type DriveDecision = {
 export type DriveFolderStep = {
   id: number;
   name: string;
+};
+
+/** ``services.drive_handover.hand_over_txn``: a departed colleague's drive is now the recipient's, in ``folder_id``. */
+export type DriveHandedOverFrame = {
+  event_seq?: number;
+  type: "drive.handed_over";
+  from_user_id: number;
+  from_name: string;
+  folder_id: number;
+  files: number;
 };
 
 /** ``services.drive_handover.hand_over_txn``: to whom the drive went (null: waiting for HR), into which folder of theirs, and how much. */
@@ -684,6 +1046,15 @@ export type DriveRemoved = {
   items: DriveRemovedItem[];
 };
 
+/** secadmin removed a reported file of the recipient's, with the reason. */
+export type DriveRemovedFrame = {
+  event_seq?: number;
+  type: "drive.removed";
+  item_id: number;
+  name: string;
+  reason: string;
+};
+
 export type DriveRemovedItem = {
   id: number;
   name: string;
@@ -752,6 +1123,21 @@ export type DriveSpace = {
   conversation_id: number | null;
 };
 
+/** A group's space changed (an upload, a folder, a rename...): its members reload it. */
+export type DriveSpaceChangedFrame = {
+  event_seq?: number;
+  type: "drive.space_changed";
+  conversation_id: number;
+};
+
+/** ``services.drive.flag_unused``: ``count`` of the owner's files unopened for ``days`` (as configured: an integer by default, a fraction when set so). */
+export type DriveUnusedFrame = {
+  event_seq?: number;
+  type: "drive.unused";
+  count: number;
+  days: number;
+};
+
 /** ``services.drive.start_upload`` / ``upload_status``: which chunks the server holds (the status adds where the file will go). */
 export type DriveUpload = {
   id: string;
@@ -795,7 +1181,7 @@ export type DualControlSettings = {
 
 export type Error = {
   error: {
-    code: "account_departed" | "account_disabled" | "account_locked" | "address_not_allowed" | "announcement_scope_forbidden" | "application_not_pending" | "application_not_your_step" | "approval_not_allowed" | "approval_not_pending" | "approval_pending_exists" | "approval_required" | "bad_request" | "body_too_large" | "busy" | "chunk_mismatch" | "conflict" | "directory_rate_limited" | "dlp_blocked" | "dlp_confirm_required" | "drive_quota_exceeded" | "drive_type_not_allowed" | "edit_window_passed" | "employee_no_taken" | "empty_message" | "export_dir_not_empty" | "fault_resolved" | "field_not_changeable" | "file_blocked" | "file_not_ready" | "file_too_large" | "forbidden" | "forward_not_allowed" | "function_disabled" | "group_approval_required" | "group_request_not_pending" | "group_request_not_yours" | "group_size_limit" | "group_too_large" | "hold_already_released" | "hr_privileged_account" | "internal_error" | "invalid_credentials" | "invalid_json" | "invalid_members" | "invalid_otp" | "invalid_time_range" | "key_in_use" | "last_administrator" | "litestream_missing" | "malware_detected" | "message_recalled" | "message_too_long" | "method_not_allowed" | "network_not_allowed" | "no_original" | "no_unit_head" | "not_a_group" | "not_authenticated" | "not_found" | "otp_required" | "own_request" | "owner_must_transfer" | "password_change_required" | "password_expired" | "pdf_unavailable" | "preview_failed" | "preview_unsupported" | "range_not_satisfiable" | "rate_limited" | "reason_category_required" | "reason_too_short" | "recall_window_passed" | "request_not_approved" | "request_not_pending" | "reserved_role" | "reset_needs_two_factor" | "review_already_decided" | "review_content_hidden" | "role_grant_not_allowed" | "rules_acceptance_required" | "rules_not_published" | "rules_version_stale" | "scan_failed" | "scanner_unavailable" | "self_action_forbidden" | "sending_suspended" | "session_expired" | "session_locked" | "standby_none" | "standby_not_postgresql" | "standby_primary_alive" | "standby_promote_failed" | "standby_unknown_host" | "standby_unreachable" | "too_many_attempts" | "totp_already_enabled" | "totp_enrollment_required" | "totp_not_started" | "totp_required_for_role" | "unit_closed" | "unit_exists" | "unit_move_invalid" | "unit_not_empty" | "unit_not_found" | "unsupported_media" | "upload_incomplete" | "user_already_departed" | "username_taken" | "validation_failed" | "weak_pack_password" | "weak_password";
+    code: "account_departed" | "account_disabled" | "account_locked" | "address_not_allowed" | "announcement_scope_forbidden" | "application_not_pending" | "application_not_your_step" | "approval_not_allowed" | "approval_not_pending" | "approval_pending_exists" | "approval_required" | "bad_request" | "body_too_large" | "busy" | "chunk_mismatch" | "conflict" | "directory_rate_limited" | "dlp_blocked" | "dlp_confirm_required" | "drive_quota_exceeded" | "drive_type_not_allowed" | "edit_window_passed" | "employee_no_taken" | "empty_message" | "export_dir_not_empty" | "fault_resolved" | "field_not_changeable" | "file_blocked" | "file_not_ready" | "file_too_large" | "forbidden" | "forward_not_allowed" | "function_disabled" | "group_approval_required" | "group_request_not_pending" | "group_request_not_yours" | "group_size_limit" | "group_too_large" | "hold_already_released" | "hr_privileged_account" | "internal_error" | "invalid_credentials" | "invalid_json" | "invalid_members" | "invalid_otp" | "invalid_time_range" | "key_in_use" | "last_administrator" | "litestream_missing" | "malware_detected" | "message_recalled" | "message_too_long" | "method_not_allowed" | "network_not_allowed" | "no_original" | "no_unit_head" | "not_a_group" | "not_authenticated" | "not_found" | "otp_required" | "own_request" | "owner_must_transfer" | "password_change_required" | "password_expired" | "pdf_unavailable" | "period_key_missing" | "preview_failed" | "preview_unsupported" | "range_not_satisfiable" | "rate_limited" | "reason_category_required" | "reason_too_short" | "recall_window_passed" | "request_not_approved" | "request_not_pending" | "reserved_role" | "reset_needs_two_factor" | "review_already_decided" | "review_content_hidden" | "role_grant_not_allowed" | "rules_acceptance_required" | "rules_not_published" | "rules_version_stale" | "scan_failed" | "scanner_unavailable" | "self_action_forbidden" | "sending_suspended" | "session_expired" | "session_locked" | "standby_none" | "standby_not_postgresql" | "standby_primary_alive" | "standby_promote_failed" | "standby_unknown_host" | "standby_unreachable" | "too_many_attempts" | "totp_already_enabled" | "totp_enrollment_required" | "totp_not_started" | "totp_required_for_role" | "unit_closed" | "unit_exists" | "unit_move_invalid" | "unit_not_empty" | "unit_not_found" | "unsupported_media" | "upload_incomplete" | "user_already_departed" | "username_taken" | "validation_failed" | "weak_pack_password" | "weak_password";
     /** in the caller's language (zh-CN or en) */
     message: string;
     [key: string]: unknown;
@@ -953,7 +1339,24 @@ export type ForwardIn = {
   confirm?: boolean;
 };
 
-export type Frame = HelloFrame | PongFrame | ErrorFrame | MessageFrame | MessageRecalledFrame | ReactionsFrame | ReadFrame | ConversationFrame | DissolvedFrame | PrefsFrame | PresenceFrame | LoginFlaggedFrame | OtherFrame;
+/** ``services.message_actions.forward``: the messages sent (one, with ``bundle_title``, when merged). */
+export type Forwarded = {
+  messages: Message[];
+};
+
+export type Frame = HelloFrame | PongFrame | ErrorFrame | MessageFrame | MessageRecalledFrame | ReactionsFrame | ReadFrame | ConversationFrame | DissolvedFrame | PrefsFrame | PresenceFrame | LoginFlaggedFrame | AttachmentScannedFrame | DlpViolationNoticeFrame | AnnouncementFrame | ApplicationChangedFrame | GroupRequestChangedFrame | DriveSpaceChangedFrame | DriveUnusedFrame | DriveRemovedFrame | DriveHandedOverFrame;
+
+/** ``services.functions.list_rules``: ``target`` the unit's path or the person's name and username. */
+export type FunctionRule = {
+  id: number;
+  scope: string;
+  target_id: number;
+  target: string;
+  function: string;
+  allowed: boolean;
+  limit: number | null;
+  set_at: string;
+};
 
 export type FunctionRuleIn = {
   scope: "unit" | "user";
@@ -961,6 +1364,38 @@ export type FunctionRuleIn = {
   function: "send_files" | "create_groups" | "cross_unit_messages" | "cross_unit_groups" | "cross_unit_groups_unreviewed" | "use_drive" | "group_size";
   allowed?: boolean;
   limit?: number | null;
+};
+
+/** The rule that decided a function: a person's own (``target`` empty) or a unit's (its path). */
+export type FunctionRuleRef = {
+  id: number;
+  scope: string;
+  target: string;
+};
+
+/** ``services.functions.set_rule``. */
+export type FunctionRuleSet = {
+  id: number;
+  scope: string;
+  target_id: number;
+  function: string;
+  allowed: boolean;
+  limit: number | null;
+};
+
+/** Every rule and the functions' names; with ``user_id``, that person's ``effective`` functions. */
+export type FunctionRules = {
+  rules: FunctionRule[];
+  functions: string[];
+  effective?: { [key: string]: FunctionState };
+};
+
+/** ``services.functions.effective``: one function on or off, its limit, the deciding rule (null: the default) and its name in the caller's language. */
+export type FunctionState = {
+  allowed: boolean;
+  limit: number | null;
+  rule: FunctionRuleRef | null;
+  name: string;
 };
 
 /** ``services.archive_space.views``: a group-space file or folder as the archive shows it (``size``, ``scan_status`` null for a folder; ``sha256`` null when not known). */
@@ -1018,6 +1453,44 @@ export type GroupPending = {
   request: { [key: string]: unknown };
 };
 
+/** ``services.group_requests._view``: a requested group and where it stands (``approvers``: the unit heads who may decide it while it is pending). */
+export type GroupRequest = {
+  id: number;
+  name: string;
+  status: string;
+  requester: OrgPerson | null;
+  unit: string;
+  members: GroupRequestMember[];
+  created_at: string;
+  decided_by: OrgPerson | null;
+  decided_at: string | null;
+  reason: string;
+  conversation_id: number | null;
+  approvers: OrgPerson[];
+  can_decide: boolean;
+};
+
+/** ``services.group_requests``: a request for a group with other units moved on (to its requester and the unit heads who decide it). */
+export type GroupRequestChangedFrame = {
+  event_seq?: number;
+  type: "group_request.changed";
+  request_id: number;
+  status: string;
+  name: string;
+};
+
+export type GroupRequestMember = {
+  id: number;
+  name: string;
+  unit: string;
+};
+
+/** ``services.group_requests.list_requests``. */
+export type GroupRequests = {
+  requests: GroupRequest[];
+  todo_count: number;
+};
+
 export type GroupSettingsIn = {
   all_may_mention_all: boolean;
 };
@@ -1056,6 +1529,27 @@ export type HoldCreate = {
 
 export type HoldRelease = {
   reason: string;
+};
+
+export type LdapSyncError = {
+  zh: string;
+  en: string;
+};
+
+/** ``services.ldap_sync.last_sync``: the last run, its counts and errors (in both languages). */
+export type LdapSyncRun = {
+  started_at: string;
+  finished_at: string | null;
+  dry_run: boolean;
+  ok: boolean;
+  counts: { [key: string]: number };
+  errors: LdapSyncError[];
+};
+
+/** Whether the sync is configured, and its last run (null: it never ran). */
+export type LdapSyncStatus = {
+  configured: boolean;
+  last: LdapSyncRun | null;
 };
 
 /** ``services.retention._hold_view``; the list (``compliance_console.holds_with_names``) adds the person's and the conversation's names where it has them. */
@@ -1245,6 +1739,19 @@ export type MoveIn = {
   parent_id?: number | null;
 };
 
+/** ``services.announcements.list_mine``: pinned first, then newest; ``banner``: still to read or confirm. */
+export type MyAnnouncements = {
+  announcements: AnnouncementReceived[];
+  next_offset: number | null;
+  banner: AnnouncementBanner[];
+  unread: number;
+};
+
+/** By function name (``send_files``, ``group_size``...). */
+export type MyFunctions = {
+  functions: { [key: string]: FunctionState };
+};
+
 export type Notice = {
   text: string;
   version: number;
@@ -1266,11 +1773,88 @@ export type NoticeSeenIn = {
   version: number;
 };
 
-/** An event whose body this document leaves open (keys vary with what it is about; see docs/api.md). */
-export type OtherFrame = {
-  event_seq?: number;
-  type: "attachment.scanned" | "dlp.violation_notice" | "announcement.published" | "announcement.reminder" | "application.changed" | "group_request.changed" | "drive.space_changed" | "drive.unused" | "drive.removed" | "drive.handed_over";
-  [key: string]: unknown;
+/** ``services.ops_alerts._alert``: ``value`` a count, or a percentage (free disk) with one decimal. */
+export type OpsAlert = {
+  code: string;
+  severity: string;
+  title: string;
+  value: number;
+  detail: string;
+};
+
+/** ``services.ops_alerts.alerts``: the faults (sysadmin's) or security risks (secadmin's) now. */
+export type OpsAlerts = {
+  checked_at: string;
+  alerts: OpsAlert[];
+};
+
+export type OrgDepartIn = {
+  reason: "termination" | "retirement" | "internal_retirement" | "resignation" | "transfer" | "other";
+  pledged?: boolean;
+};
+
+/** ``services.org.list_people``. */
+export type OrgPeople = {
+  people: OrgPersonRow[];
+  next_offset: number | null;
+};
+
+/** ``services.applications._person`` / ``services.group_requests._person``: an account named in a view. */
+export type OrgPerson = {
+  id: number;
+  name: string;
+  username: string;
+};
+
+/** ``services.org._person_view``: a person as HR's list shows them. */
+export type OrgPersonRow = {
+  id: number;
+  username: string;
+  name: string;
+  employee_no: string | null;
+  unit_id: number | null;
+  unit: string;
+  position: string;
+  phone: string | null;
+  hr_verified: boolean;
+  departed: boolean;
+  departure_reason: string | null;
+  disabled: boolean;
+  administrator: boolean;
+  privileged: boolean;
+};
+
+/** ``services.org.update_person``: the person after HR's correction, with the fields that changed. */
+export type OrgPersonUpdated = {
+  id: number;
+  username: string;
+  name: string;
+  employee_no: string | null;
+  unit_id: number | null;
+  unit: string;
+  position: string;
+  phone: string | null;
+  hr_verified: boolean;
+  departed: boolean;
+  departure_reason: string | null;
+  disabled: boolean;
+  administrator: boolean;
+  privileged: boolean;
+  changed: string[];
+};
+
+/** ``services.org._unit_view``: a unit, closed or not, with the people directly in it. */
+export type OrgUnit = {
+  id: number;
+  name: string;
+  path: string;
+  parent_id: number | null;
+  closed: boolean;
+  people: number;
+};
+
+export type OrgUnits = {
+  units: OrgUnit[];
 };
 
 export type OtpIn = {
@@ -1351,6 +1935,22 @@ export type PresenceFrame = {
   work_status?: string;
 };
 
+/** ``services.announcements.publish_scope``: the whole bank, or the caller's unit and its sub-units. */
+export type PublishScope = {
+  bank_wide: boolean;
+  units: PublishUnit[];
+};
+
+export type PublishUnit = {
+  id: number;
+  path: string;
+};
+
+export type PublishedAnnouncements = {
+  announcements: AnnouncementPublished[];
+  next_offset: number | null;
+};
+
 export type QuotaIn = {
   quota_bytes: number;
   user_id?: number | null;
@@ -1365,6 +1965,12 @@ export type Reaction = {
 export type ReactionIn = {
   emoji: "👍" | "收到" | "❤️" | "😄" | "🙏" | "👌" | "🎉" | "OK";
   on?: boolean;
+};
+
+/** ``services.message_actions.react``: the message's reactions after the change. */
+export type Reactions = {
+  message_id: number;
+  reactions: Reaction[];
 };
 
 export type ReactionsFrame = {
@@ -1390,6 +1996,25 @@ export type ReadIn = {
 
 export type ReasonIn = {
   reason: string;
+};
+
+export type ReceiptRead = {
+  user_id: number;
+  name: string;
+  read_at: string | null;
+};
+
+export type ReceiptUnread = {
+  user_id: number;
+  name: string;
+};
+
+/** ``services.messages.receipts``: who has read a message; an urgent one adds everyone's phone. */
+export type Receipts = {
+  message_id: number;
+  read: ReceiptRead[];
+  unread: ReceiptUnread[];
+  urgent_phones?: UrgentPhone[];
 };
 
 /** ``services.auth.totp_verify``: shown once. */
@@ -1468,6 +2093,18 @@ export type ReviewDecided = {
   level?: string;
 };
 
+/** An account the review flags, and why (``detail``: days, a date or a version, by ``kind``). */
+export type ReviewFinding = {
+  kind: string;
+  user_id: number;
+  username: string;
+  name: string;
+  unit: string;
+  roles: string[];
+  detail: string;
+  last_login_at: string | null;
+};
+
 /** ``services.review._view`` with the message's files: a held or reported message. Who is not a compliance officer (secadmin) gets ``text`` empty, ``content_hidden`` true and no attachments. */
 export type ReviewItem = {
   id: number;
@@ -1499,6 +2136,14 @@ export type ReviewQueue = {
   sla_hours: number;
 };
 
+/** ``services.account_review.thresholds``. */
+export type ReviewThresholds = {
+  dormant_days: number;
+  admin_days: number;
+  interval_hours: number;
+  password_max_age_days: number;
+};
+
 export type RolesIn = {
   roles: string[];
 };
@@ -1507,9 +2152,64 @@ export type RulesAcceptIn = {
   version: number;
 };
 
+/** ``services.rules.compliance``: who has (not) accepted the current version (``version`` null and no ``next_offset``: nothing published yet). */
+export type RulesAcceptance = {
+  version: number | null;
+  total: number;
+  pending: number;
+  accepted: number;
+  people: RulesAcceptanceRow[];
+  next_offset?: number | null;
+};
+
+export type RulesAcceptanceRow = {
+  user_id: number;
+  username: string;
+  name: string;
+  employee_no: string | null;
+  unit: string;
+  accepted_at: string | null;
+  accepted: boolean;
+};
+
+/** ``services.rules.accept``. */
+export type RulesAccepted = {
+  version: number;
+  accepted_at: string;
+};
+
+/** ``services.rules.get_current``: the current version (null: none published yet) and the caller's standing; ``due_at`` (when the acceptance runs out) comes once something is published. */
+export type RulesCurrent = {
+  rules: RulesText | null;
+  accepted_at: string | null;
+  must_accept: boolean;
+  due_at?: string | null;
+};
+
 export type RulesPublishIn = {
   title: string;
   body: string;
+};
+
+/** ``services.rules._view``: one published version of the rules. */
+export type RulesText = {
+  version: number;
+  title: string;
+  body: string;
+  published_at: string;
+};
+
+/** ``services.rules.list_versions``: a version with how many people accepted it. */
+export type RulesVersion = {
+  version: number;
+  title: string;
+  body: string;
+  published_at: string;
+  accepted: number;
+};
+
+export type RulesVersions = {
+  versions: RulesVersion[];
 };
 
 export type ScanIn = {
@@ -1532,6 +2232,33 @@ export type SearchHit = {
 export type SearchResults = {
   results: SearchHit[];
   next_cursor: number | null;
+};
+
+/** ``services.attachments.send_secure_pack``: the pack's message, with the sender told to give the password by phone (``instruction``; never in the message itself). */
+export type SecurePackMessage = {
+  id: number;
+  conversation_id: number;
+  seq: number;
+  sender: Person;
+  kind: string;
+  text: string;
+  created_at: string;
+  edited: boolean;
+  edited_at: string | null;
+  recalled: boolean;
+  urgent: boolean;
+  reply_to: number | null;
+  mentions: number[];
+  attachments: Attachment[];
+  read_count: number;
+  recipient_count: number;
+  client_id?: string | null;
+  content_destroyed?: boolean;
+  dlp?: MessageDlp;
+  urgent_recipients?: UrgentRecipient[];
+  reactions?: Reaction[];
+  bundle_title?: string;
+  instruction: string;
 };
 
 /** ``services.auth.list_sessions``: a live session (``current``: the caller's own). */
@@ -1573,6 +2300,11 @@ export type SystemLine = {
   at: string;
 };
 
+/** ``services.group_life.system_log``: the group's system lines since the caller joined, oldest first. */
+export type SystemLines = {
+  system: SystemLine[];
+};
+
 export type TermsIn = {
   category: "illegal" | "obscene" | "violent" | "gambling" | "drugs" | "fraud" | "advertising";
   terms: string[];
@@ -1590,6 +2322,22 @@ export type UnitCreate = {
   parent_id?: number | null;
 };
 
+/** ``services.users.create_unit``. */
+export type UnitCreated = {
+  id: number;
+  name: string;
+  path: string;
+  parent_id: number | null;
+};
+
+/** ``services.org.merge_unit``: the unit merged (now closed) and the one it went into. */
+export type UnitMerged = {
+  merged: OrgUnit;
+  into: OrgUnit;
+  people_moved: number;
+  sub_units_moved: number;
+};
+
 export type UnitUpdate = {
   name?: string | null;
   parent_id?: number | null;
@@ -1602,6 +2350,14 @@ export type UploadIn = {
   parent_id?: number | null;
   conversation_id?: number | null;
   sha256?: string | null;
+};
+
+/** An urgent message's recipient with the phone to call (null: none on file). */
+export type UrgentPhone = {
+  user_id: number;
+  name: string;
+  phone: string | null;
+  read: boolean;
 };
 
 export type UrgentRecipient = {
@@ -1635,14 +2391,4 @@ export type ViolationRecord = {
 /** ``services.review.violations_of``: a person's recorded violations, oldest first. */
 export type Violations = {
   violations: ViolationRecord[];
-};
-
-export type mixun__api__routes__admin__DepartIn = {
-  reason: string;
-  pledged?: boolean;
-};
-
-export type mixun__api__routes__org__DepartIn = {
-  reason: "termination" | "retirement" | "internal_retirement" | "resignation" | "transfer" | "other";
-  pledged?: boolean;
 };

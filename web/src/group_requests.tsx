@@ -8,6 +8,7 @@ import { S, showError, toast, useStore } from './store';
 import { fmtTime } from './ui';
 import { Dialog } from './admin_people';
 import { w } from './labels_org';
+import type { GroupRequest, GroupRequests } from './api-types';
 
 type Scope = 'mine' | 'todo';
 
@@ -15,14 +16,14 @@ export function GroupRequests() {
   useStore();
   const head = (S.me?.roles || []).includes('unit_head');
   const [scope, setScope] = useState<Scope>('mine');
-  const [data, setData] = useState<any>(null);
-  const [rejecting, setRejecting] = useState<any | null>(null);
+  const [data, setData] = useState<GroupRequests | null>(null);
+  const [rejecting, setRejecting] = useState<GroupRequest | null>(null);
   const [reason, setReason] = useState('');
-  const load = () => get<any>(`/group-requests?scope=${scope}`).then(setData, showError);
+  const load = () => get<GroupRequests>(`/group-requests?scope=${scope}`).then(setData, showError);
   useEffect(() => { load(); }, [scope]);
   useEffect(() => { if (head && data && scope === 'mine' && data.todo_count > 0 && !(data.requests || []).length) setScope('todo'); }, [data]);
   const act = async (path: string, body?: any) => { try { await post(path, body); toast(t('saved')); load(); } catch (e) { showError(e); } };
-  const rows: any[] = data?.requests || [];
+  const rows: GroupRequest[] = data?.requests || [];
   return (
     <section class="stack" data-testid="group-requests">
       <h3>{w('group_requests')}</h3>
@@ -44,9 +45,9 @@ export function GroupRequests() {
               <span class="muted small">{fmtTime(r.created_at, true)}</span>
             </div>
             {scope === 'todo' && <div class="small">{w('greq_requester')}：{r.requester?.name}（{r.unit}）</div>}
-            <div class="small wrap">{w('greq_members')}：{r.members.map((m: any) => `${m.name}（${m.unit}）`).join('、')}</div>
-            {r.status === 'pending' && r.approvers?.length > 0 && <div class="muted small" data-testid="group-request-waiting">{w('greq_waiting', { names: r.approvers.map((p: any) => p.name).join('、') })}</div>}
-            {r.decided_by && r.status !== 'withdrawn' && <div class="muted small">{w('greq_decided', { name: r.decided_by.name, when: fmtTime(r.decided_at, true) })}</div>}
+            <div class="small wrap">{w('greq_members')}：{r.members.map((m) => `${m.name}（${m.unit}）`).join('、')}</div>
+            {r.status === 'pending' && r.approvers?.length > 0 && <div class="muted small" data-testid="group-request-waiting">{w('greq_waiting', { names: r.approvers.map((p) => p.name).join('、') })}</div>}
+            {r.decided_by && r.status !== 'withdrawn' && <div class="muted small">{w('greq_decided', { name: r.decided_by.name, when: fmtTime(r.decided_at ?? undefined, true) })}</div>}
             {r.status === 'rejected' && r.reason && <div class="small" data-testid="group-request-reason">{w('greq_reason')}：{r.reason}</div>}
             <div class="row gap">
               {r.can_decide && <>

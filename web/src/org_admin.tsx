@@ -8,13 +8,14 @@ import { showError, toast } from './store';
 import { Dialog } from './admin_people';
 import { DEPART_KINDS, w } from './labels_org';
 import { fmtTime } from './ui';
+import type { LdapSyncStatus as LdapSyncAnswer, OrgPeople, OrgPersonRow, OrgUnit, OrgUnits, UnitMerged } from './api-types';
 
 function kindLabel(k: string) { return k === 'resignation' || k === 'transfer' ? w('depart_' + k) : t('depart_' + k); }
 
 // The LDAP / Active Directory sync's last run (when, what it counted, what went wrong), in words.
 export function LdapSyncStatus() {
-  const [s, setS] = useState<any>(null);
-  useEffect(() => { get<any>('/org/ldap-sync').then(setS, showError); }, []);
+  const [s, setS] = useState<LdapSyncAnswer | null>(null);
+  useEffect(() => { get<LdapSyncAnswer>('/org/ldap-sync').then(setS, showError); }, []);
   if (!s) return null;
   const last = s.last;
   const counts = { created: 0, moved: 0, renamed: 0, updated: 0, departed: 0, unchanged: 0, units_created: 0, ...(last?.counts || {}) };
@@ -34,7 +35,7 @@ export function LdapSyncStatus() {
           {last.errors?.length > 0 && (
             <div data-testid="ldap-sync-errors">
               <div>{w('ldap_errors', { n: last.errors.length })}</div>
-              <ul class="small">{last.errors.map((e: any) => <li>{locale === 'en' ? e.en : e.zh}</li>)}</ul>
+              <ul class="small">{last.errors.map((e) => <li>{locale === 'en' ? e.en : e.zh}</li>)}</ul>
             </div>
           )}
         </div>
@@ -46,12 +47,12 @@ export function LdapSyncStatus() {
 type UnitAct = { kind: 'rename' | 'move' | 'merge' | 'close' | 'child'; unit: any };
 
 export function OrgUnits() {
-  const [units, setUnits] = useState<any[]>([]);
+  const [units, setUnits] = useState<OrgUnit[]>([]);
   const [act, setAct] = useState<UnitAct | null>(null);
   const [name, setName] = useState('');
   const [target, setTarget] = useState('');
   const [showClosed, setShowClosed] = useState(false);
-  const load = () => get<any>('/org/units').then((r) => setUnits(r.units || []), showError);
+  const load = () => get<OrgUnits>('/org/units').then((r) => setUnits(r.units), showError);
   useEffect(() => { load(); }, []);
   const open = units.filter((u) => !u.closed);
   const start = (kind: UnitAct['kind'], unit: any) => { setAct({ kind, unit }); setName(kind === 'rename' ? unit.name : ''); setTarget(''); };
@@ -63,13 +64,13 @@ export function OrgUnits() {
       else if (act.kind === 'move') await patch(`/org/units/${u.id}`, { parent_id: target ? Number(target) : null });
       else if (act.kind === 'child') await post('/org/units', { name: name.trim(), parent_id: u ? u.id : null });
       else if (act.kind === 'close') await post(`/org/units/${u.id}/close`);
-      else if (act.kind === 'merge') { const r = await post<any>(`/org/units/${u.id}/merge`, { into_id: Number(target) }); toast(w('unit_merged', { n: r.people_moved })); }
+      else if (act.kind === 'merge') { const r = await post<UnitMerged>(`/org/units/${u.id}/merge`, { into_id: Number(target) }); toast(w('unit_merged', { n: r.people_moved })); }
       if (act.kind !== 'merge') toast(t('saved'));
       setAct(null);
       load();
     } catch (e) { showError(e); }
   };
-  const depth = (u: any) => (u.path.match(/\//g) || []).length;
+  const depth = (u: OrgUnit) => (u.path.match(/\//g) || []).length;
   const shown = showClosed ? units : open;
   const title = act ? (act.kind === 'child' ? w('unit_add_child') : w('unit_' + act.kind)) + (act.unit ? ` · ${act.unit.path}` : '') : '';
   const candidates = act ? open.filter((x) => x.id !== act.unit?.id && !x.path.startsWith((act.unit?.path || '\u0000') + '/')) : [];
@@ -121,13 +122,13 @@ export function OrgUnits() {
 export function OrgPeople() {
   const [q, setQ] = useState('');
   const [offset, setOffset] = useState(0);
-  const [data, setData] = useState<any>(null);
-  const [units, setUnits] = useState<any[]>([]);
-  const [editing, setEditing] = useState<any | null>(null);
-  const [leaving, setLeaving] = useState<any | null>(null);
-  const load = () => get<any>(`/org/people?q=${encodeURIComponent(q)}&limit=50&offset=${offset}`).then(setData, showError);
+  const [data, setData] = useState<OrgPeople | null>(null);
+  const [units, setUnits] = useState<OrgUnit[]>([]);
+  const [editing, setEditing] = useState<OrgPersonRow | null>(null);
+  const [leaving, setLeaving] = useState<OrgPersonRow | null>(null);
+  const load = () => get<OrgPeople>(`/org/people?q=${encodeURIComponent(q)}&limit=50&offset=${offset}`).then(setData, showError);
   useEffect(() => { load(); }, [offset]);
-  useEffect(() => { get<any>('/org/units').then((r) => setUnits((r.units || []).filter((u: any) => !u.closed)), showError); }, []);
+  useEffect(() => { get<OrgUnits>('/org/units').then((r) => setUnits(r.units.filter((u) => !u.closed)), showError); }, []);
   return (
     <div data-testid="org-people" class="stack">
       <form class="row gap" onSubmit={(e) => { e.preventDefault(); setOffset(0); load(); }}>
@@ -137,7 +138,7 @@ export function OrgPeople() {
       <div class="table-scroll" style={{ overflowX: 'auto' }}>
         <table class="grid">
           <thead><tr><th>{t('name')}</th><th>{t('employee_no')}</th><th>{t('unit')}</th><th>{t('position')}</th><th>{t('state')}</th><th>{t('actions')}</th></tr></thead>
-          <tbody>{(data?.people || []).filter((p: any) => !p.administrator).map((p: any) => (
+          <tbody>{(data?.people || []).filter((p) => !p.administrator).map((p) => (
             <tr data-testid="org-person-row" data-username={p.username}>
               <td>{p.name} {p.hr_verified ? <span class="badge verified" data-testid="hr-verified">✔ {t('hr_verified')}</span> : <span class="muted small">{w('not_verified')}</span>}</td>
               <td>{p.employee_no}</td><td>{p.unit}</td><td>{p.position}</td>

@@ -5,6 +5,7 @@ import { locale, setLocale, t } from './i18n';
 import { P, S, changed, loadAnnouncements, logout, markAnnouncementRead, narrowScreen, reloadMe, setTab, showError, useStore } from './store';
 import type { Announcement } from './store';
 import { Icon, fmtTime } from './ui';
+import type { RulesCurrent } from './api-types';
 
 /** Announcement text: paragraphs (blank lines), line breaks and **bold**, built as elements (never HTML). */
 export function RichText({ text }: { text: string }) {
@@ -21,16 +22,16 @@ export function RichText({ text }: { text: string }) {
 
 /** The usage and confidentiality rules, shown after login until the current version is accepted. */
 export function RulesScreen() {
-  const [cur, setCur] = useState<any>(null);
+  const [cur, setCur] = useState<RulesCurrent | null>(null);
   const [agree, setAgree] = useState(false);
   const [busy, setBusy] = useState(false);
   const [err, setErr] = useState('');
-  const load = () => get<any>('/rules/current').then(setCur, (e) => setErr(e instanceof ApiError ? e.message : t('error_generic')));
+  const load = () => get<RulesCurrent>('/rules/current').then(setCur, (e) => setErr(e instanceof ApiError ? e.message : t('error_generic')));
   useEffect(() => { load(); }, []);
   async function accept() {
     setBusy(true); setErr('');
     try {
-      await post('/rules/accept', { version: cur.rules.version });
+      await post('/rules/accept', { version: cur!.rules!.version });  // the button shows only with the rules
       await reloadMe();
     } catch (e) {
       if (e instanceof ApiError && e.code === 'rules_version_stale') { setAgree(false); load(); }

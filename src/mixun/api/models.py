@@ -841,19 +841,118 @@ class LoginFlaggedFrame(_Event):
     alert: LoginAlert
 
 
-@with_config(ConfigDict(extra="allow"))
-class OtherFrame(_Event):
-    """An event whose body this document leaves open (keys vary with what it is about; see docs/api.md)."""
+@with_config(OUT)
+class AttachmentScannedFrame(_Event):
+    """``services.attachments`` after the virus scan: to the members (to the sender alone while the message
+    is held for review)."""
 
-    type: Literal[EventType.ATTACHMENT_SCANNED, EventType.DLP_VIOLATION_NOTICE,
-                  EventType.ANNOUNCEMENT_PUBLISHED, EventType.ANNOUNCEMENT_REMINDER,
-                  EventType.APPLICATION_CHANGED, EventType.GROUP_REQUEST_CHANGED,
-                  EventType.DRIVE_SPACE_CHANGED, EventType.DRIVE_UNUSED, EventType.DRIVE_REMOVED,
-                  EventType.DRIVE_HANDED_OVER]
+    type: Literal[EventType.ATTACHMENT_SCANNED]
+    conversation_id: int
+    message_id: int
+    attachment_id: int
+    scan_status: str
+
+
+@with_config(OUT)
+class DlpViolationNoticeFrame(_Event):
+    """``services.dlp`` escalation: to the person (and, from ``unit_notice`` on, their unit heads);
+    ``suspended_until`` null when sending is not suspended."""
+
+    type: Literal[EventType.DLP_VIOLATION_NOTICE]
+    user_id: int
+    name: str
+    level: str
+    violations: int
+    suspended_until: str | None
+
+
+@with_config(OUT)
+class AnnouncementBrief(TypedDict):
+    """``services.announcements._brief``: an announcement's heading (the publish answer, the events; the
+    lists add their parts, api/models_people.py)."""
+
+    id: int
+    title: str
+    must_confirm: bool
+    pinned: bool
+    created_at: str
+    expires_at: str | None
+
+
+@with_config(OUT)
+class AnnouncementFrame(_Event):
+    """A new announcement for the recipient, or a reminder to read (or confirm) one."""
+
+    type: Literal[EventType.ANNOUNCEMENT_PUBLISHED, EventType.ANNOUNCEMENT_REMINDER]
+    announcement: AnnouncementBrief
+
+
+@with_config(OUT)
+class ApplicationChangedFrame(_Event):
+    """``services.applications._tell``: an account application moved on (to its applicant and whoever
+    decides next)."""
+
+    type: Literal[EventType.APPLICATION_CHANGED]
+    application_id: int
+    status: str
+    name: str
+
+
+@with_config(OUT)
+class GroupRequestChangedFrame(_Event):
+    """``services.group_requests``: a request for a group with other units moved on (to its requester and
+    the unit heads who decide it)."""
+
+    type: Literal[EventType.GROUP_REQUEST_CHANGED]
+    request_id: int
+    status: str
+    name: str
+
+
+@with_config(OUT)
+class DriveSpaceChangedFrame(_Event):
+    """A group's space changed (an upload, a folder, a rename...): its members reload it."""
+
+    type: Literal[EventType.DRIVE_SPACE_CHANGED]
+    conversation_id: int
+
+
+@with_config(OUT)
+class DriveUnusedFrame(_Event):
+    """``services.drive.flag_unused``: ``count`` of the owner's files unopened for ``days`` (as configured:
+    an integer by default, a fraction when set so)."""
+
+    type: Literal[EventType.DRIVE_UNUSED]
+    count: int
+    days: int | float
+
+
+@with_config(OUT)
+class DriveRemovedFrame(_Event):
+    """secadmin removed a reported file of the recipient's, with the reason."""
+
+    type: Literal[EventType.DRIVE_REMOVED]
+    item_id: int
+    name: str
+    reason: str
+
+
+@with_config(OUT)
+class DriveHandedOverFrame(_Event):
+    """``services.drive_handover.hand_over_txn``: a departed colleague's drive is now the recipient's, in
+    ``folder_id``."""
+
+    type: Literal[EventType.DRIVE_HANDED_OVER]
+    from_user_id: int
+    from_name: str
+    folder_id: int
+    files: int
 
 
 Frame = Annotated[
     HelloFrame | PongFrame | ErrorFrame | MessageFrame | MessageRecalledFrame | ReactionsFrame | ReadFrame
-    | ConversationFrame | DissolvedFrame | PrefsFrame | PresenceFrame | LoginFlaggedFrame | OtherFrame,
+    | ConversationFrame | DissolvedFrame | PrefsFrame | PresenceFrame | LoginFlaggedFrame | AttachmentScannedFrame
+    | DlpViolationNoticeFrame | AnnouncementFrame | ApplicationChangedFrame | GroupRequestChangedFrame
+    | DriveSpaceChangedFrame | DriveUnusedFrame | DriveRemovedFrame | DriveHandedOverFrame,
     Discriminator("type"), Field(title="Frame")]
 FRAME = TypeAdapter(Frame)

@@ -97,7 +97,7 @@ def compliance(ctx: Ctx, status: str, limit: int, offset: int) -> dict[str, Any]
     with ctx.rt.db.read() as s:
         v = current_version(s)
         if v is None:
-            return {"version": None, "people": [], "total": 0, "pending": 0, "accepted": 0}
+            return {"version": None, "total": 0, "pending": 0, "accepted": 0, "people": []}  # api/models_people order
         last = (select(RulesAcceptance.user_id, func.max(RulesAcceptance.accepted_at).label("at"))
                 .where(RulesAcceptance.version == v.version).group_by(RulesAcceptance.user_id).subquery())
         rows = s.execute(select(User.id, User.username, User.name, User.employee_no, Unit.path, last.c.at)

@@ -3,7 +3,7 @@
 import { api, get, post } from '../api';
 import { S, changed, showError } from './core';
 import { thread } from './threads';
-import type { SystemLine as SystemLineShape } from '../api-types';
+import type { ConversationPrefs, SystemLine as SystemLineShape } from '../api-types';
 import type { Conversation, Frame, Message } from './types';
 
 const put = <T = any>(p: string, b: unknown) => api<T>('PUT', p, b);
@@ -74,7 +74,7 @@ export function onGroupEvent(f: Frame) {
 
 export async function setPrefs(c: Conversation, prefs: { pinned?: boolean; muted?: boolean }) {
   try {
-    const r = await put<any>(`/conversations/${c.id}/prefs`, prefs);
+    const r = await put<ConversationPrefs>(`/conversations/${c.id}/prefs`, prefs);
     c.pinned = r.pinned; c.muted = r.muted; changed();
   } catch (e) { showError(e); }
 }

@@ -3,17 +3,15 @@
 import { get, post } from '../api';
 import { t } from '../i18n';
 import { S, changed, toast } from './core';
+import type * as api from '../api-types';
+import type { AnnouncementFrame } from './types';
 
-export type Announcement = {
-  id: number; title: string; body: string; author?: string; must_confirm: boolean; pinned: boolean;
-  created_at: string; expires_at?: string | null; read_at?: string | null; confirmed_at?: string | null;
-  files?: { id: number; filename: string; size: number; mime?: string }[];
-};
-export type FunctionState = { allowed: boolean; limit?: number | null; name?: string; rule?: { scope: string; target: string } | null };
+export type Announcement = api.AnnouncementReceived;
+export type FunctionState = api.FunctionState;
 
 export const P = {
   announcements: [] as Announcement[],
-  banner: [] as { id: number; title: string; must_confirm: boolean }[],
+  banner: [] as api.AnnouncementBanner[],
   unread: 0,
   loaded: false,
   functions: {} as Record<string, FunctionState>,
@@ -21,14 +19,14 @@ export const P = {
 
 export async function loadAnnouncements() {
   try {
-    const r = await get<any>('/announcements?limit=200');
-    P.announcements = r.announcements || []; P.banner = r.banner || []; P.unread = r.unread || 0; P.loaded = true;
+    const r = await get<api.MyAnnouncements>('/announcements?limit=200');
+    P.announcements = r.announcements; P.banner = r.banner; P.unread = r.unread; P.loaded = true;
     changed();
   } catch { /* shown again on the next load */ }
 }
 
 export async function loadFunctions() {
-  try { P.functions = (await get<any>('/me/functions')).functions || {}; changed(); } catch { /* all on */ }
+  try { P.functions = (await get<api.MyFunctions>('/me/functions')).functions; changed(); } catch { /* all on */ }
 }
 
 /** Whether a function is on for the caller (unknown: on; the server decides anyway). */
@@ -43,13 +41,13 @@ export function loadPeople() {
 }
 
 export async function markAnnouncementRead(a: Announcement, confirm = false) {
-  const r = await post<any>(`/announcements/${a.id}/read`, { confirm });
+  const r = await post<api.AnnouncementReadState>(`/announcements/${a.id}/read`, { confirm });
   a.read_at = r.read_at; a.confirmed_at = r.confirmed_at;
   await loadAnnouncements();
 }
 
-export function onAnnouncementEvent(f: any) {
-  const title = f.announcement?.title || '';
+export function onAnnouncementEvent(f: AnnouncementFrame) {
+  const title = f.announcement.title;
   toast(t(f.type === 'announcement.reminder' ? 'announcement_reminder' : 'announcement_new', { title }));
   loadAnnouncements();
 }

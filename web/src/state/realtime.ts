@@ -11,7 +11,10 @@ import { onViolationNotice } from './dlp';
 import { loadDrafts } from './drafts';
 import { onAnnouncementEvent } from './people';
 import { w } from '../labels_org';
-import type { Frame, Member, OtherFrame } from './types';
+import type {
+  AnnouncementFrame, ApplicationChangedFrame, AttachmentScannedFrame, DlpViolationNoticeFrame, DriveHandedOverFrame,
+  DriveRemovedFrame, DriveSpaceChangedFrame, DriveUnusedFrame, Frame, GroupRequestChangedFrame, Member,
+} from './types';
 
 let ws: WebSocket | null = null;
 let wsTimer: any;
@@ -123,15 +126,18 @@ function onFrame(f: Frame) {
   }
 }
 
-// Events whose bodies the OpenAPI document leaves open (OtherFrame): read as the server writes them.
-function onOther(frame: OtherFrame) {
-  const f = frame as OtherFrame & Record<string, any>;
+// The notices beside the chat (scans, DLP, announcements, applications, group requests, the drive), each
+// with its generated frame type.
+type NoticeFrame = AttachmentScannedFrame | DlpViolationNoticeFrame | AnnouncementFrame | ApplicationChangedFrame
+  | GroupRequestChangedFrame | DriveSpaceChangedFrame | DriveUnusedFrame | DriveRemovedFrame | DriveHandedOverFrame;
+
+function onOther(f: NoticeFrame) {
   switch (f.type) {
     case 'attachment.scanned': onScanned(f); break;
-    case 'dlp.violation_notice': onViolationNotice(f as any); break;
+    case 'dlp.violation_notice': onViolationNotice(f); break;
     case 'announcement.published': case 'announcement.reminder': onAnnouncementEvent(f); break;
     case 'application.changed': // an account application moved on: to its applicant and its next decider
-      toast(`${w('applications')}（${f.name || ''}）：${w('status_' + f.status)}`);
+      toast(`${w('applications')}（${f.name}）：${w('status_' + f.status)}`);
       break;
     // The drive (drive.tsx listens for its lists; the person is told of what concerns them).
     case 'drive.unused': toast(t('drive_unused_reminder', { count: f.count, days: f.days })); break;

@@ -4,7 +4,7 @@ import { S, changed } from './core';
 import { chatShown, ensureConversation, markRead } from './conversations';
 import { notify, updateTitle } from './notify';
 import { removePending } from './outbox';
-import type { Message, MessagePage, ReadFrame, Thread } from './types';
+import type { AttachmentScannedFrame, Message, MessagePage, ReadFrame, Thread } from './types';
 
 export function thread(id: number): Thread {
   let th = S.threads.get(id);
@@ -157,7 +157,7 @@ export function onRead(f: Pick<ReadFrame, 'conversation_id' | 'user_id' | 'seq'>
   }
 }
 
-export function onScanned(f: any) {
+export function onScanned(f: AttachmentScannedFrame) {
   // A file that waited for the virus scanner has its verdict: downloadable, or not.
   const th = S.threads.get(f.conversation_id);
   const m = th?.byId.get(f.message_id);

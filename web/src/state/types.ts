@@ -2,7 +2,10 @@
 // `python -m mixun.api.tsgen`; docs/api.md), not declared by hand.
 import type * as api from '../api-types';
 
-export type { Frame, MessagePage, OtherFrame, ReadFrame } from '../api-types';
+export type {
+  AnnouncementFrame, ApplicationChangedFrame, AttachmentScannedFrame, DlpViolationNoticeFrame, DriveHandedOverFrame,
+  DriveRemovedFrame, DriveSpaceChangedFrame, DriveUnusedFrame, Frame, GroupRequestChangedFrame, MessagePage, ReadFrame,
+} from '../api-types';
 export type Me = api.Me;
 export type Member = api.ConversationMember;
 export type Attachment = api.Attachment;
@@ -17,7 +20,7 @@ export type Pending = {
 export type Thread = { list: Message[]; byId: Map<number, Message>; loadedAll: boolean; loadingOlder: boolean; loaded: boolean };
 // Empty until GET /client-config first answers.
 export type ClientConfig = Partial<api.ClientConfig>;
-export type DlpNotice = { user_id: number; name?: string; level: string; violations?: number; suspended_until?: string | null };
+export type DlpNotice = Omit<api.DlpViolationNoticeFrame, 'type' | 'event_seq'>;
 // A DLP dialog: a refused send (blocked), a warning to confirm, sending suspended, or an escalation notice
 // (to the person concerned, or to their unit head).
 export type Dlp = {

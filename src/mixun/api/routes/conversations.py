@@ -15,6 +15,7 @@ from starlette.types import Message, Scope, Send
 from mixun import metrics
 from mixun.api import edge_input, models
 from mixun.api import errors as api_errors
+from mixun.api import models_chat as mc
 from mixun.api.deps import MAX_ID, Id, Limit, gate
 from mixun.api.responses import ORJSONResponse, file_response
 from mixun.api.schemas import (
@@ -200,7 +201,7 @@ def upload_file(conversation_id: Id, ctx: Chat, file: Annotated[UploadFile, File
     return JSONResponse(view, status_code=201)
 
 
-@router.post("/conversations/{conversation_id}/secure-pack", status_code=201, response_model=models.Message)
+@router.post("/conversations/{conversation_id}/secure-pack", status_code=201, response_model=mc.SecurePackMessage)
 def secure_pack(conversation_id: Id, ctx: Chat, files: Annotated[list[UploadFile], File()],
                 password: Annotated[str, Form(max_length=128)],
                 client_id: Annotated[str | None, Form(max_length=64)] = None,
@@ -242,37 +243,37 @@ def recall(message_id: Id, ctx: Chat) -> dict[str, Any]:
     return messages.recall_message(ctx, message_id)
 
 
-@router.get("/messages/{message_id}/receipts")
+@router.get("/messages/{message_id}/receipts", response_model=mc.Receipts)
 def receipts(message_id: Id, ctx: Chat) -> dict[str, Any]:
     return messages.receipts(ctx, message_id)
 
 
 # ---- group life ----------------------------------------------------------------------------------------
 
-@router.get("/conversations/{conversation_id}/system")
+@router.get("/conversations/{conversation_id}/system", response_model=mc.SystemLines)
 def system_lines(conversation_id: Id, ctx: Chat) -> dict[str, Any]:
     """The group's system lines (created, invited, removed, left, renamed, owner...) since one joined."""
     return group_life.system_log(ctx, conversation_id)
 
 
-@router.put("/conversations/{conversation_id}/notice")
+@router.put("/conversations/{conversation_id}/notice", response_model=models.Conversation)
 def set_notice(conversation_id: Id, body: NoticeIn, ctx: Chat) -> dict[str, Any]:
     """群公告: owner or group admins; an empty text takes it down."""
     return group_life.set_notice(ctx, conversation_id, body.text)
 
 
-@router.post("/conversations/{conversation_id}/notice/seen")
+@router.post("/conversations/{conversation_id}/notice/seen", response_model=mc.ConversationPrefs)
 def notice_seen(conversation_id: Id, body: NoticeSeenIn, ctx: Chat) -> dict[str, Any]:
     return group_life.notice_seen(ctx, conversation_id, body.version)
 
 
-@router.put("/conversations/{conversation_id}/prefs")
+@router.put("/conversations/{conversation_id}/prefs", response_model=mc.ConversationPrefs)
 def set_prefs(conversation_id: Id, body: PrefsIn, ctx: Chat) -> dict[str, Any]:
     """置顶 and 消息免打扰, for the caller only."""
     return group_life.set_prefs(ctx, conversation_id, body.pinned, body.muted)
 
 
-@router.put("/conversations/{conversation_id}/settings")
+@router.put("/conversations/{conversation_id}/settings", response_model=models.Conversation)
 def set_settings(conversation_id: Id, body: GroupSettingsIn, ctx: Chat) -> dict[str, Any]:
     return group_life.set_settings(ctx, conversation_id, body.all_may_mention_all)
 
@@ -286,18 +287,18 @@ def dissolve(conversation_id: Id, ctx: Chat) -> Response:
 
 # ---- message actions -----------------------------------------------------------------------------------
 
-@router.post("/messages/forward", status_code=201)
+@router.post("/messages/forward", status_code=201, response_model=mc.Forwarded)
 def forward(body: ForwardIn, ctx: Chat) -> dict[str, Any]:
     """Forward one by one or merged (合并转发); the same checks as a send, for the target."""
     return message_actions.forward(ctx, body.message_ids, body.conversation_id, body.merged, body.confirm)
 
 
-@router.get("/messages/{message_id}/bundle")
+@router.get("/messages/{message_id}/bundle", response_model=mc.Bundle)
 def bundle(message_id: Id, ctx: Chat) -> dict[str, Any]:
     return message_actions.bundle(ctx, message_id)
 
 
-@router.post("/messages/{message_id}/reactions")
+@router.post("/messages/{message_id}/reactions", response_model=mc.Reactions)
 def react(message_id: Id, body: ReactionIn, ctx: Chat) -> dict[str, Any]:
     return message_actions.react(ctx, message_id, body.emoji, body.on)
 

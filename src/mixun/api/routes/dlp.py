@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import Field
 
 from mixun.api import models
+from mixun.api import models_dlp as md
 from mixun.api.deps import Id, Limit, Offset, QueryId, gate
 from mixun.api.schemas import _In
 from mixun.domain.dlp import CATEGORIES, CHANNELS
@@ -36,33 +37,33 @@ class ScanIn(_In):
     unit_path: str = Field(default="", max_length=500)
 
 
-@router.get("/policy")
+@router.get("/policy", response_model=md.DlpPolicy)
 def get_policy(ctx: Sec) -> dict[str, Any]:
     return dlp.get_policy(ctx)
 
 
-@router.put("/policy")
+@router.put("/policy", response_model=md.DlpPolicy)
 def set_policy(body: PolicyIn, ctx: Sec) -> dict[str, Any]:
     return dlp.set_policy(ctx, body.policy, body.note)
 
 
-@router.get("/lexicons")
+@router.get("/lexicons", response_model=md.DlpTerms)
 def list_terms(ctx: Sec, category: Annotated[str | None, Query(max_length=32)] = None, limit: Limit = 100,
                offset: Offset = 0) -> dict[str, Any]:
     return dlp.list_terms(ctx, category, limit, offset)
 
 
-@router.post("/lexicons")
+@router.post("/lexicons", response_model=md.DlpTermsAdded)
 def add_terms(body: TermsIn, ctx: Sec) -> dict[str, int]:
     return dlp.add_terms(ctx, body.category, body.terms)
 
 
-@router.post("/lexicons/remove")
+@router.post("/lexicons/remove", response_model=md.DlpTermsRemoved)
 def remove_terms(body: TermsIn, ctx: Sec) -> dict[str, int]:
     return dlp.remove_terms(ctx, body.category, body.terms)
 
 
-@router.post("/scan")
+@router.post("/scan", response_model=md.DlpScan)
 def scan(body: ScanIn, ctx: Sec) -> dict[str, Any]:
     return dlp.try_scan(ctx, body.text, body.channel, body.roles, body.unit_path)
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
 from pydantic import Field
 
 from mixun.api import models
+from mixun.api import models_ops as mops
 from mixun.api.deps import DbId, Id, Limit, Offset, gate
 from mixun.api.responses import file_response
 from mixun.api.schemas import _In
@@ -21,19 +22,19 @@ router = APIRouter(prefix="/api/v1", tags=["operations"])
 Monitor = Annotated[Ctx, Depends(gate(Perm.OPS_MONITOR))]
 
 
-@router.get("/admin/ops/alerts")
+@router.get("/admin/ops/alerts", response_model=mops.OpsAlerts)
 def alerts(ctx: Monitor) -> dict[str, Any]:
     """What is wrong with the service now (the system administrator's alerts)."""
     return ops_alerts.alerts(ctx, "faults")
 
 
-@router.get("/admin/security/risks")
+@router.get("/admin/security/risks", response_model=mops.OpsAlerts)
 def security_risks(ctx: Annotated[Ctx, Depends(gate(Perm.SECURITY_ALERTS))]) -> dict[str, Any]:
     """Security risks now: DLP block bursts, lockout bursts, unusual logins (the security administrator's)."""
     return ops_alerts.alerts(ctx, "security")
 
 
-@router.get("/admin/ops/dead-letters")
+@router.get("/admin/ops/dead-letters", response_model=mops.DeadLetters)
 def dead_letters(ctx: Monitor, limit: Limit = 100) -> dict[str, Any]:
     """Notifications every attempt of which failed (or that a gateway refused), newest first."""
     return notifications.dead_letters(ctx, limit)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import ConfigDict, Field
 
+from mixun.api import models_org as mo
 from mixun.api.deps import DbId, Id, Limit, Offset, QueryId, gate
 from mixun.api.schemas import UnitCreate, _In
 from mixun.domain.roles import Perm
@@ -46,26 +47,26 @@ class ReasonIn(_In):
     reason: str = Field(max_length=500)
 
 
-@router.post("/applications", status_code=201)
+@router.post("/applications", status_code=201, response_model=mo.Application)
 def file_application(body: ApplicationCreate, ctx: Applicant) -> dict[str, Any]:
     """A new employee's account applied for; it waits for the unit head, then HR, then sysadmin."""
     org.refuse_fields(body.model_extra, ())
     return applications.file_application(ctx, **body.model_dump(exclude=set(body.model_extra or {})))
 
 
-@router.get("/applications")
+@router.get("/applications", response_model=mo.Applications)
 def list_applications(ctx: Applicant, scope: Annotated[str, Query(max_length=8)] = "mine",
                       limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
     return applications.list_applications(ctx, scope, limit, offset)
 
 
-@router.post("/applications/{application_id}/approve")
+@router.post("/applications/{application_id}/approve", response_model=mo.ApplicationDecided)
 def approve_application(application_id: Id, body: ApproveIn, ctx: Applicant) -> dict[str, Any]:
     """The caller's step approved; at sysadmin's step the answer carries the one-time password, once."""
     return applications.approve(ctx, application_id, body.username)
 
 
-@router.post("/applications/{application_id}/reject")
+@router.post("/applications/{application_id}/reject", response_model=mo.Application)
 def reject_application(application_id: Id, body: ReasonIn, ctx: Applicant) -> dict[str, Any]:
     return applications.reject(ctx, application_id, body.reason)
 
@@ -81,30 +82,30 @@ class MergeIn(_In):
     into_id: DbId
 
 
-@router.get("/org/units")
+@router.get("/org/units", response_model=mo.OrgUnits)
 def tree(ctx: Hr) -> dict[str, Any]:
     """Every unit, closed ones flagged, with how many people each holds."""
     return {"units": org.list_tree(ctx)}
 
 
-@router.post("/org/units", status_code=201)
+@router.post("/org/units", status_code=201, response_model=mo.UnitCreated)
 def create_unit(body: UnitCreate, ctx: Hr) -> dict[str, Any]:
     return users.create_unit(ctx, body.name, body.parent_id)
 
 
-@router.patch("/org/units/{unit_id}")
+@router.patch("/org/units/{unit_id}", response_model=mo.OrgUnit)
 def update_unit(unit_id: Id, body: UnitUpdate, ctx: Hr) -> dict[str, Any]:
     """Rename (``name``) and/or move (``parent_id``; null makes it top-level) a unit with its sub-units."""
     org.refuse_fields(body.model_extra, ())
     return org.update_unit(ctx, unit_id, body.name, body.parent_id, "parent_id" in body.model_fields_set)
 
 
-@router.post("/org/units/{unit_id}/merge")
+@router.post("/org/units/{unit_id}/merge", response_model=mo.UnitMerged)
 def merge_unit(unit_id: Id, body: MergeIn, ctx: Hr) -> dict[str, Any]:
     return org.merge_unit(ctx, unit_id, body.into_id)
 
 
-@router.post("/org/units/{unit_id}/close")
+@router.post("/org/units/{unit_id}/close", response_model=mo.OrgUnit)
 def close_unit(unit_id: Id, ctx: Hr) -> dict[str, Any]:
     return org.close_unit(ctx, unit_id)
 
@@ -119,18 +120,18 @@ class PersonUpdate(_Named):
     phone: str | None = Field(default=None, max_length=32)
 
 
-class DepartIn(_In):
+class OrgDepartIn(_In):
     reason: str = Field(max_length=32, json_schema_extra={"enum": list(users.DEPARTURE_REASONS)})
     pledged: bool = False
 
 
-@router.get("/org/people")
+@router.get("/org/people", response_model=mo.OrgPeople)
 def people(ctx: Hr, q: Annotated[str, Query(max_length=100)] = "", unit_id: QueryId = None,
            limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
     return org.list_people(ctx, q, unit_id, limit, offset)
 
 
-@router.patch("/org/people/{user_id}")
+@router.patch("/org/people/{user_id}", response_model=mo.OrgPersonUpdated)
 def update_person(user_id: Id, body: PersonUpdate, ctx: Hr) -> dict[str, Any]:
     """HR's correction: real name, employee number, unit, position, phone (audited; marks HR-verified).
     Any other field is a 422 that names it."""
@@ -138,15 +139,15 @@ def update_person(user_id: Id, body: PersonUpdate, ctx: Hr) -> dict[str, Any]:
     return org.update_person(ctx, user_id, body.model_dump(exclude_unset=True, exclude=set(body.model_extra or {})))
 
 
-@router.post("/org/people/{user_id}/depart")
-def depart_person(user_id: Id, body: DepartIn, ctx: Hr) -> dict[str, Any]:
+@router.post("/org/people/{user_id}/depart", response_model=mo.Departure)
+def depart_person(user_id: Id, body: OrgDepartIn, ctx: Hr) -> dict[str, Any]:
     """HR records a departure (the same act as sysadmin's ``/admin/users/{id}/depart``)."""
     return org.depart_person(ctx, user_id, body.reason, body.pledged)
 
 
 # ---- HR: the directory sync (LDAP / Active Directory) ----------------------------------------------------------
 
-@router.get("/org/ldap-sync")
+@router.get("/org/ldap-sync", response_model=mo.LdapSyncStatus)
 def ldap_sync_status(ctx: Hr) -> dict[str, Any]:
     """Whether the LDAP / Active Directory sync is configured and its last run (when, counts, errors);
     runs are started by `mixun org ldap-sync` (a timer or cron on the server)."""
@@ -162,7 +163,7 @@ def ldap_sync_status(ctx: Hr) -> dict[str, Any]:
 Chat = Annotated[Ctx, Depends(gate(Perm.CHAT))]
 
 
-@router.get("/group-requests")
+@router.get("/group-requests", response_model=mo.GroupRequests)
 def group_requests(ctx: Chat, scope: Annotated[str, Query(max_length=8)] = "mine",
                    limit: Limit = 50) -> dict[str, Any]:
     """``mine``: the caller's own requests and where each stands; ``todo``: those the caller (a unit
@@ -172,7 +173,7 @@ def group_requests(ctx: Chat, scope: Annotated[str, Query(max_length=8)] = "mine
     return gr.list_requests(ctx, scope, limit)
 
 
-@router.post("/group-requests/{request_id}/approve")
+@router.post("/group-requests/{request_id}/approve", response_model=mo.GroupRequest)
 def approve_group_request(request_id: Id, ctx: Chat) -> dict[str, Any]:
     """The unit head approves: the group is made as the requester asked."""
     from mixun.services import group_requests as gr
@@ -180,14 +181,14 @@ def approve_group_request(request_id: Id, ctx: Chat) -> dict[str, Any]:
     return gr.approve(ctx, request_id)
 
 
-@router.post("/group-requests/{request_id}/reject")
+@router.post("/group-requests/{request_id}/reject", response_model=mo.GroupRequest)
 def reject_group_request(request_id: Id, body: ReasonIn, ctx: Chat) -> dict[str, Any]:
     from mixun.services import group_requests as gr
 
     return gr.reject(ctx, request_id, body.reason)
 
 
-@router.post("/group-requests/{request_id}/withdraw")
+@router.post("/group-requests/{request_id}/withdraw", response_model=mo.GroupRequest)
 def withdraw_group_request(request_id: Id, ctx: Chat) -> dict[str, Any]:
     from mixun.services import group_requests as gr
 

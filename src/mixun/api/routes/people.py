@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 from pydantic import Field
 
+from mixun.api import models
+from mixun.api import models_people as mp
 from mixun.api.deps import DbId, Id, Instant, Limit, Offset, QueryId, gate
 from mixun.api.responses import file_response
 from mixun.api.schemas import _In
@@ -41,30 +43,30 @@ class RulesPublishIn(_In):
     body: str = Field(max_length=rules.MAX_BODY)
 
 
-@router.get("/rules/current")
+@router.get("/rules/current", response_model=mp.RulesCurrent)
 def rules_current(ctx: Annotated[Ctx, Depends(gate(Perm.RULES))]) -> dict[str, Any]:
     """The current rules and whether the caller must accept them (before anything else works)."""
     return rules.get_current(ctx)
 
 
-@router.post("/rules/accept")
+@router.post("/rules/accept", response_model=mp.RulesAccepted)
 def rules_accept(body: RulesAcceptIn, ctx: Annotated[Ctx, Depends(gate(Perm.RULES))]) -> dict[str, Any]:
     """Accept the current version (recorded with time and address); an older version is a 409."""
     return rules.accept(ctx, body.version)
 
 
-@router.get("/admin/rules")
+@router.get("/admin/rules", response_model=mp.RulesVersions)
 def rules_versions(ctx: Annotated[Ctx, Depends(gate(Perm.RULES_MANAGE))]) -> dict[str, Any]:
     return {"versions": rules.list_versions(ctx)}
 
 
-@router.post("/admin/rules", status_code=201)
+@router.post("/admin/rules", status_code=201, response_model=mp.RulesText)
 def rules_publish(body: RulesPublishIn, ctx: Annotated[Ctx, Depends(gate(Perm.RULES_MANAGE))]) -> dict[str, Any]:
     """Publish a new version: everyone accepts it before going on."""
     return rules.publish(ctx, body.title, body.body)
 
 
-@router.get("/admin/rules/acceptance")
+@router.get("/admin/rules/acceptance", response_model=mp.RulesAcceptance)
 def rules_acceptance(ctx: RulesReport, status: Literal["pending", "accepted", "all"] = "pending",
                      limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
     """Who has (not) accepted the current version within the year."""
@@ -93,30 +95,30 @@ class AnnouncementRead(_In):
     confirm: bool = False
 
 
-@router.get("/announcements")
+@router.get("/announcements", response_model=mp.MyAnnouncements)
 def my_announcements(ctx: Account, limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
     """The caller's announcements (pinned first) and those still to read or confirm (the banner)."""
     return announcements.list_mine(ctx, limit, offset)
 
 
-@router.post("/announcements/{announcement_id}/read")
+@router.post("/announcements/{announcement_id}/read", response_model=mp.AnnouncementReadState)
 def read_announcement(announcement_id: Id, body: AnnouncementRead, ctx: Account) -> dict[str, Any]:
     """Mark it read; with ``confirm: true``, also confirmed (for announcements that ask for it)."""
     return announcements.mark_read(ctx, announcement_id, body.confirm)
 
 
-@router.get("/announcements/published")
+@router.get("/announcements/published", response_model=mp.PublishedAnnouncements)
 def published(ctx: Publisher, limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
     return announcements.list_published(ctx, limit, offset)
 
 
-@router.get("/announcements/scope")
+@router.get("/announcements/scope", response_model=mp.PublishScope)
 def publish_scope(ctx: Publisher) -> dict[str, Any]:
     """The units the caller may publish to."""
     return announcements.publish_scope(ctx)
 
 
-@router.post("/announcements", status_code=201)
+@router.post("/announcements", status_code=201, response_model=models.AnnouncementBrief)
 def publish(body: AnnouncementCreate, ctx: Publisher) -> dict[str, Any]:
     """To the whole bank (no ``unit_ids``) or to units with their sub-units; unit heads: their own units."""
     return announcements.publish(ctx, title=body.title, body=body.body, unit_ids=list(body.unit_ids),
@@ -124,7 +126,7 @@ def publish(body: AnnouncementCreate, ctx: Publisher) -> dict[str, Any]:
                                  confirm=body.confirm, file_ids=list(body.file_ids))
 
 
-@router.post("/announcements/files", status_code=201)
+@router.post("/announcements/files", status_code=201, response_model=mp.AnnouncementFile)
 def upload_announcement_file(ctx: Publisher, file: Annotated[UploadFile, File()],
                              confirm: Annotated[bool, Form()] = False) -> dict[str, Any]:
     """A file for an announcement about to be published (its id goes in ``file_ids``): DLP, virus scan,
@@ -140,14 +142,14 @@ def announcement_file(announcement_id: Id, file_id: Id, ctx: Account) -> Respons
     return file_response(data, mime, name, inline=False)
 
 
-@router.get("/announcements/{announcement_id}/receipts")
+@router.get("/announcements/{announcement_id}/receipts", response_model=mp.AnnouncementReceipts)
 def announcement_receipts(announcement_id: Id, ctx: Publisher,
                           status: Literal["unread", "unconfirmed", "read", "all"] = "unread",
                           limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
     return announcements.receipts(ctx, announcement_id, status, limit, offset)
 
 
-@router.post("/announcements/{announcement_id}/remind")
+@router.post("/announcements/{announcement_id}/remind", response_model=mp.AnnouncementReminded)
 def remind(announcement_id: Id, ctx: Publisher) -> dict[str, Any]:
     return announcements.remind(ctx, announcement_id)
 
@@ -169,13 +171,13 @@ class FunctionRuleIn(_In):
     limit: int | None = Field(default=None, ge=2, le=100_000)
 
 
-@router.get("/me/functions")
+@router.get("/me/functions", response_model=mp.MyFunctions)
 def my_functions(ctx: Account) -> dict[str, Any]:
     """What the caller may do (each function on or off, limits) and which rule decided it."""
     return functions.effective(ctx)
 
 
-@router.get("/admin/function-rules")
+@router.get("/admin/function-rules", response_model=mp.FunctionRules)
 def function_rules(ctx: FunctionsAdmin, user_id: QueryId = None) -> dict[str, Any]:
     """Every rule; with ``user_id``, also that person's effective functions."""
     out: dict[str, Any] = {"rules": functions.list_rules(ctx), "functions": list(functions.FUNCTIONS)}
@@ -184,7 +186,7 @@ def function_rules(ctx: FunctionsAdmin, user_id: QueryId = None) -> dict[str, An
     return out
 
 
-@router.put("/admin/function-rules")
+@router.put("/admin/function-rules", response_model=mp.FunctionRuleSet)
 def set_function_rule(body: FunctionRuleIn, ctx: FunctionsAdmin) -> dict[str, Any]:
     return functions.set_rule(ctx, body.scope, body.target_id, body.function, body.allowed, body.limit)
 
@@ -197,18 +199,18 @@ def remove_function_rule(rule_id: Id, ctx: FunctionsAdmin) -> Response:
 
 # ---- the account review (A7) -------------------------------------------------------------------------
 
-@router.get("/admin/account-reviews")
+@router.get("/admin/account-reviews", response_model=mp.AccountReviews)
 def account_reviews(ctx: Reviewer, limit: Limit = 20, offset: Offset = 0) -> dict[str, Any]:
     return account_review.list_reviews(ctx, limit, offset)
 
 
-@router.post("/admin/account-reviews", status_code=201)
+@router.post("/admin/account-reviews", status_code=201, response_model=mp.AccountReview)
 def run_account_review(ctx: Reviewer) -> dict[str, Any]:
     """Run the review now (it also runs on its own once a day)."""
     return account_review.run(ctx.rt, ctx, "manual")
 
 
-@router.get("/admin/account-reviews/{review_id}")
+@router.get("/admin/account-reviews/{review_id}", response_model=mp.AccountReview)
 def account_review_detail(review_id: Id, ctx: Reviewer,
                           kind: Annotated[str | None, Query(max_length=32)] = None) -> dict[str, Any]:
     return account_review.get_review(ctx, review_id, kind)
