@@ -23,3 +23,11 @@ def test_schema_to_typescript() -> None:
     assert tsgen.ts_type({"type": "array", "items": {"enum": ["a", "b"]}}) == '("a" | "b")[]'
     assert tsgen.ts_type({"type": "object", "additionalProperties": {"type": "string"}}) == "{ [key: string]: string }"
     assert tsgen.ts_type({"type": "object", "properties": {"a-b": {"type": "boolean"}}, "required": []}) == '{\n  "a-b"?: boolean;\n}'
+
+
+def test_no_two_models_share_a_name() -> None:
+    """Two classes of one name (a model declared twice, or two request bodies called alike) make pydantic
+    qualify both component names with their modules (``mixun__api__models_org__Departure``), which then
+    leak into the client's type names: one builder, one model (ADR 0018)."""
+    names = list(tsgen.document().get("components", {}).get("schemas", {}))
+    assert names and not [n for n in names if n.startswith("mixun__")]
