@@ -81,6 +81,17 @@ def _write_new(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
 
 
+def _shred_file(path: Path) -> None:
+    """Overwrite a key file with random bytes, fsync, remove it: a KEK retired and destroyed, or a
+    month's period key destroyed by retention (ADR 0005, 0020)."""
+    size = path.stat().st_size
+    with open(path, "r+b") as fh:
+        fh.write(secrets.token_bytes(size))
+        fh.flush()
+        os.fsync(fh.fileno())
+    path.unlink()
+
+
 def _encrypt(alg: int, key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
     if alg == ALG_AES:
         return AESGCM(key).encrypt(nonce, plaintext, aad)
@@ -174,23 +185,29 @@ class Pkcs11Keks:
             self._open().generate_key(KeyType.AES, 256, label=f"{self.PREFIX}{version:06d}", store=True,
                                       template={Attribute.EXTRACTABLE: False, Attribute.SENSITIVE: True})
 
-    def encrypt(self, version: int, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    @staticmethod
+    def _gcm_seal(key: Any, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
         from pkcs11 import GCMParams, Mechanism
 
-        with self._lock:
-            return bytes(self._key(version).encrypt(plaintext, mechanism=Mechanism.AES_GCM,
-                                                    mechanism_param=GCMParams(nonce, aad, 128)))
+        return bytes(key.encrypt(plaintext, mechanism=Mechanism.AES_GCM, mechanism_param=GCMParams(nonce, aad, 128)))
 
-    def decrypt(self, version: int, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
+    @staticmethod
+    def _gcm_open(key: Any, nonce: bytes, sealed: bytes, aad: bytes, what: str) -> bytes:
         from pkcs11 import GCMParams, Mechanism
         from pkcs11.exceptions import PKCS11Error
 
+        try:
+            return bytes(key.decrypt(sealed, mechanism=Mechanism.AES_GCM, mechanism_param=GCMParams(nonce, aad, 128)))
+        except PKCS11Error as exc:  # a changed wrapped key fails its tag inside the token
+            raise ValueError(f"{what} does not authenticate") from exc
+
+    def encrypt(self, version: int, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
         with self._lock:
-            try:
-                return bytes(self._key(version).decrypt(sealed, mechanism=Mechanism.AES_GCM,
-                                                        mechanism_param=GCMParams(nonce, aad, 128)))
-            except PKCS11Error as exc:  # a changed wrapped key fails its tag inside the token
-                raise ValueError("wrapped key does not authenticate") from exc
+            return self._gcm_seal(self._key(version), nonce, plaintext, aad)
+
+    def decrypt(self, version: int, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
+        with self._lock:
+            return self._gcm_open(self._key(version), nonce, sealed, aad, "wrapped key")
 
     def destroy(self, version: int) -> None:
         with self._lock:
@@ -234,23 +251,12 @@ class Pkcs11Keks:
                                           template={Attribute.EXTRACTABLE: False, Attribute.SENSITIVE: True})
 
     def period_encrypt(self, period: int, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
-        from pkcs11 import GCMParams, Mechanism
-
         with self._lock:
-            return bytes(self._period_key(period).encrypt(plaintext, mechanism=Mechanism.AES_GCM,
-                                                          mechanism_param=GCMParams(nonce, aad, 128)))
+            return self._gcm_seal(self._period_key(period), nonce, plaintext, aad)
 
     def period_decrypt(self, period: int, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
-        from pkcs11 import GCMParams, Mechanism
-        from pkcs11.exceptions import PKCS11Error
-
         with self._lock:
-            key = self._period_key(period)
-            try:
-                return bytes(key.decrypt(sealed, mechanism=Mechanism.AES_GCM,
-                                         mechanism_param=GCMParams(nonce, aad, 128)))
-            except PKCS11Error as exc:
-                raise ValueError("period-wrapped key does not authenticate") from exc
+            return self._gcm_open(self._period_key(period), nonce, sealed, aad, "period-wrapped key")
 
     def destroy_period(self, period: int) -> None:
         with self._lock, contextlib.suppress(PeriodKeyGone):
@@ -358,13 +364,7 @@ class KeyStore:
             assert self.hsm is not None
             self.hsm.destroy(version)
             return
-        path = self.kek_path(version)
-        size = path.stat().st_size
-        with open(path, "r+b") as fh:
-            fh.write(secrets.token_bytes(size))
-            fh.flush()
-            os.fsync(fh.fileno())
-        path.unlink()
+        _shred_file(self.kek_path(version))
         self._keks.pop(version, None)
 
     # ---- data keys ----------------------------------------------------------------------------------
@@ -626,12 +626,7 @@ class PeriodKeys:
         self._material.pop(period, None)
         path = self.path(period)
         if path.exists():
-            size = path.stat().st_size
-            with open(path, "r+b") as fh:
-                fh.write(secrets.token_bytes(size))
-                fh.flush()
-                os.fsync(fh.fileno())
-            path.unlink()
+            _shred_file(path)
             _fsync_dir(self.dir)
         if self.ring.url:
             self.ring._db().execute("DELETE FROM period_keys WHERE period = ?", (period,))
