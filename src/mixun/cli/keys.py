@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from mixun.cli.backup_secret import add_secret_options
 from mixun.cli.progress import interruptible
 from mixun.config import Settings
 from mixun.errors import MixunError
@@ -173,8 +174,6 @@ def register(sub: Any, runtime: Any, cli_ctx: Any) -> None:
     im = ks.add_parser("import-periods", help="put period keys back from an escrow (not destroyed months)")
     im.add_argument("file")
     for parser in (ex, im):
-        parser.add_argument("--key-file", help="the backup key (default MIXUN_BACKUP_KEY_FILE, then "
-                            "~/.mixun/backup.key; export-periods creates it)")
-        parser.add_argument("--passphrase-file", help="use a passphrase instead (or MIXUN_BACKUP_PASSPHRASE)")
+        add_secret_options(parser, "export-periods")
     ex.set_defaults(fn=cmd_export_periods)
     im.set_defaults(fn=cmd_import_periods)
