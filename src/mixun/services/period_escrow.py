@@ -23,6 +23,7 @@ from typing import Any
 
 from mixun.keystore import KeyStore, PeriodKeyGone
 from mixun.services.backup_crypto import (
+    BackupFormatError,
     BackupKey,
     BackupKeyError,
     EncryptingWriter,
@@ -102,7 +103,11 @@ def read(path: Path, key_file: Path | None = None, passphrase: str | None = None
     doc = json.loads(buf.getvalue())
     if doc.get("format") != FORMAT:
         raise BackupKeyError(f"{path} is not an escrow of Mixun period keys")
-    return {int(p): base64.b64decode(k) for p, k in doc["periods"].items()}
+    out = {int(p): base64.b64decode(k) for p, k in doc["periods"].items()}
+    short = sorted(p for p, k in out.items() if len(k) != 32)
+    if short:  # refused whole, before a restore or an import writes anything
+        raise BackupFormatError(f"{path}: period keys not 32 bytes: {', '.join(map(str, short))}")
+    return out
 
 
 def load(keys: KeyStore, escrow: dict[int, bytes], written: list[int] | None = None) -> dict[str, list[int]]:
