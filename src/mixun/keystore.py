@@ -135,6 +135,15 @@ def _hsm_session(module: str, token_label: str, pin: str) -> Any:
         return session
 
 
+def _sealed_key_template() -> dict[Any, Any]:
+    from pkcs11 import Attribute
+
+    # Never leaves the token, and cannot be copied or relabelled by anyone holding the PIN: a copy, or a
+    # key renamed away from its label, would survive the label-based destroy (retention's shredding).
+    return {Attribute.EXTRACTABLE: False, Attribute.SENSITIVE: True, Attribute.COPYABLE: False,
+            Attribute.MODIFIABLE: False}
+
+
 class Pkcs11Keks:
     """Key-encryption keys held in an HSM through PKCS#11 (tested against SoftHSM): AES-256 keys that are
     sensitive and never extractable; wrapping and unwrapping happen inside the token. One session per
@@ -179,11 +188,11 @@ class Pkcs11Keks:
             return sorted(found)
 
     def create(self, version: int) -> None:
-        from pkcs11 import Attribute, KeyType
+        from pkcs11 import KeyType
 
         with self._lock:
             self._open().generate_key(KeyType.AES, 256, label=f"{self.PREFIX}{version:06d}", store=True,
-                                      template={Attribute.EXTRACTABLE: False, Attribute.SENSITIVE: True})
+                                      template=_sealed_key_template())
 
     @staticmethod
     def _gcm_seal(key: Any, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
@@ -241,14 +250,14 @@ class Pkcs11Keks:
     def ensure_period(self, period: int) -> None:
         """Make the period's key in the token unless it is there (callers hold the ring's write lock, so
         two processes do not both make it)."""
-        from pkcs11 import Attribute, KeyType
+        from pkcs11 import KeyType
 
         with self._lock:
             try:
                 self._period_key(period)
             except PeriodKeyGone:
                 self._open().generate_key(KeyType.AES, 256, label=f"{self.PERIOD_PREFIX}{period}", store=True,
-                                          template={Attribute.EXTRACTABLE: False, Attribute.SENSITIVE: True})
+                                          template=_sealed_key_template())
 
     def period_encrypt(self, period: int, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
         with self._lock:

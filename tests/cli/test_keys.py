@@ -259,6 +259,8 @@ def test_key_encryption_keys_in_an_hsm(tmp_path: Path, softhsm: dict[str, str]) 
         assert st["provider"] == "pkcs11"
         assert {v["version"]: v["where"] for v in st["versions"]} == {1: "file", 2: "hsm"}
         assert env.rt.keys.hsm._key(2)[Attribute.EXTRACTABLE] is False
+        assert env.rt.keys.hsm._key(2)[Attribute.COPYABLE] is False  # no copy outlives its destruction
+        assert env.rt.keys.hsm._key(2)[Attribute.MODIFIABLE] is False  # nor a relabelled one
         _readable(env, c)
         # Whoever copies the data directory (keys included) without the HSM cannot unwrap anything.
         from mixun.db.models import Attachment
@@ -526,6 +528,8 @@ def test_period_keys_in_an_hsm(tmp_path: Path, softhsm: dict[str, str]) -> None:
         hsm = env.rt.keys.hsm
         assert period in hsm.periods()
         assert hsm._period_key(period)[Attribute.EXTRACTABLE] is False
+        assert hsm._period_key(period)[Attribute.COPYABLE] is False
+        assert hsm._period_key(period)[Attribute.MODIFIABLE] is False
         ring = env.rt.keys.data_keys
         assert not ring.periods.path(period).exists(), "the period key never touches the disk"
         assert ring.open(stored) == body
