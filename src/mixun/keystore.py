@@ -81,6 +81,17 @@ def _write_new(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
 
 
+def _shred_file(path: Path) -> None:
+    """Overwrite a key file with random bytes, fsync, remove it: a KEK retired and destroyed, or a
+    month's period key destroyed by retention (ADR 0005, 0020)."""
+    size = path.stat().st_size
+    with open(path, "r+b") as fh:
+        fh.write(secrets.token_bytes(size))
+        fh.flush()
+        os.fsync(fh.fileno())
+    path.unlink()
+
+
 def _encrypt(alg: int, key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
     if alg == ALG_AES:
         return AESGCM(key).encrypt(nonce, plaintext, aad)
@@ -122,6 +133,15 @@ def _hsm_session(module: str, token_label: str, pin: str) -> Any:
             token = pkcs11.lib(module).get_token(token_label=token_label)
             session = _HSM_SESSIONS[key] = token.open(user_pin=pin, rw=True)
         return session
+
+
+def _sealed_key_template() -> dict[Any, Any]:
+    from pkcs11 import Attribute
+
+    # Never leaves the token, and cannot be copied or relabelled by anyone holding the PIN: a copy, or a
+    # key renamed away from its label, would survive the label-based destroy (retention's shredding).
+    return {Attribute.EXTRACTABLE: False, Attribute.SENSITIVE: True, Attribute.COPYABLE: False,
+            Attribute.MODIFIABLE: False}
 
 
 class Pkcs11Keks:
@@ -168,29 +188,35 @@ class Pkcs11Keks:
             return sorted(found)
 
     def create(self, version: int) -> None:
-        from pkcs11 import Attribute, KeyType
+        from pkcs11 import KeyType
 
         with self._lock:
             self._open().generate_key(KeyType.AES, 256, label=f"{self.PREFIX}{version:06d}", store=True,
-                                      template={Attribute.EXTRACTABLE: False, Attribute.SENSITIVE: True})
+                                      template=_sealed_key_template())
 
-    def encrypt(self, version: int, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    @staticmethod
+    def _gcm_seal(key: Any, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
         from pkcs11 import GCMParams, Mechanism
 
-        with self._lock:
-            return bytes(self._key(version).encrypt(plaintext, mechanism=Mechanism.AES_GCM,
-                                                    mechanism_param=GCMParams(nonce, aad, 128)))
+        return bytes(key.encrypt(plaintext, mechanism=Mechanism.AES_GCM, mechanism_param=GCMParams(nonce, aad, 128)))
 
-    def decrypt(self, version: int, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
+    @staticmethod
+    def _gcm_open(key: Any, nonce: bytes, sealed: bytes, aad: bytes, what: str) -> bytes:
         from pkcs11 import GCMParams, Mechanism
         from pkcs11.exceptions import PKCS11Error
 
+        try:
+            return bytes(key.decrypt(sealed, mechanism=Mechanism.AES_GCM, mechanism_param=GCMParams(nonce, aad, 128)))
+        except PKCS11Error as exc:  # a changed wrapped key fails its tag inside the token
+            raise ValueError(f"{what} does not authenticate") from exc
+
+    def encrypt(self, version: int, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
         with self._lock:
-            try:
-                return bytes(self._key(version).decrypt(sealed, mechanism=Mechanism.AES_GCM,
-                                                        mechanism_param=GCMParams(nonce, aad, 128)))
-            except PKCS11Error as exc:  # a changed wrapped key fails its tag inside the token
-                raise ValueError("wrapped key does not authenticate") from exc
+            return self._gcm_seal(self._key(version), nonce, plaintext, aad)
+
+    def decrypt(self, version: int, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
+        with self._lock:
+            return self._gcm_open(self._key(version), nonce, sealed, aad, "wrapped key")
 
     def destroy(self, version: int) -> None:
         with self._lock:
@@ -224,33 +250,30 @@ class Pkcs11Keks:
     def ensure_period(self, period: int) -> None:
         """Make the period's key in the token unless it is there (callers hold the ring's write lock, so
         two processes do not both make it)."""
-        from pkcs11 import Attribute, KeyType
+        from pkcs11 import KeyType
 
         with self._lock:
             try:
                 self._period_key(period)
             except PeriodKeyGone:
                 self._open().generate_key(KeyType.AES, 256, label=f"{self.PERIOD_PREFIX}{period}", store=True,
-                                          template={Attribute.EXTRACTABLE: False, Attribute.SENSITIVE: True})
+                                          template=_sealed_key_template())
 
     def period_encrypt(self, period: int, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
-        from pkcs11 import GCMParams, Mechanism
-
         with self._lock:
-            return bytes(self._period_key(period).encrypt(plaintext, mechanism=Mechanism.AES_GCM,
-                                                          mechanism_param=GCMParams(nonce, aad, 128)))
+            return self._gcm_seal(self._period_key(period), nonce, plaintext, aad)
 
     def period_decrypt(self, period: int, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
-        from pkcs11 import GCMParams, Mechanism
-        from pkcs11.exceptions import PKCS11Error
-
         with self._lock:
-            key = self._period_key(period)
+            return self._gcm_open(self._period_key(period), nonce, sealed, aad, "period-wrapped key")
+
+    def has_period(self, period: int) -> bool:
+        with self._lock:
             try:
-                return bytes(key.decrypt(sealed, mechanism=Mechanism.AES_GCM,
-                                         mechanism_param=GCMParams(nonce, aad, 128)))
-            except PKCS11Error as exc:
-                raise ValueError("period-wrapped key does not authenticate") from exc
+                self._period_key(period)
+            except PeriodKeyGone:
+                return False
+            return True
 
     def destroy_period(self, period: int) -> None:
         with self._lock, contextlib.suppress(PeriodKeyGone):
@@ -358,13 +381,7 @@ class KeyStore:
             assert self.hsm is not None
             self.hsm.destroy(version)
             return
-        path = self.kek_path(version)
-        size = path.stat().st_size
-        with open(path, "r+b") as fh:
-            fh.write(secrets.token_bytes(size))
-            fh.flush()
-            os.fsync(fh.fileno())
-        path.unlink()
+        _shred_file(self.kek_path(version))
         self._keks.pop(version, None)
 
     # ---- data keys ----------------------------------------------------------------------------------
@@ -517,12 +534,24 @@ class PeriodKeys:
         return self.dir / f"period-{period}.key"
 
     def _in_hsm(self, period: int) -> bool:
-        return self.keys.hsm is not None and not self.path(period).exists()
+        """With an HSM, a period's key is the token's whenever the token holds one: a file of the same
+        month (planted, or left over) is never used then. Only a month made in a file before the HSM was
+        configured reads from its file."""
+        if self.keys.hsm is None:
+            return False
+        return not self.path(period).exists() or self.keys.hsm.has_period(period)
 
     def where_is(self, period: int) -> str:
-        if self.path(period).exists():
-            return "file"
-        return "hsm" if self.keys.hsm is not None else self.where
+        if self.keys.hsm is not None:
+            return "hsm" if self._in_hsm(period) else "file"
+        return "file" if self.path(period).exists() else self.where
+
+    def stray_file(self, period: int, protects: int) -> bool:
+        """With an HSM: a key file for a month the token keeps, or for a month no data key is wrapped
+        under yet - never used (``ensure`` makes such a month's key in the token), and worth a look: nobody
+        but an operator with a shell puts one there."""
+        return (self.keys.hsm is not None and self.path(period).exists()
+                and (protects == 0 or self.keys.hsm.has_period(period)))
 
     def present(self) -> list[int]:
         """Periods whose key this store holds."""
@@ -538,13 +567,40 @@ class PeriodKeys:
             found |= set(self.keys.hsm.periods())
         return sorted(found)
 
+    def _needed(self, period: int) -> bool:
+        """Whether the ring holds data keys wrapped under this period's key (then a missing key is lost,
+        not new: making another would split the month, and the escrow's key could never come back)."""
+        return self.ring._db().execute("SELECT 1 FROM data_keys WHERE period = ? AND period_wrapped = 1 LIMIT 1",
+                                       (period,)).fetchone() is not None
+
     def ensure(self, period: int) -> None:
-        """Make the period's key unless it exists (callers hold the ring's write lock)."""
+        """Make the period's key unless it exists (callers hold the ring's write lock). Never for a month
+        retention destroyed (its tombstone), nor for a month whose key is missing while the ring holds
+        data keys wrapped under it (a restore without the escrow): ``PeriodKeyGone`` - the key must come
+        back from the escrow (``mixun keys import-periods``), a fresh one would make that impossible."""
+        db = self.ring._db()
+        if db.execute("SELECT 1 FROM destroyed_periods WHERE period = ?", (period,)).fetchone() is not None:
+            raise PeriodKeyGone(f"the period key of {period} was destroyed by retention: no key of that month "
+                                "is made again")
+        hsm = self.keys.hsm
+        if hsm is not None:
+            # Only in the token: a file is used only for a month made in files before the HSM (data keys
+            # are wrapped under it); a file for any other month is ignored (``keys status`` flags it).
+            if hsm.has_period(period) or (self.path(period).exists() and self._needed(period)):
+                return
+            if self._needed(period):
+                raise PeriodKeyGone(f"the period key of {period} is not in the HSM, and data keys of that month "
+                                    "are wrapped under it")
+            hsm.ensure_period(period)
+            return
         if period in self._material or self.path(period).exists():
             return
-        if self.keys.hsm is not None:
-            self.keys.hsm.ensure_period(period)
-        elif self.ring.url:
+        if self.ring.url and db.execute("SELECT 1 FROM period_keys WHERE period = ?", (period,)).fetchone():
+            return
+        if self._needed(period):
+            raise PeriodKeyGone(f"the period key of {period} is not in this key store, and data keys of that "
+                                "month are wrapped under it: restore it from the escrow (mixun keys import-periods)")
+        if self.ring.url:
             self.ring._db().execute("INSERT INTO period_keys (period, material, created_at) VALUES (?, ?, ?) "
                                     "ON CONFLICT (period) DO NOTHING",
                                     (period, secrets.token_bytes(32), datetime.now(UTC).isoformat()))
@@ -625,13 +681,12 @@ class PeriodKeys:
         ring database deleted (vacuumed by the caller); an HSM object destroyed in the token."""
         self._material.pop(period, None)
         path = self.path(period)
-        if path.exists():
-            size = path.stat().st_size
-            with open(path, "r+b") as fh:
-                fh.write(secrets.token_bytes(size))
-                fh.flush()
-                os.fsync(fh.fileno())
-            path.unlink()
+        # A temporary ``_write`` left behind (a process killed between writing and linking) holds the key too.
+        leftovers = list(self.dir.glob(f".period-{period}.*")) if self.dir.is_dir() else []
+        for p in [path, *leftovers]:
+            if p.exists():
+                _shred_file(p)
+        if self.dir.is_dir():
             _fsync_dir(self.dir)
         if self.ring.url:
             self.ring._db().execute("DELETE FROM period_keys WHERE period = ?", (period,))
@@ -900,36 +955,43 @@ class DataKeyRing:
                         "state": "present" if here else ("destroyed" if period in destroyed else "missing"),
                         "where": self.periods.where_is(period) if here else None,
                         "protects": wraps.get(period, 0), "legacy": legacy.get(period, 0),
-                        "destroyed_at": destroyed.get(period)})
+                        "destroyed_at": destroyed.get(period),
+                        "stray_file": self.periods.stray_file(period, wraps.get(period, 0))})
         return out
 
     def destroy_spent_periods(self, before: int, reason: str) -> list[int]:
         """Destroy the period key of every month before ``before`` that no conversation's data key in the
-        ring needs any more (crypto-shredding destroyed them all, holds respected by the caller): every
-        backup's copy of that month's ring entries becomes unreadable. Checked and destroyed under the
-        ring's write lock, so no process makes a key of that month meanwhile. Returns the periods."""
+        ring needs any more - none left at all, wrapped under the period key or still under the KEK alone
+        (a key from before period keys, say of a held conversation, would be wrapped under it by the next
+        rotation): every backup's copy of that month's ring entries becomes unreadable. The tombstones are
+        checked and committed under the ring's write lock first (from then on no process makes a key of
+        those months: ``PeriodKeys.ensure`` refuses), then the keys are destroyed; a run also destroys any
+        tombstoned month's key still present (a run that failed between the two), so a destroyed month never
+        looks merely missing, which an escrow could fill again. Returns the periods destroyed."""
         with self._lock:
             db = self._db()
-            candidates = [p for p in self.periods.present() if p < before]
-            if not candidates:
-                return []
+            present = self.periods.present()
+            tombstoned = {int(r[0]) for r in db.execute("SELECT period FROM destroyed_periods")}
+            candidates = [p for p in present if p < before and p not in tombstoned]
             gone: list[int] = []
-            now = datetime.now(UTC).isoformat()
-            db.begin()
-            try:
-                for period in candidates:
-                    if db.execute("SELECT 1 FROM data_keys WHERE period = ? AND period_wrapped = 1 LIMIT 1",
-                                  (period,)).fetchone() is not None:
-                        continue
-                    self.periods.destroy(period)
-                    db.execute("DELETE FROM destroyed_periods WHERE period = ?", (period,))
-                    db.execute("INSERT INTO destroyed_periods (period, destroyed_at, reason) VALUES (?, ?, ?)",
-                               (period, now, reason))
-                    gone.append(period)
-                db.commit()
-            except BaseException:
-                db.rollback()
-                raise
+            if candidates:
+                now = datetime.now(UTC).isoformat()
+                db.begin()
+                try:
+                    for period in candidates:
+                        if db.execute("SELECT 1 FROM data_keys WHERE period = ? AND substr(scope, 1, 2) = 'c:' "
+                                      "LIMIT 1", (period,)).fetchone() is not None:
+                            continue
+                        db.execute("INSERT INTO destroyed_periods (period, destroyed_at, reason) VALUES (?, ?, ?)",
+                                   (period, now, reason))
+                        gone.append(period)
+                    db.commit()
+                except BaseException:
+                    db.rollback()
+                    raise
+            gone = sorted(set(gone) | {p for p in present if p in tombstoned})
+            for period in gone:
+                self.periods.destroy(period)
             if gone and self.url:
                 db.execute("VACUUM period_keys")
             return gone
@@ -960,7 +1022,10 @@ class DataKeyRing:
 
     # Rows a rotation to ``version`` still has to rewrite: under another KEK, or a conversation's key from
     # before period keys (wrapped by the KEK alone: the rotation wraps it under its period key as well).
-    _TODO = "(kek_version != ? OR (period_wrapped = 0 AND substr(scope, 1, 2) = 'c:'))"
+    # A month whose period key retention destroyed is left out of the second part: its keys (there should
+    # be none) stay under the KEK alone - no period key of that month is made again (ADR 0020).
+    _TODO = ("(kek_version != ? OR (period_wrapped = 0 AND substr(scope, 1, 2) = 'c:' "
+             "AND period NOT IN (SELECT period FROM destroyed_periods)))")
 
     def pending(self, version: int) -> int:
         with self._lock:
@@ -973,7 +1038,10 @@ class DataKeyRing:
         wrapping changes (the plain data key, and the texts, do not)."""
         inner = self.keys.unwrap(wrapped)
         if not period_wrapped and self.period_wrapped_scope(scope):
-            return self.keys.wrap(self.periods.wrap(period, inner, scope), version), 1
+            try:
+                return self.keys.wrap(self.periods.wrap(period, inner, scope), version), 1
+            except PeriodKeyGone:  # a destroyed month (or one whose key awaits its escrow): KEK alone
+                pass
         return self.keys.wrap(inner, version), period_wrapped
 
     def rewrap(self, version: int, batch: int = 500, progress: Callable[[int], None] | None = None,

@@ -82,16 +82,30 @@ def test_read_mark_is_durable_when_answered(env: Env) -> None:
 
 
 def test_quick_read_answers_and_refuses_writes(env: Env) -> None:
-    """quick_read runs SELECTs; on PostgreSQL (autocommit, where a write would commit on its own) it
-    refuses an UPDATE and a flush of changed objects."""
+    """quick_read runs SELECTs and refuses an UPDATE and a flush of changed objects on both databases;
+    on PostgreSQL (autocommit, where a write would commit on its own) also textual SQL and writes sent
+    through the connection."""
     a_id, a = env.person("zhangsan", "张三")
     b_id, _b = env.person("lisi", "李四")
     conv = direct(env, a, b_id)
     with env.rt.db.quick_read() as s:
         assert s.execute(text("SELECT 1")).scalar() == 1
         assert s.get(Member, (conv, a_id)) is not None
+    with pytest.raises(RuntimeError), env.rt.db.quick_read() as s:
+        s.execute(update(Member).where(Member.conversation_id == conv).values(read_seq=7))
+    with pytest.raises(RuntimeError), env.rt.db.quick_read() as s:
+        row = s.get(Member, (conv, a_id))
+        assert row is not None
+        row.muted = True
+        s.flush()
     if env.rt.db.is_sqlite:
         return
+    with pytest.raises(RuntimeError), env.rt.db.quick_read() as s:
+        s.execute(text("UPDATE conversation_members SET read_seq = 9 WHERE conversation_id = :c"), {"c": conv})
+    with pytest.raises(RuntimeError), env.rt.db.quick_read() as s:
+        s.connection().execute(update(Member).where(Member.conversation_id == conv).values(read_seq=9))
+    with env.rt.db.write() as s:  # the write engine is not the quick one's: writes there go through
+        s.execute(text("UPDATE conversation_members SET read_seq = 0 WHERE conversation_id = :c"), {"c": conv})
     with env.rt.db.quick_read() as s:
         raw = s.connection().connection.dbapi_connection
         assert raw is not None and raw.autocommit

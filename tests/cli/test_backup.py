@@ -276,3 +276,27 @@ def test_the_cli_keeps_period_keys_out_of_backups_and_restores_them_from_the_esc
     bare = {**dst, "MIXUN_DATA_DIR": str(tmp_path / "d"), "MIXUN_DATABASE_URL": f"sqlite:///{tmp_path}/d/mixun.db"}
     without = run(bare, "restore", str(tmp_path / "b.tgz"))
     assert without.returncode == 0 and f"destroyed: {period_of(datetime.now(UTC))}" in without.stderr, without.stderr
+
+
+def test_an_escrow_with_a_damaged_key_is_refused_before_a_restore_writes_anything(tmp_path: Path) -> None:
+    """An escrow entry that is not a 32-byte key is refused when the escrow is read: `mixun restore
+    --periods` (and `keys import-periods`) write nothing, rather than a key that fails every read later."""
+    import base64
+    import json
+
+    from mixun.config import load_settings
+    from mixun.services import backup, backup_crypto, period_escrow
+
+    key, _ = backup_crypto.key_from_file(tmp_path / "backup.key", create=True)
+    bad = tmp_path / "bad.escrow"
+    with bad.open("wb") as fh:
+        w = backup_crypto.EncryptingWriter(fh, key, {"format": period_escrow.FORMAT})
+        w.write(json.dumps({"format": period_escrow.FORMAT, "periods": {
+            "202611": base64.b64encode(b"k" * 32).decode(), "202612": base64.b64encode(b"short").decode()}}).encode())
+        w.close()
+    with pytest.raises(backup_crypto.BackupFormatError, match="202612"):
+        period_escrow.read(bad, tmp_path / "backup.key")
+    dst = load_settings({"MIXUN_DATA_DIR": str(tmp_path / "c"), "MIXUN_DATABASE_URL": f"sqlite:///{tmp_path}/c/mixun.db"})
+    with pytest.raises(backup_crypto.BackupFormatError):
+        backup.restore(dst, tmp_path / "no-backup.tgz", key_file=tmp_path / "backup.key", periods=bad)
+    assert not (tmp_path / "c").exists()

@@ -259,6 +259,8 @@ def test_key_encryption_keys_in_an_hsm(tmp_path: Path, softhsm: dict[str, str]) 
         assert st["provider"] == "pkcs11"
         assert {v["version"]: v["where"] for v in st["versions"]} == {1: "file", 2: "hsm"}
         assert env.rt.keys.hsm._key(2)[Attribute.EXTRACTABLE] is False
+        assert env.rt.keys.hsm._key(2)[Attribute.COPYABLE] is False  # no copy outlives its destruction
+        assert env.rt.keys.hsm._key(2)[Attribute.MODIFIABLE] is False  # nor a relabelled one
         _readable(env, c)
         # Whoever copies the data directory (keys included) without the HSM cannot unwrap anything.
         from mixun.db.models import Attachment
@@ -526,6 +528,8 @@ def test_period_keys_in_an_hsm(tmp_path: Path, softhsm: dict[str, str]) -> None:
         hsm = env.rt.keys.hsm
         assert period in hsm.periods()
         assert hsm._period_key(period)[Attribute.EXTRACTABLE] is False
+        assert hsm._period_key(period)[Attribute.COPYABLE] is False
+        assert hsm._period_key(period)[Attribute.MODIFIABLE] is False
         ring = env.rt.keys.data_keys
         assert not ring.periods.path(period).exists(), "the period key never touches the disk"
         assert ring.open(stored) == body
@@ -551,3 +555,238 @@ def keystore_ring(env: Env):  # noqa: ANN201
     from mixun.keystore import keystore_from
 
     return keystore_from(env.settings).data_keys
+
+
+# ---- the period keys' hostile review (ADR 0020, "What a missing, a destroyed and a planted key do") ----
+
+def _legacy(ring, scope: str, period: int) -> int:  # noqa: ANN001
+    """A conversation-month key as the code before period keys made it: under the KEK alone."""
+    import secrets
+
+    key_id = secrets.randbits(62) + 1
+    wrapped = ring.keys.wrap(secrets.token_bytes(32), ring.keys.current_version())
+    ring._db().execute("INSERT INTO data_keys (id, scope, period, wrapped, kek_version, created_at, period_wrapped) "
+                       "VALUES (?, ?, ?, ?, ?, ?, 0)", (key_id, scope, period, wrapped, ring.keys.current_version(),
+                                                         "2019-01-01T00:00:00+00:00"))
+    return key_id
+
+
+def test_a_missing_period_key_is_never_replaced_by_a_new_one(kenv: Env, tmp_path: Path) -> None:
+    """D1: the month's key is missing while the ring holds keys wrapped under it (a restore without the
+    escrow): a send into a new conversation of that month is a 503, not a fresh key; the escrow then goes
+    back in and every conversation of the month reads and writes again."""
+    from datetime import UTC, datetime
+
+    import pytest
+
+    from mixun.keystore import KeyStore, PeriodKeyGone, period_of
+    from mixun.services import backup_crypto, keys, period_escrow
+
+    body = "恢复后缺少期间密钥的旧会话"
+    conv, stored = _conversation_text(kenv, body)
+    ring = kenv.rt.keys.data_keys
+    period = period_of(datetime.now(UTC))
+    key, _ = backup_crypto.key_from_file(tmp_path / "backup.key", create=True)
+    keys.export_periods(_ctx(kenv), tmp_path / "escrow.bin", key)
+    pfile = ring.periods.path(period)
+    pfile.unlink()
+    ring.periods._material.clear()
+    ring._by_scope.clear()
+    ring._by_id.clear()
+    ring._aeads.clear()
+    with pytest.raises(PeriodKeyGone):
+        ring.keys_for([("c:987654", period)])
+    assert not pfile.exists(), "no fresh key for a month whose key is missing"
+    _a, ta = kenv.person("qianqi", "钱七")
+    c, _tc = kenv.person("sunba", "孙八")
+    h = kenv.h(ta)
+    made = kenv.client.post("/api/v1/conversations", headers=h,
+                            json={"kind": "group", "name": "新会话", "members": [c]})
+    assert made.status_code == 503 and made.json()["error"]["code"] == "period_key_missing", made.text
+    assert not pfile.exists()
+    out = keys.import_periods(_ctx(kenv), tmp_path / "escrow.bin", key_file=tmp_path / "backup.key")
+    assert period in out["loaded"]
+    assert KeyStore(kenv.settings.key_file).data_keys.open(stored) == body
+    other = kenv.client.post("/api/v1/conversations", headers=h,
+                             json={"kind": "group", "name": "新会话", "members": [c]}).json()["id"]
+    r = kenv.client.post(f"/api/v1/conversations/{other}/messages", headers=h, json={"text": "本月新会话"})
+    assert r.status_code == 201, r.text
+    assert conv != other and ring.periods.material(period) == period_escrow.read(
+        tmp_path / "escrow.bin", tmp_path / "backup.key")[period]
+
+
+def test_a_month_with_keys_under_the_kek_alone_keeps_its_period_key_and_a_destroyed_month_stays_so(
+        kenv: Env) -> None:
+    """D2: a closed month whose only conversation key is still under the KEK alone (from before period
+    keys, a held conversation) keeps its period key. A destroyed month's key is never made again: a new
+    key of it is refused, and a rotation leaves such a month's keys under the KEK alone."""
+    import pytest
+
+    from mixun.keystore import PeriodKeyGone
+    from mixun.services import keys
+
+    ring = kenv.rt.keys.data_keys
+    kept, gone = 201902, 201901
+    ring.keys_for([("c:900001", kept)])
+    ring._db().execute("DELETE FROM data_keys WHERE scope = 'c:900001'")
+    _legacy(ring, "c:900001", kept)  # the month's period key exists, its conversation key is KEK only
+    ring.keys_for([("c:900002", gone)])
+    ring.destroy([("c:900002", gone)], "retention")
+    assert ring.destroy_spent_periods(201903, "retention") == [gone]
+    assert ring.periods.path(kept).exists(), "a KEK-only conversation key of the month keeps its period key"
+    with pytest.raises(PeriodKeyGone):
+        ring.keys_for([("c:900003", gone)])
+    assert not ring.periods.path(gone).exists()
+    stale = _legacy(ring, "c:900004", gone)  # as a ring from before the tombstone would hold it
+    assert keys.rotate(_ctx(kenv))["left"] == 0
+    (pw,) = ring._db().execute("SELECT period_wrapped FROM data_keys WHERE id = ?", (stale,)).fetchone()
+    assert pw == 0 and not ring.periods.path(gone).exists() and gone in ring.destroyed_periods()
+    (pw,) = ring._db().execute("SELECT period_wrapped FROM data_keys WHERE scope = 'c:900001'").fetchone()
+    assert pw == 1  # the kept month's old key is wrapped under its (still present) period key
+
+
+def test_a_bad_escrow_entry_refuses_the_whole_import_and_a_partial_one_is_audited(kenv: Env, tmp_path: Path) -> None:
+    """D4: every entry is checked before any is written: a later month with a different key (or not 32
+    bytes) leaves the earlier months unwritten. A write failing part way is audited with what it wrote."""
+    import secrets
+
+    import pytest
+
+    from mixun.services import backup_crypto, keys, period_escrow
+
+    ring = kenv.rt.keys.data_keys
+    ring.keys_for([("c:910001", 202001)])
+    have = ring.periods.material(202001)
+    for bad in ({201801: secrets.token_bytes(32), 202001: secrets.token_bytes(32)},
+                {201801: secrets.token_bytes(32), 201802: b"short"}):
+        with pytest.raises(ValueError):
+            period_escrow.load(kenv.rt.keys, bad)
+        assert not ring.periods.path(201801).exists(), "nothing written when one entry is refused"
+    assert ring.periods.material(202001) == have
+
+    key, _ = backup_crypto.key_from_file(tmp_path / "backup.key", create=True)
+    escrow = tmp_path / "escrow.bin"
+    keys.export_periods(_ctx(kenv), escrow, key)
+    for p in ring.periods.present():
+        ring.periods.path(p).unlink()
+    ring.periods._material.clear()
+    real, calls = ring.periods.load, []
+
+    def failing(period: int, material: bytes) -> bool:
+        calls.append(period)
+        if len(calls) > 1:
+            raise OSError("disk full")
+        return real(period, material)
+
+    ring.periods.load = failing  # type: ignore[method-assign]
+    try:
+        with pytest.raises(OSError):
+            keys.import_periods(_ctx(kenv), escrow, key_file=tmp_path / "backup.key")
+    finally:
+        del ring.periods.load
+    with kenv.rt.db.read_engine.connect() as c:
+        rows = c.execute(text("SELECT details FROM audit_log WHERE action = 'keys.period_keys_imported'")).all()
+    assert rows and str(calls[0]) in str(rows[-1][0]), rows
+
+
+def test_a_destroyed_month_never_looks_merely_missing(kenv: Env) -> None:
+    """H1: the tombstone is committed before the key is destroyed: a commit that fails leaves the key
+    where it was; a destruction that fails after the tombstone is finished by the next run. H2: a leftover
+    temporary of the key file goes with it."""
+    import pytest
+
+    ring = kenv.rt.keys.data_keys
+    ring.keys_for([("c:920001", 201905)])
+    ring.destroy([("c:920001", 201905)], "retention")
+    db = ring._db()
+    leftover = ring.periods.dir / ".period-201905.4242.abcd1234"
+    leftover.write_bytes(ring.periods.material(201905))
+
+    def no_commit() -> None:
+        raise RuntimeError("the ring's disk went away")
+
+    db.commit = no_commit  # type: ignore[method-assign]
+    try:
+        with pytest.raises(RuntimeError):
+            ring.destroy_spent_periods(201906, "retention")
+    finally:
+        del db.commit
+    assert ring.periods.path(201905).exists() and 201905 not in ring.destroyed_periods()
+
+    real = ring.periods.destroy
+
+    def broken(period: int) -> None:
+        raise OSError("I/O error")
+
+    ring.periods.destroy = broken  # type: ignore[method-assign]
+    try:
+        with pytest.raises(OSError):
+            ring.destroy_spent_periods(201906, "retention")
+    finally:
+        ring.periods.destroy = real  # type: ignore[method-assign]
+    assert 201905 in ring.destroyed_periods()  # tombstoned: an escrow import refuses it from now on
+    st = {p["period"]: p for p in ring.period_status()}
+    assert st[201905]["state"] == "present"
+    assert ring.destroy_spent_periods(201906, "retention") == [201905]
+    assert not ring.periods.path(201905).exists() and not leftover.exists()
+    assert {p["period"]: p for p in ring.period_status()}[201905]["state"] == "destroyed"
+
+
+def test_the_escrow_is_never_written_into_the_data_or_key_directory_and_never_unaudited(
+        kenv: Env, tmp_path: Path) -> None:
+    """H6/H7/H8: `--out` inside the data directory or the key directory is refused (the next backup would
+    carry it); the file is owner-only; an audit that fails leaves no escrow and no temporary behind."""
+    import pytest
+
+    from mixun.services import backup_crypto, keys, period_escrow
+
+    key, _ = backup_crypto.key_from_file(tmp_path / "backup.key", create=True)
+    for inside in (kenv.settings.data_dir / "escrow.bin", kenv.rt.keys.dir / "periods" / "escrow.bin"):
+        with pytest.raises(period_escrow.EscrowPathRefused):
+            keys.export_periods(_ctx(kenv), inside, key)
+        assert not inside.exists()
+    out = tmp_path / "esc" / "escrow.bin"
+
+    def audit_fails(_result: dict) -> None:
+        raise RuntimeError("database down")
+
+    with pytest.raises(RuntimeError):
+        period_escrow.write(kenv.rt.keys, out, key, record=audit_fails)
+    assert list(out.parent.iterdir()) == [], "no escrow without its audit, no temporary left"
+    keys.export_periods(_ctx(kenv), out, key)
+    assert out.stat().st_mode & 0o077 == 0 and [p.name for p in out.parent.iterdir()] == ["escrow.bin"]
+    refused = cli(kenv, "keys", "export-periods", "--out", str(kenv.settings.data_dir / "e.bin"),
+                  MIXUN_BACKUP_KEY_FILE=str(tmp_path / "backup.key"))
+    assert refused.returncode == 2 and "escrow must not be written inside" in refused.stderr, refused.stderr
+
+
+def test_a_planted_period_key_file_is_never_used_with_an_hsm(tmp_path: Path, softhsm: dict[str, str]) -> None:
+    """D3: with an HSM, a key file for a month with no data key yet (planted by someone with a shell) is
+    ignored: the month's key is made in the token, texts are wrapped there, and `keys status` flags the
+    file."""
+    import secrets
+
+    env, close = build_env(tmp_path, "sqlite", MIXUN_FILES_WITHOUT_SCANNER="allow", **softhsm)
+    try:
+        ring = env.rt.keys.data_keys
+        planted = 203001
+        ring.periods.dir.mkdir(parents=True, exist_ok=True)
+        ring.periods.path(planted).write_bytes(secrets.token_bytes(32))
+        st = {p["period"]: p for p in _status(env)["periods"]}
+        assert st[planted]["stray_file"] is True
+        sealed = ring.seal("c:930001", planted, "下月的授信计划")
+        assert planted in env.rt.keys.hsm.periods()
+        ring.periods.path(planted).unlink()  # the file was never what wrapped it
+        ring.periods._material.clear()
+        ring._by_id.clear()
+        ring._aeads.clear()
+        assert ring.open(sealed) == "下月的授信计划"
+        ring.periods.path(planted).write_bytes(secrets.token_bytes(32))
+        assert {p["period"]: p for p in _status(env)["periods"]}[planted]["stray_file"] is True  # the token has it
+        # (The command runs in a process of its own, which a test's SoftHSM may not share: a month with no
+        # data key at all is flagged without asking the token.)
+        ring.periods.path(planted + 1).write_bytes(secrets.token_bytes(32))
+        shown = cli(env, "keys", "status", **softhsm)
+        assert shown.returncode == 0 and "WARNING: a period key file for 203002" in shown.stdout, shown.stdout
+    finally:
+        close()

@@ -41,3 +41,17 @@ def test_a_period_key_destroyed_on_the_primary_is_destroyed_in_the_mirror(tmp_pa
     assert not (dst / "keys" / "periods" / "period-202611.key").exists()
     assert (dst / "keys" / "periods" / "period-202612.key").read_bytes() == b"m" * 32
     assert (dst / "blobs" / "a").exists()
+
+
+def test_a_leftover_temporary_of_a_period_key_does_not_outlive_it_in_the_mirror(tmp_path: Path) -> None:
+    """H2: an interrupted mirror run leaves `.period-YYYYMM.key.part` in the mirror (the key's bytes): the
+    next run removes it, so a month destroyed on the primary leaves no copy of its key on the standby."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    (src / "keys" / "periods").mkdir(parents=True)
+    (src / "keys" / "periods" / "period-202612.key").write_bytes(b"m" * 32)
+    assert mirror_files(src, dst).copied == 1
+    part = dst / "keys" / "periods" / ".period-202611.key.part"
+    part.write_bytes(b"k" * 32)  # the copy of a month since destroyed on the primary, interrupted
+    stats = mirror_files(src, dst)
+    assert not part.exists() and stats.removed == 1
+    assert (dst / "keys" / "periods" / "period-202612.key").read_bytes() == b"m" * 32

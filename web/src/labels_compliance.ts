@@ -216,6 +216,7 @@ const DETAILS: Record<string, Pair> = {
   loaded: ['已导入的月份', 'Months loaded'], already_present: ['已存在的月份', 'Months already present'],
   destroyed_not_loaded: ['已销毁、未导入的月份', 'Destroyed months not loaded'],
   in_hsm: ['保存在 HSM 中的月份', 'Months kept in the HSM'], where: ['保存位置', 'Kept in'],
+  failed: ['中途失败', 'Failed part way'],
 };
 const WORDS: Record<string, Pair> = {
   scheduled: ['定时', 'Scheduled'], manual: ['手动', 'On demand'],

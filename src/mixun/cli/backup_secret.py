@@ -6,8 +6,16 @@ import argparse
 from typing import Any
 
 
+def add_secret_options(parser: argparse.ArgumentParser, creates: str) -> None:
+    """``--key-file`` / ``--passphrase-file`` for a command that reads or writes an encrypted backup or
+    escrow; ``creates`` names the command that makes the key file when it is missing."""
+    parser.add_argument("--key-file", help="the backup key, kept apart from the backups (default "
+                        f"MIXUN_BACKUP_KEY_FILE, then ~/.mixun/backup.key; {creates} creates it)")
+    parser.add_argument("--passphrase-file", help="use a passphrase instead (or MIXUN_BACKUP_PASSPHRASE)")
+
+
 def backup_secret(args: argparse.Namespace) -> tuple[Any, Any]:
-    """(passphrase, key file path, its key when a key file is used) from the options and environment."""
+    """(passphrase or None, the key file's path) from the options and environment."""
     import os
     from pathlib import Path
 

@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from mixun.cli.backup_secret import add_secret_options
 from mixun.cli.progress import interruptible
 from mixun.config import Settings
 from mixun.errors import MixunError
@@ -45,6 +46,10 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     if any(p["legacy"] for p in st["periods"]):
         print("  旧的会话数据密钥仅由KEK封装：运行 mixun keys rotate 以期间密钥封装 (conversation keys from before "
               "period keys are under the KEK alone: mixun keys rotate wraps them under their period keys)")
+    for p in st["periods"]:
+        if p.get("stray_file"):
+            print(f"  警告：keys/periods/period-{p['period']}.key 不应存在（期间密钥由HSM保存，此文件不会被使用，请核查来源）"
+                  f"(WARNING: a period key file for {p['period']} that the HSM mode never uses: check who put it there)")
     return 0
 
 
@@ -121,7 +126,7 @@ def cmd_export_periods(args: argparse.Namespace, settings: Settings) -> int:
     try:
         key, _file, _pw = _escrow_key(args, create=True)
         out = keys.export_periods(_Edge.cli_ctx(rt), Path(args.out), key)
-    except (BackupKeyError, KeyMissing, OSError) as exc:
+    except (BackupKeyError, KeyMissing, ValueError, OSError) as exc:
         print(f"mixun: {exc}", file=sys.stderr)
         return 2
     months = ", ".join(str(p) for p in out["periods"]) or "—"
@@ -173,8 +178,6 @@ def register(sub: Any, runtime: Any, cli_ctx: Any) -> None:
     im = ks.add_parser("import-periods", help="put period keys back from an escrow (not destroyed months)")
     im.add_argument("file")
     for parser in (ex, im):
-        parser.add_argument("--key-file", help="the backup key (default MIXUN_BACKUP_KEY_FILE, then "
-                            "~/.mixun/backup.key; export-periods creates it)")
-        parser.add_argument("--passphrase-file", help="use a passphrase instead (or MIXUN_BACKUP_PASSPHRASE)")
+        add_secret_options(parser, "export-periods")
     ex.set_defaults(fn=cmd_export_periods)
     im.set_defaults(fn=cmd_import_periods)

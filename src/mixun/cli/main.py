@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from mixun.cli.backup_secret import add_secret_options
 from mixun.config import Settings, load_settings
 from mixun.services.runtime import Ctx, Runtime
 
@@ -425,9 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--periods", metavar="ESCROW", help="the period keys' escrow (mixun keys export-periods), "
                     "opened with the same key file or passphrase; without it message texts read as destroyed")
     for parser in (bp, rp):
-        parser.add_argument("--key-file", help="the backup key, kept apart from the backups (default "
-                            "MIXUN_BACKUP_KEY_FILE, then ~/.mixun/backup.key; backup creates it)")
-        parser.add_argument("--passphrase-file", help="use a passphrase instead (or MIXUN_BACKUP_PASSPHRASE)")
+        add_secret_options(parser, "backup")
     bp.set_defaults(fn=cmd_backup)
     rp.set_defaults(fn=cmd_restore)
     _register_more(sub)

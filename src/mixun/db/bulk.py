@@ -371,10 +371,10 @@ def _sqlite_insert(table: Table, cols: tuple[str, ...], dialect: Dialect) -> tup
     """The positional INSERT of these columns and each column's bind processor (as SQLAlchemy's insert
     would apply them); None when a column left out has a Python-side default, which only SQLAlchemy's
     insert() fills in."""
-    if any(c.default is not None for c in table.c if c.name not in cols):
+    if any(c.default is not None for c in table.c if c.key not in cols):
         return None
     quote = dialect.identifier_preparer.quote
-    sql = (f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({', '.join(quote(c) for c in cols)}) "
+    sql = (f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({', '.join(quote(table.c[c].name) for c in cols)}) "
            f"VALUES ({', '.join('?' for _ in cols)})")
     return sql, tuple(table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in cols)
 

@@ -96,9 +96,14 @@ class Database:
         quick_engine = (self.read_engine if self.is_sqlite
                         else self.read_engine.execution_options(isolation_level="AUTOCOMMIT"))
         self._quick = sessionmaker(quick_engine, expire_on_commit=False, info={"database": self})
+        # Refused on both databases, so a write slipped into a quick read fails in SQLite's tests too
+        # (there it would only be rolled back; on PostgreSQL it would commit on its own).
+        event.listen(self._quick, "do_orm_execute", _refuse_writes)
+        event.listen(self._quick, "before_flush", _refuse_flush)
         if not self.is_sqlite:
-            event.listen(self._quick, "do_orm_execute", _refuse_writes)
-            event.listen(self._quick, "before_flush", _refuse_flush)
+            # Below the ORM too: textual SQL and Connection.execute skip do_orm_execute. The listener is
+            # the autocommit engine's own (execution_options makes a copy), not the write engine's.
+            event.listen(quick_engine, "before_cursor_execute", _refuse_cursor_writes)
 
     @contextmanager
     def write(self, after_commit: list[Callable[[], None]] | None = None) -> Iterator[Session]:
@@ -158,6 +163,17 @@ class Database:
 def _refuse_writes(state: Any) -> None:
     """An ORM or Core INSERT, UPDATE or DELETE in a quick_read (textual SQL is the caller's to keep read-only)."""
     if state.is_insert or state.is_update or state.is_delete:
+        raise RuntimeError("quick_read is for SELECTs only; use Database.write")
+
+
+_READ_VERBS = ("SELECT", "WITH", "SHOW")
+
+
+def _refuse_cursor_writes(_conn: Any, _cursor: Any, statement: str, _params: Any, context: Any,
+                          _executemany: bool) -> None:
+    """Any statement of a quick read that is not a query, however it was sent."""
+    if (context is not None and (context.isinsert or context.isupdate or context.isdelete)) \
+            or not statement.lstrip(" (\n\t").upper().startswith(_READ_VERBS):
         raise RuntimeError("quick_read is for SELECTs only; use Database.write")
 
 

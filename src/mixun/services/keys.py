@@ -269,18 +269,30 @@ def export_periods(ctx: Ctx, out: Path, key: BackupKey, now: datetime | None = N
     now = now or datetime.now(UTC)
     this = period_of(now)
     nxt = period_of(_month(this)[1])
-    result = period_escrow.write(ctx.rt.keys, out, key, ahead=[this, nxt])
-    with ctx.rt.db.write() as s:
-        audit.record(s, ctx, AuditAction.KEYS_PERIOD_KEYS_EXPORTED, target="period_keys",
-                     periods=result["periods"], in_hsm=result["in_hsm"])
-    return result
+
+    def record(result: dict[str, Any]) -> None:  # before the escrow gets its name: never one unaudited
+        with ctx.rt.db.write() as s:
+            audit.record(s, ctx, AuditAction.KEYS_PERIOD_KEYS_EXPORTED, target="period_keys",
+                         periods=result["periods"], in_hsm=result["in_hsm"])
+
+    return period_escrow.write(ctx.rt.keys, out, key, ahead=[this, nxt], inside=[ctx.rt.settings.data_dir],
+                               record=record)
 
 
 def import_periods(ctx: Ctx, path: Path, key_file: Path | None = None,
                    passphrase: str | None = None) -> dict[str, list[int]]:
     """Put an escrow's period keys back (a restore's disaster recovery), audited; destroyed months are
     not brought back."""
-    result = period_escrow.load(ctx.rt.keys, period_escrow.read(path, key_file, passphrase))
+    escrow = period_escrow.read(path, key_file, passphrase)
+    written: list[int] = []
+    try:
+        result = period_escrow.load(ctx.rt.keys, escrow, written)
+    except BaseException:
+        if written:  # a write failed part way: what was written is audited all the same
+            with ctx.rt.db.write() as s:
+                audit.record(s, ctx, AuditAction.KEYS_PERIOD_KEYS_IMPORTED, target="period_keys",
+                             loaded=sorted(written), failed=True)
+        raise
     with ctx.rt.db.write() as s:
         audit.record(s, ctx, AuditAction.KEYS_PERIOD_KEYS_IMPORTED, target="period_keys", loaded=result["loaded"],
                      already_present=result["already_present"], destroyed_not_loaded=result["destroyed_not_loaded"])

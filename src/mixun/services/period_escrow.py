@@ -15,12 +15,15 @@ import base64
 import io
 import json
 import os
+import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mixun.keystore import KeyStore
+from mixun.keystore import KeyStore, PeriodKeyGone
 from mixun.services.backup_crypto import (
+    BackupFormatError,
     BackupKey,
     BackupKeyError,
     EncryptingWriter,
@@ -32,19 +35,41 @@ from mixun.services.backup_crypto import (
 FORMAT = "mixun-period-keys-1"
 
 
-def write(keys: KeyStore, out: Path, key: BackupKey, ahead: list[int] | None = None) -> dict[str, Any]:
+class EscrowPathRefused(ValueError):
+    """The escrow's path lies inside the data directory or the key directory: the next backup would carry
+    the period keys it exists to keep out of backups."""
+
+
+def _refuse_inside(out: Path, roots: list[Path]) -> None:
+    where = out.parent.resolve() / out.name
+    for root in roots:
+        root = root.resolve()
+        if where == root or where.is_relative_to(root):
+            raise EscrowPathRefused(
+                f"托管文件不能写在数据目录或密钥目录中（下一次备份会带上它）：{out} "
+                f"(the escrow must not be written inside the data or key directory {root}: the next backup "
+                "would carry the period keys)")
+
+
+def write(keys: KeyStore, out: Path, key: BackupKey, ahead: list[int] | None = None,
+          inside: list[Path] | None = None,
+          record: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Write the escrow of every period key held (after making those of ``ahead``, the current and next
-    months, so an escrow taken now also covers texts written until the next one). Owner-only, written
-    to a temporary name and renamed."""
+    months, so an escrow taken now also covers texts written until the next one). Refused inside the key
+    directory or any of ``inside`` (the data directory). Owner-only, written to a new temporary of a random
+    name (O_EXCL, O_NOFOLLOW), fsynced; ``record`` (the audit) runs before the rename, so no escrow
+    appears unaudited; the directory is fsynced after it."""
+    _refuse_inside(out, [keys.dir, *(inside or [])])
     ring = keys.data_keys
     ring.ensure_periods(ahead or [])
     material, in_hsm = ring.periods.export()
     doc = {"format": FORMAT, "created_at": datetime.now(UTC).isoformat(),
            "periods": {str(p): base64.b64encode(k).decode() for p, k in sorted(material.items())},
            "in_hsm": sorted(in_hsm)}
+    result = {"periods": sorted(material), "in_hsm": sorted(in_hsm), "created_at": doc["created_at"]}
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.partial")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    tmp = out.with_name(f".{out.name}.{secrets.token_hex(8)}.partial")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
         with os.fdopen(fd, "wb") as fh:
             sealed = EncryptingWriter(fh, key, {"format": FORMAT})
@@ -52,11 +77,18 @@ def write(keys: KeyStore, out: Path, key: BackupKey, ahead: list[int] | None = N
             sealed.close()
             fh.flush()
             os.fsync(fh.fileno())
+        if record is not None:
+            record(result)
         tmp.replace(out)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return {"periods": sorted(material), "in_hsm": sorted(in_hsm), "created_at": doc["created_at"]}
+    dfd = os.open(out.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+    return result
 
 
 def read(path: Path, key_file: Path | None = None, passphrase: str | None = None) -> dict[int, bytes]:
@@ -71,20 +103,41 @@ def read(path: Path, key_file: Path | None = None, passphrase: str | None = None
     doc = json.loads(buf.getvalue())
     if doc.get("format") != FORMAT:
         raise BackupKeyError(f"{path} is not an escrow of Mixun period keys")
-    return {int(p): base64.b64decode(k) for p, k in doc["periods"].items()}
+    out = {int(p): base64.b64decode(k) for p, k in doc["periods"].items()}
+    short = sorted(p for p, k in out.items() if len(k) != 32)
+    if short:  # refused whole, before a restore or an import writes anything
+        raise BackupFormatError(f"{path}: period keys not 32 bytes: {', '.join(map(str, short))}")
+    return out
 
 
-def load(keys: KeyStore, escrow: dict[int, bytes]) -> dict[str, list[int]]:
-    """Put the escrow's period keys into the key store: a period this store already holds is left as it
-    is; one the ring records as destroyed is not brought back."""
+def load(keys: KeyStore, escrow: dict[int, bytes], written: list[int] | None = None) -> dict[str, list[int]]:
+    """Put the escrow's period keys into the key store: a period this store already holds (the same key)
+    is left as it is; one the ring records as destroyed is not brought back. Every entry is checked first
+    (32 bytes, no different key already here): one bad entry refuses the whole escrow (ValueError) before
+    anything is written. ``written`` collects the months written as they are (for the audit of a run that
+    fails part way)."""
     ring = keys.data_keys
     destroyed = ring.destroyed_periods()
-    loaded, present, refused = [], [], []
+    todo: list[int] = []
+    present: list[int] = []
+    refused: list[int] = []
     for period, material in sorted(escrow.items()):
         if period in destroyed:
             refused.append(period)
-        elif ring.periods.load(period, material):
+            continue
+        if len(material) != 32:
+            raise ValueError(f"period key {period} in the escrow is not 32 bytes: nothing was imported")
+        try:
+            have = ring.periods.material(period)
+        except PeriodKeyGone:
+            have = None
+        if have is not None and have != material:
+            raise ValueError(f"a different key for period {period} is already here: nothing was imported")
+        (present if have is not None else todo).append(period)
+    loaded = written if written is not None else []
+    for period in todo:
+        if ring.periods.load(period, escrow[period]):
             loaded.append(period)
         else:
             present.append(period)
-    return {"loaded": loaded, "already_present": present, "destroyed_not_loaded": refused}
+    return {"loaded": sorted(loaded), "already_present": sorted(present), "destroyed_not_loaded": refused}

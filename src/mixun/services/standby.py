@@ -249,9 +249,12 @@ def mirror_files(src: Path, dst: Path, skip: Callable[[Path], bool] | None = Non
             progress(i, len(files))
     # A period key destroyed on the primary (retention's crypto-shredding, ADR 0020) is destroyed in the
     # mirror too: the standby is a live copy, not a backup, and must not keep what retention destroyed.
+    # A copy's temporary left in the mirror's periods directory by an interrupted run holds a key as well
+    # (none is in use once the copies above are done): it goes too, whatever its month.
     held = {p.relative_to(src) for p in files}
-    for path in list(_walk(dst / PERIODS)):
-        if path.relative_to(dst) not in held and path.name.startswith("period-"):
+    leftovers = list((dst / PERIODS).glob(".period-*")) if (dst / PERIODS).is_dir() else []
+    for path in [*_walk(dst / PERIODS), *leftovers]:
+        if path.name.startswith(".period-") or (path.relative_to(dst) not in held and path.name.startswith("period-")):
             size = path.stat().st_size
             with open(path, "r+b") as fh:
                 fh.write(os.urandom(size))
