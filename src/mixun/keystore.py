@@ -81,9 +81,9 @@ def _write_new(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
 
 
-def _shred_file(path: Path) -> None:
+def shred_file(path: Path) -> None:
     """Overwrite a key file with random bytes, fsync, remove it: a KEK retired and destroyed, or a
-    month's period key destroyed by retention (ADR 0005, 0020)."""
+    month's period key destroyed by retention, and the standby's mirror of one (ADR 0005, 0020)."""
     size = path.stat().st_size
     with open(path, "r+b") as fh:
         fh.write(secrets.token_bytes(size))
@@ -381,7 +381,7 @@ class KeyStore:
             assert self.hsm is not None
             self.hsm.destroy(version)
             return
-        _shred_file(self.kek_path(version))
+        shred_file(self.kek_path(version))
         self._keks.pop(version, None)
 
     # ---- data keys ----------------------------------------------------------------------------------
@@ -685,7 +685,7 @@ class PeriodKeys:
         leftovers = list(self.dir.glob(f".period-{period}.*")) if self.dir.is_dir() else []
         for p in [path, *leftovers]:
             if p.exists():
-                _shred_file(p)
+                shred_file(p)
         if self.dir.is_dir():
             _fsync_dir(self.dir)
         if self.ring.url:

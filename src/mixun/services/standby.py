@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from mixun.errors import MixunError
+from mixun.keystore import shred_file
 
 HostPort = tuple[str, int]
 
@@ -255,12 +256,7 @@ def mirror_files(src: Path, dst: Path, skip: Callable[[Path], bool] | None = Non
     leftovers = list((dst / PERIODS).glob(".period-*")) if (dst / PERIODS).is_dir() else []
     for path in [*_walk(dst / PERIODS), *leftovers]:
         if path.name.startswith(".period-") or (path.relative_to(dst) not in held and path.name.startswith("period-")):
-            size = path.stat().st_size
-            with open(path, "r+b") as fh:
-                fh.write(os.urandom(size))
-                fh.flush()
-                os.fsync(fh.fileno())
-            path.unlink()
+            shred_file(path)
             stats.removed += 1
     return stats
 
