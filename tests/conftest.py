@@ -30,7 +30,25 @@ REQUIRE = os.environ.get("MIXUN_REQUIRE_SERVICES") == "1"
 PASSWORD = "Str0ng!Pass#2026"
 # Cheaper argon2id parameters for the suite (and every server it starts); production keeps the standard ones.
 os.environ.setdefault("MIXUN_ARGON2_PROFILE", "fast")
+# Period keys live on the host, outside every data directory (ADR 0020): the suite's own host directory
+# (each test's key ring has its own sub-directory), not the account's ~/.mixun. A test that plays "another
+# host" gives its restore and server a directory of their own.
+if "MIXUN_PERIOD_KEYS_DIR" not in os.environ:
+    import atexit
+    import tempfile
+
+    _PERIOD_ROOT = tempfile.mkdtemp(prefix="mixun-test-period-keys-")
+    os.environ["MIXUN_PERIOD_KEYS_DIR"] = _PERIOD_ROOT
+    atexit.register(shutil.rmtree, _PERIOD_ROOT, True)
 _TEMPLATES: dict[str, str] = {}
+# Settings of the host rather than of one deployment: kept when a test clears Mixun's settings for a
+# process it starts (that process runs on the same host).
+HOST_SETTINGS = ("MIXUN_PERIOD_KEYS_DIR",)
+
+
+def host_env() -> dict[str, str]:
+    """This process's environment without Mixun's settings, except the host's own (``HOST_SETTINGS``)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("MIXUN_") or k in HOST_SETTINGS}
 
 
 def _pg_available() -> bool:

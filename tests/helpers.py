@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from sqlalchemy import update
 
-from tests.conftest import PASSWORD, Env
+from tests.conftest import PASSWORD, Env, host_env
 
 ROOT = Path(__file__).resolve().parent.parent
 MIXUN = str(ROOT / ".venv" / "bin" / "mixun")
@@ -82,7 +82,7 @@ class Server:
                  serve_args: tuple[str, ...] = (), **extra_env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MIXUN_")}
+        env = host_env()
         env["MIXUN_DATA_DIR"] = str(data_dir)
         if database_url:
             env["MIXUN_DATABASE_URL"] = database_url

@@ -69,6 +69,9 @@ class Settings:
     # Where message text's data keys live: empty, keys/datakeys.db (one node); for several nodes a
     # PostgreSQL database of their own, never the content database (docs/keys.md, docs/multinode.md).
     keyring_url: str = field(default="", repr=False)
+    # Where period key files live (ADR 0020): outside the data directory, so no backup of it holds them;
+    # empty: MIXUN_PERIOD_KEYS_DIR from the environment, else ~/.mixun/period-keys (``period_keys_root``).
+    period_keys_dir: str = ""
     directory_rate_per_minute: int = 120  # directory list/search pages per person (harvesting, issue 21)
     directory_card_rate_per_minute: int = 30  # person cards (with their phone) per person
     totp_required_for_all: bool = False
@@ -170,6 +173,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         pkcs11_pin=get("PKCS11_PIN", ""),
         pkcs11_pin_file=get("PKCS11_PIN_FILE", ""),
         keyring_url=get("KEYRING_URL", ""),
+        period_keys_dir=get("PERIOD_KEYS_DIR", ""),
         directory_rate_per_minute=int(num("DIRECTORY_RATE_PER_MINUTE", 120)),
         directory_card_rate_per_minute=int(num("DIRECTORY_CARD_RATE_PER_MINUTE", 30)),
         totp_required_for_all=get("TOTP_REQUIRED_FOR_ALL", "false").lower() in ("1", "true", "yes"),
@@ -180,6 +184,15 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         argon2=_argon2_profile(get("ARGON2_PROFILE", "standard")),
         extra={k: v for k, v in merged.items() if k.startswith("MIXUN_")},
     )
+
+
+def period_keys_root(environ: dict[str, str] | None = None) -> Path:
+    """Where period key files live when the settings do not say: ``MIXUN_PERIOD_KEYS_DIR``, else
+    ``~/.mixun/period-keys`` beside the backup key - a place of the host, not of the data directory, so a
+    backup never holds them and a restore into any data directory of the same host finds them (ADR 0020)."""
+    env = os.environ if environ is None else environ
+    given = env.get("MIXUN_PERIOD_KEYS_DIR", "")
+    return Path(given).expanduser() if given else Path.home() / ".mixun" / "period-keys"
 
 
 @lru_cache(maxsize=1)

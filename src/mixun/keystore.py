@@ -40,6 +40,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from mixun.config import period_keys_root
+
 _LEGACY = b"\x01"
 _SEALED = b"\x02"
 _WRAPPED = b"\x03"
@@ -281,7 +283,8 @@ class Pkcs11Keks:
 
 
 class KeyStore:
-    def __init__(self, path: Path, cipher: str = "aes-256-gcm", hsm: Pkcs11Keks | None = None) -> None:
+    def __init__(self, path: Path, cipher: str = "aes-256-gcm", hsm: Pkcs11Keks | None = None,
+                 periods_root: Path | None = None) -> None:
         if cipher not in CIPHERS:
             raise ValueError(f"unknown cipher {cipher!r} (choose {', '.join(CIPHERS)})")
         self.path = path
@@ -293,6 +296,9 @@ class KeyStore:
         self._ring: DataKeyRing | None = None
         self._search: bytes | None = None
         self.ring_url: str | None = None  # where the data keys live when not in keys/ (MIXUN_KEYRING_URL)
+        # Where period key files live: a host directory outside the data directory (ADR 0020, "Where period
+        # keys live"), one sub-directory per key ring.
+        self.periods_root = periods_root if periods_root is not None else period_keys_root()
 
     @property
     def data_keys(self) -> DataKeyRing:
@@ -520,8 +526,83 @@ class PeriodKeys:
     def __init__(self, ring: DataKeyRing) -> None:
         self.ring = ring
         self.keys = ring.keys
-        self.dir = ring.keys.dir / self.DIR
+        # Where period key files lived before they moved out of the data directory: files found there are
+        # adopted (copied into the host store, then shredded), and a standby mirror or an escrow restore
+        # may put keys there for the same reason.
+        self.legacy_dir = ring.keys.dir / self.DIR
+        self._dir: Path | None = None
+        self.fallback: str = ""  # why the host store could not be used (then the legacy dir is; keys status)
         self._material: dict[int, bytes] = {}
+
+    @property
+    def dir(self) -> Path:
+        """The host's directory of this ring's period key files: ``<periods root>/<ring id>``, outside the
+        data directory (ADR 0020, "Where period keys live"), found on first use."""
+        if self._dir is None:
+            self._dir = self._locate()
+        return self._dir
+
+    def _locate(self) -> Path:
+        root = self.keys.periods_root.expanduser().resolve()
+        data_dir = self.keys.dir.parent.resolve()
+        if root == data_dir or root.is_relative_to(data_dir):
+            raise RuntimeError(f"MIXUN_PERIOD_KEYS_DIR ({root}) is inside the data directory ({data_dir}): "
+                               "backups would hold the period keys; choose a directory outside it")
+        where = root / self.ring.ring_id()
+        try:
+            where.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(where, 0o700)
+            probe = where / f".probe-{os.getpid()}"
+            _write_new(probe, b"")
+            probe.unlink()
+        except OSError as exc:
+            # No writable host directory (an unusual account without a home, a read-only mount): keep
+            # working from the key directory, loudly - its period keys are then in every backup.
+            import logging
+
+            self.fallback = f"{where}: {exc.strerror or exc}"
+            logging.getLogger("mixun.keys").warning(
+                "period keys kept in the key directory, which backups hold: %s is not usable (%s); set "
+                "MIXUN_PERIOD_KEYS_DIR", where, exc.strerror or exc)
+            return self.legacy_dir
+        self._adopt(where)
+        return where
+
+    def _adopt(self, where: Path) -> None:
+        """Move period keys left in the key directory (an older version, a standby mirror, an escrow
+        restore) into the host store: each copied whole, then shredded where it was. A key of a month the
+        host store already holds differently is left in place and never used (``keys status`` names it)."""
+        legacy = self.legacy_dir
+        if not legacy.is_dir():
+            return
+        destroyed = set(self.ring.destroyed_periods())
+        for path in sorted(legacy.iterdir()):
+            name = path.name
+            if name.startswith(".period-"):  # an interrupted write's temporary: holds a key, used by none
+                shred_file(path)
+                continue
+            if not (name.startswith("period-") and name.endswith(".key")):
+                continue
+            tail = name[len("period-"):-len(".key")]
+            if tail.isdigit() and int(tail) in destroyed:  # retention destroyed that month here: never back
+                shred_file(path)
+                continue
+            material = path.read_bytes()
+            target = where / name
+            if not target.exists():
+                tmp = where / f".adopt-{os.getpid()}-{secrets.token_hex(4)}"
+                _write_new(tmp, material)
+                try:
+                    os.link(tmp, target)
+                except FileExistsError:
+                    pass
+                finally:
+                    tmp.unlink()
+                _fsync_dir(where)
+            if target.read_bytes() == material:
+                shred_file(path)
+        with contextlib.suppress(OSError):
+            legacy.rmdir()  # only when empty
 
     @property
     def where(self) -> str:
@@ -769,6 +850,12 @@ class DataKeyRing:
     def _unwrap_row(self, wrapped: bytes, period_wrapped: int, scope: str) -> bytes:
         inner = self.keys.unwrap(bytes(wrapped))
         return self.periods.unwrap(inner, scope) if period_wrapped else inner
+
+    def ring_id(self) -> str:
+        """This ring's own name, made once and kept in the ring (so a backup's copy of the ring carries
+        it): where its period keys are filed on a host."""
+        with self._lock:
+            return str(self._db().execute("SELECT value FROM ring_meta WHERE name = 'ring_id'").fetchone()[0])
 
     def _db(self) -> _RingDB:
         if self._conn is None or self._pid != os.getpid():
@@ -1091,7 +1178,8 @@ class _RingDB:
                "CREATE TABLE IF NOT EXISTS destroyed_keys (id BIGINT PRIMARY KEY, scope TEXT NOT NULL, "
                "period INTEGER NOT NULL, destroyed_at TEXT NOT NULL, reason TEXT NOT NULL)",
                "CREATE TABLE IF NOT EXISTS destroyed_periods (period INTEGER PRIMARY KEY, "
-               "destroyed_at TEXT NOT NULL, reason TEXT NOT NULL)")
+               "destroyed_at TEXT NOT NULL, reason TEXT NOT NULL)",
+               "CREATE TABLE IF NOT EXISTS ring_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
     # 1 when the row's key is wrapped under its month's period key inside the KEK wrapping (ADR 0020); rings
     # from before have 0 everywhere and read as before, and the next rotation wraps their conversations'
     # keys under period keys too.
@@ -1099,6 +1187,10 @@ class _RingDB:
     # Period keys of a shared ring without an HSM (the SQLite ring never holds any: it is in every backup).
     _PG_PERIODS = ("CREATE TABLE IF NOT EXISTS period_keys (period INTEGER PRIMARY KEY, material BYTEA NOT NULL, "
                    "created_at TEXT NOT NULL)")
+
+    # The ring's id (where its period keys are filed on a host), made once when the ring is first opened -
+    # outside any transaction, so a rolled-back write can never lose it after a process has used it.
+    _RING_ID = "INSERT INTO ring_meta (name, value) VALUES ('ring_id', ?) ON CONFLICT (name) DO NOTHING"
 
     def __init__(self, conn: Any, pg: bool) -> None:
         self.conn = conn
@@ -1117,6 +1209,7 @@ class _RingDB:
                     ring.execute(stmt.format(blob="BYTEA"))
                 ring.execute(cls._PERIOD_COLUMN.format(if_not_exists="IF NOT EXISTS "))
                 ring.execute(cls._PG_PERIODS)
+                ring.execute(cls._RING_ID, (secrets.token_hex(8),))
             finally:
                 ring.execute("SELECT pg_advisory_unlock(74171)")
             return ring
@@ -1137,6 +1230,7 @@ class _RingDB:
             except sqlite3.OperationalError as exc:
                 if "duplicate column" not in str(exc):
                     raise
+        lite.execute(cls._RING_ID, (secrets.token_hex(8),))
         return cls(lite, False)
 
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
@@ -1174,6 +1268,7 @@ def keystore_from(settings: Any) -> KeyStore:
         if settings.pkcs11_pin_file:
             pin = Path(settings.pkcs11_pin_file).read_text().strip()
         hsm = Pkcs11Keks(settings.pkcs11_module, settings.pkcs11_token, pin)
-    store = KeyStore(settings.key_file, settings.cipher, hsm)
+    root = Path(settings.period_keys_dir) if getattr(settings, "period_keys_dir", "") else None
+    store = KeyStore(settings.key_file, settings.cipher, hsm, periods_root=root)
     store.ring_url = getattr(settings, "keyring_url", "") or None
     return store

@@ -103,9 +103,11 @@ def _old_message(env: Env, conv: int, sender: int, at: datetime, body: str) -> N
 
 
 def _restore_with_own_keys(env: Env, archive: Path, key_file: Path, escrow: Path | None, tmp: Path,
-                           name: str) -> tuple[object, dict]:
+                           name: str, other_host: bool = True) -> tuple[object, dict]:
     """The backup restored into a new data dir and database with ITS OWN key directory and ring (nothing
-    of today's key store), the period keys from ``escrow``."""
+    of today's key store), the period keys from ``escrow``; on another host (a period key directory of its
+    own, empty) unless ``other_host`` is false (then this host's period keys, as a restore on the machine
+    that made the backup finds them)."""
     kind = "sqlite" if env.rt.db.is_sqlite else "postgresql"
     if kind == "sqlite":
         url = f"sqlite:///{tmp}/{name}/mixun.db"
@@ -115,7 +117,10 @@ def _restore_with_own_keys(env: Env, archive: Path, key_file: Path, escrow: Path
         with eng.begin() as c:
             c.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         eng.dispose()
-    settings = load_settings({"MIXUN_DATA_DIR": str(tmp / name), "MIXUN_DATABASE_URL": url})
+    given = {"MIXUN_DATA_DIR": str(tmp / name), "MIXUN_DATABASE_URL": url}
+    if other_host:
+        given["MIXUN_PERIOD_KEYS_DIR"] = str(tmp / f"{name}-host-period-keys")
+    settings = load_settings(given)
     manifest = backup.restore(settings, archive, key_file=key_file, periods=escrow)
     return settings, manifest
 
@@ -138,14 +143,14 @@ def _history(settings: object, conv_old: int, conv_now: int) -> tuple[list[dict]
 def _opened_by_own_keys(settings: object, conv: int) -> list[str | None]:
     """The texts of ``conv``'s messages as stored in the restored database, opened with nothing but the
     restored key directory (this process also holds the other tests' rings, which the API's reads try)."""
-    from mixun.keystore import KeyStore
+    from mixun.keystore import keystore_from
 
     eng = create_engine(settings.database_url)  # type: ignore[attr-defined]
     with eng.connect() as c:
         values = [r[0] for r in c.execute(text("SELECT text FROM messages WHERE conversation_id = :c AND kind = 'text' "
                                                "ORDER BY seq"), {"c": conv})]
     eng.dispose()
-    ring = KeyStore(settings.key_file).data_keys  # type: ignore[attr-defined]
+    ring = keystore_from(settings).data_keys
     return [ring.open(v) for v in values]
 
 
@@ -183,7 +188,18 @@ def test_an_old_backup_restored_with_its_own_ring_cannot_show_a_destroyed_month(
     assert len(rows) == 1 and str(old_period) in str(rows[0][0])
     keys.export_periods(cli_ctx(env), tmp_path / "escrow-after.bin", key)  # the escrow the operator keeps
 
-    # The OLD backup, its own ring and keys, today's escrow: the destroyed month reads as destroyed.
+    # The OLD backup restored on THIS host (a new data directory, its own ring and keys, no escrow): this
+    # host's period keys read the current month; the destroyed month is gone here too.
+    settings, restored = _restore_with_own_keys(env, tmp_path / "old.tgz", tmp_path / "backup.key", None,
+                                                tmp_path, "samehost", other_host=False)
+    assert restored["periods_missing"] == [old_period]
+    old, now, raw_text = _history(settings, conv_old, conv_now)
+    assert len(old) == 1 and old[0]["content_destroyed"] is True and old[0]["text"] == DESTROYED_TEXT
+    assert [m["text"] for m in now] == [NOW_TEXT] and OLD_SECRET not in raw_text
+    assert _opened_by_own_keys(settings, conv_old) == [None]
+
+    # The OLD backup on ANOTHER host, its own ring and keys, today's escrow: the destroyed month reads as
+    # destroyed.
     settings, restored = _restore_with_own_keys(env, tmp_path / "old.tgz", tmp_path / "backup.key",
                                                 tmp_path / "escrow-after.bin", tmp_path, "elsewhere")
     assert restored["periods_missing"] == [old_period]
@@ -195,9 +211,9 @@ def test_an_old_backup_restored_with_its_own_ring_cannot_show_a_destroyed_month(
     assert _opened_by_own_keys(settings, conv_old) == [None]
     assert _opened_by_own_keys(settings, conv_now) == [NOW_TEXT]
     # Its own ring still holds the month's data key, wrapped, but nothing can open it.
-    from mixun.keystore import KeyStore
+    from mixun.keystore import keystore_from
 
-    own = KeyStore(settings.key_file).data_keys
+    own = keystore_from(settings).data_keys
     assert any(scope == f"c:{conv_old}" and period == old_period for _k, scope, period in own.scopes())
 
 
@@ -228,7 +244,17 @@ def test_disaster_recovery_restores_a_backup_with_the_period_escrow(env: Env, tm
     assert _opened_by_own_keys(settings, conv_old) == [OLD_SECRET]
     assert _opened_by_own_keys(settings, conv_now) == [NOW_TEXT]
 
-    # Without the escrow: nothing of the texts, said plainly; the escrow imported afterwards restores them.
+    # On the host that made the backup, no escrow is needed: "restore into an empty data dir" (INTERFACE.md)
+    # brings back database, files and keys, and every text reads - the period keys stayed on the host.
+    settings_here, here = _restore_with_own_keys(env, tmp_path / "b.tgz", tmp_path / "backup.key", None, tmp_path,
+                                                 "here", other_host=False)
+    assert here["periods_missing"] == [] and here["periods_restored"] == []
+    assert sorted(here["periods_on_host"]) == sorted({period_of(old_at), period_of(datetime.now(UTC))})
+    old, now, _raw = _history(settings_here, conv_old, conv_now)
+    assert [m["text"] for m in old] == [OLD_SECRET] and [m["text"] for m in now] == [NOW_TEXT]
+
+    # On another host without the escrow: nothing of the texts, said plainly; the escrow imported afterwards
+    # restores them.
     settings2, bare = _restore_with_own_keys(env, tmp_path / "b.tgz", tmp_path / "backup.key", None, tmp_path,
                                              "bare")
     assert sorted(bare["periods_missing"]) == sorted({period_of(old_at), period_of(datetime.now(UTC))})
@@ -243,10 +269,10 @@ def test_disaster_recovery_restores_a_backup_with_the_period_escrow(env: Env, tm
                         json={"text": "恢复后的第一条"})
         assert r.status_code == 503 and r.json()["error"]["code"] == "period_key_missing", r.text
         app.state.runtime.db.dispose()
-    from mixun.keystore import KeyStore
+    from mixun.keystore import keystore_from
     from mixun.services import period_escrow
 
-    loaded = period_escrow.load(KeyStore(settings2.key_file), period_escrow.read(tmp_path / "escrow.bin",
+    loaded = period_escrow.load(keystore_from(settings2), period_escrow.read(tmp_path / "escrow.bin",
                                                                                  tmp_path / "backup.key"))
     assert set(bare["periods_missing"]) < set(loaded["loaded"])  # and next month's, made ahead by the export
     assert _opened_by_own_keys(settings2, conv_old) == [OLD_SECRET]

@@ -5,7 +5,6 @@ through the configured SMS gateway (a real HTTP server here) and the outbox, on 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import fresh_database
+from tests.conftest import fresh_database, host_env
 from tests.helpers import MIXUN
 
 
@@ -55,7 +54,7 @@ def test_outage_notice_reaches_everyone_without_the_web_tier(tmp_path: Path, db:
 
     url, cleanup = fresh_database(db, tmp_path)
     gateway = Gateway()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MIXUN_")} | {
+    env = host_env() | {
         "MIXUN_DATA_DIR": str(tmp_path / "data"), "MIXUN_DATABASE_URL": url, "MIXUN_SMS_URL": gateway.url,
         "MIXUN_EMAIL_ADDRESS": "{username}@bank.test", "MIXUN_SMTP_HOST": ""}
     try:

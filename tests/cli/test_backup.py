@@ -263,8 +263,10 @@ def test_the_cli_keeps_period_keys_out_of_backups_and_restores_them_from_the_esc
     other_key = tmp_path / "other.key"
     run({"MIXUN_DATA_DIR": str(tmp_path / "x"), "MIXUN_BACKUP_KEY_FILE": str(other_key)}, "backup", "--out",
         str(tmp_path / "x.tgz"))  # makes another backup key
+    # Restores on ANOTHER host (a period key directory of its own): with the escrow, and without it.
     dst = {"MIXUN_DATA_DIR": str(tmp_path / "c"), "MIXUN_DATABASE_URL": f"sqlite:///{tmp_path}/c/mixun.db",
-           "MIXUN_BACKUP_KEY_FILE": str(tmp_path / "backup.key")}
+           "MIXUN_BACKUP_KEY_FILE": str(tmp_path / "backup.key"),
+           "MIXUN_PERIOD_KEYS_DIR": str(tmp_path / "host-c-period-keys")}
     wrong = run({**dst, "MIXUN_BACKUP_KEY_FILE": str(other_key)}, "restore", str(tmp_path / "b.tgz"), "--periods",
                 str(tmp_path / "periods.escrow"))
     assert wrong.returncode == 2 and not (tmp_path / "c").exists()
@@ -273,9 +275,68 @@ def test_the_cli_keeps_period_keys_out_of_backups_and_restores_them_from_the_esc
     assert run(dst, "init").returncode == 0
     status = run(dst, "keys", "status")
     assert status.returncode == 0 and f"{period_of(datetime.now(UTC))}  在用 present" in status.stdout, status.stdout
-    bare = {**dst, "MIXUN_DATA_DIR": str(tmp_path / "d"), "MIXUN_DATABASE_URL": f"sqlite:///{tmp_path}/d/mixun.db"}
+    bare = {**dst, "MIXUN_DATA_DIR": str(tmp_path / "d"), "MIXUN_DATABASE_URL": f"sqlite:///{tmp_path}/d/mixun.db",
+            "MIXUN_PERIOD_KEYS_DIR": str(tmp_path / "host-d-period-keys")}
     without = run(bare, "restore", str(tmp_path / "b.tgz"))
     assert without.returncode == 0 and f"destroyed: {period_of(datetime.now(UTC))}" in without.stderr, without.stderr
+    # On the host that made the backup no escrow is needed, and nothing is said to be missing.
+    here = {**dst, "MIXUN_DATA_DIR": str(tmp_path / "e"), "MIXUN_DATABASE_URL": f"sqlite:///{tmp_path}/e/mixun.db"}
+    del here["MIXUN_PERIOD_KEYS_DIR"]
+    same_host = run(here, "restore", str(tmp_path / "b.tgz"))
+    assert same_host.returncode == 0 and "destroyed:" not in same_host.stderr, same_host.stderr
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+def test_a_restore_into_an_empty_data_dir_reads_every_message(db: str, tmp_path: Path) -> None:
+    """INTERFACE.md: `mixun backup --out FILE` / `mixun restore FILE` back up and restore database, files and
+    keys into an empty data dir. Restored on the host that made it (the period keys stay on the host,
+    outside every data dir: ADR 0020), every message reads as it was sent - no escrow, no extra option."""
+    from mixun.api.app import create_app
+    from mixun.config import load_settings
+    from tests.conftest import PASSWORD, build_env
+
+    (tmp_path / "a").mkdir()
+    env, close = build_env(tmp_path / "a", db)
+    try:
+        _a, ta = env.person("zhangsan", "张三")
+        b, _tb = env.person("lisi", "李四")
+        conv = env.client.post("/api/v1/conversations", headers=env.h(ta),
+                               json={"kind": "direct", "members": [b]}).json()["id"]
+        for text in ("备份前的第一条消息", "第二条：下午三点开会"):
+            assert env.client.post(f"/api/v1/conversations/{conv}/messages", headers=env.h(ta),
+                                   json={"text": text}).status_code == 201
+        key = {"MIXUN_BACKUP_KEY_FILE": str(tmp_path / "backup.key")}
+        src = {"MIXUN_DATA_DIR": str(env.settings.data_dir), "MIXUN_DATABASE_URL": env.settings.database_url, **key}
+        made = run(src, "backup", "--out", str(tmp_path / "b.tgz"))
+        assert made.returncode == 0, made.stderr
+    finally:
+        close()
+    dst_url = f"sqlite:///{tmp_path}/c/mixun.db" if db == "sqlite" else fresh_database(db, tmp_path / "c")[0]
+    if db == "postgresql":
+        from sqlalchemy import create_engine
+        from sqlalchemy import text as sql
+
+        eng = create_engine(dst_url.replace("postgresql://", "postgresql+psycopg://"))
+        with eng.begin() as c:
+            c.execute(sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        eng.dispose()
+    dst = {"MIXUN_DATA_DIR": str(tmp_path / "c"), "MIXUN_DATABASE_URL": dst_url, **key}
+    restored = run(dst, "restore", str(tmp_path / "b.tgz"))
+    assert restored.returncode == 0 and "destroyed" not in restored.stderr, restored.stderr
+    assert run(dst, "init").returncode == 0
+    from fastapi.testclient import TestClient
+
+    app = create_app(load_settings({**os.environ, **dst}))
+    with TestClient(app, client=("127.0.0.1", 40011)) as client:
+        tok = client.post("/api/v1/auth/login", json={"username": "zhangsan", "password": PASSWORD}).json()["token"]
+        got = client.get(f"/api/v1/conversations/{conv}/messages", headers={"Authorization": f"Bearer {tok}"})
+        assert got.status_code == 200, got.text
+        assert [m["text"] for m in got.json()["messages"] if m["kind"] == "text"] == [
+            "备份前的第一条消息", "第二条：下午三点开会"]
+        sent = client.post(f"/api/v1/conversations/{conv}/messages", headers={"Authorization": f"Bearer {tok}"},
+                           json={"text": "恢复后照常发送"})
+        assert sent.status_code == 201, sent.text
+        app.state.runtime.db.dispose()
 
 
 def test_an_escrow_with_a_damaged_key_is_refused_before_a_restore_writes_anything(tmp_path: Path) -> None:

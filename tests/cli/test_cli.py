@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import sqlite3
 import stat
@@ -12,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import host_env
 from tests.helpers import MIXUN
 
 
 def mixun(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MIXUN_")}
+    env = host_env()
     env["MIXUN_DATA_DIR"] = str(data)
     return subprocess.run([MIXUN, *args], env=env, capture_output=True, text=True, timeout=300)
 

@@ -5,7 +5,6 @@ day, violations, account checks, fault reports and their SLA, the audit trail's 
 from __future__ import annotations
 
 import io
-import os
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import pypdf
 from sqlalchemy import update
 
-from tests.conftest import Env
+from tests.conftest import Env, host_env
 from tests.helpers import MIXUN, direct, send, staff
 
 
@@ -70,7 +69,7 @@ def test_inspection_report_in_the_console(env: Env) -> None:
 
 def test_report_inspection_cli_html_and_pdf(env: Env, tmp_path: Path) -> None:
     _activity(env)
-    cli_env = {**{k: v for k, v in os.environ.items() if not k.startswith("MIXUN_")},
+    cli_env = {**host_env(),
                "MIXUN_DATA_DIR": str(env.settings.data_dir), "MIXUN_DATABASE_URL": env.settings.database_url}
     today = datetime.now(UTC).date()
     days = ["--from", (today - timedelta(days=30)).isoformat(), "--to", today.isoformat()]

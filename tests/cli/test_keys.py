@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from tests.conftest import Env, build_env
+from tests.conftest import Env, build_env, host_env
 
 MIXUN = str(Path(sys.executable).with_name("mixun"))
 ID_NUMBER = "11010519491231002X"
@@ -28,7 +28,7 @@ def kenv(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
 
 
 def cli(env: Env, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("MIXUN_")}
+    full = host_env()
     full.update({"MIXUN_DATA_DIR": str(env.settings.data_dir), "MIXUN_DATABASE_URL": env.settings.database_url,
                  **extra})
     return subprocess.run([MIXUN, *args], env=full, capture_output=True, text=True, timeout=180)

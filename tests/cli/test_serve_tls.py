@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 import ssl
 import subprocess
 import time
@@ -17,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, host_env
 from tests.helpers import MIXUN, Server, add_people
 
 
@@ -96,7 +95,7 @@ def test_serve_https_and_wss(tmp_path: Path) -> None:
 
 
 def test_serve_refuses_bad_tls_options(tmp_path: Path) -> None:
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("MIXUN_")},
+    env = {**host_env(),
            "MIXUN_DATA_DIR": str(tmp_path / "data")}
     cert, key = self_signed(tmp_path)
     other_cert, _other_key = self_signed(tmp_path, "other")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import Env, fresh_database
+from tests.conftest import Env, fresh_database, host_env
 from tests.helpers import MIXUN, free_port
 
 SLAPD = "/usr/sbin/slapd"
@@ -230,7 +230,7 @@ employeeNumber: L0001001
 def test_cli_ldap_sync_dry_run_and_real(tmp_path: Path, slapd: Slapd) -> None:
     """`mixun org ldap-sync [--dry-run]` prints what `mixun org import` prints; a dry run changes nothing."""
     url, cleanup = fresh_database("sqlite", tmp_path)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MIXUN_")} | {
+    env = host_env() | {
         "MIXUN_DATA_DIR": str(tmp_path / "data"), "MIXUN_DATABASE_URL": url} | _settings(slapd)
     try:
         dry = subprocess.run([MIXUN, "org", "ldap-sync", "--dry-run"], env=env, capture_output=True, text=True,

@@ -5,14 +5,13 @@ ServiceProviderConfig, which the checker honours)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import fresh_database
+from tests.conftest import fresh_database, host_env
 from tests.helpers import MIXUN, Server, add_people
 
 REINSTATEMENT = "only an approved reinstatement restores the account"
@@ -58,7 +57,7 @@ def test_scim2_tester_finds_no_failure(tmp_path: Path, db: str) -> None:
     server = None
     try:
         server = Server(data, env.get("MIXUN_DATABASE_URL")).wait()
-        cli_env = {k: v for k, v in os.environ.items() if not k.startswith("MIXUN_")} | env
+        cli_env = host_env() | env
         out = subprocess.run([MIXUN, "scim", "token"], env=cli_env, capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr
         token = out.stdout.strip().splitlines()[-1].strip()

@@ -4,7 +4,6 @@ the WebSocket, on SQLite and PostgreSQL (issue 24 item 7)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import PASSWORD, REDIS_URL, fresh_database, need, redis_available
+from tests.conftest import PASSWORD, REDIS_URL, fresh_database, host_env, need, redis_available
 from tests.helpers import MIXUN, Server, add_people
 
 
@@ -49,7 +48,7 @@ def test_cli_password_reset_ends_sessions_of_a_running_server_at_once(tmp_path: 
             assert httpx.get(server.url + "/api/v1/conversations", headers=h).status_code == 200
         with ws_connect(f"ws://127.0.0.1:{server.port}/api/v1/ws?token={token}") as ws:
             assert json.loads(ws.recv(timeout=10))["type"] == "hello"
-            cli_env = {k: v for k, v in os.environ.items() if not k.startswith("MIXUN_")} | env
+            cli_env = host_env() | env
             out = subprocess.run([MIXUN, "user", "reset-password", "zhangsan"], env=cli_env, capture_output=True,
                                  text=True, timeout=120)
             assert out.returncode == 0, out.stderr

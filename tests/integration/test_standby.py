@@ -5,7 +5,6 @@ directory that `mixun standby restore` turns into a data directory that serves."
 
 from __future__ import annotations
 
-import os
 import subprocess
 import threading
 import time
@@ -16,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, select
 
-from tests.conftest import PASSWORD, need
+from tests.conftest import PASSWORD, host_env, need
 from tests.helpers import MIXUN, Server, add_people
 from tests.pg_pair import PgPair, unavailable
 
@@ -26,7 +25,7 @@ UNLIMITED = {"MIXUN_SEND_RATE_PER_MINUTE": "1000000", "MIXUN_SEND_BURST": "10000
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("MIXUN_")}
+    full = host_env()
     full.update(env)
     return subprocess.run([MIXUN, *args], env=full, capture_output=True, text=True, timeout=120)
 
@@ -161,7 +160,7 @@ def test_litestream_replica_restores_and_serves(tmp_path: Path) -> None:
     ids = add_people(load_settings(env))
     server = Server(data, **UNLIMITED).wait()
     repl = subprocess.Popen([MIXUN, "standby", "replicate", "--to", str(replica), "--files-interval", "0.5",
-                             "--quiet"], env={**{k: v for k, v in os.environ.items() if not k.startswith("MIXUN_")},
+                             "--quiet"], env={**host_env(),
                                               **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         c = httpx.Client(base_url=server.url, timeout=10)

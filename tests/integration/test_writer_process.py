@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from tests.conftest import PASSWORD, fresh_database
+from tests.conftest import PASSWORD, fresh_database, host_env
 from tests.helpers import Server, add_people
 
 ID_NUMBER = "11010519491231002X"
@@ -303,7 +303,7 @@ def test_send_writer_setting(tmp_path: Path) -> None:
         assert _writer_pids(server.proc.pid) == []
     finally:
         server.stop()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MIXUN_")}
+    env = host_env()
     bad = subprocess.run([MIXUN, "serve", "--port", "1"], env={**env, "MIXUN_DATA_DIR": str(data),
                                                                "MIXUN_SEND_WRITER": "fork"},
                          capture_output=True, text=True, timeout=60)

@@ -55,3 +55,60 @@ def test_a_leftover_temporary_of_a_period_key_does_not_outlive_it_in_the_mirror(
     stats = mirror_files(src, dst)
     assert not part.exists() and stats.removed == 1
     assert (dst / "keys" / "periods" / "period-202612.key").read_bytes() == b"m" * 32
+
+
+def test_the_hosts_period_keys_are_mirrored_and_their_destruction_follows(tmp_path: Path) -> None:
+    """Period keys live on the host, outside the data directory (ADR 0020): the mirror takes them from
+    there into the replica's keys/periods, and drops one once retention destroyed it on the primary."""
+    src, dst, host = tmp_path / "src", tmp_path / "dst", tmp_path / "host" / "ring-1"
+    (src / "keys").mkdir(parents=True)
+    (src / "keys" / "master.key").write_bytes(b"x" * 32)
+    host.mkdir(parents=True)
+    (host / "period-202611.key").write_bytes(b"k" * 32)
+    (host / "period-202612.key").write_bytes(b"m" * 32)
+    (host / ".probe-1").write_bytes(b"")
+    assert mirror_files(src, dst, periods=host).copied == 3
+    assert (dst / "keys" / "periods" / "period-202611.key").read_bytes() == b"k" * 32
+    assert not (dst / "keys" / "periods" / ".probe-1").exists()
+    (host / "period-202611.key").unlink()
+    stats = mirror_files(src, dst, periods=host)
+    assert stats.removed == 1 and not (dst / "keys" / "periods" / "period-202611.key").exists()
+    assert (dst / "keys" / "periods" / "period-202612.key").exists() and (dst / "keys" / "master.key").exists()
+
+
+def test_period_keys_left_in_the_key_directory_are_adopted_by_the_host_store(tmp_path: Path) -> None:
+    """Keys in keys/periods (an older version, a promoted standby's mirror, an escrow restore) move into the
+    host's store on first use and are shredded where they were; a month retention destroyed is never
+    brought back that way."""
+    import secrets
+
+    from mixun.keystore import KeyStore, ensure_master_key
+
+    key_file = tmp_path / "data" / "keys" / "master.key"
+    ensure_master_key(key_file)
+    store = KeyStore(key_file, periods_root=tmp_path / "host")
+    ring = store.data_keys
+    legacy = key_file.parent / "periods"
+    legacy.mkdir()
+    kept, gone = secrets.token_bytes(32), secrets.token_bytes(32)
+    (legacy / "period-202611.key").write_bytes(kept)
+    (legacy / "period-202501.key").write_bytes(gone)
+    ring._db().execute("INSERT INTO destroyed_periods (period, destroyed_at, reason) VALUES (202501, 'x', 'test')")
+    where = ring.periods.dir
+    assert where == (tmp_path / "host").resolve() / ring.ring_id()
+    assert (where / "period-202611.key").read_bytes() == kept
+    assert not (where / "period-202501.key").exists(), "a destroyed month is never adopted"
+    assert not legacy.exists(), "nothing is left in the key directory"
+    assert ring.periods.material(202611) == kept
+
+
+def test_a_period_key_directory_inside_the_data_directory_is_refused(tmp_path: Path) -> None:
+    import pytest
+
+    from mixun.keystore import KeyStore, ensure_master_key
+
+    key_file = tmp_path / "data" / "keys" / "master.key"
+    ensure_master_key(key_file)
+    ring = KeyStore(key_file, periods_root=tmp_path / "data" / "periods").data_keys
+    with pytest.raises(RuntimeError, match="inside the data directory"):
+        _ = ring.periods.dir

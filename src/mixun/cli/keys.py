@@ -33,9 +33,13 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         print(f"密钥版本 KEK v{v['version']}  {state}  {where}  保护 protects {v['total']}: {what}")
     if st["unreadable"]:
         print(f"无法识别的密文 unrecognised ciphertexts: {st['unreadable']}")
-    places = {"file": "文件 file (keys/periods, 不在备份中 not in backups)", "hsm": "HSM (PKCS#11)",
-             "ring": "密钥环数据库 ring database (period_keys)"}
+    places = {"file": f"文件 file ({st['period_keys_dir']}, 本机、不在备份中 on this host, not in backups)",
+              "hsm": "HSM (PKCS#11)", "ring": "密钥环数据库 ring database (period_keys)"}
     print(f"期间密钥 period keys (新建于 made in: {places[st['period_keys_where']]})")
+    if st["period_keys_fallback"]:
+        print(f"WARNING: 本机期间密钥目录不可用，期间密钥保存在密钥目录中，备份将包含它们；请设置 MIXUN_PERIOD_KEYS_DIR "
+              f"(the host's period key directory is not usable - {st['period_keys_fallback']} - so period keys are "
+              "kept in the key directory and backups hold them; set MIXUN_PERIOD_KEYS_DIR)")
     states = {"present": "在用 present", "destroyed": "已销毁 destroyed", "missing": "缺失 MISSING"}
     for p in st["periods"]:
         place = f"  {places[p['where']].split(' (')[0]}" if p["where"] else ""

@@ -307,10 +307,15 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     print(f"backup written to {args.out}: {len(manifest['files'])} files ({manifest['database']}), "
           f"encrypted (AES-256-GCM) under {how}")
     if manifest["period_keys"]["needed"]:
-        print("mixun: 期间密钥不在备份中（保留期销毁须能触及备份）；灾难恢复请另行保管 `mixun keys export-periods` "
-              "的托管文件，仅保留最新的几份 (the period keys are not in the backup, so that retention's destruction "
-              "reaches it: for disaster recovery keep the escrow `mixun keys export-periods` writes, only the "
-              "latest few; restore with --periods)", file=sys.stderr)
+        from mixun.keystore import keystore_from
+
+        where = keystore_from(settings).data_keys.periods.dir
+        print(f"mixun: 期间密钥不在备份中（保留期销毁须能触及备份），保存在本机 {where}：在本机恢复可读全部消息；"
+              "在另一台主机恢复（灾难恢复）请另行保管 `mixun keys export-periods` 的托管文件，仅保留最新的几份 "
+              f"(the period keys are not in the backup, so that retention's destruction reaches it; they stay on "
+              f"this host in {where}, so a restore on this host reads every message; for a restore on another "
+              "host keep the escrow `mixun keys export-periods` writes, only the latest few, and restore with "
+              "--periods)", file=sys.stderr)
     return 0
 
 
@@ -345,10 +350,11 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
     print(f"restored {len(manifest['files'])} files into {settings.data_dir}; run `mixun init` to migrate")
     if manifest["periods_missing"]:
         months = ", ".join(str(p) for p in manifest["periods_missing"])
-        print(f"mixun: 以下月份的期间密钥未恢复，其消息将显示为已销毁：{months}（已按保留期限销毁，或托管文件中没有；"
-              f"可稍后用 mixun keys import-periods 导入）(period keys not restored, their months' messages read as "
-              f"destroyed: {months} - destroyed by retention, or not in the escrow; import one later with "
-              "mixun keys import-periods)", file=sys.stderr)
+        print(f"mixun: 以下月份的期间密钥不在本机也未从托管文件恢复，其消息将显示为已销毁：{months}（已按保留期限销毁，"
+              f"或在另一台主机恢复而托管文件中没有；可稍后用 mixun keys import-periods 导入）(period keys neither on "
+              f"this host nor restored from an escrow, their months' messages read as destroyed: {months} - "
+              "destroyed by retention, or a restore on another host without them in the escrow; import one later "
+              "with mixun keys import-periods)", file=sys.stderr)
     return 0
 
 

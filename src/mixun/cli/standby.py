@@ -162,10 +162,14 @@ def cmd_replicate(args: argparse.Namespace, settings: Settings) -> int:
     signal.signal(signal.SIGTERM, stop)
     print(f"replicating {db_path} and {settings.data_dir}'s files to {replica} (Ctrl-C stops)", flush=True)
     first = True
+    from mixun.keystore import keystore_from
+
+    periods = keystore_from(settings).data_keys.periods.dir  # the host's store of this deployment's period keys
     try:
         while not stop.stop:
             bar = Bar("镜像文件 mirroring files") if first and not args.quiet else None
-            stats = standby.mirror_files(settings.data_dir, replica / "files", skip=_db_files, progress=bar)
+            stats = standby.mirror_files(settings.data_dir, replica / "files", skip=_db_files, progress=bar,
+                                         periods=periods)
             if bar:
                 bar.close()
             first = False

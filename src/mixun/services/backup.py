@@ -31,7 +31,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from mixun.config import Settings
+from mixun.config import Settings, period_keys_root
 from mixun.keystore import DataKeyRing, PeriodKeys
 from mixun.services import period_escrow
 from mixun.services.backup_crypto import (
@@ -138,6 +138,31 @@ def _periods_needed(ring: Path) -> list[int]:
                                                 "ORDER BY period")]
     finally:
         conn.close()
+
+
+def _periods_on_host(settings: Settings, ring: Path) -> set[int]:
+    """The months whose period keys this host already keeps for the (restored) ring: a restore on the
+    host that made the backup, or one whose period keys were brought over, reads every month it keeps."""
+    if not ring.is_file():
+        return set()
+    conn = sqlite3.connect(str(ring))
+    try:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'ring_meta'").fetchone():
+            return set()
+        row = conn.execute("SELECT value FROM ring_meta WHERE name = 'ring_id'").fetchone()
+    finally:
+        conn.close()
+    if row is None:
+        return set()
+    root = Path(settings.period_keys_dir).expanduser() if settings.period_keys_dir else period_keys_root()
+    store = root / str(row[0])
+    found = set()
+    if store.is_dir():
+        for p in store.glob("period-*.key"):
+            tail = p.stem.split("-", 1)[1]
+            if tail.isdigit():
+                found.add(int(tail))
+    return found
 
 
 def _destroyed_in(ring: Path) -> set[int]:
@@ -261,8 +286,10 @@ def restore(settings: Settings, archive: Path, key_file: Path | None = None, pas
                 else:
                     tmp_path.unlink(missing_ok=True)
     needed = (manifest.get("period_keys") or {}).get("needed") or []
+    on_host = _periods_on_host(settings, settings.key_file.parent / RING)
     manifest["periods_restored"] = sorted(escrow)
-    manifest["periods_missing"] = [p for p in needed if p not in escrow]
+    manifest["periods_on_host"] = sorted(p for p in needed if p in on_host)
+    manifest["periods_missing"] = [p for p in needed if p not in escrow and p not in on_host]
     return manifest
 
 

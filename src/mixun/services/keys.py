@@ -111,6 +111,10 @@ def status(rt: Runtime) -> dict[str, Any]:
         "unreadable": unreadable,
         "periods": keys.data_keys.period_status(),
         "period_keys_where": keys.data_keys.periods.where,
+        # The host directory of this ring's period key files, and why it is the key directory instead
+        # when the host's could not be used (then backups hold them: ADR 0020).
+        "period_keys_dir": str(keys.data_keys.periods.dir),
+        "period_keys_fallback": keys.data_keys.periods.fallback,
     }
 
 

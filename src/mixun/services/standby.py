@@ -206,7 +206,7 @@ def _walk(root: Path) -> Iterator[Path]:
 
 
 def mirror_files(src: Path, dst: Path, skip: Callable[[Path], bool] | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> MirrorStats:
+                 progress: Callable[[int, int], None] | None = None, periods: Path | None = None) -> MirrorStats:
     """Copy every file of ``src`` missing or different (by size and exact mtime) in ``dst``.
 
     Each copy goes to a temporary name, is fsynced, then renamed: an interrupted mirror never leaves a
@@ -214,11 +214,16 @@ def mirror_files(src: Path, dst: Path, skip: Callable[[Path], bool] | None = Non
     after the first pass. A file that changes (the key ring ``keys/datakeys.db``: a new data key per
     conversation and month) is compared by its mtime to the nanosecond - a key added in the same second
     at the same size was missed, and a standby without it could not open the messages it sealed - and a
-    copy during which the file changed is taken again."""
+    copy during which the file changed is taken again.
+
+    ``periods``, the host's directory of this deployment's period keys (outside the data directory, ADR
+    0020), is mirrored to ``keys/periods`` in ``dst``: a standby promoted from the mirror adopts them into
+    its own host's store on first start."""
     stats = MirrorStats()
-    files = [p for p in _walk(src) if skip is None or not skip(p.relative_to(src))]
-    for i, path in enumerate(files, 1):
-        rel = path.relative_to(src)
+    files = [(p, p.relative_to(src)) for p in _walk(src) if skip is None or not skip(p.relative_to(src))]
+    if periods is not None and periods.resolve() != (src / PERIODS).resolve():
+        files += [(p, PERIODS / p.name) for p in _walk(periods) if p.name.startswith("period-")]
+    for i, (path, rel) in enumerate(files, 1):
         out = dst / rel
         st = path.stat()
         try:
@@ -252,7 +257,7 @@ def mirror_files(src: Path, dst: Path, skip: Callable[[Path], bool] | None = Non
     # mirror too: the standby is a live copy, not a backup, and must not keep what retention destroyed.
     # A copy's temporary left in the mirror's periods directory by an interrupted run holds a key as well
     # (none is in use once the copies above are done): it goes too, whatever its month.
-    held = {p.relative_to(src) for p in files}
+    held = {rel for _p, rel in files}
     leftovers = list((dst / PERIODS).glob(".period-*")) if (dst / PERIODS).is_dir() else []
     for path in [*_walk(dst / PERIODS), *leftovers]:
         if path.name.startswith(".period-") or (path.relative_to(dst) not in held and path.name.startswith("period-")):
