@@ -323,8 +323,19 @@ def test_a_restore_into_an_empty_data_dir_reads_every_message(db: str, tmp_path:
     dst = {"MIXUN_DATA_DIR": str(tmp_path / "c"), "MIXUN_DATABASE_URL": dst_url, **key}
     restored = run(dst, "restore", str(tmp_path / "b.tgz"))
     assert restored.returncode == 0 and "destroyed" not in restored.stderr, restored.stderr
+    assert (tmp_path / "c" / "keys" / "restored.json").exists()
     assert run(dst, "init").returncode == 0
+    assert not (tmp_path / "c" / "keys" / "restored.json").exists(), "the note became an audit record"
+    assert run(dst, "audit", "verify").returncode == 0
     from fastapi.testclient import TestClient
+    from sqlalchemy import create_engine
+    from sqlalchemy import text as sql_text
+
+    eng = create_engine(dst_url.replace("postgresql://", "postgresql+psycopg://"))
+    with eng.connect() as c:
+        rows = c.execute(sql_text("SELECT details FROM audit_log WHERE action = 'keys.restored'")).all()
+    eng.dispose()
+    assert len(rows) == 1 and "periods_on_host" in str(rows[0][0]) and "backup_created_at" in str(rows[0][0])
 
     app = create_app(load_settings({**os.environ, **dst}))
     with TestClient(app, client=("127.0.0.1", 40011)) as client:

@@ -112,3 +112,28 @@ def test_a_period_key_directory_inside_the_data_directory_is_refused(tmp_path: P
     ring = KeyStore(key_file, periods_root=tmp_path / "data" / "periods").data_keys
     with pytest.raises(RuntimeError, match="inside the data directory"):
         _ = ring.periods.dir
+
+
+def test_a_file_removed_on_the_primary_during_a_pass_does_not_stop_it(tmp_path: Path) -> None:
+    """Retention removes blobs and destroys period keys while the mirror runs: a file gone between the
+    listing and its copy is skipped (no partial copy left), the rest of the pass goes on, and a destroyed
+    period key was already swept from the mirror before any copy."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    (src / "blobs").mkdir(parents=True)
+    for name in ("a", "b", "c"):
+        (src / "blobs" / name).write_bytes(name.encode() * 10)
+    (dst / "keys" / "periods").mkdir(parents=True)
+    (dst / "keys" / "periods" / "period-202501.key").write_bytes(b"k" * 32)  # destroyed on the primary
+    calls: list[Path] = []
+
+    def vanish(rel: Path) -> bool:  # the listing sees every blob; then two of them go
+        calls.append(rel)
+        if len(calls) == 3:
+            for other in calls[:2]:
+                (src / other).unlink()
+        return False
+
+    stats = mirror_files(src, dst, skip=vanish)
+    assert stats.copied == 1 and stats.removed == 1
+    assert not (dst / "keys" / "periods" / "period-202501.key").exists()
+    assert sorted(p.name for p in (dst / "blobs").iterdir()) == [calls[2].name]

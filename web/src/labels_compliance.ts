@@ -154,6 +154,7 @@ const ACTIONS: Record<string, Pair> = {
   'keys.period_keys_destroyed': ['销毁到期月份的期间密钥', 'Period keys of expired months destroyed'],
   'keys.period_keys_exported': ['导出期间密钥托管文件', 'Period keys exported to an escrow'],
   'keys.period_keys_imported': ['从托管文件恢复期间密钥', 'Period keys restored from an escrow'],
+  'keys.restored': ['从备份恢复数据与密钥', 'Data and keys restored from a backup'],
   'keys.text_sealing_started': ['开始加密已有消息文本', 'Sealing of existing message texts started'],
   'keys.text_sealed': ['已有消息文本加密完成', 'Existing message texts sealed'],
   'keys.text_sealing_interrupted': ['已有消息文本加密中断', 'Sealing of existing message texts interrupted'],
@@ -217,6 +218,10 @@ const DETAILS: Record<string, Pair> = {
   destroyed_not_loaded: ['已销毁、未导入的月份', 'Destroyed months not loaded'],
   in_hsm: ['保存在 HSM 中的月份', 'Months kept in the HSM'], where: ['保存位置', 'Kept in'],
   failed: ['中途失败', 'Failed part way'],
+  backup_created_at: ['备份时间', 'Backup taken at'], restored_at: ['恢复时间', 'Restored at'],
+  periods_restored: ['从托管文件恢复的月份', 'Months restored from the escrow'],
+  periods_on_host: ['本机已有的月份', 'Months already on this host'],
+  periods_missing: ['缺失（显示为已销毁）的月份', 'Months missing (read as destroyed)'],
 };
 const WORDS: Record<string, Pair> = {
   scheduled: ['定时', 'Scheduled'], manual: ['手动', 'On demand'],

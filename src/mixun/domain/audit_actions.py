@@ -128,6 +128,7 @@ class AuditAction(StrEnum):
     KEYS_PERIOD_KEYS_DESTROYED = "keys.period_keys_destroyed"
     KEYS_PERIOD_KEYS_EXPORTED = "keys.period_keys_exported"
     KEYS_PERIOD_KEYS_IMPORTED = "keys.period_keys_imported"
+    KEYS_RESTORED = "keys.restored"
     KEYS_ROTATED = "keys.rotated"
     KEYS_ROTATION_INTERRUPTED = "keys.rotation_interrupted"
     KEYS_ROTATION_STARTED = "keys.rotation_started"

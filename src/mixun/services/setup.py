@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -32,6 +33,23 @@ def _ensure_pg_database(url: str) -> None:
                 conn.execute(text(f'CREATE DATABASE "{u.database}"'))
     finally:
         admin.dispose()
+
+
+def record_restore(ctx: Any) -> bool:
+    """After ``mixun restore``: the restore's note (when, from which backup, which period keys came from an
+    escrow, which were on this host, which are missing) becomes a record of the restored audit trail, then
+    the note goes. True when there was one."""
+    from mixun.domain.audit_actions import AuditAction
+    from mixun.services import audit
+    from mixun.services.backup import drop_restore_note, restore_note
+
+    note = restore_note(ctx.rt.settings)
+    if note is None:
+        return False
+    with ctx.rt.db.write() as s:
+        audit.record(s, ctx, AuditAction.KEYS_RESTORED, target="backup", **note)
+    drop_restore_note(ctx.rt.settings)
+    return True
 
 
 def initialise(settings: Settings, create_admins: bool = True) -> list[tuple[str, str]]:
@@ -65,6 +83,7 @@ def initialise(settings: Settings, create_admins: bool = True) -> list[tuple[str
             users.create_user(ctx, username=username, name=name, unit=ADMIN_UNIT, password=password,
                               position=name, roles=[role], allow_reserved_roles=True)
             created.append((username, password))
+        record_restore(ctx)
     finally:
         rt.db.dispose()
     return created

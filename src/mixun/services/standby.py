@@ -223,9 +223,23 @@ def mirror_files(src: Path, dst: Path, skip: Callable[[Path], bool] | None = Non
     files = [(p, p.relative_to(src)) for p in _walk(src) if skip is None or not skip(p.relative_to(src))]
     if periods is not None and periods.resolve() != (src / PERIODS).resolve():
         files += [(p, PERIODS / p.name) for p in _walk(periods) if p.name.startswith("period-")]
+    # A period key destroyed on the primary (retention's crypto-shredding, ADR 0020) is destroyed in the
+    # mirror too: the standby is a live copy, not a backup, and must not keep what retention destroyed.
+    # This comes first, before any copy, so a pass that fails part way has already done it. A copy's
+    # temporary left in the mirror's periods directory by an interrupted run holds a key as well (none is
+    # in use before this pass copies): it goes too, whatever its month.
+    held = {rel for _p, rel in files}
+    leftovers = list((dst / PERIODS).glob(".period-*")) if (dst / PERIODS).is_dir() else []
+    for path in [*_walk(dst / PERIODS), *leftovers]:
+        if path.name.startswith(".period-") or (path.relative_to(dst) not in held and path.name.startswith("period-")):
+            shred_file(path)
+            stats.removed += 1
     for i, (path, rel) in enumerate(files, 1):
         out = dst / rel
-        st = path.stat()
+        try:
+            st = path.stat()
+        except FileNotFoundError:  # removed on the primary since the listing (retention): the next pass sees it
+            continue
         try:
             ost = out.stat()
             if ost.st_size == st.st_size and ost.st_mtime_ns == st.st_mtime_ns:
@@ -237,15 +251,20 @@ def mirror_files(src: Path, dst: Path, skip: Callable[[Path], bool] | None = Non
             pass
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(f".{out.name}.part")
-        for _attempt in range(5):  # a file written meanwhile is copied again (its mtime moved)
-            with path.open("rb") as fin, tmp.open("wb") as fout:
-                shutil.copyfileobj(fin, fout, 1 << 20)
-                fout.flush()
-                os.fsync(fout.fileno())
-            now = path.stat()
-            if (now.st_size, now.st_mtime_ns) == (st.st_size, st.st_mtime_ns):
-                break
-            st = now
+        try:
+            for _attempt in range(5):  # a file written meanwhile is copied again (its mtime moved)
+                with path.open("rb") as fin, tmp.open("wb") as fout:
+                    shutil.copyfileobj(fin, fout, 1 << 20)
+                    fout.flush()
+                    os.fsync(fout.fileno())
+                now = path.stat()
+                if (now.st_size, now.st_mtime_ns) == (st.st_size, st.st_mtime_ns):
+                    break
+                st = now
+        except FileNotFoundError:  # removed on the primary while copying: no partial copy is kept
+            if tmp.exists():
+                shred_file(tmp)
+            continue
         os.chmod(tmp, st.st_mode & 0o777)
         os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
         os.replace(tmp, out)
@@ -253,16 +272,6 @@ def mirror_files(src: Path, dst: Path, skip: Callable[[Path], bool] | None = Non
         stats.bytes += st.st_size
         if progress:
             progress(i, len(files))
-    # A period key destroyed on the primary (retention's crypto-shredding, ADR 0020) is destroyed in the
-    # mirror too: the standby is a live copy, not a backup, and must not keep what retention destroyed.
-    # A copy's temporary left in the mirror's periods directory by an interrupted run holds a key as well
-    # (none is in use once the copies above are done): it goes too, whatever its month.
-    held = {rel for _p, rel in files}
-    leftovers = list((dst / PERIODS).glob(".period-*")) if (dst / PERIODS).is_dir() else []
-    for path in [*_walk(dst / PERIODS), *leftovers]:
-        if path.name.startswith(".period-") or (path.relative_to(dst) not in held and path.name.startswith("period-")):
-            shred_file(path)
-            stats.removed += 1
     return stats
 
 
