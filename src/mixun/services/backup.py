@@ -42,6 +42,7 @@ from mixun.services.backup_crypto import (
     open_key,
     read_header,
 )
+from mixun.services.restore_note import RESTORE_NOTE, leave_restore_note
 
 Progress = Callable[[int, int], None]
 
@@ -291,44 +292,10 @@ def restore(settings: Settings, archive: Path, key_file: Path | None = None, pas
     manifest["periods_restored"] = sorted(escrow)
     manifest["periods_on_host"] = sorted(p for p in needed if p in on_host)
     manifest["periods_missing"] = [p for p in needed if p not in escrow and p not in on_host]
-    _leave_restore_note(settings, manifest)
+    leave_restore_note(settings, manifest)
     return manifest
 
 
-RESTORE_NOTE = "restored.json"
-
-
-def _leave_restore_note(settings: Settings, manifest: dict[str, Any]) -> None:
-    """What this restore did, for the restored server's audit trail: the trail is not open while restoring
-    (the database was just put back, not yet migrated), so ``mixun init`` records it (``keys.restored``)
-    and removes the note (``record_restore``)."""
-    note = {"restored_at": datetime.now(UTC).isoformat(), "backup_created_at": manifest.get("created_at"),
-            "periods_restored": manifest["periods_restored"], "periods_on_host": manifest["periods_on_host"],
-            "periods_missing": manifest["periods_missing"]}
-    path = settings.key_file.parent / RESTORE_NOTE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{RESTORE_NOTE}.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(note, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def restore_note(settings: Settings) -> dict[str, Any] | None:
-    """The note a restore left for the audit trail, if any."""
-    path = settings.key_file.parent / RESTORE_NOTE
-    try:
-        return dict(json.loads(path.read_text()))
-    except FileNotFoundError:
-        return None
-    except ValueError:
-        return {"unreadable_note": True}
-
-
-def drop_restore_note(settings: Settings) -> None:
-    (settings.key_file.parent / RESTORE_NOTE).unlink(missing_ok=True)
 
 
 def _sibling(path: Path) -> Path:

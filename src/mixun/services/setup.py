@@ -41,7 +41,7 @@ def record_restore(ctx: Any) -> bool:
     the note goes. True when there was one."""
     from mixun.domain.audit_actions import AuditAction
     from mixun.services import audit
-    from mixun.services.backup import drop_restore_note, restore_note
+    from mixun.services.restore_note import drop_restore_note, restore_note
 
     note = restore_note(ctx.rt.settings)
     if note is None:

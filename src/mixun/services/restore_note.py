@@ -1,0 +1,46 @@
+"""The note ``mixun restore`` leaves for the restored server's audit trail, which ``mixun init`` records
+(``keys.restored``) and removes: the trail is not open while restoring."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+from mixun.config import Settings
+
+RESTORE_NOTE = "restored.json"
+
+
+def leave_restore_note(settings: Settings, manifest: dict[str, Any]) -> None:
+    """What this restore did, for the restored server's audit trail: the trail is not open while restoring
+    (the database was just put back, not yet migrated), so ``mixun init`` records it (``keys.restored``)
+    and removes the note (``record_restore``)."""
+    note = {"restored_at": datetime.now(UTC).isoformat(), "backup_created_at": manifest.get("created_at"),
+            "periods_restored": manifest["periods_restored"], "periods_on_host": manifest["periods_on_host"],
+            "periods_missing": manifest["periods_missing"]}
+    path = settings.key_file.parent / RESTORE_NOTE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{RESTORE_NOTE}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(note, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def restore_note(settings: Settings) -> dict[str, Any] | None:
+    """The note a restore left for the audit trail, if any."""
+    path = settings.key_file.parent / RESTORE_NOTE
+    try:
+        return dict(json.loads(path.read_text()))
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        return {"unreadable_note": True}
+
+
+def drop_restore_note(settings: Settings) -> None:
+    (settings.key_file.parent / RESTORE_NOTE).unlink(missing_ok=True)
