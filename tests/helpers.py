@@ -95,7 +95,10 @@ class Server:
         self.proc = subprocess.Popen([MIXUN, "serve", "--port", str(self.port), *serve_args], env=env, stdout=self._out,
                                      stderr=subprocess.STDOUT, start_new_session=True)
 
-    def wait(self, timeout: float = 30) -> Server:
+    def wait(self, timeout: float = 90) -> Server:
+        # Not a timing check: how long to wait for a start that is going to succeed. Under load (the suite
+        # beside other work on 2 cores, load average 25) `--workers 2` - two serving processes, each
+        # waiting for its own writer process to import and open the database - took over 30 s.
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
