@@ -26,6 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 RUNS = {
+    "ingest_sqlite": "from bench import ingest; r = ingest.run_backend('sqlite', {s})",
     "ingest_postgres": "from bench import ingest; r = ingest.run_backend('postgres', {s})",
     "latency_sqlite_500": "from bench import latency; r = latency.run_backend('sqlite', 500.0, {s})",
     "latency_sqlite_100": "from bench import latency; r = latency.run_backend('sqlite', 100.0, {s})",

@@ -349,8 +349,8 @@ def test_a_commit_of_unknown_outcome_that_stored_the_send_answers_it_as_new(tmp_
         conv = group(env, a, "不确定", [b_id])
         real = batch._statements_txn
 
-        def committed_then_lost(s: Any, jobs: Any, results: Any) -> None:
-            real(s, jobs, results)  # its last round committed
+        def committed_then_lost(s: Any, jobs: Any, results: Any, *rest: Any) -> None:
+            real(s, jobs, results, *rest)  # its last round committed
             raise bulk.CommitUncertain()
 
         request = SendRequest(_ctx(env, a_id), conv, "提交结果未知", client_id="u-1")

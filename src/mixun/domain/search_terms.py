@@ -15,6 +15,7 @@ import base64
 import hmac
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 
 TERM_MAX = 8
@@ -71,3 +72,17 @@ def hashed(key: bytes, term: str) -> str:
         return head[:HASH_HEAD]
     tail = base64.urlsafe_b64encode(hmac.digest(key, b"2" + term.encode(), "sha256")[:6]).decode()
     return head[:HASH_HEAD] + tail[: 8 - HASH_HEAD]
+
+
+def postings(key: bytes, rows: Iterable[tuple[int, str]]) -> tuple[list[str], list[int]]:
+    """The postings of (version id, text) pairs, as two columns (hashed term, version id): what the
+    indexer and the send batch (which indexes its new versions from the text in hand) both write."""
+    terms: list[str] = []
+    versions: list[int] = []
+    for vid, text in rows:
+        if text:
+            # A set: two terms of one text whose hashes collide make one posting (the primary key).
+            found = list({hashed(key, t) for t in index_terms(text) if len(t) <= TERM_MAX})
+            terms += found
+            versions += [vid] * len(found)
+    return terms, versions

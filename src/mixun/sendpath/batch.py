@@ -10,18 +10,22 @@ another its outcome.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy import bindparam, delete, insert, select, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
 from mixun.db import bulk
 from mixun.db.engine import is_busy, on_commit
 from mixun.db.models import Attachment, Conversation, Member, Message, MessageVersion, User
+from mixun.db.models_archive import PendingVersion, SearchTerm
+from mixun.domain import search_terms
 from mixun.errors import MixunError
 from mixun.sendpath import checks
 from mixun.sendpath.request import SendOutcome, SendRequest
@@ -30,6 +34,8 @@ from mixun.services.message_views import attachment_views, find_sent_view, messa
 from mixun.services.notifications import contacts
 from mixun.services.presence import online_users
 from mixun.services.runtime import Ctx, DlpOutcome
+
+log = logging.getLogger("mixun.sendpath")
 
 RETRY_PAUSE = 0.02  # s between tries of a send whose conversation another transaction holds
 _conv, _mem, _msg, _ver = (Conversation.__table__, Member.__table__, Message.__table__,
@@ -47,6 +53,12 @@ _SEL_CLIENT_IDS = bulk.Query(
          "WHERE sender_id = ANY(CAST(:uids AS bigint[])) AND client_id = ANY(CAST(:keys AS text[]))"),
     select(_msg.c.sender_id, _msg.c.client_id).where(
         _msg.c.sender_id.in_(bindparam("uids", expanding=True)), _msg.c.client_id.in_(bindparam("keys", expanding=True))))
+# The batch indexes its own new versions for the archive search (services/archive.py): their postings,
+# and their pending rows (the database trigger's) deleted, in the batch's transaction.
+_terms, _pending = SearchTerm.__table__, PendingVersion.__table__
+_DEL_PENDING = bulk.Query(
+    text("DELETE FROM archive_pending_versions WHERE version_id = ANY(CAST(:ids AS bigint[]))"),
+    delete(_pending).where(_pending.c.version_id.in_(bindparam("ids", expanding=True))))
 _SEL_REPLY_CONVS = bulk.Query(
     text("SELECT id, conversation_id, seq FROM messages WHERE id = ANY(CAST(:ids AS bigint[]))"),
     select(_msg.c.id, _msg.c.conversation_id, _msg.c.seq).where(_msg.c.id.in_(bindparam("ids", expanding=True))))
@@ -191,26 +203,53 @@ def _cause(exc: Exception) -> Exception:
     return cause if isinstance(cause, Exception) else exc
 
 
-def _write_txn(jobs: list[_Job]) -> None:
+def _write_txn(jobs: list[_Job], index: bool = True) -> None:
     """One write transaction for these sends. Sends that fail their own checks (not a member, a reply to
-    another conversation) get their error and are left out; a resent client_id is answered after commit."""
+    another conversation) get their error and are left out; a resent client_id is answered after commit.
+
+    With ``index`` the batch also indexes its new versions for the archive search. Indexing never costs
+    a send: a transaction with it that fails (before its COMMIT) for any reason but a send's own (its
+    error, a unique clash of its client_id, a lock the database would not wait for) is written again
+    without it, and the versions stay pending for the archive's catch-up indexer."""
     results: list[tuple[_Job, dict[str, Any]]] = []
     committing = False
+    indexed = [False]  # whether this transaction held the indexing statements
     try:
         with jobs[0].request.ctx.rt.db.write() as s:
-            _statements_txn(s, jobs, results)  # on PostgreSQL its last round commits
+            _statements_txn(s, jobs, results, indexed if index else None)  # on PostgreSQL its last round commits
             committing = True
     except bulk.CommitUncertain:
         raise
     except Exception as exc:
         if committing:  # the COMMIT itself failed: whether it took effect is unknown, so no rewrite
             raise bulk.CommitUncertain() from exc
-        raise
+        if not indexed[0] or isinstance(exc, MixunError | sa_exc.IntegrityError) or is_busy(exc):
+            raise
+        log.warning("a send batch failed with its search indexing; written again without it (the "
+                    "archive's indexer catches up)", exc_info=True)
+        _write_txn(jobs, index=False)
+        return
     for job, view in results:
         job.outcome = SendOutcome.sent(view)
 
 
-def _statements_txn(s: Session, jobs: list[_Job], results: list[tuple[_Job, dict[str, Any]]]) -> None:
+def _postings(jobs: list[_Job], texts_in_hand: list[str], version_ids: list[int]
+              ) -> tuple[list[str], list[int]] | None:
+    """The postings of the batch's new versions, from the text being stored (what the archive's indexer
+    would read back and decrypt); None, leaving them to that indexer, should making them fail."""
+    try:
+        source = getattr(jobs[0].request.ctx.rt.db, "search_key", None)
+        if source is None:
+            raise RuntimeError("no search key: the database was not opened by a runtime")
+        return search_terms.postings(bytes(source()), zip(version_ids, texts_in_hand, strict=True))
+    except Exception:
+        log.warning("a send batch could not index its messages for search; the archive's indexer "
+                    "catches up", exc_info=True)
+        return None
+
+
+def _statements_txn(s: Session, jobs: list[_Job], results: list[tuple[_Job, dict[str, Any]]],
+                    indexed: list[bool] | None = None) -> None:
     """The batch's statements, in its transaction; (job, sender's view) pairs go to ``results``. Three
     rounds, each one wait for the database (``bulk.Round``): lock and read; number (seqs, ids, event
     seqs); store (messages, versions, read marks, events). What few sends need costs statements of its
@@ -289,6 +328,7 @@ def _statements_txn(s: Session, jobs: list[_Job], results: list[tuple[_Job, dict
     with bulk.Round(conn) as r:
         last = r.bump(_conv, "id", "last_seq", counts, updated_at=now)
         reserved_ids = r.reserve_ids(_msg, len(live))
+        reserved_versions = r.reserve_ids(_ver, len(live)) if indexed is not None else None
         reserved_events = events.reserve(r, hearers)
     nxt = {cid: last.value[cid] - n + 1 for cid, n in counts.items()}
     rows = []
@@ -321,14 +361,24 @@ def _statements_txn(s: Session, jobs: list[_Job], results: list[tuple[_Job, dict
     ctx = sends[0].ctx
     sealed = texts.seal_many(ctx.rt, [(q.conversation_id, now, o.deliver_text)
                                       for q, o in zip(sends, outcomes, strict=True)])
+    version_ids = reserved_versions.value if reserved_versions is not None else None
+    found_postings = (None if indexed is None or version_ids is None
+                      else _postings(live, [o.deliver_text for o in outcomes], version_ids))
+    ids_or_none: list[int | None] = list(version_ids) if version_ids is not None else [None] * len(rows)
     with bulk.Round(conn, commits=None if reads_back else s) as r:
         r.insert_rows(_msg, [dict(row, text=text, dlp_findings=texts.seal_findings(  # the masked excerpts too
             q.ctx.rt, q.conversation_id, now, o.findings)) for q, o, row, text in zip(sends, outcomes, rows, sealed, strict=True)])
-        r.insert_rows(_ver, [{
+        r.insert_rows(_ver, [dict({
             "message_id": row["id"], "conversation_id": row["conversation_id"], "version": 1, "kind": "created",
             "sender_id": row["sender_id"], "actor_id": row["sender_id"], "text": text,
-            "original_enc": outcome.original_enc, "created_at": now}
-            for outcome, row, text in zip(outcomes, rows, sealed, strict=True)])
+            "original_enc": outcome.original_enc, "created_at": now}, **({"id": vid} if vid is not None else {}))
+            for outcome, row, text, vid in zip(outcomes, rows, sealed, ids_or_none, strict=True)])
+        if found_postings is not None and version_ids is not None and indexed is not None:
+            # Indexed here, in this transaction: the trigger's pending rows go as the postings come.
+            indexed[0] = True
+            terms, term_versions = found_postings
+            r.insert_columns(_terms, {"term": terms, "version_id": term_versions})
+            r.run(_DEL_PENDING, {"ids": version_ids})
         # Sending reads what came before (the last of a sender's messages in the batch counts). No
         # separate conversation.read event: every member receives this message.created, which says so.
         reads = {(row["conversation_id"], row["sender_id"]): row["seq"] for row in rows}

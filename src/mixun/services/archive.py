@@ -1,10 +1,12 @@
 """The compliance archive: indexing message versions for Chinese search, searching, and opening a
 conversation in context. Every search and view needs a stated reason and is itself audited.
 
-Indexing is done from message_versions itself (the archive), lazily: each search first indexes the
-versions waiting in archive_pending_versions (a database trigger puts every new version there in the
-transaction that writes it), and a background task keeps up, so the send path needs no hook and
-nothing can be missed, whatever order concurrent transactions commit in.
+A database trigger puts every new message version in archive_pending_versions in the transaction
+that writes it; a version is indexed when its postings are written and its pending row deleted, in one
+transaction. The send batch does that for the versions it writes, from the text in hand
+(``sendpath/batch.py``); every other version (edits, recalls), and any the batch left (its indexing
+failed), is indexed from message_versions itself: each search first indexes what is waiting, and a
+background task keeps up. Nothing can be missed, whatever order concurrent transactions commit in.
 """
 
 from __future__ import annotations
@@ -25,11 +27,10 @@ from mixun.db.sealed import Unreadable
 from mixun.domain.audit_actions import AuditAction
 from mixun.domain.search_terms import (
     PREFIX_END,
-    TERM_MAX,
     hashed,
-    index_terms,
     matches,
     normalise,
+    postings,
     query_terms,
     runs,
 )
@@ -81,15 +82,7 @@ def _state(s: Session, lock: bool = False) -> SearchIndexState:
 
 def index_rows(s: Session, rows: list[tuple[int, str]]) -> int:
     """Insert the terms of (version id, text) pairs; returns the number of postings written."""
-    key = search_key(s)
-    terms: list[str] = []
-    versions: list[int] = []
-    for vid, text in rows:
-        if text:
-            # A set: two terms of one text whose hashes collide make one posting (the primary key).
-            found = list({hashed(key, t) for t in index_terms(text) if len(t) <= TERM_MAX})
-            terms += found
-            versions += [vid] * len(found)
+    terms, versions = postings(search_key(s), rows)
     # One statement, not one per posting.
     bulk.insert_columns(s.connection(), SearchTerm.__table__, {"term": terms, "version_id": versions})
     return len(terms)
@@ -135,7 +128,12 @@ def keep_index_current(rt: Runtime, stop: threading.Event) -> None:
 
 
 def index_slice(rt: Runtime) -> int:
-    """Index up to INDEX_SLICE waiting versions in a transaction of their own; how many it indexed."""
+    """Index up to INDEX_SLICE waiting versions in a transaction of their own; how many it indexed.
+    Nothing waiting (the usual case: a send batch indexes its own versions) costs one read, no write
+    transaction: the poll no longer takes the write lock and commits four times a second."""
+    with rt.db.read() as s:
+        if s.execute(select(PendingVersion.version_id).limit(1)).first() is None:
+            return 0
     with rt.db.write() as s:
         return index_pending(s, max_rows=INDEX_SLICE, batch=INDEX_SLICE)
 
