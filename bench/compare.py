@@ -32,11 +32,14 @@ RUNS = {
     "latency_sqlite_100": "from bench import latency; r = latency.run_backend('sqlite', 100.0, {s})",
     "latency_postgres_100": "from bench import latency; r = latency.run_backend('postgres', 100.0, {s})",
     "latency_postgres_500": "from bench import latency; r = latency.run_backend('postgres', 500.0, {s})",
+    # Two serving processes (each with its writer) on the Redis bus: wake-ups from two writers interleave.
+    "latency_postgres_300_workers2":
+        "from bench import latency; r = latency.run_backend('postgres', 300.0, {s}, workers=2)",
 }
 KEEP = ("messages_per_s", "achieved_send_rate", "deliveries_per_s", "delivered_fraction", "deliver_latency_ms",
         "ack_latency_ms", "server_cpu_ms_per_message", "server_cpu_us_per_delivery",
         "serving_process_cpu_ms_per_message", "server_cpu_percent", "generators_cpu_percent", "socket_errors",
-        "machine_steal_percent")
+        "machine_steal_percent", "load_average")
 
 
 def run_code(code: str, pythonpath: str, server_env: str = "") -> dict[str, Any]:

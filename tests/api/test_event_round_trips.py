@@ -102,3 +102,40 @@ def test_replay_reads_a_batch_in_one_statement(env: Env) -> None:
         assert len(sent) == 1
     assert [seq for seq, _ in batch] == list(range(11, 26))
     assert [orjson.loads(body)["n"] for _, body in batch] == list(range(11, 26))
+
+
+def test_catch_ups_of_many_people_read_in_two_statements_with_what_each_read_alone_gives(env: Env) -> None:
+    """The hub's catch-ups of one moment (a lost wake-up names a whole group) read the recipients' rows in
+    one statement and the payloads in one, each payload once, and get what one read per person gets:
+    the same events in the same order, the batch limit kept, a person whose first rows retention removed
+    or who has nothing new read on their own."""
+    from sqlalchemy import delete
+
+    from mixun.db.models import UserEvent
+
+    a = env.make_user("zhangsan", "张三")
+    b = env.make_user("lisi", "李四")
+    c = env.make_user("wangwu", "王五")
+    d = env.make_user("zhaoliu", "赵六")
+    _emit(env, [([a, b, c], "test.many", {"n": n}) for n in range(1, 21)])
+    _emit(env, [([d], "test.one", {"n": n}) for n in range(1, 6)])
+    wants = [(a, 0), (b, 7), (c, 19), (d, 2)]
+    with env.rt.db.read() as s:
+        alone = {(uid, after): events.read_events(s, uid, after, 10) for uid, after in wants}
+        with _statements(env, s) as sent:
+            together = events.read_events_many(s, wants, 10)
+        assert len(sent) == 2, sent
+    assert together == alone
+    assert [seq for seq, _ in together[(a, 0)]] == list(range(1, 11))
+    assert [orjson.loads(body)["n"] for _, body in together[(b, 7)]] == list(range(8, 18))
+    assert [seq for seq, _ in together[(c, 19)]] == [20]
+
+    with env.rt.db.write() as s:  # retention removed c's first events; d has nothing after 5
+        s.execute(delete(UserEvent).where(UserEvent.user_id == c, UserEvent.event_seq <= 4))
+    wants = [(a, 15), (c, 0), (d, 5)]
+    with env.rt.db.read() as s:
+        alone = {(uid, after): events.read_events(s, uid, after, 10) for uid, after in wants}
+        together = events.read_events_many(s, wants, 10)
+    assert together == alone
+    assert [seq for seq, _ in together[(c, 0)]] == list(range(5, 15))
+    assert together[(d, 5)] == []

@@ -1,8 +1,11 @@
 """The WebSocket hub: pushes each user's events in event_seq order, exactly once per connection.
 
 Wake-ups from the bus carry (user, event_seq) pairs and the payload serialised once. A connection
-delivers an event when it is the next one it expects; on a gap (a missed wake-up, a resume) it reads
-the rows from the database until it has caught up. A connection whose queue passes the limit is
+delivers an event when it is the next one it expects. An event ahead of that is held for up to
+REORDER_SECONDS: with several writers (``--workers N``, several nodes) two commits' wake-ups often
+arrive in the other order, and the missing one fills the gap a few milliseconds later, so the held
+events follow it without reading anything. A gap that outlasts the window (a missed wake-up), or a
+resume, reads the rows from the database until the connection has caught up. A connection whose queue passes the limit is
 closed (4008) so a slow client never slows the others or grows memory; it reconnects and resumes.
 """
 
@@ -26,8 +29,11 @@ from mixun.services.runtime import Ctx
 
 log = logging.getLogger("mixun.hub")
 CATCHUP_BATCH = 500
+READ_USERS = 100  # catch-ups served by one read at most
 CLOSE_IDLE = 4002  # the session idled out (no request and no frame of the client's own)
 CLOSE_LOCKED = 4023  # the session was locked (lock screen); the client reconnects after unlocking
+REORDER_SECONDS = 0.1  # how long an event ahead of a gap waits for the gap's wake-up before the rows are read
+REORDER_MAX = 256  # events held ahead of a gap at most; one more reads the rows at once
 WATCH_SECONDS = 0.5  # how often the revocation epoch is read, and so how soon a revocation elsewhere lands
 
 
@@ -39,7 +45,7 @@ def frame(seq: int, payload: str) -> str:
 
 class Connection:
     __slots__ = ("ws", "user_id", "session_id", "next_seq", "queue", "writer", "catching_up", "live_max",
-                 "closed", "hub", "direct", "pending")
+                 "closed", "hub", "direct", "pending", "ahead", "reorder")
 
     def __init__(self, hub: Hub, ws: WebSocket, user_id: int, session_id: int, next_seq: int) -> None:
         self.hub = hub
@@ -58,6 +64,10 @@ class Connection:
         # Frames for the direct path gathered during one turn of the event loop, written together at
         # its end (Hub.flush): a batch of sends to a group is one write per socket, not one per message.
         self.pending: list[bytes] | None = None
+        # Events that arrived ahead of a gap (seq -> payload, tail), held for the gap's own wake-up, and
+        # the timer that gives up on it (start_catchup); both None while there is no gap.
+        self.ahead: dict[int, tuple[str, bytes | None]] | None = None
+        self.reorder: asyncio.TimerHandle | None = None
 
     def offer(self, seq: int, payload: str, tail: bytes | None = None) -> None:
         """Deliver event ``seq`` (``payload``: its JSON object, without the event_seq) if it is the next
@@ -82,11 +92,43 @@ class Connection:
                 self._gather(b'{"event_seq":%d,%b' % (seq, tail))
             else:
                 self._enqueue(frame(seq, payload))
+            ahead = self.ahead
+            if ahead is not None:  # the gap is filled: what waited behind it follows, in order
+                while not self.closed and (held := ahead.pop(self.next_seq, None)) is not None:
+                    self._deliver(self.next_seq, *held)
+                if not ahead:
+                    self._end_reorder()
             return
         if seq < self.next_seq:
             return
-        self.live_max = max(self.live_max, seq)
-        self.start_catchup()
+        if seq > self.live_max:
+            self.live_max = seq
+        ahead = self.ahead
+        if ahead is None:
+            ahead = self.ahead = {}
+            self.reorder = asyncio.get_running_loop().call_later(REORDER_SECONDS, self._reorder_expired)
+        elif len(ahead) >= REORDER_MAX:
+            self.start_catchup()
+            return
+        ahead[seq] = (payload, tail)
+
+    def _deliver(self, seq: int, payload: str, tail: bytes | None) -> None:
+        self.next_seq = seq + 1
+        if tail is not None and self.queue is None and self.direct is not None:
+            self._gather(b'{"event_seq":%d,%b' % (seq, tail))
+        else:
+            self._enqueue(frame(seq, payload))
+
+    def _end_reorder(self) -> None:
+        self.ahead = None
+        if self.reorder is not None:
+            self.reorder.cancel()
+            self.reorder = None
+
+    def _reorder_expired(self) -> None:
+        self.reorder = None
+        if self.ahead:  # the gap's wake-up never came: read the rows (the held events among them)
+            self.start_catchup()
 
     def send_now(self, text: str) -> None:
         self._enqueue(text)
@@ -141,30 +183,24 @@ class Connection:
                 self.queue = None
 
     def start_catchup(self) -> None:
+        """Read from the database what this connection owes (Hub.want_rows), then flow live again."""
+        if self.ahead is not None:  # the rows read include what was held (live_max covers it)
+            self._end_reorder()
         if self.catching_up or self.closed:
             return
         self.catching_up = True
-        asyncio.get_running_loop().create_task(self._catchup())
+        self.hub.want_rows(self)
 
-    async def _catchup(self) -> None:
-        try:
-            while not self.closed:
-                while self.queue and len(self.queue) > self.hub.queue_limit // 2 and not self.closed:
-                    await asyncio.sleep(0.02)
-                rows = await asyncio.to_thread(self.hub.read_events, self.user_id, self.next_seq - 1)
-                for seq, payload in rows:
-                    if seq >= self.next_seq:
-                        self.next_seq = seq + 1
-                        self._enqueue(frame(seq, payload))
-                if len(rows) < CATCHUP_BATCH and self.live_max < self.next_seq:
-                    break
-                if not rows:  # a wake-up named an event we cannot read yet; look again shortly
-                    await asyncio.sleep(0.05)
-        except Exception:
-            log.exception("catch-up failed")
-            self.hub.drop(self, 1011, "catch-up failed")
-        finally:
+    def take_rows(self, rows: list[tuple[int, str]]) -> bool:
+        """Deliver ``rows`` (read after next_seq - 1); True when caught up, False to read again."""
+        for seq, payload in rows:
+            if seq >= self.next_seq:
+                self.next_seq = seq + 1
+                self._enqueue(frame(seq, payload))
+        if self.closed or (len(rows) < CATCHUP_BATCH and self.live_max < self.next_seq):
             self.catching_up = False
+            return True
+        return False
 
 
 class Hub:
@@ -176,6 +212,11 @@ class Hub:
         self.by_session: dict[int, set[Connection]] = {}
         self.on_presence: Callable[[int, bool], None] | None = None
         self._dirty: list[Connection] = []
+        # Connections that are to read what they owe, served together (_read_rows): one thread hop and
+        # two statements for all the catch-ups of a moment (a lost wake-up names a whole group; the
+        # bus's resync names every connection), each payload read once.
+        self._wanting: dict[Connection, None] = {}
+        self._reader: asyncio.Task[None] | None = None
 
     def mark(self, conn: Connection) -> None:
         """``conn`` has frames to write at the end of this turn of the event loop."""
@@ -192,9 +233,64 @@ class Hub:
                 log.exception("writing to a connection failed")
                 self.drop(conn, 1011, "send failed")
 
-    def read_events(self, user_id: int, after: int) -> list[tuple[int, str]]:
+    def read_events(self, wants: list[tuple[int, int]]) -> dict[tuple[int, int], list[tuple[int, str]]]:
+        """Each (user_id, after) -> that user's events after ``after`` (at most CATCHUP_BATCH), in order."""
         with self.ctx.rt.db.read() as s:
-            return events.read_events(s, user_id, after, CATCHUP_BATCH)
+            return events.read_events_many(s, wants, CATCHUP_BATCH)
+
+    def want_rows(self, conn: Connection) -> None:
+        self._wanting[conn] = None
+        if self._reader is None:
+            self._reader = asyncio.get_running_loop().create_task(self._read_rows())
+
+    async def _read_rows(self) -> None:
+        try:
+            while self._wanting:
+                await asyncio.sleep(0)  # the catch-ups this turn starts join the read
+                ready: dict[Connection, int] = {}
+                for conn in list(self._wanting):
+                    if conn.closed:
+                        del self._wanting[conn]
+                        conn.catching_up = False
+                    elif not (conn.queue and len(conn.queue) > self.queue_limit // 2):  # else: its socket first
+                        del self._wanting[conn]
+                        ready[conn] = conn.next_seq - 1
+                        if len(ready) >= READ_USERS:
+                            break
+                if not ready:
+                    await asyncio.sleep(0.02)
+                    continue
+                try:
+                    rows = await asyncio.to_thread(self.read_events, list(dict.fromkeys(
+                        (conn.user_id, after) for conn, after in ready.items())))
+                except Exception:
+                    log.exception("catch-up failed")
+                    for conn in ready:
+                        conn.catching_up = False
+                        self.drop(conn, 1011, "catch-up failed")
+                    continue
+                unseen = False
+                for conn, after in ready.items():
+                    if conn.closed:
+                        conn.catching_up = False
+                    elif conn.next_seq - 1 != after:  # a resume moved it back while reading: read again
+                        self._wanting[conn] = None
+                    else:
+                        got = rows[(conn.user_id, after)]
+                        try:
+                            done = conn.take_rows(got)
+                        except Exception:
+                            log.exception("catch-up failed")
+                            conn.catching_up = False
+                            self.drop(conn, 1011, "catch-up failed")
+                            continue
+                        if not done:
+                            self._wanting[conn] = None
+                            unseen = unseen or not got
+                if unseen:  # a wake-up named an event that cannot be read yet; look again shortly
+                    await asyncio.sleep(0.05)
+        finally:
+            self._reader = None
 
     def last_seq(self, user_id: int) -> int:
         with self.ctx.rt.db.read() as s:
@@ -209,6 +305,7 @@ class Hub:
 
     def remove(self, conn: Connection) -> None:
         conn.closed = True
+        conn._end_reorder()  # noqa: SLF001
         conns = self.by_user.get(conn.user_id)
         if conns and conn in conns:
             metrics.WS_CONNECTIONS.dec()

@@ -142,6 +142,14 @@ def read_events(session: Session, user_id: int, after_seq: int, limit: int = 500
             if not isinstance(body, Unreadable)]
 
 
+def read_events_many(session: Session, wants: Sequence[tuple[int, int]],
+                     limit: int = 500) -> dict[tuple[int, int], list[tuple[int, str]]]:
+    """``read_events`` for several (user_id, after_seq) at once (the hub's catch-ups of one moment):
+    two statements, each payload read once."""
+    return {key: [(seq, body) for seq, body in rows if not isinstance(body, Unreadable)]
+            for key, rows in stored_events.list_events_many(session, wants, limit).items()}
+
+
 def last_seq(session: Session, user_id: int) -> int:
     return int(stored_events.find_last_seq(session, user_id) or 0)
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import and_, delete, insert, or_, select
 from sqlalchemy.orm import Session
 
 from mixun.db import bulk
@@ -85,6 +85,40 @@ def list_events(s: Session, user_id: int, after_seq: int, limit: int) -> list[tu
         .limit(limit)
     ).all()
     return [(r[0], r[1]) for r in rows]
+
+
+def list_events_many(s: Session, wants: Sequence[tuple[int, int]], limit: int) -> dict[tuple[int, int], list[tuple[int, Any]]]:
+    """``list_events`` for several (user_id, after_seq) at once: one statement for the recipients' rows
+    and one for the payloads they name, each payload read (and opened) once however many of them it
+    reaches. A person's event_seqs have no gaps, so each asks for the range after_seq + 1 … after_seq +
+    ``limit``; one whose rows do not start at after_seq + 1 (none yet, or the first ones removed by
+    retention) is read on its own by ``list_events``."""
+    if len(wants) == 1:
+        user_id, after = wants[0]
+        return {(user_id, after): list_events(s, user_id, after, limit)}
+    rows = s.execute(
+        select(UserEvent.user_id, UserEvent.event_seq, UserEvent.payload_id)
+        .where(or_(*(and_(UserEvent.user_id == user_id, UserEvent.event_seq > after,
+                          UserEvent.event_seq <= after + limit) for user_id, after in wants)))
+        .order_by(UserEvent.user_id, UserEvent.event_seq)
+    ).all()
+    by_user: dict[int, list[tuple[int, int]]] = {}
+    for user_id, seq, payload_id in rows:
+        by_user.setdefault(user_id, []).append((seq, payload_id))
+    ids = sorted({payload_id for _u, _s, payload_id in rows})
+    bodies: dict[int, Any] = {}
+    for i in range(0, len(ids), 1000):
+        bodies.update((pid, body) for pid, body in s.execute(
+            select(EventPayload.id, EventPayload.body).where(EventPayload.id.in_(ids[i:i + 1000]))))
+    out: dict[tuple[int, int], list[tuple[int, Any]]] = {}
+    for user_id, after in wants:
+        mine = [(seq, payload_id) for seq, payload_id in by_user.get(user_id, ())
+                if after < seq <= after + limit]
+        if not mine or mine[0][0] != after + 1 or any(pid not in bodies for _seq, pid in mine):
+            out[(user_id, after)] = list_events(s, user_id, after, limit)
+        else:
+            out[(user_id, after)] = [(seq, bodies[pid]) for seq, pid in mine]
+    return out
 
 
 def delete_before(s: Session, cutoff: datetime) -> int:
