@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import re
 import secrets
 import sqlite3
 import threading
@@ -873,7 +874,14 @@ class DataKeyRing:
         """This ring's own name, made once and kept in the ring (so a backup's copy of the ring carries
         it): where its period keys are filed on a host."""
         with self._lock:
-            return str(self._db().execute("SELECT value FROM ring_meta WHERE name = 'ring_id'").fetchone()[0])
+            value = str(self._db().execute("SELECT value FROM ring_meta WHERE name = 'ring_id'").fetchone()[0])
+        # A path component under the host's period key directory: whoever can write the ring (a shared
+        # ring's database administrator, a planted file) must not name another directory with it
+        # ("/etc", "../..": made, chmodded 0700, filled with and shredded of key files).
+        if not re.fullmatch(r"[0-9a-f]{16}", value):
+            raise RuntimeError(f"the key ring's id {value[:40]!r} is not one Mixun makes (16 hex digits): "
+                               "the ring was changed by hand")
+        return value
 
     def _db(self) -> _RingDB:
         if self._conn is None or self._pid != os.getpid():

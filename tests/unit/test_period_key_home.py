@@ -78,3 +78,15 @@ def test_a_key_adopted_by_another_process_meanwhile_does_not_stop_adoption(
     monkeypatch.setattr(Path, "iterdir", with_a_ghost)
     where = ring.periods.dir
     assert (where / "period-202611.key").read_bytes() == kept
+
+
+@pytest.mark.parametrize("planted", ["/etc", "../../x", "..", "0123456789abcdef/../../x"])
+def test_a_ring_id_written_by_hand_never_names_another_directory(tmp_path: Path, planted: str) -> None:
+    """The ring id is a path component under the host's period key directory. Whoever can write the ring
+    (the shared ring's database administrator, a shell on the server) must not turn it into another
+    directory, which every process would make, chmod 0700 and fill with key files (as root: "/etc")."""
+    ring = _ring(tmp_path)
+    ring._db().execute("UPDATE ring_meta SET value = ? WHERE name = 'ring_id'", (planted,))
+    with pytest.raises(RuntimeError, match="ring's id"):
+        _ = ring.periods.dir
+    assert not (tmp_path / "x").exists()

@@ -19,6 +19,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -181,7 +182,7 @@ def _periods_on_host(settings: Settings, ring: Path) -> set[int]:
         row = conn.execute("SELECT value FROM ring_meta WHERE name = 'ring_id'").fetchone()
     finally:
         conn.close()
-    if row is None:
+    if row is None or not re.fullmatch(r"[0-9a-f]{16}", str(row[0])):  # not an id Mixun makes (keystore)
         return set()
     root = Path(settings.period_keys_dir).expanduser() if settings.period_keys_dir else period_keys_root()
     store = root / str(row[0])
