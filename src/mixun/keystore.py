@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import re
 import secrets
 import sqlite3
 import threading
@@ -549,14 +550,26 @@ class PeriodKeys:
             raise RuntimeError(f"MIXUN_PERIOD_KEYS_DIR ({root}) is inside the data directory ({data_dir}): "
                                "backups would hold the period keys; choose a directory outside it")
         where = root / self.ring.ring_id()
+        # The ring's store must be a real directory of this account: a link or a directory planted by
+        # someone who can write the root (and read the ring id from any backup) would receive the keys.
+        existed = os.path.lexists(where)
+        if existed and (where.is_symlink() or not where.is_dir() or where.stat().st_uid != os.geteuid()):
+            raise RuntimeError(f"the period key directory {where} is not a directory of this account (a link, "
+                               "a file, or another account's): remove it, or set MIXUN_PERIOD_KEYS_DIR")
         try:
             where.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.chmod(where, 0o700)
+            os.chmod(where, 0o700, follow_symlinks=False)
             probe = where / f".probe-{os.getpid()}"
             _write_new(probe, b"")
             probe.unlink()
         except OSError as exc:
-            # No writable host directory (an unusual account without a home, a read-only mount): keep
+            if existed or os.path.lexists(where):
+                # The store exists (other processes may be using it): switching this process to the key
+                # directory would read every month as missing and make a second key for a new month.
+                raise RuntimeError(f"the period key directory {where} is not usable ({exc.strerror or exc}); "
+                                   "period keys are kept there, so Mixun stops rather than use another "
+                                   "place") from exc
+            # No host directory can be made (an unusual account without a home, a read-only mount): keep
             # working from the key directory, loudly - its period keys are then in every backup.
             import logging
 
@@ -579,15 +592,20 @@ class PeriodKeys:
         for path in sorted(legacy.iterdir()):
             name = path.name
             if name.startswith(".period-"):  # an interrupted write's temporary: holds a key, used by none
-                shred_file(path)
+                with contextlib.suppress(FileNotFoundError):  # another process adopting meanwhile
+                    shred_file(path)
                 continue
             if not (name.startswith("period-") and name.endswith(".key")):
                 continue
             tail = name[len("period-"):-len(".key")]
             if tail.isdigit() and int(tail) in destroyed:  # retention destroyed that month here: never back
-                shred_file(path)
+                with contextlib.suppress(FileNotFoundError):
+                    shred_file(path)
                 continue
-            material = path.read_bytes()
+            try:
+                material = path.read_bytes()
+            except FileNotFoundError:  # another process of the deployment adopted it meanwhile
+                continue
             target = where / name
             if not target.exists():
                 tmp = where / f".adopt-{os.getpid()}-{secrets.token_hex(4)}"
@@ -600,7 +618,8 @@ class PeriodKeys:
                     tmp.unlink()
                 _fsync_dir(where)
             if target.read_bytes() == material:
-                shred_file(path)
+                with contextlib.suppress(FileNotFoundError):  # shredded by another process meanwhile
+                    shred_file(path)
         with contextlib.suppress(OSError):
             legacy.rmdir()  # only when empty
 
@@ -855,7 +874,14 @@ class DataKeyRing:
         """This ring's own name, made once and kept in the ring (so a backup's copy of the ring carries
         it): where its period keys are filed on a host."""
         with self._lock:
-            return str(self._db().execute("SELECT value FROM ring_meta WHERE name = 'ring_id'").fetchone()[0])
+            value = str(self._db().execute("SELECT value FROM ring_meta WHERE name = 'ring_id'").fetchone()[0])
+        # A path component under the host's period key directory: whoever can write the ring (a shared
+        # ring's database administrator, a planted file) must not name another directory with it
+        # ("/etc", "../..": made, chmodded 0700, filled with and shredded of key files).
+        if not re.fullmatch(r"[0-9a-f]{16}", value):
+            raise RuntimeError(f"the key ring's id {value[:40]!r} is not one Mixun makes (16 hex digits): "
+                               "the ring was changed by hand")
+        return value
 
     def _db(self) -> _RingDB:
         if self._conn is None or self._pid != os.getpid():

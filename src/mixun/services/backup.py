@@ -19,6 +19,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -83,6 +84,7 @@ def backup(settings: Settings, out: Path, key: BackupKey, progress: Progress | N
             ring = settings.key_file.parent / RING
             if ring.is_file():
                 _sqlite_snapshot(ring, keys_stage / RING)
+                _carry_fallback_periods(settings, keys_stage / PeriodKeys.DIR)
         if settings.is_sqlite:
             _sqlite_snapshot(Path(str(make_url(settings.database_url).database)), stage / "database.sqlite")
             db_file = "database.sqlite"
@@ -142,6 +144,32 @@ def _periods_needed(ring: Path) -> list[int]:
         conn.close()
 
 
+def _carry_fallback_periods(settings: Settings, stage: Path) -> None:
+    """A deployment whose host has no usable period key directory keeps its period keys in the key
+    directory (``PeriodKeys`` fallback, ADR 0020): the backup then holds them, as the ADR and ``keys
+    status`` say - without them a restore into an empty data dir would read every text as destroyed."""
+    if settings.keyring_url or settings.kek_provider == "pkcs11":
+        return
+    from mixun.keystore import keystore_from
+
+    periods = keystore_from(settings).data_keys.periods
+    if periods.dir != periods.legacy_dir or not periods.legacy_dir.is_dir():
+        return
+    for path in sorted(periods.legacy_dir.glob("period-*.key")):
+        stage.mkdir(mode=0o700, exist_ok=True)
+        shutil.copy2(path, stage / path.name)
+
+
+def _periods_in(store: Path) -> set[int]:
+    found = set()
+    if store.is_dir():
+        for p in store.glob("period-*.key"):
+            tail = p.stem.split("-", 1)[1]
+            if tail.isdigit():
+                found.add(int(tail))
+    return found
+
+
 def _periods_on_host(settings: Settings, ring: Path) -> set[int]:
     """The months whose period keys this host already keeps for the (restored) ring: a restore on the
     host that made the backup, or one whose period keys were brought over, reads every month it keeps."""
@@ -154,7 +182,7 @@ def _periods_on_host(settings: Settings, ring: Path) -> set[int]:
         row = conn.execute("SELECT value FROM ring_meta WHERE name = 'ring_id'").fetchone()
     finally:
         conn.close()
-    if row is None:
+    if row is None or not re.fullmatch(r"[0-9a-f]{16}", str(row[0])):  # not an id Mixun makes (keystore)
         return set()
     root = Path(settings.period_keys_dir).expanduser() if settings.period_keys_dir else period_keys_root()
     store = root / str(row[0])
@@ -227,6 +255,9 @@ def restore(settings: Settings, archive: Path, key_file: Path | None = None, pas
         _check_target(settings, manifest["database"])  # before anything is written
         for period in _destroyed_in(stage / "keys" / RING):  # what the backup's own ring says was destroyed
             escrow.pop(period, None)
+        carried = _periods_in(stage / "keys" / PeriodKeys.DIR)  # a fallback deployment's (above)
+        for period in carried:
+            escrow.pop(period, None)
         data_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(data_dir, 0o700)
         if manifest["database"] == "postgresql":
@@ -289,9 +320,9 @@ def restore(settings: Settings, archive: Path, key_file: Path | None = None, pas
                     tmp_path.unlink(missing_ok=True)
     needed = (manifest.get("period_keys") or {}).get("needed") or []
     on_host = _periods_on_host(settings, settings.key_file.parent / RING)
-    manifest["periods_restored"] = sorted(escrow)
+    manifest["periods_restored"] = sorted(set(escrow) | carried)
     manifest["periods_on_host"] = sorted(p for p in needed if p in on_host)
-    manifest["periods_missing"] = [p for p in needed if p not in escrow and p not in on_host]
+    manifest["periods_missing"] = [p for p in needed if p not in escrow and p not in on_host and p not in carried]
     leave_restore_note(settings, manifest)
     return manifest
 

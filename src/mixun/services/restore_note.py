@@ -32,14 +32,35 @@ def leave_restore_note(settings: Settings, manifest: dict[str, Any]) -> None:
 
 
 def restore_note(settings: Settings) -> dict[str, Any] | None:
-    """The note a restore left for the audit trail, if any."""
+    """The note a restore left for the audit trail, if any: only the fields a restore writes, of their
+    types - the file is in the data dir, and whatever it says goes into the audit trail (never a field
+    that would choose the record's actor, outcome or target, or stop ``mixun init``), read without
+    following a link (a link to some other JSON file would copy it into the trail)."""
     path = settings.key_file.parent / RESTORE_NOTE
     try:
-        return dict(json.loads(path.read_text()))
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except FileNotFoundError:
         return None
+    except OSError:  # a link, or not readable
+        return {"unreadable_note": True}
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            raw = json.loads(fh.read(1 << 16))
     except ValueError:
         return {"unreadable_note": True}
+    if not isinstance(raw, dict):
+        return {"unreadable_note": True}
+    note: dict[str, Any] = {}
+    for name in ("restored_at", "backup_created_at"):
+        if isinstance(raw.get(name), str):
+            note[name] = raw[name][:64]
+    for name in ("periods_restored", "periods_on_host", "periods_missing"):
+        value = raw.get(name)
+        if isinstance(value, list) and all(isinstance(p, int) and not isinstance(p, bool) for p in value):
+            note[name] = value[:1200]
+    if set(raw) - set(note):
+        note["unexpected_fields"] = len(set(raw) - set(note))  # fields no restore writes: not copied
+    return note
 
 
 def drop_restore_note(settings: Settings) -> None:
