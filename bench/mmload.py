@@ -23,7 +23,8 @@ backends of its database against the box's 2 cores (this box is app node and dat
 and a WebSocket delivery bound Mattermost's sample does not have: every post reaches each connected
 member's socket (≥ 99.9 %) with p99 < 2 s. A step adds users (they log in as the web client does:
 ``GET /me``, ``GET /conversations``, a WebSocket with a resume), waits ``--warmup`` seconds (their
-first idle times run out), then holds ``--window`` seconds and is judged on that window.
+first idle times run out), then holds ``--window`` seconds and is judged on that window, its posts'
+frames given ``--grace`` seconds more (``Deliveries``: who is owed what, late and missing frames).
 
 Users are in two groups of 50 each (blocks of 50 and blocks of 50 shifted by 25), so each user sees two
 channels, as Mattermost's sample instance gives each user several.
