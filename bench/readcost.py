@@ -1,5 +1,5 @@
 """What each read of Mattermost's load model costs the server, one request class at a time:
-`python -m bench.readcost [--requests 1500] [--concurrency 16] [--backend postgres]`.
+`python -m bench.readcost [--requests 1500] [--concurrency 16] [--backend postgres] [--classes a,b]`.
 
 Companion of ``bench.mmload`` (issue 23 item 3): under that model the reads — a channel's history
 page, the conversation list, read marks and the status poll — are the load. Here each class runs alone
@@ -61,7 +61,7 @@ async def _drive(port: int, jobs: list[tuple[str, str, str, bytes | None]], conc
     return lat, status
 
 
-def run(n_requests: int, concurrency: int, backend: str = "postgres") -> dict[str, Any]:
+def run(n_requests: int, concurrency: int, backend: str = "postgres", only: set[str] | None = None) -> dict[str, Any]:
     from bench.mmload import groups_of
     from bench.peers.load import db_backend_cpu
     from mixun.services.conversations import create_conversation
@@ -146,6 +146,8 @@ def run(n_requests: int, concurrency: int, backend: str = "postgres") -> dict[st
             assert mark_read  # (the service the route calls; imported so a renamed one fails here)
             out: dict[str, Any] = {}
             for name, jobs in classes.items():
+                if only and name not in only:
+                    continue
                 asyncio.run(_drive(server.port, jobs[: min(50, len(jobs))], concurrency))  # warm (connections, caches)
                 cpu0, db0, t0 = common.cpu_seconds(server.pid), db_backend_cpu(env.pg_db or ""), time.monotonic()
                 lat, status = asyncio.run(_drive(server.port, jobs, concurrency))
@@ -170,9 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=1500)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--backend", default="postgres", choices=("postgres", "sqlite"))
+    parser.add_argument("--classes", default="", help="comma-separated classes to run (default: all)")
     args = parser.parse_args(argv)
     out: dict[str, Any] = {"machine": common.machine(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    out.update(run(args.requests, args.concurrency, args.backend))
+    out.update(run(args.requests, args.concurrency, args.backend, {c for c in args.classes.split(",") if c} or None))
     print(json.dumps(out, ensure_ascii=False, indent=1))
     return 0
 

@@ -142,3 +142,39 @@ def test_presence_snapshot_is_contacts_with_their_status(env: Env) -> None:
         got = env.client.get("/api/v1/presence", headers=env.h(a)).json()["presence"]
     assert got == {str(b_id): "busy", str(c_id): "offline"}
     assert str(d_id) not in got
+
+
+def test_history_page_names_senders_who_left_and_counts_reads(env: Env) -> None:
+    """The page, the membership and the members' names and read positions come from fewer queries:
+    the views are as before — a sender who has left is still named, read counts count the members
+    now in the group, a member added later sees only what came after joining (an empty page for them
+    is a 200, for an outsider a 404), and the newest page (before_seq past the end) is the tail."""
+    a_id, a = env.person("zhangsan", "张三")
+    b_id, b = env.person("lisi", "李四")
+    c_id, c = env.person("wangwu", "王五")
+    d_id, d = env.person("zhaoliu", "赵六")
+    conv = group(env, a, "项目组", [b_id, c_id])
+    send(env, b, conv, "李四的消息")
+    send(env, a, conv, "张三的消息")
+    assert env.client.post(f"/api/v1/conversations/{conv}/read", headers=env.h(c), json={"seq": 2}).status_code == 204
+    assert env.client.post(f"/api/v1/conversations/{conv}/leave", headers=env.h(b)).status_code == 204
+    page = env.client.get(f"/api/v1/conversations/{conv}/messages?limit=30", headers=env.h(a)).json()["messages"]
+    assert [(m["seq"], m["sender"]["name"]) for m in page] == [(1, "李四"), (2, "张三")]
+    # the readers among the members now (张三 and 王五; 李四 left): both read the first (张三 by sending
+    # the second); the second's sender is not among its readers
+    assert [(m["read_count"], m["recipient_count"]) for m in page] == [(2, 2), (1, 1)]
+    tail = env.client.get(f"/api/v1/conversations/{conv}/messages?limit=1&before_seq=2147483647",
+                          headers=env.h(a)).json()["messages"]
+    assert [m["seq"] for m in tail] == [2]
+    assert env.client.post(f"/api/v1/conversations/{conv}/members", headers=env.h(a),
+                           json={"user_ids": [d_id]}).status_code == 200
+    r = env.client.get(f"/api/v1/conversations/{conv}/messages?limit=30", headers=env.h(d))
+    assert r.status_code == 200 and r.json()["messages"] == []
+    send(env, a, conv, "新成员之后")
+    page = env.client.get(f"/api/v1/conversations/{conv}/messages?limit=30&before_seq=2147483647",
+                          headers=env.h(d)).json()["messages"]
+    assert [m["text"] for m in page] == ["新成员之后"]
+    assert env.client.get(f"/api/v1/conversations/{conv}/messages", headers=env.h(b)).status_code == 404
+    assert env.client.get(f"/api/v1/conversations/{conv}/messages?before_seq=2147483647",
+                          headers=env.h(b)).status_code == 404
+    assert c

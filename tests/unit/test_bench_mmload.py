@@ -84,3 +84,39 @@ def test_each_threshold_trips(key: str, value: object, name: str) -> None:
     step = _healthy()
     step[key] = value
     assert mmload.judge(step, cores=2) == [name]
+
+
+def _out(posts=(), arrivals=(), connected=(), reconnects=()) -> dict[str, object]:
+    return {"posts": list(posts), "arrivals": list(arrivals), "connected": list(connected),
+            "reconnects": list(reconnects)}
+
+
+def test_a_post_is_owed_only_to_members_connected_before_it_was_sent() -> None:
+    ledger = mmload.Deliveries({7: [0, 1, 2, 3]})
+    # users 0 and 1 connected before the send at t=10, user 2 after it, user 3 never
+    ledger.add(_out(posts=[("p", 7, 10.0, 0)], connected=[(0, 1.0), (1, 2.0), (2, 11.0)],
+                    arrivals=[("p", 0, 0.02), ("p", 1, 0.03), ("p", 2, 0.5)]))
+    out = ledger.judge(5.0, 20.0)
+    assert (out["posts_judged"], out["expected_deliveries"], out["deliveries"]) == (1, 2, 2)
+    assert out["delivered_fraction"] == 1.0 and out["missing_count"] == 0
+
+
+def test_a_late_frame_counts_with_its_latency_and_a_duplicate_counts_once() -> None:
+    ledger = mmload.Deliveries({7: [0, 1]})
+    ledger.add(_out(posts=[("p", 7, 10.0, 0)], connected=[(0, 1.0), (1, 1.0)], arrivals=[("p", 0, 0.01)]))
+    ledger.add(_out(arrivals=[("p", 1, 6.0), ("p", 1, 6.5)]))  # after the window closed, and again on a resume
+    out = ledger.judge(5.0, 20.0)
+    assert out["deliveries"] == 2 and out["delivery_ms"]["max"] == 6000.0
+
+
+def test_a_missing_frame_counts_and_is_watched_for_afterwards() -> None:
+    ledger = mmload.Deliveries({7: [0, 1]})
+    ledger.add(_out(posts=[("p", 7, 10.0, 0), ("early", 7, 2.0, 0)], connected=[(0, 1.0), (1, 1.0)],
+                    arrivals=[("p", 0, 0.01)], reconnects=[(1, 9.9, 10.2)]))
+    out = ledger.judge(5.0, 20.0)
+    assert out["posts_judged"] == 1  # "early" was sent before the window: forgotten, not judged
+    assert (out["expected_deliveries"], out["deliveries"], out["missing_count"]) == (2, 1, 1)
+    miss = out["missing"][0]
+    assert (miss["post"], miss["user"], miss["reconnects_near_send"]) == ("p", 1, [(-0.1, 0.2)])
+    ledger.add(_out(arrivals=[("p", 1, 31.0)]))
+    assert ledger.missing[("p", 1)]["arrived_after_s"] == 31.0

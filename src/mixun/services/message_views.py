@@ -56,12 +56,21 @@ def archive_attachment_views(s: Session, message_ids: list[int]) -> dict[int, li
     return attachment_views(s, message_ids, archive=True) if message_ids else {}
 
 
-def message_views(s: Session, ctx: Ctx, msgs: list[Message], viewer: int | None) -> list[dict[str, Any]]:
-    """Public views; ``viewer`` adds read state and, for an urgent sender, the recipients' phones."""
+def message_views(s: Session, ctx: Ctx, msgs: list[Message], viewer: int | None, *,
+                  names: dict[int, str] | None = None,
+                  reads: dict[int, list[tuple[int, int]]] | None = None) -> list[dict[str, Any]]:
+    """Public views; ``viewer`` adds read state and, for an urgent sender, the recipients' phones.
+    ``names`` (of at least the senders who are members) and ``reads`` (the read positions of every
+    conversation of ``msgs``) when the caller read them already."""
     if not msgs:
         return []
-    names = user_store.list_names(s, {m.sender_id for m in msgs})
-    reads = message_store.list_read_positions(s, {m.conversation_id for m in msgs})
+    senders = {m.sender_id for m in msgs}
+    if names is None:
+        names = user_store.list_names(s, senders)
+    elif not senders <= names.keys():
+        names = {**names, **user_store.list_names(s, senders - names.keys())}
+    if reads is None:
+        reads = message_store.list_read_positions(s, {m.conversation_id for m in msgs})
     ids_with_atts = [m.id for m in msgs if m.kind != "text"]
     atts = attachment_views(s, ids_with_atts) if ids_with_atts else {}
     out = []

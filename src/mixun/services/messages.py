@@ -34,11 +34,18 @@ def page_views(s: Session, ctx: Ctx, conversation_id: int, after_seq: int | None
                limit: int) -> list[dict[str, Any]]:
     """``list_messages`` in the caller's session ``s``."""
     limit = max(1, min(limit, MAX_PAGE))
-    conv, me = access_conversation(s, ctx, conversation_id)
-    rows = message_store.list_page(s, conv.id, me.joined_seq, after_seq, before_seq, limit)
+    # The page and the caller's membership in one query (the busiest read: each statement costs the
+    # serving process more than its rows do); an empty page is answered after the membership check,
+    # so a non-member gets the 404 either way.
+    rows = message_store.list_member_page(s, conversation_id, ctx.user_id, after_seq, before_seq, limit)
+    if not rows:
+        access_conversation(s, ctx, conversation_id)
+        return []
     if any(r.dlp_action == "hold" for r in rows):
         rows = [r for r in rows if r.dlp_action != "hold" or r.sender_id == ctx.user_id]
-    return message_views(s, ctx, rows, ctx.user_id)
+    # The members' read positions and names in one query; a sender who has left is named apart.
+    reads, names = message_store.list_members_reads_and_names(s, conversation_id)
+    return message_views(s, ctx, rows, ctx.user_id, names=names, reads={conversation_id: reads})
 
 
 def access_message(s: Session, ctx: Ctx, message_id: int) -> tuple[Message, Conversation, Member]:
@@ -123,17 +130,18 @@ def mark_read(ctx: Ctx, conversation_id: int, seq: int) -> None:
     write transaction (SQLite's single writer, a commit)."""
     with ctx.rt.db.quick_read() as s:
         conv, member = access_conversation(s, ctx, conversation_id)
-        if min(int(seq), conv.last_seq) <= member.read_seq:
-            return
-    with ctx.rt.db.write() as s:
-        conv, member = access_conversation(s, ctx, conversation_id)
-        seq = min(int(seq), conv.last_seq)
-        if seq <= member.read_seq:
-            return
+        seq = min(int(seq), conv.last_seq)  # a conversation's end only moves on: still a valid bound
         old = member.read_seq
-        now = datetime.now(UTC)
-        s.execute(update(Member).where(Member.conversation_id == conv.id, Member.user_id == ctx.user_id,
-                                       Member.read_seq < seq).values(read_seq=seq, read_at=now))
+        if seq <= old:
+            return
+    # The write is the guarded UPDATE alone (the membership is not read again): it moves the mark only
+    # forward and finds no row for someone who left meanwhile. Should another mark have moved it
+    # since the read above, the receipts may also name senders that mark told already (the same news).
+    with ctx.rt.db.write() as s:
+        moved = s.execute(update(Member).where(Member.conversation_id == conv.id, Member.user_id == ctx.user_id,
+                                               Member.read_seq < seq).values(read_seq=seq, read_at=datetime.now(UTC)))
+        if not moved.rowcount:  # type: ignore[attr-defined]
+            return
         _emit_read(s, ctx, conv.id, old, seq)
 
 

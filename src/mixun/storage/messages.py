@@ -46,6 +46,36 @@ def list_page(s: Session, conversation_id: int, joined_seq: int, after_seq: int 
     return list(s.execute(stmt.order_by(Message.seq).limit(limit)).scalars())
 
 
+def list_member_page(s: Session, conversation_id: int, user_id: int, after_seq: int | None,
+                     before_seq: int | None, limit: int) -> list[Message]:
+    """``list_page`` for the member ``user_id``, the membership read in the same query (its
+    ``joined_seq`` bounds the page): the rows when ``user_id`` is a member, none otherwise. An empty
+    answer does not tell a non-member from an empty page: the caller checks the membership then."""
+    stmt = (select(Message).join(Member, (Member.conversation_id == Message.conversation_id)
+                                 & (Member.user_id == user_id))
+            .where(Message.conversation_id == conversation_id, Message.seq > Member.joined_seq))
+    if before_seq is not None:
+        stmt = stmt.where(Message.seq < before_seq)
+        if after_seq is not None:
+            stmt = stmt.where(Message.seq > after_seq)
+        return list(s.execute(stmt.order_by(Message.seq.desc()).limit(limit)).scalars())[::-1]
+    stmt = stmt.where(Message.seq > (after_seq or 0))
+    return list(s.execute(stmt.order_by(Message.seq).limit(limit)).scalars())
+
+
+def list_members_reads_and_names(s: Session, conversation_id: int) -> tuple[list[tuple[int, int]], dict[int, str]]:
+    """One conversation's [(member id, read seq), …] (as ``list_read_positions``) and its members'
+    names, in one query."""
+    reads: list[tuple[int, int]] = []
+    names: dict[int, str] = {}
+    for uid, rs, name in s.execute(select(Member.user_id, Member.read_seq, User.name)
+                                   .join(User, User.id == Member.user_id)
+                                   .where(Member.conversation_id == conversation_id)).all():
+        reads.append((uid, rs))
+        names[uid] = name
+    return reads, names
+
+
 def list_attachments(s: Session, message_ids: Iterable[int], *, archive: bool = False) -> list[Attachment]:
     """The attachments of these messages in id order; ``archive`` adds the files kept inside secure packs
     (members never see those)."""
