@@ -248,3 +248,16 @@ def test_a_process_forgets_a_period_key_another_process_destroyed(tmp_path: Path
 def test_restore_writes_group_keys_under_their_file_names(tmp_path: Path) -> None:
     assert PeriodKeys.file_name(202601) == "period-202601.key"
     assert PeriodKeys.file_name(202601, "0123456789ab") == "period-202601-0123456789ab.key"
+
+
+def test_a_conversation_made_in_the_same_transaction_gets_its_own_group(env: Env) -> None:
+    """A direct chat's first key is made while it is created (its creation event is sealed in the same
+    transaction): the group is read inside that transaction, so it is the direct chats' group, not the
+    default."""
+    retention.set_policy(cli_ctx(env), "kind:direct", 30, 30)
+    _a, ta = env.person("zhangsan", "张三")
+    b, _tb = env.person("lisi", "李四")
+    conv = direct(env, ta, b)
+    ring = env.rt.keys.data_keys
+    assert ring.period_key_of(f"c:{conv}", period_of(datetime.now(UTC))) == (
+        ring.periods.tag("kind:direct"), period_of(datetime.now(UTC)))

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mixun.db.engine import Database
 from mixun.db.models import Message
 from mixun.db.sealed import PREFIX, open_text
 from mixun.errors import MixunError
@@ -47,6 +48,10 @@ def key_groups(rt: Runtime) -> Callable[[list[int]], dict[int, str]]:
     def group_of(conversation_ids: list[int]) -> dict[int, str]:
         from mixun.services.retention_groups import key_groups as groups
 
+        current = rt.db.current_write() if isinstance(rt.db, Database) else None
+        if current is not None:  # sealing inside a write: see the conversation it may just have created
+            with current.no_autoflush:
+                return groups(current, conversation_ids)
         with rt.db.read() as s:
             return groups(s, conversation_ids)
 
