@@ -20,6 +20,8 @@ Formats (every ciphertext records its algorithm; every wrapped key its KEK versi
 - wrapped in an HSM: 0x04 | KEK version (4) | nonce(12) | AES-256-GCM ciphertext + tag made by the token
 - period-wrapped:   0x05 | period YYYYMM (4) | alg(1) | nonce(12) | ciphertext + tag - a conversation's data
   key under its month's period key (``PeriodKeys``); the ring stores this blob wrapped again by a KEK
+- group-wrapped:    0x06 | period YYYYMM (4) | tag length (1) | group tag | alg(1) | nonce(12) | ciphertext + tag -
+  the same under the period key of a retention group's month (ADR 0020, "Groups")
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ _SEALED = b"\x02"
 _WRAPPED = b"\x03"
 _HSM_WRAPPED = b"\x04"
 _PERIOD_WRAPPED = b"\x05"
+_GROUP_WRAPPED = b"\x06"
 ALG_AES = 1
 ALG_SM4 = 2
 CIPHERS = {"aes-256-gcm": ALG_AES, "sm4-gcm": ALG_SM4}
@@ -230,57 +233,61 @@ class Pkcs11Keks:
 
     PERIOD_PREFIX = "mixun-period-"
 
-    def _period_key(self, period: int) -> Any:
+    def _period_key(self, period: int, group: str = "") -> Any:
         from pkcs11 import ObjectClass
         from pkcs11.exceptions import NoSuchKey
 
+        label = period_label(period, group)
         try:
-            return self._open().get_key(label=f"{self.PERIOD_PREFIX}{period}", object_class=ObjectClass.SECRET_KEY)
+            return self._open().get_key(label=f"{self.PERIOD_PREFIX}{label}", object_class=ObjectClass.SECRET_KEY)
         except NoSuchKey:
-            raise PeriodKeyGone(f"period key {period} is not in the HSM") from None
+            raise PeriodKeyGone(f"period key {label} is not in the HSM") from None
 
-    def periods(self) -> list[int]:
+    def periods(self) -> list[tuple[str, int]]:
+        """(group tag, period) of every period key in the token (labels ``mixun-period-YYYYMM[-tag]``)."""
         from pkcs11 import Attribute, ObjectClass
 
         with self._lock:
             found = set()
             for obj in self._open().get_objects({Attribute.CLASS: ObjectClass.SECRET_KEY}):
                 label = obj.label or ""
-                if label.startswith(self.PERIOD_PREFIX) and label[len(self.PERIOD_PREFIX):].isdigit():
-                    found.add(int(label[len(self.PERIOD_PREFIX):]))
-            return sorted(found)
+                if label.startswith(self.PERIOD_PREFIX):
+                    pid = parse_period_label(label[len(self.PERIOD_PREFIX):])
+                    if pid is not None:
+                        found.add(pid)
+            return sorted(found, key=lambda pid: (pid[1], pid[0]))
 
-    def ensure_period(self, period: int) -> None:
-        """Make the period's key in the token unless it is there (callers hold the ring's write lock, so
+    def ensure_period(self, period: int, group: str = "") -> None:
+        """Make the period key in the token unless it is there (callers hold the ring's write lock, so
         two processes do not both make it)."""
         from pkcs11 import KeyType
 
         with self._lock:
             try:
-                self._period_key(period)
+                self._period_key(period, group)
             except PeriodKeyGone:
-                self._open().generate_key(KeyType.AES, 256, label=f"{self.PERIOD_PREFIX}{period}", store=True,
-                                          template=_sealed_key_template())
+                self._open().generate_key(KeyType.AES, 256, label=f"{self.PERIOD_PREFIX}{period_label(period, group)}",
+                                          store=True, template=_sealed_key_template())
 
-    def period_encrypt(self, period: int, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    def period_encrypt(self, period: int, nonce: bytes, plaintext: bytes, aad: bytes, group: str = "") -> bytes:
         with self._lock:
-            return self._gcm_seal(self._period_key(period), nonce, plaintext, aad)
+            return self._gcm_seal(self._period_key(period, group), nonce, plaintext, aad)
 
-    def period_decrypt(self, period: int, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
+    def period_decrypt(self, period: int, nonce: bytes, sealed: bytes, aad: bytes, group: str = "") -> bytes:
         with self._lock:
-            return self._gcm_open(self._period_key(period), nonce, sealed, aad, "period-wrapped key")
+            return self._gcm_open(self._period_key(period, group), nonce, sealed, aad, "period-wrapped key")
 
-    def has_period(self, period: int) -> bool:
+    def has_period(self, period: int, group: str = "") -> bool:
         with self._lock:
             try:
-                self._period_key(period)
+                self._period_key(period, group)
             except PeriodKeyGone:
                 return False
             return True
 
-    def destroy_period(self, period: int) -> None:
+    def destroy_period(self, period: int, group: str = "") -> None:
         with self._lock, contextlib.suppress(PeriodKeyGone):
-            self._period_key(period).destroy()
+            self._period_key(period, group).destroy()
 
 
 class KeyStore:
@@ -505,21 +512,48 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class PeriodKeys:
-    """Per-month key-encryption keys ("period keys", ADR 0020): every conversation's data key of a month
-    is wrapped by its month's period key *inside* the KEK wrapping the ring stores, so reading it needs
-    the ring, a KEK and the period key. Period keys are kept where no backup of Mixun reaches:
+def period_label(period: int, group: str = "") -> str:
+    """How a period key is named outside the ring (files, HSM labels, the escrow, ``keys status``):
+    ``YYYYMM`` for a month-wide key (legacy, and callers that name no group), ``YYYYMM-<tag>`` for a
+    retention group's key of that month. The tag is opaque (``PeriodKeys.tag``)."""
+    return f"{period}-{group}" if group else str(period)
 
-    - ``keys/periods/period-YYYYMM.key`` (32 bytes, 0600): a sub-store of the key directory that
+
+def parse_period_label(label: str) -> tuple[str, int] | None:
+    """(group tag, period) of a label ``period_label`` wrote; None for anything else."""
+    head, _, tag = label.partition("-")
+    if len(head) != 6 or not head.isdigit():
+        return None
+    if tag and (len(tag) != GROUP_TAG_CHARS or any(ch not in "0123456789abcdef" for ch in tag)):
+        return None
+    return tag, int(head)
+
+
+GROUP_TAG_CHARS = 12
+PeriodId = tuple[str, int]  # (group tag, period): one period key
+
+
+class PeriodKeys:
+    """Per-(retention group, month) key-encryption keys ("period keys", ADR 0020): every conversation's data
+    key of a month is wrapped by the period key of its retention group and month *inside* the KEK wrapping
+    the ring stores, so reading it needs the ring, a KEK and the period key. The group is the retention
+    scope that governed the conversation when its data key was made (``default``, ``kind:direct``,
+    ``kind:group``, ``unit:<path>``, several joined by ``+``, or ``hold:<conversation>``): conversations that
+    expire together share a key. It is named by an opaque tag (a keyed hash, ``tag``) wherever a key is
+    named outside the ring; the ring's ``period_groups`` table maps tags to names for ``keys status``.
+    The group ``""`` is the month-wide key of before groups (still read, and destroyed as before).
+    Period keys are kept where no backup of Mixun reaches:
+
+    - ``keys/periods/period-YYYYMM[-tag].key`` (32 bytes, 0600): a sub-store of the key directory that
       ``mixun backup`` does not copy (the default);
-    - with ``MIXUN_KEK_PROVIDER=pkcs11``, AES-256 keys ``mixun-period-YYYYMM`` inside the HSM, never
+    - with ``MIXUN_KEK_PROVIDER=pkcs11``, AES-256 keys ``mixun-period-YYYYMM[-tag]`` inside the HSM, never
       extractable (periods already in files keep reading from their files);
     - with a shared ring (``MIXUN_KEYRING_URL``) and no HSM, the ring database's ``period_keys`` table
       (back that database up without the table's data: docs/keys.md).
 
-    Retention destroys a month's period key once no conversation's data key of that month is left in the
-    ring (``DataKeyRing.destroy_spent_periods``): every backup's copy of that month's ring entries is then
-    unreadable. For disaster recovery the operator keeps an escrow of the period keys
+    Retention destroys a (group, month)'s period key once no conversation's data key wrapped under it is
+    left in the ring (``DataKeyRing.destroy_spent_periods``): every backup's copy of those ring entries is
+    then unreadable. For disaster recovery the operator keeps an escrow of the period keys
     (``mixun keys export-periods``) under its own, short retention; an HSM keeps them by its replication."""
 
     DIR = "periods"
@@ -533,7 +567,8 @@ class PeriodKeys:
         self.legacy_dir = ring.keys.dir / self.DIR
         self._dir: Path | None = None
         self.fallback: str = ""  # why the host store could not be used (then the legacy dir is; keys status)
-        self._material: dict[int, bytes] = {}
+        self._material: dict[PeriodId, bytes] = {}
+        self._tombstones_seen = -1  # how many tombstones the ring had when the cache was last checked
 
     @property
     def dir(self) -> Path:
@@ -597,8 +632,8 @@ class PeriodKeys:
                 continue
             if not (name.startswith("period-") and name.endswith(".key")):
                 continue
-            tail = name[len("period-"):-len(".key")]
-            if tail.isdigit() and int(tail) in destroyed:  # retention destroyed that month here: never back
+            pid = parse_period_label(name[len("period-"):-len(".key")])
+            if pid is not None and pid in destroyed:  # retention destroyed that key here: never back
                 with contextlib.suppress(FileNotFoundError):
                     shred_file(path)
                 continue
@@ -630,92 +665,110 @@ class PeriodKeys:
             return "hsm"
         return "ring" if self.ring.url else "file"
 
-    def path(self, period: int) -> Path:
-        return self.dir / f"period-{period}.key"
+    def tag(self, group: str) -> str:
+        """The opaque tag of a retention group: a keyed hash (HKDF of KEK version 1, which every node holds
+        and which is never destroyed), so a unit's path (Chinese, slashes) never shows in a file name or an
+        HSM label, and two nodes name the same group alike without asking each other. ``""`` stays ``""``."""
+        if not group:
+            return ""
+        import hmac
 
-    def _in_hsm(self, period: int) -> bool:
+        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                   info=b"mixun period group tag v1").derive(self.keys.master)
+        return hmac.new(key, group.encode(), "sha256").hexdigest()[:GROUP_TAG_CHARS]
+
+    @staticmethod
+    def file_name(period: int, group: str = "") -> str:
+        return f"period-{period_label(period, group)}.key"
+
+    def path(self, period: int, group: str = "") -> Path:
+        return self.dir / self.file_name(period, group)
+
+    def _in_hsm(self, period: int, group: str = "") -> bool:
         """With an HSM, a period's key is the token's whenever the token holds one: a file of the same
-        month (planted, or left over) is never used then. Only a month made in a file before the HSM was
-        configured reads from its file."""
+        period key (planted, or left over) is never used then. Only a key made in a file before the HSM
+        was configured reads from its file."""
         if self.keys.hsm is None:
             return False
-        return not self.path(period).exists() or self.keys.hsm.has_period(period)
+        return not self.path(period, group).exists() or self.keys.hsm.has_period(period, group)
 
-    def where_is(self, period: int) -> str:
+    def where_is(self, period: int, group: str = "") -> str:
         if self.keys.hsm is not None:
-            return "hsm" if self._in_hsm(period) else "file"
-        return "file" if self.path(period).exists() else self.where
+            return "hsm" if self._in_hsm(period, group) else "file"
+        return "file" if self.path(period, group).exists() else self.where
 
-    def stray_file(self, period: int, protects: int) -> bool:
-        """With an HSM: a key file for a month the token keeps, or for a month no data key is wrapped
-        under yet - never used (``ensure`` makes such a month's key in the token), and worth a look: nobody
-        but an operator with a shell puts one there."""
-        return (self.keys.hsm is not None and self.path(period).exists()
-                and (protects == 0 or self.keys.hsm.has_period(period)))
+    def stray_file(self, period: int, protects: int, group: str = "") -> bool:
+        """With an HSM: a key file for a period key the token keeps, or one no data key is wrapped under
+        yet - never used (``ensure`` makes such a key in the token), and worth a look: nobody but an
+        operator with a shell puts one there."""
+        return (self.keys.hsm is not None and self.path(period, group).exists()
+                and (protects == 0 or self.keys.hsm.has_period(period, group)))
 
-    def present(self) -> list[int]:
-        """Periods whose key this store holds."""
-        found: set[int] = set()
+    def present(self) -> list[PeriodId]:
+        """(group tag, period) of every period key this store holds."""
+        found: set[PeriodId] = set()
         if self.dir.is_dir():
             for p in self.dir.glob("period-*.key"):
-                tail = p.stem.split("-", 1)[1]
-                if tail.isdigit():
-                    found.add(int(tail))
+                pid = parse_period_label(p.stem.split("-", 1)[1])
+                if pid is not None:
+                    found.add(pid)
         if self.ring.url:
-            found |= {int(r[0]) for r in self.ring._db().execute("SELECT period FROM period_keys")}
+            found |= {(str(g), int(p)) for g, p in self.ring._db().execute("SELECT grp, period FROM period_keys")}
         if self.keys.hsm is not None:
             found |= set(self.keys.hsm.periods())
-        return sorted(found)
+        return sorted(found, key=lambda pid: (pid[1], pid[0]))
 
-    def _needed(self, period: int) -> bool:
-        """Whether the ring holds data keys wrapped under this period's key (then a missing key is lost,
-        not new: making another would split the month, and the escrow's key could never come back)."""
-        return self.ring._db().execute("SELECT 1 FROM data_keys WHERE period = ? AND period_wrapped = 1 LIMIT 1",
-                                       (period,)).fetchone() is not None
+    def _needed(self, period: int, group: str = "") -> bool:
+        """Whether the ring holds data keys wrapped under this period key (then a missing key is lost,
+        not new: making another would split the group's month, and the escrow's key could never come back)."""
+        return self.ring._db().execute("SELECT 1 FROM data_keys WHERE period = ? AND pgroup = ? AND period_wrapped = 1 "
+                                       "LIMIT 1", (period, group)).fetchone() is not None
 
-    def ensure(self, period: int) -> None:
-        """Make the period's key unless it exists (callers hold the ring's write lock). Never for a month
-        retention destroyed (its tombstone), nor for a month whose key is missing while the ring holds
+    def ensure(self, period: int, group: str = "") -> None:
+        """Make the period key unless it exists (callers hold the ring's write lock). Never for a (group,
+        month) retention destroyed (its tombstone), nor for one whose key is missing while the ring holds
         data keys wrapped under it (a restore without the escrow): ``PeriodKeyGone`` - the key must come
         back from the escrow (``mixun keys import-periods``), a fresh one would make that impossible."""
         db = self.ring._db()
-        if db.execute("SELECT 1 FROM destroyed_periods WHERE period = ?", (period,)).fetchone() is not None:
-            raise PeriodKeyGone(f"the period key of {period} was destroyed by retention: no key of that month "
-                                "is made again")
+        name = period_label(period, group)
+        if db.execute("SELECT 1 FROM destroyed_period_keys WHERE grp = ? AND period = ?",
+                      (group, period)).fetchone() is not None:
+            self._material.pop((group, period), None)
+            raise PeriodKeyGone(f"the period key {name} was destroyed by retention: it is not made again")
         hsm = self.keys.hsm
         if hsm is not None:
-            # Only in the token: a file is used only for a month made in files before the HSM (data keys
-            # are wrapped under it); a file for any other month is ignored (``keys status`` flags it).
-            if hsm.has_period(period) or (self.path(period).exists() and self._needed(period)):
+            # Only in the token: a file is used only for a key made in files before the HSM (data keys
+            # are wrapped under it); a file for any other is ignored (``keys status`` flags it).
+            if hsm.has_period(period, group) or (self.path(period, group).exists() and self._needed(period, group)):
                 return
-            if self._needed(period):
-                raise PeriodKeyGone(f"the period key of {period} is not in the HSM, and data keys of that month "
-                                    "are wrapped under it")
-            hsm.ensure_period(period)
+            if self._needed(period, group):
+                raise PeriodKeyGone(f"the period key {name} is not in the HSM, and data keys are wrapped under it")
+            hsm.ensure_period(period, group)
             return
-        if period in self._material or self.path(period).exists():
+        if (group, period) in self._material or self.path(period, group).exists():
             return
-        if self.ring.url and db.execute("SELECT 1 FROM period_keys WHERE period = ?", (period,)).fetchone():
+        if self.ring.url and db.execute("SELECT 1 FROM period_keys WHERE grp = ? AND period = ?",
+                                        (group, period)).fetchone():
             return
-        if self._needed(period):
-            raise PeriodKeyGone(f"the period key of {period} is not in this key store, and data keys of that "
-                                "month are wrapped under it: restore it from the escrow (mixun keys import-periods)")
+        if self._needed(period, group):
+            raise PeriodKeyGone(f"the period key {name} is not in this key store, and data keys are wrapped under "
+                                "it: restore it from the escrow (mixun keys import-periods)")
         if self.ring.url:
-            self.ring._db().execute("INSERT INTO period_keys (period, material, created_at) VALUES (?, ?, ?) "
-                                    "ON CONFLICT (period) DO NOTHING",
-                                    (period, secrets.token_bytes(32), datetime.now(UTC).isoformat()))
+            self.ring._db().execute("INSERT INTO period_keys (grp, period, material, created_at) VALUES (?, ?, ?, ?) "
+                                    "ON CONFLICT (grp, period) DO NOTHING",
+                                    (group, period, secrets.token_bytes(32), datetime.now(UTC).isoformat()))
         else:
-            self._write(period, secrets.token_bytes(32))
+            self._write(period, secrets.token_bytes(32), group)
 
-    def _write(self, period: int, material: bytes) -> bool:
+    def _write(self, period: int, material: bytes, group: str = "") -> bool:
         """The key file written whole or not at all (a temporary, then a hard link that fails if another
         process got there first). True when this call wrote it."""
         self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(self.dir, 0o700)
-        tmp = self.dir / f".period-{period}.{os.getpid()}.{secrets.token_hex(4)}"
+        tmp = self.dir / f".period-{period_label(period, group)}.{os.getpid()}.{secrets.token_hex(4)}"
         _write_new(tmp, material)
         try:
-            os.link(tmp, self.path(period))
+            os.link(tmp, self.path(period, group))
             wrote = True
         except FileExistsError:
             wrote = False
@@ -724,105 +777,137 @@ class PeriodKeys:
         _fsync_dir(self.dir)
         return wrote
 
-    def material(self, period: int) -> bytes:
-        """The key bytes of a period kept in a file or the ring database (not an HSM's)."""
-        key = self._material.get(period)
+    def _forget_destroyed(self) -> None:
+        """Drop from this process's cache the bytes of every period key another process destroyed since
+        the last look (one count of the ring's tombstones when the cache holds anything)."""
+        if not self._material:
+            return
+        db = self.ring._db()
+        n = int(db.execute("SELECT count(*) FROM destroyed_period_keys").fetchone()[0])
+        if n != self._tombstones_seen:
+            gone = {(str(g), int(p)) for g, p in db.execute("SELECT grp, period FROM destroyed_period_keys")}
+            for pid in list(self._material):
+                if pid in gone:
+                    del self._material[pid]
+            self._tombstones_seen = n
+
+    def material(self, period: int, group: str = "") -> bytes:
+        """The key bytes of a period key kept in a file or the ring database (not an HSM's)."""
+        self._forget_destroyed()
+        key = self._material.get((group, period))
         if key is not None:
             return key
+        name = period_label(period, group)
         try:
-            key = self.path(period).read_bytes()
+            key = self.path(period, group).read_bytes()
         except FileNotFoundError:
             key = None
             if self.ring.url:
-                row = self.ring._db().execute("SELECT material FROM period_keys WHERE period = ?", (period,)).fetchone()
+                row = self.ring._db().execute("SELECT material FROM period_keys WHERE grp = ? AND period = ?",
+                                              (group, period)).fetchone()
                 key = bytes(row[0]) if row is not None else None
             if key is None:
-                raise PeriodKeyGone(f"period key {period} is not in this key store") from None
+                raise PeriodKeyGone(f"period key {name} is not in this key store") from None
         if len(key) != 32:
-            raise RuntimeError(f"period key {period} is not 32 bytes")
-        self._material[period] = key
+            raise RuntimeError(f"period key {name} is not 32 bytes")
+        self._material[(group, period)] = key
         return key
 
     @staticmethod
     def _aad(header: bytes, scope: str) -> bytes:
         return header + b"period-dek:" + scope.encode()
 
-    def wrap(self, period: int, dek: bytes, scope: str) -> bytes:
-        """``dek`` wrapped under the period's key (made first when missing), bound to its scope."""
-        self.ensure(period)
-        in_hsm = self._in_hsm(period)
+    def wrap(self, period: int, dek: bytes, scope: str, group: str = "") -> bytes:
+        """``dek`` wrapped under the (group, period)'s key (made first when missing), bound to its scope.
+        The month-wide key (group ``""``) writes the format of before groups."""
+        self.ensure(period, group)
+        in_hsm = self._in_hsm(period, group)
         alg = ALG_AES if in_hsm else self.keys.alg
-        header = _PERIOD_WRAPPED + period.to_bytes(4, "big") + bytes([alg])
+        if group:
+            header = _GROUP_WRAPPED + period.to_bytes(4, "big") + bytes([len(group)]) + group.encode() + bytes([alg])
+        else:
+            header = _PERIOD_WRAPPED + period.to_bytes(4, "big") + bytes([alg])
         nonce = secrets.token_bytes(12)
         if in_hsm:
             assert self.keys.hsm is not None
-            body = self.keys.hsm.period_encrypt(period, nonce, dek, self._aad(header, scope))
+            body = self.keys.hsm.period_encrypt(period, nonce, dek, self._aad(header, scope), group)
         else:
-            body = _encrypt(alg, _kek_for(alg, self.material(period)), nonce, dek, self._aad(header, scope))
+            body = _encrypt(alg, _kek_for(alg, self.material(period, group)), nonce, dek, self._aad(header, scope))
         return header + nonce + body
 
     @staticmethod
-    def period_of_wrapped(blob: bytes) -> int:
-        if blob[:1] != _PERIOD_WRAPPED or len(blob) < 6 + 12 + 16:
-            raise ValueError("not a period-wrapped key")
-        return int.from_bytes(blob[1:5], "big")
+    def _split(blob: bytes) -> tuple[str, int, bytes, int, bytes, bytes]:
+        """(group, period, header, alg, nonce, sealed) of a period-wrapped blob."""
+        if blob[:1] == _PERIOD_WRAPPED and len(blob) >= 6 + 12 + 16:
+            return "", int.from_bytes(blob[1:5], "big"), blob[:6], blob[5], blob[6:18], blob[18:]
+        if blob[:1] == _GROUP_WRAPPED and len(blob) > 6:
+            n = blob[5]
+            end = 6 + n + 1
+            if len(blob) >= end + 12 + 16:
+                return (blob[6:6 + n].decode("ascii"), int.from_bytes(blob[1:5], "big"), blob[:end], blob[end - 1],
+                        blob[end:end + 12], blob[end + 12:])
+        raise ValueError("not a period-wrapped key")
+
+    @classmethod
+    def period_of_wrapped(cls, blob: bytes) -> int:
+        return cls._split(blob)[1]
 
     def unwrap(self, blob: bytes, scope: str) -> bytes:
-        """The data key inside a period-wrapped blob; ``PeriodKeyGone`` when the period's key is not here."""
-        period = self.period_of_wrapped(blob)
-        header, alg = blob[:6], blob[5]
-        if self._in_hsm(period):
+        """The data key inside a period-wrapped blob; ``PeriodKeyGone`` when its period key is not here."""
+        group, period, header, alg, nonce, sealed = self._split(blob)
+        if self._in_hsm(period, group):
             assert self.keys.hsm is not None
-            return self.keys.hsm.period_decrypt(period, blob[6:18], blob[18:], self._aad(header, scope))
-        return _decrypt(alg, _kek_for(alg, self.material(period)), blob[6:18], blob[18:], self._aad(header, scope))
+            return self.keys.hsm.period_decrypt(period, nonce, sealed, self._aad(header, scope), group)
+        return _decrypt(alg, _kek_for(alg, self.material(period, group)), nonce, sealed, self._aad(header, scope))
 
-    def destroy(self, period: int) -> None:
-        """The period's key gone from this store: a file overwritten, fsynced and removed; a row of the
+    def destroy(self, period: int, group: str = "") -> None:
+        """The period key gone from this store: a file overwritten, fsynced and removed; a row of the
         ring database deleted (vacuumed by the caller); an HSM object destroyed in the token."""
-        self._material.pop(period, None)
-        path = self.path(period)
+        self._material.pop((group, period), None)
+        path = self.path(period, group)
         # A temporary ``_write`` left behind (a process killed between writing and linking) holds the key too.
-        leftovers = list(self.dir.glob(f".period-{period}.*")) if self.dir.is_dir() else []
+        leftovers = (list(self.dir.glob(f".period-{period_label(period, group)}.*")) if self.dir.is_dir() else [])
         for p in [path, *leftovers]:
             if p.exists():
                 shred_file(p)
         if self.dir.is_dir():
             _fsync_dir(self.dir)
         if self.ring.url:
-            self.ring._db().execute("DELETE FROM period_keys WHERE period = ?", (period,))
+            self.ring._db().execute("DELETE FROM period_keys WHERE grp = ? AND period = ?", (group, period))
         if self.keys.hsm is not None:
-            self.keys.hsm.destroy_period(period)
+            self.keys.hsm.destroy_period(period, group)
 
-    def export(self) -> tuple[dict[int, bytes], list[int]]:
-        """({period: key bytes} of every period kept in a file or the ring database, [periods in the HSM],
-        which cannot leave it)."""
-        out: dict[int, bytes] = {}
-        in_hsm: list[int] = []
-        for period in self.present():
-            if self._in_hsm(period):
-                in_hsm.append(period)
+    def export(self) -> tuple[dict[PeriodId, bytes], list[PeriodId]]:
+        """({(group, period): key bytes} of every period key kept in a file or the ring database,
+        [(group, period) of the keys in the HSM], which cannot leave it)."""
+        out: dict[PeriodId, bytes] = {}
+        in_hsm: list[PeriodId] = []
+        for group, period in self.present():
+            if self._in_hsm(period, group):
+                in_hsm.append((group, period))
             else:
-                out[period] = self.material(period)
+                out[(group, period)] = self.material(period, group)
         return out, in_hsm
 
-    def load(self, period: int, material: bytes) -> bool:
+    def load(self, period: int, material: bytes, group: str = "") -> bool:
         """Put back a period key from an escrow: True when written, False when it was already here (the
         same key); a different key for the period is refused."""
         if len(material) != 32:
-            raise ValueError(f"period key {period} is not 32 bytes")
+            raise ValueError(f"period key {period_label(period, group)} is not 32 bytes")
         try:
-            have = self.material(period)
+            have = self.material(period, group)
         except PeriodKeyGone:
             have = None
         if have is not None:
             if have != material:
-                raise ValueError(f"a different key for period {period} is already here")
+                raise ValueError(f"a different key for period {period_label(period, group)} is already here")
             return False
         if self.ring.url and self.keys.hsm is None:
-            self.ring._db().execute("INSERT INTO period_keys (period, material, created_at) VALUES (?, ?, ?) "
-                                    "ON CONFLICT (period) DO NOTHING", (period, material, datetime.now(UTC).isoformat()))
+            self.ring._db().execute("INSERT INTO period_keys (grp, period, material, created_at) VALUES (?, ?, ?, ?) "
+                                    "ON CONFLICT (grp, period) DO NOTHING",
+                                    (group, period, material, datetime.now(UTC).isoformat()))
             return True
-        return self._write(period, material)
+        return self._write(period, material, group)
 
 
 class DataKeyRing:
@@ -860,10 +945,10 @@ class DataKeyRing:
         needed could never be destroyed)."""
         return scope.startswith("c:")
 
-    def _wrap_new(self, scope: str, period: int, dek: bytes) -> tuple[bytes, int]:
-        """(what the ring stores, 1 when period-wrapped) for a new data key."""
+    def _wrap_new(self, scope: str, period: int, dek: bytes, group: str = "") -> tuple[bytes, int]:
+        """(what the ring stores, 1 when period-wrapped) for a new data key; ``group`` the period key's tag."""
         if self.period_wrapped_scope(scope):
-            return self.keys.wrap(self.periods.wrap(period, dek, scope), self.keys.current_version()), 1
+            return self.keys.wrap(self.periods.wrap(period, dek, scope, group), self.keys.current_version()), 1
         return self.keys.wrap(dek, self.keys.current_version()), 0
 
     def _unwrap_row(self, wrapped: bytes, period_wrapped: int, scope: str) -> bytes:
@@ -892,8 +977,29 @@ class DataKeyRing:
 
     # ---- making and finding keys --------------------------------------------------------------------
 
-    def keys_for(self, wanted: Iterable[tuple[str, int]]) -> dict[tuple[str, int], tuple[int, bytes]]:
-        """(key id, plain data key) for each (scope, period), made when missing."""
+    def _groups(self, missing: list[tuple[str, int]],
+                group_of: Callable[[list[int]], dict[int, str]] | None) -> dict[str, tuple[str, str]]:
+        """{scope: (group tag, group name)} for the conversations among ``missing`` whose key is not in the
+        ring yet: ``group_of`` (the retention rules, services/texts.py) names each conversation's group;
+        without it, or for a conversation it does not name, the month-wide key (group ``""``). Asked
+        outside the ring's write lock (it reads the content database)."""
+        convs = sorted({int(sc[2:]) for sc, _p in missing if self.period_wrapped_scope(sc) and sc[2:].isdigit()})
+        if group_of is None or not convs:
+            return {}
+        db = self._db()
+        new = [c for c in convs if any(db.execute("SELECT 1 FROM data_keys WHERE scope = ? AND period = ?",
+                                                  (f"c:{c}", p)).fetchone() is None
+                                       for sc, p in missing if sc == f"c:{c}")]
+        if not new:
+            return {}
+        names = group_of(new)
+        return {f"c:{c}": (self.periods.tag(names[c]), names[c]) for c in new if names.get(c)}
+
+    def keys_for(self, wanted: Iterable[tuple[str, int]],
+                 group_of: Callable[[list[int]], dict[int, str]] | None = None
+                 ) -> dict[tuple[str, int], tuple[int, bytes]]:
+        """(key id, plain data key) for each (scope, period), made when missing - a conversation's under the
+        period key of the retention group ``group_of`` names for it (ADR 0020, "Groups")."""
         with self._lock:
             if self._pid != os.getpid():
                 self._db()
@@ -901,6 +1007,7 @@ class DataKeyRing:
             missing = [w for w in set(wanted) if w not in out]
             if not missing:
                 return out
+            groups = self._groups(missing, group_of)
             db = self._db()
             db.begin()
             try:
@@ -912,17 +1019,21 @@ class DataKeyRing:
                             key_id, dek = int(row[0]), self._unwrap_row(row[1], row[2], scope)
                         except PeriodKeyGone:
                             raise PeriodKeyGone(
-                                f"the period key of {period} is not in this key store, so the data key of "
+                                f"the period key of {period} (group {groups.get(scope, ('', ''))[1] or '-'}) is not in this key store, so the data key of "
                                 f"{scope} in {period} cannot be used: restore the period keys' escrow "
                                 "(mixun keys import-periods), or the period was destroyed by retention") from None
                     else:
                         dek = secrets.token_bytes(_KEY_BYTES[self.keys.alg])
-                        wrapped, pw = self._wrap_new(scope, period, dek)
+                        tag, name = groups.get(scope, ("", ""))
+                        if tag:
+                            db.execute("INSERT INTO period_groups (tag, name) VALUES (?, ?) ON CONFLICT (tag) "
+                                       "DO NOTHING", (tag, name))
+                        wrapped, pw = self._wrap_new(scope, period, dek, tag)
                         key_id = secrets.randbits(62) + 1
                         db.execute("INSERT INTO data_keys (id, scope, period, wrapped, kek_version, created_at, "
-                                   "period_wrapped) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                   "period_wrapped, pgroup) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                    (key_id, scope, period, wrapped, self.keys.wrapped_version(wrapped),
-                                    datetime.now(UTC).isoformat(), pw))
+                                    datetime.now(UTC).isoformat(), pw, tag if pw else ""))
                     out[(scope, period)] = self._by_scope[(scope, period)] = (key_id, dek)
                     self._by_id[key_id] = dek
                 db.commit()
@@ -957,15 +1068,19 @@ class DataKeyRing:
             db = self._db()
             if db.execute("SELECT 1 FROM destroyed_keys WHERE id = ?", (key_id,)).fetchone() is not None:
                 return True
-            row = db.execute("SELECT period FROM data_keys WHERE id = ? AND period_wrapped = 1", (key_id,)).fetchone()
-            return (row is not None and int(row[0]) not in self.periods.present()
-                    and db.execute("SELECT 1 FROM destroyed_periods WHERE period = ?", (row[0],)).fetchone() is not None)
+            row = db.execute("SELECT period, pgroup FROM data_keys WHERE id = ? AND period_wrapped = 1",
+                             (key_id,)).fetchone()
+            return (row is not None and (str(row[1]), int(row[0])) not in self.periods.present()
+                    and db.execute("SELECT 1 FROM destroyed_period_keys WHERE grp = ? AND period = ?",
+                                   (row[1], row[0])).fetchone() is not None)
 
     # ---- sealing text -------------------------------------------------------------------------------
 
-    def seal_many(self, items: list[tuple[str, int, str]]) -> list[str]:
-        """Sealed texts of (scope, period, text) items, in order (empty texts stay empty)."""
-        keys = self.keys_for({(scope, period) for scope, period, text in items if text})
+    def seal_many(self, items: list[tuple[str, int, str]],
+                  group_of: Callable[[list[int]], dict[int, str]] | None = None) -> list[str]:
+        """Sealed texts of (scope, period, text) items, in order (empty texts stay empty); ``group_of`` names
+        the retention group of a conversation whose key is made now (``keys_for``)."""
+        keys = self.keys_for({(scope, period) for scope, period, text in items if text}, group_of)
         out: list[str] = []
         for scope, period, text in items:
             if not text:
@@ -1049,83 +1164,184 @@ class DataKeyRing:
                 self._by_scope.pop(pair, None)
             return gone
 
-    def period_status(self) -> list[dict[str, Any]]:
-        """Each period (month) the ring or the period store knows: whether its period key is here, where,
-        how many conversations' data keys it wraps, how many of that month's conversation keys are still
-        under the KEK alone (from before period keys), and when it was destroyed."""
+    def group_names(self) -> dict[str, str]:
+        """{group tag: retention group name} of every group a period key was made for."""
+        with self._lock:
+            return {str(t): str(n) for t, n in self._db().execute("SELECT tag, name FROM period_groups")}
+
+    def period_key_of(self, scope: str, period: int) -> PeriodId | None:
+        """(group tag, period) of the period key a data key is wrapped under; None when it is not (KEK
+        alone, or no such key)."""
+        with self._lock:
+            row = self._db().execute("SELECT pgroup FROM data_keys WHERE scope = ? AND period = ? AND "
+                                     "period_wrapped = 1", (scope, period)).fetchone()
+            return (str(row[0]), period) if row is not None else None
+
+    def regroup(self, scope: str, group: str) -> int:
+        """Move a conversation's period-wrapped data keys under the period keys of ``group`` (a legal hold
+        placed on it: ``hold:<id>``), so that, kept, it no longer keeps its old group's keys alive. Only
+        the wrapping changes; a key whose period key is not here is left where it is. Old backups still
+        hold the old wrapping: that copy goes when the old group's month is spent. Returns the keys moved."""
+        tag = self.periods.tag(group)
+        moved = 0
         with self._lock:
             db = self._db()
-            wraps = {int(p): int(n) for p, n in db.execute(
-                "SELECT period, count(*) FROM data_keys WHERE period_wrapped = 1 GROUP BY period")}
-            legacy = {int(p): int(n) for p, n in db.execute(
+            db.begin()
+            try:
+                db.execute("INSERT INTO period_groups (tag, name) VALUES (?, ?) ON CONFLICT (tag) DO NOTHING",
+                           (tag, group))
+                rows = db.execute("SELECT id, period, wrapped FROM data_keys WHERE scope = ? AND period_wrapped = 1 "
+                                  "AND pgroup != ?", (scope, tag)).fetchall()
+                version = self.keys.current_version()
+                for key_id, period, wrapped in rows:
+                    try:
+                        dek = self.periods.unwrap(self.keys.unwrap(bytes(wrapped)), scope)
+                        again = self.keys.wrap(self.periods.wrap(int(period), dek, scope, tag), version)
+                    except PeriodKeyGone:
+                        continue
+                    moved += db.execute("UPDATE data_keys SET wrapped = ?, kek_version = ?, pgroup = ? WHERE id = ? "
+                                        "AND wrapped = ?", (again, self.keys.wrapped_version(again), tag, key_id,
+                                                            bytes(wrapped))).rowcount
+                db.commit()
+            except BaseException:
+                db.rollback()
+                raise
+        return moved
+
+    def period_status(self) -> list[dict[str, Any]]:
+        """Each period key (retention group, month) the ring or the period store knows: whether it is here,
+        where, how many conversations' data keys it wraps, how many of that month's conversation keys are
+        still under the KEK alone (from before period keys: counted on the month-wide key, which the next
+        rotation wraps them under), and when it was destroyed."""
+        with self._lock:
+            db = self._db()
+            wraps = {(str(g), int(p)): int(n) for g, p, n in db.execute(
+                "SELECT pgroup, period, count(*) FROM data_keys WHERE period_wrapped = 1 GROUP BY pgroup, period")}
+            legacy = {("", int(p)): int(n) for p, n in db.execute(
                 "SELECT period, count(*) FROM data_keys WHERE period_wrapped = 0 AND substr(scope, 1, 2) = 'c:' GROUP BY period")}
-            destroyed = {int(p): str(at) for p, at in db.execute("SELECT period, destroyed_at FROM destroyed_periods")}
+            destroyed = {(str(g), int(p)): str(at) for g, p, at in db.execute(
+                "SELECT grp, period, destroyed_at FROM destroyed_period_keys")}
+            names = {str(t): str(n) for t, n in db.execute("SELECT tag, name FROM period_groups")}
             present = set(self.periods.present())
         out = []
-        for period in sorted(present | set(wraps) | set(legacy) | set(destroyed)):
-            here = period in present
-            out.append({"period": period, "present": here,
-                        "state": "present" if here else ("destroyed" if period in destroyed else "missing"),
-                        "where": self.periods.where_is(period) if here else None,
-                        "protects": wraps.get(period, 0), "legacy": legacy.get(period, 0),
-                        "destroyed_at": destroyed.get(period),
-                        "stray_file": self.periods.stray_file(period, wraps.get(period, 0))})
+        for pid in sorted(present | set(wraps) | set(legacy) | set(destroyed), key=lambda pid: (pid[1], pid[0])):
+            group, period = pid
+            here = pid in present
+            out.append({"period": period, "group": group, "group_name": names.get(group, ""),
+                        "label": period_label(period, group), "present": here,
+                        "state": "present" if here else ("destroyed" if pid in destroyed else "missing"),
+                        "where": self.periods.where_is(period, group) if here else None,
+                        "protects": wraps.get(pid, 0), "legacy": legacy.get(pid, 0),
+                        "destroyed_at": destroyed.get(pid),
+                        "stray_file": self.periods.stray_file(period, wraps.get(pid, 0), group)})
         return out
 
-    def destroy_spent_periods(self, before: int, reason: str) -> list[int]:
-        """Destroy the period key of every month before ``before`` that no conversation's data key in the
-        ring needs any more - none left at all, wrapped under the period key or still under the KEK alone
-        (a key from before period keys, say of a held conversation, would be wrapped under it by the next
-        rotation): every backup's copy of that month's ring entries becomes unreadable. The tombstones are
-        checked and committed under the ring's write lock first (from then on no process makes a key of
-        those months: ``PeriodKeys.ensure`` refuses), then the keys are destroyed; a run also destroys any
-        tombstoned month's key still present (a run that failed between the two), so a destroyed month never
-        looks merely missing, which an escrow could fill again. Returns the periods destroyed."""
+    def destroy_spent_periods(self, before: int, reason: str) -> list[PeriodId]:
+        """Destroy every period key (retention group, month) of a month before ``before`` that no
+        conversation's data key in the ring needs any more - none wrapped under it left; for a month-wide
+        key (group ``""``) none of the month's conversation keys still under the KEK alone either (a key
+        from before period keys, say of a held conversation, would be wrapped under it by the next
+        rotation): every backup's copy of those ring entries becomes unreadable. A group's key is spent
+        whatever the group's policy is now: what counts is what is wrapped under it. The tombstones are
+        checked and committed under the ring's write lock first (from then on no process makes that key:
+        ``PeriodKeys.ensure`` refuses, and an escrow import checks under the same lock), then the keys are
+        destroyed; a run also destroys any tombstoned key still present (a run that failed between the
+        two), so a destroyed key never looks merely missing, which an escrow could fill again. Returns the
+        (group tag, period) destroyed."""
         with self._lock:
             db = self._db()
-            present = self.periods.present()
-            tombstoned = {int(r[0]) for r in db.execute("SELECT period FROM destroyed_periods")}
-            candidates = [p for p in present if p < before and p not in tombstoned]
-            gone: list[int] = []
-            if candidates:
+            gone: list[PeriodId] = []
+            db.begin()
+            try:
+                present = self.periods.present()  # under the lock: an import committed before is seen
+                tombstoned = {(str(g), int(p)) for g, p in db.execute("SELECT grp, period FROM destroyed_period_keys")}
                 now = datetime.now(UTC).isoformat()
-                db.begin()
-                try:
-                    for period in candidates:
-                        if db.execute("SELECT 1 FROM data_keys WHERE period = ? AND substr(scope, 1, 2) = 'c:' "
-                                      "LIMIT 1", (period,)).fetchone() is not None:
-                            continue
-                        db.execute("INSERT INTO destroyed_periods (period, destroyed_at, reason) VALUES (?, ?, ?)",
-                                   (period, now, reason))
-                        gone.append(period)
-                    db.commit()
-                except BaseException:
-                    db.rollback()
-                    raise
-            gone = sorted(set(gone) | {p for p in present if p in tombstoned})
-            for period in gone:
-                self.periods.destroy(period)
+                for group, period in present:
+                    if period >= before or (group, period) in tombstoned:
+                        continue
+                    if db.execute("SELECT 1 FROM data_keys WHERE period = ? AND pgroup = ? AND "
+                                  "substr(scope, 1, 2) = 'c:' LIMIT 1", (period, group)).fetchone() is not None:
+                        continue
+                    db.execute("INSERT INTO destroyed_period_keys (grp, period, destroyed_at, reason) "
+                               "VALUES (?, ?, ?, ?)", (group, period, now, reason))
+                    gone.append((group, period))
+                db.commit()
+            except BaseException:
+                db.rollback()
+                raise
+            gone = sorted(set(gone) | {pid for pid in present if pid in tombstoned}, key=lambda pid: (pid[1], pid[0]))
+            for group, period in gone:
+                self.periods.destroy(period, group)
             if gone and self.url:
                 db.execute("VACUUM period_keys")
             return gone
 
     def ensure_periods(self, periods: Iterable[int]) -> None:
-        """Make these periods' keys now (under the ring's write lock) unless they exist: the escrow taken
-        next then covers the months ahead too."""
+        """Make these months' keys now (under the ring's write lock) unless they exist - the month-wide key
+        and every retention group's the ring knows: the escrow taken next then covers the months ahead
+        too (a group first met later is not in it: take the escrow again)."""
         with self._lock:
             db = self._db()
             db.begin()
             try:
+                groups = ["", *sorted(str(r[0]) for r in db.execute("SELECT tag FROM period_groups"))]
                 for period in periods:
-                    self.periods.ensure(period)
+                    for group in groups:
+                        self.periods.ensure(period, group)
                 db.commit()
             except BaseException:
                 db.rollback()
                 raise
 
-    def destroyed_periods(self) -> set[int]:
+    def destroyed_periods(self) -> set[PeriodId]:
+        """(group tag, period) of every period key retention destroyed here."""
         with self._lock:
-            return {int(r[0]) for r in self._db().execute("SELECT period FROM destroyed_periods")}
+            return {(str(g), int(p)) for g, p in self._db().execute("SELECT grp, period FROM destroyed_period_keys")}
+
+    def load_periods(self, escrow: dict[PeriodId, bytes], written: list[PeriodId] | None = None
+                     ) -> dict[str, list[PeriodId]]:
+        """Put an escrow's period keys into the store under the ring's write lock, the tombstones read
+        inside it (a retention run destroying one meanwhile either committed its tombstone first - the key
+        is not brought back - or waits and sees the key). A key already here (the same bytes) is left;
+        a destroyed one is not brought back; every entry is checked first (32 bytes, no different key
+        here): one bad entry refuses the whole escrow (ValueError) before anything is written."""
+        with self._lock:
+            db = self._db()
+            db.begin()
+            try:
+                destroyed = {(str(g), int(p)) for g, p in db.execute("SELECT grp, period FROM destroyed_period_keys")}
+                todo: list[PeriodId] = []
+                present: list[PeriodId] = []
+                refused: list[PeriodId] = []
+                for pid, material in sorted(escrow.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+                    group, period = pid
+                    if pid in destroyed:
+                        refused.append(pid)
+                        continue
+                    if len(material) != 32:
+                        raise ValueError(f"period key {period_label(period, group)} in the escrow is not 32 bytes: "
+                                         "nothing was imported")
+                    try:
+                        have = self.periods.material(period, group)
+                    except PeriodKeyGone:
+                        have = None
+                    if have is not None and have != material:
+                        raise ValueError(f"a different key for period {period_label(period, group)} is already "
+                                         "here: nothing was imported")
+                    (present if have is not None else todo).append(pid)
+                loaded = written if written is not None else []
+                for group, period in todo:
+                    if self.periods.load(period, escrow[(group, period)], group):
+                        loaded.append((group, period))
+                    else:
+                        present.append((group, period))
+                db.commit()
+            except BaseException:
+                db.rollback()
+                raise
+        return {"loaded": sorted(loaded, key=lambda pid: (pid[1], pid[0])),
+                "already_present": sorted(present, key=lambda pid: (pid[1], pid[0])),
+                "destroyed_not_loaded": refused}
 
     def versions(self) -> dict[int, int]:
         """{KEK version: number of data keys it wraps}."""
@@ -1138,7 +1354,7 @@ class DataKeyRing:
     # A month whose period key retention destroyed is left out of the second part: its keys (there should
     # be none) stay under the KEK alone - no period key of that month is made again (ADR 0020).
     _TODO = ("(kek_version != ? OR (period_wrapped = 0 AND substr(scope, 1, 2) = 'c:' "
-             "AND period NOT IN (SELECT period FROM destroyed_periods)))")
+             "AND period NOT IN (SELECT period FROM destroyed_period_keys WHERE grp = '')))")
 
     def pending(self, version: int) -> int:
         with self._lock:
@@ -1146,16 +1362,17 @@ class DataKeyRing:
             return int(row[0])
 
     def _rewrapped(self, wrapped: bytes, period_wrapped: int, scope: str, period: int,
-                   version: int) -> tuple[bytes, int]:
-        """A row's key under KEK ``version``, a conversation's key also under its period key: only the
-        wrapping changes (the plain data key, and the texts, do not)."""
+                   version: int, group: str) -> tuple[bytes, int, str]:
+        """A row's key under KEK ``version``, a conversation's key also under a period key (a key from
+        before period keys: the month-wide one, group ``""``): only the wrapping changes (the plain data
+        key, and the texts, do not). Returns (wrapped, period_wrapped, group tag)."""
         inner = self.keys.unwrap(wrapped)
         if not period_wrapped and self.period_wrapped_scope(scope):
             try:
-                return self.keys.wrap(self.periods.wrap(period, inner, scope), version), 1
+                return self.keys.wrap(self.periods.wrap(period, inner, scope), version), 1, ""
             except PeriodKeyGone:  # a destroyed month (or one whose key awaits its escrow): KEK alone
                 pass
-        return self.keys.wrap(inner, version), period_wrapped
+        return self.keys.wrap(inner, version), period_wrapped, group
 
     def rewrap(self, version: int, batch: int = 500, progress: Callable[[int], None] | None = None,
                should_stop: Callable[[], bool] | None = None) -> tuple[int, bool]:
@@ -1166,18 +1383,19 @@ class DataKeyRing:
         while True:
             with self._lock:
                 db = self._db()
-                rows = db.execute(f"SELECT id, wrapped, period_wrapped, scope, period FROM data_keys WHERE "
+                rows = db.execute(f"SELECT id, wrapped, period_wrapped, scope, period, pgroup FROM data_keys WHERE "
                                   f"{self._TODO} AND id > ? ORDER BY id LIMIT ?", (version, after, batch)).fetchall()
                 if not rows:
                     return done, False
                 after = int(rows[-1][0])
                 db.begin()
                 try:
-                    new = [(*self._rewrapped(bytes(w), int(pw), str(sc), int(pe), version), int(i), bytes(w))
-                           for i, w, pw, sc, pe in rows]  # period keys made under the ring's write lock
-                    for wrapped, pw, key_id, old in new:
-                        cur = db.execute("UPDATE data_keys SET wrapped = ?, kek_version = ?, period_wrapped = ? "
-                                         "WHERE id = ? AND wrapped = ?", (wrapped, version, pw, key_id, old))
+                    new = [(*self._rewrapped(bytes(w), int(pw), str(sc), int(pe), version, str(g)), int(i), bytes(w))
+                           for i, w, pw, sc, pe, g in rows]  # period keys made under the ring's write lock
+                    for wrapped, pw, group, key_id, old in new:
+                        cur = db.execute("UPDATE data_keys SET wrapped = ?, kek_version = ?, period_wrapped = ?, "
+                                         "pgroup = ? WHERE id = ? AND wrapped = ?",
+                                         (wrapped, version, pw, group, key_id, old))
                         done += cur.rowcount
                     db.commit()
                 except BaseException:
@@ -1205,14 +1423,29 @@ class _RingDB:
                "period INTEGER NOT NULL, destroyed_at TEXT NOT NULL, reason TEXT NOT NULL)",
                "CREATE TABLE IF NOT EXISTS destroyed_periods (period INTEGER PRIMARY KEY, "
                "destroyed_at TEXT NOT NULL, reason TEXT NOT NULL)",
-               "CREATE TABLE IF NOT EXISTS ring_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+               "CREATE TABLE IF NOT EXISTS ring_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+               # Period keys per (retention group, month), ADR 0020 "Groups": the tombstones name the group's
+               # tag ('' the month-wide key of before); the tags' names, for ``keys status``.
+               "CREATE TABLE IF NOT EXISTS destroyed_period_keys (grp TEXT NOT NULL, period INTEGER NOT NULL, "
+               "destroyed_at TEXT NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (grp, period))",
+               "CREATE TABLE IF NOT EXISTS period_groups (tag TEXT PRIMARY KEY, name TEXT NOT NULL)")
+    # The month-wide tombstones of before groups, carried into the per-group table (idempotent; the old table
+    # is kept, no longer written).
+    _CARRY_TOMBSTONES = ("INSERT INTO destroyed_period_keys (grp, period, destroyed_at, reason) SELECT '', period, "
+                         "destroyed_at, reason FROM destroyed_periods WHERE true ON CONFLICT (grp, period) DO NOTHING")
+    # The tag of the period key a row's key is wrapped under ('' the month-wide key, or not period-wrapped).
+    _GROUP_COLUMN = "ALTER TABLE data_keys ADD COLUMN {if_not_exists}pgroup TEXT NOT NULL DEFAULT ''"
     # 1 when the row's key is wrapped under its month's period key inside the KEK wrapping (ADR 0020); rings
     # from before have 0 everywhere and read as before, and the next rotation wraps their conversations'
     # keys under period keys too.
     _PERIOD_COLUMN = "ALTER TABLE data_keys ADD COLUMN {if_not_exists}period_wrapped INTEGER NOT NULL DEFAULT 0"
     # Period keys of a shared ring without an HSM (the SQLite ring never holds any: it is in every backup).
-    _PG_PERIODS = ("CREATE TABLE IF NOT EXISTS period_keys (period INTEGER PRIMARY KEY, material BYTEA NOT NULL, "
-                   "created_at TEXT NOT NULL)")
+    _PG_PERIODS = ("CREATE TABLE IF NOT EXISTS period_keys (grp TEXT NOT NULL DEFAULT '', period INTEGER NOT NULL, "
+                   "material BYTEA NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (grp, period))")
+    # A table made before groups: keyed by the period alone; its rows are the month-wide keys (grp '').
+    _PG_PERIODS_GROUPED = ("ALTER TABLE period_keys ADD COLUMN grp TEXT NOT NULL DEFAULT ''",
+                           "ALTER TABLE period_keys DROP CONSTRAINT IF EXISTS period_keys_pkey",
+                           "ALTER TABLE period_keys ADD PRIMARY KEY (grp, period)")
 
     # The ring's id (where its period keys are filed on a host), made once when the ring is first opened -
     # outside any transaction, so a rolled-back write can never lose it after a process has used it.
@@ -1234,8 +1467,16 @@ class _RingDB:
                 for stmt in cls._SCHEMA:
                     ring.execute(stmt.format(blob="BYTEA"))
                 ring.execute(cls._PERIOD_COLUMN.format(if_not_exists="IF NOT EXISTS "))
+                ring.execute(cls._GROUP_COLUMN.format(if_not_exists="IF NOT EXISTS "))
                 ring.execute(cls._PG_PERIODS)
                 ring.execute(cls._RING_ID, (secrets.token_hex(8),))
+                if ring.execute("SELECT 1 FROM information_schema.columns WHERE table_name = 'period_keys' AND "
+                                "column_name = 'grp' AND table_schema = current_schema()").fetchone() is None:
+                    ring.execute("BEGIN")
+                    for stmt in cls._PG_PERIODS_GROUPED:
+                        ring.execute(stmt)
+                    ring.execute("COMMIT")
+                ring.execute(cls._CARRY_TOMBSTONES)
             finally:
                 ring.execute("SELECT pg_advisory_unlock(74171)")
             return ring
@@ -1250,12 +1491,16 @@ class _RingDB:
         lite.execute("PRAGMA synchronous = FULL")
         for stmt in cls._SCHEMA:
             lite.execute(stmt.format(blob="BLOB"))
-        if "period_wrapped" not in {r[1] for r in lite.execute("PRAGMA table_info(data_keys)")}:
-            try:  # online: a column with a default, added once (another process may win the race)
-                lite.execute(cls._PERIOD_COLUMN.format(if_not_exists=""))
-            except sqlite3.OperationalError as exc:
-                if "duplicate column" not in str(exc):
-                    raise
+        have = {r[1] for r in lite.execute("PRAGMA table_info(data_keys)")}
+        for column, stmt in (("period_wrapped", cls._PERIOD_COLUMN), ("pgroup", cls._GROUP_COLUMN)):
+            if column not in have:
+                try:  # online: a column with a default, added once (another process may win the race)
+                    lite.execute(stmt.format(if_not_exists=""))
+                except sqlite3.OperationalError as exc:
+                    if "duplicate column" not in str(exc):
+                        raise
+        if lite.execute("SELECT 1 FROM destroyed_periods LIMIT 1").fetchone() is not None:
+            lite.execute(cls._CARRY_TOMBSTONES)
         lite.execute(cls._RING_ID, (secrets.token_hex(8),))
         return cls(lite, False)
 

@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 
 from mixun.config import load_settings
 from mixun.db.sealed import DESTROYED_TEXT
+from mixun.keystore import PeriodKeys, period_label
 from mixun.services import backup, backup_crypto, retention
 from tests.archive.conftest import cli_ctx, group, send
 from tests.conftest import PASSWORD, Env, fresh_database
@@ -171,21 +172,25 @@ def test_an_old_backup_restored_with_its_own_ring_cannot_show_a_destroyed_month(
     send(env, ta, conv_now, NOW_TEXT)
     old_period = period_of(old_at)
     ring = env.rt.keys.data_keys
-    assert ring.periods.path(old_period).exists(), "the month's period key is kept in keys/periods"
+    old_key = ring.period_key_of(f"c:{conv_old}", old_period)
+    assert old_key is not None and old_key[0] == ring.periods.tag("default"), "a group conversation under the default"
+    old_label = period_label(old_period, old_key[0])
+    assert ring.periods.path(old_period, old_key[0]).exists(), "the period key is kept in keys/periods"
     key, _ = backup_crypto.key_from_file(tmp_path / "backup.key", create=True)
     keys.export_periods(cli_ctx(env), tmp_path / "escrow-before.bin", key)
     manifest = backup.backup(env.settings, tmp_path / "old.tgz", key)
-    assert old_period in manifest["period_keys"]["needed"]
+    assert old_label in manifest["period_keys"]["needed"]
     assert not [n for n in manifest["files"] if "periods" in n], "no period key is in the backup"
 
     result = retention.run(cli_ctx(env), now=datetime.now(UTC))
     assert result["counts"]["messages"] == 1 and result["data_keys_destroyed"] == 1
-    assert not ring.periods.path(old_period).exists(), "the month's period key is destroyed"
-    st = {p["period"]: p for p in keys.status(env.rt)["periods"]}
-    assert st[old_period]["state"] == "destroyed" and st[period_of(datetime.now(UTC))]["state"] == "present"
+    assert not ring.periods.path(old_period, old_key[0]).exists(), "the period key is destroyed"
+    st = {p["label"]: p for p in keys.status(env.rt)["periods"]}
+    assert st[old_label]["state"] == "destroyed" and st[old_label]["group_label"] == "默认"
+    assert st[period_label(period_of(datetime.now(UTC)), old_key[0])]["state"] == "present"
     with env.rt.db.read() as s:
         rows = s.execute(text("SELECT details FROM audit_log WHERE action = 'keys.period_keys_destroyed'")).all()
-    assert len(rows) == 1 and str(old_period) in str(rows[0][0])
+    assert len(rows) == 1 and old_label in str(rows[0][0])
     keys.export_periods(cli_ctx(env), tmp_path / "escrow-after.bin", key)  # the escrow the operator keeps
 
     # The OLD backup restored on THIS host (a new data directory, its own ring and keys, no escrow): this
@@ -202,8 +207,8 @@ def test_an_old_backup_restored_with_its_own_ring_cannot_show_a_destroyed_month(
     # destroyed.
     settings, restored = _restore_with_own_keys(env, tmp_path / "old.tgz", tmp_path / "backup.key",
                                                 tmp_path / "escrow-after.bin", tmp_path, "elsewhere")
-    assert restored["periods_missing"] == [old_period]
-    assert not (settings.key_file.parent / "periods" / f"period-{old_period}.key").exists()
+    assert restored["periods_missing"] == [old_label]
+    assert not (settings.key_file.parent / "periods" / PeriodKeys.file_name(old_period, old_key[0])).exists()
     old, now, raw_text = _history(settings, conv_old, conv_now)
     assert len(old) == 1 and old[0]["content_destroyed"] is True and old[0]["text"] == DESTROYED_TEXT
     assert [m["text"] for m in now] == [NOW_TEXT] and now[0].get("content_destroyed") is not True
@@ -257,7 +262,9 @@ def test_disaster_recovery_restores_a_backup_with_the_period_escrow(env: Env, tm
     # restores them.
     settings2, bare = _restore_with_own_keys(env, tmp_path / "b.tgz", tmp_path / "backup.key", None, tmp_path,
                                              "bare")
-    assert sorted(bare["periods_missing"]) == sorted({period_of(old_at), period_of(datetime.now(UTC))})
+    tag = env.rt.keys.data_keys.periods.tag("default")  # both group conversations: the default policy's group
+    assert sorted(bare["periods_missing"]) == sorted({period_label(period_of(old_at), tag),
+                                                      period_label(period_of(datetime.now(UTC)), tag)})
     assert _opened_by_own_keys(settings2, conv_old) == [None]  # read as destroyed, not an error
     assert _opened_by_own_keys(settings2, conv_now) == [None]
     from mixun.api.app import create_app

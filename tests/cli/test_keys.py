@@ -482,15 +482,16 @@ def test_rotation_wraps_old_ring_entries_under_period_keys_and_keeps_the_period_
     db.execute("UPDATE data_keys SET wrapped = ?, period_wrapped = 0 WHERE id = ?",
                (kenv.rt.keys.wrap(dek, kenv.rt.keys.current_version()), key_id))
     assert KeyStore(kenv.settings.key_file).data_keys.open(stored) == body  # the old form still reads
-    st = {p["period"]: p for p in _status(kenv)["periods"]}
-    assert st[period]["legacy"] >= 1
+    st = {p["label"]: p for p in _status(kenv)["periods"]}
+    assert st[str(period)]["legacy"] >= 1  # counted on the month-wide key, which the rotation wraps it under
 
     out = keys.rotate(_ctx(kenv))
     assert out["left"] == 0
     (pw, wrapped) = db.execute("SELECT period_wrapped, wrapped FROM data_keys WHERE id = ?", (key_id,)).fetchone()
     assert pw == 1 and bytes(wrapped) != bytes(before)
-    st = {p["period"]: p for p in _status(kenv)["periods"]}
-    assert st[period]["legacy"] == 0 and st[period]["protects"] >= 1 and st[period]["where"] == "file"
+    st = {p["label"]: p for p in _status(kenv)["periods"]}
+    month = st[str(period)]
+    assert month["legacy"] == 0 and month["protects"] >= 1 and month["where"] == "file"
     assert KeyStore(kenv.settings.key_file).data_keys.open(stored) == body
     # It now needs the period key: without the file nothing opens it (and it says so: None, not an error).
     pfile = ring.periods.path(period)
@@ -517,7 +518,7 @@ def test_period_keys_in_an_hsm(tmp_path: Path, softhsm: dict[str, str]) -> None:
 
     from pkcs11 import Attribute
 
-    from mixun.keystore import KeyStore, period_of
+    from mixun.keystore import KeyStore, period_label, period_of
     from mixun.services import backup_crypto, keys, period_escrow
 
     env, close = build_env(tmp_path, "sqlite", MIXUN_FILES_WITHOUT_SCANNER="allow", **softhsm)
@@ -526,26 +527,33 @@ def test_period_keys_in_an_hsm(tmp_path: Path, softhsm: dict[str, str]) -> None:
         conv, stored = _conversation_text(env, body)
         period = period_of(datetime.now(UTC))
         hsm = env.rt.keys.hsm
-        assert period in hsm.periods()
-        assert hsm._period_key(period)[Attribute.EXTRACTABLE] is False
-        assert hsm._period_key(period)[Attribute.COPYABLE] is False
-        assert hsm._period_key(period)[Attribute.MODIFIABLE] is False
         ring = env.rt.keys.data_keys
-        assert not ring.periods.path(period).exists(), "the period key never touches the disk"
+        pid = ring.period_key_of(f"c:{conv}", period)
+        assert pid is not None and pid[0] == ring.periods.tag("default"), "the group's key of the month"
+        tag = pid[0]
+        label = period_label(period, tag)
+        assert pid in hsm.periods()
+        assert hsm._period_key(period, tag)[Attribute.EXTRACTABLE] is False
+        assert hsm._period_key(period, tag)[Attribute.COPYABLE] is False
+        assert hsm._period_key(period, tag)[Attribute.MODIFIABLE] is False
+        assert hsm._period_key(period, tag).label == f"mixun-period-{label}", "an opaque tag in the label"
+        assert not ring.periods.path(period, tag).exists(), "the period key never touches the disk"
         assert ring.open(stored) == body
         assert KeyStore(env.settings.key_file).data_keys.open(stored) is None  # the key directory alone
         key, _ = backup_crypto.key_from_file(tmp_path / "backup.key", create=True)
         out = keys.export_periods(_ctx(env), tmp_path / "escrow.bin", key)
-        assert period in out["in_hsm"] and period not in out["periods"]
-        assert period not in period_escrow.read(tmp_path / "escrow.bin", tmp_path / "backup.key")
-        st = {p["period"]: p for p in _status(env)["periods"]}
-        assert st[period]["where"] == "hsm" and st[period]["protects"] >= 1
-        # Retention destroyed every conversation's key of the month: the period key goes, in the token.
+        assert label in out["in_hsm"] and label not in out["periods"]
+        assert pid not in period_escrow.read(tmp_path / "escrow.bin", tmp_path / "backup.key")
+        st = {p["label"]: p for p in _status(env)["periods"]}
+        assert st[label]["where"] == "hsm" and st[label]["protects"] >= 1 and st[label]["group_label"] == "默认"
+        # Retention destroyed every conversation's key of the month: the period key goes, in the token
+        # (with the month-wide key the export made ahead, which wraps nothing).
         ring.destroy([(s, p) for _k, s, p in ring.scopes() if p == period and s.startswith("c:")], "retention")
-        assert ring.destroy_spent_periods(period + 1, "retention") == [period]
-        assert period not in hsm.periods()
-        st = {p["period"]: p for p in _status(env)["periods"]}
-        assert st[period]["state"] == "destroyed"
+        # (The token is shared by this session's tests: other tests' groups of the month may go too.)
+        assert {pid, ("", period)} <= set(ring.destroy_spent_periods(period + 1, "retention"))
+        assert pid not in hsm.periods()
+        st = {p["label"]: p for p in _status(env)["periods"]}
+        assert st[label]["state"] == "destroyed"
         assert keystore_ring(env).open(stored) is None
     finally:
         close()
@@ -579,7 +587,7 @@ def test_a_missing_period_key_is_never_replaced_by_a_new_one(kenv: Env, tmp_path
 
     import pytest
 
-    from mixun.keystore import KeyStore, PeriodKeyGone, period_of
+    from mixun.keystore import KeyStore, PeriodKeyGone, period_label, period_of
     from mixun.services import backup_crypto, keys, period_escrow
 
     body = "恢复后缺少期间密钥的旧会话"
@@ -588,14 +596,17 @@ def test_a_missing_period_key_is_never_replaced_by_a_new_one(kenv: Env, tmp_path
     period = period_of(datetime.now(UTC))
     key, _ = backup_crypto.key_from_file(tmp_path / "backup.key", create=True)
     keys.export_periods(_ctx(kenv), tmp_path / "escrow.bin", key)
-    pfile = ring.periods.path(period)
+    pid = ring.period_key_of(f"c:{conv}", period)
+    assert pid is not None and pid[0]
+    tag = pid[0]
+    pfile = ring.periods.path(period, tag)
     pfile.unlink()
     ring.periods._material.clear()
     ring._by_scope.clear()
     ring._by_id.clear()
     ring._aeads.clear()
     with pytest.raises(PeriodKeyGone):
-        ring.keys_for([("c:987654", period)])
+        ring.keys_for([("c:987654", period)], group_of=lambda cids: {c: "default" for c in cids})
     assert not pfile.exists(), "no fresh key for a month whose key is missing"
     _a, ta = kenv.person("qianqi", "钱七")
     c, _tc = kenv.person("sunba", "孙八")
@@ -605,14 +616,14 @@ def test_a_missing_period_key_is_never_replaced_by_a_new_one(kenv: Env, tmp_path
     assert made.status_code == 503 and made.json()["error"]["code"] == "period_key_missing", made.text
     assert not pfile.exists()
     out = keys.import_periods(_ctx(kenv), tmp_path / "escrow.bin", key_file=tmp_path / "backup.key")
-    assert period in out["loaded"]
+    assert period_label(period, tag) in out["loaded"]
     assert KeyStore(kenv.settings.key_file).data_keys.open(stored) == body
     other = kenv.client.post("/api/v1/conversations", headers=h,
                              json={"kind": "group", "name": "新会话", "members": [c]}).json()["id"]
     r = kenv.client.post(f"/api/v1/conversations/{other}/messages", headers=h, json={"text": "本月新会话"})
     assert r.status_code == 201, r.text
-    assert conv != other and ring.periods.material(period) == period_escrow.read(
-        tmp_path / "escrow.bin", tmp_path / "backup.key")[period]
+    assert conv != other and ring.periods.material(period, tag) == period_escrow.read(
+        tmp_path / "escrow.bin", tmp_path / "backup.key")[pid]
 
 
 def test_a_month_with_keys_under_the_kek_alone_keeps_its_period_key_and_a_destroyed_month_stays_so(
@@ -632,7 +643,7 @@ def test_a_month_with_keys_under_the_kek_alone_keeps_its_period_key_and_a_destro
     _legacy(ring, "c:900001", kept)  # the month's period key exists, its conversation key is KEK only
     ring.keys_for([("c:900002", gone)])
     ring.destroy([("c:900002", gone)], "retention")
-    assert ring.destroy_spent_periods(201903, "retention") == [gone]
+    assert ring.destroy_spent_periods(201903, "retention") == [("", gone)]
     assert ring.periods.path(kept).exists(), "a KEK-only conversation key of the month keeps its period key"
     with pytest.raises(PeriodKeyGone):
         ring.keys_for([("c:900003", gone)])
@@ -640,7 +651,7 @@ def test_a_month_with_keys_under_the_kek_alone_keeps_its_period_key_and_a_destro
     stale = _legacy(ring, "c:900004", gone)  # as a ring from before the tombstone would hold it
     assert keys.rotate(_ctx(kenv))["left"] == 0
     (pw,) = ring._db().execute("SELECT period_wrapped FROM data_keys WHERE id = ?", (stale,)).fetchone()
-    assert pw == 0 and not ring.periods.path(gone).exists() and gone in ring.destroyed_periods()
+    assert pw == 0 and not ring.periods.path(gone).exists() and ("", gone) in ring.destroyed_periods()
     (pw,) = ring._db().execute("SELECT period_wrapped FROM data_keys WHERE scope = 'c:900001'").fetchone()
     assert pw == 1  # the kept month's old key is wrapped under its (still present) period key
 
@@ -657,8 +668,8 @@ def test_a_bad_escrow_entry_refuses_the_whole_import_and_a_partial_one_is_audite
     ring = kenv.rt.keys.data_keys
     ring.keys_for([("c:910001", 202001)])
     have = ring.periods.material(202001)
-    for bad in ({201801: secrets.token_bytes(32), 202001: secrets.token_bytes(32)},
-                {201801: secrets.token_bytes(32), 201802: b"short"}):
+    for bad in ({("", 201801): secrets.token_bytes(32), ("", 202001): secrets.token_bytes(32)},
+                {("", 201801): secrets.token_bytes(32), ("", 201802): b"short"}):
         with pytest.raises(ValueError):
             period_escrow.load(kenv.rt.keys, bad)
         assert not ring.periods.path(201801).exists(), "nothing written when one entry is refused"
@@ -667,16 +678,16 @@ def test_a_bad_escrow_entry_refuses_the_whole_import_and_a_partial_one_is_audite
     key, _ = backup_crypto.key_from_file(tmp_path / "backup.key", create=True)
     escrow = tmp_path / "escrow.bin"
     keys.export_periods(_ctx(kenv), escrow, key)
-    for p in ring.periods.present():
-        ring.periods.path(p).unlink()
+    for group, p in ring.periods.present():
+        ring.periods.path(p, group).unlink()
     ring.periods._material.clear()
     real, calls = ring.periods.load, []
 
-    def failing(period: int, material: bytes) -> bool:
+    def failing(period: int, material: bytes, group: str = "") -> bool:
         calls.append(period)
         if len(calls) > 1:
             raise OSError("disk full")
-        return real(period, material)
+        return real(period, material, group)
 
     ring.periods.load = failing  # type: ignore[method-assign]
     try:
@@ -711,11 +722,11 @@ def test_a_destroyed_month_never_looks_merely_missing(kenv: Env) -> None:
             ring.destroy_spent_periods(201906, "retention")
     finally:
         del db.commit
-    assert ring.periods.path(201905).exists() and 201905 not in ring.destroyed_periods()
+    assert ring.periods.path(201905).exists() and ("", 201905) not in ring.destroyed_periods()
 
     real = ring.periods.destroy
 
-    def broken(period: int) -> None:
+    def broken(period: int, group: str = "") -> None:
         raise OSError("I/O error")
 
     ring.periods.destroy = broken  # type: ignore[method-assign]
@@ -724,10 +735,10 @@ def test_a_destroyed_month_never_looks_merely_missing(kenv: Env) -> None:
             ring.destroy_spent_periods(201906, "retention")
     finally:
         ring.periods.destroy = real  # type: ignore[method-assign]
-    assert 201905 in ring.destroyed_periods()  # tombstoned: an escrow import refuses it from now on
+    assert ("", 201905) in ring.destroyed_periods()  # tombstoned: an escrow import refuses it from now on
     st = {p["period"]: p for p in ring.period_status()}
     assert st[201905]["state"] == "present"
-    assert ring.destroy_spent_periods(201906, "retention") == [201905]
+    assert ring.destroy_spent_periods(201906, "retention") == [("", 201905)]
     assert not ring.periods.path(201905).exists() and not leftover.exists()
     assert {p["period"]: p for p in ring.period_status()}[201905]["state"] == "destroyed"
 
@@ -775,7 +786,7 @@ def test_a_planted_period_key_file_is_never_used_with_an_hsm(tmp_path: Path, sof
         st = {p["period"]: p for p in _status(env)["periods"]}
         assert st[planted]["stray_file"] is True
         sealed = ring.seal("c:930001", planted, "下月的授信计划")
-        assert planted in env.rt.keys.hsm.periods()
+        assert ("", planted) in env.rt.keys.hsm.periods()
         ring.periods.path(planted).unlink()  # the file was never what wrapped it
         ring.periods._material.clear()
         ring._by_id.clear()

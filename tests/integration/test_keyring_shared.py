@@ -100,9 +100,50 @@ def test_a_shared_ring_keeps_period_keys_in_its_database_and_destroys_them(tmp_p
 
     assert a.data_keys.destroy_spent_periods(202612, "retention") == [], "still wraps a conversation key"
     a.data_keys.destroy([("c:7", 202611)], "retention")
-    assert a.data_keys.destroy_spent_periods(202612, "retention") == [202611]
+    assert a.data_keys.destroy_spent_periods(202612, "retention") == [("", 202611)]
     assert db.execute("SELECT count(*) FROM period_keys").fetchone()[0] == 0
     c = _node(tmp_path, "c", master, ring_url)
     assert c.data_keys.open(sealed) is None
     assert c.data_keys.open(kept) == "不属于会话的摘录"
     assert [p["state"] for p in c.data_keys.period_status()] == ["destroyed"]
+
+
+def test_a_shared_ring_keeps_group_period_keys_and_migrates_a_month_only_table(tmp_path: Path, ring_url: str) -> None:
+    """A shared ring made before groups (period_keys keyed by the month alone, a month-wide tombstone in
+    destroyed_periods) migrates when a node opens it: its month-wide key still reads; a group's key of the
+    same month is a row of its own; each goes when nothing wrapped under it is left; the old tombstone
+    still refuses its month."""
+    import psycopg
+
+    from mixun.keystore import PeriodKeyGone
+
+    master = tmp_path / "master.key"
+    ensure_master_key(master)
+    url = ring_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(url, autocommit=True) as conn:  # the tables as the code before groups made them
+        conn.execute("CREATE TABLE period_keys (period INTEGER PRIMARY KEY, material BYTEA NOT NULL, "
+                     "created_at TEXT NOT NULL)")
+        conn.execute("CREATE TABLE destroyed_periods (period INTEGER PRIMARY KEY, destroyed_at TEXT NOT NULL, "
+                     "reason TEXT NOT NULL)")
+        conn.execute("INSERT INTO destroyed_periods VALUES (201801, 'x', 'retention')")
+    a = _node(tmp_path, "a", master, ring_url)
+    b = _node(tmp_path, "b", master, ring_url)
+    month_wide = a.data_keys.seal("c:1", 202611, "分组以前")
+    grouped = a.data_keys.seal_many([("c:2", 202611, "单聊组")], group_of=lambda cids: {c: "kind:direct" for c in cids})[0]
+    tag = a.data_keys.periods.tag("kind:direct")
+    db = a.data_keys._db()
+    assert sorted(tuple(r) for r in db.execute("SELECT grp, period FROM period_keys")) == [("", 202611), (tag, 202611)]
+    assert b.data_keys.open(month_wide) == "分组以前" and b.data_keys.open(grouped) == "单聊组"
+    assert ("", 201801) in b.data_keys.destroyed_periods()
+    try:
+        b.data_keys.keys_for([("c:3", 201801)])
+        raise AssertionError("a month destroyed before groups is never made again")
+    except PeriodKeyGone:
+        pass
+    a.data_keys.destroy([("c:2", 202611)], "retention")
+    assert a.data_keys.destroy_spent_periods(202612, "retention") == [(tag, 202611)]
+    c = _node(tmp_path, "c", master, ring_url)
+    assert c.data_keys.open(grouped) is None and c.data_keys.open(month_wide) == "分组以前"
+    st = {p["label"]: p for p in c.data_keys.period_status()}
+    assert st[f"202611-{tag}"]["state"] == "destroyed" and st[f"202611-{tag}"]["group_name"] == "kind:direct"
+    assert st["202611"]["state"] == "present"

@@ -93,7 +93,8 @@ def test_period_keys_left_in_the_key_directory_are_adopted_by_the_host_store(tmp
     kept, gone = secrets.token_bytes(32), secrets.token_bytes(32)
     (legacy / "period-202611.key").write_bytes(kept)
     (legacy / "period-202501.key").write_bytes(gone)
-    ring._db().execute("INSERT INTO destroyed_periods (period, destroyed_at, reason) VALUES (202501, 'x', 'test')")
+    ring._db().execute("INSERT INTO destroyed_period_keys (grp, period, destroyed_at, reason) "
+                       "VALUES ('', 202501, 'x', 'test')")
     where = ring.periods.dir
     assert where == (tmp_path / "host").resolve() / ring.ring_id()
     assert (where / "period-202611.key").read_bytes() == kept

@@ -41,19 +41,21 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
               f"(the host's period key directory is not usable - {st['period_keys_fallback']} - so period keys are "
               "kept in the key directory and backups hold them; set MIXUN_PERIOD_KEYS_DIR)")
     states = {"present": "在用 present", "destroyed": "已销毁 destroyed", "missing": "缺失 MISSING"}
+    print("  月份 month  保留组 retention group")
     for p in st["periods"]:
         place = f"  {places[p['where']].split(' (')[0]}" if p["where"] else ""
         extra = f"，仅由KEK封装 KEK only {p['legacy']}" if p["legacy"] else ""
         when = f"  {p['destroyed_at'][:19]}" if p["destroyed_at"] else ""
-        print(f"  {p['period']}  {states[p['state']]}{place}  保护会话数据密钥 protects {p['protects']} "
-              f"conversation data keys{extra}{when}")
+        tag = f" [{p['group']}]" if p["group"] else ""
+        print(f"  {p['period']}  {p['group_label']}{tag}  {states[p['state']]}{place}  保护会话数据密钥 protects "
+              f"{p['protects']} conversation data keys{extra}{when}")
     if any(p["legacy"] for p in st["periods"]):
         print("  旧的会话数据密钥仅由KEK封装：运行 mixun keys rotate 以期间密钥封装 (conversation keys from before "
               "period keys are under the KEK alone: mixun keys rotate wraps them under their period keys)")
     for p in st["periods"]:
         if p.get("stray_file"):
-            print(f"  警告：keys/periods/period-{p['period']}.key 不应存在（期间密钥由HSM保存，此文件不会被使用，请核查来源）"
-                  f"(WARNING: a period key file for {p['period']} that the HSM mode never uses: check who put it there)")
+            print(f"  警告：keys/periods/period-{p['label']}.key 不应存在（期间密钥由HSM保存，此文件不会被使用，请核查来源）"
+                  f"(WARNING: a period key file for {p['label']} that the HSM mode never uses: check who put it there)")
     return 0
 
 

@@ -11,6 +11,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 from typing import Any, cast
 
 from sqlalchemy import create_engine, event, text
@@ -59,6 +60,9 @@ def _set_lock_timeout(engine: Engine, seconds: float) -> None:
         with dbapi_conn.cursor() as cur:
             cur.execute(f"SET lock_timeout = {millis}")
         dbapi_conn.commit()
+
+
+_CURRENT_WRITE: ContextVar[Session | None] = ContextVar("mixun_current_write", default=None)
 
 
 class Database:
@@ -111,6 +115,7 @@ class Database:
         session = self._write()
         session.info["after_commit"] = after_commit if after_commit is not None else []
         with self._write_lock or nullcontext():
+            token = _CURRENT_WRITE.set(session)
             try:
                 yield session
                 session.commit()
@@ -118,6 +123,7 @@ class Database:
                 session.rollback()
                 raise
             finally:
+                _CURRENT_WRITE.reset(token)
                 session.close()
         # The transaction has committed: what follows (wake-ups, notices, the audit head file, cache
         # invalidation) must not turn it into an error for the caller, or make a caller write it again.
@@ -126,6 +132,12 @@ class Database:
                 callback()
             except Exception:
                 log.exception("an after-commit step failed; the transaction itself committed")
+
+    @staticmethod
+    def current_write() -> Session | None:
+        """The write transaction this thread (or task) is inside, if any: for a look-up that must see what
+        the transaction wrote so far (a conversation created in it), flushed rows only."""
+        return _CURRENT_WRITE.get()
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -68,6 +68,37 @@ def resolve(policies: dict[str, Policy], conversation_kind: str, unit_path: str)
     return policies.get(f"kind:{conversation_kind}") or policies.get("default") or defaults()["default"]
 
 
+def key_group(policies: dict[str, Policy], conversation_kind: str, unit_paths: set[str],
+              held_conversation: int | None = None) -> str:
+    """The retention group of a conversation's data keys (ADR 0020, "Groups"): the scopes of the policies
+    that govern its messages now - ``resolve`` for each participant's unit (a message's policy follows its
+    sender's unit), several joined by ``+`` in order - so conversations that expire together share a period
+    key. A conversation a legal hold names has a group of its own, ``hold:<id>``, so it keeps no
+    neighbour's key alive."""
+    if held_conversation is not None:
+        return f"hold:{held_conversation}"
+    scopes = {resolve(policies, conversation_kind, unit).scope for unit in (unit_paths or {""})}
+    return "+".join(sorted(scopes))
+
+
+def group_label(group: str) -> str:
+    """A retention group for people: 默认 / 单聊 / 群聊 / 单位 <path> / 保全 会话 <id>, several joined."""
+    if not group:
+        return "按月（分组前）"
+    names = {"default": "默认", "kind:direct": "单聊", "kind:group": "群聊"}
+    out = []
+    for part in group.split("+"):
+        if part in names:
+            out.append(names[part])
+        elif part.startswith("unit:"):
+            out.append(f"单位 {part[5:]}")
+        elif part.startswith("hold:"):
+            out.append(f"保全 会话 {part[5:]}")
+        else:
+            out.append(part)
+    return " + ".join(out)
+
+
 def audit_days(policies: dict[str, Policy]) -> int:
     p = policies.get("audit")
     return max(AUDIT_MIN_DAYS, p.messages_days if p else DEFAULT_AUDIT_DAYS)

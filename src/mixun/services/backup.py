@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from mixun.config import Settings, period_keys_root
-from mixun.keystore import DataKeyRing, PeriodKeys
+from mixun.keystore import DataKeyRing, PeriodKeys, parse_period_label, period_label
 from mixun.services import period_escrow
 from mixun.services.backup_crypto import (
     BackupKey,
@@ -130,16 +130,19 @@ def backup(settings: Settings, out: Path, key: BackupKey, progress: Progress | N
     return manifest
 
 
-def _periods_needed(ring: Path) -> list[int]:
-    """The months whose period keys the (snapshot of the) ring needs to open its conversations' keys."""
+def _periods_needed(ring: Path) -> list[int | str]:
+    """The period keys the (snapshot of the) ring needs to open its conversations' keys: a month (an int)
+    for a month-wide key, ``YYYYMM-<tag>`` for a retention group's (``keystore.period_label``)."""
     if not ring.is_file():
         return []
     conn = sqlite3.connect(str(ring))
     try:
-        if "period_wrapped" not in {r[1] for r in conn.execute("PRAGMA table_info(data_keys)")}:
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(data_keys)")}
+        if "period_wrapped" not in columns:
             return []
-        return [int(r[0]) for r in conn.execute("SELECT DISTINCT period FROM data_keys WHERE period_wrapped = 1 "
-                                                "ORDER BY period")]
+        group = "pgroup" if "pgroup" in columns else "''"
+        rows = conn.execute(f"SELECT DISTINCT {group}, period FROM data_keys WHERE period_wrapped = 1").fetchall()
+        return [_needed_name(str(g), int(p)) for g, p in sorted(rows, key=lambda r: (r[1], r[0]))]
     finally:
         conn.close()
 
@@ -160,17 +163,18 @@ def _carry_fallback_periods(settings: Settings, stage: Path) -> None:
         shutil.copy2(path, stage / path.name)
 
 
-def _periods_in(store: Path) -> set[int]:
-    found = set()
+def _periods_in(store: Path) -> set[tuple[str, int]]:
+    """(group tag, period) of the period keys a store directory holds."""
+    found: set[tuple[str, int]] = set()
     if store.is_dir():
         for p in store.glob("period-*.key"):
-            tail = p.stem.split("-", 1)[1]
-            if tail.isdigit():
-                found.add(int(tail))
+            pid = parse_period_label(p.stem.split("-", 1)[1])
+            if pid is not None:
+                found.add(pid)
     return found
 
 
-def _periods_on_host(settings: Settings, ring: Path) -> set[int]:
+def _periods_on_host(settings: Settings, ring: Path) -> set[tuple[str, int]]:
     """The months whose period keys this host already keeps for the (restored) ring: a restore on the
     host that made the backup, or one whose period keys were brought over, reads every month it keeps."""
     if not ring.is_file():
@@ -185,24 +189,26 @@ def _periods_on_host(settings: Settings, ring: Path) -> set[int]:
     if row is None or not re.fullmatch(r"[0-9a-f]{16}", str(row[0])):  # not an id Mixun makes (keystore)
         return set()
     root = Path(settings.period_keys_dir).expanduser() if settings.period_keys_dir else period_keys_root()
-    store = root / str(row[0])
-    found = set()
-    if store.is_dir():
-        for p in store.glob("period-*.key"):
-            tail = p.stem.split("-", 1)[1]
-            if tail.isdigit():
-                found.add(int(tail))
-    return found
+    return _periods_in(root / str(row[0]))
 
 
-def _destroyed_in(ring: Path) -> set[int]:
+def _needed_name(group: str, period: int) -> int | str:
+    return period_label(period, group) if group else period
+
+
+def _destroyed_in(ring: Path) -> set[tuple[str, int]]:
+    """(group tag, period) of every period key the (backup's) ring records as destroyed."""
     if not ring.is_file():
         return set()
     conn = sqlite3.connect(str(ring))
     try:
-        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'destroyed_periods'").fetchone():
-            return set()
-        return {int(r[0]) for r in conn.execute("SELECT period FROM destroyed_periods")}
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        out: set[tuple[str, int]] = set()
+        if "destroyed_periods" in tables:
+            out |= {("", int(r[0])) for r in conn.execute("SELECT period FROM destroyed_periods")}
+        if "destroyed_period_keys" in tables:
+            out |= {(str(g), int(p)) for g, p in conn.execute("SELECT grp, period FROM destroyed_period_keys")}
+        return out
     finally:
         conn.close()
 
@@ -253,11 +259,11 @@ def restore(settings: Settings, archive: Path, key_file: Path | None = None, pas
             if _sha256(stage / name) != meta["sha256"]:
                 raise RuntimeError(f"backup file {name} is corrupt (checksum mismatch)")
         _check_target(settings, manifest["database"])  # before anything is written
-        for period in _destroyed_in(stage / "keys" / RING):  # what the backup's own ring says was destroyed
-            escrow.pop(period, None)
+        for pid in _destroyed_in(stage / "keys" / RING):  # what the backup's own ring says was destroyed
+            escrow.pop(pid, None)
         carried = _periods_in(stage / "keys" / PeriodKeys.DIR)  # a fallback deployment's (above)
-        for period in carried:
-            escrow.pop(period, None)
+        for pid in carried:
+            escrow.pop(pid, None)
         data_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(data_dir, 0o700)
         if manifest["database"] == "postgresql":
@@ -301,8 +307,8 @@ def restore(settings: Settings, archive: Path, key_file: Path | None = None, pas
                     moves.append((staged, keys_dir))
                 store = staged / PeriodKeys.DIR
                 store.mkdir(mode=0o700, exist_ok=True)
-                for period, material in escrow.items():
-                    target_file = store / f"period-{period}.key"
+                for (group, period), material in escrow.items():
+                    target_file = store / PeriodKeys.file_name(period, group)
                     fd = os.open(target_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                     with os.fdopen(fd, "wb") as fh:
                         fh.write(material)
@@ -319,10 +325,11 @@ def restore(settings: Settings, archive: Path, key_file: Path | None = None, pas
                 else:
                     tmp_path.unlink(missing_ok=True)
     needed = (manifest.get("period_keys") or {}).get("needed") or []
-    on_host = _periods_on_host(settings, settings.key_file.parent / RING)
-    manifest["periods_restored"] = sorted(set(escrow) | carried)
-    manifest["periods_on_host"] = sorted(p for p in needed if p in on_host)
-    manifest["periods_missing"] = [p for p in needed if p not in escrow and p not in on_host and p not in carried]
+    on_host = {_needed_name(*pid) for pid in _periods_on_host(settings, settings.key_file.parent / RING)}
+    restored = [_needed_name(g, p) for g, p in sorted(set(escrow) | carried, key=lambda pid: (pid[1], pid[0]))]
+    manifest["periods_restored"] = restored
+    manifest["periods_on_host"] = [p for p in needed if p in on_host]
+    manifest["periods_missing"] = [p for p in needed if p not in restored and p not in on_host]
     leave_restore_note(settings, manifest)
     return manifest
 

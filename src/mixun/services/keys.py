@@ -27,8 +27,9 @@ from mixun.db.models_dlp import DlpHit
 from mixun.db.models_web import Draft
 from mixun.db.sealed import PREFIX
 from mixun.domain.audit_actions import AuditAction
+from mixun.domain.retention import group_label
 from mixun.errors import MixunError
-from mixun.keystore import CIPHER_NAMES, KeyStore, period_of
+from mixun.keystore import CIPHER_NAMES, KeyStore, period_label, period_of
 from mixun.services import audit, events, period_escrow, texts
 from mixun.services.backup_crypto import BackupKey
 from mixun.services.runtime import Ctx, Runtime
@@ -109,7 +110,8 @@ def status(rt: Runtime) -> dict[str, Any]:
                       "total": sum(counts.get(v, {}).values())} for v in versions],
         "labels": dict(LABELS),
         "unreadable": unreadable,
-        "periods": keys.data_keys.period_status(),
+        "periods": [dict(p, group_label=group_label(p["group_name"]) if p["group"] else group_label(""))
+                    for p in keys.data_keys.period_status()],
         "period_keys_where": keys.data_keys.periods.where,
         # The host directory of this ring's period key files, and why it is the key directory instead
         # when the host's could not be used (then backups hold them: ADR 0020).
@@ -258,7 +260,7 @@ def shred_spent(ctx: Ctx, now: datetime | None = None, reason: str = "retention"
                          periods=[f"{scope[2:]}:{period}" for scope, period in spent][:200])
     # A month none of whose conversations' keys is left: its period key goes too, and with it every
     # backup's copy of that month's ring entries (ADR 0020). Never the open months.
-    months = ring.destroy_spent_periods(open_from, reason)
+    months = [period_label(p, g) for g, p in ring.destroy_spent_periods(open_from, reason)]
     if months:
         with ctx.rt.db.write() as s:
             audit.record(s, ctx, AuditAction.KEYS_PERIOD_KEYS_DESTROYED, target="period_keys", count=len(months),
@@ -284,18 +286,18 @@ def export_periods(ctx: Ctx, out: Path, key: BackupKey, now: datetime | None = N
 
 
 def import_periods(ctx: Ctx, path: Path, key_file: Path | None = None,
-                   passphrase: str | None = None) -> dict[str, list[int]]:
+                   passphrase: str | None = None) -> dict[str, list[str]]:
     """Put an escrow's period keys back (a restore's disaster recovery), audited; destroyed months are
     not brought back."""
     escrow = period_escrow.read(path, key_file, passphrase)
-    written: list[int] = []
+    written: list[tuple[str, int]] = []
     try:
         result = period_escrow.load(ctx.rt.keys, escrow, written)
     except BaseException:
         if written:  # a write failed part way: what was written is audited all the same
             with ctx.rt.db.write() as s:
                 audit.record(s, ctx, AuditAction.KEYS_PERIOD_KEYS_IMPORTED, target="period_keys",
-                             loaded=sorted(written), failed=True)
+                             loaded=[period_label(p, g) for g, p in written], failed=True)
         raise
     with ctx.rt.db.write() as s:
         audit.record(s, ctx, AuditAction.KEYS_PERIOD_KEYS_IMPORTED, target="period_keys", loaded=result["loaded"],
@@ -418,7 +420,8 @@ def encrypt_existing(ctx: Ctx, progress: Callable[[int, int], None] | None = Non
             if not rows:
                 break
             after = tuple(rows[-1][:nk])
-            sealed = rt.keys.data_keys.seal_many([(scope, period_of(at), value) for _r, scope, at, value in items])
+            sealed = rt.keys.data_keys.seal_many([(scope, period_of(at), value) for _r, scope, at, value in items],
+                                                 group_of=texts.key_groups(rt))
             with rt.db.write() as s:
                 if t.archive:
                     _permit(s)

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mixun.keystore import KeyStore, PeriodKeyGone
+from mixun.keystore import KeyStore, PeriodId, parse_period_label, period_label
 from mixun.services.backup_crypto import (
     BackupFormatError,
     BackupKey,
@@ -63,10 +63,16 @@ def write(keys: KeyStore, out: Path, key: BackupKey, ahead: list[int] | None = N
     ring = keys.data_keys
     ring.ensure_periods(ahead or [])
     material, in_hsm = ring.periods.export()
+    # Entries are named ``YYYYMM`` (a month-wide key, as before groups) or ``YYYYMM-<tag>`` (a retention
+    # group's key); ``groups`` names the tags (for people reading an import's audit, not needed to load).
+    names = sorted(period_label(p, g) for g, p in material)
+    hsm_names = sorted(period_label(p, g) for g, p in in_hsm)
     doc = {"format": FORMAT, "created_at": datetime.now(UTC).isoformat(),
-           "periods": {str(p): base64.b64encode(k).decode() for p, k in sorted(material.items())},
-           "in_hsm": sorted(in_hsm)}
-    result = {"periods": sorted(material), "in_hsm": sorted(in_hsm), "created_at": doc["created_at"]}
+           "periods": {period_label(p, g): base64.b64encode(k).decode()
+                       for (g, p), k in sorted(material.items(), key=lambda kv: (kv[0][1], kv[0][0]))},
+           "groups": {t: n for t, n in ring.group_names().items() if any(g == t for g, _p in [*material, *in_hsm])},
+           "in_hsm": hsm_names}
+    result = {"periods": names, "in_hsm": hsm_names, "created_at": doc["created_at"]}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{secrets.token_hex(8)}.partial")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
@@ -91,8 +97,8 @@ def write(keys: KeyStore, out: Path, key: BackupKey, ahead: list[int] | None = N
     return result
 
 
-def read(path: Path, key_file: Path | None = None, passphrase: str | None = None) -> dict[int, bytes]:
-    """{period: key} of an escrow file; BackupKeyError for a wrong key, before anything is used."""
+def read(path: Path, key_file: Path | None = None, passphrase: str | None = None) -> dict[PeriodId, bytes]:
+    """{(group tag, period): key} of an escrow file; BackupKeyError for a wrong key, before anything is used."""
     with path.open("rb") as fh:
         header = read_header(fh)
         if header.get("format") != FORMAT:
@@ -103,41 +109,24 @@ def read(path: Path, key_file: Path | None = None, passphrase: str | None = None
     doc = json.loads(buf.getvalue())
     if doc.get("format") != FORMAT:
         raise BackupKeyError(f"{path} is not an escrow of Mixun period keys")
-    out = {int(p): base64.b64decode(k) for p, k in doc["periods"].items()}
-    short = sorted(p for p, k in out.items() if len(k) != 32)
+    out: dict[PeriodId, bytes] = {}
+    for label, k in doc["periods"].items():
+        pid = parse_period_label(label)
+        if pid is None:
+            raise BackupFormatError(f"{path}: not a period key's name: {label!r}")
+        out[pid] = base64.b64decode(k)
+    short = sorted(period_label(p, g) for (g, p), k in out.items() if len(k) != 32)
     if short:  # refused whole, before a restore or an import writes anything
-        raise BackupFormatError(f"{path}: period keys not 32 bytes: {', '.join(map(str, short))}")
+        raise BackupFormatError(f"{path}: period keys not 32 bytes: {', '.join(short)}")
     return out
 
 
-def load(keys: KeyStore, escrow: dict[int, bytes], written: list[int] | None = None) -> dict[str, list[int]]:
-    """Put the escrow's period keys into the key store: a period this store already holds (the same key)
-    is left as it is; one the ring records as destroyed is not brought back. Every entry is checked first
-    (32 bytes, no different key already here): one bad entry refuses the whole escrow (ValueError) before
-    anything is written. ``written`` collects the months written as they are (for the audit of a run that
-    fails part way)."""
-    ring = keys.data_keys
-    destroyed = ring.destroyed_periods()
-    todo: list[int] = []
-    present: list[int] = []
-    refused: list[int] = []
-    for period, material in sorted(escrow.items()):
-        if period in destroyed:
-            refused.append(period)
-            continue
-        if len(material) != 32:
-            raise ValueError(f"period key {period} in the escrow is not 32 bytes: nothing was imported")
-        try:
-            have = ring.periods.material(period)
-        except PeriodKeyGone:
-            have = None
-        if have is not None and have != material:
-            raise ValueError(f"a different key for period {period} is already here: nothing was imported")
-        (present if have is not None else todo).append(period)
-    loaded = written if written is not None else []
-    for period in todo:
-        if ring.periods.load(period, escrow[period]):
-            loaded.append(period)
-        else:
-            present.append(period)
-    return {"loaded": sorted(loaded), "already_present": sorted(present), "destroyed_not_loaded": refused}
+def load(keys: KeyStore, escrow: dict[PeriodId, bytes], written: list[PeriodId] | None = None) -> dict[str, list[str]]:
+    """Put the escrow's period keys into the key store (``DataKeyRing.load_periods``, under the ring's write
+    lock, the tombstones read inside it): a key this store already holds (the same bytes) is left as it
+    is; one the ring records as destroyed is not brought back. Every entry is checked first (32 bytes, no
+    different key already here): one bad entry refuses the whole escrow (ValueError) before anything is
+    written. ``written`` collects the keys written as they are (for the audit of a run that fails part
+    way). The result names keys by ``period_label``."""
+    out = keys.data_keys.load_periods(escrow, written)
+    return {k: [period_label(p, g) for g, p in v] for k, v in out.items()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,7 +57,10 @@ def restore_note(settings: Settings) -> dict[str, Any] | None:
             note[name] = raw[name][:64]
     for name in ("periods_restored", "periods_on_host", "periods_missing"):
         value = raw.get(name)
-        if isinstance(value, list) and all(isinstance(p, int) and not isinstance(p, bool) for p in value):
+        # A month-wide key is named by its month (YYYYMM), a retention group's by "YYYYMM-<hex tag>".
+        if isinstance(value, list) and all((isinstance(p, int) and not isinstance(p, bool))
+                                           or (isinstance(p, str) and re.fullmatch(r"\d{6}-[0-9a-f]{1,32}", p))
+                                           for p in value):
             note[name] = value[:1200]
     if set(raw) - set(note):
         note["unexpected_fields"] = len(set(raw) - set(note))  # fields no restore writes: not copied

@@ -42,6 +42,7 @@ from mixun.errors import MixunError
 from mixun.services import audit, dual_control
 from mixun.services.archive import check_reason, unindex
 from mixun.services.audit_checkpoints import add_checkpoint
+from mixun.services.retention_groups import policies as _policies
 from mixun.services.runtime import Ctx
 from mixun.storage import events as stored_events
 
@@ -49,13 +50,6 @@ BATCH = 2000
 
 
 # --- policies ---------------------------------------------------------------------------------------
-
-def _policies(s: Session) -> dict[str, rules.Policy]:
-    out = rules.defaults()
-    for p in s.execute(select(RetentionPolicy)).scalars():
-        out[p.scope] = rules.Policy(p.scope, p.messages_days, p.files_days)
-    return out
-
 
 def list_policies(ctx: Ctx) -> list[dict[str, Any]]:
     with ctx.rt.db.read() as s:
@@ -139,7 +133,12 @@ def place_hold(ctx: Ctx, *, reason: str | None, user_id: int | None = None, conv
         audit.record(s, ctx, AuditAction.LEGAL_HOLD_PLACED, target=f"hold:{h.id}", reason=why, user_id=user_id,
                      conversation_id=conversation_id, since=since.isoformat() if since else None,
                      until=until.isoformat() if until else None)
-        return _hold_view(h)
+        view = _hold_view(h)
+    if conversation_id is not None:
+        # The held conversation's data keys move under period keys of its own (ADR 0020, "Groups"): kept, it
+        # no longer keeps its neighbours' period keys alive. A hold on a person does not move anything.
+        ctx.rt.keys.data_keys.regroup(f"c:{conversation_id}", rules.key_group({}, "", set(), conversation_id))
+    return view
 
 
 def release_hold(ctx: Ctx, hold_id: int, reason: str | None, *,

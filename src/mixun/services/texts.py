@@ -6,13 +6,14 @@ through here; readers need nothing (the columns open what they read, db/sealed.p
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mixun.db.engine import Database
 from mixun.db.models import Message
 from mixun.db.sealed import PREFIX, open_text
 from mixun.errors import MixunError
@@ -34,9 +35,27 @@ def seal_many(rt: Runtime, items: Sequence[tuple[int, datetime, str]]) -> list[s
     but whose period key is not (a backup restored without the period keys' escrow, ADR 0020) is a
     registered error, not a crash."""
     try:
-        return rt.keys.data_keys.seal_many([(scope(cid), period_of(at), text) for cid, at, text in items])
+        return rt.keys.data_keys.seal_many([(scope(cid), period_of(at), text) for cid, at, text in items],
+                                           group_of=key_groups(rt))
     except PeriodKeyGone as exc:
         raise MixunError("period_key_missing") from exc
+
+
+def key_groups(rt: Runtime) -> Callable[[list[int]], dict[int, str]]:
+    """What names the retention group of conversations whose data key the ring makes now (ADR 0020,
+    "Groups"): asked only when a (conversation, month) key is new."""
+
+    def group_of(conversation_ids: list[int]) -> dict[int, str]:
+        from mixun.services.retention_groups import key_groups as groups
+
+        current = rt.db.current_write() if isinstance(rt.db, Database) else None
+        if current is not None:  # sealing inside a write: see the conversation it may just have created
+            with current.no_autoflush:
+                return groups(current, conversation_ids)
+        with rt.db.read() as s:
+            return groups(s, conversation_ids)
+
+    return group_of
 
 
 # Scopes of data keys that belong to no conversation (never crypto-shredded: ``keys.shred_spent`` only
