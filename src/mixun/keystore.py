@@ -43,7 +43,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from mixun.config import period_keys_root
+from mixun.config import period_keys_root, period_keys_root_given
 
 _LEGACY = b"\x01"
 _SEALED = b"\x02"
@@ -307,6 +307,9 @@ class KeyStore:
         # Where period key files live: a host directory outside the data directory (ADR 0020, "Where period
         # keys live"), one sub-directory per key ring.
         self.periods_root = periods_root if periods_root is not None else period_keys_root()
+        # Whether the operator chose it (a setting or MIXUN_PERIOD_KEYS_DIR); otherwise it is the default
+        # under this account's home, and the place the ring recorded wins (``PeriodKeys._root``).
+        self.periods_root_given = periods_root is not None or period_keys_root_given() is not None
 
     @property
     def data_keys(self) -> DataKeyRing:
@@ -578,8 +581,25 @@ class PeriodKeys:
             self._dir = self._locate()
         return self._dir
 
+    def _root(self) -> Path:
+        """The host directory of period key stores. The ring records the one its period keys were first
+        filed under: a process with no explicit setting uses the recorded one, so ``sudo mixun ...``, a
+        cron job as another account or ``su`` without ``-`` (another home) never splits a month between
+        two stores. An explicit setting (a move, another host restoring) wins and is recorded."""
+        chosen = self.keys.periods_root.expanduser().resolve()
+        db = self.ring._db()
+        row = db.execute("SELECT value FROM ring_meta WHERE name = 'period_root'").fetchone()
+        if row is not None and not self.keys.periods_root_given:
+            return Path(str(row[0]))
+        if row is None:
+            db.execute("INSERT INTO ring_meta (name, value) VALUES ('period_root', ?) ON CONFLICT (name) DO NOTHING",
+                       (str(chosen),))
+        elif str(row[0]) != str(chosen):
+            db.execute("UPDATE ring_meta SET value = ? WHERE name = 'period_root'", (str(chosen),))
+        return chosen
+
     def _locate(self) -> Path:
-        root = self.keys.periods_root.expanduser().resolve()
+        root = self._root()
         data_dir = self.keys.dir.parent.resolve()
         if root == data_dir or root.is_relative_to(data_dir):
             raise RuntimeError(f"MIXUN_PERIOD_KEYS_DIR ({root}) is inside the data directory ({data_dir}): "
