@@ -190,9 +190,15 @@ def period_keys_root(environ: dict[str, str] | None = None) -> Path:
     """Where period key files live when the settings do not say: ``MIXUN_PERIOD_KEYS_DIR``, else
     ``~/.mixun/period-keys`` beside the backup key - a place of the host, not of the data directory, so a
     backup never holds them and a restore into any data directory of the same host finds them (ADR 0020)."""
+    given = period_keys_root_given(environ)
+    return given if given is not None else Path.home() / ".mixun" / "period-keys"
+
+
+def period_keys_root_given(environ: dict[str, str] | None = None) -> Path | None:
+    """``MIXUN_PERIOD_KEYS_DIR`` when the environment sets it (an operator's explicit choice), else None."""
     env = os.environ if environ is None else environ
     given = env.get("MIXUN_PERIOD_KEYS_DIR", "")
-    return Path(given).expanduser() if given else Path.home() / ".mixun" / "period-keys"
+    return Path(given).expanduser() if given else None
 
 
 @lru_cache(maxsize=1)

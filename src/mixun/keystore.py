@@ -43,7 +43,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from mixun.config import period_keys_root
+from mixun.config import period_keys_root, period_keys_root_given
 
 _LEGACY = b"\x01"
 _SEALED = b"\x02"
@@ -307,6 +307,9 @@ class KeyStore:
         # Where period key files live: a host directory outside the data directory (ADR 0020, "Where period
         # keys live"), one sub-directory per key ring.
         self.periods_root = periods_root if periods_root is not None else period_keys_root()
+        # Whether the operator chose it (a setting or MIXUN_PERIOD_KEYS_DIR); otherwise it is the default
+        # under this account's home, and the place the ring recorded wins (``PeriodKeys._root``).
+        self.periods_root_given = periods_root is not None or period_keys_root_given() is not None
 
     @property
     def data_keys(self) -> DataKeyRing:
@@ -533,6 +536,30 @@ GROUP_TAG_CHARS = 12
 PeriodId = tuple[str, int]  # (group tag, period): one period key
 
 
+ORIGIN = "origin"  # in a store directory made by a restore: the ring id of the store it was copied from
+OWNER = "owner"  # in a store directory: the key directory of the deployment that uses it
+
+
+def derived_stores(store: Path) -> list[Path]:
+    """The period key stores on this host copied, directly or through other copies, from ``store`` (each
+    names its origin's ring id in its ``origin`` file): a restore's copy of a deployment."""
+    root, found, frontier = store.parent, [], {store.name}
+    try:
+        candidates = [d for d in root.iterdir() if d.name != store.name and not d.is_symlink() and d.is_dir()
+                      and (d / ORIGIN).is_file()]
+    except OSError:
+        return []
+    origins: dict[str, str] = {}
+    for d in candidates:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            origins[d.name] = (d / ORIGIN).read_text().strip()
+    while frontier:
+        step = {name for name, origin in origins.items() if origin in frontier and root / name not in found}
+        found += [root / name for name in sorted(step)]
+        frontier = step
+    return found
+
+
 class PeriodKeys:
     """Per-(retention group, month) key-encryption keys ("period keys", ADR 0020): every conversation's data
     key of a month is wrapped by the period key of its retention group and month *inside* the KEK wrapping
@@ -578,8 +605,25 @@ class PeriodKeys:
             self._dir = self._locate()
         return self._dir
 
+    def _root(self) -> Path:
+        """The host directory of period key stores. The ring records the one its period keys were first
+        filed under: a process with no explicit setting uses the recorded one, so ``sudo mixun ...``, a
+        cron job as another account or ``su`` without ``-`` (another home) never splits a month between
+        two stores. An explicit setting (a move, another host restoring) wins and is recorded."""
+        chosen = self.keys.periods_root.expanduser().resolve()
+        db = self.ring._db()
+        row = db.execute("SELECT value FROM ring_meta WHERE name = 'period_root'").fetchone()
+        if row is not None and not self.keys.periods_root_given:
+            return Path(str(row[0]))
+        if row is None:
+            db.execute("INSERT INTO ring_meta (name, value) VALUES ('period_root', ?) ON CONFLICT (name) DO NOTHING",
+                       (str(chosen),))
+        elif str(row[0]) != str(chosen):
+            db.execute("UPDATE ring_meta SET value = ? WHERE name = 'period_root'", (str(chosen),))
+        return chosen
+
     def _locate(self) -> Path:
-        root = self.keys.periods_root.expanduser().resolve()
+        root = self._root()
         data_dir = self.keys.dir.parent.resolve()
         if root == data_dir or root.is_relative_to(data_dir):
             raise RuntimeError(f"MIXUN_PERIOD_KEYS_DIR ({root}) is inside the data directory ({data_dir}): "
@@ -613,8 +657,37 @@ class PeriodKeys:
                 "period keys kept in the key directory, which backups hold: %s is not usable (%s); set "
                 "MIXUN_PERIOD_KEYS_DIR", where, exc.strerror or exc)
             return self.legacy_dir
+        self._claim(where)
         self._adopt(where)
         return where
+
+    def _claim(self, where: Path) -> None:
+        """Write down which key directory uses this store (``mixun restore`` reads it to tell a drill's
+        copy, which gets a store of its own, from the replacement of a lost deployment, which takes the
+        store over): when nobody has, or when the one named no longer holds this ring."""
+        me = str(self.keys.dir.resolve())
+        owner_file = where / OWNER
+        try:
+            owner = owner_file.read_text().strip()
+        except (OSError, UnicodeDecodeError):
+            owner = ""
+        if owner == me:
+            return
+        if owner:
+            other = Path(owner) / DataKeyRing.FILE
+            try:
+                conn = sqlite3.connect(f"file:{other}?mode=ro", uri=True, timeout=5)
+                try:
+                    row = conn.execute("SELECT value FROM ring_meta WHERE name = 'ring_id'").fetchone()
+                finally:
+                    conn.close()
+                if row is not None and str(row[0]) == where.name:
+                    return  # another live key directory with this ring (a copy by hand, a same-host standby)
+            except sqlite3.Error:
+                pass
+        tmp = where / f".owner-{os.getpid()}-{secrets.token_hex(4)}"
+        _write_new(tmp, me.encode())
+        os.replace(tmp, owner_file)
 
     def _adopt(self, where: Path) -> None:
         """Move period keys left in the key directory (an older version, a standby mirror, an escrow
@@ -872,6 +945,13 @@ class PeriodKeys:
                 shred_file(p)
         if self.dir.is_dir():
             _fsync_dir(self.dir)
+        if not self.fallback:
+            # Copies of this deployment restored on this host (``mixun restore`` gives each a store of its
+            # own, copied from this one, ADR 0020): what retention destroys here is destroyed there too.
+            for store in derived_stores(self.dir):
+                for p in [store / path.name, *store.glob(f".period-{period_label(period, group)}.*")]:
+                    if p.exists() and not p.is_symlink():
+                        shred_file(p)
         if self.ring.url:
             self.ring._db().execute("DELETE FROM period_keys WHERE grp = ? AND period = ?", (group, period))
         if self.keys.hsm is not None:

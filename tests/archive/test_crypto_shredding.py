@@ -197,7 +197,7 @@ def test_an_old_backup_restored_with_its_own_ring_cannot_show_a_destroyed_month(
     # host's period keys read the current month; the destroyed month is gone here too.
     settings, restored = _restore_with_own_keys(env, tmp_path / "old.tgz", tmp_path / "backup.key", None,
                                                 tmp_path, "samehost", other_host=False)
-    assert restored["periods_missing"] == [old_period]
+    assert restored["periods_missing"] == [old_label]
     old, now, raw_text = _history(settings, conv_old, conv_now)
     assert len(old) == 1 and old[0]["content_destroyed"] is True and old[0]["text"] == DESTROYED_TEXT
     assert [m["text"] for m in now] == [NOW_TEXT] and OLD_SECRET not in raw_text
@@ -254,7 +254,9 @@ def test_disaster_recovery_restores_a_backup_with_the_period_escrow(env: Env, tm
     settings_here, here = _restore_with_own_keys(env, tmp_path / "b.tgz", tmp_path / "backup.key", None, tmp_path,
                                                  "here", other_host=False)
     assert here["periods_missing"] == [] and here["periods_restored"] == []
-    assert sorted(here["periods_on_host"]) == sorted({period_of(old_at), period_of(datetime.now(UTC))})
+    tag = env.rt.keys.data_keys.periods.tag("default")  # both group conversations: the default policy's group
+    assert sorted(here["periods_on_host"]) == sorted({period_label(period_of(old_at), tag),
+                                                      period_label(period_of(datetime.now(UTC)), tag)})
     old, now, _raw = _history(settings_here, conv_old, conv_now)
     assert [m["text"] for m in old] == [OLD_SECRET] and [m["text"] for m in now] == [NOW_TEXT]
 
@@ -262,7 +264,6 @@ def test_disaster_recovery_restores_a_backup_with_the_period_escrow(env: Env, tm
     # restores them.
     settings2, bare = _restore_with_own_keys(env, tmp_path / "b.tgz", tmp_path / "backup.key", None, tmp_path,
                                              "bare")
-    tag = env.rt.keys.data_keys.periods.tag("default")  # both group conversations: the default policy's group
     assert sorted(bare["periods_missing"]) == sorted({period_label(period_of(old_at), tag),
                                                       period_label(period_of(datetime.now(UTC)), tag)})
     assert _opened_by_own_keys(settings2, conv_old) == [None]  # read as destroyed, not an error
@@ -283,4 +284,51 @@ def test_disaster_recovery_restores_a_backup_with_the_period_escrow(env: Env, tm
                                                                                  tmp_path / "backup.key"))
     assert set(bare["periods_missing"]) < set(loaded["loaded"])  # and next month's, made ahead by the export
     assert _opened_by_own_keys(settings2, conv_old) == [OLD_SECRET]
+    assert _opened_by_own_keys(settings2, conv_now) == [NOW_TEXT]
+
+
+def test_a_restore_beside_the_running_original_gets_a_store_of_its_own(env: Env, tmp_path: Path) -> None:
+    """ADR 0020, "A restore's own store": a backup restored on the same host while the deployment it came
+    from still runs (a drill, a second copy) reads everything, but under a ring id and a period key store
+    of its own, copied from the original's. What the copy destroys (its ring is older: no later holds) never
+    touches the original; what the original's retention destroys is destroyed in the copy too."""
+    from mixun.keystore import ORIGIN, keystore_from, period_of
+
+    a, ta = env.person("zhangsan", "张三")
+    b, _tb = env.person("lisi", "李四")
+    conv_old = group(env, ta, [b], name="旧授信群")
+    conv_now = group(env, ta, [b], name="本月例会群")
+    old_at = datetime.now(UTC) - timedelta(days=6 * 365)
+    _old_message(env, conv_old, a, old_at, OLD_SECRET)
+    send(env, ta, conv_now, NOW_TEXT)
+    key, _ = backup_crypto.key_from_file(tmp_path / "backup.key", create=True)
+    backup.backup(env.settings, tmp_path / "b.tgz", key)
+    live = env.rt.keys.data_keys
+    settings, restored = _restore_with_own_keys(env, tmp_path / "b.tgz", tmp_path / "backup.key", None, tmp_path,
+                                                "drill", other_host=False)
+    assert restored["periods_missing"] == []
+    copy = keystore_from(settings).data_keys
+    assert copy.ring_id() != live.ring_id()
+    assert (copy.periods.dir / ORIGIN).read_text() == live.ring_id()
+    assert _opened_by_own_keys(settings, conv_old) == [OLD_SECRET]
+    assert _opened_by_own_keys(settings, conv_now) == [NOW_TEXT]
+
+    # The copy destroys its old month's key: the original still reads the month.
+    old_pid = next(pid for pid in copy.periods.present() if pid[1] == period_of(old_at))
+    copy.periods.destroy(old_pid[1], old_pid[0])
+    assert _opened_by_own_keys(settings, conv_old) == [None]
+    assert live.periods.path(old_pid[1], old_pid[0]).exists()
+    original = env.client.get(f"/api/v1/conversations/{conv_old}/messages", headers=env.h(ta)).json()["messages"]
+    assert [m["text"] for m in original if m["kind"] == "text"] == [OLD_SECRET]
+
+    # A second copy; then the original's retention destroys the old month: gone from both copies' stores too.
+    settings2, _r = _restore_with_own_keys(env, tmp_path / "b.tgz", tmp_path / "backup.key", None, tmp_path,
+                                           "drill2", other_host=False)
+    assert _opened_by_own_keys(settings2, conv_old) == [OLD_SECRET]
+    result = retention.run(cli_ctx(env), now=datetime.now(UTC))
+    assert result["counts"]["messages"] == 1
+    assert not live.periods.path(old_pid[1], old_pid[0]).exists()
+    copy2 = keystore_from(settings2).data_keys
+    assert not copy2.periods.path(old_pid[1], old_pid[0]).exists(), "the original's destruction reached the copy"
+    assert _opened_by_own_keys(settings2, conv_old) == [None]
     assert _opened_by_own_keys(settings2, conv_now) == [NOW_TEXT]

@@ -90,3 +90,23 @@ def test_a_ring_id_written_by_hand_never_names_another_directory(tmp_path: Path,
     with pytest.raises(RuntimeError, match="ring's id"):
         _ = ring.periods.dir
     assert not (tmp_path / "x").exists()
+
+
+def test_the_store_the_ring_recorded_wins_over_another_accounts_default(tmp_path: Path, monkeypatch) -> None:
+    """A process without MIXUN_PERIOD_KEYS_DIR (sudo, cron as another account, su without -) uses the store
+    the ring recorded, not its own home's: a month is never split between two stores."""
+    from mixun.keystore import KeyStore, ensure_master_key
+
+    key_file = tmp_path / "data" / "keys" / "master.key"
+    ensure_master_key(key_file)
+    first = KeyStore(key_file, periods_root=tmp_path / "service-home" / "period-keys").data_keys
+    where = first.periods.dir
+    first.periods.ensure(202612)
+    monkeypatch.delenv("MIXUN_PERIOD_KEYS_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "root-home"))
+    other = KeyStore(key_file).data_keys  # no explicit setting: another account's home
+    assert other.periods.dir == where
+    assert other.periods.material(202612) == first.periods.material(202612)
+    assert not (tmp_path / "root-home" / ".mixun").exists()
+    moved = KeyStore(key_file, periods_root=tmp_path / "moved").data_keys  # an explicit setting wins
+    assert moved.periods.dir == (tmp_path / "moved").resolve() / first.ring_id()

@@ -15,11 +15,13 @@ ring needs.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import os
 import re
+import secrets
 import shutil
 import sqlite3
 import subprocess
@@ -32,8 +34,8 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from mixun.config import Settings, period_keys_root
-from mixun.keystore import DataKeyRing, PeriodKeys, parse_period_label, period_label
+from mixun.config import Settings, period_keys_root, period_keys_root_given
+from mixun.keystore import ORIGIN, OWNER, DataKeyRing, PeriodKeys, parse_period_label, period_label
 from mixun.services import period_escrow
 from mixun.services.backup_crypto import (
     BackupKey,
@@ -175,21 +177,83 @@ def _periods_in(store: Path) -> set[tuple[str, int]]:
 
 
 def _periods_on_host(settings: Settings, ring: Path) -> set[tuple[str, int]]:
-    """The months whose period keys this host already keeps for the (restored) ring: a restore on the
-    host that made the backup, or one whose period keys were brought over, reads every month it keeps."""
-    if not ring.is_file():
-        return set()
-    conn = sqlite3.connect(str(ring))
+    """The period keys this host keeps for the restored ring - in a store of its own (``_own_period_store``):
+    a restore on the host that made the backup, or one whose period keys were brought over, reads every
+    month it keeps."""
+    store = _own_period_store(settings, ring)
+    return _periods_in(store) if store is not None else set()
+
+
+def _ring_alive(keys_dir: Path, ring_id: str) -> bool:
+    """Whether the key directory ``keys_dir`` still holds a ring named ``ring_id`` (a deployment in use)."""
+    path = keys_dir / RING
+    if not path.is_file():
+        return False
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            row = conn.execute("SELECT value FROM ring_meta WHERE name = 'ring_id'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return True  # cannot tell: assume it is in use (forking is the safe side)
+    return row is not None and str(row[0]) == ring_id
+
+
+def _own_period_store(settings: Settings, ring: Path) -> Path | None:
+    """The restored ring's store of period keys on this host (ADR 0020, "A restore's own store").
+
+    The backup's ring names the store its period keys were filed in. When another deployment of this host
+    still uses that store (the one the backup was taken from, still running: a restore for a drill, a
+    test, a second copy), the restored ring gets an id and a store of its own, with copies of the keys
+    that store holds now (a month retention destroyed since is not there), and an ``origin`` file naming
+    where they came from: what the original destroys later is destroyed in the copy too
+    (``keystore.derived_stores``), and nothing the copy destroys (an older ring, no later holds) touches
+    the original. When nobody uses it any more (the deployment being restored is the one that was lost),
+    the restored ring takes the store over."""
+    if not ring.is_file() or settings.keyring_url:
+        return None
+    conn = sqlite3.connect(str(ring), isolation_level=None)
     try:
         if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'ring_meta'").fetchone():
-            return set()
-        row = conn.execute("SELECT value FROM ring_meta WHERE name = 'ring_id'").fetchone()
+            return None  # a ring from before ids: it gets one (and an empty store) when first opened
+        meta = dict(conn.execute("SELECT name, value FROM ring_meta").fetchall())
+        rid = str(meta.get("ring_id", ""))
+        if not re.fullmatch(r"[0-9a-f]{16}", rid):  # not an id Mixun makes (keystore)
+            return None
+        given = Path(settings.period_keys_dir).expanduser() if settings.period_keys_dir else period_keys_root_given()
+        root = (given if given is not None
+                else Path(str(meta["period_root"])) if meta.get("period_root") else period_keys_root()).resolve()
+        origin = root / rid
+        me = settings.key_file.parent.resolve()
+        owner = ""
+        with contextlib.suppress(OSError):
+            owner = (origin / OWNER).read_text().strip()
+        in_use = origin.is_dir() and bool(owner) and Path(owner) != me and _ring_alive(Path(owner), rid)
+        if in_use:
+            new = secrets.token_hex(8)
+            store = root / new
+            store.mkdir(mode=0o700, parents=True)
+            _write_file(store / ORIGIN, rid.encode())
+            for key in sorted(origin.glob("period-*.key")):
+                if key.is_file() and not key.is_symlink():
+                    _write_file(store / key.name, key.read_bytes())
+            conn.execute("UPDATE ring_meta SET value = ? WHERE name = 'ring_id'", (new,))
+        else:
+            store = origin
+        conn.execute("INSERT INTO ring_meta (name, value) VALUES ('period_root', ?) ON CONFLICT (name) "
+                     "DO UPDATE SET value = excluded.value", (str(root),))
+        return store
     finally:
         conn.close()
-    if row is None or not re.fullmatch(r"[0-9a-f]{16}", str(row[0])):  # not an id Mixun makes (keystore)
-        return set()
-    root = Path(settings.period_keys_dir).expanduser() if settings.period_keys_dir else period_keys_root()
-    return _periods_in(root / str(row[0]))
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def _needed_name(group: str, period: int) -> int | str:
