@@ -237,23 +237,29 @@ class Round:
         rows are what make sequence numbers gap-free: PostgreSQL locks them in key order first, in one
         statement, so two writers never deadlock; SQLite (one writer) runs one statement per distinct
         count. Rows that do not exist are left out of the result."""
-        keys = sorted(k for k, n in counts.items() if n > 0)
+        # (A batch's counts are one per recipient: sorted, looked up and checked without a Python step each.)
+        keys = sorted(counts) if counts and min(counts.values()) > 0 else sorted(k for k, n in counts.items() if n > 0)
         if not keys:
             return Later.now({})
         cols = tuple(sorted(also))
         if self.pg:
             rows = self.rows(_pg_bump(table, key, counter, cols),
-                             {"ids": keys, "ns": [counts[k] for k in keys], **also})
+                             {"ids": keys, "ns": list(map(counts.__getitem__, keys)), **also})
             return Later(lambda: dict(rows.value))
         by_count: dict[int, list[int]] = {}
-        for k in keys:
-            by_count.setdefault(counts[k], []).append(k)
-        if not cols and all(type(k) is int for k in keys):
+        if len(distinct := set(counts.values())) == 1:  # a batch to one group: everyone's count is the same
+            by_count[distinct.pop()] = keys
+        else:
+            for k in keys:
+                by_count.setdefault(counts[k], []).append(k)
+        if not cols and set(map(type, keys)) == {int}:
             # The keys as one JSON array parameter (json_each): a statement whose text is the same for
             # any number of keys, where an expanding IN is rendered again, key by key, for every call.
             sql = _sqlite_bump_json(table, key, counter)
-            return Later.now({k: v for n, group in by_count.items()
-                              for k, v in self.conn.exec_driver_sql(sql, (n, "[" + ",".join(map(str, group)) + "]"))})
+            new: dict[int, int] = {}
+            for n, group in by_count.items():
+                new.update(self.conn.exec_driver_sql(sql, (n, "[" + ",".join(map(str, group)) + "]")).all())
+            return Later.now(new)
         stmt = _sqlite_bump(table, key, counter, cols)
         return Later.now({k: v for n, group in by_count.items()
                           for k, v in self.conn.execute(stmt, {"ids": group, "n": n, **also})})
@@ -274,10 +280,11 @@ class Round:
         if rows:
             self.insert_columns(table, {col: [row[col] for row in rows] for col in rows[0]})
 
-    def insert_columns(self, table: Table, columns: dict[str, list[Any]]) -> None:
+    def insert_columns(self, table: Table, columns: dict[str, list[Any]], *, ordered: bool = True) -> None:
         """Insert rows given column by column (equal lengths: row i is every column's i-th value), which
         spares a hot path building one dict per row. Rows that name each other take their ids from
-        ``reserve_ids`` first."""
+        ``reserve_ids`` first. ``ordered=False``: the rows need not reach the table in this order (no
+        sequence or trigger numbers them), which spares PostgreSQL sorting them."""
         cols = tuple(columns)
         if not cols or not columns[cols[0]]:
             return
@@ -294,7 +301,7 @@ class Round:
             # row, which cost 3x the insert itself for a batch's event rows (one per recipient).
             self.conn.exec_driver_sql(sql, list(zip(*values, strict=True)))
             return
-        stmt, procs = _pg_insert(table, cols, self.conn.dialect)
+        stmt, procs = _pg_insert(table, cols, self.conn.dialect, ordered)
         self.run(stmt, _arrays(columns, procs))
 
     def update_rows(self, table: Table, keys: tuple[str, ...], rows: Sequence[dict[str, Any]]) -> None:
@@ -396,7 +403,7 @@ def array_literal(values: Sequence[Any]) -> str:
     column's array type by the statement. psycopg would adapt a list element by element in Python (a
     dumper call and an escape per element: the largest single cost of a batch of sends); a column of
     plain integers here is one C-level join, anything else one small expression per element."""
-    if all(type(v) is int for v in values):
+    if set(map(type, values)) == {int}:  # (bool is no int here; a C-level pass, not a Python step per element)
         return "{" + ",".join(map(str, values)) + "}"
     return "{" + ",".join([_element(v) for v in values]) + "}"
 
@@ -441,9 +448,14 @@ def _json_dumps(dialect: Dialect) -> Any:
 
 
 @lru_cache(maxsize=64)
-def _pg_insert(table: Table, cols: tuple[str, ...], dialect: Dialect) -> tuple[TextClause, tuple[Any, ...]]:
+def _pg_insert(table: Table, cols: tuple[str, ...], dialect: Dialect, ordered: bool = True
+               ) -> tuple[TextClause, tuple[Any, ...]]:
     args, reads, procs = _pg_columns(table, cols, dialect)
     names = ", ".join(f"c{i}" for i in range(len(cols)))
+    if not ordered:
+        sql = (f"INSERT INTO {table.name} ({', '.join(cols)}) SELECT {', '.join(reads)} "
+               f"FROM unnest({', '.join(args)}) AS v({names})")
+        return text(sql), procs
     # Rows are fed in ORDER BY ordinality, so ids drawn from the table's sequence follow the row order.
     sql = (f"INSERT INTO {table.name} ({', '.join(cols)}) SELECT {', '.join(reads)} "
            f"FROM unnest({', '.join(args)}) WITH ORDINALITY AS v({names}, ord) ORDER BY ord")

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -30,6 +31,8 @@ Event = tuple[Iterable[int], str, dict[str, Any]]
 
 
 def _healed(r: bulk.Round, counts: Mapping[int, int], last: dict[int, int]) -> dict[int, int]:
+    if len(last) == len(counts):  # the bump answered for everyone it was given (all counts are > 0)
+        return last
     missing = sorted(uid for uid, n in counts.items() if n > 0 and uid not in last)
     if missing:  # users created before their counter row (should not happen; heal it)
         stored_events.insert_counters(r, {uid: counts[uid] for uid in missing})
@@ -66,7 +69,7 @@ class Reserved:
 def reserve(r: bulk.Round, recipients: list[list[int]]) -> Reserved:
     """In round ``r``: each recipient's event_seqs (one per event naming them) and one payload id per
     event that has recipients. ``recipients`` must be free of duplicates, as ``write`` gets them."""
-    counts = Counter(uid for rcpts in recipients for uid in rcpts)
+    counts = Counter(chain.from_iterable(recipients))
     return Reserved(counts, stored_events.bump_counters(r, counts),
                     stored_events.reserve_payload_ids(r, sum(1 for rcpts in recipients if rcpts)))
 
@@ -80,7 +83,9 @@ def write(r: bulk.Round, session: Session, ctx: Ctx, reserved: Reserved, items: 
         return
     counts = reserved.counts
     last = _healed(r, counts, dict(reserved.last.value))
-    next_seq = {uid: last[uid] - n + 1 for uid, n in counts.items()}
+    # Each recipient's first seq of this batch, last - n + 1, column-wise (no Python step per recipient).
+    next_seq = dict(zip(counts, map(int.__sub__, map(last.__getitem__, counts), map((1).__rsub__, counts.values())),
+                        strict=True))
     payloads = [orjson.dumps({"type": type_, **body}).decode() for _r, type_, body in events_]
     payload_ids = reserved.payload_ids.value
     now = datetime.now(UTC)
