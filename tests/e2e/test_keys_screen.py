@@ -59,15 +59,23 @@ def test_secadmin_and_auditor_see_the_key_status(own_server, browser, viewport):
         assert sec.evaluate("() => document.documentElement.scrollWidth") <= width + 1
         if viewport == "phone":  # the tables are cards: no header row, each row a block
             assert screen.get_by_test_id("keys-versions").locator("thead").is_hidden()
-        if SHOTS and viewport == "desktop":
-            sec.wait_for_timeout(3500)  # the toast of the password change fades first
-            sec.screenshot(path=str(Path(SHOTS) / "admin-keys.png"), full_page=False)
+        if SHOTS:
+            expect(sec.get_by_test_id("toast")).to_have_count(0)  # the password change's toast has gone
+            name = "admin-keys.png" if viewport == "desktop" else "admin-keys-phone.png"
+            if viewport == "phone":  # the period keys as cards
+                screen.get_by_test_id("keys-periods").scroll_into_view_if_needed()
+            sec.screenshot(path=str(Path(SHOTS) / name), full_page=False)
 
         aud = page_for()
         first_login_admin(aud, "auditor", s.admins["auditor"])
         aud.get_by_test_id("admin-tab-keys").click()
         expect(aud.locator('[data-testid="keys-version-row"][data-version="2"]')).to_contain_text("当前")
         expect(aud.get_by_test_id("admin-keys").locator("button")).to_have_count(0)  # nothing to press
+        aud.get_by_test_id("lang-switch").click()  # English is there too
+        aud.get_by_test_id("admin-tab-keys").click()
+        expect(aud.get_by_test_id("admin-keys").get_by_role("heading", name="Key management status")).to_be_visible()
+        expect(aud.locator('[data-testid="keys-version-row"][data-version="1"]')).to_contain_text("Retired")
+        expect(aud.get_by_test_id("keys-commands")).to_contain_text("mixun keys rotate")
 
         sysp = page_for()
         first_login_admin(sysp, "sysadmin", s.admins["sysadmin"])

@@ -87,8 +87,8 @@ export function KeysScreen() {
           <tr data-testid="keys-version-row" data-version={v.version}>
             <td>v{v.version}</td>
             <td><span class={v.current ? 'badge ok' : v.present ? 'badge' : 'badge urgent'}>{kw(v.current ? 'kek_current' : v.present ? 'kek_retired' : 'kek_missing')}</span></td>
-            <td>{whereName(v.where)}</td>
-            <td>{v.total}</td>
+            <td data-label={kw('where')}>{whereName(v.where)}</td>
+            <td data-label={kw('protects')}>{v.total}</td>
             <td class="wrap">{Object.entries(v.protects).filter(([, n]) => n > 0).map(([k, n]) => `${kindName(k, st.labels)} ${n}`).join('，') || '—'}</td>
           </tr>
         ))}</tbody>
@@ -100,13 +100,13 @@ export function KeysScreen() {
         <tbody>{st.periods.map((p) => (
           <tr data-testid="keys-period-row" data-period={p.period} data-state={p.state}>
             <td>{month(p.period)}</td>
-            <td class="wrap">{groupName(p)}</td>
+            <td class="wrap" data-label={kw('group')}>{groupName(p)}</td>
             <td>
               <span class={p.state === 'present' ? 'badge ok' : p.state === 'destroyed' ? 'badge' : 'badge urgent'}>{kw('p_' + p.state)}</span>
               {p.destroyed_at && <span class="muted small"> {fmtTime(p.destroyed_at, true)}</span>}
             </td>
-            <td>{p.where === 'file' ? kw('where_file') : whereName(p.where)}</td>
-            <td>{p.protects}{p.legacy > 0 && <span class="muted small">（{kw('legacy', { n: p.legacy })}）</span>}</td>
+            <td data-label={kw('where')}>{p.where === 'file' ? kw('where_file') : whereName(p.where)}</td>
+            <td data-label={kw('protects_conv')}>{p.protects}{p.legacy > 0 && <span class="muted small">（{kw('legacy', { n: p.legacy })}）</span>}</td>
           </tr>
         ))}</tbody>
       </table>
