@@ -17,8 +17,9 @@ from mixun import notify
 from mixun.api.routes import ops
 from mixun.db.models import LoginAlert
 from mixun.db.models_ops import FaultReport
-from mixun.services import notifications
+from mixun.services import keys, notifications
 from mixun.services.attachments import Antivirus
+from mixun.services.runtime import Ctx
 from tests.api.response_checks import Answers, check
 from tests.api.test_response_models import png
 from tests.conftest import Env
@@ -86,6 +87,16 @@ def scenario(env: Env) -> Answers:
             s.add(LoginAlert(user_id=zs, ip="10.0.0.9", reasons=["locked_out"]))
         s.add(LoginAlert(user_id=zs, ip="10.0.0.9", reasons=["new_address"]))
     a.call("risks", "get", "/api/v1/admin/security/risks", sec)
+
+    # The key management status (secadmin, auditor): a retired KEK, a destroyed month's period key, the
+    # last rotation and destruction (no escrow export yet: null).
+    _aud, aud = staff(env, "aud1", "审计员", "auditor")
+    ctx = Ctx(rt=env.rt, ip="127.0.0.1", client="tests")
+    env.rt.keys.data_keys.keys_for([("c:900002", 201901)])
+    keys.shred_spent(ctx)
+    keys.rotate(ctx)
+    a.call("keys", "get", "/api/v1/security/keys", sec)
+    a.call("keys.auditor", "get", "/api/v1/security/keys", aud)
     return a
 
 
@@ -107,5 +118,8 @@ def test_every_ops_answer_is_exactly_its_model(answers: tuple[dict[str, Any], An
     assert {"fault_reports_overdue", "notifications_failed", "scanner_down"} <= codes
     assert all(type(x["value"]) is int for x in out["alerts"]["alerts"])  # counts stay integers on the wire
     assert out["risks.none"]["alerts"] == [] and {x["code"] for x in out["risks"]["alerts"]} == {"lockout_burst", "unusual_logins"}
+    st = out["keys"]
+    assert st == out["keys.auditor"] and st["last"]["period_keys_exported"] is None and st["last"]["rotated"]
+    assert {p["state"] for p in st["periods"]} >= {"destroyed"} and {v["present"] for v in st["versions"]} == {True}
     reports = out["faults.queue"]["reports"]
     assert {r["assignee"] is None for r in reports} == {True, False} and {r["file"] is None for r in reports} == {True, False}

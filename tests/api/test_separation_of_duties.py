@@ -46,10 +46,13 @@ def test_one_administrator_alone_cannot_read_archive_audit_or_silence_a_colleagu
     # Whatever the auditor or a compliance officer holds beyond an employee's (the review queue of DLP holds
     # excepted, which secadmin shares by design) is out of both administrators' reach, route by route.
     # The inspection report and the rules-acceptance list are counts and names shared with the
-    # administrators by design (issue 21, issue 22): they carry no message, file or trail content.
+    # administrators by design (issue 21, issue 22): they carry no message, file or trail content; nor
+    # does the key management status the auditor shares with the security administrator (issue 20).
     content = ((permissions_for(["auditor"]) | permissions_for(["compliance"]))
-               - permissions_for(["employee"]) - {Perm.REVIEW, Perm.REPORTS, Perm.RULES_REPORT})
+               - permissions_for(["employee"]) - {Perm.REVIEW, Perm.REPORTS, Perm.RULES_REPORT, Perm.KEYS_STATUS})
     assert {Perm.AUDIT_READ, Perm.ARCHIVE_SEARCH} <= content
+    assert Perm.KEYS_STATUS in permissions_for(["secadmin"]) & permissions_for(["auditor"])
+    assert Perm.KEYS_STATUS not in permissions_for(["sysadmin"]) | permissions_for(["employee"])
     for role in ("sysadmin", "secadmin"):
         assert not permissions_for([role]) & content, role
     guarded = [(m, p) for m, p, perm in route_permissions(env.app) if perm in content and m != "WS"]

@@ -41,12 +41,14 @@ const DriveQuotas = lazyPart(() => import('./admin_drive'), 'DriveQuotas');
 const DriveReports = lazyPart(() => import('./admin_drive'), 'DriveReports');
 const DriveTypes = lazyPart(() => import('./admin_drive'), 'DriveTypes');
 
+const KeysScreen = lazyPart(() => import('./admin_keys'), 'KeysScreen');
+
 // Tabs of issue 21, labelled from labels_org.ts.
 const ORG_LABELS: Record<string, string> = { admin_applications: 'applications', admin_org_units: 'org_units', admin_org_people: 'org_people' };
 
 type Tab = 'users' | 'approvals' | 'applications' | 'org-units' | 'org-people' | 'units' | 'sessions' | 'alerts' | 'audit' | 'dlp-policy' | 'dlp-lexicons' | 'dlp' | 'archive' | 'review' | 'holds' | 'retention' | 'exports'
   | 'announce' | 'rules' | 'rules-report' | 'functions' | 'account-review' | 'faults' | 'ops' | 'inspection'
-  | 'drive-quotas' | 'drive-types' | 'drive-reports' | 'drive-handovers';
+  | 'drive-quotas' | 'drive-types' | 'drive-reports' | 'drive-handovers' | 'keys';
 const TABS: { id: Tab; roles: string[]; label: string }[] = [
   { id: 'users', roles: ['sysadmin', 'secadmin'], label: 'admin_users' },
   { id: 'approvals', roles: ['sysadmin', 'secadmin'], label: 'admin_approvals' },
@@ -77,6 +79,7 @@ const TABS: { id: Tab; roles: string[]; label: string }[] = [
   { id: 'drive-types', roles: ['secadmin'], label: 'admin_drive_types' },
   { id: 'drive-reports', roles: ['secadmin'], label: 'admin_drive_reports' },
   { id: 'drive-handovers', roles: ['hr'], label: 'admin_drive_handovers' },
+  { id: 'keys', roles: ['secadmin', 'auditor'], label: 'admin_keys' },
 ];
 
 export function adminTabs(roles: string[]) { return TABS.filter((x) => x.roles.some((r) => roles.includes(r))); }
@@ -124,6 +127,7 @@ export function AdminConsole() {
         {tab === 'drive-types' && <DriveTypes />}
         {tab === 'drive-reports' && <DriveReports />}
         {tab === 'drive-handovers' && <DriveHandovers />}
+        {tab === 'keys' && <KeysScreen />}
       </div>
     </div>
   );

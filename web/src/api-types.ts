@@ -1531,6 +1531,47 @@ export type HoldRelease = {
   reason: string;
 };
 
+/** One key-encryption key version: current, present (else retired and gone: missing), ``where`` file or hsm, and how many data keys of each kind (``KeysStatus.labels``) it wraps. */
+export type KekVersion = {
+  version: number;
+  current: boolean;
+  present: boolean;
+  where: string;
+  protects: { [key: string]: number };
+  total: number;
+};
+
+/** The latest audit record of one key operation: when, the KEK ``version`` (and ``previous``, ``rewrapped``) of a rotation, ``count`` and ``periods`` (labels) of a destruction or an export. */
+export type KeyEvent = {
+  at: string;
+  version: number | null;
+  previous: number | null;
+  rewrapped: number | null;
+  count: number | null;
+  periods: string[];
+};
+
+export type KeyEvents = {
+  rotated: KeyEvent | null;
+  period_keys_destroyed: KeyEvent | null;
+  period_keys_exported: KeyEvent | null;
+};
+
+/** ``services.keys.console``: ``mixun keys status`` for the console, read-only, with the last key operations. ``period_keys_where`` file, hsm or ring; ``period_keys_fallback`` why the host directory could not be used ("" when it is). */
+export type KeysStatus = {
+  current: number;
+  cipher: string;
+  provider: string;
+  versions: KekVersion[];
+  labels: { [key: string]: string };
+  unreadable: number;
+  periods: PeriodKeyRow[];
+  period_keys_where: string;
+  period_keys_dir: string;
+  period_keys_fallback: string;
+  last: KeyEvents;
+};
+
 export type LdapSyncError = {
   zh: string;
   en: string;
@@ -1874,6 +1915,22 @@ export type PasswordIn = {
 export type PasswordReset = {
   password: string;
   disabled: boolean;
+};
+
+/** ``KeyRing.period_status``: one period key (month ``period`` YYYYMM, retention group ``group`` an opaque tag, "" month-wide); ``state`` present, destroyed or missing; ``where`` file, hsm or ring when present; ``protects`` conversation data keys wrapped under it, ``legacy`` ones still under the KEK alone. */
+export type PeriodKeyRow = {
+  period: number;
+  group: string;
+  group_name: string;
+  group_label: string;
+  label: string;
+  present: boolean;
+  state: string;
+  where: string | null;
+  protects: number;
+  legacy: number;
+  destroyed_at: string | null;
+  stray_file: boolean;
 };
 
 /** Someone named in a view: a sender, a reacting member, whoever set a notice. */

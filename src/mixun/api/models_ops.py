@@ -47,3 +47,77 @@ class DeadLetters(TypedDict):
 
     dead_letters: list[DeadLetter]
     total: int
+
+
+# ---- the key management status (issue 20; services.keys.console) ------------------------------------------
+
+@with_config(OUT)
+class KekVersion(TypedDict):
+    """One key-encryption key version: current, present (else retired and gone: missing), ``where`` file or
+    hsm, and how many data keys of each kind (``KeysStatus.labels``) it wraps."""
+
+    version: int
+    current: bool
+    present: bool
+    where: str
+    protects: dict[str, int]
+    total: int
+
+
+@with_config(OUT)
+class PeriodKeyRow(TypedDict):
+    """``KeyRing.period_status``: one period key (month ``period`` YYYYMM, retention group ``group`` an
+    opaque tag, "" month-wide); ``state`` present, destroyed or missing; ``where`` file, hsm or ring when
+    present; ``protects`` conversation data keys wrapped under it, ``legacy`` ones still under the KEK alone."""
+
+    period: int
+    group: str
+    group_name: str
+    group_label: str
+    label: str
+    present: bool
+    state: str
+    where: str | None
+    protects: int
+    legacy: int
+    destroyed_at: str | None
+    stray_file: bool
+
+
+@with_config(OUT)
+class KeyEvent(TypedDict):
+    """The latest audit record of one key operation: when, the KEK ``version`` (and ``previous``,
+    ``rewrapped``) of a rotation, ``count`` and ``periods`` (labels) of a destruction or an export."""
+
+    at: str
+    version: int | None
+    previous: int | None
+    rewrapped: int | None
+    count: int | None
+    periods: list[str]
+
+
+@with_config(OUT)
+class KeyEvents(TypedDict):
+    rotated: KeyEvent | None
+    period_keys_destroyed: KeyEvent | None
+    period_keys_exported: KeyEvent | None
+
+
+@with_config(OUT)
+class KeysStatus(TypedDict):
+    """``services.keys.console``: ``mixun keys status`` for the console, read-only, with the last key
+    operations. ``period_keys_where`` file, hsm or ring; ``period_keys_fallback`` why the host directory
+    could not be used ("" when it is)."""
+
+    current: int
+    cipher: str
+    provider: str
+    versions: list[KekVersion]
+    labels: dict[str, str]
+    unreadable: int
+    periods: list[PeriodKeyRow]
+    period_keys_where: str
+    period_keys_dir: str
+    period_keys_fallback: str
+    last: KeyEvents

@@ -58,6 +58,7 @@ class Perm(StrEnum):
     ORG_MANAGE = "org.manage"  # HR: the org tree, people's units, positions and real names, departures (A2-A4)
     SCIM = "scim"  # HR's system over SCIM 2.0: its own bearer token (`mixun scim token`), held by no role
     DRIVE_REPORTS = "drive.reports"  # reported drive files: check and remove (secadmin)
+    KEYS_STATUS = "keys.status"  # the key management status, read-only (secadmin, auditor): docs/keys.md
 
 
 _STAFF = {Perm.ACCOUNT, Perm.DIRECTORY_READ, Perm.CHAT}
@@ -90,6 +91,11 @@ _ORG_GRANTS: dict[Role, frozenset[Perm]] = {
 }
 for _role, _extra in _ORG_GRANTS.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _extra
+
+# Issue 20: the key management status (`mixun keys status`) in the console, read-only, for the security
+# administrator and the auditor; rotating and destroying keys stay CLI operations on the server.
+for _role in (Role.SECADMIN, Role.AUDITOR):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | {Perm.KEYS_STATUS}
 
 
 def permissions_for(roles: list[str] | tuple[str, ...] | frozenset[str] | set[str]) -> frozenset[Perm]:

@@ -21,16 +21,26 @@ from sqlalchemy import Text, and_, delete, func, or_, select, text, tuple_, upda
 from sqlalchemy import cast as sa_cast
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from mixun.db.models import Attachment, Bundle, Conversation, EventPayload, Message, MessageVersion, User
+from mixun.db.models import (
+    Attachment,
+    AuditLog,
+    Bundle,
+    Conversation,
+    EventPayload,
+    Message,
+    MessageVersion,
+    User,
+)
 from mixun.db.models_archive import RekeyPermit
 from mixun.db.models_dlp import DlpHit
 from mixun.db.models_web import Draft
 from mixun.db.sealed import PREFIX
 from mixun.domain.audit_actions import AuditAction
 from mixun.domain.retention import group_label
+from mixun.domain.roles import Perm
 from mixun.errors import MixunError
 from mixun.keystore import CIPHER_NAMES, KeyStore, period_label, period_of
-from mixun.services import audit, events, period_escrow, texts
+from mixun.services import access, audit, events, period_escrow, texts
 from mixun.services.backup_crypto import BackupKey
 from mixun.services.runtime import Ctx, Runtime
 
@@ -118,6 +128,43 @@ def status(rt: Runtime) -> dict[str, Any]:
         "period_keys_dir": str(keys.data_keys.periods.dir),
         "period_keys_fallback": keys.data_keys.periods.fallback,
     }
+
+
+# The console's key screen (issue 20): what `mixun keys status` prints, and the last key operations from
+# the audit trail. Read-only: rotating and destroying keys stay CLI operations (long, with progress).
+CONSOLE_EVENTS = {"rotated": AuditAction.KEYS_ROTATED,
+                  "period_keys_destroyed": AuditAction.KEYS_PERIOD_KEYS_DESTROYED,
+                  "period_keys_exported": AuditAction.KEYS_PERIOD_KEYS_EXPORTED}
+
+
+def _last_event(s: Session, action: AuditAction) -> dict[str, Any] | None:
+    """The latest record of ``action``: when, and the facts the screen shows (never who or where from)."""
+    row = s.execute(select(AuditLog).where(AuditLog.action == action.value)
+                    .order_by(AuditLog.id.desc()).limit(1)).scalars().first()
+    if row is None:
+        return None
+    d = row.details if isinstance(row.details, dict) else {}
+
+    def num(key: str) -> int | None:
+        v = d.get(key)
+        return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+    periods = d.get("periods")
+    months = [str(p) for p in periods][:200] if isinstance(periods, list) else []
+    version = int(row.target[4:]) if row.target.startswith("kek:") and row.target[4:].isdigit() else None
+    return {"at": row.at, "version": version, "previous": num("previous"), "rewrapped": num("rewrapped"),
+            "count": num("count") if num("count") is not None else (len(months) if periods is not None else None),
+            "periods": months}
+
+
+def console(ctx: Ctx) -> dict[str, Any]:
+    """``status`` for the security administrator's and the auditor's console, with the last rotation,
+    period-key destruction and escrow export from the audit trail."""
+    access.require(ctx.principal, Perm.KEYS_STATUS)
+    out = status(ctx.rt)
+    with ctx.rt.db.read() as s:
+        out["last"] = {name: _last_event(s, action) for name, action in CONSOLE_EVENTS.items()}
+    return out
 
 
 def _permit(s: Session) -> None:

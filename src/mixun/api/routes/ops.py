@@ -15,7 +15,7 @@ from mixun.api.deps import DbId, Id, Limit, Offset, gate
 from mixun.api.responses import file_response
 from mixun.api.schemas import _In
 from mixun.domain.roles import Perm
-from mixun.services import faults, inspection, notifications, ops_alerts
+from mixun.services import faults, inspection, keys, notifications, ops_alerts
 from mixun.services.runtime import Ctx
 
 router = APIRouter(prefix="/api/v1", tags=["operations"])
@@ -32,6 +32,14 @@ def alerts(ctx: Monitor) -> dict[str, Any]:
 def security_risks(ctx: Annotated[Ctx, Depends(gate(Perm.SECURITY_ALERTS))]) -> dict[str, Any]:
     """Security risks now: DLP block bursts, lockout bursts, unusual logins (the security administrator's)."""
     return ops_alerts.alerts(ctx, "security")
+
+
+@router.get("/security/keys", response_model=mops.KeysStatus)
+def keys_status(ctx: Annotated[Ctx, Depends(gate(Perm.KEYS_STATUS))]) -> dict[str, Any]:
+    """The key management status (secadmin, auditor; read-only): the cipher of new data keys, each
+    key-encryption key version, the period keys and where they are kept, the last key operations. Rotating
+    and destroying keys are `mixun keys` commands on the server (docs/keys.md)."""
+    return keys.console(ctx)
 
 
 @router.get("/admin/ops/dead-letters", response_model=mops.DeadLetters)
