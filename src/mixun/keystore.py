@@ -540,6 +540,23 @@ ORIGIN = "origin"  # in a store directory made by a restore: the ring id of the 
 OWNER = "owner"  # in a store directory: the key directory of the deployment that uses it
 
 
+def ring_id_in(keys_dir: Path) -> str | None:
+    """The id of the SQLite key ring in ``keys_dir``, read without writing: None when there is no ring or
+    it has no id; ``"?"`` when it cannot be read (locked, damaged: callers treat it as in use)."""
+    path = keys_dir / DataKeyRing.FILE
+    if not path.is_file():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            row = conn.execute("SELECT value FROM ring_meta WHERE name = 'ring_id'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return "?"
+    return str(row[0]) if row is not None else None
+
+
 def derived_stores(store: Path) -> list[Path]:
     """The period key stores on this host copied, directly or through other copies, from ``store`` (each
     names its origin's ring id in its ``origin`` file): a restore's copy of a deployment."""
@@ -673,18 +690,8 @@ class PeriodKeys:
             owner = ""
         if owner == me:
             return
-        if owner:
-            other = Path(owner) / DataKeyRing.FILE
-            try:
-                conn = sqlite3.connect(f"file:{other}?mode=ro", uri=True, timeout=5)
-                try:
-                    row = conn.execute("SELECT value FROM ring_meta WHERE name = 'ring_id'").fetchone()
-                finally:
-                    conn.close()
-                if row is not None and str(row[0]) == where.name:
-                    return  # another live key directory with this ring (a copy by hand, a same-host standby)
-            except sqlite3.Error:
-                pass
+        if owner and ring_id_in(Path(owner)) == where.name:
+            return  # another live key directory with this ring (a copy by hand, a same-host standby)
         tmp = where / f".owner-{os.getpid()}-{secrets.token_hex(4)}"
         _write_new(tmp, me.encode())
         os.replace(tmp, owner_file)

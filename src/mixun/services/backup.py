@@ -35,7 +35,15 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from mixun.config import Settings, period_keys_root, period_keys_root_given
-from mixun.keystore import ORIGIN, OWNER, DataKeyRing, PeriodKeys, parse_period_label, period_label
+from mixun.keystore import (
+    ORIGIN,
+    OWNER,
+    DataKeyRing,
+    PeriodKeys,
+    parse_period_label,
+    period_label,
+    ring_id_in,
+)
 from mixun.services import period_escrow
 from mixun.services.backup_crypto import (
     BackupKey,
@@ -184,22 +192,6 @@ def _periods_on_host(settings: Settings, ring: Path) -> set[tuple[str, int]]:
     return _periods_in(store) if store is not None else set()
 
 
-def _ring_alive(keys_dir: Path, ring_id: str) -> bool:
-    """Whether the key directory ``keys_dir`` still holds a ring named ``ring_id`` (a deployment in use)."""
-    path = keys_dir / RING
-    if not path.is_file():
-        return False
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-        try:
-            row = conn.execute("SELECT value FROM ring_meta WHERE name = 'ring_id'").fetchone()
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return True  # cannot tell: assume it is in use (forking is the safe side)
-    return row is not None and str(row[0]) == ring_id
-
-
 def _own_period_store(settings: Settings, ring: Path) -> Path | None:
     """The restored ring's store of period keys on this host (ADR 0020, "A restore's own store").
 
@@ -229,7 +221,8 @@ def _own_period_store(settings: Settings, ring: Path) -> Path | None:
         owner = ""
         with contextlib.suppress(OSError):
             owner = (origin / OWNER).read_text().strip()
-        in_use = origin.is_dir() and bool(owner) and Path(owner) != me and _ring_alive(Path(owner), rid)
+        # The owner still holds that ring ("?": cannot tell - then assume so; forking is the safe side).
+        in_use = origin.is_dir() and bool(owner) and Path(owner) != me and ring_id_in(Path(owner)) in (rid, "?")
         if in_use:
             new = secrets.token_hex(8)
             store = root / new

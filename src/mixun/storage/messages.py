@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -37,6 +38,12 @@ def list_page(s: Session, conversation_id: int, joined_seq: int, after_seq: int 
     """Up to ``limit`` messages after ``joined_seq`` in seq order: the newest before ``before_seq`` (and
     after ``after_seq``) when it is given, otherwise the oldest after ``after_seq``."""
     stmt = select(Message).where(Message.conversation_id == conversation_id, Message.seq > joined_seq)
+    return _window(s, stmt, after_seq, before_seq, limit)
+
+
+def _window(s: Session, stmt: Any, after_seq: int | None, before_seq: int | None, limit: int) -> list[Message]:
+    """The page of ``stmt``'s messages: the newest ``limit`` before ``before_seq`` (and after ``after_seq``)
+    when it is given, otherwise the oldest ``limit`` after ``after_seq``; in seq order either way."""
     if before_seq is not None:
         stmt = stmt.where(Message.seq < before_seq)
         if after_seq is not None:
@@ -54,13 +61,7 @@ def list_member_page(s: Session, conversation_id: int, user_id: int, after_seq: 
     stmt = (select(Message).join(Member, (Member.conversation_id == Message.conversation_id)
                                  & (Member.user_id == user_id))
             .where(Message.conversation_id == conversation_id, Message.seq > Member.joined_seq))
-    if before_seq is not None:
-        stmt = stmt.where(Message.seq < before_seq)
-        if after_seq is not None:
-            stmt = stmt.where(Message.seq > after_seq)
-        return list(s.execute(stmt.order_by(Message.seq.desc()).limit(limit)).scalars())[::-1]
-    stmt = stmt.where(Message.seq > (after_seq or 0))
-    return list(s.execute(stmt.order_by(Message.seq).limit(limit)).scalars())
+    return _window(s, stmt, after_seq, before_seq, limit)
 
 
 def list_members_reads_and_names(s: Session, conversation_id: int) -> tuple[list[tuple[int, int]], dict[int, str]]:
