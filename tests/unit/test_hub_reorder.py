@@ -15,6 +15,7 @@ import orjson
 from mixun.realtime import hub as hub_mod
 from mixun.realtime.hub import Connection, Hub
 from mixun.realtime.presence import LocalPresence
+from tests.helpers import run_async
 
 
 class _Proto:
@@ -85,7 +86,7 @@ def test_wake_ups_in_the_other_order_are_delivered_in_order_without_a_read() -> 
         assert [_seqs(c) for c in conns] == [[1, 2, 3, 4], [1, 2, 3, 4]]
         assert reads == []
 
-    asyncio.run(run())
+    run_async(run())
 
 
 def test_a_gap_that_stays_reads_the_rows_once_and_delivers_everything_in_order() -> None:
@@ -104,7 +105,7 @@ def test_a_gap_that_stays_reads_the_rows_once_and_delivers_everything_in_order()
         _wake(hub, 6, [1])
         assert _seqs(conn) == [1, 2, 3, 4, 5, 6]
 
-    asyncio.run(run())
+    run_async(run())
 
 
 def test_too_many_held_events_read_at_once() -> None:
@@ -117,7 +118,7 @@ def test_too_many_held_events_read_at_once() -> None:
         assert conn.ahead is None and conn.reorder is None
         assert _seqs(conn)[:5] == [1, 2, 3, 4, 5]
 
-    asyncio.run(run())
+    run_async(run())
 
 
 def test_a_resume_during_a_held_gap_reads_and_drops_what_was_held() -> None:
@@ -130,7 +131,7 @@ def test_a_resume_during_a_held_gap_reads_and_drops_what_was_held() -> None:
         assert reads == [(1, 0)]
         assert _seqs(conn) == [1, 2, 3, 4, 5]
 
-    asyncio.run(run())
+    run_async(run())
 
 
 def test_a_closed_connection_keeps_no_timer() -> None:
@@ -141,7 +142,7 @@ def test_a_closed_connection_keeps_no_timer() -> None:
         hub.remove(conn)
         assert conn.ahead is None and conn.reorder is None
 
-    asyncio.run(run())
+    run_async(run())
 
 
 def test_catch_ups_of_one_moment_share_one_read() -> None:
@@ -158,4 +159,4 @@ def test_catch_ups_of_one_moment_share_one_read() -> None:
         assert sorted(reads) == [(1, 0), (2, 0), (3, 2)]  # user 1's two sockets: one key
         assert [_seqs(c) for c in (*conns, twin)] == [[1, 2, 3, 4, 5]] * 2 + [[3, 4, 5], [1, 2, 3, 4, 5]]
 
-    asyncio.run(run())
+    run_async(run())
